@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# dvren's one build script.
+#
+#   ./build.sh           install missing packages, build everything, render the default scene
+#   ./build.sh test      build, then run every test; ends with "N passed, N failed"
+#   ./build.sh gen       regenerate the kernel copies embedded in dvren.h from kernels/
+#   ./build.sh bench     build, then run the CPU benchmark (bench/cpu_render)
+#   ./build.sh clean     remove build/ and out/
+#
+# Variables: CC (default cc), CFLAGS (added), DVREN_DATA (real data, default
+# ../shared/data), DVREN_NO_INSTALL=1 (never call apt-get), DVREN_SANITIZE=0
+# (skip the AddressSanitizer/UBSan pass of the tests).
+set -euo pipefail
+cd "$(dirname "$0")"
+ROOT=$(pwd)
+CC=${CC:-cc}
+B=build
+WARN="-Wall -Wextra -Werror"
+BASE_CFLAGS="-std=c11 -O2 $WARN -I$ROOT ${CFLAGS:-}"
+PLUGIN_FLAGS="-shared -fPIC -fvisibility=hidden"
+LIBS="-ldl -lm -lpthread"
+
+say() { printf '[build] %s\n' "$*" >&2; }
+
+# ---------------------------------------------------------------- packages
+# Debian packages the build needs, with a header each proves it is there.
+PKGS=(
+  "libcjson-dev:/usr/include/cjson/cJSON.h"
+  "libstb-dev:/usr/include/stb/stb_image_write.h"
+)
+TEST_PKGS=(
+  "gcc-mingw-w64-x86-64:/usr/bin/x86_64-w64-mingw32-gcc"
+  "clang:/usr/bin/clang"
+  "g++:/usr/bin/g++"
+)
+ensure_packages() {
+  local missing=() p
+  for p in "$@"; do
+    [ -e "${p#*:}" ] || missing+=("${p%%:*}")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ "${DVREN_NO_INSTALL:-0}" = 1 ]; then
+    say "missing packages: ${missing[*]} (DVREN_NO_INSTALL=1: not installing)"; return 1
+  fi
+  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
+    say "installing: ${missing[*]}"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >/dev/null 2>&1 ||
+      { apt-get update -q >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >/dev/null; } ||
+      { say "apt-get could not install: ${missing[*]}"; return 1; }
+  else
+    say "please install these Debian packages (as root: apt-get install ${missing[*]})"; return 1
+  fi
+}
+
+# ---------------------------------------------------------------- gen
+# Replaces the text between "/* >>NAME begin" and "/* >>NAME end */" in a
+# header with the contents of a file (the embedded copies of kernels/).
+embed() { # header name source
+  awk -v name="$2" -v src="$3" '
+    $0 ~ "^/\\* >>" name " begin" { print; while ((getline line < src) > 0) print line; skip = 1; next }
+    $0 ~ "^/\\* >>" name " end \\*/" { skip = 0 }
+    !skip { print }' "$1"
+}
+gen_into() { # output-dir: writes the generated headers there
+  embed dvren.h device kernels/dvren_device.h > "$1/dvren.h.1"
+  embed "$1/dvren.h.1" march kernels/dvren_march.h > "$1/dvren.h"
+  rm -f "$1/dvren.h.1"
+}
+do_gen() {
+  local t; t=$(mktemp -d)
+  gen_into "$t"
+  if ! cmp -s "$t/dvren.h" dvren.h; then cp "$t/dvren.h" dvren.h; say "regenerated dvren.h from kernels/"; fi
+  rm -rf "$t"
+}
+
+# ---------------------------------------------------------------- build
+PLUGINS=(dense_grid emission_absorption uniform)
+TOOLS=(dvren_render)
+
+build_all() {
+  mkdir -p $B/plugins $B/obj out
+  do_gen
+  local p t
+  for p in "${PLUGINS[@]}"; do
+    $CC $BASE_CFLAGS $PLUGIN_FLAGS plugins/$p/*.c -o $B/plugins/$p.so -lm
+  done
+  # third-party implementation units, compiled once without our warning set
+  [ $B/obj/stb_write.o -nt tools/stb_impl.c ] ||
+    $CC -std=c11 -O2 -c tools/stb_impl.c -o $B/obj/stb_write.o
+  for t in "${TOOLS[@]}"; do
+    $CC $BASE_CFLAGS tools/$t.c $B/obj/stb_write.o -o $B/$t -lcjson $LIBS
+  done
+  $CC $BASE_CFLAGS examples/minimal.c tools/stb_impl.c -o $B/minimal $LIBS 2>/dev/null ||
+    $CC $BASE_CFLAGS examples/minimal.c $B/obj/stb_write.o -o $B/minimal $LIBS
+  $CC $BASE_CFLAGS bench/cpu_render.c -o $B/cpu_render $LIBS
+  say "built: $B/dvren_render, $B/minimal, $B/cpu_render, plugins in $B/plugins/"
+}
+
+case "${1:-all}" in
+  all)
+    ensure_packages "${PKGS[@]}"
+    build_all
+    say "rendering the default scene"
+    ./$B/dvren_render
+    say "done: out/default.png"
+    ;;
+  gen) do_gen ;;
+  test)
+    ensure_packages "${PKGS[@]}"
+    ensure_packages "${TEST_PKGS[@]}" || say "some test tools are missing: their tests will be skipped"
+    build_all
+    exec bash tests/run.sh
+    ;;
+  bench)
+    ensure_packages "${PKGS[@]}"
+    build_all
+    ./$B/cpu_render "${@:2}"
+    ;;
+  clean) rm -rf $B out ;;
+  *) echo "usage: ./build.sh [test|gen|bench|clean]" >&2; exit 2 ;;
+esac

@@ -1,0 +1,3453 @@
+/* dvren.h - differentiable volume rendering in one C header.   version 0.1.0
+ *
+ * dvren renders volumes (dense grids today; hash grids and sparse volumes are
+ * plugins to come) by emission-absorption ray marching. Fields, shaders and
+ * samplers are plugins (shared libraries) loaded at run time; their
+ * per-sample code is written once and compiled by the C compiler for the CPU
+ * and by NVRTC for the GPU (dvren_cuda.h).
+ *
+ * DO THIS in exactly one C or C++ file:
+ *
+ *     #define DVREN_IMPLEMENTATION
+ *     #include "dvren.h"
+ *
+ * and link with -ldl -lm -lpthread (Windows: nothing extra). Other files
+ * include "dvren.h" without the macro. Plugins include it without the macro
+ * too: they see the ABI and the device vocabulary, never the implementation.
+ *
+ * CONFIGURATION (define before including)
+ *
+ *     DVREN_IMPLEMENTATION  compile the implementation into this file
+ *     DVREN_STATIC          make every API function static (private copy)
+ *     DVREN_API             override the declaration prefix (default extern)
+ *     DVREN_NO_THREADS      CPU renderer runs on the calling thread only
+ *
+ * WHAT DVREN DOES NOT DO
+ *   - no window, no display, no scene graph: you get arrays (tensors) back;
+ *   - no image codecs in this header: PNG/EXR writing lives in tools/ (stb);
+ *     .npy writing is here because it is twenty lines of libc;
+ *   - no global state: everything hangs off a dvren_context, and a process
+ *     may hold several; nothing is printed unless you set a log sink.
+ *
+ * EXAMPLE (error handling trimmed; examples/minimal.c has it in full)
+ *
+ *     dvren_context* ctx;
+ *     dvren_context_desc cd = {0};
+ *     cd.log = dvren_log_to_file;                 // "[step] ..." lines to stderr
+ *     dvren_context_create(&cd, &ctx);
+ *
+ *     dvren_params* p; dvren_params_create(ctx, &p);
+ *     dvren_params_set_string(p, "file", "ct_head/quarter.nhdr");
+ *     dvren_stage* field;
+ *     dvren_stage_create(ctx, DVREN_PLUGIN_FIELD, "dense_grid", p, &field);
+ *     ... shader "emission_absorption", sampler "uniform" likewise ...
+ *
+ *     dvren_scene_desc sd = {0}; sd.field = field; sd.shader = shader; sd.sampler = sampler;
+ *     dvren_scene* scene; dvren_scene_create(ctx, &sd, &scene);
+ *
+ *     dvren_plan_desc pd = {0};
+ *     pd.width = 512; pd.height = 512;
+ *     dvren_camera_look_at(eye, target, up, 0.6f, &pd.camera);
+ *     dvren_plan* plan; dvren_plan_create(ctx, &pd, &plan);
+ *     dvren_framebuffer* fb; dvren_framebuffer_create(ctx, plan, &fb);
+ *     dvren_render(scene, plan, fb, NULL);
+ *     dvren_tensor rgb; dvren_framebuffer_output(fb, DVREN_OUTPUT_RGB, &rgb); // (512, 512, 3) f32
+ *
+ * CONTENTS (search for the tag)
+ *   >>device     device vocabulary shared with NVRTC (generated from kernels/)
+ *   >>status     status codes, last error
+ *   >>alloc      allocator hooks
+ *   >>log        log sink and tags
+ *   >>context    contexts
+ *   >>tensor     tensors (dtype, shape, strides; owning or borrowing)
+ *   >>camera     pinhole, orthographic, matrix cameras
+ *   >>params     parameter sets and schemas
+ *   >>plugins    the plugin ABI and plugin loading
+ *   >>stage      stage instances (field, shader, sampler)
+ *   >>render     scenes, plans, framebuffers, the CPU renderer
+ *   >>files      atomic file writes, .npy
+ *   >>march      the ray-march template (implementation; generated from kernels/)
+ *
+ * MEMORY: every host allocation goes through the context's allocator. Objects
+ * are created and destroyed in pairs; memory never crosses a library boundary
+ * (plugins allocate and free through dvren_host).
+ *
+ * ERRORS: every fallible call returns dvren_status (DVREN_OK = 0, errors < 0);
+ * dvren_last_error(ctx) gives "module: what happened (hint: what to do)".
+ * Calls without a context keep their message per thread (dvren_last_error(NULL)).
+ *
+ * THREADS: a context and its objects are used by one thread at a time. The
+ * CPU renderer uses its own worker threads inside dvren_render.
+ *
+ * CUDA: dvren_cuda.h (next to this file) adds the GPU backend.
+ *
+ * LICENSE: see LICENSE in the repository.
+ */
+#ifndef DVREN_H
+#define DVREN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define DVREN_VERSION_MAJOR 0
+#define DVREN_VERSION_MINOR 1
+#define DVREN_VERSION_PATCH 0
+
+/* Plugin ABI version: a host refuses plugins of another major version and a
+ * plugin may refuse a host (docs/plugins.md, "Versions"). Minor versions only
+ * append fields at the end of structs (each begins with struct_size). */
+#define DVREN_ABI_MAJOR 1u
+#define DVREN_ABI_MINOR 0u
+#define DVREN_ABI_VERSION ((DVREN_ABI_MAJOR << 16) | DVREN_ABI_MINOR)
+
+#ifndef DVREN_API
+#ifdef DVREN_STATIC
+#define DVREN_API static
+#else
+#define DVREN_API extern
+#endif
+#endif
+
+#if defined(_WIN32)
+#define DVREN_PLUGIN_EXPORT __declspec(dllexport)
+#else
+#define DVREN_PLUGIN_EXPORT __attribute__((visibility("default")))
+#endif
+
+#if defined(__GNUC__) || defined(__clang__)
+#define DVREN_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define DVREN_PRINTF(f, a)
+#endif
+
+/* >>device begin (generated from kernels/dvren_device.h by ./build.sh gen: do not edit) */
+/* kernels/dvren_device.h - the device vocabulary of dvren (single source).
+ *
+ * This file is compiled three ways and must stay valid in all of them:
+ *   - as C99/C11 by the host compiler (the CPU path, and every plugin's .c),
+ *   - as C++17 by a host C++ compiler (dvren.h is usable from C++),
+ *   - as CUDA C++ by NVRTC (the GPU path; __CUDACC_RTC__ is defined).
+ * Rules (docs/architecture.md, "single-source stage code"): no libc beyond the
+ * math functions below, no allocation, no recursion, no function pointers, no
+ * globals, no compound literals, no designated initialisers, no VLAs, no
+ * implicit void* conversions. Under NVRTC nothing is included.
+ *
+ * dvren.h carries a generated copy of this file (between the markers
+ * ">>device begin/end"); edit this file and run `./build.sh gen`. The test
+ * `embedded_kernels` fails when the copy is stale. */
+#ifndef DVREN_DEVICE_H
+#define DVREN_DEVICE_H
+
+/* ---- qualifiers and fixed-width types -------------------------------- */
+#if defined(__CUDACC_RTC__)
+typedef unsigned char uint8_t;
+typedef unsigned short uint16_t;
+typedef unsigned int uint32_t;
+typedef int int32_t;
+typedef unsigned long long uint64_t;
+typedef long long int64_t;
+#define DVREN_FN static __device__ __forceinline__
+#define DVREN_KERNEL extern "C" __global__
+#define DVREN_RESTRICT __restrict__
+#define DVREN_ON_GPU 1
+#else
+#include <stdint.h>
+#include <math.h>
+#define DVREN_FN static inline
+#if defined(__cplusplus)
+#define DVREN_RESTRICT __restrict
+#else
+#define DVREN_RESTRICT restrict
+#endif
+#define DVREN_ON_GPU 0
+#endif
+
+/* Largest channel count a field may produce per sample (ABI constant). */
+#define DVREN_MAX_CHANNELS 16
+/* Size of a sampler's per-ray state, in 32-bit words (ABI constant). */
+#define DVREN_SAMPLER_STATE_WORDS 12
+
+/* ---- scalar math ------------------------------------------------------- */
+DVREN_FN float dvren_minf(float a, float b) { return a < b ? a : b; }
+DVREN_FN float dvren_maxf(float a, float b) { return a > b ? a : b; }
+DVREN_FN float dvren_clampf(float x, float lo, float hi) { return x < lo ? lo : (x > hi ? hi : x); }
+DVREN_FN float dvren_absf(float x) { return x < 0.0f ? -x : x; }
+DVREN_FN float dvren_lerpf(float a, float b, float t) { return a + (b - a) * t; }
+DVREN_FN int dvren_clampi(int x, int lo, int hi) { return x < lo ? lo : (x > hi ? hi : x); }
+/* exp of a value clamped to [-87, 88] so it never overflows to inf or NaN. */
+DVREN_FN float dvren_safe_expf(float x) { return expf(dvren_clampf(x, -87.0f, 88.0f)); }
+/* softplus(x) = log(1 + e^x), stable for large |x|. */
+DVREN_FN float dvren_softplusf(float x) { return x > 20.0f ? x : log1pf(expf(x)); }
+DVREN_FN float dvren_sigmoidf(float x) { return 1.0f / (1.0f + dvren_safe_expf(-x)); }
+
+/* ---- 3-vectors -------------------------------------------------------------- */
+typedef struct dvren_float3 { float x, y, z; } dvren_float3;
+
+DVREN_FN dvren_float3 dvren_f3(float x, float y, float z) { dvren_float3 r; r.x = x; r.y = y; r.z = z; return r; }
+DVREN_FN dvren_float3 dvren_f3v(const float* v) { return dvren_f3(v[0], v[1], v[2]); }
+DVREN_FN dvren_float3 dvren_add3(dvren_float3 a, dvren_float3 b) { return dvren_f3(a.x + b.x, a.y + b.y, a.z + b.z); }
+DVREN_FN dvren_float3 dvren_sub3(dvren_float3 a, dvren_float3 b) { return dvren_f3(a.x - b.x, a.y - b.y, a.z - b.z); }
+DVREN_FN dvren_float3 dvren_mul3(dvren_float3 a, dvren_float3 b) { return dvren_f3(a.x * b.x, a.y * b.y, a.z * b.z); }
+DVREN_FN dvren_float3 dvren_scale3(dvren_float3 a, float s) { return dvren_f3(a.x * s, a.y * s, a.z * s); }
+/* a + b*s */
+DVREN_FN dvren_float3 dvren_madd3(dvren_float3 a, dvren_float3 b, float s) { return dvren_f3(a.x + b.x * s, a.y + b.y * s, a.z + b.z * s); }
+DVREN_FN float dvren_dot3(dvren_float3 a, dvren_float3 b) { return a.x * b.x + a.y * b.y + a.z * b.z; }
+DVREN_FN dvren_float3 dvren_cross3(dvren_float3 a, dvren_float3 b)
+{
+    return dvren_f3(a.y * b.z - a.z * b.y, a.z * b.x - a.x * b.z, a.x * b.y - a.y * b.x);
+}
+DVREN_FN float dvren_length3(dvren_float3 a) { return sqrtf(dvren_dot3(a, a)); }
+/* a / |a|; the zero vector stays zero. */
+DVREN_FN dvren_float3 dvren_normalize3(dvren_float3 a)
+{
+    float l = dvren_length3(a);
+    return l > 0.0f ? dvren_scale3(a, 1.0f / l) : a;
+}
+
+/* ---- counter-based RNG: Philox4x32-10 -------------------------------------
+ * Salmon, Moraes, Dror, Shaw, "Parallel random numbers: as easy as 1, 2, 3",
+ * SC 2011. A pure function of (counter, key): the same numbers on the CPU and
+ * the GPU, in any thread order. dvren keys it with the plan's 64-bit seed and
+ * counts with (pixel index, pixel sample, stream, draw index). */
+typedef struct dvren_u32x4 { uint32_t v[4]; } dvren_u32x4;
+
+DVREN_FN uint32_t dvren__mulhilo(uint32_t a, uint32_t b, uint32_t* hi)
+{
+    uint64_t p = (uint64_t)a * (uint64_t)b;
+    *hi = (uint32_t)(p >> 32);
+    return (uint32_t)p;
+}
+
+DVREN_FN dvren_u32x4 dvren_philox4x32(dvren_u32x4 c, uint32_t k0, uint32_t k1)
+{
+    int r;
+    for (r = 0; r < 10; ++r) {
+        uint32_t hi0, hi1;
+        uint32_t lo0 = dvren__mulhilo(0xD2511F53u, c.v[0], &hi0);
+        uint32_t lo1 = dvren__mulhilo(0xCD9E8D57u, c.v[2], &hi1);
+        dvren_u32x4 n;
+        n.v[0] = hi1 ^ c.v[1] ^ k0;
+        n.v[1] = lo1;
+        n.v[2] = hi0 ^ c.v[3] ^ k1;
+        n.v[3] = lo0;
+        c = n;
+        k0 += 0x9E3779B9u;
+        k1 += 0xBB67AE85u;
+    }
+    return c;
+}
+
+/* Uniform float in [0, 1) with 24 random bits. */
+DVREN_FN float dvren_u32_to_unit(uint32_t x) { return (float)(x >> 8) * (1.0f / 16777216.0f); }
+
+/* Per-ray random stream: four numbers per Philox call, handed out in order. */
+typedef struct dvren_rng {
+    uint32_t key[2];     /* the plan's seed (low, high 32 bits) */
+    uint32_t ctr[3];     /* pixel index, pixel sample, stream */
+    uint32_t draw;       /* next Philox block */
+    uint32_t used;       /* numbers taken from buf (4 = empty) */
+    uint32_t buf[4];
+} dvren_rng;
+
+/* Streams: separate sequences for separate purposes, so that adding draws to
+ * one stage never shifts the numbers another stage sees. */
+#define DVREN_RNG_STREAM_PIXEL 0u   /* sub-pixel position */
+#define DVREN_RNG_STREAM_SAMPLER 1u /* sampler jitter */
+#define DVREN_RNG_STREAM_SHADER 2u
+
+DVREN_FN dvren_rng dvren_rng_make(uint32_t seed_lo, uint32_t seed_hi, uint32_t pixel, uint32_t sample, uint32_t stream)
+{
+    dvren_rng r;
+    r.key[0] = seed_lo;
+    r.key[1] = seed_hi;
+    r.ctr[0] = pixel;
+    r.ctr[1] = sample;
+    r.ctr[2] = stream;
+    r.draw = 0;
+    r.used = 4;
+    r.buf[0] = r.buf[1] = r.buf[2] = r.buf[3] = 0;
+    return r;
+}
+
+DVREN_FN uint32_t dvren_rng_u32(dvren_rng* r)
+{
+    if (r->used >= 4) {
+        dvren_u32x4 c;
+        c.v[0] = r->ctr[0];
+        c.v[1] = r->ctr[1];
+        c.v[2] = r->ctr[2];
+        c.v[3] = r->draw++;
+        c = dvren_philox4x32(c, r->key[0], r->key[1]);
+        r->buf[0] = c.v[0];
+        r->buf[1] = c.v[1];
+        r->buf[2] = c.v[2];
+        r->buf[3] = c.v[3];
+        r->used = 0;
+    }
+    return r->buf[r->used++];
+}
+
+/* Uniform in [0, 1). */
+DVREN_FN float dvren_rng_uniform(dvren_rng* r) { return dvren_u32_to_unit(dvren_rng_u32(r)); }
+
+/* ---- IEEE half precision (binary16) storage -------------------------------
+ * Conversions by bit manipulation, identical on both paths; round to nearest
+ * even, with subnormals, infinities and NaN (IEEE 754-2008, 3.6). */
+DVREN_FN float dvren__bits_to_float(uint32_t u)
+{
+    union { uint32_t u; float f; } c;
+    c.u = u;
+    return c.f;
+}
+DVREN_FN uint32_t dvren__float_to_bits(float f)
+{
+    union { uint32_t u; float f; } c;
+    c.f = f;
+    return c.u;
+}
+
+DVREN_FN float dvren_half_to_float(uint16_t h)
+{
+    uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
+    uint32_t exp = (h >> 10) & 0x1Fu;
+    uint32_t man = h & 0x3FFu;
+    if (exp == 0) {
+        /* zero or subnormal: man * 2^-24 */
+        float v = (float)man * (1.0f / 16777216.0f);
+        return sign ? -v : v;
+    }
+    if (exp == 31) return dvren__bits_to_float(sign | 0x7F800000u | (man << 13));
+    return dvren__bits_to_float(sign | ((exp + 112u) << 23) | (man << 13));
+}
+
+DVREN_FN uint16_t dvren_float_to_half(float f)
+{
+    uint32_t x = dvren__float_to_bits(f);
+    uint32_t sign = (x >> 16) & 0x8000u;
+    uint32_t absx = x & 0x7FFFFFFFu;
+    if (absx >= 0x7F800000u) /* inf or NaN (NaN keeps a quiet bit) */
+        return (uint16_t)(sign | 0x7C00u | (absx > 0x7F800000u ? 0x200u : 0u));
+    if (absx >= 0x477FF000u) return (uint16_t)(sign | 0x7C00u); /* rounds to >= 65520: inf */
+    if (absx < 0x38800000u) {
+        /* result is subnormal or zero: value / 2^-24, rounded to nearest even */
+        uint32_t man = (absx & 0x7FFFFFu) | 0x800000u;
+        int e = (int)(absx >> 23);
+        int shift = 126 - e; /* value = man * 2^(e-150); half units are 2^-24 */
+        uint32_t q, rem, halfway;
+        if (e == 0 || shift > 24) return (uint16_t)sign;
+        q = man >> shift;
+        rem = man & ((1u << shift) - 1u);
+        halfway = 1u << (shift - 1);
+        if (rem > halfway || (rem == halfway && (q & 1u))) q++;
+        return (uint16_t)(sign | q);
+    }
+    {
+        uint32_t r = absx - 0x38000000u; /* rebias exponent 127 -> 15 */
+        uint32_t q = r >> 13;
+        uint32_t rem = r & 0x1FFFu;
+        if (rem > 0x1000u || (rem == 0x1000u && (q & 1u))) q++;
+        return (uint16_t)(sign | q);
+    }
+}
+
+/* ---- cameras -------------------------------------------------------------------
+ * One plain struct for every camera model, so that device code can generate
+ * rays without function pointers. Conventions (OpenGL): right-handed world,
+ * the camera looks down its -z axis with +y up; pixel (0,0) is the top-left
+ * corner of the image, x to the right, y down; pixel centres are at +0.5. */
+#define DVREN_CAMERA_NONE 0u
+#define DVREN_CAMERA_PINHOLE 1u      /* perspective from eye, basis, tan(fov_y/2) */
+#define DVREN_CAMERA_ORTHOGRAPHIC 2u /* parallel rays along forward */
+#define DVREN_CAMERA_MATRIX 3u       /* inverse of projection*view (OpenGL clip space) */
+
+typedef struct dvren_camera {
+    uint32_t model;          /* DVREN_CAMERA_* */
+    uint32_t perspective;    /* MATRIX: 1 when the projection is perspective */
+    float eye[3];            /* world position of the camera (centre of projection) */
+    float forward[3];        /* unit view direction (camera -z) */
+    float right[3];          /* unit camera +x */
+    float up[3];             /* unit camera +y */
+    float tan_half_fov_y;    /* PINHOLE: tan(vertical field of view / 2) */
+    float ortho_height;      /* ORTHOGRAPHIC: world units spanned by the image height */
+    float inv_view_proj[16]; /* MATRIX: inverse(P*V), column-major (OpenGL) */
+} dvren_camera;
+
+DVREN_FN dvren_float3 dvren__mat4_unproject(const float* m, float x, float y, float z)
+{
+    /* column-major: element (row r, column c) is m[c*4 + r] */
+    float w = m[3] * x + m[7] * y + m[11] * z + m[15];
+    float iw = (w != 0.0f) ? 1.0f / w : 0.0f;
+    return dvren_f3((m[0] * x + m[4] * y + m[8] * z + m[12]) * iw,
+                    (m[1] * x + m[5] * y + m[9] * z + m[13]) * iw,
+                    (m[2] * x + m[6] * y + m[10] * z + m[14]) * iw);
+}
+
+/* Ray through image position (px, py) in pixels (top-left origin, y down) of a
+ * width x height image. Returns the origin and the unit direction. PINHOLE and
+ * perspective MATRIX rays start at the eye; ORTHOGRAPHIC rays start on the
+ * plane through the eye; orthographic MATRIX rays start on the near plane.
+ * Ray distances (and the depth output) are measured from that origin. */
+DVREN_FN void dvren_camera_ray(const dvren_camera* c, float px, float py, float width, float height,
+                               dvren_float3* origin, dvren_float3* dir)
+{
+    float nx = 2.0f * px / width - 1.0f;  /* NDC x in [-1, 1], +1 at the right */
+    float ny = 1.0f - 2.0f * py / height; /* NDC y in [-1, 1], +1 at the top */
+    dvren_float3 e = dvren_f3v(c->eye), f = dvren_f3v(c->forward);
+    dvren_float3 r = dvren_f3v(c->right), u = dvren_f3v(c->up);
+    if (c->model == DVREN_CAMERA_ORTHOGRAPHIC) {
+        float hh = 0.5f * c->ortho_height, hw = hh * width / height;
+        *origin = dvren_madd3(dvren_madd3(e, r, nx * hw), u, ny * hh);
+        *dir = f;
+    } else if (c->model == DVREN_CAMERA_MATRIX) {
+        dvren_float3 pn = dvren__mat4_unproject(c->inv_view_proj, nx, ny, -1.0f);
+        dvren_float3 pf = dvren__mat4_unproject(c->inv_view_proj, nx, ny, 1.0f);
+        *origin = c->perspective ? e : pn;
+        *dir = dvren_normalize3(dvren_sub3(pf, pn));
+    } else {
+        float th = c->tan_half_fov_y, tw = th * width / height;
+        *origin = e;
+        *dir = dvren_normalize3(dvren_madd3(dvren_madd3(f, r, nx * tw), u, ny * th));
+    }
+}
+
+/* Slab test of a ray against the box [bmin, bmax]. On a hit returns 1 with the
+ * entry distance *t0 (clamped to >= 0: rays may start inside) and the exit
+ * distance *t1 > *t0. Axis-parallel rays are handled without 0*inf. */
+DVREN_FN int dvren_ray_box(dvren_float3 o, dvren_float3 d, const float* bmin, const float* bmax, float* t0, float* t1)
+{
+    float lo = 0.0f, hi = 3.0e38f;
+    float oo[3], dd[3];
+    int a;
+    oo[0] = o.x; oo[1] = o.y; oo[2] = o.z;
+    dd[0] = d.x; dd[1] = d.y; dd[2] = d.z;
+    for (a = 0; a < 3; ++a) {
+        if (dd[a] == 0.0f) {
+            if (oo[a] < bmin[a] || oo[a] > bmax[a]) return 0;
+        } else {
+            float inv = 1.0f / dd[a];
+            float ta = (bmin[a] - oo[a]) * inv, tb = (bmax[a] - oo[a]) * inv;
+            lo = dvren_maxf(lo, dvren_minf(ta, tb));
+            hi = dvren_minf(hi, dvren_maxf(ta, tb));
+        }
+    }
+    *t0 = lo;
+    *t1 = hi;
+    return hi > lo;
+}
+
+/* ---- what the stages see -------------------------------------------------------- */
+
+/* The march budget a sampler receives: the plan's request and the field's
+ * resolution. A zero means "not requested": the sampler uses its own
+ * parameters, and failing those half a voxel (the Nyquist step). */
+typedef struct dvren_march_budget {
+    float step_world;         /* plan: step length in world units, or 0 */
+    uint32_t samples_per_ray; /* plan: samples per ray, or 0 */
+    float voxel_world;        /* field: smallest voxel edge in world units (> 0) */
+    uint32_t pad;
+} dvren_march_budget;
+
+/* Per-ray sampler state; its meaning belongs to the sampler. */
+typedef struct dvren_sampler_state {
+    float f[DVREN_SAMPLER_STATE_WORDS / 2];
+    uint32_t u[DVREN_SAMPLER_STATE_WORDS / 2];
+} dvren_sampler_state;
+
+/* ---- framebuffer ------------------------------------------------------------------ */
+/* Output selection bits (dvren_plan_desc.outputs). */
+#define DVREN_OUTPUT_RGB 0x01u           /* float32 (H, W, 3): composited radiance + T * background */
+#define DVREN_OUTPUT_ALPHA 0x02u         /* float32 (H, W): opacity 1 - T */
+#define DVREN_OUTPUT_DEPTH 0x04u         /* float32 (H, W): sum(w_i t_i) / sum(w_i), 0 where alpha = 0 */
+#define DVREN_OUTPUT_TRANSMITTANCE 0x08u /* float32 (H, W): T, the light that passed through */
+#define DVREN_OUTPUT_HIT 0x10u           /* uint8 (H, W): 1 where a ray entered the field's box */
+#define DVREN_OUTPUT_SAMPLES 0x20u       /* uint32 (H, W): samples taken, summed over spp */
+#define DVREN_OUTPUT_ALL 0x3Fu
+
+/* Raw pointers to the outputs of one framebuffer (any may be null), row-major
+ * (y, x), row 0 at the top of the image. */
+typedef struct dvren_fb_view {
+    float* rgb;
+    float* alpha;
+    float* depth;
+    float* transmittance;
+    uint8_t* hit;
+    uint32_t* samples;
+    uint32_t width, height;
+} dvren_fb_view;
+
+#endif /* DVREN_DEVICE_H */
+/* >>device end */
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ======================================================================== */
+/* >>status                                                                 */
+/* ======================================================================== */
+
+/* Result of every fallible call. Errors are negative; the text of the last
+ * one is in dvren_last_error(). */
+typedef enum dvren_status {
+    DVREN_OK = 0,
+    DVREN_ERROR_INVALID_ARGUMENT = -1, /* a value is out of range or inconsistent */
+    DVREN_ERROR_OUT_OF_MEMORY = -2,    /* an allocation failed */
+    DVREN_ERROR_IO = -3,               /* a file could not be opened, read or written */
+    DVREN_ERROR_FORMAT = -4,           /* a file's content is malformed or unsupported */
+    DVREN_ERROR_NOT_FOUND = -5,        /* a plugin, parameter or output does not exist */
+    DVREN_ERROR_PLUGIN = -6,           /* a plugin library is not usable (ABI, symbol, declined) */
+    DVREN_ERROR_UNSUPPORTED = -7,      /* valid request this build or device cannot do */
+    DVREN_ERROR_NO_DEVICE = -8,        /* the requested device (GPU, driver) is absent */
+    DVREN_ERROR_DEVICE = -9,           /* the device failed during a call */
+    DVREN_ERROR_COMPILE = -10,         /* device source failed to compile (NVRTC) */
+    DVREN_ERROR_CANCELLED = -11,       /* a progress callback asked to stop */
+    DVREN_ERROR_INTERNAL = -12,        /* a bug in dvren: please report it */
+    DVREN_STATUS_FORCE_32 = 0x7FFFFFFF
+} dvren_status;
+
+typedef struct dvren_context dvren_context;
+
+/* Static name of a status ("DVREN_ERROR_IO"); "DVREN_UNKNOWN_STATUS" otherwise. */
+DVREN_API const char* dvren_status_string(dvren_status status);
+
+/* Text of the last error recorded on ctx, "module: message (hint: ...)", or of
+ * the calling thread's last context-free error when ctx is NULL. Never NULL;
+ * "" when there was none. Valid until the next call that fails. */
+DVREN_API const char* dvren_last_error(const dvren_context* ctx);
+
+/* ======================================================================== */
+/* >>alloc                                                                  */
+/* ======================================================================== */
+
+/* Allocator hooks: both or neither. alloc returns memory aligned to at least
+ * `align` bytes (a power of two, <= 4096) or NULL; free receives the size
+ * that was asked for. May be called from any of the renderer's threads. */
+typedef struct dvren_allocator {
+    void* (*alloc)(size_t size, size_t align, void* user);
+    void (*free)(void* ptr, size_t size, void* user);
+    void* user;
+} dvren_allocator;
+
+/* ======================================================================== */
+/* >>log                                                                    */
+/* ======================================================================== */
+
+typedef enum dvren_log_level {
+    DVREN_LOG_ERROR = 0,
+    DVREN_LOG_WARN = 1,
+    DVREN_LOG_INFO = 2,
+    DVREN_LOG_DEBUG = 3,
+    DVREN_LOG_LEVEL_FORCE_32 = 0x7FFFFFFF
+} dvren_log_level;
+
+/* Tags that begin every log line. */
+#define DVREN_TAG_STEP "[step]"     /* what is being done: loading, creating, rendering */
+#define DVREN_TAG_ENV "[env]"       /* environment: threads, paths, variables read */
+#define DVREN_TAG_DEVICE "[device]" /* devices: names, compute capability, versions */
+#define DVREN_TAG_TIMER "[timer]"   /* measured durations */
+#define DVREN_TAG_ERROR "[ERROR]"   /* every error also goes to the log */
+
+/* Log sink: receives one complete line, "[tag] text" without a newline.
+ * Called from the thread that made the API call (never from worker threads). */
+typedef void (*dvren_log_fn)(void* user, dvren_log_level level, const char* line);
+
+/* Ready-made sink: writes the line and a newline to the FILE* in user
+ * (stderr when user is NULL) and flushes. */
+DVREN_API void dvren_log_to_file(void* user, dvren_log_level level, const char* line);
+
+/* ======================================================================== */
+/* >>context                                                                */
+/* ======================================================================== */
+
+typedef enum dvren_device_kind {
+    DVREN_DEVICE_CPU = 0,  /* the CPU renderer in this header */
+    DVREN_DEVICE_CUDA = 1, /* needs dvren_cuda.h; without it: DVREN_ERROR_UNSUPPORTED */
+    DVREN_DEVICE_FORCE_32 = 0x7FFFFFFF
+} dvren_device_kind;
+
+/* Zero fields take the default written beside them. */
+typedef struct dvren_context_desc {
+    dvren_allocator allocator;  /* default: the C library (aligned) */
+    dvren_log_fn log;           /* default: none (the library prints nothing) */
+    void* log_user;             /* passed to log */
+    dvren_log_level log_level;  /* lines above this level are dropped; default (0) means INFO */
+    uint32_t threads;           /* CPU worker threads; 0: $DVREN_THREADS, else all cores; max 1024 */
+    const char* plugin_path;    /* extra plugin folders searched first, ':'-separated (';' on Windows) */
+    dvren_device_kind device;   /* default CPU */
+} dvren_context_desc;
+
+/* Creates a context. Errors: INVALID_ARGUMENT (one allocator hook without
+ * the other, threads > 1024, unknown device), UNSUPPORTED (CUDA asked for
+ * without dvren_cuda.h), OUT_OF_MEMORY. On error *out is NULL and the text is
+ * in dvren_last_error(NULL). Any thread; the context then belongs to it. */
+DVREN_API dvren_status dvren_context_create(const dvren_context_desc* desc, dvren_context** out);
+/* Destroys the context, its plugins' libraries and every object made from
+ * it that was not destroyed yet. NULL is ignored. */
+DVREN_API void dvren_context_destroy(dvren_context* ctx);
+/* Worker threads the CPU renderer uses (>= 1). */
+DVREN_API uint32_t dvren_context_threads(const dvren_context* ctx);
+/* Writes "[tag] text" to the context's log sink if level passes its filter. */
+DVREN_API void dvren_log(dvren_context* ctx, dvren_log_level level, const char* tag, const char* fmt, ...)
+    DVREN_PRINTF(4, 5);
+/* Records an error on ctx (or the thread, when ctx is NULL) as
+ * "module: message (hint: hint)", logs it under [ERROR], returns status.
+ * hint may be NULL. For tools that want their errors reported like dvren's. */
+DVREN_API dvren_status dvren_set_error(dvren_context* ctx, dvren_status status, const char* module, const char* hint,
+                                       const char* fmt, ...) DVREN_PRINTF(5, 6);
+
+/* ======================================================================== */
+/* >>tensor                                                                 */
+/* ======================================================================== */
+
+typedef enum dvren_dtype {
+    DVREN_DTYPE_INVALID = 0,
+    DVREN_DTYPE_F32 = 1, /* IEEE binary32 */
+    DVREN_DTYPE_F16 = 2, /* IEEE binary16 (dvren_half_to_float / dvren_float_to_half) */
+    DVREN_DTYPE_U8 = 3,
+    DVREN_DTYPE_U16 = 4,
+    DVREN_DTYPE_U32 = 5, /* counts (samples used) */
+    DVREN_DTYPE_FORCE_32 = 0x7FFFFFFF
+} dvren_dtype;
+
+typedef enum dvren_memory {
+    DVREN_MEMORY_HOST = 0,
+    DVREN_MEMORY_DEVICE = 1, /* with dvren_cuda.h */
+    DVREN_MEMORY_FORCE_32 = 0x7FFFFFFF
+} dvren_memory;
+
+#define DVREN_MAX_DIMS 4
+#define DVREN_TENSOR_OWNS_DATA 0x1u
+
+/* An n-dimensional array view (like DLPack's DLTensor). shape[] is outermost
+ * first (C order): a volume of X*Y*Z voxels with C channels is (Z, Y, X, C),
+ * x fastest after the channel. strides[] are in elements, not bytes. Entries
+ * at and after ndim are 0. A tensor either owns its data (made by
+ * dvren_tensor_create, freed by dvren_tensor_destroy) or borrows it
+ * (dvren_tensor_wrap: the caller keeps the memory alive). */
+typedef struct dvren_tensor {
+    void* data;
+    dvren_dtype dtype;
+    uint32_t ndim;                    /* 1 .. DVREN_MAX_DIMS */
+    int64_t shape[DVREN_MAX_DIMS];
+    int64_t strides[DVREN_MAX_DIMS];  /* elements */
+    dvren_memory memory;
+    uint32_t flags;                   /* DVREN_TENSOR_OWNS_DATA */
+} dvren_tensor;
+
+/* The four helpers below are inline so that plugins, which do not link
+ * dvren's implementation, can use them. */
+
+/* Size of one element in bytes (0 for an invalid dtype). */
+static inline size_t dvren_dtype_size(dvren_dtype dtype)
+{
+    switch (dtype) {
+    case DVREN_DTYPE_F32: return 4;
+    case DVREN_DTYPE_F16: return 2;
+    case DVREN_DTYPE_U8: return 1;
+    case DVREN_DTYPE_U16: return 2;
+    case DVREN_DTYPE_U32: return 4;
+    default: return 0;
+    }
+}
+
+/* "f32", "f16", "u8", "u16", "u32", or "invalid". */
+static inline const char* dvren_dtype_name(dvren_dtype dtype)
+{
+    switch (dtype) {
+    case DVREN_DTYPE_F32: return "f32";
+    case DVREN_DTYPE_F16: return "f16";
+    case DVREN_DTYPE_U8: return "u8";
+    case DVREN_DTYPE_U16: return "u16";
+    case DVREN_DTYPE_U32: return "u32";
+    default: return "invalid";
+    }
+}
+
+/* Number of elements (product of shape), 0 for an empty or invalid tensor. */
+static inline int64_t dvren_tensor_numel(const dvren_tensor* t)
+{
+    int64_t n = 1;
+    uint32_t i;
+    if (!t || t->ndim < 1 || t->ndim > DVREN_MAX_DIMS) return 0;
+    for (i = 0; i < t->ndim; ++i) n *= t->shape[i];
+    return n;
+}
+
+/* 1 when strides are the contiguous C-order strides of shape. */
+static inline int dvren_tensor_is_contiguous(const dvren_tensor* t)
+{
+    int64_t s = 1;
+    uint32_t i;
+    if (!t || t->ndim < 1 || t->ndim > DVREN_MAX_DIMS) return 0;
+    for (i = t->ndim; i-- > 0;) {
+        if (t->shape[i] != 1 && t->strides[i] != s) return 0;
+        s *= t->shape[i];
+    }
+    return 1;
+}
+
+/* Allocates a zero-filled, contiguous host tensor (64-byte aligned) through
+ * ctx's allocator. Errors: INVALID_ARGUMENT (ndim outside 1..4, a dimension
+ * < 1, unknown dtype, size overflow), OUT_OF_MEMORY. */
+DVREN_API dvren_status dvren_tensor_create(dvren_context* ctx, dvren_dtype dtype, uint32_t ndim, const int64_t* shape,
+                                           dvren_tensor* out);
+/* Describes borrowed host memory. strides NULL means contiguous C order.
+ * Errors: INVALID_ARGUMENT (NULL data, bad ndim/shape/dtype, negative stride);
+ * the message goes to dvren_last_error(NULL). */
+DVREN_API dvren_status dvren_tensor_wrap(void* data, dvren_dtype dtype, uint32_t ndim, const int64_t* shape,
+                                         const int64_t* strides, dvren_tensor* out);
+/* Frees owned data (no-op for borrowed data) and zeroes *t. */
+DVREN_API void dvren_tensor_destroy(dvren_context* ctx, dvren_tensor* t);
+
+/* ======================================================================== */
+/* >>camera                                                                 */
+/* ======================================================================== */
+/* dvren_camera (struct, in >>device) is plain data shared with the kernels.
+ * Conventions are OpenGL's: right-handed world; the camera looks down -z with
+ * +y up; pixel (0,0) is the image's top-left corner, pixel centres at +0.5. */
+
+/* Perspective pinhole camera at eye looking at target, with up roughly up
+ * and a vertical field of view fov_y_rad in (0, pi). The horizontal field of
+ * view follows the plan's aspect ratio. Errors: INVALID_ARGUMENT (eye ==
+ * target, up parallel to the view direction, fov out of range, non-finite). */
+DVREN_API dvren_status dvren_camera_look_at(const float eye[3], const float target[3], const float up[3],
+                                            float fov_y_rad, dvren_camera* out);
+/* Orthographic camera: parallel rays along target - eye, starting on the
+ * plane through eye; the image height spans height_world world units (> 0);
+ * the width follows the aspect ratio. Errors as dvren_camera_look_at. */
+DVREN_API dvren_status dvren_camera_orthographic(const float eye[3], const float target[3], const float up[3],
+                                                 float height_world, dvren_camera* out);
+/* Camera from OpenGL matrices, both column-major float[16] as glm and
+ * glUniformMatrix4fv(transpose = GL_FALSE) use them: view maps world to eye
+ * space (camera at the origin looking down -z), projection maps eye space to
+ * clip space (glFrustum/gluPerspective or glOrtho form; NDC in [-1,1]^3). Rays
+ * go from the near plane (z_ndc = -1) to the far plane; perspective rays
+ * start at the eye, orthographic ones on the near plane. Errors:
+ * INVALID_ARGUMENT (singular view or projection*view, non-finite values). */
+DVREN_API dvren_status dvren_camera_from_matrices(const float view[16], const float projection[16], dvren_camera* out);
+
+/* ======================================================================== */
+/* >>params                                                                 */
+/* ======================================================================== */
+
+/* Types of plugin parameters. */
+typedef enum dvren_param_type {
+    DVREN_PARAM_INVALID = 0,
+    DVREN_PARAM_FLOAT = 1,  /* a real number */
+    DVREN_PARAM_INT = 2,    /* an integer (a number with no fractional part) */
+    DVREN_PARAM_BOOL = 3,
+    DVREN_PARAM_STRING = 4,
+    DVREN_PARAM_ENUM = 5,   /* a string from enum_values */
+    DVREN_PARAM_PATH = 6,   /* a file path; tools resolve it relative to the scene file */
+    DVREN_PARAM_FLOATS = 7, /* an array of numbers (a vector, a list of control points) */
+    DVREN_PARAM_TENSOR = 8, /* a dvren_tensor (from C only; JSON cannot give one) */
+    DVREN_PARAM_TYPE_FORCE_32 = 0x7FFFFFFF
+} dvren_param_type;
+
+#define DVREN_PARAM_REQUIRED 0x1u /* must be given (no default) */
+#define DVREN_PARAM_HAS_MIN 0x2u  /* min_value applies (FLOAT, INT, each element of FLOATS) */
+#define DVREN_PARAM_HAS_MAX 0x4u  /* max_value applies */
+
+/* One entry of a plugin's parameter schema (ABI struct). The CLI, docs and
+ * validation are generated from it: the host checks every value against it
+ * before the plugin sees the parameters, and fills in defaults. */
+typedef struct dvren_param_desc {
+    uint32_t struct_size;       /* sizeof(dvren_param_desc) the plugin was built with */
+    dvren_param_type type;
+    const char* name;           /* [a-z0-9_]+, unique within the plugin */
+    const char* doc;            /* one line */
+    const char* unit;           /* e.g. "world units", "1/world unit"; "" when none */
+    uint32_t flags;             /* DVREN_PARAM_* */
+    double default_number;      /* FLOAT, INT, BOOL (0/1) */
+    const char* default_string; /* STRING, ENUM, PATH; NULL: unset unless given */
+    double min_value, max_value;
+    const char* enum_values;    /* ENUM: choices separated by '|' ("u8|u16|f32") */
+    uint32_t count_min;         /* FLOATS: fewest elements */
+    uint32_t count_max;         /* FLOATS: most elements (0: no limit) */
+    uint32_t stride;            /* FLOATS: count must be a multiple of this (0, 1: any) */
+} dvren_param_desc;
+
+/* A set of named values (an ordered map), given to dvren_stage_create. */
+typedef struct dvren_params dvren_params;
+
+/* Errors of the setters: INVALID_ARGUMENT (NULL or empty name, NULL value),
+ * OUT_OF_MEMORY. Setting a name again replaces its value. Values are copied,
+ * except tensors, which are borrowed until the stage is created. */
+DVREN_API dvren_status dvren_params_create(dvren_context* ctx, dvren_params** out);
+DVREN_API void dvren_params_destroy(dvren_params* p);
+DVREN_API dvren_status dvren_params_set_number(dvren_params* p, const char* name, double value);
+DVREN_API dvren_status dvren_params_set_bool(dvren_params* p, const char* name, int value);
+DVREN_API dvren_status dvren_params_set_string(dvren_params* p, const char* name, const char* value);
+DVREN_API dvren_status dvren_params_set_numbers(dvren_params* p, const char* name, const double* values,
+                                                uint32_t count);
+DVREN_API dvren_status dvren_params_set_tensor(dvren_params* p, const char* name, const dvren_tensor* value);
+
+/* ======================================================================== */
+/* >>plugins                                                                */
+/* ======================================================================== */
+/* A plugin library exports one C symbol, dvren_plugin_entry (type
+ * dvren_plugin_entry_fn), and nothing else. Every struct that crosses the
+ * boundary begins with struct_size; the reader uses a field only if
+ * struct_size covers it (DVREN_HAS_FIELD), so fields are only ever appended
+ * and an older plugin keeps loading in a newer host. Capabilities are
+ * interfaces asked for by string id ("dvren.field/1"); an unknown id gives
+ * NULL. docs/plugins.md walks through writing one. */
+
+typedef enum dvren_plugin_kind {
+    DVREN_PLUGIN_INVALID = 0,
+    DVREN_PLUGIN_FIELD = 1,    /* point -> channels (density, features) */
+    DVREN_PLUGIN_SHADER = 2,   /* channels, view, light -> sigma, emitted radiance */
+    DVREN_PLUGIN_SAMPLER = 3,  /* which distances along a ray to sample */
+    DVREN_PLUGIN_SALIENCY = 4, /* image -> saliency map (later issue) */
+    DVREN_PLUGIN_STAGE = 5,    /* other pipeline stages (later issue) */
+    DVREN_PLUGIN_KIND_FORCE_32 = 0x7FFFFFFF
+} dvren_plugin_kind;
+
+/* 1 when the struct at p (whose first member is struct_size) is large
+ * enough to hold member m of type T. */
+#define DVREN_HAS_FIELD(p, T, m) ((p)->struct_size >= offsetof(T, m) + sizeof(((T*)0)->m))
+
+/* Largest parameter block a stage may declare, in bytes. */
+#define DVREN_MAX_BLOCK_SIZE 4096u
+/* Most buffers a stage may declare. */
+#define DVREN_MAX_BUFFERS 16u
+
+#define DVREN_BUFFER_DIFFERENTIABLE 0x1u /* gradients flow to this buffer (backward pass) */
+
+/* A data buffer a stage instance owns (a grid, a lookup table). The host
+ * places it where the renderer runs (host memory for the CPU, device memory
+ * for the GPU) and hands the addresses back to bind(). */
+typedef struct dvren_buffer_desc {
+    uint32_t struct_size;
+    uint32_t flags;      /* DVREN_BUFFER_* */
+    const char* name;    /* for messages and parameter listings ("voxels") */
+    dvren_tensor tensor; /* host tensor, contiguous; owned by the instance */
+} dvren_buffer_desc;
+
+/* What a stage instance tells the host about itself (filled by describe()).
+ * The host sets struct_size to its own size; the plugin writes only the
+ * members that both sizes cover. */
+typedef struct dvren_instance_info {
+    uint32_t struct_size;
+    uint32_t block_size;                /* bytes of the parameter block bind() writes (<= DVREN_MAX_BLOCK_SIZE) */
+    uint32_t buffer_count;              /* <= DVREN_MAX_BUFFERS */
+    const dvren_buffer_desc* buffers;   /* array of buffer_count, each buffers[0].struct_size bytes */
+    /* fields */
+    uint32_t channels;                  /* channels written per sample, 1 .. DVREN_MAX_CHANNELS */
+    float bounds_min[3], bounds_max[3]; /* world box outside which the field is empty */
+    float voxel_world;                  /* smallest feature size (voxel edge), world units, > 0 */
+    /* shaders */
+    uint32_t channels_used;             /* the shader reads channels 0 .. channels_used-1 */
+    uint32_t needs_gradient;            /* 1: pass the gradient of gradient_channel to color() */
+    uint32_t gradient_channel;
+    /* samplers */
+    float min_transmittance;            /* stop a ray once T falls below this; 0: never */
+} dvren_instance_info;
+
+typedef struct dvren_host dvren_host;
+
+/* Host services a plugin gets with every call (one dvren_host per plugin
+ * and context). Callable from the thread that called the plugin function. */
+struct dvren_host {
+    uint32_t struct_size;
+    uint32_t abi_version; /* DVREN_ABI_VERSION of the host */
+    void* opaque;         /* host's own; do not touch */
+    /* memory through the context's allocator, 64-byte aligned; free takes the size asked for */
+    void* (*alloc)(const dvren_host* host, size_t size);
+    void (*free)(const dvren_host* host, void* ptr, size_t size);
+    /* a log line "[tag] <plugin>: text" */
+    void (*log)(const dvren_host* host, dvren_log_level level, const char* tag, const char* fmt, ...)
+        DVREN_PRINTF(4, 5);
+    /* records "<plugin>: message (hint: hint)" as the last error and returns status */
+    dvren_status (*fail)(const dvren_host* host, dvren_status status, const char* hint, const char* fmt, ...)
+        DVREN_PRINTF(4, 5);
+    /* Parameters, already validated against the schema with defaults filled
+     * in: a FLOAT/INT/BOOL always has a number; STRING/ENUM/PATH is NULL when
+     * neither given nor defaulted; FLOATS returns the count (0 when unset);
+     * TENSOR is NULL when unset. Asking for a name not in the schema returns
+     * 0 / NULL. */
+    double (*param_number)(const dvren_params* p, const char* name);
+    const char* (*param_string)(const dvren_params* p, const char* name);
+    uint32_t (*param_numbers)(const dvren_params* p, const char* name, const double** values);
+    const dvren_tensor* (*param_tensor)(const dvren_params* p, const char* name);
+    int (*param_given)(const dvren_params* p, const char* name); /* 1 when the user set it */
+    /* further host services by id; NULL for an unknown id */
+    const void* (*get_interface)(const dvren_host* host, const char* id);
+};
+
+/* "dvren.instance/1": creating and describing instances (every plugin). */
+#define DVREN_IFACE_INSTANCE "dvren.instance/1"
+typedef struct dvren_instance_iface {
+    uint32_t struct_size;
+    /* Creates an instance from validated parameters. On error returns the
+     * status from host->fail(). Called from the context's thread. */
+    dvren_status (*create)(const dvren_host* host, const dvren_params* params, void** instance);
+    void (*destroy)(const dvren_host* host, void* instance);
+    /* Fills info (see dvren_instance_info). Pointers stay valid until destroy. */
+    dvren_status (*describe)(const dvren_host* host, void* instance, dvren_instance_info* info);
+    /* Writes the plain-data parameter block (info.block_size bytes) that the
+     * per-sample functions read. buffers[i] is the address of buffer i where
+     * the renderer will read it (host or device memory): store it, never
+     * dereference it here. */
+    dvren_status (*bind)(const dvren_host* host, void* instance, const void* const* buffers, void* block);
+} dvren_instance_iface;
+
+/* Per-sample functions: the plugin's single-source device code, compiled
+ * for the CPU. `block` is the parameter block written by bind(). They run on
+ * the renderer's worker threads, concurrently: no state beyond arguments. */
+typedef void (*dvren_field_eval_fn)(const void* block, dvren_float3 p, float* out);
+typedef float (*dvren_shader_density_fn)(const void* block, const float* channels);
+typedef void (*dvren_shader_color_fn)(const void* block, const float* channels, dvren_float3 grad, dvren_float3 dir,
+                                      dvren_float3* rgb);
+typedef void (*dvren_sampler_begin_fn)(const void* block, const dvren_march_budget* budget, dvren_float3 o,
+                                       dvren_float3 d, float t0, float t1, dvren_rng* rng, dvren_sampler_state* state);
+typedef int (*dvren_sampler_next_fn)(const void* block, dvren_sampler_state* state, float* t, float* dt);
+
+/* "dvren.field/1": eval(block, p, out) writes channels values at world point
+ * p; channel 0 is the density channel by convention (raw, before the
+ * shader's activation). eval_name is the function's name in device_source. */
+#define DVREN_IFACE_FIELD "dvren.field/1"
+typedef struct dvren_field_iface {
+    uint32_t struct_size;
+    const char* eval_name;
+    dvren_field_eval_fn eval;
+} dvren_field_iface;
+
+/* "dvren.shader/1": density(block, ch) -> sigma >= 0 in 1/world unit (the
+ * classification step: transfer function or activation); color(block, ch,
+ * grad, dir, rgb) -> emitted radiance, called only where sigma > 0, with
+ * the gradient of the requested channel when needs_gradient is set (else
+ * zero) and the unit ray direction dir. */
+#define DVREN_IFACE_SHADER "dvren.shader/1"
+typedef struct dvren_shader_iface {
+    uint32_t struct_size;
+    const char* density_name;
+    const char* color_name;
+    dvren_shader_density_fn density;
+    dvren_shader_color_fn color;
+} dvren_shader_iface;
+
+/* "dvren.sampler/1": begin() prepares the march of ray o + t d over
+ * [t0, t1] (the field's box); next() returns 1 with the next sample distance
+ * *t and its segment length *dt (world units), or 0 when the ray is done.
+ * Segments must not overlap; their lengths weight the samples. */
+#define DVREN_IFACE_SAMPLER "dvren.sampler/1"
+typedef struct dvren_sampler_iface {
+    uint32_t struct_size;
+    const char* begin_name;
+    const char* next_name;
+    dvren_sampler_begin_fn begin;
+    dvren_sampler_next_fn next;
+} dvren_sampler_iface;
+
+/* One plugin. A library may hold several. */
+typedef struct dvren_plugin_desc {
+    uint32_t struct_size;
+    dvren_plugin_kind kind;
+    const char* name;                 /* [a-z0-9_]+, unique per kind in a context */
+    uint32_t version;                 /* the plugin's own: (major << 16) | minor */
+    const char* summary;              /* one line */
+    const dvren_param_desc* params;   /* param_count entries, each params[0].struct_size bytes */
+    uint32_t param_count;
+    const char* device_source;        /* the per-sample code as text (for NVRTC), or NULL */
+    const char* device_source_file;   /* its file name: messages, and read from beside the library when device_source is NULL */
+    const void* (*get_interface)(const char* id); /* interface by id, NULL if not provided */
+} dvren_plugin_desc;
+
+/* What dvren_plugin_entry returns (static storage in the plugin). */
+typedef struct dvren_plugin_table {
+    uint32_t struct_size;
+    uint32_t abi_version;                      /* DVREN_ABI_VERSION the plugin was built with */
+    uint32_t count;
+    const dvren_plugin_desc* const* plugins;   /* count pointers */
+} dvren_plugin_table;
+
+/* The one symbol a plugin library exports. Receives the host's ABI
+ * version; returns the table, or NULL to decline (e.g. another major
+ * version). Called once per library and context, on the loading thread. */
+typedef const dvren_plugin_table* (*dvren_plugin_entry_fn)(uint32_t host_abi_version);
+#define DVREN_PLUGIN_ENTRY_NAME "dvren_plugin_entry"
+
+/* Loads a plugin library by path, or by name (finds <name>.so / .dll on the
+ * search path: desc.plugin_path, then $DVREN_PLUGIN_PATH, then the
+ * executable's folder and its plugins/ subfolder) and registers every plugin
+ * in it. Loading the same library twice is a no-op. Errors: NOT_FOUND (the
+ * message lists the folders searched), PLUGIN (dlopen failed, no entry
+ * symbol, declined, other ABI major, malformed descriptor, a plugin of the
+ * same kind and name from another library). */
+DVREN_API dvren_status dvren_plugin_load(dvren_context* ctx, const char* name_or_path);
+/* Finds a registered plugin of this kind and name, loading <name> from the
+ * search path when it is not registered yet. Errors as dvren_plugin_load,
+ * and INVALID_ARGUMENT when the plugin exists with another kind. */
+DVREN_API dvren_status dvren_plugin_find(dvren_context* ctx, dvren_plugin_kind kind, const char* name,
+                                         const dvren_plugin_desc** out);
+/* Registered plugins, in load order: i < dvren_plugin_count(). library
+ * receives the library's path (may be NULL). */
+DVREN_API uint32_t dvren_plugin_count(const dvren_context* ctx);
+DVREN_API const dvren_plugin_desc* dvren_plugin_at(const dvren_context* ctx, uint32_t i, const char** library);
+/* "field", "shader", "sampler", "saliency", "stage", or "invalid". */
+DVREN_API const char* dvren_plugin_kind_name(dvren_plugin_kind kind);
+/* i-th entry of a plugin's parameter schema (the host steps by struct_size). */
+DVREN_API const dvren_param_desc* dvren_plugin_param(const dvren_plugin_desc* plugin, uint32_t i);
+
+/* ======================================================================== */
+/* >>stage                                                                  */
+/* ======================================================================== */
+
+/* An instance of a field, shader or sampler plugin. */
+typedef struct dvren_stage dvren_stage;
+
+/* Creates an instance of plugin `name` of this kind with params (NULL: all
+ * defaults). Values are checked against the plugin's schema first. Errors:
+ * those of dvren_plugin_find; INVALID_ARGUMENT naming the plugin and the
+ * parameter (unknown name with the list of known ones, wrong type, out of
+ * range, not one of the enum values, wrong element count, missing required);
+ * whatever the plugin's create() reports (IO, FORMAT, ... naming the file). */
+DVREN_API dvren_status dvren_stage_create(dvren_context* ctx, dvren_plugin_kind kind, const char* name,
+                                          const dvren_params* params, dvren_stage** out);
+DVREN_API void dvren_stage_destroy(dvren_stage* stage);
+/* The instance's description (copied into *info, whose struct_size the call sets). */
+DVREN_API dvren_status dvren_stage_info(const dvren_stage* stage, dvren_instance_info* info);
+DVREN_API const dvren_plugin_desc* dvren_stage_plugin(const dvren_stage* stage);
+
+/* ======================================================================== */
+/* >>render                                                                 */
+/* ======================================================================== */
+
+/* A field, a shader and a sampler, bound together for rendering. */
+typedef struct dvren_scene dvren_scene;
+typedef struct dvren_scene_desc {
+    dvren_stage* field;   /* required, kind FIELD */
+    dvren_stage* shader;  /* required, kind SHADER */
+    dvren_stage* sampler; /* required, kind SAMPLER */
+} dvren_scene_desc;
+
+/* Binds the stages (they must outlive the scene). Errors: INVALID_ARGUMENT
+ * (missing stage, wrong kind, shader reads more channels than the field has,
+ * gradient channel out of range), OUT_OF_MEMORY, errors of bind(). */
+DVREN_API dvren_status dvren_scene_create(dvren_context* ctx, const dvren_scene_desc* desc, dvren_scene** out);
+DVREN_API void dvren_scene_destroy(dvren_scene* scene);
+
+typedef struct dvren_rect { uint32_t x, y, w, h; } dvren_rect;
+
+/* What to render. Zero fields take the default beside them. */
+typedef struct dvren_plan_desc {
+    uint32_t width, height;    /* image size in pixels, 1 .. 32768 each; required */
+    dvren_rect roi;            /* pixels to render; w or h 0: the whole image */
+    dvren_camera camera;       /* required (model != DVREN_CAMERA_NONE) */
+    float step_world;          /* march step (world units), overrides the sampler's; 0: sampler's */
+    uint32_t samples_per_ray;  /* samples per ray, overrides the sampler's; 0: sampler's */
+    uint32_t spp;              /* samples (rays) per pixel; 0 means 1; max 65536 */
+    uint64_t seed;             /* key of the counter-based RNG (any value, 0 included) */
+    uint32_t outputs;          /* DVREN_OUTPUT_* bits; 0 means RGB | ALPHA */
+    float background[3];       /* radiance behind the volume, added as T * background; default black */
+} dvren_plan_desc;
+
+typedef struct dvren_plan dvren_plan;
+/* Validates and copies desc into an immutable plan. Errors:
+ * INVALID_ARGUMENT naming the field (size, roi outside the image, no
+ * camera, negative step, unknown output bits, spp too large). */
+DVREN_API dvren_status dvren_plan_create(dvren_context* ctx, const dvren_plan_desc* desc, dvren_plan** out);
+DVREN_API void dvren_plan_destroy(dvren_plan* plan);
+/* The plan's description with defaults filled in. */
+DVREN_API const dvren_plan_desc* dvren_plan_get_desc(const dvren_plan* plan);
+
+/* Outputs of a render, one tensor per selected output (DVREN_OUTPUT_*),
+ * zero-filled at creation; pixels outside a plan's roi are not touched. */
+typedef struct dvren_framebuffer dvren_framebuffer;
+/* Allocates the outputs the plan selects at its full image size. */
+DVREN_API dvren_status dvren_framebuffer_create(dvren_context* ctx, const dvren_plan* plan, dvren_framebuffer** out);
+DVREN_API void dvren_framebuffer_destroy(dvren_framebuffer* fb);
+/* Borrowed view of one output (shapes in >>device: rgb (H, W, 3) f32;
+ * alpha, depth, transmittance (H, W) f32; hit (H, W) u8; samples (H, W)
+ * u32). Errors: INVALID_ARGUMENT (not exactly one known bit), NOT_FOUND
+ * (the plan did not select it). */
+DVREN_API dvren_status dvren_framebuffer_output(const dvren_framebuffer* fb, uint32_t output, dvren_tensor* view);
+/* Name of one output bit ("rgb", "alpha", "depth", "transmittance", "hit",
+ * "samples"), NULL for anything else. */
+DVREN_API const char* dvren_output_name(uint32_t output);
+
+/* Progress callback: done of total work units (tiles) finished; return
+ * nonzero to cancel (the render then returns DVREN_ERROR_CANCELLED). Called
+ * on the thread that called dvren_render. */
+typedef int (*dvren_progress_fn)(void* user, uint64_t done, uint64_t total);
+
+typedef struct dvren_render_options {
+    uint32_t threads;           /* CPU threads for this render; 0: the context's */
+    dvren_progress_fn progress; /* optional */
+    void* progress_user;
+} dvren_render_options;
+
+/* Renders the plan's roi into fb: for every pixel, spp rays marched front to
+ * back through the field with emission-absorption compositing and early ray
+ * termination (kernels/dvren_march.h has the equations). Deterministic: the
+ * same scene, plan and seed give bitwise the same outputs for any thread
+ * count. options may be NULL. Errors: INVALID_ARGUMENT (fb made for another
+ * size or without an output the plan selects), CANCELLED, OUT_OF_MEMORY. */
+DVREN_API dvren_status dvren_render(dvren_scene* scene, const dvren_plan* plan, dvren_framebuffer* fb,
+                                    const dvren_render_options* options);
+
+/* ======================================================================== */
+/* >>files                                                                  */
+/* ======================================================================== */
+
+/* Writes size bytes to path through a temporary file in the same folder,
+ * renamed into place at the end: a failed write never leaves a partial
+ * file. Errors: IO naming the path (missing folder, permission, disk full). */
+DVREN_API dvren_status dvren_file_write_atomic(dvren_context* ctx, const char* path, const void* data, size_t size);
+/* Saves a host tensor as NumPy .npy (format version 1.0, little-endian, C
+ * order; https://numpy.org/doc/stable/reference/generated/numpy.lib.format.html),
+ * atomically. f16 is written as '<f2'. Errors: INVALID_ARGUMENT (device
+ * memory, bad tensor), IO, OUT_OF_MEMORY. */
+DVREN_API dvren_status dvren_tensor_save_npy(dvren_context* ctx, const dvren_tensor* t, const char* path);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* DVREN_H */
+
+/* ------------------------------------------------------------------------
+ * Stop here if you only want the API: the rest is the implementation.
+ * ------------------------------------------------------------------------ */
+
+#if defined(DVREN_IMPLEMENTATION) && !defined(DVREN__IMPLEMENTATION_DONE)
+#define DVREN__IMPLEMENTATION_DONE
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#if defined(_WIN32)
+#ifndef WIN32_LEAN_AND_MEAN
+#define WIN32_LEAN_AND_MEAN
+#endif
+#include <windows.h>
+#include <io.h>
+#include <process.h>
+#else
+#include <dlfcn.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#if !defined(DVREN_NO_THREADS)
+#include <pthread.h>
+#endif
+#endif
+#if defined(__APPLE__)
+#include <mach-o/dyld.h>
+#endif
+#include <time.h>
+#if defined(__linux__) && !defined(__cplusplus) && !defined(_POSIX_C_SOURCE) && !defined(_XOPEN_SOURCE)
+/* strict -std=c11 hides POSIX's readlink; it is there all the same */
+extern ssize_t readlink(const char* path, char* buf, size_t size);
+#endif
+
+#ifdef __cplusplus
+#define DVREN__TLS thread_local
+#elif defined(_MSC_VER)
+#define DVREN__TLS __declspec(thread)
+#elif defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L
+#define DVREN__TLS _Thread_local
+#else
+#define DVREN__TLS __thread
+#endif
+
+#if defined(_WIN32)
+#define DVREN__PATH_LIST_SEP ';'
+#define DVREN__LIB_EXT ".dll"
+#elif defined(__APPLE__)
+#define DVREN__PATH_LIST_SEP ':'
+#define DVREN__LIB_EXT ".dylib"
+#else
+#define DVREN__PATH_LIST_SEP ':'
+#define DVREN__LIB_EXT ".so"
+#endif
+
+#define DVREN__ERROR_CAP 2048
+#define DVREN__PATH_CAP 4096
+
+/* One checking pattern for the whole implementation (cute_headers): set
+ * `status` and jump to the function's single cleanup label. */
+#define DVREN__CHECK(expr)                \
+    do {                                  \
+        status = (expr);                  \
+        if (status != DVREN_OK) goto cleanup; \
+    } while (0)
+#define DVREN__FAIL(ctx, st, module, hint, ...)                                  \
+    do {                                                                          \
+        status = dvren_set_error((ctx), (st), (module), (hint), __VA_ARGS__);    \
+        goto cleanup;                                                             \
+    } while (0)
+
+/* ======================================================================== */
+/* >>status (implementation)                                                */
+/* ======================================================================== */
+
+static DVREN__TLS char dvren__thread_error[DVREN__ERROR_CAP];
+
+struct dvren__plugin_rec;
+
+typedef struct dvren__library {
+    void* handle;
+    char* path;
+} dvren__library;
+
+typedef struct dvren__plugin_rec {
+    dvren_context* ctx;
+    const dvren_plugin_desc* desc;
+    uint32_t desc_size;  /* desc->struct_size as read at load time */
+    uint32_t library;    /* index into ctx->libs */
+    dvren_host host;     /* host services handed to this plugin */
+    const dvren_instance_iface* inst;
+    const void* kind_iface; /* dvren_field_iface / shader / sampler */
+} dvren__plugin_rec;
+
+struct dvren_context {
+    dvren_allocator allocator;
+    dvren_log_fn log;
+    void* log_user;
+    dvren_log_level log_level;
+    uint32_t threads;
+    dvren_device_kind device;
+    char* plugin_path;
+    dvren__library* libs;
+    uint32_t lib_count, lib_cap;
+    dvren__plugin_rec** plugins;
+    uint32_t plugin_count, plugin_cap;
+    char last_error[DVREN__ERROR_CAP];
+};
+
+DVREN_API const char* dvren_status_string(dvren_status s)
+{
+    switch (s) {
+    case DVREN_OK: return "DVREN_OK";
+    case DVREN_ERROR_INVALID_ARGUMENT: return "DVREN_ERROR_INVALID_ARGUMENT";
+    case DVREN_ERROR_OUT_OF_MEMORY: return "DVREN_ERROR_OUT_OF_MEMORY";
+    case DVREN_ERROR_IO: return "DVREN_ERROR_IO";
+    case DVREN_ERROR_FORMAT: return "DVREN_ERROR_FORMAT";
+    case DVREN_ERROR_NOT_FOUND: return "DVREN_ERROR_NOT_FOUND";
+    case DVREN_ERROR_PLUGIN: return "DVREN_ERROR_PLUGIN";
+    case DVREN_ERROR_UNSUPPORTED: return "DVREN_ERROR_UNSUPPORTED";
+    case DVREN_ERROR_NO_DEVICE: return "DVREN_ERROR_NO_DEVICE";
+    case DVREN_ERROR_DEVICE: return "DVREN_ERROR_DEVICE";
+    case DVREN_ERROR_COMPILE: return "DVREN_ERROR_COMPILE";
+    case DVREN_ERROR_CANCELLED: return "DVREN_ERROR_CANCELLED";
+    case DVREN_ERROR_INTERNAL: return "DVREN_ERROR_INTERNAL";
+    default: return "DVREN_UNKNOWN_STATUS";
+    }
+}
+
+DVREN_API const char* dvren_last_error(const dvren_context* ctx)
+{
+    return ctx ? ctx->last_error : dvren__thread_error;
+}
+
+static void dvren__emit(dvren_context* ctx, dvren_log_level level, const char* line)
+{
+    if (ctx && ctx->log && level <= ctx->log_level) ctx->log(ctx->log_user, level, line);
+}
+
+static void dvren__vlog(dvren_context* ctx, dvren_log_level level, const char* tag, const char* fmt, va_list ap)
+{
+    char line[DVREN__ERROR_CAP + 64];
+    int n;
+    if (!ctx || !ctx->log || level > ctx->log_level) return;
+    n = snprintf(line, sizeof line, "%s ", tag ? tag : DVREN_TAG_STEP);
+    if (n < 0) return;
+    vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
+    dvren__emit(ctx, level, line);
+}
+
+DVREN_API void dvren_log(dvren_context* ctx, dvren_log_level level, const char* tag, const char* fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    dvren__vlog(ctx, level, tag, fmt, ap);
+    va_end(ap);
+}
+
+static dvren_status dvren__verror(dvren_context* ctx, dvren_status status, const char* module, const char* hint,
+                                  const char* fmt, va_list ap)
+{
+    char* buf = ctx ? ctx->last_error : dvren__thread_error;
+    size_t cap = DVREN__ERROR_CAP, n = 0;
+    int k;
+    if (module && *module) {
+        k = snprintf(buf, cap, "%s: ", module);
+        n = k > 0 ? (size_t)k : 0;
+    }
+    if (n < cap) {
+        k = vsnprintf(buf + n, cap - n, fmt, ap);
+        if (k > 0) n += (size_t)k;
+    }
+    if (hint && *hint && n < cap) snprintf(buf + n, cap - n, " (hint: %s)", hint);
+    buf[cap - 1] = 0;
+    if (ctx && ctx->log && DVREN_LOG_ERROR <= ctx->log_level) {
+        char line[DVREN__ERROR_CAP + 16];
+        snprintf(line, sizeof line, "%s %s", DVREN_TAG_ERROR, buf);
+        dvren__emit(ctx, DVREN_LOG_ERROR, line);
+    }
+    return status;
+}
+
+DVREN_API dvren_status dvren_set_error(dvren_context* ctx, dvren_status status, const char* module, const char* hint,
+                                       const char* fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    status = dvren__verror(ctx, status, module, hint, fmt, ap);
+    va_end(ap);
+    return status;
+}
+
+DVREN_API void dvren_log_to_file(void* user, dvren_log_level level, const char* line)
+{
+    FILE* f = user ? (FILE*)user : stderr;
+    (void)level;
+    fputs(line, f);
+    fputc('\n', f);
+    fflush(f);
+}
+
+/* ======================================================================== */
+/* >>alloc (implementation)                                                 */
+/* ======================================================================== */
+
+static void* dvren__default_alloc(size_t size, size_t align, void* user)
+{
+    (void)user;
+    if (size == 0) size = 1;
+#if defined(_WIN32)
+    return _aligned_malloc(size, align);
+#else
+    /* C11 aligned_alloc wants a size that is a multiple of the alignment */
+    if (align < sizeof(void*)) align = sizeof(void*);
+    return aligned_alloc(align, (size + align - 1) / align * align);
+#endif
+}
+
+static void dvren__default_free(void* ptr, size_t size, void* user)
+{
+    (void)size;
+    (void)user;
+#if defined(_WIN32)
+    _aligned_free(ptr);
+#else
+    free(ptr);
+#endif
+}
+
+static void* dvren__alloc(dvren_context* ctx, size_t size)
+{
+    return ctx->allocator.alloc(size ? size : 1, 64, ctx->allocator.user);
+}
+
+static void* dvren__calloc(dvren_context* ctx, size_t size)
+{
+    void* p = dvren__alloc(ctx, size);
+    if (p) memset(p, 0, size ? size : 1);
+    return p;
+}
+
+static void dvren__free(dvren_context* ctx, void* ptr, size_t size)
+{
+    if (ptr) ctx->allocator.free(ptr, size ? size : 1, ctx->allocator.user);
+}
+
+static char* dvren__strdup(dvren_context* ctx, const char* s)
+{
+    size_t n = strlen(s) + 1;
+    char* d = (char*)dvren__alloc(ctx, n);
+    if (d) memcpy(d, s, n);
+    return d;
+}
+
+static void dvren__strfree(dvren_context* ctx, char* s)
+{
+    if (s) dvren__free(ctx, s, strlen(s) + 1);
+}
+
+/* Grows an array of elem-sized items to hold at least need items. */
+static int dvren__grow(dvren_context* ctx, void** arr, uint32_t* cap, uint32_t need, size_t elem)
+{
+    uint32_t ncap;
+    void* n;
+    if (need <= *cap) return 1;
+    ncap = *cap ? *cap * 2 : 8;
+    while (ncap < need) ncap *= 2;
+    n = dvren__alloc(ctx, (size_t)ncap * elem);
+    if (!n) return 0;
+    if (*arr) {
+        memcpy(n, *arr, (size_t)(*cap) * elem);
+        dvren__free(ctx, *arr, (size_t)(*cap) * elem);
+    }
+    *arr = n;
+    *cap = ncap;
+    return 1;
+}
+
+/* ======================================================================== */
+/* >>context (implementation)                                               */
+/* ======================================================================== */
+
+static uint32_t dvren__cpu_count(void)
+{
+#if defined(_WIN32)
+    SYSTEM_INFO si;
+    GetSystemInfo(&si);
+    return si.dwNumberOfProcessors ? (uint32_t)si.dwNumberOfProcessors : 1u;
+#else
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (uint32_t)n : 1u;
+#endif
+}
+
+DVREN_API dvren_status dvren_context_create(const dvren_context_desc* desc, dvren_context** out)
+{
+    dvren_context_desc d;
+    dvren_context* ctx = NULL;
+    const char* env;
+    dvren_status status = DVREN_OK;
+    if (!out) return dvren_set_error(NULL, DVREN_ERROR_INVALID_ARGUMENT, "context", NULL, "out is NULL");
+    *out = NULL;
+    memset(&d, 0, sizeof d);
+    if (desc) d = *desc;
+    if ((d.allocator.alloc == NULL) != (d.allocator.free == NULL))
+        return dvren_set_error(NULL, DVREN_ERROR_INVALID_ARGUMENT, "context", "set both alloc and free, or neither",
+                               "allocator has only one of its two hooks");
+    if (d.threads > 1024)
+        return dvren_set_error(NULL, DVREN_ERROR_INVALID_ARGUMENT, "context", NULL, "threads = %u > 1024",
+                               (unsigned)d.threads);
+    if (d.device != DVREN_DEVICE_CPU) {
+        if (d.device == DVREN_DEVICE_CUDA)
+            return dvren_set_error(NULL, DVREN_ERROR_UNSUPPORTED, "context",
+                                   "include dvren_cuda.h and create the context with dvren_cuda_context_create",
+                                   "device CUDA requested, but this build has only the CPU renderer");
+        return dvren_set_error(NULL, DVREN_ERROR_INVALID_ARGUMENT, "context", NULL, "unknown device %d",
+                               (int)d.device);
+    }
+    if (!d.allocator.alloc) {
+        d.allocator.alloc = dvren__default_alloc;
+        d.allocator.free = dvren__default_free;
+    }
+    ctx = (dvren_context*)d.allocator.alloc(sizeof *ctx, 64, d.allocator.user);
+    if (!ctx) return dvren_set_error(NULL, DVREN_ERROR_OUT_OF_MEMORY, "context", NULL, "out of memory");
+    memset(ctx, 0, sizeof *ctx);
+    ctx->allocator = d.allocator;
+    ctx->log = d.log;
+    ctx->log_user = d.log_user;
+    ctx->log_level = d.log_level ? d.log_level : DVREN_LOG_INFO;
+    ctx->device = d.device;
+    if (d.plugin_path) {
+        ctx->plugin_path = dvren__strdup(ctx, d.plugin_path);
+        if (!ctx->plugin_path) {
+            status = dvren_set_error(NULL, DVREN_ERROR_OUT_OF_MEMORY, "context", NULL, "out of memory");
+            goto cleanup;
+        }
+    }
+    ctx->threads = d.threads;
+    env = getenv("DVREN_THREADS");
+    if (!ctx->threads && env && *env) {
+        char* end = NULL;
+        long v = strtol(env, &end, 10);
+        if (*end || v < 1 || v > 1024) {
+            status = dvren_set_error(NULL, DVREN_ERROR_INVALID_ARGUMENT, "context", "use an integer in 1..1024",
+                                     "DVREN_THREADS='%s' is not a thread count", env);
+            goto cleanup;
+        }
+        ctx->threads = (uint32_t)v;
+        dvren_log(ctx, DVREN_LOG_INFO, DVREN_TAG_ENV, "DVREN_THREADS=%u", (unsigned)ctx->threads);
+    }
+    if (!ctx->threads) ctx->threads = dvren__cpu_count();
+#if defined(DVREN_NO_THREADS)
+    ctx->threads = 1;
+#endif
+    dvren_log(ctx, DVREN_LOG_INFO, DVREN_TAG_ENV, "dvren %d.%d.%d, plugin ABI %u.%u, device cpu, %u threads",
+              DVREN_VERSION_MAJOR, DVREN_VERSION_MINOR, DVREN_VERSION_PATCH, (unsigned)DVREN_ABI_MAJOR,
+              (unsigned)DVREN_ABI_MINOR, (unsigned)ctx->threads);
+    *out = ctx;
+    return DVREN_OK;
+cleanup:
+    if (ctx) {
+        dvren__strfree(ctx, ctx->plugin_path);
+        d.allocator.free(ctx, sizeof *ctx, d.allocator.user);
+    }
+    return status;
+}
+
+static void dvren__lib_close(void* handle);
+
+DVREN_API void dvren_context_destroy(dvren_context* ctx)
+{
+    uint32_t i;
+    dvren_allocator a;
+    if (!ctx) return;
+    for (i = 0; i < ctx->plugin_count; ++i) dvren__free(ctx, ctx->plugins[i], sizeof(dvren__plugin_rec));
+    dvren__free(ctx, ctx->plugins, (size_t)ctx->plugin_cap * sizeof(dvren__plugin_rec*));
+    for (i = 0; i < ctx->lib_count; ++i) {
+        dvren__lib_close(ctx->libs[i].handle);
+        dvren__strfree(ctx, ctx->libs[i].path);
+    }
+    dvren__free(ctx, ctx->libs, (size_t)ctx->lib_cap * sizeof(dvren__library));
+    dvren__strfree(ctx, ctx->plugin_path);
+    a = ctx->allocator;
+    a.free(ctx, sizeof *ctx, a.user);
+}
+
+DVREN_API uint32_t dvren_context_threads(const dvren_context* ctx) { return ctx ? ctx->threads : 1u; }
+
+/* ======================================================================== */
+/* >>tensor (implementation)                                                */
+/* ======================================================================== */
+
+
+
+/* Checks dtype and shape; fills shape and contiguous strides into t. */
+static dvren_status dvren__tensor_shape(dvren_context* ctx, dvren_dtype dtype, uint32_t ndim, const int64_t* shape,
+                                        dvren_tensor* t, size_t* bytes)
+{
+    uint32_t i;
+    size_t n = 1;
+    size_t es = dvren_dtype_size(dtype);
+    memset(t, 0, sizeof *t);
+    if (!es) return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "tensor", NULL, "unknown dtype %d", (int)dtype);
+    if (ndim < 1 || ndim > DVREN_MAX_DIMS || !shape)
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "tensor", NULL, "ndim %u is outside 1..%d",
+                               (unsigned)ndim, DVREN_MAX_DIMS);
+    for (i = 0; i < ndim; ++i) {
+        if (shape[i] < 1)
+            return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "tensor", NULL, "shape[%u] = %.0f < 1",
+                                   (unsigned)i, (double)shape[i]);
+        if ((uint64_t)shape[i] > (uint64_t)(SIZE_MAX / es) / n)
+            return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "tensor", NULL, "size overflows");
+        n *= (size_t)shape[i];
+        t->shape[i] = shape[i];
+    }
+    {
+        int64_t s = 1;
+        for (i = ndim; i-- > 0;) {
+            t->strides[i] = s;
+            s *= shape[i];
+        }
+    }
+    t->dtype = dtype;
+    t->ndim = ndim;
+    t->memory = DVREN_MEMORY_HOST;
+    *bytes = n * es;
+    return DVREN_OK;
+}
+
+DVREN_API dvren_status dvren_tensor_create(dvren_context* ctx, dvren_dtype dtype, uint32_t ndim, const int64_t* shape,
+                                           dvren_tensor* out)
+{
+    size_t bytes = 0;
+    dvren_status status;
+    if (!ctx || !out) return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "tensor", NULL, "NULL argument");
+    status = dvren__tensor_shape(ctx, dtype, ndim, shape, out, &bytes);
+    if (status != DVREN_OK) return status;
+    out->data = dvren__calloc(ctx, bytes);
+    if (!out->data) {
+        memset(out, 0, sizeof *out);
+        return dvren_set_error(ctx, DVREN_ERROR_OUT_OF_MEMORY, "tensor", NULL, "cannot allocate %.0f bytes", (double)bytes);
+    }
+    out->flags = DVREN_TENSOR_OWNS_DATA;
+    return DVREN_OK;
+}
+
+DVREN_API dvren_status dvren_tensor_wrap(void* data, dvren_dtype dtype, uint32_t ndim, const int64_t* shape,
+                                         const int64_t* strides, dvren_tensor* out)
+{
+    size_t bytes = 0;
+    uint32_t i;
+    dvren_status status;
+    if (!out || !data) return dvren_set_error(NULL, DVREN_ERROR_INVALID_ARGUMENT, "tensor", NULL, "NULL argument");
+    status = dvren__tensor_shape(NULL, dtype, ndim, shape, out, &bytes);
+    if (status != DVREN_OK) return status;
+    if (strides)
+        for (i = 0; i < ndim; ++i) {
+            if (strides[i] < 0) {
+                memset(out, 0, sizeof *out);
+                return dvren_set_error(NULL, DVREN_ERROR_INVALID_ARGUMENT, "tensor", NULL, "strides[%u] < 0",
+                                       (unsigned)i);
+            }
+            out->strides[i] = strides[i];
+        }
+    out->data = data;
+    return DVREN_OK;
+}
+
+
+
+DVREN_API void dvren_tensor_destroy(dvren_context* ctx, dvren_tensor* t)
+{
+    if (!t) return;
+    if ((t->flags & DVREN_TENSOR_OWNS_DATA) && t->data && ctx && t->memory == DVREN_MEMORY_HOST)
+        dvren__free(ctx, t->data, (size_t)dvren_tensor_numel(t) * dvren_dtype_size(t->dtype));
+    memset(t, 0, sizeof *t);
+}
+
+/* ======================================================================== */
+/* >>camera (implementation)                                                */
+/* ======================================================================== */
+
+static int dvren__finite3(const float* v) { return isfinite(v[0]) && isfinite(v[1]) && isfinite(v[2]); }
+
+static dvren_status dvren__camera_basis(const float eye[3], const float target[3], const float up[3], dvren_camera* c)
+{
+    dvren_float3 f, r, u;
+    if (!eye || !target || !up || !c)
+        return dvren_set_error(NULL, DVREN_ERROR_INVALID_ARGUMENT, "camera", NULL, "NULL argument");
+    if (!dvren__finite3(eye) || !dvren__finite3(target) || !dvren__finite3(up))
+        return dvren_set_error(NULL, DVREN_ERROR_INVALID_ARGUMENT, "camera", NULL, "eye, target or up is not finite");
+    f = dvren_sub3(dvren_f3v(target), dvren_f3v(eye));
+    if (dvren_length3(f) <= 0.0f)
+        return dvren_set_error(NULL, DVREN_ERROR_INVALID_ARGUMENT, "camera", "move the eye away from the target",
+                               "eye equals target");
+    f = dvren_normalize3(f);
+    r = dvren_cross3(f, dvren_f3v(up));
+    if (dvren_length3(r) <= 1e-6f * dvren_length3(dvren_f3v(up)) || dvren_length3(dvren_f3v(up)) <= 0.0f)
+        return dvren_set_error(NULL, DVREN_ERROR_INVALID_ARGUMENT, "camera", "choose an up vector across the view",
+                               "up (%g, %g, %g) is zero or parallel to the view direction", up[0], up[1], up[2]);
+    r = dvren_normalize3(r);
+    u = dvren_cross3(r, f);
+    memset(c, 0, sizeof *c);
+    memcpy(c->eye, eye, 3 * sizeof(float));
+    c->forward[0] = f.x; c->forward[1] = f.y; c->forward[2] = f.z;
+    c->right[0] = r.x; c->right[1] = r.y; c->right[2] = r.z;
+    c->up[0] = u.x; c->up[1] = u.y; c->up[2] = u.z;
+    return DVREN_OK;
+}
+
+DVREN_API dvren_status dvren_camera_look_at(const float eye[3], const float target[3], const float up[3],
+                                            float fov_y_rad, dvren_camera* out)
+{
+    dvren_status s;
+    if (!(fov_y_rad > 0.0f && fov_y_rad < 3.14159f))
+        return dvren_set_error(NULL, DVREN_ERROR_INVALID_ARGUMENT, "camera", "give the vertical field of view in radians",
+                               "fov_y_rad = %g is outside (0, pi)", (double)fov_y_rad);
+    s = dvren__camera_basis(eye, target, up, out);
+    if (s != DVREN_OK) return s;
+    out->model = DVREN_CAMERA_PINHOLE;
+    out->tan_half_fov_y = tanf(0.5f * fov_y_rad);
+    return DVREN_OK;
+}
+
+DVREN_API dvren_status dvren_camera_orthographic(const float eye[3], const float target[3], const float up[3],
+                                                 float height_world, dvren_camera* out)
+{
+    dvren_status s;
+    if (!(height_world > 0.0f) || !isfinite(height_world))
+        return dvren_set_error(NULL, DVREN_ERROR_INVALID_ARGUMENT, "camera", NULL, "height_world = %g must be > 0",
+                               (double)height_world);
+    s = dvren__camera_basis(eye, target, up, out);
+    if (s != DVREN_OK) return s;
+    out->model = DVREN_CAMERA_ORTHOGRAPHIC;
+    out->ortho_height = height_world;
+    return DVREN_OK;
+}
+
+/* Column-major 4x4 product r = a * b, in double. */
+static void dvren__mat4_mul(const double* a, const double* b, double* r)
+{
+    int i, j, k;
+    for (j = 0; j < 4; ++j)
+        for (i = 0; i < 4; ++i) {
+            double s = 0.0;
+            for (k = 0; k < 4; ++k) s += a[k * 4 + i] * b[j * 4 + k];
+            r[j * 4 + i] = s;
+        }
+}
+
+/* Inverse by Gauss-Jordan elimination with partial pivoting; 0 if singular. */
+static int dvren__mat4_inverse(const double* m, double* inv)
+{
+    double a[4][8];
+    int i, j, k;
+    for (i = 0; i < 4; ++i)
+        for (j = 0; j < 4; ++j) {
+            a[i][j] = m[j * 4 + i];
+            a[i][j + 4] = (i == j) ? 1.0 : 0.0;
+        }
+    for (k = 0; k < 4; ++k) {
+        int p = k;
+        double piv;
+        for (i = k + 1; i < 4; ++i)
+            if (fabs(a[i][k]) > fabs(a[p][k])) p = i;
+        if (fabs(a[p][k]) < 1e-12) return 0;
+        if (p != k)
+            for (j = 0; j < 8; ++j) {
+                double t = a[k][j];
+                a[k][j] = a[p][j];
+                a[p][j] = t;
+            }
+        piv = a[k][k];
+        for (j = 0; j < 8; ++j) a[k][j] /= piv;
+        for (i = 0; i < 4; ++i)
+            if (i != k) {
+                double f = a[i][k];
+                for (j = 0; j < 8; ++j) a[i][j] -= f * a[k][j];
+            }
+    }
+    for (i = 0; i < 4; ++i)
+        for (j = 0; j < 4; ++j) inv[j * 4 + i] = a[i][j + 4];
+    return 1;
+}
+
+DVREN_API dvren_status dvren_camera_from_matrices(const float view[16], const float projection[16], dvren_camera* out)
+{
+    double v[16], p[16], vp[16], ivp[16], iv[16];
+    int i;
+    if (!view || !projection || !out)
+        return dvren_set_error(NULL, DVREN_ERROR_INVALID_ARGUMENT, "camera", NULL, "NULL argument");
+    for (i = 0; i < 16; ++i) {
+        if (!isfinite(view[i]) || !isfinite(projection[i]))
+            return dvren_set_error(NULL, DVREN_ERROR_INVALID_ARGUMENT, "camera", NULL,
+                                   "matrix element %d is not finite", i);
+        v[i] = view[i];
+        p[i] = projection[i];
+    }
+    dvren__mat4_mul(p, v, vp);
+    if (!dvren__mat4_inverse(v, iv) || !dvren__mat4_inverse(vp, ivp))
+        return dvren_set_error(NULL, DVREN_ERROR_INVALID_ARGUMENT, "camera",
+                               "pass column-major OpenGL matrices (view: world to eye, projection: eye to clip)",
+                               "view or projection*view is singular");
+    memset(out, 0, sizeof *out);
+    out->model = DVREN_CAMERA_MATRIX;
+    /* A perspective projection puts -z_eye into clip w: its last row is (0, 0, -1, 0). */
+    out->perspective = (fabs(p[3]) < 1e-12 && fabs(p[7]) < 1e-12 && fabs(p[15]) < 1e-12 && p[11] != 0.0) ? 1u : 0u;
+    for (i = 0; i < 16; ++i) out->inv_view_proj[i] = (float)ivp[i];
+    for (i = 0; i < 3; ++i) {
+        /* camera axes in world space: columns of inverse(view) */
+        out->right[i] = (float)iv[0 * 4 + i];
+        out->up[i] = (float)iv[1 * 4 + i];
+        out->forward[i] = (float)-iv[2 * 4 + i];
+        out->eye[i] = (float)iv[3 * 4 + i];
+    }
+    return DVREN_OK;
+}
+
+/* ======================================================================== */
+/* >>params (implementation)                                                */
+/* ======================================================================== */
+
+typedef enum dvren__value_kind {
+    DVREN__V_NUMBER = 1,
+    DVREN__V_BOOL = 2,
+    DVREN__V_STRING = 3,
+    DVREN__V_NUMBERS = 4,
+    DVREN__V_TENSOR = 5
+} dvren__value_kind;
+
+typedef struct dvren__param_value {
+    char* name;
+    dvren__value_kind kind;
+    int given;          /* set by the user, not a default */
+    double number;      /* NUMBER, BOOL */
+    char* string;       /* STRING */
+    double* numbers;    /* NUMBERS */
+    uint32_t count;
+    dvren_tensor tensor; /* TENSOR (borrowed view) */
+} dvren__param_value;
+
+struct dvren_params {
+    dvren_context* ctx;
+    dvren__param_value* values;
+    uint32_t count, cap;
+};
+
+static const char* dvren__value_kind_name(dvren__value_kind k)
+{
+    switch (k) {
+    case DVREN__V_NUMBER: return "a number";
+    case DVREN__V_BOOL: return "a boolean";
+    case DVREN__V_STRING: return "a string";
+    case DVREN__V_NUMBERS: return "an array of numbers";
+    case DVREN__V_TENSOR: return "a tensor";
+    default: return "nothing";
+    }
+}
+
+DVREN_API dvren_status dvren_params_create(dvren_context* ctx, dvren_params** out)
+{
+    dvren_params* p;
+    if (!ctx || !out) return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "params", NULL, "NULL argument");
+    p = (dvren_params*)dvren__calloc(ctx, sizeof *p);
+    if (!p) return dvren_set_error(ctx, DVREN_ERROR_OUT_OF_MEMORY, "params", NULL, "out of memory");
+    p->ctx = ctx;
+    *out = p;
+    return DVREN_OK;
+}
+
+static void dvren__value_clear(dvren_context* ctx, dvren__param_value* v)
+{
+    dvren__strfree(ctx, v->string);
+    if (v->numbers) dvren__free(ctx, v->numbers, (size_t)v->count * sizeof(double));
+    v->string = NULL;
+    v->numbers = NULL;
+    v->count = 0;
+}
+
+DVREN_API void dvren_params_destroy(dvren_params* p)
+{
+    uint32_t i;
+    if (!p) return;
+    for (i = 0; i < p->count; ++i) {
+        dvren__value_clear(p->ctx, &p->values[i]);
+        dvren__strfree(p->ctx, p->values[i].name);
+    }
+    dvren__free(p->ctx, p->values, (size_t)p->cap * sizeof(dvren__param_value));
+    dvren__free(p->ctx, p, sizeof *p);
+}
+
+static dvren__param_value* dvren__params_lookup(const dvren_params* p, const char* name)
+{
+    uint32_t i;
+    if (!p || !name) return NULL;
+    for (i = 0; i < p->count; ++i)
+        if (strcmp(p->values[i].name, name) == 0) return &p->values[i];
+    return NULL;
+}
+
+/* Finds or appends the slot for name, cleared. */
+static dvren_status dvren__params_slot(dvren_params* p, const char* name, dvren__param_value** out)
+{
+    dvren__param_value* v;
+    if (!p || !name || !*name)
+        return dvren_set_error(p ? p->ctx : NULL, DVREN_ERROR_INVALID_ARGUMENT, "params", NULL, "NULL or empty name");
+    v = dvren__params_lookup(p, name);
+    if (!v) {
+        if (!dvren__grow(p->ctx, (void**)&p->values, &p->cap, p->count + 1, sizeof *v))
+            return dvren_set_error(p->ctx, DVREN_ERROR_OUT_OF_MEMORY, "params", NULL, "out of memory");
+        v = &p->values[p->count];
+        memset(v, 0, sizeof *v);
+        v->name = dvren__strdup(p->ctx, name);
+        if (!v->name) return dvren_set_error(p->ctx, DVREN_ERROR_OUT_OF_MEMORY, "params", NULL, "out of memory");
+        p->count++;
+    } else {
+        dvren__value_clear(p->ctx, v);
+    }
+    v->given = 1;
+    *out = v;
+    return DVREN_OK;
+}
+
+DVREN_API dvren_status dvren_params_set_number(dvren_params* p, const char* name, double value)
+{
+    dvren__param_value* v;
+    dvren_status s = dvren__params_slot(p, name, &v);
+    if (s != DVREN_OK) return s;
+    v->kind = DVREN__V_NUMBER;
+    v->number = value;
+    return DVREN_OK;
+}
+
+DVREN_API dvren_status dvren_params_set_bool(dvren_params* p, const char* name, int value)
+{
+    dvren__param_value* v;
+    dvren_status s = dvren__params_slot(p, name, &v);
+    if (s != DVREN_OK) return s;
+    v->kind = DVREN__V_BOOL;
+    v->number = value ? 1.0 : 0.0;
+    return DVREN_OK;
+}
+
+DVREN_API dvren_status dvren_params_set_string(dvren_params* p, const char* name, const char* value)
+{
+    dvren__param_value* v;
+    dvren_status s;
+    if (!value) return dvren_set_error(p ? p->ctx : NULL, DVREN_ERROR_INVALID_ARGUMENT, "params", NULL, "%s: NULL string", name ? name : "?");
+    s = dvren__params_slot(p, name, &v);
+    if (s != DVREN_OK) return s;
+    v->kind = DVREN__V_STRING;
+    v->string = dvren__strdup(p->ctx, value);
+    if (!v->string) return dvren_set_error(p->ctx, DVREN_ERROR_OUT_OF_MEMORY, "params", NULL, "out of memory");
+    return DVREN_OK;
+}
+
+DVREN_API dvren_status dvren_params_set_numbers(dvren_params* p, const char* name, const double* values,
+                                                uint32_t count)
+{
+    dvren__param_value* v;
+    dvren_status s;
+    if (!values && count)
+        return dvren_set_error(p ? p->ctx : NULL, DVREN_ERROR_INVALID_ARGUMENT, "params", NULL, "%s: NULL values", name ? name : "?");
+    s = dvren__params_slot(p, name, &v);
+    if (s != DVREN_OK) return s;
+    v->kind = DVREN__V_NUMBERS;
+    if (count) {
+        v->numbers = (double*)dvren__alloc(p->ctx, (size_t)count * sizeof(double));
+        if (!v->numbers) return dvren_set_error(p->ctx, DVREN_ERROR_OUT_OF_MEMORY, "params", NULL, "out of memory");
+        memcpy(v->numbers, values, (size_t)count * sizeof(double));
+    }
+    v->count = count;
+    return DVREN_OK;
+}
+
+DVREN_API dvren_status dvren_params_set_tensor(dvren_params* p, const char* name, const dvren_tensor* value)
+{
+    dvren__param_value* v;
+    dvren_status s;
+    if (!value || !value->data)
+        return dvren_set_error(p ? p->ctx : NULL, DVREN_ERROR_INVALID_ARGUMENT, "params", NULL, "%s: NULL tensor", name ? name : "?");
+    s = dvren__params_slot(p, name, &v);
+    if (s != DVREN_OK) return s;
+    v->kind = DVREN__V_TENSOR;
+    v->tensor = *value;
+    v->tensor.flags &= ~DVREN_TENSOR_OWNS_DATA;
+    return DVREN_OK;
+}
+
+/* Host-side accessors handed to plugins through dvren_host. */
+static double dvren__host_param_number(const dvren_params* p, const char* name)
+{
+    const dvren__param_value* v = dvren__params_lookup(p, name);
+    return (v && (v->kind == DVREN__V_NUMBER || v->kind == DVREN__V_BOOL)) ? v->number : 0.0;
+}
+static const char* dvren__host_param_string(const dvren_params* p, const char* name)
+{
+    const dvren__param_value* v = dvren__params_lookup(p, name);
+    return (v && v->kind == DVREN__V_STRING) ? v->string : NULL;
+}
+static uint32_t dvren__host_param_numbers(const dvren_params* p, const char* name, const double** values)
+{
+    const dvren__param_value* v = dvren__params_lookup(p, name);
+    if (values) *values = NULL;
+    if (!v || v->kind != DVREN__V_NUMBERS) return 0;
+    if (values) *values = v->numbers;
+    return v->count;
+}
+static const dvren_tensor* dvren__host_param_tensor(const dvren_params* p, const char* name)
+{
+    const dvren__param_value* v = dvren__params_lookup(p, name);
+    return (v && v->kind == DVREN__V_TENSOR) ? &v->tensor : NULL;
+}
+static int dvren__host_param_given(const dvren_params* p, const char* name)
+{
+    const dvren__param_value* v = dvren__params_lookup(p, name);
+    return v ? v->given : 0;
+}
+
+DVREN_API const dvren_param_desc* dvren_plugin_param(const dvren_plugin_desc* plugin, uint32_t i)
+{
+    size_t stride;
+    if (!plugin || !plugin->params || i >= plugin->param_count) return NULL;
+    stride = plugin->params[0].struct_size;
+    return (const dvren_param_desc*)(const void*)((const char*)plugin->params + (size_t)i * stride);
+}
+
+/* Reads a schema entry into a full-size copy: members the plugin's struct
+ * does not cover stay zero (their defaults). */
+static void dvren__param_desc_read(const dvren_param_desc* src, dvren_param_desc* dst)
+{
+    size_t n = src->struct_size < sizeof *dst ? src->struct_size : sizeof *dst;
+    memset(dst, 0, sizeof *dst);
+    memcpy(dst, src, n);
+}
+
+static int dvren__enum_has(const char* choices, const char* s)
+{
+    size_t n = strlen(s);
+    const char* c = choices;
+    if (!choices || !n) return 0;
+    while (*c) {
+        const char* e = strchr(c, '|');
+        size_t len = e ? (size_t)(e - c) : strlen(c);
+        if (len == n && strncmp(c, s, n) == 0) return 1;
+        if (!e) break;
+        c = e + 1;
+    }
+    return 0;
+}
+
+static const char* dvren__param_type_name(dvren_param_type t)
+{
+    switch (t) {
+    case DVREN_PARAM_FLOAT: return "float";
+    case DVREN_PARAM_INT: return "int";
+    case DVREN_PARAM_BOOL: return "bool";
+    case DVREN_PARAM_STRING: return "string";
+    case DVREN_PARAM_ENUM: return "enum";
+    case DVREN_PARAM_PATH: return "path";
+    case DVREN_PARAM_FLOATS: return "floats";
+    case DVREN_PARAM_TENSOR: return "tensor";
+    default: return "invalid";
+    }
+}
+
+/* Checks one given value against its schema entry. */
+static dvren_status dvren__param_check(dvren_context* ctx, const char* plugin, const dvren_param_desc* d,
+                                       const dvren__param_value* v)
+{
+    const char* want = NULL;
+    switch (d->type) {
+    case DVREN_PARAM_FLOAT:
+    case DVREN_PARAM_INT:
+        if (v->kind != DVREN__V_NUMBER) want = "a number";
+        break;
+    case DVREN_PARAM_BOOL:
+        if (v->kind != DVREN__V_BOOL) want = "a boolean";
+        break;
+    case DVREN_PARAM_STRING:
+    case DVREN_PARAM_ENUM:
+    case DVREN_PARAM_PATH:
+        if (v->kind != DVREN__V_STRING) want = "a string";
+        break;
+    case DVREN_PARAM_FLOATS:
+        if (v->kind != DVREN__V_NUMBERS) want = "an array of numbers";
+        break;
+    case DVREN_PARAM_TENSOR:
+        if (v->kind != DVREN__V_TENSOR) want = "a tensor (set from C with dvren_params_set_tensor)";
+        break;
+    default: break;
+    }
+    if (want)
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, plugin, NULL,
+                               "parameter '%s' (%s) must be %s, got %s", d->name, dvren__param_type_name(d->type),
+                               want, dvren__value_kind_name(v->kind));
+    if (d->type == DVREN_PARAM_FLOAT || d->type == DVREN_PARAM_INT) {
+        double x = v->number;
+        if (!isfinite(x))
+            return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, plugin, NULL, "parameter '%s' is not finite",
+                                   d->name);
+        if (d->type == DVREN_PARAM_INT && (x != floor(x) || fabs(x) > 9.0e15))
+            return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, plugin, NULL,
+                                   "parameter '%s' must be an integer, got %g", d->name, x);
+        if (((d->flags & DVREN_PARAM_HAS_MIN) && x < d->min_value) ||
+            ((d->flags & DVREN_PARAM_HAS_MAX) && x > d->max_value))
+            return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, plugin, NULL,
+                                   "parameter '%s' = %g is outside its range [%g, %g]", d->name, x,
+                                   (d->flags & DVREN_PARAM_HAS_MIN) ? d->min_value : -HUGE_VAL,
+                                   (d->flags & DVREN_PARAM_HAS_MAX) ? d->max_value : HUGE_VAL);
+    }
+    if (d->type == DVREN_PARAM_ENUM && !dvren__enum_has(d->enum_values, v->string))
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, plugin, NULL,
+                               "parameter '%s' = '%s' is not one of %s", d->name, v->string,
+                               d->enum_values ? d->enum_values : "(none)");
+    if ((d->type == DVREN_PARAM_STRING || d->type == DVREN_PARAM_PATH) && !*v->string &&
+        (d->flags & DVREN_PARAM_REQUIRED))
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, plugin, NULL, "parameter '%s' is empty", d->name);
+    if (d->type == DVREN_PARAM_FLOATS) {
+        uint32_t i;
+        if (v->count < d->count_min || (d->count_max && v->count > d->count_max) ||
+            (d->stride > 1 && v->count % d->stride))
+            return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, plugin, NULL,
+                                   "parameter '%s' has %u numbers; it takes %u..%u%s%u", d->name, (unsigned)v->count,
+                                   (unsigned)d->count_min, (unsigned)(d->count_max ? d->count_max : 0xFFFFFFFFu),
+                                   d->stride > 1 ? ", a multiple of " : "", (unsigned)(d->stride > 1 ? d->stride : 1));
+        for (i = 0; i < v->count; ++i) {
+            double x = v->numbers[i];
+            if (!isfinite(x) || ((d->flags & DVREN_PARAM_HAS_MIN) && x < d->min_value) ||
+                ((d->flags & DVREN_PARAM_HAS_MAX) && x > d->max_value))
+                return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, plugin, NULL,
+                                       "parameter '%s'[%u] = %g is outside its range [%g, %g]", d->name, (unsigned)i,
+                                       x, (d->flags & DVREN_PARAM_HAS_MIN) ? d->min_value : -HUGE_VAL,
+                                       (d->flags & DVREN_PARAM_HAS_MAX) ? d->max_value : HUGE_VAL);
+        }
+    }
+    return DVREN_OK;
+}
+
+/* Validates `given` against the plugin's schema and builds the resolved set
+ * the plugin sees: every given value plus the defaults of the rest. */
+static dvren_status dvren__params_resolve(dvren_context* ctx, const dvren_plugin_desc* pl, const dvren_params* given,
+                                          dvren_params** out)
+{
+    dvren_params* r = NULL;
+    dvren_status status = DVREN_OK;
+    uint32_t i, k;
+    *out = NULL;
+    /* unknown names first: the most common mistake (a typo) */
+    for (k = 0; given && k < given->count; ++k) {
+        int found = 0;
+        for (i = 0; i < pl->param_count && !found; ++i)
+            found = strcmp(dvren_plugin_param(pl, i)->name, given->values[k].name) == 0;
+        if (!found) {
+            char known[1024];
+            size_t n = 0;
+            known[0] = 0;
+            for (i = 0; i < pl->param_count && n + 2 < sizeof known; ++i) {
+                int w = snprintf(known + n, sizeof known - n, "%s%s", i ? ", " : "", dvren_plugin_param(pl, i)->name);
+                if (w > 0) n += (size_t)w;
+            }
+            if (n >= sizeof known) n = sizeof known - 1;
+            known[n] = 0;
+            DVREN__FAIL(ctx, DVREN_ERROR_INVALID_ARGUMENT, pl->name, NULL, "unknown parameter '%s' (known: %s)",
+                        given->values[k].name, pl->param_count ? known : "none");
+        }
+    }
+    DVREN__CHECK(dvren_params_create(ctx, &r));
+    for (i = 0; i < pl->param_count; ++i) {
+        dvren_param_desc d;
+        const dvren__param_value* v;
+        dvren__param_desc_read(dvren_plugin_param(pl, i), &d);
+        v = dvren__params_lookup(given, d.name);
+        if (v) {
+            DVREN__CHECK(dvren__param_check(ctx, pl->name, &d, v));
+            switch (v->kind) {
+            case DVREN__V_NUMBER: DVREN__CHECK(dvren_params_set_number(r, d.name, v->number)); break;
+            case DVREN__V_BOOL: DVREN__CHECK(dvren_params_set_bool(r, d.name, v->number != 0.0)); break;
+            case DVREN__V_STRING: DVREN__CHECK(dvren_params_set_string(r, d.name, v->string)); break;
+            case DVREN__V_NUMBERS: DVREN__CHECK(dvren_params_set_numbers(r, d.name, v->numbers, v->count)); break;
+            case DVREN__V_TENSOR: DVREN__CHECK(dvren_params_set_tensor(r, d.name, &v->tensor)); break;
+            default: DVREN__FAIL(ctx, DVREN_ERROR_INTERNAL, "params", NULL, "bad value kind");
+            }
+            continue;
+        }
+        if (d.flags & DVREN_PARAM_REQUIRED)
+            DVREN__FAIL(ctx, DVREN_ERROR_INVALID_ARGUMENT, pl->name, NULL, "required parameter '%s' is missing (%s)",
+                        d.name, d.doc ? d.doc : "");
+        switch (d.type) {
+        case DVREN_PARAM_FLOAT:
+        case DVREN_PARAM_INT:
+            DVREN__CHECK(dvren_params_set_number(r, d.name, d.default_number));
+            break;
+        case DVREN_PARAM_BOOL: DVREN__CHECK(dvren_params_set_bool(r, d.name, d.default_number != 0.0)); break;
+        case DVREN_PARAM_STRING:
+        case DVREN_PARAM_ENUM:
+        case DVREN_PARAM_PATH:
+            if (d.default_string) DVREN__CHECK(dvren_params_set_string(r, d.name, d.default_string));
+            break;
+        default: break;
+        }
+        {
+            dvren__param_value* nv = dvren__params_lookup(r, d.name);
+            if (nv) nv->given = 0;
+        }
+    }
+    *out = r;
+    return DVREN_OK;
+cleanup:
+    dvren_params_destroy(r);
+    return status;
+}
+
+/* ======================================================================== */
+/* >>plugins (implementation)                                               */
+/* ======================================================================== */
+
+static void* dvren__lib_open(const char* path, char* err, size_t cap)
+{
+#if defined(_WIN32)
+    wchar_t wpath[DVREN__PATH_CAP];
+    HMODULE h;
+    if (!MultiByteToWideChar(CP_UTF8, 0, path, -1, wpath, DVREN__PATH_CAP)) {
+        snprintf(err, cap, "path is not valid UTF-8 or too long");
+        return NULL;
+    }
+    h = LoadLibraryW(wpath);
+    if (!h) {
+        DWORD code = GetLastError();
+        wchar_t wmsg[512];
+        char msg[1024];
+        msg[0] = 0;
+        if (FormatMessageW(FORMAT_MESSAGE_FROM_SYSTEM | FORMAT_MESSAGE_IGNORE_INSERTS, NULL, code, 0, wmsg, 512, NULL))
+            WideCharToMultiByte(CP_UTF8, 0, wmsg, -1, msg, (int)sizeof msg, NULL, NULL);
+        snprintf(err, cap, "LoadLibrary failed (error %lu): %s", (unsigned long)code, msg);
+        return NULL;
+    }
+    return (void*)h;
+#else
+    void* h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (!h) {
+        const char* e = dlerror();
+        snprintf(err, cap, "%s", e ? e : "dlopen failed");
+    }
+    return h;
+#endif
+}
+
+static void* dvren__lib_symbol(void* handle, const char* name)
+{
+#if defined(_WIN32)
+    return (void*)GetProcAddress((HMODULE)handle, name);
+#else
+    return dlsym(handle, name);
+#endif
+}
+
+static void dvren__lib_close(void* handle)
+{
+    if (!handle) return;
+#if defined(_WIN32)
+    FreeLibrary((HMODULE)handle);
+#else
+    dlclose(handle);
+#endif
+}
+
+/* Folder of the running executable, without a trailing separator, or "". */
+static void dvren__exe_dir(char* out, size_t cap)
+{
+    char* slash;
+    out[0] = 0;
+#if defined(_WIN32)
+    {
+        wchar_t w[DVREN__PATH_CAP];
+        DWORD n = GetModuleFileNameW(NULL, w, DVREN__PATH_CAP);
+        if (n == 0 || n >= DVREN__PATH_CAP) return;
+        if (!WideCharToMultiByte(CP_UTF8, 0, w, -1, out, (int)cap, NULL, NULL)) {
+            out[0] = 0;
+            return;
+        }
+    }
+#elif defined(__APPLE__)
+    {
+        uint32_t n = (uint32_t)cap;
+        if (_NSGetExecutablePath(out, &n) != 0) {
+            out[0] = 0;
+            return;
+        }
+    }
+#else
+    {
+        ssize_t n = readlink("/proc/self/exe", out, cap - 1);
+        if (n <= 0) return;
+        out[n] = 0;
+    }
+#endif
+    slash = strrchr(out, '/');
+#if defined(_WIN32)
+    {
+        char* bs = strrchr(out, '\\');
+        if (!slash || (bs && bs > slash)) slash = bs;
+    }
+#endif
+    if (slash) *slash = 0;
+    else out[0] = 0;
+}
+
+static int dvren__file_exists(const char* path)
+{
+#if defined(_WIN32)
+    wchar_t w[DVREN__PATH_CAP];
+    DWORD a;
+    if (!MultiByteToWideChar(CP_UTF8, 0, path, -1, w, DVREN__PATH_CAP)) return 0;
+    a = GetFileAttributesW(w);
+    return a != INVALID_FILE_ATTRIBUTES && !(a & FILE_ATTRIBUTE_DIRECTORY);
+#else
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+#endif
+}
+
+static int dvren__valid_name(const char* s)
+{
+    if (!s || !*s) return 0;
+    for (; *s; ++s)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '_')) return 0;
+    return 1;
+}
+
+DVREN_API const char* dvren_plugin_kind_name(dvren_plugin_kind kind)
+{
+    switch (kind) {
+    case DVREN_PLUGIN_FIELD: return "field";
+    case DVREN_PLUGIN_SHADER: return "shader";
+    case DVREN_PLUGIN_SAMPLER: return "sampler";
+    case DVREN_PLUGIN_SALIENCY: return "saliency";
+    case DVREN_PLUGIN_STAGE: return "stage";
+    default: return "invalid";
+    }
+}
+
+/* Host services (dvren_host) ------------------------------------------------ */
+
+static dvren__plugin_rec* dvren__host_rec(const dvren_host* h) { return (dvren__plugin_rec*)h->opaque; }
+
+static void* dvren__host_alloc(const dvren_host* h, size_t size) { return dvren__alloc(dvren__host_rec(h)->ctx, size); }
+static void dvren__host_free(const dvren_host* h, void* ptr, size_t size)
+{
+    dvren__free(dvren__host_rec(h)->ctx, ptr, size);
+}
+static void dvren__host_log(const dvren_host* h, dvren_log_level level, const char* tag, const char* fmt, ...)
+{
+    dvren__plugin_rec* r = dvren__host_rec(h);
+    char msg[DVREN__ERROR_CAP];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    dvren_log(r->ctx, level, tag, "%s: %s", r->desc->name, msg);
+}
+static dvren_status dvren__host_fail(const dvren_host* h, dvren_status status, const char* hint, const char* fmt, ...)
+{
+    dvren__plugin_rec* r = dvren__host_rec(h);
+    va_list ap;
+    if (status == DVREN_OK) status = DVREN_ERROR_INTERNAL;
+    va_start(ap, fmt);
+    status = dvren__verror(r->ctx, status, r->desc->name, hint, fmt, ap);
+    va_end(ap);
+    return status;
+}
+static const void* dvren__host_get_interface(const dvren_host* h, const char* id)
+{
+    (void)h;
+    (void)id;
+    return NULL;
+}
+
+/* Reads the minimum of struct_size and what we know: an older plugin's
+ * shorter struct leaves the newer members zero. */
+#define DVREN__READ_IFACE(T, src, dst)                                                     \
+    do {                                                                                   \
+        size_t n_ = ((const T*)(src))->struct_size < sizeof(T) ? ((const T*)(src))->struct_size : sizeof(T); \
+        memset(&(dst), 0, sizeof(T));                                                      \
+        memcpy(&(dst), (src), n_);                                                         \
+    } while (0)
+
+/* Checks one descriptor and its interfaces; fills rec. */
+static dvren_status dvren__plugin_validate(dvren_context* ctx, const char* path, const dvren_plugin_desc* d,
+                                           dvren__plugin_rec* rec)
+{
+    dvren_status status = DVREN_OK;
+    uint32_t i, j;
+    const void* kind_iface = NULL;
+    const char* kid = NULL;
+    size_t min_size = offsetof(dvren_plugin_desc, get_interface) + sizeof(d->get_interface);
+    const char* nm = (d && d->struct_size >= offsetof(dvren_plugin_desc, name) + sizeof(d->name) && d->name) ? d->name : "?";
+    if (!d || d->struct_size < min_size)
+        DVREN__FAIL(ctx, DVREN_ERROR_PLUGIN, path, "rebuild the plugin against this dvren.h",
+                    "plugin descriptor '%s' is %u bytes, smaller than ABI 1.0's %u", nm,
+                    d ? (unsigned)d->struct_size : 0u, (unsigned)min_size);
+    if (!dvren__valid_name(d->name))
+        DVREN__FAIL(ctx, DVREN_ERROR_PLUGIN, path, "use lower-case letters, digits and '_'",
+                    "plugin name '%s' is not valid", nm);
+    if (!d->get_interface)
+        DVREN__FAIL(ctx, DVREN_ERROR_PLUGIN, path, NULL, "plugin '%s' has no get_interface", d->name);
+    switch (d->kind) {
+    case DVREN_PLUGIN_FIELD: kid = DVREN_IFACE_FIELD; break;
+    case DVREN_PLUGIN_SHADER: kid = DVREN_IFACE_SHADER; break;
+    case DVREN_PLUGIN_SAMPLER: kid = DVREN_IFACE_SAMPLER; break;
+    case DVREN_PLUGIN_SALIENCY:
+    case DVREN_PLUGIN_STAGE: break;
+    default:
+        DVREN__FAIL(ctx, DVREN_ERROR_PLUGIN, path, NULL, "plugin '%s' has unknown kind %d", d->name, (int)d->kind);
+    }
+    for (i = 0; i < d->param_count; ++i) {
+        const dvren_param_desc* p = dvren_plugin_param(d, i);
+        if (!d->params || p->struct_size < offsetof(dvren_param_desc, stride) + sizeof(p->stride))
+            DVREN__FAIL(ctx, DVREN_ERROR_PLUGIN, path, "rebuild the plugin against this dvren.h",
+                        "plugin '%s': parameter %u has a bad struct_size", d->name, (unsigned)i);
+        if (!dvren__valid_name(p->name) || p->type <= DVREN_PARAM_INVALID || p->type > DVREN_PARAM_TENSOR)
+            DVREN__FAIL(ctx, DVREN_ERROR_PLUGIN, path, NULL, "plugin '%s': parameter %u ('%s') has a bad name or type",
+                        d->name, (unsigned)i, p->name ? p->name : "?");
+        if (p->type == DVREN_PARAM_ENUM && p->default_string && !dvren__enum_has(p->enum_values, p->default_string))
+            DVREN__FAIL(ctx, DVREN_ERROR_PLUGIN, path, NULL,
+                        "plugin '%s': parameter '%s' defaults to '%s', not one of %s", d->name, p->name,
+                        p->default_string, p->enum_values ? p->enum_values : "(none)");
+        for (j = 0; j < i; ++j)
+            if (strcmp(dvren_plugin_param(d, j)->name, p->name) == 0)
+                DVREN__FAIL(ctx, DVREN_ERROR_PLUGIN, path, NULL, "plugin '%s': parameter '%s' is declared twice",
+                            d->name, p->name);
+    }
+    rec->inst = (const dvren_instance_iface*)d->get_interface(DVREN_IFACE_INSTANCE);
+    if (!rec->inst || rec->inst->struct_size < offsetof(dvren_instance_iface, bind) + sizeof(rec->inst->bind) ||
+        !rec->inst->create || !rec->inst->destroy || !rec->inst->describe || !rec->inst->bind)
+        DVREN__FAIL(ctx, DVREN_ERROR_PLUGIN, path, "implement create, destroy, describe and bind",
+                    "plugin '%s' lacks a complete '%s' interface", d->name, DVREN_IFACE_INSTANCE);
+    if (kid) {
+        int ok = 0;
+        kind_iface = d->get_interface(kid);
+        if (kind_iface) {
+            if (d->kind == DVREN_PLUGIN_FIELD) {
+                const dvren_field_iface* f = (const dvren_field_iface*)kind_iface;
+                ok = DVREN_HAS_FIELD(f, dvren_field_iface, eval) && f->eval && f->eval_name;
+            } else if (d->kind == DVREN_PLUGIN_SHADER) {
+                const dvren_shader_iface* s = (const dvren_shader_iface*)kind_iface;
+                ok = DVREN_HAS_FIELD(s, dvren_shader_iface, color) && s->density && s->color && s->density_name &&
+                     s->color_name;
+            } else {
+                const dvren_sampler_iface* s = (const dvren_sampler_iface*)kind_iface;
+                ok = DVREN_HAS_FIELD(s, dvren_sampler_iface, next) && s->begin && s->next && s->begin_name &&
+                     s->next_name;
+            }
+        }
+        if (!ok)
+            DVREN__FAIL(ctx, DVREN_ERROR_PLUGIN, path, "see docs/plugins.md for the members of each interface",
+                        "%s plugin '%s' lacks a complete '%s' interface", dvren_plugin_kind_name(d->kind), d->name,
+                        kid);
+    }
+    rec->desc = d;
+    rec->desc_size = d->struct_size;
+    rec->kind_iface = kind_iface;
+cleanup:
+    return status;
+}
+
+static dvren__plugin_rec* dvren__plugin_lookup(const dvren_context* ctx, dvren_plugin_kind kind, const char* name)
+{
+    uint32_t i;
+    for (i = 0; i < ctx->plugin_count; ++i) {
+        const dvren__plugin_rec* r = ctx->plugins[i];
+        if ((kind == DVREN_PLUGIN_INVALID || r->desc->kind == kind) && strcmp(r->desc->name, name) == 0)
+            return ctx->plugins[i];
+    }
+    return NULL;
+}
+
+/* Loads the library at path and registers its plugins. */
+static dvren_status dvren__plugin_load_path(dvren_context* ctx, const char* path)
+{
+    char err[1024];
+    void* h;
+    dvren_plugin_entry_fn entry;
+    const dvren_plugin_table* tab;
+    dvren_status status = DVREN_OK;
+    uint32_t i, first = ctx->plugin_count, lib_index;
+    dvren__plugin_rec* rec = NULL;
+    union { void* p; dvren_plugin_entry_fn f; } sym;
+
+    err[0] = 0;
+    h = dvren__lib_open(path, err, sizeof err);
+    if (!h)
+        return dvren_set_error(ctx, DVREN_ERROR_PLUGIN, "plugins", "is it a plugin built for this platform?",
+                               "cannot load '%s': %s", path, err);
+    for (i = 0; i < ctx->lib_count; ++i)
+        if (ctx->libs[i].handle == h) {
+            dvren__lib_close(h); /* the loader counts references: drop ours */
+            return DVREN_OK;
+        }
+    sym.p = dvren__lib_symbol(h, DVREN_PLUGIN_ENTRY_NAME);
+    entry = sym.f;
+    if (!entry) {
+        dvren__lib_close(h);
+        return dvren_set_error(ctx, DVREN_ERROR_PLUGIN, "plugins",
+                               "a dvren plugin exports 'dvren_plugin_entry' with DVREN_PLUGIN_EXPORT",
+                               "'%s' has no symbol '%s': not a dvren plugin", path, DVREN_PLUGIN_ENTRY_NAME);
+    }
+    tab = entry(DVREN_ABI_VERSION);
+    if (!tab) {
+        dvren__lib_close(h);
+        return dvren_set_error(ctx, DVREN_ERROR_PLUGIN, "plugins", "rebuild the plugin against this dvren.h",
+                               "'%s' declined to load into a host with plugin ABI %u.%u", path,
+                               (unsigned)DVREN_ABI_MAJOR, (unsigned)DVREN_ABI_MINOR);
+    }
+    if (tab->struct_size < offsetof(dvren_plugin_table, plugins) + sizeof(tab->plugins) ||
+        (tab->abi_version >> 16) != DVREN_ABI_MAJOR) {
+        unsigned v = tab->struct_size >= offsetof(dvren_plugin_table, abi_version) + 4 ? tab->abi_version : 0u;
+        dvren__lib_close(h);
+        return dvren_set_error(ctx, DVREN_ERROR_PLUGIN, "plugins", "rebuild the plugin against this dvren.h",
+                               "'%s' was built against plugin ABI %u.%u; this host has ABI %u.%u", path, v >> 16,
+                               v & 0xFFFFu, (unsigned)DVREN_ABI_MAJOR, (unsigned)DVREN_ABI_MINOR);
+    }
+    if (!dvren__grow(ctx, (void**)&ctx->libs, &ctx->lib_cap, ctx->lib_count + 1, sizeof(dvren__library))) {
+        dvren__lib_close(h);
+        return dvren_set_error(ctx, DVREN_ERROR_OUT_OF_MEMORY, "plugins", NULL, "out of memory");
+    }
+    lib_index = ctx->lib_count;
+    ctx->libs[lib_index].handle = h;
+    ctx->libs[lib_index].path = dvren__strdup(ctx, path);
+    ctx->lib_count++;
+    if (!ctx->libs[lib_index].path) DVREN__FAIL(ctx, DVREN_ERROR_OUT_OF_MEMORY, "plugins", NULL, "out of memory");
+    if (tab->count == 0 || !tab->plugins)
+        DVREN__FAIL(ctx, DVREN_ERROR_PLUGIN, "plugins", NULL, "'%s' declares no plugins", path);
+    for (i = 0; i < tab->count; ++i) {
+        const dvren_plugin_desc* d = tab->plugins[i];
+        dvren__plugin_rec* other;
+        rec = (dvren__plugin_rec*)dvren__calloc(ctx, sizeof *rec);
+        if (!rec) DVREN__FAIL(ctx, DVREN_ERROR_OUT_OF_MEMORY, "plugins", NULL, "out of memory");
+        rec->ctx = ctx;
+        rec->library = lib_index;
+        DVREN__CHECK(dvren__plugin_validate(ctx, path, d, rec));
+        other = dvren__plugin_lookup(ctx, d->kind, d->name);
+        if (other)
+            DVREN__FAIL(ctx, DVREN_ERROR_PLUGIN, "plugins", "remove one of the two from the plugin path",
+                        "%s plugin '%s' in '%s' is already loaded from '%s'", dvren_plugin_kind_name(d->kind),
+                        d->name, path, ctx->libs[other->library].path);
+        rec->host.struct_size = sizeof(dvren_host);
+        rec->host.abi_version = DVREN_ABI_VERSION;
+        rec->host.opaque = rec;
+        rec->host.alloc = dvren__host_alloc;
+        rec->host.free = dvren__host_free;
+        rec->host.log = dvren__host_log;
+        rec->host.fail = dvren__host_fail;
+        rec->host.param_number = dvren__host_param_number;
+        rec->host.param_string = dvren__host_param_string;
+        rec->host.param_numbers = dvren__host_param_numbers;
+        rec->host.param_tensor = dvren__host_param_tensor;
+        rec->host.param_given = dvren__host_param_given;
+        rec->host.get_interface = dvren__host_get_interface;
+        if (!dvren__grow(ctx, (void**)&ctx->plugins, &ctx->plugin_cap, ctx->plugin_count + 1,
+                         sizeof(dvren__plugin_rec*)))
+            DVREN__FAIL(ctx, DVREN_ERROR_OUT_OF_MEMORY, "plugins", NULL, "out of memory");
+        ctx->plugins[ctx->plugin_count++] = rec;
+        rec = NULL;
+        dvren_log(ctx, DVREN_LOG_INFO, DVREN_TAG_STEP, "loaded %s plugin %s %u.%u from %s",
+                  dvren_plugin_kind_name(d->kind), d->name, (unsigned)(d->version >> 16),
+                  (unsigned)(d->version & 0xFFFFu), path);
+    }
+    return DVREN_OK;
+cleanup:
+    /* all or nothing: unregister what this library added */
+    dvren__free(ctx, rec, sizeof *rec);
+    while (ctx->plugin_count > first) dvren__free(ctx, ctx->plugins[--ctx->plugin_count], sizeof *rec);
+    if (ctx->lib_count == lib_index + 1) {
+        dvren__lib_close(ctx->libs[lib_index].handle);
+        dvren__strfree(ctx, ctx->libs[lib_index].path);
+        ctx->lib_count--;
+    }
+    return status;
+}
+
+static int dvren__looks_like_path(const char* s)
+{
+    size_t n = strlen(s), e = strlen(DVREN__LIB_EXT);
+    return strchr(s, '/') || strchr(s, '\\') || (n > e && strcmp(s + n - e, DVREN__LIB_EXT) == 0);
+}
+
+/* Appends "<dir>/<name><ext>" candidates of one ':'-separated list to the
+ * search; returns 1 and the path in found when a file exists. */
+static int dvren__search_list(const char* list, const char* name, char* found, char* searched, size_t scap)
+{
+    const char* s = list;
+    while (s && *s) {
+        const char* e = strchr(s, DVREN__PATH_LIST_SEP);
+        size_t len = e ? (size_t)(e - s) : strlen(s);
+        if (len > 0 && len < DVREN__PATH_CAP - 256) {
+            size_t sl = strlen(searched);
+            snprintf(found, DVREN__PATH_CAP, "%.*s/%s%s", (int)len, s, name, DVREN__LIB_EXT);
+            if (sl + len + 3 < scap) snprintf(searched + sl, scap - sl, "%s%.*s", sl ? ", " : "", (int)len, s);
+            if (dvren__file_exists(found)) return 1;
+        }
+        if (!e) break;
+        s = e + 1;
+    }
+    return 0;
+}
+
+static dvren_status dvren__plugin_locate(dvren_context* ctx, const char* name, char* found)
+{
+    char searched[2048], exe[DVREN__PATH_CAP], list[2 * DVREN__PATH_CAP + 16];
+    const char* env = getenv("DVREN_PLUGIN_PATH");
+    searched[0] = 0;
+    if (ctx->plugin_path && dvren__search_list(ctx->plugin_path, name, found, searched, sizeof searched))
+        return DVREN_OK;
+    if (env && dvren__search_list(env, name, found, searched, sizeof searched)) return DVREN_OK;
+    dvren__exe_dir(exe, sizeof exe);
+    if (exe[0]) {
+        snprintf(list, sizeof list, "%s%c%s/plugins", exe, DVREN__PATH_LIST_SEP, exe);
+        if (dvren__search_list(list, name, found, searched, sizeof searched)) return DVREN_OK;
+    }
+    return dvren_set_error(ctx, DVREN_ERROR_NOT_FOUND, "plugins",
+                           "build it with ./build.sh, or add its folder to DVREN_PLUGIN_PATH",
+                           "plugin '%s' not found: no %s%s in %s (DVREN_PLUGIN_PATH=%s)", name, name, DVREN__LIB_EXT,
+                           searched[0] ? searched : "(no folders)", env ? env : "unset");
+}
+
+DVREN_API dvren_status dvren_plugin_load(dvren_context* ctx, const char* name_or_path)
+{
+    char found[DVREN__PATH_CAP];
+    dvren_status s;
+    if (!ctx || !name_or_path || !*name_or_path)
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "plugins", NULL, "NULL or empty plugin name");
+    if (dvren__looks_like_path(name_or_path)) {
+        if (!dvren__file_exists(name_or_path))
+            return dvren_set_error(ctx, DVREN_ERROR_NOT_FOUND, "plugins", NULL, "plugin library '%s' does not exist",
+                                   name_or_path);
+        return dvren__plugin_load_path(ctx, name_or_path);
+    }
+    s = dvren__plugin_locate(ctx, name_or_path, found);
+    if (s != DVREN_OK) return s;
+    return dvren__plugin_load_path(ctx, found);
+}
+
+DVREN_API dvren_status dvren_plugin_find(dvren_context* ctx, dvren_plugin_kind kind, const char* name,
+                                         const dvren_plugin_desc** out)
+{
+    dvren__plugin_rec* r;
+    dvren_status s;
+    if (!ctx || !name || !out)
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "plugins", NULL, "NULL argument");
+    *out = NULL;
+    r = dvren__plugin_lookup(ctx, kind, name);
+    if (!r) {
+        r = dvren__plugin_lookup(ctx, DVREN_PLUGIN_INVALID, name);
+        if (!r && !dvren__looks_like_path(name)) {
+            s = dvren_plugin_load(ctx, name);
+            if (s != DVREN_OK) return s;
+            r = dvren__plugin_lookup(ctx, kind, name);
+            if (!r) r = dvren__plugin_lookup(ctx, DVREN_PLUGIN_INVALID, name);
+        }
+        if (r && kind != DVREN_PLUGIN_INVALID && r->desc->kind != kind)
+            return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "plugins", NULL, "plugin '%s' is a %s, not a %s",
+                                   name, dvren_plugin_kind_name(r->desc->kind), dvren_plugin_kind_name(kind));
+        if (!r)
+            return dvren_set_error(ctx, DVREN_ERROR_NOT_FOUND, "plugins", NULL,
+                                   "the library '%s%s' does not contain a %s plugin named '%s'", name, DVREN__LIB_EXT,
+                                   dvren_plugin_kind_name(kind), name);
+    }
+    *out = r->desc;
+    return DVREN_OK;
+}
+
+DVREN_API uint32_t dvren_plugin_count(const dvren_context* ctx) { return ctx ? ctx->plugin_count : 0u; }
+
+DVREN_API const dvren_plugin_desc* dvren_plugin_at(const dvren_context* ctx, uint32_t i, const char** library)
+{
+    if (!ctx || i >= ctx->plugin_count) return NULL;
+    if (library) *library = ctx->libs[ctx->plugins[i]->library].path;
+    return ctx->plugins[i]->desc;
+}
+
+/* ======================================================================== */
+/* >>stage (implementation)                                                 */
+/* ======================================================================== */
+
+struct dvren_stage {
+    dvren_context* ctx;
+    dvren__plugin_rec* rec;
+    void* instance;
+    dvren_instance_info info;
+    dvren_params* params; /* resolved; kept alive for borrowed tensors */
+};
+
+static dvren_status dvren__info_check(dvren_context* ctx, const dvren__plugin_rec* r, const dvren_instance_info* in)
+{
+    const char* n = r->desc->name;
+    uint32_t i;
+    if (in->block_size == 0 || in->block_size > DVREN_MAX_BLOCK_SIZE)
+        return dvren_set_error(ctx, DVREN_ERROR_PLUGIN, n, NULL, "describe(): block_size %u is outside 1..%u",
+                               (unsigned)in->block_size, (unsigned)DVREN_MAX_BLOCK_SIZE);
+    if (in->buffer_count > DVREN_MAX_BUFFERS || (in->buffer_count && !in->buffers))
+        return dvren_set_error(ctx, DVREN_ERROR_PLUGIN, n, NULL, "describe(): %u buffers (at most %u, non-NULL)",
+                               (unsigned)in->buffer_count, (unsigned)DVREN_MAX_BUFFERS);
+    for (i = 0; i < in->buffer_count; ++i) {
+        const dvren_buffer_desc* b =
+            (const dvren_buffer_desc*)(const void*)((const char*)in->buffers + (size_t)i * in->buffers[0].struct_size);
+        if (b->struct_size < offsetof(dvren_buffer_desc, tensor) + sizeof(b->tensor) || !b->tensor.data ||
+            !dvren_tensor_is_contiguous(&b->tensor) || b->tensor.memory != DVREN_MEMORY_HOST)
+            return dvren_set_error(ctx, DVREN_ERROR_PLUGIN, n, NULL,
+                                   "describe(): buffer %u must be a contiguous host tensor with data", (unsigned)i);
+    }
+    if (r->desc->kind == DVREN_PLUGIN_FIELD) {
+        if (in->channels < 1 || in->channels > DVREN_MAX_CHANNELS)
+            return dvren_set_error(ctx, DVREN_ERROR_PLUGIN, n, NULL, "describe(): %u channels (allowed 1..%d)",
+                                   (unsigned)in->channels, DVREN_MAX_CHANNELS);
+        for (i = 0; i < 3; ++i)
+            if (!(in->bounds_min[i] < in->bounds_max[i]) || !isfinite(in->bounds_min[i]) ||
+                !isfinite(in->bounds_max[i]))
+                return dvren_set_error(ctx, DVREN_ERROR_PLUGIN, n, NULL, "describe(): empty or non-finite bounds");
+        if (!(in->voxel_world > 0.0f) || !isfinite(in->voxel_world))
+            return dvren_set_error(ctx, DVREN_ERROR_PLUGIN, n, NULL, "describe(): voxel_world must be > 0");
+    }
+    if (r->desc->kind == DVREN_PLUGIN_SHADER &&
+        (in->channels_used > DVREN_MAX_CHANNELS || in->gradient_channel >= DVREN_MAX_CHANNELS))
+        return dvren_set_error(ctx, DVREN_ERROR_PLUGIN, n, NULL, "describe(): channels_used or gradient_channel > %d",
+                               DVREN_MAX_CHANNELS);
+    if (r->desc->kind == DVREN_PLUGIN_SAMPLER && !(in->min_transmittance >= 0.0f && in->min_transmittance < 1.0f))
+        return dvren_set_error(ctx, DVREN_ERROR_PLUGIN, n, NULL, "describe(): min_transmittance must be in [0, 1)");
+    return DVREN_OK;
+}
+
+DVREN_API dvren_status dvren_stage_create(dvren_context* ctx, dvren_plugin_kind kind, const char* name,
+                                          const dvren_params* params, dvren_stage** out)
+{
+    const dvren_plugin_desc* d;
+    dvren__plugin_rec* r;
+    dvren_stage* st = NULL;
+    dvren_status status = DVREN_OK;
+    dvren_instance_info info;
+    if (!ctx || !name || !out) return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "stage", NULL, "NULL argument");
+    *out = NULL;
+    if (kind != DVREN_PLUGIN_FIELD && kind != DVREN_PLUGIN_SHADER && kind != DVREN_PLUGIN_SAMPLER)
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "stage", NULL,
+                               "kind %s cannot be rendered (field, shader or sampler)", dvren_plugin_kind_name(kind));
+    DVREN__CHECK(dvren_plugin_find(ctx, kind, name, &d));
+    r = dvren__plugin_lookup(ctx, kind, name);
+    st = (dvren_stage*)dvren__calloc(ctx, sizeof *st);
+    if (!st) DVREN__FAIL(ctx, DVREN_ERROR_OUT_OF_MEMORY, "stage", NULL, "out of memory");
+    st->ctx = ctx;
+    st->rec = r;
+    DVREN__CHECK(dvren__params_resolve(ctx, d, params, &st->params));
+    ctx->last_error[0] = 0;
+    status = r->inst->create(&r->host, st->params, &st->instance);
+    if (status != DVREN_OK) {
+        if (!ctx->last_error[0])
+            dvren_set_error(ctx, status, name, NULL, "create() failed with %s", dvren_status_string(status));
+        st->instance = NULL;
+        goto cleanup;
+    }
+    memset(&info, 0, sizeof info);
+    info.struct_size = sizeof info;
+    DVREN__CHECK(r->inst->describe(&r->host, st->instance, &info));
+    info.struct_size = sizeof info;
+    DVREN__CHECK(dvren__info_check(ctx, r, &info));
+    st->info = info;
+    dvren_log(ctx, DVREN_LOG_INFO, DVREN_TAG_STEP, "created %s '%s'", dvren_plugin_kind_name(kind), name);
+    *out = st;
+    return DVREN_OK;
+cleanup:
+    dvren_stage_destroy(st);
+    return status;
+}
+
+DVREN_API void dvren_stage_destroy(dvren_stage* st)
+{
+    if (!st) return;
+    if (st->instance) st->rec->inst->destroy(&st->rec->host, st->instance);
+    dvren_params_destroy(st->params);
+    dvren__free(st->ctx, st, sizeof *st);
+}
+
+DVREN_API dvren_status dvren_stage_info(const dvren_stage* st, dvren_instance_info* info)
+{
+    if (!st || !info) return dvren_set_error(st ? st->ctx : NULL, DVREN_ERROR_INVALID_ARGUMENT, "stage", NULL, "NULL argument");
+    *info = st->info;
+    info->struct_size = sizeof *info;
+    return DVREN_OK;
+}
+
+DVREN_API const dvren_plugin_desc* dvren_stage_plugin(const dvren_stage* st) { return st ? st->rec->desc : NULL; }
+
+/* ======================================================================== */
+/* >>render (implementation)                                                */
+/* ======================================================================== */
+
+/* The CPU binding of the march template: calls through the plugins' C
+ * functions. The template itself is the generated copy of kernels/ below. */
+typedef struct dvren__cpu_stages {
+    dvren_field_eval_fn field_eval;
+    dvren_shader_density_fn density;
+    dvren_shader_color_fn color;
+    dvren_sampler_begin_fn begin;
+    dvren_sampler_next_fn next;
+} dvren__cpu_stages;
+
+#define DVREN_STAGES_PARAM const dvren__cpu_stages* S_,
+#define DVREN_STAGES_ARG S_,
+#define DVREN_FIELD_EVAL(P, p, out) S_->field_eval((P), (p), (out))
+#define DVREN_SHADER_DENSITY(P, ch) S_->density((P), (ch))
+#define DVREN_SHADER_COLOR(P, ch, g, d, rgb) S_->color((P), (ch), (g), (d), (rgb))
+#define DVREN_SAMPLER_BEGIN(P, b, o, d, t0, t1, rng, st) S_->begin((P), (b), (o), (d), (t0), (t1), (rng), (st))
+#define DVREN_SAMPLER_NEXT(P, st, t, dt) S_->next((P), (st), (t), (dt))
+
+/* >>march begin (generated from kernels/dvren_march.h by ./build.sh gen: do not edit) */
+/* kernels/dvren_march.h - the ray-march template of dvren (single source).
+ *
+ * Emission-absorption volume rendering, front to back, with early ray
+ * termination (Max, "Optical models for direct volume rendering", IEEE TVCG
+ * 1995, eq. 4-6; the quadrature of Mildenhall et al., NeRF, ECCV 2020, eq. 3):
+ *
+ *   alpha_i = 1 - exp(-sigma_i * dt_i)      T_i = prod_{j<i} (1 - alpha_j)
+ *   C = sum_i T_i alpha_i c_i + T_n * background
+ *
+ * The template calls one field, one shader and one sampler through binding
+ * macros that the includer defines before including this file:
+ *
+ *   DVREN_STAGES_PARAM     extra leading parameter declaration (may be empty)
+ *   DVREN_STAGES_ARG       the matching argument (may be empty)
+ *   DVREN_FIELD_EVAL(P, p, out)                 void; out[0 .. channels-1]
+ *   DVREN_SHADER_DENSITY(P, ch)                 float sigma >= 0 [1/world unit]
+ *   DVREN_SHADER_COLOR(P, ch, grad, dir, rgb)   void; *rgb = emitted radiance
+ *   DVREN_SAMPLER_BEGIN(P, budget, o, d, t0, t1, rng, state)   void
+ *   DVREN_SAMPLER_NEXT(P, state, t, dt)         int; 0 when the ray is done
+ *
+ * The CPU path (dvren.h) binds them to the plugins' C functions through a
+ * table of pointers; the GPU path (dvren_cuda.h) binds them to direct calls
+ * of the same functions compiled by NVRTC, in one fused kernel.
+ *
+ * dvren.h carries a generated copy of this file (">>march begin/end"); edit
+ * this file and run `./build.sh gen`. */
+#ifndef DVREN_MARCH_H
+#define DVREN_MARCH_H
+
+/* Everything one launch (or one CPU render) needs, as plain data. */
+typedef struct dvren_march_args {
+    const void* field;        /* parameter blocks of the three stages */
+    const void* shader;
+    const void* sampler;
+    float bmin[3], bmax[3];   /* field's world bounding box */
+    uint32_t channels;        /* channels the field writes per sample */
+    uint32_t needs_gradient;  /* shader wants the gradient of one channel */
+    uint32_t gradient_channel;
+    float gradient_step;      /* central-difference half step (world units) */
+    float min_transmittance;  /* early ray termination threshold (0: off) */
+    dvren_march_budget budget;
+    dvren_camera camera;
+    uint32_t width, height;   /* full image size in pixels */
+    uint32_t roi_x, roi_y, roi_w, roi_h; /* pixels rendered */
+    uint32_t spp;             /* samples per pixel, >= 1 */
+    uint32_t seed_lo, seed_hi;
+    float background[3];
+    dvren_fb_view fb;
+} dvren_march_args;
+
+/* What one ray returns. depth_w = sum(w_i t_i) and weight = sum(w_i), the
+ * compositing weights w_i = T_i alpha_i; depth is depth_w / weight. */
+typedef struct dvren_ray_result {
+    dvren_float3 rgb;
+    float transmittance;
+    float depth_w;
+    float weight;
+    uint32_t hit;
+    uint32_t samples;
+} dvren_ray_result;
+
+/* Central-difference gradient of channel c at p, with half step h. */
+DVREN_FN dvren_float3 dvren_field_gradient(DVREN_STAGES_PARAM const dvren_march_args* A, dvren_float3 p, float h)
+{
+    float a[DVREN_MAX_CHANNELS], b[DVREN_MAX_CHANNELS];
+    float g[3];
+    int k;
+    uint32_t c = A->gradient_channel;
+    for (k = 0; k < 3; ++k) {
+        dvren_float3 e = dvren_f3(k == 0 ? h : 0.0f, k == 1 ? h : 0.0f, k == 2 ? h : 0.0f);
+        DVREN_FIELD_EVAL(A->field, dvren_add3(p, e), a);
+        DVREN_FIELD_EVAL(A->field, dvren_sub3(p, e), b);
+        g[k] = (a[c] - b[c]) / (2.0f * h);
+    }
+    return dvren_f3(g[0], g[1], g[2]);
+}
+
+/* March one ray (o, d unit) through the field's box. */
+DVREN_FN dvren_ray_result dvren_march_ray(DVREN_STAGES_PARAM const dvren_march_args* A, dvren_float3 o, dvren_float3 d,
+                                          dvren_rng* rng)
+{
+    dvren_ray_result R;
+    float t0, t1, t, dt;
+    float ch[DVREN_MAX_CHANNELS];
+    dvren_sampler_state st;
+    R.rgb = dvren_f3(0.0f, 0.0f, 0.0f);
+    R.transmittance = 1.0f;
+    R.depth_w = 0.0f;
+    R.weight = 0.0f;
+    R.hit = 0;
+    R.samples = 0;
+    if (!dvren_ray_box(o, d, A->bmin, A->bmax, &t0, &t1)) return R;
+    R.hit = 1;
+    DVREN_SAMPLER_BEGIN(A->sampler, &A->budget, o, d, t0, t1, rng, &st);
+    while (DVREN_SAMPLER_NEXT(A->sampler, &st, &t, &dt)) {
+        dvren_float3 p = dvren_madd3(o, d, t);
+        float sigma, tr, w;
+        dvren_float3 c, grad;
+        DVREN_FIELD_EVAL(A->field, p, ch);
+        R.samples++;
+        sigma = DVREN_SHADER_DENSITY(A->shader, ch);
+        if (!(sigma > 0.0f)) continue; /* empty space (and NaN) emits and absorbs nothing */
+        grad = dvren_f3(0.0f, 0.0f, 0.0f);
+        if (A->needs_gradient) grad = dvren_field_gradient(DVREN_STAGES_ARG A, p, A->gradient_step);
+        DVREN_SHADER_COLOR(A->shader, ch, grad, d, &c);
+        /* 1 - alpha_i computed as exp() directly: no cancellation in T */
+        tr = expf(-sigma * dt);
+        w = R.transmittance * (1.0f - tr);
+        R.rgb = dvren_madd3(R.rgb, c, w);
+        R.depth_w += w * t;
+        R.weight += w;
+        R.transmittance *= tr;
+        if (R.transmittance < A->min_transmittance) break;
+    }
+    return R;
+}
+
+/* Render pixel (x, y) of the plan: spp rays (one through the pixel centre
+ * when spp == 1, else at random sub-pixel positions), averaged, written to
+ * every output of A->fb that is not null. */
+DVREN_FN void dvren_render_pixel(DVREN_STAGES_PARAM const dvren_march_args* A, uint32_t x, uint32_t y)
+{
+    dvren_float3 rgb = dvren_f3(0.0f, 0.0f, 0.0f);
+    float trans = 0.0f, depth_w = 0.0f, weight = 0.0f;
+    uint32_t hit = 0, samples = 0, s;
+    uint32_t pix = y * A->width + x;
+    float inv_spp = 1.0f / (float)A->spp;
+    dvren_float3 bg = dvren_f3v(A->background);
+    for (s = 0; s < A->spp; ++s) {
+        dvren_rng prng = dvren_rng_make(A->seed_lo, A->seed_hi, pix, s, DVREN_RNG_STREAM_PIXEL);
+        dvren_rng srng = dvren_rng_make(A->seed_lo, A->seed_hi, pix, s, DVREN_RNG_STREAM_SAMPLER);
+        float px = (float)x + 0.5f, py = (float)y + 0.5f;
+        dvren_float3 o, d;
+        dvren_ray_result R;
+        if (A->spp > 1) {
+            px = (float)x + dvren_rng_uniform(&prng);
+            py = (float)y + dvren_rng_uniform(&prng);
+        }
+        dvren_camera_ray(&A->camera, px, py, (float)A->width, (float)A->height, &o, &d);
+        R = dvren_march_ray(DVREN_STAGES_ARG A, o, d, &srng);
+        rgb = dvren_add3(rgb, dvren_madd3(R.rgb, bg, R.transmittance));
+        trans += R.transmittance;
+        depth_w += R.depth_w;
+        weight += R.weight;
+        hit |= R.hit;
+        samples += R.samples;
+    }
+    {
+        float alpha = 1.0f - trans * inv_spp;
+        if (A->fb.rgb) {
+            A->fb.rgb[3 * pix + 0] = rgb.x * inv_spp;
+            A->fb.rgb[3 * pix + 1] = rgb.y * inv_spp;
+            A->fb.rgb[3 * pix + 2] = rgb.z * inv_spp;
+        }
+        if (A->fb.alpha) A->fb.alpha[pix] = alpha;
+        if (A->fb.transmittance) A->fb.transmittance[pix] = trans * inv_spp;
+        if (A->fb.depth) A->fb.depth[pix] = weight > 0.0f ? depth_w / weight : 0.0f;
+        if (A->fb.hit) A->fb.hit[pix] = (uint8_t)hit;
+        if (A->fb.samples) A->fb.samples[pix] = samples;
+    }
+}
+
+#endif /* DVREN_MARCH_H */
+/* >>march end */
+
+#undef DVREN_STAGES_PARAM
+#undef DVREN_STAGES_ARG
+#undef DVREN_FIELD_EVAL
+#undef DVREN_SHADER_DENSITY
+#undef DVREN_SHADER_COLOR
+#undef DVREN_SAMPLER_BEGIN
+#undef DVREN_SAMPLER_NEXT
+
+struct dvren_scene {
+    dvren_context* ctx;
+    dvren_stage* stage[3];  /* field, shader, sampler */
+    void* block[3];         /* parameter blocks bound to host buffers */
+    uint32_t block_size[3];
+    dvren__cpu_stages cpu;
+};
+
+struct dvren_plan {
+    dvren_context* ctx;
+    dvren_plan_desc desc;
+};
+
+struct dvren_framebuffer {
+    dvren_context* ctx;
+    uint32_t width, height, outputs;
+    dvren_tensor out[6]; /* indexed by bit position of DVREN_OUTPUT_* */
+};
+
+static const dvren_buffer_desc* dvren__buffer_at(const dvren_instance_info* in, uint32_t i)
+{
+    return (const dvren_buffer_desc*)(const void*)((const char*)in->buffers + (size_t)i * in->buffers[0].struct_size);
+}
+
+DVREN_API dvren_status dvren_scene_create(dvren_context* ctx, const dvren_scene_desc* desc, dvren_scene** out)
+{
+    static const dvren_plugin_kind kinds[3] = {DVREN_PLUGIN_FIELD, DVREN_PLUGIN_SHADER, DVREN_PLUGIN_SAMPLER};
+    static const char* const names[3] = {"field", "shader", "sampler"};
+    dvren_scene* sc = NULL;
+    dvren_status status = DVREN_OK;
+    int k;
+    if (!ctx || !desc || !out) return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "scene", NULL, "NULL argument");
+    *out = NULL;
+    sc = (dvren_scene*)dvren__calloc(ctx, sizeof *sc);
+    if (!sc) return dvren_set_error(ctx, DVREN_ERROR_OUT_OF_MEMORY, "scene", NULL, "out of memory");
+    sc->ctx = ctx;
+    sc->stage[0] = desc->field;
+    sc->stage[1] = desc->shader;
+    sc->stage[2] = desc->sampler;
+    for (k = 0; k < 3; ++k) {
+        if (!sc->stage[k]) DVREN__FAIL(ctx, DVREN_ERROR_INVALID_ARGUMENT, "scene", NULL, "no %s given", names[k]);
+        if (sc->stage[k]->rec->desc->kind != kinds[k])
+            DVREN__FAIL(ctx, DVREN_ERROR_INVALID_ARGUMENT, "scene", NULL, "the %s slot holds %s plugin '%s'", names[k],
+                        dvren_plugin_kind_name(sc->stage[k]->rec->desc->kind), sc->stage[k]->rec->desc->name);
+    }
+    if (sc->stage[1]->info.channels_used > sc->stage[0]->info.channels)
+        DVREN__FAIL(ctx, DVREN_ERROR_INVALID_ARGUMENT, "scene", "give the field more channels or change the shader's mode",
+                    "shader '%s' reads %u channels but field '%s' has %u", sc->stage[1]->rec->desc->name,
+                    (unsigned)sc->stage[1]->info.channels_used, sc->stage[0]->rec->desc->name,
+                    (unsigned)sc->stage[0]->info.channels);
+    if (sc->stage[1]->info.needs_gradient && sc->stage[1]->info.gradient_channel >= sc->stage[0]->info.channels)
+        DVREN__FAIL(ctx, DVREN_ERROR_INVALID_ARGUMENT, "scene", NULL,
+                    "shader '%s' wants the gradient of channel %u but field '%s' has %u channels",
+                    sc->stage[1]->rec->desc->name, (unsigned)sc->stage[1]->info.gradient_channel,
+                    sc->stage[0]->rec->desc->name, (unsigned)sc->stage[0]->info.channels);
+    for (k = 0; k < 3; ++k) {
+        dvren_stage* st = sc->stage[k];
+        const void* bufs[DVREN_MAX_BUFFERS];
+        uint32_t i;
+        for (i = 0; i < st->info.buffer_count; ++i) bufs[i] = dvren__buffer_at(&st->info, i)->tensor.data;
+        sc->block_size[k] = st->info.block_size;
+        sc->block[k] = dvren__calloc(ctx, st->info.block_size);
+        if (!sc->block[k]) DVREN__FAIL(ctx, DVREN_ERROR_OUT_OF_MEMORY, "scene", NULL, "out of memory");
+        ctx->last_error[0] = 0;
+        status = st->rec->inst->bind(&st->rec->host, st->instance, bufs, sc->block[k]);
+        if (status != DVREN_OK) {
+            if (!ctx->last_error[0]) dvren_set_error(ctx, status, st->rec->desc->name, NULL, "bind() failed");
+            goto cleanup;
+        }
+    }
+    sc->cpu.field_eval = ((const dvren_field_iface*)sc->stage[0]->rec->kind_iface)->eval;
+    sc->cpu.density = ((const dvren_shader_iface*)sc->stage[1]->rec->kind_iface)->density;
+    sc->cpu.color = ((const dvren_shader_iface*)sc->stage[1]->rec->kind_iface)->color;
+    sc->cpu.begin = ((const dvren_sampler_iface*)sc->stage[2]->rec->kind_iface)->begin;
+    sc->cpu.next = ((const dvren_sampler_iface*)sc->stage[2]->rec->kind_iface)->next;
+    *out = sc;
+    return DVREN_OK;
+cleanup:
+    dvren_scene_destroy(sc);
+    return status;
+}
+
+DVREN_API void dvren_scene_destroy(dvren_scene* sc)
+{
+    int k;
+    if (!sc) return;
+    for (k = 0; k < 3; ++k) dvren__free(sc->ctx, sc->block[k], sc->block_size[k]);
+    dvren__free(sc->ctx, sc, sizeof *sc);
+}
+
+DVREN_API dvren_status dvren_plan_create(dvren_context* ctx, const dvren_plan_desc* desc, dvren_plan** out)
+{
+    dvren_plan_desc d;
+    dvren_plan* p;
+    if (!ctx || !desc || !out) return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "plan", NULL, "NULL argument");
+    *out = NULL;
+    d = *desc;
+    if (d.width < 1 || d.height < 1 || d.width > 32768 || d.height > 32768)
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "plan", NULL, "width x height = %u x %u (each 1..32768)",
+                               (unsigned)d.width, (unsigned)d.height);
+    if (d.roi.w == 0 || d.roi.h == 0) {
+        d.roi.x = d.roi.y = 0;
+        d.roi.w = d.width;
+        d.roi.h = d.height;
+    }
+    if (d.roi.x >= d.width || d.roi.y >= d.height || d.roi.w > d.width - d.roi.x || d.roi.h > d.height - d.roi.y)
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "plan", NULL,
+                               "roi (%u, %u, %u x %u) is not inside the %u x %u image", (unsigned)d.roi.x,
+                               (unsigned)d.roi.y, (unsigned)d.roi.w, (unsigned)d.roi.h, (unsigned)d.width,
+                               (unsigned)d.height);
+    if (d.camera.model < DVREN_CAMERA_PINHOLE || d.camera.model > DVREN_CAMERA_MATRIX)
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "plan", "make one with dvren_camera_look_at()",
+                               "camera is not set (model %u)", (unsigned)d.camera.model);
+    if (!(d.step_world >= 0.0f) || !isfinite(d.step_world))
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "plan", NULL, "step_world = %g must be >= 0",
+                               (double)d.step_world);
+    if (d.spp == 0) d.spp = 1;
+    if (d.spp > 65536)
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "plan", NULL, "spp = %u > 65536", (unsigned)d.spp);
+    if (d.outputs == 0) d.outputs = DVREN_OUTPUT_RGB | DVREN_OUTPUT_ALPHA;
+    if (d.outputs & ~DVREN_OUTPUT_ALL)
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "plan", NULL, "unknown output bits 0x%x",
+                               (unsigned)(d.outputs & ~DVREN_OUTPUT_ALL));
+    if (!dvren__finite3(d.background))
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "plan", NULL, "background is not finite");
+    p = (dvren_plan*)dvren__calloc(ctx, sizeof *p);
+    if (!p) return dvren_set_error(ctx, DVREN_ERROR_OUT_OF_MEMORY, "plan", NULL, "out of memory");
+    p->ctx = ctx;
+    p->desc = d;
+    *out = p;
+    return DVREN_OK;
+}
+
+DVREN_API void dvren_plan_destroy(dvren_plan* p)
+{
+    if (p) dvren__free(p->ctx, p, sizeof *p);
+}
+
+DVREN_API const dvren_plan_desc* dvren_plan_get_desc(const dvren_plan* p) { return p ? &p->desc : NULL; }
+
+static int dvren__output_index(uint32_t bit)
+{
+    int i;
+    if (bit == 0 || (bit & (bit - 1)) || (bit & ~DVREN_OUTPUT_ALL)) return -1;
+    for (i = 0; i < 6; ++i)
+        if (bit == (1u << i)) return i;
+    return -1;
+}
+
+DVREN_API const char* dvren_output_name(uint32_t output)
+{
+    static const char* const names[6] = {"rgb", "alpha", "depth", "transmittance", "hit", "samples"};
+    int i = dvren__output_index(output);
+    return i < 0 ? NULL : names[i];
+}
+
+DVREN_API dvren_status dvren_framebuffer_create(dvren_context* ctx, const dvren_plan* plan, dvren_framebuffer** out)
+{
+    dvren_framebuffer* fb;
+    dvren_status status = DVREN_OK;
+    int i;
+    if (!ctx || !plan || !out) return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "framebuffer", NULL, "NULL argument");
+    *out = NULL;
+    fb = (dvren_framebuffer*)dvren__calloc(ctx, sizeof *fb);
+    if (!fb) return dvren_set_error(ctx, DVREN_ERROR_OUT_OF_MEMORY, "framebuffer", NULL, "out of memory");
+    fb->ctx = ctx;
+    fb->width = plan->desc.width;
+    fb->height = plan->desc.height;
+    fb->outputs = plan->desc.outputs;
+    for (i = 0; i < 6; ++i) {
+        int64_t shape[3];
+        dvren_dtype dt = DVREN_DTYPE_F32;
+        if (!(fb->outputs & (1u << i))) continue;
+        shape[0] = fb->height;
+        shape[1] = fb->width;
+        shape[2] = 3;
+        if ((1u << i) == DVREN_OUTPUT_HIT) dt = DVREN_DTYPE_U8;
+        if ((1u << i) == DVREN_OUTPUT_SAMPLES) dt = DVREN_DTYPE_U32;
+        DVREN__CHECK(dvren_tensor_create(ctx, dt, (1u << i) == DVREN_OUTPUT_RGB ? 3u : 2u, shape, &fb->out[i]));
+    }
+    *out = fb;
+    return DVREN_OK;
+cleanup:
+    dvren_framebuffer_destroy(fb);
+    return status;
+}
+
+DVREN_API void dvren_framebuffer_destroy(dvren_framebuffer* fb)
+{
+    int i;
+    if (!fb) return;
+    for (i = 0; i < 6; ++i) dvren_tensor_destroy(fb->ctx, &fb->out[i]);
+    dvren__free(fb->ctx, fb, sizeof *fb);
+}
+
+DVREN_API dvren_status dvren_framebuffer_output(const dvren_framebuffer* fb, uint32_t output, dvren_tensor* view)
+{
+    int i = dvren__output_index(output);
+    if (!fb || !view) return dvren_set_error(fb ? fb->ctx : NULL, DVREN_ERROR_INVALID_ARGUMENT, "framebuffer", NULL, "NULL argument");
+    if (i < 0)
+        return dvren_set_error(fb->ctx, DVREN_ERROR_INVALID_ARGUMENT, "framebuffer", NULL,
+                               "0x%x is not exactly one DVREN_OUTPUT_* bit", (unsigned)output);
+    if (!fb->out[i].data)
+        return dvren_set_error(fb->ctx, DVREN_ERROR_NOT_FOUND, "framebuffer", "add it to dvren_plan_desc.outputs",
+                               "output '%s' was not selected by the plan", dvren_output_name(output));
+    *view = fb->out[i];
+    view->flags &= ~DVREN_TENSOR_OWNS_DATA;
+    return DVREN_OK;
+}
+
+/* CPU renderer ----------------------------------------------------------------
+ * The roi is cut into 16x16 tiles that workers take from a shared counter.
+ * Every pixel's result depends only on the pixel (its RNG is keyed by the
+ * pixel index), so the image is bitwise the same for any thread count. */
+
+#define DVREN__TILE 16u
+
+typedef struct dvren__render_job {
+    const dvren__cpu_stages* stages;
+    const dvren_march_args* args;
+    uint32_t tiles_x, tiles;
+    volatile uint32_t next_tile;
+    volatile uint32_t done_tiles;
+    volatile uint32_t cancel;
+} dvren__render_job;
+
+static uint32_t dvren__atomic_inc(volatile uint32_t* p)
+{
+#if defined(_MSC_VER)
+    return (uint32_t)_InterlockedIncrement((volatile long*)p) - 1u;
+#else
+    return __atomic_fetch_add(p, 1u, __ATOMIC_RELAXED);
+#endif
+}
+
+static uint32_t dvren__atomic_load(volatile uint32_t* p)
+{
+#if defined(_MSC_VER)
+    return (uint32_t)_InterlockedOr((volatile long*)p, 0);
+#else
+    return __atomic_load_n(p, __ATOMIC_ACQUIRE);
+#endif
+}
+
+static void dvren__atomic_store(volatile uint32_t* p, uint32_t v)
+{
+#if defined(_MSC_VER)
+    _InterlockedExchange((volatile long*)p, (long)v);
+#else
+    __atomic_store_n(p, v, __ATOMIC_RELEASE);
+#endif
+}
+
+/* Renders tiles until none are left; returns the number it rendered. */
+static void dvren__render_tiles(dvren__render_job* job, dvren_progress_fn progress, void* user)
+{
+    const dvren_march_args* A = job->args;
+    for (;;) {
+        uint32_t t, x, y, x0, y0, x1, y1;
+        if (dvren__atomic_load(&job->cancel)) return;
+        t = dvren__atomic_inc(&job->next_tile);
+        if (t >= job->tiles) return;
+        x0 = A->roi_x + (t % job->tiles_x) * DVREN__TILE;
+        y0 = A->roi_y + (t / job->tiles_x) * DVREN__TILE;
+        x1 = x0 + DVREN__TILE < A->roi_x + A->roi_w ? x0 + DVREN__TILE : A->roi_x + A->roi_w;
+        y1 = y0 + DVREN__TILE < A->roi_y + A->roi_h ? y0 + DVREN__TILE : A->roi_y + A->roi_h;
+        for (y = y0; y < y1; ++y)
+            for (x = x0; x < x1; ++x) dvren_render_pixel(job->stages, A, x, y);
+        dvren__atomic_inc(&job->done_tiles);
+        if (progress && progress(user, dvren__atomic_load(&job->done_tiles), job->tiles))
+            dvren__atomic_store(&job->cancel, 1u);
+    }
+}
+
+#if !defined(DVREN_NO_THREADS)
+#if defined(_WIN32)
+static DWORD WINAPI dvren__worker(LPVOID arg)
+{
+    dvren__render_tiles((dvren__render_job*)arg, NULL, NULL);
+    return 0;
+}
+#else
+static void* dvren__worker(void* arg)
+{
+    dvren__render_tiles((dvren__render_job*)arg, NULL, NULL);
+    return NULL;
+}
+#endif
+#endif
+
+static double dvren__now_ms(void)
+{
+#if defined(_WIN32)
+    LARGE_INTEGER f, c;
+    QueryPerformanceFrequency(&f);
+    QueryPerformanceCounter(&c);
+    return 1000.0 * (double)c.QuadPart / (double)f.QuadPart;
+#else
+    struct timespec ts;
+    timespec_get(&ts, TIME_UTC);
+    return 1000.0 * (double)ts.tv_sec + 1e-6 * (double)ts.tv_nsec;
+#endif
+}
+
+/* Fills the plain-data arguments of the march template. */
+static void dvren__march_args(const dvren_scene* sc, const dvren_plan_desc* d, dvren_march_args* A)
+{
+    const dvren_instance_info* fi = &sc->stage[0]->info;
+    const dvren_instance_info* si = &sc->stage[1]->info;
+    memset(A, 0, sizeof *A);
+    A->field = sc->block[0];
+    A->shader = sc->block[1];
+    A->sampler = sc->block[2];
+    memcpy(A->bmin, fi->bounds_min, sizeof A->bmin);
+    memcpy(A->bmax, fi->bounds_max, sizeof A->bmax);
+    A->channels = fi->channels;
+    A->needs_gradient = si->needs_gradient;
+    A->gradient_channel = si->gradient_channel;
+    A->gradient_step = fi->voxel_world;
+    A->min_transmittance = sc->stage[2]->info.min_transmittance;
+    A->budget.step_world = d->step_world;
+    A->budget.samples_per_ray = d->samples_per_ray;
+    A->budget.voxel_world = fi->voxel_world;
+    A->camera = d->camera;
+    A->width = d->width;
+    A->height = d->height;
+    A->roi_x = d->roi.x;
+    A->roi_y = d->roi.y;
+    A->roi_w = d->roi.w;
+    A->roi_h = d->roi.h;
+    A->spp = d->spp;
+    A->seed_lo = (uint32_t)(d->seed & 0xFFFFFFFFu);
+    A->seed_hi = (uint32_t)(d->seed >> 32);
+    memcpy(A->background, d->background, sizeof A->background);
+}
+
+DVREN_API dvren_status dvren_render(dvren_scene* sc, const dvren_plan* plan, dvren_framebuffer* fb,
+                                    const dvren_render_options* options)
+{
+    dvren_context* ctx;
+    dvren_march_args A;
+    dvren__render_job job;
+    dvren_render_options opt;
+    const dvren_plan_desc* d;
+    uint32_t nthreads, i, started = 0;
+    double t0;
+#if !defined(DVREN_NO_THREADS)
+#if defined(_WIN32)
+    HANDLE th[1024];
+#else
+    pthread_t th[1024];
+#endif
+#endif
+    if (!sc || !plan || !fb) return dvren_set_error(sc ? sc->ctx : NULL, DVREN_ERROR_INVALID_ARGUMENT, "render", NULL, "NULL argument");
+    ctx = sc->ctx;
+    d = &plan->desc;
+    memset(&opt, 0, sizeof opt);
+    if (options) opt = *options;
+    if (fb->width != d->width || fb->height != d->height || (fb->outputs & d->outputs) != d->outputs)
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "render", "create the framebuffer from this plan",
+                               "framebuffer (%u x %u, outputs 0x%x) does not fit the plan (%u x %u, outputs 0x%x)",
+                               (unsigned)fb->width, (unsigned)fb->height, (unsigned)fb->outputs, (unsigned)d->width,
+                               (unsigned)d->height, (unsigned)d->outputs);
+    if (opt.threads > 1024)
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "render", NULL, "threads = %u > 1024",
+                               (unsigned)opt.threads);
+    dvren__march_args(sc, d, &A);
+    /* only the outputs this plan selects are written */
+    A.fb.width = d->width;
+    A.fb.height = d->height;
+    if (d->outputs & DVREN_OUTPUT_RGB) A.fb.rgb = (float*)fb->out[0].data;
+    if (d->outputs & DVREN_OUTPUT_ALPHA) A.fb.alpha = (float*)fb->out[1].data;
+    if (d->outputs & DVREN_OUTPUT_DEPTH) A.fb.depth = (float*)fb->out[2].data;
+    if (d->outputs & DVREN_OUTPUT_TRANSMITTANCE) A.fb.transmittance = (float*)fb->out[3].data;
+    if (d->outputs & DVREN_OUTPUT_HIT) A.fb.hit = (uint8_t*)fb->out[4].data;
+    if (d->outputs & DVREN_OUTPUT_SAMPLES) A.fb.samples = (uint32_t*)fb->out[5].data;
+
+    memset(&job, 0, sizeof job);
+    job.stages = &sc->cpu;
+    job.args = &A;
+    job.tiles_x = (d->roi.w + DVREN__TILE - 1) / DVREN__TILE;
+    job.tiles = job.tiles_x * ((d->roi.h + DVREN__TILE - 1) / DVREN__TILE);
+    nthreads = opt.threads ? opt.threads : ctx->threads;
+    if (nthreads > job.tiles) nthreads = job.tiles;
+    if (nthreads < 1) nthreads = 1;
+#if defined(DVREN_NO_THREADS)
+    nthreads = 1;
+#endif
+    dvren_log(ctx, DVREN_LOG_INFO, DVREN_TAG_STEP, "rendering %ux%u (roi %ux%u) spp %u on %u CPU threads",
+              (unsigned)d->width, (unsigned)d->height, (unsigned)d->roi.w, (unsigned)d->roi.h, (unsigned)d->spp,
+              (unsigned)nthreads);
+    t0 = dvren__now_ms();
+#if !defined(DVREN_NO_THREADS)
+    for (i = 1; i < nthreads; ++i) {
+#if defined(_WIN32)
+        th[started] = CreateThread(NULL, 0, dvren__worker, &job, 0, NULL);
+        if (!th[started]) break;
+#else
+        if (pthread_create(&th[started], NULL, dvren__worker, &job) != 0) break;
+#endif
+        started++;
+    }
+#endif
+    /* the calling thread works too, and is the one that reports progress */
+    dvren__render_tiles(&job, opt.progress, opt.progress_user);
+#if !defined(DVREN_NO_THREADS)
+    for (i = 0; i < started; ++i) {
+#if defined(_WIN32)
+        WaitForSingleObject(th[i], INFINITE);
+        CloseHandle(th[i]);
+#else
+        pthread_join(th[i], NULL);
+#endif
+    }
+#endif
+    if (job.cancel)
+        return dvren_set_error(ctx, DVREN_ERROR_CANCELLED, "render", NULL, "cancelled by the progress callback");
+    dvren_log(ctx, DVREN_LOG_INFO, DVREN_TAG_TIMER, "render %ux%u spp %u: %.2f ms on %u threads",
+              (unsigned)d->roi.w, (unsigned)d->roi.h, (unsigned)d->spp, dvren__now_ms() - t0, (unsigned)(started + 1));
+    return DVREN_OK;
+}
+
+/* ======================================================================== */
+/* >>files (implementation)                                                 */
+/* ======================================================================== */
+
+DVREN_API dvren_status dvren_file_write_atomic(dvren_context* ctx, const char* path, const void* data, size_t size)
+{
+    char tmp[DVREN__PATH_CAP + 64], dir[DVREN__PATH_CAP];
+    const char* slash;
+    FILE* f;
+    size_t w;
+    int ok;
+    if (!path || !*path || (!data && size))
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "files", NULL, "NULL or empty path");
+    if (strlen(path) >= DVREN__PATH_CAP)
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "files", NULL, "path too long");
+    slash = strrchr(path, '/');
+#if defined(_WIN32)
+    {
+        const char* bs = strrchr(path, '\\');
+        if (!slash || (bs && bs > slash)) slash = bs;
+    }
+#endif
+    if (slash) {
+        snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+        if (dir[0]) {
+#if defined(_WIN32)
+            wchar_t wd[DVREN__PATH_CAP];
+            DWORD a = MultiByteToWideChar(CP_UTF8, 0, dir, -1, wd, DVREN__PATH_CAP) ? GetFileAttributesW(wd)
+                                                                                    : INVALID_FILE_ATTRIBUTES;
+            if (a == INVALID_FILE_ATTRIBUTES || !(a & FILE_ATTRIBUTE_DIRECTORY))
+#else
+            struct stat st;
+            if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+#endif
+                return dvren_set_error(ctx, DVREN_ERROR_IO, "files", "create the folder first",
+                                       "cannot write '%s': folder '%s' does not exist", path, dir);
+        }
+    }
+#if defined(_WIN32)
+    snprintf(tmp, sizeof tmp, "%s.tmp%lu", path, (unsigned long)GetCurrentProcessId());
+#else
+    snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid());
+#endif
+    f = fopen(tmp, "wb");
+    if (!f)
+        return dvren_set_error(ctx, DVREN_ERROR_IO, "files", NULL, "cannot write '%s': %s", path, strerror(errno));
+    w = size ? fwrite(data, 1, size, f) : 0;
+    ok = (w == size);
+    ok = (fclose(f) == 0) && ok;
+    if (!ok) {
+        remove(tmp);
+        return dvren_set_error(ctx, DVREN_ERROR_IO, "files", "is the disk full?", "writing '%s' failed", path);
+    }
+#if defined(_WIN32)
+    {
+        wchar_t wt[DVREN__PATH_CAP + 64], wp[DVREN__PATH_CAP];
+        ok = MultiByteToWideChar(CP_UTF8, 0, tmp, -1, wt, DVREN__PATH_CAP + 64) &&
+             MultiByteToWideChar(CP_UTF8, 0, path, -1, wp, DVREN__PATH_CAP) &&
+             MoveFileExW(wt, wp, MOVEFILE_REPLACE_EXISTING);
+    }
+#else
+    ok = rename(tmp, path) == 0;
+#endif
+    if (!ok) {
+        remove(tmp);
+        return dvren_set_error(ctx, DVREN_ERROR_IO, "files", NULL, "cannot rename '%s' into place", path);
+    }
+    return DVREN_OK;
+}
+
+DVREN_API dvren_status dvren_tensor_save_npy(dvren_context* ctx, const dvren_tensor* t, const char* path)
+{
+    char header[256], shape[160];
+    const char* descr;
+    size_t es, n, hlen, total, sl = 0;
+    unsigned char* buf;
+    uint32_t i;
+    dvren_status s;
+    if (!t || !t->data || t->ndim < 1 || t->ndim > DVREN_MAX_DIMS || t->memory != DVREN_MEMORY_HOST)
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "npy", NULL, "'%s': not a host tensor with data",
+                               path ? path : "?");
+    if (!ctx) return dvren_set_error(NULL, DVREN_ERROR_INVALID_ARGUMENT, "npy", NULL, "NULL context");
+    switch (t->dtype) {
+    case DVREN_DTYPE_F32: descr = "<f4"; break;
+    case DVREN_DTYPE_F16: descr = "<f2"; break;
+    case DVREN_DTYPE_U8: descr = "|u1"; break;
+    case DVREN_DTYPE_U16: descr = "<u2"; break;
+    case DVREN_DTYPE_U32: descr = "<u4"; break;
+    default: return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "npy", NULL, "unknown dtype");
+    }
+    shape[0] = 0;
+    for (i = 0; i < t->ndim; ++i) {
+        int w = snprintf(shape + sl, sizeof shape - sl, "%.0f,%s", (double)t->shape[i],
+                         (t->ndim > 1 && i + 1 < t->ndim) ? " " : "");
+        if (w > 0) sl += (size_t)w;
+    }
+    if (t->ndim > 1 && sl > 0) shape[--sl] = 0; /* "(a, b)" not "(a, b,)" */
+    hlen = (size_t)snprintf(header, sizeof header, "{'descr': '%s', 'fortran_order': False, 'shape': (%s), }", descr,
+                            shape);
+    /* pad with spaces so that data starts on a multiple of 64, end with \n */
+    total = 10 + hlen + 1;
+    total = (total + 63) / 64 * 64;
+    es = dvren_dtype_size(t->dtype);
+    n = (size_t)dvren_tensor_numel(t);
+    buf = (unsigned char*)dvren__alloc(ctx, total + n * es);
+    if (!buf) return dvren_set_error(ctx, DVREN_ERROR_OUT_OF_MEMORY, "npy", NULL, "out of memory");
+    memcpy(buf, "\x93NUMPY\x01\x00", 8);
+    buf[8] = (unsigned char)((total - 10) & 0xFF);
+    buf[9] = (unsigned char)((total - 10) >> 8);
+    memcpy(buf + 10, header, hlen);
+    memset(buf + 10 + hlen, ' ', total - 10 - hlen - 1);
+    buf[total - 1] = '\n';
+    if (dvren_tensor_is_contiguous(t)) {
+        memcpy(buf + total, t->data, n * es);
+    } else {
+        /* gather a strided view in C order */
+        size_t k;
+        for (k = 0; k < n; ++k) {
+            size_t rem = k, off = 0;
+            uint32_t a;
+            for (a = t->ndim; a-- > 0;) {
+                off += (rem % (size_t)t->shape[a]) * (size_t)t->strides[a];
+                rem /= (size_t)t->shape[a];
+            }
+            memcpy(buf + total + k * es, (const unsigned char*)t->data + off * es, es);
+        }
+    }
+    s = dvren_file_write_atomic(ctx, path, buf, total + n * es);
+    dvren__free(ctx, buf, total + n * es);
+    return s;
+}
+#endif /* DVREN_IMPLEMENTATION */

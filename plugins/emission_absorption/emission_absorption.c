@@ -1,0 +1,184 @@
+/* plugins/emission_absorption/emission_absorption.c - host side of the
+ * "emission_absorption" shader: parameters, validation, parameter block. */
+#include "dvren.h"
+#include "emission_absorption_device.h"
+
+#include <string.h>
+
+#define P_(...) {.struct_size = sizeof(dvren_param_desc), __VA_ARGS__}
+static const dvren_param_desc ea_params[] = {
+    P_(.type = DVREN_PARAM_ENUM, .name = "mode", .enum_values = "auto|channels|transfer_function", .default_string = "auto",
+       .doc = "auto: transfer_function when tf_opacity is given, else channels", .unit = ""),
+    P_(.type = DVREN_PARAM_FLOAT, .name = "sigma_scale", .default_number = 1.0, .flags = DVREN_PARAM_HAS_MIN, .min_value = 0.0,
+       .doc = "density = sigma_scale * activation(raw) or sigma_scale * tf opacity", .unit = "1/world unit"),
+    P_(.type = DVREN_PARAM_ENUM, .name = "activation", .enum_values = "relu|softplus|exp", .default_string = "relu",
+       .doc = "channels mode: density activation of the raw density channel", .unit = ""),
+    P_(.type = DVREN_PARAM_INT, .name = "density_channel", .flags = DVREN_PARAM_HAS_MIN | DVREN_PARAM_HAS_MAX,
+       .min_value = 0, .max_value = DVREN_MAX_CHANNELS - 1, .doc = "channels mode: channel holding raw density", .unit = ""),
+    P_(.type = DVREN_PARAM_INT, .name = "color_channel", .default_number = 1, .flags = DVREN_PARAM_HAS_MIN | DVREN_PARAM_HAS_MAX,
+       .min_value = 0, .max_value = DVREN_MAX_CHANNELS - 3, .doc = "channels mode: first of the three colour channels (clamped to [0,1])", .unit = ""),
+    P_(.type = DVREN_PARAM_INT, .name = "scalar_channel", .flags = DVREN_PARAM_HAS_MIN | DVREN_PARAM_HAS_MAX,
+       .min_value = 0, .max_value = DVREN_MAX_CHANNELS - 1, .doc = "transfer_function mode: channel the transfer function reads", .unit = ""),
+    P_(.type = DVREN_PARAM_FLOATS, .name = "tf_opacity", .stride = 2, .count_max = 2 * EA_MAX_POINTS,
+       .doc = "opacity control points [value, opacity, ...], values non-decreasing, opacity >= 0", .unit = "field value units"),
+    P_(.type = DVREN_PARAM_FLOATS, .name = "tf_color", .stride = 4, .count_max = 4 * EA_MAX_POINTS,
+       .doc = "colour control points [value, r, g, b, ...], values non-decreasing; none: white", .unit = "field value units"),
+    P_(.type = DVREN_PARAM_BOOL, .name = "shading", .doc = "gradient (central difference) Lambert/Blinn-Phong shading", .unit = ""),
+    P_(.type = DVREN_PARAM_INT, .name = "gradient_channel", .flags = DVREN_PARAM_HAS_MIN | DVREN_PARAM_HAS_MAX,
+       .min_value = 0, .max_value = DVREN_MAX_CHANNELS - 1,
+       .doc = "shading: channel whose gradient gives the normal (default: scalar or density channel)", .unit = ""),
+    P_(.type = DVREN_PARAM_FLOATS, .name = "light_dir", .count_min = 3, .count_max = 3,
+       .doc = "shading: direction from the volume toward the light (world); none: headlight", .unit = ""),
+    P_(.type = DVREN_PARAM_FLOAT, .name = "ambient", .default_number = 0.3, .flags = DVREN_PARAM_HAS_MIN, .min_value = 0,
+       .doc = "shading: ambient term", .unit = ""),
+    P_(.type = DVREN_PARAM_FLOAT, .name = "diffuse", .default_number = 0.7, .flags = DVREN_PARAM_HAS_MIN, .min_value = 0,
+       .doc = "shading: Lambert term", .unit = ""),
+    P_(.type = DVREN_PARAM_FLOAT, .name = "specular", .default_number = 0.0, .flags = DVREN_PARAM_HAS_MIN, .min_value = 0,
+       .doc = "shading: Blinn-Phong specular term", .unit = ""),
+    P_(.type = DVREN_PARAM_FLOAT, .name = "shininess", .default_number = 32.0, .flags = DVREN_PARAM_HAS_MIN | DVREN_PARAM_HAS_MAX,
+       .min_value = 1, .max_value = 4096, .doc = "shading: specular exponent", .unit = ""),
+};
+#undef P_
+
+typedef struct ea_instance {
+    ea_block block;
+    uint32_t channels_used, gradient_channel;
+} ea_instance;
+
+/* Copies control points of stride k into pos[] and vals[], checking order. */
+static dvren_status ea_points(const dvren_host* h, const dvren_params* p, const char* name, uint32_t k, float* pos,
+                              float* vals, uint32_t* count)
+{
+    const double* v;
+    uint32_t n = h->param_numbers(p, name, &v) / k, i, j;
+    for (i = 0; i < n; ++i) {
+        if (i > 0 && v[i * k] < v[(i - 1) * k])
+            return h->fail(h, DVREN_ERROR_INVALID_ARGUMENT, "sort the control points by value",
+                           "%s: control point %u (value %g) comes after a larger value %g", name, (unsigned)i,
+                           v[i * k], v[(i - 1) * k]);
+        pos[i] = (float)v[i * k];
+        for (j = 1; j < k; ++j) {
+            if (v[i * k + j] < 0.0)
+                return h->fail(h, DVREN_ERROR_INVALID_ARGUMENT, NULL, "%s: control point %u has a negative entry %g",
+                               name, (unsigned)i, v[i * k + j]);
+            vals[i * (k - 1) + j - 1] = (float)v[i * k + j];
+        }
+    }
+    *count = n;
+    return DVREN_OK;
+}
+
+static dvren_status ea_create(const dvren_host* h, const dvren_params* p, void** out)
+{
+    ea_instance* e;
+    ea_block* b;
+    const char* mode = h->param_string(p, "mode");
+    const char* act = h->param_string(p, "activation");
+    dvren_status s;
+    e = (ea_instance*)h->alloc(h, sizeof *e);
+    if (!e) return h->fail(h, DVREN_ERROR_OUT_OF_MEMORY, NULL, "out of memory");
+    memset(e, 0, sizeof *e);
+    b = &e->block;
+    if (strcmp(mode, "auto") == 0) mode = h->param_given(p, "tf_opacity") ? "transfer_function" : "channels";
+    b->mode = strcmp(mode, "transfer_function") == 0 ? EA_MODE_TF : EA_MODE_CHANNELS;
+    b->activation = strcmp(act, "softplus") == 0 ? EA_ACT_SOFTPLUS : strcmp(act, "exp") == 0 ? EA_ACT_EXP : EA_ACT_RELU;
+    b->sigma_scale = (float)h->param_number(p, "sigma_scale");
+    b->density_channel = (uint32_t)h->param_number(p, "density_channel");
+    b->color_channel = (uint32_t)h->param_number(p, "color_channel");
+    b->scalar_channel = (uint32_t)h->param_number(p, "scalar_channel");
+    s = ea_points(h, p, "tf_opacity", 2, b->opacity_pos, b->opacity_val, &b->n_opacity);
+    if (s == DVREN_OK) s = ea_points(h, p, "tf_color", 4, b->color_pos, b->color_rgb, &b->n_color);
+    if (s != DVREN_OK) {
+        h->free(h, e, sizeof *e);
+        return s;
+    }
+    if (b->mode == EA_MODE_TF && b->n_opacity == 0) {
+        h->free(h, e, sizeof *e);
+        return h->fail(h, DVREN_ERROR_INVALID_ARGUMENT, "give tf_opacity as [value, opacity, ...]",
+                       "mode transfer_function needs at least one tf_opacity control point");
+    }
+    b->shading = h->param_number(p, "shading") != 0.0;
+    b->ambient = (float)h->param_number(p, "ambient");
+    b->diffuse = (float)h->param_number(p, "diffuse");
+    b->specular = (float)h->param_number(p, "specular");
+    b->shininess = (float)h->param_number(p, "shininess");
+    b->headlight = 1;
+    if (h->param_given(p, "light_dir")) {
+        const double* L;
+        double n;
+        h->param_numbers(p, "light_dir", &L);
+        n = L[0] * L[0] + L[1] * L[1] + L[2] * L[2];
+        if (!(n > 0.0)) {
+            h->free(h, e, sizeof *e);
+            return h->fail(h, DVREN_ERROR_INVALID_ARGUMENT, NULL, "light_dir is the zero vector");
+        }
+        n = 1.0 / sqrt(n);
+        b->light_dir[0] = (float)(L[0] * n);
+        b->light_dir[1] = (float)(L[1] * n);
+        b->light_dir[2] = (float)(L[2] * n);
+        b->headlight = 0;
+    }
+    if (b->mode == EA_MODE_TF) {
+        e->channels_used = b->scalar_channel + 1;
+        e->gradient_channel = b->scalar_channel;
+    } else {
+        uint32_t a = b->density_channel + 1, c = b->color_channel + 3;
+        e->channels_used = a > c ? a : c;
+        e->gradient_channel = b->density_channel;
+    }
+    if (h->param_given(p, "gradient_channel")) e->gradient_channel = (uint32_t)h->param_number(p, "gradient_channel");
+    *out = e;
+    return DVREN_OK;
+}
+
+static void ea_destroy(const dvren_host* h, void* inst) { h->free(h, inst, sizeof(ea_instance)); }
+
+static dvren_status ea_describe(const dvren_host* h, void* inst, dvren_instance_info* info)
+{
+    const ea_instance* e = (const ea_instance*)inst;
+    (void)h;
+    info->block_size = sizeof(ea_block);
+    info->channels_used = e->channels_used;
+    info->needs_gradient = e->block.shading;
+    info->gradient_channel = e->gradient_channel;
+    return DVREN_OK;
+}
+
+static dvren_status ea_bind(const dvren_host* h, void* inst, const void* const* buffers, void* block)
+{
+    (void)h;
+    (void)buffers;
+    memcpy(block, &((ea_instance*)inst)->block, sizeof(ea_block));
+    return DVREN_OK;
+}
+
+static const dvren_instance_iface ea_inst = {sizeof(dvren_instance_iface), ea_create, ea_destroy, ea_describe, ea_bind};
+static const dvren_shader_iface ea_shader = {sizeof(dvren_shader_iface), "emission_absorption_density",
+                                             "emission_absorption_color", emission_absorption_density,
+                                             emission_absorption_color};
+
+static const void* ea_get_interface(const char* id)
+{
+    if (strcmp(id, DVREN_IFACE_INSTANCE) == 0) return &ea_inst;
+    if (strcmp(id, DVREN_IFACE_SHADER) == 0) return &ea_shader;
+    return NULL;
+}
+
+static const dvren_plugin_desc ea_desc = {
+    .struct_size = sizeof(dvren_plugin_desc),
+    .kind = DVREN_PLUGIN_SHADER,
+    .name = "emission_absorption",
+    .version = (1u << 16) | 0u,
+    .summary = "emission-absorption classification: colour channels or a 1-D transfer function, optional gradient shading",
+    .params = ea_params,
+    .param_count = sizeof ea_params / sizeof ea_params[0],
+    .device_source_file = "emission_absorption_device.h",
+    .get_interface = ea_get_interface,
+};
+
+DVREN_PLUGIN_EXPORT const dvren_plugin_table* dvren_plugin_entry(uint32_t host_abi_version)
+{
+    static const dvren_plugin_desc* const list[] = {&ea_desc};
+    static const dvren_plugin_table table = {sizeof(dvren_plugin_table), DVREN_ABI_VERSION, 1, list};
+    return (host_abi_version >> 16) == DVREN_ABI_MAJOR ? &table : NULL;
+}
