@@ -16,8 +16,8 @@ ROOT=$(pwd)
 CC=${CC:-cc}
 B=build
 WARN="-Wall -Wextra -Werror"
-BASE_CFLAGS="-std=c11 -O2 $WARN -I$ROOT ${CFLAGS:-}"
-PLUGIN_FLAGS="-shared -fPIC -fvisibility=hidden"
+BASE_CFLAGS="-std=c11 -O2 $WARN -I$ROOT -I$ROOT/tools ${CFLAGS:-}"
+PLUGIN_FLAGS="-shared -fPIC -fvisibility=hidden -Wl,--no-undefined"
 LIBS="-ldl -lm -lpthread"
 
 say() { printf '[build] %s\n' "$*" >&2; }
@@ -90,9 +90,9 @@ build_all() {
   for t in "${TOOLS[@]}"; do
     $CC $BASE_CFLAGS tools/$t.c $B/obj/stb_write.o -o $B/$t -lcjson $LIBS
   done
-  $CC $BASE_CFLAGS examples/minimal.c tools/stb_impl.c -o $B/minimal $LIBS 2>/dev/null ||
-    $CC $BASE_CFLAGS examples/minimal.c $B/obj/stb_write.o -o $B/minimal $LIBS
+  $CC $BASE_CFLAGS examples/minimal.c $B/obj/stb_write.o -o $B/minimal $LIBS
   $CC $BASE_CFLAGS bench/cpu_render.c -o $B/cpu_render $LIBS
+  for p in "${PLUGINS[@]}"; do cp plugins/$p/${p}_device.h $B/plugins/; done
   say "built: $B/dvren_render, $B/minimal, $B/cpu_render, plugins in $B/plugins/"
 }
 

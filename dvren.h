@@ -836,6 +836,7 @@ typedef struct dvren_instance_info {
     uint32_t channels;                  /* channels written per sample, 1 .. DVREN_MAX_CHANNELS */
     float bounds_min[3], bounds_max[3]; /* world box outside which the field is empty */
     float voxel_world;                  /* smallest feature size (voxel edge), world units, > 0 */
+    float voxel_size[3];                /* voxel edge per axis (world units); 0: voxel_world on every axis */
     /* shaders */
     uint32_t channels_used;             /* the shader reads channels 0 .. channels_used-1 */
     uint32_t needs_gradient;            /* 1: pass the gradient of gradient_channel to color() */
@@ -1009,6 +1010,11 @@ DVREN_API void dvren_stage_destroy(dvren_stage* stage);
 /* The instance's description (copied into *info, whose struct_size the call sets). */
 DVREN_API dvren_status dvren_stage_info(const dvren_stage* stage, dvren_instance_info* info);
 DVREN_API const dvren_plugin_desc* dvren_stage_plugin(const dvren_stage* stage);
+/* Evaluates a field stage at n world points on the CPU: xyz is (n, 3),
+ * out is (n, channels) float32, both C order. For probing fields and for
+ * tests. Errors: INVALID_ARGUMENT (not a field, NULL arrays), OUT_OF_MEMORY,
+ * errors of the plugin's bind(). */
+DVREN_API dvren_status dvren_field_sample(dvren_stage* field, uint32_t n, const float* xyz, float* out);
 
 /* ======================================================================== */
 /* >>render                                                                 */
@@ -2701,6 +2707,34 @@ DVREN_API dvren_status dvren_stage_info(const dvren_stage* st, dvren_instance_in
 
 DVREN_API const dvren_plugin_desc* dvren_stage_plugin(const dvren_stage* st) { return st ? st->rec->desc : NULL; }
 
+DVREN_API dvren_status dvren_field_sample(dvren_stage* st, uint32_t n, const float* xyz, float* out)
+{
+    const void* bufs[DVREN_MAX_BUFFERS];
+    float ch[DVREN_MAX_CHANNELS];
+    void* block;
+    uint32_t i, c;
+    dvren_status s;
+    const dvren_field_iface* f;
+    if (!st || (n && (!xyz || !out)))
+        return dvren_set_error(st ? st->ctx : NULL, DVREN_ERROR_INVALID_ARGUMENT, "field_sample", NULL, "NULL argument");
+    if (st->rec->desc->kind != DVREN_PLUGIN_FIELD)
+        return dvren_set_error(st->ctx, DVREN_ERROR_INVALID_ARGUMENT, "field_sample", NULL, "'%s' is a %s, not a field",
+                               st->rec->desc->name, dvren_plugin_kind_name(st->rec->desc->kind));
+    f = (const dvren_field_iface*)st->rec->kind_iface;
+    for (i = 0; i < st->info.buffer_count; ++i)
+        bufs[i] = ((const dvren_buffer_desc*)(const void*)((const char*)st->info.buffers +
+                                                            (size_t)i * st->info.buffers[0].struct_size))->tensor.data;
+    block = dvren__calloc(st->ctx, st->info.block_size);
+    if (!block) return dvren_set_error(st->ctx, DVREN_ERROR_OUT_OF_MEMORY, "field_sample", NULL, "out of memory");
+    s = st->rec->inst->bind(&st->rec->host, st->instance, bufs, block);
+    for (i = 0; s == DVREN_OK && i < n; ++i) {
+        f->eval(block, dvren_f3v(xyz + 3 * (size_t)i), ch);
+        for (c = 0; c < st->info.channels; ++c) out[(size_t)i * st->info.channels + c] = ch[c];
+    }
+    dvren__free(st->ctx, block, st->info.block_size);
+    return s;
+}
+
 /* ======================================================================== */
 /* >>render (implementation)                                                */
 /* ======================================================================== */
@@ -2762,7 +2796,7 @@ typedef struct dvren_march_args {
     uint32_t channels;        /* channels the field writes per sample */
     uint32_t needs_gradient;  /* shader wants the gradient of one channel */
     uint32_t gradient_channel;
-    float gradient_step;      /* central-difference half step (world units) */
+    float gradient_step[3];   /* central-difference half step per axis: one voxel (world units) */
     float min_transmittance;  /* early ray termination threshold (0: off) */
     dvren_march_budget budget;
     dvren_camera camera;
@@ -2785,18 +2819,20 @@ typedef struct dvren_ray_result {
     uint32_t samples;
 } dvren_ray_result;
 
-/* Central-difference gradient of channel c at p, with half step h. */
-DVREN_FN dvren_float3 dvren_field_gradient(DVREN_STAGES_PARAM const dvren_march_args* A, dvren_float3 p, float h)
+/* Central-difference gradient of the gradient channel at p, with half step
+ * h[k] along axis k (one voxel: smaller steps see the kinks of trilinear
+ * interpolation and give streaky normals). */
+DVREN_FN dvren_float3 dvren_field_gradient(DVREN_STAGES_PARAM const dvren_march_args* A, dvren_float3 p, const float* h)
 {
     float a[DVREN_MAX_CHANNELS], b[DVREN_MAX_CHANNELS];
     float g[3];
     int k;
     uint32_t c = A->gradient_channel;
     for (k = 0; k < 3; ++k) {
-        dvren_float3 e = dvren_f3(k == 0 ? h : 0.0f, k == 1 ? h : 0.0f, k == 2 ? h : 0.0f);
+        dvren_float3 e = dvren_f3(k == 0 ? h[0] : 0.0f, k == 1 ? h[1] : 0.0f, k == 2 ? h[2] : 0.0f);
         DVREN_FIELD_EVAL(A->field, dvren_add3(p, e), a);
         DVREN_FIELD_EVAL(A->field, dvren_sub3(p, e), b);
-        g[k] = (a[c] - b[c]) / (2.0f * h);
+        g[k] = (a[c] - b[c]) / (2.0f * h[k]);
     }
     return dvren_f3(g[0], g[1], g[2]);
 }
@@ -3206,6 +3242,7 @@ static void dvren__march_args(const dvren_scene* sc, const dvren_plan_desc* d, d
 {
     const dvren_instance_info* fi = &sc->stage[0]->info;
     const dvren_instance_info* si = &sc->stage[1]->info;
+    int i;
     memset(A, 0, sizeof *A);
     A->field = sc->block[0];
     A->shader = sc->block[1];
@@ -3215,7 +3252,7 @@ static void dvren__march_args(const dvren_scene* sc, const dvren_plan_desc* d, d
     A->channels = fi->channels;
     A->needs_gradient = si->needs_gradient;
     A->gradient_channel = si->gradient_channel;
-    A->gradient_step = fi->voxel_world;
+    for (i = 0; i < 3; ++i) A->gradient_step[i] = fi->voxel_size[i] > 0.0f ? fi->voxel_size[i] : fi->voxel_world;
     A->min_transmittance = sc->stage[2]->info.min_transmittance;
     A->budget.step_world = d->step_world;
     A->budget.samples_per_ray = d->samples_per_ray;

@@ -36,7 +36,7 @@ typedef struct dvren_march_args {
     uint32_t channels;        /* channels the field writes per sample */
     uint32_t needs_gradient;  /* shader wants the gradient of one channel */
     uint32_t gradient_channel;
-    float gradient_step;      /* central-difference half step (world units) */
+    float gradient_step[3];   /* central-difference half step per axis: one voxel (world units) */
     float min_transmittance;  /* early ray termination threshold (0: off) */
     dvren_march_budget budget;
     dvren_camera camera;
@@ -59,18 +59,20 @@ typedef struct dvren_ray_result {
     uint32_t samples;
 } dvren_ray_result;
 
-/* Central-difference gradient of channel c at p, with half step h. */
-DVREN_FN dvren_float3 dvren_field_gradient(DVREN_STAGES_PARAM const dvren_march_args* A, dvren_float3 p, float h)
+/* Central-difference gradient of the gradient channel at p, with half step
+ * h[k] along axis k (one voxel: smaller steps see the kinks of trilinear
+ * interpolation and give streaky normals). */
+DVREN_FN dvren_float3 dvren_field_gradient(DVREN_STAGES_PARAM const dvren_march_args* A, dvren_float3 p, const float* h)
 {
     float a[DVREN_MAX_CHANNELS], b[DVREN_MAX_CHANNELS];
     float g[3];
     int k;
     uint32_t c = A->gradient_channel;
     for (k = 0; k < 3; ++k) {
-        dvren_float3 e = dvren_f3(k == 0 ? h : 0.0f, k == 1 ? h : 0.0f, k == 2 ? h : 0.0f);
+        dvren_float3 e = dvren_f3(k == 0 ? h[0] : 0.0f, k == 1 ? h[1] : 0.0f, k == 2 ? h[2] : 0.0f);
         DVREN_FIELD_EVAL(A->field, dvren_add3(p, e), a);
         DVREN_FIELD_EVAL(A->field, dvren_sub3(p, e), b);
-        g[k] = (a[c] - b[c]) / (2.0f * h);
+        g[k] = (a[c] - b[c]) / (2.0f * h[k]);
     }
     return dvren_f3(g[0], g[1], g[2]);
 }

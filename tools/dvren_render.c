@@ -220,7 +220,9 @@ static int dr_resolve_path(dr_state* S, const char* in, const char* where, char*
     }
     tmp[n < sizeof tmp ? n : sizeof tmp - 1] = 0;
     {
-        int absolute = tmp[0] == '/' || tmp[0] == '\\' || (tmp[0] && tmp[1] == ':');
+        /* a path that starts with ${VAR} is where the variable says (absolute or
+         * relative to the working folder), not inside the scene's folder */
+        int absolute = tmp[0] == '/' || tmp[0] == '\\' || (tmp[0] && tmp[1] == ':') || (in[0] == '$' && in[1] == '{');
         size_t dl = absolute ? 0 : strlen(S->scene_dir), tl = strlen(tmp);
         if (dl + tl + 1 > cap) return dr_fail(S, where, "path '%s' is too long", in);
         memcpy(out, S->scene_dir, dl);

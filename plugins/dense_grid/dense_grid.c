@@ -50,7 +50,7 @@ typedef struct dg_instance {
     dense_grid_block block;
     dvren_buffer_desc buffer;
     size_t bytes;
-    float bmin[3], bmax[3], voxel_world;
+    float bmin[3], bmax[3], voxel_world, voxel_size[3];
 } dg_instance;
 
 /* Marschner-Lobb test signal (Marschner and Lobb, "An evaluation of
@@ -276,6 +276,7 @@ static dvren_status dg_place(const dvren_host* h, const dvren_params* p, const d
             g->block.origin[a] = g->bmin[a];
             g->block.to_index[a] = (float)(1.0 / vox);
         }
+        g->voxel_size[a] = (float)vox;
         if ((float)vox < g->voxel_world) g->voxel_world = (float)vox;
     }
     return DVREN_OK;
@@ -345,6 +346,7 @@ static dvren_status dg_describe(const dvren_host* h, void* inst, dvren_instance_
     memcpy(info->bounds_min, g->bmin, sizeof g->bmin);
     memcpy(info->bounds_max, g->bmax, sizeof g->bmax);
     info->voxel_world = g->voxel_world;
+    if (DVREN_HAS_FIELD(info, dvren_instance_info, voxel_size)) memcpy(info->voxel_size, g->voxel_size, sizeof g->voxel_size);
     return DVREN_OK;
 }
 
