@@ -7,14 +7,15 @@
 #   ./build.sh bench     build, then run the CPU benchmark (bench/cpu_render)
 #   ./build.sh clean     remove build/ and out/
 #
-# Variables: CC (default cc), CFLAGS (added), DVREN_DATA (real data, default
+# Variables: CC (default cc), CFLAGS (added), DVREN_BUILD (build folder, default
+# build), DVREN_DATA (real data, default
 # ../shared/data), DVREN_NO_INSTALL=1 (never call apt-get), DVREN_SANITIZE=0
 # (skip the AddressSanitizer/UBSan pass of the tests).
 set -euo pipefail
 cd "$(dirname "$0")"
 ROOT=$(pwd)
 CC=${CC:-cc}
-B=build
+B=${DVREN_BUILD:-build}
 WARN="-Wall -Wextra -Werror"
 BASE_CFLAGS="-std=c11 -O2 $WARN -I$ROOT -I$ROOT/tools ${CFLAGS:-}"
 PLUGIN_FLAGS="-shared -fPIC -fvisibility=hidden -Wl,--no-undefined"

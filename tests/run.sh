@@ -14,7 +14,7 @@ shopt -s nullglob
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 CC=${CC:-cc}
-B=build
+B=${DVREN_BUILD:-build}
 T=$B/tests
 mkdir -p $T
 export DVREN_DATA=${DVREN_DATA:-$(cd "$ROOT/.." && pwd)/shared/data}
