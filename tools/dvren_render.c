@@ -615,8 +615,8 @@ static cJSON* dr_load_scene(dr_state* S, const char* path, char** text_out)
 
 int main(int argc, char** argv)
 {
-    static const char* const top_keys[] = {"device", "threads", "plugins", "field", "shader", "sampler", "camera",
-                                           "plan", "output", NULL};
+    static const char* const top_keys[] = {"description", "device", "threads", "plugins", "field", "shader",
+                                           "sampler", "camera", "plan", "output", NULL};
     static const char* const out_keys[] = {"png", "png_bits", "png_alpha", "npy", NULL};
     dr_options o;
     dr_state S;
@@ -684,6 +684,13 @@ int main(int argc, char** argv)
         goto done;
     }
     if (dr_check_keys(&S, root, "scene", top_keys)) goto done;
+    {
+        const cJSON* jd = cJSON_GetObjectItemCaseSensitive(root, "description");
+        if (jd && !cJSON_IsString(jd)) {
+            dr_fail(&S, "description", "must be a string, got %s", dr_json_type(jd));
+            goto done;
+        }
+    }
 
     /* device: the scene's, overridden by --device; CUDA gets CUDA or an error */
     {

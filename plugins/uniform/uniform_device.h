@@ -68,9 +68,10 @@ DVREN_FN int uniform_next(const void* P_, dvren_sampler_state* s, float* t, floa
         *t = t0 + span * (((float)i + u) / (float)n);
         *dt = span / (float)n;
     } else {
+        /* b is computed exactly as the next segment's a, so the segments tile
+         * [t0, t1] without gaps or overlaps and their lengths sum to t1 - t0 */
         float a = t0 + (float)i * s->f[2];
-        float b = dvren_minf(a + s->f[2], t1);
-        if (i + 1 == n) b = t1;
+        float b = i + 1 == n ? t1 : dvren_minf(t0 + (float)(i + 1) * s->f[2], t1);
         *t = a + u * (b - a);
         *dt = b - a;
     }
