@@ -31,18 +31,20 @@
 
 #define DR_PATH 4096
 
-/* The built-in default scene: a procedural volume, no file needed. */
+/* The built-in default scene: a procedural volume, no file needed. The
+ * Marschner-Lobb test signal's 0.5 isosurface, the classic test of volume
+ * reconstruction (Marschner and Lobb, IEEE Visualization 1994). */
 static const char* const dr_default_scene =
     "{\n"
-    "  \"field\":   {\"plugin\": \"dense_grid\", \"params\": {\"generator\": \"marschner_lobb\", \"dims\": [96, 96, 96]}},\n"
+    "  \"field\":   {\"plugin\": \"dense_grid\", \"params\": {\"generator\": \"marschner_lobb\", \"dims\": [128, 128, 128]}},\n"
     "  \"shader\":  {\"plugin\": \"emission_absorption\", \"params\": {\n"
-    "      \"sigma_scale\": 60, \"shading\": true, \"specular\": 0.3, \"light_dir\": [0.4, 0.8, 0.6],\n"
-    "      \"tf_opacity\": [[0.0, 0], [0.42, 0], [0.5, 1], [0.58, 0], [0.78, 0], [0.85, 0.3], [1, 0.3]],\n"
-    "      \"tf_color\":   [[0.0, 0.1, 0.3, 0.9], [0.5, 0.95, 0.6, 0.2], [0.85, 0.2, 0.8, 0.9], [1, 0.9, 0.9, 1]]}},\n"
+    "      \"sigma_scale\": 400, \"shading\": true, \"specular\": 0.35, \"light_dir\": [0.3, 0.5, 0.8],\n"
+    "      \"tf_opacity\": [[0, 0], [0.49, 0], [0.5, 1], [1, 1]],\n"
+    "      \"tf_color\":   [[0.45, 0.95, 0.55, 0.2], [0.55, 0.9, 0.35, 0.15]]}},\n"
     "  \"sampler\": {\"plugin\": \"uniform\", \"params\": {\"jitter\": true}},\n"
-    "  \"camera\":  {\"type\": \"perspective\", \"eye\": [2.6, 1.8, 2.9], \"target\": [0, 0, 0], \"up\": [0, 0, 1],\n"
-    "               \"fov_y_deg\": 40},\n"
-    "  \"plan\":    {\"width\": 512, \"height\": 512, \"spp\": 4, \"step\": 0.005, \"background\": [0.05, 0.05, 0.07]},\n"
+    "  \"camera\":  {\"type\": \"perspective\", \"eye\": [2.2, -2.2, 2.0], \"target\": [0, 0, -0.1], \"up\": [0, 0, 1],\n"
+    "               \"fov_y_deg\": 38},\n"
+    "  \"plan\":    {\"width\": 512, \"height\": 512, \"spp\": 4, \"step\": 0.004, \"background\": [0.05, 0.05, 0.07]},\n"
     "  \"output\":  {\"png\": \"out/default.png\"}\n"
     "}\n";
 
