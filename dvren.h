@@ -2167,7 +2167,11 @@ static void* dvren__lib_open(const char* path, char* err, size_t cap)
 static void* dvren__lib_symbol(void* handle, const char* name)
 {
 #if defined(_WIN32)
-    return (void*)GetProcAddress((HMODULE)handle, name);
+    /* ISO C has no cast from a function pointer to void*: copy the bits */
+    FARPROC f = GetProcAddress((HMODULE)handle, name);
+    void* p;
+    memcpy(&p, &f, sizeof p);
+    return p;
 #else
     return dlsym(handle, name);
 #endif

@@ -69,6 +69,13 @@ typedef struct dr_state {
 
 /* ---- messages --------------------------------------------------------------- */
 
+/* Log sink: the library's lines to stderr, except errors, which the tool
+ * reports itself with the scene key they belong to (dr_fail_lib). */
+static void dr_log(void* user, dvren_log_level level, const char* line)
+{
+    if (level != DVREN_LOG_ERROR) dvren_log_to_file(user, level, line);
+}
+
 static int dr_fail(dr_state* S, const char* key, const char* fmt, ...) DVREN_PRINTF(3, 4);
 static int dr_fail(dr_state* S, const char* key, const char* fmt, ...)
 {
@@ -173,12 +180,12 @@ static int dr_is_dir(const char* p)
  * working folder, else from the executable's folder (build/ -> ../../shared). */
 static const char* dr_data_dir(void)
 {
-    static char buf[DR_PATH];
     const char* e = getenv("DVREN_DATA");
     if (e && *e) return e;
     if (dr_is_dir("../shared/data")) return "../shared/data";
 #if !defined(_WIN32)
     {
+        static char buf[DR_PATH];
         ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 32);
         if (n > 0) {
             char* s;
@@ -238,6 +245,10 @@ static int dr_check_out_dir(dr_state* S, const char* path, const char* where)
 {
     char dir[DR_PATH];
     const char* s = strrchr(path, '/');
+#if defined(_WIN32)
+    const char* b = strrchr(path, '\\');
+    if (b && (!s || b > s)) s = b;
+#endif
     if (!s) return 0;
     snprintf(dir, sizeof dir, "%.*s", (int)(s - path), path);
     if (dir[0] && !dr_is_dir(dir))
@@ -643,7 +654,7 @@ int main(int argc, char** argv)
     if ((rc = dr_parse_args(argc, argv, &o, &describe, &list)) != 0) return rc;
     rc = 1;
     memset(&cd, 0, sizeof cd);
-    cd.log = o.quiet ? NULL : dvren_log_to_file;
+    cd.log = o.quiet ? NULL : dr_log;
     cd.log_level = DVREN_LOG_INFO;
 
     if (list || describe) {
@@ -805,16 +816,16 @@ int main(int argc, char** argv)
         sd.shader = shader;
         sd.sampler = sampler;
         if (dvren_scene_create(S.ctx, &sd, &scene)) {
-            dr_fail_lib(&S, "scene");
+            dr_fail_lib(&S, NULL);
             goto done;
         }
     }
     if (dvren_plan_create(S.ctx, &pd, &plan)) {
-        dr_fail_lib(&S, "plan");
+        dr_fail_lib(&S, NULL);
         goto done;
     }
     if (dvren_framebuffer_create(S.ctx, plan, &fb)) {
-        dr_fail_lib(&S, "plan");
+        dr_fail_lib(&S, NULL);
         goto done;
     }
     memset(&ro, 0, sizeof ro);
@@ -824,7 +835,7 @@ int main(int argc, char** argv)
     S.last_pct = -1;
     S.t0 = dvren__now_ms();
     if (dvren_render(scene, plan, fb, &ro)) {
-        dr_fail_lib(&S, "render");
+        dr_fail_lib(&S, NULL);
         goto done;
     }
 
