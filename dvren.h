@@ -1203,11 +1203,14 @@ typedef struct dvren__library {
 typedef struct dvren__plugin_rec {
     dvren_context* ctx;
     const dvren_plugin_desc* desc;
-    uint32_t desc_size;  /* desc->struct_size as read at load time */
     uint32_t library;    /* index into ctx->libs */
     dvren_host host;     /* host services handed to this plugin */
-    const dvren_instance_iface* inst;
-    const void* kind_iface; /* dvren_field_iface / shader / sampler */
+    /* The plugin's interfaces, copied into zero-filled host-size structs:
+     * members an older plugin does not have read as NULL / 0. */
+    dvren_instance_iface inst;
+    dvren_field_iface field;
+    dvren_shader_iface shader;
+    dvren_sampler_iface sampler;
 } dvren__plugin_rec;
 
 struct dvren_context {
@@ -2337,7 +2340,9 @@ static dvren_status dvren__plugin_validate(dvren_context* ctx, const char* path,
     }
     for (i = 0; i < d->param_count; ++i) {
         const dvren_param_desc* p = dvren_plugin_param(d, i);
-        if (!d->params || p->struct_size < offsetof(dvren_param_desc, stride) + sizeof(p->stride))
+        /* the array is walked with params[0].struct_size as its stride: it must be a real sizeof */
+        if (!d->params || p->struct_size < offsetof(dvren_param_desc, stride) + sizeof(p->stride) ||
+            (d->param_count > 1 && d->params[0].struct_size % sizeof(void*) != 0))
             DVREN__FAIL(ctx, DVREN_ERROR_PLUGIN, path, "rebuild the plugin against this dvren.h",
                         "plugin '%s': parameter %u has a bad struct_size", d->name, (unsigned)i);
         if (!dvren__valid_name(p->name) || p->type <= DVREN_PARAM_INVALID || p->type > DVREN_PARAM_TENSOR)
@@ -2352,26 +2357,29 @@ static dvren_status dvren__plugin_validate(dvren_context* ctx, const char* path,
                 DVREN__FAIL(ctx, DVREN_ERROR_PLUGIN, path, NULL, "plugin '%s': parameter '%s' is declared twice",
                             d->name, p->name);
     }
-    rec->inst = (const dvren_instance_iface*)d->get_interface(DVREN_IFACE_INSTANCE);
-    if (!rec->inst || rec->inst->struct_size < offsetof(dvren_instance_iface, bind) + sizeof(rec->inst->bind) ||
-        !rec->inst->create || !rec->inst->destroy || !rec->inst->describe || !rec->inst->bind)
-        DVREN__FAIL(ctx, DVREN_ERROR_PLUGIN, path, "implement create, destroy, describe and bind",
-                    "plugin '%s' lacks a complete '%s' interface", d->name, DVREN_IFACE_INSTANCE);
+    {
+        const dvren_instance_iface* in = (const dvren_instance_iface*)d->get_interface(DVREN_IFACE_INSTANCE);
+        if (in) DVREN__READ_IFACE(dvren_instance_iface, in, rec->inst);
+        if (!in || !DVREN_HAS_FIELD(in, dvren_instance_iface, bind) || !rec->inst.create || !rec->inst.destroy ||
+            !rec->inst.describe || !rec->inst.bind)
+            DVREN__FAIL(ctx, DVREN_ERROR_PLUGIN, path, "implement create, destroy, describe and bind",
+                        "plugin '%s' lacks a complete '%s' interface", d->name, DVREN_IFACE_INSTANCE);
+    }
     if (kid) {
         int ok = 0;
         kind_iface = d->get_interface(kid);
         if (kind_iface) {
             if (d->kind == DVREN_PLUGIN_FIELD) {
-                const dvren_field_iface* f = (const dvren_field_iface*)kind_iface;
-                ok = DVREN_HAS_FIELD(f, dvren_field_iface, eval) && f->eval && f->eval_name;
+                DVREN__READ_IFACE(dvren_field_iface, kind_iface, rec->field);
+                ok = DVREN_HAS_FIELD(&rec->field, dvren_field_iface, eval) && rec->field.eval && rec->field.eval_name;
             } else if (d->kind == DVREN_PLUGIN_SHADER) {
-                const dvren_shader_iface* s = (const dvren_shader_iface*)kind_iface;
-                ok = DVREN_HAS_FIELD(s, dvren_shader_iface, color) && s->density && s->color && s->density_name &&
-                     s->color_name;
+                DVREN__READ_IFACE(dvren_shader_iface, kind_iface, rec->shader);
+                ok = DVREN_HAS_FIELD(&rec->shader, dvren_shader_iface, color) && rec->shader.density &&
+                     rec->shader.color && rec->shader.density_name && rec->shader.color_name;
             } else {
-                const dvren_sampler_iface* s = (const dvren_sampler_iface*)kind_iface;
-                ok = DVREN_HAS_FIELD(s, dvren_sampler_iface, next) && s->begin && s->next && s->begin_name &&
-                     s->next_name;
+                DVREN__READ_IFACE(dvren_sampler_iface, kind_iface, rec->sampler);
+                ok = DVREN_HAS_FIELD(&rec->sampler, dvren_sampler_iface, next) && rec->sampler.begin &&
+                     rec->sampler.next && rec->sampler.begin_name && rec->sampler.next_name;
             }
         }
         if (!ok)
@@ -2380,8 +2388,6 @@ static dvren_status dvren__plugin_validate(dvren_context* ctx, const char* path,
                         kid);
     }
     rec->desc = d;
-    rec->desc_size = d->struct_size;
-    rec->kind_iface = kind_iface;
 cleanup:
     return status;
 }
@@ -2672,7 +2678,7 @@ DVREN_API dvren_status dvren_stage_create(dvren_context* ctx, dvren_plugin_kind 
     st->rec = r;
     DVREN__CHECK(dvren__params_resolve(ctx, d, params, &st->params));
     ctx->last_error[0] = 0;
-    status = r->inst->create(&r->host, st->params, &st->instance);
+    status = r->inst.create(&r->host, st->params, &st->instance);
     if (status != DVREN_OK) {
         if (!ctx->last_error[0])
             dvren_set_error(ctx, status, name, NULL, "create() failed with %s", dvren_status_string(status));
@@ -2681,7 +2687,13 @@ DVREN_API dvren_status dvren_stage_create(dvren_context* ctx, dvren_plugin_kind 
     }
     memset(&info, 0, sizeof info);
     info.struct_size = sizeof info;
-    DVREN__CHECK(r->inst->describe(&r->host, st->instance, &info));
+    ctx->last_error[0] = 0;
+    status = r->inst.describe(&r->host, st->instance, &info);
+    if (status != DVREN_OK) {
+        if (!ctx->last_error[0])
+            dvren_set_error(ctx, status, name, NULL, "describe() failed with %s", dvren_status_string(status));
+        goto cleanup;
+    }
     info.struct_size = sizeof info;
     DVREN__CHECK(dvren__info_check(ctx, r, &info));
     st->info = info;
@@ -2696,7 +2708,7 @@ cleanup:
 DVREN_API void dvren_stage_destroy(dvren_stage* st)
 {
     if (!st) return;
-    if (st->instance) st->rec->inst->destroy(&st->rec->host, st->instance);
+    if (st->instance) st->rec->inst.destroy(&st->rec->host, st->instance);
     dvren_params_destroy(st->params);
     dvren__free(st->ctx, st, sizeof *st);
 }
@@ -2718,21 +2730,22 @@ DVREN_API dvren_status dvren_field_sample(dvren_stage* st, uint32_t n, const flo
     void* block;
     uint32_t i, c;
     dvren_status s;
-    const dvren_field_iface* f;
     if (!st || (n && (!xyz || !out)))
         return dvren_set_error(st ? st->ctx : NULL, DVREN_ERROR_INVALID_ARGUMENT, "field_sample", NULL, "NULL argument");
     if (st->rec->desc->kind != DVREN_PLUGIN_FIELD)
         return dvren_set_error(st->ctx, DVREN_ERROR_INVALID_ARGUMENT, "field_sample", NULL, "'%s' is a %s, not a field",
                                st->rec->desc->name, dvren_plugin_kind_name(st->rec->desc->kind));
-    f = (const dvren_field_iface*)st->rec->kind_iface;
     for (i = 0; i < st->info.buffer_count; ++i)
         bufs[i] = ((const dvren_buffer_desc*)(const void*)((const char*)st->info.buffers +
                                                             (size_t)i * st->info.buffers[0].struct_size))->tensor.data;
     block = dvren__calloc(st->ctx, st->info.block_size);
     if (!block) return dvren_set_error(st->ctx, DVREN_ERROR_OUT_OF_MEMORY, "field_sample", NULL, "out of memory");
-    s = st->rec->inst->bind(&st->rec->host, st->instance, bufs, block);
+    st->ctx->last_error[0] = 0;
+    s = st->rec->inst.bind(&st->rec->host, st->instance, bufs, block);
+    if (s != DVREN_OK && !st->ctx->last_error[0])
+        dvren_set_error(st->ctx, s, st->rec->desc->name, NULL, "bind() failed with %s", dvren_status_string(s));
     for (i = 0; s == DVREN_OK && i < n; ++i) {
-        f->eval(block, dvren_f3v(xyz + 3 * (size_t)i), ch);
+        st->rec->field.eval(block, dvren_f3v(xyz + 3 * (size_t)i), ch);
         for (c = 0; c < st->info.channels; ++c) out[(size_t)i * st->info.channels + c] = ch[c];
     }
     dvren__free(st->ctx, block, st->info.block_size);
@@ -3001,17 +3014,17 @@ DVREN_API dvren_status dvren_scene_create(dvren_context* ctx, const dvren_scene_
         sc->block[k] = dvren__calloc(ctx, st->info.block_size);
         if (!sc->block[k]) DVREN__FAIL(ctx, DVREN_ERROR_OUT_OF_MEMORY, "scene", NULL, "out of memory");
         ctx->last_error[0] = 0;
-        status = st->rec->inst->bind(&st->rec->host, st->instance, bufs, sc->block[k]);
+        status = st->rec->inst.bind(&st->rec->host, st->instance, bufs, sc->block[k]);
         if (status != DVREN_OK) {
             if (!ctx->last_error[0]) dvren_set_error(ctx, status, st->rec->desc->name, NULL, "bind() failed");
             goto cleanup;
         }
     }
-    sc->cpu.field_eval = ((const dvren_field_iface*)sc->stage[0]->rec->kind_iface)->eval;
-    sc->cpu.density = ((const dvren_shader_iface*)sc->stage[1]->rec->kind_iface)->density;
-    sc->cpu.color = ((const dvren_shader_iface*)sc->stage[1]->rec->kind_iface)->color;
-    sc->cpu.begin = ((const dvren_sampler_iface*)sc->stage[2]->rec->kind_iface)->begin;
-    sc->cpu.next = ((const dvren_sampler_iface*)sc->stage[2]->rec->kind_iface)->next;
+    sc->cpu.field_eval = sc->stage[0]->rec->field.eval;
+    sc->cpu.density = sc->stage[1]->rec->shader.density;
+    sc->cpu.color = sc->stage[1]->rec->shader.color;
+    sc->cpu.begin = sc->stage[2]->rec->sampler.begin;
+    sc->cpu.next = sc->stage[2]->rec->sampler.next;
     *out = sc;
     return DVREN_OK;
 cleanup:
