@@ -744,9 +744,11 @@ typedef enum dvren_param_type {
     DVREN_PARAM_TYPE_FORCE_32 = 0x7FFFFFFF
 } dvren_param_type;
 
-#define DVREN_PARAM_REQUIRED 0x1u /* must be given (no default) */
-#define DVREN_PARAM_HAS_MIN 0x2u  /* min_value applies (FLOAT, INT, each element of FLOATS) */
-#define DVREN_PARAM_HAS_MAX 0x4u  /* max_value applies */
+#define DVREN_PARAM_REQUIRED 0x1u      /* must be given (no default) */
+#define DVREN_PARAM_HAS_MIN 0x2u       /* min_value applies (FLOAT, INT, each element of FLOATS) */
+#define DVREN_PARAM_HAS_MAX 0x4u       /* max_value applies */
+#define DVREN_PARAM_MIN_EXCLUSIVE 0x8u /* with HAS_MIN: value > min_value (e.g. a radius > 0) */
+#define DVREN_PARAM_MAX_EXCLUSIVE 0x10u /* with HAS_MAX: value < max_value */
 
 /* One entry of a plugin's parameter schema (ABI struct). The CLI, docs and
  * validation are generated from it: the host checks every value against it
@@ -765,6 +767,8 @@ typedef struct dvren_param_desc {
     uint32_t count_min;         /* FLOATS: fewest elements */
     uint32_t count_max;         /* FLOATS: most elements (0: no limit) */
     uint32_t stride;            /* FLOATS: count must be a multiple of this (0, 1: any) */
+    const double* default_numbers; /* FLOATS: default values (NULL: unset unless given) */
+    uint32_t default_count;        /* FLOATS: number of default values */
 } dvren_param_desc;
 
 /* A set of named values (an ordered map), given to dvren_stage_create. */
@@ -866,7 +870,8 @@ struct dvren_host {
      * in: a FLOAT/INT/BOOL always has a number; STRING/ENUM/PATH is NULL when
      * neither given nor defaulted; FLOATS returns the count (0 when unset);
      * TENSOR is NULL when unset. Asking for a name not in the schema returns
-     * 0 / NULL. */
+     * 0 / NULL. Strings, arrays and tensors stay valid until the instance is
+     * destroyed (the host keeps the resolved set with the stage). */
     double (*param_number)(const dvren_params* p, const char* name);
     const char* (*param_string)(const dvren_params* p, const char* name);
     uint32_t (*param_numbers)(const dvren_params* p, const char* name, const double** values);
@@ -968,6 +973,9 @@ typedef struct dvren_plugin_table {
  * version). Called once per library and context, on the loading thread. */
 typedef const dvren_plugin_table* (*dvren_plugin_entry_fn)(uint32_t host_abi_version);
 #define DVREN_PLUGIN_ENTRY_NAME "dvren_plugin_entry"
+/* Prototype of the entry every plugin defines (so a wrong signature does not
+ * compile); hosts never call it by name, they look it up with dlsym. */
+DVREN_PLUGIN_EXPORT const dvren_plugin_table* dvren_plugin_entry(uint32_t host_abi_version);
 
 /* Loads a plugin library by path, or by name (finds <name>.so / .dll on the
  * search path: desc.plugin_path, then $DVREN_PLUGIN_PATH, then the
@@ -977,6 +985,11 @@ typedef const dvren_plugin_table* (*dvren_plugin_entry_fn)(uint32_t host_abi_ver
  * symbol, declined, other ABI major, malformed descriptor, a plugin of the
  * same kind and name from another library). */
 DVREN_API dvren_status dvren_plugin_load(dvren_context* ctx, const char* name_or_path);
+/* Loads every plugin library (*.so / *.dll) in the folders of the search
+ * path, for listings (dvren_render --list-plugins). Libraries that fail to
+ * load are skipped with a [WARN] log line each; *failed (may be NULL)
+ * receives their number. Errors: INVALID_ARGUMENT, OUT_OF_MEMORY. */
+DVREN_API dvren_status dvren_plugin_load_all(dvren_context* ctx, uint32_t* failed);
 /* Finds a registered plugin of this kind and name, loading <name> from the
  * search path when it is not registered yet. Errors as dvren_plugin_load,
  * and INVALID_ARGUMENT when the plugin exists with another kind. */
@@ -990,6 +1003,10 @@ DVREN_API const dvren_plugin_desc* dvren_plugin_at(const dvren_context* ctx, uin
 DVREN_API const char* dvren_plugin_kind_name(dvren_plugin_kind kind);
 /* i-th entry of a plugin's parameter schema (the host steps by struct_size). */
 DVREN_API const dvren_param_desc* dvren_plugin_param(const dvren_plugin_desc* plugin, uint32_t i);
+/* One line describing a schema entry for listings and docs, e.g.
+ * "float in [0, inf), default 1 [1/world unit]" or "floats: 3 numbers, unset".
+ * Returns the length written (truncated to cap - 1). */
+DVREN_API int dvren_param_summary(const dvren_param_desc* param, char* out, size_t cap);
 
 /* ======================================================================== */
 /* >>stage                                                                  */
@@ -1134,6 +1151,7 @@ DVREN_API dvren_status dvren_tensor_save_npy(dvren_context* ctx, const dvren_ten
 #include <io.h>
 #include <process.h>
 #else
+#include <dirent.h>
 #include <dlfcn.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -1970,6 +1988,8 @@ static int dvren__enum_has(const char* choices, const char* s)
     return 0;
 }
 
+static const char* dvren__param_type_name(dvren_param_type t);
+
 static const char* dvren__param_type_name(dvren_param_type t)
 {
     switch (t) {
@@ -1983,6 +2003,95 @@ static const char* dvren__param_type_name(dvren_param_type t)
     case DVREN_PARAM_TENSOR: return "tensor";
     default: return "invalid";
     }
+}
+
+static int dvren__in_range(const dvren_param_desc* d, double x)
+{
+    if (d->flags & DVREN_PARAM_HAS_MIN) {
+        if ((d->flags & DVREN_PARAM_MIN_EXCLUSIVE) ? !(x > d->min_value) : !(x >= d->min_value)) return 0;
+    }
+    if (d->flags & DVREN_PARAM_HAS_MAX) {
+        if ((d->flags & DVREN_PARAM_MAX_EXCLUSIVE) ? !(x < d->max_value) : !(x <= d->max_value)) return 0;
+    }
+    return 1;
+}
+
+/* "[0, 1]", "(0, inf)", ... for messages and listings. */
+static void dvren__range_text(const dvren_param_desc* d, char* out, size_t cap)
+{
+    char lo[40] = "-inf", hi[40] = "inf";
+    if (d->flags & DVREN_PARAM_HAS_MIN) snprintf(lo, sizeof lo, "%.10g", d->min_value);
+    if (d->flags & DVREN_PARAM_HAS_MAX) snprintf(hi, sizeof hi, "%.10g", d->max_value);
+    snprintf(out, cap, "%c%s, %s%c",
+             (d->flags & DVREN_PARAM_HAS_MIN) && !(d->flags & DVREN_PARAM_MIN_EXCLUSIVE) ? '[' : '(', lo, hi,
+             (d->flags & DVREN_PARAM_HAS_MAX) && !(d->flags & DVREN_PARAM_MAX_EXCLUSIVE) ? ']' : ')');
+}
+
+/* "3 numbers", "2 to 128 numbers, a multiple of 2", "any number of numbers". */
+static void dvren__count_text(const dvren_param_desc* d, char* out, size_t cap)
+{
+    int n;
+    if (d->count_max && d->count_min == d->count_max)
+        n = snprintf(out, cap, "%u numbers", (unsigned)d->count_min);
+    else if (d->count_max)
+        n = snprintf(out, cap, "%u to %u numbers", (unsigned)d->count_min, (unsigned)d->count_max);
+    else if (d->count_min)
+        n = snprintf(out, cap, "at least %u numbers", (unsigned)d->count_min);
+    else
+        n = snprintf(out, cap, "any number of numbers");
+    if (d->stride > 1 && n > 0 && (size_t)n < cap) snprintf(out + n, cap - (size_t)n, ", a multiple of %u", (unsigned)d->stride);
+}
+
+DVREN_API int dvren_param_summary(const dvren_param_desc* src, char* out, size_t cap)
+{
+    dvren_param_desc d;
+    char a[128] = "", b[160] = "";
+    int n;
+    if (!src || !out || cap == 0) return 0;
+    dvren__param_desc_read(src, &d);
+    switch (d.type) {
+    case DVREN_PARAM_FLOAT:
+    case DVREN_PARAM_INT:
+        if (d.flags & (DVREN_PARAM_HAS_MIN | DVREN_PARAM_HAS_MAX)) {
+            strcpy(a, " in ");
+            dvren__range_text(&d, a + 4, sizeof a - 4);
+        }
+        snprintf(b, sizeof b, ", default %.10g", d.default_number);
+        break;
+    case DVREN_PARAM_BOOL: snprintf(b, sizeof b, ", default %s", d.default_number != 0.0 ? "true" : "false"); break;
+    case DVREN_PARAM_ENUM:
+        snprintf(a, sizeof a, " {%s}", d.enum_values ? d.enum_values : "");
+        /* fall through */
+    case DVREN_PARAM_STRING:
+    case DVREN_PARAM_PATH:
+        if (d.default_string) snprintf(b, sizeof b, ", default '%s'", d.default_string);
+        else snprintf(b, sizeof b, ", unset");
+        break;
+    case DVREN_PARAM_FLOATS: {
+        size_t k = (size_t)snprintf(a, sizeof a, ": ");
+        uint32_t i;
+        dvren__count_text(&d, a + k, sizeof a - k);
+        if (d.flags & (DVREN_PARAM_HAS_MIN | DVREN_PARAM_HAS_MAX)) {
+            k = strlen(a);
+            k += (size_t)snprintf(a + k, sizeof a - k, ", each in ");
+            if (k < sizeof a) dvren__range_text(&d, a + k, sizeof a - k);
+        }
+        if (d.default_numbers && d.default_count) {
+            k = (size_t)snprintf(b, sizeof b, ", default [");
+            for (i = 0; i < d.default_count && k + 16 < sizeof b; ++i)
+                k += (size_t)snprintf(b + k, sizeof b - k, "%s%.10g", i ? ", " : "", d.default_numbers[i]);
+            snprintf(b + k, sizeof b - k, "%s]", i < d.default_count ? ", ..." : "");
+        } else {
+            snprintf(b, sizeof b, ", unset");
+        }
+        break;
+    }
+    default: break;
+    }
+    n = snprintf(out, cap, "%s%s%s%s%s%s%s", dvren__param_type_name(d.type), a, b,
+                 (d.flags & DVREN_PARAM_REQUIRED) ? " (required)" : "", d.unit && *d.unit ? " [" : "",
+                 d.unit && *d.unit ? d.unit : "", d.unit && *d.unit ? "]" : "");
+    return n < 0 ? 0 : ((size_t)n >= cap ? (int)cap - 1 : n);
 }
 
 /* Checks one given value against its schema entry. */
@@ -2023,12 +2132,12 @@ static dvren_status dvren__param_check(dvren_context* ctx, const char* plugin, c
         if (d->type == DVREN_PARAM_INT && (x != floor(x) || fabs(x) > 9.0e15))
             return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, plugin, NULL,
                                    "parameter '%s' must be an integer, got %g", d->name, x);
-        if (((d->flags & DVREN_PARAM_HAS_MIN) && x < d->min_value) ||
-            ((d->flags & DVREN_PARAM_HAS_MAX) && x > d->max_value))
+        if (!dvren__in_range(d, x)) {
+            char r[96];
+            dvren__range_text(d, r, sizeof r);
             return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, plugin, NULL,
-                                   "parameter '%s' = %g is outside its range [%g, %g]", d->name, x,
-                                   (d->flags & DVREN_PARAM_HAS_MIN) ? d->min_value : -HUGE_VAL,
-                                   (d->flags & DVREN_PARAM_HAS_MAX) ? d->max_value : HUGE_VAL);
+                                   "parameter '%s' = %g is outside its range %s", d->name, x, r);
+        }
     }
     if (d->type == DVREN_PARAM_ENUM && !dvren__enum_has(d->enum_values, v->string))
         return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, plugin, NULL,
@@ -2040,19 +2149,20 @@ static dvren_status dvren__param_check(dvren_context* ctx, const char* plugin, c
     if (d->type == DVREN_PARAM_FLOATS) {
         uint32_t i;
         if (v->count < d->count_min || (d->count_max && v->count > d->count_max) ||
-            (d->stride > 1 && v->count % d->stride))
+            (d->stride > 1 && v->count % d->stride)) {
+            char want[96];
+            dvren__count_text(d, want, sizeof want);
             return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, plugin, NULL,
-                                   "parameter '%s' has %u numbers; it takes %u..%u%s%u", d->name, (unsigned)v->count,
-                                   (unsigned)d->count_min, (unsigned)(d->count_max ? d->count_max : 0xFFFFFFFFu),
-                                   d->stride > 1 ? ", a multiple of " : "", (unsigned)(d->stride > 1 ? d->stride : 1));
+                                   "parameter '%s' has %u numbers; it takes %s", d->name, (unsigned)v->count, want);
+        }
         for (i = 0; i < v->count; ++i) {
             double x = v->numbers[i];
-            if (!isfinite(x) || ((d->flags & DVREN_PARAM_HAS_MIN) && x < d->min_value) ||
-                ((d->flags & DVREN_PARAM_HAS_MAX) && x > d->max_value))
+            if (!isfinite(x) || !dvren__in_range(d, x)) {
+                char r[96];
+                dvren__range_text(d, r, sizeof r);
                 return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, plugin, NULL,
-                                       "parameter '%s'[%u] = %g is outside its range [%g, %g]", d->name, (unsigned)i,
-                                       x, (d->flags & DVREN_PARAM_HAS_MIN) ? d->min_value : -HUGE_VAL,
-                                       (d->flags & DVREN_PARAM_HAS_MAX) ? d->max_value : HUGE_VAL);
+                                       "parameter '%s'[%u] = %g is outside its range %s", d->name, (unsigned)i, x, r);
+            }
         }
     }
     return DVREN_OK;
@@ -2117,6 +2227,10 @@ static dvren_status dvren__params_resolve(dvren_context* ctx, const dvren_plugin
         case DVREN_PARAM_ENUM:
         case DVREN_PARAM_PATH:
             if (d.default_string) DVREN__CHECK(dvren_params_set_string(r, d.name, d.default_string));
+            break;
+        case DVREN_PARAM_FLOATS:
+            if (d.default_numbers && d.default_count)
+                DVREN__CHECK(dvren_params_set_numbers(r, d.name, d.default_numbers, d.default_count));
             break;
         default: break;
         }
@@ -2403,6 +2517,33 @@ static dvren__plugin_rec* dvren__plugin_lookup(const dvren_context* ctx, dvren_p
     return NULL;
 }
 
+/* The GPU path compiles a plugin's device source: warn at load time when it
+ * is missing, so a plugin shipped without its *_device.h is noticed before
+ * anyone asks for the GPU. The CPU path does not need it. */
+static void dvren__check_device_source(dvren_context* ctx, const char* lib, const dvren_plugin_desc* d)
+{
+    char path[DVREN__PATH_CAP];
+    const char* slash;
+    if (d->kind != DVREN_PLUGIN_FIELD && d->kind != DVREN_PLUGIN_SHADER && d->kind != DVREN_PLUGIN_SAMPLER) return;
+    if (d->device_source) return;
+    if (!d->device_source_file || !*d->device_source_file) {
+        dvren_log(ctx, DVREN_LOG_WARN, DVREN_TAG_STEP, "plugin %s has no device source: it will run on the CPU only",
+                  d->name);
+        return;
+    }
+    slash = strrchr(lib, '/');
+#if defined(_WIN32)
+    {
+        const char* bs = strrchr(lib, '\\');
+        if (!slash || (bs && bs > slash)) slash = bs;
+    }
+#endif
+    snprintf(path, sizeof path, "%.*s%s", slash ? (int)(slash - lib + 1) : 0, lib, d->device_source_file);
+    if (!dvren__file_exists(path))
+        dvren_log(ctx, DVREN_LOG_WARN, DVREN_TAG_STEP,
+                  "plugin %s: device source '%s' is missing: the GPU path will refuse this plugin", d->name, path);
+}
+
 /* Loads the library at path and registers its plugins. */
 static dvren_status dvren__plugin_load_path(dvren_context* ctx, const char* path)
 {
@@ -2493,6 +2634,7 @@ static dvren_status dvren__plugin_load_path(dvren_context* ctx, const char* path
         dvren_log(ctx, DVREN_LOG_INFO, DVREN_TAG_STEP, "loaded %s plugin %s %u.%u from %s",
                   dvren_plugin_kind_name(d->kind), d->name, (unsigned)(d->version >> 16),
                   (unsigned)(d->version & 0xFFFFu), path);
+        dvren__check_device_source(ctx, path, d);
     }
     return DVREN_OK;
 cleanup:
@@ -2567,6 +2709,91 @@ DVREN_API dvren_status dvren_plugin_load(dvren_context* ctx, const char* name_or
     s = dvren__plugin_locate(ctx, name_or_path, found);
     if (s != DVREN_OK) return s;
     return dvren__plugin_load_path(ctx, found);
+}
+
+/* out = a + sep + b; 0 when it does not fit (never truncates silently). */
+static int dvren__join(char* out, size_t cap, const char* a, char sep, const char* b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la + 1 + lb + 1 > cap) return 0;
+    memcpy(out, a, la);
+    out[la] = sep;
+    memcpy(out + la + 1, b, lb + 1);
+    return 1;
+}
+
+/* Loads every library of one folder; counts the failures. */
+static void dvren__load_dir(dvren_context* ctx, const char* dir, uint32_t* failed)
+{
+    size_t el = strlen(DVREN__LIB_EXT);
+#if defined(_WIN32)
+    wchar_t pattern[DVREN__PATH_CAP];
+    char spec[DVREN__PATH_CAP];
+    WIN32_FIND_DATAW fd;
+    HANDLE h;
+    snprintf(spec, sizeof spec, "%s\\*%s", dir, DVREN__LIB_EXT);
+    if (!MultiByteToWideChar(CP_UTF8, 0, spec, -1, pattern, DVREN__PATH_CAP)) return;
+    h = FindFirstFileW(pattern, &fd);
+    if (h == INVALID_HANDLE_VALUE) return;
+    do {
+        char name[1024], path[DVREN__PATH_CAP];
+        if (!WideCharToMultiByte(CP_UTF8, 0, fd.cFileName, -1, name, (int)sizeof name, NULL, NULL)) continue;
+        if (!dvren__join(path, sizeof path, dir, '\\', name)) continue;
+#else
+    DIR* dd = opendir(dir);
+    struct dirent* e;
+    if (!dd) return;
+    while ((e = readdir(dd)) != NULL) {
+        char path[DVREN__PATH_CAP];
+        const char* name = e->d_name;
+        size_t n = strlen(name);
+        if (n <= el || strcmp(name + n - el, DVREN__LIB_EXT) != 0) continue;
+        if (!dvren__join(path, sizeof path, dir, '/', name) || !dvren__file_exists(path)) continue;
+#endif
+        (void)el;
+        if (dvren__plugin_load_path(ctx, path) != DVREN_OK) {
+            dvren_log(ctx, DVREN_LOG_WARN, DVREN_TAG_STEP, "skipped %s", ctx->last_error);
+            ++*failed;
+        }
+#if defined(_WIN32)
+    } while (FindNextFileW(h, &fd));
+    FindClose(h);
+#else
+    }
+    closedir(dd);
+#endif
+}
+
+static void dvren__load_list(dvren_context* ctx, const char* list, uint32_t* failed)
+{
+    const char* s = list;
+    while (s && *s) {
+        const char* e = strchr(s, DVREN__PATH_LIST_SEP);
+        size_t len = e ? (size_t)(e - s) : strlen(s);
+        if (len > 0 && len < DVREN__PATH_CAP) {
+            char dir[DVREN__PATH_CAP];
+            snprintf(dir, sizeof dir, "%.*s", (int)len, s);
+            dvren__load_dir(ctx, dir, failed);
+        }
+        if (!e) break;
+        s = e + 1;
+    }
+}
+
+DVREN_API dvren_status dvren_plugin_load_all(dvren_context* ctx, uint32_t* failed)
+{
+    char exe[DVREN__PATH_CAP], list[2 * DVREN__PATH_CAP + 16];
+    uint32_t nf = 0;
+    if (!ctx) return dvren_set_error(NULL, DVREN_ERROR_INVALID_ARGUMENT, "plugins", NULL, "NULL context");
+    if (ctx->plugin_path) dvren__load_list(ctx, ctx->plugin_path, &nf);
+    if (getenv("DVREN_PLUGIN_PATH")) dvren__load_list(ctx, getenv("DVREN_PLUGIN_PATH"), &nf);
+    dvren__exe_dir(exe, sizeof exe);
+    if (exe[0]) {
+        snprintf(list, sizeof list, "%s%c%s/plugins", exe, DVREN__PATH_LIST_SEP, exe);
+        dvren__load_list(ctx, list, &nf);
+    }
+    if (failed) *failed = nf;
+    return DVREN_OK;
 }
 
 DVREN_API dvren_status dvren_plugin_find(dvren_context* ctx, dvren_plugin_kind kind, const char* name,

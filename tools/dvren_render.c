@@ -94,7 +94,11 @@ static int dr_fail(dr_state* S, const char* key, const char* fmt, ...)
 /* Report the library's last error (it already names module and hint). */
 static int dr_fail_lib(dr_state* S, const char* key)
 {
-    return dr_fail(S, key, "%s", dvren_last_error(S->ctx));
+    const char* m = dvren_last_error(S->ctx);
+    size_t k = key ? strlen(key) : 0;
+    /* the library's message may already start with the same module name */
+    if (key && !strncmp(m, key, k) && m[k] == ':' && m[k + 1] == ' ') key = NULL;
+    return dr_fail(S, key, "%s", m);
 }
 
 static const char* dr_json_type(const cJSON* j)
@@ -238,6 +242,15 @@ static int dr_resolve_path(dr_state* S, const char* in, const char* where, char*
         memcpy(out + dl, tmp, tl + 1);
     }
     return 0;
+}
+
+/* A "plugins" entry is a file (relative to the scene's folder) when it has a
+ * folder separator or the library extension; otherwise a name on the plugin path. */
+static int dr_is_library_path(const char* s)
+{
+    size_t n = strlen(s);
+    return strchr(s, '/') || strchr(s, '\\') || (n > 3 && !strcmp(s + n - 3, ".so")) ||
+           (n > 4 && !strcmp(s + n - 4, ".dll")) || (n > 6 && !strcmp(s + n - 6, ".dylib"));
 }
 
 /* The folder of an output path must exist before we render. */
@@ -486,7 +499,7 @@ static void dr_usage(FILE* f)
           "      --width N --height N --spp N --seed N\n"
           "      --threads N         CPU threads (default: all cores)\n"
           "      --device cpu|cuda   device (cuda needs the CUDA backend; no silent fallback)\n"
-          "      --list-plugins      list the plugins on the search path that the scene can name\n"
+          "      --list-plugins      load every plugin library on the search path and list its plugins\n"
           "      --describe NAME     print a plugin's parameter schema\n"
           "  -q, --quiet             errors only\n"
           "  -h, --help\n"
@@ -501,16 +514,9 @@ static void dr_describe(const dvren_plugin_desc* d)
            (unsigned)(d->version & 0xFFFF), d->summary ? d->summary : "");
     for (i = 0; i < d->param_count; ++i) {
         const dvren_param_desc* p = dvren_plugin_param(d, i);
-        static const char* const tn[] = {"?", "float", "int", "bool", "string", "enum", "path", "floats", "tensor"};
-        printf("  %-18s %-7s", p->name, (unsigned)p->type < 9 ? tn[p->type] : "?");
-        if (p->type == DVREN_PARAM_ENUM) printf(" {%s}", p->enum_values);
-        if (p->type == DVREN_PARAM_FLOAT || p->type == DVREN_PARAM_INT || p->type == DVREN_PARAM_BOOL)
-            printf(" default %g", p->default_number);
-        else if (p->default_string)
-            printf(" default '%s'", p->default_string);
-        if (p->flags & DVREN_PARAM_REQUIRED) printf(" (required)");
-        if (p->unit && *p->unit) printf(" [%s]", p->unit);
-        printf("\n      %s\n", p->doc ? p->doc : "");
+        char line[512];
+        dvren_param_summary(p, line, sizeof line);
+        printf("  %-18s %s\n      %s\n", p->name, line, p->doc ? p->doc : "");
     }
 }
 
@@ -668,15 +674,15 @@ int main(int argc, char** argv)
                 rc = 0;
             }
         } else {
-            static const char* const shipped[] = {"dense_grid", "emission_absorption", "uniform"};
-            uint32_t i;
-            for (i = 0; i < 3; ++i)
-                if (dvren_plugin_load(S.ctx, shipped[i])) fprintf(stderr, "%s\n", dvren_last_error(S.ctx));
+            /* every library on the search path; those that fail are logged and skipped */
+            uint32_t i, failed = 0;
+            dvren_plugin_load_all(S.ctx, &failed);
             for (i = 0; i < dvren_plugin_count(S.ctx); ++i) {
                 const char* lib;
                 const dvren_plugin_desc* d = dvren_plugin_at(S.ctx, i, &lib);
                 printf("%-8s %-22s %s\n         %s\n", dvren_plugin_kind_name(d->kind), d->name, lib, d->summary);
             }
+            if (failed) fprintf(stderr, "(%u libraries on the search path could not be loaded; see the log above)\n", failed);
             rc = 0;
         }
         dvren_context_destroy(S.ctx);
@@ -741,7 +747,7 @@ int main(int argc, char** argv)
                 dr_fail(&S, "plugins", "expected strings, got %s", dr_json_type(e));
                 goto done;
             }
-            if (strchr(e->valuestring, '/')) {
+            if (dr_is_library_path(e->valuestring)) {
                 if (dr_resolve_path(&S, e->valuestring, "plugins", path, sizeof path)) goto done;
             } else {
                 snprintf(path, sizeof path, "%s", e->valuestring);

@@ -35,8 +35,8 @@ static const dvren_param_desc dg_params[] = {
        .doc = "value = file value * value_scale + value_offset (e.g. CT rescale slope)", .unit = ""),
     P_(.type = DVREN_PARAM_FLOAT, .name = "value_offset", .default_number = 0.0,
        .doc = "value = file value * value_scale + value_offset (e.g. CT rescale intercept)", .unit = ""),
-    P_(.type = DVREN_PARAM_FLOATS, .name = "spacing", .count_min = 3, .count_max = 3, .flags = DVREN_PARAM_HAS_MIN,
-       .min_value = 1e-30, .doc = "voxel spacing [x, y, z], overrides the file's", .unit = "physical units"),
+    P_(.type = DVREN_PARAM_FLOATS, .name = "spacing", .count_min = 3, .count_max = 3,
+       .flags = DVREN_PARAM_HAS_MIN | DVREN_PARAM_MIN_EXCLUSIVE, .min_value = 0, .doc = "voxel spacing [x, y, z], overrides the file's", .unit = "physical units"),
     P_(.type = DVREN_PARAM_FLOATS, .name = "bbox", .count_min = 6, .count_max = 6,
        .doc = "world box [xmin, ymin, zmin, xmax, ymax, zmax]; overrides fit", .unit = "world units"),
     P_(.type = DVREN_PARAM_ENUM, .name = "fit", .enum_values = "unit|physical", .default_string = "unit",
@@ -91,6 +91,12 @@ static dvren_status dg_generate(const dvren_host* h, const dvren_params* p, cons
     v->channels = strcmp(gen, "peer") == 0 ? 4u : 1u;
     v->type = DG_F32;
     v->spacing[0] = v->spacing[1] = v->spacing[2] = 1.0;
+    /* dims go up to 2^20 each: the product overflows size_t long before
+     * that, so bound it (as the file loaders do) before multiplying out */
+    if ((double)v->dims[0] * v->dims[1] * v->dims[2] * v->channels * sizeof(float) > (double)((size_t)1 << 40))
+        return h->fail(h, DVREN_ERROR_INVALID_ARGUMENT, "ask for fewer voxels",
+                       "parameter 'dims': %u x %u x %u voxels of %u channel(s) is too large for generator '%s'",
+                       (unsigned)v->dims[0], (unsigned)v->dims[1], (unsigned)v->dims[2], (unsigned)v->channels, gen);
     v->bytes = (size_t)v->dims[0] * v->dims[1] * v->dims[2] * v->channels * sizeof(float);
     v->data = (unsigned char*)h->alloc(h, v->bytes);
     if (!v->data) return h->fail(h, DVREN_ERROR_OUT_OF_MEMORY, NULL, "out of memory");
@@ -140,9 +146,10 @@ static dvren_status dg_from_tensor(const dvren_host* h, const dvren_tensor* t, d
     return DVREN_OK;
 }
 
-/* Converts v into the instance's storage; sets scale/offset per channel. */
-static dvren_status dg_store(const dvren_host* h, const char* storage, const dg_volume* v, double vscale,
-                             double voffset, dg_instance* g, double* vmin, double* vmax)
+/* Converts v into the instance's storage; sets scale/offset per channel.
+ * src names the source in messages (the file, "tensor", the generator). */
+static dvren_status dg_store(const dvren_host* h, const char* src, const char* storage, const dg_volume* v,
+                             double vscale, double voffset, dg_instance* g, double* vmin, double* vmax)
 {
     size_t n = (size_t)v->dims[0] * v->dims[1] * v->dims[2], i;
     uint32_t C = v->channels, c;
@@ -158,7 +165,7 @@ static dvren_status dg_store(const dvren_host* h, const char* storage, const dg_
         c = (uint32_t)(i % C);
         if (!isfinite(x))
             return h->fail(h, DVREN_ERROR_FORMAT, "clean the data (NaN or inf voxels)",
-                           "voxel %.0f channel %u is not finite", (double)(i / C), (unsigned)c);
+                           "'%s': voxel %.0f channel %u is not finite", src, (double)(i / C), (unsigned)c);
         if (x < lo[c]) lo[c] = x;
         if (x > hi[c]) hi[c] = x;
     }
@@ -316,8 +323,8 @@ static dvren_status dg_create(const dvren_host* h, const dvren_params* p, void**
         s = dg_generate(h, p, gen, &v);
     }
     if (s == DVREN_OK)
-        s = dg_store(h, h->param_string(p, "storage"), &v, h->param_number(p, "value_scale"),
-                     h->param_number(p, "value_offset"), g, vmin, vmax);
+        s = dg_store(h, file ? file : t ? "parameter 'data'" : gen, h->param_string(p, "storage"), &v,
+                     h->param_number(p, "value_scale"), h->param_number(p, "value_offset"), g, vmin, vmax);
     if (s == DVREN_OK) s = dg_place(h, p, &v, g);
     if (s == DVREN_OK)
         h->log(h, DVREN_LOG_INFO, DVREN_TAG_STEP,
