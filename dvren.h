@@ -1351,6 +1351,7 @@ static void* dvren__default_alloc(size_t size, size_t align, void* user)
 #else
     /* C11 aligned_alloc wants a size that is a multiple of the alignment */
     if (align < sizeof(void*)) align = sizeof(void*);
+    if (size > SIZE_MAX - align) return NULL;
     return aligned_alloc(align, (size + align - 1) / align * align);
 #endif
 }

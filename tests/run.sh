@@ -37,9 +37,12 @@ tally() { # label command...
   p=$(printf '%s\n' "$out" | grep -c '^PASS ' || true)
   f=$(printf '%s\n' "$out" | grep -c '^FAIL ' || true)
   s=$(printf '%s\n' "$out" | grep -c '^SKIP ' || true)
-  if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+  # harness programs exit 1 when a test failed; any other non-zero status
+  # (a signal, an abort) means the program died, possibly after some FAIL
+  # lines and before the remaining tests ran
+  if { [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; } || { [ "$rc" -ne 0 ] && [ "$rc" -ne 1 ]; }; then
     echo "FAIL $label: exited with status $rc (crash?); see $LOG" | tee -a $LOG
-    f=1
+    f=$((f + 1))
   fi
   pass=$((pass + p)); fail=$((fail + f)); skip=$((skip + s))
 }

@@ -84,6 +84,9 @@ static dvren_status dg_generate(const dvren_host* h, const dvren_params* p, cons
     memset(v, 0, sizeof *v);
     v->dims[0] = v->dims[1] = v->dims[2] = 64;
     if (h->param_numbers(p, "dims", &d) == 3) {
+        if (d[0] != floor(d[0]) || d[1] != floor(d[1]) || d[2] != floor(d[2]))
+            return h->fail(h, DVREN_ERROR_INVALID_ARGUMENT, NULL, "parameter 'dims' [%g, %g, %g] must be whole numbers",
+                           d[0], d[1], d[2]);
         v->dims[0] = (uint32_t)d[0];
         v->dims[1] = (uint32_t)d[1];
         v->dims[2] = (uint32_t)d[2];
@@ -147,7 +150,7 @@ static dvren_status dg_from_tensor(const dvren_host* h, const dvren_tensor* t, d
 }
 
 /* Converts v into the instance's storage; sets scale/offset per channel.
- * src names the source in messages (the file, "tensor", the generator). */
+ * src names the source in messages (the file, "parameter 'data'", the generator). */
 static dvren_status dg_store(const dvren_host* h, const char* src, const char* storage, const dg_volume* v,
                              double vscale, double voffset, dg_instance* g, double* vmin, double* vmax)
 {

@@ -17,6 +17,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -177,8 +178,10 @@ static dvren_status dg_read_text(const dvren_host* h, const char* path, char** t
     return DVREN_OK;
 }
 
-/* Allocates out->data for the volume's dims, channels and type; checks overflow. */
-static dvren_status dg_alloc_data(const dvren_host* h, const char* path, dg_volume* v)
+/* Checks the volume's dims, channels and type and sets v->bytes (nothing is
+ * allocated yet: the loaders first check that the file holds that much, so
+ * a header that lies about its size never makes us allocate). */
+static dvren_status dg_plan_data(const dvren_host* h, const char* path, dg_volume* v)
 {
     size_t n = dg_type_size(v->type);
     int a;
@@ -195,37 +198,73 @@ static dvren_status dg_alloc_data(const dvren_host* h, const char* path, dg_volu
                            (unsigned)v->dims[0], (unsigned)v->dims[1], (unsigned)v->dims[2]);
         n *= v->dims[a];
     }
-    v->data = (unsigned char*)h->alloc(h, n);
-    if (!v->data) return h->fail(h, DVREN_ERROR_OUT_OF_MEMORY, NULL, "'%s': cannot allocate %.0f bytes", path, (double)n);
     v->bytes = n;
     return DVREN_OK;
 }
 
-/* Reads exactly `n` bytes of data from `path` at offset `skip` into dst; the
- * file must hold exactly skip + n bytes (skip < 0: the data are the last n
- * bytes). `what` describes the expected layout for the message. */
-static dvren_status dg_read_exact(const dvren_host* h, const char* path, long long skip, unsigned char* dst, size_t n,
-                                  const char* what)
+/* Allocates v->data (v->bytes, set by dg_plan_data). */
+static dvren_status dg_alloc_data(const dvren_host* h, const char* path, dg_volume* v)
+{
+    v->data = (unsigned char*)h->alloc(h, v->bytes);
+    if (!v->data) {
+        size_t n = v->bytes;
+        v->bytes = 0;
+        return h->fail(h, DVREN_ERROR_OUT_OF_MEMORY, NULL, "'%s': cannot allocate %.0f bytes", path, (double)n);
+    }
+    return DVREN_OK;
+}
+
+/* Checks that `path` holds exactly skip + n bytes (skip < 0: at least n,
+ * the data being the last n bytes) and returns the offset of the data in
+ * *offset. `what` describes the expected layout for the message. */
+static dvren_status dg_check_exact(const dvren_host* h, const char* path, long long skip, size_t n, const char* what,
+                                   long long* offset)
 {
     FILE* f = fopen(path, "rb");
     long long size;
     if (!f) return h->fail(h, DVREN_ERROR_IO, NULL, "cannot open data file '%s': %s", path, strerror(errno));
     size = dg_file_size(f);
+    fclose(f);
     if (skip < 0) skip = size - (long long)n;
-    if (size < 0 || skip < 0 || size != skip + (long long)n) {
-        fclose(f);
+    if (size < 0 || skip < 0 || size != skip + (long long)n)
         return h->fail(h, DVREN_ERROR_FORMAT, "check the dimensions, the element type and the header size",
                        "'%s' has %lld bytes, but %s needs %.0f bytes after a %lld-byte header (%s)", path, size, what,
                        (double)n, skip < 0 ? 0LL : skip,
                        size < skip + (long long)n ? "the file is truncated or the dims are too large"
                                                   : "the dims are too small or the header size is wrong");
-    }
+    *offset = skip;
+    return DVREN_OK;
+}
+
+/* Reads exactly `n` bytes of data from `path` at offset `skip` into dst; the
+ * file must hold exactly skip + n bytes (skip < 0: the data are the last n
+ * bytes). */
+static dvren_status dg_read_exact(const dvren_host* h, const char* path, long long skip, unsigned char* dst, size_t n,
+                                  const char* what)
+{
+    FILE* f;
+    dvren_status s = dg_check_exact(h, path, skip, n, what, &skip);
+    if (s != DVREN_OK) return s;
+    f = fopen(path, "rb");
+    if (!f) return h->fail(h, DVREN_ERROR_IO, NULL, "cannot open data file '%s': %s", path, strerror(errno));
     if (dg_seek(f, skip) != 0 || fread(dst, 1, n, f) != n) {
         fclose(f);
         return h->fail(h, DVREN_ERROR_IO, NULL, "reading '%s' failed", path);
     }
     fclose(f);
     return DVREN_OK;
+}
+
+/* The common case: the whole volume in one file at `skip` (see dg_read_exact).
+ * Checks the file's size, then allocates, then reads. */
+static dvren_status dg_read_volume(const dvren_host* h, const char* path, long long skip, dg_volume* v,
+                                   const char* what)
+{
+    long long off;
+    dvren_status s = dg_check_exact(h, path, skip, v->bytes, what, &off);
+    if (s == DVREN_OK) s = dg_alloc_data(h, path, v);
+    if (s == DVREN_OK) s = dg_read_exact(h, path, off, v->data, v->bytes, what);
+    return s;
 }
 
 static void dg_describe(const dg_volume* v, char* buf, size_t cap)
@@ -248,16 +287,19 @@ static dvren_status dg_load_raw(const dvren_host* h, const dvren_params* p, cons
     if (!dt)
         return h->fail(h, DVREN_ERROR_INVALID_ARGUMENT, "give \"dtype\": one of u8 i8 u16 i16 u32 i32 f16 f32 f64",
                        "'%s': raw data needs parameter 'dtype'", path);
+    if (dims[0] != floor(dims[0]) || dims[1] != floor(dims[1]) || dims[2] != floor(dims[2]))
+        return h->fail(h, DVREN_ERROR_INVALID_ARGUMENT, NULL, "'%s': parameter 'dims' [%g, %g, %g] must be whole numbers",
+                       path, dims[0], dims[1], dims[2]);
     v->dims[0] = (uint32_t)dims[0];
     v->dims[1] = (uint32_t)dims[1];
     v->dims[2] = (uint32_t)dims[2];
     v->channels = (uint32_t)h->param_number(p, "channels");
     v->type = dg_type_from_name(dt);
     v->big_endian = strcmp(h->param_string(p, "endian"), "big") == 0;
-    s = dg_alloc_data(h, path, v);
+    s = dg_plan_data(h, path, v);
     if (s != DVREN_OK) return s;
     dg_describe(v, what, sizeof what);
-    return dg_read_exact(h, path, (long long)h->param_number(p, "header_bytes"), v->data, v->bytes, what);
+    return dg_read_volume(h, path, (long long)h->param_number(p, "header_bytes"), v, what);
 }
 
 /* ---- .npy ---------------------------------------------------------------------- */
@@ -435,10 +477,10 @@ static dvren_status dg_load_npy(const dvren_host* h, const char* path, dg_volume
     v->dims[2] = (uint32_t)shape[0];
     v->channels = ndim == 4 ? (uint32_t)shape[3] : 1u;
     v->big_endian = 0;
-    s = dg_alloc_data(h, path, v);
+    s = dg_plan_data(h, path, v);
     if (s != DVREN_OK) goto done;
     dg_describe(v, what, sizeof what);
-    s = dg_read_exact(h, path, (long long)(hoff + hlen), v->data, v->bytes, what);
+    s = dg_read_volume(h, path, (long long)(hoff + hlen), v, what);
     goto done;
 corrupt:
     s = h->fail(h, DVREN_ERROR_FORMAT, "write it with numpy.save",
@@ -467,6 +509,24 @@ static dg_type dg_nrrd_type(const char* s)
 }
 
 /* ---- NRRD ------------------------------------------------------------------------ */
+
+/* The next non-blank line at or after l (trailing spaces and '\r' removed)
+ * into out; returns where the following line starts, or NULL at the end. */
+static char* dg_next_name(char* l, char* out, size_t cap)
+{
+    while (l && *l) {
+        char* e = strchr(l, '\n');
+        size_t n = e ? (size_t)(e - l) : strlen(l);
+        char* after = e ? e + 1 : l + n;
+        while (n && (l[n - 1] == '\r' || l[n - 1] == ' ')) --n;
+        if (n) {
+            snprintf(out, cap, "%.*s", (int)(n < cap ? n : cap - 1), l);
+            return after;
+        }
+        l = after;
+    }
+    return NULL;
+}
 
 static dvren_status dg_load_nrrd(const dvren_host* h, const char* path, dg_volume* v)
 {
@@ -519,11 +579,12 @@ static dvren_status dg_load_nrrd(const dvren_host* h, const char* path, dg_volum
                 } else if (!strcmp(l, "sizes")) {
                     char* e = val;
                     nsizes = 0;
-                    while (*e && nsizes < 4) {
+                    while (*e && nsizes < 64) {
                         char* e2;
                         long long x = strtoll(e, &e2, 10);
                         if (e2 == e) break;
-                        sizes[nsizes++] = x;
+                        if (nsizes < 4) sizes[nsizes] = x;
+                        nsizes++;
                         e = e2;
                     }
                 } else if (!strcmp(l, "spacings")) {
@@ -650,47 +711,46 @@ static dvren_status dg_load_nrrd(const dvren_host* h, const char* path, dg_volum
         v->spacing[2] = spac[2];
         v->has_spacing = 1;
     }
-    s = dg_alloc_data(h, path, v);
+    s = dg_plan_data(h, path, v);
     if (s != DVREN_OK) goto done;
     dg_describe(v, what, sizeof what);
     if (!detached) {
-        s = dg_read_exact(h, path, byte_skip < 0 ? -1 : (long long)header_end + byte_skip, v->data, v->bytes, what);
+        s = dg_read_volume(h, path, byte_skip < 0 ? -1 : (long long)header_end + byte_skip, v, what);
         goto done;
     }
     {
         /* detached: one file, a numbered pattern, or a LIST; each file holds an equal share */
-        char names[2][DG_PATH];
-        long long first = 0, last = 0, step = 1, nfiles = 1, k;
-        int pattern = 0;
+        char name[DG_PATH], full[DG_PATH];
+        long long first = 0, last = 0, step = 1, nfiles = 1, k, off;
+        int pattern = 0, pass;
         size_t share;
         if (list) {
             char* l = lines_after;
             nfiles = 0;
-            while (l && *l) {
-                char* e = strchr(l, '\n');
-                size_t n = e ? (size_t)(e - l) : strlen(l);
-                while (n && (l[n - 1] == '\r' || l[n - 1] == ' ')) --n;
-                if (n) nfiles++;
-                l = e ? e + 1 : l + strlen(l);
-            }
+            while ((l = dg_next_name(l, name, sizeof name)) != NULL) nfiles++;
         } else if (strchr(datafile, '%')) {
             char fmt[DG_PATH];
+            const char* pc;
+            const char* q = NULL;
             if (sscanf(datafile, "%4095s %lld %lld %lld", fmt, &first, &last, &step) < 4 || step == 0 ||
-                (last - first) / step < 0) {
-                s = h->fail(h, DVREN_ERROR_FORMAT, NULL,
-                            "'%s': NRRD 'data file: %s' is not '<pattern> <min> <max> <step>'", path, datafile);
+                first < -2147483647LL || first > 2147483647LL || last < -2147483647LL || last > 2147483647LL ||
+                step < -2147483647LL || step > 2147483647LL || (last - first) / step < 0) {
+                s = h->fail(h, DVREN_ERROR_FORMAT, "e.g. \"data file: slice.%d 1 93 1\"",
+                            "'%s': NRRD 'data file: %s' is not '<pattern> <min> <max> <step>' with int min, max, step",
+                            path, datafile);
                 goto done;
             }
-            {
-                /* allow exactly one integer conversion: %d, %0Nd, %Nd */
-                const char* pc = strchr(fmt, '%');
-                const char* q = pc + 1;
+            /* allow exactly one integer conversion: %d, %0Nd, %Nd */
+            pc = strchr(fmt, '%');
+            if (pc) {
+                q = pc + 1;
                 while (*q >= '0' && *q <= '9') ++q;
-                if (*q != 'd' || strchr(q, '%')) {
-                    s = h->fail(h, DVREN_ERROR_FORMAT, NULL, "'%s': NRRD data file pattern '%s' must hold one %%d",
-                                path, fmt);
-                    goto done;
-                }
+            }
+            if (!q || *q != 'd' || strchr(q, '%')) {
+                s = h->fail(h, DVREN_ERROR_FORMAT, NULL,
+                            "'%s': NRRD 'data file: %s': the file name pattern '%s' must hold one %%d", path, datafile,
+                            fmt);
+                goto done;
             }
             snprintf(datafile, sizeof datafile, "%s", fmt);
             nfiles = (last - first) / step + 1;
@@ -702,38 +762,34 @@ static dvren_status dg_load_nrrd(const dvren_host* h, const char* path, dg_volum
             goto done;
         }
         share = v->bytes / (size_t)nfiles;
-        for (k = 0; k < nfiles; ++k) {
-            if (list) {
-                /* k-th non-empty line after the LIST line */
-                char* l = lines_after;
-                long long seen = -1;
-                names[0][0] = 0;
-                while (l && *l) {
-                    char* e = strchr(l, '\n');
-                    size_t n = e ? (size_t)(e - l) : strlen(l);
-                    while (n && (l[n - 1] == '\r' || l[n - 1] == ' ')) --n;
-                    if (n && ++seen == k) {
-                        snprintf(names[0], sizeof names[0], "%.*s", (int)n, l);
-                        break;
-                    }
-                    l = e ? e + 1 : l + strlen(l);
-                }
-            } else if (pattern) {
+        /* pass 0 checks every file's size, pass 1 allocates and reads: a
+         * header that promises more than its files hold allocates nothing */
+        for (pass = 0; pass < 2; ++pass) {
+            char* l = lines_after;
+            if (pass == 1 && (s = dg_alloc_data(h, path, v)) != DVREN_OK) goto done;
+            for (k = 0; k < nfiles; ++k) {
+                if (list) {
+                    l = dg_next_name(l, name, sizeof name);
+                } else if (pattern) {
 #if defined(__GNUC__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wformat-nonliteral"
 #endif
-                snprintf(names[0], sizeof names[0], datafile, (int)(first + k * step));
+                    snprintf(name, sizeof name, datafile, (int)(first + k * step));
 #if defined(__GNUC__)
 #pragma GCC diagnostic pop
 #endif
-            } else {
-                snprintf(names[0], sizeof names[0], "%s", datafile);
+                } else {
+                    snprintf(name, sizeof name, "%s", datafile);
+                }
+                dg_join(dir, name, full, sizeof full);
+                if (pass == 0)
+                    s = dg_check_exact(h, full, byte_skip, share, nfiles > 1 ? "its share of the volume" : what, &off);
+                else
+                    s = dg_read_exact(h, full, byte_skip, v->data + (size_t)k * share, share,
+                                      nfiles > 1 ? "its share of the volume" : what);
+                if (s != DVREN_OK) goto done;
             }
-            dg_join(dir, names[0], names[1], sizeof names[1]);
-            s = dg_read_exact(h, names[1], byte_skip, v->data + (size_t)k * share, share,
-                              nfiles > 1 ? "its share of the volume" : what);
-            if (s != DVREN_OK) goto done;
         }
     }
 done:
@@ -798,6 +854,12 @@ static dvren_status dg_load_mhd(const dvren_host* h, const char* path, dg_volume
             } else if (!strcmp(key, "ElementByteOrderMSB") || !strcmp(key, "BinaryDataByteOrderMSB") ||
                        !strcmp(key, "ByteOrderMSB")) {
                 v->big_endian = !strcmp(val, "True") || !strcmp(val, "true") || !strcmp(val, "1");
+            } else if (!strcmp(key, "BinaryData")) {
+                if (!strcmp(val, "False") || !strcmp(val, "false") || !strcmp(val, "0")) {
+                    s = h->fail(h, DVREN_ERROR_FORMAT, "write it with BinaryData = True",
+                                "'%s': MetaImage BinaryData = False (ASCII data) is not supported", path);
+                    goto done;
+                }
             } else if (!strcmp(key, "CompressedData")) {
                 if (!strcmp(val, "True") || !strcmp(val, "true")) {
                     s = h->fail(h, DVREN_ERROR_FORMAT, "write it uncompressed (CompressedData = False)",
@@ -844,14 +906,14 @@ static dvren_status dg_load_mhd(const dvren_host* h, const char* path, dg_volume
         memcpy(v->spacing, spacing, sizeof spacing);
         v->has_spacing = 1;
     }
-    s = dg_alloc_data(h, path, v);
+    s = dg_plan_data(h, path, v);
     if (s != DVREN_OK) goto done;
     dg_describe(v, what, sizeof what);
     if (local)
-        s = dg_read_exact(h, path, header_size < 0 ? -1 : (long long)data_off + header_size, v->data, v->bytes, what);
+        s = dg_read_volume(h, path, header_size < 0 ? -1 : (long long)data_off + header_size, v, what);
     else {
         dg_join(dir, datafile, full, sizeof full);
-        s = dg_read_exact(h, full, header_size, v->data, v->bytes, what);
+        s = dg_read_volume(h, full, header_size, v, what);
     }
 done:
     if (text) h->free(h, text, len + 1);
@@ -895,9 +957,10 @@ static dvren_status dg_load_dat(const dvren_host* h, const char* path, dg_volume
                     v->spacing[0] > 0 && v->spacing[1] > 0 && v->spacing[2] > 0)
                     v->has_spacing = 1;
             } else if (!strcmp(key, "Format")) {
-                if (!strncmp(val, "UCHAR", 5)) v->type = DG_U8;
-                else if (!strncmp(val, "USHORT", 6)) v->type = DG_U16;
-                else if (!strncmp(val, "FLOAT", 5)) v->type = DG_F32;
+                /* whole words: "UCHAR4" (RGBA) or "USHORT_12" are other layouts */
+                if (!strcmp(val, "UCHAR")) v->type = DG_U8;
+                else if (!strcmp(val, "USHORT")) v->type = DG_U16;
+                else if (!strcmp(val, "FLOAT")) v->type = DG_F32;
                 else {
                     s = h->fail(h, DVREN_ERROR_FORMAT, NULL, "'%s': QVis Format '%s' is not supported", path, val);
                     goto done;
@@ -910,11 +973,11 @@ static dvren_status dg_load_dat(const dvren_host* h, const char* path, dg_volume
         s = h->fail(h, DVREN_ERROR_FORMAT, NULL, "'%s': QVis header lacks ObjectFileName, Resolution or Format", path);
         goto done;
     }
-    s = dg_alloc_data(h, path, v);
+    s = dg_plan_data(h, path, v);
     if (s != DVREN_OK) goto done;
     dg_describe(v, what, sizeof what);
     dg_join(dir, object, full, sizeof full);
-    s = dg_read_exact(h, full, 0, v->data, v->bytes, what);
+    s = dg_read_volume(h, full, 0, v, what);
 done:
     if (text) h->free(h, text, len + 1);
     return s;
@@ -952,10 +1015,13 @@ static dvren_status dg_load_vtk(const dvren_host* h, const char* path, dg_volume
         {
             char* t = dg_trim(buf);
             if (!*t) continue;
-            if (line_no == 3) {
+            if (binary < 0) {
+                /* line 3 by the specification; VTK's reader (and files such as
+                 * ironProt.vtk) allow blank lines before it */
                 binary = !strncmp(t, "BINARY", 6) ? 1 : !strncmp(t, "ASCII", 5) ? 0 : -1;
                 if (binary < 0) {
-                    s = h->fail(h, DVREN_ERROR_FORMAT, NULL, "'%s': line 3 must be ASCII or BINARY", path);
+                    s = h->fail(h, DVREN_ERROR_FORMAT, NULL, "'%s': the line after the title must be ASCII or BINARY, "
+                                "not '%.40s'", path, t);
                     goto done;
                 }
             } else if (sscanf(t, "DATASET %63s", a) == 1) {
@@ -990,12 +1056,12 @@ static dvren_status dg_load_vtk(const dvren_host* h, const char* path, dg_volume
                 if (sscanf(t, "SCALARS %*s %*s %u", &x) == 1) v->channels = x;
                 have_scalars = 1;
             } else if (!strncmp(t, "LOOKUP_TABLE", 12)) {
-                data_off = pos;
+                data_off = pos < len ? pos : len; /* the last line may lack its newline */
                 break;
             }
         }
     }
-    if (!have_dims || !have_scalars || !data_off) {
+    if (binary < 0 || !have_dims || !have_scalars || !data_off) {
         s = h->fail(h, DVREN_ERROR_FORMAT, NULL, "'%s': VTK header lacks DIMENSIONS, SCALARS or LOOKUP_TABLE", path);
         goto done;
     }
@@ -1004,14 +1070,14 @@ static dvren_status dg_load_vtk(const dvren_host* h, const char* path, dg_volume
                     npoints, (unsigned)v->dims[0], (unsigned)v->dims[1], (unsigned)v->dims[2]);
         goto done;
     }
-    s = dg_alloc_data(h, path, v);
+    s = dg_plan_data(h, path, v);
     if (s != DVREN_OK) goto done;
     dg_describe(v, what, sizeof what);
     if (binary) {
         FILE* f = fopen(path, "rb");
         long long size;
         if (!f) {
-            s = h->fail(h, DVREN_ERROR_IO, NULL, "cannot open '%s'", path);
+            s = h->fail(h, DVREN_ERROR_IO, NULL, "cannot open '%s': %s", path, strerror(errno));
             goto done;
         }
         size = dg_file_size(f);
@@ -1022,6 +1088,10 @@ static dvren_status dg_load_vtk(const dvren_host* h, const char* path, dg_volume
                         "(the file is truncated)", path, size, what, (double)v->bytes, (double)data_off);
             goto done;
         }
+        if ((s = dg_alloc_data(h, path, v)) != DVREN_OK) {
+            fclose(f);
+            goto done;
+        }
         if (dg_seek(f, (long long)data_off) != 0 || fread(v->data, 1, v->bytes, f) != v->bytes) {
             fclose(f);
             s = h->fail(h, DVREN_ERROR_IO, NULL, "reading '%s' failed", path);
@@ -1030,32 +1100,52 @@ static dvren_status dg_load_vtk(const dvren_host* h, const char* path, dg_volume
         fclose(f);
         v->big_endian = dg_type_size(v->type) > 1;
     } else {
-        /* ASCII: whitespace-separated numbers, converted to the declared type in host order */
+        /* ASCII: whitespace-separated numbers, converted to the declared type
+         * in host order. Pass 0 counts and range-checks them (nothing is
+         * allocated for a header that promises more values than the text
+         * holds), pass 1 stores them. */
         size_t n = v->bytes / dg_type_size(v->type), k, es = dg_type_size(v->type);
-        char* p = text + data_off;
+        /* integer ranges by dg_type (invalid, u8, i8, u16, i16, u32, i32) */
+        static const double lo[] = {0, 0, -128, 0, -32768, 0, -2147483648.0};
+        static const double hi[] = {0, 255, 127, 65535, 32767, 4294967295.0, 2147483647.0};
+        int pass;
         if (len >= DG_HEADER_MAX) {
             s = h->fail(h, DVREN_ERROR_FORMAT, "save it as BINARY", "'%s': ASCII VTK files over 1 MiB are not supported",
                         path);
             goto done;
         }
-        for (k = 0; k < n; ++k) {
-            char* e;
-            double d = strtod(p, &e);
-            if (e == p) {
-                s = h->fail(h, DVREN_ERROR_FORMAT, NULL, "'%s': ASCII data ends after %.0f of %.0f values", path,
-                            (double)k, (double)n);
-                goto done;
-            }
-            p = e;
-            switch (v->type) {
-            case DG_U8: { uint8_t q = (uint8_t)d; memcpy(v->data + k * es, &q, es); break; }
-            case DG_I8: { int8_t q = (int8_t)d; memcpy(v->data + k * es, &q, es); break; }
-            case DG_U16: { uint16_t q = (uint16_t)d; memcpy(v->data + k * es, &q, es); break; }
-            case DG_I16: { int16_t q = (int16_t)d; memcpy(v->data + k * es, &q, es); break; }
-            case DG_U32: { uint32_t q = (uint32_t)d; memcpy(v->data + k * es, &q, es); break; }
-            case DG_I32: { int32_t q = (int32_t)d; memcpy(v->data + k * es, &q, es); break; }
-            case DG_F32: { float q = (float)d; memcpy(v->data + k * es, &q, es); break; }
-            default: memcpy(v->data + k * es, &d, es); break;
+        for (pass = 0; pass < 2; ++pass) {
+            char* p = text + data_off;
+            if (pass == 1 && (s = dg_alloc_data(h, path, v)) != DVREN_OK) goto done;
+            for (k = 0; k < n; ++k) {
+                char* e;
+                double d = strtod(p, &e);
+                if (e == p) {
+                    s = h->fail(h, DVREN_ERROR_FORMAT, NULL, "'%s': ASCII data ends after %.0f of %.0f values", path,
+                                (double)k, (double)n);
+                    goto done;
+                }
+                p = e;
+                if (pass == 0) {
+                    int integer = v->type >= DG_U8 && v->type <= DG_I32;
+                    if ((integer && !(d >= lo[v->type] && d <= hi[v->type])) ||
+                        (v->type == DG_F32 && isfinite(d) && fabs(d) > FLT_MAX)) {
+                        s = h->fail(h, DVREN_ERROR_FORMAT, NULL, "'%s': ASCII value %.0f (%g) does not fit the type %s",
+                                    path, (double)k, d, dg_type_name(v->type));
+                        goto done;
+                    }
+                    continue;
+                }
+                switch (v->type) {
+                case DG_U8: { uint8_t q = (uint8_t)d; memcpy(v->data + k * es, &q, es); break; }
+                case DG_I8: { int8_t q = (int8_t)d; memcpy(v->data + k * es, &q, es); break; }
+                case DG_U16: { uint16_t q = (uint16_t)d; memcpy(v->data + k * es, &q, es); break; }
+                case DG_I16: { int16_t q = (int16_t)d; memcpy(v->data + k * es, &q, es); break; }
+                case DG_U32: { uint32_t q = (uint32_t)d; memcpy(v->data + k * es, &q, es); break; }
+                case DG_I32: { int32_t q = (int32_t)d; memcpy(v->data + k * es, &q, es); break; }
+                case DG_F32: { float q = (float)d; memcpy(v->data + k * es, &q, es); break; }
+                default: memcpy(v->data + k * es, &d, es); break;
+                }
             }
         }
         v->big_endian = 0;
