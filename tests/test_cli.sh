@@ -280,4 +280,32 @@ run_fails --no-such-option
 stderr_has '--no-such-option' "the option"
 finish
 
+# ---------------------------------------------------------------- examples/minimal.c
+# The example renders the CT head as its header comment says; it must light a
+# good share of the image (the head covers about 40% of it), and without the
+# data it must fail with a message naming the file, not write an empty image.
+begin minimal_example
+CT=${DVREN_DATA:-$ROOT/../shared/data}/ct_head/quarter.nhdr
+if [ ! -x "$B/minimal" ]; then
+    problem "$B/minimal is not built"
+    finish
+elif [ ! -f "$CT" ]; then
+    echo "SKIP $NAME/minimal_example: no CT head at $CT"
+else
+    (cd "$W" && "$B/minimal" "$CT" head.png) >"$OUT" 2>"$ERR"
+    RC=$?
+    [ "$RC" -eq 0 ] || problem "exit status $RC"
+    lit=$(sed -n 's/^wrote head.png: \([0-9.]*\)% of the pixels lit$/\1/p' "$OUT")
+    [ -n "$lit" ] || problem "no 'wrote head.png: N% of the pixels lit' line"
+    [ -n "$lit" ] && awk -v l="$lit" 'BEGIN { exit !(l > 25 && l < 70) }' || problem "lit share $lit% is not in 25..70%"
+    [ "$(od -A n -t x1 -N 8 "$W/head.png" 2>/dev/null | tr -d ' \n')" = 89504e470d0a1a0a ] || problem "head.png is not a PNG"
+    before=$(snapshot)
+    (cd "$W" && "$B/minimal" "$W/no_such_volume.nhdr" none.png) >"$OUT" 2>"$ERR"
+    RC=$?
+    [ "$RC" -ne 0 ] || problem "a missing volume gave exit status 0"
+    stderr_has 'no_such_volume\.nhdr' "the missing file"
+    no_new_files "$before"
+    finish
+fi
+
 [ "$nfail" -eq 0 ]
