@@ -1106,7 +1106,9 @@ typedef struct dvren_render_options {
  * termination (kernels/dvren_march.h has the equations). Deterministic: the
  * same scene, plan and seed give bitwise the same outputs for any thread
  * count. options may be NULL. Errors: INVALID_ARGUMENT (fb made for another
- * size or without an output the plan selects), CANCELLED, OUT_OF_MEMORY. */
+ * size or without an output the plan selects), CANCELLED (the roi is then
+ * partly rendered: tiles finished before the callback asked to stop hold
+ * their pixels, the others keep their previous values), OUT_OF_MEMORY. */
 DVREN_API dvren_status dvren_render(dvren_scene* scene, const dvren_plan* plan, dvren_framebuffer* fb,
                                     const dvren_render_options* options);
 
