@@ -63,17 +63,39 @@ embed() { # header name source
     $0 ~ "^/\\* >>" name " end \\*/" { skip = 0 }
     !skip { print }' "$1"
 }
+# Same, but the file becomes a C array of string literals, one per line
+# (dvren_cuda.h hands these texts to NVRTC).
+embed_strings() { # header name source
+  awk -v name="$2" -v src="$3" -v var="$4" '
+    $0 ~ "^/\\* >>" name " begin" {
+      print
+      print "static const char* const " var "[] = {"
+      while ((getline line < src) > 0) {
+        gsub(/\\/, "\\\\", line); gsub(/"/, "\\\"", line)
+        print "\"" line "\\n\","
+      }
+      print "0};"
+      skip = 1; next
+    }
+    $0 ~ "^/\\* >>" name " end \\*/" { skip = 0 }
+    !skip { print }' "$1"
+}
 gen_into() { # output-dir: writes the generated headers there
   embed dvren.h device kernels/dvren_device.h > "$1/dvren.h.1"
   embed "$1/dvren.h.1" march kernels/dvren_march.h > "$1/dvren.h"
-  rm -f "$1/dvren.h.1"
+  embed_strings dvren_cuda.h "cuda-src device" kernels/dvren_device.h dvren__cuda_src_device > "$1/c.1"
+  embed_strings "$1/c.1" "cuda-src march" kernels/dvren_march.h dvren__cuda_src_march > "$1/c.2"
+  embed_strings "$1/c.2" "cuda-src kernel" kernels/dvren_cuda_kernel.h dvren__cuda_src_kernel > "$1/dvren_cuda.h"
+  rm -f "$1/dvren.h.1" "$1/c.1" "$1/c.2"
 }
-do_gen() { # [--check]: only report whether dvren.h is stale (exit 1 if so)
-  local t rc=0; t=$(mktemp -d)
+do_gen() { # [--check]: only report whether the headers are stale (exit 1 if so)
+  local t f rc=0; t=$(mktemp -d)
   gen_into "$t"
-  if ! cmp -s "$t/dvren.h" dvren.h; then
-    if [ "${1:-}" = --check ]; then rc=1; else cp "$t/dvren.h" dvren.h; say "regenerated dvren.h from kernels/"; fi
-  fi
+  for f in dvren.h dvren_cuda.h; do
+    if ! cmp -s "$t/$f" $f; then
+      if [ "${1:-}" = --check ]; then rc=1; else cp "$t/$f" $f; say "regenerated $f from kernels/"; fi
+    fi
+  done
   rm -rf "$t"
   return $rc
 }

@@ -146,7 +146,9 @@ typedef unsigned int uint32_t;
 typedef int int32_t;
 typedef unsigned long long uint64_t;
 typedef long long int64_t;
-#define DVREN_FN static __device__ __forceinline__
+/* not static: NVRTC warns (#177) about every unused static function, and a
+ * fused kernel is one translation unit anyway */
+#define DVREN_FN __device__ __forceinline__
 #define DVREN_KERNEL extern "C" __global__
 #define DVREN_RESTRICT __restrict__
 #define DVREN_ON_GPU 1
@@ -202,6 +204,48 @@ DVREN_FN dvren_float3 dvren_normalize3(dvren_float3 a)
 {
     float l = dvren_length3(a);
     return l > 0.0f ? dvren_scale3(a, 1.0f / l) : a;
+}
+
+/* ---- wide loads ------------------------------------------------------------------
+ * One 16-byte load of four floats and one 8-byte load of four u16 (the
+ * address must be aligned to 16 and 8 bytes). On the GPU these are single
+ * LDG.128 / LDG.64 instructions through the read-only path. */
+typedef struct dvren_float4 { float x, y, z, w; } dvren_float4;
+
+DVREN_FN dvren_float4 dvren_load_f32x4(const float* p)
+{
+    dvren_float4 r;
+#if DVREN_ON_GPU
+    float4 v = __ldg((const float4*)p);
+    r.x = v.x;
+    r.y = v.y;
+    r.z = v.z;
+    r.w = v.w;
+#else
+    r.x = p[0];
+    r.y = p[1];
+    r.z = p[2];
+    r.w = p[3];
+#endif
+    return r;
+}
+
+DVREN_FN dvren_float4 dvren_load_u16x4(const uint16_t* p)
+{
+    dvren_float4 r;
+#if DVREN_ON_GPU
+    uint2 v = __ldg((const uint2*)p);
+    r.x = (float)(v.x & 0xFFFFu);
+    r.y = (float)(v.x >> 16);
+    r.z = (float)(v.y & 0xFFFFu);
+    r.w = (float)(v.y >> 16);
+#else
+    r.x = (float)p[0];
+    r.y = (float)p[1];
+    r.z = (float)p[2];
+    r.w = (float)p[3];
+#endif
+    return r;
 }
 
 /* ---- counter-based RNG: Philox4x32-10 -------------------------------------
@@ -561,9 +605,13 @@ DVREN_API void dvren_log_to_file(void* user, dvren_log_level level, const char* 
 
 typedef enum dvren_device_kind {
     DVREN_DEVICE_CPU = 0,  /* the CPU renderer in this header */
-    DVREN_DEVICE_CUDA = 1, /* needs dvren_cuda.h; without it: DVREN_ERROR_UNSUPPORTED */
+    DVREN_DEVICE_CUDA = 1, /* an NVIDIA GPU through dvren_cuda.h (backend = dvren_cuda_backend()) */
     DVREN_DEVICE_FORCE_32 = 0x7FFFFFFF
 } dvren_device_kind;
+
+/* A device backend: a table of hooks that dvren_cuda.h provides
+ * (dvren_cuda_backend()); opaque to users. */
+typedef struct dvren_backend dvren_backend;
 
 /* Zero fields take the default written beside them. */
 typedef struct dvren_context_desc {
@@ -573,17 +621,39 @@ typedef struct dvren_context_desc {
     dvren_log_level log_level;  /* lines above this level are dropped; default (0) means INFO */
     uint32_t threads;           /* CPU worker threads; 0: $DVREN_THREADS, else all cores; max 1024 */
     const char* plugin_path;    /* extra plugin folders searched first, ':'-separated (';' on Windows) */
-    dvren_device_kind device;   /* default CPU */
+    dvren_device_kind device;   /* default CPU; anything else needs `backend` */
+    const dvren_backend* backend;     /* the device's backend, e.g. dvren_cuda_backend(); NULL for the CPU */
+    /* Device choice (GPU backends): the first device, counting from
+     * device_index, whose name contains device_name (case-insensitive; NULL:
+     * any) and whose compute capability is at least min_compute_capability
+     * (major*10 + minor, e.g. 86 for an RTX 3060; 0: any). No match is
+     * DVREN_ERROR_NO_DEVICE, never another device. */
+    uint32_t device_index;
+    const char* device_name;
+    uint32_t min_compute_capability;
+    /* Folder of the on-disk kernel cache (GPU backends). NULL: $DVREN_CACHE_DIR,
+     * else $XDG_CACHE_HOME/dvren, else ~/.cache/dvren; "": no disk cache. */
+    const char* kernel_cache_dir;
 } dvren_context_desc;
 
 /* Creates a context. Errors: INVALID_ARGUMENT (one allocator hook without
- * the other, threads > 1024, unknown device), UNSUPPORTED (CUDA asked for
- * without dvren_cuda.h), OUT_OF_MEMORY. On error *out is NULL and the text is
- * in dvren_last_error(NULL). Any thread; the context then belongs to it. */
+ * the other, threads > 1024, unknown device, a backend for another device),
+ * UNSUPPORTED (a GPU asked for without a backend: include dvren_cuda.h),
+ * NO_DEVICE (no driver, no GPU, or none matching the device choice),
+ * DEVICE, OUT_OF_MEMORY. A context never falls back to another device. On
+ * error *out is NULL and the text is in dvren_last_error(NULL). Any thread;
+ * the context then belongs to it. */
 DVREN_API dvren_status dvren_context_create(const dvren_context_desc* desc, dvren_context** out);
-/* Destroys the context, its plugins' libraries and every object made from
- * it that was not destroyed yet. NULL is ignored. */
+/* Destroys the context and unloads its plugins' libraries. Destroy the
+ * objects made from it (stages, scenes, plans, framebuffers, tensors) first.
+ * NULL is ignored. */
 DVREN_API void dvren_context_destroy(dvren_context* ctx);
+/* The context's device. */
+DVREN_API dvren_device_kind dvren_context_device(const dvren_context* ctx);
+/* Waits until the device has finished all work submitted through ctx
+ * (renders on a GPU are asynchronous; reading a framebuffer output waits by
+ * itself). No-op on the CPU. Errors: DEVICE. */
+DVREN_API dvren_status dvren_synchronize(dvren_context* ctx);
 /* Worker threads the CPU renderer uses (>= 1). */
 DVREN_API uint32_t dvren_context_threads(const dvren_context* ctx);
 /* Writes "[tag] text" to the context's log sink if level passes its filter. */
@@ -625,7 +695,7 @@ typedef enum dvren_memory {
  * dvren_tensor_create, freed by dvren_tensor_destroy) or borrows it
  * (dvren_tensor_wrap: the caller keeps the memory alive). */
 typedef struct dvren_tensor {
-    void* data;
+    void* data;                       /* host pointer, or the device address (DVREN_MEMORY_DEVICE) */
     dvren_dtype dtype;
     uint32_t ndim;                    /* 1 .. DVREN_MAX_DIMS */
     int64_t shape[DVREN_MAX_DIMS];
@@ -696,7 +766,8 @@ DVREN_API dvren_status dvren_tensor_create(dvren_context* ctx, dvren_dtype dtype
  * the message goes to dvren_last_error(NULL). */
 DVREN_API dvren_status dvren_tensor_wrap(void* data, dvren_dtype dtype, uint32_t ndim, const int64_t* shape,
                                          const int64_t* strides, dvren_tensor* out);
-/* Frees owned data (no-op for borrowed data) and zeroes *t. */
+/* Frees owned data (no-op for borrowed data) and zeroes *t. Device tensors
+ * go back to their context's memory pool. */
 DVREN_API void dvren_tensor_destroy(dvren_context* ctx, dvren_tensor* t);
 
 /* ======================================================================== */
@@ -847,6 +918,12 @@ typedef struct dvren_instance_info {
     uint32_t gradient_channel;
     /* samplers */
     float min_transmittance;            /* stop a ray once T falls below this; 0: never */
+    /* JIT specialisation (GPU): "#define NAME VALUE" lines, one per line, put
+     * before the plugin's device source in the fused kernel, so that values
+     * known per instance (a channel count, a storage type) become
+     * compile-time constants. Only the plugin's own (prefixed) macros. May be
+     * NULL. Valid until destroy. */
+    const char* jit_defines;
 } dvren_instance_info;
 
 typedef struct dvren_host dvren_host;
@@ -1081,10 +1158,11 @@ typedef struct dvren_framebuffer dvren_framebuffer;
 /* Allocates the outputs the plan selects at its full image size. */
 DVREN_API dvren_status dvren_framebuffer_create(dvren_context* ctx, const dvren_plan* plan, dvren_framebuffer** out);
 DVREN_API void dvren_framebuffer_destroy(dvren_framebuffer* fb);
-/* Borrowed view of one output (shapes in >>device: rgb (H, W, 3) f32;
+/* Borrowed host view of one output (shapes in >>device: rgb (H, W, 3) f32;
  * alpha, depth, transmittance (H, W) f32; hit (H, W) u8; samples (H, W)
- * u32). Errors: INVALID_ARGUMENT (not exactly one known bit), NOT_FOUND
- * (the plan did not select it). */
+ * u32). After a GPU render the first call per output waits for the device
+ * and copies the output back. Errors: INVALID_ARGUMENT (not exactly one
+ * known bit), NOT_FOUND (the plan did not select it), DEVICE. */
 DVREN_API dvren_status dvren_framebuffer_output(const dvren_framebuffer* fb, uint32_t output, dvren_tensor* view);
 /* Name of one output bit ("rgb", "alpha", "depth", "transmittance", "hit",
  * "samples"), NULL for anything else. */
@@ -1233,7 +1311,35 @@ typedef struct dvren__plugin_rec {
     dvren_sampler_iface sampler;
 } dvren__plugin_rec;
 
+/* Hooks of a device backend (dvren_cuda.h). Its implementation lives in the
+ * same translation unit as this one and may use the private structs. */
+struct dvren_scene;
+struct dvren_framebuffer;
+struct dvren_plan;
+struct dvren_backend {
+    uint32_t struct_size;
+    const char* name;
+    dvren_device_kind device;
+    /* context: sets ctx->be_state; errors leave an error text on ctx */
+    dvren_status (*init)(dvren_context* ctx, const dvren_context_desc* desc);
+    void (*shutdown)(dvren_context* ctx);
+    dvren_status (*synchronize)(dvren_context* ctx);
+    /* stages and scenes: upload buffers, bind device blocks, build the kernel */
+    void (*stage_shutdown)(struct dvren_stage* st);
+    dvren_status (*scene_init)(struct dvren_scene* sc);
+    void (*scene_shutdown)(struct dvren_scene* sc);
+    /* framebuffers: device outputs, read back on demand */
+    dvren_status (*fb_init)(struct dvren_framebuffer* fb);
+    void (*fb_shutdown)(struct dvren_framebuffer* fb);
+    dvren_status (*fb_download)(struct dvren_framebuffer* fb, int index);
+    dvren_status (*render)(struct dvren_scene* sc, const struct dvren_plan* plan, struct dvren_framebuffer* fb,
+                           const dvren_render_options* options);
+    void (*tensor_free)(dvren_context* ctx, dvren_tensor* t);
+};
+
 struct dvren_context {
+    const dvren_backend* be; /* NULL on the CPU */
+    void* be_state;
     dvren_allocator allocator;
     dvren_log_fn log;
     void* log_user;
@@ -1450,14 +1556,17 @@ DVREN_API dvren_status dvren_context_create(const dvren_context_desc* desc, dvre
     if (d.threads > 1024)
         return dvren_set_error(NULL, DVREN_ERROR_INVALID_ARGUMENT, "context", NULL, "threads = %u > 1024",
                                (unsigned)d.threads);
-    if (d.device != DVREN_DEVICE_CPU) {
-        if (d.device == DVREN_DEVICE_CUDA)
-            return dvren_set_error(NULL, DVREN_ERROR_UNSUPPORTED, "context",
-                                   "include dvren_cuda.h and create the context with dvren_cuda_context_create",
-                                   "device CUDA requested, but this build has only the CPU renderer");
+    if (d.device != DVREN_DEVICE_CPU && d.device != DVREN_DEVICE_CUDA)
         return dvren_set_error(NULL, DVREN_ERROR_INVALID_ARGUMENT, "context", NULL, "unknown device %d",
                                (int)d.device);
-    }
+    if (d.device != DVREN_DEVICE_CPU && !d.backend)
+        return dvren_set_error(NULL, DVREN_ERROR_UNSUPPORTED, "context",
+                               "include dvren_cuda.h and set desc.backend = dvren_cuda_backend()",
+                               "device CUDA requested, but no GPU backend was given (this program has only the CPU renderer)");
+    if (d.backend && (d.backend->device != d.device || d.backend->struct_size < sizeof(dvren_backend)))
+        return dvren_set_error(NULL, DVREN_ERROR_INVALID_ARGUMENT, "context", NULL,
+                               "backend '%s' does not drive device %d", d.backend->name ? d.backend->name : "?",
+                               (int)d.device);
     if (!d.allocator.alloc) {
         d.allocator.alloc = dvren__default_alloc;
         d.allocator.free = dvren__default_free;
@@ -1494,9 +1603,18 @@ DVREN_API dvren_status dvren_context_create(const dvren_context_desc* desc, dvre
 #if defined(DVREN_NO_THREADS)
     ctx->threads = 1;
 #endif
-    dvren_log(ctx, DVREN_LOG_INFO, DVREN_TAG_ENV, "dvren %d.%d.%d, plugin ABI %u.%u, device cpu, %u threads",
+    dvren_log(ctx, DVREN_LOG_INFO, DVREN_TAG_ENV, "dvren %d.%d.%d, plugin ABI %u.%u, device %s, %u CPU threads",
               DVREN_VERSION_MAJOR, DVREN_VERSION_MINOR, DVREN_VERSION_PATCH, (unsigned)DVREN_ABI_MAJOR,
-              (unsigned)DVREN_ABI_MINOR, (unsigned)ctx->threads);
+              (unsigned)DVREN_ABI_MINOR, d.backend ? d.backend->name : "cpu", (unsigned)ctx->threads);
+    if (d.backend) {
+        status = d.backend->init(ctx, &d);
+        if (status != DVREN_OK) {
+            /* the context goes away: keep its message for dvren_last_error(NULL) */
+            memcpy(dvren__thread_error, ctx->last_error, DVREN__ERROR_CAP);
+            goto cleanup;
+        }
+        ctx->be = d.backend;
+    }
     *out = ctx;
     return DVREN_OK;
 cleanup:
@@ -1514,6 +1632,7 @@ DVREN_API void dvren_context_destroy(dvren_context* ctx)
     uint32_t i;
     dvren_allocator a;
     if (!ctx) return;
+    if (ctx->be) ctx->be->shutdown(ctx);
     for (i = 0; i < ctx->plugin_count; ++i) dvren__free(ctx, ctx->plugins[i], sizeof(dvren__plugin_rec));
     dvren__free(ctx, ctx->plugins, (size_t)ctx->plugin_cap * sizeof(dvren__plugin_rec*));
     for (i = 0; i < ctx->lib_count; ++i) {
@@ -1527,6 +1646,17 @@ DVREN_API void dvren_context_destroy(dvren_context* ctx)
 }
 
 DVREN_API uint32_t dvren_context_threads(const dvren_context* ctx) { return ctx ? ctx->threads : 1u; }
+
+DVREN_API dvren_device_kind dvren_context_device(const dvren_context* ctx)
+{
+    return ctx && ctx->be ? ctx->be->device : DVREN_DEVICE_CPU;
+}
+
+DVREN_API dvren_status dvren_synchronize(dvren_context* ctx)
+{
+    if (!ctx) return dvren_set_error(NULL, DVREN_ERROR_INVALID_ARGUMENT, "context", NULL, "NULL context");
+    return ctx->be ? ctx->be->synchronize(ctx) : DVREN_OK;
+}
 
 /* ======================================================================== */
 /* >>tensor (implementation)                                                */
@@ -1615,6 +1745,8 @@ DVREN_API void dvren_tensor_destroy(dvren_context* ctx, dvren_tensor* t)
     if (!t) return;
     if ((t->flags & DVREN_TENSOR_OWNS_DATA) && t->data && ctx && t->memory == DVREN_MEMORY_HOST)
         dvren__free(ctx, t->data, (size_t)dvren_tensor_numel(t) * dvren_dtype_size(t->dtype));
+    if ((t->flags & DVREN_TENSOR_OWNS_DATA) && t->data && ctx && t->memory == DVREN_MEMORY_DEVICE && ctx->be)
+        ctx->be->tensor_free(ctx, t);
     memset(t, 0, sizeof *t);
 }
 
@@ -1843,7 +1975,7 @@ static dvren__param_value* dvren__params_lookup(const dvren_params* p, const cha
 /* Finds or appends the slot for name, cleared. */
 static dvren_status dvren__params_slot(dvren_params* p, const char* name, dvren__param_value** out)
 {
-    dvren__param_value* v;
+    dvren__param_value* v = NULL;
     if (!p || !name || !*name)
         return dvren_set_error(p ? p->ctx : NULL, DVREN_ERROR_INVALID_ARGUMENT, "params", NULL, "NULL or empty name");
     v = dvren__params_lookup(p, name);
@@ -1865,7 +1997,7 @@ static dvren_status dvren__params_slot(dvren_params* p, const char* name, dvren_
 
 DVREN_API dvren_status dvren_params_set_number(dvren_params* p, const char* name, double value)
 {
-    dvren__param_value* v;
+    dvren__param_value* v = NULL;
     dvren_status s = dvren__params_slot(p, name, &v);
     if (s != DVREN_OK) return s;
     v->kind = DVREN__V_NUMBER;
@@ -1875,7 +2007,7 @@ DVREN_API dvren_status dvren_params_set_number(dvren_params* p, const char* name
 
 DVREN_API dvren_status dvren_params_set_bool(dvren_params* p, const char* name, int value)
 {
-    dvren__param_value* v;
+    dvren__param_value* v = NULL;
     dvren_status s = dvren__params_slot(p, name, &v);
     if (s != DVREN_OK) return s;
     v->kind = DVREN__V_BOOL;
@@ -1885,7 +2017,7 @@ DVREN_API dvren_status dvren_params_set_bool(dvren_params* p, const char* name, 
 
 DVREN_API dvren_status dvren_params_set_string(dvren_params* p, const char* name, const char* value)
 {
-    dvren__param_value* v;
+    dvren__param_value* v = NULL;
     dvren_status s;
     if (!value) return dvren_set_error(p ? p->ctx : NULL, DVREN_ERROR_INVALID_ARGUMENT, "params", NULL, "%s: NULL string", name ? name : "?");
     s = dvren__params_slot(p, name, &v);
@@ -1899,7 +2031,7 @@ DVREN_API dvren_status dvren_params_set_string(dvren_params* p, const char* name
 DVREN_API dvren_status dvren_params_set_numbers(dvren_params* p, const char* name, const double* values,
                                                 uint32_t count)
 {
-    dvren__param_value* v;
+    dvren__param_value* v = NULL;
     dvren_status s;
     if (!values && count)
         return dvren_set_error(p ? p->ctx : NULL, DVREN_ERROR_INVALID_ARGUMENT, "params", NULL, "%s: NULL values", name ? name : "?");
@@ -2847,6 +2979,7 @@ struct dvren_stage {
     void* instance;
     dvren_instance_info info;
     dvren_params* params; /* resolved; kept alive for borrowed tensors */
+    void* be;             /* backend's copy of the buffers (device memory) */
 };
 
 static dvren_status dvren__info_check(dvren_context* ctx, const dvren__plugin_rec* r, const dvren_instance_info* in)
@@ -2882,6 +3015,17 @@ static dvren_status dvren__info_check(dvren_context* ctx, const dvren__plugin_re
         (in->channels_used > DVREN_MAX_CHANNELS || in->gradient_channel >= DVREN_MAX_CHANNELS))
         return dvren_set_error(ctx, DVREN_ERROR_PLUGIN, n, NULL, "describe(): channels_used or gradient_channel > %d",
                                DVREN_MAX_CHANNELS);
+    if (in->jit_defines) {
+        const char* l = in->jit_defines;
+        while (*l) {
+            if (strncmp(l, "#define ", 8) != 0)
+                return dvren_set_error(ctx, DVREN_ERROR_PLUGIN, n, NULL,
+                                       "describe(): jit_defines must hold only '#define NAME VALUE' lines");
+            l = strchr(l, '\n');
+            if (!l) break;
+            ++l;
+        }
+    }
     if (r->desc->kind == DVREN_PLUGIN_SAMPLER && !(in->min_transmittance >= 0.0f && in->min_transmittance < 1.0f))
         return dvren_set_error(ctx, DVREN_ERROR_PLUGIN, n, NULL, "describe(): min_transmittance must be in [0, 1)");
     return DVREN_OK;
@@ -2938,6 +3082,7 @@ cleanup:
 DVREN_API void dvren_stage_destroy(dvren_stage* st)
 {
     if (!st) return;
+    if (st->be && st->ctx->be) st->ctx->be->stage_shutdown(st);
     if (st->instance) st->rec->inst.destroy(&st->rec->host, st->instance);
     dvren_params_destroy(st->params);
     dvren__free(st->ctx, st, sizeof *st);
@@ -3027,12 +3172,26 @@ typedef struct dvren__cpu_stages {
  *
  * The CPU path (dvren.h) binds them to the plugins' C functions through a
  * table of pointers; the GPU path (dvren_cuda.h) binds them to direct calls
- * of the same functions compiled by NVRTC, in one fused kernel.
+ * of the same functions compiled by NVRTC, in one fused kernel, and may fix
+ * values known per scene at compile time: DVREN_JIT_NEEDS_GRADIENT,
+ * DVREN_JIT_GRADIENT_CHANNEL (a run-time index into the channel array would
+ * put it in local memory on the GPU).
  *
  * dvren.h carries a generated copy of this file (">>march begin/end"); edit
  * this file and run `./build.sh gen`. */
 #ifndef DVREN_MARCH_H
 #define DVREN_MARCH_H
+
+#if defined(DVREN_JIT_NEEDS_GRADIENT)
+#define DVREN__NEEDS_GRADIENT(A) DVREN_JIT_NEEDS_GRADIENT
+#else
+#define DVREN__NEEDS_GRADIENT(A) ((A)->needs_gradient)
+#endif
+#if defined(DVREN_JIT_GRADIENT_CHANNEL)
+#define DVREN__GRADIENT_CHANNEL(A) DVREN_JIT_GRADIENT_CHANNEL
+#else
+#define DVREN__GRADIENT_CHANNEL(A) ((A)->gradient_channel)
+#endif
 
 /* Everything one launch (or one CPU render) needs, as plain data. */
 typedef struct dvren_march_args {
@@ -3074,7 +3233,7 @@ DVREN_FN dvren_float3 dvren_field_gradient(DVREN_STAGES_PARAM const dvren_march_
     float a[DVREN_MAX_CHANNELS], b[DVREN_MAX_CHANNELS];
     float g[3];
     int k;
-    uint32_t c = A->gradient_channel;
+    uint32_t c = DVREN__GRADIENT_CHANNEL(A);
     for (k = 0; k < 3; ++k) {
         dvren_float3 e = dvren_f3(k == 0 ? h[0] : 0.0f, k == 1 ? h[1] : 0.0f, k == 2 ? h[2] : 0.0f);
         DVREN_FIELD_EVAL(A->field, dvren_add3(p, e), a);
@@ -3110,7 +3269,7 @@ DVREN_FN dvren_ray_result dvren_march_ray(DVREN_STAGES_PARAM const dvren_march_a
         sigma = DVREN_SHADER_DENSITY(A->shader, ch);
         if (!(sigma > 0.0f)) continue; /* empty space (and NaN) emits and absorbs nothing */
         grad = dvren_f3(0.0f, 0.0f, 0.0f);
-        if (A->needs_gradient) grad = dvren_field_gradient(DVREN_STAGES_ARG A, p, A->gradient_step);
+        if (DVREN__NEEDS_GRADIENT(A)) grad = dvren_field_gradient(DVREN_STAGES_ARG A, p, A->gradient_step);
         DVREN_SHADER_COLOR(A->shader, ch, grad, d, &c);
         /* 1 - alpha_i computed as exp() directly: no cancellation in T */
         tr = expf(-sigma * dt);
@@ -3186,6 +3345,7 @@ struct dvren_scene {
     void* block[3];         /* parameter blocks bound to host buffers */
     uint32_t block_size[3];
     dvren__cpu_stages cpu;
+    void* be;               /* backend's state: device blocks, the fused kernel */
 };
 
 struct dvren_plan {
@@ -3196,7 +3356,9 @@ struct dvren_plan {
 struct dvren_framebuffer {
     dvren_context* ctx;
     uint32_t width, height, outputs;
-    dvren_tensor out[6]; /* indexed by bit position of DVREN_OUTPUT_* */
+    dvren_tensor out[6]; /* host outputs, indexed by bit position of DVREN_OUTPUT_* */
+    uint32_t stale;      /* outputs whose host copy is older than the device's (GPU) */
+    void* be;            /* backend's device outputs */
 };
 
 static const dvren_buffer_desc* dvren__buffer_at(const dvren_instance_info* in, uint32_t i)
@@ -3255,6 +3417,7 @@ DVREN_API dvren_status dvren_scene_create(dvren_context* ctx, const dvren_scene_
     sc->cpu.color = sc->stage[1]->rec->shader.color;
     sc->cpu.begin = sc->stage[2]->rec->sampler.begin;
     sc->cpu.next = sc->stage[2]->rec->sampler.next;
+    if (ctx->be) DVREN__CHECK(ctx->be->scene_init(sc));
     *out = sc;
     return DVREN_OK;
 cleanup:
@@ -3266,6 +3429,7 @@ DVREN_API void dvren_scene_destroy(dvren_scene* sc)
 {
     int k;
     if (!sc) return;
+    if (sc->be && sc->ctx->be) sc->ctx->be->scene_shutdown(sc);
     for (k = 0; k < 3; ++k) dvren__free(sc->ctx, sc->block[k], sc->block_size[k]);
     dvren__free(sc->ctx, sc, sizeof *sc);
 }
@@ -3360,6 +3524,7 @@ DVREN_API dvren_status dvren_framebuffer_create(dvren_context* ctx, const dvren_
         if ((1u << i) == DVREN_OUTPUT_SAMPLES) dt = DVREN_DTYPE_U32;
         DVREN__CHECK(dvren_tensor_create(ctx, dt, (1u << i) == DVREN_OUTPUT_RGB ? 3u : 2u, shape, &fb->out[i]));
     }
+    if (ctx->be) DVREN__CHECK(ctx->be->fb_init(fb));
     *out = fb;
     return DVREN_OK;
 cleanup:
@@ -3371,6 +3536,7 @@ DVREN_API void dvren_framebuffer_destroy(dvren_framebuffer* fb)
 {
     int i;
     if (!fb) return;
+    if (fb->be && fb->ctx->be) fb->ctx->be->fb_shutdown(fb);
     for (i = 0; i < 6; ++i) dvren_tensor_destroy(fb->ctx, &fb->out[i]);
     dvren__free(fb->ctx, fb, sizeof *fb);
 }
@@ -3378,6 +3544,7 @@ DVREN_API void dvren_framebuffer_destroy(dvren_framebuffer* fb)
 DVREN_API dvren_status dvren_framebuffer_output(const dvren_framebuffer* fb, uint32_t output, dvren_tensor* view)
 {
     int i = dvren__output_index(output);
+    if (view) memset(view, 0, sizeof *view); /* defined on every path */
     if (!fb || !view) return dvren_set_error(fb ? fb->ctx : NULL, DVREN_ERROR_INVALID_ARGUMENT, "framebuffer", NULL, "NULL argument");
     if (i < 0)
         return dvren_set_error(fb->ctx, DVREN_ERROR_INVALID_ARGUMENT, "framebuffer", NULL,
@@ -3385,6 +3552,13 @@ DVREN_API dvren_status dvren_framebuffer_output(const dvren_framebuffer* fb, uin
     if (!fb->out[i].data)
         return dvren_set_error(fb->ctx, DVREN_ERROR_NOT_FOUND, "framebuffer", "add it to dvren_plan_desc.outputs",
                                "output '%s' was not selected by the plan", dvren_output_name(output));
+    if (fb->stale & (1u << i)) {
+        /* a GPU render left newer values on the device: read them back once */
+        dvren_framebuffer* m = (dvren_framebuffer*)fb;
+        dvren_status s = m->ctx->be->fb_download(m, i);
+        if (s != DVREN_OK) return s;
+        m->stale &= ~(1u << i);
+    }
     *view = fb->out[i];
     view->flags &= ~DVREN_TENSOR_OWNS_DATA;
     return DVREN_OK;
@@ -3547,6 +3721,11 @@ DVREN_API dvren_status dvren_render(dvren_scene* sc, const dvren_plan* plan, dvr
     if (opt.threads > 1024)
         return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "render", NULL, "threads = %u > 1024",
                                (unsigned)opt.threads);
+    if (ctx->be) {
+        dvren_status s = ctx->be->render(sc, plan, fb, &opt);
+        if (s == DVREN_OK) fb->stale |= d->outputs;
+        return s;
+    }
     dvren__march_args(sc, d, &A);
     /* only the outputs this plan selects are written */
     A.fb.width = d->width;

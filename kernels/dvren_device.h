@@ -23,7 +23,9 @@ typedef unsigned int uint32_t;
 typedef int int32_t;
 typedef unsigned long long uint64_t;
 typedef long long int64_t;
-#define DVREN_FN static __device__ __forceinline__
+/* not static: NVRTC warns (#177) about every unused static function, and a
+ * fused kernel is one translation unit anyway */
+#define DVREN_FN __device__ __forceinline__
 #define DVREN_KERNEL extern "C" __global__
 #define DVREN_RESTRICT __restrict__
 #define DVREN_ON_GPU 1
@@ -79,6 +81,48 @@ DVREN_FN dvren_float3 dvren_normalize3(dvren_float3 a)
 {
     float l = dvren_length3(a);
     return l > 0.0f ? dvren_scale3(a, 1.0f / l) : a;
+}
+
+/* ---- wide loads ------------------------------------------------------------------
+ * One 16-byte load of four floats and one 8-byte load of four u16 (the
+ * address must be aligned to 16 and 8 bytes). On the GPU these are single
+ * LDG.128 / LDG.64 instructions through the read-only path. */
+typedef struct dvren_float4 { float x, y, z, w; } dvren_float4;
+
+DVREN_FN dvren_float4 dvren_load_f32x4(const float* p)
+{
+    dvren_float4 r;
+#if DVREN_ON_GPU
+    float4 v = __ldg((const float4*)p);
+    r.x = v.x;
+    r.y = v.y;
+    r.z = v.z;
+    r.w = v.w;
+#else
+    r.x = p[0];
+    r.y = p[1];
+    r.z = p[2];
+    r.w = p[3];
+#endif
+    return r;
+}
+
+DVREN_FN dvren_float4 dvren_load_u16x4(const uint16_t* p)
+{
+    dvren_float4 r;
+#if DVREN_ON_GPU
+    uint2 v = __ldg((const uint2*)p);
+    r.x = (float)(v.x & 0xFFFFu);
+    r.y = (float)(v.x >> 16);
+    r.z = (float)(v.y & 0xFFFFu);
+    r.w = (float)(v.y >> 16);
+#else
+    r.x = (float)p[0];
+    r.y = (float)p[1];
+    r.z = (float)p[2];
+    r.w = (float)p[3];
+#endif
+    return r;
 }
 
 /* ---- counter-based RNG: Philox4x32-10 -------------------------------------

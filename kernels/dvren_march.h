@@ -20,12 +20,26 @@
  *
  * The CPU path (dvren.h) binds them to the plugins' C functions through a
  * table of pointers; the GPU path (dvren_cuda.h) binds them to direct calls
- * of the same functions compiled by NVRTC, in one fused kernel.
+ * of the same functions compiled by NVRTC, in one fused kernel, and may fix
+ * values known per scene at compile time: DVREN_JIT_NEEDS_GRADIENT,
+ * DVREN_JIT_GRADIENT_CHANNEL (a run-time index into the channel array would
+ * put it in local memory on the GPU).
  *
  * dvren.h carries a generated copy of this file (">>march begin/end"); edit
  * this file and run `./build.sh gen`. */
 #ifndef DVREN_MARCH_H
 #define DVREN_MARCH_H
+
+#if defined(DVREN_JIT_NEEDS_GRADIENT)
+#define DVREN__NEEDS_GRADIENT(A) DVREN_JIT_NEEDS_GRADIENT
+#else
+#define DVREN__NEEDS_GRADIENT(A) ((A)->needs_gradient)
+#endif
+#if defined(DVREN_JIT_GRADIENT_CHANNEL)
+#define DVREN__GRADIENT_CHANNEL(A) DVREN_JIT_GRADIENT_CHANNEL
+#else
+#define DVREN__GRADIENT_CHANNEL(A) ((A)->gradient_channel)
+#endif
 
 /* Everything one launch (or one CPU render) needs, as plain data. */
 typedef struct dvren_march_args {
@@ -67,7 +81,7 @@ DVREN_FN dvren_float3 dvren_field_gradient(DVREN_STAGES_PARAM const dvren_march_
     float a[DVREN_MAX_CHANNELS], b[DVREN_MAX_CHANNELS];
     float g[3];
     int k;
-    uint32_t c = A->gradient_channel;
+    uint32_t c = DVREN__GRADIENT_CHANNEL(A);
     for (k = 0; k < 3; ++k) {
         dvren_float3 e = dvren_f3(k == 0 ? h[0] : 0.0f, k == 1 ? h[1] : 0.0f, k == 2 ? h[2] : 0.0f);
         DVREN_FIELD_EVAL(A->field, dvren_add3(p, e), a);
@@ -103,7 +117,7 @@ DVREN_FN dvren_ray_result dvren_march_ray(DVREN_STAGES_PARAM const dvren_march_a
         sigma = DVREN_SHADER_DENSITY(A->shader, ch);
         if (!(sigma > 0.0f)) continue; /* empty space (and NaN) emits and absorbs nothing */
         grad = dvren_f3(0.0f, 0.0f, 0.0f);
-        if (A->needs_gradient) grad = dvren_field_gradient(DVREN_STAGES_ARG A, p, A->gradient_step);
+        if (DVREN__NEEDS_GRADIENT(A)) grad = dvren_field_gradient(DVREN_STAGES_ARG A, p, A->gradient_step);
         DVREN_SHADER_COLOR(A->shader, ch, grad, d, &c);
         /* 1 - alpha_i computed as exp() directly: no cancellation in T */
         tr = expf(-sigma * dt);

@@ -234,8 +234,8 @@ stderr_has 'does not exist|no such' "that the folder does not exist"
 finish
 
 # --device cuda must render on CUDA or fail; a CPU render would be a silent
-# fallback. (This build has no CUDA backend, so it fails today; once a CUDA
-# build exists, success is accepted only if the log says device cuda.)
+# fallback. Without a GPU (CI) it must fail saying why; with one, success is
+# accepted only if the log says device cuda.
 begin device_cuda
 scene s.json
 before=$(snapshot)
@@ -246,7 +246,7 @@ else
     [ "$RC" -ge 128 ] && problem "crashed (exit status $RC)"
     no_new_files "$before"
     stderr_has 'cuda' "CUDA"
-    stderr_has 'only the cpu|not (built|available|compiled|supported)|no cuda|without cuda|backend' \
+    stderr_has 'no nvidia driver|no (usable|cuda)[a-z -]*(gpu|device)|only the cpu|not (built|available|compiled|supported)|backend' \
         "why CUDA cannot be used"
 fi
 finish

@@ -69,7 +69,8 @@ check() {
 cname() { local n=${1//+/x}; echo "${n//-/_}"; }
 
 # ================================================================ dvren.h
-printf '#define DVREN_IMPLEMENTATION\n#include "dvren.h"\n' > "$T/impl.c"
+# the implementation with the CUDA backend (no CUDA SDK needed to build it)
+printf '#define DVREN_IMPLEMENTATION\n#include "dvren.h"\n#define DVREN_CUDA_IMPLEMENTATION\n#include "dvren_cuda.h"\n' > "$T/impl.c"
 printf '#include "dvren.h"\n' > "$T/api.c"
 # DVREN_STATIC makes every API function static, so the ones this translation
 # unit never calls are "defined but not used": -Wno-unused-function is the
@@ -101,6 +102,16 @@ for cxx in g++ clang++; do
     if have $cxx; then
         check $c "$cxx -std=c++17 (API only)" $cxx -x c++ -std=c++17 $WARN -pedantic -I"$ROOT" -c "$T/api.c" -o "$T/$c.o"
     else skip $c "$cxx not installed"; fi
+done
+# gcc's flow analysis (maybe-uninitialized, format-truncation) changes with
+# the optimisation level, and users build at all of them
+for cc in gcc clang; do
+    for o in O0 O1 O3 Os; do
+        c=header_impl_$(cname $cc)_$o
+        if have $cc; then
+            check $c "$cc -std=c11 -$o" $cc -std=c11 -$o $WARN -pedantic -I"$ROOT" -c "$T/impl.c" -o "$T/$c.o"
+        else skip $c "$cc not installed"; fi
+    done
 done
 for cc in gcc clang; do
     c=header_static_$(cname $cc)_c11

@@ -10,6 +10,8 @@
 #define _POSIX_C_SOURCE 200809L /* fileno, isatty, readlink, mkdir under -std=c11 */
 #define DVREN_IMPLEMENTATION
 #include "dvren.h"
+#define DVREN_CUDA_IMPLEMENTATION
+#include "dvren_cuda.h"
 #include "dvren_image.h"
 
 #include <cjson/cJSON.h>
@@ -53,6 +55,8 @@ typedef struct dr_options {
     const char* png;
     const char* npy;
     const char* device;
+    const char* gpu_name;
+    int gpu_index, min_cc;
     int png_bits, png_alpha, quiet, width, height, spp, threads;
     long long seed;
     int have_seed;
@@ -498,7 +502,10 @@ static void dr_usage(FILE* f)
           "      --npy PREFIX        also write every output as PREFIX_<name>.npy (float32/uint8/uint32)\n"
           "      --width N --height N --spp N --seed N\n"
           "      --threads N         CPU threads (default: all cores)\n"
-          "      --device cpu|cuda   device (cuda needs the CUDA backend; no silent fallback)\n"
+          "      --device cpu|cuda   device; cuda renders on an NVIDIA GPU or fails (never falls back to the CPU)\n"
+          "      --gpu-index N       first GPU to consider (default 0)\n"
+          "      --gpu-name TEXT     use a GPU whose name contains TEXT (e.g. \"3060\")\n"
+          "      --min-cc N          require compute capability >= N (86 for sm_86)\n"
           "      --list-plugins      load every plugin library on the search path and list its plugins\n"
           "      --describe NAME     print a plugin's parameter schema\n"
           "  -q, --quiet             errors only\n"
@@ -541,6 +548,8 @@ static int dr_parse_args(int argc, char** argv, dr_options* o, const char** list
             o->png_alpha = 1;
         } else if (!strcmp(a, "--device")) {
             if (!(o->device = DR_NEXT())) return 2;
+        } else if (!strcmp(a, "--gpu-name")) {
+            if (!(o->gpu_name = DR_NEXT())) return 2;
         } else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
             o->quiet = 1;
         } else if (!strcmp(a, "--list-plugins")) {
@@ -548,13 +557,13 @@ static int dr_parse_args(int argc, char** argv, dr_options* o, const char** list
         } else if (!strcmp(a, "--describe")) {
             if (!(*list_or_describe = DR_NEXT())) return 2;
         } else if (!strcmp(a, "--width") || !strcmp(a, "--height") || !strcmp(a, "--spp") || !strcmp(a, "--threads") ||
-                   !strcmp(a, "--seed")) {
+                   !strcmp(a, "--seed") || !strcmp(a, "--gpu-index") || !strcmp(a, "--min-cc")) {
             const char* v = DR_NEXT();
             char* e;
             long long x;
             if (!v) return 2;
             x = strtoll(v, &e, 10);
-            if (*e || x < 0 || x > 0x7FFFFFFF || (x == 0 && strcmp(a, "--seed"))) {
+            if (*e || x < 0 || x > 0x7FFFFFFF || (x == 0 && strcmp(a, "--seed") && strcmp(a, "--gpu-index"))) {
                 fprintf(stderr, "[ERROR] dvren_render: %s needs a positive integer, got '%s'\n", a, v);
                 return 2;
             }
@@ -562,6 +571,8 @@ static int dr_parse_args(int argc, char** argv, dr_options* o, const char** list
             else if (!strcmp(a, "--height")) o->height = (int)x;
             else if (!strcmp(a, "--spp")) o->spp = (int)x;
             else if (!strcmp(a, "--threads")) o->threads = (int)x;
+            else if (!strcmp(a, "--gpu-index")) o->gpu_index = (int)x;
+            else if (!strcmp(a, "--min-cc")) o->min_cc = (int)x;
             else { o->seed = x; o->have_seed = 1; }
         } else if (a[0] == '-') {
             fprintf(stderr, "[ERROR] dvren_render: unknown option '%s' (see --help)\n", a);
@@ -634,8 +645,9 @@ static cJSON* dr_load_scene(dr_state* S, const char* path, char** text_out)
 
 int main(int argc, char** argv)
 {
-    static const char* const top_keys[] = {"description", "device", "threads", "plugins", "field", "shader",
+    static const char* const top_keys[] = {"description", "device", "gpu", "threads", "plugins", "field", "shader",
                                            "sampler", "camera", "plan", "output", NULL};
+    static const char* const gpu_keys[] = {"index", "name", "min_compute_capability", NULL};
     static const char* const out_keys[] = {"png", "png_bits", "png_alpha", "npy", NULL};
     dr_options o;
     dr_state S;
@@ -721,11 +733,36 @@ int main(int argc, char** argv)
         }
         if (jd) dev = jd->valuestring;
         if (o.device) dev = o.device;
-        if (!strcmp(dev, "cuda")) cd.device = DVREN_DEVICE_CUDA;
-        else if (strcmp(dev, "cpu") != 0) {
+        if (!strcmp(dev, "cuda")) {
+            cd.device = DVREN_DEVICE_CUDA;
+            cd.backend = dvren_cuda_backend();
+        } else if (strcmp(dev, "cpu") != 0) {
             dr_fail(&S, "device", "'%s' is not one of cpu, cuda", dev);
             goto done;
         }
+    }
+    {
+        /* which GPU: "gpu": {"index": 0, "name": "3060", "min_compute_capability": 86}, or the options */
+        const cJSON* jg = cJSON_GetObjectItemCaseSensitive(root, "gpu");
+        if (jg) {
+            const cJSON* jn;
+            if (!cJSON_IsObject(jg)) {
+                dr_fail(&S, "gpu", "must be an object, got %s", dr_json_type(jg));
+                goto done;
+            }
+            if (dr_check_keys(&S, jg, "gpu", gpu_keys) || dr_uint(&S, jg, "index", "gpu", 0, 1024, &cd.device_index) ||
+                dr_uint(&S, jg, "min_compute_capability", "gpu", 0, 1000, &cd.min_compute_capability))
+                goto done;
+            jn = cJSON_GetObjectItemCaseSensitive(jg, "name");
+            if (jn && !cJSON_IsString(jn)) {
+                dr_fail(&S, "gpu", "'name' must be a string, got %s", dr_json_type(jn));
+                goto done;
+            }
+            if (jn) cd.device_name = jn->valuestring;
+        }
+        if (o.gpu_name) cd.device_name = o.gpu_name;
+        if (o.gpu_index) cd.device_index = (uint32_t)o.gpu_index;
+        if (o.min_cc) cd.min_compute_capability = (uint32_t)o.min_cc;
     }
     if (dr_uint(&S, root, "threads", "scene", 0, 1024, &threads)) goto done;
     cd.threads = o.threads ? (uint32_t)o.threads : threads;

@@ -51,6 +51,7 @@ typedef struct dg_instance {
     dvren_buffer_desc buffer;
     size_t bytes;
     float bmin[3], bmax[3], voxel_world, voxel_size[3];
+    char jit_defines[160]; /* compile-time constants for the GPU kernel */
 } dg_instance;
 
 /* Marschner-Lobb test signal (Marschner and Lobb, "An evaluation of
@@ -329,6 +330,13 @@ static dvren_status dg_create(const dvren_host* h, const dvren_params* p, void**
         s = dg_store(h, file ? file : t ? "parameter 'data'" : gen, h->param_string(p, "storage"), &v,
                      h->param_number(p, "value_scale"), h->param_number(p, "value_offset"), g, vmin, vmax);
     if (s == DVREN_OK) s = dg_place(h, p, &v, g);
+    if (s == DVREN_OK) {
+        uint32_t c, identity = 1;
+        for (c = 0; c < g->block.channels; ++c) identity &= g->block.scale[c] == 1.0f && g->block.offset[c] == 0.0f;
+        snprintf(g->jit_defines, sizeof g->jit_defines,
+                 "#define DENSE_GRID_JIT_CHANNELS %uu\n#define DENSE_GRID_JIT_STORAGE %uu\n%s", (unsigned)g->block.channels,
+                 (unsigned)g->block.storage, identity ? "#define DENSE_GRID_JIT_IDENTITY 1\n" : "");
+    }
     if (s == DVREN_OK)
         h->log(h, DVREN_LOG_INFO, DVREN_TAG_STEP,
                "%s: %u x %u x %u x %u %s stored as %s, channel 0 in [%g, %g], box [%g %g %g] - [%g %g %g]",
@@ -357,6 +365,7 @@ static dvren_status dg_describe(const dvren_host* h, void* inst, dvren_instance_
     memcpy(info->bounds_max, g->bmax, sizeof g->bmax);
     info->voxel_world = g->voxel_world;
     if (DVREN_HAS_FIELD(info, dvren_instance_info, voxel_size)) memcpy(info->voxel_size, g->voxel_size, sizeof g->voxel_size);
+    if (DVREN_HAS_FIELD(info, dvren_instance_info, jit_defines)) info->jit_defines = g->jit_defines;
     return DVREN_OK;
 }
 

@@ -3,6 +3,7 @@
 #include "dvren.h"
 #include "emission_absorption_device.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #define P_(...) {.struct_size = sizeof(dvren_param_desc), __VA_ARGS__}
@@ -43,6 +44,7 @@ static const dvren_param_desc ea_params[] = {
 typedef struct ea_instance {
     ea_block block;
     uint32_t channels_used, gradient_channel;
+    char jit_defines[256]; /* compile-time constants for the GPU kernel */
 } ea_instance;
 
 /* Copies control points of stride k into pos[] and vals[], checking order. */
@@ -127,6 +129,11 @@ static dvren_status ea_create(const dvren_host* h, const dvren_params* p, void**
         e->gradient_channel = b->density_channel;
     }
     if (h->param_given(p, "gradient_channel")) e->gradient_channel = (uint32_t)h->param_number(p, "gradient_channel");
+    snprintf(e->jit_defines, sizeof e->jit_defines,
+             "#define EA_JIT_MODE %uu\n#define EA_JIT_ACTIVATION %uu\n#define EA_JIT_SHADING %uu\n"
+             "#define EA_JIT_DENSITY_CHANNEL %uu\n#define EA_JIT_COLOR_CHANNEL %uu\n#define EA_JIT_SCALAR_CHANNEL %uu\n",
+             (unsigned)b->mode, (unsigned)b->activation, (unsigned)b->shading, (unsigned)b->density_channel,
+             (unsigned)b->color_channel, (unsigned)b->scalar_channel);
     *out = e;
     return DVREN_OK;
 }
@@ -141,6 +148,7 @@ static dvren_status ea_describe(const dvren_host* h, void* inst, dvren_instance_
     info->channels_used = e->channels_used;
     info->needs_gradient = e->block.shading;
     info->gradient_channel = e->gradient_channel;
+    if (DVREN_HAS_FIELD(info, dvren_instance_info, jit_defines)) info->jit_defines = e->jit_defines;
     return DVREN_OK;
 }
 

@@ -23,6 +23,24 @@
 #define EA_ACT_SOFTPLUS 1u
 #define EA_ACT_EXP 2u
 
+/* JIT specialisation (GPU): per-instance constants. A channel index known
+ * only at run time would make the channel array a local-memory array. */
+#if defined(EA_JIT_MODE)
+#define EA__MODE(P) EA_JIT_MODE
+#define EA__ACTIVATION(P) EA_JIT_ACTIVATION
+#define EA__SHADING(P) EA_JIT_SHADING
+#define EA__DENSITY_CH(P) EA_JIT_DENSITY_CHANNEL
+#define EA__COLOR_CH(P) EA_JIT_COLOR_CHANNEL
+#define EA__SCALAR_CH(P) EA_JIT_SCALAR_CHANNEL
+#else
+#define EA__MODE(P) ((P)->mode)
+#define EA__ACTIVATION(P) ((P)->activation)
+#define EA__SHADING(P) ((P)->shading)
+#define EA__DENSITY_CH(P) ((P)->density_channel)
+#define EA__COLOR_CH(P) ((P)->color_channel)
+#define EA__SCALAR_CH(P) ((P)->scalar_channel)
+#endif
+
 typedef struct ea_block {
     uint32_t mode;
     uint32_t density_channel, color_channel, scalar_channel;
@@ -63,17 +81,17 @@ DVREN_FN void ea_segment(const float* pos, uint32_t n, float s, uint32_t* i, flo
 DVREN_FN float emission_absorption_density(const void* P_, const float* ch)
 {
     const ea_block* P = (const ea_block*)P_;
-    if (P->mode == EA_MODE_TF) {
+    if (EA__MODE(P) == EA_MODE_TF) {
         uint32_t i;
         float w, a;
         if (P->n_opacity == 1) return P->sigma_scale * P->opacity_val[0];
-        ea_segment(P->opacity_pos, P->n_opacity, ch[P->scalar_channel], &i, &w);
+        ea_segment(P->opacity_pos, P->n_opacity, ch[EA__SCALAR_CH(P)], &i, &w);
         a = P->opacity_val[i] * (1.0f - w) + P->opacity_val[i + 1] * w;
         return P->sigma_scale * a;
     } else {
-        float x = ch[P->density_channel];
-        if (P->activation == EA_ACT_SOFTPLUS) return P->sigma_scale * dvren_softplusf(x);
-        if (P->activation == EA_ACT_EXP) return P->sigma_scale * dvren_safe_expf(x);
+        float x = ch[EA__DENSITY_CH(P)];
+        if (EA__ACTIVATION(P) == EA_ACT_SOFTPLUS) return P->sigma_scale * dvren_softplusf(x);
+        if (EA__ACTIVATION(P) == EA_ACT_EXP) return P->sigma_scale * dvren_safe_expf(x);
         return P->sigma_scale * dvren_maxf(x, 0.0f);
     }
 }
@@ -83,7 +101,7 @@ DVREN_FN void emission_absorption_color(const void* P_, const float* ch, dvren_f
 {
     const ea_block* P = (const ea_block*)P_;
     dvren_float3 c;
-    if (P->mode == EA_MODE_TF) {
+    if (EA__MODE(P) == EA_MODE_TF) {
         if (P->n_color == 0) {
             c = dvren_f3(1.0f, 1.0f, 1.0f);
         } else if (P->n_color == 1) {
@@ -91,16 +109,16 @@ DVREN_FN void emission_absorption_color(const void* P_, const float* ch, dvren_f
         } else {
             uint32_t i;
             float w;
-            ea_segment(P->color_pos, P->n_color, ch[P->scalar_channel], &i, &w);
+            ea_segment(P->color_pos, P->n_color, ch[EA__SCALAR_CH(P)], &i, &w);
             c = dvren_add3(dvren_scale3(dvren_f3v(P->color_rgb + 3 * i), 1.0f - w),
                            dvren_scale3(dvren_f3v(P->color_rgb + 3 * i + 3), w));
         }
     } else {
-        uint32_t k = P->color_channel;
+        uint32_t k = EA__COLOR_CH(P);
         c = dvren_f3(dvren_clampf(ch[k], 0.0f, 1.0f), dvren_clampf(ch[k + 1], 0.0f, 1.0f),
                      dvren_clampf(ch[k + 2], 0.0f, 1.0f));
     }
-    if (P->shading) {
+    if (EA__SHADING(P)) {
         float g = dvren_length3(grad);
         if (g > 1e-20f) {
             dvren_float3 n = dvren_scale3(grad, -1.0f / g);

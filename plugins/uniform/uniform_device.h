@@ -3,7 +3,7 @@
  * kernel (kernels/dvren_device.h comes first; nothing is included here).
  *
  * Samples a ray's [t0, t1] in equal steps. Count mode (n samples): sample i
- * sits at t0 + span * (i + u) / n with segment span / n. Step mode (step h):
+ * sits at t0 + (i + u) * dt with segment dt = span / n. Step mode (step h):
  * segment i is [t0 + i h, min(t0 + (i+1) h, t1)] (the last one shorter, so
  * the segments cover [t0, t1] exactly; a remainder under 0.001 h joins the
  * last segment instead of making a sliver) and the sample sits at fraction u of
@@ -19,7 +19,7 @@ typedef struct uniform_block {
     uint32_t max_samples; /* cap per ray (step mode falls back to count mode) */
 } uniform_block;
 
-/* state: f[0] t0, f[1] t1, f[2] step (step mode), f[3] u; u[0] i, u[1] n, u[2] count mode */
+/* state: f[0] t0, f[1] t1, f[2] step (both modes), f[3] u; u[0] i, u[1] n, u[2] count mode */
 DVREN_FN void uniform_begin(const void* P_, const dvren_march_budget* B, dvren_float3 o, dvren_float3 d, float t0,
                             float t1, dvren_rng* rng, dvren_sampler_state* s)
 {
@@ -48,6 +48,7 @@ DVREN_FN void uniform_begin(const void* P_, const dvren_march_budget* B, dvren_f
         n = m < 1.0f ? 1u : (uint32_t)m;
     }
     if (n > P->max_samples) n = P->max_samples;
+    if (count_mode) step = span / (float)n;
     s->f[0] = t0;
     s->f[1] = t1;
     s->f[2] = step;
@@ -64,9 +65,8 @@ DVREN_FN int uniform_next(const void* P_, dvren_sampler_state* s, float* t, floa
     (void)P_;
     if (i >= n) return 0;
     if (s->u[2]) {
-        float span = t1 - t0;
-        *t = t0 + span * (((float)i + u) / (float)n);
-        *dt = span / (float)n;
+        *t = t0 + ((float)i + u) * s->f[2];
+        *dt = s->f[2];
     } else {
         /* b is computed exactly as the next segment's a, so the segments tile
          * [t0, t1] without gaps or overlaps and their lengths sum to t1 - t0 */

@@ -1,0 +1,2253 @@
+/* dvren_cuda.h - the CUDA backend of dvren.   version 0.1.0
+ *
+ * Renders dvren scenes on NVIDIA GPUs. The plugins' single-source stage code
+ * and kernels/ are composed into one fused kernel per (field, shader,
+ * sampler) and compiled at run time with NVRTC for the GPU present; the
+ * binary is cached on disk. No CUDA SDK is needed to build: the driver API
+ * (libcuda) and NVRTC are loaded with dlopen / LoadLibrary when a context
+ * asks for the GPU, and their types and prototypes are declared here (no
+ * cuda.h, no nvrtc.h).
+ *
+ * DO THIS in the one C or C++ file that holds dvren's implementation:
+ *
+ *     #define DVREN_IMPLEMENTATION
+ *     #include "dvren.h"
+ *     #define DVREN_CUDA_IMPLEMENTATION
+ *     #include "dvren_cuda.h"
+ *
+ * then create a GPU context:
+ *
+ *     dvren_context_desc cd = {0};
+ *     cd.device = DVREN_DEVICE_CUDA;
+ *     cd.backend = dvren_cuda_backend();
+ *     cd.min_compute_capability = 86;        // optional: an RTX 3060 or newer
+ *     dvren_context_create(&cd, &ctx);       // DVREN_ERROR_NO_DEVICE without a GPU
+ *
+ * Everything else is dvren.h's API: stages, scenes, plans and framebuffers
+ * made from this context live on the GPU; dvren_render() launches the fused
+ * kernel asynchronously; dvren_framebuffer_output() waits and copies back.
+ *
+ * CONFIGURATION
+ *     DVREN_CUDA_IMPLEMENTATION  compile the implementation (after dvren.h's)
+ *     DVREN_CUDA_API             declaration prefix (default: DVREN_API)
+ * ENVIRONMENT
+ *     DVREN_CACHE_DIR            kernel cache folder (see dvren_context_desc.kernel_cache_dir)
+ *     DVREN_CUDA_DUMP            a folder: write each composed kernel source there (debugging)
+ *     DVREN_NVRTC_LIBRARY        path of the NVRTC library to load instead of the default names
+ *     DVREN_CUDA_BLOCK           thread block shape "WxH" in pixels (default 8x16), for tuning
+ *     DVREN_CUDA_NVRTC_OPTIONS   extra NVRTC options, space-separated (e.g. --maxrregcount=64), for tuning
+ * (the last two are part of the kernel cache key)
+ *
+ * WHAT IT DOES NOT DO: no multi-GPU context (one context drives one device;
+ * make several), no CUDA graphs, no textures (trilinear interpolation is
+ * done in software, in float32, so that the GPU agrees with the CPU).
+ *
+ * CONTENTS: >>cuda-api  the API;  >>cuda-loader  dynamic loading;
+ * >>cuda-pool  memory;  >>cuda-jit  composing, compiling, caching;
+ * >>cuda-backend  the hooks dvren.h calls.
+ */
+#ifndef DVREN_CUDA_H
+#define DVREN_CUDA_H
+
+#include "dvren.h"
+
+#ifndef DVREN_CUDA_API
+#define DVREN_CUDA_API DVREN_API
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ======================================================================== */
+/* >>cuda-api                                                               */
+/* ======================================================================== */
+
+/* The backend to put in dvren_context_desc.backend (with device
+ * DVREN_DEVICE_CUDA). Context creation loads the driver and NVRTC (safe to
+ * do any number of times, from any thread), picks the device (index, name,
+ * compute capability: see dvren_context_desc), logs [device] lines and opens
+ * the kernel cache. Errors: NO_DEVICE (no driver library, no GPU, no match),
+ * UNSUPPORTED (no NVRTC library, driver older than CUDA 12), DEVICE. */
+DVREN_CUDA_API const dvren_backend* dvren_cuda_backend(void);
+
+/* Versions and the device of a CUDA context. */
+typedef struct dvren_cuda_info {
+    char device_name[256];
+    uint32_t compute_capability; /* major*10 + minor: 86, 90 */
+    uint32_t multiprocessors;
+    uint64_t total_memory;       /* bytes */
+    int driver_version;          /* CUDA driver API version, e.g. 13000 */
+    int nvrtc_major, nvrtc_minor;
+    char target[32];             /* what NVRTC compiles for: "sm_90", or "compute_89" (PTX) */
+    char cache_dir[1024];        /* "" when the disk cache is off */
+} dvren_cuda_info;
+/* Errors: INVALID_ARGUMENT (not a CUDA context). */
+DVREN_CUDA_API dvren_status dvren_cuda_get_info(const dvren_context* ctx, dvren_cuda_info* info);
+
+/* What one fused kernel cost and uses. */
+typedef struct dvren_cuda_kernel_stats {
+    char target[32];   /* "sm_90" or "compute_XY" */
+    int cache_hit;     /* 1: loaded from the context's memory or the disk cache */
+    double compile_ms; /* NVRTC time (0 on a cache hit) */
+    double load_ms;    /* composing, hashing, reading the cache, loading the module */
+    int registers;     /* per thread */
+    int local_bytes;   /* local memory per thread (spills): 0 is the goal */
+    uint64_t binary_bytes;
+} dvren_cuda_kernel_stats;
+/* Stats of a scene's kernel. Errors: INVALID_ARGUMENT (not a CUDA scene). */
+DVREN_CUDA_API dvren_status dvren_cuda_scene_kernel(const dvren_scene* scene, dvren_cuda_kernel_stats* stats);
+
+/* Compiles a scene's fused kernel with NVRTC for sm_<arch> (e.g. 86, 90)
+ * without a GPU: for CI and for plugin authors. The scene may come from a
+ * CPU context. Loads NVRTC only. log receives NVRTC's log ("" when clean;
+ * any text is a warning). Errors: UNSUPPORTED (no NVRTC, or it cannot target
+ * the arch), COMPILE (the message names the plugin, file and line; the full
+ * log is in log), IO (a plugin's device source is missing). */
+DVREN_CUDA_API dvren_status dvren_cuda_compile_check(dvren_scene* scene, uint32_t arch, char* log, size_t log_cap);
+
+/* Device tensors (memory = DVREN_MEMORY_DEVICE; data is the device
+ * address), from the context's caching pool, zero-filled, contiguous,
+ * 256-byte aligned. Free with dvren_tensor_destroy. Errors: INVALID_ARGUMENT
+ * (shape, dtype, not a CUDA context), OUT_OF_MEMORY. */
+DVREN_CUDA_API dvren_status dvren_cuda_tensor_create(dvren_context* ctx, dvren_dtype dtype, uint32_t ndim,
+                                                     const int64_t* shape, dvren_tensor* out);
+/* Copies src to dst (host to device, device to host or device to device):
+ * same dtype and element count, both contiguous. Waits until done.
+ * Errors: INVALID_ARGUMENT, DEVICE. */
+DVREN_CUDA_API dvren_status dvren_cuda_copy(dvren_context* ctx, dvren_tensor* dst, const dvren_tensor* src);
+
+/* The caching memory pool: blocks freed by dvren are kept for reuse, so a
+ * steady state of renders and tensors of the same sizes calls cuMemAlloc no
+ * more. in_use is what live objects hold; it returns to its earlier value
+ * when they are destroyed. */
+typedef struct dvren_cuda_memory {
+    uint64_t in_use;          /* bytes held by live tensors, stage buffers, framebuffers */
+    uint64_t cached;          /* bytes kept for reuse */
+    uint64_t peak;            /* largest in_use + cached so far */
+    uint64_t driver_allocs;   /* cuMemAlloc calls so far */
+    uint64_t device_free;     /* the driver's view of the whole device */
+    uint64_t device_total;
+} dvren_cuda_memory;
+DVREN_CUDA_API dvren_status dvren_cuda_memory_stats(dvren_context* ctx, dvren_cuda_memory* stats);
+/* Returns the cached blocks to the driver. */
+DVREN_CUDA_API dvren_status dvren_cuda_memory_trim(dvren_context* ctx);
+
+/* Device view of one framebuffer output (no copy; valid until the
+ * framebuffer is destroyed; read it after dvren_synchronize). Errors as
+ * dvren_framebuffer_output, INVALID_ARGUMENT for a CPU framebuffer. */
+DVREN_CUDA_API dvren_status dvren_cuda_framebuffer_output(dvren_framebuffer* fb, uint32_t output, dvren_tensor* view);
+
+/* GPU time between two points of the context's stream, with CUDA events:
+ * timer_begin records the start; timer_end records the end, waits for it
+ * and gives the milliseconds between them. Errors: DEVICE. */
+DVREN_CUDA_API dvren_status dvren_cuda_timer_begin(dvren_context* ctx);
+DVREN_CUDA_API dvren_status dvren_cuda_timer_end(dvren_context* ctx, float* ms);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* DVREN_CUDA_H */
+
+/* ------------------------------------------------------------------------
+ * Stop here if you only want the API: the rest is the implementation.
+ * ------------------------------------------------------------------------ */
+
+#if defined(DVREN_CUDA_IMPLEMENTATION) && !defined(DVREN__CUDA_IMPLEMENTATION_DONE)
+#define DVREN__CUDA_IMPLEMENTATION_DONE
+#if !defined(DVREN__IMPLEMENTATION_DONE)
+#error "dvren_cuda.h's implementation needs dvren.h's in the same file: #define DVREN_IMPLEMENTATION and include dvren.h first"
+#endif
+
+/* ======================================================================== */
+/* >>cuda-loader                                                            */
+/* ======================================================================== */
+
+/* The few driver and NVRTC types dvren needs, declared here so that no CUDA
+ * SDK is needed to build (the ABI is the driver's: cuda.h, CUDA 12.0). */
+typedef int dvren__cu_result;
+typedef int dvren__cu_device;
+typedef unsigned long long dvren__cu_ptr;
+typedef struct dvren__cu_context_st* dvren__cu_context;
+typedef struct dvren__cu_module_st* dvren__cu_module;
+typedef struct dvren__cu_function_st* dvren__cu_function;
+typedef struct dvren__cu_stream_st* dvren__cu_stream;
+typedef struct dvren__cu_event_st* dvren__cu_event;
+typedef int dvren__nvrtc_result;
+typedef struct dvren__nvrtc_program_st* dvren__nvrtc_program;
+
+#if defined(_WIN32)
+#define DVREN__CUDAAPI __stdcall
+#else
+#define DVREN__CUDAAPI
+#endif
+
+#define DVREN__CU_SUCCESS 0
+#define DVREN__CU_ERROR_NO_DEVICE 100
+#define DVREN__CU_ATTR_MULTIPROCESSOR_COUNT 16
+#define DVREN__CU_ATTR_CC_MAJOR 75
+#define DVREN__CU_ATTR_CC_MINOR 76
+#define DVREN__CU_FUNC_LOCAL_SIZE_BYTES 3
+#define DVREN__CU_FUNC_NUM_REGS 4
+#define DVREN__CU_STREAM_NON_BLOCKING 1
+
+/* Driver entry points: X(field, name to ask cuGetProcAddress for, versioned
+ * symbol to look up when it is unavailable, parameters). */
+#define DVREN__CUDA_DRIVER(X)                                                                                       \
+    X(cuInit, "cuInit", "cuInit", (unsigned int flags))                                                            \
+    X(cuDriverGetVersion, "cuDriverGetVersion", "cuDriverGetVersion", (int* version))                              \
+    X(cuDeviceGetCount, "cuDeviceGetCount", "cuDeviceGetCount", (int* count))                                      \
+    X(cuDeviceGet, "cuDeviceGet", "cuDeviceGet", (dvren__cu_device * dev, int ordinal))                            \
+    X(cuDeviceGetName, "cuDeviceGetName", "cuDeviceGetName", (char* name, int len, dvren__cu_device dev))          \
+    X(cuDeviceGetAttribute, "cuDeviceGetAttribute", "cuDeviceGetAttribute", (int* v, int attr, dvren__cu_device dev)) \
+    X(cuDeviceTotalMem, "cuDeviceTotalMem", "cuDeviceTotalMem_v2", (size_t * bytes, dvren__cu_device dev))         \
+    X(cuDevicePrimaryCtxRetain, "cuDevicePrimaryCtxRetain", "cuDevicePrimaryCtxRetain",                            \
+      (dvren__cu_context * c, dvren__cu_device dev))                                                                \
+    X(cuDevicePrimaryCtxRelease, "cuDevicePrimaryCtxRelease", "cuDevicePrimaryCtxRelease_v2",                      \
+      (dvren__cu_device dev))                                                                                       \
+    X(cuCtxSetCurrent, "cuCtxSetCurrent", "cuCtxSetCurrent", (dvren__cu_context c))                                \
+    X(cuMemAlloc, "cuMemAlloc", "cuMemAlloc_v2", (dvren__cu_ptr * p, size_t bytes))                                \
+    X(cuMemFree, "cuMemFree", "cuMemFree_v2", (dvren__cu_ptr p))                                                   \
+    X(cuMemGetInfo, "cuMemGetInfo", "cuMemGetInfo_v2", (size_t * free_bytes, size_t * total))                      \
+    X(cuMemcpyHtoDAsync, "cuMemcpyHtoDAsync", "cuMemcpyHtoDAsync_v2",                                              \
+      (dvren__cu_ptr dst, const void* src, size_t n, dvren__cu_stream s))                                           \
+    X(cuMemcpyDtoHAsync, "cuMemcpyDtoHAsync", "cuMemcpyDtoHAsync_v2",                                              \
+      (void* dst, dvren__cu_ptr src, size_t n, dvren__cu_stream s))                                                 \
+    X(cuMemcpyDtoDAsync, "cuMemcpyDtoDAsync", "cuMemcpyDtoDAsync_v2",                                              \
+      (dvren__cu_ptr dst, dvren__cu_ptr src, size_t n, dvren__cu_stream s))                                         \
+    X(cuMemsetD8Async, "cuMemsetD8Async", "cuMemsetD8Async",                                                       \
+      (dvren__cu_ptr p, unsigned char v, size_t n, dvren__cu_stream s))                                             \
+    X(cuModuleLoadData, "cuModuleLoadData", "cuModuleLoadData", (dvren__cu_module * m, const void* image))         \
+    X(cuModuleUnload, "cuModuleUnload", "cuModuleUnload", (dvren__cu_module m))                                    \
+    X(cuModuleGetFunction, "cuModuleGetFunction", "cuModuleGetFunction",                                           \
+      (dvren__cu_function * f, dvren__cu_module m, const char* name))                                               \
+    X(cuFuncGetAttribute, "cuFuncGetAttribute", "cuFuncGetAttribute", (int* v, int attr, dvren__cu_function f))    \
+    X(cuLaunchKernel, "cuLaunchKernel", "cuLaunchKernel",                                                          \
+      (dvren__cu_function f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz,          \
+       unsigned shared, dvren__cu_stream s, void** params, void** extra))                                           \
+    X(cuStreamCreate, "cuStreamCreate", "cuStreamCreate", (dvren__cu_stream * s, unsigned flags))                  \
+    X(cuStreamDestroy, "cuStreamDestroy", "cuStreamDestroy_v2", (dvren__cu_stream s))                              \
+    X(cuStreamSynchronize, "cuStreamSynchronize", "cuStreamSynchronize", (dvren__cu_stream s))                     \
+    X(cuEventCreate, "cuEventCreate", "cuEventCreate", (dvren__cu_event * e, unsigned flags))                      \
+    X(cuEventDestroy, "cuEventDestroy", "cuEventDestroy_v2", (dvren__cu_event e))                                  \
+    X(cuEventRecord, "cuEventRecord", "cuEventRecord", (dvren__cu_event e, dvren__cu_stream s))                    \
+    X(cuEventSynchronize, "cuEventSynchronize", "cuEventSynchronize", (dvren__cu_event e))                         \
+    X(cuEventElapsedTime, "cuEventElapsedTime", "cuEventElapsedTime", (float* ms, dvren__cu_event a, dvren__cu_event b)) \
+    X(cuGetErrorName, "cuGetErrorName", "cuGetErrorName", (dvren__cu_result r, const char** s))                    \
+    X(cuGetErrorString, "cuGetErrorString", "cuGetErrorString", (dvren__cu_result r, const char** s))
+
+#define DVREN__CUDA_NVRTC(X)                                                                                        \
+    X(nvrtcGetErrorString, const char*, (dvren__nvrtc_result r))                                                   \
+    X(nvrtcVersion, dvren__nvrtc_result, (int* major, int* minor))                                                 \
+    X(nvrtcGetNumSupportedArchs, dvren__nvrtc_result, (int* n))                                                    \
+    X(nvrtcGetSupportedArchs, dvren__nvrtc_result, (int* archs))                                                   \
+    X(nvrtcCreateProgram, dvren__nvrtc_result,                                                                     \
+      (dvren__nvrtc_program * p, const char* src, const char* name, int nheaders, const char* const* headers,     \
+       const char* const* include_names))                                                                           \
+    X(nvrtcDestroyProgram, dvren__nvrtc_result, (dvren__nvrtc_program * p))                                        \
+    X(nvrtcCompileProgram, dvren__nvrtc_result, (dvren__nvrtc_program p, int nopts, const char* const* opts))      \
+    X(nvrtcGetProgramLogSize, dvren__nvrtc_result, (dvren__nvrtc_program p, size_t * n))                           \
+    X(nvrtcGetProgramLog, dvren__nvrtc_result, (dvren__nvrtc_program p, char* log))                                \
+    X(nvrtcGetCUBINSize, dvren__nvrtc_result, (dvren__nvrtc_program p, size_t * n))                                \
+    X(nvrtcGetCUBIN, dvren__nvrtc_result, (dvren__nvrtc_program p, char* bin))                                     \
+    X(nvrtcGetPTXSize, dvren__nvrtc_result, (dvren__nvrtc_program p, size_t * n))                                  \
+    X(nvrtcGetPTX, dvren__nvrtc_result, (dvren__nvrtc_program p, char* ptx))
+
+typedef struct dvren__cuda_api {
+#define DVREN__X(field, query, sym, params) dvren__cu_result(DVREN__CUDAAPI* field) params;
+    DVREN__CUDA_DRIVER(DVREN__X)
+#undef DVREN__X
+#define DVREN__X(field, ret, params) ret(DVREN__CUDAAPI* field) params;
+    DVREN__CUDA_NVRTC(DVREN__X)
+#undef DVREN__X
+    void* lib_cuda;
+    void* lib_nvrtc;
+    int driver_loaded; /* 1: ok, -1: failed (message in driver_error) */
+    int nvrtc_loaded;
+    int driver_version;
+    int nvrtc_major, nvrtc_minor;
+    int archs[64];
+    int narchs;
+    dvren_status driver_status, nvrtc_status;
+    char driver_error[1024]; /* room for a 512-byte loader message and our text */
+    char nvrtc_error[1024];
+} dvren__cuda_api;
+
+/* Process-wide: the libraries are loaded once and never unloaded (the
+ * driver keeps state past any context; unloading it under a live primary
+ * context is not safe). */
+static dvren__cuda_api dvren__cu;
+
+#if defined(_WIN32)
+static INIT_ONCE dvren__cu_once_driver = INIT_ONCE_STATIC_INIT, dvren__cu_once_nvrtc = INIT_ONCE_STATIC_INIT;
+#elif !defined(DVREN_NO_THREADS)
+static pthread_once_t dvren__cu_once_driver = PTHREAD_ONCE_INIT, dvren__cu_once_nvrtc = PTHREAD_ONCE_INIT;
+#else
+static int dvren__cu_once_driver, dvren__cu_once_nvrtc;
+#endif
+
+/* A function pointer from a symbol, without the ISO C cast from void*. */
+static void dvren__cu_sym(void* lib, const char* name, void* fn_field)
+{
+    void* p = lib ? dvren__lib_symbol(lib, name) : NULL;
+    memcpy(fn_field, &p, sizeof p);
+}
+
+static void dvren__cu_load_driver(void)
+{
+    typedef dvren__cu_result(DVREN__CUDAAPI * getproc_fn)(const char*, void**, int, unsigned long long, int*);
+    static const char* const names[] = {
+#if defined(_WIN32)
+        "nvcuda.dll", NULL
+#else
+        "libcuda.so.1", "libcuda.so", NULL
+#endif
+    };
+    char err[512];
+    getproc_fn getproc = NULL;
+    const char* missing = NULL;
+    int i, v = 0;
+    dvren__cu_result r;
+    err[0] = 0;
+    for (i = 0; names[i] && !dvren__cu.lib_cuda; ++i) dvren__cu.lib_cuda = dvren__lib_open(names[i], err, sizeof err);
+    if (!dvren__cu.lib_cuda) {
+        dvren__cu.driver_status = DVREN_ERROR_NO_DEVICE;
+        snprintf(dvren__cu.driver_error, sizeof dvren__cu.driver_error,
+                 "no NVIDIA driver: cannot load %s%s (%s)", names[0], names[1] ? " or the unversioned name" : "", err);
+        dvren__cu.driver_loaded = -1;
+        return;
+    }
+    dvren__cu_sym(dvren__cu.lib_cuda, "cuGetProcAddress_v2", &getproc);
+    /* cuGetProcAddress gives the entry point of the ABI version we were
+     * written against (CUDA 12.0); older drivers: the versioned symbols */
+#define DVREN__X(field, query, sym, params)                                                                    \
+    {                                                                                                          \
+        void* p_ = NULL;                                                                                       \
+        int st_ = 0;                                                                                           \
+        if (!getproc || getproc(query, &p_, 12000, 0ull, &st_) != DVREN__CU_SUCCESS || st_ != 0) p_ = NULL;    \
+        if (p_) memcpy(&dvren__cu.field, &p_, sizeof p_);                                                      \
+        else dvren__cu_sym(dvren__cu.lib_cuda, sym, &dvren__cu.field);                                         \
+        if (!dvren__cu.field && !missing) missing = sym;                                                       \
+    }
+    DVREN__CUDA_DRIVER(DVREN__X)
+#undef DVREN__X
+    if (missing) {
+        dvren__cu.driver_status = DVREN_ERROR_UNSUPPORTED;
+        snprintf(dvren__cu.driver_error, sizeof dvren__cu.driver_error,
+                 "the CUDA driver lacks %s: it is older than CUDA 12 (update the NVIDIA driver)", missing);
+        dvren__cu.driver_loaded = -1;
+        return;
+    }
+    r = dvren__cu.cuInit(0);
+    if (r != DVREN__CU_SUCCESS) {
+        const char* name = NULL;
+        dvren__cu.cuGetErrorName(r, &name);
+        dvren__cu.driver_status = r == DVREN__CU_ERROR_NO_DEVICE ? DVREN_ERROR_NO_DEVICE : DVREN_ERROR_DEVICE;
+        snprintf(dvren__cu.driver_error, sizeof dvren__cu.driver_error, "cuInit failed: %s%s",
+                 name ? name : "unknown error", r == DVREN__CU_ERROR_NO_DEVICE ? " (no CUDA-capable GPU)" : "");
+        dvren__cu.driver_loaded = -1;
+        return;
+    }
+    dvren__cu.cuDriverGetVersion(&v);
+    dvren__cu.driver_version = v;
+    if (v < 12000) {
+        dvren__cu.driver_status = DVREN_ERROR_UNSUPPORTED;
+        snprintf(dvren__cu.driver_error, sizeof dvren__cu.driver_error,
+                 "the CUDA driver supports CUDA %d.%d; dvren needs 12.0 or newer (update the NVIDIA driver)",
+                 v / 1000, (v % 1000) / 10);
+        dvren__cu.driver_loaded = -1;
+        return;
+    }
+    dvren__cu.driver_loaded = 1;
+}
+
+static void dvren__cu_load_nvrtc(void)
+{
+    static const char* const names[] = {
+#if defined(_WIN32)
+        "nvrtc64_130_0.dll", "nvrtc64_120_0.dll", NULL
+#else
+        "libnvrtc.so.13", "libnvrtc.so.12", "libnvrtc.so", NULL
+#endif
+    };
+    const char* env = getenv("DVREN_NVRTC_LIBRARY");
+    const char* missing = NULL;
+    char err[512];
+    int i;
+    err[0] = 0;
+    if (env && *env) dvren__cu.lib_nvrtc = dvren__lib_open(env, err, sizeof err);
+    for (i = 0; names[i] && !dvren__cu.lib_nvrtc && !(env && *env); ++i)
+        dvren__cu.lib_nvrtc = dvren__lib_open(names[i], err, sizeof err);
+    if (!dvren__cu.lib_nvrtc) {
+        dvren__cu.nvrtc_status = DVREN_ERROR_UNSUPPORTED;
+        snprintf(dvren__cu.nvrtc_error, sizeof dvren__cu.nvrtc_error, "cannot load NVRTC (%s): %s",
+                 env && *env ? env : "libnvrtc.so.13, .so.12", err);
+        dvren__cu.nvrtc_loaded = -1;
+        return;
+    }
+#define DVREN__X(field, ret, params)                                                  \
+    dvren__cu_sym(dvren__cu.lib_nvrtc, #field, &dvren__cu.field);                      \
+    if (!dvren__cu.field && !missing) missing = #field;
+    DVREN__CUDA_NVRTC(DVREN__X)
+#undef DVREN__X
+    if (missing) {
+        dvren__cu.nvrtc_status = DVREN_ERROR_UNSUPPORTED;
+        snprintf(dvren__cu.nvrtc_error, sizeof dvren__cu.nvrtc_error, "the NVRTC library lacks %s (NVRTC 12+ needed)",
+                 missing);
+        dvren__cu.nvrtc_loaded = -1;
+        return;
+    }
+    dvren__cu.nvrtcVersion(&dvren__cu.nvrtc_major, &dvren__cu.nvrtc_minor);
+    if (dvren__cu.nvrtcGetNumSupportedArchs(&dvren__cu.narchs) != 0 || dvren__cu.narchs < 1 || dvren__cu.narchs > 64 ||
+        dvren__cu.nvrtcGetSupportedArchs(dvren__cu.archs) != 0) {
+        dvren__cu.nvrtc_status = DVREN_ERROR_UNSUPPORTED;
+        snprintf(dvren__cu.nvrtc_error, sizeof dvren__cu.nvrtc_error, "NVRTC %d.%d cannot list its architectures",
+                 dvren__cu.nvrtc_major, dvren__cu.nvrtc_minor);
+        dvren__cu.nvrtc_loaded = -1;
+        return;
+    }
+    dvren__cu.nvrtc_loaded = 1;
+}
+
+#if defined(_WIN32)
+static BOOL CALLBACK dvren__cu_once_d(PINIT_ONCE o, PVOID p, PVOID* c)
+{
+    (void)o; (void)p; (void)c;
+    dvren__cu_load_driver();
+    return TRUE;
+}
+static BOOL CALLBACK dvren__cu_once_n(PINIT_ONCE o, PVOID p, PVOID* c)
+{
+    (void)o; (void)p; (void)c;
+    dvren__cu_load_nvrtc();
+    return TRUE;
+}
+#endif
+
+/* Loads the driver (once per process); records the failure on ctx. */
+static dvren_status dvren__cu_need_driver(dvren_context* ctx)
+{
+#if defined(_WIN32)
+    InitOnceExecuteOnce(&dvren__cu_once_driver, dvren__cu_once_d, NULL, NULL);
+#elif !defined(DVREN_NO_THREADS)
+    pthread_once(&dvren__cu_once_driver, dvren__cu_load_driver);
+#else
+    if (!dvren__cu_once_driver++) dvren__cu_load_driver();
+#endif
+    if (dvren__cu.driver_loaded == 1) return DVREN_OK;
+    return dvren_set_error(ctx, dvren__cu.driver_status, "cuda",
+                           dvren__cu.driver_status == DVREN_ERROR_NO_DEVICE
+                               ? "this machine has no usable NVIDIA GPU; use the CPU device"
+                               : NULL,
+                           "%s", dvren__cu.driver_error);
+}
+
+static dvren_status dvren__cu_need_nvrtc(dvren_context* ctx)
+{
+#if defined(_WIN32)
+    InitOnceExecuteOnce(&dvren__cu_once_nvrtc, dvren__cu_once_n, NULL, NULL);
+#elif !defined(DVREN_NO_THREADS)
+    pthread_once(&dvren__cu_once_nvrtc, dvren__cu_load_nvrtc);
+#else
+    if (!dvren__cu_once_nvrtc++) dvren__cu_load_nvrtc();
+#endif
+    if (dvren__cu.nvrtc_loaded == 1) return DVREN_OK;
+    return dvren_set_error(ctx, dvren__cu.nvrtc_status, "cuda",
+                           "install the CUDA toolkit's NVRTC (libnvrtc.so.13 or .12) or set DVREN_NVRTC_LIBRARY",
+                           "%s", dvren__cu.nvrtc_error);
+}
+
+/* Checks a driver call; on failure records "what: CUDA_ERROR_X (text)". */
+static dvren_status dvren__cu_check(dvren_context* ctx, dvren__cu_result r, const char* what)
+{
+    const char *name = NULL, *text = NULL;
+    if (r == DVREN__CU_SUCCESS) return DVREN_OK;
+    dvren__cu.cuGetErrorName(r, &name);
+    dvren__cu.cuGetErrorString(r, &text);
+    return dvren_set_error(ctx, r == 2 ? DVREN_ERROR_OUT_OF_MEMORY : DVREN_ERROR_DEVICE, "cuda", NULL, "%s: %s (%s)",
+                           what, name ? name : "?", text ? text : "?");
+}
+#define DVREN__CU(ctx, call) DVREN__CHECK(dvren__cu_check((ctx), dvren__cu.call, #call))
+
+/* ======================================================================== */
+/* >>cuda-pool                                                              */
+/* ======================================================================== */
+
+/* Caching pool: freed blocks go on a free list per rounded size and are
+ * reused by the next request of that size. Sizes round up to 256 bytes
+ * below 1 MiB, to 1 MiB above, so a renderer that frees and allocates the
+ * same sizes (framebuffers, stage buffers) stops calling the driver. */
+typedef struct dvren__cu_block {
+    dvren__cu_ptr ptr;
+    size_t size; /* rounded */
+    struct dvren__cu_block* next;
+} dvren__cu_block;
+
+typedef struct dvren__cu_kernel {
+    uint64_t key[2];
+    dvren__cu_module module;
+    dvren__cu_function function;
+    dvren_cuda_kernel_stats stats;
+} dvren__cu_kernel;
+
+typedef struct dvren__cu_state {
+    dvren__cu_device device;
+    dvren__cu_context cuctx;
+    dvren__cu_stream stream;
+    dvren__cu_event timer[2];
+    dvren_cuda_info info;
+    uint32_t arch;      /* the device's compute capability, e.g. 90 */
+    uint32_t block_x, block_y; /* thread block shape in pixels */
+    char extra_options[512];   /* DVREN_CUDA_NVRTC_OPTIONS */
+    uint32_t target;    /* what NVRTC compiles for: arch (cubin) or the newest below it (PTX) */
+    int target_ptx;
+    dvren__cu_block* free_list;
+    dvren__cu_block* live; /* blocks in use, to find their size at free */
+    uint64_t in_use, cached, peak, driver_allocs;
+    dvren__cu_kernel* kernels; /* modules loaded by this context */
+    uint32_t nkernels, kernel_cap;
+} dvren__cu_state;
+
+static dvren__cu_state* dvren__cu_st(const dvren_context* ctx) { return (dvren__cu_state*)ctx->be_state; }
+
+static size_t dvren__cu_round(size_t n)
+{
+    if (n == 0) n = 1;
+    if (n < ((size_t)1 << 20)) return (n + 255) & ~(size_t)255;
+    return (n + ((size_t)1 << 20) - 1) & ~(((size_t)1 << 20) - 1);
+}
+
+static dvren_status dvren__cu_alloc(dvren_context* ctx, size_t bytes, dvren__cu_ptr* out)
+{
+    dvren__cu_state* S = dvren__cu_st(ctx);
+    size_t n = dvren__cu_round(bytes);
+    dvren__cu_block **pp = &S->free_list, *b;
+    dvren__cu_result r;
+    for (; *pp; pp = &(*pp)->next)
+        if ((*pp)->size == n) {
+            b = *pp;
+            *pp = b->next;
+            S->cached -= n;
+            goto found;
+        }
+    b = (dvren__cu_block*)dvren__calloc(ctx, sizeof *b);
+    if (!b) return dvren_set_error(ctx, DVREN_ERROR_OUT_OF_MEMORY, "cuda", NULL, "out of host memory");
+    r = dvren__cu.cuMemAlloc(&b->ptr, n);
+    if (r != DVREN__CU_SUCCESS && S->free_list) {
+        /* give the cache back and try once more */
+        dvren_cuda_memory_trim(ctx);
+        r = dvren__cu.cuMemAlloc(&b->ptr, n);
+    }
+    if (r != DVREN__CU_SUCCESS) {
+        dvren__free(ctx, b, sizeof *b);
+        return dvren__cu_check(ctx, r, "cuMemAlloc");
+    }
+    b->size = n;
+    S->driver_allocs++;
+found:
+    b->next = S->live;
+    S->live = b;
+    S->in_use += n;
+    if (S->in_use + S->cached > S->peak) S->peak = S->in_use + S->cached;
+    *out = b->ptr;
+    return DVREN_OK;
+}
+
+static void dvren__cu_release(dvren_context* ctx, dvren__cu_ptr p)
+{
+    dvren__cu_state* S = dvren__cu_st(ctx);
+    dvren__cu_block** pp;
+    if (!p) return;
+    for (pp = &S->live; *pp; pp = &(*pp)->next)
+        if ((*pp)->ptr == p) {
+            dvren__cu_block* b = *pp;
+            *pp = b->next;
+            S->in_use -= b->size;
+            S->cached += b->size;
+            b->next = S->free_list;
+            S->free_list = b;
+            return;
+        }
+}
+
+DVREN_CUDA_API dvren_status dvren_cuda_memory_trim(dvren_context* ctx)
+{
+    dvren__cu_state* S;
+    if (!ctx || !ctx->be || ctx->be->device != DVREN_DEVICE_CUDA)
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "cuda", NULL, "not a CUDA context");
+    S = dvren__cu_st(ctx);
+    dvren__cu.cuStreamSynchronize(S->stream);
+    while (S->free_list) {
+        dvren__cu_block* b = S->free_list;
+        S->free_list = b->next;
+        dvren__cu.cuMemFree(b->ptr);
+        S->cached -= b->size;
+        dvren__free(ctx, b, sizeof *b);
+    }
+    return DVREN_OK;
+}
+
+DVREN_CUDA_API dvren_status dvren_cuda_memory_stats(dvren_context* ctx, dvren_cuda_memory* m)
+{
+    dvren__cu_state* S;
+    size_t fr = 0, tot = 0;
+    if (!ctx || !m || !ctx->be || ctx->be->device != DVREN_DEVICE_CUDA)
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "cuda", NULL, "not a CUDA context");
+    S = dvren__cu_st(ctx);
+    memset(m, 0, sizeof *m);
+    m->in_use = S->in_use;
+    m->cached = S->cached;
+    m->peak = S->peak;
+    m->driver_allocs = S->driver_allocs;
+    dvren__cu.cuCtxSetCurrent(S->cuctx);
+    if (dvren__cu.cuMemGetInfo(&fr, &tot) == DVREN__CU_SUCCESS) {
+        m->device_free = fr;
+        m->device_total = tot;
+    }
+    return DVREN_OK;
+}
+
+static int dvren__cu_is(const dvren_context* ctx) { return ctx && ctx->be && ctx->be->device == DVREN_DEVICE_CUDA; }
+
+DVREN_CUDA_API dvren_status dvren_cuda_tensor_create(dvren_context* ctx, dvren_dtype dtype, uint32_t ndim,
+                                                     const int64_t* shape, dvren_tensor* out)
+{
+    size_t bytes = 0;
+    dvren__cu_ptr p = 0;
+    dvren_status status;
+    if (!dvren__cu_is(ctx) || !out)
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "cuda", NULL, "not a CUDA context");
+    status = dvren__tensor_shape(ctx, dtype, ndim, shape, out, &bytes);
+    if (status != DVREN_OK) return status;
+    status = dvren__cu_alloc(ctx, bytes, &p);
+    if (status != DVREN_OK) return status;
+    status = dvren__cu_check(ctx, dvren__cu.cuMemsetD8Async(p, 0, bytes, dvren__cu_st(ctx)->stream), "cuMemsetD8Async");
+    if (status != DVREN_OK) {
+        dvren__cu_release(ctx, p);
+        return status;
+    }
+    out->data = (void*)(uintptr_t)p;
+    out->memory = DVREN_MEMORY_DEVICE;
+    out->flags = DVREN_TENSOR_OWNS_DATA;
+    return DVREN_OK;
+}
+
+static void dvren__cu_tensor_free(dvren_context* ctx, dvren_tensor* t) { dvren__cu_release(ctx, (dvren__cu_ptr)(uintptr_t)t->data); }
+
+DVREN_CUDA_API dvren_status dvren_cuda_copy(dvren_context* ctx, dvren_tensor* dst, const dvren_tensor* src)
+{
+    dvren__cu_state* S;
+    size_t n;
+    dvren_status status = DVREN_OK;
+    if (!dvren__cu_is(ctx) || !dst || !src || !dst->data || !src->data)
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "cuda", NULL, "copy: not a CUDA context, or NULL tensor");
+    if (dst->dtype != src->dtype || dvren_tensor_numel(dst) != dvren_tensor_numel(src) ||
+        !dvren_tensor_is_contiguous(dst) || !dvren_tensor_is_contiguous(src))
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "cuda", NULL,
+                               "copy: tensors differ in dtype or element count, or are not contiguous");
+    S = dvren__cu_st(ctx);
+    n = (size_t)dvren_tensor_numel(src) * dvren_dtype_size(src->dtype);
+    dvren__cu.cuCtxSetCurrent(S->cuctx);
+    if (src->memory == DVREN_MEMORY_HOST && dst->memory == DVREN_MEMORY_DEVICE)
+        DVREN__CU(ctx, cuMemcpyHtoDAsync((dvren__cu_ptr)(uintptr_t)dst->data, src->data, n, S->stream));
+    else if (src->memory == DVREN_MEMORY_DEVICE && dst->memory == DVREN_MEMORY_HOST)
+        DVREN__CU(ctx, cuMemcpyDtoHAsync(dst->data, (dvren__cu_ptr)(uintptr_t)src->data, n, S->stream));
+    else if (src->memory == DVREN_MEMORY_DEVICE && dst->memory == DVREN_MEMORY_DEVICE)
+        DVREN__CU(ctx, cuMemcpyDtoDAsync((dvren__cu_ptr)(uintptr_t)dst->data, (dvren__cu_ptr)(uintptr_t)src->data, n,
+                                         S->stream));
+    else
+        memcpy(dst->data, src->data, n);
+    DVREN__CU(ctx, cuStreamSynchronize(S->stream));
+cleanup:
+    return status;
+}
+
+/* ======================================================================== */
+/* >>cuda-jit                                                               */
+/* ======================================================================== */
+
+/* >>cuda-src device begin (generated from kernels/dvren_device.h by ./build.sh gen: do not edit) */
+static const char* const dvren__cuda_src_device[] = {
+"/* kernels/dvren_device.h - the device vocabulary of dvren (single source).\n",
+" *\n",
+" * This file is compiled three ways and must stay valid in all of them:\n",
+" *   - as C99/C11 by the host compiler (the CPU path, and every plugin's .c),\n",
+" *   - as C++17 by a host C++ compiler (dvren.h is usable from C++),\n",
+" *   - as CUDA C++ by NVRTC (the GPU path; __CUDACC_RTC__ is defined).\n",
+" * Rules (docs/architecture.md, \"single-source stage code\"): no libc beyond the\n",
+" * math functions below, no allocation, no recursion, no function pointers, no\n",
+" * globals, no compound literals, no designated initialisers, no VLAs, no\n",
+" * implicit void* conversions. Under NVRTC nothing is included.\n",
+" *\n",
+" * dvren.h carries a generated copy of this file (between the markers\n",
+" * \">>device begin/end\"); edit this file and run `./build.sh gen`. The test\n",
+" * `embedded_kernels` fails when the copy is stale. */\n",
+"#ifndef DVREN_DEVICE_H\n",
+"#define DVREN_DEVICE_H\n",
+"\n",
+"/* ---- qualifiers and fixed-width types -------------------------------- */\n",
+"#if defined(__CUDACC_RTC__)\n",
+"typedef unsigned char uint8_t;\n",
+"typedef unsigned short uint16_t;\n",
+"typedef unsigned int uint32_t;\n",
+"typedef int int32_t;\n",
+"typedef unsigned long long uint64_t;\n",
+"typedef long long int64_t;\n",
+"/* not static: NVRTC warns (#177) about every unused static function, and a\n",
+" * fused kernel is one translation unit anyway */\n",
+"#define DVREN_FN __device__ __forceinline__\n",
+"#define DVREN_KERNEL extern \"C\" __global__\n",
+"#define DVREN_RESTRICT __restrict__\n",
+"#define DVREN_ON_GPU 1\n",
+"#else\n",
+"#include <stdint.h>\n",
+"#include <math.h>\n",
+"#define DVREN_FN static inline\n",
+"#if defined(__cplusplus)\n",
+"#define DVREN_RESTRICT __restrict\n",
+"#else\n",
+"#define DVREN_RESTRICT restrict\n",
+"#endif\n",
+"#define DVREN_ON_GPU 0\n",
+"#endif\n",
+"\n",
+"/* Largest channel count a field may produce per sample (ABI constant). */\n",
+"#define DVREN_MAX_CHANNELS 16\n",
+"/* Size of a sampler's per-ray state, in 32-bit words (ABI constant). */\n",
+"#define DVREN_SAMPLER_STATE_WORDS 12\n",
+"\n",
+"/* ---- scalar math ------------------------------------------------------- */\n",
+"DVREN_FN float dvren_minf(float a, float b) { return a < b ? a : b; }\n",
+"DVREN_FN float dvren_maxf(float a, float b) { return a > b ? a : b; }\n",
+"DVREN_FN float dvren_clampf(float x, float lo, float hi) { return x < lo ? lo : (x > hi ? hi : x); }\n",
+"DVREN_FN float dvren_absf(float x) { return x < 0.0f ? -x : x; }\n",
+"DVREN_FN float dvren_lerpf(float a, float b, float t) { return a + (b - a) * t; }\n",
+"DVREN_FN int dvren_clampi(int x, int lo, int hi) { return x < lo ? lo : (x > hi ? hi : x); }\n",
+"/* exp of a value clamped to [-87, 88] so it never overflows to inf or NaN. */\n",
+"DVREN_FN float dvren_safe_expf(float x) { return expf(dvren_clampf(x, -87.0f, 88.0f)); }\n",
+"/* softplus(x) = log(1 + e^x), stable for large |x|. */\n",
+"DVREN_FN float dvren_softplusf(float x) { return x > 20.0f ? x : log1pf(expf(x)); }\n",
+"DVREN_FN float dvren_sigmoidf(float x) { return 1.0f / (1.0f + dvren_safe_expf(-x)); }\n",
+"\n",
+"/* ---- 3-vectors -------------------------------------------------------------- */\n",
+"typedef struct dvren_float3 { float x, y, z; } dvren_float3;\n",
+"\n",
+"DVREN_FN dvren_float3 dvren_f3(float x, float y, float z) { dvren_float3 r; r.x = x; r.y = y; r.z = z; return r; }\n",
+"DVREN_FN dvren_float3 dvren_f3v(const float* v) { return dvren_f3(v[0], v[1], v[2]); }\n",
+"DVREN_FN dvren_float3 dvren_add3(dvren_float3 a, dvren_float3 b) { return dvren_f3(a.x + b.x, a.y + b.y, a.z + b.z); }\n",
+"DVREN_FN dvren_float3 dvren_sub3(dvren_float3 a, dvren_float3 b) { return dvren_f3(a.x - b.x, a.y - b.y, a.z - b.z); }\n",
+"DVREN_FN dvren_float3 dvren_mul3(dvren_float3 a, dvren_float3 b) { return dvren_f3(a.x * b.x, a.y * b.y, a.z * b.z); }\n",
+"DVREN_FN dvren_float3 dvren_scale3(dvren_float3 a, float s) { return dvren_f3(a.x * s, a.y * s, a.z * s); }\n",
+"/* a + b*s */\n",
+"DVREN_FN dvren_float3 dvren_madd3(dvren_float3 a, dvren_float3 b, float s) { return dvren_f3(a.x + b.x * s, a.y + b.y * s, a.z + b.z * s); }\n",
+"DVREN_FN float dvren_dot3(dvren_float3 a, dvren_float3 b) { return a.x * b.x + a.y * b.y + a.z * b.z; }\n",
+"DVREN_FN dvren_float3 dvren_cross3(dvren_float3 a, dvren_float3 b)\n",
+"{\n",
+"    return dvren_f3(a.y * b.z - a.z * b.y, a.z * b.x - a.x * b.z, a.x * b.y - a.y * b.x);\n",
+"}\n",
+"DVREN_FN float dvren_length3(dvren_float3 a) { return sqrtf(dvren_dot3(a, a)); }\n",
+"/* a / |a|; the zero vector stays zero. */\n",
+"DVREN_FN dvren_float3 dvren_normalize3(dvren_float3 a)\n",
+"{\n",
+"    float l = dvren_length3(a);\n",
+"    return l > 0.0f ? dvren_scale3(a, 1.0f / l) : a;\n",
+"}\n",
+"\n",
+"/* ---- wide loads ------------------------------------------------------------------\n",
+" * One 16-byte load of four floats and one 8-byte load of four u16 (the\n",
+" * address must be aligned to 16 and 8 bytes). On the GPU these are single\n",
+" * LDG.128 / LDG.64 instructions through the read-only path. */\n",
+"typedef struct dvren_float4 { float x, y, z, w; } dvren_float4;\n",
+"\n",
+"DVREN_FN dvren_float4 dvren_load_f32x4(const float* p)\n",
+"{\n",
+"    dvren_float4 r;\n",
+"#if DVREN_ON_GPU\n",
+"    float4 v = __ldg((const float4*)p);\n",
+"    r.x = v.x;\n",
+"    r.y = v.y;\n",
+"    r.z = v.z;\n",
+"    r.w = v.w;\n",
+"#else\n",
+"    r.x = p[0];\n",
+"    r.y = p[1];\n",
+"    r.z = p[2];\n",
+"    r.w = p[3];\n",
+"#endif\n",
+"    return r;\n",
+"}\n",
+"\n",
+"DVREN_FN dvren_float4 dvren_load_u16x4(const uint16_t* p)\n",
+"{\n",
+"    dvren_float4 r;\n",
+"#if DVREN_ON_GPU\n",
+"    uint2 v = __ldg((const uint2*)p);\n",
+"    r.x = (float)(v.x & 0xFFFFu);\n",
+"    r.y = (float)(v.x >> 16);\n",
+"    r.z = (float)(v.y & 0xFFFFu);\n",
+"    r.w = (float)(v.y >> 16);\n",
+"#else\n",
+"    r.x = (float)p[0];\n",
+"    r.y = (float)p[1];\n",
+"    r.z = (float)p[2];\n",
+"    r.w = (float)p[3];\n",
+"#endif\n",
+"    return r;\n",
+"}\n",
+"\n",
+"/* ---- counter-based RNG: Philox4x32-10 -------------------------------------\n",
+" * Salmon, Moraes, Dror, Shaw, \"Parallel random numbers: as easy as 1, 2, 3\",\n",
+" * SC 2011. A pure function of (counter, key): the same numbers on the CPU and\n",
+" * the GPU, in any thread order. dvren keys it with the plan's 64-bit seed and\n",
+" * counts with (pixel index, pixel sample, stream, draw index). */\n",
+"typedef struct dvren_u32x4 { uint32_t v[4]; } dvren_u32x4;\n",
+"\n",
+"DVREN_FN uint32_t dvren__mulhilo(uint32_t a, uint32_t b, uint32_t* hi)\n",
+"{\n",
+"    uint64_t p = (uint64_t)a * (uint64_t)b;\n",
+"    *hi = (uint32_t)(p >> 32);\n",
+"    return (uint32_t)p;\n",
+"}\n",
+"\n",
+"DVREN_FN dvren_u32x4 dvren_philox4x32(dvren_u32x4 c, uint32_t k0, uint32_t k1)\n",
+"{\n",
+"    int r;\n",
+"    for (r = 0; r < 10; ++r) {\n",
+"        uint32_t hi0, hi1;\n",
+"        uint32_t lo0 = dvren__mulhilo(0xD2511F53u, c.v[0], &hi0);\n",
+"        uint32_t lo1 = dvren__mulhilo(0xCD9E8D57u, c.v[2], &hi1);\n",
+"        dvren_u32x4 n;\n",
+"        n.v[0] = hi1 ^ c.v[1] ^ k0;\n",
+"        n.v[1] = lo1;\n",
+"        n.v[2] = hi0 ^ c.v[3] ^ k1;\n",
+"        n.v[3] = lo0;\n",
+"        c = n;\n",
+"        k0 += 0x9E3779B9u;\n",
+"        k1 += 0xBB67AE85u;\n",
+"    }\n",
+"    return c;\n",
+"}\n",
+"\n",
+"/* Uniform float in [0, 1) with 24 random bits. */\n",
+"DVREN_FN float dvren_u32_to_unit(uint32_t x) { return (float)(x >> 8) * (1.0f / 16777216.0f); }\n",
+"\n",
+"/* Per-ray random stream: four numbers per Philox call, handed out in order. */\n",
+"typedef struct dvren_rng {\n",
+"    uint32_t key[2];     /* the plan's seed (low, high 32 bits) */\n",
+"    uint32_t ctr[3];     /* pixel index, pixel sample, stream */\n",
+"    uint32_t draw;       /* next Philox block */\n",
+"    uint32_t used;       /* numbers taken from buf (4 = empty) */\n",
+"    uint32_t buf[4];\n",
+"} dvren_rng;\n",
+"\n",
+"/* Streams: separate sequences for separate purposes, so that adding draws to\n",
+" * one stage never shifts the numbers another stage sees. */\n",
+"#define DVREN_RNG_STREAM_PIXEL 0u   /* sub-pixel position */\n",
+"#define DVREN_RNG_STREAM_SAMPLER 1u /* sampler jitter */\n",
+"#define DVREN_RNG_STREAM_SHADER 2u\n",
+"\n",
+"DVREN_FN dvren_rng dvren_rng_make(uint32_t seed_lo, uint32_t seed_hi, uint32_t pixel, uint32_t sample, uint32_t stream)\n",
+"{\n",
+"    dvren_rng r;\n",
+"    r.key[0] = seed_lo;\n",
+"    r.key[1] = seed_hi;\n",
+"    r.ctr[0] = pixel;\n",
+"    r.ctr[1] = sample;\n",
+"    r.ctr[2] = stream;\n",
+"    r.draw = 0;\n",
+"    r.used = 4;\n",
+"    r.buf[0] = r.buf[1] = r.buf[2] = r.buf[3] = 0;\n",
+"    return r;\n",
+"}\n",
+"\n",
+"DVREN_FN uint32_t dvren_rng_u32(dvren_rng* r)\n",
+"{\n",
+"    if (r->used >= 4) {\n",
+"        dvren_u32x4 c;\n",
+"        c.v[0] = r->ctr[0];\n",
+"        c.v[1] = r->ctr[1];\n",
+"        c.v[2] = r->ctr[2];\n",
+"        c.v[3] = r->draw++;\n",
+"        c = dvren_philox4x32(c, r->key[0], r->key[1]);\n",
+"        r->buf[0] = c.v[0];\n",
+"        r->buf[1] = c.v[1];\n",
+"        r->buf[2] = c.v[2];\n",
+"        r->buf[3] = c.v[3];\n",
+"        r->used = 0;\n",
+"    }\n",
+"    return r->buf[r->used++];\n",
+"}\n",
+"\n",
+"/* Uniform in [0, 1). */\n",
+"DVREN_FN float dvren_rng_uniform(dvren_rng* r) { return dvren_u32_to_unit(dvren_rng_u32(r)); }\n",
+"\n",
+"/* ---- IEEE half precision (binary16) storage -------------------------------\n",
+" * Conversions by bit manipulation, identical on both paths; round to nearest\n",
+" * even, with subnormals, infinities and NaN (IEEE 754-2008, 3.6). */\n",
+"DVREN_FN float dvren__bits_to_float(uint32_t u)\n",
+"{\n",
+"    union { uint32_t u; float f; } c;\n",
+"    c.u = u;\n",
+"    return c.f;\n",
+"}\n",
+"DVREN_FN uint32_t dvren__float_to_bits(float f)\n",
+"{\n",
+"    union { uint32_t u; float f; } c;\n",
+"    c.f = f;\n",
+"    return c.u;\n",
+"}\n",
+"\n",
+"DVREN_FN float dvren_half_to_float(uint16_t h)\n",
+"{\n",
+"    uint32_t sign = (uint32_t)(h & 0x8000u) << 16;\n",
+"    uint32_t exp = (h >> 10) & 0x1Fu;\n",
+"    uint32_t man = h & 0x3FFu;\n",
+"    if (exp == 0) {\n",
+"        /* zero or subnormal: man * 2^-24 */\n",
+"        float v = (float)man * (1.0f / 16777216.0f);\n",
+"        return sign ? -v : v;\n",
+"    }\n",
+"    if (exp == 31) return dvren__bits_to_float(sign | 0x7F800000u | (man << 13));\n",
+"    return dvren__bits_to_float(sign | ((exp + 112u) << 23) | (man << 13));\n",
+"}\n",
+"\n",
+"DVREN_FN uint16_t dvren_float_to_half(float f)\n",
+"{\n",
+"    uint32_t x = dvren__float_to_bits(f);\n",
+"    uint32_t sign = (x >> 16) & 0x8000u;\n",
+"    uint32_t absx = x & 0x7FFFFFFFu;\n",
+"    if (absx >= 0x7F800000u) /* inf or NaN (NaN keeps a quiet bit) */\n",
+"        return (uint16_t)(sign | 0x7C00u | (absx > 0x7F800000u ? 0x200u : 0u));\n",
+"    if (absx >= 0x477FF000u) return (uint16_t)(sign | 0x7C00u); /* rounds to >= 65520: inf */\n",
+"    if (absx < 0x38800000u) {\n",
+"        /* result is subnormal or zero: value / 2^-24, rounded to nearest even */\n",
+"        uint32_t man = (absx & 0x7FFFFFu) | 0x800000u;\n",
+"        int e = (int)(absx >> 23);\n",
+"        int shift = 126 - e; /* value = man * 2^(e-150); half units are 2^-24 */\n",
+"        uint32_t q, rem, halfway;\n",
+"        if (e == 0 || shift > 24) return (uint16_t)sign;\n",
+"        q = man >> shift;\n",
+"        rem = man & ((1u << shift) - 1u);\n",
+"        halfway = 1u << (shift - 1);\n",
+"        if (rem > halfway || (rem == halfway && (q & 1u))) q++;\n",
+"        return (uint16_t)(sign | q);\n",
+"    }\n",
+"    {\n",
+"        uint32_t r = absx - 0x38000000u; /* rebias exponent 127 -> 15 */\n",
+"        uint32_t q = r >> 13;\n",
+"        uint32_t rem = r & 0x1FFFu;\n",
+"        if (rem > 0x1000u || (rem == 0x1000u && (q & 1u))) q++;\n",
+"        return (uint16_t)(sign | q);\n",
+"    }\n",
+"}\n",
+"\n",
+"/* ---- cameras -------------------------------------------------------------------\n",
+" * One plain struct for every camera model, so that device code can generate\n",
+" * rays without function pointers. Conventions (OpenGL): right-handed world,\n",
+" * the camera looks down its -z axis with +y up; pixel (0,0) is the top-left\n",
+" * corner of the image, x to the right, y down; pixel centres are at +0.5. */\n",
+"#define DVREN_CAMERA_NONE 0u\n",
+"#define DVREN_CAMERA_PINHOLE 1u      /* perspective from eye, basis, tan(fov_y/2) */\n",
+"#define DVREN_CAMERA_ORTHOGRAPHIC 2u /* parallel rays along forward */\n",
+"#define DVREN_CAMERA_MATRIX 3u       /* inverse of projection*view (OpenGL clip space) */\n",
+"\n",
+"typedef struct dvren_camera {\n",
+"    uint32_t model;          /* DVREN_CAMERA_* */\n",
+"    uint32_t perspective;    /* MATRIX: 1 when the projection is perspective */\n",
+"    float eye[3];            /* world position of the camera (centre of projection) */\n",
+"    float forward[3];        /* unit view direction (camera -z) */\n",
+"    float right[3];          /* unit camera +x */\n",
+"    float up[3];             /* unit camera +y */\n",
+"    float tan_half_fov_y;    /* PINHOLE: tan(vertical field of view / 2) */\n",
+"    float ortho_height;      /* ORTHOGRAPHIC: world units spanned by the image height */\n",
+"    float inv_view_proj[16]; /* MATRIX: inverse(P*V), column-major (OpenGL) */\n",
+"} dvren_camera;\n",
+"\n",
+"DVREN_FN dvren_float3 dvren__mat4_unproject(const float* m, float x, float y, float z)\n",
+"{\n",
+"    /* column-major: element (row r, column c) is m[c*4 + r] */\n",
+"    float w = m[3] * x + m[7] * y + m[11] * z + m[15];\n",
+"    float iw = (w != 0.0f) ? 1.0f / w : 0.0f;\n",
+"    return dvren_f3((m[0] * x + m[4] * y + m[8] * z + m[12]) * iw,\n",
+"                    (m[1] * x + m[5] * y + m[9] * z + m[13]) * iw,\n",
+"                    (m[2] * x + m[6] * y + m[10] * z + m[14]) * iw);\n",
+"}\n",
+"\n",
+"/* Ray through image position (px, py) in pixels (top-left origin, y down) of a\n",
+" * width x height image. Returns the origin and the unit direction. PINHOLE and\n",
+" * perspective MATRIX rays start at the eye; ORTHOGRAPHIC rays start on the\n",
+" * plane through the eye; orthographic MATRIX rays start on the near plane.\n",
+" * Ray distances (and the depth output) are measured from that origin. */\n",
+"DVREN_FN void dvren_camera_ray(const dvren_camera* c, float px, float py, float width, float height,\n",
+"                               dvren_float3* origin, dvren_float3* dir)\n",
+"{\n",
+"    float nx = 2.0f * px / width - 1.0f;  /* NDC x in [-1, 1], +1 at the right */\n",
+"    float ny = 1.0f - 2.0f * py / height; /* NDC y in [-1, 1], +1 at the top */\n",
+"    dvren_float3 e = dvren_f3v(c->eye), f = dvren_f3v(c->forward);\n",
+"    dvren_float3 r = dvren_f3v(c->right), u = dvren_f3v(c->up);\n",
+"    if (c->model == DVREN_CAMERA_ORTHOGRAPHIC) {\n",
+"        float hh = 0.5f * c->ortho_height, hw = hh * width / height;\n",
+"        *origin = dvren_madd3(dvren_madd3(e, r, nx * hw), u, ny * hh);\n",
+"        *dir = f;\n",
+"    } else if (c->model == DVREN_CAMERA_MATRIX) {\n",
+"        dvren_float3 pn = dvren__mat4_unproject(c->inv_view_proj, nx, ny, -1.0f);\n",
+"        dvren_float3 pf = dvren__mat4_unproject(c->inv_view_proj, nx, ny, 1.0f);\n",
+"        *origin = c->perspective ? e : pn;\n",
+"        *dir = dvren_normalize3(dvren_sub3(pf, pn));\n",
+"    } else {\n",
+"        float th = c->tan_half_fov_y, tw = th * width / height;\n",
+"        *origin = e;\n",
+"        *dir = dvren_normalize3(dvren_madd3(dvren_madd3(f, r, nx * tw), u, ny * th));\n",
+"    }\n",
+"}\n",
+"\n",
+"/* Slab test of a ray against the box [bmin, bmax]. On a hit returns 1 with the\n",
+" * entry distance *t0 (clamped to >= 0: rays may start inside) and the exit\n",
+" * distance *t1 > *t0. Axis-parallel rays are handled without 0*inf. */\n",
+"DVREN_FN int dvren_ray_box(dvren_float3 o, dvren_float3 d, const float* bmin, const float* bmax, float* t0, float* t1)\n",
+"{\n",
+"    float lo = 0.0f, hi = 3.0e38f;\n",
+"    float oo[3], dd[3];\n",
+"    int a;\n",
+"    oo[0] = o.x; oo[1] = o.y; oo[2] = o.z;\n",
+"    dd[0] = d.x; dd[1] = d.y; dd[2] = d.z;\n",
+"    for (a = 0; a < 3; ++a) {\n",
+"        if (dd[a] == 0.0f) {\n",
+"            if (oo[a] < bmin[a] || oo[a] > bmax[a]) return 0;\n",
+"        } else {\n",
+"            float inv = 1.0f / dd[a];\n",
+"            float ta = (bmin[a] - oo[a]) * inv, tb = (bmax[a] - oo[a]) * inv;\n",
+"            lo = dvren_maxf(lo, dvren_minf(ta, tb));\n",
+"            hi = dvren_minf(hi, dvren_maxf(ta, tb));\n",
+"        }\n",
+"    }\n",
+"    *t0 = lo;\n",
+"    *t1 = hi;\n",
+"    return hi > lo;\n",
+"}\n",
+"\n",
+"/* ---- what the stages see -------------------------------------------------------- */\n",
+"\n",
+"/* The march budget a sampler receives: the plan's request and the field's\n",
+" * resolution. A zero means \"not requested\": the sampler uses its own\n",
+" * parameters, and failing those half a voxel (the Nyquist step). */\n",
+"typedef struct dvren_march_budget {\n",
+"    float step_world;         /* plan: step length in world units, or 0 */\n",
+"    uint32_t samples_per_ray; /* plan: samples per ray, or 0 */\n",
+"    float voxel_world;        /* field: smallest voxel edge in world units (> 0) */\n",
+"    uint32_t pad;\n",
+"} dvren_march_budget;\n",
+"\n",
+"/* Per-ray sampler state; its meaning belongs to the sampler. */\n",
+"typedef struct dvren_sampler_state {\n",
+"    float f[DVREN_SAMPLER_STATE_WORDS / 2];\n",
+"    uint32_t u[DVREN_SAMPLER_STATE_WORDS / 2];\n",
+"} dvren_sampler_state;\n",
+"\n",
+"/* ---- framebuffer ------------------------------------------------------------------ */\n",
+"/* Output selection bits (dvren_plan_desc.outputs). */\n",
+"#define DVREN_OUTPUT_RGB 0x01u           /* float32 (H, W, 3): composited radiance + T * background */\n",
+"#define DVREN_OUTPUT_ALPHA 0x02u         /* float32 (H, W): opacity 1 - T */\n",
+"#define DVREN_OUTPUT_DEPTH 0x04u         /* float32 (H, W): sum(w_i t_i) / sum(w_i), 0 where alpha = 0 */\n",
+"#define DVREN_OUTPUT_TRANSMITTANCE 0x08u /* float32 (H, W): T, the light that passed through */\n",
+"#define DVREN_OUTPUT_HIT 0x10u           /* uint8 (H, W): 1 where a ray entered the field's box */\n",
+"#define DVREN_OUTPUT_SAMPLES 0x20u       /* uint32 (H, W): samples taken, summed over spp */\n",
+"#define DVREN_OUTPUT_ALL 0x3Fu\n",
+"\n",
+"/* Raw pointers to the outputs of one framebuffer (any may be null), row-major\n",
+" * (y, x), row 0 at the top of the image. */\n",
+"typedef struct dvren_fb_view {\n",
+"    float* rgb;\n",
+"    float* alpha;\n",
+"    float* depth;\n",
+"    float* transmittance;\n",
+"    uint8_t* hit;\n",
+"    uint32_t* samples;\n",
+"    uint32_t width, height;\n",
+"} dvren_fb_view;\n",
+"\n",
+"#endif /* DVREN_DEVICE_H */\n",
+0};
+/* >>cuda-src device end */
+/* >>cuda-src march begin (generated from kernels/dvren_march.h by ./build.sh gen: do not edit) */
+static const char* const dvren__cuda_src_march[] = {
+"/* kernels/dvren_march.h - the ray-march template of dvren (single source).\n",
+" *\n",
+" * Emission-absorption volume rendering, front to back, with early ray\n",
+" * termination (Max, \"Optical models for direct volume rendering\", IEEE TVCG\n",
+" * 1995, eq. 4-6; the quadrature of Mildenhall et al., NeRF, ECCV 2020, eq. 3):\n",
+" *\n",
+" *   alpha_i = 1 - exp(-sigma_i * dt_i)      T_i = prod_{j<i} (1 - alpha_j)\n",
+" *   C = sum_i T_i alpha_i c_i + T_n * background\n",
+" *\n",
+" * The template calls one field, one shader and one sampler through binding\n",
+" * macros that the includer defines before including this file:\n",
+" *\n",
+" *   DVREN_STAGES_PARAM     extra leading parameter declaration (may be empty)\n",
+" *   DVREN_STAGES_ARG       the matching argument (may be empty)\n",
+" *   DVREN_FIELD_EVAL(P, p, out)                 void; out[0 .. channels-1]\n",
+" *   DVREN_SHADER_DENSITY(P, ch)                 float sigma >= 0 [1/world unit]\n",
+" *   DVREN_SHADER_COLOR(P, ch, grad, dir, rgb)   void; *rgb = emitted radiance\n",
+" *   DVREN_SAMPLER_BEGIN(P, budget, o, d, t0, t1, rng, state)   void\n",
+" *   DVREN_SAMPLER_NEXT(P, state, t, dt)         int; 0 when the ray is done\n",
+" *\n",
+" * The CPU path (dvren.h) binds them to the plugins' C functions through a\n",
+" * table of pointers; the GPU path (dvren_cuda.h) binds them to direct calls\n",
+" * of the same functions compiled by NVRTC, in one fused kernel, and may fix\n",
+" * values known per scene at compile time: DVREN_JIT_NEEDS_GRADIENT,\n",
+" * DVREN_JIT_GRADIENT_CHANNEL (a run-time index into the channel array would\n",
+" * put it in local memory on the GPU).\n",
+" *\n",
+" * dvren.h carries a generated copy of this file (\">>march begin/end\"); edit\n",
+" * this file and run `./build.sh gen`. */\n",
+"#ifndef DVREN_MARCH_H\n",
+"#define DVREN_MARCH_H\n",
+"\n",
+"#if defined(DVREN_JIT_NEEDS_GRADIENT)\n",
+"#define DVREN__NEEDS_GRADIENT(A) DVREN_JIT_NEEDS_GRADIENT\n",
+"#else\n",
+"#define DVREN__NEEDS_GRADIENT(A) ((A)->needs_gradient)\n",
+"#endif\n",
+"#if defined(DVREN_JIT_GRADIENT_CHANNEL)\n",
+"#define DVREN__GRADIENT_CHANNEL(A) DVREN_JIT_GRADIENT_CHANNEL\n",
+"#else\n",
+"#define DVREN__GRADIENT_CHANNEL(A) ((A)->gradient_channel)\n",
+"#endif\n",
+"\n",
+"/* Everything one launch (or one CPU render) needs, as plain data. */\n",
+"typedef struct dvren_march_args {\n",
+"    const void* field;        /* parameter blocks of the three stages */\n",
+"    const void* shader;\n",
+"    const void* sampler;\n",
+"    float bmin[3], bmax[3];   /* field's world bounding box */\n",
+"    uint32_t channels;        /* channels the field writes per sample */\n",
+"    uint32_t needs_gradient;  /* shader wants the gradient of one channel */\n",
+"    uint32_t gradient_channel;\n",
+"    float gradient_step[3];   /* central-difference half step per axis: one voxel (world units) */\n",
+"    float min_transmittance;  /* early ray termination threshold (0: off) */\n",
+"    dvren_march_budget budget;\n",
+"    dvren_camera camera;\n",
+"    uint32_t width, height;   /* full image size in pixels */\n",
+"    uint32_t roi_x, roi_y, roi_w, roi_h; /* pixels rendered */\n",
+"    uint32_t spp;             /* samples per pixel, >= 1 */\n",
+"    uint32_t seed_lo, seed_hi;\n",
+"    float background[3];\n",
+"    dvren_fb_view fb;\n",
+"} dvren_march_args;\n",
+"\n",
+"/* What one ray returns. depth_w = sum(w_i t_i) and weight = sum(w_i), the\n",
+" * compositing weights w_i = T_i alpha_i; depth is depth_w / weight. */\n",
+"typedef struct dvren_ray_result {\n",
+"    dvren_float3 rgb;\n",
+"    float transmittance;\n",
+"    float depth_w;\n",
+"    float weight;\n",
+"    uint32_t hit;\n",
+"    uint32_t samples;\n",
+"} dvren_ray_result;\n",
+"\n",
+"/* Central-difference gradient of the gradient channel at p, with half step\n",
+" * h[k] along axis k (one voxel: smaller steps see the kinks of trilinear\n",
+" * interpolation and give streaky normals). */\n",
+"DVREN_FN dvren_float3 dvren_field_gradient(DVREN_STAGES_PARAM const dvren_march_args* A, dvren_float3 p, const float* h)\n",
+"{\n",
+"    float a[DVREN_MAX_CHANNELS], b[DVREN_MAX_CHANNELS];\n",
+"    float g[3];\n",
+"    int k;\n",
+"    uint32_t c = DVREN__GRADIENT_CHANNEL(A);\n",
+"    for (k = 0; k < 3; ++k) {\n",
+"        dvren_float3 e = dvren_f3(k == 0 ? h[0] : 0.0f, k == 1 ? h[1] : 0.0f, k == 2 ? h[2] : 0.0f);\n",
+"        DVREN_FIELD_EVAL(A->field, dvren_add3(p, e), a);\n",
+"        DVREN_FIELD_EVAL(A->field, dvren_sub3(p, e), b);\n",
+"        g[k] = (a[c] - b[c]) / (2.0f * h[k]);\n",
+"    }\n",
+"    return dvren_f3(g[0], g[1], g[2]);\n",
+"}\n",
+"\n",
+"/* March one ray (o, d unit) through the field's box. */\n",
+"DVREN_FN dvren_ray_result dvren_march_ray(DVREN_STAGES_PARAM const dvren_march_args* A, dvren_float3 o, dvren_float3 d,\n",
+"                                          dvren_rng* rng)\n",
+"{\n",
+"    dvren_ray_result R;\n",
+"    float t0, t1, t, dt;\n",
+"    float ch[DVREN_MAX_CHANNELS];\n",
+"    dvren_sampler_state st;\n",
+"    R.rgb = dvren_f3(0.0f, 0.0f, 0.0f);\n",
+"    R.transmittance = 1.0f;\n",
+"    R.depth_w = 0.0f;\n",
+"    R.weight = 0.0f;\n",
+"    R.hit = 0;\n",
+"    R.samples = 0;\n",
+"    if (!dvren_ray_box(o, d, A->bmin, A->bmax, &t0, &t1)) return R;\n",
+"    R.hit = 1;\n",
+"    DVREN_SAMPLER_BEGIN(A->sampler, &A->budget, o, d, t0, t1, rng, &st);\n",
+"    while (DVREN_SAMPLER_NEXT(A->sampler, &st, &t, &dt)) {\n",
+"        dvren_float3 p = dvren_madd3(o, d, t);\n",
+"        float sigma, tr, w;\n",
+"        dvren_float3 c, grad;\n",
+"        DVREN_FIELD_EVAL(A->field, p, ch);\n",
+"        R.samples++;\n",
+"        sigma = DVREN_SHADER_DENSITY(A->shader, ch);\n",
+"        if (!(sigma > 0.0f)) continue; /* empty space (and NaN) emits and absorbs nothing */\n",
+"        grad = dvren_f3(0.0f, 0.0f, 0.0f);\n",
+"        if (DVREN__NEEDS_GRADIENT(A)) grad = dvren_field_gradient(DVREN_STAGES_ARG A, p, A->gradient_step);\n",
+"        DVREN_SHADER_COLOR(A->shader, ch, grad, d, &c);\n",
+"        /* 1 - alpha_i computed as exp() directly: no cancellation in T */\n",
+"        tr = expf(-sigma * dt);\n",
+"        w = R.transmittance * (1.0f - tr);\n",
+"        R.rgb = dvren_madd3(R.rgb, c, w);\n",
+"        R.depth_w += w * t;\n",
+"        R.weight += w;\n",
+"        R.transmittance *= tr;\n",
+"        if (R.transmittance < A->min_transmittance) break;\n",
+"    }\n",
+"    return R;\n",
+"}\n",
+"\n",
+"/* Render pixel (x, y) of the plan: spp rays (one through the pixel centre\n",
+" * when spp == 1, else at random sub-pixel positions), averaged, written to\n",
+" * every output of A->fb that is not null. */\n",
+"DVREN_FN void dvren_render_pixel(DVREN_STAGES_PARAM const dvren_march_args* A, uint32_t x, uint32_t y)\n",
+"{\n",
+"    dvren_float3 rgb = dvren_f3(0.0f, 0.0f, 0.0f);\n",
+"    float trans = 0.0f, depth_w = 0.0f, weight = 0.0f;\n",
+"    uint32_t hit = 0, samples = 0, s;\n",
+"    uint32_t pix = y * A->width + x;\n",
+"    float inv_spp = 1.0f / (float)A->spp;\n",
+"    dvren_float3 bg = dvren_f3v(A->background);\n",
+"    for (s = 0; s < A->spp; ++s) {\n",
+"        dvren_rng prng = dvren_rng_make(A->seed_lo, A->seed_hi, pix, s, DVREN_RNG_STREAM_PIXEL);\n",
+"        dvren_rng srng = dvren_rng_make(A->seed_lo, A->seed_hi, pix, s, DVREN_RNG_STREAM_SAMPLER);\n",
+"        float px = (float)x + 0.5f, py = (float)y + 0.5f;\n",
+"        dvren_float3 o, d;\n",
+"        dvren_ray_result R;\n",
+"        if (A->spp > 1) {\n",
+"            px = (float)x + dvren_rng_uniform(&prng);\n",
+"            py = (float)y + dvren_rng_uniform(&prng);\n",
+"        }\n",
+"        dvren_camera_ray(&A->camera, px, py, (float)A->width, (float)A->height, &o, &d);\n",
+"        R = dvren_march_ray(DVREN_STAGES_ARG A, o, d, &srng);\n",
+"        rgb = dvren_add3(rgb, dvren_madd3(R.rgb, bg, R.transmittance));\n",
+"        trans += R.transmittance;\n",
+"        depth_w += R.depth_w;\n",
+"        weight += R.weight;\n",
+"        hit |= R.hit;\n",
+"        samples += R.samples;\n",
+"    }\n",
+"    {\n",
+"        float alpha = 1.0f - trans * inv_spp;\n",
+"        if (A->fb.rgb) {\n",
+"            A->fb.rgb[3 * pix + 0] = rgb.x * inv_spp;\n",
+"            A->fb.rgb[3 * pix + 1] = rgb.y * inv_spp;\n",
+"            A->fb.rgb[3 * pix + 2] = rgb.z * inv_spp;\n",
+"        }\n",
+"        if (A->fb.alpha) A->fb.alpha[pix] = alpha;\n",
+"        if (A->fb.transmittance) A->fb.transmittance[pix] = trans * inv_spp;\n",
+"        if (A->fb.depth) A->fb.depth[pix] = weight > 0.0f ? depth_w / weight : 0.0f;\n",
+"        if (A->fb.hit) A->fb.hit[pix] = (uint8_t)hit;\n",
+"        if (A->fb.samples) A->fb.samples[pix] = samples;\n",
+"    }\n",
+"}\n",
+"\n",
+"#endif /* DVREN_MARCH_H */\n",
+0};
+/* >>cuda-src march end */
+/* >>cuda-src kernel begin (generated from kernels/dvren_cuda_kernel.h by ./build.sh gen: do not edit) */
+static const char* const dvren__cuda_src_kernel[] = {
+"/* kernels/dvren_cuda_kernel.h - entry point of dvren's fused GPU kernel.\n",
+" *\n",
+" * GPU only (not single source): dvren_cuda.h composes one translation unit\n",
+" * per (field, shader, sampler) from kernels/dvren_device.h, the plugins'\n",
+" * device sources, the binding macros, kernels/dvren_march.h and this file,\n",
+" * and compiles it with NVRTC. The composer defines before this point:\n",
+" *   dvren__blocks         the three stages' parameter blocks, 16-byte aligned\n",
+" *   DVREN_CUDA_BLOCK_X/Y  the thread block's shape (pixels)\n",
+" * One thread renders one pixel of the plan's region of interest; the thread\n",
+" * block covers a DVREN_CUDA_BLOCK_X x DVREN_CUDA_BLOCK_Y tile, so a warp\n",
+" * holds an 8 x 4 patch of neighbouring rays that read neighbouring voxels.\n",
+" * Both parameters are __grid_constant__: the march reads the plan and the\n",
+" * stage blocks straight from the kernel's parameter (constant) bank.\n",
+" *\n",
+" * dvren_cuda.h carries a generated copy of this file (\">>cuda-src kernel\");\n",
+" * edit this file and run `./build.sh gen`. */\n",
+"#ifndef DVREN_CUDA_KERNEL_H\n",
+"#define DVREN_CUDA_KERNEL_H\n",
+"\n",
+"extern \"C\" __global__ void __launch_bounds__(DVREN_CUDA_BLOCK_X * DVREN_CUDA_BLOCK_Y)\n",
+"    dvren_forward(const __grid_constant__ dvren_march_args A, const __grid_constant__ dvren__blocks B)\n",
+"{\n",
+"    uint32_t x = A.roi_x + blockIdx.x * DVREN_CUDA_BLOCK_X + threadIdx.x;\n",
+"    uint32_t y = A.roi_y + blockIdx.y * DVREN_CUDA_BLOCK_Y + threadIdx.y;\n",
+"    if (x >= A.roi_x + A.roi_w || y >= A.roi_y + A.roi_h) return;\n",
+"    dvren_render_pixel(&B, &A, x, y);\n",
+"}\n",
+"\n",
+"#endif\n",
+0};
+/* >>cuda-src kernel end */
+
+#define DVREN__CUDA_MAX_OPTIONS 16
+
+/* A growing text buffer for composing sources. */
+typedef struct dvren__text {
+    dvren_context* ctx;
+    char* s;
+    size_t n, cap;
+    int failed;
+} dvren__text;
+
+static void dvren__text_add(dvren__text* t, const char* s, size_t n)
+{
+    if (t->failed) return;
+    if (t->n + n + 1 > t->cap) {
+        size_t cap = t->cap ? t->cap * 2 : 65536;
+        char* d;
+        while (cap < t->n + n + 1) cap *= 2;
+        d = (char*)dvren__alloc(t->ctx, cap);
+        if (!d) {
+            t->failed = 1;
+            return;
+        }
+        if (t->s) {
+            memcpy(d, t->s, t->n);
+            dvren__free(t->ctx, t->s, t->cap);
+        }
+        t->s = d;
+        t->cap = cap;
+    }
+    memcpy(t->s + t->n, s, n);
+    t->n += n;
+    t->s[t->n] = 0;
+}
+static void dvren__text_str(dvren__text* t, const char* s) { dvren__text_add(t, s, strlen(s)); }
+static void dvren__text_lines(dvren__text* t, const char* const* lines)
+{
+    for (; *lines; ++lines) dvren__text_str(t, *lines);
+}
+static void dvren__text_fmt(dvren__text* t, const char* fmt, ...) DVREN_PRINTF(2, 3);
+static void dvren__text_fmt(dvren__text* t, const char* fmt, ...)
+{
+    char buf[1024];
+    int n;
+    va_list ap;
+    va_start(ap, fmt);
+    n = vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    if (n > 0) dvren__text_add(t, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
+}
+static void dvren__text_free(dvren__text* t)
+{
+    if (t->s) dvren__free(t->ctx, t->s, t->cap);
+    t->s = NULL;
+}
+
+/* 128-bit key: two FNV-1a 64 hashes with different offset bases. */
+static void dvren__hash(const void* data, size_t n, uint64_t* h)
+{
+    const unsigned char* p = (const unsigned char*)data;
+    size_t i;
+    for (i = 0; i < n; ++i) {
+        h[0] = (h[0] ^ p[i]) * 0x100000001B3ull;
+        h[1] = (h[1] ^ p[i]) * 0x100000001B3ull;
+        h[1] ^= h[1] >> 29;
+    }
+}
+
+/* The plugin's device source: embedded text, or the file beside its library. */
+static dvren_status dvren__cu_plugin_source(dvren_context* ctx, const dvren__plugin_rec* r, char** text, size_t* len)
+{
+    const dvren_plugin_desc* d = r->desc;
+    const char* lib = ctx->libs[r->library].path;
+    const char* slash = strrchr(lib, '/');
+    char path[DVREN__PATH_CAP];
+    FILE* f;
+    long n;
+    *text = NULL;
+    *len = 0;
+    if (d->device_source) {
+        *len = strlen(d->device_source);
+        *text = (char*)dvren__alloc(ctx, *len + 1);
+        if (!*text) return dvren_set_error(ctx, DVREN_ERROR_OUT_OF_MEMORY, "cuda", NULL, "out of memory");
+        memcpy(*text, d->device_source, *len + 1);
+        return DVREN_OK;
+    }
+#if defined(_WIN32)
+    {
+        const char* bs = strrchr(lib, '\\');
+        if (!slash || (bs && bs > slash)) slash = bs;
+    }
+#endif
+    if (!d->device_source_file || !*d->device_source_file)
+        return dvren_set_error(ctx, DVREN_ERROR_UNSUPPORTED, d->name, "give the plugin a device_source_file",
+                               "plugin '%s' has no device source: it cannot run on the GPU", d->name);
+    snprintf(path, sizeof path, "%.*s%s", slash ? (int)(slash - lib + 1) : 0, lib, d->device_source_file);
+    f = fopen(path, "rb");
+    if (!f)
+        return dvren_set_error(ctx, DVREN_ERROR_IO, d->name, "install the device source next to the plugin library",
+                               "cannot open device source '%s' of plugin '%s': %s", path, d->name, strerror(errno));
+    fseek(f, 0, SEEK_END);
+    n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    *text = n >= 0 ? (char*)dvren__alloc(ctx, (size_t)n + 1) : NULL;
+    if (!*text || fread(*text, 1, (size_t)n, f) != (size_t)n) {
+        fclose(f);
+        if (*text) dvren__free(ctx, *text, (size_t)n + 1);
+        *text = NULL;
+        return dvren_set_error(ctx, DVREN_ERROR_IO, d->name, NULL, "cannot read device source '%s'", path);
+    }
+    fclose(f);
+    (*text)[n] = 0;
+    *len = (size_t)n;
+    return DVREN_OK;
+}
+
+/* Composes the fused kernel of a scene: kernels/, the plugins' device
+ * sources with their JIT constants, the binding macros, the entry point.
+ * #line directives keep NVRTC's messages in the plugins' own file names. */
+static dvren_status dvren__cu_compose(dvren_scene* sc, dvren__text* t, uint32_t block_sizes[3], uint32_t bx,
+                                      uint32_t by)
+{
+    static const char* const kinds[3] = {"field", "shader", "sampler"};
+    dvren_context* ctx = sc->ctx;
+    const dvren_instance_info* fi = &sc->stage[0]->info;
+    const dvren_instance_info* si = &sc->stage[1]->info;
+    dvren_status status = DVREN_OK;
+    int k;
+    for (k = 0; k < 3; ++k) block_sizes[k] = (sc->stage[k]->info.block_size + 15u) & ~15u;
+    dvren__text_fmt(t, "// dvren fused kernel: field %s, shader %s, sampler %s\n", sc->stage[0]->rec->desc->name,
+                    sc->stage[1]->rec->desc->name, sc->stage[2]->rec->desc->name);
+    dvren__text_str(t, "#define DVREN_JIT 1\n#line 1 \"dvren_device.h\"\n");
+    dvren__text_lines(t, dvren__cuda_src_device);
+    dvren__text_fmt(t, "#line 1 \"dvren_jit\"\n#define DVREN_JIT_NEEDS_GRADIENT %uu\n#define DVREN_JIT_GRADIENT_CHANNEL %uu\n",
+                    (unsigned)si->needs_gradient, (unsigned)si->gradient_channel);
+    for (k = 0; k < 3; ++k) {
+        const dvren__plugin_rec* r = sc->stage[k]->rec;
+        char* src = NULL;
+        size_t len = 0;
+        DVREN__CHECK(dvren__cu_plugin_source(ctx, r, &src, &len));
+        dvren__text_fmt(t, "#line 1 \"%s %s: jit_defines\"\n", kinds[k], r->desc->name);
+        if (sc->stage[k]->info.jit_defines) {
+            dvren__text_str(t, sc->stage[k]->info.jit_defines);
+            dvren__text_str(t, "\n");
+        }
+        dvren__text_fmt(t, "#line 1 \"%s\"\n", r->desc->device_source_file ? r->desc->device_source_file : r->desc->name);
+        dvren__text_add(t, src, len);
+        dvren__text_str(t, "\n");
+        dvren__free(ctx, src, len + 1);
+    }
+    (void)fi;
+    dvren__text_fmt(t,
+                    "#line 1 \"dvren_binding\"\n"
+                    "typedef struct alignas(16) dvren__blocks {\n"
+                    "    unsigned char field[%u];\n    unsigned char shader[%u];\n    unsigned char sampler[%u];\n"
+                    "} dvren__blocks;\n"
+                    "#define DVREN_STAGES_PARAM const dvren__blocks* S_,\n#define DVREN_STAGES_ARG S_,\n",
+                    (unsigned)block_sizes[0], (unsigned)block_sizes[1], (unsigned)block_sizes[2]);
+    dvren__text_fmt(t, "#define DVREN_FIELD_EVAL(P, p, out) %s(S_->field, p, out)\n", sc->stage[0]->rec->field.eval_name);
+    dvren__text_fmt(t, "#define DVREN_SHADER_DENSITY(P, ch) %s(S_->shader, ch)\n", sc->stage[1]->rec->shader.density_name);
+    dvren__text_fmt(t, "#define DVREN_SHADER_COLOR(P, ch, g, d, rgb) %s(S_->shader, ch, g, d, rgb)\n",
+                    sc->stage[1]->rec->shader.color_name);
+    dvren__text_fmt(t, "#define DVREN_SAMPLER_BEGIN(P, b, o, d, t0, t1, rng, st) %s(S_->sampler, b, o, d, t0, t1, rng, st)\n",
+                    sc->stage[2]->rec->sampler.begin_name);
+    dvren__text_fmt(t, "#define DVREN_SAMPLER_NEXT(P, st, t, dt) %s(S_->sampler, st, t, dt)\n",
+                    sc->stage[2]->rec->sampler.next_name);
+    dvren__text_str(t, "#line 1 \"dvren_march.h\"\n");
+    dvren__text_lines(t, dvren__cuda_src_march);
+    dvren__text_fmt(t, "#line 1 \"dvren_binding\"\n#define DVREN_CUDA_BLOCK_X %u\n#define DVREN_CUDA_BLOCK_Y %u\n",
+                    (unsigned)bx, (unsigned)by);
+    /* the host and NVRTC must agree on the layout of what crosses the launch */
+    dvren__text_fmt(t,
+                    "static_assert(sizeof(dvren_march_args) == %u, \"dvren_march_args differs between host and NVRTC\");\n"
+                    "static_assert(sizeof(dvren_camera) == %u && sizeof(dvren_fb_view) == %u && sizeof(dvren_march_budget) == %u,"
+                    " \"dvren_march_args layout differs between host and NVRTC\");\n",
+                    (unsigned)sizeof(dvren_march_args), (unsigned)sizeof(dvren_camera), (unsigned)sizeof(dvren_fb_view),
+                    (unsigned)sizeof(dvren_march_budget));
+    dvren__text_str(t, "#line 1 \"dvren_cuda_kernel.h\"\n");
+    dvren__text_lines(t, dvren__cuda_src_kernel);
+    if (t->failed) DVREN__FAIL(ctx, DVREN_ERROR_OUT_OF_MEMORY, "cuda", NULL, "out of memory composing the kernel");
+cleanup:
+    return status;
+}
+
+/* Target for a device of compute capability cc: itself when NVRTC knows it
+ * (a cubin), else the newest older architecture NVRTC knows (PTX, which the
+ * driver compiles for the device). 0 when none. */
+static uint32_t dvren__cu_pick_target(uint32_t cc, int* ptx)
+{
+    int i;
+    uint32_t best = 0;
+    for (i = 0; i < dvren__cu.narchs; ++i) {
+        uint32_t a = (uint32_t)dvren__cu.archs[i];
+        if (a == cc) {
+            *ptx = 0;
+            return a;
+        }
+        if (a < cc && a > best) best = a;
+    }
+    *ptx = 1;
+    return best;
+}
+
+/* Compiles text with NVRTC. On success *bin (host-allocated) holds the
+ * cubin or PTX (NUL-terminated). The log goes to log when given. */
+static dvren_status dvren__cu_nvrtc(dvren_context* ctx, dvren_scene* sc, const char* text, uint32_t target, int ptx,
+                                    const char* extra, char** bin, size_t* bin_size, char* log, size_t log_cap,
+                                    double* ms)
+{
+    char arch_opt[64], extra_buf[512];
+    const char* opts[DVREN__CUDA_MAX_OPTIONS];
+    int nopts = 4;
+    dvren__nvrtc_program prog = NULL;
+    dvren__nvrtc_result r;
+    size_t logn = 0, n = 0;
+    char* lg = NULL;
+    double t0 = dvren__now_ms();
+    dvren_status status = DVREN_OK;
+    *bin = NULL;
+    *bin_size = 0;
+    if (log && log_cap) log[0] = 0;
+    snprintf(arch_opt, sizeof arch_opt, "--gpu-architecture=%s_%u", ptx ? "compute" : "sm", (unsigned)target);
+    opts[0] = arch_opt;
+    opts[1] = "-std=c++17";
+    opts[2] = "-lineinfo";
+    opts[3] = "-DDVREN_JIT=1";
+    if (extra && *extra) {
+        /* split the tuning options at spaces */
+        char* p = extra_buf;
+        snprintf(extra_buf, sizeof extra_buf, "%s", extra);
+        while (*p && nopts < DVREN__CUDA_MAX_OPTIONS) {
+            while (*p == ' ') *p++ = 0;
+            if (!*p) break;
+            opts[nopts++] = p;
+            while (*p && *p != ' ') ++p;
+        }
+    }
+    r = dvren__cu.nvrtcCreateProgram(&prog, text, "dvren_kernel.cu", 0, NULL, NULL);
+    if (r != 0)
+        return dvren_set_error(ctx, DVREN_ERROR_COMPILE, "cuda", NULL, "nvrtcCreateProgram: %s",
+                               dvren__cu.nvrtcGetErrorString(r));
+    r = dvren__cu.nvrtcCompileProgram(prog, nopts, opts);
+    if (ms) *ms = dvren__now_ms() - t0;
+    dvren__cu.nvrtcGetProgramLogSize(prog, &logn);
+    if (logn > 1) {
+        lg = (char*)dvren__alloc(ctx, logn + 1);
+        if (lg) {
+            dvren__cu.nvrtcGetProgramLog(prog, lg);
+            lg[logn] = 0;
+            if (log && log_cap) snprintf(log, log_cap, "%s", lg);
+        }
+    }
+    if (r != 0) {
+        /* name the plugin whose file holds the first error */
+        const char* where = lg ? strstr(lg, "error") : NULL;
+        const char* plugin = "dvren";
+        const char* file_end = NULL;
+        char loc[256] = "";
+        int k;
+        if (where) {
+            const char* ls = where;
+            while (ls > lg && ls[-1] != '\n') --ls;
+            file_end = strchr(ls, '(');
+            if (file_end && file_end < where) {
+                snprintf(loc, sizeof loc, "%.*s", (int)(strchr(file_end, ')') ? strchr(file_end, ')') - ls + 1 : 0), ls);
+                for (k = 0; sc && k < 3; ++k) {
+                    const char* f = sc->stage[k]->rec->desc->device_source_file;
+                    if (f && !strncmp(ls, f, (size_t)(file_end - ls)) && strlen(f) == (size_t)(file_end - ls))
+                        plugin = sc->stage[k]->rec->desc->name;
+                }
+            }
+        }
+        if (lg) dvren_log(ctx, DVREN_LOG_ERROR, DVREN_TAG_ERROR, "NVRTC log:\n%s", lg);
+        dvren_set_error(ctx, DVREN_ERROR_COMPILE, plugin, "the device source must compile as CUDA C++ (docs/plugins.md)",
+                        "device code does not compile for %s_%u at %s: %.*s", ptx ? "compute" : "sm", (unsigned)target,
+                        loc[0] ? loc : "?", where ? (int)(strchr(where, '\n') ? strchr(where, '\n') - where : 300) : 0,
+                        where ? where : "");
+        status = DVREN_ERROR_COMPILE;
+        goto cleanup;
+    }
+    if (lg && lg[0]) dvren_log(ctx, DVREN_LOG_WARN, DVREN_TAG_STEP, "NVRTC warnings:\n%s", lg);
+    r = ptx ? dvren__cu.nvrtcGetPTXSize(prog, &n) : dvren__cu.nvrtcGetCUBINSize(prog, &n);
+    if (r != 0 || n == 0) DVREN__FAIL(ctx, DVREN_ERROR_COMPILE, "cuda", NULL, "NVRTC produced no binary");
+    *bin = (char*)dvren__alloc(ctx, n + 1);
+    if (!*bin) DVREN__FAIL(ctx, DVREN_ERROR_OUT_OF_MEMORY, "cuda", NULL, "out of memory");
+    r = ptx ? dvren__cu.nvrtcGetPTX(prog, *bin) : dvren__cu.nvrtcGetCUBIN(prog, *bin);
+    if (r != 0) {
+        dvren__free(ctx, *bin, n + 1);
+        *bin = NULL;
+        DVREN__FAIL(ctx, DVREN_ERROR_COMPILE, "cuda", NULL, "NVRTC: %s", dvren__cu.nvrtcGetErrorString(r));
+    }
+    (*bin)[n] = 0;
+    *bin_size = n;
+cleanup:
+    if (lg) dvren__free(ctx, lg, logn + 1);
+    dvren__cu.nvrtcDestroyProgram(&prog);
+    return status;
+}
+
+DVREN_CUDA_API dvren_status dvren_cuda_compile_check(dvren_scene* sc, uint32_t arch, char* log, size_t log_cap)
+{
+    dvren__text t;
+    uint32_t bs[3];
+    char* bin = NULL;
+    size_t n = 0;
+    int i, known = 0;
+    dvren_status status;
+    if (!sc) return dvren_set_error(NULL, DVREN_ERROR_INVALID_ARGUMENT, "cuda", NULL, "NULL scene");
+    if (log && log_cap) log[0] = 0;
+    status = dvren__cu_need_nvrtc(sc->ctx);
+    if (status != DVREN_OK) return status;
+    for (i = 0; i < dvren__cu.narchs; ++i) known |= (uint32_t)dvren__cu.archs[i] == arch;
+    if (!known)
+        return dvren_set_error(sc->ctx, DVREN_ERROR_UNSUPPORTED, "cuda", NULL, "NVRTC %d.%d cannot compile for sm_%u",
+                               dvren__cu.nvrtc_major, dvren__cu.nvrtc_minor, (unsigned)arch);
+    memset(&t, 0, sizeof t);
+    t.ctx = sc->ctx;
+    status = dvren__cu_compose(sc, &t, bs, 8, 16);
+    if (status == DVREN_OK) status = dvren__cu_nvrtc(sc->ctx, sc, t.s, arch, 0, NULL, &bin, &n, log, log_cap, NULL);
+    if (bin) dvren__free(sc->ctx, bin, n + 1);
+    dvren__text_free(&t);
+    return status;
+}
+
+/* ---- the disk cache ---------------------------------------------------------
+ * One file per kernel, <dir>/<key>.<cubin|ptx>, holding a 40-byte header
+ * (magic, key, size) and the binary. Written to a temporary name and
+ * renamed into place, so two processes that compile the same kernel at once
+ * each write a complete file and the last rename wins; a reader checks the
+ * header and ignores (and later replaces) anything else. */
+
+static int dvren__cu_mkdirs(const char* path)
+{
+    char buf[DVREN__PATH_CAP];
+    size_t i, n = strlen(path);
+    if (n == 0 || n >= sizeof buf) return 0;
+    memcpy(buf, path, n + 1);
+    for (i = 1; i <= n; ++i) {
+        if (buf[i] == '/' || buf[i] == 0) {
+            char c = buf[i];
+            buf[i] = 0;
+#if defined(_WIN32)
+            {
+                wchar_t w[DVREN__PATH_CAP];
+                if (MultiByteToWideChar(CP_UTF8, 0, buf, -1, w, DVREN__PATH_CAP)) CreateDirectoryW(w, NULL);
+            }
+#else
+            mkdir(buf, 0755);
+#endif
+            buf[i] = c;
+        }
+    }
+    {
+#if defined(_WIN32)
+        wchar_t w[DVREN__PATH_CAP];
+        DWORD a;
+        if (!MultiByteToWideChar(CP_UTF8, 0, path, -1, w, DVREN__PATH_CAP)) return 0;
+        a = GetFileAttributesW(w);
+        return a != INVALID_FILE_ATTRIBUTES && (a & FILE_ATTRIBUTE_DIRECTORY);
+#else
+        struct stat st;
+        return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+#endif
+    }
+}
+
+static void dvren__cu_cache_path(const dvren__cu_state* S, const uint64_t* key, int ptx, char* out, size_t cap)
+{
+    snprintf(out, cap, "%s/%016llx%016llx.%s", S->info.cache_dir, (unsigned long long)key[0],
+             (unsigned long long)key[1], ptx ? "ptx" : "cubin");
+}
+
+static char* dvren__cu_cache_read(dvren_context* ctx, const char* path, const uint64_t* key, size_t* size)
+{
+    FILE* f = fopen(path, "rb");
+    unsigned char hdr[40];
+    uint64_t k0, k1, n;
+    char* bin;
+    if (!f) return NULL;
+    if (fread(hdr, 1, 40, f) != 40 || memcmp(hdr, "DVRENK01", 8) != 0) {
+        fclose(f);
+        return NULL;
+    }
+    memcpy(&k0, hdr + 8, 8);
+    memcpy(&k1, hdr + 16, 8);
+    memcpy(&n, hdr + 24, 8);
+    if (k0 != key[0] || k1 != key[1] || n == 0 || n > ((uint64_t)1 << 30)) {
+        fclose(f);
+        return NULL;
+    }
+    bin = (char*)dvren__alloc(ctx, (size_t)n + 1);
+    if (!bin || fread(bin, 1, (size_t)n, f) != (size_t)n) {
+        fclose(f);
+        if (bin) dvren__free(ctx, bin, (size_t)n + 1);
+        return NULL;
+    }
+    fclose(f);
+    bin[n] = 0;
+    *size = (size_t)n;
+    return bin;
+}
+
+static void dvren__cu_cache_write(dvren_context* ctx, const char* path, const uint64_t* key, const char* bin, size_t n)
+{
+    unsigned char* buf = (unsigned char*)dvren__alloc(ctx, n + 40);
+    uint64_t nn = n;
+    char saved[DVREN__ERROR_CAP];
+    if (!buf) return;
+    memcpy(buf, "DVRENK01", 8);
+    memcpy(buf + 8, &key[0], 8);
+    memcpy(buf + 16, &key[1], 8);
+    memcpy(buf + 24, &nn, 8);
+    memset(buf + 32, 0, 8);
+    memcpy(buf + 40, bin, n);
+    /* a cache that cannot be written is not an error: keep the last message */
+    memcpy(saved, ctx->last_error, sizeof saved);
+    if (dvren_file_write_atomic(ctx, path, buf, n + 40) != DVREN_OK)
+        dvren_log(ctx, DVREN_LOG_WARN, DVREN_TAG_STEP, "kernel cache not written: %s", ctx->last_error);
+    memcpy(ctx->last_error, saved, sizeof saved);
+    dvren__free(ctx, buf, n + 40);
+}
+
+/* Finds or builds the scene's kernel: the context's memory, the disk cache,
+ * NVRTC, in that order. */
+static dvren_status dvren__cu_get_kernel(dvren_scene* sc, uint32_t block_sizes[3], dvren__cu_kernel** out)
+{
+    dvren_context* ctx = sc->ctx;
+    dvren__cu_state* S = dvren__cu_st(ctx);
+    dvren__text t;
+    uint64_t key[2] = {0xcbf29ce484222325ull, 0x84222325cbf29ce4ull};
+    char tag[768], path[DVREN__PATH_CAP];
+    char* bin = NULL;
+    size_t bin_size = 0;
+    double t0 = dvren__now_ms(), compile_ms = 0.0;
+    dvren__cu_kernel* K = NULL;
+    dvren_status status = DVREN_OK;
+    uint32_t i;
+    int hit = 0, v;
+    memset(&t, 0, sizeof t);
+    t.ctx = ctx;
+    DVREN__CHECK(dvren__cu_compose(sc, &t, block_sizes, S->block_x, S->block_y));
+    snprintf(tag, sizeof tag, "|%s_%u|nvrtc %d.%d|-std=c++17 -lineinfo %s|dvren %d.%d", S->target_ptx ? "compute" : "sm",
+             (unsigned)S->target, dvren__cu.nvrtc_major, dvren__cu.nvrtc_minor, S->extra_options, DVREN_VERSION_MAJOR,
+             DVREN_VERSION_MINOR);
+    dvren__hash(t.s, t.n, key);
+    dvren__hash(tag, strlen(tag), key);
+    for (i = 0; i < S->nkernels; ++i)
+        if (S->kernels[i].key[0] == key[0] && S->kernels[i].key[1] == key[1]) {
+            *out = &S->kernels[i];
+            goto cleanup;
+        }
+    {
+        const char* dump = getenv("DVREN_CUDA_DUMP");
+        if (dump && *dump) {
+            char dp[DVREN__PATH_CAP];
+            snprintf(dp, sizeof dp, "%s/dvren_%016llx.cu", dump, (unsigned long long)key[0]);
+            if (dvren_file_write_atomic(ctx, dp, t.s, t.n) == DVREN_OK)
+                dvren_log(ctx, DVREN_LOG_INFO, DVREN_TAG_STEP, "kernel source written to %s", dp);
+        }
+    }
+    if (S->info.cache_dir[0]) {
+        dvren__cu_cache_path(S, key, S->target_ptx, path, sizeof path);
+        bin = dvren__cu_cache_read(ctx, path, key, &bin_size);
+        hit = bin != NULL;
+    }
+    if (!bin) {
+        DVREN__CHECK(dvren__cu_nvrtc(ctx, sc, t.s, S->target, S->target_ptx, S->extra_options, &bin, &bin_size, NULL, 0,
+                                     &compile_ms));
+        if (S->info.cache_dir[0]) dvren__cu_cache_write(ctx, path, key, bin, bin_size);
+    }
+    if (!dvren__grow(ctx, (void**)&S->kernels, &S->kernel_cap, S->nkernels + 1, sizeof(dvren__cu_kernel)))
+        DVREN__FAIL(ctx, DVREN_ERROR_OUT_OF_MEMORY, "cuda", NULL, "out of memory");
+    K = &S->kernels[S->nkernels];
+    memset(K, 0, sizeof *K);
+    K->key[0] = key[0];
+    K->key[1] = key[1];
+    status = dvren__cu_check(ctx, dvren__cu.cuModuleLoadData(&K->module, bin), "cuModuleLoadData");
+    if (status != DVREN_OK && hit) {
+        /* a stale or damaged cache entry: compile afresh */
+        dvren__free(ctx, bin, bin_size + 1);
+        bin = NULL;
+        hit = 0;
+        DVREN__CHECK(dvren__cu_nvrtc(ctx, sc, t.s, S->target, S->target_ptx, S->extra_options, &bin, &bin_size, NULL, 0,
+                                     &compile_ms));
+        dvren__cu_cache_write(ctx, path, key, bin, bin_size);
+        status = dvren__cu_check(ctx, dvren__cu.cuModuleLoadData(&K->module, bin), "cuModuleLoadData");
+    }
+    if (status != DVREN_OK) goto cleanup;
+    status = dvren__cu_check(ctx, dvren__cu.cuModuleGetFunction(&K->function, K->module, "dvren_forward"),
+                             "cuModuleGetFunction");
+    if (status != DVREN_OK) {
+        dvren__cu.cuModuleUnload(K->module);
+        goto cleanup;
+    }
+    S->nkernels++;
+    v = 0;
+    dvren__cu.cuFuncGetAttribute(&v, DVREN__CU_FUNC_NUM_REGS, K->function);
+    K->stats.registers = v;
+    v = 0;
+    dvren__cu.cuFuncGetAttribute(&v, DVREN__CU_FUNC_LOCAL_SIZE_BYTES, K->function);
+    K->stats.local_bytes = v;
+    K->stats.cache_hit = hit;
+    K->stats.compile_ms = compile_ms;
+    K->stats.load_ms = dvren__now_ms() - t0 - compile_ms;
+    K->stats.binary_bytes = bin_size;
+    snprintf(K->stats.target, sizeof K->stats.target, "%s_%u", S->target_ptx ? "compute" : "sm", (unsigned)S->target);
+    dvren_log(ctx, DVREN_LOG_INFO, DVREN_TAG_TIMER,
+              "kernel %s+%s+%s for %s: %s, compile %.1f ms, load %.1f ms; %d registers, %d bytes local memory",
+              sc->stage[0]->rec->desc->name, sc->stage[1]->rec->desc->name, sc->stage[2]->rec->desc->name,
+              K->stats.target, hit ? "disk cache hit" : "compiled", compile_ms, K->stats.load_ms, K->stats.registers,
+              K->stats.local_bytes);
+    *out = K;
+cleanup:
+    if (bin) dvren__free(ctx, bin, bin_size + 1);
+    dvren__text_free(&t);
+    return status;
+}
+
+/* ======================================================================== */
+/* >>cuda-backend                                                           */
+/* ======================================================================== */
+
+typedef struct dvren__cu_stage {
+    uint32_t count;
+    dvren__cu_ptr ptr[DVREN_MAX_BUFFERS];
+} dvren__cu_stage;
+
+typedef struct dvren__cu_scene {
+    uint64_t key[2];                  /* of its kernel in the context's list */
+    unsigned char* blocks;            /* host copy of the blocks bound to device buffers */
+    uint32_t blocks_size;
+    uint32_t block_sizes[3];
+} dvren__cu_scene;
+
+typedef struct dvren__cu_fb {
+    dvren__cu_ptr out[6];
+} dvren__cu_fb;
+
+static int dvren__cu_ieq(const char* a, const char* b, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; ++i) {
+        char x = a[i], y = b[i];
+        if (x >= 'A' && x <= 'Z') x = (char)(x - 'A' + 'a');
+        if (y >= 'A' && y <= 'Z') y = (char)(y - 'A' + 'a');
+        if (x != y) return 0;
+    }
+    return 1;
+}
+static int dvren__cu_contains(const char* hay, const char* needle)
+{
+    size_t n = strlen(needle), h = strlen(hay), i;
+    for (i = 0; i + n <= h; ++i)
+        if (dvren__cu_ieq(hay + i, needle, n)) return 1;
+    return n == 0;
+}
+
+static void dvren__cu_cache_dir(const dvren_context_desc* d, char* out, size_t cap)
+{
+    const char* env = getenv("DVREN_CACHE_DIR");
+    const char* xdg = getenv("XDG_CACHE_HOME");
+#if defined(_WIN32)
+    const char* home = getenv("LOCALAPPDATA");
+#else
+    const char* home = getenv("HOME");
+#endif
+    out[0] = 0;
+    if (d->kernel_cache_dir) snprintf(out, cap, "%s", d->kernel_cache_dir);
+    else if (env && *env) snprintf(out, cap, "%s", env);
+    else if (xdg && *xdg) snprintf(out, cap, "%s/dvren", xdg);
+    else if (home && *home) snprintf(out, cap, "%s/.cache/dvren", home);
+}
+
+static void dvren__cu_shutdown(dvren_context* ctx);
+
+static dvren_status dvren__cu_init(dvren_context* ctx, const dvren_context_desc* d)
+{
+    dvren__cu_state* S = NULL;
+    dvren_status status = DVREN_OK;
+    int count = 0, i, v;
+    char name[256];
+    DVREN__CHECK(dvren__cu_need_driver(ctx));
+    DVREN__CHECK(dvren__cu_need_nvrtc(ctx));
+    S = (dvren__cu_state*)dvren__calloc(ctx, sizeof *S);
+    if (!S) DVREN__FAIL(ctx, DVREN_ERROR_OUT_OF_MEMORY, "cuda", NULL, "out of memory");
+    ctx->be_state = S;
+    S->device = -1;
+    DVREN__CU(ctx, cuDeviceGetCount(&count));
+    if (count < 1)
+        DVREN__FAIL(ctx, DVREN_ERROR_NO_DEVICE, "cuda", "this machine has no usable NVIDIA GPU; use the CPU device",
+                    "the driver reports no CUDA device");
+    for (i = (int)d->device_index; i < count; ++i) {
+        dvren__cu_device dev;
+        int maj = 0, min = 0;
+        DVREN__CU(ctx, cuDeviceGet(&dev, i));
+        DVREN__CU(ctx, cuDeviceGetName(name, (int)sizeof name, dev));
+        DVREN__CU(ctx, cuDeviceGetAttribute(&maj, DVREN__CU_ATTR_CC_MAJOR, dev));
+        DVREN__CU(ctx, cuDeviceGetAttribute(&min, DVREN__CU_ATTR_CC_MINOR, dev));
+        dvren_log(ctx, DVREN_LOG_INFO, DVREN_TAG_DEVICE, "GPU %d: %s, compute capability %d.%d", i, name, maj, min);
+        if (d->device_name && *d->device_name && !dvren__cu_contains(name, d->device_name)) continue;
+        if ((uint32_t)(maj * 10 + min) < d->min_compute_capability) continue;
+        S->device = dev;
+        S->arch = (uint32_t)(maj * 10 + min);
+        snprintf(S->info.device_name, sizeof S->info.device_name, "%s", name);
+        break;
+    }
+    if (S->device < 0)
+        DVREN__FAIL(ctx, DVREN_ERROR_NO_DEVICE, "cuda", "relax device_index, device_name or min_compute_capability",
+                    "none of the %d CUDA device(s) matches: index >= %u%s%s%s, compute capability >= %u.%u", count,
+                    (unsigned)d->device_index, d->device_name ? ", name containing '" : "",
+                    d->device_name ? d->device_name : "", d->device_name ? "'" : "",
+                    (unsigned)(d->min_compute_capability / 10), (unsigned)(d->min_compute_capability % 10));
+    DVREN__CU(ctx, cuDevicePrimaryCtxRetain(&S->cuctx, S->device));
+    DVREN__CU(ctx, cuCtxSetCurrent(S->cuctx));
+    DVREN__CU(ctx, cuStreamCreate(&S->stream, DVREN__CU_STREAM_NON_BLOCKING));
+    DVREN__CU(ctx, cuEventCreate(&S->timer[0], 0));
+    DVREN__CU(ctx, cuEventCreate(&S->timer[1], 0));
+    S->info.compute_capability = S->arch;
+    v = 0;
+    dvren__cu.cuDeviceGetAttribute(&v, DVREN__CU_ATTR_MULTIPROCESSOR_COUNT, S->device);
+    S->info.multiprocessors = (uint32_t)v;
+    {
+        size_t tot = 0;
+        dvren__cu.cuDeviceTotalMem(&tot, S->device);
+        S->info.total_memory = tot;
+    }
+    S->info.driver_version = dvren__cu.driver_version;
+    S->info.nvrtc_major = dvren__cu.nvrtc_major;
+    S->info.nvrtc_minor = dvren__cu.nvrtc_minor;
+    S->target = dvren__cu_pick_target(S->arch, &S->target_ptx);
+    if (!S->target)
+        DVREN__FAIL(ctx, DVREN_ERROR_UNSUPPORTED, "cuda", "use an NVRTC that supports this GPU",
+                    "NVRTC %d.%d knows no architecture at or below sm_%u", dvren__cu.nvrtc_major, dvren__cu.nvrtc_minor,
+                    (unsigned)S->arch);
+    snprintf(S->info.target, sizeof S->info.target, "%s_%u", S->target_ptx ? "compute" : "sm", (unsigned)S->target);
+    S->block_x = 8;
+    S->block_y = 16;
+    {
+        const char* b = getenv("DVREN_CUDA_BLOCK");
+        const char* o = getenv("DVREN_CUDA_NVRTC_OPTIONS");
+        unsigned bx = 0, by = 0;
+        if (b && *b) {
+            if (sscanf(b, "%ux%u", &bx, &by) != 2 || bx < 1 || by < 1 || bx * by > 1024 || (bx * by) % 32)
+                DVREN__FAIL(ctx, DVREN_ERROR_INVALID_ARGUMENT, "cuda", "e.g. DVREN_CUDA_BLOCK=8x16",
+                            "DVREN_CUDA_BLOCK='%s' is not WxH with W*H a multiple of 32, at most 1024", b);
+            S->block_x = bx;
+            S->block_y = by;
+            dvren_log(ctx, DVREN_LOG_INFO, DVREN_TAG_ENV, "DVREN_CUDA_BLOCK=%ux%u", bx, by);
+        }
+        if (o && *o) {
+            snprintf(S->extra_options, sizeof S->extra_options, "%s", o);
+            dvren_log(ctx, DVREN_LOG_INFO, DVREN_TAG_ENV, "DVREN_CUDA_NVRTC_OPTIONS=%s", o);
+        }
+    }
+    dvren__cu_cache_dir(d, S->info.cache_dir, sizeof S->info.cache_dir);
+    if (S->info.cache_dir[0] && !dvren__cu_mkdirs(S->info.cache_dir)) {
+        dvren_log(ctx, DVREN_LOG_WARN, DVREN_TAG_ENV, "kernel cache folder '%s' cannot be created: no disk cache",
+                  S->info.cache_dir);
+        S->info.cache_dir[0] = 0;
+    }
+    dvren_log(ctx, DVREN_LOG_INFO, DVREN_TAG_DEVICE,
+              "using %s: compute capability %u.%u, %u SMs, %.1f GiB; CUDA driver %d.%d; NVRTC %d.%d, target %s",
+              S->info.device_name, (unsigned)(S->arch / 10), (unsigned)(S->arch % 10), (unsigned)S->info.multiprocessors,
+              (double)S->info.total_memory / (1024.0 * 1024.0 * 1024.0), dvren__cu.driver_version / 1000,
+              (dvren__cu.driver_version % 1000) / 10, dvren__cu.nvrtc_major, dvren__cu.nvrtc_minor, S->info.target);
+    dvren_log(ctx, DVREN_LOG_INFO, DVREN_TAG_ENV, "kernel cache: %s", S->info.cache_dir[0] ? S->info.cache_dir : "off");
+    return DVREN_OK;
+cleanup:
+    if (ctx->be_state) dvren__cu_shutdown(ctx);
+    return status;
+}
+
+static void dvren__cu_shutdown(dvren_context* ctx)
+{
+    dvren__cu_state* S = dvren__cu_st(ctx);
+    uint32_t i;
+    if (!S) return;
+    if (S->cuctx) {
+        dvren__cu.cuCtxSetCurrent(S->cuctx);
+        if (S->stream) dvren__cu.cuStreamSynchronize(S->stream);
+    }
+    for (i = 0; i < S->nkernels; ++i) dvren__cu.cuModuleUnload(S->kernels[i].module);
+    dvren__free(ctx, S->kernels, (size_t)S->kernel_cap * sizeof(dvren__cu_kernel));
+    while (S->live) { /* objects not destroyed by the user: give their memory back */
+        dvren__cu_block* b = S->live;
+        S->live = b->next;
+        dvren__cu.cuMemFree(b->ptr);
+        dvren__free(ctx, b, sizeof *b);
+    }
+    while (S->free_list) {
+        dvren__cu_block* b = S->free_list;
+        S->free_list = b->next;
+        dvren__cu.cuMemFree(b->ptr);
+        dvren__free(ctx, b, sizeof *b);
+    }
+    if (S->timer[0]) dvren__cu.cuEventDestroy(S->timer[0]);
+    if (S->timer[1]) dvren__cu.cuEventDestroy(S->timer[1]);
+    if (S->stream) dvren__cu.cuStreamDestroy(S->stream);
+    if (S->cuctx) dvren__cu.cuDevicePrimaryCtxRelease(S->device);
+    dvren__free(ctx, S, sizeof *S);
+    ctx->be_state = NULL;
+}
+
+static dvren_status dvren__cu_synchronize(dvren_context* ctx)
+{
+    dvren__cu_state* S = dvren__cu_st(ctx);
+    dvren__cu.cuCtxSetCurrent(S->cuctx);
+    return dvren__cu_check(ctx, dvren__cu.cuStreamSynchronize(S->stream), "cuStreamSynchronize");
+}
+
+static void dvren__cu_stage_shutdown(dvren_stage* st)
+{
+    dvren__cu_stage* B = (dvren__cu_stage*)st->be;
+    uint32_t i;
+    for (i = 0; i < B->count; ++i) dvren__cu_release(st->ctx, B->ptr[i]);
+    dvren__free(st->ctx, B, sizeof *B);
+    st->be = NULL;
+}
+
+/* Uploads a stage's buffers once (they are immutable); scenes share them. */
+static dvren_status dvren__cu_stage_upload(dvren_stage* st)
+{
+    dvren_context* ctx = st->ctx;
+    dvren__cu_state* S = dvren__cu_st(ctx);
+    dvren__cu_stage* B;
+    dvren_status status = DVREN_OK;
+    uint32_t i;
+    if (st->be) return DVREN_OK;
+    B = (dvren__cu_stage*)dvren__calloc(ctx, sizeof *B);
+    if (!B) return dvren_set_error(ctx, DVREN_ERROR_OUT_OF_MEMORY, "cuda", NULL, "out of memory");
+    st->be = B;
+    for (i = 0; i < st->info.buffer_count; ++i) {
+        const dvren_tensor* t = &dvren__buffer_at(&st->info, i)->tensor;
+        size_t n = (size_t)dvren_tensor_numel(t) * dvren_dtype_size(t->dtype);
+        DVREN__CHECK(dvren__cu_alloc(ctx, n, &B->ptr[i]));
+        B->count = i + 1;
+        DVREN__CU(ctx, cuMemcpyHtoDAsync(B->ptr[i], t->data, n, S->stream));
+    }
+    /* the host buffers may change or go away after this call returns */
+    DVREN__CU(ctx, cuStreamSynchronize(S->stream));
+    return DVREN_OK;
+cleanup:
+    dvren__cu_stage_shutdown(st);
+    return status;
+}
+
+static void dvren__cu_scene_shutdown(dvren_scene* sc)
+{
+    dvren__cu_scene* C = (dvren__cu_scene*)sc->be;
+    if (C->blocks) dvren__free(sc->ctx, C->blocks, C->blocks_size);
+    dvren__free(sc->ctx, C, sizeof *C);
+    sc->be = NULL;
+}
+
+static dvren_status dvren__cu_scene_init(dvren_scene* sc)
+{
+    dvren_context* ctx = sc->ctx;
+    dvren__cu_state* S = dvren__cu_st(ctx);
+    dvren__cu_scene* C;
+    dvren__cu_kernel* K = NULL;
+    dvren_status status = DVREN_OK;
+    uint32_t off = 0;
+    int k;
+    dvren__cu.cuCtxSetCurrent(S->cuctx);
+    C = (dvren__cu_scene*)dvren__calloc(ctx, sizeof *C);
+    if (!C) return dvren_set_error(ctx, DVREN_ERROR_OUT_OF_MEMORY, "cuda", NULL, "out of memory");
+    sc->be = C;
+    for (k = 0; k < 3; ++k) DVREN__CHECK(dvren__cu_stage_upload(sc->stage[k]));
+    DVREN__CHECK(dvren__cu_get_kernel(sc, C->block_sizes, &K));
+    C->key[0] = K->key[0];
+    C->key[1] = K->key[1];
+    C->blocks_size = C->block_sizes[0] + C->block_sizes[1] + C->block_sizes[2];
+    C->blocks = (unsigned char*)dvren__calloc(ctx, C->blocks_size);
+    if (!C->blocks) DVREN__FAIL(ctx, DVREN_ERROR_OUT_OF_MEMORY, "cuda", NULL, "out of memory");
+    for (k = 0; k < 3; ++k) {
+        dvren_stage* st = sc->stage[k];
+        const dvren__cu_stage* B = (const dvren__cu_stage*)st->be;
+        const void* bufs[DVREN_MAX_BUFFERS];
+        uint32_t i;
+        for (i = 0; i < B->count; ++i) bufs[i] = (const void*)(uintptr_t)B->ptr[i];
+        /* the same bind() as the CPU's, with device addresses */
+        ctx->last_error[0] = 0;
+        status = st->rec->inst.bind(&st->rec->host, st->instance, bufs, C->blocks + off);
+        if (status != DVREN_OK) {
+            if (!ctx->last_error[0]) dvren_set_error(ctx, status, st->rec->desc->name, NULL, "bind() failed");
+            goto cleanup;
+        }
+        off += C->block_sizes[k];
+    }
+    return DVREN_OK;
+cleanup:
+    dvren__cu_scene_shutdown(sc);
+    return status;
+}
+
+static dvren__cu_kernel* dvren__cu_scene_kernel(const dvren_scene* sc)
+{
+    const dvren__cu_scene* C = (const dvren__cu_scene*)sc->be;
+    dvren__cu_state* S = dvren__cu_st(sc->ctx);
+    uint32_t i;
+    for (i = 0; i < S->nkernels; ++i)
+        if (S->kernels[i].key[0] == C->key[0] && S->kernels[i].key[1] == C->key[1]) return &S->kernels[i];
+    return NULL;
+}
+
+DVREN_CUDA_API dvren_status dvren_cuda_scene_kernel(const dvren_scene* sc, dvren_cuda_kernel_stats* stats)
+{
+    const dvren__cu_kernel* K;
+    if (!sc || !stats || !dvren__cu_is(sc->ctx) || !sc->be)
+        return dvren_set_error(sc ? sc->ctx : NULL, DVREN_ERROR_INVALID_ARGUMENT, "cuda", NULL, "not a CUDA scene");
+    K = dvren__cu_scene_kernel(sc);
+    if (!K) return dvren_set_error(sc->ctx, DVREN_ERROR_INTERNAL, "cuda", NULL, "scene kernel not found");
+    *stats = K->stats;
+    return DVREN_OK;
+}
+
+static void dvren__cu_fb_shutdown(dvren_framebuffer* fb)
+{
+    dvren__cu_fb* F = (dvren__cu_fb*)fb->be;
+    int i;
+    for (i = 0; i < 6; ++i) dvren__cu_release(fb->ctx, F->out[i]);
+    dvren__free(fb->ctx, F, sizeof *F);
+    fb->be = NULL;
+}
+
+static dvren_status dvren__cu_fb_init(dvren_framebuffer* fb)
+{
+    dvren_context* ctx = fb->ctx;
+    dvren__cu_state* S = dvren__cu_st(ctx);
+    dvren__cu_fb* F = (dvren__cu_fb*)dvren__calloc(ctx, sizeof *F);
+    dvren_status status = DVREN_OK;
+    int i;
+    if (!F) return dvren_set_error(ctx, DVREN_ERROR_OUT_OF_MEMORY, "cuda", NULL, "out of memory");
+    fb->be = F;
+    dvren__cu.cuCtxSetCurrent(S->cuctx);
+    for (i = 0; i < 6; ++i) {
+        size_t n;
+        if (!fb->out[i].data) continue;
+        n = (size_t)dvren_tensor_numel(&fb->out[i]) * dvren_dtype_size(fb->out[i].dtype);
+        DVREN__CHECK(dvren__cu_alloc(ctx, n, &F->out[i]));
+        DVREN__CU(ctx, cuMemsetD8Async(F->out[i], 0, n, S->stream));
+    }
+    return DVREN_OK;
+cleanup:
+    dvren__cu_fb_shutdown(fb);
+    return status;
+}
+
+static dvren_status dvren__cu_fb_download(dvren_framebuffer* fb, int i)
+{
+    dvren_context* ctx = fb->ctx;
+    dvren__cu_state* S = dvren__cu_st(ctx);
+    const dvren__cu_fb* F = (const dvren__cu_fb*)fb->be;
+    size_t n = (size_t)dvren_tensor_numel(&fb->out[i]) * dvren_dtype_size(fb->out[i].dtype);
+    dvren_status status = DVREN_OK;
+    dvren__cu.cuCtxSetCurrent(S->cuctx);
+    DVREN__CU(ctx, cuMemcpyDtoHAsync(fb->out[i].data, F->out[i], n, S->stream));
+    DVREN__CU(ctx, cuStreamSynchronize(S->stream));
+cleanup:
+    return status;
+}
+
+DVREN_CUDA_API dvren_status dvren_cuda_framebuffer_output(dvren_framebuffer* fb, uint32_t output, dvren_tensor* view)
+{
+    dvren_status s;
+    int i = dvren__output_index(output);
+    if (!fb || !view || !dvren__cu_is(fb->ctx) || !fb->be)
+        return dvren_set_error(fb ? fb->ctx : NULL, DVREN_ERROR_INVALID_ARGUMENT, "cuda", NULL, "not a CUDA framebuffer");
+    if (i < 0 || !fb->out[i].data) {
+        s = dvren_framebuffer_output(fb, output, view); /* for its message */
+        return s != DVREN_OK ? s : DVREN_ERROR_INVALID_ARGUMENT;
+    }
+    *view = fb->out[i];
+    view->data = (void*)(uintptr_t)((const dvren__cu_fb*)fb->be)->out[i];
+    view->memory = DVREN_MEMORY_DEVICE;
+    view->flags = 0;
+    return DVREN_OK;
+}
+
+static dvren_status dvren__cu_render(dvren_scene* sc, const dvren_plan* plan, dvren_framebuffer* fb,
+                                     const dvren_render_options* opt)
+{
+    dvren_context* ctx = sc->ctx;
+    dvren__cu_state* S = dvren__cu_st(ctx);
+    const dvren__cu_scene* C = (const dvren__cu_scene*)sc->be;
+    const dvren__cu_fb* F = (const dvren__cu_fb*)fb->be;
+    const dvren_plan_desc* d = &plan->desc;
+    dvren__cu_kernel* K = dvren__cu_scene_kernel(sc);
+    dvren_march_args A;
+    void* params[2];
+    int timed = ctx->log && ctx->log_level >= DVREN_LOG_INFO;
+    dvren_status status = DVREN_OK;
+    if (!K || !C || !F) return dvren_set_error(ctx, DVREN_ERROR_INTERNAL, "cuda", NULL, "scene or framebuffer not on the GPU");
+    dvren__march_args(sc, d, &A);
+    A.field = A.shader = A.sampler = NULL; /* the kernel reads its own copy of the blocks */
+    A.fb.width = d->width;
+    A.fb.height = d->height;
+    if (d->outputs & DVREN_OUTPUT_RGB) A.fb.rgb = (float*)(uintptr_t)F->out[0];
+    if (d->outputs & DVREN_OUTPUT_ALPHA) A.fb.alpha = (float*)(uintptr_t)F->out[1];
+    if (d->outputs & DVREN_OUTPUT_DEPTH) A.fb.depth = (float*)(uintptr_t)F->out[2];
+    if (d->outputs & DVREN_OUTPUT_TRANSMITTANCE) A.fb.transmittance = (float*)(uintptr_t)F->out[3];
+    if (d->outputs & DVREN_OUTPUT_HIT) A.fb.hit = (uint8_t*)(uintptr_t)F->out[4];
+    if (d->outputs & DVREN_OUTPUT_SAMPLES) A.fb.samples = (uint32_t*)(uintptr_t)F->out[5];
+    params[0] = &A;
+    params[1] = C->blocks;
+    dvren__cu.cuCtxSetCurrent(S->cuctx);
+    if (timed) DVREN__CU(ctx, cuEventRecord(S->timer[0], S->stream));
+    DVREN__CU(ctx, cuLaunchKernel(K->function, (d->roi.w + S->block_x - 1) / S->block_x,
+                                  (d->roi.h + S->block_y - 1) / S->block_y, 1, S->block_x, S->block_y, 1, 0, S->stream,
+                                  params, NULL));
+    if (timed) {
+        float ms = 0.0f;
+        /* a timer line measures the work, not the launch: it waits */
+        DVREN__CU(ctx, cuEventRecord(S->timer[1], S->stream));
+        DVREN__CU(ctx, cuEventSynchronize(S->timer[1]));
+        DVREN__CU(ctx, cuEventElapsedTime(&ms, S->timer[0], S->timer[1]));
+        dvren_log(ctx, DVREN_LOG_INFO, DVREN_TAG_TIMER, "render %ux%u spp %u on %s: %.3f ms", (unsigned)d->roi.w,
+                  (unsigned)d->roi.h, (unsigned)d->spp, S->info.device_name, (double)ms);
+    }
+    if (opt && opt->progress) opt->progress(opt->progress_user, 1, 1);
+cleanup:
+    return status;
+}
+
+DVREN_CUDA_API dvren_status dvren_cuda_timer_begin(dvren_context* ctx)
+{
+    dvren__cu_state* S;
+    if (!dvren__cu_is(ctx)) return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "cuda", NULL, "not a CUDA context");
+    S = dvren__cu_st(ctx);
+    dvren__cu.cuCtxSetCurrent(S->cuctx);
+    return dvren__cu_check(ctx, dvren__cu.cuEventRecord(S->timer[0], S->stream), "cuEventRecord");
+}
+
+DVREN_CUDA_API dvren_status dvren_cuda_timer_end(dvren_context* ctx, float* ms)
+{
+    dvren__cu_state* S;
+    dvren_status status = DVREN_OK;
+    if (!dvren__cu_is(ctx) || !ms)
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "cuda", NULL, "not a CUDA context");
+    S = dvren__cu_st(ctx);
+    DVREN__CU(ctx, cuEventRecord(S->timer[1], S->stream));
+    DVREN__CU(ctx, cuEventSynchronize(S->timer[1]));
+    DVREN__CU(ctx, cuEventElapsedTime(ms, S->timer[0], S->timer[1]));
+cleanup:
+    return status;
+}
+
+DVREN_CUDA_API dvren_status dvren_cuda_get_info(const dvren_context* ctx, dvren_cuda_info* info)
+{
+    if (!dvren__cu_is(ctx) || !info)
+        return dvren_set_error(NULL, DVREN_ERROR_INVALID_ARGUMENT, "cuda", NULL, "not a CUDA context");
+    *info = dvren__cu_st(ctx)->info;
+    return DVREN_OK;
+}
+
+DVREN_CUDA_API const dvren_backend* dvren_cuda_backend(void)
+{
+    static const dvren_backend be = {
+        sizeof(dvren_backend), "cuda", DVREN_DEVICE_CUDA, dvren__cu_init, dvren__cu_shutdown, dvren__cu_synchronize,
+        dvren__cu_stage_shutdown, dvren__cu_scene_init, dvren__cu_scene_shutdown, dvren__cu_fb_init,
+        dvren__cu_fb_shutdown, dvren__cu_fb_download, dvren__cu_render, dvren__cu_tensor_free};
+    return &be;
+}
+
+#endif /* DVREN_CUDA_IMPLEMENTATION */

@@ -1,0 +1,602 @@
+/* tests/test_cuda.c - the CUDA backend.
+ *
+ * Without a GPU (CI): a CUDA context fails with DVREN_ERROR_NO_DEVICE and a
+ * clear message (never a CPU fallback); NVRTC compiles the fused kernel of
+ * every variant of every shipped plugin for sm_86 and sm_90 with an empty
+ * log (any warning fails); a plugin whose device source does not compile
+ * gives DVREN_ERROR_COMPILE naming the plugin, file and line. These skip,
+ * saying so, when libnvrtc cannot be loaded.
+ *
+ * With a GPU (bench/gpu.sh on the device machine) also: CPU/GPU parity on
+ * analytic, procedural and real scenes, bitwise determinism, the memory pool
+ * returning to its start, the kernel cache (cold compile, warm load), device
+ * choice, and the compile error leaving the context usable.
+ *
+ * Parity metric: max over pixels and channels of |gpu - cpu| / max(|cpu|,
+ * 0.01) on rgb, alpha, depth and transmittance (relative error, absolute
+ * below 0.01); hit masks must match exactly. Tolerance: DVREN_PARITY_TOL
+ * (default 1e-4, docs in bench/RESULTS.md). */
+#define DVREN_IMPLEMENTATION
+#include "dvren.h"
+#define DVREN_CUDA_IMPLEMENTATION
+#include "dvren_cuda.h"
+#include "harness.h"
+
+/* Why a CUDA context cannot be made here ("" when it can). */
+static char th_no_gpu[DVREN__ERROR_CAP];
+
+static dvren_context* cuda_ctx(const char* cache_dir)
+{
+    dvren_context_desc d;
+    dvren_context* ctx = NULL;
+    memset(&d, 0, sizeof d);
+    d.device = DVREN_DEVICE_CUDA;
+    d.backend = dvren_cuda_backend();
+    d.kernel_cache_dir = cache_dir;
+    if (getenv("DVREN_TEST_LOG")) d.log = dvren_log_to_file;
+    if (dvren_context_create(&d, &ctx) != DVREN_OK) {
+        snprintf(th_no_gpu, sizeof th_no_gpu, "%s", dvren_last_error(NULL));
+        return NULL;
+    }
+    return ctx;
+}
+
+/* ---- scenes built the same way on any context ----------------------------------- */
+
+typedef struct scene3 {
+    dvren_stage *f, *s, *m;
+} scene3;
+
+static void scene3_free(scene3* t)
+{
+    dvren_stage_destroy(t->f);
+    dvren_stage_destroy(t->s);
+    dvren_stage_destroy(t->m);
+    memset(t, 0, sizeof *t);
+}
+
+/* field: generator (marschner_lobb | peer) with dims and storage, or a file */
+static dvren_stage* mk_field(dvren_context* ctx, const char* gen, int dim, const char* storage, const char* file)
+{
+    dvren_params* p = NULL;
+    double dims[3];
+    dims[0] = dims[1] = dims[2] = dim;
+    dvren_params_create(ctx, &p);
+    if (file) dvren_params_set_string(p, "file", file);
+    else {
+        dvren_params_set_string(p, "generator", gen);
+        dvren_params_set_numbers(p, "dims", dims, 3);
+    }
+    if (storage) dvren_params_set_string(p, "storage", storage);
+    return th_stage(ctx, DVREN_PLUGIN_FIELD, "dense_grid", p);
+}
+
+static dvren_stage* mk_channels_shader(dvren_context* ctx, double sigma_scale, const char* act, int shading)
+{
+    dvren_params* p = NULL;
+    dvren_params_create(ctx, &p);
+    dvren_params_set_string(p, "mode", "channels");
+    dvren_params_set_number(p, "sigma_scale", sigma_scale);
+    dvren_params_set_string(p, "activation", act);
+    dvren_params_set_bool(p, "shading", shading);
+    return th_stage(ctx, DVREN_PLUGIN_SHADER, "emission_absorption", p);
+}
+
+static dvren_stage* mk_tf_shader(dvren_context* ctx, const double* tfo, int no, const double* tfc, int nc,
+                                 double sigma_scale, int shading)
+{
+    dvren_params* p = NULL;
+    dvren_params_create(ctx, &p);
+    dvren_params_set_numbers(p, "tf_opacity", tfo, (uint32_t)no);
+    if (tfc) dvren_params_set_numbers(p, "tf_color", tfc, (uint32_t)nc);
+    dvren_params_set_number(p, "sigma_scale", sigma_scale);
+    dvren_params_set_bool(p, "shading", shading);
+    dvren_params_set_number(p, "specular", 0.2);
+    return th_stage(ctx, DVREN_PLUGIN_SHADER, "emission_absorption", p);
+}
+
+static dvren_stage* mk_sampler(dvren_context* ctx, int samples, double step, int jitter, double min_t)
+{
+    dvren_params* p = NULL;
+    dvren_params_create(ctx, &p);
+    if (samples) dvren_params_set_number(p, "samples", samples);
+    if (step > 0) dvren_params_set_number(p, "step", step);
+    dvren_params_set_bool(p, "jitter", jitter);
+    dvren_params_set_number(p, "min_transmittance", min_t);
+    return th_stage(ctx, DVREN_PLUGIN_SAMPLER, "uniform", p);
+}
+
+/* The parity scenes: index i of `count`; returns 0 when it cannot be made here. */
+enum { NSCENES = 6 };
+static const char* const scene_names[NSCENES] = {"peer_128_256x256_s128", "peer_u16_ert_jitter_spp4",
+                                                 "marschner_lobb_tf_shading", "ct_head_skin_bone_shading",
+                                                 "mr_head_tf", "peer_roi_background"};
+
+static int mk_scene(dvren_context* ctx, int i, scene3* t, dvren_plan_desc* pd)
+{
+    static const double ml_tfo[8] = {0, 0, 0.49, 0, 0.5, 1, 1, 1}, ml_tfc[8] = {0.45, 0.95, 0.55, 0.2, 0.55, 0.9, 0.35, 0.15};
+    static const double ct_tfo[16] = {0, 0, 500, 0, 700, 0.12, 1000, 0.12, 1150, 0, 1200, 0, 1400, 1, 4000, 1};
+    static const double ct_tfc[16] = {500, 0.9, 0.6, 0.5, 1000, 0.95, 0.75, 0.65, 1200, 1, 0.95, 0.85, 4000, 1, 1, 1};
+    static const double mr_tfo[8] = {0, 0, 20, 0, 60, 0.3, 255, 1};
+    const float eye[3] = {0, 0, 3}, eye2[3] = {2.0f, 1.4f, 2.3f}, ct_eye[3] = {2.0f, -3.0f, -0.5f};
+    const float target[3] = {0, 0, 0}, up[3] = {0, 1, 0}, upz[3] = {0, 0, 1}, upmz[3] = {0, 0, -1};
+    memset(t, 0, sizeof *t);
+    memset(pd, 0, sizeof *pd);
+    pd->outputs = DVREN_OUTPUT_ALL;
+    pd->seed = 1234;
+    switch (i) {
+    case 0: /* the peer workload at the reduced size of bench/cpu_render */
+        t->f = mk_field(ctx, "peer", 128, NULL, NULL);
+        t->s = mk_channels_shader(ctx, 1.0, "relu", 0);
+        t->m = mk_sampler(ctx, 128, 0, 0, 0.0);
+        pd->width = pd->height = 256;
+        dvren_camera_look_at(eye, target, up, 45.0f * 3.14159265f / 180.0f, &pd->camera);
+        break;
+    case 1: /* u16 storage, early termination, jitter, 4 rays per pixel */
+        t->f = mk_field(ctx, "peer", 80, "u16", NULL);
+        t->s = mk_channels_shader(ctx, 4.0, "softplus", 1);
+        t->m = mk_sampler(ctx, 0, 0.01, 1, 1e-3);
+        pd->width = 160;
+        pd->height = 120;
+        pd->spp = 4;
+        dvren_camera_look_at(eye2, target, up, 0.8f, &pd->camera);
+        break;
+    case 2: /* the default scene's transfer function, with gradient shading */
+        t->f = mk_field(ctx, "marschner_lobb", 64, NULL, NULL);
+        t->s = mk_tf_shader(ctx, ml_tfo, 8, ml_tfc, 8, 400.0, 1);
+        t->m = mk_sampler(ctx, 0, 0.004, 1, 1e-4);
+        pd->width = pd->height = 128;
+        pd->spp = 2;
+        dvren_camera_look_at(eye2, target, upz, 0.7f, &pd->camera);
+        break;
+    case 3: {
+        const char* f = th_data("ct_head/quarter.nhdr");
+        if (!f) return 0;
+        t->f = mk_field(ctx, NULL, 0, NULL, f);
+        t->s = mk_tf_shader(ctx, ct_tfo, 16, ct_tfc, 16, 40.0, 1);
+        t->m = mk_sampler(ctx, 0, 0, 1, 1e-4);
+        pd->width = pd->height = 160;
+        dvren_camera_look_at(ct_eye, target, upmz, 0.6f, &pd->camera);
+        break;
+    }
+    case 4: {
+        const char* f = th_data("mr_head/HeadMRVolume.mhd");
+        if (!f) return 0;
+        t->f = mk_field(ctx, NULL, 0, NULL, f);
+        t->s = mk_tf_shader(ctx, mr_tfo, 8, NULL, 0, 30.0, 0);
+        t->m = mk_sampler(ctx, 0, 0, 0, 1e-4);
+        pd->width = pd->height = 128;
+        dvren_camera_orthographic(eye2, target, upz, 2.2f, &pd->camera);
+        break;
+    }
+    default: /* a region of interest and a background */
+        t->f = mk_field(ctx, "peer", 48, "u8", NULL);
+        t->s = mk_channels_shader(ctx, 2.0, "exp", 0);
+        t->m = mk_sampler(ctx, 64, 0, 0, 0.0);
+        pd->width = 100;
+        pd->height = 90;
+        pd->roi.x = 13;
+        pd->roi.y = 21;
+        pd->roi.w = 61;
+        pd->roi.h = 50;
+        pd->background[0] = 0.2f;
+        pd->background[1] = 0.4f;
+        pd->background[2] = 0.8f;
+        dvren_camera_look_at(eye, target, up, 0.9f, &pd->camera);
+        break;
+    }
+    return t->f && t->s && t->m ? 1 : -1;
+}
+
+/* ---- without a GPU ---------------------------------------------------------------- */
+
+TEST(cuda_context_without_gpu_is_an_error)
+{
+    dvren_context* ctx = cuda_ctx(NULL);
+    if (ctx) {
+        dvren_context_destroy(ctx);
+        SKIP("this machine has a GPU (the GPU tests below run instead)");
+    }
+    CHECK(th_no_gpu[0], "an error message");
+    CHECK(strstr(th_no_gpu, "cuda: ") == th_no_gpu, "message names the module: %s", th_no_gpu);
+    /* loading twice is safe and says the same */
+    {
+        char first[DVREN__ERROR_CAP];
+        snprintf(first, sizeof first, "%s", th_no_gpu);
+        CHECK(cuda_ctx(NULL) == NULL && !strcmp(first, th_no_gpu), "second attempt: %s", th_no_gpu);
+    }
+    {
+        /* a CUDA device without a backend is UNSUPPORTED, not a CPU context */
+        dvren_context_desc d;
+        dvren_context* c = NULL;
+        memset(&d, 0, sizeof d);
+        d.device = DVREN_DEVICE_CUDA;
+        CHECK(dvren_context_create(&d, &c) == DVREN_ERROR_UNSUPPORTED && !c, "no backend");
+    }
+}
+
+/* NVRTC availability, for the compile tests (they skip without it). */
+static int nvrtc_here(char* why, size_t cap)
+{
+    dvren_status s = dvren__cu_need_nvrtc(NULL);
+    if (s != DVREN_OK) snprintf(why, cap, "%s", dvren_last_error(NULL));
+    return s == DVREN_OK;
+}
+
+/* Every variant of the shipped plugins that changes the generated code
+ * (field storage and channel count; shader mode, activation, shading),
+ * for the reference user's RTX 3060 (sm_86) and H100/H200 (sm_90). */
+TEST(nvrtc_compiles_every_combination)
+{
+    static const struct { const char* gen; const char* storage; } fields[] = {
+        {"marschner_lobb", "f32"}, {"marschner_lobb", "u16"}, {"marschner_lobb", "u8"},
+        {"peer", "f32"}, {"peer", "u16"}, {"peer", "u8"}};
+    static const double tfo[4] = {0, 0, 1, 1};
+    static const unsigned archs[2] = {86, 90};
+    char why[DVREN__ERROR_CAP], log[16384];
+    dvren_context* ctx;
+    int fi, si, ai, n = 0;
+    if (!nvrtc_here(why, sizeof why)) SKIP("NVRTC not found, kernels not compiled: %s", why);
+    ctx = th_ctx();
+    for (fi = 0; fi < 6; ++fi)
+        for (si = 0; si < 5; ++si) {
+            scene3 t;
+            dvren_scene_desc sd;
+            dvren_scene* sc = NULL;
+            memset(&t, 0, sizeof t);
+            if (si < 3 && strcmp(fields[fi].gen, "peer") != 0) continue; /* channels mode needs 4 channels */
+            t.f = mk_field(ctx, fields[fi].gen, 12, fields[fi].storage, NULL);
+            t.s = si == 0   ? mk_channels_shader(ctx, 1.0, "relu", 0)
+                  : si == 1 ? mk_channels_shader(ctx, 1.0, "softplus", 1)
+                  : si == 2 ? mk_channels_shader(ctx, 1.0, "exp", 0)
+                  : si == 3 ? mk_tf_shader(ctx, tfo, 4, NULL, 0, 10.0, 0)
+                            : mk_tf_shader(ctx, tfo, 4, NULL, 0, 10.0, 1);
+            t.m = mk_sampler(ctx, 0, 0, si & 1, 1e-4);
+            CHECK(t.f && t.s && t.m, "stages: %s", dvren_last_error(ctx));
+            memset(&sd, 0, sizeof sd);
+            sd.field = t.f;
+            sd.shader = t.s;
+            sd.sampler = t.m;
+            CHECK_OK(ctx, dvren_scene_create(ctx, &sd, &sc));
+            for (ai = 0; ai < 2; ++ai) {
+                dvren_status s = dvren_cuda_compile_check(sc, archs[ai], log, sizeof log);
+                CHECK(s == DVREN_OK, "%s/%s + shader %d for sm_%u: %s\n%s", fields[fi].gen, fields[fi].storage, si,
+                      archs[ai], dvren_last_error(ctx), log);
+                CHECK(log[0] == 0, "%s/%s + shader %d for sm_%u: NVRTC warns:\n%s", fields[fi].gen,
+                      fields[fi].storage, si, archs[ai], log);
+                n++;
+            }
+            dvren_scene_destroy(sc);
+            scene3_free(&t);
+        }
+    printf("# %d kernels compiled without warnings (NVRTC %d.%d)\n", n, dvren__cu.nvrtc_major, dvren__cu.nvrtc_minor);
+    CHECK(n == 2 * (3 * 5 + 3 * 2), "%d compiles", n);
+    dvren_context_destroy(ctx);
+}
+
+static const char* mock_lib(const char* name)
+{
+    static char buf[4096];
+    const char* d = getenv("DVREN_TEST_MOCK_DIR");
+    snprintf(buf, sizeof buf, "%s/%s.so", d ? d : "build/tests/mock", name);
+    return buf;
+}
+
+/* A device source that does not compile: COMPILE, naming the plugin, its
+ * file and the line; the context then still compiles a good scene. */
+static void check_bad_source(dvren_context* ctx, int on_gpu)
+{
+    dvren_stage *f = NULL, *s = NULL, *m = NULL;
+    dvren_scene_desc sd;
+    dvren_scene* sc = NULL;
+    char log[8192];
+    static const double tfo[4] = {0, 0, 1, 1};
+    dvren_status st;
+    CHECK_OK(ctx, dvren_plugin_load(ctx, mock_lib("mock_badsource")));
+    f = th_stage(ctx, DVREN_PLUGIN_FIELD, "mock_badsource", NULL);
+    s = mk_tf_shader(ctx, tfo, 4, NULL, 0, 1.0, 0);
+    m = mk_sampler(ctx, 0, 0, 0, 0.0);
+    CHECK(f && s && m, "stages: %s", dvren_last_error(ctx));
+    memset(&sd, 0, sizeof sd);
+    sd.field = f;
+    sd.shader = s;
+    sd.sampler = m;
+    if (on_gpu) {
+        st = dvren_scene_create(ctx, &sd, &sc);
+    } else {
+        CHECK_OK(ctx, dvren_scene_create(ctx, &sd, &sc));
+        st = dvren_cuda_compile_check(sc, 86, log, sizeof log);
+        CHECK(strstr(log, "no_such_variable"), "the log is given back: %s", log);
+    }
+    CHECK(st == DVREN_ERROR_COMPILE, "status %s: %s", dvren_status_string(st), dvren_last_error(ctx));
+    CHECK(strstr(dvren_last_error(ctx), "mock_badsource: ") == dvren_last_error(ctx) &&
+              strstr(dvren_last_error(ctx), "mock_badsource_device.h(4)") &&
+              strstr(dvren_last_error(ctx), "no_such_variable"),
+          "message names plugin, file, line and the problem: %s", dvren_last_error(ctx));
+    dvren_scene_destroy(sc);
+    dvren_stage_destroy(f);
+    dvren_stage_destroy(s);
+    dvren_stage_destroy(m);
+}
+
+TEST(bad_device_source_is_a_compile_error)
+{
+    char why[DVREN__ERROR_CAP], log[4096];
+    dvren_context* ctx;
+    scene3 t;
+    dvren_plan_desc pd;
+    dvren_scene_desc sd;
+    dvren_scene* sc = NULL;
+    if (!nvrtc_here(why, sizeof why)) SKIP("NVRTC not found: %s", why);
+    ctx = th_ctx();
+    check_bad_source(ctx, 0);
+    if (th_current_failed) return;
+    /* the context is still usable */
+    CHECK(mk_scene(ctx, 0, &t, &pd) == 1, "scene: %s", dvren_last_error(ctx));
+    memset(&sd, 0, sizeof sd);
+    sd.field = t.f;
+    sd.shader = t.s;
+    sd.sampler = t.m;
+    CHECK_OK(ctx, dvren_scene_create(ctx, &sd, &sc));
+    CHECK_OK(ctx, dvren_cuda_compile_check(sc, 90, log, sizeof log));
+    dvren_scene_destroy(sc);
+    scene3_free(&t);
+    dvren_context_destroy(ctx);
+}
+
+/* ---- with a GPU --------------------------------------------------------------------- */
+
+#define NEED_GPU(ctxvar, cache)                                                        \
+    dvren_context* ctxvar = cuda_ctx(cache);                                           \
+    if (!ctxvar) SKIP("no CUDA device here (%s)", th_no_gpu)
+
+/* Renders scene i on ctx; returns the framebuffer (NULL if the scene is not available). */
+static dvren_framebuffer* render_scene(dvren_context* ctx, int i, dvren_plan_desc* pd, int* avail)
+{
+    scene3 t;
+    dvren_framebuffer* fb;
+    int r = mk_scene(ctx, i, &t, pd);
+    *avail = r;
+    if (r != 1) {
+        scene3_free(&t);
+        return NULL;
+    }
+    fb = th_render(ctx, t.f, t.s, t.m, pd, 0);
+    scene3_free(&t);
+    return fb;
+}
+
+static double parity_tol(void)
+{
+    const char* e = getenv("DVREN_PARITY_TOL");
+    return e && *e ? atof(e) : 1e-4;
+}
+
+TEST(gpu_cpu_parity)
+{
+    dvren_context* cpu;
+    int i;
+    double tol = parity_tol();
+    NEED_GPU(gpu, NULL);
+    cpu = th_ctx();
+    for (i = 0; i < NSCENES; ++i) {
+        dvren_plan_desc pd;
+        int avail = 0, c, hit_diff = 0;
+        dvren_framebuffer* a = render_scene(cpu, i, &pd, &avail);
+        dvren_framebuffer* b = avail == 1 ? render_scene(gpu, i, &pd, &avail) : NULL;
+        double worst = 0.0;
+        const char* worst_out = "";
+        uint32_t bit;
+        if (avail == 0) {
+            printf("# parity %-28s skipped (no data)\n", scene_names[i]);
+            continue;
+        }
+        CHECK(a && b, "%s: render: cpu %p gpu %p: %s / %s", scene_names[i], (void*)a, (void*)b, dvren_last_error(cpu),
+              dvren_last_error(gpu));
+        for (bit = 1; bit <= DVREN_OUTPUT_TRANSMITTANCE; bit <<= 1) {
+            const float *x = th_out(a, bit), *y = th_out(b, bit);
+            size_t n = (size_t)pd.width * pd.height * (bit == DVREN_OUTPUT_RGB ? 3 : 1), k;
+            for (k = 0; k < n; ++k) {
+                double e = fabs((double)y[k] - x[k]) / fmax(fabs((double)x[k]), 0.01);
+                if (!(e <= worst)) {
+                    worst = e;
+                    worst_out = dvren_output_name(bit);
+                }
+            }
+        }
+        {
+            dvren_tensor ha, hb;
+            size_t k;
+            dvren_framebuffer_output(a, DVREN_OUTPUT_HIT, &ha);
+            dvren_framebuffer_output(b, DVREN_OUTPUT_HIT, &hb);
+            for (k = 0; k < (size_t)pd.width * pd.height; ++k) hit_diff += ((uint8_t*)ha.data)[k] != ((uint8_t*)hb.data)[k];
+        }
+        c = worst <= tol && hit_diff == 0;
+        printf("# parity %-28s max rel error %.3g (%s), hit mask differences %d: %s\n", scene_names[i], worst,
+               worst_out, hit_diff, c ? "ok" : "FAIL");
+        dvren_framebuffer_destroy(a);
+        dvren_framebuffer_destroy(b);
+        CHECK(c, "%s: max relative error %.3g in %s > %.3g, or %d hit differences", scene_names[i], worst, worst_out, tol,
+              hit_diff);
+    }
+    dvren_context_destroy(cpu);
+    dvren_context_destroy(gpu);
+}
+
+/* Beer-Lambert on the GPU too: exp(-sigma L) for a constant slab. */
+TEST(gpu_slab_transmittance)
+{
+    static const double bbox[6] = {-1, -1, -1, 1, 1, 1};
+    const float eye[3] = {0, 0, 3}, target[3] = {0, 0, 0}, up[3] = {0, 1, 0};
+    float grid[8 * 4];
+    dvren_tensor t;
+    int64_t shape[4] = {2, 2, 2, 4};
+    dvren_params* p = NULL;
+    dvren_stage *f, *s, *m;
+    dvren_plan_desc pd;
+    dvren_framebuffer* fb;
+    const float* tr;
+    int i;
+    double T = exp(-1.5 * 2.0);
+    NEED_GPU(gpu, NULL);
+    for (i = 0; i < 8; ++i) {
+        grid[4 * i] = 1.5f;
+        grid[4 * i + 1] = grid[4 * i + 2] = grid[4 * i + 3] = 0.5f;
+    }
+    CHECK_OK(NULL, dvren_tensor_wrap(grid, DVREN_DTYPE_F32, 4, shape, NULL, &t));
+    dvren_params_create(gpu, &p);
+    dvren_params_set_tensor(p, "data", &t);
+    dvren_params_set_numbers(p, "bbox", bbox, 6);
+    f = th_stage(gpu, DVREN_PLUGIN_FIELD, "dense_grid", p);
+    s = mk_channels_shader(gpu, 1.0, "relu", 0);
+    m = mk_sampler(gpu, 0, 0.001, 0, 0.0);
+    CHECK(f && s && m, "stages: %s", dvren_last_error(gpu));
+    memset(&pd, 0, sizeof pd);
+    pd.width = pd.height = 8;
+    pd.outputs = DVREN_OUTPUT_TRANSMITTANCE;
+    CHECK_OK(NULL, dvren_camera_orthographic(eye, target, up, 1.0f, &pd.camera));
+    fb = th_render(gpu, f, s, m, &pd, 0);
+    CHECK(fb, "render: %s", dvren_last_error(gpu));
+    tr = th_out(fb, DVREN_OUTPUT_TRANSMITTANCE);
+    for (i = 0; i < 64; ++i) CHECK(fabs(tr[i] - T) / T < 1e-4, "pixel %d: T = %.8g, exp(-sigma L) = %.8g", i, tr[i], T);
+    dvren_framebuffer_destroy(fb);
+    dvren_stage_destroy(f);
+    dvren_stage_destroy(s);
+    dvren_stage_destroy(m);
+    dvren_context_destroy(gpu);
+}
+
+TEST(gpu_determinism)
+{
+    dvren_plan_desc pd;
+    int avail, i;
+    dvren_framebuffer *a, *b;
+    NEED_GPU(gpu, NULL);
+    for (i = 1; i <= 2; ++i) { /* the jittered, multi-sample scenes */
+        uint32_t bit;
+        a = render_scene(gpu, i, &pd, &avail);
+        b = render_scene(gpu, i, &pd, &avail);
+        CHECK(a && b, "render: %s", dvren_last_error(gpu));
+        for (bit = 1; bit <= DVREN_OUTPUT_SAMPLES; bit <<= 1) {
+            dvren_tensor x, y;
+            CHECK_OK(gpu, dvren_framebuffer_output(a, bit, &x));
+            CHECK_OK(gpu, dvren_framebuffer_output(b, bit, &y));
+            CHECK(!memcmp(x.data, y.data, (size_t)dvren_tensor_numel(&x) * dvren_dtype_size(x.dtype)),
+                  "scene %s: output %s differs between two runs", scene_names[i], dvren_output_name(bit));
+        }
+        dvren_framebuffer_destroy(a);
+        dvren_framebuffer_destroy(b);
+    }
+    dvren_context_destroy(gpu);
+}
+
+/* Memory in use returns to its start after destroy; a second identical
+ * round allocates nothing from the driver (the pool serves it). */
+TEST(gpu_memory_returns_and_is_reused)
+{
+    dvren_cuda_memory m0, m1, m2;
+    dvren_plan_desc pd;
+    int avail, round;
+    NEED_GPU(gpu, NULL);
+    CHECK_OK(gpu, dvren_cuda_memory_stats(gpu, &m0));
+    for (round = 0; round < 2; ++round) {
+        dvren_framebuffer* fb = render_scene(gpu, 0, &pd, &avail);
+        CHECK(fb, "render: %s", dvren_last_error(gpu));
+        th_out(fb, DVREN_OUTPUT_RGB);
+        dvren_framebuffer_destroy(fb);
+        CHECK_OK(gpu, dvren_cuda_memory_stats(gpu, round ? &m2 : &m1));
+    }
+    printf("# memory: in use %llu -> %llu -> %llu bytes; driver allocations %llu -> %llu -> %llu; cached %llu\n",
+           (unsigned long long)m0.in_use, (unsigned long long)m1.in_use, (unsigned long long)m2.in_use,
+           (unsigned long long)m0.driver_allocs, (unsigned long long)m1.driver_allocs,
+           (unsigned long long)m2.driver_allocs, (unsigned long long)m2.cached);
+    CHECK(m1.in_use == m0.in_use && m2.in_use == m0.in_use, "in use did not return to %llu",
+          (unsigned long long)m0.in_use);
+    CHECK(m2.driver_allocs == m1.driver_allocs, "the second round allocated from the driver (%llu -> %llu)",
+          (unsigned long long)m1.driver_allocs, (unsigned long long)m2.driver_allocs);
+    CHECK(m1.driver_allocs > m0.driver_allocs, "the first round used the driver");
+    CHECK_OK(gpu, dvren_cuda_memory_trim(gpu));
+    CHECK_OK(gpu, dvren_cuda_memory_stats(gpu, &m2));
+    CHECK(m2.cached == 0, "trim leaves %llu bytes cached", (unsigned long long)m2.cached);
+    dvren_context_destroy(gpu);
+}
+
+/* A cold compile fills the disk cache; a new context loads it in < 50 ms. */
+TEST(gpu_kernel_cache)
+{
+    const char* dir = th_tmp("kcache");
+    dvren_cuda_kernel_stats k[2];
+    int round;
+    for (round = 0; round < 2; ++round) {
+        scene3 t;
+        dvren_plan_desc pd;
+        dvren_scene_desc sd;
+        dvren_scene* sc = NULL;
+        NEED_GPU(gpu, dir);
+        CHECK(mk_scene(gpu, 2, &t, &pd) == 1, "scene: %s", dvren_last_error(gpu));
+        memset(&sd, 0, sizeof sd);
+        sd.field = t.f;
+        sd.shader = t.s;
+        sd.sampler = t.m;
+        CHECK_OK(gpu, dvren_scene_create(gpu, &sd, &sc));
+        CHECK_OK(gpu, dvren_cuda_scene_kernel(sc, &k[round]));
+        dvren_scene_destroy(sc);
+        scene3_free(&t);
+        dvren_context_destroy(gpu);
+    }
+    printf("# kernel cache: cold compile %.1f ms + load %.1f ms; warm load %.2f ms (%s, %d registers, %d B local)\n",
+           k[0].compile_ms, k[0].load_ms, k[1].load_ms, k[1].target, k[1].registers, k[1].local_bytes);
+    CHECK(k[1].cache_hit == 1 && k[1].compile_ms == 0.0, "second context did not hit the disk cache");
+    CHECK(k[1].load_ms < 50.0, "warm load %.2f ms >= 50 ms", k[1].load_ms);
+    CHECK(k[1].local_bytes == 0, "the kernel spills %d bytes to local memory", k[1].local_bytes);
+}
+
+TEST(gpu_device_choice)
+{
+    dvren_context_desc d;
+    dvren_context* c = NULL;
+    NEED_GPU(gpu, NULL);
+    dvren_context_destroy(gpu);
+    memset(&d, 0, sizeof d);
+    d.device = DVREN_DEVICE_CUDA;
+    d.backend = dvren_cuda_backend();
+    d.device_name = "no-such-gpu-name";
+    CHECK(dvren_context_create(&d, &c) == DVREN_ERROR_NO_DEVICE && !c, "a name that matches nothing");
+    CHECK(strstr(dvren_last_error(NULL), "no-such-gpu-name"), "message: %s", dvren_last_error(NULL));
+    d.device_name = NULL;
+    d.min_compute_capability = 999;
+    CHECK(dvren_context_create(&d, &c) == DVREN_ERROR_NO_DEVICE && !c, "compute capability 99.9");
+    d.min_compute_capability = 86; /* what the reference user's pipeline asks for; H100/H200 are 90 */
+    CHECK_OK(NULL, dvren_context_create(&d, &c));
+    dvren_context_destroy(c);
+}
+
+TEST(gpu_bad_source_leaves_context_usable)
+{
+    dvren_plan_desc pd;
+    int avail;
+    dvren_framebuffer* fb;
+    NEED_GPU(gpu, NULL);
+    check_bad_source(gpu, 1);
+    if (th_current_failed) return;
+    fb = render_scene(gpu, 0, &pd, &avail);
+    CHECK(fb && th_out(fb, DVREN_OUTPUT_RGB), "render after the error: %s", dvren_last_error(gpu));
+    dvren_framebuffer_destroy(fb);
+    dvren_context_destroy(gpu);
+}
+
+int main(int argc, char** argv)
+{
+    th_init(argc, argv);
+    RUN(cuda_context_without_gpu_is_an_error);
+    RUN(nvrtc_compiles_every_combination);
+    RUN(bad_device_source_is_a_compile_error);
+    RUN(gpu_cpu_parity);
+    RUN(gpu_slab_transmittance);
+    RUN(gpu_determinism);
+    RUN(gpu_memory_returns_and_is_reused);
+    RUN(gpu_kernel_cache);
+    RUN(gpu_device_choice);
+    RUN(gpu_bad_source_leaves_context_usable);
+    return th_done();
+}
