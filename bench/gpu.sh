@@ -1,0 +1,142 @@
+#!/usr/bin/env bash
+# bench/gpu.sh - everything dvren checks and measures on a GPU, in one call:
+# builds, runs the GPU tests, checks CPU/GPU parity on every example scene,
+# times dvren against the PyTorch peer in the same run, measures the JIT and
+# profiles the main kernel once with Nsight Compute. Prints a short table
+# last (bench/gpu_report.py). Everything goes to build-gpu/run/; the summaries
+# (at most 8 files) are copied to $OUT when it is set (the device tool's folder).
+#
+#   bash bench/prepare_carry.sh      # here: peer script, data, cJSON/stb sources -> .carry/
+#   (device tool) run: bash bench/gpu.sh      carry: [".carry"]
+#
+# Variables: GPU_QUICK=1 skips the variant sweep and ncu; NCU=0 skips ncu.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+C=$ROOT/.carry
+B=$ROOT/build-gpu
+R=$B/run
+mkdir -p $B/plugins $B/tests/mock $R
+[ -d "$C" ] || { echo "bench/gpu.sh: no .carry/ (run bench/prepare_carry.sh and carry it)" >&2; exit 2; }
+export DVREN_DATA=$C/data
+export DVREN_TEST_TMP=$(mktemp -d)
+export DVREN_CACHE_DIR=$B/kcache
+export PYTHONUNBUFFERED=1
+CFLAGS="-std=c11 -O2 -Wall -Wextra -Werror -I$ROOT -I$ROOT/tools -I$ROOT/tests -I$C/include"
+LIBS="-ldl -lm -lpthread"
+say() { echo "[gpu.sh $(date +%T)] $*" >&2; }
+t_start=$(date +%s)
+
+# ---------------------------------------------------------------- machine
+say "machine"
+nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm,clocks.sm --format=csv | tee $R/gpu.txt
+nproc >> $R/gpu.txt
+(cd $ROOT && git rev-parse --short HEAD 2>/dev/null || echo unknown) > $R/commit.txt
+
+# ---------------------------------------------------------------- build
+say "build"
+for p in dense_grid emission_absorption uniform; do
+  cc $CFLAGS -shared -fPIC -fvisibility=hidden plugins/$p/*.c -o $B/plugins/$p.so -lm &
+  cp plugins/$p/*_device.h $B/plugins/
+done
+for m in tests/mock_plugins/*.c; do
+  cc $CFLAGS -shared -fPIC -fvisibility=hidden "$m" -o $B/tests/mock/$(basename "$m" .c).so -lm &
+done
+cc -std=c11 -O2 -I$C/include -c tools/stb_impl.c -o $B/stb.o &
+cc -std=c11 -O2 -I$C/include/cjson -c $C/src/cJSON.c -o $B/cjson.o &
+cc $CFLAGS tests/test_cuda.c -o $B/test_cuda $LIBS &
+cc $CFLAGS bench/gpu_bench.c -o $B/gpu_bench $LIBS &
+wait
+cc $CFLAGS tools/dvren_render.c $B/stb.o $B/cjson.o -o $B/dvren_render $LIBS || { say "dvren_render does not build"; exit 1; }
+for f in $B/plugins/dense_grid.so $B/test_cuda $B/gpu_bench $B/dvren_render; do
+  [ -e "$f" ] || { say "build failed: $f missing"; exit 1; }
+done
+
+# ---------------------------------------------------------------- GPU tests
+say "tests (tests/test_cuda.c)"
+DVREN_PLUGIN_PATH=$B/plugins DVREN_TEST_MOCK_DIR=$B/tests/mock timeout 240 $B/test_cuda | tee $R/test_cuda.txt
+
+# ---------------------------------------------------------------- parity of the example scenes
+say "parity: example scenes, CPU vs CUDA (dvren_render --npy)"
+: > $R/parity.jsonl
+for s in examples/*.json bench/peer_scene.json; do
+  n=$(basename "$s" .json)
+  $B/dvren_render "$s" -q --device cpu --npy $R/cpu_$n -o $R/cpu_$n.png --width 256 --height 256 || say "cpu $n failed"
+  $B/dvren_render "$s" -q --device cuda --npy $R/gpu_$n -o $R/gpu_$n.png --width 256 --height 256 || say "cuda $n failed"
+  python3 - "$R" "$n" >> $R/parity.jsonl <<'EOF'
+import json, sys, numpy as np
+r, n = sys.argv[1], sys.argv[2]
+out = {"scene": n}
+try:
+    worst = 0.0
+    for k in ("rgb", "alpha", "depth", "transmittance"):
+        a = np.load(f"{r}/cpu_{n}_{k}.npy").astype(np.float64)
+        b = np.load(f"{r}/gpu_{n}_{k}.npy").astype(np.float64)
+        e = np.abs(b - a) / np.maximum(np.abs(a), 0.01)
+        out[k] = float(e.max())
+        out[k + "_p999"] = float(np.quantile(e, 0.999))
+        worst = max(worst, out[k])
+    h = (np.load(f"{r}/cpu_{n}_hit.npy") != np.load(f"{r}/gpu_{n}_hit.npy")).sum()
+    s = np.abs(np.load(f"{r}/cpu_{n}_samples.npy").astype(np.int64) - np.load(f"{r}/gpu_{n}_samples.npy").astype(np.int64))
+    out.update(max_rel=worst, hit_diff=int(h), samples_diff_pixels=int((s > 0).sum()))
+except Exception as ex:
+    out["error"] = str(ex)
+print(json.dumps(out))
+EOF
+done
+rm -f $R/*_depth.npy $R/*_transmittance.npy $R/*_hit.npy $R/*_samples.npy $R/*_alpha.npy
+
+# ---------------------------------------------------------------- peer and dvren, same run
+say "peer: PyTorch, full size (fwd)"
+python3 $C/torch_dense_grid.py --mode fwd > $R/peer_fwd.json 2> $R/peer_fwd.err || say "peer failed: $(tail -3 $R/peer_fwd.err)"
+cat $R/peer_fwd.json
+say "dvren: full size"
+: > $R/dvren.jsonl
+run_bench() { # label args...
+  local label=$1; shift
+  local line
+  line=$($B/gpu_bench "$@" 2>>$R/bench.err) || { say "gpu_bench $label failed: $(tail -2 $R/bench.err)"; return; }
+  echo "{\"label\": \"$label\", \"result\": $line}" | tee -a $R/dvren.jsonl
+}
+rm -rf $B/kcache_cold
+run_bench jit_cold --cache $B/kcache_cold --reps 5
+run_bench jit_warm --cache $B/kcache_cold --reps 5
+run_bench f32 --storage f32
+run_bench u16 --storage u16
+run_bench f32_ert --storage f32 --ert 1e-3
+run_bench u16_ert --storage u16 --ert 1e-3
+run_bench f32_1080p --storage f32 --width 1920 --height 1080
+run_bench u16_1080p_ert --storage u16 --width 1920 --height 1080 --ert 1e-3
+run_bench f32_reduced --res 128 --width 256 --height 256 --samples 128
+$B/gpu_bench --res 256 --npy $R/dvren_full >/dev/null 2>&1
+python3 - "$C" "$R" >> $R/peer_fwd.json <<'EOF'
+import importlib.util, json, sys, numpy as np, torch
+c, r = sys.argv[1], sys.argv[2]
+spec = importlib.util.spec_from_file_location("peer", f"{c}/torch_dense_grid.py"); p = importlib.util.module_from_spec(spec); spec.loader.exec_module(p)
+g = p.make_grid(256, "cuda"); o, d, a, b, h = p.make_rays(800, 800, "cuda")
+img = p.render(g, o, d, a, b, h, 256).double().cpu().numpy().reshape(800, 800, 3)
+ours = np.load(f"{r}/dvren_full_rgb.npy").astype(np.float64)
+e = np.abs(ours - img)
+print(json.dumps({"peer_vs_dvren_full": {"max_abs": float(e.max()), "max_rel": float((e / np.maximum(np.abs(img), 0.01)).max()), "peer_mean": float(img.mean()), "dvren_mean": float(ours.mean())}}))
+EOF
+
+if [ "${GPU_QUICK:-0}" != 1 ]; then
+  say "variants: thread block shape, register cap"
+  for blk in 8x8 16x8 32x4 8x32 16x16; do DVREN_CUDA_BLOCK=$blk run_bench block_$blk --storage f32 --reps 11; done
+  for rr in 64 96 128; do DVREN_CUDA_NVRTC_OPTIONS="--maxrregcount=$rr" run_bench maxreg_$rr --storage f32 --reps 11; done
+  DVREN_CUDA_NVRTC_OPTIONS="--fmad=false" run_bench fmad_off --storage f32 --reps 11
+  if [ "${NCU:-1}" != 0 ] && command -v ncu >/dev/null; then
+    say "ncu: one pass on dvren_forward (f32, full size)"
+    timeout 240 ncu --clock-control none --kernel-name dvren_forward --launch-skip 3 --launch-count 1 \
+      --metrics gpu__time_duration.sum,sm__throughput.avg.pct_of_peak_sustained_elapsed,dram__throughput.avg.pct_of_peak_sustained_elapsed,dram__bytes_read.sum,l1tex__throughput.avg.pct_of_peak_sustained_active,l1tex__t_sector_hit_rate.pct,lts__throughput.avg.pct_of_peak_sustained_elapsed,lts__t_sector_hit_rate.pct,sm__warps_active.avg.pct_of_peak_sustained_active,smsp__inst_executed.sum,sm__pipe_fma_cycles_active.avg.pct_of_peak_sustained_active,smsp__average_warp_latency_issue_stalled_lg_throttle.ratio,smsp__average_warp_latency_issue_stalled_long_scoreboard.ratio,launch__registers_per_thread,launch__occupancy_limit_registers \
+      $B/gpu_bench --storage f32 --reps 1 > $R/ncu.txt 2>&1 || say "ncu failed: $(tail -3 $R/ncu.txt)"
+    grep -E "dvren_forward|gpu__time|throughput|hit_rate|warps_active|inst_executed|pipe_fma|stalled|registers|occupancy|bytes_read" $R/ncu.txt | head -30
+  fi
+fi
+say "done in $(( $(date +%s) - t_start )) s"
+python3 bench/gpu_report.py "$R" | tee $R/summary.md
+if [ -n "${OUT:-}" ]; then
+  for f in summary.md test_cuda.txt parity.jsonl dvren.jsonl peer_fwd.json ncu.txt gpu.txt; do
+    [ -f $R/$f ] && cp $R/$f "$OUT/"
+  done
+fi

@@ -1,0 +1,171 @@
+/* bench/gpu_bench.c - times dvren on the workload of
+ * ../shared/peers/torch_dense_grid.py (same grid formula, camera, sampler and
+ * compositing), on the GPU (default) or the CPU.
+ *
+ *   build/gpu_bench [--device cuda|cpu] [--res 256] [--width 800] [--height 800]
+ *                   [--samples 256] [--storage f32|u16] [--ert 0] [--reps 21]
+ *                   [--cache DIR] [--npy PREFIX]
+ *
+ * --ert T turns early ray termination on at transmittance T (the peer has
+ * none); --storage u16 stores the grid in 16 bits per channel (quantised over
+ * each channel's range: 2^-16 of it) instead of float32. GPU times are CUDA
+ * event times around each frame's kernel (median of --reps after 3 warm-up
+ * frames); CPU times are wall-clock. Prints one JSON line: ms_median, ms_min,
+ * samples/s (W*H*S / time, the peer's definition), image mean, memory held by
+ * dvren's pool at its peak (the peer reports torch.cuda.max_memory_allocated),
+ * and the kernel's compile/load statistics. */
+#define _POSIX_C_SOURCE 200809L
+#define DVREN_IMPLEMENTATION
+#include "dvren.h"
+#define DVREN_CUDA_IMPLEMENTATION
+#include "dvren_cuda.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TRY(x)                                                                          \
+    do {                                                                                \
+        if ((x) != DVREN_OK) {                                                          \
+            fprintf(stderr, "gpu_bench: %s\n", ctx ? dvren_last_error(ctx) : dvren_last_error(NULL)); \
+            return 1;                                                                   \
+        }                                                                               \
+    } while (0)
+
+static int cmp_double(const void* a, const void* b)
+{
+    double x = *(const double*)a, y = *(const double*)b;
+    return x < y ? -1 : x > y;
+}
+
+int main(int argc, char** argv)
+{
+    const char *device = "cuda", *storage = "f32", *cache = NULL, *npy = NULL;
+    int res = 256, width = 800, height = 800, samples = 256, reps = 21, i, gpu;
+    double ert = 0.0, t[256], mean = 0.0, dims[3];
+    dvren_context* ctx = NULL;
+    dvren_context_desc cd;
+    dvren_params *fp, *sp, *mp;
+    dvren_stage *field, *shader, *sampler;
+    dvren_scene_desc sd;
+    dvren_scene* scene;
+    dvren_plan_desc pd;
+    dvren_plan* plan;
+    dvren_framebuffer* fb;
+    dvren_tensor rgb;
+    dvren_cuda_kernel_stats ks;
+    dvren_cuda_memory mem;
+    double t_scene0, t_scene;
+    const float eye[3] = {0, 0, 3}, target[3] = {0, 0, 0}, up[3] = {0, 1, 0};
+    for (i = 1; i + 1 < argc; i += 2) {
+        const char* a = argv[i];
+        const char* v = argv[i + 1];
+        if (!strcmp(a, "--device")) device = v;
+        else if (!strcmp(a, "--res")) res = atoi(v);
+        else if (!strcmp(a, "--width")) width = atoi(v);
+        else if (!strcmp(a, "--height")) height = atoi(v);
+        else if (!strcmp(a, "--samples")) samples = atoi(v);
+        else if (!strcmp(a, "--storage")) storage = v;
+        else if (!strcmp(a, "--ert")) ert = atof(v);
+        else if (!strcmp(a, "--reps")) reps = atoi(v);
+        else if (!strcmp(a, "--cache")) cache = v;
+        else if (!strcmp(a, "--npy")) npy = v;
+        else {
+            fprintf(stderr, "gpu_bench: unknown option %s\n", a);
+            return 2;
+        }
+    }
+    if (res < 2 || width < 1 || height < 1 || samples < 1 || reps < 1 || reps > 256) {
+        fprintf(stderr, "gpu_bench: bad arguments\n");
+        return 2;
+    }
+    gpu = strcmp(device, "cuda") == 0;
+    memset(&cd, 0, sizeof cd);
+    if (gpu) {
+        cd.device = DVREN_DEVICE_CUDA;
+        cd.backend = dvren_cuda_backend();
+        cd.kernel_cache_dir = cache;
+    }
+    if (getenv("DVREN_BENCH_LOG")) cd.log = dvren_log_to_file;
+    TRY(dvren_context_create(&cd, &ctx));
+    t_scene0 = dvren__now_ms();
+    TRY(dvren_params_create(ctx, &fp));
+    dims[0] = dims[1] = dims[2] = res;
+    TRY(dvren_params_set_string(fp, "generator", "peer"));
+    TRY(dvren_params_set_numbers(fp, "dims", dims, 3));
+    TRY(dvren_params_set_string(fp, "storage", storage));
+    TRY(dvren_stage_create(ctx, DVREN_PLUGIN_FIELD, "dense_grid", fp, &field));
+    TRY(dvren_params_create(ctx, &sp));
+    TRY(dvren_params_set_string(sp, "mode", "channels"));
+    TRY(dvren_stage_create(ctx, DVREN_PLUGIN_SHADER, "emission_absorption", sp, &shader));
+    TRY(dvren_params_create(ctx, &mp));
+    TRY(dvren_params_set_number(mp, "samples", samples));
+    TRY(dvren_params_set_number(mp, "min_transmittance", ert));
+    TRY(dvren_stage_create(ctx, DVREN_PLUGIN_SAMPLER, "uniform", mp, &sampler));
+    memset(&sd, 0, sizeof sd);
+    sd.field = field;
+    sd.shader = shader;
+    sd.sampler = sampler;
+    TRY(dvren_scene_create(ctx, &sd, &scene));
+    t_scene = dvren__now_ms() - t_scene0;
+    memset(&pd, 0, sizeof pd);
+    pd.width = (uint32_t)width;
+    pd.height = (uint32_t)height;
+    pd.outputs = DVREN_OUTPUT_RGB;
+    TRY(dvren_camera_look_at(eye, target, up, 45.0f * 3.14159265358979f / 180.0f, &pd.camera));
+    TRY(dvren_plan_create(ctx, &pd, &plan));
+    TRY(dvren_framebuffer_create(ctx, plan, &fb));
+    for (i = 0; i < 3; ++i) TRY(dvren_render(scene, plan, fb, NULL)); /* warm-up */
+    TRY(dvren_synchronize(ctx));
+    for (i = 0; i < reps; ++i) {
+        if (gpu) {
+            float ms = 0.0f;
+            TRY(dvren_cuda_timer_begin(ctx));
+            TRY(dvren_render(scene, plan, fb, NULL));
+            TRY(dvren_cuda_timer_end(ctx, &ms));
+            t[i] = ms;
+        } else {
+            double t0 = dvren__now_ms();
+            TRY(dvren_render(scene, plan, fb, NULL));
+            t[i] = dvren__now_ms() - t0;
+        }
+    }
+    qsort(t, (size_t)reps, sizeof t[0], cmp_double);
+    TRY(dvren_framebuffer_output(fb, DVREN_OUTPUT_RGB, &rgb));
+    for (i = 0; i < width * height * 3; ++i) mean += ((const float*)rgb.data)[i];
+    mean /= (double)width * height * 3;
+    if (npy) {
+        char path[1024];
+        snprintf(path, sizeof path, "%s_rgb.npy", npy);
+        TRY(dvren_tensor_save_npy(ctx, &rgb, path));
+    }
+    memset(&ks, 0, sizeof ks);
+    memset(&mem, 0, sizeof mem);
+    if (gpu) {
+        TRY(dvren_cuda_scene_kernel(scene, &ks));
+        TRY(dvren_cuda_memory_stats(ctx, &mem));
+    }
+    {
+        double ms = t[reps / 2], sps = (double)width * height * samples / (ms * 1e-3);
+        printf("{\"bench\": \"dvren-%s\", \"res\": %d, \"width\": %d, \"height\": %d, \"samples\": %d, \"storage\": \"%s\", "
+               "\"ert\": %g, \"ms_median\": %.4f, \"ms_min\": %.4f, \"gsamples_per_s\": %.2f, \"image_mean\": %.7f, "
+               "\"pool_peak_gib\": %.4f, \"scene_setup_ms\": %.1f, \"target\": \"%s\", \"cache_hit\": %d, "
+               "\"compile_ms\": %.1f, \"load_ms\": %.2f, \"registers\": %d, \"local_bytes\": %d, \"block\": \"%s\", "
+               "\"nvrtc_options\": \"%s\"}\n",
+               device, res, width, height, samples, storage, ert, ms, t[0], sps * 1e-9, mean,
+               (double)mem.peak / (1024.0 * 1024.0 * 1024.0), t_scene, ks.target, ks.cache_hit, ks.compile_ms, ks.load_ms,
+               ks.registers, ks.local_bytes, getenv("DVREN_CUDA_BLOCK") ? getenv("DVREN_CUDA_BLOCK") : "8x16",
+               getenv("DVREN_CUDA_NVRTC_OPTIONS") ? getenv("DVREN_CUDA_NVRTC_OPTIONS") : "");
+    }
+    dvren_framebuffer_destroy(fb);
+    dvren_plan_destroy(plan);
+    dvren_scene_destroy(scene);
+    dvren_stage_destroy(field);
+    dvren_stage_destroy(shader);
+    dvren_stage_destroy(sampler);
+    dvren_params_destroy(fp);
+    dvren_params_destroy(sp);
+    dvren_params_destroy(mp);
+    dvren_context_destroy(ctx);
+    return 0;
+}

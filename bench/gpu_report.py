@@ -1,0 +1,81 @@
+#!/usr/bin/env python3
+"""bench/gpu_report.py OUTDIR - the short table that ends bench/gpu.sh.
+
+Reads what bench/gpu.sh wrote (gpu.txt, commit.txt, test_cuda.txt,
+parity.jsonl, peer_fwd.json, dvren.jsonl) and prints markdown: tests,
+parity, speed against the peer, JIT. Needs only the standard library."""
+import json, os, sys
+
+r = sys.argv[1]
+
+
+def lines(name):
+    p = os.path.join(r, name)
+    return open(p).read().splitlines() if os.path.exists(p) else []
+
+
+def jsonl(name):
+    out = []
+    for l in lines(name):
+        l = l.strip()
+        if l.startswith("{"):
+            try:
+                out.append(json.loads(l))
+            except ValueError:
+                pass
+    return out
+
+
+gpu = lines("gpu.txt")
+print("## bench/gpu.sh, commit", (lines("commit.txt") or ["?"])[0])
+print("GPU:", gpu[1] if len(gpu) > 1 else "?")
+t = lines("test_cuda.txt")
+print(f"\ntests/test_cuda: {sum(l.startswith('PASS') for l in t)} passed, {sum(l.startswith('FAIL') for l in t)} failed, "
+      f"{sum(l.startswith('SKIP') for l in t)} skipped")
+for l in t:
+    if l.startswith("FAIL") or l.startswith("#"):
+        print("   ", l[:200])
+
+print("\n| parity (256x256, CPU vs CUDA) | max rel rgb | alpha | depth | T | 99.9% rgb | hit diff | samples diff px |")
+print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+for p in jsonl("parity.jsonl"):
+    if "error" in p:
+        print(f"| {p['scene']} | error: {p['error'][:60]} | | | | | | |")
+        continue
+    print(f"| {p['scene']} | {p['rgb']:.2e} | {p['alpha']:.2e} | {p['depth']:.2e} | {p['transmittance']:.2e} | "
+          f"{p['rgb_p999']:.2e} | {p['hit_diff']} | {p['samples_diff_pixels']} |")
+
+peer = {}
+extra = {}
+for j in jsonl("peer_fwd.json"):
+    if "peer" in j:
+        peer = j
+    else:
+        extra.update(j)
+runs = {j["label"]: j["result"] for j in jsonl("dvren.jsonl")}
+pm = peer.get("ms_median")
+print("\n| workload (256^3 x4, 800x800, 256 samples unless noted) | ms/frame | G samples/s | x peer | image mean | memory GiB |")
+print("| --- | --- | --- | --- | --- | --- |")
+if peer:
+    print(f"| PyTorch peer ({peer.get('torch')}) | {pm:.3f} | {peer['gsamples_per_s']:.1f} | 1.0 | {peer['image_mean']:.7f} | "
+          f"{peer['peak_mem_gib']:.3f} (max allocated) |")
+for k, v in runs.items():
+    if k.startswith("jit"):
+        continue
+    ratio = f"{pm / v['ms_median']:.1f}" if pm and v["width"] == 800 and v["res"] == 256 and v["samples"] == 256 else "-"
+    note = f"{k}: {v['width']}x{v['height']}" + (f", ERT {v['ert']:g}" if v["ert"] else "") + f", {v['storage']}"
+    if v["res"] != 256 or v["samples"] != 256:
+        note += f", {v['res']}^3, {v['samples']} samples"
+    print(f"| {note} | {v['ms_median']:.3f} | {v['gsamples_per_s']:.1f} | {ratio} | {v['image_mean']:.7f} | "
+          f"{v['pool_peak_gib']:.3f} (pool) |")
+if "peer_vs_dvren_full" in extra:
+    e = extra["peer_vs_dvren_full"]
+    print(f"\nper pixel, dvren f32 vs peer (float64 of the peer's float32 image): max abs {e['max_abs']:.2e}, "
+          f"max rel {e['max_rel']:.2e}; means {e['dvren_mean']:.7f} vs {e['peer_mean']:.7f}")
+if "f32" in runs:
+    k = runs["f32"]
+    print(f"\nkernel: {k['target']}, {k['registers']} registers, {k['local_bytes']} B local memory")
+if "jit_cold" in runs and "jit_warm" in runs:
+    c, w = runs["jit_cold"], runs["jit_warm"]
+    print(f"JIT: cold compile {c['compile_ms']:.0f} ms (+{c['load_ms']:.1f} ms load), warm cache load {w['load_ms']:.2f} ms "
+          f"(hit={w['cache_hit']}); scene setup incl. grid generation + upload {w['scene_setup_ms']:.0f} ms")
