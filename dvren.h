@@ -176,6 +176,10 @@ DVREN_FN float dvren_clampf(float x, float lo, float hi) { return x < lo ? lo : 
 DVREN_FN float dvren_absf(float x) { return x < 0.0f ? -x : x; }
 DVREN_FN float dvren_lerpf(float a, float b, float t) { return a + (b - a) * t; }
 DVREN_FN int dvren_clampi(int x, int lo, int hi) { return x < lo ? lo : (x > hi ? hi : x); }
+/* e^x as 2^(x log2 e): the same formula on both paths, so the CPU and the GPU
+ * agree; on the GPU it is one MUFU.EX2 (relative error about 2^-22) instead of
+ * expf's ten instructions. For the compositing weights exp(-sigma dt). */
+DVREN_FN float dvren_exp(float x) { return exp2f(x * 1.44269504088896341f); }
 /* exp of a value clamped to [-87, 88] so it never overflows to inf or NaN. */
 DVREN_FN float dvren_safe_expf(float x) { return expf(dvren_clampf(x, -87.0f, 88.0f)); }
 /* softplus(x) = log(1 + e^x), stable for large |x|. */
@@ -206,6 +210,20 @@ DVREN_FN dvren_float3 dvren_normalize3(dvren_float3 a)
     return l > 0.0f ? dvren_scale3(a, 1.0f / l) : a;
 }
 
+/* Reinterpret bits (a union: valid C, and C++ compilers and NVRTC honour it). */
+DVREN_FN float dvren__bits_to_float(uint32_t u)
+{
+    union { uint32_t u; float f; } c;
+    c.u = u;
+    return c.f;
+}
+DVREN_FN uint32_t dvren__float_to_bits(float f)
+{
+    union { uint32_t u; float f; } c;
+    c.f = f;
+    return c.u;
+}
+
 /* ---- wide loads ------------------------------------------------------------------
  * One 16-byte load of four floats and one 8-byte load of four u16 (the
  * address must be aligned to 16 and 8 bytes). On the GPU these are single
@@ -230,20 +248,24 @@ DVREN_FN dvren_float4 dvren_load_f32x4(const float* p)
     return r;
 }
 
+/* u (0 .. 65535) as float, exactly: 2^23 + u has u in its mantissa. Two
+ * full-rate operations instead of one quarter-rate integer conversion. */
+DVREN_FN float dvren_u16_to_float(uint32_t u) { return dvren__bits_to_float(0x4B000000u | u) - 8388608.0f; }
+
 DVREN_FN dvren_float4 dvren_load_u16x4(const uint16_t* p)
 {
     dvren_float4 r;
 #if DVREN_ON_GPU
     uint2 v = __ldg((const uint2*)p);
-    r.x = (float)(v.x & 0xFFFFu);
-    r.y = (float)(v.x >> 16);
-    r.z = (float)(v.y & 0xFFFFu);
-    r.w = (float)(v.y >> 16);
+    r.x = dvren_u16_to_float(v.x & 0xFFFFu);
+    r.y = dvren_u16_to_float(v.x >> 16);
+    r.z = dvren_u16_to_float(v.y & 0xFFFFu);
+    r.w = dvren_u16_to_float(v.y >> 16);
 #else
-    r.x = (float)p[0];
-    r.y = (float)p[1];
-    r.z = (float)p[2];
-    r.w = (float)p[3];
+    r.x = dvren_u16_to_float(p[0]);
+    r.y = dvren_u16_to_float(p[1]);
+    r.z = dvren_u16_to_float(p[2]);
+    r.w = dvren_u16_to_float(p[3]);
 #endif
     return r;
 }
@@ -337,18 +359,6 @@ DVREN_FN float dvren_rng_uniform(dvren_rng* r) { return dvren_u32_to_unit(dvren_
 /* ---- IEEE half precision (binary16) storage -------------------------------
  * Conversions by bit manipulation, identical on both paths; round to nearest
  * even, with subnormals, infinities and NaN (IEEE 754-2008, 3.6). */
-DVREN_FN float dvren__bits_to_float(uint32_t u)
-{
-    union { uint32_t u; float f; } c;
-    c.u = u;
-    return c.f;
-}
-DVREN_FN uint32_t dvren__float_to_bits(float f)
-{
-    union { uint32_t u; float f; } c;
-    c.f = f;
-    return c.u;
-}
 
 DVREN_FN float dvren_half_to_float(uint16_t h)
 {
@@ -918,6 +928,11 @@ typedef struct dvren_instance_info {
     uint32_t gradient_channel;
     /* samplers */
     float min_transmittance;            /* stop a ray once T falls below this; 0: never */
+    /* shaders: density() reads only channel density_channel. Then, with a
+     * field that has eval_channel, the march evaluates that channel alone
+     * first and the others only where sigma > 0 (empty samples are cheap). */
+    uint32_t density_from_one_channel;
+    uint32_t density_channel;
     /* JIT specialisation (GPU): "#define NAME VALUE" lines, one per line, put
      * before the plugin's device source in the fused kernel, so that values
      * known per instance (a channel count, a storage type) become
@@ -979,6 +994,7 @@ typedef struct dvren_instance_iface {
  * for the CPU. `block` is the parameter block written by bind(). They run on
  * the renderer's worker threads, concurrently: no state beyond arguments. */
 typedef void (*dvren_field_eval_fn)(const void* block, dvren_float3 p, float* out);
+typedef float (*dvren_field_eval_channel_fn)(const void* block, dvren_float3 p, uint32_t channel);
 typedef float (*dvren_shader_density_fn)(const void* block, const float* channels);
 typedef void (*dvren_shader_color_fn)(const void* block, const float* channels, dvren_float3 grad, dvren_float3 dir,
                                       dvren_float3* rgb);
@@ -988,12 +1004,16 @@ typedef int (*dvren_sampler_next_fn)(const void* block, dvren_sampler_state* sta
 
 /* "dvren.field/1": eval(block, p, out) writes channels values at world point
  * p; channel 0 is the density channel by convention (raw, before the
- * shader's activation). eval_name is the function's name in device_source. */
+ * shader's activation). eval_name is the function's name in device_source.
+ * Optional: eval_channel(block, p, c) returns channel c alone, bitwise equal
+ * to out[c] of eval() (NULL / NULL name when absent). */
 #define DVREN_IFACE_FIELD "dvren.field/1"
 typedef struct dvren_field_iface {
     uint32_t struct_size;
     const char* eval_name;
     dvren_field_eval_fn eval;
+    const char* eval_channel_name;
+    dvren_field_eval_channel_fn eval_channel;
 } dvren_field_iface;
 
 /* "dvren.shader/1": density(block, ch) -> sigma >= 0 in 1/world unit (the
@@ -3012,7 +3032,8 @@ static dvren_status dvren__info_check(dvren_context* ctx, const dvren__plugin_re
             return dvren_set_error(ctx, DVREN_ERROR_PLUGIN, n, NULL, "describe(): voxel_world must be > 0");
     }
     if (r->desc->kind == DVREN_PLUGIN_SHADER &&
-        (in->channels_used > DVREN_MAX_CHANNELS || in->gradient_channel >= DVREN_MAX_CHANNELS))
+        (in->channels_used > DVREN_MAX_CHANNELS || in->gradient_channel >= DVREN_MAX_CHANNELS ||
+         in->density_channel >= DVREN_MAX_CHANNELS))
         return dvren_set_error(ctx, DVREN_ERROR_PLUGIN, n, NULL, "describe(): channels_used or gradient_channel > %d",
                                DVREN_MAX_CHANNELS);
     if (in->jit_defines) {
@@ -3135,6 +3156,7 @@ DVREN_API dvren_status dvren_field_sample(dvren_stage* st, uint32_t n, const flo
  * functions. The template itself is the generated copy of kernels/ below. */
 typedef struct dvren__cpu_stages {
     dvren_field_eval_fn field_eval;
+    dvren_field_eval_channel_fn field_eval_channel; /* may be NULL */
     dvren_shader_density_fn density;
     dvren_shader_color_fn color;
     dvren_sampler_begin_fn begin;
@@ -3144,6 +3166,7 @@ typedef struct dvren__cpu_stages {
 #define DVREN_STAGES_PARAM const dvren__cpu_stages* S_,
 #define DVREN_STAGES_ARG S_,
 #define DVREN_FIELD_EVAL(P, p, out) S_->field_eval((P), (p), (out))
+#define DVREN_FIELD_EVAL_CHANNEL(P, p, c) S_->field_eval_channel((P), (p), (c))
 #define DVREN_SHADER_DENSITY(P, ch) S_->density((P), (ch))
 #define DVREN_SHADER_COLOR(P, ch, g, d, rgb) S_->color((P), (ch), (g), (d), (rgb))
 #define DVREN_SAMPLER_BEGIN(P, b, o, d, t0, t1, rng, st) S_->begin((P), (b), (o), (d), (t0), (t1), (rng), (st))
@@ -3165,6 +3188,7 @@ typedef struct dvren__cpu_stages {
  *   DVREN_STAGES_PARAM     extra leading parameter declaration (may be empty)
  *   DVREN_STAGES_ARG       the matching argument (may be empty)
  *   DVREN_FIELD_EVAL(P, p, out)                 void; out[0 .. channels-1]
+ *   DVREN_FIELD_EVAL_CHANNEL(P, p, c)           float; channel c alone (with lazy features)
  *   DVREN_SHADER_DENSITY(P, ch)                 float sigma >= 0 [1/world unit]
  *   DVREN_SHADER_COLOR(P, ch, grad, dir, rgb)   void; *rgb = emitted radiance
  *   DVREN_SAMPLER_BEGIN(P, budget, o, d, t0, t1, rng, state)   void
@@ -3174,8 +3198,14 @@ typedef struct dvren__cpu_stages {
  * table of pointers; the GPU path (dvren_cuda.h) binds them to direct calls
  * of the same functions compiled by NVRTC, in one fused kernel, and may fix
  * values known per scene at compile time: DVREN_JIT_NEEDS_GRADIENT,
- * DVREN_JIT_GRADIENT_CHANNEL (a run-time index into the channel array would
- * put it in local memory on the GPU).
+ * DVREN_JIT_GRADIENT_CHANNEL, DVREN_JIT_LAZY, DVREN_JIT_DENSITY_CHANNEL (a
+ * run-time index into the channel array would put it in local memory on the
+ * GPU).
+ *
+ * Lazy features: when the shader's density reads one channel and the field
+ * can evaluate one channel alone, each sample evaluates that channel first
+ * and the whole field only where sigma > 0. Empty samples emit and absorb
+ * nothing, so the image is the same; they just cost less.
  *
  * dvren.h carries a generated copy of this file (">>march begin/end"); edit
  * this file and run `./build.sh gen`. */
@@ -3186,6 +3216,13 @@ typedef struct dvren__cpu_stages {
 #define DVREN__NEEDS_GRADIENT(A) DVREN_JIT_NEEDS_GRADIENT
 #else
 #define DVREN__NEEDS_GRADIENT(A) ((A)->needs_gradient)
+#endif
+#if defined(DVREN_JIT_LAZY)
+#define DVREN__LAZY(A) DVREN_JIT_LAZY
+#define DVREN__DENSITY_CHANNEL(A) DVREN_JIT_DENSITY_CHANNEL
+#else
+#define DVREN__LAZY(A) ((A)->lazy_features)
+#define DVREN__DENSITY_CHANNEL(A) ((A)->density_channel)
 #endif
 #if defined(DVREN_JIT_GRADIENT_CHANNEL)
 #define DVREN__GRADIENT_CHANNEL(A) DVREN_JIT_GRADIENT_CHANNEL
@@ -3204,6 +3241,8 @@ typedef struct dvren_march_args {
     uint32_t gradient_channel;
     float gradient_step[3];   /* central-difference half step per axis: one voxel (world units) */
     float min_transmittance;  /* early ray termination threshold (0: off) */
+    uint32_t lazy_features;   /* evaluate the density channel first (see above) */
+    uint32_t density_channel;
     dvren_march_budget budget;
     dvren_camera camera;
     uint32_t width, height;   /* full image size in pixels */
@@ -3264,15 +3303,22 @@ DVREN_FN dvren_ray_result dvren_march_ray(DVREN_STAGES_PARAM const dvren_march_a
         dvren_float3 p = dvren_madd3(o, d, t);
         float sigma, tr, w;
         dvren_float3 c, grad;
-        DVREN_FIELD_EVAL(A->field, p, ch);
         R.samples++;
-        sigma = DVREN_SHADER_DENSITY(A->shader, ch);
-        if (!(sigma > 0.0f)) continue; /* empty space (and NaN) emits and absorbs nothing */
+        if (DVREN__LAZY(A)) {
+            ch[DVREN__DENSITY_CHANNEL(A)] = DVREN_FIELD_EVAL_CHANNEL(A->field, p, DVREN__DENSITY_CHANNEL(A));
+            sigma = DVREN_SHADER_DENSITY(A->shader, ch);
+            if (!(sigma > 0.0f)) continue;
+            DVREN_FIELD_EVAL(A->field, p, ch);
+        } else {
+            DVREN_FIELD_EVAL(A->field, p, ch);
+            sigma = DVREN_SHADER_DENSITY(A->shader, ch);
+            if (!(sigma > 0.0f)) continue; /* empty space (and NaN) emits and absorbs nothing */
+        }
         grad = dvren_f3(0.0f, 0.0f, 0.0f);
         if (DVREN__NEEDS_GRADIENT(A)) grad = dvren_field_gradient(DVREN_STAGES_ARG A, p, A->gradient_step);
         DVREN_SHADER_COLOR(A->shader, ch, grad, d, &c);
         /* 1 - alpha_i computed as exp() directly: no cancellation in T */
-        tr = expf(-sigma * dt);
+        tr = dvren_exp(-sigma * dt);
         w = R.transmittance * (1.0f - tr);
         R.rgb = dvren_madd3(R.rgb, c, w);
         R.depth_w += w * t;
@@ -3334,6 +3380,7 @@ DVREN_FN void dvren_render_pixel(DVREN_STAGES_PARAM const dvren_march_args* A, u
 #undef DVREN_STAGES_PARAM
 #undef DVREN_STAGES_ARG
 #undef DVREN_FIELD_EVAL
+#undef DVREN_FIELD_EVAL_CHANNEL
 #undef DVREN_SHADER_DENSITY
 #undef DVREN_SHADER_COLOR
 #undef DVREN_SAMPLER_BEGIN
@@ -3392,6 +3439,11 @@ DVREN_API dvren_status dvren_scene_create(dvren_context* ctx, const dvren_scene_
                     "shader '%s' reads %u channels but field '%s' has %u", sc->stage[1]->rec->desc->name,
                     (unsigned)sc->stage[1]->info.channels_used, sc->stage[0]->rec->desc->name,
                     (unsigned)sc->stage[0]->info.channels);
+    if (sc->stage[1]->info.density_from_one_channel && sc->stage[1]->info.density_channel >= sc->stage[0]->info.channels)
+        DVREN__FAIL(ctx, DVREN_ERROR_INVALID_ARGUMENT, "scene", NULL,
+                    "shader '%s' reads density from channel %u but field '%s' has %u channels",
+                    sc->stage[1]->rec->desc->name, (unsigned)sc->stage[1]->info.density_channel,
+                    sc->stage[0]->rec->desc->name, (unsigned)sc->stage[0]->info.channels);
     if (sc->stage[1]->info.needs_gradient && sc->stage[1]->info.gradient_channel >= sc->stage[0]->info.channels)
         DVREN__FAIL(ctx, DVREN_ERROR_INVALID_ARGUMENT, "scene", NULL,
                     "shader '%s' wants the gradient of channel %u but field '%s' has %u channels",
@@ -3413,6 +3465,9 @@ DVREN_API dvren_status dvren_scene_create(dvren_context* ctx, const dvren_scene_
         }
     }
     sc->cpu.field_eval = sc->stage[0]->rec->field.eval;
+    sc->cpu.field_eval_channel = DVREN_HAS_FIELD(&sc->stage[0]->rec->field, dvren_field_iface, eval_channel)
+                                     ? sc->stage[0]->rec->field.eval_channel
+                                     : NULL;
     sc->cpu.density = sc->stage[1]->rec->shader.density;
     sc->cpu.color = sc->stage[1]->rec->shader.color;
     sc->cpu.begin = sc->stage[2]->rec->sampler.begin;
@@ -3675,6 +3730,8 @@ static void dvren__march_args(const dvren_scene* sc, const dvren_plan_desc* d, d
     A->gradient_channel = si->gradient_channel;
     for (i = 0; i < 3; ++i) A->gradient_step[i] = fi->voxel_size[i] > 0.0f ? fi->voxel_size[i] : fi->voxel_world;
     A->min_transmittance = sc->stage[2]->info.min_transmittance;
+    A->lazy_features = sc->cpu.field_eval_channel && si->density_from_one_channel;
+    A->density_channel = si->density_channel;
     A->budget.step_world = d->step_world;
     A->budget.samples_per_ray = d->samples_per_ray;
     A->budget.voxel_world = fi->voxel_world;

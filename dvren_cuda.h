@@ -724,6 +724,10 @@ static const char* const dvren__cuda_src_device[] = {
 "DVREN_FN float dvren_absf(float x) { return x < 0.0f ? -x : x; }\n",
 "DVREN_FN float dvren_lerpf(float a, float b, float t) { return a + (b - a) * t; }\n",
 "DVREN_FN int dvren_clampi(int x, int lo, int hi) { return x < lo ? lo : (x > hi ? hi : x); }\n",
+"/* e^x as 2^(x log2 e): the same formula on both paths, so the CPU and the GPU\n",
+" * agree; on the GPU it is one MUFU.EX2 (relative error about 2^-22) instead of\n",
+" * expf's ten instructions. For the compositing weights exp(-sigma dt). */\n",
+"DVREN_FN float dvren_exp(float x) { return exp2f(x * 1.44269504088896341f); }\n",
 "/* exp of a value clamped to [-87, 88] so it never overflows to inf or NaN. */\n",
 "DVREN_FN float dvren_safe_expf(float x) { return expf(dvren_clampf(x, -87.0f, 88.0f)); }\n",
 "/* softplus(x) = log(1 + e^x), stable for large |x|. */\n",
@@ -754,6 +758,20 @@ static const char* const dvren__cuda_src_device[] = {
 "    return l > 0.0f ? dvren_scale3(a, 1.0f / l) : a;\n",
 "}\n",
 "\n",
+"/* Reinterpret bits (a union: valid C, and C++ compilers and NVRTC honour it). */\n",
+"DVREN_FN float dvren__bits_to_float(uint32_t u)\n",
+"{\n",
+"    union { uint32_t u; float f; } c;\n",
+"    c.u = u;\n",
+"    return c.f;\n",
+"}\n",
+"DVREN_FN uint32_t dvren__float_to_bits(float f)\n",
+"{\n",
+"    union { uint32_t u; float f; } c;\n",
+"    c.f = f;\n",
+"    return c.u;\n",
+"}\n",
+"\n",
 "/* ---- wide loads ------------------------------------------------------------------\n",
 " * One 16-byte load of four floats and one 8-byte load of four u16 (the\n",
 " * address must be aligned to 16 and 8 bytes). On the GPU these are single\n",
@@ -778,20 +796,24 @@ static const char* const dvren__cuda_src_device[] = {
 "    return r;\n",
 "}\n",
 "\n",
+"/* u (0 .. 65535) as float, exactly: 2^23 + u has u in its mantissa. Two\n",
+" * full-rate operations instead of one quarter-rate integer conversion. */\n",
+"DVREN_FN float dvren_u16_to_float(uint32_t u) { return dvren__bits_to_float(0x4B000000u | u) - 8388608.0f; }\n",
+"\n",
 "DVREN_FN dvren_float4 dvren_load_u16x4(const uint16_t* p)\n",
 "{\n",
 "    dvren_float4 r;\n",
 "#if DVREN_ON_GPU\n",
 "    uint2 v = __ldg((const uint2*)p);\n",
-"    r.x = (float)(v.x & 0xFFFFu);\n",
-"    r.y = (float)(v.x >> 16);\n",
-"    r.z = (float)(v.y & 0xFFFFu);\n",
-"    r.w = (float)(v.y >> 16);\n",
+"    r.x = dvren_u16_to_float(v.x & 0xFFFFu);\n",
+"    r.y = dvren_u16_to_float(v.x >> 16);\n",
+"    r.z = dvren_u16_to_float(v.y & 0xFFFFu);\n",
+"    r.w = dvren_u16_to_float(v.y >> 16);\n",
 "#else\n",
-"    r.x = (float)p[0];\n",
-"    r.y = (float)p[1];\n",
-"    r.z = (float)p[2];\n",
-"    r.w = (float)p[3];\n",
+"    r.x = dvren_u16_to_float(p[0]);\n",
+"    r.y = dvren_u16_to_float(p[1]);\n",
+"    r.z = dvren_u16_to_float(p[2]);\n",
+"    r.w = dvren_u16_to_float(p[3]);\n",
 "#endif\n",
 "    return r;\n",
 "}\n",
@@ -885,18 +907,6 @@ static const char* const dvren__cuda_src_device[] = {
 "/* ---- IEEE half precision (binary16) storage -------------------------------\n",
 " * Conversions by bit manipulation, identical on both paths; round to nearest\n",
 " * even, with subnormals, infinities and NaN (IEEE 754-2008, 3.6). */\n",
-"DVREN_FN float dvren__bits_to_float(uint32_t u)\n",
-"{\n",
-"    union { uint32_t u; float f; } c;\n",
-"    c.u = u;\n",
-"    return c.f;\n",
-"}\n",
-"DVREN_FN uint32_t dvren__float_to_bits(float f)\n",
-"{\n",
-"    union { uint32_t u; float f; } c;\n",
-"    c.f = f;\n",
-"    return c.u;\n",
-"}\n",
 "\n",
 "DVREN_FN float dvren_half_to_float(uint16_t h)\n",
 "{\n",
@@ -1087,6 +1097,7 @@ static const char* const dvren__cuda_src_march[] = {
 " *   DVREN_STAGES_PARAM     extra leading parameter declaration (may be empty)\n",
 " *   DVREN_STAGES_ARG       the matching argument (may be empty)\n",
 " *   DVREN_FIELD_EVAL(P, p, out)                 void; out[0 .. channels-1]\n",
+" *   DVREN_FIELD_EVAL_CHANNEL(P, p, c)           float; channel c alone (with lazy features)\n",
 " *   DVREN_SHADER_DENSITY(P, ch)                 float sigma >= 0 [1/world unit]\n",
 " *   DVREN_SHADER_COLOR(P, ch, grad, dir, rgb)   void; *rgb = emitted radiance\n",
 " *   DVREN_SAMPLER_BEGIN(P, budget, o, d, t0, t1, rng, state)   void\n",
@@ -1096,8 +1107,14 @@ static const char* const dvren__cuda_src_march[] = {
 " * table of pointers; the GPU path (dvren_cuda.h) binds them to direct calls\n",
 " * of the same functions compiled by NVRTC, in one fused kernel, and may fix\n",
 " * values known per scene at compile time: DVREN_JIT_NEEDS_GRADIENT,\n",
-" * DVREN_JIT_GRADIENT_CHANNEL (a run-time index into the channel array would\n",
-" * put it in local memory on the GPU).\n",
+" * DVREN_JIT_GRADIENT_CHANNEL, DVREN_JIT_LAZY, DVREN_JIT_DENSITY_CHANNEL (a\n",
+" * run-time index into the channel array would put it in local memory on the\n",
+" * GPU).\n",
+" *\n",
+" * Lazy features: when the shader's density reads one channel and the field\n",
+" * can evaluate one channel alone, each sample evaluates that channel first\n",
+" * and the whole field only where sigma > 0. Empty samples emit and absorb\n",
+" * nothing, so the image is the same; they just cost less.\n",
 " *\n",
 " * dvren.h carries a generated copy of this file (\">>march begin/end\"); edit\n",
 " * this file and run `./build.sh gen`. */\n",
@@ -1108,6 +1125,13 @@ static const char* const dvren__cuda_src_march[] = {
 "#define DVREN__NEEDS_GRADIENT(A) DVREN_JIT_NEEDS_GRADIENT\n",
 "#else\n",
 "#define DVREN__NEEDS_GRADIENT(A) ((A)->needs_gradient)\n",
+"#endif\n",
+"#if defined(DVREN_JIT_LAZY)\n",
+"#define DVREN__LAZY(A) DVREN_JIT_LAZY\n",
+"#define DVREN__DENSITY_CHANNEL(A) DVREN_JIT_DENSITY_CHANNEL\n",
+"#else\n",
+"#define DVREN__LAZY(A) ((A)->lazy_features)\n",
+"#define DVREN__DENSITY_CHANNEL(A) ((A)->density_channel)\n",
 "#endif\n",
 "#if defined(DVREN_JIT_GRADIENT_CHANNEL)\n",
 "#define DVREN__GRADIENT_CHANNEL(A) DVREN_JIT_GRADIENT_CHANNEL\n",
@@ -1126,6 +1150,8 @@ static const char* const dvren__cuda_src_march[] = {
 "    uint32_t gradient_channel;\n",
 "    float gradient_step[3];   /* central-difference half step per axis: one voxel (world units) */\n",
 "    float min_transmittance;  /* early ray termination threshold (0: off) */\n",
+"    uint32_t lazy_features;   /* evaluate the density channel first (see above) */\n",
+"    uint32_t density_channel;\n",
 "    dvren_march_budget budget;\n",
 "    dvren_camera camera;\n",
 "    uint32_t width, height;   /* full image size in pixels */\n",
@@ -1186,15 +1212,22 @@ static const char* const dvren__cuda_src_march[] = {
 "        dvren_float3 p = dvren_madd3(o, d, t);\n",
 "        float sigma, tr, w;\n",
 "        dvren_float3 c, grad;\n",
-"        DVREN_FIELD_EVAL(A->field, p, ch);\n",
 "        R.samples++;\n",
-"        sigma = DVREN_SHADER_DENSITY(A->shader, ch);\n",
-"        if (!(sigma > 0.0f)) continue; /* empty space (and NaN) emits and absorbs nothing */\n",
+"        if (DVREN__LAZY(A)) {\n",
+"            ch[DVREN__DENSITY_CHANNEL(A)] = DVREN_FIELD_EVAL_CHANNEL(A->field, p, DVREN__DENSITY_CHANNEL(A));\n",
+"            sigma = DVREN_SHADER_DENSITY(A->shader, ch);\n",
+"            if (!(sigma > 0.0f)) continue;\n",
+"            DVREN_FIELD_EVAL(A->field, p, ch);\n",
+"        } else {\n",
+"            DVREN_FIELD_EVAL(A->field, p, ch);\n",
+"            sigma = DVREN_SHADER_DENSITY(A->shader, ch);\n",
+"            if (!(sigma > 0.0f)) continue; /* empty space (and NaN) emits and absorbs nothing */\n",
+"        }\n",
 "        grad = dvren_f3(0.0f, 0.0f, 0.0f);\n",
 "        if (DVREN__NEEDS_GRADIENT(A)) grad = dvren_field_gradient(DVREN_STAGES_ARG A, p, A->gradient_step);\n",
 "        DVREN_SHADER_COLOR(A->shader, ch, grad, d, &c);\n",
 "        /* 1 - alpha_i computed as exp() directly: no cancellation in T */\n",
-"        tr = expf(-sigma * dt);\n",
+"        tr = dvren_exp(-sigma * dt);\n",
 "        w = R.transmittance * (1.0f - tr);\n",
 "        R.rgb = dvren_madd3(R.rgb, c, w);\n",
 "        R.depth_w += w * t;\n",
@@ -1419,8 +1452,16 @@ static dvren_status dvren__cu_compose(dvren_scene* sc, dvren__text* t, uint32_t 
                     sc->stage[1]->rec->desc->name, sc->stage[2]->rec->desc->name);
     dvren__text_str(t, "#define DVREN_JIT 1\n#line 1 \"dvren_device.h\"\n");
     dvren__text_lines(t, dvren__cuda_src_device);
-    dvren__text_fmt(t, "#line 1 \"dvren_jit\"\n#define DVREN_JIT_NEEDS_GRADIENT %uu\n#define DVREN_JIT_GRADIENT_CHANNEL %uu\n",
-                    (unsigned)si->needs_gradient, (unsigned)si->gradient_channel);
+    {
+        const dvren_field_iface* fld = &sc->stage[0]->rec->field;
+        int lazy = DVREN_HAS_FIELD(fld, dvren_field_iface, eval_channel) && fld->eval_channel_name &&
+                   si->density_from_one_channel;
+        dvren__text_fmt(t,
+                        "#line 1 \"dvren_jit\"\n#define DVREN_JIT_NEEDS_GRADIENT %uu\n#define DVREN_JIT_GRADIENT_CHANNEL %uu\n"
+                        "#define DVREN_JIT_LAZY %d\n#define DVREN_JIT_DENSITY_CHANNEL %uu\n",
+                        (unsigned)si->needs_gradient, (unsigned)si->gradient_channel, lazy,
+                        (unsigned)si->density_channel);
+    }
     for (k = 0; k < 3; ++k) {
         const dvren__plugin_rec* r = sc->stage[k]->rec;
         char* src = NULL;
@@ -1445,6 +1486,12 @@ static dvren_status dvren__cu_compose(dvren_scene* sc, dvren__text* t, uint32_t 
                     "#define DVREN_STAGES_PARAM const dvren__blocks* S_,\n#define DVREN_STAGES_ARG S_,\n",
                     (unsigned)block_sizes[0], (unsigned)block_sizes[1], (unsigned)block_sizes[2]);
     dvren__text_fmt(t, "#define DVREN_FIELD_EVAL(P, p, out) %s(S_->field, p, out)\n", sc->stage[0]->rec->field.eval_name);
+    if (DVREN_HAS_FIELD(&sc->stage[0]->rec->field, dvren_field_iface, eval_channel) &&
+        sc->stage[0]->rec->field.eval_channel_name)
+        dvren__text_fmt(t, "#define DVREN_FIELD_EVAL_CHANNEL(P, p, c) %s(S_->field, p, c)\n",
+                        sc->stage[0]->rec->field.eval_channel_name);
+    else
+        dvren__text_str(t, "#define DVREN_FIELD_EVAL_CHANNEL(P, p, c) 0.0f\n");
     dvren__text_fmt(t, "#define DVREN_SHADER_DENSITY(P, ch) %s(S_->shader, ch)\n", sc->stage[1]->rec->shader.density_name);
     dvren__text_fmt(t, "#define DVREN_SHADER_COLOR(P, ch, g, d, rgb) %s(S_->shader, ch, g, d, rgb)\n",
                     sc->stage[1]->rec->shader.color_name);
@@ -1497,7 +1544,7 @@ static dvren_status dvren__cu_nvrtc(dvren_context* ctx, dvren_scene* sc, const c
 {
     char arch_opt[64], extra_buf[512];
     const char* opts[DVREN__CUDA_MAX_OPTIONS];
-    int nopts = 4;
+    int nopts = 5;
     dvren__nvrtc_program prog = NULL;
     dvren__nvrtc_result r;
     size_t logn = 0, n = 0;
@@ -1512,6 +1559,10 @@ static dvren_status dvren__cu_nvrtc(dvren_context* ctx, dvren_scene* sc, const c
     opts[1] = "-std=c++17";
     opts[2] = "-lineinfo";
     opts[3] = "-DDVREN_JIT=1";
+    /* no contraction of a*b+c into FMA: the GPU then rounds like the CPU
+     * build (x86-64 has no FMA without -mfma), so CPU and GPU agree to float
+     * rounding even where a scene amplifies it (steep transfer functions) */
+    opts[4] = "--fmad=false";
     if (extra && *extra) {
         /* split the tuning options at spaces */
         char* p = extra_buf;
@@ -1727,7 +1778,8 @@ static dvren_status dvren__cu_get_kernel(dvren_scene* sc, uint32_t block_sizes[3
     memset(&t, 0, sizeof t);
     t.ctx = ctx;
     DVREN__CHECK(dvren__cu_compose(sc, &t, block_sizes, S->block_x, S->block_y));
-    snprintf(tag, sizeof tag, "|%s_%u|nvrtc %d.%d|-std=c++17 -lineinfo %s|dvren %d.%d", S->target_ptx ? "compute" : "sm",
+    snprintf(tag, sizeof tag, "|%s_%u|nvrtc %d.%d|-std=c++17 -lineinfo --fmad=false %s|dvren %d.%d",
+             S->target_ptx ? "compute" : "sm",
              (unsigned)S->target, dvren__cu.nvrtc_major, dvren__cu.nvrtc_minor, S->extra_options, DVREN_VERSION_MAJOR,
              DVREN_VERSION_MINOR);
     dvren__hash(t.s, t.n, key);

@@ -69,10 +69,13 @@ r, n = sys.argv[1], sys.argv[2]
 out = {"scene": n}
 try:
     worst = 0.0
+    aa = np.load(f"{r}/cpu_{n}_alpha.npy"); ab = np.load(f"{r}/gpu_{n}_alpha.npy")
     for k in ("rgb", "alpha", "depth", "transmittance"):
         a = np.load(f"{r}/cpu_{n}_{k}.npy").astype(np.float64)
         b = np.load(f"{r}/gpu_{n}_{k}.npy").astype(np.float64)
         e = np.abs(b - a) / np.maximum(np.abs(a), 0.01)
+        if k == "depth":  # depth is only defined where something was hit
+            e = e[(aa > 0.01) & (ab > 0.01)]
         out[k] = float(e.max())
         out[k + "_p999"] = float(np.quantile(e, 0.999))
         worst = max(worst, out[k])
@@ -122,15 +125,23 @@ EOF
 
 if [ "${GPU_QUICK:-0}" != 1 ]; then
   say "variants: thread block shape, register cap"
-  for blk in 8x8 16x8 32x4 8x32 16x16; do DVREN_CUDA_BLOCK=$blk run_bench block_$blk --storage f32 --reps 11; done
-  for rr in 64 96 128; do DVREN_CUDA_NVRTC_OPTIONS="--maxrregcount=$rr" run_bench maxreg_$rr --storage f32 --reps 11; done
-  DVREN_CUDA_NVRTC_OPTIONS="--fmad=false" run_bench fmad_off --storage f32 --reps 11
+  for blk in 8x8 32x4 16x16; do DVREN_CUDA_BLOCK=$blk run_bench block_$blk --storage f32 --reps 11; done
+  for rr in 64 96; do DVREN_CUDA_NVRTC_OPTIONS="--maxrregcount=$rr" run_bench maxreg_$rr --storage u16 --reps 11; done
+  DVREN_CUDA_NVRTC_OPTIONS="--fmad=true" run_bench fmad_on --storage f32 --reps 11
+  DVREN_CUDA_NVRTC_OPTIONS="--fmad=true" run_bench fmad_on_u16 --storage u16 --reps 11
+  for blk in 8x8 32x4; do DVREN_CUDA_BLOCK=$blk run_bench u16_block_$blk --storage u16 --reps 11; done
   if [ "${NCU:-1}" != 0 ] && command -v ncu >/dev/null; then
-    say "ncu: one pass on dvren_forward (f32, full size)"
-    timeout 240 ncu --clock-control none --kernel-name dvren_forward --launch-skip 3 --launch-count 1 \
-      --metrics gpu__time_duration.sum,sm__throughput.avg.pct_of_peak_sustained_elapsed,dram__throughput.avg.pct_of_peak_sustained_elapsed,dram__bytes_read.sum,l1tex__throughput.avg.pct_of_peak_sustained_active,l1tex__t_sector_hit_rate.pct,lts__throughput.avg.pct_of_peak_sustained_elapsed,lts__t_sector_hit_rate.pct,sm__warps_active.avg.pct_of_peak_sustained_active,smsp__inst_executed.sum,sm__pipe_fma_cycles_active.avg.pct_of_peak_sustained_active,smsp__average_warp_latency_issue_stalled_lg_throttle.ratio,smsp__average_warp_latency_issue_stalled_long_scoreboard.ratio,launch__registers_per_thread,launch__occupancy_limit_registers \
-      $B/gpu_bench --storage f32 --reps 1 > $R/ncu.txt 2>&1 || say "ncu failed: $(tail -3 $R/ncu.txt)"
-    grep -E "dvren_forward|gpu__time|throughput|hit_rate|warps_active|inst_executed|pipe_fma|stalled|registers|occupancy|bytes_read" $R/ncu.txt | head -30
+    say "ncu: one pass on dvren_forward (f32 and u16, full size)"
+    for st in f32 u16; do
+    timeout 200 ncu --clock-control none --kernel-name dvren_forward --launch-skip 3 --launch-count 1 \
+      --metrics gpu__time_duration.sum,sm__throughput.avg.pct_of_peak_sustained_elapsed,dram__throughput.avg.pct_of_peak_sustained_elapsed,dram__bytes_read.sum,l1tex__throughput.avg.pct_of_peak_sustained_active,l1tex__t_sector_hit_rate.pct,lts__throughput.avg.pct_of_peak_sustained_elapsed,lts__t_sector_hit_rate.pct,sm__warps_active.avg.pct_of_peak_sustained_active,smsp__inst_executed.sum,sm__pipe_fma_cycles_active.avg.pct_of_peak_sustained_active,smsp__average_warp_latency_issue_stalled_lg_throttle.ratio,smsp__average_warp_latency_issue_stalled_long_scoreboard.ratio,launch__registers_per_thread,launch__occupancy_limit_registers,l1tex__t_requests_pipe_lsu_mem_global_op_ld.sum,l1tex__t_sectors_pipe_lsu_mem_global_op_ld.sum \
+      $B/gpu_bench --storage $st --reps 1 >> $R/ncu.txt 2>&1 || say "ncu failed: $(tail -3 $R/ncu.txt)"
+    done
+    # which part of L1 is the limit
+    timeout 120 ncu --clock-control none --kernel-name dvren_forward --launch-skip 3 --launch-count 1 \
+      --metrics breakdown:l1tex__throughput.avg.pct_of_peak_sustained_active,breakdown:sm__throughput.avg.pct_of_peak_sustained_active \
+      $B/gpu_bench --storage u16 --reps 1 >> $R/ncu.txt 2>&1 || say "ncu breakdown failed"
+    grep -E "dvren_forward|gpu__time|throughput|hit_rate|warps_active|inst_executed|pipe_fma|stalled|registers|occupancy|bytes_read|wavefronts|requests|sectors|l1tex__|sm__" $R/ncu.txt | head -80
   fi
 fi
 say "done in $(( $(date +%s) - t_start )) s"

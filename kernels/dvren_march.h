@@ -13,6 +13,7 @@
  *   DVREN_STAGES_PARAM     extra leading parameter declaration (may be empty)
  *   DVREN_STAGES_ARG       the matching argument (may be empty)
  *   DVREN_FIELD_EVAL(P, p, out)                 void; out[0 .. channels-1]
+ *   DVREN_FIELD_EVAL_CHANNEL(P, p, c)           float; channel c alone (with lazy features)
  *   DVREN_SHADER_DENSITY(P, ch)                 float sigma >= 0 [1/world unit]
  *   DVREN_SHADER_COLOR(P, ch, grad, dir, rgb)   void; *rgb = emitted radiance
  *   DVREN_SAMPLER_BEGIN(P, budget, o, d, t0, t1, rng, state)   void
@@ -22,8 +23,14 @@
  * table of pointers; the GPU path (dvren_cuda.h) binds them to direct calls
  * of the same functions compiled by NVRTC, in one fused kernel, and may fix
  * values known per scene at compile time: DVREN_JIT_NEEDS_GRADIENT,
- * DVREN_JIT_GRADIENT_CHANNEL (a run-time index into the channel array would
- * put it in local memory on the GPU).
+ * DVREN_JIT_GRADIENT_CHANNEL, DVREN_JIT_LAZY, DVREN_JIT_DENSITY_CHANNEL (a
+ * run-time index into the channel array would put it in local memory on the
+ * GPU).
+ *
+ * Lazy features: when the shader's density reads one channel and the field
+ * can evaluate one channel alone, each sample evaluates that channel first
+ * and the whole field only where sigma > 0. Empty samples emit and absorb
+ * nothing, so the image is the same; they just cost less.
  *
  * dvren.h carries a generated copy of this file (">>march begin/end"); edit
  * this file and run `./build.sh gen`. */
@@ -34,6 +41,13 @@
 #define DVREN__NEEDS_GRADIENT(A) DVREN_JIT_NEEDS_GRADIENT
 #else
 #define DVREN__NEEDS_GRADIENT(A) ((A)->needs_gradient)
+#endif
+#if defined(DVREN_JIT_LAZY)
+#define DVREN__LAZY(A) DVREN_JIT_LAZY
+#define DVREN__DENSITY_CHANNEL(A) DVREN_JIT_DENSITY_CHANNEL
+#else
+#define DVREN__LAZY(A) ((A)->lazy_features)
+#define DVREN__DENSITY_CHANNEL(A) ((A)->density_channel)
 #endif
 #if defined(DVREN_JIT_GRADIENT_CHANNEL)
 #define DVREN__GRADIENT_CHANNEL(A) DVREN_JIT_GRADIENT_CHANNEL
@@ -52,6 +66,8 @@ typedef struct dvren_march_args {
     uint32_t gradient_channel;
     float gradient_step[3];   /* central-difference half step per axis: one voxel (world units) */
     float min_transmittance;  /* early ray termination threshold (0: off) */
+    uint32_t lazy_features;   /* evaluate the density channel first (see above) */
+    uint32_t density_channel;
     dvren_march_budget budget;
     dvren_camera camera;
     uint32_t width, height;   /* full image size in pixels */
@@ -112,15 +128,22 @@ DVREN_FN dvren_ray_result dvren_march_ray(DVREN_STAGES_PARAM const dvren_march_a
         dvren_float3 p = dvren_madd3(o, d, t);
         float sigma, tr, w;
         dvren_float3 c, grad;
-        DVREN_FIELD_EVAL(A->field, p, ch);
         R.samples++;
-        sigma = DVREN_SHADER_DENSITY(A->shader, ch);
-        if (!(sigma > 0.0f)) continue; /* empty space (and NaN) emits and absorbs nothing */
+        if (DVREN__LAZY(A)) {
+            ch[DVREN__DENSITY_CHANNEL(A)] = DVREN_FIELD_EVAL_CHANNEL(A->field, p, DVREN__DENSITY_CHANNEL(A));
+            sigma = DVREN_SHADER_DENSITY(A->shader, ch);
+            if (!(sigma > 0.0f)) continue;
+            DVREN_FIELD_EVAL(A->field, p, ch);
+        } else {
+            DVREN_FIELD_EVAL(A->field, p, ch);
+            sigma = DVREN_SHADER_DENSITY(A->shader, ch);
+            if (!(sigma > 0.0f)) continue; /* empty space (and NaN) emits and absorbs nothing */
+        }
         grad = dvren_f3(0.0f, 0.0f, 0.0f);
         if (DVREN__NEEDS_GRADIENT(A)) grad = dvren_field_gradient(DVREN_STAGES_ARG A, p, A->gradient_step);
         DVREN_SHADER_COLOR(A->shader, ch, grad, d, &c);
         /* 1 - alpha_i computed as exp() directly: no cancellation in T */
-        tr = expf(-sigma * dt);
+        tr = dvren_exp(-sigma * dt);
         w = R.transmittance * (1.0f - tr);
         R.rgb = dvren_madd3(R.rgb, c, w);
         R.depth_w += w * t;

@@ -52,7 +52,8 @@ mkdir -p $T/mock
 export DVREN_TEST_MOCK_DIR=$ROOT/$T/mock
 for src in tests/mock_plugins/*.c; do
   $CC -std=c11 -O2 -Wall -Wextra -Werror -I$ROOT -shared -fPIC -fvisibility=hidden "$src" \
-    -o $T/mock/$(basename "$src" .c).so -lm 2>>$LOG || echo "FAIL mock plugin $src does not build" | tee -a $LOG
+    -o $T/mock/$(basename "$src" .c).so -lm 2>>$LOG ||
+    { echo "FAIL mock plugin $src does not build (see $LOG)" | tee -a $LOG; fail=$((fail + 1)); }
 done
 
 # ---- C tests, normal build

@@ -51,7 +51,7 @@ typedef struct dg_instance {
     dvren_buffer_desc buffer;
     size_t bytes;
     float bmin[3], bmax[3], voxel_world, voxel_size[3];
-    char jit_defines[160]; /* compile-time constants for the GPU kernel */
+    char jit_defines[640]; /* compile-time constants for the GPU kernel */
 } dg_instance;
 
 /* Marschner-Lobb test signal (Marschner and Lobb, "An evaluation of
@@ -331,11 +331,23 @@ static dvren_status dg_create(const dvren_host* h, const dvren_params* p, void**
                      h->param_number(p, "value_scale"), h->param_number(p, "value_offset"), g, vmin, vmax);
     if (s == DVREN_OK) s = dg_place(h, p, &v, g);
     if (s == DVREN_OK) {
+        /* the kernel is compiled per instance: its constants become literals
+         * (floats as exact hexadecimal literals, so the GPU computes with the
+         * very values the CPU reads from the block) */
+        const dense_grid_block* b = &g->block;
         uint32_t c, identity = 1;
-        for (c = 0; c < g->block.channels; ++c) identity &= g->block.scale[c] == 1.0f && g->block.offset[c] == 0.0f;
+        uint64_t elements = (uint64_t)b->dims[0] * b->dims[1] * b->dims[2] * b->channels;
+        for (c = 0; c < b->channels; ++c) identity &= b->scale[c] == 1.0f && b->offset[c] == 0.0f;
         snprintf(g->jit_defines, sizeof g->jit_defines,
-                 "#define DENSE_GRID_JIT_CHANNELS %uu\n#define DENSE_GRID_JIT_STORAGE %uu\n%s", (unsigned)g->block.channels,
-                 (unsigned)g->block.storage, identity ? "#define DENSE_GRID_JIT_IDENTITY 1\n" : "");
+                 "#define DENSE_GRID_JIT_CHANNELS %uu\n#define DENSE_GRID_JIT_STORAGE %uu\n%s%s"
+                 "#define DENSE_GRID_JIT_GEOMETRY 1\n"
+                 "#define DENSE_GRID_JIT_NX %uu\n#define DENSE_GRID_JIT_NY %uu\n#define DENSE_GRID_JIT_NZ %uu\n"
+                 "#define DENSE_GRID_JIT_OX %af\n#define DENSE_GRID_JIT_OY %af\n#define DENSE_GRID_JIT_OZ %af\n"
+                 "#define DENSE_GRID_JIT_KX %af\n#define DENSE_GRID_JIT_KY %af\n#define DENSE_GRID_JIT_KZ %af\n",
+                 (unsigned)b->channels, (unsigned)b->storage, identity ? "#define DENSE_GRID_JIT_IDENTITY 1\n" : "",
+                 elements < ((uint64_t)1 << 31) ? "#define DENSE_GRID_JIT_INDEX32 1\n" : "", (unsigned)b->dims[0],
+                 (unsigned)b->dims[1], (unsigned)b->dims[2], (double)b->origin[0], (double)b->origin[1],
+                 (double)b->origin[2], (double)b->to_index[0], (double)b->to_index[1], (double)b->to_index[2]);
     }
     if (s == DVREN_OK)
         h->log(h, DVREN_LOG_INFO, DVREN_TAG_STEP,
@@ -378,8 +390,13 @@ static dvren_status dg_bind(const dvren_host* h, void* inst, const void* const* 
     return DVREN_OK;
 }
 
-static const dvren_instance_iface dg_inst = {sizeof(dvren_instance_iface), dg_create, dg_destroy, dg_describe, dg_bind};
-static const dvren_field_iface dg_field = {sizeof(dvren_field_iface), "dense_grid_eval", dense_grid_eval};
+/* designated initialisers: interfaces grow at their end, and positional
+ * initialisers would then warn (-Wmissing-field-initializers) */
+static const dvren_instance_iface dg_inst = {.struct_size = sizeof(dvren_instance_iface), .create = dg_create,
+                                             .destroy = dg_destroy, .describe = dg_describe, .bind = dg_bind};
+static const dvren_field_iface dg_field = {.struct_size = sizeof(dvren_field_iface), .eval_name = "dense_grid_eval",
+                                           .eval = dense_grid_eval, .eval_channel_name = "dense_grid_eval_channel",
+                                           .eval_channel = dense_grid_eval_channel};
 
 static const void* dg_get_interface(const char* id)
 {

@@ -149,6 +149,11 @@ static dvren_status ea_describe(const dvren_host* h, void* inst, dvren_instance_
     info->needs_gradient = e->block.shading;
     info->gradient_channel = e->gradient_channel;
     if (DVREN_HAS_FIELD(info, dvren_instance_info, jit_defines)) info->jit_defines = e->jit_defines;
+    if (DVREN_HAS_FIELD(info, dvren_instance_info, density_channel)) {
+        /* density() reads one channel: the scalar (transfer function) or the raw density */
+        info->density_from_one_channel = 1;
+        info->density_channel = e->block.mode == EA_MODE_TF ? e->block.scalar_channel : e->block.density_channel;
+    }
     return DVREN_OK;
 }
 
@@ -160,10 +165,13 @@ static dvren_status ea_bind(const dvren_host* h, void* inst, const void* const* 
     return DVREN_OK;
 }
 
-static const dvren_instance_iface ea_inst = {sizeof(dvren_instance_iface), ea_create, ea_destroy, ea_describe, ea_bind};
-static const dvren_shader_iface ea_shader = {sizeof(dvren_shader_iface), "emission_absorption_density",
-                                             "emission_absorption_color", emission_absorption_density,
-                                             emission_absorption_color};
+static const dvren_instance_iface ea_inst = {.struct_size = sizeof(dvren_instance_iface), .create = ea_create,
+                                             .destroy = ea_destroy, .describe = ea_describe, .bind = ea_bind};
+static const dvren_shader_iface ea_shader = {.struct_size = sizeof(dvren_shader_iface),
+                                             .density_name = "emission_absorption_density",
+                                             .color_name = "emission_absorption_color",
+                                             .density = emission_absorption_density,
+                                             .color = emission_absorption_color};
 
 static const void* ea_get_interface(const char* id)
 {

@@ -58,10 +58,12 @@ static dvren_status uniform_bind(const dvren_host* h, void* inst, const void* co
     return DVREN_OK;
 }
 
-static const dvren_instance_iface uniform_inst = {sizeof(dvren_instance_iface), uniform_create, uniform_destroy,
-                                                  uniform_describe, uniform_bind};
-static const dvren_sampler_iface uniform_sampler = {sizeof(dvren_sampler_iface), "uniform_begin", "uniform_next",
-                                                    uniform_begin, uniform_next};
+static const dvren_instance_iface uniform_inst = {.struct_size = sizeof(dvren_instance_iface), .create = uniform_create,
+                                                  .destroy = uniform_destroy, .describe = uniform_describe,
+                                                  .bind = uniform_bind};
+static const dvren_sampler_iface uniform_sampler = {.struct_size = sizeof(dvren_sampler_iface),
+                                                    .begin_name = "uniform_begin", .next_name = "uniform_next",
+                                                    .begin = uniform_begin, .next = uniform_next};
 
 static const void* uniform_get_interface(const char* id)
 {

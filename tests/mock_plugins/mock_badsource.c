@@ -56,9 +56,10 @@ static dvren_status mock_bind(const dvren_host* h, void* inst, const void* const
     return DVREN_OK;
 }
 
-static const dvren_instance_iface mock_inst = {sizeof(dvren_instance_iface), mock_create, mock_destroy, mock_describe,
-                                               mock_bind};
-static const dvren_field_iface mock_field = {sizeof(dvren_field_iface), "mock_badsource_eval", mock_badsource_eval};
+static const dvren_instance_iface mock_inst = {.struct_size = sizeof(dvren_instance_iface), .create = mock_create,
+                                               .destroy = mock_destroy, .describe = mock_describe, .bind = mock_bind};
+static const dvren_field_iface mock_field = {.struct_size = sizeof(dvren_field_iface),
+                                             .eval_name = "mock_badsource_eval", .eval = mock_badsource_eval};
 
 static const void* mock_get_interface(const char* id)
 {
