@@ -36,14 +36,14 @@ for l in t:
     if l.startswith("FAIL") or l.startswith("#"):
         print("   ", l[:200])
 
-print("\n| parity (256x256, CPU vs CUDA) | max rel rgb | alpha | depth | T | 99.9% rgb | hit diff | samples diff px |")
+print("\n| parity (256x256, CPU vs CUDA) | max rel rgb | alpha | depth | T | 99.9% rgb | hit diff | ERT flips (max abs) |")
 print("| --- | --- | --- | --- | --- | --- | --- | --- |")
 for p in jsonl("parity.jsonl"):
     if "error" in p:
         print(f"| {p['scene']} | error: {p['error'][:60]} | | | | | | |")
         continue
     print(f"| {p['scene']} | {p['rgb']:.2e} | {p['alpha']:.2e} | {p['depth']:.2e} | {p['transmittance']:.2e} | "
-          f"{p['rgb_p999']:.2e} | {p['hit_diff']} | {p['samples_diff_pixels']} |")
+          f"{p['rgb_p999']:.2e} | {p['hit_diff']} | {p.get('ert_flips', 0)} ({p.get('ert_abs', 0):.1e}) |")
 
 peer = {}
 extra = {}
