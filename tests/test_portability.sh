@@ -134,6 +134,7 @@ done
 #define DVREN_STAGES_PARAM
 #define DVREN_STAGES_ARG
 #define DVREN_FIELD_EVAL(P, p, out) dense_grid_eval((P), (p), (out))
+#define DVREN_FIELD_EVAL_CHANNEL(P, p, c) dense_grid_eval_channel((P), (p), (c))
 #define DVREN_SHADER_DENSITY(P, ch) emission_absorption_density((P), (ch))
 #define DVREN_SHADER_COLOR(P, ch, grad, dir, rgb) emission_absorption_color((P), (ch), (grad), (dir), (rgb))
 #define DVREN_SAMPLER_BEGIN(P, budget, o, d, t0, t1, rng, state) \
