@@ -71,7 +71,7 @@ embed_strings() { # header name source
       print
       print "static const char* const " var "[] = {"
       while ((getline line < src) > 0) {
-        gsub(/\\/, "\\\\", line); gsub(/"/, "\\\"", line)
+        gsub(/\\/, "&&", line); gsub(/"/, "\\\"", line)
         print "\"" line "\\n\","
       }
       print "0};"
@@ -82,11 +82,14 @@ embed_strings() { # header name source
 }
 gen_into() { # output-dir: writes the generated headers there
   embed dvren.h device kernels/dvren_device.h > "$1/dvren.h.1"
-  embed "$1/dvren.h.1" march kernels/dvren_march.h > "$1/dvren.h"
+  embed "$1/dvren.h.1" march kernels/dvren_march.h > "$1/dvren.h.2"
+  embed "$1/dvren.h.2" march64 kernels/dvren_march.h > "$1/dvren.h.3"
+  embed "$1/dvren.h.3" train kernels/dvren_train.h > "$1/dvren.h"
   embed_strings dvren_cuda.h "cuda-src device" kernels/dvren_device.h dvren__cuda_src_device > "$1/c.1"
   embed_strings "$1/c.1" "cuda-src march" kernels/dvren_march.h dvren__cuda_src_march > "$1/c.2"
-  embed_strings "$1/c.2" "cuda-src kernel" kernels/dvren_cuda_kernel.h dvren__cuda_src_kernel > "$1/dvren_cuda.h"
-  rm -f "$1/dvren.h.1" "$1/c.1" "$1/c.2"
+  embed_strings "$1/c.2" "cuda-src kernel" kernels/dvren_cuda_kernel.h dvren__cuda_src_kernel > "$1/c.3"
+  embed_strings "$1/c.3" "cuda-src train" kernels/dvren_train.h dvren__cuda_src_train > "$1/dvren_cuda.h"
+  rm -f "$1/dvren.h.1" "$1/dvren.h.2" "$1/dvren.h.3" "$1/c.1" "$1/c.2" "$1/c.3"
 }
 do_gen() { # [--check]: only report whether the headers are stale (exit 1 if so)
   local t f rc=0; t=$(mktemp -d)

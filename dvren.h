@@ -65,8 +65,10 @@
  *   >>plugins    the plugin ABI and plugin loading
  *   >>stage      stage instances (field, shader, sampler)
  *   >>render     scenes, plans, framebuffers, the CPU renderer
+ *   >>autodiff   gradients, backward pass, losses, regularisers, optimizers, checkpoints
  *   >>files      atomic file writes, .npy
  *   >>march      the ray-march template (implementation; generated from kernels/)
+ *   >>march64    its float64 instance for the gradient checker (generated)
  *
  * MEMORY: every host allocation goes through the context's allocator. Objects
  * are created and destroyed in pairs; memory never crosses a library boundary
@@ -97,7 +99,7 @@
  * plugin may refuse a host (docs/plugins.md, "Versions"). Minor versions only
  * append fields at the end of structs (each begins with struct_size). */
 #define DVREN_ABI_MAJOR 1u
-#define DVREN_ABI_MINOR 0u
+#define DVREN_ABI_MINOR 1u
 #define DVREN_ABI_VERSION ((DVREN_ABI_MAJOR << 16) | DVREN_ABI_MINOR)
 
 #ifndef DVREN_API
@@ -169,46 +171,121 @@ typedef long long int64_t;
 /* Size of a sampler's per-ray state, in 32-bit words (ABI constant). */
 #define DVREN_SAMPLER_STATE_WORDS 12
 
-/* ---- scalar math ------------------------------------------------------- */
-DVREN_FN float dvren_minf(float a, float b) { return a < b ? a : b; }
-DVREN_FN float dvren_maxf(float a, float b) { return a > b ? a : b; }
-DVREN_FN float dvren_clampf(float x, float lo, float hi) { return x < lo ? lo : (x > hi ? hi : x); }
-DVREN_FN float dvren_absf(float x) { return x < 0.0f ? -x : x; }
-DVREN_FN float dvren_lerpf(float a, float b, float t) { return a + (b - a) * t; }
-DVREN_FN int dvren_clampi(int x, int lo, int hi) { return x < lo ? lo : (x > hi ? hi : x); }
-/* e^x as 2^(x log2 e): the same formula on both paths, so the CPU and the GPU
- * agree; on the GPU it is one MUFU.EX2 (relative error about 2^-22) instead of
- * expf's ten instructions. For the compositing weights exp(-sigma dt). */
-DVREN_FN float dvren_exp(float x) { return exp2f(x * 1.44269504088896341f); }
-/* exp of a value clamped to [-87, 88] so it never overflows to inf or NaN. */
-DVREN_FN float dvren_safe_expf(float x) { return expf(dvren_clampf(x, -87.0f, 88.0f)); }
-/* softplus(x) = log(1 + e^x), stable for large |x|. */
-DVREN_FN float dvren_softplusf(float x) { return x > 20.0f ? x : log1pf(expf(x)); }
-DVREN_FN float dvren_sigmoidf(float x) { return 1.0f / (1.0f + dvren_safe_expf(-x)); }
+/* ---- precision ---------------------------------------------------------------
+ * Per-sample code computes in dvren_real, a float unless DVREN_PREC_BITS is
+ * 64 where it is used. The renderer (CPU and GPU) is float32; the gradient
+ * checker runs the same single-source code in float64 for its finite
+ * differences. A plugin includes its per-sample file once per precision and
+ * names its functions with DVREN_PNAME(name): name in float32, name_f64 in
+ * float64 (docs/plugins.md, "Precision"). Generic names (dvren_vec3,
+ * dvren_add3, dvren_exp, ...) resolve to the precision in force where they
+ * are used. Storage (parameter blocks, grids) stays float32. */
+#ifndef DVREN_PREC_BITS
+#define DVREN_PREC_BITS 32
+#endif
+#define DVREN__CAT2(a, b) a##b
+#define DVREN__CAT(a, b) DVREN__CAT2(a, b)
+#define DVREN__PS DVREN__CAT(_, DVREN_PREC_BITS)
+#define DVREN__RN(base) DVREN__CAT(base, DVREN__PS)
+#define dvren__psfx_32
+#define dvren__psfx_64 _f64
+#define DVREN_PNAME(name) DVREN__CAT(name, DVREN__CAT(dvren__psfx_, DVREN_PREC_BITS))
+typedef float dvren__real_32;
+typedef double dvren__real_64;
+#define dvren_real DVREN__RN(dvren__real)
 
-/* ---- 3-vectors -------------------------------------------------------------- */
 typedef struct dvren_float3 { float x, y, z; } dvren_float3;
+typedef struct dvren_double3 { double x, y, z; } dvren_double3;
+typedef dvren_float3 dvren__vec3_32;
+typedef dvren_double3 dvren__vec3_64;
+#define dvren_vec3 DVREN__RN(dvren__vec3)
 
-DVREN_FN dvren_float3 dvren_f3(float x, float y, float z) { dvren_float3 r; r.x = x; r.y = y; r.z = z; return r; }
-DVREN_FN dvren_float3 dvren_f3v(const float* v) { return dvren_f3(v[0], v[1], v[2]); }
-DVREN_FN dvren_float3 dvren_add3(dvren_float3 a, dvren_float3 b) { return dvren_f3(a.x + b.x, a.y + b.y, a.z + b.z); }
-DVREN_FN dvren_float3 dvren_sub3(dvren_float3 a, dvren_float3 b) { return dvren_f3(a.x - b.x, a.y - b.y, a.z - b.z); }
-DVREN_FN dvren_float3 dvren_mul3(dvren_float3 a, dvren_float3 b) { return dvren_f3(a.x * b.x, a.y * b.y, a.z * b.z); }
-DVREN_FN dvren_float3 dvren_scale3(dvren_float3 a, float s) { return dvren_f3(a.x * s, a.y * s, a.z * s); }
-/* a + b*s */
-DVREN_FN dvren_float3 dvren_madd3(dvren_float3 a, dvren_float3 b, float s) { return dvren_f3(a.x + b.x * s, a.y + b.y * s, a.z + b.z * s); }
-DVREN_FN float dvren_dot3(dvren_float3 a, dvren_float3 b) { return a.x * b.x + a.y * b.y + a.z * b.z; }
-DVREN_FN dvren_float3 dvren_cross3(dvren_float3 a, dvren_float3 b)
-{
-    return dvren_f3(a.y * b.z - a.z * b.y, a.z * b.x - a.x * b.z, a.x * b.y - a.y * b.x);
-}
-DVREN_FN float dvren_length3(dvren_float3 a) { return sqrtf(dvren_dot3(a, a)); }
-/* a / |a|; the zero vector stays zero. */
-DVREN_FN dvren_float3 dvren_normalize3(dvren_float3 a)
-{
-    float l = dvren_length3(a);
-    return l > 0.0f ? dvren_scale3(a, 1.0f / l) : a;
-}
+/* Scalar and vector helpers, defined once per precision: R the real type,
+ * V the vector type, S the name suffix, M the libm suffix ("f" for float). */
+#define DVREN__REAL_FUNCS(R, V, S, M)                                                                                  \
+    DVREN_FN R dvren__min##S(R a, R b) { return a < b ? a : b; }                                                        \
+    DVREN_FN R dvren__max##S(R a, R b) { return a > b ? a : b; }                                                        \
+    DVREN_FN R dvren__clamp##S(R x, R lo, R hi) { return x < lo ? lo : (x > hi ? hi : x); }                             \
+    DVREN_FN R dvren__abs##S(R x) { return x < (R)0 ? -x : x; }                                                         \
+    DVREN_FN R dvren__lerp##S(R a, R b, R t) { return a + (b - a) * t; }                                               \
+    /* e^x as 2^(x log2 e): one MUFU.EX2 on the GPU instead of ten instructions; the same formula on the CPU */       \
+    DVREN_FN R dvren__exp##S(R x) { return exp2##M(x * (R)1.44269504088896341); }                                       \
+    /* exp of x clamped to [-87, 88]: never inf or NaN */                                                              \
+    DVREN_FN R dvren__safe_exp##S(R x) { return exp##M(dvren__clamp##S(x, (R)-87, (R)88)); }                            \
+    /* softplus(x) = log(1 + e^x), stable for large x; its derivative is the sigmoid */                                \
+    DVREN_FN R dvren__softplus##S(R x) { return x > (R)20 ? x : log1p##M(exp##M(x)); }                                  \
+    DVREN_FN R dvren__sigmoid##S(R x) { return (R)1 / ((R)1 + dvren__safe_exp##S(-x)); }                               \
+    DVREN_FN R dvren__sqrt##S(R x) { return sqrt##M(x); }                                                               \
+    DVREN_FN R dvren__floor##S(R x) { return floor##M(x); }                                                             \
+    DVREN_FN R dvren__ceil##S(R x) { return ceil##M(x); }                                                               \
+    DVREN_FN R dvren__pow##S(R x, R y) { return pow##M(x, y); }                                                         \
+    DVREN_FN V dvren__v3##S(R x, R y, R z)                                                                             \
+    {                                                                                                                  \
+        V r;                                                                                                           \
+        r.x = x;                                                                                                       \
+        r.y = y;                                                                                                       \
+        r.z = z;                                                                                                       \
+        return r;                                                                                                      \
+    }                                                                                                                  \
+    /* from three floats of storage (a block, a camera) */                                                            \
+    DVREN_FN V dvren__v3p##S(const float* v) { return dvren__v3##S((R)v[0], (R)v[1], (R)v[2]); }                       \
+    DVREN_FN V dvren__add3##S(V a, V b) { return dvren__v3##S(a.x + b.x, a.y + b.y, a.z + b.z); }                       \
+    DVREN_FN V dvren__sub3##S(V a, V b) { return dvren__v3##S(a.x - b.x, a.y - b.y, a.z - b.z); }                       \
+    DVREN_FN V dvren__mul3##S(V a, V b) { return dvren__v3##S(a.x * b.x, a.y * b.y, a.z * b.z); }                       \
+    DVREN_FN V dvren__scale3##S(V a, R s) { return dvren__v3##S(a.x * s, a.y * s, a.z * s); }                           \
+    /* a + b*s */                                                                                                      \
+    DVREN_FN V dvren__madd3##S(V a, V b, R s) { return dvren__v3##S(a.x + b.x * s, a.y + b.y * s, a.z + b.z * s); }     \
+    DVREN_FN R dvren__dot3##S(V a, V b) { return a.x * b.x + a.y * b.y + a.z * b.z; }                                   \
+    DVREN_FN V dvren__cross3##S(V a, V b)                                                                              \
+    {                                                                                                                  \
+        return dvren__v3##S(a.y * b.z - a.z * b.y, a.z * b.x - a.x * b.z, a.x * b.y - a.y * b.x);                      \
+    }                                                                                                                  \
+    DVREN_FN R dvren__length3##S(V a) { return sqrt##M(dvren__dot3##S(a, a)); }                                         \
+    /* a / |a|; the zero vector stays zero */                                                                          \
+    DVREN_FN V dvren__normalize3##S(V a)                                                                               \
+    {                                                                                                                  \
+        R l = dvren__length3##S(a);                                                                                    \
+        return l > (R)0 ? dvren__scale3##S(a, (R)1 / l) : a;                                                           \
+    }
+
+DVREN__REAL_FUNCS(float, dvren_float3, _32, f)
+#if !DVREN_ON_GPU
+DVREN__REAL_FUNCS(double, dvren_double3, _64, )
+#endif
+
+#define dvren_min DVREN__RN(dvren__min)
+#define dvren_max DVREN__RN(dvren__max)
+#define dvren_clamp DVREN__RN(dvren__clamp)
+#define dvren_abs DVREN__RN(dvren__abs)
+#define dvren_lerp DVREN__RN(dvren__lerp)
+#define dvren_exp DVREN__RN(dvren__exp)
+#define dvren_safe_exp DVREN__RN(dvren__safe_exp)
+#define dvren_softplus DVREN__RN(dvren__softplus)
+#define dvren_sigmoid DVREN__RN(dvren__sigmoid)
+#define dvren_sqrt DVREN__RN(dvren__sqrt)
+#define dvren_floor DVREN__RN(dvren__floor)
+#define dvren_ceil DVREN__RN(dvren__ceil)
+#define dvren_pow DVREN__RN(dvren__pow)
+#define dvren_v3 DVREN__RN(dvren__v3)
+#define dvren_v3p DVREN__RN(dvren__v3p)
+#define dvren_add3 DVREN__RN(dvren__add3)
+#define dvren_sub3 DVREN__RN(dvren__sub3)
+#define dvren_mul3 DVREN__RN(dvren__mul3)
+#define dvren_scale3 DVREN__RN(dvren__scale3)
+#define dvren_madd3 DVREN__RN(dvren__madd3)
+#define dvren_dot3 DVREN__RN(dvren__dot3)
+#define dvren_cross3 DVREN__RN(dvren__cross3)
+#define dvren_length3 DVREN__RN(dvren__length3)
+#define dvren_normalize3 DVREN__RN(dvren__normalize3)
+
+/* float32 names kept for code that is float32 by nature (storage, cameras) */
+#define dvren_minf dvren__min_32
+#define dvren_maxf dvren__max_32
+#define dvren_clampf dvren__clamp_32
+#define dvren_absf dvren__abs_32
+#define dvren_f3 dvren__v3_32
+#define dvren_f3v dvren__v3p_32
+DVREN_FN int dvren_clampi(int x, int lo, int hi) { return x < lo ? lo : (x > hi ? hi : x); }
 
 /* Reinterpret bits (a union: valid C, and C++ compilers and NVRTC honour it). */
 DVREN_FN float dvren__bits_to_float(uint32_t u)
@@ -426,68 +503,78 @@ typedef struct dvren_camera {
     float inv_view_proj[16]; /* MATRIX: inverse(P*V), column-major (OpenGL) */
 } dvren_camera;
 
-DVREN_FN dvren_float3 dvren__mat4_unproject(const float* m, float x, float y, float z)
-{
-    /* column-major: element (row r, column c) is m[c*4 + r] */
-    float w = m[3] * x + m[7] * y + m[11] * z + m[15];
-    float iw = (w != 0.0f) ? 1.0f / w : 0.0f;
-    return dvren_f3((m[0] * x + m[4] * y + m[8] * z + m[12]) * iw,
-                    (m[1] * x + m[5] * y + m[9] * z + m[13]) * iw,
-                    (m[2] * x + m[6] * y + m[10] * z + m[14]) * iw);
-}
-
 /* Ray through image position (px, py) in pixels (top-left origin, y down) of a
- * width x height image. Returns the origin and the unit direction. PINHOLE and
+ * width x height image: its origin and unit direction. PINHOLE and
  * perspective MATRIX rays start at the eye; ORTHOGRAPHIC rays start on the
  * plane through the eye; orthographic MATRIX rays start on the near plane.
- * Ray distances (and the depth output) are measured from that origin. */
-DVREN_FN void dvren_camera_ray(const dvren_camera* c, float px, float py, float width, float height,
-                               dvren_float3* origin, dvren_float3* dir)
-{
-    float nx = 2.0f * px / width - 1.0f;  /* NDC x in [-1, 1], +1 at the right */
-    float ny = 1.0f - 2.0f * py / height; /* NDC y in [-1, 1], +1 at the top */
-    dvren_float3 e = dvren_f3v(c->eye), f = dvren_f3v(c->forward);
-    dvren_float3 r = dvren_f3v(c->right), u = dvren_f3v(c->up);
-    if (c->model == DVREN_CAMERA_ORTHOGRAPHIC) {
-        float hh = 0.5f * c->ortho_height, hw = hh * width / height;
-        *origin = dvren_madd3(dvren_madd3(e, r, nx * hw), u, ny * hh);
-        *dir = f;
-    } else if (c->model == DVREN_CAMERA_MATRIX) {
-        dvren_float3 pn = dvren__mat4_unproject(c->inv_view_proj, nx, ny, -1.0f);
-        dvren_float3 pf = dvren__mat4_unproject(c->inv_view_proj, nx, ny, 1.0f);
-        *origin = c->perspective ? e : pn;
-        *dir = dvren_normalize3(dvren_sub3(pf, pn));
-    } else {
-        float th = c->tan_half_fov_y, tw = th * width / height;
-        *origin = e;
-        *dir = dvren_normalize3(dvren_madd3(dvren_madd3(f, r, nx * tw), u, ny * th));
+ * Ray distances (and the depth output) are measured from that origin.
+ * dvren_ray_box: slab test of a ray against the box [bmin, bmax]; on a hit
+ * returns 1 with the entry distance *t0 (clamped to >= 0: rays may start
+ * inside) and the exit distance *t1 > *t0; axis-parallel rays are handled
+ * without 0*inf. Both in each precision (generic names below). */
+#define DVREN__REAL_GEOM(R, V, S, M)                                                                                   \
+    DVREN_FN V dvren__unproject##S(const float* m, R x, R y, R z)                                                      \
+    {                                                                                                                  \
+        /* column-major: element (row r, column c) is m[c*4 + r] */                                                   \
+        R w = (R)m[3] * x + (R)m[7] * y + (R)m[11] * z + (R)m[15];                                                     \
+        R iw = (w != (R)0) ? (R)1 / w : (R)0;                                                                          \
+        return dvren__v3##S(((R)m[0] * x + (R)m[4] * y + (R)m[8] * z + (R)m[12]) * iw,                                 \
+                            ((R)m[1] * x + (R)m[5] * y + (R)m[9] * z + (R)m[13]) * iw,                                 \
+                            ((R)m[2] * x + (R)m[6] * y + (R)m[10] * z + (R)m[14]) * iw);                               \
+    }                                                                                                                  \
+    DVREN_FN void dvren__camera_ray##S(const dvren_camera* c, R px, R py, R width, R height, V* origin, V* dir)        \
+    {                                                                                                                  \
+        R nx = (R)2 * px / width - (R)1;  /* NDC x in [-1, 1], +1 at the right */                                    \
+        R ny = (R)1 - (R)2 * py / height; /* NDC y in [-1, 1], +1 at the top */                                      \
+        V e = dvren__v3p##S(c->eye), f = dvren__v3p##S(c->forward);                                                   \
+        V r = dvren__v3p##S(c->right), u = dvren__v3p##S(c->up);                                                      \
+        if (c->model == DVREN_CAMERA_ORTHOGRAPHIC) {                                                                   \
+            R hh = (R)0.5 * (R)c->ortho_height, hw = hh * width / height;                                              \
+            *origin = dvren__madd3##S(dvren__madd3##S(e, r, nx * hw), u, ny * hh);                                     \
+            *dir = f;                                                                                                  \
+        } else if (c->model == DVREN_CAMERA_MATRIX) {                                                                  \
+            V pn = dvren__unproject##S(c->inv_view_proj, nx, ny, (R)-1);                                               \
+            V pf = dvren__unproject##S(c->inv_view_proj, nx, ny, (R)1);                                                \
+            *origin = c->perspective ? e : pn;                                                                         \
+            *dir = dvren__normalize3##S(dvren__sub3##S(pf, pn));                                                       \
+        } else {                                                                                                       \
+            R th = (R)c->tan_half_fov_y, tw = th * width / height;                                                     \
+            *origin = e;                                                                                               \
+            *dir = dvren__normalize3##S(dvren__madd3##S(dvren__madd3##S(f, r, nx * tw), u, ny * th));                  \
+        }                                                                                                              \
+    }                                                                                                                  \
+    DVREN_FN int dvren__ray_box##S(V o, V d, const float* bmin, const float* bmax, R* t0, R* t1)                       \
+    {                                                                                                                  \
+        R lo = (R)0, hi = (R)3.0e38;                                                                                   \
+        R oo[3], dd[3];                                                                                                \
+        int a;                                                                                                         \
+        oo[0] = o.x;                                                                                                   \
+        oo[1] = o.y;                                                                                                   \
+        oo[2] = o.z;                                                                                                   \
+        dd[0] = d.x;                                                                                                   \
+        dd[1] = d.y;                                                                                                   \
+        dd[2] = d.z;                                                                                                   \
+        for (a = 0; a < 3; ++a) {                                                                                      \
+            if (dd[a] == (R)0) {                                                                                       \
+                if (oo[a] < (R)bmin[a] || oo[a] > (R)bmax[a]) return 0;                                                \
+            } else {                                                                                                   \
+                R inv = (R)1 / dd[a];                                                                                  \
+                R ta = ((R)bmin[a] - oo[a]) * inv, tb = ((R)bmax[a] - oo[a]) * inv;                                    \
+                lo = dvren__max##S(lo, dvren__min##S(ta, tb));                                                         \
+                hi = dvren__min##S(hi, dvren__max##S(ta, tb));                                                         \
+            }                                                                                                          \
+        }                                                                                                              \
+        *t0 = lo;                                                                                                      \
+        *t1 = hi;                                                                                                      \
+        return hi > lo;                                                                                                \
     }
-}
 
-/* Slab test of a ray against the box [bmin, bmax]. On a hit returns 1 with the
- * entry distance *t0 (clamped to >= 0: rays may start inside) and the exit
- * distance *t1 > *t0. Axis-parallel rays are handled without 0*inf. */
-DVREN_FN int dvren_ray_box(dvren_float3 o, dvren_float3 d, const float* bmin, const float* bmax, float* t0, float* t1)
-{
-    float lo = 0.0f, hi = 3.0e38f;
-    float oo[3], dd[3];
-    int a;
-    oo[0] = o.x; oo[1] = o.y; oo[2] = o.z;
-    dd[0] = d.x; dd[1] = d.y; dd[2] = d.z;
-    for (a = 0; a < 3; ++a) {
-        if (dd[a] == 0.0f) {
-            if (oo[a] < bmin[a] || oo[a] > bmax[a]) return 0;
-        } else {
-            float inv = 1.0f / dd[a];
-            float ta = (bmin[a] - oo[a]) * inv, tb = (bmax[a] - oo[a]) * inv;
-            lo = dvren_maxf(lo, dvren_minf(ta, tb));
-            hi = dvren_minf(hi, dvren_maxf(ta, tb));
-        }
-    }
-    *t0 = lo;
-    *t1 = hi;
-    return hi > lo;
-}
+DVREN__REAL_GEOM(float, dvren_float3, _32, f)
+#if !DVREN_ON_GPU
+DVREN__REAL_GEOM(double, dvren_double3, _64, )
+#endif
+#define dvren_camera_ray DVREN__RN(dvren__camera_ray)
+#define dvren_ray_box DVREN__RN(dvren__ray_box)
 
 /* ---- what the stages see -------------------------------------------------------- */
 
@@ -501,11 +588,18 @@ typedef struct dvren_march_budget {
     uint32_t pad;
 } dvren_march_budget;
 
-/* Per-ray sampler state; its meaning belongs to the sampler. */
-typedef struct dvren_sampler_state {
+/* Per-ray sampler state, in the precision of the march; its meaning belongs
+ * to the sampler. */
+typedef struct dvren__sstate_32 {
     float f[DVREN_SAMPLER_STATE_WORDS / 2];
     uint32_t u[DVREN_SAMPLER_STATE_WORDS / 2];
-} dvren_sampler_state;
+} dvren__sstate_32;
+typedef struct dvren__sstate_64 {
+    double f[DVREN_SAMPLER_STATE_WORDS / 2];
+    uint32_t u[DVREN_SAMPLER_STATE_WORDS / 2];
+} dvren__sstate_64;
+typedef dvren__sstate_64 dvren_sampler_state_f64;
+#define dvren_sampler_state DVREN__RN(dvren__sstate)
 
 /* ---- framebuffer ------------------------------------------------------------------ */
 /* Output selection bits (dvren_plan_desc.outputs). */
@@ -528,6 +622,133 @@ typedef struct dvren_fb_view {
     uint32_t* samples;
     uint32_t width, height;
 } dvren_fb_view;
+
+/* ---- gradients ------------------------------------------------------------------
+ * Where a per-sample backward function adds the gradient of one parameter
+ * buffer (the host binds it into the plugin's block with bind_gradients();
+ * ptr NULL: not wanted, the add is a no-op).
+ *   DVREN_GRAD_F32    float32 atomics: fast; the summation order varies, so the
+ *                     last bits vary from run to run
+ *   DVREN_GRAD_FIXED  int64 fixed point in units of 2^-32 (DVREN_GRAD_FIXED_SCALE)
+ *                     with integer atomics: sums are exact and order-free, so
+ *                     gradients are bitwise the same run after run; the host
+ *                     scales the cotangents so that they are <= 1 and turns the
+ *                     sums back into float32 afterwards
+ *   DVREN_GRAD_F64    float64, plain adds (one thread only: the gradient checker) */
+#define DVREN_GRAD_F32 1u
+#define DVREN_GRAD_FIXED 2u
+#define DVREN_GRAD_F64 3u
+#define DVREN_GRAD_FIXED_SCALE 4294967296.0
+typedef struct dvren_grad_ref {
+    void* ptr;
+    uint32_t mode; /* DVREN_GRAD_* */
+    uint32_t pad;
+} dvren_grad_ref;
+
+/* v * 2^32 rounded to an integer, saturated far inside the int64 range */
+#define DVREN__FIXED_Q(v, out)                                                                                         \
+    do {                                                                                                               \
+        double q_ = (double)(v) * DVREN_GRAD_FIXED_SCALE;                                                              \
+        q_ = q_ > 4.0e18 ? 4.0e18 : (q_ < -4.0e18 ? -4.0e18 : q_);                                                     \
+        (out) = DVREN__LLRINT(q_);                                                                                     \
+    } while (0)
+
+#if DVREN_ON_GPU
+#define DVREN__LLRINT(q) __double2ll_rn(q)
+#if defined(DVREN_JIT_GRAD_MODE)
+#define DVREN__GRAD_MODE(g) DVREN_JIT_GRAD_MODE
+#else
+#define DVREN__GRAD_MODE(g) ((g).mode)
+#endif
+DVREN_FN void dvren__grad_add_32(dvren_grad_ref g, uint64_t i, float v)
+{
+    if (!g.ptr || v == 0.0f) return;
+    if (DVREN__GRAD_MODE(g) == DVREN_GRAD_FIXED) {
+        long long k;
+        DVREN__FIXED_Q(v, k);
+        atomicAdd((unsigned long long*)g.ptr + i, (unsigned long long)k);
+    } else {
+        atomicAdd((float*)g.ptr + i, v);
+    }
+}
+/* Four consecutive elements i .. i+3 (i a multiple of 4): one vector atomic
+ * on sm_90 and newer. */
+DVREN_FN void dvren__grad_add4_32(dvren_grad_ref g, uint64_t i, float a, float b, float c, float d)
+{
+    if (!g.ptr) return;
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    if (DVREN__GRAD_MODE(g) == DVREN_GRAD_F32) {
+        if (a != 0.0f || b != 0.0f || c != 0.0f || d != 0.0f)
+            atomicAdd((float4*)((float*)g.ptr + i), make_float4(a, b, c, d));
+        return;
+    }
+#endif
+    dvren__grad_add_32(g, i, a);
+    dvren__grad_add_32(g, i + 1, b);
+    dvren__grad_add_32(g, i + 2, c);
+    dvren__grad_add_32(g, i + 3, d);
+}
+#else
+#if defined(_MSC_VER)
+#include <intrin.h>
+#endif
+#define DVREN__LLRINT(q) ((int64_t)llrint(q))
+/* CPU: compare-and-swap for float32, fetch-add for fixed point; both are
+ * safe with the renderer's worker threads */
+DVREN_FN void dvren__grad_add_f32_atomic(float* p, float v)
+{
+    union { float f; uint32_t u; } o, n;
+#if defined(_MSC_VER)
+    o.f = *(volatile float*)p;
+    for (;;) {
+        long prev;
+        n.f = o.f + v;
+        prev = _InterlockedCompareExchange((volatile long*)p, (long)n.u, (long)o.u);
+        if ((uint32_t)prev == o.u) return;
+        o.u = (uint32_t)prev;
+    }
+#else
+    o.u = __atomic_load_n((uint32_t*)p, __ATOMIC_RELAXED);
+    do {
+        n.f = o.f + v;
+    } while (!__atomic_compare_exchange_n((uint32_t*)p, &o.u, n.u, 1, __ATOMIC_RELAXED, __ATOMIC_RELAXED));
+#endif
+}
+DVREN_FN void dvren__grad_add_64(dvren_grad_ref g, uint64_t i, double v)
+{
+    if (!g.ptr || v == 0.0) return;
+    if (g.mode == DVREN_GRAD_F64) {
+        ((double*)g.ptr)[i] += v;
+    } else if (g.mode == DVREN_GRAD_FIXED) {
+        int64_t k;
+        DVREN__FIXED_Q(v, k);
+#if defined(_MSC_VER)
+        _InterlockedExchangeAdd64((volatile long long*)((int64_t*)g.ptr + i), k);
+#else
+        __atomic_fetch_add((int64_t*)g.ptr + i, k, __ATOMIC_RELAXED);
+#endif
+    } else {
+        dvren__grad_add_f32_atomic((float*)g.ptr + i, (float)v);
+    }
+}
+DVREN_FN void dvren__grad_add_32(dvren_grad_ref g, uint64_t i, float v) { dvren__grad_add_64(g, i, (double)v); }
+DVREN_FN void dvren__grad_add4_64(dvren_grad_ref g, uint64_t i, double a, double b, double c, double d)
+{
+    dvren__grad_add_64(g, i, a);
+    dvren__grad_add_64(g, i + 1, b);
+    dvren__grad_add_64(g, i + 2, c);
+    dvren__grad_add_64(g, i + 3, d);
+}
+DVREN_FN void dvren__grad_add4_32(dvren_grad_ref g, uint64_t i, float a, float b, float c, float d)
+{
+    dvren__grad_add4_64(g, i, (double)a, (double)b, (double)c, (double)d);
+}
+#endif
+/* dvren_grad_add(g, i, v): add v to element i of the gradient g;
+ * dvren_grad_add4(g, i, a, b, c, d): to elements i .. i+3 (i a multiple of 4,
+ * the buffer 16-byte aligned) */
+#define dvren_grad_add DVREN__RN(dvren__grad_add)
+#define dvren_grad_add4 DVREN__RN(dvren__grad_add4)
 
 #endif /* DVREN_DEVICE_H */
 /* >>device end */
@@ -897,7 +1118,10 @@ typedef enum dvren_plugin_kind {
 /* Most buffers a stage may declare. */
 #define DVREN_MAX_BUFFERS 16u
 
-#define DVREN_BUFFER_DIFFERENTIABLE 0x1u /* gradients flow to this buffer (backward pass) */
+/* Gradients flow to this buffer (backward pass): its elements are float32
+ * and the plugin's _bwd functions add dL/d(element) through the
+ * dvren_grad_ref bind_gradients() stores for it. */
+#define DVREN_BUFFER_DIFFERENTIABLE 0x1u
 
 /* A data buffer a stage instance owns (a grid, a lookup table). The host
  * places it where the renderer runs (host memory for the CPU, device memory
@@ -939,6 +1163,11 @@ typedef struct dvren_instance_info {
      * compile-time constants. Only the plugin's own (prefixed) macros. May be
      * NULL. Valid until destroy. */
     const char* jit_defines;
+    /* shaders: 1 when sigma == 0 implies dsigma/dchannels == 0 (ReLU, a
+     * transfer function whose opacity is 0 around the value): the backward
+     * pass then skips empty samples, as the forward pass does, unless the
+     * shader's own buffers are being trained */
+    uint32_t flat_empty_density;
 } dvren_instance_info;
 
 typedef struct dvren_host dvren_host;
@@ -988,25 +1217,63 @@ typedef struct dvren_instance_iface {
      * the renderer will read it (host or device memory): store it, never
      * dereference it here. */
     dvren_status (*bind)(const dvren_host* host, void* instance, const void* const* buffers, void* block);
+    /* Differentiable plugins (optional; a plugin without it has no
+     * gradients): after bind(), stores grads[i], where the gradient of
+     * buffer i goes, into the same block, for the _bwd functions to add to.
+     * grads[i].ptr is NULL for a buffer without DVREN_BUFFER_DIFFERENTIABLE
+     * or whose gradient is not wanted. Store, never dereference. */
+    dvren_status (*bind_gradients)(const dvren_host* host, void* instance, const dvren_grad_ref* grads, void* block);
 } dvren_instance_iface;
 
 /* Per-sample functions: the plugin's single-source device code, compiled
  * for the CPU. `block` is the parameter block written by bind(). They run on
- * the renderer's worker threads, concurrently: no state beyond arguments. */
+ * the renderer's worker threads, concurrently: no state beyond arguments.
+ * Each exists in float32 (rendering) and, optionally, float64 (the gradient
+ * checker, dvren_gradcheck): the same source compiled twice (DVREN_PNAME,
+ * docs/plugins.md "Precision"). The _bwd functions are the backward pass:
+ * given the cotangent of the outputs they add the cotangent of the inputs
+ * (the arrays marked dL_d*, which they += into) and add the gradients of
+ * the plugin's differentiable buffers through the dvren_grad_ref values
+ * that bind_gradients() put in the block. */
 typedef void (*dvren_field_eval_fn)(const void* block, dvren_float3 p, float* out);
 typedef float (*dvren_field_eval_channel_fn)(const void* block, dvren_float3 p, uint32_t channel);
+typedef void (*dvren_field_eval_bwd_fn)(const void* block, dvren_float3 p, const float* dL_dout);
 typedef float (*dvren_shader_density_fn)(const void* block, const float* channels);
 typedef void (*dvren_shader_color_fn)(const void* block, const float* channels, dvren_float3 grad, dvren_float3 dir,
                                       dvren_float3* rgb);
+typedef void (*dvren_shader_density_bwd_fn)(const void* block, const float* channels, float dL_dsigma, float* dL_dch);
+typedef void (*dvren_shader_color_bwd_fn)(const void* block, const float* channels, dvren_float3 grad, dvren_float3 dir,
+                                          dvren_float3 dL_drgb, float* dL_dch, dvren_float3* dL_dgrad);
 typedef void (*dvren_sampler_begin_fn)(const void* block, const dvren_march_budget* budget, dvren_float3 o,
                                        dvren_float3 d, float t0, float t1, dvren_rng* rng, dvren_sampler_state* state);
 typedef int (*dvren_sampler_next_fn)(const void* block, dvren_sampler_state* state, float* t, float* dt);
+/* float64 twins (named name_f64 in the plugin's source) */
+typedef void (*dvren_field_eval_f64_fn)(const void* block, dvren_double3 p, double* out);
+typedef double (*dvren_field_eval_channel_f64_fn)(const void* block, dvren_double3 p, uint32_t channel);
+typedef void (*dvren_field_eval_bwd_f64_fn)(const void* block, dvren_double3 p, const double* dL_dout);
+typedef double (*dvren_shader_density_f64_fn)(const void* block, const double* channels);
+typedef void (*dvren_shader_color_f64_fn)(const void* block, const double* channels, dvren_double3 grad,
+                                          dvren_double3 dir, dvren_double3* rgb);
+typedef void (*dvren_shader_density_bwd_f64_fn)(const void* block, const double* channels, double dL_dsigma,
+                                                double* dL_dch);
+typedef void (*dvren_shader_color_bwd_f64_fn)(const void* block, const double* channels, dvren_double3 grad,
+                                              dvren_double3 dir, dvren_double3 dL_drgb, double* dL_dch,
+                                              dvren_double3* dL_dgrad);
+typedef void (*dvren_sampler_begin_f64_fn)(const void* block, const dvren_march_budget* budget, dvren_double3 o,
+                                           dvren_double3 d, double t0, double t1, dvren_rng* rng,
+                                           dvren_sampler_state_f64* state);
+typedef int (*dvren_sampler_next_f64_fn)(const void* block, dvren_sampler_state_f64* state, double* t, double* dt);
 
 /* "dvren.field/1": eval(block, p, out) writes channels values at world point
  * p; channel 0 is the density channel by convention (raw, before the
  * shader's activation). eval_name is the function's name in device_source.
  * Optional: eval_channel(block, p, c) returns channel c alone, bitwise equal
- * to out[c] of eval() (NULL / NULL name when absent). */
+ * to out[c] of eval() (NULL / NULL name when absent).
+ * Differentiable fields add eval_bwd (with eval_bwd_name for the GPU):
+ * dL_dout[0 .. channels-1] is the cotangent of out; it adds dL/d(buffer
+ * element) for every element eval() read. The position p gets no gradient.
+ * The _f64 members are the float64 twins (optional; the gradient checker
+ * needs them). */
 #define DVREN_IFACE_FIELD "dvren.field/1"
 typedef struct dvren_field_iface {
     uint32_t struct_size;
@@ -1014,13 +1281,27 @@ typedef struct dvren_field_iface {
     dvren_field_eval_fn eval;
     const char* eval_channel_name;
     dvren_field_eval_channel_fn eval_channel;
+    /* backward (optional) */
+    const char* eval_bwd_name;
+    dvren_field_eval_bwd_fn eval_bwd;
+    /* float64 (optional) */
+    dvren_field_eval_f64_fn eval_f64;
+    dvren_field_eval_channel_f64_fn eval_channel_f64;
+    dvren_field_eval_bwd_f64_fn eval_bwd_f64;
 } dvren_field_iface;
 
 /* "dvren.shader/1": density(block, ch) -> sigma >= 0 in 1/world unit (the
  * classification step: transfer function or activation); color(block, ch,
- * grad, dir, rgb) -> emitted radiance, called only where sigma > 0, with
- * the gradient of the requested channel when needs_gradient is set (else
- * zero) and the unit ray direction dir. */
+ * grad, dir, rgb) -> emitted radiance, called only where sigma > 0 in the
+ * forward pass (the backward pass may call it where sigma = 0), with the
+ * gradient of the requested channel when needs_gradient is set (else zero)
+ * and the unit ray direction dir.
+ * Differentiable shaders add density_bwd(block, ch, dL_dsigma, dL_dch)
+ * (dL_dch[c] += dL_dsigma dsigma/dch[c]) and color_bwd(block, ch, grad,
+ * dir, dL_drgb, dL_dch, dL_dgrad) (dL_dch +=; *dL_dgrad = the cotangent of
+ * grad, zero without shading), both also adding the gradients of the
+ * shader's own differentiable buffers. The _f64 members are the float64
+ * twins (optional; the gradient checker needs them). */
 #define DVREN_IFACE_SHADER "dvren.shader/1"
 typedef struct dvren_shader_iface {
     uint32_t struct_size;
@@ -1028,12 +1309,24 @@ typedef struct dvren_shader_iface {
     const char* color_name;
     dvren_shader_density_fn density;
     dvren_shader_color_fn color;
+    /* backward (optional) */
+    const char* density_bwd_name;
+    const char* color_bwd_name;
+    dvren_shader_density_bwd_fn density_bwd;
+    dvren_shader_color_bwd_fn color_bwd;
+    /* float64 (optional) */
+    dvren_shader_density_f64_fn density_f64;
+    dvren_shader_color_f64_fn color_f64;
+    dvren_shader_density_bwd_f64_fn density_bwd_f64;
+    dvren_shader_color_bwd_f64_fn color_bwd_f64;
 } dvren_shader_iface;
 
 /* "dvren.sampler/1": begin() prepares the march of ray o + t d over
  * [t0, t1] (the field's box); next() returns 1 with the next sample distance
  * *t and its segment length *dt (world units), or 0 when the ray is done.
- * Segments must not overlap; their lengths weight the samples. */
+ * Segments must not overlap; their lengths weight the samples. Samplers
+ * have no parameters to train (sample positions carry no gradient); the
+ * _f64 members are the float64 twins for the gradient checker (optional). */
 #define DVREN_IFACE_SAMPLER "dvren.sampler/1"
 typedef struct dvren_sampler_iface {
     uint32_t struct_size;
@@ -1041,6 +1334,9 @@ typedef struct dvren_sampler_iface {
     const char* next_name;
     dvren_sampler_begin_fn begin;
     dvren_sampler_next_fn next;
+    /* float64 (optional) */
+    dvren_sampler_begin_f64_fn begin_f64;
+    dvren_sampler_next_f64_fn next_f64;
 } dvren_sampler_iface;
 
 /* One plugin. A library may hold several. */
@@ -1140,11 +1436,18 @@ typedef struct dvren_scene_desc {
     dvren_stage* field;   /* required, kind FIELD */
     dvren_stage* shader;  /* required, kind SHADER */
     dvren_stage* sampler; /* required, kind SAMPLER */
+    uint32_t flags;       /* DVREN_SCENE_* */
 } dvren_scene_desc;
+
+/* The scene will be differentiated (>>autodiff): it gets a gradient tensor
+ * for every differentiable buffer of its stages, zero at creation. */
+#define DVREN_SCENE_DIFFERENTIABLE 0x1u
 
 /* Binds the stages (they must outlive the scene). Errors: INVALID_ARGUMENT
  * (missing stage, wrong kind, shader reads more channels than the field has,
- * gradient channel out of range), OUT_OF_MEMORY, errors of bind(). */
+ * gradient channel out of range, unknown flags), UNSUPPORTED
+ * (DIFFERENTIABLE with a field or shader that has no backward functions),
+ * OUT_OF_MEMORY, errors of bind(). */
 DVREN_API dvren_status dvren_scene_create(dvren_context* ctx, const dvren_scene_desc* desc, dvren_scene** out);
 DVREN_API void dvren_scene_destroy(dvren_scene* scene);
 
@@ -1161,6 +1464,16 @@ typedef struct dvren_plan_desc {
     uint64_t seed;             /* key of the counter-based RNG (any value, 0 included) */
     uint32_t outputs;          /* DVREN_OUTPUT_* bits; 0 means RGB | ALPHA */
     float background[3];       /* radiance behind the volume, added as T * background; default black */
+    /* Ray-batch plans (training on rays drawn from many views): rays is a
+     * float32 tensor of width*height rays, shape (height, width, 6) or
+     * (width*height, 6), contiguous, each ray origin xyz then unit direction
+     * xyz (world units); ray k is pixel (k % width, k / width). It replaces
+     * the camera (which may then be DVREN_CAMERA_NONE); spp > 1 then
+     * repeats each ray with other sampler jitter. Borrowed: the plan keeps
+     * the pointer and every render reads the rays afresh, so a training loop
+     * refills the tensor between renders. On a GPU context a device tensor
+     * is read in place and a host tensor is uploaded at every render. */
+    const dvren_tensor* rays;
 } dvren_plan_desc;
 
 typedef struct dvren_plan dvren_plan;
@@ -1177,6 +1490,16 @@ DVREN_API const dvren_plan_desc* dvren_plan_get_desc(const dvren_plan* plan);
 typedef struct dvren_framebuffer dvren_framebuffer;
 /* Allocates the outputs the plan selects at its full image size. */
 DVREN_API dvren_status dvren_framebuffer_create(dvren_context* ctx, const dvren_plan* plan, dvren_framebuffer** out);
+/* Allocates the given outputs (DVREN_OUTPUT_* bits; 0: the plan's) at the
+ * plan's image size: targets and cotangents (>>autodiff) hold other outputs
+ * than a render writes. Errors: INVALID_ARGUMENT, OUT_OF_MEMORY, DEVICE. */
+DVREN_API dvren_status dvren_framebuffer_create_outputs(dvren_context* ctx, const dvren_plan* plan, uint32_t outputs,
+                                                        dvren_framebuffer** out);
+/* Copies a host tensor into one output (same element count and dtype,
+ * contiguous), uploading it on a GPU context: how cotangents and targets get
+ * into a framebuffer. Errors: INVALID_ARGUMENT (size or dtype differ, not
+ * one output bit), NOT_FOUND (no such output), DEVICE. */
+DVREN_API dvren_status dvren_framebuffer_write(dvren_framebuffer* fb, uint32_t output, const dvren_tensor* src);
 DVREN_API void dvren_framebuffer_destroy(dvren_framebuffer* fb);
 /* Borrowed host view of one output (shapes in >>device: rgb (H, W, 3) f32;
  * alpha, depth, transmittance (H, W) f32; hit (H, W) u8; samples (H, W)
@@ -1209,6 +1532,234 @@ typedef struct dvren_render_options {
  * their pixels, the others keep their previous values), OUT_OF_MEMORY. */
 DVREN_API dvren_status dvren_render(dvren_scene* scene, const dvren_plan* plan, dvren_framebuffer* fb,
                                     const dvren_render_options* options);
+
+
+/* ======================================================================== */
+/* >>autodiff                                                               */
+/* ======================================================================== */
+/* Differentiable rendering. A scene created with DVREN_SCENE_DIFFERENTIABLE
+ * exposes its stages' differentiable buffers (dense_grid's voxels, a
+ * transfer function's control point values) as parameters, each with a
+ * gradient tensor beside it. A training step is
+ *
+ *   dvren_render(scene, plan, fb, NULL);                       forward
+ *   dvren_loss(ctx, &loss, fb, grad_fb, &value);               dL/d(rgb) into grad_fb
+ *   dvren_render_backward(scene, plan, grad_fb, NULL);         += dL/dparams
+ *   dvren_tv_regularize(scene, param, weight, 0, 0, NULL);     optional
+ *   dvren_optimizer_step(opt); dvren_scene_zero_grad(scene);
+ *
+ * on the CPU and on the GPU alike (the GPU runs a JIT-compiled backward
+ * kernel per stage combination, from the same single-source code). The
+ * backward pass replays the march instead of storing it (kernels/dvren_march.h,
+ * "Backward"): its memory does not grow with the number of samples. */
+
+/* One differentiable parameter of a scene. */
+typedef struct dvren_scene_param {
+    const char* name;     /* "<slot>.<buffer>", e.g. "field.voxels", "shader.tf_opacity" */
+    dvren_stage* stage;
+    uint32_t slot;        /* 0 field, 1 shader, 2 sampler */
+    uint32_t buffer;      /* index among the stage's buffers */
+    uint64_t numel;       /* float32 elements */
+    /* Where the renderer reads the values and where the gradient
+     * accumulates: host tensors on the CPU (value is the stage's own buffer),
+     * device tensors (DVREN_MEMORY_DEVICE) on a GPU. Both float32, the
+     * buffer's shape, contiguous, writable; borrowed from the scene. */
+    dvren_tensor value;
+    dvren_tensor grad;
+} dvren_scene_param;
+
+/* Differentiable parameters of the scene (0 unless DIFFERENTIABLE). */
+DVREN_API uint32_t dvren_scene_param_count(const dvren_scene* scene);
+/* The i-th parameter. Errors: INVALID_ARGUMENT (i out of range). */
+DVREN_API dvren_status dvren_scene_param_get(const dvren_scene* scene, uint32_t i, dvren_scene_param* out);
+/* Index of the parameter called name. Errors: NOT_FOUND (the message lists the names). */
+DVREN_API dvren_status dvren_scene_param_find(const dvren_scene* scene, const char* name, uint32_t* index);
+/* Whether a parameter is trained (default 1). A frozen one gets no gradient
+ * (its plugin sees a NULL gradient) and the optimizer leaves it alone.
+ * Errors: INVALID_ARGUMENT. */
+DVREN_API dvren_status dvren_scene_param_set_trainable(dvren_scene* scene, uint32_t i, int trainable);
+#define DVREN_PARAM_VALUE 0u
+#define DVREN_PARAM_GRAD 1u
+/* Copies a parameter's values (DVREN_PARAM_VALUE) or gradient
+ * (DVREN_PARAM_GRAD) into the host tensor dst (float32, contiguous, numel
+ * elements, any shape), downloading on a GPU. Errors: INVALID_ARGUMENT, DEVICE. */
+DVREN_API dvren_status dvren_scene_param_read(dvren_scene* scene, uint32_t i, uint32_t which, dvren_tensor* dst);
+/* Sets a parameter's values from the host tensor src (as above). On the
+ * CPU this writes the stage's buffer; on a GPU the device copy. Errors:
+ * INVALID_ARGUMENT, DEVICE. */
+DVREN_API dvren_status dvren_scene_param_write(dvren_scene* scene, uint32_t i, const dvren_tensor* src);
+/* Sets every gradient of the scene to zero. Errors: INVALID_ARGUMENT, DEVICE. */
+DVREN_API dvren_status dvren_scene_zero_grad(dvren_scene* scene);
+
+/* Deterministic gradients: int64 fixed-point accumulation (order-free, so
+ * bitwise the same run after run and for any thread count) instead of
+ * float32 atomics; slower. */
+#define DVREN_BACKWARD_DETERMINISTIC 0x1u
+
+typedef struct dvren_backward_options {
+    uint32_t threads;           /* CPU threads; 0: the context's */
+    uint32_t flags;             /* DVREN_BACKWARD_* */
+    dvren_progress_fn progress; /* optional, as dvren_render */
+    void* progress_user;
+} dvren_backward_options;
+
+/* Adds dL/dparams to the scene's gradients, given the cotangents
+ * dL/d(output) of the plan's roi in grad_fb: its rgb (H, W, 3), alpha,
+ * depth and transmittance outputs, each optional (an absent output has a
+ * zero cotangent; hit and samples carry none). The parameters and plan must
+ * be those of the forward render being differentiated; the forward outputs
+ * are not needed (the march is replayed). Gradients are of the rendered
+ * quantities exactly as dvren_render computes them (the same samples, the
+ * same early termination). Derivatives at kinks follow PyTorch (relu'(0) = 0).
+ * The deterministic mode scales the cotangents by a power of two so that the
+ * largest is <= 1 and accumulates in units of 2^-32 of that: each sample's
+ * contribution is rounded there. Errors: INVALID_ARGUMENT (scene not
+ * DIFFERENTIABLE, grad_fb of another size, non-finite cotangents in the
+ * deterministic mode), CANCELLED, OUT_OF_MEMORY, DEVICE, COMPILE (GPU). */
+DVREN_API dvren_status dvren_render_backward(dvren_scene* scene, const dvren_plan* plan, const dvren_framebuffer* grad_fb,
+                                             const dvren_backward_options* options);
+
+/* Photometric losses, per element e = prediction - target, averaged over
+ * the pixels (and channels) of the framebuffer:
+ *   L2     e^2                                    (mean squared error)
+ *   L1     |e|                                    (sign(0) = 0)
+ *   HUBER  e^2 / (2 delta) if |e| < delta, else |e| - delta/2 (smooth L1,
+ *          Girshick, Fast R-CNN 2015; the form of torch.nn.SmoothL1Loss) */
+typedef enum dvren_loss_kind {
+    DVREN_LOSS_L2 = 0,
+    DVREN_LOSS_L1 = 1,
+    DVREN_LOSS_HUBER = 2,
+    DVREN_LOSS_FORCE_32 = 0x7FFFFFFF
+} dvren_loss_kind;
+
+typedef struct dvren_loss_desc {
+    dvren_loss_kind kind;
+    float huber_delta;                /* HUBER: > 0; 0 means 1 */
+    float weight;                     /* the loss is multiplied by this; 0 means 1 */
+    const dvren_tensor* target_rgb;   /* required: float32 (H, W, 3) or (H*W, 3) of the plan's size, host or device */
+    const dvren_tensor* target_alpha; /* optional: float32 (H, W) or (H*W); adds alpha_weight * loss(alpha) */
+    float alpha_weight;
+} dvren_loss_desc;
+
+/* Evaluates the loss of pred (its rgb, and alpha when target_alpha is
+ * given) against the targets and writes the cotangents dL/d(rgb) (and
+ * dL/d(alpha)) into grad (whose rgb/alpha outputs are overwritten; the
+ * others are left alone). *value (may be NULL: on a GPU that saves a
+ * synchronisation) receives L, summed in float64 in a fixed order.
+ * Errors: INVALID_ARGUMENT (shapes, missing outputs, bad desc), DEVICE. */
+DVREN_API dvren_status dvren_loss(dvren_context* ctx, const dvren_loss_desc* desc, const dvren_framebuffer* pred,
+                                  dvren_framebuffer* grad, double* value);
+
+/* Total variation of a grid parameter (shape (Z, Y, X, C)), Plenoxels eq. 3
+ * (Fridovich-Keil et al., CVPR 2022), over channels [c0, c1) (c1 = 0: all):
+ *   TV = weight / (Z Y X (c1 - c0)) * sum_v sum_c sqrt(dx^2 + dy^2 + dz^2 + 1e-8)
+ * with dx = x[v + e_x, c] - x[v, c] (0 on the far faces); SQUARED drops the
+ * square root: dx^2 + dy^2 + dz^2. Adds dTV/dx to the parameter's gradient
+ * (each voxel gathers the terms that touch it: no atomics, deterministic)
+ * and puts TV in *value (may be NULL). Errors: INVALID_ARGUMENT (not a 4-D
+ * parameter, channel range), DEVICE. */
+#define DVREN_TV_SQUARED 0x1u
+DVREN_API dvren_status dvren_tv_regularize(dvren_scene* scene, uint32_t param, float weight, uint32_t c0, uint32_t c1,
+                                           uint32_t flags, double* value);
+
+/* Optimizers, updating every parameter of a scene from its gradient in one
+ * fused pass per step (one kernel on a GPU).
+ *   ADAM  Kingma and Ba, ICLR 2015, Algorithm 1 (bias-corrected moments),
+ *         with L2 weight decay added to the gradient
+ *   SGD   with momentum (PyTorch's form: v = mu v + g; x -= lr v)
+ * Learning rate at step t (0-based): lr * lr_decay^(t / decay_steps)
+ * (exponential decay; lr_decay 1: constant). */
+typedef enum dvren_optimizer_kind {
+    DVREN_OPTIMIZER_ADAM = 0,
+    DVREN_OPTIMIZER_SGD = 1,
+    DVREN_OPTIMIZER_FORCE_32 = 0x7FFFFFFF
+} dvren_optimizer_kind;
+
+typedef struct dvren_optimizer_desc {
+    dvren_optimizer_kind kind;
+    float lr;            /* > 0 */
+    float beta1, beta2;  /* ADAM: in [0, 1) */
+    float eps;           /* ADAM: > 0 */
+    float momentum;      /* SGD: in [0, 1) */
+    float weight_decay;  /* >= 0 */
+    float lr_decay;      /* in (0, 1] */
+    uint32_t decay_steps; /* >= 1 */
+} dvren_optimizer_desc;
+
+/* The usual settings: lr 0.1 (ADAM) or 1 (SGD), betas 0.9 / 0.999, eps
+ * 1e-8 (ADAM: Kingma and Ba's), momentum 0.9, no weight decay, no decay. */
+DVREN_API dvren_optimizer_desc dvren_optimizer_defaults(dvren_optimizer_kind kind);
+
+typedef struct dvren_optimizer dvren_optimizer;
+/* An optimizer over every parameter of a DIFFERENTIABLE scene, with its
+ * state (moments) where the scene renders. Errors: INVALID_ARGUMENT (desc
+ * out of range, scene not differentiable), OUT_OF_MEMORY, DEVICE. */
+DVREN_API dvren_status dvren_optimizer_create(dvren_scene* scene, const dvren_optimizer_desc* desc,
+                                              dvren_optimizer** out);
+DVREN_API void dvren_optimizer_destroy(dvren_optimizer* opt);
+/* Learning-rate multiplier of one parameter (default 1; 0 freezes it).
+ * Errors: INVALID_ARGUMENT. */
+DVREN_API dvren_status dvren_optimizer_set_lr_scale(dvren_optimizer* opt, uint32_t param, float scale);
+/* One update of every parameter from its current gradient (the gradients
+ * are left as they are: zero them with dvren_scene_zero_grad; accumulate
+ * over several backward passes before a step to use larger batches).
+ * Errors: DEVICE. */
+DVREN_API dvren_status dvren_optimizer_step(dvren_optimizer* opt);
+/* Steps taken so far, and the learning rate the next step uses. */
+DVREN_API uint64_t dvren_optimizer_steps(const dvren_optimizer* opt);
+DVREN_API double dvren_optimizer_lr(const dvren_optimizer* opt);
+
+/* Checkpoints: the scene's parameter values and, when opt is not NULL, the
+ * optimizer's settings, step count and moments, in one file (format below),
+ * written atomically. Loading into a scene built the same way and an
+ * optimizer created with any desc continues the fit bitwise as if it had
+ * not stopped. user (may be NULL) is a small caller blob saved with it
+ * (at most 4096 bytes), e.g. the iteration and the RNG state of a loop.
+ *
+ * Format (little-endian): "DVRNCKPT", u32 version (1), u32 entry count;
+ * per entry: u32 name length, the name (no terminator), u32 dtype
+ * (DVREN_DTYPE_*, or 100 for float64, 101 for raw bytes), u32 ndim, ndim x
+ * u64 shape, u64 byte count, the bytes; at the end a u32 CRC-32 (ISO-HDLC,
+ * as zlib's) of everything before it. Entries: "param/<name>",
+ * "adam_m/<name>", "adam_v/<name>", "momentum/<name>", "optimizer"
+ * (float64: kind, lr, beta1, beta2, eps, momentum, weight_decay, lr_decay,
+ * decay_steps, steps, lr scales...), "user".
+ * Errors: IO (naming the file), FORMAT (bad magic, version, CRC, or an
+ * entry whose name or shape does not match the scene: named), INVALID_ARGUMENT. */
+DVREN_API dvren_status dvren_checkpoint_save(dvren_scene* scene, const dvren_optimizer* opt, const char* path,
+                                             const void* user, size_t user_size);
+/* user_cap bytes at user receive the saved blob (*user_size its size; both
+ * may be NULL/0). */
+DVREN_API dvren_status dvren_checkpoint_load(dvren_scene* scene, dvren_optimizer* opt, const char* path, void* user,
+                                             size_t user_cap, size_t* user_size);
+
+/* Gradient check (for plugin authors and tests): compares the analytic
+ * gradient with central finite differences, both in float64, for the
+ * scene's plugin combination, on the plan's rays with random cotangents on
+ * the chosen outputs, and the renderer's own float32 backward (on the
+ * scene's device) with the float64 analytic one. Needs the _f64 functions
+ * of all three plugins. Finite differences perturb float32 parameter
+ * values by a power-of-two step (so x +- h is exact) and skip an element
+ * when its left and right differences disagree (a kink, e.g. relu at 0,
+ * lies within the step). Overwrites the scene's gradients. */
+typedef struct dvren_gradcheck_desc {
+    uint64_t seed;     /* cotangents and the choice of elements */
+    uint32_t elements; /* elements checked per parameter (0: 24), half where the gradient is largest */
+    uint32_t outputs;  /* outputs with cotangents (0: rgb | alpha | depth) */
+    uint32_t flags;    /* DVREN_BACKWARD_* for the float32 backward */
+} dvren_gradcheck_desc;
+
+typedef struct dvren_gradcheck_result {
+    uint32_t checked;       /* elements compared with finite differences */
+    uint32_t skipped;       /* elements skipped at kinks */
+    double fd_error;        /* max |g64 - fd| / max(|fd|, 1e-3 max|fd|) over checked elements */
+    double f32_error;       /* ||g32 - g64|| / ||g64|| (L2 over all parameters) */
+    double grad_norm;       /* ||g64|| */
+    char worst[96];         /* "<param>[index]" of the largest fd_error */
+} dvren_gradcheck_result;
+
+DVREN_API dvren_status dvren_gradcheck(dvren_scene* scene, const dvren_plan* plan, const dvren_gradcheck_desc* desc,
+                                       dvren_gradcheck_result* result);
 
 /* ======================================================================== */
 /* >>files                                                                  */
@@ -1355,6 +1906,23 @@ struct dvren_backend {
     dvren_status (*render)(struct dvren_scene* sc, const struct dvren_plan* plan, struct dvren_framebuffer* fb,
                            const dvren_render_options* options);
     void (*tensor_free)(dvren_context* ctx, dvren_tensor* t);
+    /* autodiff: the host side stays in dvren.h, the device work here */
+    dvren_status (*fb_upload)(struct dvren_framebuffer* fb, int index);      /* host copy -> device */
+    dvren_status (*params_init)(struct dvren_scene* sc);                      /* device values and gradients */
+    void (*params_shutdown)(struct dvren_scene* sc);
+    dvren_status (*mem_alloc)(dvren_context* ctx, size_t bytes, void** device_ptr);
+    void (*mem_free)(dvren_context* ctx, void* device_ptr);
+    /* copies between host and device memory (any direction), in order with the renders */
+    dvren_status (*mem_copy)(dvren_context* ctx, void* dst, dvren_memory dst_mem, const void* src, dvren_memory src_mem,
+                             size_t bytes);
+    dvren_status (*mem_zero)(dvren_context* ctx, void* device_ptr, size_t bytes);
+    dvren_status (*backward)(struct dvren_scene* sc, const struct dvren_plan* plan, const struct dvren_framebuffer* g,
+                             const dvren_backward_options* options);
+    dvren_status (*loss)(dvren_context* ctx, const dvren_loss_desc* desc, const struct dvren_framebuffer* pred,
+                         struct dvren_framebuffer* grad, double* value);
+    dvren_status (*tv)(struct dvren_scene* sc, uint32_t param, float weight, uint32_t c0, uint32_t c1, uint32_t flags,
+                       double* value);
+    dvren_status (*optimizer_step)(struct dvren_optimizer* opt);
 };
 
 struct dvren_context {
@@ -3153,17 +3721,32 @@ DVREN_API dvren_status dvren_field_sample(dvren_stage* st, uint32_t n, const flo
 /* ======================================================================== */
 
 /* The CPU binding of the march template: calls through the plugins' C
- * functions. The template itself is the generated copy of kernels/ below. */
-typedef struct dvren__cpu_stages {
+ * functions, in float32 (rendering) and float64 (the gradient checker). The
+ * template itself is the generated copy of kernels/ below, twice. */
+typedef struct dvren__cpu_stages_32 {
     dvren_field_eval_fn field_eval;
     dvren_field_eval_channel_fn field_eval_channel; /* may be NULL */
     dvren_shader_density_fn density;
     dvren_shader_color_fn color;
     dvren_sampler_begin_fn begin;
     dvren_sampler_next_fn next;
-} dvren__cpu_stages;
+    dvren_field_eval_bwd_fn field_eval_bwd; /* backward: NULL when not differentiable */
+    dvren_shader_density_bwd_fn density_bwd;
+    dvren_shader_color_bwd_fn color_bwd;
+} dvren__cpu_stages_32;
+typedef struct dvren__cpu_stages_64 {
+    dvren_field_eval_f64_fn field_eval;
+    dvren_field_eval_channel_f64_fn field_eval_channel;
+    dvren_shader_density_f64_fn density;
+    dvren_shader_color_f64_fn color;
+    dvren_sampler_begin_f64_fn begin;
+    dvren_sampler_next_f64_fn next;
+    dvren_field_eval_bwd_f64_fn field_eval_bwd;
+    dvren_shader_density_bwd_f64_fn density_bwd;
+    dvren_shader_color_bwd_f64_fn color_bwd;
+} dvren__cpu_stages_64;
 
-#define DVREN_STAGES_PARAM const dvren__cpu_stages* S_,
+#define DVREN_STAGES_PARAM const DVREN__RN(dvren__cpu_stages)* S_,
 #define DVREN_STAGES_ARG S_,
 #define DVREN_FIELD_EVAL(P, p, out) S_->field_eval((P), (p), (out))
 #define DVREN_FIELD_EVAL_CHANNEL(P, p, c) S_->field_eval_channel((P), (p), (c))
@@ -3171,6 +3754,10 @@ typedef struct dvren__cpu_stages {
 #define DVREN_SHADER_COLOR(P, ch, g, d, rgb) S_->color((P), (ch), (g), (d), (rgb))
 #define DVREN_SAMPLER_BEGIN(P, b, o, d, t0, t1, rng, st) S_->begin((P), (b), (o), (d), (t0), (t1), (rng), (st))
 #define DVREN_SAMPLER_NEXT(P, st, t, dt) S_->next((P), (st), (t), (dt))
+#define DVREN_MARCH_BACKWARD
+#define DVREN_FIELD_EVAL_BWD(P, p, g) S_->field_eval_bwd((P), (p), (g))
+#define DVREN_SHADER_DENSITY_BWD(P, ch, g, dch) S_->density_bwd((P), (ch), (g), (dch))
+#define DVREN_SHADER_COLOR_BWD(P, ch, gr, d, g, dch, dgr) S_->color_bwd((P), (ch), (gr), (d), (g), (dch), (dgr))
 
 /* >>march begin (generated from kernels/dvren_march.h by ./build.sh gen: do not edit) */
 /* kernels/dvren_march.h - the ray-march template of dvren (single source).
@@ -3182,33 +3769,46 @@ typedef struct dvren__cpu_stages {
  *   alpha_i = 1 - exp(-sigma_i * dt_i)      T_i = prod_{j<i} (1 - alpha_j)
  *   C = sum_i T_i alpha_i c_i + T_n * background
  *
+ * and its backward pass by replay (below, "Backward").
+ *
  * The template calls one field, one shader and one sampler through binding
  * macros that the includer defines before including this file:
  *
  *   DVREN_STAGES_PARAM     extra leading parameter declaration (may be empty)
  *   DVREN_STAGES_ARG       the matching argument (may be empty)
  *   DVREN_FIELD_EVAL(P, p, out)                 void; out[0 .. channels-1]
- *   DVREN_FIELD_EVAL_CHANNEL(P, p, c)           float; channel c alone (with lazy features)
- *   DVREN_SHADER_DENSITY(P, ch)                 float sigma >= 0 [1/world unit]
+ *   DVREN_FIELD_EVAL_CHANNEL(P, p, c)           real; channel c alone (with lazy features)
+ *   DVREN_SHADER_DENSITY(P, ch)                 real sigma >= 0 [1/world unit]
  *   DVREN_SHADER_COLOR(P, ch, grad, dir, rgb)   void; *rgb = emitted radiance
  *   DVREN_SAMPLER_BEGIN(P, budget, o, d, t0, t1, rng, state)   void
  *   DVREN_SAMPLER_NEXT(P, state, t, dt)         int; 0 when the ray is done
+ * and, for the backward pass (only where DVREN_MARCH_BACKWARD is defined):
+ *   DVREN_FIELD_EVAL_BWD(P, p, dL_dout)         void; adds to the field's gradients
+ *   DVREN_SHADER_DENSITY_BWD(P, ch, dL_dsigma, dL_dch)            void; dL_dch +=
+ *   DVREN_SHADER_COLOR_BWD(P, ch, grad, dir, dL_drgb, dL_dch, dL_dgrad)  void; dL_dch +=, *dL_dgrad =
  *
- * The CPU path (dvren.h) binds them to the plugins' C functions through a
- * table of pointers; the GPU path (dvren_cuda.h) binds them to direct calls
- * of the same functions compiled by NVRTC, in one fused kernel, and may fix
- * values known per scene at compile time: DVREN_JIT_NEEDS_GRADIENT,
+ * Precision: the per-precision part of this file is compiled in the
+ * precision DVREN_PREC_BITS in force where it is included (dvren_real is
+ * float or double; kernels/dvren_device.h). The CPU path includes it twice:
+ * float32 for rendering, float64 for the gradient checker; NVRTC once, in
+ * float32. Function and type names resolve per precision (DVREN__RN).
+ *
+ * The CPU path (dvren.h) binds the macros to the plugins' C functions
+ * through a table of pointers; the GPU path (dvren_cuda.h) binds them to
+ * direct calls of the same functions compiled by NVRTC, in one fused kernel,
+ * and may fix values known per scene at compile time: DVREN_JIT_NEEDS_GRADIENT,
  * DVREN_JIT_GRADIENT_CHANNEL, DVREN_JIT_LAZY, DVREN_JIT_DENSITY_CHANNEL (a
  * run-time index into the channel array would put it in local memory on the
- * GPU).
+ * GPU), DVREN_JIT_SKIP_EMPTY.
  *
  * Lazy features: when the shader's density reads one channel and the field
  * can evaluate one channel alone, each sample evaluates that channel first
  * and the whole field only where sigma > 0. Empty samples emit and absorb
  * nothing, so the image is the same; they just cost less.
  *
- * dvren.h carries a generated copy of this file (">>march begin/end"); edit
- * this file and run `./build.sh gen`. */
+ * dvren.h carries generated copies of this file (">>march begin/end" in
+ * float32 and ">>march64 begin/end" in float64); edit this file and run
+ * `./build.sh gen`. */
 #ifndef DVREN_MARCH_H
 #define DVREN_MARCH_H
 
@@ -3229,6 +3829,14 @@ typedef struct dvren__cpu_stages {
 #else
 #define DVREN__GRADIENT_CHANNEL(A) ((A)->gradient_channel)
 #endif
+#if defined(DVREN_JIT_SKIP_EMPTY)
+#define DVREN__SKIP_EMPTY(A) DVREN_JIT_SKIP_EMPTY
+#else
+#define DVREN__SKIP_EMPTY(A) ((A)->skip_empty)
+#endif
+
+/* Floats per ray of a ray-batch plan: origin xyz, unit direction xyz. */
+#define DVREN_RAY_FLOATS 6
 
 /* Everything one launch (or one CPU render) needs, as plain data. */
 typedef struct dvren_march_args {
@@ -3250,107 +3858,161 @@ typedef struct dvren_march_args {
     uint32_t spp;             /* samples per pixel, >= 1 */
     uint32_t seed_lo, seed_hi;
     float background[3];
-    dvren_fb_view fb;
+    dvren_fb_view fb;         /* forward: outputs written */
+    /* ray-batch plans: ray (y * width + x) is rays[6k .. 6k+5] (DVREN_RAY_FLOATS);
+     * NULL: rays from the camera */
+    const float* rays;
+    /* backward: cotangents dL/d(output) per pixel (rgb, alpha, depth,
+     * transmittance; NULL: zero), multiplied by grad_scale */
+    dvren_fb_view grad;
+    float grad_scale;
+    /* backward: samples with sigma == 0 have zero gradient (the shader's
+     * density is flat there and none of its parameters are being trained) */
+    uint32_t skip_empty;
 } dvren_march_args;
+
+#endif /* DVREN_MARCH_H */
+
+/* ---- per precision ---------------------------------------------------------------- */
+#undef DVREN__MARCH_EMIT
+#if DVREN_PREC_BITS == 64
+#if !defined(DVREN__MARCH_64)
+#define DVREN__MARCH_64
+#define DVREN__MARCH_EMIT
+#endif
+#else
+#if !defined(DVREN__MARCH_32)
+#define DVREN__MARCH_32
+#define DVREN__MARCH_EMIT
+#endif
+#endif
+#if defined(DVREN__MARCH_EMIT)
+#undef DVREN__MARCH_EMIT
 
 /* What one ray returns. depth_w = sum(w_i t_i) and weight = sum(w_i), the
  * compositing weights w_i = T_i alpha_i; depth is depth_w / weight. */
-typedef struct dvren_ray_result {
-    dvren_float3 rgb;
-    float transmittance;
-    float depth_w;
-    float weight;
+typedef struct DVREN__RN(dvren__ray_result) {
+    dvren_vec3 rgb;
+    dvren_real transmittance;
+    dvren_real depth_w;
+    dvren_real weight;
     uint32_t hit;
     uint32_t samples;
-} dvren_ray_result;
+} DVREN__RN(dvren__ray_result);
+#define dvren_ray_result DVREN__RN(dvren__ray_result)
+#define dvren_field_gradient DVREN__RN(dvren__field_gradient)
+#define dvren_pixel_ray DVREN__RN(dvren__pixel_ray)
+#define dvren_march_ray DVREN__RN(dvren__march_ray)
+#define dvren_shade_pixel DVREN__RN(dvren__shade_pixel)
+#define dvren_render_pixel DVREN__RN(dvren__render_pixel)
+#define dvren_field_gradient_bwd DVREN__RN(dvren__field_gradient_bwd)
+#define dvren_backward_ray DVREN__RN(dvren__backward_ray)
+#define dvren_backward_pixel DVREN__RN(dvren__backward_pixel)
 
 /* Central-difference gradient of the gradient channel at p, with half step
  * h[k] along axis k (one voxel: smaller steps see the kinks of trilinear
  * interpolation and give streaky normals). */
-DVREN_FN dvren_float3 dvren_field_gradient(DVREN_STAGES_PARAM const dvren_march_args* A, dvren_float3 p, const float* h)
+DVREN_FN dvren_vec3 dvren_field_gradient(DVREN_STAGES_PARAM const dvren_march_args* A, dvren_vec3 p, const float* h)
 {
-    float a[DVREN_MAX_CHANNELS], b[DVREN_MAX_CHANNELS];
-    float g[3];
+    dvren_real a[DVREN_MAX_CHANNELS], b[DVREN_MAX_CHANNELS];
+    dvren_real g[3];
     int k;
     uint32_t c = DVREN__GRADIENT_CHANNEL(A);
     for (k = 0; k < 3; ++k) {
-        dvren_float3 e = dvren_f3(k == 0 ? h[0] : 0.0f, k == 1 ? h[1] : 0.0f, k == 2 ? h[2] : 0.0f);
+        dvren_vec3 e = dvren_v3(k == 0 ? (dvren_real)h[0] : (dvren_real)0, k == 1 ? (dvren_real)h[1] : (dvren_real)0,
+                                k == 2 ? (dvren_real)h[2] : (dvren_real)0);
         DVREN_FIELD_EVAL(A->field, dvren_add3(p, e), a);
         DVREN_FIELD_EVAL(A->field, dvren_sub3(p, e), b);
-        g[k] = (a[c] - b[c]) / (2.0f * h[k]);
+        g[k] = (a[c] - b[c]) / ((dvren_real)2 * (dvren_real)h[k]);
     }
-    return dvren_f3(g[0], g[1], g[2]);
+    return dvren_v3(g[0], g[1], g[2]);
+}
+
+/* Ray of pixel sample s of pixel (x, y): from the plan's ray list, or from
+ * the camera through the pixel centre (spp == 1) or a random sub-pixel
+ * position (stream DVREN_RNG_STREAM_PIXEL). */
+DVREN_FN void dvren_pixel_ray(const dvren_march_args* A, uint32_t x, uint32_t y, uint32_t s, dvren_vec3* o, dvren_vec3* d)
+{
+    uint32_t pix = y * A->width + x;
+    if (A->rays) {
+        const float* r = A->rays + (uint64_t)pix * DVREN_RAY_FLOATS;
+        *o = dvren_v3p(r);
+        *d = dvren_v3p(r + 3);
+    } else {
+        dvren_real px = (dvren_real)x + (dvren_real)0.5, py = (dvren_real)y + (dvren_real)0.5;
+        if (A->spp > 1) {
+            dvren_rng prng = dvren_rng_make(A->seed_lo, A->seed_hi, pix, s, DVREN_RNG_STREAM_PIXEL);
+            px = (dvren_real)x + (dvren_real)dvren_rng_uniform(&prng);
+            py = (dvren_real)y + (dvren_real)dvren_rng_uniform(&prng);
+        }
+        dvren_camera_ray(&A->camera, px, py, (dvren_real)A->width, (dvren_real)A->height, o, d);
+    }
 }
 
 /* March one ray (o, d unit) through the field's box. */
-DVREN_FN dvren_ray_result dvren_march_ray(DVREN_STAGES_PARAM const dvren_march_args* A, dvren_float3 o, dvren_float3 d,
+DVREN_FN dvren_ray_result dvren_march_ray(DVREN_STAGES_PARAM const dvren_march_args* A, dvren_vec3 o, dvren_vec3 d,
                                           dvren_rng* rng)
 {
     dvren_ray_result R;
-    float t0, t1, t, dt;
-    float ch[DVREN_MAX_CHANNELS];
+    dvren_real t0, t1, t, dt;
+    dvren_real ch[DVREN_MAX_CHANNELS];
     dvren_sampler_state st;
-    R.rgb = dvren_f3(0.0f, 0.0f, 0.0f);
-    R.transmittance = 1.0f;
-    R.depth_w = 0.0f;
-    R.weight = 0.0f;
+    R.rgb = dvren_v3((dvren_real)0, (dvren_real)0, (dvren_real)0);
+    R.transmittance = (dvren_real)1;
+    R.depth_w = (dvren_real)0;
+    R.weight = (dvren_real)0;
     R.hit = 0;
     R.samples = 0;
     if (!dvren_ray_box(o, d, A->bmin, A->bmax, &t0, &t1)) return R;
     R.hit = 1;
     DVREN_SAMPLER_BEGIN(A->sampler, &A->budget, o, d, t0, t1, rng, &st);
     while (DVREN_SAMPLER_NEXT(A->sampler, &st, &t, &dt)) {
-        dvren_float3 p = dvren_madd3(o, d, t);
-        float sigma, tr, w;
-        dvren_float3 c, grad;
+        dvren_vec3 p = dvren_madd3(o, d, t);
+        dvren_real sigma, tr, w;
+        dvren_vec3 c, grad;
         R.samples++;
         if (DVREN__LAZY(A)) {
             ch[DVREN__DENSITY_CHANNEL(A)] = DVREN_FIELD_EVAL_CHANNEL(A->field, p, DVREN__DENSITY_CHANNEL(A));
             sigma = DVREN_SHADER_DENSITY(A->shader, ch);
-            if (!(sigma > 0.0f)) continue;
+            if (!(sigma > (dvren_real)0)) continue;
             DVREN_FIELD_EVAL(A->field, p, ch);
         } else {
             DVREN_FIELD_EVAL(A->field, p, ch);
             sigma = DVREN_SHADER_DENSITY(A->shader, ch);
-            if (!(sigma > 0.0f)) continue; /* empty space (and NaN) emits and absorbs nothing */
+            if (!(sigma > (dvren_real)0)) continue; /* empty space (and NaN) emits and absorbs nothing */
         }
-        grad = dvren_f3(0.0f, 0.0f, 0.0f);
+        grad = dvren_v3((dvren_real)0, (dvren_real)0, (dvren_real)0);
         if (DVREN__NEEDS_GRADIENT(A)) grad = dvren_field_gradient(DVREN_STAGES_ARG A, p, A->gradient_step);
         DVREN_SHADER_COLOR(A->shader, ch, grad, d, &c);
         /* 1 - alpha_i computed as exp() directly: no cancellation in T */
         tr = dvren_exp(-sigma * dt);
-        w = R.transmittance * (1.0f - tr);
+        w = R.transmittance * ((dvren_real)1 - tr);
         R.rgb = dvren_madd3(R.rgb, c, w);
         R.depth_w += w * t;
         R.weight += w;
         R.transmittance *= tr;
-        if (R.transmittance < A->min_transmittance) break;
+        if (R.transmittance < (dvren_real)A->min_transmittance) break;
     }
     return R;
 }
 
-/* Render pixel (x, y) of the plan: spp rays (one through the pixel centre
- * when spp == 1, else at random sub-pixel positions), averaged, written to
- * every output of A->fb that is not null. */
-DVREN_FN void dvren_render_pixel(DVREN_STAGES_PARAM const dvren_march_args* A, uint32_t x, uint32_t y)
+/* Outputs of pixel (x, y) of the plan: spp rays (one through the pixel
+ * centre when spp == 1, else at random sub-pixel positions), averaged:
+ * out[0..2] rgb, out[3] alpha, out[4] depth, out[5] transmittance. */
+DVREN_FN void dvren_shade_pixel(DVREN_STAGES_PARAM const dvren_march_args* A, uint32_t x, uint32_t y, dvren_real* out,
+                                uint32_t* hit_out, uint32_t* samples_out)
 {
-    dvren_float3 rgb = dvren_f3(0.0f, 0.0f, 0.0f);
-    float trans = 0.0f, depth_w = 0.0f, weight = 0.0f;
+    dvren_vec3 rgb = dvren_v3((dvren_real)0, (dvren_real)0, (dvren_real)0);
+    dvren_real trans = (dvren_real)0, depth_w = (dvren_real)0, weight = (dvren_real)0;
     uint32_t hit = 0, samples = 0, s;
     uint32_t pix = y * A->width + x;
-    float inv_spp = 1.0f / (float)A->spp;
-    dvren_float3 bg = dvren_f3v(A->background);
+    dvren_real inv_spp = (dvren_real)1 / (dvren_real)A->spp;
+    dvren_vec3 bg = dvren_v3p(A->background);
     for (s = 0; s < A->spp; ++s) {
-        dvren_rng prng = dvren_rng_make(A->seed_lo, A->seed_hi, pix, s, DVREN_RNG_STREAM_PIXEL);
         dvren_rng srng = dvren_rng_make(A->seed_lo, A->seed_hi, pix, s, DVREN_RNG_STREAM_SAMPLER);
-        float px = (float)x + 0.5f, py = (float)y + 0.5f;
-        dvren_float3 o, d;
+        dvren_vec3 o, d;
         dvren_ray_result R;
-        if (A->spp > 1) {
-            px = (float)x + dvren_rng_uniform(&prng);
-            py = (float)y + dvren_rng_uniform(&prng);
-        }
-        dvren_camera_ray(&A->camera, px, py, (float)A->width, (float)A->height, &o, &d);
+        dvren_pixel_ray(A, x, y, s, &o, &d);
         R = dvren_march_ray(DVREN_STAGES_ARG A, o, d, &srng);
         rgb = dvren_add3(rgb, dvren_madd3(R.rgb, bg, R.transmittance));
         trans += R.transmittance;
@@ -3359,23 +4021,762 @@ DVREN_FN void dvren_render_pixel(DVREN_STAGES_PARAM const dvren_march_args* A, u
         hit |= R.hit;
         samples += R.samples;
     }
-    {
-        float alpha = 1.0f - trans * inv_spp;
-        if (A->fb.rgb) {
-            A->fb.rgb[3 * pix + 0] = rgb.x * inv_spp;
-            A->fb.rgb[3 * pix + 1] = rgb.y * inv_spp;
-            A->fb.rgb[3 * pix + 2] = rgb.z * inv_spp;
-        }
-        if (A->fb.alpha) A->fb.alpha[pix] = alpha;
-        if (A->fb.transmittance) A->fb.transmittance[pix] = trans * inv_spp;
-        if (A->fb.depth) A->fb.depth[pix] = weight > 0.0f ? depth_w / weight : 0.0f;
-        if (A->fb.hit) A->fb.hit[pix] = (uint8_t)hit;
-        if (A->fb.samples) A->fb.samples[pix] = samples;
+    out[0] = rgb.x * inv_spp;
+    out[1] = rgb.y * inv_spp;
+    out[2] = rgb.z * inv_spp;
+    out[3] = (dvren_real)1 - trans * inv_spp;
+    out[4] = weight > (dvren_real)0 ? depth_w / weight : (dvren_real)0;
+    out[5] = trans * inv_spp;
+    *hit_out = hit;
+    *samples_out = samples;
+}
+
+/* Render pixel (x, y) of the plan into every output of A->fb that is not null. */
+DVREN_FN void dvren_render_pixel(DVREN_STAGES_PARAM const dvren_march_args* A, uint32_t x, uint32_t y)
+{
+    dvren_real o[6];
+    uint32_t hit, samples, pix = y * A->width + x;
+    dvren_shade_pixel(DVREN_STAGES_ARG A, x, y, o, &hit, &samples);
+    if (A->fb.rgb) {
+        A->fb.rgb[3 * pix + 0] = (float)o[0];
+        A->fb.rgb[3 * pix + 1] = (float)o[1];
+        A->fb.rgb[3 * pix + 2] = (float)o[2];
+    }
+    if (A->fb.alpha) A->fb.alpha[pix] = (float)o[3];
+    if (A->fb.transmittance) A->fb.transmittance[pix] = (float)o[5];
+    if (A->fb.depth) A->fb.depth[pix] = (float)o[4];
+    if (A->fb.hit) A->fb.hit[pix] = (uint8_t)hit;
+    if (A->fb.samples) A->fb.samples[pix] = samples;
+}
+
+#if defined(DVREN_MARCH_BACKWARD)
+/* ---- Backward -----------------------------------------------------------------------
+ * By replay (as Plenoxels and nerfacc do): nothing is stored per sample, so
+ * memory does not grow with the number of samples. For one ray with
+ * tau_i = sigma_i dt_i, T_{i+1} = T_i exp(-tau_i), w_i = T_i - T_{i+1}:
+ *
+ *   dC/dc_i     = w_i
+ *   dC/dtau_i   = T_{i+1} c_i - (C - sum_{k<=i} w_k c_k)     (C includes T_N bg)
+ *   dT_N/dtau_i = -T_N
+ *   dDw/dtau_i  = T_{i+1} t_i - (Dw - sum_{k<=i} w_k t_k)    (Dw = sum w_k t_k)
+ *   dW/dtau_i   = T_{i+1} - (W - sum_{k<=i} w_k)             (W = sum w_k)
+ *
+ * so one pass that knows the ray's totals (C, T_N, Dw, W) can replay the
+ * samples in order and hand each its gradient. The totals come from a first
+ * replay (dvren_march_ray). The pixel's depth D = sum_s Dw_s / sum_s W_s
+ * over its spp rays needs the pixel's sums first: a pass over its rays when
+ * a depth cotangent is given and spp > 1. Early ray termination replays the
+ * same decisions (the same arithmetic), so the gradient is that of the
+ * truncated sum, like the image. */
+
+/* Backward of dvren_field_gradient: dL_dgrad is the cotangent of the
+ * gradient; each of the six evaluations gets +-dL_dgrad[k] / (2 h_k) on the
+ * gradient channel. */
+DVREN_FN void dvren_field_gradient_bwd(DVREN_STAGES_PARAM const dvren_march_args* A, dvren_vec3 p, const float* h,
+                                       dvren_vec3 dL_dgrad)
+{
+    dvren_real g[DVREN_MAX_CHANNELS];
+    dvren_real gk[3];
+    int k;
+    uint32_t c, n = A->channels;
+    gk[0] = dL_dgrad.x;
+    gk[1] = dL_dgrad.y;
+    gk[2] = dL_dgrad.z;
+    for (c = 0; c < n; ++c) g[c] = (dvren_real)0;
+    for (k = 0; k < 3; ++k) {
+        dvren_vec3 e = dvren_v3(k == 0 ? (dvren_real)h[0] : (dvren_real)0, k == 1 ? (dvren_real)h[1] : (dvren_real)0,
+                                k == 2 ? (dvren_real)h[2] : (dvren_real)0);
+        dvren_real v = gk[k] / ((dvren_real)2 * (dvren_real)h[k]);
+        if (v == (dvren_real)0) continue;
+        g[DVREN__GRADIENT_CHANNEL(A)] = v;
+        DVREN_FIELD_EVAL_BWD(A->field, dvren_add3(p, e), g);
+        g[DVREN__GRADIENT_CHANNEL(A)] = -v;
+        DVREN_FIELD_EVAL_BWD(A->field, dvren_sub3(p, e), g);
     }
 }
 
-#endif /* DVREN_MARCH_H */
+/* Replays one ray with its totals R (from dvren_march_ray with the same
+ * rng), handing every sample its gradient. gC: dL/dC of this ray (C
+ * includes T_N bg); gT: dL/dT_N; gD, D, W: the pixel's depth cotangent,
+ * depth and weight sum (gD = 0: no depth term). */
+DVREN_FN void dvren_backward_ray(DVREN_STAGES_PARAM const dvren_march_args* A, dvren_vec3 o, dvren_vec3 d, dvren_rng* rng,
+                                 const dvren_ray_result* R, dvren_vec3 C, dvren_vec3 gC, dvren_real gT, dvren_real gD,
+                                 dvren_real D, dvren_real W)
+{
+    dvren_real t0, t1, t, dt;
+    dvren_real ch[DVREN_MAX_CHANNELS], dch[DVREN_MAX_CHANNELS];
+    dvren_sampler_state st;
+    dvren_real T = (dvren_real)1, pdw = (dvren_real)0, pw = (dvren_real)0;
+    dvren_vec3 pc = dvren_v3((dvren_real)0, (dvren_real)0, (dvren_real)0);
+    dvren_real gTT = -gT * R->transmittance; /* dL/dT_N * dT_N/dtau, the same for every sample */
+    dvren_real gDW = W > (dvren_real)0 ? gD / W : (dvren_real)0;
+    uint32_t n = A->channels, c;
+    if (!dvren_ray_box(o, d, A->bmin, A->bmax, &t0, &t1)) return;
+    DVREN_SAMPLER_BEGIN(A->sampler, &A->budget, o, d, t0, t1, rng, &st);
+    while (DVREN_SAMPLER_NEXT(A->sampler, &st, &t, &dt)) {
+        dvren_vec3 p = dvren_madd3(o, d, t);
+        dvren_real sigma, tr, w, Tn, dtau;
+        dvren_vec3 col, grad, dgrad;
+        if (DVREN__SKIP_EMPTY(A) && DVREN__LAZY(A)) {
+            ch[DVREN__DENSITY_CHANNEL(A)] = DVREN_FIELD_EVAL_CHANNEL(A->field, p, DVREN__DENSITY_CHANNEL(A));
+            sigma = DVREN_SHADER_DENSITY(A->shader, ch);
+            if (!(sigma > (dvren_real)0)) continue;
+            DVREN_FIELD_EVAL(A->field, p, ch);
+        } else {
+            DVREN_FIELD_EVAL(A->field, p, ch);
+            sigma = DVREN_SHADER_DENSITY(A->shader, ch);
+            if (!(sigma > (dvren_real)0)) {
+                /* no absorption, no emission: only a flat-density shader may skip it */
+                if (DVREN__SKIP_EMPTY(A) || !(sigma == (dvren_real)0)) continue;
+                sigma = (dvren_real)0;
+            }
+        }
+        grad = dvren_v3((dvren_real)0, (dvren_real)0, (dvren_real)0);
+        if (DVREN__NEEDS_GRADIENT(A)) grad = dvren_field_gradient(DVREN_STAGES_ARG A, p, A->gradient_step);
+        DVREN_SHADER_COLOR(A->shader, ch, grad, d, &col);
+        /* the forward's arithmetic, operation for operation */
+        tr = dvren_exp(-sigma * dt);
+        w = T * ((dvren_real)1 - tr);
+        pc = dvren_madd3(pc, col, w);
+        pdw += w * t;
+        pw += w;
+        Tn = T * tr;
+        dtau = dvren_dot3(gC, dvren_sub3(dvren_scale3(col, Tn), dvren_sub3(C, pc))) + gTT;
+        if (gDW != (dvren_real)0)
+            dtau += gDW * ((Tn * t - (R->depth_w - pdw)) - D * (Tn - (R->weight - pw)));
+        for (c = 0; c < n; ++c) dch[c] = (dvren_real)0;
+        dgrad = dvren_v3((dvren_real)0, (dvren_real)0, (dvren_real)0);
+        DVREN_SHADER_COLOR_BWD(A->shader, ch, grad, d, dvren_scale3(gC, w), dch, &dgrad);
+        DVREN_SHADER_DENSITY_BWD(A->shader, ch, dtau * dt, dch);
+        DVREN_FIELD_EVAL_BWD(A->field, p, dch);
+        if (DVREN__NEEDS_GRADIENT(A)) dvren_field_gradient_bwd(DVREN_STAGES_ARG A, p, A->gradient_step, dgrad);
+        T = Tn;
+        if (T < (dvren_real)A->min_transmittance) break;
+    }
+}
+
+/* Backward of dvren_render_pixel for pixel (x, y): reads the cotangents of
+ * A->grad at the pixel and adds every parameter's gradient through the
+ * stages' _bwd functions. */
+DVREN_FN void dvren_backward_pixel(DVREN_STAGES_PARAM const dvren_march_args* A, uint32_t x, uint32_t y)
+{
+    uint32_t pix = y * A->width + x, s;
+    dvren_real inv_spp = (dvren_real)1 / (dvren_real)A->spp, k = (dvren_real)A->grad_scale;
+    dvren_vec3 gC = dvren_v3((dvren_real)0, (dvren_real)0, (dvren_real)0);
+    dvren_real gT = (dvren_real)0, gD = (dvren_real)0, D = (dvren_real)0, W = (dvren_real)0;
+    dvren_vec3 bg = dvren_v3p(A->background);
+    if (A->grad.rgb) gC = dvren_scale3(dvren_v3p(A->grad.rgb + 3 * pix), k * inv_spp);
+    if (A->grad.alpha) gT -= (dvren_real)A->grad.alpha[pix] * k * inv_spp;
+    if (A->grad.transmittance) gT += (dvren_real)A->grad.transmittance[pix] * k * inv_spp;
+    if (A->grad.depth) gD = (dvren_real)A->grad.depth[pix] * k;
+    if (gC.x == (dvren_real)0 && gC.y == (dvren_real)0 && gC.z == (dvren_real)0 && gT == (dvren_real)0 &&
+        gD == (dvren_real)0)
+        return;
+    if (gD != (dvren_real)0 && A->spp > 1) {
+        /* the pixel's depth is a ratio of sums over its rays: those sums first */
+        dvren_real dw = (dvren_real)0;
+        for (s = 0; s < A->spp; ++s) {
+            dvren_rng srng = dvren_rng_make(A->seed_lo, A->seed_hi, pix, s, DVREN_RNG_STREAM_SAMPLER);
+            dvren_vec3 o, d;
+            dvren_ray_result R;
+            dvren_pixel_ray(A, x, y, s, &o, &d);
+            R = dvren_march_ray(DVREN_STAGES_ARG A, o, d, &srng);
+            dw += R.depth_w;
+            W += R.weight;
+        }
+        D = W > (dvren_real)0 ? dw / W : (dvren_real)0;
+    }
+    for (s = 0; s < A->spp; ++s) {
+        dvren_rng srng = dvren_rng_make(A->seed_lo, A->seed_hi, pix, s, DVREN_RNG_STREAM_SAMPLER);
+        dvren_vec3 o, d;
+        dvren_ray_result R;
+        dvren_pixel_ray(A, x, y, s, &o, &d);
+        R = dvren_march_ray(DVREN_STAGES_ARG A, o, d, &srng);
+        if (!R.hit) continue;
+        if (A->spp == 1) {
+            W = R.weight;
+            D = W > (dvren_real)0 ? R.depth_w / W : (dvren_real)0;
+        }
+        srng = dvren_rng_make(A->seed_lo, A->seed_hi, pix, s, DVREN_RNG_STREAM_SAMPLER);
+        dvren_backward_ray(DVREN_STAGES_ARG A, o, d, &srng, &R, dvren_madd3(R.rgb, bg, R.transmittance), gC, gT, gD, D, W);
+    }
+}
+#endif /* DVREN_MARCH_BACKWARD */
+
+#endif /* per precision */
 /* >>march end */
+
+#undef DVREN_PREC_BITS
+#define DVREN_PREC_BITS 64
+/* >>march64 begin (generated from kernels/dvren_march.h by ./build.sh gen: do not edit) */
+/* kernels/dvren_march.h - the ray-march template of dvren (single source).
+ *
+ * Emission-absorption volume rendering, front to back, with early ray
+ * termination (Max, "Optical models for direct volume rendering", IEEE TVCG
+ * 1995, eq. 4-6; the quadrature of Mildenhall et al., NeRF, ECCV 2020, eq. 3):
+ *
+ *   alpha_i = 1 - exp(-sigma_i * dt_i)      T_i = prod_{j<i} (1 - alpha_j)
+ *   C = sum_i T_i alpha_i c_i + T_n * background
+ *
+ * and its backward pass by replay (below, "Backward").
+ *
+ * The template calls one field, one shader and one sampler through binding
+ * macros that the includer defines before including this file:
+ *
+ *   DVREN_STAGES_PARAM     extra leading parameter declaration (may be empty)
+ *   DVREN_STAGES_ARG       the matching argument (may be empty)
+ *   DVREN_FIELD_EVAL(P, p, out)                 void; out[0 .. channels-1]
+ *   DVREN_FIELD_EVAL_CHANNEL(P, p, c)           real; channel c alone (with lazy features)
+ *   DVREN_SHADER_DENSITY(P, ch)                 real sigma >= 0 [1/world unit]
+ *   DVREN_SHADER_COLOR(P, ch, grad, dir, rgb)   void; *rgb = emitted radiance
+ *   DVREN_SAMPLER_BEGIN(P, budget, o, d, t0, t1, rng, state)   void
+ *   DVREN_SAMPLER_NEXT(P, state, t, dt)         int; 0 when the ray is done
+ * and, for the backward pass (only where DVREN_MARCH_BACKWARD is defined):
+ *   DVREN_FIELD_EVAL_BWD(P, p, dL_dout)         void; adds to the field's gradients
+ *   DVREN_SHADER_DENSITY_BWD(P, ch, dL_dsigma, dL_dch)            void; dL_dch +=
+ *   DVREN_SHADER_COLOR_BWD(P, ch, grad, dir, dL_drgb, dL_dch, dL_dgrad)  void; dL_dch +=, *dL_dgrad =
+ *
+ * Precision: the per-precision part of this file is compiled in the
+ * precision DVREN_PREC_BITS in force where it is included (dvren_real is
+ * float or double; kernels/dvren_device.h). The CPU path includes it twice:
+ * float32 for rendering, float64 for the gradient checker; NVRTC once, in
+ * float32. Function and type names resolve per precision (DVREN__RN).
+ *
+ * The CPU path (dvren.h) binds the macros to the plugins' C functions
+ * through a table of pointers; the GPU path (dvren_cuda.h) binds them to
+ * direct calls of the same functions compiled by NVRTC, in one fused kernel,
+ * and may fix values known per scene at compile time: DVREN_JIT_NEEDS_GRADIENT,
+ * DVREN_JIT_GRADIENT_CHANNEL, DVREN_JIT_LAZY, DVREN_JIT_DENSITY_CHANNEL (a
+ * run-time index into the channel array would put it in local memory on the
+ * GPU), DVREN_JIT_SKIP_EMPTY.
+ *
+ * Lazy features: when the shader's density reads one channel and the field
+ * can evaluate one channel alone, each sample evaluates that channel first
+ * and the whole field only where sigma > 0. Empty samples emit and absorb
+ * nothing, so the image is the same; they just cost less.
+ *
+ * dvren.h carries generated copies of this file (">>march begin/end" in
+ * float32 and ">>march64 begin/end" in float64); edit this file and run
+ * `./build.sh gen`. */
+#ifndef DVREN_MARCH_H
+#define DVREN_MARCH_H
+
+#if defined(DVREN_JIT_NEEDS_GRADIENT)
+#define DVREN__NEEDS_GRADIENT(A) DVREN_JIT_NEEDS_GRADIENT
+#else
+#define DVREN__NEEDS_GRADIENT(A) ((A)->needs_gradient)
+#endif
+#if defined(DVREN_JIT_LAZY)
+#define DVREN__LAZY(A) DVREN_JIT_LAZY
+#define DVREN__DENSITY_CHANNEL(A) DVREN_JIT_DENSITY_CHANNEL
+#else
+#define DVREN__LAZY(A) ((A)->lazy_features)
+#define DVREN__DENSITY_CHANNEL(A) ((A)->density_channel)
+#endif
+#if defined(DVREN_JIT_GRADIENT_CHANNEL)
+#define DVREN__GRADIENT_CHANNEL(A) DVREN_JIT_GRADIENT_CHANNEL
+#else
+#define DVREN__GRADIENT_CHANNEL(A) ((A)->gradient_channel)
+#endif
+#if defined(DVREN_JIT_SKIP_EMPTY)
+#define DVREN__SKIP_EMPTY(A) DVREN_JIT_SKIP_EMPTY
+#else
+#define DVREN__SKIP_EMPTY(A) ((A)->skip_empty)
+#endif
+
+/* Floats per ray of a ray-batch plan: origin xyz, unit direction xyz. */
+#define DVREN_RAY_FLOATS 6
+
+/* Everything one launch (or one CPU render) needs, as plain data. */
+typedef struct dvren_march_args {
+    const void* field;        /* parameter blocks of the three stages */
+    const void* shader;
+    const void* sampler;
+    float bmin[3], bmax[3];   /* field's world bounding box */
+    uint32_t channels;        /* channels the field writes per sample */
+    uint32_t needs_gradient;  /* shader wants the gradient of one channel */
+    uint32_t gradient_channel;
+    float gradient_step[3];   /* central-difference half step per axis: one voxel (world units) */
+    float min_transmittance;  /* early ray termination threshold (0: off) */
+    uint32_t lazy_features;   /* evaluate the density channel first (see above) */
+    uint32_t density_channel;
+    dvren_march_budget budget;
+    dvren_camera camera;
+    uint32_t width, height;   /* full image size in pixels */
+    uint32_t roi_x, roi_y, roi_w, roi_h; /* pixels rendered */
+    uint32_t spp;             /* samples per pixel, >= 1 */
+    uint32_t seed_lo, seed_hi;
+    float background[3];
+    dvren_fb_view fb;         /* forward: outputs written */
+    /* ray-batch plans: ray (y * width + x) is rays[6k .. 6k+5] (DVREN_RAY_FLOATS);
+     * NULL: rays from the camera */
+    const float* rays;
+    /* backward: cotangents dL/d(output) per pixel (rgb, alpha, depth,
+     * transmittance; NULL: zero), multiplied by grad_scale */
+    dvren_fb_view grad;
+    float grad_scale;
+    /* backward: samples with sigma == 0 have zero gradient (the shader's
+     * density is flat there and none of its parameters are being trained) */
+    uint32_t skip_empty;
+} dvren_march_args;
+
+#endif /* DVREN_MARCH_H */
+
+/* ---- per precision ---------------------------------------------------------------- */
+#undef DVREN__MARCH_EMIT
+#if DVREN_PREC_BITS == 64
+#if !defined(DVREN__MARCH_64)
+#define DVREN__MARCH_64
+#define DVREN__MARCH_EMIT
+#endif
+#else
+#if !defined(DVREN__MARCH_32)
+#define DVREN__MARCH_32
+#define DVREN__MARCH_EMIT
+#endif
+#endif
+#if defined(DVREN__MARCH_EMIT)
+#undef DVREN__MARCH_EMIT
+
+/* What one ray returns. depth_w = sum(w_i t_i) and weight = sum(w_i), the
+ * compositing weights w_i = T_i alpha_i; depth is depth_w / weight. */
+typedef struct DVREN__RN(dvren__ray_result) {
+    dvren_vec3 rgb;
+    dvren_real transmittance;
+    dvren_real depth_w;
+    dvren_real weight;
+    uint32_t hit;
+    uint32_t samples;
+} DVREN__RN(dvren__ray_result);
+#define dvren_ray_result DVREN__RN(dvren__ray_result)
+#define dvren_field_gradient DVREN__RN(dvren__field_gradient)
+#define dvren_pixel_ray DVREN__RN(dvren__pixel_ray)
+#define dvren_march_ray DVREN__RN(dvren__march_ray)
+#define dvren_shade_pixel DVREN__RN(dvren__shade_pixel)
+#define dvren_render_pixel DVREN__RN(dvren__render_pixel)
+#define dvren_field_gradient_bwd DVREN__RN(dvren__field_gradient_bwd)
+#define dvren_backward_ray DVREN__RN(dvren__backward_ray)
+#define dvren_backward_pixel DVREN__RN(dvren__backward_pixel)
+
+/* Central-difference gradient of the gradient channel at p, with half step
+ * h[k] along axis k (one voxel: smaller steps see the kinks of trilinear
+ * interpolation and give streaky normals). */
+DVREN_FN dvren_vec3 dvren_field_gradient(DVREN_STAGES_PARAM const dvren_march_args* A, dvren_vec3 p, const float* h)
+{
+    dvren_real a[DVREN_MAX_CHANNELS], b[DVREN_MAX_CHANNELS];
+    dvren_real g[3];
+    int k;
+    uint32_t c = DVREN__GRADIENT_CHANNEL(A);
+    for (k = 0; k < 3; ++k) {
+        dvren_vec3 e = dvren_v3(k == 0 ? (dvren_real)h[0] : (dvren_real)0, k == 1 ? (dvren_real)h[1] : (dvren_real)0,
+                                k == 2 ? (dvren_real)h[2] : (dvren_real)0);
+        DVREN_FIELD_EVAL(A->field, dvren_add3(p, e), a);
+        DVREN_FIELD_EVAL(A->field, dvren_sub3(p, e), b);
+        g[k] = (a[c] - b[c]) / ((dvren_real)2 * (dvren_real)h[k]);
+    }
+    return dvren_v3(g[0], g[1], g[2]);
+}
+
+/* Ray of pixel sample s of pixel (x, y): from the plan's ray list, or from
+ * the camera through the pixel centre (spp == 1) or a random sub-pixel
+ * position (stream DVREN_RNG_STREAM_PIXEL). */
+DVREN_FN void dvren_pixel_ray(const dvren_march_args* A, uint32_t x, uint32_t y, uint32_t s, dvren_vec3* o, dvren_vec3* d)
+{
+    uint32_t pix = y * A->width + x;
+    if (A->rays) {
+        const float* r = A->rays + (uint64_t)pix * DVREN_RAY_FLOATS;
+        *o = dvren_v3p(r);
+        *d = dvren_v3p(r + 3);
+    } else {
+        dvren_real px = (dvren_real)x + (dvren_real)0.5, py = (dvren_real)y + (dvren_real)0.5;
+        if (A->spp > 1) {
+            dvren_rng prng = dvren_rng_make(A->seed_lo, A->seed_hi, pix, s, DVREN_RNG_STREAM_PIXEL);
+            px = (dvren_real)x + (dvren_real)dvren_rng_uniform(&prng);
+            py = (dvren_real)y + (dvren_real)dvren_rng_uniform(&prng);
+        }
+        dvren_camera_ray(&A->camera, px, py, (dvren_real)A->width, (dvren_real)A->height, o, d);
+    }
+}
+
+/* March one ray (o, d unit) through the field's box. */
+DVREN_FN dvren_ray_result dvren_march_ray(DVREN_STAGES_PARAM const dvren_march_args* A, dvren_vec3 o, dvren_vec3 d,
+                                          dvren_rng* rng)
+{
+    dvren_ray_result R;
+    dvren_real t0, t1, t, dt;
+    dvren_real ch[DVREN_MAX_CHANNELS];
+    dvren_sampler_state st;
+    R.rgb = dvren_v3((dvren_real)0, (dvren_real)0, (dvren_real)0);
+    R.transmittance = (dvren_real)1;
+    R.depth_w = (dvren_real)0;
+    R.weight = (dvren_real)0;
+    R.hit = 0;
+    R.samples = 0;
+    if (!dvren_ray_box(o, d, A->bmin, A->bmax, &t0, &t1)) return R;
+    R.hit = 1;
+    DVREN_SAMPLER_BEGIN(A->sampler, &A->budget, o, d, t0, t1, rng, &st);
+    while (DVREN_SAMPLER_NEXT(A->sampler, &st, &t, &dt)) {
+        dvren_vec3 p = dvren_madd3(o, d, t);
+        dvren_real sigma, tr, w;
+        dvren_vec3 c, grad;
+        R.samples++;
+        if (DVREN__LAZY(A)) {
+            ch[DVREN__DENSITY_CHANNEL(A)] = DVREN_FIELD_EVAL_CHANNEL(A->field, p, DVREN__DENSITY_CHANNEL(A));
+            sigma = DVREN_SHADER_DENSITY(A->shader, ch);
+            if (!(sigma > (dvren_real)0)) continue;
+            DVREN_FIELD_EVAL(A->field, p, ch);
+        } else {
+            DVREN_FIELD_EVAL(A->field, p, ch);
+            sigma = DVREN_SHADER_DENSITY(A->shader, ch);
+            if (!(sigma > (dvren_real)0)) continue; /* empty space (and NaN) emits and absorbs nothing */
+        }
+        grad = dvren_v3((dvren_real)0, (dvren_real)0, (dvren_real)0);
+        if (DVREN__NEEDS_GRADIENT(A)) grad = dvren_field_gradient(DVREN_STAGES_ARG A, p, A->gradient_step);
+        DVREN_SHADER_COLOR(A->shader, ch, grad, d, &c);
+        /* 1 - alpha_i computed as exp() directly: no cancellation in T */
+        tr = dvren_exp(-sigma * dt);
+        w = R.transmittance * ((dvren_real)1 - tr);
+        R.rgb = dvren_madd3(R.rgb, c, w);
+        R.depth_w += w * t;
+        R.weight += w;
+        R.transmittance *= tr;
+        if (R.transmittance < (dvren_real)A->min_transmittance) break;
+    }
+    return R;
+}
+
+/* Outputs of pixel (x, y) of the plan: spp rays (one through the pixel
+ * centre when spp == 1, else at random sub-pixel positions), averaged:
+ * out[0..2] rgb, out[3] alpha, out[4] depth, out[5] transmittance. */
+DVREN_FN void dvren_shade_pixel(DVREN_STAGES_PARAM const dvren_march_args* A, uint32_t x, uint32_t y, dvren_real* out,
+                                uint32_t* hit_out, uint32_t* samples_out)
+{
+    dvren_vec3 rgb = dvren_v3((dvren_real)0, (dvren_real)0, (dvren_real)0);
+    dvren_real trans = (dvren_real)0, depth_w = (dvren_real)0, weight = (dvren_real)0;
+    uint32_t hit = 0, samples = 0, s;
+    uint32_t pix = y * A->width + x;
+    dvren_real inv_spp = (dvren_real)1 / (dvren_real)A->spp;
+    dvren_vec3 bg = dvren_v3p(A->background);
+    for (s = 0; s < A->spp; ++s) {
+        dvren_rng srng = dvren_rng_make(A->seed_lo, A->seed_hi, pix, s, DVREN_RNG_STREAM_SAMPLER);
+        dvren_vec3 o, d;
+        dvren_ray_result R;
+        dvren_pixel_ray(A, x, y, s, &o, &d);
+        R = dvren_march_ray(DVREN_STAGES_ARG A, o, d, &srng);
+        rgb = dvren_add3(rgb, dvren_madd3(R.rgb, bg, R.transmittance));
+        trans += R.transmittance;
+        depth_w += R.depth_w;
+        weight += R.weight;
+        hit |= R.hit;
+        samples += R.samples;
+    }
+    out[0] = rgb.x * inv_spp;
+    out[1] = rgb.y * inv_spp;
+    out[2] = rgb.z * inv_spp;
+    out[3] = (dvren_real)1 - trans * inv_spp;
+    out[4] = weight > (dvren_real)0 ? depth_w / weight : (dvren_real)0;
+    out[5] = trans * inv_spp;
+    *hit_out = hit;
+    *samples_out = samples;
+}
+
+/* Render pixel (x, y) of the plan into every output of A->fb that is not null. */
+DVREN_FN void dvren_render_pixel(DVREN_STAGES_PARAM const dvren_march_args* A, uint32_t x, uint32_t y)
+{
+    dvren_real o[6];
+    uint32_t hit, samples, pix = y * A->width + x;
+    dvren_shade_pixel(DVREN_STAGES_ARG A, x, y, o, &hit, &samples);
+    if (A->fb.rgb) {
+        A->fb.rgb[3 * pix + 0] = (float)o[0];
+        A->fb.rgb[3 * pix + 1] = (float)o[1];
+        A->fb.rgb[3 * pix + 2] = (float)o[2];
+    }
+    if (A->fb.alpha) A->fb.alpha[pix] = (float)o[3];
+    if (A->fb.transmittance) A->fb.transmittance[pix] = (float)o[5];
+    if (A->fb.depth) A->fb.depth[pix] = (float)o[4];
+    if (A->fb.hit) A->fb.hit[pix] = (uint8_t)hit;
+    if (A->fb.samples) A->fb.samples[pix] = samples;
+}
+
+#if defined(DVREN_MARCH_BACKWARD)
+/* ---- Backward -----------------------------------------------------------------------
+ * By replay (as Plenoxels and nerfacc do): nothing is stored per sample, so
+ * memory does not grow with the number of samples. For one ray with
+ * tau_i = sigma_i dt_i, T_{i+1} = T_i exp(-tau_i), w_i = T_i - T_{i+1}:
+ *
+ *   dC/dc_i     = w_i
+ *   dC/dtau_i   = T_{i+1} c_i - (C - sum_{k<=i} w_k c_k)     (C includes T_N bg)
+ *   dT_N/dtau_i = -T_N
+ *   dDw/dtau_i  = T_{i+1} t_i - (Dw - sum_{k<=i} w_k t_k)    (Dw = sum w_k t_k)
+ *   dW/dtau_i   = T_{i+1} - (W - sum_{k<=i} w_k)             (W = sum w_k)
+ *
+ * so one pass that knows the ray's totals (C, T_N, Dw, W) can replay the
+ * samples in order and hand each its gradient. The totals come from a first
+ * replay (dvren_march_ray). The pixel's depth D = sum_s Dw_s / sum_s W_s
+ * over its spp rays needs the pixel's sums first: a pass over its rays when
+ * a depth cotangent is given and spp > 1. Early ray termination replays the
+ * same decisions (the same arithmetic), so the gradient is that of the
+ * truncated sum, like the image. */
+
+/* Backward of dvren_field_gradient: dL_dgrad is the cotangent of the
+ * gradient; each of the six evaluations gets +-dL_dgrad[k] / (2 h_k) on the
+ * gradient channel. */
+DVREN_FN void dvren_field_gradient_bwd(DVREN_STAGES_PARAM const dvren_march_args* A, dvren_vec3 p, const float* h,
+                                       dvren_vec3 dL_dgrad)
+{
+    dvren_real g[DVREN_MAX_CHANNELS];
+    dvren_real gk[3];
+    int k;
+    uint32_t c, n = A->channels;
+    gk[0] = dL_dgrad.x;
+    gk[1] = dL_dgrad.y;
+    gk[2] = dL_dgrad.z;
+    for (c = 0; c < n; ++c) g[c] = (dvren_real)0;
+    for (k = 0; k < 3; ++k) {
+        dvren_vec3 e = dvren_v3(k == 0 ? (dvren_real)h[0] : (dvren_real)0, k == 1 ? (dvren_real)h[1] : (dvren_real)0,
+                                k == 2 ? (dvren_real)h[2] : (dvren_real)0);
+        dvren_real v = gk[k] / ((dvren_real)2 * (dvren_real)h[k]);
+        if (v == (dvren_real)0) continue;
+        g[DVREN__GRADIENT_CHANNEL(A)] = v;
+        DVREN_FIELD_EVAL_BWD(A->field, dvren_add3(p, e), g);
+        g[DVREN__GRADIENT_CHANNEL(A)] = -v;
+        DVREN_FIELD_EVAL_BWD(A->field, dvren_sub3(p, e), g);
+    }
+}
+
+/* Replays one ray with its totals R (from dvren_march_ray with the same
+ * rng), handing every sample its gradient. gC: dL/dC of this ray (C
+ * includes T_N bg); gT: dL/dT_N; gD, D, W: the pixel's depth cotangent,
+ * depth and weight sum (gD = 0: no depth term). */
+DVREN_FN void dvren_backward_ray(DVREN_STAGES_PARAM const dvren_march_args* A, dvren_vec3 o, dvren_vec3 d, dvren_rng* rng,
+                                 const dvren_ray_result* R, dvren_vec3 C, dvren_vec3 gC, dvren_real gT, dvren_real gD,
+                                 dvren_real D, dvren_real W)
+{
+    dvren_real t0, t1, t, dt;
+    dvren_real ch[DVREN_MAX_CHANNELS], dch[DVREN_MAX_CHANNELS];
+    dvren_sampler_state st;
+    dvren_real T = (dvren_real)1, pdw = (dvren_real)0, pw = (dvren_real)0;
+    dvren_vec3 pc = dvren_v3((dvren_real)0, (dvren_real)0, (dvren_real)0);
+    dvren_real gTT = -gT * R->transmittance; /* dL/dT_N * dT_N/dtau, the same for every sample */
+    dvren_real gDW = W > (dvren_real)0 ? gD / W : (dvren_real)0;
+    uint32_t n = A->channels, c;
+    if (!dvren_ray_box(o, d, A->bmin, A->bmax, &t0, &t1)) return;
+    DVREN_SAMPLER_BEGIN(A->sampler, &A->budget, o, d, t0, t1, rng, &st);
+    while (DVREN_SAMPLER_NEXT(A->sampler, &st, &t, &dt)) {
+        dvren_vec3 p = dvren_madd3(o, d, t);
+        dvren_real sigma, tr, w, Tn, dtau;
+        dvren_vec3 col, grad, dgrad;
+        if (DVREN__SKIP_EMPTY(A) && DVREN__LAZY(A)) {
+            ch[DVREN__DENSITY_CHANNEL(A)] = DVREN_FIELD_EVAL_CHANNEL(A->field, p, DVREN__DENSITY_CHANNEL(A));
+            sigma = DVREN_SHADER_DENSITY(A->shader, ch);
+            if (!(sigma > (dvren_real)0)) continue;
+            DVREN_FIELD_EVAL(A->field, p, ch);
+        } else {
+            DVREN_FIELD_EVAL(A->field, p, ch);
+            sigma = DVREN_SHADER_DENSITY(A->shader, ch);
+            if (!(sigma > (dvren_real)0)) {
+                /* no absorption, no emission: only a flat-density shader may skip it */
+                if (DVREN__SKIP_EMPTY(A) || !(sigma == (dvren_real)0)) continue;
+                sigma = (dvren_real)0;
+            }
+        }
+        grad = dvren_v3((dvren_real)0, (dvren_real)0, (dvren_real)0);
+        if (DVREN__NEEDS_GRADIENT(A)) grad = dvren_field_gradient(DVREN_STAGES_ARG A, p, A->gradient_step);
+        DVREN_SHADER_COLOR(A->shader, ch, grad, d, &col);
+        /* the forward's arithmetic, operation for operation */
+        tr = dvren_exp(-sigma * dt);
+        w = T * ((dvren_real)1 - tr);
+        pc = dvren_madd3(pc, col, w);
+        pdw += w * t;
+        pw += w;
+        Tn = T * tr;
+        dtau = dvren_dot3(gC, dvren_sub3(dvren_scale3(col, Tn), dvren_sub3(C, pc))) + gTT;
+        if (gDW != (dvren_real)0)
+            dtau += gDW * ((Tn * t - (R->depth_w - pdw)) - D * (Tn - (R->weight - pw)));
+        for (c = 0; c < n; ++c) dch[c] = (dvren_real)0;
+        dgrad = dvren_v3((dvren_real)0, (dvren_real)0, (dvren_real)0);
+        DVREN_SHADER_COLOR_BWD(A->shader, ch, grad, d, dvren_scale3(gC, w), dch, &dgrad);
+        DVREN_SHADER_DENSITY_BWD(A->shader, ch, dtau * dt, dch);
+        DVREN_FIELD_EVAL_BWD(A->field, p, dch);
+        if (DVREN__NEEDS_GRADIENT(A)) dvren_field_gradient_bwd(DVREN_STAGES_ARG A, p, A->gradient_step, dgrad);
+        T = Tn;
+        if (T < (dvren_real)A->min_transmittance) break;
+    }
+}
+
+/* Backward of dvren_render_pixel for pixel (x, y): reads the cotangents of
+ * A->grad at the pixel and adds every parameter's gradient through the
+ * stages' _bwd functions. */
+DVREN_FN void dvren_backward_pixel(DVREN_STAGES_PARAM const dvren_march_args* A, uint32_t x, uint32_t y)
+{
+    uint32_t pix = y * A->width + x, s;
+    dvren_real inv_spp = (dvren_real)1 / (dvren_real)A->spp, k = (dvren_real)A->grad_scale;
+    dvren_vec3 gC = dvren_v3((dvren_real)0, (dvren_real)0, (dvren_real)0);
+    dvren_real gT = (dvren_real)0, gD = (dvren_real)0, D = (dvren_real)0, W = (dvren_real)0;
+    dvren_vec3 bg = dvren_v3p(A->background);
+    if (A->grad.rgb) gC = dvren_scale3(dvren_v3p(A->grad.rgb + 3 * pix), k * inv_spp);
+    if (A->grad.alpha) gT -= (dvren_real)A->grad.alpha[pix] * k * inv_spp;
+    if (A->grad.transmittance) gT += (dvren_real)A->grad.transmittance[pix] * k * inv_spp;
+    if (A->grad.depth) gD = (dvren_real)A->grad.depth[pix] * k;
+    if (gC.x == (dvren_real)0 && gC.y == (dvren_real)0 && gC.z == (dvren_real)0 && gT == (dvren_real)0 &&
+        gD == (dvren_real)0)
+        return;
+    if (gD != (dvren_real)0 && A->spp > 1) {
+        /* the pixel's depth is a ratio of sums over its rays: those sums first */
+        dvren_real dw = (dvren_real)0;
+        for (s = 0; s < A->spp; ++s) {
+            dvren_rng srng = dvren_rng_make(A->seed_lo, A->seed_hi, pix, s, DVREN_RNG_STREAM_SAMPLER);
+            dvren_vec3 o, d;
+            dvren_ray_result R;
+            dvren_pixel_ray(A, x, y, s, &o, &d);
+            R = dvren_march_ray(DVREN_STAGES_ARG A, o, d, &srng);
+            dw += R.depth_w;
+            W += R.weight;
+        }
+        D = W > (dvren_real)0 ? dw / W : (dvren_real)0;
+    }
+    for (s = 0; s < A->spp; ++s) {
+        dvren_rng srng = dvren_rng_make(A->seed_lo, A->seed_hi, pix, s, DVREN_RNG_STREAM_SAMPLER);
+        dvren_vec3 o, d;
+        dvren_ray_result R;
+        dvren_pixel_ray(A, x, y, s, &o, &d);
+        R = dvren_march_ray(DVREN_STAGES_ARG A, o, d, &srng);
+        if (!R.hit) continue;
+        if (A->spp == 1) {
+            W = R.weight;
+            D = W > (dvren_real)0 ? R.depth_w / W : (dvren_real)0;
+        }
+        srng = dvren_rng_make(A->seed_lo, A->seed_hi, pix, s, DVREN_RNG_STREAM_SAMPLER);
+        dvren_backward_ray(DVREN_STAGES_ARG A, o, d, &srng, &R, dvren_madd3(R.rgb, bg, R.transmittance), gC, gT, gD, D, W);
+    }
+}
+#endif /* DVREN_MARCH_BACKWARD */
+
+#endif /* per precision */
+/* >>march64 end */
+#undef DVREN_PREC_BITS
+#define DVREN_PREC_BITS 32
+
+/* >>train begin (generated from kernels/dvren_train.h by ./build.sh gen: do not edit) */
+/* kernels/dvren_train.h - per-element code of dvren's training operations
+ * (single source: compiled by the C compiler into dvren.h's CPU loops and
+ * by NVRTC into the GPU's training kernels). Float32 storage, float32
+ * arithmetic except where noted.
+ *
+ *   losses      dvren_loss_elem: value and derivative of L2, L1, Huber
+ *   TV          dvren_tv_voxel: a voxel's term of the total variation and
+ *               the gradient it gathers from every term that reads it
+ *   optimizers  dvren_adam_elem, dvren_sgd_elem: one parameter element
+ *
+ * dvren.h carries a generated copy (">>train begin/end"); edit this file
+ * and run `./build.sh gen`. */
+#ifndef DVREN_TRAIN_H
+#define DVREN_TRAIN_H
+
+/* Loss kinds (dvren_loss_kind). */
+#define DVREN__LOSS_L2 0u
+#define DVREN__LOSS_L1 1u
+#define DVREN__LOSS_HUBER 2u
+
+/* rho(e) of one residual e = prediction - target, and d rho / d e. */
+DVREN_FN float dvren_loss_elem(uint32_t kind, float delta, float e, float* d)
+{
+    float a = dvren_absf(e);
+    if (kind == DVREN__LOSS_L1) {
+        *d = e > 0.0f ? 1.0f : (e < 0.0f ? -1.0f : 0.0f);
+        return a;
+    }
+    if (kind == DVREN__LOSS_HUBER) {
+        if (a < delta) {
+            *d = e / delta;
+            return 0.5f * e * e / delta;
+        }
+        *d = e > 0.0f ? 1.0f : -1.0f;
+        return a - 0.5f * delta;
+    }
+    *d = 2.0f * e;
+    return e * e;
+}
+
+/* Total variation over a (Z, Y, X, C) grid x, channel c, voxel (i, j, k)
+ * (x, y, z indices). The term of voxel u is
+ *   s_u = sqrt(eps + dx_u^2 + dy_u^2 + dz_u^2)     (squared: dx^2 + dy^2 + dz^2)
+ * with dx_u = x[u + e_x] - x[u] (0 on the far face). Returns s_v and puts in
+ * *g the derivative of sum_u s_u with respect to x[v]: from s_v itself and
+ * from s_{v - e_x}, s_{v - e_y}, s_{v - e_z}, each recomputed here, so every
+ * voxel writes only its own gradient (no atomics). */
+#define DVREN_TV_EPS 1e-8f
+DVREN_FN void dvren__tv_diffs(const float* x, uint32_t X, uint32_t Y, uint32_t Z, uint32_t C, uint32_t c, uint32_t i,
+                              uint32_t j, uint32_t k, float* dx, float* dy, float* dz)
+{
+    uint64_t v = (((uint64_t)k * Y + j) * X + i) * C + c;
+    float xv = x[v];
+    *dx = i + 1 < X ? x[v + C] - xv : 0.0f;
+    *dy = j + 1 < Y ? x[v + (uint64_t)X * C] - xv : 0.0f;
+    *dz = k + 1 < Z ? x[v + (uint64_t)X * Y * C] - xv : 0.0f;
+}
+
+DVREN_FN float dvren_tv_voxel(const float* x, uint32_t X, uint32_t Y, uint32_t Z, uint32_t C, uint32_t c, uint32_t i,
+                              uint32_t j, uint32_t k, uint32_t squared, float* g)
+{
+    float dx, dy, dz, s, q, r;
+    dvren__tv_diffs(x, X, Y, Z, C, c, i, j, k, &dx, &dy, &dz);
+    q = dx * dx + dy * dy + dz * dz;
+    if (squared) {
+        s = q;
+        r = -2.0f * (dx + dy + dz);
+    } else {
+        s = sqrtf(DVREN_TV_EPS + q);
+        r = -(dx + dy + dz) / s;
+    }
+    /* the terms of the three lower neighbours read x[v] as their "+e" value */
+    if (i > 0) {
+        float ax, ay, az;
+        dvren__tv_diffs(x, X, Y, Z, C, c, i - 1, j, k, &ax, &ay, &az);
+        r += squared ? 2.0f * ax : ax / sqrtf(DVREN_TV_EPS + ax * ax + ay * ay + az * az);
+    }
+    if (j > 0) {
+        float ax, ay, az;
+        dvren__tv_diffs(x, X, Y, Z, C, c, i, j - 1, k, &ax, &ay, &az);
+        r += squared ? 2.0f * ay : ay / sqrtf(DVREN_TV_EPS + ax * ax + ay * ay + az * az);
+    }
+    if (k > 0) {
+        float ax, ay, az;
+        dvren__tv_diffs(x, X, Y, Z, C, c, i, j, k - 1, &ax, &ay, &az);
+        r += squared ? 2.0f * az : az / sqrtf(DVREN_TV_EPS + ax * ax + ay * ay + az * az);
+    }
+    *g = r;
+    return s;
+}
+
+/* Adam (Kingma and Ba, ICLR 2015, Algorithm 1) for one element, in the
+ * arrangement of torch.optim.Adam: m, v the moments; bc1 = 1 - beta1^t,
+ * sbc2 = sqrt(1 - beta2^t) for step t >= 1; weight decay adds wd * x to g. */
+DVREN_FN void dvren_adam_elem(float* x, float* m, float* v, float g, float lr, float beta1, float beta2, float eps,
+                              float wd, float bc1, float sbc2)
+{
+    float mm, vv;
+    if (wd != 0.0f) g += wd * *x;
+    mm = beta1 * *m + (1.0f - beta1) * g;
+    vv = beta2 * *v + (1.0f - beta2) * g * g;
+    *m = mm;
+    *v = vv;
+    *x -= (lr / bc1) * mm / (sqrtf(vv) / sbc2 + eps);
+}
+
+/* SGD with momentum (torch.optim.SGD: buf = momentum buf + g; x -= lr buf;
+ * the first step starts the buffer at g, which buf = 0 gives as well). */
+DVREN_FN void dvren_sgd_elem(float* x, float* buf, float g, float lr, float momentum, float wd)
+{
+    float b;
+    if (wd != 0.0f) g += wd * *x;
+    b = momentum * *buf + g;
+    *buf = b;
+    *x -= lr * b;
+}
+
+#endif /* DVREN_TRAIN_H */
+/* >>train end */
 
 #undef DVREN_STAGES_PARAM
 #undef DVREN_STAGES_ARG
@@ -3385,13 +4786,31 @@ DVREN_FN void dvren_render_pixel(DVREN_STAGES_PARAM const dvren_march_args* A, u
 #undef DVREN_SHADER_COLOR
 #undef DVREN_SAMPLER_BEGIN
 #undef DVREN_SAMPLER_NEXT
+#undef DVREN_FIELD_EVAL_BWD
+#undef DVREN_SHADER_DENSITY_BWD
+#undef DVREN_SHADER_COLOR_BWD
+
+/* A differentiable parameter: the public view plus what the scene owns. */
+typedef struct dvren__param {
+    dvren_scene_param pub;
+    char name[80];
+    uint32_t trainable;  /* 0: no gradient is computed for it */
+    void* grad_mem;      /* the gradient's memory (host or device), owned */
+    int64_t* fixed;      /* CPU deterministic mode: int64 accumulators, lazily allocated */
+} dvren__param;
+
+#define DVREN__MAX_PARAMS (3u * DVREN_MAX_BUFFERS)
 
 struct dvren_scene {
     dvren_context* ctx;
     dvren_stage* stage[3];  /* field, shader, sampler */
     void* block[3];         /* parameter blocks bound to host buffers */
     uint32_t block_size[3];
-    dvren__cpu_stages cpu;
+    dvren__cpu_stages_32 cpu;
+    dvren__cpu_stages_64 cpu64; /* float64 functions (gradient checker); field_eval NULL when absent */
+    uint32_t flags;             /* DVREN_SCENE_* */
+    uint32_t nparams;
+    dvren__param param[DVREN__MAX_PARAMS];
     void* be;               /* backend's state: device blocks, the fused kernel */
 };
 
@@ -3411,6 +4830,68 @@ struct dvren_framebuffer {
 static const dvren_buffer_desc* dvren__buffer_at(const dvren_instance_info* in, uint32_t i)
 {
     return (const dvren_buffer_desc*)(const void*)((const char*)in->buffers + (size_t)i * in->buffers[0].struct_size);
+}
+
+/* The scene's differentiable parameters: one per DIFFERENTIABLE buffer of
+ * the field and the shader. Checks that those plugins can run backward. */
+static dvren_status dvren__params_init(dvren_scene* sc)
+{
+    dvren_context* ctx = sc->ctx;
+    static const char* const slot_names[3] = {"field", "shader", "sampler"};
+    uint32_t k, i;
+    if (!sc->cpu.field_eval_bwd || !sc->stage[0]->rec->field.eval_bwd_name)
+        return dvren_set_error(ctx, DVREN_ERROR_UNSUPPORTED, "scene", "use a differentiable field (dense_grid)",
+                               "field '%s' has no backward (eval_bwd): the scene cannot be DIFFERENTIABLE",
+                               sc->stage[0]->rec->desc->name);
+    if (!sc->cpu.density_bwd || !sc->cpu.color_bwd || !sc->stage[1]->rec->shader.density_bwd_name ||
+        !sc->stage[1]->rec->shader.color_bwd_name)
+        return dvren_set_error(ctx, DVREN_ERROR_UNSUPPORTED, "scene", "use a differentiable shader (emission_absorption)",
+                               "shader '%s' has no backward (density_bwd, color_bwd): the scene cannot be DIFFERENTIABLE",
+                               sc->stage[1]->rec->desc->name);
+    for (k = 0; k < 3; ++k) {
+        const dvren_stage* st = sc->stage[k];
+        for (i = 0; i < st->info.buffer_count; ++i) {
+            const dvren_buffer_desc* b = dvren__buffer_at(&st->info, i);
+            dvren__param* P;
+            if (!(b->flags & DVREN_BUFFER_DIFFERENTIABLE)) continue;
+            if (b->tensor.dtype != DVREN_DTYPE_F32)
+                return dvren_set_error(ctx, DVREN_ERROR_PLUGIN, st->rec->desc->name, NULL,
+                                       "differentiable buffer '%s' must be float32, not %s", b->name ? b->name : "?",
+                                       dvren_dtype_name(b->tensor.dtype));
+            if (!st->rec->inst.bind_gradients)
+                return dvren_set_error(ctx, DVREN_ERROR_PLUGIN, st->rec->desc->name, NULL,
+                                       "buffer '%s' is differentiable but the plugin has no bind_gradients()",
+                                       b->name ? b->name : "?");
+            P = &sc->param[sc->nparams++];
+            snprintf(P->name, sizeof P->name, "%s.%s", slot_names[k], b->name ? b->name : "buffer");
+            P->pub.name = P->name;
+            P->pub.stage = sc->stage[k];
+            P->pub.slot = k;
+            P->pub.buffer = i;
+            P->pub.numel = (uint64_t)dvren_tensor_numel(&b->tensor);
+            P->pub.value = b->tensor;
+            P->pub.value.flags &= ~DVREN_TENSOR_OWNS_DATA;
+            P->pub.grad = P->pub.value;
+            P->trainable = 1;
+            if (!ctx->be) {
+                P->grad_mem = dvren__calloc(ctx, (size_t)P->pub.numel * sizeof(float));
+                if (!P->grad_mem) return dvren_set_error(ctx, DVREN_ERROR_OUT_OF_MEMORY, "scene", NULL, "out of memory");
+                P->pub.grad.data = P->grad_mem;
+            }
+        }
+    }
+    return DVREN_OK;
+}
+
+static void dvren__params_shutdown(dvren_scene* sc)
+{
+    uint32_t i;
+    for (i = 0; i < sc->nparams; ++i) {
+        dvren__param* P = &sc->param[i];
+        if (!sc->ctx->be) dvren__free(sc->ctx, P->grad_mem, (size_t)P->pub.numel * sizeof(float));
+        dvren__free(sc->ctx, P->fixed, (size_t)P->pub.numel * sizeof(int64_t));
+    }
+    sc->nparams = 0;
 }
 
 DVREN_API dvren_status dvren_scene_create(dvren_context* ctx, const dvren_scene_desc* desc, dvren_scene** out)
@@ -3464,14 +4945,36 @@ DVREN_API dvren_status dvren_scene_create(dvren_context* ctx, const dvren_scene_
             goto cleanup;
         }
     }
-    sc->cpu.field_eval = sc->stage[0]->rec->field.eval;
-    sc->cpu.field_eval_channel = DVREN_HAS_FIELD(&sc->stage[0]->rec->field, dvren_field_iface, eval_channel)
-                                     ? sc->stage[0]->rec->field.eval_channel
-                                     : NULL;
-    sc->cpu.density = sc->stage[1]->rec->shader.density;
-    sc->cpu.color = sc->stage[1]->rec->shader.color;
-    sc->cpu.begin = sc->stage[2]->rec->sampler.begin;
-    sc->cpu.next = sc->stage[2]->rec->sampler.next;
+    {
+        const dvren_field_iface* f = &sc->stage[0]->rec->field;
+        const dvren_shader_iface* sh = &sc->stage[1]->rec->shader;
+        const dvren_sampler_iface* sa = &sc->stage[2]->rec->sampler;
+        /* the host copies every interface into a zero-filled struct of its
+         * own size, so members an older plugin lacks read as NULL */
+        sc->cpu.field_eval = f->eval;
+        sc->cpu.field_eval_channel = f->eval_channel;
+        sc->cpu.density = sh->density;
+        sc->cpu.color = sh->color;
+        sc->cpu.begin = sa->begin;
+        sc->cpu.next = sa->next;
+        sc->cpu.field_eval_bwd = f->eval_bwd;
+        sc->cpu.density_bwd = sh->density_bwd;
+        sc->cpu.color_bwd = sh->color_bwd;
+        sc->cpu64.field_eval = f->eval_f64;
+        sc->cpu64.field_eval_channel = f->eval_channel_f64;
+        sc->cpu64.density = sh->density_f64;
+        sc->cpu64.color = sh->color_f64;
+        sc->cpu64.begin = sa->begin_f64;
+        sc->cpu64.next = sa->next_f64;
+        sc->cpu64.field_eval_bwd = f->eval_bwd_f64;
+        sc->cpu64.density_bwd = sh->density_bwd_f64;
+        sc->cpu64.color_bwd = sh->color_bwd_f64;
+    }
+    if (desc->flags & ~DVREN_SCENE_DIFFERENTIABLE)
+        DVREN__FAIL(ctx, DVREN_ERROR_INVALID_ARGUMENT, "scene", NULL, "unknown flags 0x%x",
+                    (unsigned)(desc->flags & ~DVREN_SCENE_DIFFERENTIABLE));
+    sc->flags = desc->flags;
+    if (sc->flags & DVREN_SCENE_DIFFERENTIABLE) DVREN__CHECK(dvren__params_init(sc));
     if (ctx->be) DVREN__CHECK(ctx->be->scene_init(sc));
     *out = sc;
     return DVREN_OK;
@@ -3485,6 +4988,7 @@ DVREN_API void dvren_scene_destroy(dvren_scene* sc)
     int k;
     if (!sc) return;
     if (sc->be && sc->ctx->be) sc->ctx->be->scene_shutdown(sc);
+    dvren__params_shutdown(sc);
     for (k = 0; k < 3; ++k) dvren__free(sc->ctx, sc->block[k], sc->block_size[k]);
     dvren__free(sc->ctx, sc, sizeof *sc);
 }
@@ -3509,9 +5013,21 @@ DVREN_API dvren_status dvren_plan_create(dvren_context* ctx, const dvren_plan_de
                                "roi (%u, %u, %u x %u) is not inside the %u x %u image", (unsigned)d.roi.x,
                                (unsigned)d.roi.y, (unsigned)d.roi.w, (unsigned)d.roi.h, (unsigned)d.width,
                                (unsigned)d.height);
-    if (d.camera.model < DVREN_CAMERA_PINHOLE || d.camera.model > DVREN_CAMERA_MATRIX)
+    if (d.rays) {
+        const dvren_tensor* r = d.rays;
+        uint64_t n = (uint64_t)d.width * d.height;
+        if (r->dtype != DVREN_DTYPE_F32 || !r->data || !dvren_tensor_is_contiguous(r) ||
+            (uint64_t)dvren_tensor_numel(r) != n * DVREN_RAY_FLOATS || r->shape[r->ndim - 1] != DVREN_RAY_FLOATS)
+            return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "plan", "see dvren_plan_desc.rays",
+                                   "rays must be a contiguous float32 tensor of %u x %u rays, last dimension 6",
+                                   (unsigned)d.width, (unsigned)d.height);
+        if (r->memory == DVREN_MEMORY_DEVICE && !ctx->be)
+            return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "plan", NULL,
+                                   "rays are in device memory but the context renders on the CPU");
+    } else if (d.camera.model < DVREN_CAMERA_PINHOLE || d.camera.model > DVREN_CAMERA_MATRIX) {
         return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "plan", "make one with dvren_camera_look_at()",
                                "camera is not set (model %u)", (unsigned)d.camera.model);
+    }
     if (!(d.step_world >= 0.0f) || !isfinite(d.step_world))
         return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "plan", NULL, "step_world = %g must be >= 0",
                                (double)d.step_world);
@@ -3555,19 +5071,23 @@ DVREN_API const char* dvren_output_name(uint32_t output)
     return i < 0 ? NULL : names[i];
 }
 
-DVREN_API dvren_status dvren_framebuffer_create(dvren_context* ctx, const dvren_plan* plan, dvren_framebuffer** out)
+DVREN_API dvren_status dvren_framebuffer_create_outputs(dvren_context* ctx, const dvren_plan* plan, uint32_t outputs,
+                                                        dvren_framebuffer** out)
 {
     dvren_framebuffer* fb;
     dvren_status status = DVREN_OK;
     int i;
     if (!ctx || !plan || !out) return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "framebuffer", NULL, "NULL argument");
     *out = NULL;
+    if (outputs & ~DVREN_OUTPUT_ALL)
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "framebuffer", NULL, "unknown output bits 0x%x",
+                               (unsigned)(outputs & ~DVREN_OUTPUT_ALL));
     fb = (dvren_framebuffer*)dvren__calloc(ctx, sizeof *fb);
     if (!fb) return dvren_set_error(ctx, DVREN_ERROR_OUT_OF_MEMORY, "framebuffer", NULL, "out of memory");
     fb->ctx = ctx;
     fb->width = plan->desc.width;
     fb->height = plan->desc.height;
-    fb->outputs = plan->desc.outputs;
+    fb->outputs = outputs ? outputs : plan->desc.outputs;
     for (i = 0; i < 6; ++i) {
         int64_t shape[3];
         dvren_dtype dt = DVREN_DTYPE_F32;
@@ -3585,6 +5105,40 @@ DVREN_API dvren_status dvren_framebuffer_create(dvren_context* ctx, const dvren_
 cleanup:
     dvren_framebuffer_destroy(fb);
     return status;
+}
+
+DVREN_API dvren_status dvren_framebuffer_create(dvren_context* ctx, const dvren_plan* plan, dvren_framebuffer** out)
+{
+    return dvren_framebuffer_create_outputs(ctx, plan, 0, out);
+}
+
+DVREN_API dvren_status dvren_framebuffer_write(dvren_framebuffer* fb, uint32_t output, const dvren_tensor* src)
+{
+    int i = dvren__output_index(output);
+    size_t bytes;
+    if (!fb || !src || !src->data)
+        return dvren_set_error(fb ? fb->ctx : NULL, DVREN_ERROR_INVALID_ARGUMENT, "framebuffer", NULL, "NULL argument");
+    if (i < 0)
+        return dvren_set_error(fb->ctx, DVREN_ERROR_INVALID_ARGUMENT, "framebuffer", NULL,
+                               "0x%x is not exactly one DVREN_OUTPUT_* bit", (unsigned)output);
+    if (!fb->out[i].data)
+        return dvren_set_error(fb->ctx, DVREN_ERROR_NOT_FOUND, "framebuffer", NULL, "the framebuffer has no '%s' output",
+                               dvren_output_name(output));
+    if (src->memory != DVREN_MEMORY_HOST || src->dtype != fb->out[i].dtype || !dvren_tensor_is_contiguous(src) ||
+        dvren_tensor_numel(src) != dvren_tensor_numel(&fb->out[i]))
+        return dvren_set_error(fb->ctx, DVREN_ERROR_INVALID_ARGUMENT, "framebuffer", NULL,
+                               "writing '%s': need a contiguous host %s tensor of %lld elements",
+                               dvren_output_name(output), dvren_dtype_name(fb->out[i].dtype),
+                               (long long)dvren_tensor_numel(&fb->out[i]));
+    bytes = (size_t)dvren_tensor_numel(src) * dvren_dtype_size(src->dtype);
+    memcpy(fb->out[i].data, src->data, bytes);
+    fb->stale &= ~(1u << i);
+    if (fb->ctx->be) {
+        if (!fb->ctx->be->fb_upload)
+            return dvren_set_error(fb->ctx, DVREN_ERROR_UNSUPPORTED, "framebuffer", NULL, "the backend cannot upload");
+        return fb->ctx->be->fb_upload(fb, i);
+    }
+    return DVREN_OK;
 }
 
 DVREN_API void dvren_framebuffer_destroy(dvren_framebuffer* fb)
@@ -3627,8 +5181,10 @@ DVREN_API dvren_status dvren_framebuffer_output(const dvren_framebuffer* fb, uin
 #define DVREN__TILE 16u
 
 typedef struct dvren__render_job {
-    const dvren__cpu_stages* stages;
+    const dvren__cpu_stages_32* stages;
     const dvren_march_args* args;
+    int backward; /* 1: dvren_backward_pixel instead of dvren_render_pixel */
+    uint32_t threads_used;
     uint32_t tiles_x, tiles;
     volatile uint32_t next_tile;
     volatile uint32_t done_tiles;
@@ -3676,7 +5232,10 @@ static void dvren__render_tiles(dvren__render_job* job, dvren_progress_fn progre
         x1 = x0 + DVREN__TILE < A->roi_x + A->roi_w ? x0 + DVREN__TILE : A->roi_x + A->roi_w;
         y1 = y0 + DVREN__TILE < A->roi_y + A->roi_h ? y0 + DVREN__TILE : A->roi_y + A->roi_h;
         for (y = y0; y < y1; ++y)
-            for (x = x0; x < x1; ++x) dvren_render_pixel(job->stages, A, x, y);
+            for (x = x0; x < x1; ++x) {
+                if (job->backward) dvren_backward_pixel(job->stages, A, x, y);
+                else dvren_render_pixel(job->stages, A, x, y);
+            }
         dvren__atomic_inc(&job->done_tiles);
         if (progress && progress(user, dvren__atomic_load(&job->done_tiles), job->tiles))
             dvren__atomic_store(&job->cancel, 1u);
@@ -3746,6 +5305,59 @@ static void dvren__march_args(const dvren_scene* sc, const dvren_plan_desc* d, d
     A->seed_lo = (uint32_t)(d->seed & 0xFFFFFFFFu);
     A->seed_hi = (uint32_t)(d->seed >> 32);
     memcpy(A->background, d->background, sizeof A->background);
+    A->rays = d->rays ? (const float*)d->rays->data : NULL;
+    A->grad_scale = 1.0f;
+}
+
+/* Runs a job's tiles on `threads` threads (0: the context's), the calling
+ * thread included (it reports progress). */
+static dvren_status dvren__run_tiles(dvren_context* ctx, dvren__render_job* job, uint32_t threads,
+                                     dvren_progress_fn progress, void* user)
+{
+    const dvren_march_args* A = job->args;
+    uint32_t nthreads, i, started = 0;
+#if !defined(DVREN_NO_THREADS)
+#if defined(_WIN32)
+    HANDLE th[1024];
+#else
+    pthread_t th[1024];
+#endif
+#endif
+    job->tiles_x = (A->roi_w + DVREN__TILE - 1) / DVREN__TILE;
+    job->tiles = job->tiles_x * ((A->roi_h + DVREN__TILE - 1) / DVREN__TILE);
+    nthreads = threads ? threads : ctx->threads;
+    if (nthreads > job->tiles) nthreads = job->tiles;
+    if (nthreads < 1) nthreads = 1;
+    if (nthreads > 1024) nthreads = 1024;
+#if defined(DVREN_NO_THREADS)
+    nthreads = 1;
+#endif
+#if !defined(DVREN_NO_THREADS)
+    for (i = 1; i < nthreads; ++i) {
+#if defined(_WIN32)
+        th[started] = CreateThread(NULL, 0, dvren__worker, job, 0, NULL);
+        if (!th[started]) break;
+#else
+        if (pthread_create(&th[started], NULL, dvren__worker, job) != 0) break;
+#endif
+        started++;
+    }
+#endif
+    /* the calling thread works too, and is the one that reports progress */
+    dvren__render_tiles(job, progress, user);
+#if !defined(DVREN_NO_THREADS)
+    for (i = 0; i < started; ++i) {
+#if defined(_WIN32)
+        WaitForSingleObject(th[i], INFINITE);
+        CloseHandle(th[i]);
+#else
+        pthread_join(th[i], NULL);
+#endif
+    }
+#endif
+    job->threads_used = started + 1;
+    if (job->cancel) return dvren_set_error(ctx, DVREN_ERROR_CANCELLED, "render", NULL, "cancelled by the progress callback");
+    return DVREN_OK;
 }
 
 DVREN_API dvren_status dvren_render(dvren_scene* sc, const dvren_plan* plan, dvren_framebuffer* fb,
@@ -3756,15 +5368,8 @@ DVREN_API dvren_status dvren_render(dvren_scene* sc, const dvren_plan* plan, dvr
     dvren__render_job job;
     dvren_render_options opt;
     const dvren_plan_desc* d;
-    uint32_t nthreads, i, started = 0;
+    dvren_status s;
     double t0;
-#if !defined(DVREN_NO_THREADS)
-#if defined(_WIN32)
-    HANDLE th[1024];
-#else
-    pthread_t th[1024];
-#endif
-#endif
     if (!sc || !plan || !fb) return dvren_set_error(sc ? sc->ctx : NULL, DVREN_ERROR_INVALID_ARGUMENT, "render", NULL, "NULL argument");
     ctx = sc->ctx;
     d = &plan->desc;
@@ -3779,7 +5384,7 @@ DVREN_API dvren_status dvren_render(dvren_scene* sc, const dvren_plan* plan, dvr
         return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "render", NULL, "threads = %u > 1024",
                                (unsigned)opt.threads);
     if (ctx->be) {
-        dvren_status s = ctx->be->render(sc, plan, fb, &opt);
+        s = ctx->be->render(sc, plan, fb, &opt);
         if (s == DVREN_OK) fb->stale |= d->outputs;
         return s;
     }
@@ -3797,46 +5402,1161 @@ DVREN_API dvren_status dvren_render(dvren_scene* sc, const dvren_plan* plan, dvr
     memset(&job, 0, sizeof job);
     job.stages = &sc->cpu;
     job.args = &A;
-    job.tiles_x = (d->roi.w + DVREN__TILE - 1) / DVREN__TILE;
-    job.tiles = job.tiles_x * ((d->roi.h + DVREN__TILE - 1) / DVREN__TILE);
-    nthreads = opt.threads ? opt.threads : ctx->threads;
-    if (nthreads > job.tiles) nthreads = job.tiles;
-    if (nthreads < 1) nthreads = 1;
-#if defined(DVREN_NO_THREADS)
-    nthreads = 1;
-#endif
-    dvren_log(ctx, DVREN_LOG_INFO, DVREN_TAG_STEP, "rendering %ux%u (roi %ux%u) spp %u on %u CPU threads",
-              (unsigned)d->width, (unsigned)d->height, (unsigned)d->roi.w, (unsigned)d->roi.h, (unsigned)d->spp,
-              (unsigned)nthreads);
+    dvren_log(ctx, DVREN_LOG_INFO, DVREN_TAG_STEP, "rendering %ux%u (roi %ux%u) spp %u on the CPU", (unsigned)d->width,
+              (unsigned)d->height, (unsigned)d->roi.w, (unsigned)d->roi.h, (unsigned)d->spp);
     t0 = dvren__now_ms();
-#if !defined(DVREN_NO_THREADS)
-    for (i = 1; i < nthreads; ++i) {
-#if defined(_WIN32)
-        th[started] = CreateThread(NULL, 0, dvren__worker, &job, 0, NULL);
-        if (!th[started]) break;
-#else
-        if (pthread_create(&th[started], NULL, dvren__worker, &job) != 0) break;
-#endif
-        started++;
-    }
-#endif
-    /* the calling thread works too, and is the one that reports progress */
-    dvren__render_tiles(&job, opt.progress, opt.progress_user);
-#if !defined(DVREN_NO_THREADS)
-    for (i = 0; i < started; ++i) {
-#if defined(_WIN32)
-        WaitForSingleObject(th[i], INFINITE);
-        CloseHandle(th[i]);
-#else
-        pthread_join(th[i], NULL);
-#endif
-    }
-#endif
-    if (job.cancel)
-        return dvren_set_error(ctx, DVREN_ERROR_CANCELLED, "render", NULL, "cancelled by the progress callback");
+    s = dvren__run_tiles(ctx, &job, opt.threads, opt.progress, opt.progress_user);
+    if (s != DVREN_OK) return s;
     dvren_log(ctx, DVREN_LOG_INFO, DVREN_TAG_TIMER, "render %ux%u spp %u: %.2f ms on %u threads",
-              (unsigned)d->roi.w, (unsigned)d->roi.h, (unsigned)d->spp, dvren__now_ms() - t0, (unsigned)(started + 1));
+              (unsigned)d->roi.w, (unsigned)d->roi.h, (unsigned)d->spp, dvren__now_ms() - t0,
+              (unsigned)job.threads_used);
     return DVREN_OK;
+}
+
+/* ======================================================================== */
+/* >>autodiff (implementation)                                              */
+/* ======================================================================== */
+
+DVREN_API uint32_t dvren_scene_param_count(const dvren_scene* sc) { return sc ? sc->nparams : 0u; }
+
+DVREN_API dvren_status dvren_scene_param_get(const dvren_scene* sc, uint32_t i, dvren_scene_param* out)
+{
+    if (!sc || !out) return dvren_set_error(sc ? sc->ctx : NULL, DVREN_ERROR_INVALID_ARGUMENT, "autodiff", NULL, "NULL argument");
+    if (i >= sc->nparams)
+        return dvren_set_error(sc->ctx, DVREN_ERROR_INVALID_ARGUMENT, "autodiff", NULL, "parameter %u of %u",
+                               (unsigned)i, (unsigned)sc->nparams);
+    *out = sc->param[i].pub;
+    return DVREN_OK;
+}
+
+DVREN_API dvren_status dvren_scene_param_find(const dvren_scene* sc, const char* name, uint32_t* index)
+{
+    char list[512];
+    size_t n = 0;
+    uint32_t i;
+    if (!sc || !name || !index)
+        return dvren_set_error(sc ? sc->ctx : NULL, DVREN_ERROR_INVALID_ARGUMENT, "autodiff", NULL, "NULL argument");
+    list[0] = 0;
+    for (i = 0; i < sc->nparams; ++i) {
+        if (strcmp(sc->param[i].name, name) == 0) {
+            *index = i;
+            return DVREN_OK;
+        }
+        if (n < sizeof list) {
+            int w = snprintf(list + n, sizeof list - n, "%s%s", i ? ", " : "", sc->param[i].name);
+            if (w > 0) n += (size_t)w;
+        }
+    }
+    return dvren_set_error(sc->ctx, DVREN_ERROR_NOT_FOUND, "autodiff", NULL, "no parameter '%s' (the scene has: %s)", name,
+                           sc->nparams ? list : "none; create it with DVREN_SCENE_DIFFERENTIABLE");
+}
+
+DVREN_API dvren_status dvren_scene_param_set_trainable(dvren_scene* sc, uint32_t i, int trainable)
+{
+    if (!sc || i >= sc->nparams)
+        return dvren_set_error(sc ? sc->ctx : NULL, DVREN_ERROR_INVALID_ARGUMENT, "autodiff", NULL, "no parameter %u",
+                               (unsigned)i);
+    sc->param[i].trainable = trainable != 0;
+    return DVREN_OK;
+}
+
+/* Copies bytes between host and the scene's memory (host on the CPU,
+ * device on a GPU). */
+static dvren_status dvren__copy(dvren_context* ctx, void* dst, dvren_memory dm, const void* src, dvren_memory sm, size_t n)
+{
+    if (dm == DVREN_MEMORY_HOST && sm == DVREN_MEMORY_HOST) {
+        if (n) memmove(dst, src, n);
+        return DVREN_OK;
+    }
+    if (!ctx->be || !ctx->be->mem_copy)
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "autodiff", NULL, "device memory without a GPU backend");
+    return ctx->be->mem_copy(ctx, dst, dm, src, sm, n);
+}
+
+static dvren_status dvren__param_host_check(dvren_scene* sc, uint32_t i, const dvren_tensor* t, const char* what)
+{
+    if (!sc || !t) return dvren_set_error(sc ? sc->ctx : NULL, DVREN_ERROR_INVALID_ARGUMENT, "autodiff", NULL, "NULL argument");
+    if (i >= sc->nparams)
+        return dvren_set_error(sc->ctx, DVREN_ERROR_INVALID_ARGUMENT, "autodiff", NULL, "parameter %u of %u",
+                               (unsigned)i, (unsigned)sc->nparams);
+    if (!t->data || t->memory != DVREN_MEMORY_HOST || t->dtype != DVREN_DTYPE_F32 || !dvren_tensor_is_contiguous(t) ||
+        (uint64_t)dvren_tensor_numel(t) != sc->param[i].pub.numel)
+        return dvren_set_error(sc->ctx, DVREN_ERROR_INVALID_ARGUMENT, "autodiff", NULL,
+                               "%s '%s': need a contiguous host float32 tensor of %llu elements", what,
+                               sc->param[i].name, (unsigned long long)sc->param[i].pub.numel);
+    return DVREN_OK;
+}
+
+DVREN_API dvren_status dvren_scene_param_read(dvren_scene* sc, uint32_t i, uint32_t which, dvren_tensor* dst)
+{
+    const dvren_tensor* from;
+    dvren_status s = dvren__param_host_check(sc, i, dst, "reading");
+    if (s != DVREN_OK) return s;
+    if (which != DVREN_PARAM_VALUE && which != DVREN_PARAM_GRAD)
+        return dvren_set_error(sc->ctx, DVREN_ERROR_INVALID_ARGUMENT, "autodiff", NULL, "which = %u", (unsigned)which);
+    from = which == DVREN_PARAM_VALUE ? &sc->param[i].pub.value : &sc->param[i].pub.grad;
+    return dvren__copy(sc->ctx, dst->data, DVREN_MEMORY_HOST, from->data, from->memory,
+                       (size_t)sc->param[i].pub.numel * sizeof(float));
+}
+
+DVREN_API dvren_status dvren_scene_param_write(dvren_scene* sc, uint32_t i, const dvren_tensor* src)
+{
+    dvren_status s = dvren__param_host_check(sc, i, src, "writing");
+    if (s != DVREN_OK) return s;
+    return dvren__copy(sc->ctx, sc->param[i].pub.value.data, sc->param[i].pub.value.memory, src->data,
+                       DVREN_MEMORY_HOST, (size_t)sc->param[i].pub.numel * sizeof(float));
+}
+
+DVREN_API dvren_status dvren_scene_zero_grad(dvren_scene* sc)
+{
+    uint32_t i;
+    if (!sc) return dvren_set_error(NULL, DVREN_ERROR_INVALID_ARGUMENT, "autodiff", NULL, "NULL scene");
+    for (i = 0; i < sc->nparams; ++i) {
+        size_t n = (size_t)sc->param[i].pub.numel * sizeof(float);
+        if (sc->ctx->be) {
+            dvren_status s = sc->ctx->be->mem_zero(sc->ctx, sc->param[i].pub.grad.data, n);
+            if (s != DVREN_OK) return s;
+        } else {
+            memset(sc->param[i].pub.grad.data, 0, n);
+        }
+    }
+    return DVREN_OK;
+}
+
+/* Stores, in each stage's block, where the gradient of each of its buffers
+ * goes: the parameter's gradient (mode DVREN_GRAD_F32), its fixed-point
+ * accumulator (FIXED) or the caller's float64 arrays (F64, g64 indexed by
+ * parameter); NULL for frozen parameters and other buffers. blocks: the
+ * three blocks to write. */
+static dvren_status dvren__bind_grads(dvren_scene* sc, void* const* blocks, uint32_t mode, double* const* g64,
+                                      void* const* device_ptrs)
+{
+    uint32_t k, i;
+    for (k = 0; k < 3; ++k) {
+        dvren_stage* st = sc->stage[k];
+        dvren_grad_ref refs[DVREN_MAX_BUFFERS];
+        dvren_status s;
+        int any = 0;
+        if (!st->rec->inst.bind_gradients) continue;
+        memset(refs, 0, sizeof refs);
+        for (i = 0; i < sc->nparams; ++i) {
+            dvren__param* P = &sc->param[i];
+            if (P->pub.slot != k || !P->trainable) continue;
+            refs[P->pub.buffer].mode = mode;
+            if (device_ptrs) refs[P->pub.buffer].ptr = device_ptrs[i];
+            else if (mode == DVREN_GRAD_F64) refs[P->pub.buffer].ptr = g64[i];
+            else if (mode == DVREN_GRAD_FIXED) refs[P->pub.buffer].ptr = P->fixed;
+            else refs[P->pub.buffer].ptr = P->pub.grad.data;
+            any = 1;
+        }
+        (void)any;
+        sc->ctx->last_error[0] = 0;
+        s = st->rec->inst.bind_gradients(&st->rec->host, st->instance, refs, blocks[k]);
+        if (s != DVREN_OK) {
+            if (!sc->ctx->last_error[0])
+                dvren_set_error(sc->ctx, s, st->rec->desc->name, NULL, "bind_gradients() failed");
+            return s;
+        }
+    }
+    return DVREN_OK;
+}
+
+/* 1 when the backward pass may skip samples with sigma == 0: the shader
+ * says its density is flat there and none of its own buffers is trained. */
+static uint32_t dvren__skip_empty(const dvren_scene* sc)
+{
+    uint32_t i;
+    if (!sc->stage[1]->info.flat_empty_density) return 0;
+    for (i = 0; i < sc->nparams; ++i)
+        if (sc->param[i].pub.slot == 1 && sc->param[i].trainable) return 0;
+    return 1;
+}
+
+/* Power of two that brings the largest cotangent of g to [0.5, 1)
+ * (deterministic mode); 0 when all are zero; error when one is not finite. */
+static dvren_status dvren__cotangent_scale(dvren_context* ctx, const dvren_framebuffer* g, float* scale)
+{
+    static const int outs[4] = {0, 1, 2, 3};
+    double m = 0.0;
+    int k, e;
+    for (k = 0; k < 4; ++k) {
+        const dvren_tensor* t = &g->out[outs[k]];
+        int64_t n, j;
+        if (!t->data) continue;
+        n = dvren_tensor_numel(t);
+        for (j = 0; j < n; ++j) {
+            double v = fabs((double)((const float*)t->data)[j]);
+            if (!(v <= 3.0e38)) /* inf or NaN */
+                return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "backward", NULL,
+                                       "cotangent '%s' has a non-finite value at element %lld", dvren_output_name(1u << k),
+                                       (long long)j);
+            if (v > m) m = v;
+        }
+    }
+    if (m == 0.0) {
+        *scale = 0.0f;
+        return DVREN_OK;
+    }
+    frexp(m, &e);
+    *scale = (float)ldexp(1.0, -e);
+    return DVREN_OK;
+}
+
+DVREN_API dvren_status dvren_render_backward(dvren_scene* sc, const dvren_plan* plan, const dvren_framebuffer* g,
+                                             const dvren_backward_options* options)
+{
+    dvren_context* ctx;
+    dvren_backward_options opt;
+    const dvren_plan_desc* d;
+    dvren_march_args A;
+    dvren__render_job job;
+    dvren_status s = DVREN_OK;
+    uint32_t det, i;
+    float scale = 1.0f;
+    double t0;
+    if (!sc || !plan || !g)
+        return dvren_set_error(sc ? sc->ctx : NULL, DVREN_ERROR_INVALID_ARGUMENT, "backward", NULL, "NULL argument");
+    ctx = sc->ctx;
+    d = &plan->desc;
+    memset(&opt, 0, sizeof opt);
+    if (options) opt = *options;
+    if (!(sc->flags & DVREN_SCENE_DIFFERENTIABLE))
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "backward", "set DVREN_SCENE_DIFFERENTIABLE in dvren_scene_desc.flags",
+                               "the scene was not created differentiable");
+    if (g->width != d->width || g->height != d->height)
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "backward", "create it with dvren_framebuffer_create_outputs(plan)",
+                               "cotangent framebuffer is %u x %u, the plan %u x %u", (unsigned)g->width,
+                               (unsigned)g->height, (unsigned)d->width, (unsigned)d->height);
+    if (opt.flags & ~DVREN_BACKWARD_DETERMINISTIC)
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "backward", NULL, "unknown flags 0x%x",
+                               (unsigned)opt.flags);
+    if (opt.threads > 1024)
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "backward", NULL, "threads = %u > 1024",
+                               (unsigned)opt.threads);
+    if (ctx->be) return ctx->be->backward(sc, plan, g, &opt);
+    det = (opt.flags & DVREN_BACKWARD_DETERMINISTIC) != 0;
+    if (det) {
+        s = dvren__cotangent_scale(ctx, g, &scale);
+        if (s != DVREN_OK || scale == 0.0f) return s;
+        for (i = 0; i < sc->nparams; ++i) {
+            dvren__param* P = &sc->param[i];
+            if (!P->trainable || P->fixed) continue;
+            P->fixed = (int64_t*)dvren__calloc(ctx, (size_t)P->pub.numel * sizeof(int64_t));
+            if (!P->fixed) return dvren_set_error(ctx, DVREN_ERROR_OUT_OF_MEMORY, "backward", NULL, "out of memory");
+        }
+    }
+    s = dvren__bind_grads(sc, sc->block, det ? DVREN_GRAD_FIXED : DVREN_GRAD_F32, NULL, NULL);
+    if (s != DVREN_OK) return s;
+    dvren__march_args(sc, d, &A);
+    A.grad_scale = scale;
+    A.skip_empty = dvren__skip_empty(sc);
+    A.grad.width = d->width;
+    A.grad.height = d->height;
+    A.grad.rgb = (float*)g->out[0].data;
+    A.grad.alpha = (float*)g->out[1].data;
+    A.grad.depth = (float*)g->out[2].data;
+    A.grad.transmittance = (float*)g->out[3].data;
+    memset(&job, 0, sizeof job);
+    job.stages = &sc->cpu;
+    job.args = &A;
+    job.backward = 1;
+    t0 = dvren__now_ms();
+    s = dvren__run_tiles(ctx, &job, opt.threads, opt.progress, opt.progress_user);
+    if (det) {
+        /* the exact integer sums back to float32, in a fixed order */
+        double unit = 1.0 / (DVREN_GRAD_FIXED_SCALE * (double)scale);
+        for (i = 0; i < sc->nparams; ++i) {
+            dvren__param* P = &sc->param[i];
+            float* gr = (float*)P->pub.grad.data;
+            uint64_t j;
+            if (!P->trainable) continue;
+            for (j = 0; j < P->pub.numel; ++j) {
+                if (P->fixed[j]) gr[j] += (float)((double)P->fixed[j] * unit);
+                P->fixed[j] = 0;
+            }
+        }
+    }
+    if (s == DVREN_OK)
+        dvren_log(ctx, DVREN_LOG_INFO, DVREN_TAG_TIMER, "backward %ux%u spp %u%s: %.2f ms", (unsigned)d->roi.w,
+                  (unsigned)d->roi.h, (unsigned)d->spp, det ? " (deterministic)" : "", dvren__now_ms() - t0);
+    return s;
+}
+
+/* ---- losses -------------------------------------------------------------- */
+
+static dvren_status dvren__loss_check(dvren_context* ctx, const dvren_loss_desc* L, const dvren_framebuffer* pred,
+                                      const dvren_framebuffer* grad)
+{
+    uint64_t n;
+    if (!ctx || !L || !pred || !grad)
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "loss", NULL, "NULL argument");
+    n = (uint64_t)pred->width * pred->height;
+    if ((uint32_t)L->kind > DVREN_LOSS_HUBER)
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "loss", NULL, "unknown loss kind %d", (int)L->kind);
+    if (!(L->huber_delta >= 0.0f) || !(L->weight >= 0.0f) || !(L->alpha_weight >= 0.0f) || !isfinite(L->weight))
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "loss", NULL,
+                               "huber_delta, weight and alpha_weight must be finite and >= 0");
+    if (!pred->out[0].data || !grad->out[0].data)
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "loss", "select DVREN_OUTPUT_RGB",
+                               "the prediction and the cotangent framebuffer need an rgb output");
+    if (grad->width != pred->width || grad->height != pred->height)
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "loss", NULL, "framebuffers of different sizes");
+    if (!L->target_rgb || !L->target_rgb->data || L->target_rgb->dtype != DVREN_DTYPE_F32 ||
+        !dvren_tensor_is_contiguous(L->target_rgb) || (uint64_t)dvren_tensor_numel(L->target_rgb) != 3 * n)
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "loss", NULL,
+                               "target_rgb must be a contiguous float32 tensor of %llu x 3 elements", (unsigned long long)n);
+    if (L->target_alpha) {
+        if (!L->target_alpha->data || L->target_alpha->dtype != DVREN_DTYPE_F32 ||
+            !dvren_tensor_is_contiguous(L->target_alpha) || (uint64_t)dvren_tensor_numel(L->target_alpha) != n)
+            return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "loss", NULL,
+                                   "target_alpha must be a contiguous float32 tensor of %llu elements", (unsigned long long)n);
+        if (!pred->out[1].data || !grad->out[1].data)
+            return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "loss", "select DVREN_OUTPUT_ALPHA",
+                                   "target_alpha needs an alpha output in the prediction and the cotangents");
+    }
+    if ((L->target_rgb->memory == DVREN_MEMORY_DEVICE || (L->target_alpha && L->target_alpha->memory == DVREN_MEMORY_DEVICE)) &&
+        !ctx->be)
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "loss", NULL, "device targets on a CPU context");
+    return DVREN_OK;
+}
+
+DVREN_API dvren_status dvren_loss(dvren_context* ctx, const dvren_loss_desc* desc, const dvren_framebuffer* pred,
+                                  dvren_framebuffer* grad, double* value)
+{
+    dvren_loss_desc L;
+    dvren_status s = dvren__loss_check(ctx, desc, pred, grad);
+    uint64_t n, j;
+    double sum = 0.0, suma = 0.0;
+    float w, wa, delta;
+    if (s != DVREN_OK) return s;
+    L = *desc;
+    if (L.weight == 0.0f) L.weight = 1.0f;
+    if (L.huber_delta == 0.0f) L.huber_delta = 1.0f;
+    if (ctx->be) return ctx->be->loss(ctx, &L, pred, grad, value);
+    n = (uint64_t)pred->width * pred->height;
+    w = L.weight / (float)(3 * n);
+    wa = L.weight * L.alpha_weight / (float)n;
+    delta = L.huber_delta;
+    {
+        const float* p = (const float*)pred->out[0].data;
+        const float* t = (const float*)L.target_rgb->data;
+        float* gr = (float*)grad->out[0].data;
+        for (j = 0; j < 3 * n; ++j) {
+            float dv;
+            sum += (double)dvren_loss_elem((uint32_t)L.kind, delta, p[j] - t[j], &dv);
+            gr[j] = w * dv;
+        }
+    }
+    if (L.target_alpha) {
+        const float* p = (const float*)pred->out[1].data;
+        const float* t = (const float*)L.target_alpha->data;
+        float* gr = (float*)grad->out[1].data;
+        for (j = 0; j < n; ++j) {
+            float dv;
+            suma += (double)dvren_loss_elem((uint32_t)L.kind, delta, p[j] - t[j], &dv);
+            gr[j] = wa * dv;
+        }
+    }
+    if (value) *value = (double)L.weight * (sum / (double)(3 * n) + (double)L.alpha_weight * suma / (double)n);
+    return DVREN_OK;
+}
+
+/* ---- total variation --------------------------------------------------------- */
+
+DVREN_API dvren_status dvren_tv_regularize(dvren_scene* sc, uint32_t param, float weight, uint32_t c0, uint32_t c1,
+                                           uint32_t flags, double* value)
+{
+    const dvren_scene_param* P;
+    uint32_t X, Y, Z, C, c, i, j, k;
+    double sum = 0.0, norm;
+    const float* x;
+    float* g;
+    if (!sc || param >= sc->nparams)
+        return dvren_set_error(sc ? sc->ctx : NULL, DVREN_ERROR_INVALID_ARGUMENT, "tv", NULL, "no parameter %u",
+                               (unsigned)param);
+    P = &sc->param[param].pub;
+    if (P->value.ndim != 4)
+        return dvren_set_error(sc->ctx, DVREN_ERROR_INVALID_ARGUMENT, "tv", NULL,
+                               "parameter '%s' is %u-D; total variation needs a (Z, Y, X, C) grid", P->name,
+                               (unsigned)P->value.ndim);
+    Z = (uint32_t)P->value.shape[0];
+    Y = (uint32_t)P->value.shape[1];
+    X = (uint32_t)P->value.shape[2];
+    C = (uint32_t)P->value.shape[3];
+    if (c1 == 0) c1 = C;
+    if (c0 >= c1 || c1 > C || (flags & ~DVREN_TV_SQUARED) || !(weight >= 0.0f) || !isfinite(weight))
+        return dvren_set_error(sc->ctx, DVREN_ERROR_INVALID_ARGUMENT, "tv", NULL,
+                               "channels [%u, %u) of %u, flags 0x%x, weight %g", (unsigned)c0, (unsigned)c1, (unsigned)C,
+                               (unsigned)flags, (double)weight);
+    if (sc->ctx->be) return sc->ctx->be->tv(sc, param, weight, c0, c1, flags, value);
+    x = (const float*)P->value.data;
+    g = (float*)P->grad.data;
+    norm = (double)weight / ((double)X * Y * Z * (c1 - c0));
+    for (k = 0; k < Z; ++k)
+        for (j = 0; j < Y; ++j)
+            for (i = 0; i < X; ++i)
+                for (c = c0; c < c1; ++c) {
+                    float gv;
+                    sum += (double)dvren_tv_voxel(x, X, Y, Z, C, c, i, j, k, flags & DVREN_TV_SQUARED, &gv);
+                    if (sc->param[param].trainable) g[(((uint64_t)k * Y + j) * X + i) * C + c] += (float)(norm * gv);
+                }
+    if (value) *value = norm * sum;
+    return DVREN_OK;
+}
+
+/* ---- optimizers ----------------------------------------------------------------- */
+
+struct dvren_optimizer {
+    dvren_scene* scene;
+    dvren_optimizer_desc desc;
+    uint64_t steps;
+    float lr_scale[DVREN__MAX_PARAMS];
+    void* m[DVREN__MAX_PARAMS]; /* ADAM first moment, SGD momentum buffer (host or device) */
+    void* v[DVREN__MAX_PARAMS]; /* ADAM second moment */
+    /* this step's constants (computed by dvren_optimizer_step for the backend) */
+    float lr_now, bc1, sbc2;
+};
+
+DVREN_API dvren_optimizer_desc dvren_optimizer_defaults(dvren_optimizer_kind kind)
+{
+    dvren_optimizer_desc d;
+    memset(&d, 0, sizeof d);
+    d.kind = kind;
+    d.lr = kind == DVREN_OPTIMIZER_SGD ? 1.0f : 0.1f;
+    d.beta1 = 0.9f;
+    d.beta2 = 0.999f;
+    d.eps = 1e-8f;
+    d.momentum = 0.9f;
+    d.weight_decay = 0.0f;
+    d.lr_decay = 1.0f;
+    d.decay_steps = 1;
+    return d;
+}
+
+static dvren_status dvren__optimizer_check(dvren_context* ctx, const dvren_optimizer_desc* d)
+{
+    if ((uint32_t)d->kind > DVREN_OPTIMIZER_SGD)
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "optimizer", NULL, "unknown kind %d", (int)d->kind);
+    if (!(d->lr > 0.0f) || !isfinite(d->lr))
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "optimizer", NULL, "lr = %g must be > 0", (double)d->lr);
+    if (!(d->beta1 >= 0.0f && d->beta1 < 1.0f) || !(d->beta2 >= 0.0f && d->beta2 < 1.0f) || !(d->eps > 0.0f))
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "optimizer", "start from dvren_optimizer_defaults()",
+                               "beta1 %g, beta2 %g must be in [0, 1) and eps %g > 0", (double)d->beta1, (double)d->beta2,
+                               (double)d->eps);
+    if (!(d->momentum >= 0.0f && d->momentum < 1.0f) || !(d->weight_decay >= 0.0f) || !isfinite(d->weight_decay))
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "optimizer", NULL,
+                               "momentum %g must be in [0, 1), weight_decay %g >= 0", (double)d->momentum,
+                               (double)d->weight_decay);
+    if (!(d->lr_decay > 0.0f && d->lr_decay <= 1.0f) || d->decay_steps < 1)
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "optimizer", "start from dvren_optimizer_defaults()",
+                               "lr_decay %g must be in (0, 1] and decay_steps %u >= 1", (double)d->lr_decay,
+                               (unsigned)d->decay_steps);
+    return DVREN_OK;
+}
+
+static void* dvren__state_alloc(dvren_context* ctx, size_t bytes)
+{
+    void* p = NULL;
+    if (!ctx->be) return dvren__calloc(ctx, bytes);
+    if (ctx->be->mem_alloc(ctx, bytes, &p) != DVREN_OK) return NULL;
+    if (ctx->be->mem_zero(ctx, p, bytes) != DVREN_OK) {
+        ctx->be->mem_free(ctx, p);
+        return NULL;
+    }
+    return p;
+}
+
+static void dvren__state_free(dvren_context* ctx, void* p, size_t bytes)
+{
+    if (!p) return;
+    if (ctx->be) ctx->be->mem_free(ctx, p);
+    else dvren__free(ctx, p, bytes);
+}
+
+DVREN_API void dvren_optimizer_destroy(dvren_optimizer* opt)
+{
+    uint32_t i;
+    if (!opt) return;
+    for (i = 0; i < opt->scene->nparams; ++i) {
+        size_t n = (size_t)opt->scene->param[i].pub.numel * sizeof(float);
+        dvren__state_free(opt->scene->ctx, opt->m[i], n);
+        dvren__state_free(opt->scene->ctx, opt->v[i], n);
+    }
+    dvren__free(opt->scene->ctx, opt, sizeof *opt);
+}
+
+DVREN_API dvren_status dvren_optimizer_create(dvren_scene* sc, const dvren_optimizer_desc* desc, dvren_optimizer** out)
+{
+    dvren_optimizer* opt;
+    dvren_status s;
+    uint32_t i;
+    if (!sc || !desc || !out)
+        return dvren_set_error(sc ? sc->ctx : NULL, DVREN_ERROR_INVALID_ARGUMENT, "optimizer", NULL, "NULL argument");
+    *out = NULL;
+    if (!(sc->flags & DVREN_SCENE_DIFFERENTIABLE))
+        return dvren_set_error(sc->ctx, DVREN_ERROR_INVALID_ARGUMENT, "optimizer", "set DVREN_SCENE_DIFFERENTIABLE",
+                               "the scene was not created differentiable");
+    s = dvren__optimizer_check(sc->ctx, desc);
+    if (s != DVREN_OK) return s;
+    opt = (dvren_optimizer*)dvren__calloc(sc->ctx, sizeof *opt);
+    if (!opt) return dvren_set_error(sc->ctx, DVREN_ERROR_OUT_OF_MEMORY, "optimizer", NULL, "out of memory");
+    opt->scene = sc;
+    opt->desc = *desc;
+    for (i = 0; i < sc->nparams; ++i) {
+        size_t n = (size_t)sc->param[i].pub.numel * sizeof(float);
+        opt->lr_scale[i] = 1.0f;
+        opt->m[i] = dvren__state_alloc(sc->ctx, n);
+        if (desc->kind == DVREN_OPTIMIZER_ADAM) opt->v[i] = dvren__state_alloc(sc->ctx, n);
+        if (!opt->m[i] || (desc->kind == DVREN_OPTIMIZER_ADAM && !opt->v[i])) {
+            dvren_optimizer_destroy(opt);
+            return dvren_set_error(sc->ctx, DVREN_ERROR_OUT_OF_MEMORY, "optimizer", NULL,
+                                   "cannot allocate the state of '%s'", sc->param[i].name);
+        }
+    }
+    *out = opt;
+    return DVREN_OK;
+}
+
+DVREN_API dvren_status dvren_optimizer_set_lr_scale(dvren_optimizer* opt, uint32_t param, float scale)
+{
+    if (!opt || param >= opt->scene->nparams || !(scale >= 0.0f) || !isfinite(scale))
+        return dvren_set_error(opt ? opt->scene->ctx : NULL, DVREN_ERROR_INVALID_ARGUMENT, "optimizer", NULL,
+                               "parameter %u, scale %g (>= 0)", (unsigned)param, (double)scale);
+    opt->lr_scale[param] = scale;
+    return DVREN_OK;
+}
+
+DVREN_API uint64_t dvren_optimizer_steps(const dvren_optimizer* opt) { return opt ? opt->steps : 0u; }
+
+DVREN_API double dvren_optimizer_lr(const dvren_optimizer* opt)
+{
+    if (!opt) return 0.0;
+    return (double)opt->desc.lr * pow((double)opt->desc.lr_decay, (double)opt->steps / (double)opt->desc.decay_steps);
+}
+
+DVREN_API dvren_status dvren_optimizer_step(dvren_optimizer* opt)
+{
+    const dvren_optimizer_desc* d;
+    dvren_scene* sc;
+    double t;
+    uint32_t i;
+    if (!opt) return dvren_set_error(NULL, DVREN_ERROR_INVALID_ARGUMENT, "optimizer", NULL, "NULL optimizer");
+    d = &opt->desc;
+    sc = opt->scene;
+    t = (double)(opt->steps + 1);
+    opt->lr_now = (float)dvren_optimizer_lr(opt);
+    opt->bc1 = (float)(1.0 - pow((double)d->beta1, t));
+    opt->sbc2 = (float)sqrt(1.0 - pow((double)d->beta2, t));
+    if (sc->ctx->be) {
+        dvren_status s = sc->ctx->be->optimizer_step(opt);
+        if (s != DVREN_OK) return s;
+        opt->steps++;
+        return DVREN_OK;
+    }
+    for (i = 0; i < sc->nparams; ++i) {
+        float* x = (float*)sc->param[i].pub.value.data;
+        const float* g = (const float*)sc->param[i].pub.grad.data;
+        float* m = (float*)opt->m[i];
+        float* v = (float*)opt->v[i];
+        float lr = opt->lr_now * opt->lr_scale[i];
+        uint64_t j, n = sc->param[i].pub.numel;
+        if (lr == 0.0f || !sc->param[i].trainable) continue;
+        if (d->kind == DVREN_OPTIMIZER_ADAM)
+            for (j = 0; j < n; ++j)
+                dvren_adam_elem(x + j, m + j, v + j, g[j], lr, d->beta1, d->beta2, d->eps, d->weight_decay, opt->bc1,
+                                opt->sbc2);
+        else
+            for (j = 0; j < n; ++j) dvren_sgd_elem(x + j, m + j, g[j], lr, d->momentum, d->weight_decay);
+    }
+    opt->steps++;
+    return DVREN_OK;
+}
+
+/* ---- checkpoints ------------------------------------------------------------------- */
+
+/* CRC-32 (ISO-HDLC, reflected polynomial 0xEDB88320: zlib's crc32). */
+static uint32_t dvren__crc32(uint32_t crc, const unsigned char* p, size_t n)
+{
+    size_t i;
+    int k;
+    crc = ~crc;
+    for (i = 0; i < n; ++i) {
+        crc ^= p[i];
+        for (k = 0; k < 8; ++k) crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1u)));
+    }
+    return ~crc;
+}
+
+#define DVREN__CKPT_F64 100u
+#define DVREN__CKPT_BYTES 101u
+#define DVREN__CKPT_MAX_ENTRIES (3u * DVREN__MAX_PARAMS + 2u)
+
+typedef struct dvren__ckpt_buf {
+    dvren_context* ctx;
+    unsigned char* p;
+    size_t n, cap;
+    int failed;
+} dvren__ckpt_buf;
+
+static void dvren__ckpt_put(dvren__ckpt_buf* b, const void* data, size_t n)
+{
+    if (b->failed) return;
+    if (b->n + n > b->cap) {
+        size_t cap = b->cap ? b->cap : 4096;
+        unsigned char* q;
+        while (cap < b->n + n) cap *= 2;
+        q = (unsigned char*)dvren__alloc(b->ctx, cap);
+        if (!q) {
+            b->failed = 1;
+            return;
+        }
+        if (b->n) memcpy(q, b->p, b->n);
+        dvren__free(b->ctx, b->p, b->cap);
+        b->p = q;
+        b->cap = cap;
+    }
+    if (n) memcpy(b->p + b->n, data, n);
+    b->n += n;
+}
+
+static void dvren__ckpt_u32(dvren__ckpt_buf* b, uint32_t v)
+{
+    unsigned char c[4];
+    c[0] = (unsigned char)v;
+    c[1] = (unsigned char)(v >> 8);
+    c[2] = (unsigned char)(v >> 16);
+    c[3] = (unsigned char)(v >> 24);
+    dvren__ckpt_put(b, c, 4);
+}
+
+static void dvren__ckpt_u64(dvren__ckpt_buf* b, uint64_t v)
+{
+    dvren__ckpt_u32(b, (uint32_t)v);
+    dvren__ckpt_u32(b, (uint32_t)(v >> 32));
+}
+
+/* One entry; data is host memory, written as it is (little-endian on every
+ * machine dvren targets: x86-64, ARM64). */
+static void dvren__ckpt_entry(dvren__ckpt_buf* b, const char* prefix, const char* name, uint32_t dtype,
+                              uint32_t ndim, const int64_t* shape, const void* data, uint64_t bytes)
+{
+    uint32_t i;
+    size_t lp = strlen(prefix), ln = strlen(name);
+    dvren__ckpt_u32(b, (uint32_t)(lp + ln));
+    dvren__ckpt_put(b, prefix, lp);
+    dvren__ckpt_put(b, name, ln);
+    dvren__ckpt_u32(b, dtype);
+    dvren__ckpt_u32(b, ndim);
+    for (i = 0; i < ndim; ++i) dvren__ckpt_u64(b, (uint64_t)shape[i]);
+    dvren__ckpt_u64(b, bytes);
+    dvren__ckpt_put(b, data, (size_t)bytes);
+}
+
+/* Reads a parameter-sized array (value or optimizer state) into host memory. */
+static dvren_status dvren__ckpt_fetch(dvren_context* ctx, const void* src, dvren_memory mem, size_t bytes, void** out)
+{
+    *out = dvren__alloc(ctx, bytes ? bytes : 1);
+    if (!*out) return dvren_set_error(ctx, DVREN_ERROR_OUT_OF_MEMORY, "checkpoint", NULL, "out of memory");
+    return dvren__copy(ctx, *out, DVREN_MEMORY_HOST, src, mem, bytes);
+}
+
+DVREN_API dvren_status dvren_checkpoint_save(dvren_scene* sc, const dvren_optimizer* opt, const char* path,
+                                             const void* user, size_t user_size)
+{
+    dvren__ckpt_buf b;
+    dvren_status status = DVREN_OK;
+    uint32_t count = 0, i;
+    void* tmp = NULL;
+    size_t tmp_size = 0;
+    if (!sc || !path || (user_size && !user))
+        return dvren_set_error(sc ? sc->ctx : NULL, DVREN_ERROR_INVALID_ARGUMENT, "checkpoint", NULL, "NULL argument");
+    if (user_size > 4096)
+        return dvren_set_error(sc->ctx, DVREN_ERROR_INVALID_ARGUMENT, "checkpoint", NULL, "user blob of %lu bytes > 4096",
+                               (unsigned long)user_size);
+    if (opt && opt->scene != sc)
+        return dvren_set_error(sc->ctx, DVREN_ERROR_INVALID_ARGUMENT, "checkpoint", NULL, "the optimizer belongs to another scene");
+    memset(&b, 0, sizeof b);
+    b.ctx = sc->ctx;
+    dvren__ckpt_put(&b, "DVRNCKPT", 8);
+    dvren__ckpt_u32(&b, 1u);
+    dvren__ckpt_u32(&b, 0u); /* entry count, patched below */
+    for (i = 0; i < sc->nparams; ++i) {
+        const dvren_scene_param* P = &sc->param[i].pub;
+        size_t bytes = (size_t)P->numel * sizeof(float);
+        int k;
+        for (k = 0; k < 3; ++k) {
+            const void* src = k == 0 ? P->value.data : (k == 1 ? (opt ? opt->m[i] : NULL) : (opt ? opt->v[i] : NULL));
+            const char* prefix = k == 0 ? "param/"
+                                        : (k == 1 ? (opt && opt->desc.kind == DVREN_OPTIMIZER_SGD ? "momentum/" : "adam_m/")
+                                                  : "adam_v/");
+            if (!src) continue;
+            dvren__free(sc->ctx, tmp, tmp_size);
+            tmp = NULL;
+            tmp_size = bytes ? bytes : 1;
+            DVREN__CHECK(dvren__ckpt_fetch(sc->ctx, src, P->value.memory, bytes, &tmp));
+            dvren__ckpt_entry(&b, prefix, P->name, DVREN_DTYPE_F32, P->value.ndim, P->value.shape, tmp, bytes);
+            count++;
+        }
+    }
+    if (opt) {
+        int64_t n = 10 + (int64_t)sc->nparams;
+        const dvren_optimizer_desc* d = &opt->desc;
+        double all[10 + DVREN__MAX_PARAMS];
+        all[0] = (double)d->kind;
+        all[1] = (double)d->lr;
+        all[2] = (double)d->beta1;
+        all[3] = (double)d->beta2;
+        all[4] = (double)d->eps;
+        all[5] = (double)d->momentum;
+        all[6] = (double)d->weight_decay;
+        all[7] = (double)d->lr_decay;
+        all[8] = (double)d->decay_steps;
+        all[9] = (double)opt->steps;
+        for (i = 0; i < sc->nparams; ++i) all[10 + i] = (double)opt->lr_scale[i];
+        dvren__ckpt_entry(&b, "optimizer", "", DVREN__CKPT_F64, 1, &n, all, (uint64_t)n * sizeof(double));
+        count++;
+    }
+    if (user_size) {
+        int64_t n = (int64_t)user_size;
+        dvren__ckpt_entry(&b, "user", "", DVREN__CKPT_BYTES, 1, &n, user, user_size);
+        count++;
+    }
+    if (b.failed) DVREN__FAIL(sc->ctx, DVREN_ERROR_OUT_OF_MEMORY, "checkpoint", NULL, "out of memory");
+    b.p[12] = (unsigned char)count;
+    b.p[13] = (unsigned char)(count >> 8);
+    b.p[14] = (unsigned char)(count >> 16);
+    b.p[15] = (unsigned char)(count >> 24);
+    dvren__ckpt_u32(&b, dvren__crc32(0, b.p, b.n));
+    if (b.failed) DVREN__FAIL(sc->ctx, DVREN_ERROR_OUT_OF_MEMORY, "checkpoint", NULL, "out of memory");
+    DVREN__CHECK(dvren_file_write_atomic(sc->ctx, path, b.p, b.n));
+    dvren_log(sc->ctx, DVREN_LOG_INFO, DVREN_TAG_STEP, "checkpoint '%s': %u entries, %.1f MiB", path, (unsigned)count,
+              (double)b.n / 1048576.0);
+cleanup:
+    dvren__free(sc->ctx, tmp, tmp_size);
+    dvren__free(sc->ctx, b.p, b.cap);
+    return status;
+}
+
+typedef struct dvren__ckpt_entry_view {
+    char name[96];
+    uint32_t dtype, ndim;
+    uint64_t shape[DVREN_MAX_DIMS];
+    uint64_t bytes;
+    const unsigned char* data;
+} dvren__ckpt_entry_view;
+
+static uint32_t dvren__rd32(const unsigned char* p)
+{
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
+}
+static uint64_t dvren__rd64(const unsigned char* p) { return (uint64_t)dvren__rd32(p) | ((uint64_t)dvren__rd32(p + 4) << 32); }
+
+static const dvren__ckpt_entry_view* dvren__ckpt_find(const dvren__ckpt_entry_view* e, uint32_t n, const char* prefix,
+                                                       const char* name)
+{
+    uint32_t i;
+    size_t lp = strlen(prefix);
+    for (i = 0; i < n; ++i)
+        if (strncmp(e[i].name, prefix, lp) == 0 && strcmp(e[i].name + lp, name) == 0) return &e[i];
+    return NULL;
+}
+
+DVREN_API dvren_status dvren_checkpoint_load(dvren_scene* sc, dvren_optimizer* opt, const char* path, void* user,
+                                             size_t user_cap, size_t* user_size)
+{
+    dvren_context* ctx;
+    dvren_status status = DVREN_OK;
+    unsigned char* buf = NULL;
+    size_t size = 0, pos;
+    FILE* f = NULL;
+    long len;
+    uint32_t count = 0, i = 0, k;
+    dvren__ckpt_entry_view* ents = NULL;
+    if (!sc || !path)
+        return dvren_set_error(sc ? sc->ctx : NULL, DVREN_ERROR_INVALID_ARGUMENT, "checkpoint", NULL, "NULL argument");
+    ctx = sc->ctx;
+    if (opt && opt->scene != sc)
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "checkpoint", NULL, "the optimizer belongs to another scene");
+    if (user_size) *user_size = 0;
+    f = fopen(path, "rb");
+    if (!f) return dvren_set_error(ctx, DVREN_ERROR_IO, "checkpoint", NULL, "cannot open '%s': %s", path, strerror(errno));
+    if (fseek(f, 0, SEEK_END) != 0 || (len = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0)
+        DVREN__FAIL(ctx, DVREN_ERROR_IO, "checkpoint", NULL, "cannot read '%s'", path);
+    size = (size_t)len;
+    buf = (unsigned char*)dvren__alloc(ctx, size ? size : 1);
+    if (!buf) DVREN__FAIL(ctx, DVREN_ERROR_OUT_OF_MEMORY, "checkpoint", NULL, "out of memory");
+    if (fread(buf, 1, size, f) != size) DVREN__FAIL(ctx, DVREN_ERROR_IO, "checkpoint", NULL, "cannot read '%s'", path);
+    if (size < 20 || memcmp(buf, "DVRNCKPT", 8) != 0)
+        DVREN__FAIL(ctx, DVREN_ERROR_FORMAT, "checkpoint", NULL, "'%s' is not a dvren checkpoint (no DVRNCKPT magic)", path);
+    if (dvren__rd32(buf + 8) != 1u)
+        DVREN__FAIL(ctx, DVREN_ERROR_FORMAT, "checkpoint", NULL, "'%s': version %u (this build reads 1)", path,
+                    (unsigned)dvren__rd32(buf + 8));
+    if (dvren__crc32(0, buf, size - 4) != dvren__rd32(buf + size - 4))
+        DVREN__FAIL(ctx, DVREN_ERROR_FORMAT, "checkpoint", "the file is damaged or truncated", "'%s': CRC mismatch", path);
+    count = dvren__rd32(buf + 12);
+    if (count > DVREN__CKPT_MAX_ENTRIES)
+        DVREN__FAIL(ctx, DVREN_ERROR_FORMAT, "checkpoint", NULL, "'%s': %u entries", path, (unsigned)count);
+    ents = (dvren__ckpt_entry_view*)dvren__calloc(ctx, (count ? count : 1) * sizeof *ents);
+    if (!ents) DVREN__FAIL(ctx, DVREN_ERROR_OUT_OF_MEMORY, "checkpoint", NULL, "out of memory");
+    pos = 16;
+    for (i = 0; i < count; ++i) {
+        dvren__ckpt_entry_view* e = &ents[i];
+        uint32_t nl;
+        if (pos + 4 > size - 4) goto truncated;
+        nl = dvren__rd32(buf + pos);
+        pos += 4;
+        if (nl >= sizeof e->name || pos + nl + 8 > size - 4) goto truncated;
+        memcpy(e->name, buf + pos, nl);
+        e->name[nl] = 0;
+        pos += nl;
+        e->dtype = dvren__rd32(buf + pos);
+        e->ndim = dvren__rd32(buf + pos + 4);
+        pos += 8;
+        if (e->ndim > DVREN_MAX_DIMS || pos + 8u * e->ndim + 8 > size - 4) goto truncated;
+        for (k = 0; k < e->ndim; ++k) e->shape[k] = dvren__rd64(buf + pos + 8u * k);
+        pos += 8u * e->ndim;
+        e->bytes = dvren__rd64(buf + pos);
+        pos += 8;
+        if (e->bytes > size - 4 - pos) goto truncated;
+        e->data = buf + pos;
+        pos += (size_t)e->bytes;
+    }
+    /* check everything before changing anything */
+    for (i = 0; i < sc->nparams; ++i) {
+        const dvren_scene_param* P = &sc->param[i].pub;
+        const char* pre[3] = {"param/", "adam_m/", "adam_v/"};
+        for (k = 0; k < 3; ++k) {
+            const dvren__ckpt_entry_view* e;
+            if (k > 0 && !opt) break;
+            if (k == 2 && opt->desc.kind != DVREN_OPTIMIZER_ADAM) break;
+            if (k == 1 && opt->desc.kind == DVREN_OPTIMIZER_SGD) pre[1] = "momentum/";
+            e = dvren__ckpt_find(ents, count, pre[k], P->name);
+            if (!e)
+                DVREN__FAIL(ctx, DVREN_ERROR_FORMAT, "checkpoint", "was it saved from this scene and optimizer kind?",
+                            "'%s' has no entry '%s%s'", path, pre[k], P->name);
+            if (e->dtype != DVREN_DTYPE_F32 || e->bytes != P->numel * sizeof(float))
+                DVREN__FAIL(ctx, DVREN_ERROR_FORMAT, "checkpoint", NULL,
+                            "'%s': entry '%s' holds %llu bytes, the scene's '%s' needs %llu float32", path, e->name,
+                            (unsigned long long)e->bytes, P->name, (unsigned long long)P->numel);
+        }
+    }
+    if (opt) {
+        const dvren__ckpt_entry_view* e = dvren__ckpt_find(ents, count, "optimizer", "");
+        double v[10];
+        if (!e || e->dtype != DVREN__CKPT_F64 || e->bytes != (10u + sc->nparams) * sizeof(double))
+            DVREN__FAIL(ctx, DVREN_ERROR_FORMAT, "checkpoint", NULL, "'%s': no usable 'optimizer' entry", path);
+        memcpy(v, e->data, sizeof v);
+        if ((int)v[0] != (int)opt->desc.kind)
+            DVREN__FAIL(ctx, DVREN_ERROR_FORMAT, "checkpoint", "create the optimizer with the saved kind",
+                        "'%s' holds %s state; the optimizer is %s", path, v[0] == 0.0 ? "ADAM" : "SGD",
+                        opt->desc.kind == DVREN_OPTIMIZER_ADAM ? "ADAM" : "SGD");
+    }
+    for (i = 0; i < sc->nparams; ++i) {
+        dvren_scene_param* P = &sc->param[i].pub;
+        size_t bytes = (size_t)P->numel * sizeof(float);
+        const char* pre_m = opt && opt->desc.kind == DVREN_OPTIMIZER_SGD ? "momentum/" : "adam_m/";
+        DVREN__CHECK(dvren__copy(ctx, P->value.data, P->value.memory, dvren__ckpt_find(ents, count, "param/", P->name)->data,
+                                 DVREN_MEMORY_HOST, bytes));
+        if (opt) {
+            DVREN__CHECK(dvren__copy(ctx, opt->m[i], P->value.memory, dvren__ckpt_find(ents, count, pre_m, P->name)->data,
+                                     DVREN_MEMORY_HOST, bytes));
+            if (opt->desc.kind == DVREN_OPTIMIZER_ADAM)
+                DVREN__CHECK(dvren__copy(ctx, opt->v[i], P->value.memory,
+                                         dvren__ckpt_find(ents, count, "adam_v/", P->name)->data, DVREN_MEMORY_HOST, bytes));
+        }
+    }
+    if (opt) {
+        const dvren__ckpt_entry_view* e = dvren__ckpt_find(ents, count, "optimizer", "");
+        double v[10 + DVREN__MAX_PARAMS];
+        memcpy(v, e->data, (size_t)e->bytes);
+        opt->desc.lr = (float)v[1];
+        opt->desc.beta1 = (float)v[2];
+        opt->desc.beta2 = (float)v[3];
+        opt->desc.eps = (float)v[4];
+        opt->desc.momentum = (float)v[5];
+        opt->desc.weight_decay = (float)v[6];
+        opt->desc.lr_decay = (float)v[7];
+        opt->desc.decay_steps = (uint32_t)v[8];
+        opt->steps = (uint64_t)v[9];
+        for (i = 0; i < sc->nparams; ++i) opt->lr_scale[i] = (float)v[10 + i];
+    }
+    {
+        const dvren__ckpt_entry_view* e = dvren__ckpt_find(ents, count, "user", "");
+        if (e) {
+            if (user_size) *user_size = (size_t)e->bytes;
+            if (user && user_cap) memcpy(user, e->data, (size_t)e->bytes < user_cap ? (size_t)e->bytes : user_cap);
+        }
+    }
+    dvren_log(ctx, DVREN_LOG_INFO, DVREN_TAG_STEP, "checkpoint '%s' loaded (%u entries)", path, (unsigned)count);
+    goto cleanup;
+truncated:
+    status = dvren_set_error(ctx, DVREN_ERROR_FORMAT, "checkpoint", NULL, "'%s': entry %u runs past the end of the file",
+                             path, (unsigned)i);
+cleanup:
+    if (f) fclose(f);
+    dvren__free(ctx, ents, (count ? count : 1) * sizeof *ents);
+    dvren__free(ctx, buf, size ? size : 1);
+    return status;
+}
+
+/* ---- gradient check ------------------------------------------------------------------- */
+
+/* Uniform double in [0, 1) from the counter-based RNG: element k of stream s. */
+static double dvren__gc_uniform(uint64_t seed, uint32_t s, uint32_t k)
+{
+    dvren_rng r = dvren_rng_make((uint32_t)seed, (uint32_t)(seed >> 32), k, 0x6C7Bu, s);
+    uint32_t a = dvren_rng_u32(&r), b = dvren_rng_u32(&r);
+    return ((double)(a >> 5) * 67108864.0 + (double)(b >> 6)) * (1.0 / 9007199254740992.0);
+}
+
+typedef struct dvren__gc {
+    dvren_scene* sc;
+    dvren_march_args A;   /* float64 march over the plan, blocks of the checker */
+    void* block[3];
+    const float* cot[4];  /* host cotangents: rgb, alpha, depth, transmittance */
+} dvren__gc;
+
+/* J = sum over the roi of cotangent . outputs, in float64. */
+static double dvren__gc_objective(const dvren__gc* G)
+{
+    const dvren_march_args* A = &G->A;
+    double J = 0.0;
+    uint32_t x, y;
+    for (y = A->roi_y; y < A->roi_y + A->roi_h; ++y)
+        for (x = A->roi_x; x < A->roi_x + A->roi_w; ++x) {
+            double o[6];
+            uint32_t hit, samples, pix = y * A->width + x;
+            dvren__shade_pixel_64(&G->sc->cpu64, A, x, y, o, &hit, &samples);
+            if (G->cot[0])
+                J += (double)G->cot[0][3 * pix] * o[0] + (double)G->cot[0][3 * pix + 1] * o[1] +
+                     (double)G->cot[0][3 * pix + 2] * o[2];
+            if (G->cot[1]) J += (double)G->cot[1][pix] * o[3];
+            if (G->cot[2]) J += (double)G->cot[2][pix] * o[4];
+            if (G->cot[3]) J += (double)G->cot[3][pix] * o[5];
+        }
+    return J;
+}
+
+DVREN_API dvren_status dvren_gradcheck(dvren_scene* sc, const dvren_plan* plan, const dvren_gradcheck_desc* desc,
+                                       dvren_gradcheck_result* res)
+{
+    dvren_context* ctx;
+    dvren_status status = DVREN_OK;
+    dvren_gradcheck_desc D;
+    dvren__gc G;
+    dvren_framebuffer* gfb = NULL;
+    double* g64[DVREN__MAX_PARAMS];
+    float* g32[DVREN__MAX_PARAMS];
+    float* hostval[DVREN__MAX_PARAMS];
+    uint32_t* pick = NULL;
+    size_t pick_size = 0;
+    const dvren_plan_desc* pd;
+    double J0, num = 0.0, den = 0.0;
+    uint32_t i, k, npix;
+    const char* missing = NULL;
+    if (!sc || !plan || !res)
+        return dvren_set_error(sc ? sc->ctx : NULL, DVREN_ERROR_INVALID_ARGUMENT, "gradcheck", NULL, "NULL argument");
+    ctx = sc->ctx;
+    memset(res, 0, sizeof *res);
+    memset(&G, 0, sizeof G);
+    memset(g64, 0, sizeof g64);
+    memset(g32, 0, sizeof g32);
+    memset(hostval, 0, sizeof hostval);
+    D.seed = 0;
+    D.elements = 0;
+    D.outputs = 0;
+    D.flags = 0;
+    if (desc) D = *desc;
+    if (D.elements == 0) D.elements = 24;
+    if (D.outputs == 0) D.outputs = DVREN_OUTPUT_RGB | DVREN_OUTPUT_ALPHA | DVREN_OUTPUT_DEPTH;
+    if (D.outputs & ~(DVREN_OUTPUT_RGB | DVREN_OUTPUT_ALPHA | DVREN_OUTPUT_DEPTH | DVREN_OUTPUT_TRANSMITTANCE))
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "gradcheck", NULL,
+                               "outputs 0x%x: only rgb, alpha, depth and transmittance carry gradients", (unsigned)D.outputs);
+    if (!(sc->flags & DVREN_SCENE_DIFFERENTIABLE))
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "gradcheck", "set DVREN_SCENE_DIFFERENTIABLE",
+                               "the scene was not created differentiable");
+    if (!sc->cpu64.field_eval || !sc->cpu64.field_eval_bwd) missing = sc->stage[0]->rec->desc->name;
+    else if (!sc->cpu64.density || !sc->cpu64.color || !sc->cpu64.density_bwd || !sc->cpu64.color_bwd)
+        missing = sc->stage[1]->rec->desc->name;
+    else if (!sc->cpu64.begin || !sc->cpu64.next)
+        missing = sc->stage[2]->rec->desc->name;
+    if (missing)
+        return dvren_set_error(ctx, DVREN_ERROR_UNSUPPORTED, "gradcheck", "compile its per-sample code in float64 too (docs/plugins.md, Precision)",
+                               "plugin '%s' has no float64 functions", missing);
+    pd = &plan->desc;
+    if (pd->rays && pd->rays->memory != DVREN_MEMORY_HOST)
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "gradcheck", NULL, "the plan's rays must be in host memory");
+    npix = pd->width * pd->height;
+
+    /* random cotangents on the roi, zero elsewhere */
+    DVREN__CHECK(dvren_framebuffer_create_outputs(ctx, plan, D.outputs, &gfb));
+    for (k = 0; k < 4; ++k) {
+        dvren_tensor* t = &gfb->out[k];
+        uint32_t x, y, c, nc = k == 0 ? 3u : 1u;
+        if (!t->data) continue;
+        for (y = pd->roi.y; y < pd->roi.y + pd->roi.h; ++y)
+            for (x = pd->roi.x; x < pd->roi.x + pd->roi.w; ++x)
+                for (c = 0; c < nc; ++c) {
+                    uint32_t e = (y * pd->width + x) * nc + c;
+                    ((float*)t->data)[e] = (float)(2.0 * dvren__gc_uniform(D.seed, 1u + k, e) - 1.0);
+                }
+        G.cot[k] = (const float*)t->data;
+        if (ctx->be) DVREN__CHECK(ctx->be->fb_upload(gfb, (int)k));
+    }
+    (void)npix;
+
+    /* the renderer's own backward (float32, on the scene's device) */
+    {
+        dvren_backward_options bo;
+        memset(&bo, 0, sizeof bo);
+        bo.flags = D.flags;
+        DVREN__CHECK(dvren_scene_zero_grad(sc));
+        DVREN__CHECK(dvren_render_backward(sc, plan, gfb, &bo));
+    }
+    for (i = 0; i < sc->nparams; ++i) {
+        dvren__param* P = &sc->param[i];
+        dvren_tensor t;
+        int64_t n = (int64_t)P->pub.numel;
+        g32[i] = (float*)dvren__alloc(ctx, (size_t)n * sizeof(float) + 1);
+        g64[i] = (double*)dvren__calloc(ctx, (size_t)n * sizeof(double) + 1);
+        if (!g32[i] || !g64[i]) DVREN__FAIL(ctx, DVREN_ERROR_OUT_OF_MEMORY, "gradcheck", NULL, "out of memory");
+        DVREN__CHECK(dvren_tensor_wrap(g32[i], DVREN_DTYPE_F32, 1, &n, NULL, &t));
+        DVREN__CHECK(dvren_scene_param_read(sc, i, DVREN_PARAM_GRAD, &t));
+        if (ctx->be) {
+            /* the float64 checker runs on the host buffers: give them the device values */
+            hostval[i] = (float*)dvren__buffer_at(&P->pub.stage->info, P->pub.buffer)->tensor.data;
+            DVREN__CHECK(dvren_tensor_wrap(hostval[i], DVREN_DTYPE_F32, 1, &n, NULL, &t));
+            DVREN__CHECK(dvren_scene_param_read(sc, i, DVREN_PARAM_VALUE, &t));
+        }
+    }
+
+    /* float64 blocks bound to the host buffers, gradients into g64 */
+    for (k = 0; k < 3; ++k) {
+        dvren_stage* st = sc->stage[k];
+        const void* bufs[DVREN_MAX_BUFFERS];
+        uint32_t b;
+        for (b = 0; b < st->info.buffer_count; ++b) bufs[b] = dvren__buffer_at(&st->info, b)->tensor.data;
+        G.block[k] = dvren__calloc(ctx, st->info.block_size);
+        if (!G.block[k]) DVREN__FAIL(ctx, DVREN_ERROR_OUT_OF_MEMORY, "gradcheck", NULL, "out of memory");
+        ctx->last_error[0] = 0;
+        status = st->rec->inst.bind(&st->rec->host, st->instance, bufs, G.block[k]);
+        if (status != DVREN_OK) {
+            if (!ctx->last_error[0]) dvren_set_error(ctx, status, st->rec->desc->name, NULL, "bind() failed");
+            goto cleanup;
+        }
+    }
+    G.sc = sc;
+    DVREN__CHECK(dvren__bind_grads(sc, G.block, DVREN_GRAD_F64, g64, NULL));
+    dvren__march_args(sc, pd, &G.A);
+    G.A.field = G.block[0];
+    G.A.shader = G.block[1];
+    G.A.sampler = G.block[2];
+    G.A.lazy_features = sc->cpu64.field_eval_channel && sc->stage[1]->info.density_from_one_channel;
+    G.A.skip_empty = dvren__skip_empty(sc);
+    G.A.grad.width = pd->width;
+    G.A.grad.height = pd->height;
+    G.A.grad.rgb = (float*)gfb->out[0].data;
+    G.A.grad.alpha = (float*)gfb->out[1].data;
+    G.A.grad.depth = (float*)gfb->out[2].data;
+    G.A.grad.transmittance = (float*)gfb->out[3].data;
+    {
+        uint32_t x, y;
+        for (y = pd->roi.y; y < pd->roi.y + pd->roi.h; ++y)
+            for (x = pd->roi.x; x < pd->roi.x + pd->roi.w; ++x) dvren__backward_pixel_64(&sc->cpu64, &G.A, x, y);
+    }
+    for (i = 0; i < sc->nparams; ++i) {
+        uint64_t j;
+        if (!sc->param[i].trainable) continue;
+        for (j = 0; j < sc->param[i].pub.numel; ++j) {
+            double a = g64[i][j], b = (double)g32[i][j];
+            num += (a - b) * (a - b);
+            den += a * a;
+        }
+    }
+    res->grad_norm = sqrt(den);
+    res->f32_error = den > 0.0 ? sqrt(num / den) : (num > 0.0 ? 1.0 : 0.0);
+
+    /* central finite differences of J in float64 */
+    J0 = dvren__gc_objective(&G);
+    for (i = 0; i < sc->nparams; ++i) {
+        dvren__param* P = &sc->param[i];
+        float* val = (float*)dvren__buffer_at(&P->pub.stage->info, P->pub.buffer)->tensor.data;
+        uint64_t n = P->pub.numel, j;
+        uint32_t want = D.elements < n ? D.elements : (uint32_t)n, got = 0, e;
+        double gmax = 0.0;
+        if (!P->trainable || n == 0) continue;
+        for (j = 0; j < n; ++j)
+            if (fabs(g64[i][j]) > gmax) gmax = fabs(g64[i][j]);
+        dvren__free(ctx, pick, pick_size);
+        pick_size = (size_t)want * sizeof(uint32_t) + 4;
+        pick = (uint32_t*)dvren__alloc(ctx, pick_size);
+        if (!pick) DVREN__FAIL(ctx, DVREN_ERROR_OUT_OF_MEMORY, "gradcheck", NULL, "out of memory");
+        /* half: the largest gradients (a simple repeated scan: `want` is small) */
+        while (got < want / 2) {
+            double best = -1.0;
+            uint32_t bi = 0, q;
+            for (j = 0; j < n; ++j) {
+                int taken = 0;
+                if (fabs(g64[i][j]) <= best) continue;
+                for (q = 0; q < got; ++q) taken |= pick[q] == (uint32_t)j;
+                if (!taken) {
+                    best = fabs(g64[i][j]);
+                    bi = (uint32_t)j;
+                }
+            }
+            if (best <= 0.0) break;
+            pick[got++] = bi;
+        }
+        /* the rest: uniformly random elements */
+        for (e = 0; got < want; ++e) {
+            uint32_t r = (uint32_t)(dvren__gc_uniform(D.seed, 100u + i, e) * (double)n), q;
+            int taken = 0;
+            if (r >= n) r = (uint32_t)(n - 1);
+            for (q = 0; q < got; ++q) taken |= pick[q] == r;
+            if (!taken || e > 64u * want) pick[got++] = r;
+        }
+        for (e = 0; e < got; ++e) {
+            uint32_t j2 = pick[e];
+            float x0 = val[j2], xp, xm;
+            double h, Jp, Jm, left, right, central, err, a = g64[i][j2];
+            int ex;
+            frexp(fabs((double)x0) > 1.0 ? (double)x0 : 1.0, &ex);
+            h = ldexp(1.0, ex - 21); /* 8 units in the last place of x0 (or of 1): x0 +- h is exact */
+            xp = (float)((double)x0 + h);
+            xm = (float)((double)x0 - h);
+            val[j2] = xp;
+            Jp = dvren__gc_objective(&G);
+            val[j2] = xm;
+            Jm = dvren__gc_objective(&G);
+            val[j2] = x0;
+            left = (J0 - Jm) / ((double)x0 - (double)xm);
+            right = (Jp - J0) / ((double)xp - (double)x0);
+            central = (Jp - Jm) / ((double)xp - (double)xm);
+            if (fabs(right - left) > 1e-4 * (fabs(right) > fabs(left) ? fabs(right) : fabs(left)) + 1e-7 * gmax) {
+                res->skipped++; /* a kink within the step: the derivative is one-sided there */
+                continue;
+            }
+            err = fabs(a - central) / (fabs(central) > 1e-3 * gmax ? fabs(central) : (gmax > 0.0 ? 1e-3 * gmax : 1.0));
+            res->checked++;
+            if (res->checked == 1 || err > res->fd_error) {
+                res->fd_error = err;
+                snprintf(res->worst, sizeof res->worst, "%s[%u]", P->name, (unsigned)j2);
+            }
+        }
+    }
+    dvren_log(ctx, DVREN_LOG_INFO, DVREN_TAG_STEP,
+              "gradcheck: %u elements checked, %u skipped at kinks; fd error %.3g (worst %s); float32 vs float64 %.3g",
+              (unsigned)res->checked, (unsigned)res->skipped, res->fd_error, res->worst, res->f32_error);
+cleanup:
+    for (k = 0; k < 3; ++k)
+        if (G.block[k]) dvren__free(ctx, G.block[k], sc->stage[k]->info.block_size);
+    for (i = 0; i < sc->nparams; ++i) {
+        dvren__free(ctx, g32[i], (size_t)sc->param[i].pub.numel * sizeof(float) + 1);
+        dvren__free(ctx, g64[i], (size_t)sc->param[i].pub.numel * sizeof(double) + 1);
+    }
+    dvren__free(ctx, pick, pick_size);
+    dvren_framebuffer_destroy(gfb);
+    return status;
 }
 
 /* ======================================================================== */

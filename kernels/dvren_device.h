@@ -46,46 +46,121 @@ typedef long long int64_t;
 /* Size of a sampler's per-ray state, in 32-bit words (ABI constant). */
 #define DVREN_SAMPLER_STATE_WORDS 12
 
-/* ---- scalar math ------------------------------------------------------- */
-DVREN_FN float dvren_minf(float a, float b) { return a < b ? a : b; }
-DVREN_FN float dvren_maxf(float a, float b) { return a > b ? a : b; }
-DVREN_FN float dvren_clampf(float x, float lo, float hi) { return x < lo ? lo : (x > hi ? hi : x); }
-DVREN_FN float dvren_absf(float x) { return x < 0.0f ? -x : x; }
-DVREN_FN float dvren_lerpf(float a, float b, float t) { return a + (b - a) * t; }
-DVREN_FN int dvren_clampi(int x, int lo, int hi) { return x < lo ? lo : (x > hi ? hi : x); }
-/* e^x as 2^(x log2 e): the same formula on both paths, so the CPU and the GPU
- * agree; on the GPU it is one MUFU.EX2 (relative error about 2^-22) instead of
- * expf's ten instructions. For the compositing weights exp(-sigma dt). */
-DVREN_FN float dvren_exp(float x) { return exp2f(x * 1.44269504088896341f); }
-/* exp of a value clamped to [-87, 88] so it never overflows to inf or NaN. */
-DVREN_FN float dvren_safe_expf(float x) { return expf(dvren_clampf(x, -87.0f, 88.0f)); }
-/* softplus(x) = log(1 + e^x), stable for large |x|. */
-DVREN_FN float dvren_softplusf(float x) { return x > 20.0f ? x : log1pf(expf(x)); }
-DVREN_FN float dvren_sigmoidf(float x) { return 1.0f / (1.0f + dvren_safe_expf(-x)); }
+/* ---- precision ---------------------------------------------------------------
+ * Per-sample code computes in dvren_real, a float unless DVREN_PREC_BITS is
+ * 64 where it is used. The renderer (CPU and GPU) is float32; the gradient
+ * checker runs the same single-source code in float64 for its finite
+ * differences. A plugin includes its per-sample file once per precision and
+ * names its functions with DVREN_PNAME(name): name in float32, name_f64 in
+ * float64 (docs/plugins.md, "Precision"). Generic names (dvren_vec3,
+ * dvren_add3, dvren_exp, ...) resolve to the precision in force where they
+ * are used. Storage (parameter blocks, grids) stays float32. */
+#ifndef DVREN_PREC_BITS
+#define DVREN_PREC_BITS 32
+#endif
+#define DVREN__CAT2(a, b) a##b
+#define DVREN__CAT(a, b) DVREN__CAT2(a, b)
+#define DVREN__PS DVREN__CAT(_, DVREN_PREC_BITS)
+#define DVREN__RN(base) DVREN__CAT(base, DVREN__PS)
+#define dvren__psfx_32
+#define dvren__psfx_64 _f64
+#define DVREN_PNAME(name) DVREN__CAT(name, DVREN__CAT(dvren__psfx_, DVREN_PREC_BITS))
+typedef float dvren__real_32;
+typedef double dvren__real_64;
+#define dvren_real DVREN__RN(dvren__real)
 
-/* ---- 3-vectors -------------------------------------------------------------- */
 typedef struct dvren_float3 { float x, y, z; } dvren_float3;
+typedef struct dvren_double3 { double x, y, z; } dvren_double3;
+typedef dvren_float3 dvren__vec3_32;
+typedef dvren_double3 dvren__vec3_64;
+#define dvren_vec3 DVREN__RN(dvren__vec3)
 
-DVREN_FN dvren_float3 dvren_f3(float x, float y, float z) { dvren_float3 r; r.x = x; r.y = y; r.z = z; return r; }
-DVREN_FN dvren_float3 dvren_f3v(const float* v) { return dvren_f3(v[0], v[1], v[2]); }
-DVREN_FN dvren_float3 dvren_add3(dvren_float3 a, dvren_float3 b) { return dvren_f3(a.x + b.x, a.y + b.y, a.z + b.z); }
-DVREN_FN dvren_float3 dvren_sub3(dvren_float3 a, dvren_float3 b) { return dvren_f3(a.x - b.x, a.y - b.y, a.z - b.z); }
-DVREN_FN dvren_float3 dvren_mul3(dvren_float3 a, dvren_float3 b) { return dvren_f3(a.x * b.x, a.y * b.y, a.z * b.z); }
-DVREN_FN dvren_float3 dvren_scale3(dvren_float3 a, float s) { return dvren_f3(a.x * s, a.y * s, a.z * s); }
-/* a + b*s */
-DVREN_FN dvren_float3 dvren_madd3(dvren_float3 a, dvren_float3 b, float s) { return dvren_f3(a.x + b.x * s, a.y + b.y * s, a.z + b.z * s); }
-DVREN_FN float dvren_dot3(dvren_float3 a, dvren_float3 b) { return a.x * b.x + a.y * b.y + a.z * b.z; }
-DVREN_FN dvren_float3 dvren_cross3(dvren_float3 a, dvren_float3 b)
-{
-    return dvren_f3(a.y * b.z - a.z * b.y, a.z * b.x - a.x * b.z, a.x * b.y - a.y * b.x);
-}
-DVREN_FN float dvren_length3(dvren_float3 a) { return sqrtf(dvren_dot3(a, a)); }
-/* a / |a|; the zero vector stays zero. */
-DVREN_FN dvren_float3 dvren_normalize3(dvren_float3 a)
-{
-    float l = dvren_length3(a);
-    return l > 0.0f ? dvren_scale3(a, 1.0f / l) : a;
-}
+/* Scalar and vector helpers, defined once per precision: R the real type,
+ * V the vector type, S the name suffix, M the libm suffix ("f" for float). */
+#define DVREN__REAL_FUNCS(R, V, S, M)                                                                                  \
+    DVREN_FN R dvren__min##S(R a, R b) { return a < b ? a : b; }                                                        \
+    DVREN_FN R dvren__max##S(R a, R b) { return a > b ? a : b; }                                                        \
+    DVREN_FN R dvren__clamp##S(R x, R lo, R hi) { return x < lo ? lo : (x > hi ? hi : x); }                             \
+    DVREN_FN R dvren__abs##S(R x) { return x < (R)0 ? -x : x; }                                                         \
+    DVREN_FN R dvren__lerp##S(R a, R b, R t) { return a + (b - a) * t; }                                               \
+    /* e^x as 2^(x log2 e): one MUFU.EX2 on the GPU instead of ten instructions; the same formula on the CPU */       \
+    DVREN_FN R dvren__exp##S(R x) { return exp2##M(x * (R)1.44269504088896341); }                                       \
+    /* exp of x clamped to [-87, 88]: never inf or NaN */                                                              \
+    DVREN_FN R dvren__safe_exp##S(R x) { return exp##M(dvren__clamp##S(x, (R)-87, (R)88)); }                            \
+    /* softplus(x) = log(1 + e^x), stable for large x; its derivative is the sigmoid */                                \
+    DVREN_FN R dvren__softplus##S(R x) { return x > (R)20 ? x : log1p##M(exp##M(x)); }                                  \
+    DVREN_FN R dvren__sigmoid##S(R x) { return (R)1 / ((R)1 + dvren__safe_exp##S(-x)); }                               \
+    DVREN_FN R dvren__sqrt##S(R x) { return sqrt##M(x); }                                                               \
+    DVREN_FN R dvren__floor##S(R x) { return floor##M(x); }                                                             \
+    DVREN_FN R dvren__ceil##S(R x) { return ceil##M(x); }                                                               \
+    DVREN_FN R dvren__pow##S(R x, R y) { return pow##M(x, y); }                                                         \
+    DVREN_FN V dvren__v3##S(R x, R y, R z)                                                                             \
+    {                                                                                                                  \
+        V r;                                                                                                           \
+        r.x = x;                                                                                                       \
+        r.y = y;                                                                                                       \
+        r.z = z;                                                                                                       \
+        return r;                                                                                                      \
+    }                                                                                                                  \
+    /* from three floats of storage (a block, a camera) */                                                            \
+    DVREN_FN V dvren__v3p##S(const float* v) { return dvren__v3##S((R)v[0], (R)v[1], (R)v[2]); }                       \
+    DVREN_FN V dvren__add3##S(V a, V b) { return dvren__v3##S(a.x + b.x, a.y + b.y, a.z + b.z); }                       \
+    DVREN_FN V dvren__sub3##S(V a, V b) { return dvren__v3##S(a.x - b.x, a.y - b.y, a.z - b.z); }                       \
+    DVREN_FN V dvren__mul3##S(V a, V b) { return dvren__v3##S(a.x * b.x, a.y * b.y, a.z * b.z); }                       \
+    DVREN_FN V dvren__scale3##S(V a, R s) { return dvren__v3##S(a.x * s, a.y * s, a.z * s); }                           \
+    /* a + b*s */                                                                                                      \
+    DVREN_FN V dvren__madd3##S(V a, V b, R s) { return dvren__v3##S(a.x + b.x * s, a.y + b.y * s, a.z + b.z * s); }     \
+    DVREN_FN R dvren__dot3##S(V a, V b) { return a.x * b.x + a.y * b.y + a.z * b.z; }                                   \
+    DVREN_FN V dvren__cross3##S(V a, V b)                                                                              \
+    {                                                                                                                  \
+        return dvren__v3##S(a.y * b.z - a.z * b.y, a.z * b.x - a.x * b.z, a.x * b.y - a.y * b.x);                      \
+    }                                                                                                                  \
+    DVREN_FN R dvren__length3##S(V a) { return sqrt##M(dvren__dot3##S(a, a)); }                                         \
+    /* a / |a|; the zero vector stays zero */                                                                          \
+    DVREN_FN V dvren__normalize3##S(V a)                                                                               \
+    {                                                                                                                  \
+        R l = dvren__length3##S(a);                                                                                    \
+        return l > (R)0 ? dvren__scale3##S(a, (R)1 / l) : a;                                                           \
+    }
+
+DVREN__REAL_FUNCS(float, dvren_float3, _32, f)
+#if !DVREN_ON_GPU
+DVREN__REAL_FUNCS(double, dvren_double3, _64, )
+#endif
+
+#define dvren_min DVREN__RN(dvren__min)
+#define dvren_max DVREN__RN(dvren__max)
+#define dvren_clamp DVREN__RN(dvren__clamp)
+#define dvren_abs DVREN__RN(dvren__abs)
+#define dvren_lerp DVREN__RN(dvren__lerp)
+#define dvren_exp DVREN__RN(dvren__exp)
+#define dvren_safe_exp DVREN__RN(dvren__safe_exp)
+#define dvren_softplus DVREN__RN(dvren__softplus)
+#define dvren_sigmoid DVREN__RN(dvren__sigmoid)
+#define dvren_sqrt DVREN__RN(dvren__sqrt)
+#define dvren_floor DVREN__RN(dvren__floor)
+#define dvren_ceil DVREN__RN(dvren__ceil)
+#define dvren_pow DVREN__RN(dvren__pow)
+#define dvren_v3 DVREN__RN(dvren__v3)
+#define dvren_v3p DVREN__RN(dvren__v3p)
+#define dvren_add3 DVREN__RN(dvren__add3)
+#define dvren_sub3 DVREN__RN(dvren__sub3)
+#define dvren_mul3 DVREN__RN(dvren__mul3)
+#define dvren_scale3 DVREN__RN(dvren__scale3)
+#define dvren_madd3 DVREN__RN(dvren__madd3)
+#define dvren_dot3 DVREN__RN(dvren__dot3)
+#define dvren_cross3 DVREN__RN(dvren__cross3)
+#define dvren_length3 DVREN__RN(dvren__length3)
+#define dvren_normalize3 DVREN__RN(dvren__normalize3)
+
+/* float32 names kept for code that is float32 by nature (storage, cameras) */
+#define dvren_minf dvren__min_32
+#define dvren_maxf dvren__max_32
+#define dvren_clampf dvren__clamp_32
+#define dvren_absf dvren__abs_32
+#define dvren_f3 dvren__v3_32
+#define dvren_f3v dvren__v3p_32
+DVREN_FN int dvren_clampi(int x, int lo, int hi) { return x < lo ? lo : (x > hi ? hi : x); }
 
 /* Reinterpret bits (a union: valid C, and C++ compilers and NVRTC honour it). */
 DVREN_FN float dvren__bits_to_float(uint32_t u)
@@ -303,68 +378,78 @@ typedef struct dvren_camera {
     float inv_view_proj[16]; /* MATRIX: inverse(P*V), column-major (OpenGL) */
 } dvren_camera;
 
-DVREN_FN dvren_float3 dvren__mat4_unproject(const float* m, float x, float y, float z)
-{
-    /* column-major: element (row r, column c) is m[c*4 + r] */
-    float w = m[3] * x + m[7] * y + m[11] * z + m[15];
-    float iw = (w != 0.0f) ? 1.0f / w : 0.0f;
-    return dvren_f3((m[0] * x + m[4] * y + m[8] * z + m[12]) * iw,
-                    (m[1] * x + m[5] * y + m[9] * z + m[13]) * iw,
-                    (m[2] * x + m[6] * y + m[10] * z + m[14]) * iw);
-}
-
 /* Ray through image position (px, py) in pixels (top-left origin, y down) of a
- * width x height image. Returns the origin and the unit direction. PINHOLE and
+ * width x height image: its origin and unit direction. PINHOLE and
  * perspective MATRIX rays start at the eye; ORTHOGRAPHIC rays start on the
  * plane through the eye; orthographic MATRIX rays start on the near plane.
- * Ray distances (and the depth output) are measured from that origin. */
-DVREN_FN void dvren_camera_ray(const dvren_camera* c, float px, float py, float width, float height,
-                               dvren_float3* origin, dvren_float3* dir)
-{
-    float nx = 2.0f * px / width - 1.0f;  /* NDC x in [-1, 1], +1 at the right */
-    float ny = 1.0f - 2.0f * py / height; /* NDC y in [-1, 1], +1 at the top */
-    dvren_float3 e = dvren_f3v(c->eye), f = dvren_f3v(c->forward);
-    dvren_float3 r = dvren_f3v(c->right), u = dvren_f3v(c->up);
-    if (c->model == DVREN_CAMERA_ORTHOGRAPHIC) {
-        float hh = 0.5f * c->ortho_height, hw = hh * width / height;
-        *origin = dvren_madd3(dvren_madd3(e, r, nx * hw), u, ny * hh);
-        *dir = f;
-    } else if (c->model == DVREN_CAMERA_MATRIX) {
-        dvren_float3 pn = dvren__mat4_unproject(c->inv_view_proj, nx, ny, -1.0f);
-        dvren_float3 pf = dvren__mat4_unproject(c->inv_view_proj, nx, ny, 1.0f);
-        *origin = c->perspective ? e : pn;
-        *dir = dvren_normalize3(dvren_sub3(pf, pn));
-    } else {
-        float th = c->tan_half_fov_y, tw = th * width / height;
-        *origin = e;
-        *dir = dvren_normalize3(dvren_madd3(dvren_madd3(f, r, nx * tw), u, ny * th));
+ * Ray distances (and the depth output) are measured from that origin.
+ * dvren_ray_box: slab test of a ray against the box [bmin, bmax]; on a hit
+ * returns 1 with the entry distance *t0 (clamped to >= 0: rays may start
+ * inside) and the exit distance *t1 > *t0; axis-parallel rays are handled
+ * without 0*inf. Both in each precision (generic names below). */
+#define DVREN__REAL_GEOM(R, V, S, M)                                                                                   \
+    DVREN_FN V dvren__unproject##S(const float* m, R x, R y, R z)                                                      \
+    {                                                                                                                  \
+        /* column-major: element (row r, column c) is m[c*4 + r] */                                                   \
+        R w = (R)m[3] * x + (R)m[7] * y + (R)m[11] * z + (R)m[15];                                                     \
+        R iw = (w != (R)0) ? (R)1 / w : (R)0;                                                                          \
+        return dvren__v3##S(((R)m[0] * x + (R)m[4] * y + (R)m[8] * z + (R)m[12]) * iw,                                 \
+                            ((R)m[1] * x + (R)m[5] * y + (R)m[9] * z + (R)m[13]) * iw,                                 \
+                            ((R)m[2] * x + (R)m[6] * y + (R)m[10] * z + (R)m[14]) * iw);                               \
+    }                                                                                                                  \
+    DVREN_FN void dvren__camera_ray##S(const dvren_camera* c, R px, R py, R width, R height, V* origin, V* dir)        \
+    {                                                                                                                  \
+        R nx = (R)2 * px / width - (R)1;  /* NDC x in [-1, 1], +1 at the right */                                    \
+        R ny = (R)1 - (R)2 * py / height; /* NDC y in [-1, 1], +1 at the top */                                      \
+        V e = dvren__v3p##S(c->eye), f = dvren__v3p##S(c->forward);                                                   \
+        V r = dvren__v3p##S(c->right), u = dvren__v3p##S(c->up);                                                      \
+        if (c->model == DVREN_CAMERA_ORTHOGRAPHIC) {                                                                   \
+            R hh = (R)0.5 * (R)c->ortho_height, hw = hh * width / height;                                              \
+            *origin = dvren__madd3##S(dvren__madd3##S(e, r, nx * hw), u, ny * hh);                                     \
+            *dir = f;                                                                                                  \
+        } else if (c->model == DVREN_CAMERA_MATRIX) {                                                                  \
+            V pn = dvren__unproject##S(c->inv_view_proj, nx, ny, (R)-1);                                               \
+            V pf = dvren__unproject##S(c->inv_view_proj, nx, ny, (R)1);                                                \
+            *origin = c->perspective ? e : pn;                                                                         \
+            *dir = dvren__normalize3##S(dvren__sub3##S(pf, pn));                                                       \
+        } else {                                                                                                       \
+            R th = (R)c->tan_half_fov_y, tw = th * width / height;                                                     \
+            *origin = e;                                                                                               \
+            *dir = dvren__normalize3##S(dvren__madd3##S(dvren__madd3##S(f, r, nx * tw), u, ny * th));                  \
+        }                                                                                                              \
+    }                                                                                                                  \
+    DVREN_FN int dvren__ray_box##S(V o, V d, const float* bmin, const float* bmax, R* t0, R* t1)                       \
+    {                                                                                                                  \
+        R lo = (R)0, hi = (R)3.0e38;                                                                                   \
+        R oo[3], dd[3];                                                                                                \
+        int a;                                                                                                         \
+        oo[0] = o.x;                                                                                                   \
+        oo[1] = o.y;                                                                                                   \
+        oo[2] = o.z;                                                                                                   \
+        dd[0] = d.x;                                                                                                   \
+        dd[1] = d.y;                                                                                                   \
+        dd[2] = d.z;                                                                                                   \
+        for (a = 0; a < 3; ++a) {                                                                                      \
+            if (dd[a] == (R)0) {                                                                                       \
+                if (oo[a] < (R)bmin[a] || oo[a] > (R)bmax[a]) return 0;                                                \
+            } else {                                                                                                   \
+                R inv = (R)1 / dd[a];                                                                                  \
+                R ta = ((R)bmin[a] - oo[a]) * inv, tb = ((R)bmax[a] - oo[a]) * inv;                                    \
+                lo = dvren__max##S(lo, dvren__min##S(ta, tb));                                                         \
+                hi = dvren__min##S(hi, dvren__max##S(ta, tb));                                                         \
+            }                                                                                                          \
+        }                                                                                                              \
+        *t0 = lo;                                                                                                      \
+        *t1 = hi;                                                                                                      \
+        return hi > lo;                                                                                                \
     }
-}
 
-/* Slab test of a ray against the box [bmin, bmax]. On a hit returns 1 with the
- * entry distance *t0 (clamped to >= 0: rays may start inside) and the exit
- * distance *t1 > *t0. Axis-parallel rays are handled without 0*inf. */
-DVREN_FN int dvren_ray_box(dvren_float3 o, dvren_float3 d, const float* bmin, const float* bmax, float* t0, float* t1)
-{
-    float lo = 0.0f, hi = 3.0e38f;
-    float oo[3], dd[3];
-    int a;
-    oo[0] = o.x; oo[1] = o.y; oo[2] = o.z;
-    dd[0] = d.x; dd[1] = d.y; dd[2] = d.z;
-    for (a = 0; a < 3; ++a) {
-        if (dd[a] == 0.0f) {
-            if (oo[a] < bmin[a] || oo[a] > bmax[a]) return 0;
-        } else {
-            float inv = 1.0f / dd[a];
-            float ta = (bmin[a] - oo[a]) * inv, tb = (bmax[a] - oo[a]) * inv;
-            lo = dvren_maxf(lo, dvren_minf(ta, tb));
-            hi = dvren_minf(hi, dvren_maxf(ta, tb));
-        }
-    }
-    *t0 = lo;
-    *t1 = hi;
-    return hi > lo;
-}
+DVREN__REAL_GEOM(float, dvren_float3, _32, f)
+#if !DVREN_ON_GPU
+DVREN__REAL_GEOM(double, dvren_double3, _64, )
+#endif
+#define dvren_camera_ray DVREN__RN(dvren__camera_ray)
+#define dvren_ray_box DVREN__RN(dvren__ray_box)
 
 /* ---- what the stages see -------------------------------------------------------- */
 
@@ -378,11 +463,18 @@ typedef struct dvren_march_budget {
     uint32_t pad;
 } dvren_march_budget;
 
-/* Per-ray sampler state; its meaning belongs to the sampler. */
-typedef struct dvren_sampler_state {
+/* Per-ray sampler state, in the precision of the march; its meaning belongs
+ * to the sampler. */
+typedef struct dvren__sstate_32 {
     float f[DVREN_SAMPLER_STATE_WORDS / 2];
     uint32_t u[DVREN_SAMPLER_STATE_WORDS / 2];
-} dvren_sampler_state;
+} dvren__sstate_32;
+typedef struct dvren__sstate_64 {
+    double f[DVREN_SAMPLER_STATE_WORDS / 2];
+    uint32_t u[DVREN_SAMPLER_STATE_WORDS / 2];
+} dvren__sstate_64;
+typedef dvren__sstate_64 dvren_sampler_state_f64;
+#define dvren_sampler_state DVREN__RN(dvren__sstate)
 
 /* ---- framebuffer ------------------------------------------------------------------ */
 /* Output selection bits (dvren_plan_desc.outputs). */
@@ -405,5 +497,132 @@ typedef struct dvren_fb_view {
     uint32_t* samples;
     uint32_t width, height;
 } dvren_fb_view;
+
+/* ---- gradients ------------------------------------------------------------------
+ * Where a per-sample backward function adds the gradient of one parameter
+ * buffer (the host binds it into the plugin's block with bind_gradients();
+ * ptr NULL: not wanted, the add is a no-op).
+ *   DVREN_GRAD_F32    float32 atomics: fast; the summation order varies, so the
+ *                     last bits vary from run to run
+ *   DVREN_GRAD_FIXED  int64 fixed point in units of 2^-32 (DVREN_GRAD_FIXED_SCALE)
+ *                     with integer atomics: sums are exact and order-free, so
+ *                     gradients are bitwise the same run after run; the host
+ *                     scales the cotangents so that they are <= 1 and turns the
+ *                     sums back into float32 afterwards
+ *   DVREN_GRAD_F64    float64, plain adds (one thread only: the gradient checker) */
+#define DVREN_GRAD_F32 1u
+#define DVREN_GRAD_FIXED 2u
+#define DVREN_GRAD_F64 3u
+#define DVREN_GRAD_FIXED_SCALE 4294967296.0
+typedef struct dvren_grad_ref {
+    void* ptr;
+    uint32_t mode; /* DVREN_GRAD_* */
+    uint32_t pad;
+} dvren_grad_ref;
+
+/* v * 2^32 rounded to an integer, saturated far inside the int64 range */
+#define DVREN__FIXED_Q(v, out)                                                                                         \
+    do {                                                                                                               \
+        double q_ = (double)(v) * DVREN_GRAD_FIXED_SCALE;                                                              \
+        q_ = q_ > 4.0e18 ? 4.0e18 : (q_ < -4.0e18 ? -4.0e18 : q_);                                                     \
+        (out) = DVREN__LLRINT(q_);                                                                                     \
+    } while (0)
+
+#if DVREN_ON_GPU
+#define DVREN__LLRINT(q) __double2ll_rn(q)
+#if defined(DVREN_JIT_GRAD_MODE)
+#define DVREN__GRAD_MODE(g) DVREN_JIT_GRAD_MODE
+#else
+#define DVREN__GRAD_MODE(g) ((g).mode)
+#endif
+DVREN_FN void dvren__grad_add_32(dvren_grad_ref g, uint64_t i, float v)
+{
+    if (!g.ptr || v == 0.0f) return;
+    if (DVREN__GRAD_MODE(g) == DVREN_GRAD_FIXED) {
+        long long k;
+        DVREN__FIXED_Q(v, k);
+        atomicAdd((unsigned long long*)g.ptr + i, (unsigned long long)k);
+    } else {
+        atomicAdd((float*)g.ptr + i, v);
+    }
+}
+/* Four consecutive elements i .. i+3 (i a multiple of 4): one vector atomic
+ * on sm_90 and newer. */
+DVREN_FN void dvren__grad_add4_32(dvren_grad_ref g, uint64_t i, float a, float b, float c, float d)
+{
+    if (!g.ptr) return;
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    if (DVREN__GRAD_MODE(g) == DVREN_GRAD_F32) {
+        if (a != 0.0f || b != 0.0f || c != 0.0f || d != 0.0f)
+            atomicAdd((float4*)((float*)g.ptr + i), make_float4(a, b, c, d));
+        return;
+    }
+#endif
+    dvren__grad_add_32(g, i, a);
+    dvren__grad_add_32(g, i + 1, b);
+    dvren__grad_add_32(g, i + 2, c);
+    dvren__grad_add_32(g, i + 3, d);
+}
+#else
+#if defined(_MSC_VER)
+#include <intrin.h>
+#endif
+#define DVREN__LLRINT(q) ((int64_t)llrint(q))
+/* CPU: compare-and-swap for float32, fetch-add for fixed point; both are
+ * safe with the renderer's worker threads */
+DVREN_FN void dvren__grad_add_f32_atomic(float* p, float v)
+{
+    union { float f; uint32_t u; } o, n;
+#if defined(_MSC_VER)
+    o.f = *(volatile float*)p;
+    for (;;) {
+        long prev;
+        n.f = o.f + v;
+        prev = _InterlockedCompareExchange((volatile long*)p, (long)n.u, (long)o.u);
+        if ((uint32_t)prev == o.u) return;
+        o.u = (uint32_t)prev;
+    }
+#else
+    o.u = __atomic_load_n((uint32_t*)p, __ATOMIC_RELAXED);
+    do {
+        n.f = o.f + v;
+    } while (!__atomic_compare_exchange_n((uint32_t*)p, &o.u, n.u, 1, __ATOMIC_RELAXED, __ATOMIC_RELAXED));
+#endif
+}
+DVREN_FN void dvren__grad_add_64(dvren_grad_ref g, uint64_t i, double v)
+{
+    if (!g.ptr || v == 0.0) return;
+    if (g.mode == DVREN_GRAD_F64) {
+        ((double*)g.ptr)[i] += v;
+    } else if (g.mode == DVREN_GRAD_FIXED) {
+        int64_t k;
+        DVREN__FIXED_Q(v, k);
+#if defined(_MSC_VER)
+        _InterlockedExchangeAdd64((volatile long long*)((int64_t*)g.ptr + i), k);
+#else
+        __atomic_fetch_add((int64_t*)g.ptr + i, k, __ATOMIC_RELAXED);
+#endif
+    } else {
+        dvren__grad_add_f32_atomic((float*)g.ptr + i, (float)v);
+    }
+}
+DVREN_FN void dvren__grad_add_32(dvren_grad_ref g, uint64_t i, float v) { dvren__grad_add_64(g, i, (double)v); }
+DVREN_FN void dvren__grad_add4_64(dvren_grad_ref g, uint64_t i, double a, double b, double c, double d)
+{
+    dvren__grad_add_64(g, i, a);
+    dvren__grad_add_64(g, i + 1, b);
+    dvren__grad_add_64(g, i + 2, c);
+    dvren__grad_add_64(g, i + 3, d);
+}
+DVREN_FN void dvren__grad_add4_32(dvren_grad_ref g, uint64_t i, float a, float b, float c, float d)
+{
+    dvren__grad_add4_64(g, i, (double)a, (double)b, (double)c, (double)d);
+}
+#endif
+/* dvren_grad_add(g, i, v): add v to element i of the gradient g;
+ * dvren_grad_add4(g, i, a, b, c, d): to elements i .. i+3 (i a multiple of 4,
+ * the buffer 16-byte aligned) */
+#define dvren_grad_add DVREN__RN(dvren__grad_add)
+#define dvren_grad_add4 DVREN__RN(dvren__grad_add4)
 
 #endif /* DVREN_DEVICE_H */

@@ -7,33 +7,46 @@
  *   alpha_i = 1 - exp(-sigma_i * dt_i)      T_i = prod_{j<i} (1 - alpha_j)
  *   C = sum_i T_i alpha_i c_i + T_n * background
  *
+ * and its backward pass by replay (below, "Backward").
+ *
  * The template calls one field, one shader and one sampler through binding
  * macros that the includer defines before including this file:
  *
  *   DVREN_STAGES_PARAM     extra leading parameter declaration (may be empty)
  *   DVREN_STAGES_ARG       the matching argument (may be empty)
  *   DVREN_FIELD_EVAL(P, p, out)                 void; out[0 .. channels-1]
- *   DVREN_FIELD_EVAL_CHANNEL(P, p, c)           float; channel c alone (with lazy features)
- *   DVREN_SHADER_DENSITY(P, ch)                 float sigma >= 0 [1/world unit]
+ *   DVREN_FIELD_EVAL_CHANNEL(P, p, c)           real; channel c alone (with lazy features)
+ *   DVREN_SHADER_DENSITY(P, ch)                 real sigma >= 0 [1/world unit]
  *   DVREN_SHADER_COLOR(P, ch, grad, dir, rgb)   void; *rgb = emitted radiance
  *   DVREN_SAMPLER_BEGIN(P, budget, o, d, t0, t1, rng, state)   void
  *   DVREN_SAMPLER_NEXT(P, state, t, dt)         int; 0 when the ray is done
+ * and, for the backward pass (only where DVREN_MARCH_BACKWARD is defined):
+ *   DVREN_FIELD_EVAL_BWD(P, p, dL_dout)         void; adds to the field's gradients
+ *   DVREN_SHADER_DENSITY_BWD(P, ch, dL_dsigma, dL_dch)            void; dL_dch +=
+ *   DVREN_SHADER_COLOR_BWD(P, ch, grad, dir, dL_drgb, dL_dch, dL_dgrad)  void; dL_dch +=, *dL_dgrad =
  *
- * The CPU path (dvren.h) binds them to the plugins' C functions through a
- * table of pointers; the GPU path (dvren_cuda.h) binds them to direct calls
- * of the same functions compiled by NVRTC, in one fused kernel, and may fix
- * values known per scene at compile time: DVREN_JIT_NEEDS_GRADIENT,
+ * Precision: the per-precision part of this file is compiled in the
+ * precision DVREN_PREC_BITS in force where it is included (dvren_real is
+ * float or double; kernels/dvren_device.h). The CPU path includes it twice:
+ * float32 for rendering, float64 for the gradient checker; NVRTC once, in
+ * float32. Function and type names resolve per precision (DVREN__RN).
+ *
+ * The CPU path (dvren.h) binds the macros to the plugins' C functions
+ * through a table of pointers; the GPU path (dvren_cuda.h) binds them to
+ * direct calls of the same functions compiled by NVRTC, in one fused kernel,
+ * and may fix values known per scene at compile time: DVREN_JIT_NEEDS_GRADIENT,
  * DVREN_JIT_GRADIENT_CHANNEL, DVREN_JIT_LAZY, DVREN_JIT_DENSITY_CHANNEL (a
  * run-time index into the channel array would put it in local memory on the
- * GPU).
+ * GPU), DVREN_JIT_SKIP_EMPTY.
  *
  * Lazy features: when the shader's density reads one channel and the field
  * can evaluate one channel alone, each sample evaluates that channel first
  * and the whole field only where sigma > 0. Empty samples emit and absorb
  * nothing, so the image is the same; they just cost less.
  *
- * dvren.h carries a generated copy of this file (">>march begin/end"); edit
- * this file and run `./build.sh gen`. */
+ * dvren.h carries generated copies of this file (">>march begin/end" in
+ * float32 and ">>march64 begin/end" in float64); edit this file and run
+ * `./build.sh gen`. */
 #ifndef DVREN_MARCH_H
 #define DVREN_MARCH_H
 
@@ -54,6 +67,14 @@
 #else
 #define DVREN__GRADIENT_CHANNEL(A) ((A)->gradient_channel)
 #endif
+#if defined(DVREN_JIT_SKIP_EMPTY)
+#define DVREN__SKIP_EMPTY(A) DVREN_JIT_SKIP_EMPTY
+#else
+#define DVREN__SKIP_EMPTY(A) ((A)->skip_empty)
+#endif
+
+/* Floats per ray of a ray-batch plan: origin xyz, unit direction xyz. */
+#define DVREN_RAY_FLOATS 6
 
 /* Everything one launch (or one CPU render) needs, as plain data. */
 typedef struct dvren_march_args {
@@ -75,107 +96,161 @@ typedef struct dvren_march_args {
     uint32_t spp;             /* samples per pixel, >= 1 */
     uint32_t seed_lo, seed_hi;
     float background[3];
-    dvren_fb_view fb;
+    dvren_fb_view fb;         /* forward: outputs written */
+    /* ray-batch plans: ray (y * width + x) is rays[6k .. 6k+5] (DVREN_RAY_FLOATS);
+     * NULL: rays from the camera */
+    const float* rays;
+    /* backward: cotangents dL/d(output) per pixel (rgb, alpha, depth,
+     * transmittance; NULL: zero), multiplied by grad_scale */
+    dvren_fb_view grad;
+    float grad_scale;
+    /* backward: samples with sigma == 0 have zero gradient (the shader's
+     * density is flat there and none of its parameters are being trained) */
+    uint32_t skip_empty;
 } dvren_march_args;
+
+#endif /* DVREN_MARCH_H */
+
+/* ---- per precision ---------------------------------------------------------------- */
+#undef DVREN__MARCH_EMIT
+#if DVREN_PREC_BITS == 64
+#if !defined(DVREN__MARCH_64)
+#define DVREN__MARCH_64
+#define DVREN__MARCH_EMIT
+#endif
+#else
+#if !defined(DVREN__MARCH_32)
+#define DVREN__MARCH_32
+#define DVREN__MARCH_EMIT
+#endif
+#endif
+#if defined(DVREN__MARCH_EMIT)
+#undef DVREN__MARCH_EMIT
 
 /* What one ray returns. depth_w = sum(w_i t_i) and weight = sum(w_i), the
  * compositing weights w_i = T_i alpha_i; depth is depth_w / weight. */
-typedef struct dvren_ray_result {
-    dvren_float3 rgb;
-    float transmittance;
-    float depth_w;
-    float weight;
+typedef struct DVREN__RN(dvren__ray_result) {
+    dvren_vec3 rgb;
+    dvren_real transmittance;
+    dvren_real depth_w;
+    dvren_real weight;
     uint32_t hit;
     uint32_t samples;
-} dvren_ray_result;
+} DVREN__RN(dvren__ray_result);
+#define dvren_ray_result DVREN__RN(dvren__ray_result)
+#define dvren_field_gradient DVREN__RN(dvren__field_gradient)
+#define dvren_pixel_ray DVREN__RN(dvren__pixel_ray)
+#define dvren_march_ray DVREN__RN(dvren__march_ray)
+#define dvren_shade_pixel DVREN__RN(dvren__shade_pixel)
+#define dvren_render_pixel DVREN__RN(dvren__render_pixel)
+#define dvren_field_gradient_bwd DVREN__RN(dvren__field_gradient_bwd)
+#define dvren_backward_ray DVREN__RN(dvren__backward_ray)
+#define dvren_backward_pixel DVREN__RN(dvren__backward_pixel)
 
 /* Central-difference gradient of the gradient channel at p, with half step
  * h[k] along axis k (one voxel: smaller steps see the kinks of trilinear
  * interpolation and give streaky normals). */
-DVREN_FN dvren_float3 dvren_field_gradient(DVREN_STAGES_PARAM const dvren_march_args* A, dvren_float3 p, const float* h)
+DVREN_FN dvren_vec3 dvren_field_gradient(DVREN_STAGES_PARAM const dvren_march_args* A, dvren_vec3 p, const float* h)
 {
-    float a[DVREN_MAX_CHANNELS], b[DVREN_MAX_CHANNELS];
-    float g[3];
+    dvren_real a[DVREN_MAX_CHANNELS], b[DVREN_MAX_CHANNELS];
+    dvren_real g[3];
     int k;
     uint32_t c = DVREN__GRADIENT_CHANNEL(A);
     for (k = 0; k < 3; ++k) {
-        dvren_float3 e = dvren_f3(k == 0 ? h[0] : 0.0f, k == 1 ? h[1] : 0.0f, k == 2 ? h[2] : 0.0f);
+        dvren_vec3 e = dvren_v3(k == 0 ? (dvren_real)h[0] : (dvren_real)0, k == 1 ? (dvren_real)h[1] : (dvren_real)0,
+                                k == 2 ? (dvren_real)h[2] : (dvren_real)0);
         DVREN_FIELD_EVAL(A->field, dvren_add3(p, e), a);
         DVREN_FIELD_EVAL(A->field, dvren_sub3(p, e), b);
-        g[k] = (a[c] - b[c]) / (2.0f * h[k]);
+        g[k] = (a[c] - b[c]) / ((dvren_real)2 * (dvren_real)h[k]);
     }
-    return dvren_f3(g[0], g[1], g[2]);
+    return dvren_v3(g[0], g[1], g[2]);
+}
+
+/* Ray of pixel sample s of pixel (x, y): from the plan's ray list, or from
+ * the camera through the pixel centre (spp == 1) or a random sub-pixel
+ * position (stream DVREN_RNG_STREAM_PIXEL). */
+DVREN_FN void dvren_pixel_ray(const dvren_march_args* A, uint32_t x, uint32_t y, uint32_t s, dvren_vec3* o, dvren_vec3* d)
+{
+    uint32_t pix = y * A->width + x;
+    if (A->rays) {
+        const float* r = A->rays + (uint64_t)pix * DVREN_RAY_FLOATS;
+        *o = dvren_v3p(r);
+        *d = dvren_v3p(r + 3);
+    } else {
+        dvren_real px = (dvren_real)x + (dvren_real)0.5, py = (dvren_real)y + (dvren_real)0.5;
+        if (A->spp > 1) {
+            dvren_rng prng = dvren_rng_make(A->seed_lo, A->seed_hi, pix, s, DVREN_RNG_STREAM_PIXEL);
+            px = (dvren_real)x + (dvren_real)dvren_rng_uniform(&prng);
+            py = (dvren_real)y + (dvren_real)dvren_rng_uniform(&prng);
+        }
+        dvren_camera_ray(&A->camera, px, py, (dvren_real)A->width, (dvren_real)A->height, o, d);
+    }
 }
 
 /* March one ray (o, d unit) through the field's box. */
-DVREN_FN dvren_ray_result dvren_march_ray(DVREN_STAGES_PARAM const dvren_march_args* A, dvren_float3 o, dvren_float3 d,
+DVREN_FN dvren_ray_result dvren_march_ray(DVREN_STAGES_PARAM const dvren_march_args* A, dvren_vec3 o, dvren_vec3 d,
                                           dvren_rng* rng)
 {
     dvren_ray_result R;
-    float t0, t1, t, dt;
-    float ch[DVREN_MAX_CHANNELS];
+    dvren_real t0, t1, t, dt;
+    dvren_real ch[DVREN_MAX_CHANNELS];
     dvren_sampler_state st;
-    R.rgb = dvren_f3(0.0f, 0.0f, 0.0f);
-    R.transmittance = 1.0f;
-    R.depth_w = 0.0f;
-    R.weight = 0.0f;
+    R.rgb = dvren_v3((dvren_real)0, (dvren_real)0, (dvren_real)0);
+    R.transmittance = (dvren_real)1;
+    R.depth_w = (dvren_real)0;
+    R.weight = (dvren_real)0;
     R.hit = 0;
     R.samples = 0;
     if (!dvren_ray_box(o, d, A->bmin, A->bmax, &t0, &t1)) return R;
     R.hit = 1;
     DVREN_SAMPLER_BEGIN(A->sampler, &A->budget, o, d, t0, t1, rng, &st);
     while (DVREN_SAMPLER_NEXT(A->sampler, &st, &t, &dt)) {
-        dvren_float3 p = dvren_madd3(o, d, t);
-        float sigma, tr, w;
-        dvren_float3 c, grad;
+        dvren_vec3 p = dvren_madd3(o, d, t);
+        dvren_real sigma, tr, w;
+        dvren_vec3 c, grad;
         R.samples++;
         if (DVREN__LAZY(A)) {
             ch[DVREN__DENSITY_CHANNEL(A)] = DVREN_FIELD_EVAL_CHANNEL(A->field, p, DVREN__DENSITY_CHANNEL(A));
             sigma = DVREN_SHADER_DENSITY(A->shader, ch);
-            if (!(sigma > 0.0f)) continue;
+            if (!(sigma > (dvren_real)0)) continue;
             DVREN_FIELD_EVAL(A->field, p, ch);
         } else {
             DVREN_FIELD_EVAL(A->field, p, ch);
             sigma = DVREN_SHADER_DENSITY(A->shader, ch);
-            if (!(sigma > 0.0f)) continue; /* empty space (and NaN) emits and absorbs nothing */
+            if (!(sigma > (dvren_real)0)) continue; /* empty space (and NaN) emits and absorbs nothing */
         }
-        grad = dvren_f3(0.0f, 0.0f, 0.0f);
+        grad = dvren_v3((dvren_real)0, (dvren_real)0, (dvren_real)0);
         if (DVREN__NEEDS_GRADIENT(A)) grad = dvren_field_gradient(DVREN_STAGES_ARG A, p, A->gradient_step);
         DVREN_SHADER_COLOR(A->shader, ch, grad, d, &c);
         /* 1 - alpha_i computed as exp() directly: no cancellation in T */
         tr = dvren_exp(-sigma * dt);
-        w = R.transmittance * (1.0f - tr);
+        w = R.transmittance * ((dvren_real)1 - tr);
         R.rgb = dvren_madd3(R.rgb, c, w);
         R.depth_w += w * t;
         R.weight += w;
         R.transmittance *= tr;
-        if (R.transmittance < A->min_transmittance) break;
+        if (R.transmittance < (dvren_real)A->min_transmittance) break;
     }
     return R;
 }
 
-/* Render pixel (x, y) of the plan: spp rays (one through the pixel centre
- * when spp == 1, else at random sub-pixel positions), averaged, written to
- * every output of A->fb that is not null. */
-DVREN_FN void dvren_render_pixel(DVREN_STAGES_PARAM const dvren_march_args* A, uint32_t x, uint32_t y)
+/* Outputs of pixel (x, y) of the plan: spp rays (one through the pixel
+ * centre when spp == 1, else at random sub-pixel positions), averaged:
+ * out[0..2] rgb, out[3] alpha, out[4] depth, out[5] transmittance. */
+DVREN_FN void dvren_shade_pixel(DVREN_STAGES_PARAM const dvren_march_args* A, uint32_t x, uint32_t y, dvren_real* out,
+                                uint32_t* hit_out, uint32_t* samples_out)
 {
-    dvren_float3 rgb = dvren_f3(0.0f, 0.0f, 0.0f);
-    float trans = 0.0f, depth_w = 0.0f, weight = 0.0f;
+    dvren_vec3 rgb = dvren_v3((dvren_real)0, (dvren_real)0, (dvren_real)0);
+    dvren_real trans = (dvren_real)0, depth_w = (dvren_real)0, weight = (dvren_real)0;
     uint32_t hit = 0, samples = 0, s;
     uint32_t pix = y * A->width + x;
-    float inv_spp = 1.0f / (float)A->spp;
-    dvren_float3 bg = dvren_f3v(A->background);
+    dvren_real inv_spp = (dvren_real)1 / (dvren_real)A->spp;
+    dvren_vec3 bg = dvren_v3p(A->background);
     for (s = 0; s < A->spp; ++s) {
-        dvren_rng prng = dvren_rng_make(A->seed_lo, A->seed_hi, pix, s, DVREN_RNG_STREAM_PIXEL);
         dvren_rng srng = dvren_rng_make(A->seed_lo, A->seed_hi, pix, s, DVREN_RNG_STREAM_SAMPLER);
-        float px = (float)x + 0.5f, py = (float)y + 0.5f;
-        dvren_float3 o, d;
+        dvren_vec3 o, d;
         dvren_ray_result R;
-        if (A->spp > 1) {
-            px = (float)x + dvren_rng_uniform(&prng);
-            py = (float)y + dvren_rng_uniform(&prng);
-        }
-        dvren_camera_ray(&A->camera, px, py, (float)A->width, (float)A->height, &o, &d);
+        dvren_pixel_ray(A, x, y, s, &o, &d);
         R = dvren_march_ray(DVREN_STAGES_ARG A, o, d, &srng);
         rgb = dvren_add3(rgb, dvren_madd3(R.rgb, bg, R.transmittance));
         trans += R.transmittance;
@@ -184,19 +259,186 @@ DVREN_FN void dvren_render_pixel(DVREN_STAGES_PARAM const dvren_march_args* A, u
         hit |= R.hit;
         samples += R.samples;
     }
-    {
-        float alpha = 1.0f - trans * inv_spp;
-        if (A->fb.rgb) {
-            A->fb.rgb[3 * pix + 0] = rgb.x * inv_spp;
-            A->fb.rgb[3 * pix + 1] = rgb.y * inv_spp;
-            A->fb.rgb[3 * pix + 2] = rgb.z * inv_spp;
-        }
-        if (A->fb.alpha) A->fb.alpha[pix] = alpha;
-        if (A->fb.transmittance) A->fb.transmittance[pix] = trans * inv_spp;
-        if (A->fb.depth) A->fb.depth[pix] = weight > 0.0f ? depth_w / weight : 0.0f;
-        if (A->fb.hit) A->fb.hit[pix] = (uint8_t)hit;
-        if (A->fb.samples) A->fb.samples[pix] = samples;
+    out[0] = rgb.x * inv_spp;
+    out[1] = rgb.y * inv_spp;
+    out[2] = rgb.z * inv_spp;
+    out[3] = (dvren_real)1 - trans * inv_spp;
+    out[4] = weight > (dvren_real)0 ? depth_w / weight : (dvren_real)0;
+    out[5] = trans * inv_spp;
+    *hit_out = hit;
+    *samples_out = samples;
+}
+
+/* Render pixel (x, y) of the plan into every output of A->fb that is not null. */
+DVREN_FN void dvren_render_pixel(DVREN_STAGES_PARAM const dvren_march_args* A, uint32_t x, uint32_t y)
+{
+    dvren_real o[6];
+    uint32_t hit, samples, pix = y * A->width + x;
+    dvren_shade_pixel(DVREN_STAGES_ARG A, x, y, o, &hit, &samples);
+    if (A->fb.rgb) {
+        A->fb.rgb[3 * pix + 0] = (float)o[0];
+        A->fb.rgb[3 * pix + 1] = (float)o[1];
+        A->fb.rgb[3 * pix + 2] = (float)o[2];
+    }
+    if (A->fb.alpha) A->fb.alpha[pix] = (float)o[3];
+    if (A->fb.transmittance) A->fb.transmittance[pix] = (float)o[5];
+    if (A->fb.depth) A->fb.depth[pix] = (float)o[4];
+    if (A->fb.hit) A->fb.hit[pix] = (uint8_t)hit;
+    if (A->fb.samples) A->fb.samples[pix] = samples;
+}
+
+#if defined(DVREN_MARCH_BACKWARD)
+/* ---- Backward -----------------------------------------------------------------------
+ * By replay (as Plenoxels and nerfacc do): nothing is stored per sample, so
+ * memory does not grow with the number of samples. For one ray with
+ * tau_i = sigma_i dt_i, T_{i+1} = T_i exp(-tau_i), w_i = T_i - T_{i+1}:
+ *
+ *   dC/dc_i     = w_i
+ *   dC/dtau_i   = T_{i+1} c_i - (C - sum_{k<=i} w_k c_k)     (C includes T_N bg)
+ *   dT_N/dtau_i = -T_N
+ *   dDw/dtau_i  = T_{i+1} t_i - (Dw - sum_{k<=i} w_k t_k)    (Dw = sum w_k t_k)
+ *   dW/dtau_i   = T_{i+1} - (W - sum_{k<=i} w_k)             (W = sum w_k)
+ *
+ * so one pass that knows the ray's totals (C, T_N, Dw, W) can replay the
+ * samples in order and hand each its gradient. The totals come from a first
+ * replay (dvren_march_ray). The pixel's depth D = sum_s Dw_s / sum_s W_s
+ * over its spp rays needs the pixel's sums first: a pass over its rays when
+ * a depth cotangent is given and spp > 1. Early ray termination replays the
+ * same decisions (the same arithmetic), so the gradient is that of the
+ * truncated sum, like the image. */
+
+/* Backward of dvren_field_gradient: dL_dgrad is the cotangent of the
+ * gradient; each of the six evaluations gets +-dL_dgrad[k] / (2 h_k) on the
+ * gradient channel. */
+DVREN_FN void dvren_field_gradient_bwd(DVREN_STAGES_PARAM const dvren_march_args* A, dvren_vec3 p, const float* h,
+                                       dvren_vec3 dL_dgrad)
+{
+    dvren_real g[DVREN_MAX_CHANNELS];
+    dvren_real gk[3];
+    int k;
+    uint32_t c, n = A->channels;
+    gk[0] = dL_dgrad.x;
+    gk[1] = dL_dgrad.y;
+    gk[2] = dL_dgrad.z;
+    for (c = 0; c < n; ++c) g[c] = (dvren_real)0;
+    for (k = 0; k < 3; ++k) {
+        dvren_vec3 e = dvren_v3(k == 0 ? (dvren_real)h[0] : (dvren_real)0, k == 1 ? (dvren_real)h[1] : (dvren_real)0,
+                                k == 2 ? (dvren_real)h[2] : (dvren_real)0);
+        dvren_real v = gk[k] / ((dvren_real)2 * (dvren_real)h[k]);
+        if (v == (dvren_real)0) continue;
+        g[DVREN__GRADIENT_CHANNEL(A)] = v;
+        DVREN_FIELD_EVAL_BWD(A->field, dvren_add3(p, e), g);
+        g[DVREN__GRADIENT_CHANNEL(A)] = -v;
+        DVREN_FIELD_EVAL_BWD(A->field, dvren_sub3(p, e), g);
     }
 }
 
-#endif /* DVREN_MARCH_H */
+/* Replays one ray with its totals R (from dvren_march_ray with the same
+ * rng), handing every sample its gradient. gC: dL/dC of this ray (C
+ * includes T_N bg); gT: dL/dT_N; gD, D, W: the pixel's depth cotangent,
+ * depth and weight sum (gD = 0: no depth term). */
+DVREN_FN void dvren_backward_ray(DVREN_STAGES_PARAM const dvren_march_args* A, dvren_vec3 o, dvren_vec3 d, dvren_rng* rng,
+                                 const dvren_ray_result* R, dvren_vec3 C, dvren_vec3 gC, dvren_real gT, dvren_real gD,
+                                 dvren_real D, dvren_real W)
+{
+    dvren_real t0, t1, t, dt;
+    dvren_real ch[DVREN_MAX_CHANNELS], dch[DVREN_MAX_CHANNELS];
+    dvren_sampler_state st;
+    dvren_real T = (dvren_real)1, pdw = (dvren_real)0, pw = (dvren_real)0;
+    dvren_vec3 pc = dvren_v3((dvren_real)0, (dvren_real)0, (dvren_real)0);
+    dvren_real gTT = -gT * R->transmittance; /* dL/dT_N * dT_N/dtau, the same for every sample */
+    dvren_real gDW = W > (dvren_real)0 ? gD / W : (dvren_real)0;
+    uint32_t n = A->channels, c;
+    if (!dvren_ray_box(o, d, A->bmin, A->bmax, &t0, &t1)) return;
+    DVREN_SAMPLER_BEGIN(A->sampler, &A->budget, o, d, t0, t1, rng, &st);
+    while (DVREN_SAMPLER_NEXT(A->sampler, &st, &t, &dt)) {
+        dvren_vec3 p = dvren_madd3(o, d, t);
+        dvren_real sigma, tr, w, Tn, dtau;
+        dvren_vec3 col, grad, dgrad;
+        if (DVREN__SKIP_EMPTY(A) && DVREN__LAZY(A)) {
+            ch[DVREN__DENSITY_CHANNEL(A)] = DVREN_FIELD_EVAL_CHANNEL(A->field, p, DVREN__DENSITY_CHANNEL(A));
+            sigma = DVREN_SHADER_DENSITY(A->shader, ch);
+            if (!(sigma > (dvren_real)0)) continue;
+            DVREN_FIELD_EVAL(A->field, p, ch);
+        } else {
+            DVREN_FIELD_EVAL(A->field, p, ch);
+            sigma = DVREN_SHADER_DENSITY(A->shader, ch);
+            if (!(sigma > (dvren_real)0)) {
+                /* no absorption, no emission: only a flat-density shader may skip it */
+                if (DVREN__SKIP_EMPTY(A) || !(sigma == (dvren_real)0)) continue;
+                sigma = (dvren_real)0;
+            }
+        }
+        grad = dvren_v3((dvren_real)0, (dvren_real)0, (dvren_real)0);
+        if (DVREN__NEEDS_GRADIENT(A)) grad = dvren_field_gradient(DVREN_STAGES_ARG A, p, A->gradient_step);
+        DVREN_SHADER_COLOR(A->shader, ch, grad, d, &col);
+        /* the forward's arithmetic, operation for operation */
+        tr = dvren_exp(-sigma * dt);
+        w = T * ((dvren_real)1 - tr);
+        pc = dvren_madd3(pc, col, w);
+        pdw += w * t;
+        pw += w;
+        Tn = T * tr;
+        dtau = dvren_dot3(gC, dvren_sub3(dvren_scale3(col, Tn), dvren_sub3(C, pc))) + gTT;
+        if (gDW != (dvren_real)0)
+            dtau += gDW * ((Tn * t - (R->depth_w - pdw)) - D * (Tn - (R->weight - pw)));
+        for (c = 0; c < n; ++c) dch[c] = (dvren_real)0;
+        dgrad = dvren_v3((dvren_real)0, (dvren_real)0, (dvren_real)0);
+        DVREN_SHADER_COLOR_BWD(A->shader, ch, grad, d, dvren_scale3(gC, w), dch, &dgrad);
+        DVREN_SHADER_DENSITY_BWD(A->shader, ch, dtau * dt, dch);
+        DVREN_FIELD_EVAL_BWD(A->field, p, dch);
+        if (DVREN__NEEDS_GRADIENT(A)) dvren_field_gradient_bwd(DVREN_STAGES_ARG A, p, A->gradient_step, dgrad);
+        T = Tn;
+        if (T < (dvren_real)A->min_transmittance) break;
+    }
+}
+
+/* Backward of dvren_render_pixel for pixel (x, y): reads the cotangents of
+ * A->grad at the pixel and adds every parameter's gradient through the
+ * stages' _bwd functions. */
+DVREN_FN void dvren_backward_pixel(DVREN_STAGES_PARAM const dvren_march_args* A, uint32_t x, uint32_t y)
+{
+    uint32_t pix = y * A->width + x, s;
+    dvren_real inv_spp = (dvren_real)1 / (dvren_real)A->spp, k = (dvren_real)A->grad_scale;
+    dvren_vec3 gC = dvren_v3((dvren_real)0, (dvren_real)0, (dvren_real)0);
+    dvren_real gT = (dvren_real)0, gD = (dvren_real)0, D = (dvren_real)0, W = (dvren_real)0;
+    dvren_vec3 bg = dvren_v3p(A->background);
+    if (A->grad.rgb) gC = dvren_scale3(dvren_v3p(A->grad.rgb + 3 * pix), k * inv_spp);
+    if (A->grad.alpha) gT -= (dvren_real)A->grad.alpha[pix] * k * inv_spp;
+    if (A->grad.transmittance) gT += (dvren_real)A->grad.transmittance[pix] * k * inv_spp;
+    if (A->grad.depth) gD = (dvren_real)A->grad.depth[pix] * k;
+    if (gC.x == (dvren_real)0 && gC.y == (dvren_real)0 && gC.z == (dvren_real)0 && gT == (dvren_real)0 &&
+        gD == (dvren_real)0)
+        return;
+    if (gD != (dvren_real)0 && A->spp > 1) {
+        /* the pixel's depth is a ratio of sums over its rays: those sums first */
+        dvren_real dw = (dvren_real)0;
+        for (s = 0; s < A->spp; ++s) {
+            dvren_rng srng = dvren_rng_make(A->seed_lo, A->seed_hi, pix, s, DVREN_RNG_STREAM_SAMPLER);
+            dvren_vec3 o, d;
+            dvren_ray_result R;
+            dvren_pixel_ray(A, x, y, s, &o, &d);
+            R = dvren_march_ray(DVREN_STAGES_ARG A, o, d, &srng);
+            dw += R.depth_w;
+            W += R.weight;
+        }
+        D = W > (dvren_real)0 ? dw / W : (dvren_real)0;
+    }
+    for (s = 0; s < A->spp; ++s) {
+        dvren_rng srng = dvren_rng_make(A->seed_lo, A->seed_hi, pix, s, DVREN_RNG_STREAM_SAMPLER);
+        dvren_vec3 o, d;
+        dvren_ray_result R;
+        dvren_pixel_ray(A, x, y, s, &o, &d);
+        R = dvren_march_ray(DVREN_STAGES_ARG A, o, d, &srng);
+        if (!R.hit) continue;
+        if (A->spp == 1) {
+            W = R.weight;
+            D = W > (dvren_real)0 ? R.depth_w / W : (dvren_real)0;
+        }
+        srng = dvren_rng_make(A->seed_lo, A->seed_hi, pix, s, DVREN_RNG_STREAM_SAMPLER);
+        dvren_backward_ray(DVREN_STAGES_ARG A, o, d, &srng, &R, dvren_madd3(R.rgb, bg, R.transmittance), gC, gT, gD, D, W);
+    }
+}
+#endif /* DVREN_MARCH_BACKWARD */
+
+#endif /* per precision */

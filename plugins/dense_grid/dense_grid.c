@@ -2,7 +2,13 @@
  * parameters, sources (file, generator, tensor), storage conversion and the
  * world box. The per-sample code is dense_grid_device.h. */
 #include "dvren.h"
+/* the per-sample code twice: float32 (rendering) and float64 (gradient checks) */
 #include "dense_grid_device.h"
+#undef DVREN_PREC_BITS
+#define DVREN_PREC_BITS 64
+#include "dense_grid_device.h"
+#undef DVREN_PREC_BITS
+#define DVREN_PREC_BITS 32
 #include "dense_grid_io.h"
 
 #include <math.h>
@@ -15,8 +21,11 @@ static const dvren_param_desc dg_params[] = {
        .doc = "volume file: .npy, .nrrd/.nhdr, .mhd/.mha, .dat (QVis), .vtk (legacy), or raw with dims and dtype"),
     P_(.type = DVREN_PARAM_ENUM, .name = "format", .enum_values = "auto|raw|npy|nrrd|mhd|dat|vtk", .default_string = "auto",
        .doc = "file format; auto: from the extension", .unit = ""),
-    P_(.type = DVREN_PARAM_ENUM, .name = "generator", .enum_values = "none|marschner_lobb|peer", .default_string = "none",
-       .doc = "procedural volume instead of a file: marschner_lobb (1 channel), peer (bench workload, 4 channels)", .unit = ""),
+    P_(.type = DVREN_PARAM_ENUM, .name = "generator", .enum_values = "none|marschner_lobb|peer|constant", .default_string = "none",
+       .doc = "procedural volume instead of a file: marschner_lobb (1 channel), peer (bench workload, 4 channels), "
+              "constant (the values of fill; the start of a fit)", .unit = ""),
+    P_(.type = DVREN_PARAM_FLOATS, .name = "fill", .count_min = 1, .count_max = DVREN_MAX_CHANNELS,
+       .doc = "generator constant: one value per channel (default [0])", .unit = ""),
     P_(.type = DVREN_PARAM_TENSOR, .name = "data", .unit = "",
        .doc = "voxels from memory, shape (Z, Y, X) or (Z, Y, X, C), f32/f16/u8/u16/u32, contiguous (copied)"),
     P_(.type = DVREN_PARAM_FLOATS, .name = "dims", .count_min = 3, .count_max = 3, .flags = DVREN_PARAM_HAS_MIN | DVREN_PARAM_HAS_MAX,
@@ -79,7 +88,8 @@ static void dg_peer(double x, double y, double z, double* out)
 static dvren_status dg_generate(const dvren_host* h, const dvren_params* p, const char* gen, dg_volume* v)
 {
     const double* d;
-    uint32_t x, y, z, c;
+    const double* fill = NULL;
+    uint32_t x, y, z, c, nfill = 0;
     size_t i = 0;
     float* out;
     memset(v, 0, sizeof *v);
@@ -92,7 +102,8 @@ static dvren_status dg_generate(const dvren_host* h, const dvren_params* p, cons
         v->dims[1] = (uint32_t)d[1];
         v->dims[2] = (uint32_t)d[2];
     }
-    v->channels = strcmp(gen, "peer") == 0 ? 4u : 1u;
+    if (strcmp(gen, "constant") == 0) nfill = h->param_numbers(p, "fill", &fill);
+    v->channels = strcmp(gen, "peer") == 0 ? 4u : (nfill ? nfill : 1u);
     v->type = DG_F32;
     v->spacing[0] = v->spacing[1] = v->spacing[2] = 1.0;
     /* dims go up to 2^20 each: the product overflows size_t long before
@@ -113,6 +124,10 @@ static dvren_status dg_generate(const dvren_host* h, const dvren_params* p, cons
                 u[0] = v->dims[0] > 1 ? -1.0 + 2.0 * x / (v->dims[0] - 1) : 0.0;
                 u[1] = v->dims[1] > 1 ? -1.0 + 2.0 * y / (v->dims[1] - 1) : 0.0;
                 u[2] = v->dims[2] > 1 ? -1.0 + 2.0 * z / (v->dims[2] - 1) : 0.0;
+                if (strcmp(gen, "constant") == 0) {
+                    for (c = 0; c < v->channels; ++c) out[i++] = nfill ? (float)fill[c] : 0.0f;
+                    continue;
+                }
                 if (v->channels == 4)
                     dg_peer(u[0], u[1], u[2], val);
                 else
@@ -390,13 +405,30 @@ static dvren_status dg_bind(const dvren_host* h, void* inst, const void* const* 
     return DVREN_OK;
 }
 
+/* the voxels' gradient (float32 grids only: the buffer is DIFFERENTIABLE then) */
+static dvren_status dg_bind_gradients(const dvren_host* h, void* inst, const dvren_grad_ref* grads, void* block)
+{
+    (void)h;
+    (void)inst;
+    ((dense_grid_block*)block)->grad = grads[0];
+    return DVREN_OK;
+}
+
 /* designated initialisers: interfaces grow at their end, and positional
  * initialisers would then warn (-Wmissing-field-initializers) */
 static const dvren_instance_iface dg_inst = {.struct_size = sizeof(dvren_instance_iface), .create = dg_create,
-                                             .destroy = dg_destroy, .describe = dg_describe, .bind = dg_bind};
-static const dvren_field_iface dg_field = {.struct_size = sizeof(dvren_field_iface), .eval_name = "dense_grid_eval",
-                                           .eval = dense_grid_eval, .eval_channel_name = "dense_grid_eval_channel",
-                                           .eval_channel = dense_grid_eval_channel};
+                                             .destroy = dg_destroy, .describe = dg_describe, .bind = dg_bind,
+                                             .bind_gradients = dg_bind_gradients};
+static const dvren_field_iface dg_field = {.struct_size = sizeof(dvren_field_iface),
+                                           .eval_name = "dense_grid_eval",
+                                           .eval = dense_grid_eval,
+                                           .eval_channel_name = "dense_grid_eval_channel",
+                                           .eval_channel = dense_grid_eval_channel,
+                                           .eval_bwd_name = "dense_grid_eval_bwd",
+                                           .eval_bwd = dense_grid_eval_bwd,
+                                           .eval_f64 = dense_grid_eval_f64,
+                                           .eval_channel_f64 = dense_grid_eval_channel_f64,
+                                           .eval_bwd_f64 = dense_grid_eval_bwd_f64};
 
 static const void* dg_get_interface(const char* id)
 {
@@ -409,7 +441,7 @@ static const dvren_plugin_desc dg_desc = {
     .struct_size = sizeof(dvren_plugin_desc),
     .kind = DVREN_PLUGIN_FIELD,
     .name = "dense_grid",
-    .version = (1u << 16) | 0u,
+    .version = (1u << 16) | 1u,
     .summary = "regular voxel grid (u8/u16/f32, 1-16 channels), trilinear; raw, .npy, NRRD, MetaImage, QVis, VTK",
     .params = dg_params,
     .param_count = sizeof dg_params / sizeof dg_params[0],

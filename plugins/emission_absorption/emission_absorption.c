@@ -1,7 +1,13 @@
 /* plugins/emission_absorption/emission_absorption.c - host side of the
  * "emission_absorption" shader: parameters, validation, parameter block. */
 #include "dvren.h"
+/* the per-sample code twice: float32 (rendering) and float64 (gradient checks) */
 #include "emission_absorption_device.h"
+#undef DVREN_PREC_BITS
+#define DVREN_PREC_BITS 64
+#include "emission_absorption_device.h"
+#undef DVREN_PREC_BITS
+#define DVREN_PREC_BITS 32
 
 #include <stdio.h>
 #include <string.h>
@@ -17,7 +23,9 @@ static const dvren_param_desc ea_params[] = {
     P_(.type = DVREN_PARAM_INT, .name = "density_channel", .flags = DVREN_PARAM_HAS_MIN | DVREN_PARAM_HAS_MAX,
        .min_value = 0, .max_value = DVREN_MAX_CHANNELS - 1, .doc = "channels mode: channel holding raw density", .unit = ""),
     P_(.type = DVREN_PARAM_INT, .name = "color_channel", .default_number = 1, .flags = DVREN_PARAM_HAS_MIN | DVREN_PARAM_HAS_MAX,
-       .min_value = 0, .max_value = DVREN_MAX_CHANNELS - 3, .doc = "channels mode: first of the three colour channels (clamped to [0,1])", .unit = ""),
+       .min_value = 0, .max_value = DVREN_MAX_CHANNELS - 3, .doc = "channels mode: first of the three colour channels", .unit = ""),
+    P_(.type = DVREN_PARAM_ENUM, .name = "color_activation", .enum_values = "clamp|sigmoid", .default_string = "clamp",
+       .doc = "channels mode: colour = clamp(channel, 0, 1) or sigmoid(channel) (for fitting: no dead zones)", .unit = ""),
     P_(.type = DVREN_PARAM_INT, .name = "scalar_channel", .flags = DVREN_PARAM_HAS_MIN | DVREN_PARAM_HAS_MAX,
        .min_value = 0, .max_value = DVREN_MAX_CHANNELS - 1, .doc = "transfer_function mode: channel the transfer function reads", .unit = ""),
     P_(.type = DVREN_PARAM_FLOATS, .name = "tf_opacity", .stride = 2, .count_max = 2 * EA_MAX_POINTS,
@@ -44,7 +52,13 @@ static const dvren_param_desc ea_params[] = {
 typedef struct ea_instance {
     ea_block block;
     uint32_t channels_used, gradient_channel;
-    char jit_defines[256]; /* compile-time constants for the GPU kernel */
+    /* the control points' values: buffers "tf_opacity" (n,) and "tf_color" (n, 3), trainable */
+    float opacity_val[EA_MAX_POINTS];
+    float color_rgb[3 * EA_MAX_POINTS];
+    dvren_buffer_desc buffers[2];
+    uint32_t buffer_count;
+    int buf_opacity, buf_color; /* their indices among buffers, -1 when absent */
+    char jit_defines[320];      /* compile-time constants for the GPU kernel */
 } ea_instance;
 
 /* Copies control points of stride k into pos[] and vals[], checking order. */
@@ -76,6 +90,7 @@ static dvren_status ea_create(const dvren_host* h, const dvren_params* p, void**
     ea_block* b;
     const char* mode = h->param_string(p, "mode");
     const char* act = h->param_string(p, "activation");
+    const char* cact = h->param_string(p, "color_activation");
     dvren_status s;
     e = (ea_instance*)h->alloc(h, sizeof *e);
     if (!e) return h->fail(h, DVREN_ERROR_OUT_OF_MEMORY, NULL, "out of memory");
@@ -84,12 +99,13 @@ static dvren_status ea_create(const dvren_host* h, const dvren_params* p, void**
     if (strcmp(mode, "auto") == 0) mode = h->param_given(p, "tf_opacity") ? "transfer_function" : "channels";
     b->mode = strcmp(mode, "transfer_function") == 0 ? EA_MODE_TF : EA_MODE_CHANNELS;
     b->activation = strcmp(act, "softplus") == 0 ? EA_ACT_SOFTPLUS : strcmp(act, "exp") == 0 ? EA_ACT_EXP : EA_ACT_RELU;
+    b->color_activation = strcmp(cact, "sigmoid") == 0 ? EA_COLOR_SIGMOID : EA_COLOR_CLAMP;
     b->sigma_scale = (float)h->param_number(p, "sigma_scale");
     b->density_channel = (uint32_t)h->param_number(p, "density_channel");
     b->color_channel = (uint32_t)h->param_number(p, "color_channel");
     b->scalar_channel = (uint32_t)h->param_number(p, "scalar_channel");
-    s = ea_points(h, p, "tf_opacity", 2, b->opacity_pos, b->opacity_val, &b->n_opacity);
-    if (s == DVREN_OK) s = ea_points(h, p, "tf_color", 4, b->color_pos, b->color_rgb, &b->n_color);
+    s = ea_points(h, p, "tf_opacity", 2, b->opacity_pos, e->opacity_val, &b->n_opacity);
+    if (s == DVREN_OK) s = ea_points(h, p, "tf_color", 4, b->color_pos, e->color_rgb, &b->n_color);
     if (s != DVREN_OK) {
         h->free(h, e, sizeof *e);
         return s;
@@ -130,10 +146,35 @@ static dvren_status ea_create(const dvren_host* h, const dvren_params* p, void**
     }
     if (h->param_given(p, "gradient_channel")) e->gradient_channel = (uint32_t)h->param_number(p, "gradient_channel");
     snprintf(e->jit_defines, sizeof e->jit_defines,
-             "#define EA_JIT_MODE %uu\n#define EA_JIT_ACTIVATION %uu\n#define EA_JIT_SHADING %uu\n"
-             "#define EA_JIT_DENSITY_CHANNEL %uu\n#define EA_JIT_COLOR_CHANNEL %uu\n#define EA_JIT_SCALAR_CHANNEL %uu\n",
-             (unsigned)b->mode, (unsigned)b->activation, (unsigned)b->shading, (unsigned)b->density_channel,
-             (unsigned)b->color_channel, (unsigned)b->scalar_channel);
+             "#define EA_JIT_MODE %uu\n#define EA_JIT_ACTIVATION %uu\n#define EA_JIT_COLOR_ACTIVATION %uu\n"
+             "#define EA_JIT_SHADING %uu\n#define EA_JIT_DENSITY_CHANNEL %uu\n#define EA_JIT_COLOR_CHANNEL %uu\n"
+             "#define EA_JIT_SCALAR_CHANNEL %uu\n",
+             (unsigned)b->mode, (unsigned)b->activation, (unsigned)b->color_activation, (unsigned)b->shading,
+             (unsigned)b->density_channel, (unsigned)b->color_channel, (unsigned)b->scalar_channel);
+    /* transfer function values as trainable buffers (transfer_function mode only) */
+    e->buf_opacity = e->buf_color = -1;
+    if (b->mode == EA_MODE_TF) {
+        uint32_t k;
+        for (k = 0; k < 2; ++k) {
+            uint32_t n = k == 0 ? b->n_opacity : b->n_color;
+            dvren_buffer_desc* bd = &e->buffers[e->buffer_count];
+            if (n == 0) continue;
+            bd->struct_size = sizeof *bd;
+            bd->flags = DVREN_BUFFER_DIFFERENTIABLE;
+            bd->name = k == 0 ? "tf_opacity" : "tf_color";
+            bd->tensor.data = k == 0 ? (void*)e->opacity_val : (void*)e->color_rgb;
+            bd->tensor.dtype = DVREN_DTYPE_F32;
+            bd->tensor.memory = DVREN_MEMORY_HOST;
+            bd->tensor.ndim = k == 0 ? 1u : 2u;
+            bd->tensor.shape[0] = n;
+            bd->tensor.shape[1] = 3;
+            bd->tensor.strides[0] = k == 0 ? 1 : 3;
+            bd->tensor.strides[1] = 1;
+            if (k == 0) e->buf_opacity = (int)e->buffer_count;
+            else e->buf_color = (int)e->buffer_count;
+            e->buffer_count++;
+        }
+    }
     *out = e;
     return DVREN_OK;
 }
@@ -145,6 +186,8 @@ static dvren_status ea_describe(const dvren_host* h, void* inst, dvren_instance_
     const ea_instance* e = (const ea_instance*)inst;
     (void)h;
     info->block_size = sizeof(ea_block);
+    info->buffer_count = e->buffer_count;
+    info->buffers = e->buffers;
     info->channels_used = e->channels_used;
     info->needs_gradient = e->block.shading;
     info->gradient_channel = e->gradient_channel;
@@ -154,24 +197,51 @@ static dvren_status ea_describe(const dvren_host* h, void* inst, dvren_instance_
         info->density_from_one_channel = 1;
         info->density_channel = e->block.mode == EA_MODE_TF ? e->block.scalar_channel : e->block.density_channel;
     }
+    /* relu and a transfer function (non-negative opacities) are flat where
+     * sigma = 0; softplus and exp are never 0 */
+    if (DVREN_HAS_FIELD(info, dvren_instance_info, flat_empty_density)) info->flat_empty_density = 1;
     return DVREN_OK;
 }
 
 static dvren_status ea_bind(const dvren_host* h, void* inst, const void* const* buffers, void* block)
 {
+    const ea_instance* e = (const ea_instance*)inst;
+    ea_block* b = (ea_block*)block;
     (void)h;
-    (void)buffers;
-    memcpy(block, &((ea_instance*)inst)->block, sizeof(ea_block));
+    memcpy(b, &e->block, sizeof(ea_block));
+    b->opacity_val = e->buf_opacity >= 0 ? (const float*)buffers[e->buf_opacity] : NULL;
+    b->color_rgb = e->buf_color >= 0 ? (const float*)buffers[e->buf_color] : NULL;
+    return DVREN_OK;
+}
+
+static dvren_status ea_bind_gradients(const dvren_host* h, void* inst, const dvren_grad_ref* grads, void* block)
+{
+    const ea_instance* e = (const ea_instance*)inst;
+    ea_block* b = (ea_block*)block;
+    (void)h;
+    memset(&b->g_opacity, 0, sizeof b->g_opacity);
+    memset(&b->g_color, 0, sizeof b->g_color);
+    if (e->buf_opacity >= 0) b->g_opacity = grads[e->buf_opacity];
+    if (e->buf_color >= 0) b->g_color = grads[e->buf_color];
     return DVREN_OK;
 }
 
 static const dvren_instance_iface ea_inst = {.struct_size = sizeof(dvren_instance_iface), .create = ea_create,
-                                             .destroy = ea_destroy, .describe = ea_describe, .bind = ea_bind};
+                                             .destroy = ea_destroy, .describe = ea_describe, .bind = ea_bind,
+                                             .bind_gradients = ea_bind_gradients};
 static const dvren_shader_iface ea_shader = {.struct_size = sizeof(dvren_shader_iface),
                                              .density_name = "emission_absorption_density",
                                              .color_name = "emission_absorption_color",
                                              .density = emission_absorption_density,
-                                             .color = emission_absorption_color};
+                                             .color = emission_absorption_color,
+                                             .density_bwd_name = "emission_absorption_density_bwd",
+                                             .color_bwd_name = "emission_absorption_color_bwd",
+                                             .density_bwd = emission_absorption_density_bwd,
+                                             .color_bwd = emission_absorption_color_bwd,
+                                             .density_f64 = emission_absorption_density_f64,
+                                             .color_f64 = emission_absorption_color_f64,
+                                             .density_bwd_f64 = emission_absorption_density_bwd_f64,
+                                             .color_bwd_f64 = emission_absorption_color_bwd_f64};
 
 static const void* ea_get_interface(const char* id)
 {
@@ -184,7 +254,7 @@ static const dvren_plugin_desc ea_desc = {
     .struct_size = sizeof(dvren_plugin_desc),
     .kind = DVREN_PLUGIN_SHADER,
     .name = "emission_absorption",
-    .version = (1u << 16) | 0u,
+    .version = (1u << 16) | 1u,
     .summary = "emission-absorption classification: colour channels or a 1-D transfer function, optional gradient shading",
     .params = ea_params,
     .param_count = sizeof ea_params / sizeof ea_params[0],

@@ -1,6 +1,12 @@
 /* plugins/uniform/uniform.c - host side of the "uniform" sampler. */
 #include "dvren.h"
+/* the per-sample code twice: float32 (rendering) and float64 (gradient checks) */
 #include "uniform_device.h"
+#undef DVREN_PREC_BITS
+#define DVREN_PREC_BITS 64
+#include "uniform_device.h"
+#undef DVREN_PREC_BITS
+#define DVREN_PREC_BITS 32
 
 #include <string.h>
 
@@ -63,7 +69,8 @@ static const dvren_instance_iface uniform_inst = {.struct_size = sizeof(dvren_in
                                                   .bind = uniform_bind};
 static const dvren_sampler_iface uniform_sampler = {.struct_size = sizeof(dvren_sampler_iface),
                                                     .begin_name = "uniform_begin", .next_name = "uniform_next",
-                                                    .begin = uniform_begin, .next = uniform_next};
+                                                    .begin = uniform_begin, .next = uniform_next,
+                                                    .begin_f64 = uniform_begin_f64, .next_f64 = uniform_next_f64};
 
 static const void* uniform_get_interface(const char* id)
 {
@@ -76,7 +83,7 @@ static const dvren_plugin_desc uniform_desc = {
     .struct_size = sizeof(dvren_plugin_desc),
     .kind = DVREN_PLUGIN_SAMPLER,
     .name = "uniform",
-    .version = (1u << 16) | 0u,
+    .version = (1u << 16) | 1u,
     .summary = "equal steps (or a fixed count) through the field's box, optional jitter, early ray termination",
     .params = uniform_params,
     .param_count = sizeof uniform_params / sizeof uniform_params[0],
