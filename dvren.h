@@ -1601,6 +1601,12 @@ typedef struct dvren_backward_options {
     uint32_t flags;             /* DVREN_BACKWARD_* */
     dvren_progress_fn progress; /* optional, as dvren_render */
     void* progress_user;
+    /* Optional: the framebuffer that dvren_render filled for this plan, with
+     * its RGB and TRANSMITTANCE outputs. With spp == 1 and no depth
+     * cotangent the replay takes each ray's totals from it instead of
+     * marching the ray once more (the same values bit for bit; about one
+     * forward render saved). Otherwise it is ignored. */
+    const struct dvren_framebuffer* forward;
 } dvren_backward_options;
 
 /* Adds dL/dparams to the scene's gradients, given the cotangents
@@ -1608,7 +1614,8 @@ typedef struct dvren_backward_options {
  * depth and transmittance outputs, each optional (an absent output has a
  * zero cotangent; hit and samples carry none). The parameters and plan must
  * be those of the forward render being differentiated; the forward outputs
- * are not needed (the march is replayed). Gradients are of the rendered
+ * are not needed (the march is replayed), though options->forward saves a
+ * pass. Memory does not grow with the samples per ray. Gradients are of the rendered
  * quantities exactly as dvren_render computes them (the same samples, the
  * same early termination). Derivatives at kinks follow PyTorch (relu'(0) = 0).
  * The deterministic mode scales the cotangents by a power of two so that the
@@ -1923,6 +1930,7 @@ struct dvren_backend {
     dvren_status (*tv)(struct dvren_scene* sc, uint32_t param, float weight, uint32_t c0, uint32_t c1, uint32_t flags,
                        double* value);
     dvren_status (*optimizer_step)(struct dvren_optimizer* opt);
+    void* (*fb_device_ptr)(const struct dvren_framebuffer* fb, int index); /* device copy of an output */
 };
 
 struct dvren_context {
@@ -3869,6 +3877,11 @@ typedef struct dvren_march_args {
     /* backward: samples with sigma == 0 have zero gradient (the shader's
      * density is flat there and none of its parameters are being trained) */
     uint32_t skip_empty;
+    /* backward, optional (spp == 1): the forward render's rgb (H, W, 3) and
+     * transmittance (H, W) of this plan; the replay then takes each ray's
+     * totals from them instead of marching it once more */
+    const float* fwd_rgb;
+    const float* fwd_transmittance;
 } dvren_march_args;
 
 #endif /* DVREN_MARCH_H */
@@ -4185,6 +4198,21 @@ DVREN_FN void dvren_backward_pixel(DVREN_STAGES_PARAM const dvren_march_args* A,
             W += R.weight;
         }
         D = W > (dvren_real)0 ? dw / W : (dvren_real)0;
+    }
+    if (A->spp == 1 && A->fwd_rgb && A->fwd_transmittance && gD == (dvren_real)0) {
+        /* the forward pass's outputs are this ray's totals: C (with T_N bg)
+         * and T_N, bit for bit what a replay would compute */
+        dvren_rng srng = dvren_rng_make(A->seed_lo, A->seed_hi, pix, 0u, DVREN_RNG_STREAM_SAMPLER);
+        dvren_vec3 o, d;
+        dvren_ray_result R;
+        R.rgb = dvren_v3((dvren_real)0, (dvren_real)0, (dvren_real)0);
+        R.transmittance = (dvren_real)A->fwd_transmittance[pix];
+        R.depth_w = R.weight = (dvren_real)0;
+        R.hit = 1u;
+        R.samples = 0u;
+        dvren_pixel_ray(A, x, y, 0u, &o, &d);
+        dvren_backward_ray(DVREN_STAGES_ARG A, o, d, &srng, &R, dvren_v3p(A->fwd_rgb + 3 * pix), gC, gT, gD, D, W);
+        return;
     }
     for (s = 0; s < A->spp; ++s) {
         dvren_rng srng = dvren_rng_make(A->seed_lo, A->seed_hi, pix, s, DVREN_RNG_STREAM_SAMPLER);
@@ -4318,6 +4346,11 @@ typedef struct dvren_march_args {
     /* backward: samples with sigma == 0 have zero gradient (the shader's
      * density is flat there and none of its parameters are being trained) */
     uint32_t skip_empty;
+    /* backward, optional (spp == 1): the forward render's rgb (H, W, 3) and
+     * transmittance (H, W) of this plan; the replay then takes each ray's
+     * totals from them instead of marching it once more */
+    const float* fwd_rgb;
+    const float* fwd_transmittance;
 } dvren_march_args;
 
 #endif /* DVREN_MARCH_H */
@@ -4634,6 +4667,21 @@ DVREN_FN void dvren_backward_pixel(DVREN_STAGES_PARAM const dvren_march_args* A,
             W += R.weight;
         }
         D = W > (dvren_real)0 ? dw / W : (dvren_real)0;
+    }
+    if (A->spp == 1 && A->fwd_rgb && A->fwd_transmittance && gD == (dvren_real)0) {
+        /* the forward pass's outputs are this ray's totals: C (with T_N bg)
+         * and T_N, bit for bit what a replay would compute */
+        dvren_rng srng = dvren_rng_make(A->seed_lo, A->seed_hi, pix, 0u, DVREN_RNG_STREAM_SAMPLER);
+        dvren_vec3 o, d;
+        dvren_ray_result R;
+        R.rgb = dvren_v3((dvren_real)0, (dvren_real)0, (dvren_real)0);
+        R.transmittance = (dvren_real)A->fwd_transmittance[pix];
+        R.depth_w = R.weight = (dvren_real)0;
+        R.hit = 1u;
+        R.samples = 0u;
+        dvren_pixel_ray(A, x, y, 0u, &o, &d);
+        dvren_backward_ray(DVREN_STAGES_ARG A, o, d, &srng, &R, dvren_v3p(A->fwd_rgb + 3 * pix), gC, gT, gD, D, W);
+        return;
     }
     for (s = 0; s < A->spp; ++s) {
         dvren_rng srng = dvren_rng_make(A->seed_lo, A->seed_hi, pix, s, DVREN_RNG_STREAM_SAMPLER);
@@ -5602,6 +5650,23 @@ static dvren_status dvren__cotangent_scale(dvren_context* ctx, const dvren_frame
     return DVREN_OK;
 }
 
+/* The forward outputs the replay may use (options->forward): host or
+ * device pointers of its rgb and transmittance, or NULLs. */
+static void dvren__backward_forward(const dvren_backward_options* o, const dvren_plan_desc* d, const float** rgb,
+                                    const float** trans)
+{
+    const dvren_framebuffer* f = o->forward;
+    *rgb = *trans = NULL;
+    if (!f || d->spp != 1 || !f->out[0].data || !f->out[3].data) return;
+    if (f->ctx->be && f->ctx->be->fb_device_ptr) {
+        *rgb = (const float*)f->ctx->be->fb_device_ptr(f, 0);
+        *trans = (const float*)f->ctx->be->fb_device_ptr(f, 3);
+    } else {
+        *rgb = (const float*)f->out[0].data;
+        *trans = (const float*)f->out[3].data;
+    }
+}
+
 DVREN_API dvren_status dvren_render_backward(dvren_scene* sc, const dvren_plan* plan, const dvren_framebuffer* g,
                                              const dvren_backward_options* options)
 {
@@ -5633,6 +5698,11 @@ DVREN_API dvren_status dvren_render_backward(dvren_scene* sc, const dvren_plan* 
     if (opt.threads > 1024)
         return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "backward", NULL, "threads = %u > 1024",
                                (unsigned)opt.threads);
+    if (opt.forward && (opt.forward->ctx != ctx || opt.forward->width != d->width || opt.forward->height != d->height))
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "backward", "pass the framebuffer dvren_render filled",
+                               "options.forward is %u x %u%s, the plan %u x %u", (unsigned)opt.forward->width,
+                               (unsigned)opt.forward->height, opt.forward->ctx != ctx ? " of another context" : "",
+                               (unsigned)d->width, (unsigned)d->height);
     if (ctx->be) return ctx->be->backward(sc, plan, g, &opt);
     det = (opt.flags & DVREN_BACKWARD_DETERMINISTIC) != 0;
     if (det) {
@@ -5656,6 +5726,7 @@ DVREN_API dvren_status dvren_render_backward(dvren_scene* sc, const dvren_plan* 
     A.grad.alpha = (float*)g->out[1].data;
     A.grad.depth = (float*)g->out[2].data;
     A.grad.transmittance = (float*)g->out[3].data;
+    dvren__backward_forward(&opt, d, &A.fwd_rgb, &A.fwd_transmittance);
     memset(&job, 0, sizeof job);
     job.stages = &sc->cpu;
     job.args = &A;

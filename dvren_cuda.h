@@ -103,7 +103,9 @@ DVREN_CUDA_API dvren_status dvren_cuda_scene_kernel(const dvren_scene* scene, dv
  * CPU context. Loads NVRTC only. log receives NVRTC's log ("" when clean;
  * any text is a warning). Errors: UNSUPPORTED (no NVRTC, or it cannot target
  * the arch), COMPILE (the message names the plugin, file and line; the full
- * log is in log), IO (a plugin's device source is missing). */
+ * log is in log), IO (a plugin's device source is missing). A
+ * DIFFERENTIABLE scene's unit holds dvren_backward too, and the training
+ * module (losses, TV, optimizers) is compiled as well. */
 DVREN_CUDA_API dvren_status dvren_cuda_compile_check(dvren_scene* scene, uint32_t arch, char* log, size_t log_cap);
 
 /* Device tensors (memory = DVREN_MEMORY_DEVICE; data is the device
@@ -488,6 +490,7 @@ typedef struct dvren__cu_kernel {
     uint64_t key[2];
     dvren__cu_module module;
     dvren__cu_function function;
+    dvren__cu_function backward; /* differentiable scenes */
     dvren_cuda_kernel_stats stats;
 } dvren__cu_kernel;
 
@@ -507,6 +510,13 @@ typedef struct dvren__cu_state {
     uint64_t in_use, cached, peak, driver_allocs;
     dvren__cu_kernel* kernels; /* modules loaded by this context */
     uint32_t nkernels, kernel_cap;
+    /* training module (losses, TV, optimizers), built at first use */
+    dvren__cu_module train;
+    dvren__cu_function f_loss, f_tv, f_adam, f_sgd, f_fixed, f_absmax;
+    dvren__cu_ptr partial;          /* DVREN__CU_PARTIALS doubles of block sums */
+    dvren__cu_ptr flag;             /* one uint32 (absmax) */
+    dvren__cu_ptr scratch;          /* host targets and rays uploaded per call */
+    size_t scratch_size;
 } dvren__cu_state;
 
 static dvren__cu_state* dvren__cu_st(const dvren_context* ctx) { return (dvren__cu_state*)ctx->be_state; }
@@ -1410,6 +1420,11 @@ static const char* const dvren__cuda_src_march[] = {
 "    /* backward: samples with sigma == 0 have zero gradient (the shader's\n",
 "     * density is flat there and none of its parameters are being trained) */\n",
 "    uint32_t skip_empty;\n",
+"    /* backward, optional (spp == 1): the forward render's rgb (H, W, 3) and\n",
+"     * transmittance (H, W) of this plan; the replay then takes each ray's\n",
+"     * totals from them instead of marching it once more */\n",
+"    const float* fwd_rgb;\n",
+"    const float* fwd_transmittance;\n",
 "} dvren_march_args;\n",
 "\n",
 "#endif /* DVREN_MARCH_H */\n",
@@ -1727,6 +1742,21 @@ static const char* const dvren__cuda_src_march[] = {
 "        }\n",
 "        D = W > (dvren_real)0 ? dw / W : (dvren_real)0;\n",
 "    }\n",
+"    if (A->spp == 1 && A->fwd_rgb && A->fwd_transmittance && gD == (dvren_real)0) {\n",
+"        /* the forward pass's outputs are this ray's totals: C (with T_N bg)\n",
+"         * and T_N, bit for bit what a replay would compute */\n",
+"        dvren_rng srng = dvren_rng_make(A->seed_lo, A->seed_hi, pix, 0u, DVREN_RNG_STREAM_SAMPLER);\n",
+"        dvren_vec3 o, d;\n",
+"        dvren_ray_result R;\n",
+"        R.rgb = dvren_v3((dvren_real)0, (dvren_real)0, (dvren_real)0);\n",
+"        R.transmittance = (dvren_real)A->fwd_transmittance[pix];\n",
+"        R.depth_w = R.weight = (dvren_real)0;\n",
+"        R.hit = 1u;\n",
+"        R.samples = 0u;\n",
+"        dvren_pixel_ray(A, x, y, 0u, &o, &d);\n",
+"        dvren_backward_ray(DVREN_STAGES_ARG A, o, d, &srng, &R, dvren_v3p(A->fwd_rgb + 3 * pix), gC, gT, gD, D, W);\n",
+"        return;\n",
+"    }\n",
 "    for (s = 0; s < A->spp; ++s) {\n",
 "        dvren_rng srng = dvren_rng_make(A->seed_lo, A->seed_hi, pix, s, DVREN_RNG_STREAM_SAMPLER);\n",
 "        dvren_vec3 o, d;\n",
@@ -1762,12 +1792,17 @@ static const char* const dvren__cuda_src_kernel[] = {
 " * holds an 8 x 4 patch of neighbouring rays that read neighbouring voxels.\n",
 " * Both parameters are __grid_constant__: the march reads the plan and the\n",
 " * stage blocks straight from the kernel's parameter (constant) bank.\n",
+" * Differentiable scenes add dvren_backward (DVREN_MARCH_BACKWARD). With\n",
+" * DVREN_CUDA_TRAIN defined the file gives instead the context's training\n",
+" * module: losses, total variation, optimizers and the deterministic mode's\n",
+" * helpers over kernels/dvren_train.h.\n",
 " *\n",
 " * dvren_cuda.h carries a generated copy of this file (\">>cuda-src kernel\");\n",
 " * edit this file and run `./build.sh gen`. */\n",
 "#ifndef DVREN_CUDA_KERNEL_H\n",
 "#define DVREN_CUDA_KERNEL_H\n",
 "\n",
+"#if !defined(DVREN_CUDA_TRAIN)\n",
 "extern \"C\" __global__ void __launch_bounds__(DVREN_CUDA_BLOCK_X * DVREN_CUDA_BLOCK_Y)\n",
 "    dvren_forward(const __grid_constant__ dvren_march_args A, const __grid_constant__ dvren__blocks B)\n",
 "{\n",
@@ -1776,6 +1811,120 @@ static const char* const dvren__cuda_src_kernel[] = {
 "    if (x >= A.roi_x + A.roi_w || y >= A.roi_y + A.roi_h) return;\n",
 "    dvren_render_pixel(&B, &A, x, y);\n",
 "}\n",
+"\n",
+"#if defined(DVREN_MARCH_BACKWARD)\n",
+"/* Backward of dvren_forward (differentiable scenes): one thread replays one\n",
+" * pixel's rays; B holds the blocks with the gradient buffers bound. */\n",
+"extern \"C\" __global__ void __launch_bounds__(DVREN_CUDA_BLOCK_X * DVREN_CUDA_BLOCK_Y)\n",
+"    dvren_backward(const __grid_constant__ dvren_march_args A, const __grid_constant__ dvren__blocks B)\n",
+"{\n",
+"    uint32_t x = A.roi_x + blockIdx.x * DVREN_CUDA_BLOCK_X + threadIdx.x;\n",
+"    uint32_t y = A.roi_y + blockIdx.y * DVREN_CUDA_BLOCK_Y + threadIdx.y;\n",
+"    if (x >= A.roi_x + A.roi_w || y >= A.roi_y + A.roi_h) return;\n",
+"    dvren_backward_pixel(&B, &A, x, y);\n",
+"}\n",
+"#endif\n",
+"\n",
+"#else /* DVREN_CUDA_TRAIN: the context's training module (kernels/dvren_train.h) */\n",
+"\n",
+"#define DVREN__TRAIN_THREADS 256\n",
+"/* Sum of one double per thread over the block into partial[blockIdx.x]; a\n",
+" * fixed tree, and the host adds the partials in order: deterministic. */\n",
+"__device__ void dvren__block_sum(double v, double* partial)\n",
+"{\n",
+"    __shared__ double s[DVREN__TRAIN_THREADS];\n",
+"    uint32_t k;\n",
+"    s[threadIdx.x] = v;\n",
+"    __syncthreads();\n",
+"    for (k = DVREN__TRAIN_THREADS / 2; k > 0; k >>= 1) {\n",
+"        if (threadIdx.x < k) s[threadIdx.x] += s[threadIdx.x + k];\n",
+"        __syncthreads();\n",
+"    }\n",
+"    if (threadIdx.x == 0) partial[blockIdx.x] = s[0];\n",
+"}\n",
+"\n",
+"/* grad[j] = w * rho'(pred[j] - target[j]); partial: sums of rho (n elements) */\n",
+"extern \"C\" __global__ void __launch_bounds__(DVREN__TRAIN_THREADS)\n",
+"    dvren_loss_kernel(const float* pred, const float* target, float* grad, uint64_t n, uint32_t kind, float delta,\n",
+"                      float w, double* partial)\n",
+"{\n",
+"    double sum = 0.0;\n",
+"    uint64_t j;\n",
+"    for (j = (uint64_t)blockIdx.x * blockDim.x + threadIdx.x; j < n; j += (uint64_t)gridDim.x * blockDim.x) {\n",
+"        float d;\n",
+"        sum += (double)dvren_loss_elem(kind, delta, pred[j] - target[j], &d);\n",
+"        grad[j] = w * d;\n",
+"    }\n",
+"    dvren__block_sum(sum, partial);\n",
+"}\n",
+"\n",
+"/* Total variation of channels [c0, c1) of a (Z, Y, X, C) grid: g += norm *\n",
+" * dTV/dx when g is given; partial: sums of the terms. */\n",
+"extern \"C\" __global__ void __launch_bounds__(DVREN__TRAIN_THREADS)\n",
+"    dvren_tv_kernel(const float* x, float* g, uint32_t X, uint32_t Y, uint32_t Z, uint32_t C, uint32_t c0, uint32_t c1,\n",
+"                    uint32_t squared, float norm, double* partial)\n",
+"{\n",
+"    double sum = 0.0;\n",
+"    uint32_t nc = c1 - c0;\n",
+"    uint64_t n = (uint64_t)X * Y * Z * nc, j;\n",
+"    for (j = (uint64_t)blockIdx.x * blockDim.x + threadIdx.x; j < n; j += (uint64_t)gridDim.x * blockDim.x) {\n",
+"        uint32_t c = c0 + (uint32_t)(j % nc);\n",
+"        uint64_t v = j / nc;\n",
+"        uint32_t i = (uint32_t)(v % X), jj = (uint32_t)((v / X) % Y), k = (uint32_t)(v / ((uint64_t)X * Y));\n",
+"        float gv;\n",
+"        sum += (double)dvren_tv_voxel(x, X, Y, Z, C, c, i, jj, k, squared, &gv);\n",
+"        if (g) g[v * C + c] += norm * gv;\n",
+"    }\n",
+"    dvren__block_sum(sum, partial);\n",
+"}\n",
+"\n",
+"/* One fused Adam or SGD step over a parameter buffer of n elements. */\n",
+"extern \"C\" __global__ void __launch_bounds__(DVREN__TRAIN_THREADS)\n",
+"    dvren_adam_kernel(float* x, float* m, float* v, const float* g, uint64_t n, float lr, float beta1, float beta2,\n",
+"                      float eps, float wd, float bc1, float sbc2)\n",
+"{\n",
+"    uint64_t j;\n",
+"    for (j = (uint64_t)blockIdx.x * blockDim.x + threadIdx.x; j < n; j += (uint64_t)gridDim.x * blockDim.x)\n",
+"        dvren_adam_elem(x + j, m + j, v + j, g[j], lr, beta1, beta2, eps, wd, bc1, sbc2);\n",
+"}\n",
+"\n",
+"extern \"C\" __global__ void __launch_bounds__(DVREN__TRAIN_THREADS)\n",
+"    dvren_sgd_kernel(float* x, float* buf, const float* g, uint64_t n, float lr, float momentum, float wd)\n",
+"{\n",
+"    uint64_t j;\n",
+"    for (j = (uint64_t)blockIdx.x * blockDim.x + threadIdx.x; j < n; j += (uint64_t)gridDim.x * blockDim.x)\n",
+"        dvren_sgd_elem(x + j, buf + j, g[j], lr, momentum, wd);\n",
+"}\n",
+"\n",
+"/* Deterministic mode: g += fixed * unit (exact integer sums to float32),\n",
+" * then fixed = 0. */\n",
+"extern \"C\" __global__ void __launch_bounds__(DVREN__TRAIN_THREADS)\n",
+"    dvren_fixed_finalize(long long* fixed, float* g, uint64_t n, double unit)\n",
+"{\n",
+"    uint64_t j;\n",
+"    for (j = (uint64_t)blockIdx.x * blockDim.x + threadIdx.x; j < n; j += (uint64_t)gridDim.x * blockDim.x) {\n",
+"        long long q = fixed[j];\n",
+"        if (q) {\n",
+"            g[j] += (float)((double)q * unit);\n",
+"            fixed[j] = 0;\n",
+"        }\n",
+"    }\n",
+"}\n",
+"\n",
+"/* Largest |a[j]| as float bits (non-negative floats order as integers);\n",
+" * 0x7F800000 or more: a value is not finite. */\n",
+"extern \"C\" __global__ void __launch_bounds__(DVREN__TRAIN_THREADS)\n",
+"    dvren_absmax_kernel(const float* a, uint64_t n, unsigned int* out)\n",
+"{\n",
+"    unsigned int m = 0u;\n",
+"    uint64_t j;\n",
+"    for (j = (uint64_t)blockIdx.x * blockDim.x + threadIdx.x; j < n; j += (uint64_t)gridDim.x * blockDim.x) {\n",
+"        unsigned int b = __float_as_uint(a[j]) & 0x7FFFFFFFu;\n",
+"        m = b > m ? b : m;\n",
+"    }\n",
+"    if (m) atomicMax(out, m);\n",
+"}\n",
+"#endif /* DVREN_CUDA_TRAIN */\n",
 "\n",
 "#endif\n",
 0};
@@ -2082,6 +2231,16 @@ static dvren_status dvren__cu_compose(dvren_scene* sc, dvren__text* t, uint32_t 
                     sc->stage[2]->rec->sampler.begin_name);
     dvren__text_fmt(t, "#define DVREN_SAMPLER_NEXT(P, st, t, dt) %s(S_->sampler, st, t, dt)\n",
                     sc->stage[2]->rec->sampler.next_name);
+    if (sc->flags & DVREN_SCENE_DIFFERENTIABLE) {
+        /* dvren__params_init checked that these exist */
+        dvren__text_fmt(t, "#define DVREN_MARCH_BACKWARD 1\n#define DVREN_FIELD_EVAL_BWD(P, p, g) %s(S_->field, p, g)\n",
+                        sc->stage[0]->rec->field.eval_bwd_name);
+        dvren__text_fmt(t, "#define DVREN_SHADER_DENSITY_BWD(P, ch, g, dch) %s(S_->shader, ch, g, dch)\n",
+                        sc->stage[1]->rec->shader.density_bwd_name);
+        dvren__text_fmt(t,
+                        "#define DVREN_SHADER_COLOR_BWD(P, ch, gr, d, g, dch, dgr) %s(S_->shader, ch, gr, d, g, dch, dgr)\n",
+                        sc->stage[1]->rec->shader.color_bwd_name);
+    }
     dvren__text_str(t, "#line 1 \"dvren_march.h\"\n");
     dvren__text_lines(t, dvren__cuda_src_march);
     dvren__text_fmt(t, "#line 1 \"dvren_binding\"\n#define DVREN_CUDA_BLOCK_X %u\n#define DVREN_CUDA_BLOCK_Y %u\n",
@@ -2219,6 +2378,8 @@ cleanup:
     return status;
 }
 
+static dvren_status dvren__cu_train_compose(dvren__text* t);
+
 DVREN_CUDA_API dvren_status dvren_cuda_compile_check(dvren_scene* sc, uint32_t arch, char* log, size_t log_cap)
 {
     dvren__text t;
@@ -2240,7 +2401,17 @@ DVREN_CUDA_API dvren_status dvren_cuda_compile_check(dvren_scene* sc, uint32_t a
     status = dvren__cu_compose(sc, &t, bs, 8, 16);
     if (status == DVREN_OK) status = dvren__cu_nvrtc(sc->ctx, sc, t.s, arch, 0, NULL, &bin, &n, log, log_cap, NULL);
     if (bin) dvren__free(sc->ctx, bin, n + 1);
+    bin = NULL;
     dvren__text_free(&t);
+    if (status == DVREN_OK && (sc->flags & DVREN_SCENE_DIFFERENTIABLE)) {
+        /* and the training module a fit would use */
+        memset(&t, 0, sizeof t);
+        t.ctx = sc->ctx;
+        status = dvren__cu_train_compose(&t);
+        if (status == DVREN_OK) status = dvren__cu_nvrtc(sc->ctx, NULL, t.s, arch, 0, NULL, &bin, &n, log, log_cap, NULL);
+        if (bin) dvren__free(sc->ctx, bin, n + 1);
+        dvren__text_free(&t);
+    }
     return status;
 }
 
@@ -2342,42 +2513,39 @@ static void dvren__cu_cache_write(dvren_context* ctx, const char* path, const ui
     dvren__free(ctx, buf, n + 40);
 }
 
-/* Finds or builds the scene's kernel: the context's memory, the disk cache,
- * NVRTC, in that order. */
-static dvren_status dvren__cu_get_kernel(dvren_scene* sc, uint32_t block_sizes[3], dvren__cu_kernel** out)
+/* The cache key of a translation unit: its text and everything that
+ * changes the binary (target, NVRTC version, options, dvren version). */
+static void dvren__cu_key(const dvren__cu_state* S, const dvren__text* t, uint64_t key[2])
 {
-    dvren_context* ctx = sc->ctx;
+    char tag[768];
+    key[0] = 0xcbf29ce484222325ull;
+    key[1] = 0x84222325cbf29ce4ull;
+    snprintf(tag, sizeof tag, "|%s_%u|nvrtc %d.%d|-std=c++17 -lineinfo --fmad=false %s|dvren %d.%d",
+             S->target_ptx ? "compute" : "sm", (unsigned)S->target, dvren__cu.nvrtc_major, dvren__cu.nvrtc_minor,
+             S->extra_options, DVREN_VERSION_MAJOR, DVREN_VERSION_MINOR);
+    dvren__hash(t->s, t->n, key);
+    dvren__hash(tag, strlen(tag), key);
+}
+
+/* Loads the module of text t (key from dvren__cu_key): from the disk cache,
+ * else compiled by NVRTC (and cached). sc names plugins in compile errors
+ * (may be NULL). */
+static dvren_status dvren__cu_module_build(dvren_context* ctx, dvren_scene* sc, const dvren__text* t, const uint64_t* key,
+                                           dvren__cu_module* module, dvren_cuda_kernel_stats* stats)
+{
     dvren__cu_state* S = dvren__cu_st(ctx);
-    dvren__text t;
-    uint64_t key[2] = {0xcbf29ce484222325ull, 0x84222325cbf29ce4ull};
-    char tag[768], path[DVREN__PATH_CAP];
+    char path[DVREN__PATH_CAP];
     char* bin = NULL;
     size_t bin_size = 0;
     double t0 = dvren__now_ms(), compile_ms = 0.0;
-    dvren__cu_kernel* K = NULL;
     dvren_status status = DVREN_OK;
-    uint32_t i;
-    int hit = 0, v;
-    memset(&t, 0, sizeof t);
-    t.ctx = ctx;
-    DVREN__CHECK(dvren__cu_compose(sc, &t, block_sizes, S->block_x, S->block_y));
-    snprintf(tag, sizeof tag, "|%s_%u|nvrtc %d.%d|-std=c++17 -lineinfo --fmad=false %s|dvren %d.%d",
-             S->target_ptx ? "compute" : "sm",
-             (unsigned)S->target, dvren__cu.nvrtc_major, dvren__cu.nvrtc_minor, S->extra_options, DVREN_VERSION_MAJOR,
-             DVREN_VERSION_MINOR);
-    dvren__hash(t.s, t.n, key);
-    dvren__hash(tag, strlen(tag), key);
-    for (i = 0; i < S->nkernels; ++i)
-        if (S->kernels[i].key[0] == key[0] && S->kernels[i].key[1] == key[1]) {
-            *out = &S->kernels[i];
-            goto cleanup;
-        }
+    int hit = 0;
     {
         const char* dump = getenv("DVREN_CUDA_DUMP");
         if (dump && *dump) {
             char dp[DVREN__PATH_CAP];
             snprintf(dp, sizeof dp, "%s/dvren_%016llx.cu", dump, (unsigned long long)key[0]);
-            if (dvren_file_write_atomic(ctx, dp, t.s, t.n) == DVREN_OK)
+            if (dvren_file_write_atomic(ctx, dp, t->s, t->n) == DVREN_OK)
                 dvren_log(ctx, DVREN_LOG_INFO, DVREN_TAG_STEP, "kernel source written to %s", dp);
         }
     }
@@ -2387,30 +2555,67 @@ static dvren_status dvren__cu_get_kernel(dvren_scene* sc, uint32_t block_sizes[3
         hit = bin != NULL;
     }
     if (!bin) {
-        DVREN__CHECK(dvren__cu_nvrtc(ctx, sc, t.s, S->target, S->target_ptx, S->extra_options, &bin, &bin_size, NULL, 0,
+        DVREN__CHECK(dvren__cu_nvrtc(ctx, sc, t->s, S->target, S->target_ptx, S->extra_options, &bin, &bin_size, NULL, 0,
                                      &compile_ms));
         if (S->info.cache_dir[0]) dvren__cu_cache_write(ctx, path, key, bin, bin_size);
     }
+    status = dvren__cu_check(ctx, dvren__cu.cuModuleLoadData(module, bin), "cuModuleLoadData");
+    if (status != DVREN_OK && hit) {
+        /* a stale or damaged cache entry: compile afresh */
+        dvren__free(ctx, bin, bin_size + 1);
+        bin = NULL;
+        hit = 0;
+        DVREN__CHECK(dvren__cu_nvrtc(ctx, sc, t->s, S->target, S->target_ptx, S->extra_options, &bin, &bin_size, NULL, 0,
+                                     &compile_ms));
+        dvren__cu_cache_write(ctx, path, key, bin, bin_size);
+        status = dvren__cu_check(ctx, dvren__cu.cuModuleLoadData(module, bin), "cuModuleLoadData");
+    }
+    if (status != DVREN_OK) goto cleanup;
+    memset(stats, 0, sizeof *stats);
+    stats->cache_hit = hit;
+    stats->compile_ms = compile_ms;
+    stats->load_ms = dvren__now_ms() - t0 - compile_ms;
+    stats->binary_bytes = bin_size;
+    snprintf(stats->target, sizeof stats->target, "%s_%u", S->target_ptx ? "compute" : "sm", (unsigned)S->target);
+cleanup:
+    if (bin) dvren__free(ctx, bin, bin_size + 1);
+    return status;
+}
+
+/* Finds or builds the scene's kernel: the context's memory, the disk cache,
+ * NVRTC, in that order. A differentiable scene's module also holds
+ * dvren_backward. */
+static dvren_status dvren__cu_get_kernel(dvren_scene* sc, uint32_t block_sizes[3], dvren__cu_kernel** out)
+{
+    dvren_context* ctx = sc->ctx;
+    dvren__cu_state* S = dvren__cu_st(ctx);
+    dvren__text t;
+    uint64_t key[2];
+    dvren__cu_kernel* K = NULL;
+    dvren_status status = DVREN_OK;
+    uint32_t i;
+    int v;
+    memset(&t, 0, sizeof t);
+    t.ctx = ctx;
+    DVREN__CHECK(dvren__cu_compose(sc, &t, block_sizes, S->block_x, S->block_y));
+    dvren__cu_key(S, &t, key);
+    for (i = 0; i < S->nkernels; ++i)
+        if (S->kernels[i].key[0] == key[0] && S->kernels[i].key[1] == key[1]) {
+            *out = &S->kernels[i];
+            goto cleanup;
+        }
     if (!dvren__grow(ctx, (void**)&S->kernels, &S->kernel_cap, S->nkernels + 1, sizeof(dvren__cu_kernel)))
         DVREN__FAIL(ctx, DVREN_ERROR_OUT_OF_MEMORY, "cuda", NULL, "out of memory");
     K = &S->kernels[S->nkernels];
     memset(K, 0, sizeof *K);
     K->key[0] = key[0];
     K->key[1] = key[1];
-    status = dvren__cu_check(ctx, dvren__cu.cuModuleLoadData(&K->module, bin), "cuModuleLoadData");
-    if (status != DVREN_OK && hit) {
-        /* a stale or damaged cache entry: compile afresh */
-        dvren__free(ctx, bin, bin_size + 1);
-        bin = NULL;
-        hit = 0;
-        DVREN__CHECK(dvren__cu_nvrtc(ctx, sc, t.s, S->target, S->target_ptx, S->extra_options, &bin, &bin_size, NULL, 0,
-                                     &compile_ms));
-        dvren__cu_cache_write(ctx, path, key, bin, bin_size);
-        status = dvren__cu_check(ctx, dvren__cu.cuModuleLoadData(&K->module, bin), "cuModuleLoadData");
-    }
-    if (status != DVREN_OK) goto cleanup;
+    DVREN__CHECK(dvren__cu_module_build(ctx, sc, &t, key, &K->module, &K->stats));
     status = dvren__cu_check(ctx, dvren__cu.cuModuleGetFunction(&K->function, K->module, "dvren_forward"),
                              "cuModuleGetFunction");
+    if (status == DVREN_OK && (sc->flags & DVREN_SCENE_DIFFERENTIABLE))
+        status = dvren__cu_check(ctx, dvren__cu.cuModuleGetFunction(&K->backward, K->module, "dvren_backward"),
+                                 "cuModuleGetFunction(dvren_backward)");
     if (status != DVREN_OK) {
         dvren__cu.cuModuleUnload(K->module);
         goto cleanup;
@@ -2422,19 +2627,20 @@ static dvren_status dvren__cu_get_kernel(dvren_scene* sc, uint32_t block_sizes[3
     v = 0;
     dvren__cu.cuFuncGetAttribute(&v, DVREN__CU_FUNC_LOCAL_SIZE_BYTES, K->function);
     K->stats.local_bytes = v;
-    K->stats.cache_hit = hit;
-    K->stats.compile_ms = compile_ms;
-    K->stats.load_ms = dvren__now_ms() - t0 - compile_ms;
-    K->stats.binary_bytes = bin_size;
-    snprintf(K->stats.target, sizeof K->stats.target, "%s_%u", S->target_ptx ? "compute" : "sm", (unsigned)S->target);
     dvren_log(ctx, DVREN_LOG_INFO, DVREN_TAG_TIMER,
-              "kernel %s+%s+%s for %s: %s, compile %.1f ms, load %.1f ms; %d registers, %d bytes local memory",
+              "kernel %s+%s+%s%s for %s: %s, compile %.1f ms, load %.1f ms; %d registers, %d bytes local memory",
               sc->stage[0]->rec->desc->name, sc->stage[1]->rec->desc->name, sc->stage[2]->rec->desc->name,
-              K->stats.target, hit ? "disk cache hit" : "compiled", compile_ms, K->stats.load_ms, K->stats.registers,
-              K->stats.local_bytes);
+              K->backward ? " (forward and backward)" : "", K->stats.target,
+              K->stats.cache_hit ? "disk cache hit" : "compiled", K->stats.compile_ms, K->stats.load_ms,
+              K->stats.registers, K->stats.local_bytes);
+    if (K->backward) {
+        int r = 0, l = 0;
+        dvren__cu.cuFuncGetAttribute(&r, DVREN__CU_FUNC_NUM_REGS, K->backward);
+        dvren__cu.cuFuncGetAttribute(&l, DVREN__CU_FUNC_LOCAL_SIZE_BYTES, K->backward);
+        dvren_log(ctx, DVREN_LOG_INFO, DVREN_TAG_TIMER, "backward kernel: %d registers, %d bytes local memory", r, l);
+    }
     *out = K;
 cleanup:
-    if (bin) dvren__free(ctx, bin, bin_size + 1);
     dvren__text_free(&t);
     return status;
 }
@@ -2451,6 +2657,7 @@ typedef struct dvren__cu_stage {
 typedef struct dvren__cu_scene {
     uint64_t key[2];                  /* of its kernel in the context's list */
     unsigned char* blocks;            /* host copy of the blocks bound to device buffers */
+    unsigned char* bblocks;           /* differentiable scenes: blocks of the backward launch */
     uint32_t blocks_size;
     uint32_t block_sizes[3];
 } dvren__cu_scene;
@@ -2603,6 +2810,7 @@ static void dvren__cu_shutdown(dvren_context* ctx)
         if (S->stream) dvren__cu.cuStreamSynchronize(S->stream);
     }
     for (i = 0; i < S->nkernels; ++i) dvren__cu.cuModuleUnload(S->kernels[i].module);
+    if (S->train) dvren__cu.cuModuleUnload(S->train);
     dvren__free(ctx, S->kernels, (size_t)S->kernel_cap * sizeof(dvren__cu_kernel));
     while (S->live) { /* objects not destroyed by the user: give their memory back */
         dvren__cu_block* b = S->live;
@@ -2640,7 +2848,8 @@ static void dvren__cu_stage_shutdown(dvren_stage* st)
     st->be = NULL;
 }
 
-/* Uploads a stage's buffers once (they are immutable); scenes share them. */
+/* Uploads a stage's buffers once; scenes share them. Only the optimizer
+ * (and dvren_scene_param_write) change them afterwards, in place. */
 static dvren_status dvren__cu_stage_upload(dvren_stage* st)
 {
     dvren_context* ctx = st->ctx;
@@ -2670,7 +2879,18 @@ cleanup:
 static void dvren__cu_scene_shutdown(dvren_scene* sc)
 {
     dvren__cu_scene* C = (dvren__cu_scene*)sc->be;
+    uint32_t i;
+    for (i = 0; i < sc->nparams; ++i) {
+        /* device gradients; the values are the stages' buffers */
+        dvren__param* P = &sc->param[i];
+        dvren__cu_release(sc->ctx, (dvren__cu_ptr)(uintptr_t)P->grad_mem);
+        dvren__cu_release(sc->ctx, (dvren__cu_ptr)(uintptr_t)P->fixed);
+        P->grad_mem = NULL;
+        P->fixed = NULL;
+        P->pub.grad.data = NULL;
+    }
     if (C->blocks) dvren__free(sc->ctx, C->blocks, C->blocks_size);
+    if (C->bblocks) dvren__free(sc->ctx, C->bblocks, C->blocks_size);
     dvren__free(sc->ctx, C, sizeof *C);
     sc->be = NULL;
 }
@@ -2709,6 +2929,26 @@ static dvren_status dvren__cu_scene_init(dvren_scene* sc)
             goto cleanup;
         }
         off += C->block_sizes[k];
+    }
+    if (sc->nparams) {
+        /* parameters live in the stages' device buffers (shared by every
+         * scene of those stages, as on the CPU); gradients are the scene's */
+        uint32_t i;
+        C->bblocks = (unsigned char*)dvren__calloc(ctx, C->blocks_size);
+        if (!C->bblocks) DVREN__FAIL(ctx, DVREN_ERROR_OUT_OF_MEMORY, "cuda", NULL, "out of memory");
+        for (i = 0; i < sc->nparams; ++i) {
+            dvren__param* P = &sc->param[i];
+            const dvren__cu_stage* B = (const dvren__cu_stage*)P->pub.stage->be;
+            size_t n = (size_t)P->pub.numel * sizeof(float);
+            dvren__cu_ptr g = 0;
+            P->pub.value.data = (void*)(uintptr_t)B->ptr[P->pub.buffer];
+            P->pub.value.memory = DVREN_MEMORY_DEVICE;
+            DVREN__CHECK(dvren__cu_alloc(ctx, n, &g));
+            P->grad_mem = (void*)(uintptr_t)g;
+            P->pub.grad = P->pub.value;
+            P->pub.grad.data = P->grad_mem;
+            DVREN__CU(ctx, cuMemsetD8Async(g, 0, n, S->stream));
+        }
     }
     return DVREN_OK;
 cleanup:
@@ -2800,6 +3040,9 @@ DVREN_CUDA_API dvren_status dvren_cuda_framebuffer_output(dvren_framebuffer* fb,
     return DVREN_OK;
 }
 
+static dvren_status dvren__cu_stage_inputs(dvren_context* ctx, uint32_t n, const dvren_tensor* const* in,
+                                           dvren__cu_ptr* out);
+
 static dvren_status dvren__cu_render(dvren_scene* sc, const dvren_plan* plan, dvren_framebuffer* fb,
                                      const dvren_render_options* opt)
 {
@@ -2816,6 +3059,15 @@ static dvren_status dvren__cu_render(dvren_scene* sc, const dvren_plan* plan, dv
     if (!K || !C || !F) return dvren_set_error(ctx, DVREN_ERROR_INTERNAL, "cuda", NULL, "scene or framebuffer not on the GPU");
     dvren__march_args(sc, d, &A);
     A.field = A.shader = A.sampler = NULL; /* the kernel reads its own copy of the blocks */
+    dvren__cu.cuCtxSetCurrent(S->cuctx);
+    if (d->rays) {
+        /* a host batch is uploaded at every render (the caller refills it) */
+        const dvren_tensor* in[1];
+        dvren__cu_ptr rays = 0;
+        in[0] = d->rays;
+        DVREN__CHECK(dvren__cu_stage_inputs(ctx, 1, in, &rays));
+        A.rays = (const float*)(uintptr_t)rays;
+    }
     A.fb.width = d->width;
     A.fb.height = d->height;
     if (d->outputs & DVREN_OUTPUT_RGB) A.fb.rgb = (float*)(uintptr_t)F->out[0];
@@ -2841,6 +3093,434 @@ static dvren_status dvren__cu_render(dvren_scene* sc, const dvren_plan* plan, dv
                   (unsigned)d->roi.h, (unsigned)d->spp, S->info.device_name, (double)ms);
     }
     if (opt && opt->progress) opt->progress(opt->progress_user, 1, 1);
+cleanup:
+    return status;
+}
+
+/* ---- autodiff on the GPU ------------------------------------------------------
+ * The host side (checks, parameter records, checkpoints, the gradient
+ * checker) is dvren.h's; here: device gradients, the backward launch, and
+ * the training module (kernels/dvren_cuda_kernel.h with DVREN_CUDA_TRAIN). */
+
+#define DVREN__CU_PARTIALS 1024u /* most blocks of a training kernel */
+#define DVREN__CU_TRAIN_THREADS 256u
+
+static dvren_status dvren__cu_train_compose(dvren__text* t)
+{
+    dvren__text_str(t, "// dvren training module\n#define DVREN_JIT 1\n#line 1 \"dvren_device.h\"\n");
+    dvren__text_lines(t, dvren__cuda_src_device);
+    dvren__text_str(t, "#line 1 \"dvren_train.h\"\n");
+    dvren__text_lines(t, dvren__cuda_src_train);
+    dvren__text_str(t, "#define DVREN_CUDA_TRAIN 1\n#line 1 \"dvren_cuda_kernel.h\"\n");
+    dvren__text_lines(t, dvren__cuda_src_kernel);
+    if (t->failed) return dvren_set_error(t->ctx, DVREN_ERROR_OUT_OF_MEMORY, "cuda", NULL, "out of memory");
+    return DVREN_OK;
+}
+
+/* Builds the context's training module at first use. */
+static dvren_status dvren__cu_train_ready(dvren_context* ctx)
+{
+    dvren__cu_state* S = dvren__cu_st(ctx);
+    dvren__text t;
+    uint64_t key[2];
+    dvren_cuda_kernel_stats st;
+    dvren_status status = DVREN_OK;
+    if (S->train) return DVREN_OK;
+    memset(&t, 0, sizeof t);
+    t.ctx = ctx;
+    dvren__cu.cuCtxSetCurrent(S->cuctx);
+    DVREN__CHECK(dvren__cu_train_compose(&t));
+    dvren__cu_key(S, &t, key);
+    DVREN__CHECK(dvren__cu_module_build(ctx, NULL, &t, key, &S->train, &st));
+    DVREN__CU(ctx, cuModuleGetFunction(&S->f_loss, S->train, "dvren_loss_kernel"));
+    DVREN__CU(ctx, cuModuleGetFunction(&S->f_tv, S->train, "dvren_tv_kernel"));
+    DVREN__CU(ctx, cuModuleGetFunction(&S->f_adam, S->train, "dvren_adam_kernel"));
+    DVREN__CU(ctx, cuModuleGetFunction(&S->f_sgd, S->train, "dvren_sgd_kernel"));
+    DVREN__CU(ctx, cuModuleGetFunction(&S->f_fixed, S->train, "dvren_fixed_finalize"));
+    DVREN__CU(ctx, cuModuleGetFunction(&S->f_absmax, S->train, "dvren_absmax_kernel"));
+    if (!S->partial) DVREN__CHECK(dvren__cu_alloc(ctx, DVREN__CU_PARTIALS * sizeof(double), &S->partial));
+    if (!S->flag) DVREN__CHECK(dvren__cu_alloc(ctx, 256, &S->flag));
+    dvren_log(ctx, DVREN_LOG_INFO, DVREN_TAG_TIMER, "training module for %s: %s, compile %.1f ms, load %.1f ms", st.target,
+              st.cache_hit ? "disk cache hit" : "compiled", st.compile_ms, st.load_ms);
+cleanup:
+    if (status != DVREN_OK && S->train) {
+        dvren__cu.cuModuleUnload(S->train);
+        S->train = NULL;
+    }
+    dvren__text_free(&t);
+    return status;
+}
+
+/* Blocks of a grid-stride training launch over n elements. */
+static uint32_t dvren__cu_train_blocks(uint64_t n)
+{
+    uint64_t b = (n + DVREN__CU_TRAIN_THREADS - 1) / DVREN__CU_TRAIN_THREADS;
+    return b < 1 ? 1u : (b > DVREN__CU_PARTIALS ? DVREN__CU_PARTIALS : (uint32_t)b);
+}
+
+static dvren_status dvren__cu_train_launch(dvren_context* ctx, dvren__cu_function f, uint32_t blocks, void** params)
+{
+    dvren__cu_state* S = dvren__cu_st(ctx);
+    return dvren__cu_check(ctx, dvren__cu.cuLaunchKernel(f, blocks, 1, 1, DVREN__CU_TRAIN_THREADS, 1, 1, 0, S->stream, params, NULL),
+                           "cuLaunchKernel(training)");
+}
+
+/* Sum, in block order, of the partials of the last `blocks`-block launch. */
+static dvren_status dvren__cu_partials_sum(dvren_context* ctx, uint32_t blocks, double* sum)
+{
+    dvren__cu_state* S = dvren__cu_st(ctx);
+    double part[DVREN__CU_PARTIALS];
+    dvren_status status = DVREN_OK;
+    uint32_t i;
+    DVREN__CU(ctx, cuMemcpyDtoHAsync(part, S->partial, (size_t)blocks * sizeof(double), S->stream));
+    DVREN__CU(ctx, cuStreamSynchronize(S->stream));
+    *sum = 0.0;
+    for (i = 0; i < blocks; ++i) *sum += part[i];
+cleanup:
+    return status;
+}
+
+/* Device addresses of host arrays: uploaded into the context's scratch
+ * buffer (in stream order), device arrays passed through. */
+static dvren_status dvren__cu_stage_inputs(dvren_context* ctx, uint32_t n, const dvren_tensor* const* in, dvren__cu_ptr* out)
+{
+    dvren__cu_state* S = dvren__cu_st(ctx);
+    size_t need = 0, off = 0, b;
+    dvren_status status = DVREN_OK;
+    uint32_t i;
+    for (i = 0; i < n; ++i)
+        if (in[i] && in[i]->memory == DVREN_MEMORY_HOST)
+            need += ((size_t)dvren_tensor_numel(in[i]) * dvren_dtype_size(in[i]->dtype) + 255) & ~(size_t)255;
+    if (need > S->scratch_size) {
+        if (S->scratch) {
+            DVREN__CU(ctx, cuStreamSynchronize(S->stream));
+            dvren__cu_release(ctx, S->scratch);
+            S->scratch = 0;
+            S->scratch_size = 0;
+        }
+        DVREN__CHECK(dvren__cu_alloc(ctx, need, &S->scratch));
+        S->scratch_size = need;
+    }
+    for (i = 0; i < n; ++i) {
+        out[i] = 0;
+        if (!in[i]) continue;
+        if (in[i]->memory != DVREN_MEMORY_HOST) {
+            out[i] = (dvren__cu_ptr)(uintptr_t)in[i]->data;
+            continue;
+        }
+        b = (size_t)dvren_tensor_numel(in[i]) * dvren_dtype_size(in[i]->dtype);
+        out[i] = S->scratch + off;
+        DVREN__CU(ctx, cuMemcpyHtoDAsync(out[i], in[i]->data, b, S->stream));
+        off += (b + 255) & ~(size_t)255;
+    }
+cleanup:
+    return status;
+}
+
+static dvren_status dvren__cu_mem_alloc(dvren_context* ctx, size_t bytes, void** p)
+{
+    dvren__cu_ptr d = 0;
+    dvren_status s;
+    dvren__cu.cuCtxSetCurrent(dvren__cu_st(ctx)->cuctx);
+    s = dvren__cu_alloc(ctx, bytes, &d);
+    *p = (void*)(uintptr_t)d;
+    return s;
+}
+
+static void dvren__cu_mem_free(dvren_context* ctx, void* p) { dvren__cu_release(ctx, (dvren__cu_ptr)(uintptr_t)p); }
+
+static dvren_status dvren__cu_mem_copy(dvren_context* ctx, void* dst, dvren_memory dm, const void* src, dvren_memory sm,
+                                       size_t n)
+{
+    dvren__cu_state* S = dvren__cu_st(ctx);
+    dvren_status status = DVREN_OK;
+    if (!n) return DVREN_OK;
+    dvren__cu.cuCtxSetCurrent(S->cuctx);
+    if (dm == DVREN_MEMORY_DEVICE && sm == DVREN_MEMORY_HOST)
+        DVREN__CU(ctx, cuMemcpyHtoDAsync((dvren__cu_ptr)(uintptr_t)dst, src, n, S->stream));
+    else if (dm == DVREN_MEMORY_HOST && sm == DVREN_MEMORY_DEVICE)
+        DVREN__CU(ctx, cuMemcpyDtoHAsync(dst, (dvren__cu_ptr)(uintptr_t)src, n, S->stream));
+    else if (dm == DVREN_MEMORY_DEVICE && sm == DVREN_MEMORY_DEVICE)
+        DVREN__CU(ctx, cuMemcpyDtoDAsync((dvren__cu_ptr)(uintptr_t)dst, (dvren__cu_ptr)(uintptr_t)src, n, S->stream));
+    else
+        memmove(dst, src, n);
+    /* the caller's host memory is read or written when this returns */
+    DVREN__CU(ctx, cuStreamSynchronize(S->stream));
+cleanup:
+    return status;
+}
+
+static dvren_status dvren__cu_mem_zero(dvren_context* ctx, void* p, size_t n)
+{
+    dvren__cu_state* S = dvren__cu_st(ctx);
+    if (!n) return DVREN_OK;
+    dvren__cu.cuCtxSetCurrent(S->cuctx);
+    return dvren__cu_check(ctx, dvren__cu.cuMemsetD8Async((dvren__cu_ptr)(uintptr_t)p, 0, n, S->stream), "cuMemsetD8Async");
+}
+
+static dvren_status dvren__cu_fb_upload(dvren_framebuffer* fb, int i)
+{
+    const dvren__cu_fb* F = (const dvren__cu_fb*)fb->be;
+    size_t n = (size_t)dvren_tensor_numel(&fb->out[i]) * dvren_dtype_size(fb->out[i].dtype);
+    return dvren__cu_mem_copy(fb->ctx, (void*)(uintptr_t)F->out[i], DVREN_MEMORY_DEVICE, fb->out[i].data,
+                              DVREN_MEMORY_HOST, n);
+}
+
+static void* dvren__cu_fb_device_ptr(const dvren_framebuffer* fb, int i)
+{
+    return (void*)(uintptr_t)((const dvren__cu_fb*)fb->be)->out[i];
+}
+
+/* Largest |cotangent| of the four differentiable outputs of g, on the
+ * device; error when one is not finite. */
+static dvren_status dvren__cu_cotangent_scale(dvren_context* ctx, const dvren_framebuffer* g, float* scale)
+{
+    dvren__cu_state* S = dvren__cu_st(ctx);
+    const dvren__cu_fb* F = (const dvren__cu_fb*)g->be;
+    dvren_status status = DVREN_OK;
+    unsigned int bits = 0;
+    int k, e;
+    float m;
+    DVREN__CU(ctx, cuMemsetD8Async(S->flag, 0, 4, S->stream));
+    for (k = 0; k < 4; ++k) {
+        dvren__cu_ptr a = F->out[k];
+        uint64_t n;
+        void* params[3];
+        if (!g->out[k].data) continue;
+        n = (uint64_t)dvren_tensor_numel(&g->out[k]);
+        params[0] = &a;
+        params[1] = &n;
+        params[2] = &S->flag;
+        DVREN__CHECK(dvren__cu_train_launch(ctx, S->f_absmax, dvren__cu_train_blocks(n), params));
+    }
+    DVREN__CU(ctx, cuMemcpyDtoHAsync(&bits, S->flag, 4, S->stream));
+    DVREN__CU(ctx, cuStreamSynchronize(S->stream));
+    if (bits >= 0x7F800000u)
+        DVREN__FAIL(ctx, DVREN_ERROR_INVALID_ARGUMENT, "backward", NULL, "the cotangents hold a non-finite value");
+    memcpy(&m, &bits, 4);
+    if (bits == 0) {
+        *scale = 0.0f;
+    } else {
+        frexp((double)m, &e);
+        *scale = (float)ldexp(1.0, -e);
+    }
+cleanup:
+    return status;
+}
+
+static dvren_status dvren__cu_backward(dvren_scene* sc, const dvren_plan* plan, const dvren_framebuffer* g,
+                                       const dvren_backward_options* opt)
+{
+    dvren_context* ctx = sc->ctx;
+    dvren__cu_state* S = dvren__cu_st(ctx);
+    dvren__cu_scene* C = (dvren__cu_scene*)sc->be;
+    const dvren__cu_fb* F = (const dvren__cu_fb*)g->be;
+    const dvren_plan_desc* d = &plan->desc;
+    dvren__cu_kernel* K = dvren__cu_scene_kernel(sc);
+    dvren_march_args A;
+    void* ptrs[DVREN__MAX_PARAMS];
+    void* blocks[3];
+    void* params[2];
+    dvren__cu_ptr rays = 0;
+    int det = (opt->flags & DVREN_BACKWARD_DETERMINISTIC) != 0;
+    int timed = ctx->log && ctx->log_level >= DVREN_LOG_INFO;
+    float scale = 1.0f;
+    dvren_status status = DVREN_OK;
+    uint32_t i;
+    if (!K || !K->backward || !C || !F)
+        return dvren_set_error(ctx, DVREN_ERROR_INTERNAL, "cuda", NULL, "scene or framebuffer not on the GPU");
+    dvren__cu.cuCtxSetCurrent(S->cuctx);
+    if (det) {
+        DVREN__CHECK(dvren__cu_train_ready(ctx));
+        DVREN__CHECK(dvren__cu_cotangent_scale(ctx, g, &scale));
+        if (scale == 0.0f) return DVREN_OK;
+    }
+    for (i = 0; i < sc->nparams; ++i) {
+        dvren__param* P = &sc->param[i];
+        ptrs[i] = P->pub.grad.data;
+        if (det && P->trainable) {
+            if (!P->fixed) {
+                dvren__cu_ptr q = 0;
+                DVREN__CHECK(dvren__cu_alloc(ctx, (size_t)P->pub.numel * sizeof(int64_t), &q));
+                DVREN__CU(ctx, cuMemsetD8Async(q, 0, (size_t)P->pub.numel * sizeof(int64_t), S->stream));
+                P->fixed = (int64_t*)(uintptr_t)q;
+            }
+            ptrs[i] = P->fixed;
+        }
+    }
+    /* the backward blocks: the forward's, plus where the gradients go */
+    memcpy(C->bblocks, C->blocks, C->blocks_size);
+    blocks[0] = C->bblocks;
+    blocks[1] = C->bblocks + C->block_sizes[0];
+    blocks[2] = C->bblocks + C->block_sizes[0] + C->block_sizes[1];
+    DVREN__CHECK(dvren__bind_grads(sc, blocks, det ? DVREN_GRAD_FIXED : DVREN_GRAD_F32, NULL, ptrs));
+    dvren__march_args(sc, d, &A);
+    A.field = A.shader = A.sampler = NULL;
+    if (d->rays) {
+        const dvren_tensor* in[1];
+        in[0] = d->rays;
+        DVREN__CHECK(dvren__cu_stage_inputs(ctx, 1, in, &rays));
+        A.rays = (const float*)(uintptr_t)rays;
+    }
+    A.grad_scale = scale;
+    A.skip_empty = dvren__skip_empty(sc);
+    A.grad.width = d->width;
+    A.grad.height = d->height;
+    if (g->out[0].data) A.grad.rgb = (float*)(uintptr_t)F->out[0];
+    if (g->out[1].data) A.grad.alpha = (float*)(uintptr_t)F->out[1];
+    if (g->out[2].data) A.grad.depth = (float*)(uintptr_t)F->out[2];
+    if (g->out[3].data) A.grad.transmittance = (float*)(uintptr_t)F->out[3];
+    dvren__backward_forward(opt, d, &A.fwd_rgb, &A.fwd_transmittance);
+    params[0] = &A;
+    params[1] = C->bblocks;
+    if (timed) DVREN__CU(ctx, cuEventRecord(S->timer[0], S->stream));
+    DVREN__CU(ctx, cuLaunchKernel(K->backward, (d->roi.w + S->block_x - 1) / S->block_x,
+                                  (d->roi.h + S->block_y - 1) / S->block_y, 1, S->block_x, S->block_y, 1, 0, S->stream,
+                                  params, NULL));
+    if (det) {
+        /* the exact integer sums back to float32 */
+        double unit = 1.0 / (DVREN_GRAD_FIXED_SCALE * (double)scale);
+        for (i = 0; i < sc->nparams; ++i) {
+            dvren__param* P = &sc->param[i];
+            void* fp[4];
+            uint64_t n = P->pub.numel;
+            if (!P->trainable) continue;
+            fp[0] = &P->fixed;
+            fp[1] = &P->pub.grad.data;
+            fp[2] = &n;
+            fp[3] = &unit;
+            DVREN__CHECK(dvren__cu_train_launch(ctx, S->f_fixed, dvren__cu_train_blocks(n), fp));
+        }
+    }
+    if (timed) {
+        float ms = 0.0f;
+        DVREN__CU(ctx, cuEventRecord(S->timer[1], S->stream));
+        DVREN__CU(ctx, cuEventSynchronize(S->timer[1]));
+        DVREN__CU(ctx, cuEventElapsedTime(&ms, S->timer[0], S->timer[1]));
+        dvren_log(ctx, DVREN_LOG_INFO, DVREN_TAG_TIMER, "backward %ux%u spp %u%s on %s: %.3f ms", (unsigned)d->roi.w,
+                  (unsigned)d->roi.h, (unsigned)d->spp, det ? " (deterministic)" : "", S->info.device_name, (double)ms);
+    }
+    if (opt->progress) opt->progress(opt->progress_user, 1, 1);
+cleanup:
+    return status;
+}
+
+static dvren_status dvren__cu_loss(dvren_context* ctx, const dvren_loss_desc* L, const dvren_framebuffer* pred,
+                                   dvren_framebuffer* grad, double* value)
+{
+    dvren__cu_state* S = dvren__cu_st(ctx);
+    const dvren__cu_fb* P = (const dvren__cu_fb*)pred->be;
+    const dvren__cu_fb* G = (const dvren__cu_fb*)grad->be;
+    const dvren_tensor* in[2];
+    dvren__cu_ptr tgt[2];
+    uint64_t npix = (uint64_t)pred->width * pred->height;
+    double sum = 0.0, suma = 0.0;
+    dvren_status status = DVREN_OK;
+    int k;
+    if (!P || !G) return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "loss", NULL, "framebuffers of another device");
+    DVREN__CHECK(dvren__cu_train_ready(ctx));
+    in[0] = L->target_rgb;
+    in[1] = L->target_alpha;
+    DVREN__CHECK(dvren__cu_stage_inputs(ctx, 2, in, tgt));
+    for (k = 0; k < 2; ++k) {
+        uint64_t n = k == 0 ? 3 * npix : npix;
+        uint32_t kind = (uint32_t)L->kind, blocks = dvren__cu_train_blocks(n);
+        float delta = L->huber_delta;
+        float w = k == 0 ? L->weight / (float)(3 * npix) : L->weight * L->alpha_weight / (float)npix;
+        void* params[8];
+        if (!tgt[k]) continue;
+        params[0] = (void*)&P->out[k];
+        params[1] = &tgt[k];
+        params[2] = (void*)&G->out[k];
+        params[3] = &n;
+        params[4] = &kind;
+        params[5] = &delta;
+        params[6] = &w;
+        params[7] = &S->partial;
+        DVREN__CHECK(dvren__cu_train_launch(ctx, S->f_loss, blocks, params));
+        grad->stale |= 1u << k;
+        if (value) DVREN__CHECK(dvren__cu_partials_sum(ctx, blocks, k == 0 ? &sum : &suma));
+    }
+    if (value) *value = (double)L->weight * (sum / (double)(3 * npix) + (double)L->alpha_weight * suma / (double)npix);
+cleanup:
+    return status;
+}
+
+static dvren_status dvren__cu_tv(dvren_scene* sc, uint32_t param, float weight, uint32_t c0, uint32_t c1, uint32_t flags,
+                                 double* value)
+{
+    dvren_context* ctx = sc->ctx;
+    dvren__cu_state* S = dvren__cu_st(ctx);
+    const dvren__param* P = &sc->param[param];
+    uint32_t X = (uint32_t)P->pub.value.shape[2], Y = (uint32_t)P->pub.value.shape[1], Z = (uint32_t)P->pub.value.shape[0];
+    uint32_t C = (uint32_t)P->pub.value.shape[3], sq = (flags & DVREN_TV_SQUARED) != 0;
+    uint64_t n = (uint64_t)X * Y * Z * (c1 - c0);
+    uint32_t blocks = dvren__cu_train_blocks(n);
+    float norm = (float)((double)weight / (double)n);
+    void* g = P->trainable ? P->pub.grad.data : NULL;
+    void* params[11];
+    double sum = 0.0;
+    dvren_status status = DVREN_OK;
+    DVREN__CHECK(dvren__cu_train_ready(ctx));
+    params[0] = (void*)&P->pub.value.data;
+    params[1] = &g;
+    params[2] = &X;
+    params[3] = &Y;
+    params[4] = &Z;
+    params[5] = &C;
+    params[6] = &c0;
+    params[7] = &c1;
+    params[8] = &sq;
+    params[9] = &norm;
+    params[10] = &S->partial;
+    DVREN__CHECK(dvren__cu_train_launch(ctx, S->f_tv, blocks, params));
+    if (value) {
+        DVREN__CHECK(dvren__cu_partials_sum(ctx, blocks, &sum));
+        *value = (double)weight / (double)n * sum;
+    }
+cleanup:
+    return status;
+}
+
+static dvren_status dvren__cu_optimizer_step(dvren_optimizer* opt)
+{
+    dvren_scene* sc = opt->scene;
+    dvren_context* ctx = sc->ctx;
+    dvren__cu_state* S = dvren__cu_st(ctx);
+    const dvren_optimizer_desc* d = &opt->desc;
+    dvren_status status = DVREN_OK;
+    uint32_t i;
+    DVREN__CHECK(dvren__cu_train_ready(ctx));
+    for (i = 0; i < sc->nparams; ++i) {
+        dvren__param* P = &sc->param[i];
+        float lr = opt->lr_now * opt->lr_scale[i], b1 = d->beta1, b2 = d->beta2, eps = d->eps, wd = d->weight_decay;
+        float mom = d->momentum;
+        uint64_t n = P->pub.numel;
+        void* params[12];
+        if (lr == 0.0f || !P->trainable || n == 0) continue;
+        params[0] = &P->pub.value.data;
+        params[1] = &opt->m[i];
+        if (d->kind == DVREN_OPTIMIZER_ADAM) {
+            params[2] = &opt->v[i];
+            params[3] = &P->pub.grad.data;
+            params[4] = &n;
+            params[5] = &lr;
+            params[6] = &b1;
+            params[7] = &b2;
+            params[8] = &eps;
+            params[9] = &wd;
+            params[10] = &opt->bc1;
+            params[11] = &opt->sbc2;
+            DVREN__CHECK(dvren__cu_train_launch(ctx, S->f_adam, dvren__cu_train_blocks(n), params));
+        } else {
+            params[2] = &P->pub.grad.data;
+            params[3] = &n;
+            params[4] = &lr;
+            params[5] = &mom;
+            params[6] = &wd;
+            DVREN__CHECK(dvren__cu_train_launch(ctx, S->f_sgd, dvren__cu_train_blocks(n), params));
+        }
+    }
 cleanup:
     return status;
 }
@@ -2882,7 +3562,9 @@ DVREN_CUDA_API const dvren_backend* dvren_cuda_backend(void)
         sizeof(dvren_backend), "cuda", DVREN_DEVICE_CUDA, dvren__cu_init, dvren__cu_shutdown, dvren__cu_synchronize,
         dvren__cu_stage_shutdown, dvren__cu_scene_init, dvren__cu_scene_shutdown, dvren__cu_fb_init,
         dvren__cu_fb_shutdown, dvren__cu_fb_download, dvren__cu_render, dvren__cu_tensor_free,
-        NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+        dvren__cu_fb_upload, NULL, NULL, dvren__cu_mem_alloc, dvren__cu_mem_free, dvren__cu_mem_copy,
+        dvren__cu_mem_zero, dvren__cu_backward, dvren__cu_loss, dvren__cu_tv, dvren__cu_optimizer_step,
+        dvren__cu_fb_device_ptr};
     return &be;
 }
 

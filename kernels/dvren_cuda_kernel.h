@@ -11,12 +11,17 @@
  * holds an 8 x 4 patch of neighbouring rays that read neighbouring voxels.
  * Both parameters are __grid_constant__: the march reads the plan and the
  * stage blocks straight from the kernel's parameter (constant) bank.
+ * Differentiable scenes add dvren_backward (DVREN_MARCH_BACKWARD). With
+ * DVREN_CUDA_TRAIN defined the file gives instead the context's training
+ * module: losses, total variation, optimizers and the deterministic mode's
+ * helpers over kernels/dvren_train.h.
  *
  * dvren_cuda.h carries a generated copy of this file (">>cuda-src kernel");
  * edit this file and run `./build.sh gen`. */
 #ifndef DVREN_CUDA_KERNEL_H
 #define DVREN_CUDA_KERNEL_H
 
+#if !defined(DVREN_CUDA_TRAIN)
 extern "C" __global__ void __launch_bounds__(DVREN_CUDA_BLOCK_X * DVREN_CUDA_BLOCK_Y)
     dvren_forward(const __grid_constant__ dvren_march_args A, const __grid_constant__ dvren__blocks B)
 {
@@ -25,5 +30,119 @@ extern "C" __global__ void __launch_bounds__(DVREN_CUDA_BLOCK_X * DVREN_CUDA_BLO
     if (x >= A.roi_x + A.roi_w || y >= A.roi_y + A.roi_h) return;
     dvren_render_pixel(&B, &A, x, y);
 }
+
+#if defined(DVREN_MARCH_BACKWARD)
+/* Backward of dvren_forward (differentiable scenes): one thread replays one
+ * pixel's rays; B holds the blocks with the gradient buffers bound. */
+extern "C" __global__ void __launch_bounds__(DVREN_CUDA_BLOCK_X * DVREN_CUDA_BLOCK_Y)
+    dvren_backward(const __grid_constant__ dvren_march_args A, const __grid_constant__ dvren__blocks B)
+{
+    uint32_t x = A.roi_x + blockIdx.x * DVREN_CUDA_BLOCK_X + threadIdx.x;
+    uint32_t y = A.roi_y + blockIdx.y * DVREN_CUDA_BLOCK_Y + threadIdx.y;
+    if (x >= A.roi_x + A.roi_w || y >= A.roi_y + A.roi_h) return;
+    dvren_backward_pixel(&B, &A, x, y);
+}
+#endif
+
+#else /* DVREN_CUDA_TRAIN: the context's training module (kernels/dvren_train.h) */
+
+#define DVREN__TRAIN_THREADS 256
+/* Sum of one double per thread over the block into partial[blockIdx.x]; a
+ * fixed tree, and the host adds the partials in order: deterministic. */
+__device__ void dvren__block_sum(double v, double* partial)
+{
+    __shared__ double s[DVREN__TRAIN_THREADS];
+    uint32_t k;
+    s[threadIdx.x] = v;
+    __syncthreads();
+    for (k = DVREN__TRAIN_THREADS / 2; k > 0; k >>= 1) {
+        if (threadIdx.x < k) s[threadIdx.x] += s[threadIdx.x + k];
+        __syncthreads();
+    }
+    if (threadIdx.x == 0) partial[blockIdx.x] = s[0];
+}
+
+/* grad[j] = w * rho'(pred[j] - target[j]); partial: sums of rho (n elements) */
+extern "C" __global__ void __launch_bounds__(DVREN__TRAIN_THREADS)
+    dvren_loss_kernel(const float* pred, const float* target, float* grad, uint64_t n, uint32_t kind, float delta,
+                      float w, double* partial)
+{
+    double sum = 0.0;
+    uint64_t j;
+    for (j = (uint64_t)blockIdx.x * blockDim.x + threadIdx.x; j < n; j += (uint64_t)gridDim.x * blockDim.x) {
+        float d;
+        sum += (double)dvren_loss_elem(kind, delta, pred[j] - target[j], &d);
+        grad[j] = w * d;
+    }
+    dvren__block_sum(sum, partial);
+}
+
+/* Total variation of channels [c0, c1) of a (Z, Y, X, C) grid: g += norm *
+ * dTV/dx when g is given; partial: sums of the terms. */
+extern "C" __global__ void __launch_bounds__(DVREN__TRAIN_THREADS)
+    dvren_tv_kernel(const float* x, float* g, uint32_t X, uint32_t Y, uint32_t Z, uint32_t C, uint32_t c0, uint32_t c1,
+                    uint32_t squared, float norm, double* partial)
+{
+    double sum = 0.0;
+    uint32_t nc = c1 - c0;
+    uint64_t n = (uint64_t)X * Y * Z * nc, j;
+    for (j = (uint64_t)blockIdx.x * blockDim.x + threadIdx.x; j < n; j += (uint64_t)gridDim.x * blockDim.x) {
+        uint32_t c = c0 + (uint32_t)(j % nc);
+        uint64_t v = j / nc;
+        uint32_t i = (uint32_t)(v % X), jj = (uint32_t)((v / X) % Y), k = (uint32_t)(v / ((uint64_t)X * Y));
+        float gv;
+        sum += (double)dvren_tv_voxel(x, X, Y, Z, C, c, i, jj, k, squared, &gv);
+        if (g) g[v * C + c] += norm * gv;
+    }
+    dvren__block_sum(sum, partial);
+}
+
+/* One fused Adam or SGD step over a parameter buffer of n elements. */
+extern "C" __global__ void __launch_bounds__(DVREN__TRAIN_THREADS)
+    dvren_adam_kernel(float* x, float* m, float* v, const float* g, uint64_t n, float lr, float beta1, float beta2,
+                      float eps, float wd, float bc1, float sbc2)
+{
+    uint64_t j;
+    for (j = (uint64_t)blockIdx.x * blockDim.x + threadIdx.x; j < n; j += (uint64_t)gridDim.x * blockDim.x)
+        dvren_adam_elem(x + j, m + j, v + j, g[j], lr, beta1, beta2, eps, wd, bc1, sbc2);
+}
+
+extern "C" __global__ void __launch_bounds__(DVREN__TRAIN_THREADS)
+    dvren_sgd_kernel(float* x, float* buf, const float* g, uint64_t n, float lr, float momentum, float wd)
+{
+    uint64_t j;
+    for (j = (uint64_t)blockIdx.x * blockDim.x + threadIdx.x; j < n; j += (uint64_t)gridDim.x * blockDim.x)
+        dvren_sgd_elem(x + j, buf + j, g[j], lr, momentum, wd);
+}
+
+/* Deterministic mode: g += fixed * unit (exact integer sums to float32),
+ * then fixed = 0. */
+extern "C" __global__ void __launch_bounds__(DVREN__TRAIN_THREADS)
+    dvren_fixed_finalize(long long* fixed, float* g, uint64_t n, double unit)
+{
+    uint64_t j;
+    for (j = (uint64_t)blockIdx.x * blockDim.x + threadIdx.x; j < n; j += (uint64_t)gridDim.x * blockDim.x) {
+        long long q = fixed[j];
+        if (q) {
+            g[j] += (float)((double)q * unit);
+            fixed[j] = 0;
+        }
+    }
+}
+
+/* Largest |a[j]| as float bits (non-negative floats order as integers);
+ * 0x7F800000 or more: a value is not finite. */
+extern "C" __global__ void __launch_bounds__(DVREN__TRAIN_THREADS)
+    dvren_absmax_kernel(const float* a, uint64_t n, unsigned int* out)
+{
+    unsigned int m = 0u;
+    uint64_t j;
+    for (j = (uint64_t)blockIdx.x * blockDim.x + threadIdx.x; j < n; j += (uint64_t)gridDim.x * blockDim.x) {
+        unsigned int b = __float_as_uint(a[j]) & 0x7FFFFFFFu;
+        m = b > m ? b : m;
+    }
+    if (m) atomicMax(out, m);
+}
+#endif /* DVREN_CUDA_TRAIN */
 
 #endif

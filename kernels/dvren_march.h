@@ -107,6 +107,11 @@ typedef struct dvren_march_args {
     /* backward: samples with sigma == 0 have zero gradient (the shader's
      * density is flat there and none of its parameters are being trained) */
     uint32_t skip_empty;
+    /* backward, optional (spp == 1): the forward render's rgb (H, W, 3) and
+     * transmittance (H, W) of this plan; the replay then takes each ray's
+     * totals from them instead of marching it once more */
+    const float* fwd_rgb;
+    const float* fwd_transmittance;
 } dvren_march_args;
 
 #endif /* DVREN_MARCH_H */
@@ -423,6 +428,21 @@ DVREN_FN void dvren_backward_pixel(DVREN_STAGES_PARAM const dvren_march_args* A,
             W += R.weight;
         }
         D = W > (dvren_real)0 ? dw / W : (dvren_real)0;
+    }
+    if (A->spp == 1 && A->fwd_rgb && A->fwd_transmittance && gD == (dvren_real)0) {
+        /* the forward pass's outputs are this ray's totals: C (with T_N bg)
+         * and T_N, bit for bit what a replay would compute */
+        dvren_rng srng = dvren_rng_make(A->seed_lo, A->seed_hi, pix, 0u, DVREN_RNG_STREAM_SAMPLER);
+        dvren_vec3 o, d;
+        dvren_ray_result R;
+        R.rgb = dvren_v3((dvren_real)0, (dvren_real)0, (dvren_real)0);
+        R.transmittance = (dvren_real)A->fwd_transmittance[pix];
+        R.depth_w = R.weight = (dvren_real)0;
+        R.hit = 1u;
+        R.samples = 0u;
+        dvren_pixel_ray(A, x, y, 0u, &o, &d);
+        dvren_backward_ray(DVREN_STAGES_ARG A, o, d, &srng, &R, dvren_v3p(A->fwd_rgb + 3 * pix), gC, gT, gD, D, W);
+        return;
     }
     for (s = 0; s < A->spp; ++s) {
         dvren_rng srng = dvren_rng_make(A->seed_lo, A->seed_hi, pix, s, DVREN_RNG_STREAM_SAMPLER);

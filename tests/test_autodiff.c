@@ -7,14 +7,39 @@
  * (DVREN_TEST_SEED=<n> repeats a run); analytic references (a constant
  * slab's d alpha / d sigma); determinism of the deterministic mode; losses,
  * total variation and optimizers against formulas written out here;
- * checkpoints; and bad input. */
+ * checkpoints; and bad input.
+ *
+ * DVREN_TEST_DEVICE=cuda runs every test on a CUDA context instead
+ * (bench/gpu.sh does): the gradient checks then compare the GPU's float32
+ * backward kernel with the CPU's float64 one and with finite differences. */
 #define DVREN_IMPLEMENTATION
 #include "dvren.h"
+#define DVREN_CUDA_IMPLEMENTATION
+#include "dvren_cuda.h"
 #include "harness.h"
 
 #include <time.h>
 
 static uint64_t g_seed;
+static int g_cuda; /* DVREN_TEST_DEVICE=cuda */
+
+/* The context the tests run on: the CPU's, or a CUDA one when asked (no
+ * silent fallback: a missing GPU is a failure then). */
+static dvren_context* dev_ctx(void)
+{
+    dvren_context_desc d;
+    dvren_context* ctx = NULL;
+    if (!g_cuda) return th_ctx();
+    memset(&d, 0, sizeof d);
+    d.device = DVREN_DEVICE_CUDA;
+    d.backend = dvren_cuda_backend();
+    if (getenv("DVREN_TEST_LOG")) d.log = dvren_log_to_file;
+    if (dvren_context_create(&d, &ctx) != DVREN_OK) {
+        printf("FAIL %s/%s: DVREN_TEST_DEVICE=cuda but no CUDA context: %s\n", th_prog, th_name, dvren_last_error(NULL));
+        exit(1);
+    }
+    return ctx;
+}
 
 /* splitmix64: the test's own random numbers (not the library's RNG) */
 static uint64_t rnd_state;
@@ -131,7 +156,7 @@ typedef struct gc_case {
 static void run_gradcheck(const char* label, const gc_case* c, int* failed)
 {
     enum { X = 5, Y = 6, Z = 4, W = 7, H = 6 };
-    dvren_context* ctx = th_ctx();
+    dvren_context* ctx = dev_ctx();
     float grid[X * Y * Z * 4];
     float rays[W * H * 6];
     dvren_stage *f, *s, *m;
@@ -271,10 +296,667 @@ TEST(gradcheck_transfer_function)
     GC("tf shaded", 1, {NULL, NULL, 1, 0.3, 1.5}, 20, 0.0, 1, 0.0, 2, RGB_A_D, 0, 0, 0.1f);
 }
 
+/* ---- a scene, a plan and framebuffers on the test's context ------------------------ */
+
+typedef struct fix {
+    dvren_context* ctx;
+    dvren_stage *f, *s, *m;
+    dvren_scene* sc;
+    dvren_plan* plan;
+    dvren_framebuffer *fb, *g; /* forward outputs; cotangents */
+} fix;
+
+static void fix_free(fix* F)
+{
+    dvren_framebuffer_destroy(F->g);
+    dvren_framebuffer_destroy(F->fb);
+    dvren_plan_destroy(F->plan);
+    dvren_scene_destroy(F->sc);
+    dvren_stage_destroy(F->f);
+    dvren_stage_destroy(F->s);
+    dvren_stage_destroy(F->m);
+    memset(F, 0, sizeof *F);
+}
+
+/* 0 on success; prints the failure otherwise. */
+static int fix_make(fix* F, dvren_context* ctx, const float* grid, int X, int Y, int Z, int C, const shader_opts* so,
+                    int samples, double step, int jitter, const dvren_plan_desc* pd)
+{
+    dvren_scene_desc sd;
+    memset(F, 0, sizeof *F);
+    F->ctx = ctx;
+    F->f = grid_field(ctx, grid, X, Y, Z, C);
+    F->s = make_shader(ctx, so);
+    F->m = make_sampler(ctx, samples, step, jitter, 0.0);
+    memset(&sd, 0, sizeof sd);
+    sd.field = F->f;
+    sd.shader = F->s;
+    sd.sampler = F->m;
+    sd.flags = DVREN_SCENE_DIFFERENTIABLE;
+    if (!F->f || !F->s || !F->m || dvren_scene_create(ctx, &sd, &F->sc) != DVREN_OK ||
+        dvren_plan_create(ctx, pd, &F->plan) != DVREN_OK ||
+        dvren_framebuffer_create_outputs(ctx, F->plan, pd->outputs, &F->fb) != DVREN_OK ||
+        dvren_framebuffer_create_outputs(ctx, F->plan, pd->outputs, &F->g) != DVREN_OK) {
+        printf("FAIL %s/%s: fixture: %s\n", th_prog, th_name, dvren_last_error(ctx));
+        th_current_failed = 1;
+        return 1;
+    }
+    return 0;
+}
+
+/* Host copy of parameter i's values or gradient (n floats). */
+static int read_param(dvren_scene* sc, uint32_t i, uint32_t which, float* out, int64_t n)
+{
+    dvren_tensor t;
+    if (dvren_tensor_wrap(out, DVREN_DTYPE_F32, 1, &n, NULL, &t) != DVREN_OK) return 1;
+    return dvren_scene_param_read(sc, i, which, &t) != DVREN_OK;
+}
+
+static int write_output(dvren_framebuffer* fb, uint32_t output, float* data, int64_t n)
+{
+    dvren_tensor t;
+    if (dvren_tensor_wrap(data, DVREN_DTYPE_F32, 1, &n, NULL, &t) != DVREN_OK) return 1;
+    return dvren_framebuffer_write(fb, output, &t) != DVREN_OK;
+}
+
+static void random_grid(float* g, int n, int C)
+{
+    int i;
+    for (i = 0; i < n; ++i) {
+        g[C * i] = (float)rnd_uniform(-1.0, 2.5);
+        if (C == 4) {
+            g[4 * i + 1] = (float)rnd_uniform(-2.0, 2.0);
+            g[4 * i + 2] = (float)rnd_uniform(-2.0, 2.0);
+            g[4 * i + 3] = (float)rnd_uniform(-2.0, 2.0);
+        }
+    }
+}
+
+/* ---- analytic reference -------------------------------------------------------------- */
+
+/* A constant slab: density raw v everywhere (relu, scale 1), colour c. Seen
+ * orthographically along z through L = 2 world units, a pixel has
+ * alpha = 1 - exp(-v L) and red = c alpha, so with cotangents
+ * dL/dred = 1 and dL/dalpha = 1 per pixel the voxel gradients sum (the
+ * trilinear weights of a sample sum to 1) to
+ *   density: npix L exp(-v L) (1 + c),  red: npix (1 - exp(-v L)),  green, blue: 0. */
+TEST(slab_gradient_is_analytic)
+{
+    enum { N = 4, W = 6, H = 6 };
+    const double v = 0.7, c = 0.5, L = 2.0;
+    float grid[N * N * N * 4], g[N * N * N * 4], cot_rgb[W * H * 3], cot_a[W * H];
+    float eye[3] = {0, 0, 3}, target[3] = {0, 0, 0}, up[3] = {0, 1, 0};
+    double sum[4] = {0, 0, 0, 0}, e = exp(-v * L), want[4];
+    shader_opts so = {"relu", "clamp", 0, 0.0, 1.0};
+    dvren_plan_desc pd;
+    dvren_tensor a;
+    fix F;
+    int i, k;
+    for (i = 0; i < N * N * N; ++i) {
+        grid[4 * i] = (float)v;
+        grid[4 * i + 1] = grid[4 * i + 2] = grid[4 * i + 3] = (float)c;
+    }
+    memset(&pd, 0, sizeof pd);
+    pd.width = W;
+    pd.height = H;
+    pd.outputs = DVREN_OUTPUT_RGB | DVREN_OUTPUT_ALPHA;
+    dvren_camera_orthographic(eye, target, up, 1.6f, &pd.camera);
+    if (fix_make(&F, dev_ctx(), grid, N, N, N, 4, &so, 0, 0.01, 0, &pd)) return;
+    for (i = 0; i < W * H; ++i) {
+        cot_rgb[3 * i] = 1.0f;
+        cot_rgb[3 * i + 1] = cot_rgb[3 * i + 2] = 0.0f;
+        cot_a[i] = 1.0f;
+    }
+    CHECK_OK(F.ctx, dvren_render(F.sc, F.plan, F.fb, NULL));
+    CHECK_OK(F.ctx, dvren_framebuffer_output(F.fb, DVREN_OUTPUT_ALPHA, &a));
+    for (i = 0; i < W * H; ++i)
+        CHECK(fabs(((float*)a.data)[i] - (1.0 - e)) < 1e-5, "alpha %g, want %g", ((float*)a.data)[i], 1.0 - e);
+    CHECK(!write_output(F.g, DVREN_OUTPUT_RGB, cot_rgb, W * H * 3) && !write_output(F.g, DVREN_OUTPUT_ALPHA, cot_a, W * H),
+          "cotangents: %s", dvren_last_error(F.ctx));
+    CHECK_OK(F.ctx, dvren_render_backward(F.sc, F.plan, F.g, NULL));
+    CHECK(!read_param(F.sc, 0, DVREN_PARAM_GRAD, g, N * N * N * 4), "read: %s", dvren_last_error(F.ctx));
+    for (i = 0; i < N * N * N; ++i)
+        for (k = 0; k < 4; ++k) sum[k] += g[4 * i + k];
+    want[0] = W * H * L * e * (1.0 + c);
+    want[1] = W * H * (1.0 - e);
+    want[2] = want[3] = 0.0;
+    for (k = 0; k < 4; ++k)
+        CHECK(fabs(sum[k] - want[k]) <= 1e-4 * fabs(want[k]) + 1e-6, "channel %d: gradient sum %.8g, analytic %.8g", k,
+              sum[k], want[k]);
+    fix_free(&F);
+    dvren_context_destroy(F.ctx);
+}
+
+/* ---- determinism ----------------------------------------------------------------------- */
+
+/* The deterministic mode gives bitwise-identical gradients run after run,
+ * for any CPU thread count, and with or without the forward outputs; the
+ * fast mode agrees with it to float rounding. */
+TEST(deterministic_mode_is_bitwise)
+{
+    enum { N = 10, W = 24, H = 20, NG = N * N * N * 4 };
+    static float grid[NG], g[6][NG], tgt[W * H * 3];
+    static const uint32_t threads[4] = {1, 2, 8, 8};
+    shader_opts so = {"softplus", "sigmoid", 0, 0.0, 1.5};
+    dvren_plan_desc pd;
+    dvren_loss_desc ld;
+    dvren_backward_options bo;
+    dvren_tensor tt;
+    int64_t tn = W * H * 3;
+    double num = 0.0, den = 0.0;
+    fix F;
+    int i, r;
+    dvren_context* ctx = dev_ctx();
+    random_grid(grid, N * N * N, 4);
+    for (i = 0; i < W * H * 3; ++i) tgt[i] = (float)rnd_uniform(0.0, 1.0);
+    memset(&pd, 0, sizeof pd);
+    pd.width = W;
+    pd.height = H;
+    pd.seed = rnd_u64();
+    pd.outputs = DVREN_OUTPUT_RGB | DVREN_OUTPUT_TRANSMITTANCE;
+    random_camera(&pd.camera);
+    if (fix_make(&F, ctx, grid, N, N, N, 4, &so, 40, 0.0, 1, &pd)) return;
+    dvren_tensor_wrap(tgt, DVREN_DTYPE_F32, 1, &tn, NULL, &tt);
+    memset(&ld, 0, sizeof ld);
+    ld.kind = DVREN_LOSS_L2;
+    ld.target_rgb = &tt;
+    CHECK_OK(ctx, dvren_render(F.sc, F.plan, F.fb, NULL));
+    CHECK_OK(ctx, dvren_loss(ctx, &ld, F.fb, F.g, NULL));
+    for (r = 0; r < 6; ++r) {
+        memset(&bo, 0, sizeof bo);
+        bo.flags = r < 5 ? DVREN_BACKWARD_DETERMINISTIC : 0u;
+        bo.threads = r < 4 ? threads[r] : 0u;
+        if (r == 4) bo.forward = F.fb;
+        CHECK_OK(ctx, dvren_scene_zero_grad(F.sc));
+        CHECK_OK(ctx, dvren_render_backward(F.sc, F.plan, F.g, &bo));
+        CHECK(!read_param(F.sc, 0, DVREN_PARAM_GRAD, g[r], NG), "read: %s", dvren_last_error(ctx));
+    }
+    for (r = 1; r < 5; ++r)
+        for (i = 0; i < NG; ++i)
+            CHECK(memcmp(&g[r][i], &g[0][i], 4) == 0, "run %d (%s) differs at %d: %.9g vs %.9g", r,
+                  r < 4 ? "threads" : "with forward outputs", i, g[r][i], g[0][i]);
+    for (i = 0; i < NG; ++i) {
+        num += ((double)g[5][i] - g[0][i]) * ((double)g[5][i] - g[0][i]);
+        den += (double)g[0][i] * g[0][i];
+    }
+    printf("# |g| %.4g, fast vs deterministic: relative L2 %.2e\n", sqrt(den), sqrt(num / den));
+    CHECK(den > 0.0 && sqrt(num / den) < 1e-5, "fast vs deterministic: relative L2 difference %.3g", sqrt(num / den));
+    fix_free(&F);
+    dvren_context_destroy(ctx);
+}
+
+/* ---- losses ---------------------------------------------------------------------------- */
+
+static double ref_rho(int kind, double delta, double e, double* d)
+{
+    if (kind == DVREN_LOSS_L1) {
+        *d = e > 0 ? 1.0 : (e < 0 ? -1.0 : 0.0);
+        return fabs(e);
+    }
+    if (kind == DVREN_LOSS_HUBER) {
+        if (fabs(e) < delta) {
+            *d = e / delta;
+            return 0.5 * e * e / delta;
+        }
+        *d = e > 0 ? 1.0 : -1.0;
+        return fabs(e) - 0.5 * delta;
+    }
+    *d = 2.0 * e;
+    return e * e;
+}
+
+TEST(losses_match_formulas)
+{
+    enum { W = 7, H = 5, NP = W * H };
+    float pred[NP * 3], pa[NP], trgb[NP * 3], ta[NP];
+    int64_t n3 = NP * 3, n1 = NP;
+    dvren_context* ctx = dev_ctx();
+    dvren_plan* plan = NULL;
+    dvren_framebuffer *fb = NULL, *g = NULL;
+    dvren_plan_desc pd;
+    dvren_tensor t3, t1, gv;
+    int kind, i;
+    for (i = 0; i < NP * 3; ++i) {
+        pred[i] = (float)rnd_uniform(0.0, 1.0);
+        trgb[i] = (float)rnd_uniform(0.0, 1.0);
+    }
+    for (i = 0; i < NP; ++i) {
+        pa[i] = (float)rnd_uniform(0.0, 1.0);
+        ta[i] = (float)rnd_uniform(0.0, 1.0);
+    }
+    memset(&pd, 0, sizeof pd);
+    pd.width = W;
+    pd.height = H;
+    pd.outputs = DVREN_OUTPUT_RGB | DVREN_OUTPUT_ALPHA;
+    dvren_camera_look_at((float[3]){0, 0, 3}, (float[3]){0, 0, 0}, (float[3]){0, 1, 0}, 0.5f, &pd.camera);
+    CHECK_OK(ctx, dvren_plan_create(ctx, &pd, &plan));
+    CHECK_OK(ctx, dvren_framebuffer_create_outputs(ctx, plan, pd.outputs, &fb));
+    CHECK_OK(ctx, dvren_framebuffer_create_outputs(ctx, plan, pd.outputs, &g));
+    CHECK(!write_output(fb, DVREN_OUTPUT_RGB, pred, n3) && !write_output(fb, DVREN_OUTPUT_ALPHA, pa, n1), "write: %s",
+          dvren_last_error(ctx));
+    dvren_tensor_wrap(trgb, DVREN_DTYPE_F32, 1, &n3, NULL, &t3);
+    dvren_tensor_wrap(ta, DVREN_DTYPE_F32, 1, &n1, NULL, &t1);
+    for (kind = 0; kind < 3; ++kind) {
+        dvren_loss_desc ld;
+        double value = -1.0, want = 0.0, wa = 0.0, d;
+        const double w = 2.0, aw = 0.5, delta = 0.3;
+        memset(&ld, 0, sizeof ld);
+        ld.kind = (dvren_loss_kind)kind;
+        ld.huber_delta = (float)delta;
+        ld.weight = (float)w;
+        ld.alpha_weight = (float)aw;
+        ld.target_rgb = &t3;
+        ld.target_alpha = &t1;
+        CHECK_OK(ctx, dvren_loss(ctx, &ld, fb, g, &value));
+        CHECK_OK(ctx, dvren_framebuffer_output(g, DVREN_OUTPUT_RGB, &gv));
+        for (i = 0; i < NP * 3; ++i) {
+            double e = (double)pred[i] - trgb[i];
+            want += ref_rho(kind, delta, e, &d);
+            CHECK(fabs(((float*)gv.data)[i] - w * d / (3.0 * NP)) < 1e-7, "kind %d rgb grad %d: %.9g, want %.9g", kind, i,
+                  ((float*)gv.data)[i], w * d / (3.0 * NP));
+        }
+        CHECK_OK(ctx, dvren_framebuffer_output(g, DVREN_OUTPUT_ALPHA, &gv));
+        for (i = 0; i < NP; ++i) {
+            double e = (double)pa[i] - ta[i];
+            wa += ref_rho(kind, delta, e, &d);
+            CHECK(fabs(((float*)gv.data)[i] - w * aw * d / NP) < 1e-7, "kind %d alpha grad %d: %.9g, want %.9g", kind,
+                  i, ((float*)gv.data)[i], w * aw * d / NP);
+        }
+        want = w * (want / (3.0 * NP) + aw * wa / NP);
+        CHECK(fabs(value - want) <= 1e-6 * want, "kind %d: loss %.9g, formula %.9g", kind, value, want);
+    }
+    dvren_framebuffer_destroy(fb);
+    dvren_framebuffer_destroy(g);
+    dvren_plan_destroy(plan);
+    dvren_context_destroy(ctx);
+}
+
+/* ---- total variation ------------------------------------------------------------------- */
+
+/* The test's own TV (Plenoxels eq. 3 as documented), in float64. */
+static double ref_tv(const double* x, int X, int Y, int Z, int C, int c0, int c1, int squared, double weight)
+{
+    double s = 0.0;
+    int i, j, k, c;
+    for (k = 0; k < Z; ++k)
+        for (j = 0; j < Y; ++j)
+            for (i = 0; i < X; ++i)
+                for (c = c0; c < c1; ++c) {
+#define AT(ii, jj, kk) x[(((kk) * Y + (jj)) * X + (ii)) * C + c]
+                    double v = AT(i, j, k);
+                    double dx = i + 1 < X ? AT(i + 1, j, k) - v : 0.0;
+                    double dy = j + 1 < Y ? AT(i, j + 1, k) - v : 0.0;
+                    double dz = k + 1 < Z ? AT(i, j, k + 1) - v : 0.0;
+#undef AT
+                    double q = dx * dx + dy * dy + dz * dz;
+                    s += squared ? q : sqrt(q + 1e-8);
+                }
+    return weight * s / ((double)X * Y * Z * (c1 - c0));
+}
+
+TEST(tv_matches_finite_differences)
+{
+    enum { X = 5, Y = 4, Z = 3, C = 4, NG = X * Y * Z * C };
+    float grid[NG], g[NG];
+    double xd[NG];
+    shader_opts so = {"relu", "clamp", 0, 0.0, 1.0};
+    dvren_plan_desc pd;
+    fix F;
+    int sq, i;
+    dvren_context* ctx = dev_ctx();
+    random_grid(grid, X * Y * Z, C);
+    for (i = 0; i < NG; ++i) xd[i] = grid[i];
+    memset(&pd, 0, sizeof pd);
+    pd.width = pd.height = 2;
+    random_camera(&pd.camera);
+    if (fix_make(&F, ctx, grid, X, Y, Z, C, &so, 8, 0.0, 0, &pd)) return;
+    for (sq = 0; sq < 2; ++sq) {
+        double value = 0.0, want = ref_tv(xd, X, Y, Z, C, 1, 3, sq, 0.7), gmax = 0.0;
+        CHECK_OK(ctx, dvren_scene_zero_grad(F.sc));
+        CHECK_OK(ctx, dvren_tv_regularize(F.sc, 0, 0.7f, 1, 3, sq ? DVREN_TV_SQUARED : 0u, &value));
+        CHECK(fabs(value - want) <= 1e-5 * want, "squared %d: TV %.9g, formula %.9g", sq, value, want);
+        CHECK(!read_param(F.sc, 0, DVREN_PARAM_GRAD, g, NG), "read: %s", dvren_last_error(ctx));
+        for (i = 0; i < NG; ++i) gmax = fabs(g[i]) > gmax ? fabs(g[i]) : gmax;
+        CHECK(gmax > 0.0, "no gradient");
+        for (i = 0; i < NG; ++i) {
+            const double h = 1e-6;
+            double x0 = xd[i], fd;
+            int c = i % C;
+            xd[i] = x0 + h;
+            fd = ref_tv(xd, X, Y, Z, C, 1, 3, sq, 0.7);
+            xd[i] = x0 - h;
+            fd = (fd - ref_tv(xd, X, Y, Z, C, 1, 3, sq, 0.7)) / (2.0 * h);
+            xd[i] = x0;
+            if (c < 1 || c >= 3) {
+                CHECK(g[i] == 0.0f, "channel %d outside [1, 3) got a gradient %g", c, g[i]);
+                continue;
+            }
+            CHECK(fabs(g[i] - fd) <= 1e-4 * gmax, "squared %d: element %d: gradient %.8g, finite differences %.8g", sq,
+                  i, g[i], fd);
+        }
+    }
+    fix_free(&F);
+    dvren_context_destroy(ctx);
+}
+
+/* ---- optimizers ------------------------------------------------------------------------ */
+
+/* Adam and SGD with momentum, weight decay and exponential learning-rate
+ * decay against torch.optim's update rules written out here in float64;
+ * the gradient is the TV gradient at each step. */
+TEST(optimizers_match_reference)
+{
+    enum { X = 4, Y = 3, Z = 3, C = 4, NG = X * Y * Z * C };
+    float grid[NG], x[NG], g[NG];
+    double xr[NG], m[NG], v[NG];
+    shader_opts so = {"relu", "clamp", 0, 0.0, 1.0};
+    dvren_plan_desc pd;
+    int kind, step, i;
+    dvren_context* ctx = dev_ctx();
+    random_grid(grid, X * Y * Z, C);
+    memset(&pd, 0, sizeof pd);
+    pd.width = pd.height = 2;
+    random_camera(&pd.camera);
+    for (kind = 0; kind < 2; ++kind) {
+        fix F;
+        dvren_optimizer* opt = NULL;
+        dvren_optimizer_desc od = dvren_optimizer_defaults(kind ? DVREN_OPTIMIZER_SGD : DVREN_OPTIMIZER_ADAM);
+        od.lr = kind ? 0.3f : 0.05f;
+        od.weight_decay = 0.01f;
+        od.lr_decay = 0.5f;
+        od.decay_steps = 2;
+        if (fix_make(&F, ctx, grid, X, Y, Z, C, &so, 8, 0.0, 0, &pd)) return;
+        CHECK_OK(ctx, dvren_optimizer_create(F.sc, &od, &opt));
+        for (i = 0; i < NG; ++i) {
+            xr[i] = grid[i];
+            m[i] = v[i] = 0.0;
+        }
+        for (step = 1; step <= 5; ++step) {
+            double lr = od.lr * pow(0.5, (step - 1) / 2.0);
+            CHECK_OK(ctx, dvren_scene_zero_grad(F.sc));
+            CHECK_OK(ctx, dvren_tv_regularize(F.sc, 0, 3.0f, 0, 0, 0u, NULL));
+            CHECK(!read_param(F.sc, 0, DVREN_PARAM_GRAD, g, NG), "read: %s", dvren_last_error(ctx));
+            CHECK_OK(ctx, dvren_optimizer_step(opt));
+            CHECK(!read_param(F.sc, 0, DVREN_PARAM_VALUE, x, NG), "read: %s", dvren_last_error(ctx));
+            for (i = 0; i < NG; ++i) {
+                double gi = (double)g[i] + 0.01 * xr[i];
+                if (kind == 0) {
+                    m[i] = 0.9 * m[i] + 0.1 * gi;
+                    v[i] = 0.999 * v[i] + 0.001 * gi * gi;
+                    xr[i] -= lr / (1.0 - pow(0.9, step)) * m[i] / (sqrt(v[i]) / sqrt(1.0 - pow(0.999, step)) + 1e-8);
+                } else {
+                    m[i] = 0.9 * m[i] + gi;
+                    xr[i] -= lr * m[i];
+                }
+                CHECK(fabs(x[i] - xr[i]) <= 2e-5 * (1.0 + fabs(xr[i])), "%s step %d element %d: %.8g, reference %.8g",
+                      kind ? "SGD" : "Adam", step, i, x[i], xr[i]);
+                /* the reference follows the optimizer's float32 state */
+                xr[i] = x[i];
+            }
+        }
+        CHECK(dvren_optimizer_steps(opt) == 5, "steps %llu", (unsigned long long)dvren_optimizer_steps(opt));
+        dvren_optimizer_destroy(opt);
+        fix_free(&F);
+    }
+    dvren_context_destroy(ctx);
+}
+
+/* ---- checkpoints ----------------------------------------------------------------------- */
+
+typedef struct fit_run {
+    fix F;
+    dvren_optimizer* opt;
+    dvren_tensor target;
+} fit_run;
+
+static int fit_steps(fit_run* R, int n)
+{
+    dvren_loss_desc ld;
+    dvren_backward_options bo;
+    int i;
+    memset(&ld, 0, sizeof ld);
+    ld.kind = DVREN_LOSS_HUBER;
+    ld.huber_delta = 0.1f;
+    ld.target_rgb = &R->target;
+    memset(&bo, 0, sizeof bo);
+    bo.flags = DVREN_BACKWARD_DETERMINISTIC;
+    for (i = 0; i < n; ++i)
+        if (dvren_scene_zero_grad(R->F.sc) != DVREN_OK || dvren_render(R->F.sc, R->F.plan, R->F.fb, NULL) != DVREN_OK ||
+            dvren_loss(R->F.ctx, &ld, R->F.fb, R->F.g, NULL) != DVREN_OK ||
+            dvren_render_backward(R->F.sc, R->F.plan, R->F.g, &bo) != DVREN_OK ||
+            dvren_tv_regularize(R->F.sc, 0, 0.01f, 0, 0, 0u, NULL) != DVREN_OK || dvren_optimizer_step(R->opt) != DVREN_OK)
+            return 1;
+    return 0;
+}
+
+/* Save after 3 steps, 3 more steps; a fresh context that loads the file
+ * and takes the same 3 steps ends bitwise where the first did. Damaged,
+ * truncated, missing and mismatched files are errors that say so. */
+TEST(checkpoint_resumes_exactly)
+{
+    enum { N = 6, W = 10, H = 8, NG = N * N * N * 4 };
+    static float grid[NG], tgt[W * H * 3], a[NG], b[NG];
+    shader_opts so = {"softplus", "sigmoid", 0, 0.0, 1.5};
+    dvren_optimizer_desc od = dvren_optimizer_defaults(DVREN_OPTIMIZER_ADAM);
+    dvren_plan_desc pd;
+    int64_t tn = W * H * 3;
+    char user[16] = "", path[4096], bad[4096];
+    size_t user_size = 0;
+    fit_run R1, R2;
+    dvren_status st;
+    unsigned char* bytes;
+    long size;
+    FILE* f;
+    int i;
+    random_grid(grid, N * N * N, 4);
+    for (i = 0; i < W * H * 3; ++i) tgt[i] = (float)rnd_uniform(0.0, 1.0);
+    memset(&pd, 0, sizeof pd);
+    pd.width = W;
+    pd.height = H;
+    pd.seed = rnd_u64();
+    random_camera(&pd.camera);
+    od.lr = 0.05f;
+    od.lr_decay = 0.8f;
+    snprintf(path, sizeof path, "%s", th_tmp("fit.ckpt"));
+    snprintf(bad, sizeof bad, "%s", th_tmp("bad.ckpt"));
+    memset(&R1, 0, sizeof R1);
+    memset(&R2, 0, sizeof R2);
+    if (fix_make(&R1.F, dev_ctx(), grid, N, N, N, 4, &so, 16, 0.0, 1, &pd)) return;
+    dvren_tensor_wrap(tgt, DVREN_DTYPE_F32, 1, &tn, NULL, &R1.target);
+    R2.target = R1.target;
+    CHECK_OK(R1.F.ctx, dvren_optimizer_create(R1.F.sc, &od, &R1.opt));
+    CHECK(!fit_steps(&R1, 3), "steps: %s", dvren_last_error(R1.F.ctx));
+    CHECK_OK(R1.F.ctx, dvren_checkpoint_save(R1.F.sc, R1.opt, path, "epoch-3", 8));
+    CHECK(!fit_steps(&R1, 3), "steps: %s", dvren_last_error(R1.F.ctx));
+    CHECK(!read_param(R1.F.sc, 0, DVREN_PARAM_VALUE, a, NG), "read");
+
+    if (fix_make(&R2.F, dev_ctx(), grid, N, N, N, 4, &so, 16, 0.0, 1, &pd)) return;
+    CHECK_OK(R2.F.ctx, dvren_optimizer_create(R2.F.sc, &od, &R2.opt));
+    CHECK_OK(R2.F.ctx, dvren_checkpoint_load(R2.F.sc, R2.opt, path, user, sizeof user, &user_size));
+    CHECK(user_size == 8 && !strcmp(user, "epoch-3"), "user blob '%s' (%zu bytes)", user, user_size);
+    CHECK(dvren_optimizer_steps(R2.opt) == 3, "steps %llu after load", (unsigned long long)dvren_optimizer_steps(R2.opt));
+    CHECK(!fit_steps(&R2, 3), "steps: %s", dvren_last_error(R2.F.ctx));
+    CHECK(!read_param(R2.F.sc, 0, DVREN_PARAM_VALUE, b, NG), "read");
+    for (i = 0; i < NG; ++i) CHECK(memcmp(&a[i], &b[i], 4) == 0, "resumed fit differs at %d: %.9g vs %.9g", i, a[i], b[i]);
+
+    /* damaged copies of the file */
+    f = fopen(path, "rb");
+    CHECK(f, "cannot read %s", path);
+    fseek(f, 0, SEEK_END);
+    size = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    bytes = (unsigned char*)malloc((size_t)size);
+    CHECK(bytes && fread(bytes, 1, (size_t)size, f) == (size_t)size, "read %s", path);
+    fclose(f);
+    bytes[size / 2] ^= 0x40u; /* one flipped bit in the data */
+    f = fopen(bad, "wb");
+    fwrite(bytes, 1, (size_t)size, f);
+    fclose(f);
+    st = dvren_checkpoint_load(R2.F.sc, R2.opt, bad, NULL, 0, NULL);
+    CHECK(st == DVREN_ERROR_FORMAT && strstr(dvren_last_error(R2.F.ctx), "CRC"), "flipped bit: %s: %s",
+          dvren_status_string(st), dvren_last_error(R2.F.ctx));
+    bytes[size / 2] ^= 0x40u;
+    f = fopen(bad, "wb");
+    fwrite(bytes, 1, (size_t)size / 3, f);
+    fclose(f);
+    st = dvren_checkpoint_load(R2.F.sc, R2.opt, bad, NULL, 0, NULL);
+    CHECK(st == DVREN_ERROR_FORMAT && strstr(dvren_last_error(R2.F.ctx), "bad.ckpt"), "truncated: %s: %s",
+          dvren_status_string(st), dvren_last_error(R2.F.ctx));
+    memcpy(bytes, "NOTACKPT", 8);
+    f = fopen(bad, "wb");
+    fwrite(bytes, 1, (size_t)size, f);
+    fclose(f);
+    free(bytes);
+    st = dvren_checkpoint_load(R2.F.sc, R2.opt, bad, NULL, 0, NULL);
+    CHECK(st == DVREN_ERROR_FORMAT, "bad magic: %s: %s", dvren_status_string(st), dvren_last_error(R2.F.ctx));
+    st = dvren_checkpoint_load(R2.F.sc, R2.opt, th_tmp("no_such.ckpt"), NULL, 0, NULL);
+    CHECK(st == DVREN_ERROR_IO && strstr(dvren_last_error(R2.F.ctx), "no_such.ckpt"), "missing: %s: %s",
+          dvren_status_string(st), dvren_last_error(R2.F.ctx));
+    {
+        /* a scene whose grid has another shape */
+        fix G;
+        static float g2[5 * 5 * 5 * 4];
+        random_grid(g2, 125, 4);
+        if (fix_make(&G, R2.F.ctx, g2, 5, 5, 5, 4, &so, 16, 0.0, 1, &pd)) return;
+        st = dvren_checkpoint_load(G.sc, NULL, path, NULL, 0, NULL);
+        CHECK(st == DVREN_ERROR_FORMAT && strstr(dvren_last_error(G.ctx), "field.voxels"), "other shape: %s: %s",
+              dvren_status_string(st), dvren_last_error(G.ctx));
+        G.ctx = NULL;
+        fix_free(&G);
+    }
+    dvren_optimizer_destroy(R1.opt);
+    dvren_optimizer_destroy(R2.opt);
+    {
+        dvren_context *c1 = R1.F.ctx, *c2 = R2.F.ctx;
+        fix_free(&R1.F);
+        fix_free(&R2.F);
+        dvren_context_destroy(c1);
+        dvren_context_destroy(c2);
+    }
+}
+
+/* ---- bad input ------------------------------------------------------------------------- */
+
+static const char* mock_lib(const char* name)
+{
+    static char buf[4096];
+    const char* d = getenv("DVREN_TEST_MOCK_DIR");
+    snprintf(buf, sizeof buf, "%s/%s.so", d ? d : "build/tests/mock", name);
+    return buf;
+}
+
+TEST(bad_input)
+{
+    enum { N = 4, W = 6, H = 5, NG = N * N * N * 4 };
+    static float grid[NG], nan_cot[W * H * 3];
+    shader_opts so = {"relu", "clamp", 0, 0.0, 1.0};
+    dvren_plan_desc pd, pd2;
+    dvren_backward_options bo;
+    dvren_plan* p2 = NULL;
+    dvren_framebuffer* g2 = NULL;
+    dvren_scene* plain = NULL;
+    dvren_scene_desc sd;
+    dvren_optimizer* opt = NULL;
+    dvren_optimizer_desc od = dvren_optimizer_defaults(DVREN_OPTIMIZER_ADAM);
+    dvren_status st;
+    fix F;
+    int i;
+    dvren_context* ctx = dev_ctx();
+    random_grid(grid, N * N * N, 4);
+    memset(&pd, 0, sizeof pd);
+    pd.width = W;
+    pd.height = H;
+    random_camera(&pd.camera);
+    if (fix_make(&F, ctx, grid, N, N, N, 4, &so, 8, 0.0, 0, &pd)) return;
+
+    /* backward of a scene created without DIFFERENTIABLE */
+    memset(&sd, 0, sizeof sd);
+    sd.field = F.f;
+    sd.shader = F.s;
+    sd.sampler = F.m;
+    CHECK_OK(ctx, dvren_scene_create(ctx, &sd, &plain));
+    st = dvren_render_backward(plain, F.plan, F.g, NULL);
+    CHECK(st == DVREN_ERROR_INVALID_ARGUMENT && strstr(dvren_last_error(ctx), "DIFFERENTIABLE"), "%s: %s",
+          dvren_status_string(st), dvren_last_error(ctx));
+    st = dvren_optimizer_create(plain, &od, &opt);
+    CHECK(st == DVREN_ERROR_INVALID_ARGUMENT && !opt, "optimizer on a plain scene: %s", dvren_status_string(st));
+    CHECK(dvren_scene_param_count(plain) == 0, "a plain scene has parameters");
+    dvren_scene_destroy(plain);
+
+    /* cotangents of another size, forward outputs of another size */
+    pd2 = pd;
+    pd2.width = W + 1;
+    CHECK_OK(ctx, dvren_plan_create(ctx, &pd2, &p2));
+    CHECK_OK(ctx, dvren_framebuffer_create_outputs(ctx, p2, DVREN_OUTPUT_RGB, &g2));
+    st = dvren_render_backward(F.sc, F.plan, g2, NULL);
+    CHECK(st == DVREN_ERROR_INVALID_ARGUMENT && strstr(dvren_last_error(ctx), "7 x 5"), "%s: %s", dvren_status_string(st),
+          dvren_last_error(ctx));
+    memset(&bo, 0, sizeof bo);
+    bo.forward = g2;
+    st = dvren_render_backward(F.sc, F.plan, F.g, &bo);
+    CHECK(st == DVREN_ERROR_INVALID_ARGUMENT && strstr(dvren_last_error(ctx), "forward"), "%s: %s",
+          dvren_status_string(st), dvren_last_error(ctx));
+
+    /* a non-finite cotangent in the deterministic mode */
+    for (i = 0; i < W * H * 3; ++i) nan_cot[i] = 0.1f;
+    nan_cot[7] = NAN;
+    CHECK(!write_output(F.g, DVREN_OUTPUT_RGB, nan_cot, W * H * 3), "write");
+    bo.forward = NULL;
+    bo.flags = DVREN_BACKWARD_DETERMINISTIC;
+    st = dvren_render_backward(F.sc, F.plan, F.g, &bo);
+    CHECK(st == DVREN_ERROR_INVALID_ARGUMENT && strstr(dvren_last_error(ctx), "finite"), "%s: %s",
+          dvren_status_string(st), dvren_last_error(ctx));
+    bo.flags = 0x80u;
+    st = dvren_render_backward(F.sc, F.plan, F.g, &bo);
+    CHECK(st == DVREN_ERROR_INVALID_ARGUMENT, "unknown flag: %s", dvren_status_string(st));
+
+    /* a loss target of the wrong size; TV over a channel range the grid lacks */
+    {
+        dvren_loss_desc ld;
+        dvren_tensor t;
+        int64_t n = W * H * 3 - 3;
+        memset(&ld, 0, sizeof ld);
+        dvren_tensor_wrap(nan_cot, DVREN_DTYPE_F32, 1, &n, NULL, &t);
+        ld.target_rgb = &t;
+        st = dvren_loss(ctx, &ld, F.fb, F.g, NULL);
+        CHECK(st == DVREN_ERROR_INVALID_ARGUMENT && strstr(dvren_last_error(ctx), "target_rgb"), "%s: %s",
+              dvren_status_string(st), dvren_last_error(ctx));
+    }
+    st = dvren_tv_regularize(F.sc, 0, 1.0f, 2, 5, 0u, NULL);
+    CHECK(st == DVREN_ERROR_INVALID_ARGUMENT, "TV channels [2, 5) of 4: %s", dvren_status_string(st));
+    st = dvren_tv_regularize(F.sc, 3, 1.0f, 0, 0, 0u, NULL);
+    CHECK(st == DVREN_ERROR_INVALID_ARGUMENT, "TV of parameter 3: %s", dvren_status_string(st));
+    od.lr = -1.0f;
+    st = dvren_optimizer_create(F.sc, &od, &opt);
+    CHECK(st == DVREN_ERROR_INVALID_ARGUMENT && strstr(dvren_last_error(ctx), "lr"), "negative lr: %s",
+          dvren_status_string(st));
+
+    /* a field without a backward cannot be part of a DIFFERENTIABLE scene */
+    CHECK_OK(ctx, dvren_plugin_load(ctx, mock_lib("mock_good")));
+    {
+        dvren_stage* mf = th_stage(ctx, DVREN_PLUGIN_FIELD, "mock_const", NULL);
+        dvren_scene* sc = NULL;
+        CHECK(mf, "mock_const: %s", dvren_last_error(ctx));
+        sd.field = mf;
+        sd.flags = DVREN_SCENE_DIFFERENTIABLE;
+        st = dvren_scene_create(ctx, &sd, &sc);
+        CHECK(st == DVREN_ERROR_UNSUPPORTED && !sc && strstr(dvren_last_error(ctx), "mock_const") &&
+                  strstr(dvren_last_error(ctx), "eval_bwd"),
+              "%s: %s", dvren_status_string(st), dvren_last_error(ctx));
+        dvren_stage_destroy(mf);
+    }
+    dvren_framebuffer_destroy(g2);
+    dvren_plan_destroy(p2);
+    fix_free(&F);
+    dvren_context_destroy(ctx);
+}
+
 int main(int argc, char** argv)
 {
     const char* e = getenv("DVREN_TEST_SEED");
     th_init(argc, argv);
+    const char* dev = getenv("DVREN_TEST_DEVICE");
+    g_cuda = dev && !strcmp(dev, "cuda");
     g_seed = e && *e ? strtoull(e, NULL, 10) : (uint64_t)time(NULL) ^ ((uint64_t)clock() << 32);
     rnd_state = g_seed;
     printf("# test_autodiff seed %llu (DVREN_TEST_SEED=%llu repeats this run)\n", (unsigned long long)g_seed,
@@ -283,5 +965,12 @@ int main(int argc, char** argv)
     RUN(gradcheck_sampling_and_plans);
     RUN(gradcheck_shading);
     RUN(gradcheck_transfer_function);
+    RUN(slab_gradient_is_analytic);
+    RUN(deterministic_mode_is_bitwise);
+    RUN(losses_match_formulas);
+    RUN(tv_matches_finite_differences);
+    RUN(optimizers_match_reference);
+    RUN(checkpoint_resumes_exactly);
+    RUN(bad_input);
     return th_done();
 }

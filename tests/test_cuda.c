@@ -262,6 +262,9 @@ TEST(nvrtc_compiles_every_combination)
             sd.field = t.f;
             sd.shader = t.s;
             sd.sampler = t.m;
+            /* every scene differentiable: the unit then holds the backward
+             * kernel and the training module is compiled too */
+            sd.flags = DVREN_SCENE_DIFFERENTIABLE;
             CHECK_OK(ctx, dvren_scene_create(ctx, &sd, &sc));
             for (ai = 0; ai < 2; ++ai) {
                 dvren_status s = dvren_cuda_compile_check(sc, archs[ai], log, sizeof log);
