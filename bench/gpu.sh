@@ -4,7 +4,7 @@
 # times dvren against the PyTorch peer in the same run, measures the JIT and
 # profiles the main kernel once with Nsight Compute. Prints a short table
 # last (bench/gpu_report.py). Everything goes to build-gpu/run/; the summaries
-# (at most 8 files) are copied to $OUT when it is set (the device tool's folder).
+# (8 files, the device tool's limit) are copied to $OUT when it is set (the device tool's folder).
 #
 #   bash bench/prepare_carry.sh      # here: peer script, data, cJSON/stb sources -> .carry/
 #   (device tool) run: bash bench/gpu.sh      carry: [".carry"]
@@ -47,7 +47,9 @@ cc -std=c11 -O2 -I$C/include -c tools/stb_impl.c -o $B/stb.o &
 cc -std=c11 -O2 -I$C/include/cjson -c $C/src/cJSON.c -o $B/cjson.o &
 cc $CFLAGS tests/test_cuda.c -o $B/test_cuda $LIBS &
 cc $CFLAGS bench/gpu_bench.c -o $B/gpu_bench $LIBS &
+cc $CFLAGS tests/test_autodiff.c -o $B/test_autodiff $LIBS &
 wait
+cc $CFLAGS examples/fit_volume.c $B/stb.o -o $B/fit_volume $LIBS || say "fit_volume does not build"
 cc $CFLAGS tools/dvren_render.c $B/stb.o $B/cjson.o -o $B/dvren_render $LIBS || { say "dvren_render does not build"; exit 1; }
 for f in $B/plugins/dense_grid.so $B/test_cuda $B/gpu_bench $B/dvren_render; do
   [ -e "$f" ] || { say "build failed: $f missing"; exit 1; }
@@ -56,6 +58,9 @@ done
 # ---------------------------------------------------------------- GPU tests
 say "tests (tests/test_cuda.c)"
 DVREN_PLUGIN_PATH=$B/plugins DVREN_TEST_MOCK_DIR=$B/tests/mock timeout 240 $B/test_cuda | tee $R/test_cuda.txt
+say "tests (tests/test_autodiff.c on the GPU: gradient checks against the CPU's float64, determinism, training ops)"
+DVREN_TEST_DEVICE=cuda DVREN_PLUGIN_PATH=$B/plugins DVREN_TEST_MOCK_DIR=$B/tests/mock timeout 300 $B/test_autodiff \
+  | tee $R/test_autodiff_gpu.txt | grep -v "^# .*checked" || true
 
 # ---------------------------------------------------------------- parity of the example scenes
 say "parity: example scenes, CPU vs CUDA (dvren_render --npy)"
@@ -120,6 +125,20 @@ run_bench u16_ert --storage u16 --ert 1e-3
 run_bench f32_1080p --storage f32 --width 1920 --height 1080
 run_bench u16_1080p_ert --storage u16 --width 1920 --height 1080 --ert 1e-3
 run_bench f32_reduced --res 128 --width 256 --height 256 --samples 128
+
+# ---------------------------------------------------------------- forward + backward (issue 4)
+say "peer: PyTorch, full size (fwdbwd)"
+python3 $C/torch_dense_grid.py --mode fwdbwd > $R/peer_fwdbwd.json 2> $R/peer_fwdbwd.err || say "peer fwdbwd failed: $(tail -3 $R/peer_fwdbwd.err)"
+cat $R/peer_fwdbwd.json
+run_bench fwdbwd --mode fwdbwd --storage f32
+run_bench fwdbwd_det --mode fwdbwd --storage f32 --deterministic 1
+run_bench fwdbwd_reduced --mode fwdbwd --res 128 --width 256 --height 256 --samples 128
+DVREN_BENCH_LOG=1 $B/gpu_bench --mode fwdbwd --reps 1 2>&1 | grep -E "registers|backward" | head -4
+say "fit: CT head on the GPU, time to 35 dB"
+DVREN_PLUGIN_PATH=$B/plugins timeout 300 $B/fit_volume --device cuda --size 256 --views 64 --heldout 8 --steps 4000 \
+  --batch 65536 --eval-every 100 --until-target --csv $R/fit_gpu.csv --png $R/fit_gpu.png 2> $R/fit_gpu.log
+echo "fit exit status $?" >> $R/fit_gpu.log
+tail -6 $R/fit_gpu.log
 $B/gpu_bench --res 256 --npy $R/dvren_full >/dev/null 2>&1
 python3 - "$C" "$R" >> $R/peer_fwd.json <<'EOF'
 import importlib.util, json, sys, numpy as np, torch
@@ -156,7 +175,10 @@ fi
 say "done in $(( $(date +%s) - t_start )) s"
 python3 bench/gpu_report.py "$R" | tee $R/summary.md
 if [ -n "${OUT:-}" ]; then
-  for f in summary.md test_cuda.txt parity.jsonl dvren.jsonl peer_fwd.json ncu.txt gpu.txt; do
+  # at most 8 files come back
+  cat $R/test_cuda.txt $R/test_autodiff_gpu.txt > $R/tests.txt 2>/dev/null
+  cat $R/peer_fwd.json $R/peer_fwdbwd.json $R/gpu.txt > $R/peer.txt 2>/dev/null
+  for f in summary.md tests.txt parity.jsonl dvren.jsonl peer.txt fit_gpu.log fit_gpu.csv fit_gpu.png; do
     [ -f $R/$f ] && cp $R/$f "$OUT/"
   done
 fi

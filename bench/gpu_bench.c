@@ -4,7 +4,14 @@
  *
  *   build/gpu_bench [--device cuda|cpu] [--res 256] [--width 800] [--height 800]
  *                   [--samples 256] [--storage f32|u16] [--ert 0] [--reps 21]
- *                   [--cache DIR] [--npy PREFIX]
+ *                   [--cache DIR] [--npy PREFIX] [--mode fwd|fwdbwd] [--deterministic 0|1]
+ *
+ * --mode fwdbwd times what the peer's fwdbwd mode does: the forward render,
+ * L = mean(C^2) (dvren_loss, L2 against a zero image) and the backward pass
+ * to the grid (replaying the march, reusing the forward's outputs), from
+ * zeroed gradients, per frame; it also prints the L2 norm of dL/dgrid to
+ * compare with the peer's grad_l2. --deterministic 1 uses the fixed-point
+ * (bitwise reproducible) backward and checks that two frames agree bitwise.
  *
  * --ert T turns early ray termination on at transmittance T (the peer has
  * none); --storage u16 stores the grid in 16 bits per channel (quantised over
@@ -40,8 +47,15 @@ static int cmp_double(const void* a, const void* b)
 
 int main(int argc, char** argv)
 {
-    const char *device = "cuda", *storage = "f32", *cache = NULL, *npy = NULL;
-    int res = 256, width = 800, height = 800, samples = 256, reps = 21, i, gpu;
+    const char *device = "cuda", *storage = "f32", *cache = NULL, *npy = NULL, *mode = "fwd";
+    int res = 256, width = 800, height = 800, samples = 256, reps = 21, i, gpu, fwdbwd, det = 0, bitwise = -1;
+    double grad_l2 = 0.0;
+    dvren_tensor zero_t;
+    dvren_loss_desc ld;
+    dvren_backward_options bo;
+    dvren_framebuffer* gfb = NULL;
+    float* zero_host = NULL;
+    float *g1 = NULL, *g2 = NULL;
     double ert = 0.0, t[256], mean = 0.0, dims[3];
     dvren_context* ctx = NULL;
     dvren_context_desc cd;
@@ -70,6 +84,8 @@ int main(int argc, char** argv)
         else if (!strcmp(a, "--reps")) reps = atoi(v);
         else if (!strcmp(a, "--cache")) cache = v;
         else if (!strcmp(a, "--npy")) npy = v;
+        else if (!strcmp(a, "--mode")) mode = v;
+        else if (!strcmp(a, "--deterministic")) det = atoi(v);
         else {
             fprintf(stderr, "gpu_bench: unknown option %s\n", a);
             return 2;
@@ -80,6 +96,11 @@ int main(int argc, char** argv)
         return 2;
     }
     gpu = strcmp(device, "cuda") == 0;
+    fwdbwd = strcmp(mode, "fwdbwd") == 0;
+    if (!fwdbwd && strcmp(mode, "fwd")) {
+        fprintf(stderr, "gpu_bench: --mode fwd or fwdbwd\n");
+        return 2;
+    }
     memset(&cd, 0, sizeof cd);
     if (gpu) {
         cd.device = DVREN_DEVICE_CUDA;
@@ -106,29 +127,69 @@ int main(int argc, char** argv)
     sd.field = field;
     sd.shader = shader;
     sd.sampler = sampler;
+    sd.flags = fwdbwd ? DVREN_SCENE_DIFFERENTIABLE : 0u;
     TRY(dvren_scene_create(ctx, &sd, &scene));
     t_scene = dvren__now_ms() - t_scene0;
     memset(&pd, 0, sizeof pd);
     pd.width = (uint32_t)width;
     pd.height = (uint32_t)height;
-    pd.outputs = DVREN_OUTPUT_RGB;
+    pd.outputs = fwdbwd ? DVREN_OUTPUT_RGB | DVREN_OUTPUT_TRANSMITTANCE : DVREN_OUTPUT_RGB;
     TRY(dvren_camera_look_at(eye, target, up, 45.0f * 3.14159265358979f / 180.0f, &pd.camera));
     TRY(dvren_plan_create(ctx, &pd, &plan));
-    TRY(dvren_framebuffer_create(ctx, plan, &fb));
-    for (i = 0; i < 3; ++i) TRY(dvren_render(scene, plan, fb, NULL)); /* warm-up */
+    TRY(dvren_framebuffer_create_outputs(ctx, plan, pd.outputs, &fb));
+    if (fwdbwd) {
+        int64_t zs[2];
+        zs[0] = (int64_t)width * height;
+        zs[1] = 3;
+        TRY(dvren_framebuffer_create_outputs(ctx, plan, DVREN_OUTPUT_RGB, &gfb));
+        if (gpu) {
+            TRY(dvren_cuda_tensor_create(ctx, DVREN_DTYPE_F32, 2, zs, &zero_t)); /* zero-filled, on the device */
+        } else {
+            zero_host = (float*)calloc((size_t)zs[0] * 3, sizeof(float));
+            TRY(dvren_tensor_wrap(zero_host, DVREN_DTYPE_F32, 2, zs, NULL, &zero_t));
+        }
+        memset(&ld, 0, sizeof ld);
+        ld.kind = DVREN_LOSS_L2; /* mean((C - 0)^2) over pixels and channels: the peer's L */
+        ld.target_rgb = &zero_t;
+        memset(&bo, 0, sizeof bo);
+        bo.flags = det ? DVREN_BACKWARD_DETERMINISTIC : 0u;
+        bo.forward = fb;
+    }
+#define FRAME()                                                                                                            do {                                                                                                                       if (fwdbwd) TRY(dvren_scene_zero_grad(scene));                                                                         TRY(dvren_render(scene, plan, fb, NULL));                                                                              if (fwdbwd) {                                                                                                              TRY(dvren_loss(ctx, &ld, fb, gfb, NULL));                                                                              TRY(dvren_render_backward(scene, plan, gfb, &bo));                                                                 }                                                                                                                  } while (0)
+    for (i = 0; i < 3; ++i) FRAME(); /* warm-up */
     TRY(dvren_synchronize(ctx));
     for (i = 0; i < reps; ++i) {
         if (gpu) {
             float ms = 0.0f;
             TRY(dvren_cuda_timer_begin(ctx));
-            TRY(dvren_render(scene, plan, fb, NULL));
+            FRAME();
             TRY(dvren_cuda_timer_end(ctx, &ms));
             t[i] = ms;
         } else {
             double t0 = dvren__now_ms();
-            TRY(dvren_render(scene, plan, fb, NULL));
+            FRAME();
             t[i] = dvren__now_ms() - t0;
         }
+    }
+    if (fwdbwd) {
+        /* |dL/dgrid| of the last frame; in the deterministic mode, one more
+         * frame must give the same bits */
+        dvren_scene_param p;
+        dvren_tensor gt;
+        int64_t n;
+        TRY(dvren_scene_param_get(scene, 0, &p));
+        n = (int64_t)p.numel;
+        g1 = (float*)malloc((size_t)n * sizeof(float));
+        g2 = (float*)malloc((size_t)n * sizeof(float));
+        if (!g1 || !g2) return 1;
+        TRY(dvren_tensor_wrap(g1, DVREN_DTYPE_F32, 1, &n, NULL, &gt));
+        TRY(dvren_scene_param_read(scene, 0, DVREN_PARAM_GRAD, &gt));
+        for (i = 0; i < (int)n; ++i) grad_l2 += (double)g1[i] * g1[i];
+        grad_l2 = sqrt(grad_l2);
+        FRAME();
+        TRY(dvren_tensor_wrap(g2, DVREN_DTYPE_F32, 1, &n, NULL, &gt));
+        TRY(dvren_scene_param_read(scene, 0, DVREN_PARAM_GRAD, &gt));
+        bitwise = memcmp(g1, g2, (size_t)n * sizeof(float)) == 0;
     }
     qsort(t, (size_t)reps, sizeof t[0], cmp_double);
     TRY(dvren_framebuffer_output(fb, DVREN_OUTPUT_RGB, &rgb));
@@ -151,12 +212,19 @@ int main(int argc, char** argv)
                "\"ert\": %g, \"ms_median\": %.4f, \"ms_min\": %.4f, \"gsamples_per_s\": %.2f, \"image_mean\": %.7f, "
                "\"pool_peak_gib\": %.4f, \"scene_setup_ms\": %.1f, \"target\": \"%s\", \"cache_hit\": %d, "
                "\"compile_ms\": %.1f, \"load_ms\": %.2f, \"registers\": %d, \"local_bytes\": %d, \"block\": \"%s\", "
-               "\"nvrtc_options\": \"%s\"}\n",
+               "\"nvrtc_options\": \"%s\", \"mode\": \"%s\", \"deterministic\": %d, \"grad_l2\": %.9g, "
+               "\"grad_bitwise_repeat\": %d}\n",
                device, res, width, height, samples, storage, ert, ms, t[0], sps * 1e-9, mean,
                (double)mem.peak / (1024.0 * 1024.0 * 1024.0), t_scene, ks.target, ks.cache_hit, ks.compile_ms, ks.load_ms,
                ks.registers, ks.local_bytes, getenv("DVREN_CUDA_BLOCK") ? getenv("DVREN_CUDA_BLOCK") : "8x16",
-               getenv("DVREN_CUDA_NVRTC_OPTIONS") ? getenv("DVREN_CUDA_NVRTC_OPTIONS") : "");
+               getenv("DVREN_CUDA_NVRTC_OPTIONS") ? getenv("DVREN_CUDA_NVRTC_OPTIONS") : "", mode, det, grad_l2,
+               bitwise);
     }
+    free(g1);
+    free(g2);
+    free(zero_host);
+    if (fwdbwd && gpu) dvren_tensor_destroy(ctx, &zero_t);
+    dvren_framebuffer_destroy(gfb);
     dvren_framebuffer_destroy(fb);
     dvren_plan_destroy(plan);
     dvren_scene_destroy(scene);

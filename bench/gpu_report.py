@@ -35,6 +35,12 @@ print(f"\ntests/test_cuda: {sum(l.startswith('PASS') for l in t)} passed, {sum(l
 for l in t:
     if l.startswith("FAIL") or l.startswith("#"):
         print("   ", l[:200])
+t = lines("test_autodiff_gpu.txt")
+print(f"tests/test_autodiff on the GPU: {sum(l.startswith('PASS') for l in t)} passed, "
+      f"{sum(l.startswith('FAIL') for l in t)} failed")
+for l in t:
+    if l.startswith("FAIL") or (l.startswith("#") and ("checked" in l or "fast vs" in l or "seed" in l)):
+        print("   ", l[:200])
 
 print("\n| parity (256x256, CPU vs CUDA) | max rel rgb | alpha | depth | T | 99.9% rgb | hit diff | ERT flips (max abs) |")
 print("| --- | --- | --- | --- | --- | --- | --- | --- |")
@@ -60,7 +66,7 @@ if peer:
     print(f"| PyTorch peer ({peer.get('torch')}) | {pm:.3f} | {peer['gsamples_per_s']:.1f} | 1.0 | {peer['image_mean']:.7f} | "
           f"{peer['peak_mem_gib']:.3f} (max allocated) |")
 for k, v in runs.items():
-    if k.startswith("jit"):
+    if k.startswith("jit") or v.get("mode") == "fwdbwd":
         continue
     ratio = f"{pm / v['ms_median']:.1f}" if pm and v["width"] == 800 and v["res"] == 256 and v["samples"] == 256 else "-"
     note = f"{k}: {v['width']}x{v['height']}" + (f", ERT {v['ert']:g}" if v["ert"] else "") + f", {v['storage']}"
@@ -79,3 +85,30 @@ if "jit_cold" in runs and "jit_warm" in runs:
     c, w = runs["jit_cold"], runs["jit_warm"]
     print(f"JIT: cold compile {c['compile_ms']:.0f} ms (+{c['load_ms']:.1f} ms load), warm cache load {w['load_ms']:.2f} ms "
           f"(hit={w['cache_hit']}); scene setup incl. grid generation + upload {w['scene_setup_ms']:.0f} ms")
+
+pb = {}
+for j in jsonl("peer_fwdbwd.json"):
+    pb = j
+pbm = pb.get("ms_median")
+print("\n| fwdbwd: render + L = mean(C^2) + backward to the grid | ms/frame | x peer | grad L2 | rel. to peer | memory GiB | bitwise repeat |")
+print("| --- | --- | --- | --- | --- | --- | --- |")
+if pb:
+    print(f"| PyTorch peer ({pb.get('torch')}) | {pbm:.3f} | 1.0 | {pb['grad_l2']:.9g} | - | {pb['peak_mem_gib']:.3f} (max allocated) | - |")
+for k, v in runs.items():
+    if v.get("mode") != "fwdbwd":
+        continue
+    full = v["width"] == 800 and v["res"] == 256 and v["samples"] == 256
+    ratio = f"{pbm / v['ms_median']:.1f}" if pbm and full else "-"
+    rel = f"{abs(v['grad_l2'] - pb['grad_l2']) / pb['grad_l2']:.2e}" if pb and full else "-"
+    note = f"{k}" + (" (deterministic)" if v.get("deterministic") else "")
+    if not full:
+        note += f": {v['res']}^3, {v['width']}x{v['height']}, {v['samples']} samples"
+    print(f"| {note} | {v['ms_median']:.3f} | {ratio} | {v['grad_l2']:.9g} | {rel} | {v['pool_peak_gib']:.3f} (pool) | "
+          f"{v.get('grad_bitwise_repeat')} |")
+if "fwdbwd" in runs and "fwdbwd_det" in runs:
+    print(f"\ndeterministic / default: {runs['fwdbwd_det']['ms_median'] / runs['fwdbwd']['ms_median']:.2f}x")
+f = [l for l in lines("fit_gpu.log") if l.startswith("[fit]") or "exit" in l]
+if f:
+    print("\nfit_volume on the GPU:")
+    for l in f[:1] + f[-4:]:
+        print("   ", l[:200])
