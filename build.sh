@@ -122,9 +122,12 @@ build_all() {
     $CC $BASE_CFLAGS tools/$t.c $B/obj/stb_write.o -o $B/$t -lcjson $LIBS
   done
   $CC $BASE_CFLAGS examples/minimal.c $B/obj/stb_write.o -o $B/minimal $LIBS
+  # the fit example is also the tool dvren_fit
+  $CC $BASE_CFLAGS examples/fit_volume.c $B/obj/stb_write.o -o $B/fit_volume $LIBS
+  cp $B/fit_volume $B/dvren_fit
   $CC $BASE_CFLAGS bench/cpu_render.c -o $B/cpu_render $LIBS
   for p in "${PLUGINS[@]}"; do cp plugins/$p/${p}_device.h $B/plugins/; done
-  say "built: $B/dvren_render, $B/minimal, $B/cpu_render, plugins in $B/plugins/"
+  say "built: $B/dvren_render, $B/minimal, $B/fit_volume (= $B/dvren_fit), $B/cpu_render, plugins in $B/plugins/"
 }
 
 case "${1:-all}" in

@@ -16,7 +16,7 @@
  * truth (top) over the fit (bottom) for four held-out views.
  *
  *   build/fit_volume [--device cpu|cuda] [--size 64] [--views 64] [--heldout 8]
- *                    [--steps 3000] [--batch 8192] [--lr 0.08] [--tv 1e-4]
+ *                    [--steps 3000] [--batch 8192] [--lr 0.3] [--tv 1e-4]
  *                    [--target 35] [--until-target] [--eval-every 100] [--seed 1]
  *                    [--csv out/fit_curve.csv] [--png out/fit_side_by_side.png]
  *                    [--downsample 1] [--model-scale 1] [--volume PATH]
@@ -181,7 +181,7 @@ int main(int argc, char** argv)
     static const double tf_color[] = {500, 0.9, 0.6, 0.5, 1100, 0.95, 0.75, 0.65, 1200, 1, 0.95, 0.85};
     static const double light[3] = {0.5, -1.0, -0.6};
     const double fov = 0.75, radius = 3.0;
-    opts o = {"cpu", 64, 64, 8, 3000, 8192, 100, 0, 1, 1, 0.08, 1e-4, 35.0, 1, "out/fit_curve.csv", "out/fit_side_by_side.png",
+    opts o = {"cpu", 64, 64, 8, 3000, 8192, 100, 0, 1, 1, 0.3, 1e-4, 35.0, 1, "out/fit_curve.csv", "out/fit_side_by_side.png",
               NULL};
     const char* data = getenv("DVREN_DATA") ? getenv("DVREN_DATA") : "../shared/data";
     char vol[1024];
