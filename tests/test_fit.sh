@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# tests/test_fit.sh - examples/fit_volume on the CPU at the CI's size: a
+# dense grid fitted from 64 views of the CT head (ground truth averaged over
+# 2^3 voxels, 48 x 48 pixels) must reach 35 dB PSNR on 8 held-out views, and
+# write its curve (CSV) and side-by-side PNG; bad options and an unwritable
+# output fail with a message and leave no image behind.
+# Run from the repository root after ./build.sh. Prints PASS|FAIL|SKIP lines.
+set -u
+cd "$(dirname "$0")/.." || exit 1
+ROOT=$(pwd)
+B=${DVREN_BUILD:-build}
+case $B in /*) ;; *) B=$ROOT/$B ;; esac
+BIN=$B/fit_volume
+NAME=test_fit
+export DVREN_PLUGIN_PATH=${DVREN_PLUGIN_PATH:-$B/plugins}
+DATA=${DVREN_DATA:-../shared/data}
+[ -x "$BIN" ] || { echo "FAIL $NAME/binary: $BIN is not built (run ./build.sh first)"; exit 1; }
+[ -f "$DATA/ct_head/quarter.nhdr" ] || { echo "SKIP $NAME/fit: no CT head under $DATA"; exit 0; }
+TOP=$(mktemp -d "${TMPDIR:-/tmp}/dvren-fit.XXXXXX") || exit 1
+trap 'rm -rf "$TOP"' EXIT
+nfail=0
+fail() { echo "FAIL $NAME/$1: $2"; sed 's/^/    /' "$TOP/err" | tail -8; nfail=$((nfail + 1)); }
+
+# ---- the fit reaches 35 dB on held-out views
+if "$BIN" --device cpu --size 48 --downsample 2 --steps 1500 --batch 4096 --eval-every 100 --until-target \
+    --csv "$TOP/curve.csv" --png "$TOP/side.png" 2> "$TOP/err"; then
+  last=$(tail -n 1 "$TOP/curve.csv" | cut -d, -f4)
+  rows=$(($(wc -l < "$TOP/curve.csv") - 1))
+  if [ "$(head -n 1 "$TOP/curve.csv")" != "step,seconds,loss,heldout_psnr_db,rays_per_s" ]; then
+    fail fit_reaches_35db "CSV header: $(head -n 1 "$TOP/curve.csv")"
+  elif ! awk -v p="$last" 'BEGIN { exit !(p >= 35.0) }'; then
+    fail fit_reaches_35db "last held-out PSNR $last < 35"
+  elif [ ! -s "$TOP/side.png" ] || [ "$(head -c 8 "$TOP/side.png" | od -An -c | tr -d ' ')" != "211PNG\r\n032\n" ]; then
+    fail fit_reaches_35db "no PNG written"
+  else
+    echo "# held-out PSNR $last dB after $((rows * 100)) steps or fewer ($(grep -o 'reached.*' "$TOP/err" | head -1))"
+    echo "PASS $NAME/fit_reaches_35db"
+  fi
+else
+  fail fit_reaches_35db "exit status $? (2: the target was not reached)"
+fi
+
+# ---- bad input: a message naming the problem, exit 1, no image
+"$BIN" --device gpu --png "$TOP/bad.png" 2> "$TOP/err"
+st=$?
+if [ $st -eq 1 ] && grep -q "cpu or cuda" "$TOP/err" && [ ! -e "$TOP/bad.png" ]; then echo "PASS $NAME/bad_device";
+else fail bad_device "exit $st"; fi
+"$BIN" --steps 2>"$TOP/err"
+st=$?
+if [ $st -eq 1 ] && grep -q "needs a value\|incomplete" "$TOP/err"; then echo "PASS $NAME/missing_value";
+else fail missing_value "exit $st"; fi
+"$BIN" --size 16 --downsample 2 --steps 2 --csv "$TOP/no/such/dir/c.csv" --png "$TOP/bad2.png" 2> "$TOP/err"
+st=$?
+if [ $st -eq 1 ] && grep -q "no/such/dir" "$TOP/err" && [ ! -e "$TOP/bad2.png" ]; then echo "PASS $NAME/unwritable_csv";
+else fail unwritable_csv "exit $st"; fi
+"$BIN" --volume "$TOP/missing.nhdr" --png "$TOP/bad3.png" 2> "$TOP/err"
+st=$?
+if [ $st -eq 1 ] && grep -q "missing.nhdr" "$TOP/err" && [ ! -e "$TOP/bad3.png" ]; then echo "PASS $NAME/missing_volume";
+else fail missing_volume "exit $st"; fi
+exit $((nfail > 0))
