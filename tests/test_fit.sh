@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # tests/test_fit.sh - examples/fit_volume on the CPU at the CI's size: a
 # dense grid fitted from 64 views of the CT head (ground truth averaged over
-# 2^3 voxels, 48 x 48 pixels) must reach 35 dB PSNR on 8 held-out views, and
+# 2^3 voxels, 64 x 64 pixels) must reach 35 dB PSNR on 8 held-out views, and
 # write its curve (CSV) and side-by-side PNG; bad options and an unwritable
 # output fail with a message and leave no image behind.
 # Run from the repository root after ./build.sh. Prints PASS|FAIL|SKIP lines.
@@ -22,7 +22,7 @@ nfail=0
 fail() { echo "FAIL $NAME/$1: $2"; sed 's/^/    /' "$TOP/err" | tail -8; nfail=$((nfail + 1)); }
 
 # ---- the fit reaches 35 dB on held-out views
-if "$BIN" --device cpu --size 48 --downsample 2 --steps 1500 --batch 4096 --eval-every 100 --until-target \
+if "$BIN" --device cpu --size 64 --downsample 2 --steps 1200 --batch 8192 --eval-every 100 --until-target \
     --csv "$TOP/curve.csv" --png "$TOP/side.png" 2> "$TOP/err"; then
   last=$(tail -n 1 "$TOP/curve.csv" | cut -d, -f4)
   rows=$(($(wc -l < "$TOP/curve.csv") - 1))
