@@ -423,8 +423,11 @@ TEST(slab_gradient_is_analytic)
     for (k = 0; k < 4; ++k)
         CHECK(fabs(sum[k] - want[k]) <= 1e-4 * fabs(want[k]) + 1e-6, "channel %d: gradient sum %.8g, analytic %.8g", k,
               sum[k], want[k]);
-    fix_free(&F);
-    dvren_context_destroy(F.ctx);
+    {
+        dvren_context* c = F.ctx;
+        fix_free(&F);
+        dvren_context_destroy(c);
+    }
 }
 
 /* ---- determinism ----------------------------------------------------------------------- */
