@@ -5584,7 +5584,6 @@ static dvren_status dvren__bind_grads(dvren_scene* sc, void* const* blocks, uint
         dvren_stage* st = sc->stage[k];
         dvren_grad_ref refs[DVREN_MAX_BUFFERS];
         dvren_status s;
-        int any = 0;
         if (!st->rec->inst.bind_gradients) continue;
         memset(refs, 0, sizeof refs);
         for (i = 0; i < sc->nparams; ++i) {
@@ -5595,9 +5594,7 @@ static dvren_status dvren__bind_grads(dvren_scene* sc, void* const* blocks, uint
             else if (mode == DVREN_GRAD_F64) refs[P->pub.buffer].ptr = g64[i];
             else if (mode == DVREN_GRAD_FIXED) refs[P->pub.buffer].ptr = P->fixed;
             else refs[P->pub.buffer].ptr = P->pub.grad.data;
-            any = 1;
         }
-        (void)any;
         sc->ctx->last_error[0] = 0;
         s = st->rec->inst.bind_gradients(&st->rec->host, st->instance, refs, blocks[k]);
         if (s != DVREN_OK) {

@@ -645,32 +645,20 @@ DVREN_CUDA_API dvren_status dvren_cuda_tensor_create(dvren_context* ctx, dvren_d
 
 static void dvren__cu_tensor_free(dvren_context* ctx, dvren_tensor* t) { dvren__cu_release(ctx, (dvren__cu_ptr)(uintptr_t)t->data); }
 
+static dvren_status dvren__cu_mem_copy(dvren_context* ctx, void* dst, dvren_memory dm, const void* src, dvren_memory sm,
+                                       size_t n);
+
 DVREN_CUDA_API dvren_status dvren_cuda_copy(dvren_context* ctx, dvren_tensor* dst, const dvren_tensor* src)
 {
-    dvren__cu_state* S;
     size_t n;
-    dvren_status status = DVREN_OK;
     if (!dvren__cu_is(ctx) || !dst || !src || !dst->data || !src->data)
         return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "cuda", NULL, "copy: not a CUDA context, or NULL tensor");
     if (dst->dtype != src->dtype || dvren_tensor_numel(dst) != dvren_tensor_numel(src) ||
         !dvren_tensor_is_contiguous(dst) || !dvren_tensor_is_contiguous(src))
         return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "cuda", NULL,
                                "copy: tensors differ in dtype or element count, or are not contiguous");
-    S = dvren__cu_st(ctx);
     n = (size_t)dvren_tensor_numel(src) * dvren_dtype_size(src->dtype);
-    dvren__cu.cuCtxSetCurrent(S->cuctx);
-    if (src->memory == DVREN_MEMORY_HOST && dst->memory == DVREN_MEMORY_DEVICE)
-        DVREN__CU(ctx, cuMemcpyHtoDAsync((dvren__cu_ptr)(uintptr_t)dst->data, src->data, n, S->stream));
-    else if (src->memory == DVREN_MEMORY_DEVICE && dst->memory == DVREN_MEMORY_HOST)
-        DVREN__CU(ctx, cuMemcpyDtoHAsync(dst->data, (dvren__cu_ptr)(uintptr_t)src->data, n, S->stream));
-    else if (src->memory == DVREN_MEMORY_DEVICE && dst->memory == DVREN_MEMORY_DEVICE)
-        DVREN__CU(ctx, cuMemcpyDtoDAsync((dvren__cu_ptr)(uintptr_t)dst->data, (dvren__cu_ptr)(uintptr_t)src->data, n,
-                                         S->stream));
-    else
-        memcpy(dst->data, src->data, n);
-    DVREN__CU(ctx, cuStreamSynchronize(S->stream));
-cleanup:
-    return status;
+    return dvren__cu_mem_copy(ctx, dst->data, dst->memory, src->data, src->memory, n);
 }
 
 /* ======================================================================== */
@@ -3078,7 +3066,6 @@ static dvren_status dvren__cu_render(dvren_scene* sc, const dvren_plan* plan, dv
     if (d->outputs & DVREN_OUTPUT_SAMPLES) A.fb.samples = (uint32_t*)(uintptr_t)F->out[5];
     params[0] = &A;
     params[1] = C->blocks;
-    dvren__cu.cuCtxSetCurrent(S->cuctx);
     if (timed) DVREN__CU(ctx, cuEventRecord(S->timer[0], S->stream));
     DVREN__CU(ctx, cuLaunchKernel(K->function, (d->roi.w + S->block_x - 1) / S->block_x,
                                   (d->roi.h + S->block_y - 1) / S->block_y, 1, S->block_x, S->block_y, 1, 0, S->stream,
