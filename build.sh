@@ -116,14 +116,14 @@ build_all() {
     $CC $BASE_CFLAGS $PLUGIN_FLAGS plugins/$p/*.c -o $B/plugins/$p.so -lm
   done
   # third-party implementation units, compiled once without our warning set
-  [ $B/obj/stb_write.o -nt tools/stb_impl.c ] ||
-    $CC -std=c11 -O2 -c tools/stb_impl.c -o $B/obj/stb_write.o
+  [ $B/obj/stb.o -nt tools/stb_impl.c ] ||
+    $CC -std=c11 -O2 -c tools/stb_impl.c -o $B/obj/stb.o
   for t in "${TOOLS[@]}"; do
-    $CC $BASE_CFLAGS tools/$t.c $B/obj/stb_write.o -o $B/$t -lcjson $LIBS
+    $CC $BASE_CFLAGS tools/$t.c $B/obj/stb.o -o $B/$t -lcjson $LIBS
   done
-  $CC $BASE_CFLAGS examples/minimal.c $B/obj/stb_write.o -o $B/minimal $LIBS
+  $CC $BASE_CFLAGS examples/minimal.c $B/obj/stb.o -o $B/minimal $LIBS
   # the fit example is also the tool dvren_fit
-  $CC $BASE_CFLAGS examples/fit_volume.c $B/obj/stb_write.o -o $B/fit_volume $LIBS
+  $CC $BASE_CFLAGS examples/fit_volume.c $B/obj/stb.o -o $B/fit_volume -lcjson $LIBS
   cp $B/fit_volume $B/dvren_fit
   $CC $BASE_CFLAGS bench/cpu_render.c -o $B/cpu_render $LIBS
   for p in "${PLUGINS[@]}"; do cp plugins/$p/${p}_device.h $B/plugins/; done

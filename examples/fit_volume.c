@@ -24,6 +24,25 @@
  * f^3 blocks (same box), for quick runs such as the CI test; --model-scale s
  * gives the model s times the ground truth's voxels per axis.
  *
+ * Multi-view photographs instead of the CT head: --images PATH names a
+ * transforms JSON in the layout of the NeRF synthetic data set (Mildenhall et
+ * al. 2020: "camera_angle_x", the horizontal field of view in radians, and
+ * "frames", each with "file_path" relative to the JSON's folder, ".png"
+ * added when missing, and "transform_matrix", a 4x4 camera-to-world matrix
+ * in the Blender/OpenGL convention: the camera looks down -z, +y is up).
+ * Frames whose image file is absent are skipped, and the tool says how many;
+ * a file that is present but unreadable is an error. Images are RGBA, 8 bits
+ * per sample; the loader composites them on black (rgb * alpha, the
+ * renderer's background) and box-filters them down to --size pixels across
+ * (the width must be a multiple of --size). --heldout views, evenly spread
+ * over the list, are kept for evaluation; the fit trains on the others.
+ * The model's box is carved from the training views' alpha (the box of the
+ * points that every training view sees on a covered pixel, padded by two
+ * lattice cells; see carve_box), and its grid has --grid voxels along the
+ * box's longest side.
+ *   build/fit_volume --images ../shared/data/lego/transforms_train.json
+ *                    --size 800 --heldout 4 --grid 256 --device cuda
+ *
  * Exit status: 0 when the last held-out PSNR reaches --target, 2 when it
  * does not, 1 on an error. Rays are generated here (a pinhole model written
  * out below) and rendered as ray-batch plans, for the ground truth as for
@@ -32,7 +51,9 @@
 #include "dvren.h"
 #define DVREN_CUDA_IMPLEMENTATION
 #include "dvren_cuda.h"
-#include <stb/stb_image_write.h>
+#include "dvren_image.h"
+#include <cjson/cJSON.h>
+#include <stb/stb_image.h>
 
 #include <math.h>
 #include <stdio.h>
@@ -50,10 +71,10 @@
 
 typedef struct opts {
     const char* device;
-    int size, views, heldout, steps, batch, eval_every, until_target, downsample, model_scale;
+    int size, views, heldout, steps, batch, eval_every, until_target, downsample, model_scale, grid;
     double lr, tv, target;
     unsigned long long seed;
-    const char *csv, *png, *volume;
+    const char *csv, *png, *volume, *images;
 } opts;
 
 static double now_s(void)
@@ -118,6 +139,273 @@ static void pinhole_rays(const double eye[3], double fov, int size, float* rays)
         }
 }
 
+/* ---- multi-view images with poses (--images) ------------------------------ */
+
+/* Views loaded from a transforms JSON: count views of width x height pixels;
+ * rays (count, height, width, 6), rgb composited on black (count, height,
+ * width, 3), alpha (count, height, width) and each camera's pose (3 x 4
+ * camera-to-world, row-major) with its focal length in filtered pixels. */
+typedef struct view_set {
+    int count, width, height;
+    float *rays, *rgb, *alpha;
+    double *pose, focal;
+} view_set;
+
+static void view_set_free(view_set* vs)
+{
+    free(vs->rays);
+    free(vs->rgb);
+    free(vs->alpha);
+    free(vs->pose);
+    memset(vs, 0, sizeof *vs);
+}
+
+static char* read_text(const char* path)
+{
+    FILE* f = fopen(path, "rb");
+    char* text = NULL;
+    long n;
+    if (!f) return NULL;
+    if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0 &&
+        (text = (char*)malloc((size_t)n + 1)) != NULL) {
+        if (fread(text, 1, (size_t)n, f) != (size_t)n) {
+            free(text);
+            text = NULL;
+        } else {
+            text[n] = 0;
+        }
+    }
+    fclose(f);
+    return text;
+}
+
+/* Appends one view: the image (w x h RGBA) box-filtered by f, composited on
+ * black, and its rays (pixel centres of the filtered image, pinhole with the
+ * focal length focal in full-resolution pixels, Blender/OpenGL axes). */
+static int view_set_add(view_set* vs, const unsigned char* img, int w, int h, int f, double focal, const double m[12])
+{
+    int W = w / f, H = h / f, i, j, a, b, c;
+    size_t px = (size_t)W * H, n = (size_t)vs->count + 1;
+    float *rays = (float*)realloc(vs->rays, n * px * 6 * sizeof(float)), *rgb, *alpha;
+    double* pose;
+    if (rays) vs->rays = rays;
+    rgb = (float*)realloc(vs->rgb, n * px * 3 * sizeof(float));
+    if (rgb) vs->rgb = rgb;
+    alpha = (float*)realloc(vs->alpha, n * px * sizeof(float));
+    if (alpha) vs->alpha = alpha;
+    pose = (double*)realloc(vs->pose, n * 12 * sizeof(double));
+    if (pose) vs->pose = pose;
+    if (!rays || !rgb || !alpha || !pose) return 1;
+    rays += (n - 1) * px * 6;
+    rgb += (n - 1) * px * 3;
+    alpha += (n - 1) * px;
+    memcpy(pose + (n - 1) * 12, m, 12 * sizeof(double));
+    for (j = 0; j < H; ++j)
+        for (i = 0; i < W; ++i) {
+            double acc[4] = {0, 0, 0, 0}, d[3], x, y, len;
+            size_t p = (size_t)j * W + i;
+            for (b = j * f; b < j * f + f; ++b)
+                for (a = i * f; a < i * f + f; ++a) {
+                    const unsigned char* q = img + 4 * ((size_t)b * w + a);
+                    double al = q[3] / 255.0;
+                    for (c = 0; c < 3; ++c) acc[c] += al * q[c] / 255.0;
+                    acc[3] += al;
+                }
+            for (c = 0; c < 3; ++c) rgb[3 * p + c] = (float)(acc[c] / (f * f));
+            alpha[p] = (float)(acc[3] / (f * f));
+            /* camera space: x right, y up, looking down -z */
+            x = ((i + 0.5) * f - 0.5 * w) / focal;
+            y = -((j + 0.5) * f - 0.5 * h) / focal;
+            for (c = 0; c < 3; ++c) d[c] = m[4 * c] * x + m[4 * c + 1] * y - m[4 * c + 2];
+            len = sqrt(d[0] * d[0] + d[1] * d[1] + d[2] * d[2]);
+            for (c = 0; c < 3; ++c) {
+                rays[6 * p + c] = (float)m[4 * c + 3];
+                rays[6 * p + 3 + c] = (float)(d[c] / len);
+            }
+        }
+    vs->count = (int)n;
+    vs->width = W;
+    vs->height = H;
+    return 0;
+}
+
+/* Loads the frames of a NeRF-synthetic transforms JSON (see the top of this
+ * file) whose images exist, filtered to size pixels across. Prints its
+ * errors (naming the file and the field) and returns 1 on failure. */
+static int load_views(const char* json_path, int size, view_set* vs)
+{
+    char *text = read_text(json_path), dir[1024], path[2048];
+    cJSON *root = NULL, *fov, *frames, *fr;
+    const char* slash = strrchr(json_path, '/');
+    unsigned char* img = NULL;
+    int k = 0, missing = 0, w0 = 0, h0 = 0, f = 1, rc = 1;
+    double focal = 0.0;
+    char first_missing[2048] = "";
+    memset(vs, 0, sizeof *vs);
+    if (!text) {
+        fprintf(stderr, "fit_volume: cannot read '%s'\n", json_path);
+        return 1;
+    }
+    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - json_path) : 1, slash ? json_path : ".");
+    root = cJSON_Parse(text);
+    if (!root) {
+        const char* at = cJSON_GetErrorPtr();
+        fprintf(stderr, "fit_volume: '%s': not valid JSON (near byte %ld)\n", json_path, at ? (long)(at - text) : -1L);
+        goto done;
+    }
+    fov = cJSON_GetObjectItemCaseSensitive(root, "camera_angle_x");
+    if (!cJSON_IsNumber(fov) || !(fov->valuedouble > 0.0) || !(fov->valuedouble < 3.14159)) {
+        fprintf(stderr, "fit_volume: '%s': \"camera_angle_x\" must be a number in (0, pi) (radians)\n", json_path);
+        goto done;
+    }
+    frames = cJSON_GetObjectItemCaseSensitive(root, "frames");
+    if (!cJSON_IsArray(frames) || cJSON_GetArraySize(frames) == 0) {
+        fprintf(stderr, "fit_volume: '%s': \"frames\" must be a non-empty array\n", json_path);
+        goto done;
+    }
+    cJSON_ArrayForEach(fr, frames)
+    {
+        cJSON *file = cJSON_GetObjectItemCaseSensitive(fr, "file_path"), *tm = cJSON_GetObjectItemCaseSensitive(fr, "transform_matrix");
+        double m[16];
+        int r, c, w, h, n;
+        size_t len;
+        FILE* probe;
+        if (!cJSON_IsString(file) || !file->valuestring[0]) {
+            fprintf(stderr, "fit_volume: '%s': frames[%d].file_path must be a non-empty string\n", json_path, k);
+            goto done;
+        }
+        if (!cJSON_IsArray(tm) || cJSON_GetArraySize(tm) != 4) {
+            fprintf(stderr, "fit_volume: '%s': frames[%d].transform_matrix must be 4 rows of 4 numbers\n", json_path, k);
+            goto done;
+        }
+        for (r = 0; r < 4; ++r) {
+            cJSON* row = cJSON_GetArrayItem(tm, r);
+            for (c = 0; c < 4; ++c) {
+                cJSON* e = cJSON_IsArray(row) && cJSON_GetArraySize(row) == 4 ? cJSON_GetArrayItem(row, c) : NULL;
+                if (!cJSON_IsNumber(e) || !isfinite(e->valuedouble)) {
+                    fprintf(stderr, "fit_volume: '%s': frames[%d].transform_matrix must be 4 rows of 4 finite numbers\n",
+                            json_path, k);
+                    goto done;
+                }
+                m[4 * r + c] = e->valuedouble;
+            }
+        }
+        /* a camera-to-world matrix: orthonormal rotation, last row 0 0 0 1 */
+        for (r = 0; r < 3; ++r)
+            for (c = 0; c < 3; ++c) {
+                double dot = m[r] * m[c] + m[4 + r] * m[4 + c] + m[8 + r] * m[8 + c];
+                if (fabs(dot - (r == c)) > 1e-3) {
+                    fprintf(stderr, "fit_volume: '%s': frames[%d].transform_matrix is not a rigid camera-to-world matrix "
+                                    "(its 3 x 3 rotation is not orthonormal)\n", json_path, k);
+                    goto done;
+                }
+            }
+        if (m[12] != 0.0 || m[13] != 0.0 || m[14] != 0.0 || m[15] != 1.0) {
+            fprintf(stderr, "fit_volume: '%s': frames[%d].transform_matrix: the last row must be 0 0 0 1\n", json_path, k);
+            goto done;
+        }
+        len = strlen(file->valuestring);
+        snprintf(path, sizeof path, "%s/%s%s", dir, file->valuestring,
+                 len > 4 && !strcmp(file->valuestring + len - 4, ".png") ? "" : ".png");
+        ++k;
+        probe = fopen(path, "rb");
+        if (!probe) {
+            if (!missing++) snprintf(first_missing, sizeof first_missing, "%s", path);
+            continue;
+        }
+        fclose(probe);
+        img = stbi_load(path, &w, &h, &n, 4);
+        if (!img) {
+            fprintf(stderr, "fit_volume: '%s': cannot decode the image (%s)\n", path, stbi_failure_reason());
+            goto done;
+        }
+        if (!w0) {
+            if (size > w || w % size || h % (w / size)) {
+                fprintf(stderr, "fit_volume: '%s' is %d x %d: --size %d must divide its width, and width / size its height\n",
+                        path, w, h, size);
+                goto done;
+            }
+            w0 = w;
+            h0 = h;
+            f = w / size;
+            focal = 0.5 * w / tan(0.5 * fov->valuedouble);
+            vs->focal = focal / f;
+        } else if (w != w0 || h != h0) {
+            fprintf(stderr, "fit_volume: '%s' is %d x %d, the frames before it %d x %d\n", path, w, h, w0, h0);
+            goto done;
+        }
+        if (view_set_add(vs, img, w, h, f, focal, m)) {
+            fprintf(stderr, "fit_volume: out of memory for %d views of %d x %d\n", vs->count + 1, w / f, h / f);
+            goto done;
+        }
+        stbi_image_free(img);
+        img = NULL;
+    }
+    if (!vs->count) {
+        fprintf(stderr, "fit_volume: '%s': none of its %d frames has its image (the first missing: '%s')\n", json_path, k,
+                first_missing);
+        goto done;
+    }
+    if (missing)
+        fprintf(stderr, "[fit] %s: %d of its %d frames have images; %d listed images are absent (the first: %s)\n",
+                json_path, vs->count, k, missing, first_missing);
+    rc = 0;
+done:
+    if (rc) view_set_free(vs);
+    stbi_image_free(img);
+    cJSON_Delete(root);
+    free(text);
+    return rc;
+}
+
+/* The model's box, carved from alpha: the box of the points of a 128^3
+ * lattice over the cube of half side half that lie in front of every view
+ * of use[] (use[v] != 0), inside its image, on a covered pixel (alpha > 0),
+ * padded by two lattice cells and kept within the cube: the bounds of a
+ * visual hull (Laurentini 1994) cut to the views' common frustum, which
+ * assumes that every view frames the whole object, as in object-centred
+ * captures such as the NeRF synthetic scenes. Returns 1 when no point
+ * survives. */
+static int carve_box(const view_set* vs, const int* use, double half, double box[6])
+{
+    const int n = 128;
+    double cell = 2.0 * half / (n - 1);
+    int i, j, k, v, c, any = 0;
+    for (c = 0; c < 3; ++c) {
+        box[c] = half;
+        box[3 + c] = -half;
+    }
+    for (k = 0; k < n; ++k)
+        for (j = 0; j < n; ++j)
+            for (i = 0; i < n; ++i) {
+                double p[3] = {-half + i * cell, -half + j * cell, -half + k * cell};
+                int keep = 1;
+                for (v = 0; v < vs->count && keep; ++v) {
+                    const double* m = vs->pose + 12 * v;
+                    double q[3], d[3], u, w;
+                    if (!use[v]) continue;
+                    for (c = 0; c < 3; ++c) d[c] = p[c] - m[4 * c + 3];
+                    for (c = 0; c < 3; ++c) q[c] = m[c] * d[0] + m[4 + c] * d[1] + m[8 + c] * d[2]; /* R^T d */
+                    u = vs->focal * q[0] / -q[2] + 0.5 * vs->width;
+                    w = -vs->focal * q[1] / -q[2] + 0.5 * vs->height;
+                    keep = q[2] < 0.0 && u >= 0.0 && w >= 0.0 && u < vs->width && w < vs->height &&
+                           vs->alpha[(size_t)v * vs->width * vs->height + (size_t)w * vs->width + (size_t)u] > 0.0f;
+                }
+                if (!keep) continue;
+                any = 1;
+                for (c = 0; c < 3; ++c) {
+                    if (p[c] < box[c]) box[c] = p[c];
+                    if (p[c] > box[3 + c]) box[3 + c] = p[c];
+                }
+            }
+    if (!any) return 1;
+    for (c = 0; c < 3; ++c) {
+        box[c] = box[c] - 2.0 * cell < -half ? -half : box[c] - 2.0 * cell;
+        box[3 + c] = box[3 + c] + 2.0 * cell > half ? half : box[3 + c] + 2.0 * cell;
+    }
+    return 0;
+}
+
 static double psnr_of(double mse) { return mse > 0.0 ? -10.0 * log10(mse) : 99.0; }
 
 static int parse(int argc, char** argv, opts* o)
@@ -147,6 +435,8 @@ static int parse(int argc, char** argv, opts* o)
         NUM("--seed", seed, strtoull(v, NULL, 10))
         NUM("--downsample", downsample, atoi(v))
         NUM("--model-scale", model_scale, atoi(v))
+        NUM("--images", images, v)
+        NUM("--grid", grid, atoi(v))
         NUM("--csv", csv, v)
         NUM("--png", png, v)
 #undef NUM
@@ -164,9 +454,9 @@ static int parse(int argc, char** argv, opts* o)
     if (o->batch > 8192) o->batch -= o->batch % 8192; /* whole rows of the batch plan */
     if (o->size < 8 || o->size > 4096 || o->views < 1 || o->heldout < 1 || o->steps < 1 || o->batch < 1 ||
         o->eval_every < 1 || !(o->lr > 0.0) || !(o->tv >= 0.0) || o->downsample < 1 || o->downsample > 8 ||
-        o->model_scale < 1 || o->model_scale > 4) {
+        o->model_scale < 1 || o->model_scale > 4 || o->grid < 4 || o->grid > 1024) {
         fprintf(stderr, "fit_volume: --size 8..4096, --views, --heldout, --steps, --batch, --eval-every >= 1, "
-                        "--lr > 0, --tv >= 0, --downsample 1..8, --model-scale 1..4\n");
+                        "--lr > 0, --tv >= 0, --downsample 1..8, --model-scale 1..4, --grid 4..1024\n");
         return 1;
     }
     if (strcmp(o->device, "cpu") && strcmp(o->device, "cuda")) {
@@ -176,7 +466,10 @@ static int parse(int argc, char** argv, opts* o)
     return 0;
 }
 
-int main(int argc, char** argv)
+/* The CT head's ground truth (the default): a dense grid of the volume (or
+ * its downsample^3 block means), the fixed transfer function and light; the
+ * scene and its stages come back in gt, gt_field, gt_shader. */
+static dvren_status make_ct_truth(dvren_context* ctx, const opts* o, dvren_stage** gt_field, dvren_stage** gt_shader)
 {
     /* opacity rises monotonically from faint skin to opaque bone (a
      * transfer function with a skin shell, opacity up then down again
@@ -185,71 +478,25 @@ int main(int argc, char** argv)
     static const double tf_opacity[] = {0, 0, 400, 0, 900, 0.03, 1300, 0.3, 2000, 0.8, 4000, 0.8};
     static const double tf_color[] = {400, 0.85, 0.55, 0.45, 1000, 0.95, 0.75, 0.65, 1500, 1, 0.95, 0.85};
     static const double light[3] = {0.5, -1.0, -0.6};
-    const double fov = 0.75, radius = 3.0;
-    opts o = {"cpu", 64, 64, 8, 3000, 8192, 100, 0, 1, 1, 0.3, 1e-4, 35.0, 1, "out/fit_curve.csv", "out/fit_side_by_side.png",
-              NULL};
-    const char* data = getenv("DVREN_DATA") ? getenv("DVREN_DATA") : "../shared/data";
-    char vol[1024];
-    dvren_context* ctx = NULL;
-    dvren_context_desc cd;
-    dvren_params *fp = NULL, *sp = NULL, *mp = NULL, *gp = NULL, *np = NULL;
-    dvren_stage *gt_field = NULL, *gt_shader = NULL, *sampler = NULL, *m_field = NULL, *m_shader = NULL;
-    dvren_scene *gt = NULL, *model = NULL;
-    dvren_scene_desc sd;
-    dvren_plan_desc pd;
-    dvren_plan *view_plan = NULL, *batch_plan = NULL;
-    dvren_framebuffer *view_fb = NULL, *batch_fb = NULL, *batch_g = NULL;
-    dvren_optimizer* opt = NULL;
-    dvren_optimizer_desc od;
-    dvren_loss_desc ld;
-    dvren_backward_options bo;
+    dvren_params *fp = NULL, *sp = NULL;
     dvren_instance_info info;
-    dvren_tensor view_rays_t, batch_rays_t, batch_tgt_t, rgb;
-    float *train_rays = NULL, *train_rgb = NULL, *held_rays = NULL, *held_rgb = NULL, *view_rays = NULL;
-    float *batch_rays = NULL, *batch_tgt = NULL, *fit_rgb = NULL, *small = NULL;
-    unsigned char* png = NULL;
-    FILE* csv = NULL;
-    size_t px, ntrain;
-    int64_t shape[2];
-    double t_start, t_train = 0.0, last_psnr = 0.0, first_hit = -1.0;
-    long long rays_done = 0;
-    int v, step, k, status = 1, dims[3];
-    uint32_t pi;
-
-    if (parse(argc, argv, &o)) return 1;
-    rng_state = o.seed;
-    px = (size_t)o.size * o.size;
-    ntrain = (size_t)o.views * px;
-    if (!o.volume) {
-        snprintf(vol, sizeof vol, "%s/ct_head/quarter.nhdr", data);
-        o.volume = vol;
-    }
-    memset(&cd, 0, sizeof cd);
-    cd.log = dvren_log_to_file;
-    cd.log_level = DVREN_LOG_WARN;
-    if (!strcmp(o.device, "cuda")) {
-        cd.device = DVREN_DEVICE_CUDA;
-        cd.backend = dvren_cuda_backend();
-    }
-    if (dvren_context_create(&cd, &ctx) != DVREN_OK) {
-        fprintf(stderr, "fit_volume: %s\n", dvren_last_error(NULL));
-        return 1;
-    }
-
-    /* ---- ground truth: the CT head, a transfer function, a fixed light */
-    TRY(dvren_params_create(ctx, &fp));
-    TRY(dvren_params_set_string(fp, "file", o.volume));
-    TRY(dvren_params_set_string(fp, "storage", "f32"));
-    TRY(dvren_stage_create(ctx, DVREN_PLUGIN_FIELD, "dense_grid", fp, &gt_field));
-    if (o.downsample > 1) {
+    float* small = NULL;
+    dvren_status st;
+#define TRYS(call)                                                                                                     \
+    if ((st = (call)) != DVREN_OK) goto out
+    TRYS(dvren_params_create(ctx, &fp));
+    TRYS(dvren_params_set_string(fp, "file", o->volume));
+    TRYS(dvren_params_set_string(fp, "storage", "f32"));
+    TRYS(dvren_stage_create(ctx, DVREN_PLUGIN_FIELD, "dense_grid", fp, gt_field));
+    if (o->downsample > 1) {
         /* a smaller ground truth (for quick runs): the mean of each
          * downsample^3 block of voxels, over the same box */
         const dvren_tensor* src;
         dvren_tensor t;
         int64_t sh[4];
         double bbox[6];
-        int X, Y, Z, x, y, z, f = o.downsample;
-        TRY(dvren_stage_info(gt_field, &info));
+        int X, Y, Z, x, y, z, k, f = o->downsample;
+        TRYS(dvren_stage_info(*gt_field, &info));
         src = &info.buffers[0].tensor;
         Z = (int)src->shape[0];
         Y = (int)src->shape[1];
@@ -259,7 +506,10 @@ int main(int argc, char** argv)
         sh[2] = (X + f - 1) / f;
         sh[3] = 1;
         small = (float*)calloc((size_t)(sh[0] * sh[1] * sh[2]), sizeof(float));
-        if (!small) goto fail;
+        if (!small) {
+            st = dvren_set_error(ctx, DVREN_ERROR_OUT_OF_MEMORY, "fit", NULL, "out of memory");
+            goto out;
+        }
         for (z = 0; z < sh[0]; ++z)
             for (y = 0; y < sh[1]; ++y)
                 for (x = 0; x < sh[2]; ++x) {
@@ -275,50 +525,175 @@ int main(int argc, char** argv)
             bbox[k] = info.bounds_min[k];
             bbox[3 + k] = info.bounds_max[k];
         }
-        TRY(dvren_tensor_wrap(small, DVREN_DTYPE_F32, 4, sh, NULL, &t));
+        TRYS(dvren_tensor_wrap(small, DVREN_DTYPE_F32, 4, sh, NULL, &t));
         dvren_params_destroy(fp);
         fp = NULL;
-        TRY(dvren_params_create(ctx, &fp));
-        TRY(dvren_params_set_tensor(fp, "data", &t));
-        TRY(dvren_params_set_numbers(fp, "bbox", bbox, 6));
-        dvren_stage_destroy(gt_field);
-        gt_field = NULL;
-        TRY(dvren_stage_create(ctx, DVREN_PLUGIN_FIELD, "dense_grid", fp, &gt_field));
+        TRYS(dvren_params_create(ctx, &fp));
+        TRYS(dvren_params_set_tensor(fp, "data", &t));
+        TRYS(dvren_params_set_numbers(fp, "bbox", bbox, 6));
+        dvren_stage_destroy(*gt_field);
+        *gt_field = NULL;
+        TRYS(dvren_stage_create(ctx, DVREN_PLUGIN_FIELD, "dense_grid", fp, gt_field));
     }
-    TRY(dvren_params_create(ctx, &sp));
-    TRY(dvren_params_set_numbers(sp, "tf_opacity", tf_opacity, 12));
-    TRY(dvren_params_set_numbers(sp, "tf_color", tf_color, 12));
-    TRY(dvren_params_set_number(sp, "sigma_scale", 30));
-    TRY(dvren_params_set_bool(sp, "shading", 1));
-    TRY(dvren_params_set_number(sp, "specular", 0));
-    TRY(dvren_params_set_numbers(sp, "light_dir", light, 3));
-    TRY(dvren_stage_create(ctx, DVREN_PLUGIN_SHADER, "emission_absorption", sp, &gt_shader));
-    TRY(dvren_stage_info(gt_field, &info));
-    /* one sample per voxel along the ray, the same for the ground truth and the fit */
-    TRY(dvren_params_create(ctx, &mp));
-    TRY(dvren_params_set_number(mp, "step", info.voxel_world));
-    TRY(dvren_stage_create(ctx, DVREN_PLUGIN_SAMPLER, "uniform", mp, &sampler));
-    memset(&sd, 0, sizeof sd);
-    sd.field = gt_field;
-    sd.shader = gt_shader;
-    sd.sampler = sampler;
-    TRY(dvren_scene_create(ctx, &sd, &gt));
+    TRYS(dvren_params_create(ctx, &sp));
+    TRYS(dvren_params_set_numbers(sp, "tf_opacity", tf_opacity, 12));
+    TRYS(dvren_params_set_numbers(sp, "tf_color", tf_color, 12));
+    TRYS(dvren_params_set_number(sp, "sigma_scale", 30));
+    TRYS(dvren_params_set_bool(sp, "shading", 1));
+    TRYS(dvren_params_set_number(sp, "specular", 0));
+    TRYS(dvren_params_set_numbers(sp, "light_dir", light, 3));
+    TRYS(dvren_stage_create(ctx, DVREN_PLUGIN_SHADER, "emission_absorption", sp, gt_shader));
+#undef TRYS
+out:
+    free(small); /* the stage holds its own copy */
+    dvren_params_destroy(fp);
+    dvren_params_destroy(sp);
+    return st;
+}
 
-    /* ---- the model: the volume's box and voxel grid, 4 channels, nearly empty */
-    {
-        double d3[3], bbox[6], fill[4] = {-4.0, 0.0, 0.0, 0.0};
+int main(int argc, char** argv)
+{
+    const double fov = 0.75, radius = 3.0;
+    opts o = {"cpu", 64, 64, 8, 3000, 8192, 100, 0, 1, 1, 128, 0.3, 1e-4, 35.0, 1, "out/fit_curve.csv",
+              "out/fit_side_by_side.png", NULL, NULL};
+    const char* data = getenv("DVREN_DATA") ? getenv("DVREN_DATA") : "../shared/data";
+    char vol[1024];
+    dvren_context* ctx = NULL;
+    dvren_context_desc cd;
+    dvren_params *mp = NULL, *gp = NULL, *np = NULL;
+    dvren_stage *gt_field = NULL, *gt_shader = NULL, *sampler = NULL, *m_field = NULL, *m_shader = NULL;
+    dvren_scene *gt = NULL, *model = NULL;
+    dvren_scene_desc sd;
+    dvren_plan_desc pd;
+    dvren_plan *view_plan = NULL, *batch_plan = NULL;
+    dvren_framebuffer *view_fb = NULL, *batch_fb = NULL, *batch_g = NULL;
+    dvren_optimizer* opt = NULL;
+    dvren_optimizer_desc od;
+    dvren_loss_desc ld;
+    dvren_backward_options bo;
+    dvren_instance_info info;
+    dvren_tensor view_rays_t, batch_rays_t, batch_tgt_t, rgb;
+    view_set vs;
+    float *train_rays = NULL, *train_rgb = NULL, *held_rays = NULL, *held_rgb = NULL, *view_rays = NULL;
+    float *batch_rays = NULL, *batch_tgt = NULL, *fit_rgb = NULL, *side = NULL;
+    int* is_held = NULL;
+    FILE* csv = NULL;
+    size_t px, ntrain;
+    int64_t shape[2];
+    double t_start, t_train = 0.0, last_psnr = 0.0, first_hit = -1.0, box[6], vox = 0.0;
+    long long rays_done = 0;
+    int v, step, k, status = 1, dims[3], W, H;
+    uint32_t pi;
+
+    memset(&vs, 0, sizeof vs);
+    if (parse(argc, argv, &o)) return 1;
+    rng_state = o.seed;
+    if (!o.volume) {
+        snprintf(vol, sizeof vol, "%s/ct_head/quarter.nhdr", data);
+        o.volume = vol;
+    }
+    if (o.images) {
+        /* ---- views from a transforms JSON: hold out --heldout of them, evenly spread */
+        double half = 1e30;
+        int t = 0, h = 0;
+        if (load_views(o.images, o.size, &vs)) return 1;
+        if (o.heldout >= vs.count) {
+            fprintf(stderr, "fit_volume: --heldout %d leaves no training view of the %d loaded\n", o.heldout, vs.count);
+            view_set_free(&vs);
+            return 1;
+        }
+        W = vs.width;
+        H = vs.height;
+        px = (size_t)W * H;
+        o.views = vs.count - o.heldout;
+        is_held = (int*)calloc((size_t)vs.count, sizeof(int));
+        train_rays = (float*)malloc((size_t)o.views * px * 6 * sizeof(float));
+        train_rgb = (float*)malloc((size_t)o.views * px * 3 * sizeof(float));
+        held_rays = (float*)malloc((size_t)o.heldout * px * 6 * sizeof(float));
+        held_rgb = (float*)malloc((size_t)o.heldout * px * 3 * sizeof(float));
+        if (!is_held || !train_rays || !train_rgb || !held_rays || !held_rgb) {
+            fprintf(stderr, "fit_volume: out of memory for %d views of %d x %d\n", vs.count, W, H);
+            goto fail;
+        }
+        for (k = 0; k < o.heldout; ++k) is_held[(size_t)k * vs.count / o.heldout] = 1;
+        for (v = 0; v < vs.count; ++v) {
+            int held = is_held[v], slot = held ? h++ : t++;
+            const double* m = vs.pose + 12 * v;
+            double dist = sqrt(m[3] * m[3] + m[7] * m[7] + m[11] * m[11]);
+            memcpy((held ? held_rays : train_rays) + (size_t)slot * px * 6, vs.rays + (size_t)v * px * 6,
+                   px * 6 * sizeof(float));
+            memcpy((held ? held_rgb : train_rgb) + (size_t)slot * px * 3, vs.rgb + (size_t)v * px * 3,
+                   px * 3 * sizeof(float));
+            if (!held && dist < half) half = dist;
+            is_held[v] = !held; /* from here on: which views the carving uses */
+        }
+        /* the object lies well inside the cameras' sphere: carve within half its radius */
+        if (carve_box(&vs, is_held, 0.5 * half, box)) {
+            fprintf(stderr, "fit_volume: '%s': no point near the origin is seen covered (alpha > 0) in every training view "
+                            "(are the poses or the alpha channels wrong?)\n", o.images);
+            goto fail;
+        }
+        vox = 0.0;
+        for (k = 0; k < 3; ++k)
+            if (box[3 + k] - box[k] > vox) vox = box[3 + k] - box[k];
+        vox /= o.grid;
+        for (k = 0; k < 3; ++k) {
+            dims[k] = (int)ceil((box[3 + k] - box[k]) / vox) + 1;
+            box[3 + k] = box[k] + (dims[k] - 1) * vox; /* cubic voxels */
+        }
+        free(vs.rays); /* copied into the training and held-out sets */
+        vs.rays = NULL;
+    } else {
+        W = H = o.size;
+        px = (size_t)W * H;
+    }
+    ntrain = (size_t)o.views * px;
+    memset(&cd, 0, sizeof cd);
+    cd.log = dvren_log_to_file;
+    cd.log_level = DVREN_LOG_WARN;
+    if (!strcmp(o.device, "cuda")) {
+        cd.device = DVREN_DEVICE_CUDA;
+        cd.backend = dvren_cuda_backend();
+    }
+    if (dvren_context_create(&cd, &ctx) != DVREN_OK) {
+        fprintf(stderr, "fit_volume: %s\n", dvren_last_error(NULL));
+        goto fail;
+    }
+
+    /* ---- the model's box and the sampler: one sample per model voxel
+     * along the ray for the images; one per ground-truth voxel for the CT
+     * head, the same for the ground truth and the fit */
+    if (!o.images) {
+        TRY(make_ct_truth(ctx, &o, &gt_field, &gt_shader));
+        TRY(dvren_stage_info(gt_field, &info));
+        vox = info.voxel_world;
         for (k = 0; k < 3; ++k) {
             /* model_scale - 1 more voxels between the ground truth's */
             dims[k] = o.model_scale * (int)lround((info.bounds_max[k] - info.bounds_min[k]) / info.voxel_size[k]) + 1;
-            d3[k] = dims[k];
-            bbox[k] = info.bounds_min[k];
-            bbox[3 + k] = info.bounds_max[k];
+            box[k] = info.bounds_min[k];
+            box[3 + k] = info.bounds_max[k];
         }
+    }
+    TRY(dvren_params_create(ctx, &mp));
+    TRY(dvren_params_set_number(mp, "step", vox));
+    TRY(dvren_stage_create(ctx, DVREN_PLUGIN_SAMPLER, "uniform", mp, &sampler));
+    memset(&sd, 0, sizeof sd);
+    sd.sampler = sampler;
+    if (!o.images) {
+        sd.field = gt_field;
+        sd.shader = gt_shader;
+        TRY(dvren_scene_create(ctx, &sd, &gt));
+    }
+
+    /* ---- the model: a 4-channel grid over the box, nearly empty */
+    {
+        double d3[3], fill[4] = {-4.0, 0.0, 0.0, 0.0};
+        for (k = 0; k < 3; ++k) d3[k] = dims[k];
         TRY(dvren_params_create(ctx, &gp));
         TRY(dvren_params_set_string(gp, "generator", "constant"));
         TRY(dvren_params_set_numbers(gp, "fill", fill, 4));
         TRY(dvren_params_set_numbers(gp, "dims", d3, 3));
-        TRY(dvren_params_set_numbers(gp, "bbox", bbox, 6));
+        TRY(dvren_params_set_numbers(gp, "bbox", box, 6));
         TRY(dvren_stage_create(ctx, DVREN_PLUGIN_FIELD, "dense_grid", gp, &m_field));
     }
     TRY(dvren_params_create(ctx, &np));
@@ -333,42 +708,50 @@ int main(int argc, char** argv)
     TRY(dvren_scene_create(ctx, &sd, &model));
 
     /* ---- cameras, rays and ground-truth images */
-    train_rays = (float*)malloc(ntrain * 6 * sizeof(float));
-    train_rgb = (float*)malloc(ntrain * 3 * sizeof(float));
-    held_rays = (float*)malloc((size_t)o.heldout * px * 6 * sizeof(float));
-    held_rgb = (float*)malloc((size_t)o.heldout * px * 3 * sizeof(float));
+    if (!o.images) {
+        train_rays = (float*)malloc(ntrain * 6 * sizeof(float));
+        train_rgb = (float*)malloc(ntrain * 3 * sizeof(float));
+        held_rays = (float*)malloc((size_t)o.heldout * px * 6 * sizeof(float));
+        held_rgb = (float*)malloc((size_t)o.heldout * px * 3 * sizeof(float));
+    }
     view_rays = (float*)malloc(px * 6 * sizeof(float));
     fit_rgb = (float*)malloc((size_t)o.heldout * px * 3 * sizeof(float));
     batch_rays = (float*)malloc((size_t)o.batch * 6 * sizeof(float));
     batch_tgt = (float*)malloc((size_t)o.batch * 3 * sizeof(float));
     if (!train_rays || !train_rgb || !held_rays || !held_rgb || !view_rays || !fit_rgb || !batch_rays || !batch_tgt) {
-        fprintf(stderr, "fit_volume: out of memory for %d views of %d x %d\n", o.views, o.size, o.size);
+        fprintf(stderr, "fit_volume: out of memory for %d views of %d x %d\n", o.views, W, H);
         goto fail;
     }
     shape[0] = (int64_t)px;
     shape[1] = 6;
     TRY(dvren_tensor_wrap(view_rays, DVREN_DTYPE_F32, 2, shape, NULL, &view_rays_t));
     memset(&pd, 0, sizeof pd);
-    pd.width = pd.height = (uint32_t)o.size;
+    pd.width = (uint32_t)W;
+    pd.height = (uint32_t)H;
     pd.outputs = DVREN_OUTPUT_RGB;
     pd.rays = &view_rays_t;
     TRY(dvren_plan_create(ctx, &pd, &view_plan));
     TRY(dvren_framebuffer_create(ctx, view_plan, &view_fb));
-    for (v = 0; v < o.views + o.heldout; ++v) {
-        double eye[3];
-        int held = v >= o.views;
-        float* rays = held ? held_rays + (size_t)(v - o.views) * px * 6 : train_rays + (size_t)v * px * 6;
-        float* img = held ? held_rgb + (size_t)(v - o.views) * px * 3 : train_rgb + (size_t)v * px * 3;
-        if (held) sphere_eye(v - o.views, o.heldout, 1.0, radius, eye);
-        else sphere_eye(v, o.views, 0.0, radius, eye);
-        pinhole_rays(eye, fov, o.size, rays);
-        memcpy(view_rays, rays, px * 6 * sizeof(float));
-        TRY(dvren_render(gt, view_plan, view_fb, NULL));
-        TRY(dvren_framebuffer_output(view_fb, DVREN_OUTPUT_RGB, &rgb));
-        memcpy(img, rgb.data, px * 3 * sizeof(float));
+    if (!o.images) {
+        for (v = 0; v < o.views + o.heldout; ++v) {
+            double eye[3];
+            int held = v >= o.views;
+            float* rays = held ? held_rays + (size_t)(v - o.views) * px * 6 : train_rays + (size_t)v * px * 6;
+            float* img = held ? held_rgb + (size_t)(v - o.views) * px * 3 : train_rgb + (size_t)v * px * 3;
+            if (held) sphere_eye(v - o.views, o.heldout, 1.0, radius, eye);
+            else sphere_eye(v, o.views, 0.0, radius, eye);
+            pinhole_rays(eye, fov, o.size, rays);
+            memcpy(view_rays, rays, px * 6 * sizeof(float));
+            TRY(dvren_render(gt, view_plan, view_fb, NULL));
+            TRY(dvren_framebuffer_output(view_fb, DVREN_OUTPUT_RGB, &rgb));
+            memcpy(img, rgb.data, px * 3 * sizeof(float));
+        }
     }
-    fprintf(stderr, "[fit] %s: ground truth of %d training and %d held-out views, %d x %d; model grid %d x %d x %d x 4 on %s\n",
-            o.volume, o.views, o.heldout, o.size, o.size, dims[0], dims[1], dims[2], o.device);
+    fprintf(stderr,
+            "[fit] %s: %d training and %d held-out views, %d x %d; model grid %d x %d x %d x 4 over "
+            "[%.3f %.3f %.3f]..[%.3f %.3f %.3f] on %s\n",
+            o.images ? o.images : o.volume, o.views, o.heldout, W, H, dims[0], dims[1], dims[2], box[0], box[1], box[2],
+            box[3], box[4], box[5], o.device);
 
     /* ---- training: random ray batches, L2, TV on the density, Adam */
     shape[0] = o.batch;
@@ -447,31 +830,28 @@ int main(int argc, char** argv)
             first_hit >= 0.0 ? "" : "; target not reached\n");
     if (first_hit >= 0.0) fprintf(stderr, "; reached %.1f dB after %.1f s of training\n", o.target, first_hit);
 
-    /* ---- ground truth over the fit, four held-out views */
+    /* ---- ground truth over the fit, four held-out views (written whole or not at all) */
     {
-        int n = o.heldout < 4 ? o.heldout : 4, W = n * o.size, H = 2 * o.size, x, y, c;
-        png = (unsigned char*)malloc((size_t)W * H * 3);
-        if (!png) goto fail;
-        for (y = 0; y < H; ++y)
-            for (x = 0; x < W; ++x) {
-                int vi = x / o.size, i = x % o.size, j = y % o.size;
-                const float* src = (y < o.size ? held_rgb : fit_rgb) + ((size_t)vi * px + (size_t)j * o.size + i) * 3;
-                for (c = 0; c < 3; ++c) {
-                    float f = src[c] < 0.0f ? 0.0f : (src[c] > 1.0f ? 1.0f : src[c]);
-                    png[((size_t)y * W + x) * 3 + c] = (unsigned char)(255.0f * f + 0.5f);
-                }
-            }
-        if (!stbi_write_png(o.png, W, H, 3, png, W * 3)) {
-            fprintf(stderr, "fit_volume: cannot write '%s'\n", o.png);
+        int n = o.heldout < 4 ? o.heldout : 4, SW = n * W, SH = 2 * H, x, y;
+        side = (float*)malloc((size_t)SW * SH * 3 * sizeof(float));
+        if (!side) {
+            fprintf(stderr, "fit_volume: out of memory for the side-by-side image\n");
             goto fail;
         }
+        for (y = 0; y < SH; ++y)
+            for (x = 0; x < SW; ++x)
+                memcpy(side + ((size_t)y * SW + x) * 3,
+                       (y < H ? held_rgb : fit_rgb) + ((size_t)(x / W) * px + (size_t)(y % H) * W + x % W) * 3,
+                       3 * sizeof(float));
+        TRY(dvren_image_write_png(ctx, o.png, side, NULL, (uint32_t)SW, (uint32_t)SH, 8));
         fprintf(stderr, "[fit] wrote %s (ground truth above, fit below) and %s\n", o.png, o.csv);
     }
     status = last_psnr >= o.target ? 0 : 2;
 fail:
     if (csv) fclose(csv);
-    free(png);
-    free(small);
+    free(side);
+    free(is_held);
+    view_set_free(&vs);
     free(train_rays);
     free(train_rgb);
     free(held_rays);
@@ -480,8 +860,6 @@ fail:
     free(fit_rgb);
     free(batch_rays);
     free(batch_tgt);
-    dvren_params_destroy(fp);
-    dvren_params_destroy(sp);
     dvren_params_destroy(mp);
     dvren_params_destroy(gp);
     dvren_params_destroy(np);
