@@ -4,7 +4,7 @@
 # times dvren against the PyTorch peer in the same run, measures the JIT and
 # profiles the main kernel once with Nsight Compute. Prints a short table
 # last (bench/gpu_report.py). Everything goes to build-gpu/run/; the summaries
-# (8 files, the device tool's limit) are copied to $OUT when it is set (the device tool's folder).
+# (8 files, the device tool's limit; the CSV curves ride in the fit logs) are copied to $OUT when it is set (the device tool's folder).
 #
 #   bash bench/prepare_carry.sh      # here: peer script, data, cJSON/stb sources -> .carry/
 #   (device tool) run: bash bench/gpu.sh      carry: [".carry"]
@@ -49,7 +49,7 @@ cc $CFLAGS tests/test_cuda.c -o $B/test_cuda $LIBS &
 cc $CFLAGS bench/gpu_bench.c -o $B/gpu_bench $LIBS &
 cc $CFLAGS tests/test_autodiff.c -o $B/test_autodiff $LIBS &
 wait
-cc $CFLAGS examples/fit_volume.c $B/stb.o -o $B/fit_volume $LIBS || say "fit_volume does not build"
+cc $CFLAGS examples/fit_volume.c $B/stb.o $B/cjson.o -o $B/fit_volume $LIBS || say "fit_volume does not build"
 cc $CFLAGS tools/dvren_render.c $B/stb.o $B/cjson.o -o $B/dvren_render $LIBS || { say "dvren_render does not build"; exit 1; }
 for f in $B/plugins/dense_grid.so $B/test_cuda $B/gpu_bench $B/dvren_render; do
   [ -e "$f" ] || { say "build failed: $f missing"; exit 1; }
@@ -143,6 +143,12 @@ DVREN_PLUGIN_PATH=$B/plugins timeout 80 $B/fit_volume --device cuda --size 48 --
   --eval-every 250 --csv $R/fit_small.csv --png $R/fit_small.png 2>> $R/fit_gpu.log
 echo "fit (CI size) exit status $?" >> $R/fit_gpu.log
 tail -12 $R/fit_gpu.log
+say "fit: the lego scene's real views (16 training, 4 held out, 800 x 800), on the GPU"
+DVREN_PLUGIN_PATH=$B/plugins timeout 120 $B/fit_volume --device cuda --images $C/data/lego/transforms_train.json \
+  --size 800 --heldout 4 --grid 256 --steps 3000 --batch 65536 --eval-every 500 --target 25 \
+  --csv $R/lego_fit.csv --png $R/lego_fit.png 2> $R/lego_fit.log
+echo "lego fit exit status $?" >> $R/lego_fit.log
+tail -4 $R/lego_fit.log
 $B/gpu_bench --res 256 --npy $R/dvren_full >/dev/null 2>&1
 python3 - "$C" "$R" >> $R/peer_fwd.json <<'EOF'
 import importlib.util, json, sys, numpy as np, torch
@@ -181,8 +187,10 @@ python3 bench/gpu_report.py "$R" | tee $R/summary.md
 if [ -n "${OUT:-}" ]; then
   # at most 8 files come back
   cat $R/test_cuda.txt $R/test_autodiff_gpu.txt > $R/tests.txt 2>/dev/null
-  cat $R/peer_fwd.json $R/peer_fwdbwd.json $R/gpu.txt > $R/peer.txt 2>/dev/null
-  for f in summary.md tests.txt parity.jsonl dvren.jsonl peer.txt fit_gpu.log fit_gpu.csv fit_gpu.png; do
+  cat $R/peer_fwd.json $R/peer_fwdbwd.json $R/gpu.txt $R/parity.jsonl > $R/peer.txt 2>/dev/null
+  cat $R/fit_gpu.csv >> $R/fit_gpu.log 2>/dev/null
+  cat $R/lego_fit.csv >> $R/lego_fit.log 2>/dev/null
+  for f in summary.md tests.txt dvren.jsonl peer.txt fit_gpu.log fit_gpu.png lego_fit.log lego_fit.png; do
     [ -f $R/$f ] && cp $R/$f "$OUT/"
   done
 fi

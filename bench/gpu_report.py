@@ -112,3 +112,8 @@ if f:
     print("\nfit_volume on the GPU:")
     for l in f[:1] + f[-4:]:
         print("   ", l[:200])
+g = [l for l in lines("lego_fit.log") if l.startswith("[fit]") or "exit" in l]
+if g:
+    print("\nfit_volume --images on the lego scene (real views with poses), on the GPU:")
+    for l in [x for x in g if "training and" in x][:1] + g[-3:]:
+        print("   ", l[:200])

@@ -3,7 +3,7 @@
 # Fills .carry/ (git-ignored) with what the GPU machine lacks and cannot
 # fetch (it has no network): the PyTorch peer script, a subset of the real
 # data, and the sources of cJSON (Debian's source package, for dvren_render)
-# and stb_image_write.h (Debian's libstb-dev). Name .carry in the call's carry.
+# and stb_image_write.h and stb_image.h (Debian's libstb-dev). Name .carry in the call's carry.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SHARED=${SHARED:-../shared}
@@ -11,8 +11,8 @@ C=.carry
 rm -rf $C
 mkdir -p $C/data $C/include/stb $C/include/cjson $C/src
 cp "$SHARED/peers/torch_dense_grid.py" $C/
-for d in ct_head mr_head hydrogen_atom iron_protein; do cp -r "$SHARED/data/$d" $C/data/; done
-cp /usr/include/stb/stb_image_write.h $C/include/stb/
+for d in ct_head mr_head hydrogen_atom iron_protein lego; do cp -r "$SHARED/data/$d" $C/data/; done
+cp /usr/include/stb/stb_image_write.h /usr/include/stb/stb_image.h $C/include/stb/
 tarball=$(ls build*/third_party/cjson/cjson_*.orig.tar.gz 2>/dev/null | head -n 1 || true)
 if [ -z "$tarball" ]; then
   # the same private deb-src fetch as tests/test_portability.sh

@@ -16,10 +16,12 @@
  * truth (top) over the fit (bottom) for four held-out views.
  *
  *   build/fit_volume [--device cpu|cuda] [--size 64] [--views 64] [--heldout 8]
- *                    [--steps 3000] [--batch 8192] [--lr 0.3] [--tv 1e-4]
+ *                    [--steps 3000] [--batch 8192] [--lr 0.3] [--tv 1e-4 | 3e-3]
  *                    [--target 35] [--until-target] [--eval-every 100] [--seed 1]
  *                    [--csv out/fit_curve.csv] [--png out/fit_side_by_side.png]
  *                    [--downsample 1] [--model-scale 1] [--volume PATH]
+ *                    [--images PATH] [--grid 128] [--tv-color 0 | 1e-2] [--alpha-weight 0 | 1]
+ * (where two defaults are given, the second is that of --images)
  * --downsample f renders the ground truth from the volume averaged over
  * f^3 blocks (same box), for quick runs such as the CI test; --model-scale s
  * gives the model s times the ground truth's voxels per axis.
@@ -39,7 +41,9 @@
  * The model's box is carved from the training views' alpha (the box of the
  * points that every training view sees on a covered pixel, padded by two
  * lattice cells; see carve_box), and its grid has --grid voxels along the
- * box's longest side.
+ * box's longest side. The loss adds --alpha-weight times an L2 loss on
+ * alpha against the images' coverage; --tv-color weighs a total variation
+ * on the colour channels (both modes).
  *   build/fit_volume --images ../shared/data/lego/transforms_train.json
  *                    --size 800 --heldout 4 --grid 256 --device cuda
  *
@@ -72,7 +76,7 @@
 typedef struct opts {
     const char* device;
     int size, views, heldout, steps, batch, eval_every, until_target, downsample, model_scale, grid;
-    double lr, tv, target;
+    double lr, tv, tv_color, alpha_weight, target;
     unsigned long long seed;
     const char *csv, *png, *volume, *images;
 } opts;
@@ -408,6 +412,10 @@ static int carve_box(const view_set* vs, const int* use, double half, double box
 
 static double psnr_of(double mse) { return mse > 0.0 ? -10.0 * log10(mse) : 99.0; }
 
+/* options whose default depends on the mode: --alpha-weight 1, --tv 3e-3,
+ * --tv-color 1e-2 with --images (weights chosen by a sweep on the lego
+ * scene's held-out views, bench/RESULTS.md); 0, 1e-4, 0 for the CT head */
+#define UNSET -1e300
 static int parse(int argc, char** argv, opts* o)
 {
     int i;
@@ -431,6 +439,8 @@ static int parse(int argc, char** argv, opts* o)
         NUM("--eval-every", eval_every, atoi(v))
         NUM("--lr", lr, atof(v))
         NUM("--tv", tv, atof(v))
+        NUM("--tv-color", tv_color, atof(v))
+        NUM("--alpha-weight", alpha_weight, atof(v))
         NUM("--target", target, atof(v))
         NUM("--seed", seed, strtoull(v, NULL, 10))
         NUM("--downsample", downsample, atoi(v))
@@ -453,10 +463,11 @@ static int parse(int argc, char** argv, opts* o)
     }
     if (o->batch > 8192) o->batch -= o->batch % 8192; /* whole rows of the batch plan */
     if (o->size < 8 || o->size > 4096 || o->views < 1 || o->heldout < 1 || o->steps < 1 || o->batch < 1 ||
-        o->eval_every < 1 || !(o->lr > 0.0) || !(o->tv >= 0.0) || o->downsample < 1 || o->downsample > 8 ||
+        o->eval_every < 1 || !(o->lr > 0.0) || !(o->tv >= 0.0 || o->tv == UNSET) || !(o->tv_color >= 0.0 || o->tv_color == UNSET) ||
+        !(o->alpha_weight >= 0.0 || o->alpha_weight == UNSET) || o->downsample < 1 || o->downsample > 8 ||
         o->model_scale < 1 || o->model_scale > 4 || o->grid < 4 || o->grid > 1024) {
         fprintf(stderr, "fit_volume: --size 8..4096, --views, --heldout, --steps, --batch, --eval-every >= 1, "
-                        "--lr > 0, --tv >= 0, --downsample 1..8, --model-scale 1..4, --grid 4..1024\n");
+                        "--lr > 0, --tv, --tv-color, --alpha-weight >= 0, --downsample 1..8, --model-scale 1..4, --grid 4..1024\n");
         return 1;
     }
     if (strcmp(o->device, "cpu") && strcmp(o->device, "cuda")) {
@@ -554,7 +565,7 @@ out:
 int main(int argc, char** argv)
 {
     const double fov = 0.75, radius = 3.0;
-    opts o = {"cpu", 64, 64, 8, 3000, 8192, 100, 0, 1, 1, 128, 0.3, 1e-4, 35.0, 1, "out/fit_curve.csv",
+    opts o = {"cpu", 64, 64, 8, 3000, 8192, 100, 0, 1, 1, 128, 0.3, UNSET, UNSET, UNSET, 35.0, 1, "out/fit_curve.csv",
               "out/fit_side_by_side.png", NULL, NULL};
     const char* data = getenv("DVREN_DATA") ? getenv("DVREN_DATA") : "../shared/data";
     char vol[1024];
@@ -572,10 +583,10 @@ int main(int argc, char** argv)
     dvren_loss_desc ld;
     dvren_backward_options bo;
     dvren_instance_info info;
-    dvren_tensor view_rays_t, batch_rays_t, batch_tgt_t, rgb;
+    dvren_tensor view_rays_t, batch_rays_t, batch_tgt_t, batch_alpha_t, rgb;
     view_set vs;
     float *train_rays = NULL, *train_rgb = NULL, *held_rays = NULL, *held_rgb = NULL, *view_rays = NULL;
-    float *batch_rays = NULL, *batch_tgt = NULL, *fit_rgb = NULL, *side = NULL;
+    float *batch_rays = NULL, *batch_tgt = NULL, *fit_rgb = NULL, *side = NULL, *train_alpha = NULL, *batch_alpha = NULL;
     int* is_held = NULL;
     FILE* csv = NULL;
     size_t px, ntrain;
@@ -587,6 +598,13 @@ int main(int argc, char** argv)
 
     memset(&vs, 0, sizeof vs);
     if (parse(argc, argv, &o)) return 1;
+    if (o.alpha_weight == UNSET) o.alpha_weight = o.images ? 1.0 : 0.0;
+    if (o.tv == UNSET) o.tv = o.images ? 3e-3 : 1e-4;
+    if (o.tv_color == UNSET) o.tv_color = o.images ? 1e-2 : 0.0;
+    if (o.alpha_weight > 0.0 && !o.images) {
+        fprintf(stderr, "fit_volume: --alpha-weight needs --images (the CT head's views have no alpha targets)\n");
+        return 1;
+    }
     rng_state = o.seed;
     if (!o.volume) {
         snprintf(vol, sizeof vol, "%s/ct_head/quarter.nhdr", data);
@@ -609,9 +627,10 @@ int main(int argc, char** argv)
         is_held = (int*)calloc((size_t)vs.count, sizeof(int));
         train_rays = (float*)malloc((size_t)o.views * px * 6 * sizeof(float));
         train_rgb = (float*)malloc((size_t)o.views * px * 3 * sizeof(float));
+        train_alpha = (float*)malloc((size_t)o.views * px * sizeof(float));
         held_rays = (float*)malloc((size_t)o.heldout * px * 6 * sizeof(float));
         held_rgb = (float*)malloc((size_t)o.heldout * px * 3 * sizeof(float));
-        if (!is_held || !train_rays || !train_rgb || !held_rays || !held_rgb) {
+        if (!is_held || !train_rays || !train_rgb || !train_alpha || !held_rays || !held_rgb) {
             fprintf(stderr, "fit_volume: out of memory for %d views of %d x %d\n", vs.count, W, H);
             goto fail;
         }
@@ -624,6 +643,7 @@ int main(int argc, char** argv)
                    px * 6 * sizeof(float));
             memcpy((held ? held_rgb : train_rgb) + (size_t)slot * px * 3, vs.rgb + (size_t)v * px * 3,
                    px * 3 * sizeof(float));
+            if (!held) memcpy(train_alpha + (size_t)slot * px, vs.alpha + (size_t)v * px, px * sizeof(float));
             if (!held && dist < half) half = dist;
             is_held[v] = !held; /* from here on: which views the carving uses */
         }
@@ -718,7 +738,8 @@ int main(int argc, char** argv)
     fit_rgb = (float*)malloc((size_t)o.heldout * px * 3 * sizeof(float));
     batch_rays = (float*)malloc((size_t)o.batch * 6 * sizeof(float));
     batch_tgt = (float*)malloc((size_t)o.batch * 3 * sizeof(float));
-    if (!train_rays || !train_rgb || !held_rays || !held_rgb || !view_rays || !fit_rgb || !batch_rays || !batch_tgt) {
+    batch_alpha = (float*)malloc((size_t)o.batch * sizeof(float));
+    if (!batch_alpha ||!train_rays || !train_rgb || !held_rays || !held_rgb || !view_rays || !fit_rgb || !batch_rays || !batch_tgt) {
         fprintf(stderr, "fit_volume: out of memory for %d views of %d x %d\n", o.views, W, H);
         goto fail;
     }
@@ -759,15 +780,17 @@ int main(int argc, char** argv)
     TRY(dvren_tensor_wrap(batch_rays, DVREN_DTYPE_F32, 2, shape, NULL, &batch_rays_t));
     shape[1] = 3;
     TRY(dvren_tensor_wrap(batch_tgt, DVREN_DTYPE_F32, 2, shape, NULL, &batch_tgt_t));
+    TRY(dvren_tensor_wrap(batch_alpha, DVREN_DTYPE_F32, 1, shape, NULL, &batch_alpha_t));
     memset(&pd, 0, sizeof pd);
     /* a batch is a width x height "image" of rays (each side at most 32768) */
     pd.width = (uint32_t)(o.batch <= 8192 ? o.batch : 8192);
     pd.height = (uint32_t)(o.batch / (int)pd.width);
-    pd.outputs = DVREN_OUTPUT_RGB | DVREN_OUTPUT_TRANSMITTANCE;
+    pd.outputs = DVREN_OUTPUT_RGB | DVREN_OUTPUT_TRANSMITTANCE | (o.alpha_weight > 0.0 ? DVREN_OUTPUT_ALPHA : 0u);
     pd.rays = &batch_rays_t;
     TRY(dvren_plan_create(ctx, &pd, &batch_plan));
     TRY(dvren_framebuffer_create_outputs(ctx, batch_plan, pd.outputs, &batch_fb));
-    TRY(dvren_framebuffer_create_outputs(ctx, batch_plan, DVREN_OUTPUT_RGB, &batch_g));
+    TRY(dvren_framebuffer_create_outputs(ctx, batch_plan, DVREN_OUTPUT_RGB | (o.alpha_weight > 0.0 ? DVREN_OUTPUT_ALPHA : 0u),
+                                         &batch_g));
     od = dvren_optimizer_defaults(DVREN_OPTIMIZER_ADAM);
     od.lr = (float)o.lr;
     od.lr_decay = 0.1f; /* a tenth of the rate by the last step */
@@ -776,6 +799,10 @@ int main(int argc, char** argv)
     memset(&ld, 0, sizeof ld);
     ld.kind = DVREN_LOSS_L2;
     ld.target_rgb = &batch_tgt_t;
+    if (o.alpha_weight > 0.0) { /* coverage of the photographs: L2 on alpha too */
+        ld.target_alpha = &batch_alpha_t;
+        ld.alpha_weight = (float)o.alpha_weight;
+    }
     memset(&bo, 0, sizeof bo);
     bo.forward = batch_fb; /* the replay takes each ray's totals from the forward pass */
     TRY(dvren_scene_param_find(model, "field.voxels", &pi));
@@ -793,12 +820,14 @@ int main(int argc, char** argv)
             size_t r = (size_t)(rng_u64() % ntrain);
             memcpy(batch_rays + 6 * (size_t)k, train_rays + 6 * r, 6 * sizeof(float));
             memcpy(batch_tgt + 3 * (size_t)k, train_rgb + 3 * r, 3 * sizeof(float));
+            if (train_alpha) batch_alpha[k] = train_alpha[r];
         }
         TRY(dvren_scene_zero_grad(model));
         TRY(dvren_render(model, batch_plan, batch_fb, NULL));
         TRY(dvren_loss(ctx, &ld, batch_fb, batch_g, eval ? &loss : NULL));
         TRY(dvren_render_backward(model, batch_plan, batch_g, &bo));
         if (o.tv > 0.0) TRY(dvren_tv_regularize(model, pi, (float)o.tv, 0, 1, 0u, NULL));
+        if (o.tv_color > 0.0) TRY(dvren_tv_regularize(model, pi, (float)o.tv_color, 1, 4, 0u, NULL));
         TRY(dvren_optimizer_step(opt));
         if (eval) TRY(dvren_synchronize(ctx));
         t_train += now_s() - t0;
@@ -854,6 +883,8 @@ fail:
     view_set_free(&vs);
     free(train_rays);
     free(train_rgb);
+    free(train_alpha);
+    free(batch_alpha);
     free(held_rays);
     free(held_rgb);
     free(view_rays);

@@ -551,9 +551,11 @@ DVREN_FN long long dvren__fixed_q32(float v)
  * __match_any_sync), then the lowest of them issues the atomics. Integer
  * sums are exact in any grouping and order, so the result is the same bits
  * whatever lanes happen to run together; neighbouring rays of a warp often
- * hit the same voxel corners, which cuts the 64-bit atomics several-fold.
- * Technique: warp-aggregated atomics with match.any (CUDA C++ Programming
- * Guide, "Warp Match Functions"); n values per lane, n <= 4. */
+ * hit the same voxel corners, which cuts the 64-bit atomics several-fold
+ * (the same grouping of the default mode's float32 values was slower than
+ * its plain float4 atomics on an H100: bench/RESULTS.md). Technique:
+ * warp-aggregated atomics with match.any (CUDA C++ Programming Guide, "Warp
+ * Match Functions"); n values per lane, n <= 4. */
 DVREN_FN void dvren__fixed_add_warp(unsigned long long* dst, uint64_t i, long long* q, int n)
 {
     unsigned active = __activemask(), lane, peers, rest, lt;
@@ -577,7 +579,7 @@ DVREN_FN void dvren__fixed_add_warp(unsigned long long* dst, uint64_t i, long lo
     }
     if (lead)
         for (k = 0; k < n; ++k)
-            if (q[k]) atomicAdd(dst + i + k, (unsigned long long)q[k]);
+            if (q[k]) atomicAdd(dst + i + k, (unsigned long long)q[k]); /* two's complement: the same bits */
 }
 
 DVREN_FN void dvren__grad_add_32(dvren_grad_ref g, uint64_t i, float v)
@@ -586,8 +588,8 @@ DVREN_FN void dvren__grad_add_32(dvren_grad_ref g, uint64_t i, float v)
     if (DVREN__GRAD_MODE(g) == DVREN_GRAD_FIXED) {
         long long k = dvren__fixed_q32(v);
         dvren__fixed_add_warp((unsigned long long*)g.ptr, i, &k, 1);
-    } else if (v != 0.0f) {
-        atomicAdd((float*)g.ptr + i, v);
+    } else {
+        if (v != 0.0f) atomicAdd((float*)g.ptr + i, v);
     }
 }
 /* Four consecutive elements i .. i+3 (i a multiple of 4): one vector atomic
