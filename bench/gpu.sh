@@ -138,9 +138,9 @@ say "fit: CT head on the GPU, time to 35 dB"
 DVREN_PLUGIN_PATH=$B/plugins timeout 150 $B/fit_volume --device cuda --size 256 --views 64 --heldout 8 --steps 3000 \
   --batch 65536 --eval-every 100 --until-target --csv $R/fit_gpu.csv --png $R/fit_gpu.png 2> $R/fit_gpu.log
 echo "fit exit status $?" >> $R/fit_gpu.log
-# the CI's configuration (ground truth averaged over 2^3 voxels, 48 x 48 views), on the GPU
-DVREN_PLUGIN_PATH=$B/plugins timeout 80 $B/fit_volume --device cuda --size 48 --downsample 2 --steps 2000 --batch 4096 \
-  --eval-every 250 --csv $R/fit_small.csv --png $R/fit_small.png 2>> $R/fit_gpu.log
+# the CI's configuration (tests/test_fit.sh: ground truth averaged over 2^3 voxels, 64 x 64 views), on the GPU
+DVREN_PLUGIN_PATH=$B/plugins timeout 80 $B/fit_volume --device cuda --size 64 --downsample 2 --steps 1200 --batch 8192 \
+  --eval-every 100 --until-target --csv $R/fit_small.csv --png $R/fit_small.png 2>> $R/fit_gpu.log
 echo "fit (CI size) exit status $?" >> $R/fit_gpu.log
 tail -12 $R/fit_gpu.log
 say "fit: the lego scene's real views (16 training, 4 held out, 800 x 800), on the GPU"
