@@ -121,13 +121,15 @@ build_all() {
   for t in "${TOOLS[@]}"; do
     $CC $BASE_CFLAGS tools/$t.c $B/obj/stb.o -o $B/$t -lcjson $LIBS
   done
+  # dvren_render under the name dvren_gradcheck checks gradients (tools/dvren_render.c)
+  cp $B/dvren_render $B/dvren_gradcheck
   $CC $BASE_CFLAGS examples/minimal.c $B/obj/stb.o -o $B/minimal $LIBS
   # the fit example is also the tool dvren_fit
   $CC $BASE_CFLAGS examples/fit_volume.c $B/obj/stb.o -o $B/fit_volume -lcjson $LIBS
   cp $B/fit_volume $B/dvren_fit
   $CC $BASE_CFLAGS bench/cpu_render.c -o $B/cpu_render $LIBS
   for p in "${PLUGINS[@]}"; do cp plugins/$p/${p}_device.h $B/plugins/; done
-  say "built: $B/dvren_render, $B/minimal, $B/fit_volume (= $B/dvren_fit), $B/cpu_render, plugins in $B/plugins/"
+  say "built: $B/dvren_render (= $B/dvren_gradcheck), $B/minimal, $B/fit_volume (= $B/dvren_fit), $B/cpu_render, plugins in $B/plugins/"
 }
 
 case "${1:-all}" in

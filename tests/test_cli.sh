@@ -280,6 +280,38 @@ run_fails --no-such-option
 stderr_has '--no-such-option' "the option"
 finish
 
+# ---------------------------------------------------------------- --gradcheck / dvren_gradcheck
+# The gradient check of a scene's plugin combination: figures on stdout, exit
+# 0 under the 1e-3 bar, no file written; a combination without
+# differentiable parameters is an error that says why.
+begin gradcheck_f32_grid
+scene s.json 's/"dims": \[16, 16, 16\]/"dims": [16, 16, 16], "storage": "f32"/'
+before=$(snapshot)
+run_ok s.json --gradcheck --width 8 --height 8 --seed 7 -q
+stdout_has 'gradcheck s\.json: 2 parameters .* 8x8, spp 1, seed 7: checked [1-9][0-9]* .*fd_error [0-9.e+-]+ \(.*\) f32_error [0-9.e+-]+ .*: ok$' "the figures and 'ok'"
+no_new_files "$before"
+finish
+
+begin gradcheck_tool_name
+if [ ! -x "$B/dvren_gradcheck" ]; then
+    problem "$B/dvren_gradcheck is not built"
+else
+    scene s.json
+    (cd "$W" && "$B/dvren_gradcheck" s.json -q) >"$OUT" 2>"$ERR"
+    RC=$?
+    [ "$RC" -eq 0 ] || problem "exit status $RC, expected 0"
+    stdout_has 'gradcheck s\.json: 2 parameters .* 24x24, spp 1, seed 1: .*: ok$' "the grid's and the transfer function's check"
+fi
+finish
+
+begin gradcheck_no_parameters
+scene s.json 's/"generator": "marschner_lobb", "dims": \[16, 16, 16\]/"generator": "peer", "dims": [8, 8, 8], "storage": "u8"/' \
+    's/"sigma_scale": 20, "tf_opacity": \[\[0, 0\], \[1, 1\]\]/"sigma_scale": 20, "mode": "channels"/'
+run_fails s.json --gradcheck
+[ "$RC" -eq 1 ] || problem "exit status $RC, expected 1"
+stderr_has 'no differentiable parameter.*storage.*f32' "why there is nothing to check"
+finish
+
 # ---------------------------------------------------------------- examples/minimal.c
 # The example renders the CT head as its header comment says; it must light a
 # good share of the image (the head covers about 40% of it), and without the

@@ -247,7 +247,7 @@ else
     else
         mkdir -p "$T/inc/cjson" "$T/inc/stb"
         cp "$cjson/cJSON.h" "$T/inc/cjson/"
-        cp /usr/include/stb/stb_image_write.h "$T/inc/stb/"
+        cp /usr/include/stb/stb_image_write.h /usr/include/stb/stb_image.h "$T/inc/stb/"
         log="$T/$c.log"
         # third-party units without our warning set; ours with it
         if ! $MINGW-gcc -std=c11 -O2 -c "$cjson/cJSON.c" -o "$T/mingw_cjson.o" >"$log" 2>&1; then
