@@ -661,8 +661,7 @@ int main(int argc, char** argv)
             dims[k] = (int)ceil((box[3 + k] - box[k]) / vox) + 1;
             box[3 + k] = box[k] + (dims[k] - 1) * vox; /* cubic voxels */
         }
-        free(vs.rays); /* copied into the training and held-out sets */
-        vs.rays = NULL;
+        view_set_free(&vs); /* copied into the training and held-out sets */
     } else {
         W = H = o.size;
         px = (size_t)W * H;
