@@ -363,14 +363,14 @@ done:
 }
 
 /* The model's box, carved from alpha: the box of the points of a 128^3
- * lattice over the cube of half side half that lie in front of every view
- * of use[] (use[v] != 0), inside its image, on a covered pixel (alpha > 0),
+ * lattice over the cube of half side half that lie in front of every
+ * training view (held[v] == 0), inside its image, on a covered pixel (alpha > 0),
  * padded by two lattice cells and kept within the cube: the bounds of a
  * visual hull (Laurentini 1994) cut to the views' common frustum, which
  * assumes that every view frames the whole object, as in object-centred
  * captures such as the NeRF synthetic scenes. Returns 1 when no point
  * survives. */
-static int carve_box(const view_set* vs, const int* use, double half, double box[6])
+static int carve_box(const view_set* vs, const int* held, double half, double box[6])
 {
     const int n = 128;
     double cell = 2.0 * half / (n - 1);
@@ -387,7 +387,7 @@ static int carve_box(const view_set* vs, const int* use, double half, double box
                 for (v = 0; v < vs->count && keep; ++v) {
                     const double* m = vs->pose + 12 * v;
                     double q[3], d[3], u, w;
-                    if (!use[v]) continue;
+                    if (held[v]) continue;
                     for (c = 0; c < 3; ++c) d[c] = p[c] - m[4 * c + 3];
                     for (c = 0; c < 3; ++c) q[c] = m[c] * d[0] + m[4 + c] * d[1] + m[8 + c] * d[2]; /* R^T d */
                     u = vs->focal * q[0] / -q[2] + 0.5 * vs->width;
@@ -645,7 +645,6 @@ int main(int argc, char** argv)
                    px * 3 * sizeof(float));
             if (!held) memcpy(train_alpha + (size_t)slot * px, vs.alpha + (size_t)v * px, px * sizeof(float));
             if (!held && dist < half) half = dist;
-            is_held[v] = !held; /* from here on: which views the carving uses */
         }
         /* the object lies well inside the cameras' sphere: carve within half its radius */
         if (carve_box(&vs, is_held, 0.5 * half, box)) {
