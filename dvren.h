@@ -686,7 +686,7 @@ DVREN_FN void dvren__fixed_add_warp(unsigned long long* dst, uint64_t i, long lo
     unsigned active = __activemask(), lane, peers, rest, lt;
     int rank, k, lead;
     asm("mov.u32 %0, %%laneid;" : "=r"(lane));
-    peers = __match_any_sync(active, (unsigned long long)i);
+    peers = __match_any_sync(active, (unsigned long long)(dst + i)); /* the address: lanes may hold different buffers */
     lt = (1u << lane) - 1u;
     rest = peers & ~(lt | (1u << lane)); /* peers above this lane */
     rank = __popc(peers & lt);

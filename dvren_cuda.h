@@ -1230,7 +1230,7 @@ static const char* const dvren__cuda_src_device[] = {
 "    unsigned active = __activemask(), lane, peers, rest, lt;\n",
 "    int rank, k, lead;\n",
 "    asm(\"mov.u32 %0, %%laneid;\" : \"=r\"(lane));\n",
-"    peers = __match_any_sync(active, (unsigned long long)i);\n",
+"    peers = __match_any_sync(active, (unsigned long long)(dst + i)); /* the address: lanes may hold different buffers */\n",
 "    lt = (1u << lane) - 1u;\n",
 "    rest = peers & ~(lt | (1u << lane)); /* peers above this lane */\n",
 "    rank = __popc(peers & lt);\n",
