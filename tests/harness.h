@@ -173,6 +173,20 @@ static inline dvren_stage* th_stage(dvren_context* ctx, dvren_plugin_kind kind, 
     return s;
 }
 
+/* The uniform sampler: samples per ray (0: by step), step in world units
+ * (0: half the field's voxel), jitter on or off, early ray termination below
+ * min_t transmittance (0: off). NULL on error. */
+static inline dvren_stage* th_uniform_sampler(dvren_context* ctx, int samples, double step, int jitter, double min_t)
+{
+    dvren_params* p = NULL;
+    dvren_params_create(ctx, &p);
+    if (samples) dvren_params_set_number(p, "samples", samples);
+    if (step > 0) dvren_params_set_number(p, "step", step);
+    dvren_params_set_bool(p, "jitter", jitter);
+    dvren_params_set_number(p, "min_transmittance", min_t);
+    return th_stage(ctx, DVREN_PLUGIN_SAMPLER, "uniform", p);
+}
+
 /* Renders field/shader/sampler with the plan into a new framebuffer (NULL
  * on error). threads 0: the context's. */
 static inline dvren_framebuffer* th_render(dvren_context* ctx, dvren_stage* field, dvren_stage* shader, dvren_stage* sampler,

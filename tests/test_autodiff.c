@@ -112,17 +112,6 @@ static dvren_stage* make_shader(dvren_context* ctx, const shader_opts* o)
     return th_stage(ctx, DVREN_PLUGIN_SHADER, "emission_absorption", p);
 }
 
-static dvren_stage* make_sampler(dvren_context* ctx, int samples, double step, int jitter, double min_t)
-{
-    dvren_params* p = NULL;
-    dvren_params_create(ctx, &p);
-    if (samples) dvren_params_set_number(p, "samples", samples);
-    if (step > 0) dvren_params_set_number(p, "step", step);
-    dvren_params_set_bool(p, "jitter", jitter);
-    dvren_params_set_number(p, "min_transmittance", min_t);
-    return th_stage(ctx, DVREN_PLUGIN_SAMPLER, "uniform", p);
-}
-
 /* A random camera on a sphere of radius 3 looking near the origin. */
 static void random_camera(dvren_camera* cam)
 {
@@ -183,7 +172,7 @@ static void run_gradcheck(const char* label, const gc_case* c, int* failed)
     }
     f = grid_field(ctx, grid, X, Y, Z, C);
     s = make_shader(ctx, &c->shader);
-    m = make_sampler(ctx, c->samples, c->step, c->jitter, c->min_t);
+    m = th_uniform_sampler(ctx, c->samples, c->step, c->jitter, c->min_t);
     if (!f || !s || !m) {
         printf("FAIL %s/%s: %s: stages: %s\n", th_prog, th_name, label, dvren_last_error(ctx));
         goto done;
@@ -327,7 +316,7 @@ static int fix_make(fix* F, dvren_context* ctx, const float* grid, int X, int Y,
     F->ctx = ctx;
     F->f = grid_field(ctx, grid, X, Y, Z, C);
     F->s = make_shader(ctx, so);
-    F->m = make_sampler(ctx, samples, step, jitter, 0.0);
+    F->m = th_uniform_sampler(ctx, samples, step, jitter, 0.0);
     memset(&sd, 0, sizeof sd);
     sd.field = F->f;
     sd.shader = F->s;
