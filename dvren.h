@@ -1942,52 +1942,81 @@ typedef struct dvren__plugin_rec {
     dvren_sampler_iface sampler;
 } dvren__plugin_rec;
 
-/* Hooks of a device backend (dvren_cuda.h). Its implementation lives in the
- * same translation unit as this one and may use the private structs. */
+/* A backend: the hooks through which the public functions run on a device.
+ * The CPU is one (>>cpu, below); dvren_cuda.h adds CUDA; a third device would
+ * be one more table. The public functions validate their arguments once and
+ * call these hooks without asking which device it is; what both devices
+ * share (march arguments, gradient bindings, cotangent scaling, fixed-point
+ * finalisation, losses' and TV's sums, optimizer constants, checkpoints) is
+ * written once in backend-neutral code. Hooks work at two levels only:
+ * memory (where buffers live and how bytes move) and launch (run one
+ * single-source kernel over its index space). A backend's implementation
+ * lives in the same translation unit as dvren.h's and may use the private
+ * structs. All hooks are called on the context's thread. */
 struct dvren_scene;
 struct dvren_framebuffer;
 struct dvren_plan;
+struct dvren_march_args;
+struct dvren_optimizer;
 struct dvren_backend {
     uint32_t struct_size;
     const char* name;
     dvren_device_kind device;
-    /* context: sets ctx->be_state; errors leave an error text on ctx */
+    dvren_memory memory; /* where mem_alloc's and mem_place's memory is: HOST (the CPU) or DEVICE */
+    /* context: init sets ctx->be_state; errors leave their text on ctx */
     dvren_status (*init)(dvren_context* ctx, const dvren_context_desc* desc);
     void (*shutdown)(dvren_context* ctx);
     dvren_status (*synchronize)(dvren_context* ctx);
-    /* stages and scenes: upload buffers, bind device blocks, build the kernel */
-    void (*stage_shutdown)(struct dvren_stage* st);
-    dvren_status (*scene_init)(struct dvren_scene* sc);
-    void (*scene_shutdown)(struct dvren_scene* sc);
-    /* framebuffers: device outputs, read back on demand */
-    dvren_status (*fb_init)(struct dvren_framebuffer* fb);
-    void (*fb_shutdown)(struct dvren_framebuffer* fb);
-    dvren_status (*fb_download)(struct dvren_framebuffer* fb, int index);
-    dvren_status (*render)(struct dvren_scene* sc, const struct dvren_plan* plan, struct dvren_framebuffer* fb,
-                           const dvren_render_options* options);
-    void (*tensor_free)(dvren_context* ctx, dvren_tensor* t);
-    /* autodiff: the host side stays in dvren.h, the device work here */
-    dvren_status (*fb_upload)(struct dvren_framebuffer* fb, int index);      /* host copy -> device */
-    dvren_status (*params_init)(struct dvren_scene* sc);                      /* device values and gradients */
-    void (*params_shutdown)(struct dvren_scene* sc);
-    dvren_status (*mem_alloc)(dvren_context* ctx, size_t bytes, void** device_ptr);
-    void (*mem_free)(dvren_context* ctx, void* device_ptr);
-    /* copies between host and device memory (any direction), in order with the renders */
+    /* ---- memory -------------------------------------------------------- */
+    /* zero-filled bytes in `memory`; mem_free gets the size asked for */
+    dvren_status (*mem_alloc)(dvren_context* ctx, size_t bytes, void** p);
+    void (*mem_free)(dvren_context* ctx, void* p, size_t bytes);
+    /* copies in either direction, ordered with the launches; returns when
+     * the host side may be reused (dst == src is a no-op) */
     dvren_status (*mem_copy)(dvren_context* ctx, void* dst, dvren_memory dst_mem, const void* src, dvren_memory src_mem,
                              size_t bytes);
-    dvren_status (*mem_zero)(dvren_context* ctx, void* device_ptr, size_t bytes);
-    dvren_status (*backward)(struct dvren_scene* sc, const struct dvren_plan* plan, const struct dvren_framebuffer* g,
-                             const dvren_backward_options* options);
-    dvren_status (*loss)(dvren_context* ctx, const dvren_loss_desc* desc, const struct dvren_framebuffer* pred,
-                         struct dvren_framebuffer* grad, double* value);
-    dvren_status (*tv)(struct dvren_scene* sc, uint32_t param, float weight, uint32_t c0, uint32_t c1, uint32_t flags,
-                       double* value);
-    dvren_status (*optimizer_step)(struct dvren_optimizer* opt);
-    void* (*fb_device_ptr)(const struct dvren_framebuffer* fb, int index); /* device copy of an output */
+    dvren_status (*mem_zero)(dvren_context* ctx, void* p, size_t bytes);
+    /* A long-lived host array (a stage's buffer, a framebuffer output) made
+     * readable by launches: the CPU borrows it (*addr = host), a GPU copies
+     * it into device memory. mem_unplace undoes it. */
+    dvren_status (*mem_place)(dvren_context* ctx, void* host, size_t bytes, void** addr);
+    void (*mem_unplace)(dvren_context* ctx, void* host, void* addr, size_t bytes);
+    /* Inputs of one call (a ray batch, loss targets): addr[i] is where a
+     * launch reads in[i] (NULL entries stay NULL); valid until the next call
+     * of this hook. Device tensors pass through. */
+    dvren_status (*mem_stage)(dvren_context* ctx, uint32_t n, const dvren_tensor* const* in, const void** addr);
+    /* Bytes the backend could still allocate (host: available RAM). */
+    dvren_status (*mem_available)(dvren_context* ctx, uint64_t* bytes);
+    /* ---- launches -------------------------------------------------------- */
+    /* per-scene preparation (the CPU: nothing; a GPU: the fused kernel) */
+    dvren_status (*scene_init)(struct dvren_scene* sc);
+    void (*scene_shutdown)(struct dvren_scene* sc);
+    /* The march template over the roi of A: dvren_render_pixel, or with
+     * backward dvren_backward_pixel. blocks: the three bound parameter
+     * blocks (host copies). threads: CPU threads (0: the context's). */
+    dvren_status (*launch_march)(struct dvren_scene* sc, const struct dvren_march_args* A, void* const* blocks,
+                                 int backward, uint32_t threads, dvren_progress_fn progress, void* progress_user);
+    /* kernels/dvren_train.h element-wise: grad[j] = w rho'(pred[j] - target[j]);
+     * *sum (when not NULL) = sum_j rho in float64, in a fixed order */
+    dvren_status (*launch_loss)(dvren_context* ctx, const float* pred, const float* target, float* grad, uint64_t n,
+                                uint32_t kind, float delta, float w, double* sum);
+    /* total variation of channels [c0, c1) of a (Z, Y, X, C) grid: g += norm
+     * dTV/dx (g may be NULL); *sum (when not NULL) = sum of the terms */
+    dvren_status (*launch_tv)(dvren_context* ctx, const float* x, float* g, const uint32_t dims[4], uint32_t c0,
+                              uint32_t c1, uint32_t squared, double norm, double* sum);
+    dvren_status (*launch_adam)(dvren_context* ctx, float* x, float* m, float* v, const float* g, uint64_t n,
+                                const float hyper[7]); /* lr, beta1, beta2, eps, weight_decay, bc1, sqrt(bc2) */
+    dvren_status (*launch_sgd)(dvren_context* ctx, float* x, float* buf, const float* g, uint64_t n,
+                               const float hyper[3]); /* lr, momentum, weight_decay */
+    /* largest |a| over `count` float arrays; +inf when one holds a non-finite value */
+    dvren_status (*launch_absmax)(dvren_context* ctx, uint32_t count, const float* const* a, const uint64_t* n,
+                                  float* out);
+    /* deterministic mode: g[j] += fixed[j] * unit, fixed[j] = 0 */
+    dvren_status (*launch_fixed_finalize)(dvren_context* ctx, int64_t* fixed, float* g, uint64_t n, double unit);
 };
 
 struct dvren_context {
-    const dvren_backend* be; /* NULL on the CPU */
+    const dvren_backend* be; /* never NULL: the CPU's or the desc's */
     void* be_state;
     dvren_allocator allocator;
     dvren_log_fn log;
@@ -2189,6 +2218,23 @@ static uint32_t dvren__cpu_count(void)
 #endif
 }
 
+/* Milliseconds of a monotonic clock (timer lines). */
+static double dvren__now_ms(void)
+{
+#if defined(_WIN32)
+    LARGE_INTEGER f, c;
+    QueryPerformanceFrequency(&f);
+    QueryPerformanceCounter(&c);
+    return 1000.0 * (double)c.QuadPart / (double)f.QuadPart;
+#else
+    struct timespec ts;
+    timespec_get(&ts, TIME_UTC);
+    return 1000.0 * (double)ts.tv_sec + 1e-6 * (double)ts.tv_nsec;
+#endif
+}
+
+static const dvren_backend* dvren__cpu_backend(void); /* >>cpu */
+
 DVREN_API dvren_status dvren_context_create(const dvren_context_desc* desc, dvren_context** out)
 {
     dvren_context_desc d;
@@ -2212,7 +2258,8 @@ DVREN_API dvren_status dvren_context_create(const dvren_context_desc* desc, dvre
         return dvren_set_error(NULL, DVREN_ERROR_UNSUPPORTED, "context",
                                "include dvren_cuda.h and set desc.backend = dvren_cuda_backend()",
                                "device CUDA requested, but no GPU backend was given (this program has only the CPU renderer)");
-    if (d.backend && (d.backend->device != d.device || d.backend->struct_size < sizeof(dvren_backend)))
+    if (!d.backend) d.backend = dvren__cpu_backend();
+    if (d.backend->device != d.device || d.backend->struct_size < sizeof(dvren_backend))
         return dvren_set_error(NULL, DVREN_ERROR_INVALID_ARGUMENT, "context", NULL,
                                "backend '%s' does not drive device %d", d.backend->name ? d.backend->name : "?",
                                (int)d.device);
@@ -2254,16 +2301,14 @@ DVREN_API dvren_status dvren_context_create(const dvren_context_desc* desc, dvre
 #endif
     dvren_log(ctx, DVREN_LOG_INFO, DVREN_TAG_ENV, "dvren %d.%d.%d, plugin ABI %u.%u, device %s, %u CPU threads",
               DVREN_VERSION_MAJOR, DVREN_VERSION_MINOR, DVREN_VERSION_PATCH, (unsigned)DVREN_ABI_MAJOR,
-              (unsigned)DVREN_ABI_MINOR, d.backend ? d.backend->name : "cpu", (unsigned)ctx->threads);
-    if (d.backend) {
-        status = d.backend->init(ctx, &d);
-        if (status != DVREN_OK) {
-            /* the context goes away: keep its message for dvren_last_error(NULL) */
-            memcpy(dvren__thread_error, ctx->last_error, DVREN__ERROR_CAP);
-            goto cleanup;
-        }
-        ctx->be = d.backend;
+              (unsigned)DVREN_ABI_MINOR, d.backend->name, (unsigned)ctx->threads);
+    status = d.backend->init(ctx, &d);
+    if (status != DVREN_OK) {
+        /* the context goes away: keep its message for dvren_last_error(NULL) */
+        memcpy(dvren__thread_error, ctx->last_error, DVREN__ERROR_CAP);
+        goto cleanup;
     }
+    ctx->be = d.backend;
     *out = ctx;
     return DVREN_OK;
 cleanup:
@@ -2281,7 +2326,7 @@ DVREN_API void dvren_context_destroy(dvren_context* ctx)
     uint32_t i;
     dvren_allocator a;
     if (!ctx) return;
-    if (ctx->be) ctx->be->shutdown(ctx);
+    ctx->be->shutdown(ctx);
     for (i = 0; i < ctx->plugin_count; ++i) dvren__free(ctx, ctx->plugins[i], sizeof(dvren__plugin_rec));
     dvren__free(ctx, ctx->plugins, (size_t)ctx->plugin_cap * sizeof(dvren__plugin_rec*));
     for (i = 0; i < ctx->lib_count; ++i) {
@@ -2298,13 +2343,13 @@ DVREN_API uint32_t dvren_context_threads(const dvren_context* ctx) { return ctx 
 
 DVREN_API dvren_device_kind dvren_context_device(const dvren_context* ctx)
 {
-    return ctx && ctx->be ? ctx->be->device : DVREN_DEVICE_CPU;
+    return ctx ? ctx->be->device : DVREN_DEVICE_CPU;
 }
 
 DVREN_API dvren_status dvren_synchronize(dvren_context* ctx)
 {
     if (!ctx) return dvren_set_error(NULL, DVREN_ERROR_INVALID_ARGUMENT, "context", NULL, "NULL context");
-    return ctx->be ? ctx->be->synchronize(ctx) : DVREN_OK;
+    return ctx->be->synchronize(ctx);
 }
 
 /* ======================================================================== */
@@ -2392,10 +2437,12 @@ DVREN_API dvren_status dvren_tensor_wrap(void* data, dvren_dtype dtype, uint32_t
 DVREN_API void dvren_tensor_destroy(dvren_context* ctx, dvren_tensor* t)
 {
     if (!t) return;
-    if ((t->flags & DVREN_TENSOR_OWNS_DATA) && t->data && ctx && t->memory == DVREN_MEMORY_HOST)
-        dvren__free(ctx, t->data, (size_t)dvren_tensor_numel(t) * dvren_dtype_size(t->dtype));
-    if ((t->flags & DVREN_TENSOR_OWNS_DATA) && t->data && ctx && t->memory == DVREN_MEMORY_DEVICE && ctx->be)
-        ctx->be->tensor_free(ctx, t);
+    if ((t->flags & DVREN_TENSOR_OWNS_DATA) && t->data && ctx) {
+        size_t bytes = (size_t)dvren_tensor_numel(t) * dvren_dtype_size(t->dtype);
+        /* device tensors come from the backend's memory (dvren_cuda_tensor_create) */
+        if (t->memory == DVREN_MEMORY_HOST) dvren__free(ctx, t->data, bytes);
+        else ctx->be->mem_free(ctx, t->data, bytes);
+    }
     memset(t, 0, sizeof *t);
 }
 
@@ -3628,8 +3675,66 @@ struct dvren_stage {
     void* instance;
     dvren_instance_info info;
     dvren_params* params; /* resolved; kept alive for borrowed tensors */
-    void* be;             /* backend's copy of the buffers (device memory) */
+    /* Where the backend reads each buffer (mem_place: the host buffer itself
+     * on the CPU, a device copy on a GPU), placed once at the first scene
+     * and shared by every scene of the stage. */
+    void* addr[DVREN_MAX_BUFFERS];
+    uint32_t placed; /* buffers placed so far */
 };
+
+static const dvren_buffer_desc* dvren__buffer_at(const dvren_instance_info* in, uint32_t i)
+{
+    return (const dvren_buffer_desc*)(const void*)((const char*)in->buffers + (size_t)i * in->buffers[0].struct_size);
+}
+
+static size_t dvren__tensor_bytes(const dvren_tensor* t)
+{
+    return (size_t)dvren_tensor_numel(t) * dvren_dtype_size(t->dtype);
+}
+
+/* 1 when a launch of ctx's backend can read t: host memory is staged or
+ * borrowed by every backend, device memory only by a device backend. */
+static int dvren__reachable(const dvren_context* ctx, const dvren_tensor* t)
+{
+    return t->memory == DVREN_MEMORY_HOST || t->memory == ctx->be->memory;
+}
+
+/* Places the stage's buffers where its backend reads them (once). */
+static dvren_status dvren__stage_place(dvren_stage* st)
+{
+    while (st->placed < st->info.buffer_count) {
+        const dvren_tensor* t = &dvren__buffer_at(&st->info, st->placed)->tensor;
+        dvren_status s = st->ctx->be->mem_place(st->ctx, t->data, dvren__tensor_bytes(t), &st->addr[st->placed]);
+        if (s != DVREN_OK) return s;
+        st->placed++;
+    }
+    return DVREN_OK;
+}
+
+static void dvren__stage_unplace(dvren_stage* st)
+{
+    while (st->placed > 0) {
+        const dvren_tensor* t = &dvren__buffer_at(&st->info, --st->placed)->tensor;
+        st->ctx->be->mem_unplace(st->ctx, t->data, st->addr[st->placed], dvren__tensor_bytes(t));
+    }
+}
+
+/* Binds a stage's parameter block to the given buffer addresses (the
+ * stage's host buffers, or where its backend placed them). */
+static dvren_status dvren__bind(dvren_stage* st, void* const* addr, void* block)
+{
+    const void* bufs[DVREN_MAX_BUFFERS];
+    dvren_context* ctx = st->ctx;
+    dvren_status s;
+    uint32_t i;
+    for (i = 0; i < st->info.buffer_count; ++i)
+        bufs[i] = addr ? addr[i] : dvren__buffer_at(&st->info, i)->tensor.data;
+    ctx->last_error[0] = 0;
+    s = st->rec->inst.bind(&st->rec->host, st->instance, bufs, block);
+    if (s != DVREN_OK && !ctx->last_error[0])
+        dvren_set_error(ctx, s, st->rec->desc->name, NULL, "bind() failed with %s", dvren_status_string(s));
+    return s;
+}
 
 static dvren_status dvren__info_check(dvren_context* ctx, const dvren__plugin_rec* r, const dvren_instance_info* in)
 {
@@ -3732,7 +3837,7 @@ cleanup:
 DVREN_API void dvren_stage_destroy(dvren_stage* st)
 {
     if (!st) return;
-    if (st->be && st->ctx->be) st->ctx->be->stage_shutdown(st);
+    dvren__stage_unplace(st);
     if (st->instance) st->rec->inst.destroy(&st->rec->host, st->instance);
     dvren_params_destroy(st->params);
     dvren__free(st->ctx, st, sizeof *st);
@@ -3750,7 +3855,6 @@ DVREN_API const dvren_plugin_desc* dvren_stage_plugin(const dvren_stage* st) { r
 
 DVREN_API dvren_status dvren_field_sample(dvren_stage* st, uint32_t n, const float* xyz, float* out)
 {
-    const void* bufs[DVREN_MAX_BUFFERS];
     float ch[DVREN_MAX_CHANNELS];
     void* block;
     uint32_t i, c;
@@ -3760,15 +3864,9 @@ DVREN_API dvren_status dvren_field_sample(dvren_stage* st, uint32_t n, const flo
     if (st->rec->desc->kind != DVREN_PLUGIN_FIELD)
         return dvren_set_error(st->ctx, DVREN_ERROR_INVALID_ARGUMENT, "field_sample", NULL, "'%s' is a %s, not a field",
                                st->rec->desc->name, dvren_plugin_kind_name(st->rec->desc->kind));
-    for (i = 0; i < st->info.buffer_count; ++i)
-        bufs[i] = ((const dvren_buffer_desc*)(const void*)((const char*)st->info.buffers +
-                                                            (size_t)i * st->info.buffers[0].struct_size))->tensor.data;
     block = dvren__calloc(st->ctx, st->info.block_size);
     if (!block) return dvren_set_error(st->ctx, DVREN_ERROR_OUT_OF_MEMORY, "field_sample", NULL, "out of memory");
-    st->ctx->last_error[0] = 0;
-    s = st->rec->inst.bind(&st->rec->host, st->instance, bufs, block);
-    if (s != DVREN_OK && !st->ctx->last_error[0])
-        dvren_set_error(st->ctx, s, st->rec->desc->name, NULL, "bind() failed with %s", dvren_status_string(s));
+    s = dvren__bind(st, NULL, block);
     for (i = 0; s == DVREN_OK && i < n; ++i) {
         st->rec->field.eval(block, dvren_f3v(xyz + 3 * (size_t)i), ch);
         for (c = 0; c < st->info.channels; ++c) out[(size_t)i * st->info.channels + c] = ch[c];
@@ -4905,14 +5003,15 @@ typedef struct dvren__param {
 struct dvren_scene {
     dvren_context* ctx;
     dvren_stage* stage[3];  /* field, shader, sampler */
-    void* block[3];         /* parameter blocks bound to host buffers */
+    void* block[3];         /* parameter blocks bound to the stages' placed buffers (dvren_stage.addr) */
+    void* bblock[3];        /* differentiable scenes: the same blocks with the gradients bound (backward) */
     uint32_t block_size[3];
-    dvren__cpu_stages_32 cpu;
+    dvren__cpu_stages_32 cpu;   /* the plugins' host-compiled functions: the CPU backend's launches */
     dvren__cpu_stages_64 cpu64; /* float64 functions (gradient checker); field_eval NULL when absent */
     uint32_t flags;             /* DVREN_SCENE_* */
     uint32_t nparams;
     dvren__param param[DVREN__MAX_PARAMS];
-    void* be;               /* backend's state: device blocks, the fused kernel */
+    void* be;               /* backend's state (a GPU: the fused kernel) */
 };
 
 struct dvren_plan {
@@ -4923,18 +5022,15 @@ struct dvren_plan {
 struct dvren_framebuffer {
     dvren_context* ctx;
     uint32_t width, height, outputs;
-    dvren_tensor out[6]; /* host outputs, indexed by bit position of DVREN_OUTPUT_* */
-    uint32_t stale;      /* outputs whose host copy is older than the device's (GPU) */
-    void* be;            /* backend's device outputs */
+    dvren_tensor out[6]; /* host outputs, indexed by dvren__output_index (bit position of DVREN_OUTPUT_*) */
+    void* addr[6];       /* where launches write them (mem_place: out[i].data itself on the CPU) */
+    uint32_t stale;      /* outputs whose host copy may be older than addr's (read back on demand) */
 };
 
-static const dvren_buffer_desc* dvren__buffer_at(const dvren_instance_info* in, uint32_t i)
-{
-    return (const dvren_buffer_desc*)(const void*)((const char*)in->buffers + (size_t)i * in->buffers[0].struct_size);
-}
-
 /* The scene's differentiable parameters: one per DIFFERENTIABLE buffer of
- * the field and the shader. Checks that those plugins can run backward. */
+ * the field and the shader. Checks that those plugins can run backward.
+ * Values stay where the renderer reads them (the stage's placed buffer);
+ * gradients are the scene's, in the backend's memory. */
 static dvren_status dvren__params_init(dvren_scene* sc)
 {
     dvren_context* ctx = sc->ctx;
@@ -4954,6 +5050,7 @@ static dvren_status dvren__params_init(dvren_scene* sc)
         for (i = 0; i < st->info.buffer_count; ++i) {
             const dvren_buffer_desc* b = dvren__buffer_at(&st->info, i);
             dvren__param* P;
+            dvren_status s;
             if (!(b->flags & DVREN_BUFFER_DIFFERENTIABLE)) continue;
             if (b->tensor.dtype != DVREN_DTYPE_F32)
                 return dvren_set_error(ctx, DVREN_ERROR_PLUGIN, st->rec->desc->name, NULL,
@@ -4972,13 +5069,13 @@ static dvren_status dvren__params_init(dvren_scene* sc)
             P->pub.numel = (uint64_t)dvren_tensor_numel(&b->tensor);
             P->pub.value = b->tensor;
             P->pub.value.flags &= ~DVREN_TENSOR_OWNS_DATA;
+            P->pub.value.data = st->addr[i];
+            P->pub.value.memory = ctx->be->memory;
             P->pub.grad = P->pub.value;
             P->trainable = 1;
-            if (!ctx->be) {
-                P->grad_mem = dvren__calloc(ctx, (size_t)P->pub.numel * sizeof(float));
-                if (!P->grad_mem) return dvren_set_error(ctx, DVREN_ERROR_OUT_OF_MEMORY, "scene", NULL, "out of memory");
-                P->pub.grad.data = P->grad_mem;
-            }
+            s = ctx->be->mem_alloc(ctx, (size_t)P->pub.numel * sizeof(float), &P->grad_mem);
+            if (s != DVREN_OK) return s;
+            P->pub.grad.data = P->grad_mem;
         }
     }
     return DVREN_OK;
@@ -4989,10 +5086,22 @@ static void dvren__params_shutdown(dvren_scene* sc)
     uint32_t i;
     for (i = 0; i < sc->nparams; ++i) {
         dvren__param* P = &sc->param[i];
-        if (!sc->ctx->be) dvren__free(sc->ctx, P->grad_mem, (size_t)P->pub.numel * sizeof(float));
-        dvren__free(sc->ctx, P->fixed, (size_t)P->pub.numel * sizeof(int64_t));
+        if (P->grad_mem) sc->ctx->be->mem_free(sc->ctx, P->grad_mem, (size_t)P->pub.numel * sizeof(float));
+        if (P->fixed) sc->ctx->be->mem_free(sc->ctx, P->fixed, (size_t)P->pub.numel * sizeof(int64_t));
+        P->grad_mem = NULL;
+        P->fixed = NULL;
     }
     sc->nparams = 0;
+}
+
+/* Lazy features (kernels/dvren_march.h): the shader's density reads one
+ * channel and the field can evaluate one channel alone, in the precision
+ * asked for (32: both backends need the function and its name). */
+static uint32_t dvren__lazy(const dvren_scene* sc, int bits)
+{
+    const dvren_field_iface* f = &sc->stage[0]->rec->field;
+    if (!sc->stage[1]->info.density_from_one_channel) return 0;
+    return bits == 64 ? f->eval_channel_f64 != NULL : (f->eval_channel != NULL && f->eval_channel_name != NULL);
 }
 
 DVREN_API dvren_status dvren_scene_create(dvren_context* ctx, const dvren_scene_desc* desc, dvren_scene** out)
@@ -5004,17 +5113,23 @@ DVREN_API dvren_status dvren_scene_create(dvren_context* ctx, const dvren_scene_
     int k;
     if (!ctx || !desc || !out) return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "scene", NULL, "NULL argument");
     *out = NULL;
+    if (desc->flags & ~DVREN_SCENE_DIFFERENTIABLE)
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "scene", NULL, "unknown flags 0x%x",
+                               (unsigned)(desc->flags & ~DVREN_SCENE_DIFFERENTIABLE));
     sc = (dvren_scene*)dvren__calloc(ctx, sizeof *sc);
     if (!sc) return dvren_set_error(ctx, DVREN_ERROR_OUT_OF_MEMORY, "scene", NULL, "out of memory");
     sc->ctx = ctx;
     sc->stage[0] = desc->field;
     sc->stage[1] = desc->shader;
     sc->stage[2] = desc->sampler;
+    sc->flags = desc->flags;
     for (k = 0; k < 3; ++k) {
         if (!sc->stage[k]) DVREN__FAIL(ctx, DVREN_ERROR_INVALID_ARGUMENT, "scene", NULL, "no %s given", names[k]);
         if (sc->stage[k]->rec->desc->kind != kinds[k])
             DVREN__FAIL(ctx, DVREN_ERROR_INVALID_ARGUMENT, "scene", NULL, "the %s slot holds %s plugin '%s'", names[k],
                         dvren_plugin_kind_name(sc->stage[k]->rec->desc->kind), sc->stage[k]->rec->desc->name);
+        if (sc->stage[k]->ctx != ctx)
+            DVREN__FAIL(ctx, DVREN_ERROR_INVALID_ARGUMENT, "scene", NULL, "the %s was made by another context", names[k]);
     }
     if (sc->stage[1]->info.channels_used > sc->stage[0]->info.channels)
         DVREN__FAIL(ctx, DVREN_ERROR_INVALID_ARGUMENT, "scene", "give the field more channels or change the shader's mode",
@@ -5031,21 +5146,6 @@ DVREN_API dvren_status dvren_scene_create(dvren_context* ctx, const dvren_scene_
                     "shader '%s' wants the gradient of channel %u but field '%s' has %u channels",
                     sc->stage[1]->rec->desc->name, (unsigned)sc->stage[1]->info.gradient_channel,
                     sc->stage[0]->rec->desc->name, (unsigned)sc->stage[0]->info.channels);
-    for (k = 0; k < 3; ++k) {
-        dvren_stage* st = sc->stage[k];
-        const void* bufs[DVREN_MAX_BUFFERS];
-        uint32_t i;
-        for (i = 0; i < st->info.buffer_count; ++i) bufs[i] = dvren__buffer_at(&st->info, i)->tensor.data;
-        sc->block_size[k] = st->info.block_size;
-        sc->block[k] = dvren__calloc(ctx, st->info.block_size);
-        if (!sc->block[k]) DVREN__FAIL(ctx, DVREN_ERROR_OUT_OF_MEMORY, "scene", NULL, "out of memory");
-        ctx->last_error[0] = 0;
-        status = st->rec->inst.bind(&st->rec->host, st->instance, bufs, sc->block[k]);
-        if (status != DVREN_OK) {
-            if (!ctx->last_error[0]) dvren_set_error(ctx, status, st->rec->desc->name, NULL, "bind() failed");
-            goto cleanup;
-        }
-    }
     {
         const dvren_field_iface* f = &sc->stage[0]->rec->field;
         const dvren_shader_iface* sh = &sc->stage[1]->rec->shader;
@@ -5071,12 +5171,23 @@ DVREN_API dvren_status dvren_scene_create(dvren_context* ctx, const dvren_scene_
         sc->cpu64.density_bwd = sh->density_bwd_f64;
         sc->cpu64.color_bwd = sh->color_bwd_f64;
     }
-    if (desc->flags & ~DVREN_SCENE_DIFFERENTIABLE)
-        DVREN__FAIL(ctx, DVREN_ERROR_INVALID_ARGUMENT, "scene", NULL, "unknown flags 0x%x",
-                    (unsigned)(desc->flags & ~DVREN_SCENE_DIFFERENTIABLE));
-    sc->flags = desc->flags;
-    if (sc->flags & DVREN_SCENE_DIFFERENTIABLE) DVREN__CHECK(dvren__params_init(sc));
-    if (ctx->be) DVREN__CHECK(ctx->be->scene_init(sc));
+    /* the blocks read the buffers where the backend placed them */
+    for (k = 0; k < 3; ++k) {
+        dvren_stage* st = sc->stage[k];
+        DVREN__CHECK(dvren__stage_place(st));
+        sc->block_size[k] = st->info.block_size;
+        sc->block[k] = dvren__calloc(ctx, st->info.block_size);
+        if (!sc->block[k]) DVREN__FAIL(ctx, DVREN_ERROR_OUT_OF_MEMORY, "scene", NULL, "out of memory");
+        DVREN__CHECK(dvren__bind(st, st->addr, sc->block[k]));
+    }
+    if (sc->flags & DVREN_SCENE_DIFFERENTIABLE) {
+        DVREN__CHECK(dvren__params_init(sc));
+        for (k = 0; k < 3; ++k) {
+            sc->bblock[k] = dvren__calloc(ctx, sc->block_size[k]);
+            if (!sc->bblock[k]) DVREN__FAIL(ctx, DVREN_ERROR_OUT_OF_MEMORY, "scene", NULL, "out of memory");
+        }
+    }
+    DVREN__CHECK(ctx->be->scene_init(sc));
     *out = sc;
     return DVREN_OK;
 cleanup:
@@ -5088,9 +5199,12 @@ DVREN_API void dvren_scene_destroy(dvren_scene* sc)
 {
     int k;
     if (!sc) return;
-    if (sc->be && sc->ctx->be) sc->ctx->be->scene_shutdown(sc);
+    if (sc->be) sc->ctx->be->scene_shutdown(sc);
     dvren__params_shutdown(sc);
-    for (k = 0; k < 3; ++k) dvren__free(sc->ctx, sc->block[k], sc->block_size[k]);
+    for (k = 0; k < 3; ++k) {
+        dvren__free(sc->ctx, sc->block[k], sc->block_size[k]);
+        dvren__free(sc->ctx, sc->bblock[k], sc->block_size[k]);
+    }
     dvren__free(sc->ctx, sc, sizeof *sc);
 }
 
@@ -5122,7 +5236,7 @@ DVREN_API dvren_status dvren_plan_create(dvren_context* ctx, const dvren_plan_de
             return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "plan", "see dvren_plan_desc.rays",
                                    "rays must be a contiguous float32 tensor of %u x %u rays, last dimension 6",
                                    (unsigned)d.width, (unsigned)d.height);
-        if (r->memory == DVREN_MEMORY_DEVICE && !ctx->be)
+        if (!dvren__reachable(ctx, r))
             return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "plan", NULL,
                                    "rays are in device memory but the context renders on the CPU");
     } else if (d.camera.model < DVREN_CAMERA_PINHOLE || d.camera.model > DVREN_CAMERA_MATRIX) {
@@ -5156,20 +5270,39 @@ DVREN_API void dvren_plan_destroy(dvren_plan* p)
 
 DVREN_API const dvren_plan_desc* dvren_plan_get_desc(const dvren_plan* p) { return p ? &p->desc : NULL; }
 
+/* Framebuffer outputs by name: the index of each in dvren_framebuffer.out
+ * (the bit position of its DVREN_OUTPUT_* flag). */
+enum {
+    DVREN__OUT_RGB = 0,
+    DVREN__OUT_ALPHA = 1,
+    DVREN__OUT_DEPTH = 2,
+    DVREN__OUT_TRANSMITTANCE = 3,
+    DVREN__OUT_HIT = 4,
+    DVREN__OUT_SAMPLES = 5,
+    DVREN__OUT_COUNT = 6
+};
+
 static int dvren__output_index(uint32_t bit)
 {
     int i;
     if (bit == 0 || (bit & (bit - 1)) || (bit & ~DVREN_OUTPUT_ALL)) return -1;
-    for (i = 0; i < 6; ++i)
+    for (i = 0; i < DVREN__OUT_COUNT; ++i)
         if (bit == (1u << i)) return i;
     return -1;
 }
 
 DVREN_API const char* dvren_output_name(uint32_t output)
 {
-    static const char* const names[6] = {"rgb", "alpha", "depth", "transmittance", "hit", "samples"};
+    static const char* const names[DVREN__OUT_COUNT] = {"rgb", "alpha", "depth", "transmittance", "hit", "samples"};
     int i = dvren__output_index(output);
     return i < 0 ? NULL : names[i];
+}
+
+/* "1.5 GiB", "12.0 MiB": sizes in messages */
+static void dvren__bytes_text(uint64_t n, char* out, size_t cap)
+{
+    if (n >= ((uint64_t)1 << 30)) snprintf(out, cap, "%.1f GiB", (double)n / 1073741824.0);
+    else snprintf(out, cap, "%.1f MiB", (double)n / 1048576.0);
 }
 
 DVREN_API dvren_status dvren_framebuffer_create_outputs(dvren_context* ctx, const dvren_plan* plan, uint32_t outputs,
@@ -5177,30 +5310,46 @@ DVREN_API dvren_status dvren_framebuffer_create_outputs(dvren_context* ctx, cons
 {
     dvren_framebuffer* fb;
     dvren_status status = DVREN_OK;
+    uint64_t need = 0, avail = 0;
     int i;
     if (!ctx || !plan || !out) return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "framebuffer", NULL, "NULL argument");
     *out = NULL;
     if (outputs & ~DVREN_OUTPUT_ALL)
         return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "framebuffer", NULL, "unknown output bits 0x%x",
                                (unsigned)(outputs & ~DVREN_OUTPUT_ALL));
+    if (!outputs) outputs = plan->desc.outputs;
+    /* refuse up front what cannot fit: the host copies, and the device's
+     * when the backend has its own memory */
+    for (i = 0; i < DVREN__OUT_COUNT; ++i)
+        if (outputs & (1u << i))
+            need += (uint64_t)plan->desc.width * plan->desc.height *
+                    (i == DVREN__OUT_RGB ? 12u : (i == DVREN__OUT_HIT ? 1u : 4u));
+    if (ctx->be->mem_available(ctx, &avail) == DVREN_OK && avail && need > avail) {
+        char a[32], b[32];
+        dvren__bytes_text(need, a, sizeof a);
+        dvren__bytes_text(avail, b, sizeof b);
+        return dvren_set_error(ctx, DVREN_ERROR_OUT_OF_MEMORY, "framebuffer", "render a smaller image, fewer outputs, or in tiles (roi)",
+                               "a %u x %u framebuffer needs %s on the %s, %s is available", (unsigned)plan->desc.width,
+                               (unsigned)plan->desc.height, a, ctx->be->name, b);
+    }
     fb = (dvren_framebuffer*)dvren__calloc(ctx, sizeof *fb);
     if (!fb) return dvren_set_error(ctx, DVREN_ERROR_OUT_OF_MEMORY, "framebuffer", NULL, "out of memory");
     fb->ctx = ctx;
     fb->width = plan->desc.width;
     fb->height = plan->desc.height;
-    fb->outputs = outputs ? outputs : plan->desc.outputs;
-    for (i = 0; i < 6; ++i) {
+    fb->outputs = outputs;
+    for (i = 0; i < DVREN__OUT_COUNT; ++i) {
         int64_t shape[3];
         dvren_dtype dt = DVREN_DTYPE_F32;
         if (!(fb->outputs & (1u << i))) continue;
         shape[0] = fb->height;
         shape[1] = fb->width;
         shape[2] = 3;
-        if ((1u << i) == DVREN_OUTPUT_HIT) dt = DVREN_DTYPE_U8;
-        if ((1u << i) == DVREN_OUTPUT_SAMPLES) dt = DVREN_DTYPE_U32;
-        DVREN__CHECK(dvren_tensor_create(ctx, dt, (1u << i) == DVREN_OUTPUT_RGB ? 3u : 2u, shape, &fb->out[i]));
+        if (i == DVREN__OUT_HIT) dt = DVREN_DTYPE_U8;
+        if (i == DVREN__OUT_SAMPLES) dt = DVREN_DTYPE_U32;
+        DVREN__CHECK(dvren_tensor_create(ctx, dt, i == DVREN__OUT_RGB ? 3u : 2u, shape, &fb->out[i]));
+        DVREN__CHECK(ctx->be->mem_place(ctx, fb->out[i].data, dvren__tensor_bytes(&fb->out[i]), &fb->addr[i]));
     }
-    if (ctx->be) DVREN__CHECK(ctx->be->fb_init(fb));
     *out = fb;
     return DVREN_OK;
 cleanup:
@@ -5213,10 +5362,17 @@ DVREN_API dvren_status dvren_framebuffer_create(dvren_context* ctx, const dvren_
     return dvren_framebuffer_create_outputs(ctx, plan, 0, out);
 }
 
+/* Copies output i between its host tensor and where launches use it. */
+static dvren_status dvren__fb_upload(dvren_framebuffer* fb, int i)
+{
+    dvren_context* ctx = fb->ctx;
+    return ctx->be->mem_copy(ctx, fb->addr[i], ctx->be->memory, fb->out[i].data, DVREN_MEMORY_HOST,
+                             dvren__tensor_bytes(&fb->out[i]));
+}
+
 DVREN_API dvren_status dvren_framebuffer_write(dvren_framebuffer* fb, uint32_t output, const dvren_tensor* src)
 {
     int i = dvren__output_index(output);
-    size_t bytes;
     if (!fb || !src || !src->data)
         return dvren_set_error(fb ? fb->ctx : NULL, DVREN_ERROR_INVALID_ARGUMENT, "framebuffer", NULL, "NULL argument");
     if (i < 0)
@@ -5231,23 +5387,19 @@ DVREN_API dvren_status dvren_framebuffer_write(dvren_framebuffer* fb, uint32_t o
                                "writing '%s': need a contiguous host %s tensor of %lld elements",
                                dvren_output_name(output), dvren_dtype_name(fb->out[i].dtype),
                                (long long)dvren_tensor_numel(&fb->out[i]));
-    bytes = (size_t)dvren_tensor_numel(src) * dvren_dtype_size(src->dtype);
-    memcpy(fb->out[i].data, src->data, bytes);
+    memcpy(fb->out[i].data, src->data, dvren__tensor_bytes(src));
     fb->stale &= ~(1u << i);
-    if (fb->ctx->be) {
-        if (!fb->ctx->be->fb_upload)
-            return dvren_set_error(fb->ctx, DVREN_ERROR_UNSUPPORTED, "framebuffer", NULL, "the backend cannot upload");
-        return fb->ctx->be->fb_upload(fb, i);
-    }
-    return DVREN_OK;
+    return dvren__fb_upload(fb, i);
 }
 
 DVREN_API void dvren_framebuffer_destroy(dvren_framebuffer* fb)
 {
     int i;
     if (!fb) return;
-    if (fb->be && fb->ctx->be) fb->ctx->be->fb_shutdown(fb);
-    for (i = 0; i < 6; ++i) dvren_tensor_destroy(fb->ctx, &fb->out[i]);
+    for (i = 0; i < DVREN__OUT_COUNT; ++i) {
+        if (fb->addr[i]) fb->ctx->be->mem_unplace(fb->ctx, fb->out[i].data, fb->addr[i], dvren__tensor_bytes(&fb->out[i]));
+        dvren_tensor_destroy(fb->ctx, &fb->out[i]);
+    }
     dvren__free(fb->ctx, fb, sizeof *fb);
 }
 
@@ -5263,9 +5415,11 @@ DVREN_API dvren_status dvren_framebuffer_output(const dvren_framebuffer* fb, uin
         return dvren_set_error(fb->ctx, DVREN_ERROR_NOT_FOUND, "framebuffer", "add it to dvren_plan_desc.outputs",
                                "output '%s' was not selected by the plan", dvren_output_name(output));
     if (fb->stale & (1u << i)) {
-        /* a GPU render left newer values on the device: read them back once */
+        /* a launch left newer values where it wrote them: read them back once
+         * (a no-op where that is the host tensor itself) */
         dvren_framebuffer* m = (dvren_framebuffer*)fb;
-        dvren_status s = m->ctx->be->fb_download(m, i);
+        dvren_status s = m->ctx->be->mem_copy(m->ctx, m->out[i].data, DVREN_MEMORY_HOST, m->addr[i], m->ctx->be->memory,
+                                              dvren__tensor_bytes(&m->out[i]));
         if (s != DVREN_OK) return s;
         m->stale &= ~(1u << i);
     }
@@ -5274,107 +5428,9 @@ DVREN_API dvren_status dvren_framebuffer_output(const dvren_framebuffer* fb, uin
     return DVREN_OK;
 }
 
-/* CPU renderer ----------------------------------------------------------------
- * The roi is cut into 16x16 tiles that workers take from a shared counter.
- * Every pixel's result depends only on the pixel (its RNG is keyed by the
- * pixel index), so the image is bitwise the same for any thread count. */
-
-#define DVREN__TILE 16u
-
-typedef struct dvren__render_job {
-    const dvren__cpu_stages_32* stages;
-    const dvren_march_args* args;
-    int backward; /* 1: dvren_backward_pixel instead of dvren_render_pixel */
-    uint32_t threads_used;
-    uint32_t tiles_x, tiles;
-    volatile uint32_t next_tile;
-    volatile uint32_t done_tiles;
-    volatile uint32_t cancel;
-} dvren__render_job;
-
-static uint32_t dvren__atomic_inc(volatile uint32_t* p)
-{
-#if defined(_MSC_VER)
-    return (uint32_t)_InterlockedIncrement((volatile long*)p) - 1u;
-#else
-    return __atomic_fetch_add(p, 1u, __ATOMIC_RELAXED);
-#endif
-}
-
-static uint32_t dvren__atomic_load(volatile uint32_t* p)
-{
-#if defined(_MSC_VER)
-    return (uint32_t)_InterlockedOr((volatile long*)p, 0);
-#else
-    return __atomic_load_n(p, __ATOMIC_ACQUIRE);
-#endif
-}
-
-static void dvren__atomic_store(volatile uint32_t* p, uint32_t v)
-{
-#if defined(_MSC_VER)
-    _InterlockedExchange((volatile long*)p, (long)v);
-#else
-    __atomic_store_n(p, v, __ATOMIC_RELEASE);
-#endif
-}
-
-/* Renders tiles until none are left; returns the number it rendered. */
-static void dvren__render_tiles(dvren__render_job* job, dvren_progress_fn progress, void* user)
-{
-    const dvren_march_args* A = job->args;
-    for (;;) {
-        uint32_t t, x, y, x0, y0, x1, y1;
-        if (dvren__atomic_load(&job->cancel)) return;
-        t = dvren__atomic_inc(&job->next_tile);
-        if (t >= job->tiles) return;
-        x0 = A->roi_x + (t % job->tiles_x) * DVREN__TILE;
-        y0 = A->roi_y + (t / job->tiles_x) * DVREN__TILE;
-        x1 = x0 + DVREN__TILE < A->roi_x + A->roi_w ? x0 + DVREN__TILE : A->roi_x + A->roi_w;
-        y1 = y0 + DVREN__TILE < A->roi_y + A->roi_h ? y0 + DVREN__TILE : A->roi_y + A->roi_h;
-        for (y = y0; y < y1; ++y)
-            for (x = x0; x < x1; ++x) {
-                if (job->backward) dvren_backward_pixel(job->stages, A, x, y);
-                else dvren_render_pixel(job->stages, A, x, y);
-            }
-        dvren__atomic_inc(&job->done_tiles);
-        if (progress && progress(user, dvren__atomic_load(&job->done_tiles), job->tiles))
-            dvren__atomic_store(&job->cancel, 1u);
-    }
-}
-
-#if !defined(DVREN_NO_THREADS)
-#if defined(_WIN32)
-static DWORD WINAPI dvren__worker(LPVOID arg)
-{
-    dvren__render_tiles((dvren__render_job*)arg, NULL, NULL);
-    return 0;
-}
-#else
-static void* dvren__worker(void* arg)
-{
-    dvren__render_tiles((dvren__render_job*)arg, NULL, NULL);
-    return NULL;
-}
-#endif
-#endif
-
-static double dvren__now_ms(void)
-{
-#if defined(_WIN32)
-    LARGE_INTEGER f, c;
-    QueryPerformanceFrequency(&f);
-    QueryPerformanceCounter(&c);
-    return 1000.0 * (double)c.QuadPart / (double)f.QuadPart;
-#else
-    struct timespec ts;
-    timespec_get(&ts, TIME_UTC);
-    return 1000.0 * (double)ts.tv_sec + 1e-6 * (double)ts.tv_nsec;
-#endif
-}
-
-/* Fills the plain-data arguments of the march template. */
-static void dvren__march_args(const dvren_scene* sc, const dvren_plan_desc* d, dvren_march_args* A)
+/* Fills the plain-data arguments of the march template: the scene, the
+ * plan, and the ray batch staged where the backend reads it. */
+static dvren_status dvren__march_args(const dvren_scene* sc, const dvren_plan_desc* d, dvren_march_args* A)
 {
     const dvren_instance_info* fi = &sc->stage[0]->info;
     const dvren_instance_info* si = &sc->stage[1]->info;
@@ -5390,7 +5446,7 @@ static void dvren__march_args(const dvren_scene* sc, const dvren_plan_desc* d, d
     A->gradient_channel = si->gradient_channel;
     for (i = 0; i < 3; ++i) A->gradient_step[i] = fi->voxel_size[i] > 0.0f ? fi->voxel_size[i] : fi->voxel_world;
     A->min_transmittance = sc->stage[2]->info.min_transmittance;
-    A->lazy_features = sc->cpu.field_eval_channel && si->density_from_one_channel;
+    A->lazy_features = dvren__lazy(sc, 32);
     A->density_channel = si->density_channel;
     A->budget.step_world = d->step_world;
     A->budget.samples_per_ray = d->samples_per_ray;
@@ -5406,59 +5462,36 @@ static void dvren__march_args(const dvren_scene* sc, const dvren_plan_desc* d, d
     A->seed_lo = (uint32_t)(d->seed & 0xFFFFFFFFu);
     A->seed_hi = (uint32_t)(d->seed >> 32);
     memcpy(A->background, d->background, sizeof A->background);
-    A->rays = d->rays ? (const float*)d->rays->data : NULL;
     A->grad_scale = 1.0f;
+    if (d->rays) {
+        /* a host batch is staged at every call (the caller refills it) */
+        const dvren_tensor* in[1];
+        const void* at[1];
+        dvren_status s;
+        in[0] = d->rays;
+        s = sc->ctx->be->mem_stage(sc->ctx, 1, in, at);
+        if (s != DVREN_OK) return s;
+        A->rays = (const float*)at[0];
+    }
+    return DVREN_OK;
 }
 
-/* Runs a job's tiles on `threads` threads (0: the context's), the calling
- * thread included (it reports progress). */
-static dvren_status dvren__run_tiles(dvren_context* ctx, dvren__render_job* job, uint32_t threads,
-                                     dvren_progress_fn progress, void* user)
+/* The framebuffer's outputs as the march writes (or, for cotangents,
+ * reads) them: only those in `outputs` and present. */
+static dvren_fb_view dvren__fb_view(const dvren_framebuffer* fb, uint32_t outputs)
 {
-    const dvren_march_args* A = job->args;
-    uint32_t nthreads, i, started = 0;
-#if !defined(DVREN_NO_THREADS)
-#if defined(_WIN32)
-    HANDLE th[1024];
-#else
-    pthread_t th[1024];
-#endif
-#endif
-    job->tiles_x = (A->roi_w + DVREN__TILE - 1) / DVREN__TILE;
-    job->tiles = job->tiles_x * ((A->roi_h + DVREN__TILE - 1) / DVREN__TILE);
-    nthreads = threads ? threads : ctx->threads;
-    if (nthreads > job->tiles) nthreads = job->tiles;
-    if (nthreads < 1) nthreads = 1;
-    if (nthreads > 1024) nthreads = 1024;
-#if defined(DVREN_NO_THREADS)
-    nthreads = 1;
-#endif
-#if !defined(DVREN_NO_THREADS)
-    for (i = 1; i < nthreads; ++i) {
-#if defined(_WIN32)
-        th[started] = CreateThread(NULL, 0, dvren__worker, job, 0, NULL);
-        if (!th[started]) break;
-#else
-        if (pthread_create(&th[started], NULL, dvren__worker, job) != 0) break;
-#endif
-        started++;
-    }
-#endif
-    /* the calling thread works too, and is the one that reports progress */
-    dvren__render_tiles(job, progress, user);
-#if !defined(DVREN_NO_THREADS)
-    for (i = 0; i < started; ++i) {
-#if defined(_WIN32)
-        WaitForSingleObject(th[i], INFINITE);
-        CloseHandle(th[i]);
-#else
-        pthread_join(th[i], NULL);
-#endif
-    }
-#endif
-    job->threads_used = started + 1;
-    if (job->cancel) return dvren_set_error(ctx, DVREN_ERROR_CANCELLED, "render", NULL, "cancelled by the progress callback");
-    return DVREN_OK;
+    dvren_fb_view v;
+    memset(&v, 0, sizeof v);
+    v.width = fb->width;
+    v.height = fb->height;
+    outputs &= fb->outputs;
+    if (outputs & DVREN_OUTPUT_RGB) v.rgb = (float*)fb->addr[DVREN__OUT_RGB];
+    if (outputs & DVREN_OUTPUT_ALPHA) v.alpha = (float*)fb->addr[DVREN__OUT_ALPHA];
+    if (outputs & DVREN_OUTPUT_DEPTH) v.depth = (float*)fb->addr[DVREN__OUT_DEPTH];
+    if (outputs & DVREN_OUTPUT_TRANSMITTANCE) v.transmittance = (float*)fb->addr[DVREN__OUT_TRANSMITTANCE];
+    if (outputs & DVREN_OUTPUT_HIT) v.hit = (uint8_t*)fb->addr[DVREN__OUT_HIT];
+    if (outputs & DVREN_OUTPUT_SAMPLES) v.samples = (uint32_t*)fb->addr[DVREN__OUT_SAMPLES];
+    return v;
 }
 
 DVREN_API dvren_status dvren_render(dvren_scene* sc, const dvren_plan* plan, dvren_framebuffer* fb,
@@ -5466,16 +5499,17 @@ DVREN_API dvren_status dvren_render(dvren_scene* sc, const dvren_plan* plan, dvr
 {
     dvren_context* ctx;
     dvren_march_args A;
-    dvren__render_job job;
     dvren_render_options opt;
     const dvren_plan_desc* d;
     dvren_status s;
-    double t0;
     if (!sc || !plan || !fb) return dvren_set_error(sc ? sc->ctx : NULL, DVREN_ERROR_INVALID_ARGUMENT, "render", NULL, "NULL argument");
     ctx = sc->ctx;
     d = &plan->desc;
     memset(&opt, 0, sizeof opt);
     if (options) opt = *options;
+    if (fb->ctx != ctx || plan->ctx != ctx)
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "render", NULL,
+                               "the plan or framebuffer was made by another context");
     if (fb->width != d->width || fb->height != d->height || (fb->outputs & d->outputs) != d->outputs)
         return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "render", "create the framebuffer from this plan",
                                "framebuffer (%u x %u, outputs 0x%x) does not fit the plan (%u x %u, outputs 0x%x)",
@@ -5484,34 +5518,12 @@ DVREN_API dvren_status dvren_render(dvren_scene* sc, const dvren_plan* plan, dvr
     if (opt.threads > 1024)
         return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "render", NULL, "threads = %u > 1024",
                                (unsigned)opt.threads);
-    if (ctx->be) {
-        s = ctx->be->render(sc, plan, fb, &opt);
-        if (s == DVREN_OK) fb->stale |= d->outputs;
-        return s;
-    }
-    dvren__march_args(sc, d, &A);
-    /* only the outputs this plan selects are written */
-    A.fb.width = d->width;
-    A.fb.height = d->height;
-    if (d->outputs & DVREN_OUTPUT_RGB) A.fb.rgb = (float*)fb->out[0].data;
-    if (d->outputs & DVREN_OUTPUT_ALPHA) A.fb.alpha = (float*)fb->out[1].data;
-    if (d->outputs & DVREN_OUTPUT_DEPTH) A.fb.depth = (float*)fb->out[2].data;
-    if (d->outputs & DVREN_OUTPUT_TRANSMITTANCE) A.fb.transmittance = (float*)fb->out[3].data;
-    if (d->outputs & DVREN_OUTPUT_HIT) A.fb.hit = (uint8_t*)fb->out[4].data;
-    if (d->outputs & DVREN_OUTPUT_SAMPLES) A.fb.samples = (uint32_t*)fb->out[5].data;
-
-    memset(&job, 0, sizeof job);
-    job.stages = &sc->cpu;
-    job.args = &A;
-    dvren_log(ctx, DVREN_LOG_INFO, DVREN_TAG_STEP, "rendering %ux%u (roi %ux%u) spp %u on the CPU", (unsigned)d->width,
-              (unsigned)d->height, (unsigned)d->roi.w, (unsigned)d->roi.h, (unsigned)d->spp);
-    t0 = dvren__now_ms();
-    s = dvren__run_tiles(ctx, &job, opt.threads, opt.progress, opt.progress_user);
+    s = dvren__march_args(sc, d, &A);
     if (s != DVREN_OK) return s;
-    dvren_log(ctx, DVREN_LOG_INFO, DVREN_TAG_TIMER, "render %ux%u spp %u: %.2f ms on %u threads",
-              (unsigned)d->roi.w, (unsigned)d->roi.h, (unsigned)d->spp, dvren__now_ms() - t0,
-              (unsigned)job.threads_used);
-    return DVREN_OK;
+    A.fb = dvren__fb_view(fb, d->outputs); /* only the outputs this plan selects are written */
+    s = ctx->be->launch_march(sc, &A, sc->block, 0, opt.threads, opt.progress, opt.progress_user);
+    if (s == DVREN_OK) fb->stale |= d->outputs;
+    return s;
 }
 
 /* ======================================================================== */
@@ -5561,16 +5573,9 @@ DVREN_API dvren_status dvren_scene_param_set_trainable(dvren_scene* sc, uint32_t
     return DVREN_OK;
 }
 
-/* Copies bytes between host and the scene's memory (host on the CPU,
- * device on a GPU). */
+/* Copies bytes between host memory and the backend's. */
 static dvren_status dvren__copy(dvren_context* ctx, void* dst, dvren_memory dm, const void* src, dvren_memory sm, size_t n)
 {
-    if (dm == DVREN_MEMORY_HOST && sm == DVREN_MEMORY_HOST) {
-        if (n) memmove(dst, src, n);
-        return DVREN_OK;
-    }
-    if (!ctx->be || !ctx->be->mem_copy)
-        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "autodiff", NULL, "device memory without a GPU backend");
     return ctx->be->mem_copy(ctx, dst, dm, src, sm, n);
 }
 
@@ -5613,13 +5618,9 @@ DVREN_API dvren_status dvren_scene_zero_grad(dvren_scene* sc)
     uint32_t i;
     if (!sc) return dvren_set_error(NULL, DVREN_ERROR_INVALID_ARGUMENT, "autodiff", NULL, "NULL scene");
     for (i = 0; i < sc->nparams; ++i) {
-        size_t n = (size_t)sc->param[i].pub.numel * sizeof(float);
-        if (sc->ctx->be) {
-            dvren_status s = sc->ctx->be->mem_zero(sc->ctx, sc->param[i].pub.grad.data, n);
-            if (s != DVREN_OK) return s;
-        } else {
-            memset(sc->param[i].pub.grad.data, 0, n);
-        }
+        dvren_status s = sc->ctx->be->mem_zero(sc->ctx, sc->param[i].pub.grad.data,
+                                               (size_t)sc->param[i].pub.numel * sizeof(float));
+        if (s != DVREN_OK) return s;
     }
     return DVREN_OK;
 }
@@ -5629,8 +5630,7 @@ DVREN_API dvren_status dvren_scene_zero_grad(dvren_scene* sc)
  * accumulator (FIXED) or the caller's float64 arrays (F64, g64 indexed by
  * parameter); NULL for frozen parameters and other buffers. blocks: the
  * three blocks to write. */
-static dvren_status dvren__bind_grads(dvren_scene* sc, void* const* blocks, uint32_t mode, double* const* g64,
-                                      void* const* device_ptrs)
+static dvren_status dvren__bind_grads(dvren_scene* sc, void* const* blocks, uint32_t mode, double* const* g64)
 {
     uint32_t k, i;
     for (k = 0; k < 3; ++k) {
@@ -5643,8 +5643,7 @@ static dvren_status dvren__bind_grads(dvren_scene* sc, void* const* blocks, uint
             dvren__param* P = &sc->param[i];
             if (P->pub.slot != k || !P->trainable) continue;
             refs[P->pub.buffer].mode = mode;
-            if (device_ptrs) refs[P->pub.buffer].ptr = device_ptrs[i];
-            else if (mode == DVREN_GRAD_F64) refs[P->pub.buffer].ptr = g64[i];
+            if (mode == DVREN_GRAD_F64) refs[P->pub.buffer].ptr = g64[i];
             else if (mode == DVREN_GRAD_FIXED) refs[P->pub.buffer].ptr = P->fixed;
             else refs[P->pub.buffer].ptr = P->pub.grad.data;
         }
@@ -5674,47 +5673,30 @@ static uint32_t dvren__skip_empty(const dvren_scene* sc)
  * (deterministic mode); 0 when all are zero; error when one is not finite. */
 static dvren_status dvren__cotangent_scale(dvren_context* ctx, const dvren_framebuffer* g, float* scale)
 {
-    static const int outs[4] = {0, 1, 2, 3};
-    double m = 0.0;
-    int k, e;
+    static const int outs[4] = {DVREN__OUT_RGB, DVREN__OUT_ALPHA, DVREN__OUT_DEPTH, DVREN__OUT_TRANSMITTANCE};
+    const float* a[4];
+    uint64_t n[4];
+    uint32_t count = 0, k;
+    float m = 0.0f;
+    int e;
+    dvren_status s;
     for (k = 0; k < 4; ++k) {
-        const dvren_tensor* t = &g->out[outs[k]];
-        int64_t n, j;
-        if (!t->data) continue;
-        n = dvren_tensor_numel(t);
-        for (j = 0; j < n; ++j) {
-            double v = fabs((double)((const float*)t->data)[j]);
-            if (!(v <= 3.0e38)) /* inf or NaN */
-                return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "backward", NULL,
-                                       "cotangent '%s' has a non-finite value at element %lld", dvren_output_name(1u << k),
-                                       (long long)j);
-            if (v > m) m = v;
-        }
+        if (!g->out[outs[k]].data) continue;
+        a[count] = (const float*)g->addr[outs[k]];
+        n[count++] = (uint64_t)dvren_tensor_numel(&g->out[outs[k]]);
     }
-    if (m == 0.0) {
+    s = count ? ctx->be->launch_absmax(ctx, count, a, n, &m) : DVREN_OK;
+    if (s != DVREN_OK) return s;
+    if (!(m <= 3.0e38f))
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "backward", "check the loss for inf or NaN",
+                               "the cotangents hold a non-finite value");
+    if (m == 0.0f) {
         *scale = 0.0f;
         return DVREN_OK;
     }
-    frexp(m, &e);
+    frexp((double)m, &e);
     *scale = (float)ldexp(1.0, -e);
     return DVREN_OK;
-}
-
-/* The forward outputs the replay may use (options->forward): host or
- * device pointers of its rgb and transmittance, or NULLs. */
-static void dvren__backward_forward(const dvren_backward_options* o, const dvren_plan_desc* d, const float** rgb,
-                                    const float** trans)
-{
-    const dvren_framebuffer* f = o->forward;
-    *rgb = *trans = NULL;
-    if (!f || d->spp != 1 || !f->out[0].data || !f->out[3].data) return;
-    if (f->ctx->be && f->ctx->be->fb_device_ptr) {
-        *rgb = (const float*)f->ctx->be->fb_device_ptr(f, 0);
-        *trans = (const float*)f->ctx->be->fb_device_ptr(f, 3);
-    } else {
-        *rgb = (const float*)f->out[0].data;
-        *trans = (const float*)f->out[3].data;
-    }
 }
 
 DVREN_API dvren_status dvren_render_backward(dvren_scene* sc, const dvren_plan* plan, const dvren_framebuffer* g,
@@ -5724,11 +5706,9 @@ DVREN_API dvren_status dvren_render_backward(dvren_scene* sc, const dvren_plan* 
     dvren_backward_options opt;
     const dvren_plan_desc* d;
     dvren_march_args A;
-    dvren__render_job job;
     dvren_status s = DVREN_OK;
     uint32_t det, i;
     float scale = 1.0f;
-    double t0;
     if (!sc || !plan || !g)
         return dvren_set_error(sc ? sc->ctx : NULL, DVREN_ERROR_INVALID_ARGUMENT, "backward", NULL, "NULL argument");
     ctx = sc->ctx;
@@ -5753,7 +5733,9 @@ DVREN_API dvren_status dvren_render_backward(dvren_scene* sc, const dvren_plan* 
                                "options.forward is %u x %u%s, the plan %u x %u", (unsigned)opt.forward->width,
                                (unsigned)opt.forward->height, opt.forward->ctx != ctx ? " of another context" : "",
                                (unsigned)d->width, (unsigned)d->height);
-    if (ctx->be) return ctx->be->backward(sc, plan, g, &opt);
+    if (g->ctx != ctx || plan->ctx != ctx)
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "backward", NULL,
+                               "the plan or cotangent framebuffer was made by another context");
     det = (opt.flags & DVREN_BACKWARD_DETERMINISTIC) != 0;
     if (det) {
         s = dvren__cotangent_scale(ctx, g, &scale);
@@ -5761,45 +5743,36 @@ DVREN_API dvren_status dvren_render_backward(dvren_scene* sc, const dvren_plan* 
         for (i = 0; i < sc->nparams; ++i) {
             dvren__param* P = &sc->param[i];
             if (!P->trainable || P->fixed) continue;
-            P->fixed = (int64_t*)dvren__calloc(ctx, (size_t)P->pub.numel * sizeof(int64_t));
-            if (!P->fixed) return dvren_set_error(ctx, DVREN_ERROR_OUT_OF_MEMORY, "backward", NULL, "out of memory");
+            s = ctx->be->mem_alloc(ctx, (size_t)P->pub.numel * sizeof(int64_t), (void**)&P->fixed);
+            if (s != DVREN_OK) return s;
         }
     }
-    s = dvren__bind_grads(sc, sc->block, det ? DVREN_GRAD_FIXED : DVREN_GRAD_F32, NULL, NULL);
+    /* the backward blocks: the forward's, plus where the gradients go */
+    for (i = 0; i < 3; ++i) memcpy(sc->bblock[i], sc->block[i], sc->block_size[i]);
+    s = dvren__bind_grads(sc, sc->bblock, det ? DVREN_GRAD_FIXED : DVREN_GRAD_F32, NULL);
     if (s != DVREN_OK) return s;
-    dvren__march_args(sc, d, &A);
+    s = dvren__march_args(sc, d, &A);
+    if (s != DVREN_OK) return s;
+    A.field = sc->bblock[0];
+    A.shader = sc->bblock[1];
+    A.sampler = sc->bblock[2];
     A.grad_scale = scale;
     A.skip_empty = dvren__skip_empty(sc);
-    A.grad.width = d->width;
-    A.grad.height = d->height;
-    A.grad.rgb = (float*)g->out[0].data;
-    A.grad.alpha = (float*)g->out[1].data;
-    A.grad.depth = (float*)g->out[2].data;
-    A.grad.transmittance = (float*)g->out[3].data;
-    dvren__backward_forward(&opt, d, &A.fwd_rgb, &A.fwd_transmittance);
-    memset(&job, 0, sizeof job);
-    job.stages = &sc->cpu;
-    job.args = &A;
-    job.backward = 1;
-    t0 = dvren__now_ms();
-    s = dvren__run_tiles(ctx, &job, opt.threads, opt.progress, opt.progress_user);
+    A.grad = dvren__fb_view(g, DVREN_OUTPUT_RGB | DVREN_OUTPUT_ALPHA | DVREN_OUTPUT_DEPTH | DVREN_OUTPUT_TRANSMITTANCE);
+    if (opt.forward && d->spp == 1 && opt.forward->out[DVREN__OUT_RGB].data &&
+        opt.forward->out[DVREN__OUT_TRANSMITTANCE].data) {
+        A.fwd_rgb = (const float*)opt.forward->addr[DVREN__OUT_RGB];
+        A.fwd_transmittance = (const float*)opt.forward->addr[DVREN__OUT_TRANSMITTANCE];
+    }
+    s = ctx->be->launch_march(sc, &A, sc->bblock, 1, opt.threads, opt.progress, opt.progress_user);
     if (det) {
-        /* the exact integer sums back to float32, in a fixed order */
+        /* the exact integer sums back to float32 */
         double unit = 1.0 / (DVREN_GRAD_FIXED_SCALE * (double)scale);
-        for (i = 0; i < sc->nparams; ++i) {
+        for (i = 0; i < sc->nparams && s == DVREN_OK; ++i) {
             dvren__param* P = &sc->param[i];
-            float* gr = (float*)P->pub.grad.data;
-            uint64_t j;
-            if (!P->trainable) continue;
-            for (j = 0; j < P->pub.numel; ++j) {
-                if (P->fixed[j]) gr[j] += (float)((double)P->fixed[j] * unit);
-                P->fixed[j] = 0;
-            }
+            if (P->trainable) s = ctx->be->launch_fixed_finalize(ctx, P->fixed, (float*)P->pub.grad.data, P->pub.numel, unit);
         }
     }
-    if (s == DVREN_OK)
-        dvren_log(ctx, DVREN_LOG_INFO, DVREN_TAG_TIMER, "backward %ux%u spp %u%s: %.2f ms", (unsigned)d->roi.w,
-                  (unsigned)d->roi.h, (unsigned)d->spp, det ? " (deterministic)" : "", dvren__now_ms() - t0);
     return s;
 }
 
@@ -5835,8 +5808,7 @@ static dvren_status dvren__loss_check(dvren_context* ctx, const dvren_loss_desc*
             return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "loss", "select DVREN_OUTPUT_ALPHA",
                                    "target_alpha needs an alpha output in the prediction and the cotangents");
     }
-    if ((L->target_rgb->memory == DVREN_MEMORY_DEVICE || (L->target_alpha && L->target_alpha->memory == DVREN_MEMORY_DEVICE)) &&
-        !ctx->be)
+    if (!dvren__reachable(ctx, L->target_rgb) || (L->target_alpha && !dvren__reachable(ctx, L->target_alpha)))
         return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "loss", NULL, "device targets on a CPU context");
     return DVREN_OK;
 }
@@ -5846,40 +5818,35 @@ DVREN_API dvren_status dvren_loss(dvren_context* ctx, const dvren_loss_desc* des
 {
     dvren_loss_desc L;
     dvren_status s = dvren__loss_check(ctx, desc, pred, grad);
-    uint64_t n, j;
-    double sum = 0.0, suma = 0.0;
-    float w, wa, delta;
+    uint64_t n;
+    double sum[2] = {0.0, 0.0};
+    int k;
     if (s != DVREN_OK) return s;
     L = *desc;
     if (L.weight == 0.0f) L.weight = 1.0f;
     if (L.huber_delta == 0.0f) L.huber_delta = 1.0f;
-    if (ctx->be) return ctx->be->loss(ctx, &L, pred, grad, value);
     n = (uint64_t)pred->width * pred->height;
-    w = L.weight / (float)(3 * n);
-    wa = L.weight * L.alpha_weight / (float)n;
-    delta = L.huber_delta;
+    if (pred->ctx != ctx || grad->ctx != ctx)
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "loss", NULL, "framebuffers of another context");
     {
-        const float* p = (const float*)pred->out[0].data;
-        const float* t = (const float*)L.target_rgb->data;
-        float* gr = (float*)grad->out[0].data;
-        for (j = 0; j < 3 * n; ++j) {
-            float dv;
-            sum += (double)dvren_loss_elem((uint32_t)L.kind, delta, p[j] - t[j], &dv);
-            gr[j] = w * dv;
+        const dvren_tensor* in[2];
+        const void* tgt[2];
+        in[0] = L.target_rgb;
+        in[1] = L.target_alpha;
+        s = ctx->be->mem_stage(ctx, 2, in, tgt);
+        for (k = 0; k < 2 && s == DVREN_OK; ++k) {
+            int o = k == 0 ? DVREN__OUT_RGB : DVREN__OUT_ALPHA;
+            uint64_t m = k == 0 ? 3 * n : n;
+            float w = k == 0 ? L.weight / (float)(3 * n) : L.weight * L.alpha_weight / (float)n;
+            if (!tgt[k]) continue;
+            s = ctx->be->launch_loss(ctx, (const float*)pred->addr[o], (const float*)tgt[k], (float*)grad->addr[o], m,
+                                     (uint32_t)L.kind, L.huber_delta, w, value ? &sum[k] : NULL);
+            grad->stale |= 1u << o;
         }
     }
-    if (L.target_alpha) {
-        const float* p = (const float*)pred->out[1].data;
-        const float* t = (const float*)L.target_alpha->data;
-        float* gr = (float*)grad->out[1].data;
-        for (j = 0; j < n; ++j) {
-            float dv;
-            suma += (double)dvren_loss_elem((uint32_t)L.kind, delta, p[j] - t[j], &dv);
-            gr[j] = wa * dv;
-        }
-    }
-    if (value) *value = (double)L.weight * (sum / (double)(3 * n) + (double)L.alpha_weight * suma / (double)n);
-    return DVREN_OK;
+    if (s == DVREN_OK && value)
+        *value = (double)L.weight * (sum[0] / (double)(3 * n) + (double)L.alpha_weight * sum[1] / (double)n);
+    return s;
 }
 
 /* ---- total variation --------------------------------------------------------- */
@@ -5888,10 +5855,8 @@ DVREN_API dvren_status dvren_tv_regularize(dvren_scene* sc, uint32_t param, floa
                                            uint32_t flags, double* value)
 {
     const dvren_scene_param* P;
-    uint32_t X, Y, Z, C, c, i, j, k;
-    double sum = 0.0, norm;
-    const float* x;
-    float* g;
+    uint32_t X, Y, Z, C;
+    double norm;
     if (!sc || param >= sc->nparams)
         return dvren_set_error(sc ? sc->ctx : NULL, DVREN_ERROR_INVALID_ARGUMENT, "tv", NULL, "no parameter %u",
                                (unsigned)param);
@@ -5909,20 +5874,21 @@ DVREN_API dvren_status dvren_tv_regularize(dvren_scene* sc, uint32_t param, floa
         return dvren_set_error(sc->ctx, DVREN_ERROR_INVALID_ARGUMENT, "tv", NULL,
                                "channels [%u, %u) of %u, flags 0x%x, weight %g", (unsigned)c0, (unsigned)c1, (unsigned)C,
                                (unsigned)flags, (double)weight);
-    if (sc->ctx->be) return sc->ctx->be->tv(sc, param, weight, c0, c1, flags, value);
-    x = (const float*)P->value.data;
-    g = (float*)P->grad.data;
-    norm = (double)weight / ((double)X * Y * Z * (c1 - c0));
-    for (k = 0; k < Z; ++k)
-        for (j = 0; j < Y; ++j)
-            for (i = 0; i < X; ++i)
-                for (c = c0; c < c1; ++c) {
-                    float gv;
-                    sum += (double)dvren_tv_voxel(x, X, Y, Z, C, c, i, j, k, flags & DVREN_TV_SQUARED, &gv);
-                    if (sc->param[param].trainable) g[(((uint64_t)k * Y + j) * X + i) * C + c] += (float)(norm * gv);
-                }
-    if (value) *value = norm * sum;
-    return DVREN_OK;
+    {
+        uint32_t dims[4];
+        double sum = 0.0;
+        dvren_status st;
+        dims[0] = X;
+        dims[1] = Y;
+        dims[2] = Z;
+        dims[3] = C;
+        norm = (double)weight / ((double)X * Y * Z * (c1 - c0));
+        st = sc->ctx->be->launch_tv(sc->ctx, (const float*)P->value.data,
+                                    sc->param[param].trainable ? (float*)P->grad.data : NULL, dims, c0, c1,
+                                    flags & DVREN_TV_SQUARED, norm, value ? &sum : NULL);
+        if (st == DVREN_OK && value) *value = norm * sum;
+        return st;
+    }
 }
 
 /* ---- optimizers ----------------------------------------------------------------- */
@@ -5975,33 +5941,14 @@ static dvren_status dvren__optimizer_check(dvren_context* ctx, const dvren_optim
     return DVREN_OK;
 }
 
-static void* dvren__state_alloc(dvren_context* ctx, size_t bytes)
-{
-    void* p = NULL;
-    if (!ctx->be) return dvren__calloc(ctx, bytes);
-    if (ctx->be->mem_alloc(ctx, bytes, &p) != DVREN_OK) return NULL;
-    if (ctx->be->mem_zero(ctx, p, bytes) != DVREN_OK) {
-        ctx->be->mem_free(ctx, p);
-        return NULL;
-    }
-    return p;
-}
-
-static void dvren__state_free(dvren_context* ctx, void* p, size_t bytes)
-{
-    if (!p) return;
-    if (ctx->be) ctx->be->mem_free(ctx, p);
-    else dvren__free(ctx, p, bytes);
-}
-
 DVREN_API void dvren_optimizer_destroy(dvren_optimizer* opt)
 {
     uint32_t i;
     if (!opt) return;
     for (i = 0; i < opt->scene->nparams; ++i) {
         size_t n = (size_t)opt->scene->param[i].pub.numel * sizeof(float);
-        dvren__state_free(opt->scene->ctx, opt->m[i], n);
-        dvren__state_free(opt->scene->ctx, opt->v[i], n);
+        if (opt->m[i]) opt->scene->ctx->be->mem_free(opt->scene->ctx, opt->m[i], n);
+        if (opt->v[i]) opt->scene->ctx->be->mem_free(opt->scene->ctx, opt->v[i], n);
     }
     dvren__free(opt->scene->ctx, opt, sizeof *opt);
 }
@@ -6026,12 +5973,11 @@ DVREN_API dvren_status dvren_optimizer_create(dvren_scene* sc, const dvren_optim
     for (i = 0; i < sc->nparams; ++i) {
         size_t n = (size_t)sc->param[i].pub.numel * sizeof(float);
         opt->lr_scale[i] = 1.0f;
-        opt->m[i] = dvren__state_alloc(sc->ctx, n);
-        if (desc->kind == DVREN_OPTIMIZER_ADAM) opt->v[i] = dvren__state_alloc(sc->ctx, n);
-        if (!opt->m[i] || (desc->kind == DVREN_OPTIMIZER_ADAM && !opt->v[i])) {
+        s = sc->ctx->be->mem_alloc(sc->ctx, n, &opt->m[i]);
+        if (s == DVREN_OK && desc->kind == DVREN_OPTIMIZER_ADAM) s = sc->ctx->be->mem_alloc(sc->ctx, n, &opt->v[i]);
+        if (s != DVREN_OK) {
             dvren_optimizer_destroy(opt);
-            return dvren_set_error(sc->ctx, DVREN_ERROR_OUT_OF_MEMORY, "optimizer", NULL,
-                                   "cannot allocate the state of '%s'", sc->param[i].name);
+            return s;
         }
     }
     *out = opt;
@@ -6068,26 +6014,31 @@ DVREN_API dvren_status dvren_optimizer_step(dvren_optimizer* opt)
     opt->lr_now = (float)dvren_optimizer_lr(opt);
     opt->bc1 = (float)(1.0 - pow((double)d->beta1, t));
     opt->sbc2 = (float)sqrt(1.0 - pow((double)d->beta2, t));
-    if (sc->ctx->be) {
-        dvren_status s = sc->ctx->be->optimizer_step(opt);
-        if (s != DVREN_OK) return s;
-        opt->steps++;
-        return DVREN_OK;
-    }
     for (i = 0; i < sc->nparams; ++i) {
-        float* x = (float*)sc->param[i].pub.value.data;
-        const float* g = (const float*)sc->param[i].pub.grad.data;
-        float* m = (float*)opt->m[i];
-        float* v = (float*)opt->v[i];
+        dvren__param* P = &sc->param[i];
+        float* x = (float*)P->pub.value.data;
+        const float* g = (const float*)P->pub.grad.data;
         float lr = opt->lr_now * opt->lr_scale[i];
-        uint64_t j, n = sc->param[i].pub.numel;
-        if (lr == 0.0f || !sc->param[i].trainable) continue;
-        if (d->kind == DVREN_OPTIMIZER_ADAM)
-            for (j = 0; j < n; ++j)
-                dvren_adam_elem(x + j, m + j, v + j, g[j], lr, d->beta1, d->beta2, d->eps, d->weight_decay, opt->bc1,
-                                opt->sbc2);
-        else
-            for (j = 0; j < n; ++j) dvren_sgd_elem(x + j, m + j, g[j], lr, d->momentum, d->weight_decay);
+        dvren_status s;
+        if (lr == 0.0f || !P->trainable || P->pub.numel == 0) continue;
+        if (d->kind == DVREN_OPTIMIZER_ADAM) {
+            float h[7];
+            h[0] = lr;
+            h[1] = d->beta1;
+            h[2] = d->beta2;
+            h[3] = d->eps;
+            h[4] = d->weight_decay;
+            h[5] = opt->bc1;
+            h[6] = opt->sbc2;
+            s = sc->ctx->be->launch_adam(sc->ctx, x, (float*)opt->m[i], (float*)opt->v[i], g, P->pub.numel, h);
+        } else {
+            float h[3];
+            h[0] = lr;
+            h[1] = d->momentum;
+            h[2] = d->weight_decay;
+            s = sc->ctx->be->launch_sgd(sc->ctx, x, (float*)opt->m[i], g, P->pub.numel, h);
+        }
+        if (s != DVREN_OK) return s;
     }
     opt->steps++;
     return DVREN_OK;
@@ -6468,7 +6419,7 @@ DVREN_API dvren_status dvren_gradcheck(dvren_scene* sc, const dvren_plan* plan, 
     dvren_framebuffer* gfb = NULL;
     double* g64[DVREN__MAX_PARAMS];
     float* g32[DVREN__MAX_PARAMS];
-    float* hostval[DVREN__MAX_PARAMS];
+    float* hostval;
     uint32_t* pick = NULL;
     size_t pick_size = 0;
     const dvren_plan_desc* pd;
@@ -6482,7 +6433,6 @@ DVREN_API dvren_status dvren_gradcheck(dvren_scene* sc, const dvren_plan* plan, 
     memset(&G, 0, sizeof G);
     memset(g64, 0, sizeof g64);
     memset(g32, 0, sizeof g32);
-    memset(hostval, 0, sizeof hostval);
     D.seed = 0;
     D.elements = 0;
     D.outputs = 0;
@@ -6522,7 +6472,7 @@ DVREN_API dvren_status dvren_gradcheck(dvren_scene* sc, const dvren_plan* plan, 
                     ((float*)t->data)[e] = (float)(2.0 * dvren__gc_uniform(D.seed, 1u + k, e) - 1.0);
                 }
         G.cot[k] = (const float*)t->data;
-        if (ctx->be) DVREN__CHECK(ctx->be->fb_upload(gfb, (int)k));
+        DVREN__CHECK(dvren__fb_upload(gfb, (int)k));
     }
     (void)npix;
 
@@ -6543,43 +6493,34 @@ DVREN_API dvren_status dvren_gradcheck(dvren_scene* sc, const dvren_plan* plan, 
         if (!g32[i] || !g64[i]) DVREN__FAIL(ctx, DVREN_ERROR_OUT_OF_MEMORY, "gradcheck", NULL, "out of memory");
         DVREN__CHECK(dvren_tensor_wrap(g32[i], DVREN_DTYPE_F32, 1, &n, NULL, &t));
         DVREN__CHECK(dvren_scene_param_read(sc, i, DVREN_PARAM_GRAD, &t));
-        if (ctx->be) {
-            /* the float64 checker runs on the host buffers: give them the device values */
-            hostval[i] = (float*)dvren__buffer_at(&P->pub.stage->info, P->pub.buffer)->tensor.data;
-            DVREN__CHECK(dvren_tensor_wrap(hostval[i], DVREN_DTYPE_F32, 1, &n, NULL, &t));
-            DVREN__CHECK(dvren_scene_param_read(sc, i, DVREN_PARAM_VALUE, &t));
-        }
+        /* the float64 checker runs on the host buffers: give them the values
+         * the renderer reads (a no-op where those are the host buffers) */
+        hostval = (float*)dvren__buffer_at(&P->pub.stage->info, P->pub.buffer)->tensor.data;
+        DVREN__CHECK(dvren_tensor_wrap(hostval, DVREN_DTYPE_F32, 1, &n, NULL, &t));
+        DVREN__CHECK(dvren_scene_param_read(sc, i, DVREN_PARAM_VALUE, &t));
     }
 
     /* float64 blocks bound to the host buffers, gradients into g64 */
     for (k = 0; k < 3; ++k) {
-        dvren_stage* st = sc->stage[k];
-        const void* bufs[DVREN_MAX_BUFFERS];
-        uint32_t b;
-        for (b = 0; b < st->info.buffer_count; ++b) bufs[b] = dvren__buffer_at(&st->info, b)->tensor.data;
-        G.block[k] = dvren__calloc(ctx, st->info.block_size);
+        G.block[k] = dvren__calloc(ctx, sc->stage[k]->info.block_size);
         if (!G.block[k]) DVREN__FAIL(ctx, DVREN_ERROR_OUT_OF_MEMORY, "gradcheck", NULL, "out of memory");
-        ctx->last_error[0] = 0;
-        status = st->rec->inst.bind(&st->rec->host, st->instance, bufs, G.block[k]);
-        if (status != DVREN_OK) {
-            if (!ctx->last_error[0]) dvren_set_error(ctx, status, st->rec->desc->name, NULL, "bind() failed");
-            goto cleanup;
-        }
+        DVREN__CHECK(dvren__bind(sc->stage[k], NULL, G.block[k]));
     }
     G.sc = sc;
-    DVREN__CHECK(dvren__bind_grads(sc, G.block, DVREN_GRAD_F64, g64, NULL));
-    dvren__march_args(sc, pd, &G.A);
+    DVREN__CHECK(dvren__bind_grads(sc, G.block, DVREN_GRAD_F64, g64));
+    DVREN__CHECK(dvren__march_args(sc, pd, &G.A));
+    G.A.rays = pd->rays ? (const float*)pd->rays->data : NULL; /* this march runs on the host */
     G.A.field = G.block[0];
     G.A.shader = G.block[1];
     G.A.sampler = G.block[2];
-    G.A.lazy_features = sc->cpu64.field_eval_channel && sc->stage[1]->info.density_from_one_channel;
+    G.A.lazy_features = dvren__lazy(sc, 64);
     G.A.skip_empty = dvren__skip_empty(sc);
     G.A.grad.width = pd->width;
     G.A.grad.height = pd->height;
-    G.A.grad.rgb = (float*)gfb->out[0].data;
-    G.A.grad.alpha = (float*)gfb->out[1].data;
-    G.A.grad.depth = (float*)gfb->out[2].data;
-    G.A.grad.transmittance = (float*)gfb->out[3].data;
+    G.A.grad.rgb = (float*)gfb->out[DVREN__OUT_RGB].data;
+    G.A.grad.alpha = (float*)gfb->out[DVREN__OUT_ALPHA].data;
+    G.A.grad.depth = (float*)gfb->out[DVREN__OUT_DEPTH].data;
+    G.A.grad.transmittance = (float*)gfb->out[DVREN__OUT_TRANSMITTANCE].data;
     {
         uint32_t x, y;
         for (y = pd->roi.y; y < pd->roi.y + pd->roi.h; ++y)
@@ -6678,6 +6619,354 @@ cleanup:
     dvren__free(ctx, pick, pick_size);
     dvren_framebuffer_destroy(gfb);
     return status;
+}
+
+/* ======================================================================== */
+/* >>cpu        the CPU backend                                             */
+/* ======================================================================== */
+/* Everything the CPU executes: memory is the host's (buffers are borrowed
+ * in place, never copied), the march runs over 16 x 16 tiles taken from a
+ * shared counter by N-1 worker threads plus the calling thread (which also
+ * reports progress), and the training operations are plain loops over the
+ * same single-source element functions the GPU runs (kernels/dvren_train.h).
+ * Every pixel's result depends only on the pixel (its RNG is keyed by the
+ * pixel index), so images are bitwise the same for any thread count. */
+
+#define DVREN__TILE 16u
+
+typedef struct dvren__tile_job {
+    const dvren__cpu_stages_32* stages;
+    const dvren_march_args* args;
+    int backward; /* 1: dvren_backward_pixel instead of dvren_render_pixel */
+    uint32_t threads_used;
+    uint32_t tiles_x, tiles;
+    volatile uint32_t next_tile;
+    volatile uint32_t done_tiles;
+    volatile uint32_t cancel;
+} dvren__tile_job;
+
+static uint32_t dvren__atomic_inc(volatile uint32_t* p)
+{
+#if defined(_MSC_VER)
+    return (uint32_t)_InterlockedIncrement((volatile long*)p) - 1u;
+#else
+    return __atomic_fetch_add(p, 1u, __ATOMIC_RELAXED);
+#endif
+}
+
+static uint32_t dvren__atomic_load(volatile uint32_t* p)
+{
+#if defined(_MSC_VER)
+    return (uint32_t)_InterlockedOr((volatile long*)p, 0);
+#else
+    return __atomic_load_n(p, __ATOMIC_ACQUIRE);
+#endif
+}
+
+static void dvren__atomic_store(volatile uint32_t* p, uint32_t v)
+{
+#if defined(_MSC_VER)
+    _InterlockedExchange((volatile long*)p, (long)v);
+#else
+    __atomic_store_n(p, v, __ATOMIC_RELEASE);
+#endif
+}
+
+/* Renders tiles until none are left. */
+static void dvren__cpu_tiles(dvren__tile_job* job, dvren_progress_fn progress, void* user)
+{
+    const dvren_march_args* A = job->args;
+    for (;;) {
+        uint32_t t, x, y, x0, y0, x1, y1;
+        if (dvren__atomic_load(&job->cancel)) return;
+        t = dvren__atomic_inc(&job->next_tile);
+        if (t >= job->tiles) return;
+        x0 = A->roi_x + (t % job->tiles_x) * DVREN__TILE;
+        y0 = A->roi_y + (t / job->tiles_x) * DVREN__TILE;
+        x1 = x0 + DVREN__TILE < A->roi_x + A->roi_w ? x0 + DVREN__TILE : A->roi_x + A->roi_w;
+        y1 = y0 + DVREN__TILE < A->roi_y + A->roi_h ? y0 + DVREN__TILE : A->roi_y + A->roi_h;
+        for (y = y0; y < y1; ++y)
+            for (x = x0; x < x1; ++x) {
+                if (job->backward) dvren_backward_pixel(job->stages, A, x, y);
+                else dvren_render_pixel(job->stages, A, x, y);
+            }
+        dvren__atomic_inc(&job->done_tiles);
+        if (progress && progress(user, dvren__atomic_load(&job->done_tiles), job->tiles))
+            dvren__atomic_store(&job->cancel, 1u);
+    }
+}
+
+#if !defined(DVREN_NO_THREADS)
+#if defined(_WIN32)
+static DWORD WINAPI dvren__cpu_worker(LPVOID arg)
+{
+    dvren__cpu_tiles((dvren__tile_job*)arg, NULL, NULL);
+    return 0;
+}
+#else
+static void* dvren__cpu_worker(void* arg)
+{
+    dvren__cpu_tiles((dvren__tile_job*)arg, NULL, NULL);
+    return NULL;
+}
+#endif
+#endif
+
+/* Runs a job's tiles on `threads` threads (0: the context's), the calling
+ * thread included (it reports progress). */
+static dvren_status dvren__cpu_run_tiles(dvren_context* ctx, dvren__tile_job* job, uint32_t threads,
+                                         dvren_progress_fn progress, void* user)
+{
+    const dvren_march_args* A = job->args;
+    uint32_t nthreads, i, started = 0;
+#if !defined(DVREN_NO_THREADS)
+#if defined(_WIN32)
+    HANDLE th[1024];
+#else
+    pthread_t th[1024];
+#endif
+#endif
+    job->tiles_x = (A->roi_w + DVREN__TILE - 1) / DVREN__TILE;
+    job->tiles = job->tiles_x * ((A->roi_h + DVREN__TILE - 1) / DVREN__TILE);
+    nthreads = threads ? threads : ctx->threads;
+    if (nthreads > job->tiles) nthreads = job->tiles;
+    if (nthreads < 1) nthreads = 1;
+    if (nthreads > 1024) nthreads = 1024;
+#if defined(DVREN_NO_THREADS)
+    nthreads = 1;
+#endif
+#if !defined(DVREN_NO_THREADS)
+    for (i = 1; i < nthreads; ++i) {
+#if defined(_WIN32)
+        th[started] = CreateThread(NULL, 0, dvren__cpu_worker, job, 0, NULL);
+        if (!th[started]) break;
+#else
+        if (pthread_create(&th[started], NULL, dvren__cpu_worker, job) != 0) break;
+#endif
+        started++;
+    }
+#endif
+    dvren__cpu_tiles(job, progress, user);
+#if !defined(DVREN_NO_THREADS)
+    for (i = 0; i < started; ++i) {
+#if defined(_WIN32)
+        WaitForSingleObject(th[i], INFINITE);
+        CloseHandle(th[i]);
+#else
+        pthread_join(th[i], NULL);
+#endif
+    }
+#endif
+    job->threads_used = started + 1;
+    if (job->cancel) return dvren_set_error(ctx, DVREN_ERROR_CANCELLED, "render", NULL, "cancelled by the progress callback");
+    return DVREN_OK;
+}
+
+static dvren_status dvren__cpu_init(dvren_context* ctx, const dvren_context_desc* desc)
+{
+    (void)ctx;
+    (void)desc;
+    return DVREN_OK;
+}
+static void dvren__cpu_shutdown(dvren_context* ctx) { (void)ctx; }
+static dvren_status dvren__cpu_synchronize(dvren_context* ctx)
+{
+    (void)ctx;
+    return DVREN_OK; /* every CPU call returns when its work is done */
+}
+
+static dvren_status dvren__cpu_mem_alloc(dvren_context* ctx, size_t bytes, void** p)
+{
+    *p = dvren__calloc(ctx, bytes);
+    if (!*p) {
+        char b[32];
+        dvren__bytes_text((uint64_t)bytes, b, sizeof b);
+        return dvren_set_error(ctx, DVREN_ERROR_OUT_OF_MEMORY, "cpu", NULL, "cannot allocate %s", b);
+    }
+    return DVREN_OK;
+}
+static void dvren__cpu_mem_free(dvren_context* ctx, void* p, size_t bytes) { dvren__free(ctx, p, bytes); }
+static dvren_status dvren__cpu_mem_copy(dvren_context* ctx, void* dst, dvren_memory dm, const void* src, dvren_memory sm,
+                                        size_t n)
+{
+    if (dm != DVREN_MEMORY_HOST || sm != DVREN_MEMORY_HOST)
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "cpu", NULL, "device memory on a CPU context");
+    if (n && dst != src) memmove(dst, src, n);
+    return DVREN_OK;
+}
+static dvren_status dvren__cpu_mem_zero(dvren_context* ctx, void* p, size_t n)
+{
+    (void)ctx;
+    if (n) memset(p, 0, n);
+    return DVREN_OK;
+}
+static dvren_status dvren__cpu_mem_place(dvren_context* ctx, void* host, size_t bytes, void** addr)
+{
+    (void)ctx;
+    (void)bytes;
+    *addr = host; /* the renderer reads the host buffer itself */
+    return DVREN_OK;
+}
+static void dvren__cpu_mem_unplace(dvren_context* ctx, void* host, void* addr, size_t bytes)
+{
+    (void)ctx;
+    (void)host;
+    (void)addr;
+    (void)bytes;
+}
+static dvren_status dvren__cpu_mem_stage(dvren_context* ctx, uint32_t n, const dvren_tensor* const* in, const void** addr)
+{
+    uint32_t i;
+    for (i = 0; i < n; ++i) {
+        addr[i] = in[i] ? in[i]->data : NULL;
+        if (in[i] && in[i]->memory != DVREN_MEMORY_HOST)
+            return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "cpu", NULL, "a device tensor given to a CPU context");
+    }
+    return DVREN_OK;
+}
+static dvren_status dvren__cpu_mem_available(dvren_context* ctx, uint64_t* bytes)
+{
+    (void)ctx;
+    *bytes = 0; /* 0: unknown */
+#if defined(_WIN32)
+    {
+        MEMORYSTATUSEX m;
+        m.dwLength = sizeof m;
+        if (GlobalMemoryStatusEx(&m)) *bytes = (uint64_t)m.ullAvailPhys;
+    }
+#elif defined(_SC_AVPHYS_PAGES) && defined(_SC_PAGESIZE)
+    {
+        long pages = sysconf(_SC_AVPHYS_PAGES), size = sysconf(_SC_PAGESIZE);
+        if (pages > 0 && size > 0) *bytes = (uint64_t)pages * (uint64_t)size;
+    }
+#endif
+    return DVREN_OK;
+}
+
+static dvren_status dvren__cpu_scene_init(dvren_scene* sc)
+{
+    (void)sc; /* the plugins' host functions are the scene's own (sc->cpu) */
+    return DVREN_OK;
+}
+static void dvren__cpu_scene_shutdown(dvren_scene* sc) { (void)sc; }
+
+static dvren_status dvren__cpu_launch_march(dvren_scene* sc, const dvren_march_args* A, void* const* blocks, int backward,
+                                            uint32_t threads, dvren_progress_fn progress, void* user)
+{
+    dvren_context* ctx = sc->ctx;
+    dvren__tile_job job;
+    dvren_status s;
+    double t0 = dvren__now_ms();
+    (void)blocks; /* A's field/shader/sampler already point at them: host memory */
+    memset(&job, 0, sizeof job);
+    job.stages = &sc->cpu;
+    job.args = A;
+    job.backward = backward;
+    if (!backward)
+        dvren_log(ctx, DVREN_LOG_INFO, DVREN_TAG_STEP, "rendering %ux%u (roi %ux%u) spp %u on the CPU", (unsigned)A->width,
+                  (unsigned)A->height, (unsigned)A->roi_w, (unsigned)A->roi_h, (unsigned)A->spp);
+    s = dvren__cpu_run_tiles(ctx, &job, threads, progress, user);
+    if (s == DVREN_OK)
+        dvren_log(ctx, DVREN_LOG_INFO, DVREN_TAG_TIMER, "%s %ux%u spp %u%s: %.2f ms on %u threads",
+                  backward ? "backward" : "render", (unsigned)A->roi_w, (unsigned)A->roi_h, (unsigned)A->spp,
+                  backward && A->grad_scale != 1.0f ? " (deterministic)" : "", dvren__now_ms() - t0,
+                  (unsigned)job.threads_used);
+    return s;
+}
+
+static dvren_status dvren__cpu_launch_loss(dvren_context* ctx, const float* pred, const float* target, float* grad,
+                                           uint64_t n, uint32_t kind, float delta, float w, double* sum)
+{
+    double acc = 0.0;
+    uint64_t j;
+    (void)ctx;
+    for (j = 0; j < n; ++j) {
+        float dv;
+        acc += (double)dvren_loss_elem(kind, delta, pred[j] - target[j], &dv);
+        grad[j] = w * dv;
+    }
+    if (sum) *sum = acc;
+    return DVREN_OK;
+}
+
+static dvren_status dvren__cpu_launch_tv(dvren_context* ctx, const float* x, float* g, const uint32_t dims[4],
+                                         uint32_t c0, uint32_t c1, uint32_t squared, double norm, double* sum)
+{
+    uint32_t X = dims[0], Y = dims[1], Z = dims[2], C = dims[3], c, i, j, k;
+    double acc = 0.0;
+    (void)ctx;
+    for (k = 0; k < Z; ++k)
+        for (j = 0; j < Y; ++j)
+            for (i = 0; i < X; ++i)
+                for (c = c0; c < c1; ++c) {
+                    float gv;
+                    acc += (double)dvren_tv_voxel(x, X, Y, Z, C, c, i, j, k, squared, &gv);
+                    if (g) g[(((uint64_t)k * Y + j) * X + i) * C + c] += (float)(norm * gv);
+                }
+    if (sum) *sum = acc;
+    return DVREN_OK;
+}
+
+static dvren_status dvren__cpu_launch_adam(dvren_context* ctx, float* x, float* m, float* v, const float* g, uint64_t n,
+                                           const float h[7])
+{
+    uint64_t j;
+    (void)ctx;
+    for (j = 0; j < n; ++j) dvren_adam_elem(x + j, m + j, v + j, g[j], h[0], h[1], h[2], h[3], h[4], h[5], h[6]);
+    return DVREN_OK;
+}
+
+static dvren_status dvren__cpu_launch_sgd(dvren_context* ctx, float* x, float* buf, const float* g, uint64_t n,
+                                          const float h[3])
+{
+    uint64_t j;
+    (void)ctx;
+    for (j = 0; j < n; ++j) dvren_sgd_elem(x + j, buf + j, g[j], h[0], h[1], h[2]);
+    return DVREN_OK;
+}
+
+static dvren_status dvren__cpu_launch_absmax(dvren_context* ctx, uint32_t count, const float* const* a, const uint64_t* n,
+                                             float* out)
+{
+    float m = 0.0f;
+    uint32_t k;
+    uint64_t j;
+    (void)ctx;
+    for (k = 0; k < count; ++k)
+        for (j = 0; j < n[k]; ++j) {
+            float v = fabsf(a[k][j]);
+            if (!(v <= 3.0e38f)) { /* inf or NaN */
+                *out = INFINITY;
+                return DVREN_OK;
+            }
+            if (v > m) m = v;
+        }
+    *out = m;
+    return DVREN_OK;
+}
+
+static dvren_status dvren__cpu_launch_fixed_finalize(dvren_context* ctx, int64_t* fixed, float* g, uint64_t n, double unit)
+{
+    uint64_t j;
+    (void)ctx;
+    for (j = 0; j < n; ++j) {
+        if (fixed[j]) g[j] += (float)((double)fixed[j] * unit);
+        fixed[j] = 0;
+    }
+    return DVREN_OK;
+}
+
+static const dvren_backend* dvren__cpu_backend(void)
+{
+    static const dvren_backend be = {
+        sizeof(dvren_backend), "cpu", DVREN_DEVICE_CPU, DVREN_MEMORY_HOST,
+        dvren__cpu_init, dvren__cpu_shutdown, dvren__cpu_synchronize,
+        dvren__cpu_mem_alloc, dvren__cpu_mem_free, dvren__cpu_mem_copy, dvren__cpu_mem_zero,
+        dvren__cpu_mem_place, dvren__cpu_mem_unplace, dvren__cpu_mem_stage, dvren__cpu_mem_available,
+        dvren__cpu_scene_init, dvren__cpu_scene_shutdown, dvren__cpu_launch_march,
+        dvren__cpu_launch_loss, dvren__cpu_launch_tv, dvren__cpu_launch_adam, dvren__cpu_launch_sgd,
+        dvren__cpu_launch_absmax, dvren__cpu_launch_fixed_finalize};
+    return &be;
 }
 
 /* ======================================================================== */

@@ -643,8 +643,6 @@ DVREN_CUDA_API dvren_status dvren_cuda_tensor_create(dvren_context* ctx, dvren_d
     return DVREN_OK;
 }
 
-static void dvren__cu_tensor_free(dvren_context* ctx, dvren_tensor* t) { dvren__cu_release(ctx, (dvren__cu_ptr)(uintptr_t)t->data); }
-
 static dvren_status dvren__cu_mem_copy(dvren_context* ctx, void* dst, dvren_memory dm, const void* src, dvren_memory sm,
                                        size_t n);
 
@@ -2226,9 +2224,7 @@ static dvren_status dvren__cu_compose(dvren_scene* sc, dvren__text* t, uint32_t 
     dvren__text_str(t, "#define DVREN_JIT 1\n#line 1 \"dvren_device.h\"\n");
     dvren__text_lines(t, dvren__cuda_src_device);
     {
-        const dvren_field_iface* fld = &sc->stage[0]->rec->field;
-        int lazy = DVREN_HAS_FIELD(fld, dvren_field_iface, eval_channel) && fld->eval_channel_name &&
-                   si->density_from_one_channel;
+        int lazy = (int)dvren__lazy(sc, 32);
         dvren__text_fmt(t,
                         "#line 1 \"dvren_jit\"\n#define DVREN_JIT_NEEDS_GRADIENT %uu\n#define DVREN_JIT_GRADIENT_CHANNEL %uu\n"
                         "#define DVREN_JIT_LAZY %d\n#define DVREN_JIT_DENSITY_CHANNEL %uu\n",
@@ -2689,23 +2685,17 @@ cleanup:
 /* ======================================================================== */
 /* >>cuda-backend                                                           */
 /* ======================================================================== */
-
-typedef struct dvren__cu_stage {
-    uint32_t count;
-    dvren__cu_ptr ptr[DVREN_MAX_BUFFERS];
-} dvren__cu_stage;
+/* The hooks of dvren_backend (dvren.h, >>status): memory in the caching
+ * pool, launches of the scene's fused kernel and of the training module.
+ * Everything else (arguments, gradient bindings, cotangent scaling,
+ * finalisation, sums) is dvren.h's backend-neutral code. */
 
 typedef struct dvren__cu_scene {
     uint64_t key[2];                  /* of its kernel in the context's list */
-    unsigned char* blocks;            /* host copy of the blocks bound to device buffers */
-    unsigned char* bblocks;           /* differentiable scenes: blocks of the backward launch */
+    unsigned char* blocks;            /* the three blocks of a launch, each 16-byte aligned (kernel parameter) */
     uint32_t blocks_size;
     uint32_t block_sizes[3];
 } dvren__cu_scene;
-
-typedef struct dvren__cu_fb {
-    dvren__cu_ptr out[6];
-} dvren__cu_fb;
 
 static int dvren__cu_ieq(const char* a, const char* b, size_t n)
 {
@@ -2880,58 +2870,141 @@ static dvren_status dvren__cu_synchronize(dvren_context* ctx)
     return dvren__cu_check(ctx, dvren__cu.cuStreamSynchronize(S->stream), "cuStreamSynchronize");
 }
 
-static void dvren__cu_stage_shutdown(dvren_stage* st)
+/* ---- memory ---------------------------------------------------------------- */
+
+static dvren_status dvren__cu_mem_alloc(dvren_context* ctx, size_t bytes, void** p)
 {
-    dvren__cu_stage* B = (dvren__cu_stage*)st->be;
-    uint32_t i;
-    for (i = 0; i < B->count; ++i) dvren__cu_release(st->ctx, B->ptr[i]);
-    dvren__free(st->ctx, B, sizeof *B);
-    st->be = NULL;
+    dvren__cu_state* S = dvren__cu_st(ctx);
+    dvren__cu_ptr d = 0;
+    dvren_status s;
+    *p = NULL;
+    dvren__cu.cuCtxSetCurrent(S->cuctx);
+    s = dvren__cu_alloc(ctx, bytes, &d);
+    if (s != DVREN_OK) return s;
+    s = dvren__cu_check(ctx, dvren__cu.cuMemsetD8Async(d, 0, bytes ? bytes : 1, S->stream), "cuMemsetD8Async");
+    if (s != DVREN_OK) {
+        dvren__cu_release(ctx, d);
+        return s;
+    }
+    *p = (void*)(uintptr_t)d;
+    return DVREN_OK;
 }
 
-/* Uploads a stage's buffers once; scenes share them. Only the optimizer
- * (and dvren_scene_param_write) change them afterwards, in place. */
-static dvren_status dvren__cu_stage_upload(dvren_stage* st)
+static void dvren__cu_mem_free(dvren_context* ctx, void* p, size_t bytes)
 {
-    dvren_context* ctx = st->ctx;
+    (void)bytes;
+    dvren__cu_release(ctx, (dvren__cu_ptr)(uintptr_t)p);
+}
+
+static dvren_status dvren__cu_mem_copy(dvren_context* ctx, void* dst, dvren_memory dm, const void* src, dvren_memory sm,
+                                       size_t n)
+{
     dvren__cu_state* S = dvren__cu_st(ctx);
-    dvren__cu_stage* B;
     dvren_status status = DVREN_OK;
-    uint32_t i;
-    if (st->be) return DVREN_OK;
-    B = (dvren__cu_stage*)dvren__calloc(ctx, sizeof *B);
-    if (!B) return dvren_set_error(ctx, DVREN_ERROR_OUT_OF_MEMORY, "cuda", NULL, "out of memory");
-    st->be = B;
-    for (i = 0; i < st->info.buffer_count; ++i) {
-        const dvren_tensor* t = &dvren__buffer_at(&st->info, i)->tensor;
-        size_t n = (size_t)dvren_tensor_numel(t) * dvren_dtype_size(t->dtype);
-        DVREN__CHECK(dvren__cu_alloc(ctx, n, &B->ptr[i]));
-        B->count = i + 1;
-        DVREN__CU(ctx, cuMemcpyHtoDAsync(B->ptr[i], t->data, n, S->stream));
-    }
-    /* the host buffers may change or go away after this call returns */
+    if (!n || dst == src) return DVREN_OK;
+    dvren__cu.cuCtxSetCurrent(S->cuctx);
+    if (dm == DVREN_MEMORY_DEVICE && sm == DVREN_MEMORY_HOST)
+        DVREN__CU(ctx, cuMemcpyHtoDAsync((dvren__cu_ptr)(uintptr_t)dst, src, n, S->stream));
+    else if (dm == DVREN_MEMORY_HOST && sm == DVREN_MEMORY_DEVICE)
+        DVREN__CU(ctx, cuMemcpyDtoHAsync(dst, (dvren__cu_ptr)(uintptr_t)src, n, S->stream));
+    else if (dm == DVREN_MEMORY_DEVICE && sm == DVREN_MEMORY_DEVICE)
+        DVREN__CU(ctx, cuMemcpyDtoDAsync((dvren__cu_ptr)(uintptr_t)dst, (dvren__cu_ptr)(uintptr_t)src, n, S->stream));
+    else
+        memmove(dst, src, n);
+    /* the caller's host memory is read or written when this returns */
     DVREN__CU(ctx, cuStreamSynchronize(S->stream));
-    return DVREN_OK;
 cleanup:
-    dvren__cu_stage_shutdown(st);
     return status;
 }
+
+static dvren_status dvren__cu_mem_zero(dvren_context* ctx, void* p, size_t n)
+{
+    dvren__cu_state* S = dvren__cu_st(ctx);
+    if (!n) return DVREN_OK;
+    dvren__cu.cuCtxSetCurrent(S->cuctx);
+    return dvren__cu_check(ctx, dvren__cu.cuMemsetD8Async((dvren__cu_ptr)(uintptr_t)p, 0, n, S->stream), "cuMemsetD8Async");
+}
+
+/* A stage buffer or framebuffer output: a device copy, uploaded once (the
+ * optimizer and dvren_scene_param_write change it in place afterwards). */
+static dvren_status dvren__cu_mem_place(dvren_context* ctx, void* host, size_t bytes, void** addr)
+{
+    dvren__cu_ptr d = 0;
+    dvren_status s;
+    *addr = NULL;
+    dvren__cu.cuCtxSetCurrent(dvren__cu_st(ctx)->cuctx);
+    s = dvren__cu_alloc(ctx, bytes, &d);
+    if (s != DVREN_OK) return s;
+    s = dvren__cu_mem_copy(ctx, (void*)(uintptr_t)d, DVREN_MEMORY_DEVICE, host, DVREN_MEMORY_HOST, bytes);
+    if (s != DVREN_OK) {
+        dvren__cu_release(ctx, d);
+        return s;
+    }
+    *addr = (void*)(uintptr_t)d;
+    return DVREN_OK;
+}
+
+static void dvren__cu_mem_unplace(dvren_context* ctx, void* host, void* addr, size_t bytes)
+{
+    (void)host;
+    (void)bytes;
+    dvren__cu_release(ctx, (dvren__cu_ptr)(uintptr_t)addr);
+}
+
+/* Device addresses of one call's inputs: host arrays are uploaded into the
+ * context's scratch buffer (in stream order), device arrays pass through. */
+static dvren_status dvren__cu_mem_stage(dvren_context* ctx, uint32_t n, const dvren_tensor* const* in, const void** out)
+{
+    dvren__cu_state* S = dvren__cu_st(ctx);
+    size_t need = 0, off = 0, b;
+    dvren_status status = DVREN_OK;
+    uint32_t i;
+    dvren__cu.cuCtxSetCurrent(S->cuctx);
+    for (i = 0; i < n; ++i) {
+        out[i] = NULL;
+        if (in[i] && in[i]->memory == DVREN_MEMORY_HOST) need += (dvren__tensor_bytes(in[i]) + 255) & ~(size_t)255;
+    }
+    if (need > S->scratch_size) {
+        if (S->scratch) {
+            DVREN__CU(ctx, cuStreamSynchronize(S->stream));
+            dvren__cu_release(ctx, S->scratch);
+            S->scratch = 0;
+            S->scratch_size = 0;
+        }
+        DVREN__CHECK(dvren__cu_alloc(ctx, need, &S->scratch));
+        S->scratch_size = need;
+    }
+    for (i = 0; i < n; ++i) {
+        if (!in[i]) continue;
+        if (in[i]->memory != DVREN_MEMORY_HOST) {
+            out[i] = in[i]->data;
+            continue;
+        }
+        b = dvren__tensor_bytes(in[i]);
+        DVREN__CU(ctx, cuMemcpyHtoDAsync(S->scratch + off, in[i]->data, b, S->stream));
+        out[i] = (const void*)(uintptr_t)(S->scratch + off);
+        off += (b + 255) & ~(size_t)255;
+    }
+cleanup:
+    return status;
+}
+
+static dvren_status dvren__cu_mem_available(dvren_context* ctx, uint64_t* bytes)
+{
+    size_t fr = 0, tot = 0;
+    *bytes = 0;
+    dvren__cu.cuCtxSetCurrent(dvren__cu_st(ctx)->cuctx);
+    if (dvren__cu.cuMemGetInfo(&fr, &tot) == DVREN__CU_SUCCESS) *bytes = (uint64_t)fr + dvren__cu_st(ctx)->cached;
+    return DVREN_OK;
+}
+
+/* ---- scenes and the march ------------------------------------------------------ */
 
 static void dvren__cu_scene_shutdown(dvren_scene* sc)
 {
     dvren__cu_scene* C = (dvren__cu_scene*)sc->be;
-    uint32_t i;
-    for (i = 0; i < sc->nparams; ++i) {
-        /* device gradients; the values are the stages' buffers */
-        dvren__param* P = &sc->param[i];
-        dvren__cu_release(sc->ctx, (dvren__cu_ptr)(uintptr_t)P->grad_mem);
-        dvren__cu_release(sc->ctx, (dvren__cu_ptr)(uintptr_t)P->fixed);
-        P->grad_mem = NULL;
-        P->fixed = NULL;
-        P->pub.grad.data = NULL;
-    }
+    if (!C) return;
     if (C->blocks) dvren__free(sc->ctx, C->blocks, C->blocks_size);
-    if (C->bblocks) dvren__free(sc->ctx, C->bblocks, C->blocks_size);
     dvren__free(sc->ctx, C, sizeof *C);
     sc->be = NULL;
 }
@@ -2939,58 +3012,19 @@ static void dvren__cu_scene_shutdown(dvren_scene* sc)
 static dvren_status dvren__cu_scene_init(dvren_scene* sc)
 {
     dvren_context* ctx = sc->ctx;
-    dvren__cu_state* S = dvren__cu_st(ctx);
     dvren__cu_scene* C;
     dvren__cu_kernel* K = NULL;
     dvren_status status = DVREN_OK;
-    uint32_t off = 0;
-    int k;
-    dvren__cu.cuCtxSetCurrent(S->cuctx);
+    dvren__cu.cuCtxSetCurrent(dvren__cu_st(ctx)->cuctx);
     C = (dvren__cu_scene*)dvren__calloc(ctx, sizeof *C);
     if (!C) return dvren_set_error(ctx, DVREN_ERROR_OUT_OF_MEMORY, "cuda", NULL, "out of memory");
     sc->be = C;
-    for (k = 0; k < 3; ++k) DVREN__CHECK(dvren__cu_stage_upload(sc->stage[k]));
     DVREN__CHECK(dvren__cu_get_kernel(sc, C->block_sizes, &K));
     C->key[0] = K->key[0];
     C->key[1] = K->key[1];
     C->blocks_size = C->block_sizes[0] + C->block_sizes[1] + C->block_sizes[2];
     C->blocks = (unsigned char*)dvren__calloc(ctx, C->blocks_size);
     if (!C->blocks) DVREN__FAIL(ctx, DVREN_ERROR_OUT_OF_MEMORY, "cuda", NULL, "out of memory");
-    for (k = 0; k < 3; ++k) {
-        dvren_stage* st = sc->stage[k];
-        const dvren__cu_stage* B = (const dvren__cu_stage*)st->be;
-        const void* bufs[DVREN_MAX_BUFFERS];
-        uint32_t i;
-        for (i = 0; i < B->count; ++i) bufs[i] = (const void*)(uintptr_t)B->ptr[i];
-        /* the same bind() as the CPU's, with device addresses */
-        ctx->last_error[0] = 0;
-        status = st->rec->inst.bind(&st->rec->host, st->instance, bufs, C->blocks + off);
-        if (status != DVREN_OK) {
-            if (!ctx->last_error[0]) dvren_set_error(ctx, status, st->rec->desc->name, NULL, "bind() failed");
-            goto cleanup;
-        }
-        off += C->block_sizes[k];
-    }
-    if (sc->nparams) {
-        /* parameters live in the stages' device buffers (shared by every
-         * scene of those stages, as on the CPU); gradients are the scene's */
-        uint32_t i;
-        C->bblocks = (unsigned char*)dvren__calloc(ctx, C->blocks_size);
-        if (!C->bblocks) DVREN__FAIL(ctx, DVREN_ERROR_OUT_OF_MEMORY, "cuda", NULL, "out of memory");
-        for (i = 0; i < sc->nparams; ++i) {
-            dvren__param* P = &sc->param[i];
-            const dvren__cu_stage* B = (const dvren__cu_stage*)P->pub.stage->be;
-            size_t n = (size_t)P->pub.numel * sizeof(float);
-            dvren__cu_ptr g = 0;
-            P->pub.value.data = (void*)(uintptr_t)B->ptr[P->pub.buffer];
-            P->pub.value.memory = DVREN_MEMORY_DEVICE;
-            DVREN__CHECK(dvren__cu_alloc(ctx, n, &g));
-            P->grad_mem = (void*)(uintptr_t)g;
-            P->pub.grad = P->pub.value;
-            P->pub.grad.data = P->grad_mem;
-            DVREN__CU(ctx, cuMemsetD8Async(g, 0, n, S->stream));
-        }
-    }
     return DVREN_OK;
 cleanup:
     dvren__cu_scene_shutdown(sc);
@@ -3002,7 +3036,7 @@ static dvren__cu_kernel* dvren__cu_scene_kernel(const dvren_scene* sc)
     const dvren__cu_scene* C = (const dvren__cu_scene*)sc->be;
     dvren__cu_state* S = dvren__cu_st(sc->ctx);
     uint32_t i;
-    for (i = 0; i < S->nkernels; ++i)
+    for (i = 0; C && i < S->nkernels; ++i)
         if (S->kernels[i].key[0] == C->key[0] && S->kernels[i].key[1] == C->key[1]) return &S->kernels[i];
     return NULL;
 }
@@ -3018,110 +3052,52 @@ DVREN_CUDA_API dvren_status dvren_cuda_scene_kernel(const dvren_scene* sc, dvren
     return DVREN_OK;
 }
 
-static void dvren__cu_fb_shutdown(dvren_framebuffer* fb)
-{
-    dvren__cu_fb* F = (dvren__cu_fb*)fb->be;
-    int i;
-    for (i = 0; i < 6; ++i) dvren__cu_release(fb->ctx, F->out[i]);
-    dvren__free(fb->ctx, F, sizeof *F);
-    fb->be = NULL;
-}
-
-static dvren_status dvren__cu_fb_init(dvren_framebuffer* fb)
-{
-    dvren_context* ctx = fb->ctx;
-    dvren__cu_state* S = dvren__cu_st(ctx);
-    dvren__cu_fb* F = (dvren__cu_fb*)dvren__calloc(ctx, sizeof *F);
-    dvren_status status = DVREN_OK;
-    int i;
-    if (!F) return dvren_set_error(ctx, DVREN_ERROR_OUT_OF_MEMORY, "cuda", NULL, "out of memory");
-    fb->be = F;
-    dvren__cu.cuCtxSetCurrent(S->cuctx);
-    for (i = 0; i < 6; ++i) {
-        size_t n;
-        if (!fb->out[i].data) continue;
-        n = (size_t)dvren_tensor_numel(&fb->out[i]) * dvren_dtype_size(fb->out[i].dtype);
-        DVREN__CHECK(dvren__cu_alloc(ctx, n, &F->out[i]));
-        DVREN__CU(ctx, cuMemsetD8Async(F->out[i], 0, n, S->stream));
-    }
-    return DVREN_OK;
-cleanup:
-    dvren__cu_fb_shutdown(fb);
-    return status;
-}
-
-static dvren_status dvren__cu_fb_download(dvren_framebuffer* fb, int i)
-{
-    dvren_context* ctx = fb->ctx;
-    dvren__cu_state* S = dvren__cu_st(ctx);
-    const dvren__cu_fb* F = (const dvren__cu_fb*)fb->be;
-    size_t n = (size_t)dvren_tensor_numel(&fb->out[i]) * dvren_dtype_size(fb->out[i].dtype);
-    dvren_status status = DVREN_OK;
-    dvren__cu.cuCtxSetCurrent(S->cuctx);
-    DVREN__CU(ctx, cuMemcpyDtoHAsync(fb->out[i].data, F->out[i], n, S->stream));
-    DVREN__CU(ctx, cuStreamSynchronize(S->stream));
-cleanup:
-    return status;
-}
-
 DVREN_CUDA_API dvren_status dvren_cuda_framebuffer_output(dvren_framebuffer* fb, uint32_t output, dvren_tensor* view)
 {
     dvren_status s;
     int i = dvren__output_index(output);
-    if (!fb || !view || !dvren__cu_is(fb->ctx) || !fb->be)
+    if (!fb || !view || !dvren__cu_is(fb->ctx))
         return dvren_set_error(fb ? fb->ctx : NULL, DVREN_ERROR_INVALID_ARGUMENT, "cuda", NULL, "not a CUDA framebuffer");
     if (i < 0 || !fb->out[i].data) {
         s = dvren_framebuffer_output(fb, output, view); /* for its message */
         return s != DVREN_OK ? s : DVREN_ERROR_INVALID_ARGUMENT;
     }
     *view = fb->out[i];
-    view->data = (void*)(uintptr_t)((const dvren__cu_fb*)fb->be)->out[i];
+    view->data = fb->addr[i];
     view->memory = DVREN_MEMORY_DEVICE;
     view->flags = 0;
     return DVREN_OK;
 }
 
-static dvren_status dvren__cu_stage_inputs(dvren_context* ctx, uint32_t n, const dvren_tensor* const* in,
-                                           dvren__cu_ptr* out);
-
-static dvren_status dvren__cu_render(dvren_scene* sc, const dvren_plan* plan, dvren_framebuffer* fb,
-                                     const dvren_render_options* opt)
+/* One thread per pixel of the roi: the fused kernel's dvren_forward or
+ * dvren_backward, with the plan's arguments and the three blocks passed by
+ * value (__grid_constant__). */
+static dvren_status dvren__cu_launch_march(dvren_scene* sc, const dvren_march_args* A_in, void* const* blocks,
+                                           int backward, uint32_t threads, dvren_progress_fn progress, void* user)
 {
     dvren_context* ctx = sc->ctx;
     dvren__cu_state* S = dvren__cu_st(ctx);
-    const dvren__cu_scene* C = (const dvren__cu_scene*)sc->be;
-    const dvren__cu_fb* F = (const dvren__cu_fb*)fb->be;
-    const dvren_plan_desc* d = &plan->desc;
+    dvren__cu_scene* C = (dvren__cu_scene*)sc->be;
     dvren__cu_kernel* K = dvren__cu_scene_kernel(sc);
-    dvren_march_args A;
+    dvren_march_args A = *A_in;
     void* params[2];
-    int timed = ctx->log && ctx->log_level >= DVREN_LOG_INFO;
+    int timed = ctx->log && ctx->log_level >= DVREN_LOG_INFO, k;
+    uint32_t off = 0;
     dvren_status status = DVREN_OK;
-    if (!K || !C || !F) return dvren_set_error(ctx, DVREN_ERROR_INTERNAL, "cuda", NULL, "scene or framebuffer not on the GPU");
-    dvren__march_args(sc, d, &A);
+    (void)threads;
+    if (!K || !C || (backward && !K->backward))
+        return dvren_set_error(ctx, DVREN_ERROR_INTERNAL, "cuda", NULL, "the scene has no kernel on the GPU");
+    for (k = 0; k < 3; ++k) {
+        memcpy(C->blocks + off, blocks[k], sc->block_size[k]);
+        off += C->block_sizes[k];
+    }
     A.field = A.shader = A.sampler = NULL; /* the kernel reads its own copy of the blocks */
     dvren__cu.cuCtxSetCurrent(S->cuctx);
-    if (d->rays) {
-        /* a host batch is uploaded at every render (the caller refills it) */
-        const dvren_tensor* in[1];
-        dvren__cu_ptr rays = 0;
-        in[0] = d->rays;
-        DVREN__CHECK(dvren__cu_stage_inputs(ctx, 1, in, &rays));
-        A.rays = (const float*)(uintptr_t)rays;
-    }
-    A.fb.width = d->width;
-    A.fb.height = d->height;
-    if (d->outputs & DVREN_OUTPUT_RGB) A.fb.rgb = (float*)(uintptr_t)F->out[0];
-    if (d->outputs & DVREN_OUTPUT_ALPHA) A.fb.alpha = (float*)(uintptr_t)F->out[1];
-    if (d->outputs & DVREN_OUTPUT_DEPTH) A.fb.depth = (float*)(uintptr_t)F->out[2];
-    if (d->outputs & DVREN_OUTPUT_TRANSMITTANCE) A.fb.transmittance = (float*)(uintptr_t)F->out[3];
-    if (d->outputs & DVREN_OUTPUT_HIT) A.fb.hit = (uint8_t*)(uintptr_t)F->out[4];
-    if (d->outputs & DVREN_OUTPUT_SAMPLES) A.fb.samples = (uint32_t*)(uintptr_t)F->out[5];
     params[0] = &A;
     params[1] = C->blocks;
     if (timed) DVREN__CU(ctx, cuEventRecord(S->timer[0], S->stream));
-    DVREN__CU(ctx, cuLaunchKernel(K->function, (d->roi.w + S->block_x - 1) / S->block_x,
-                                  (d->roi.h + S->block_y - 1) / S->block_y, 1, S->block_x, S->block_y, 1, 0, S->stream,
+    DVREN__CU(ctx, cuLaunchKernel(backward ? K->backward : K->function, (A.roi_w + S->block_x - 1) / S->block_x,
+                                  (A.roi_h + S->block_y - 1) / S->block_y, 1, S->block_x, S->block_y, 1, 0, S->stream,
                                   params, NULL));
     if (timed) {
         float ms = 0.0f;
@@ -3129,18 +3105,15 @@ static dvren_status dvren__cu_render(dvren_scene* sc, const dvren_plan* plan, dv
         DVREN__CU(ctx, cuEventRecord(S->timer[1], S->stream));
         DVREN__CU(ctx, cuEventSynchronize(S->timer[1]));
         DVREN__CU(ctx, cuEventElapsedTime(&ms, S->timer[0], S->timer[1]));
-        dvren_log(ctx, DVREN_LOG_INFO, DVREN_TAG_TIMER, "render %ux%u spp %u on %s: %.3f ms", (unsigned)d->roi.w,
-                  (unsigned)d->roi.h, (unsigned)d->spp, S->info.device_name, (double)ms);
+        dvren_log(ctx, DVREN_LOG_INFO, DVREN_TAG_TIMER, "%s %ux%u spp %u on %s: %.3f ms", backward ? "backward" : "render",
+                  (unsigned)A.roi_w, (unsigned)A.roi_h, (unsigned)A.spp, S->info.device_name, (double)ms);
     }
-    if (opt && opt->progress) opt->progress(opt->progress_user, 1, 1);
+    if (progress) progress(user, 1, 1);
 cleanup:
     return status;
 }
 
-/* ---- autodiff on the GPU ------------------------------------------------------
- * The host side (checks, parameter records, checkpoints, the gradient
- * checker) is dvren.h's; here: device gradients, the backward launch, and
- * the training module (kernels/dvren_cuda_kernel.h with DVREN_CUDA_TRAIN). */
+/* ---- the training module (kernels/dvren_cuda_kernel.h with DVREN_CUDA_TRAIN) ---- */
 
 #define DVREN__CU_PARTIALS 1024u /* most blocks of a training kernel */
 #define DVREN__CU_TRAIN_THREADS 256u
@@ -3220,289 +3193,42 @@ cleanup:
     return status;
 }
 
-/* Device addresses of host arrays: uploaded into the context's scratch
- * buffer (in stream order), device arrays passed through. */
-static dvren_status dvren__cu_stage_inputs(dvren_context* ctx, uint32_t n, const dvren_tensor* const* in, dvren__cu_ptr* out)
+/* A grid-stride training launch over n elements; a non-NULL sum reads the
+ * blocks' partial sums back (in block order: deterministic). */
+static dvren_status dvren__cu_train_run(dvren_context* ctx, dvren__cu_function* f, uint64_t n, void** params,
+                                        double* sum)
 {
-    dvren__cu_state* S = dvren__cu_st(ctx);
-    size_t need = 0, off = 0, b;
-    dvren_status status = DVREN_OK;
-    uint32_t i;
-    for (i = 0; i < n; ++i)
-        if (in[i] && in[i]->memory == DVREN_MEMORY_HOST)
-            need += ((size_t)dvren_tensor_numel(in[i]) * dvren_dtype_size(in[i]->dtype) + 255) & ~(size_t)255;
-    if (need > S->scratch_size) {
-        if (S->scratch) {
-            DVREN__CU(ctx, cuStreamSynchronize(S->stream));
-            dvren__cu_release(ctx, S->scratch);
-            S->scratch = 0;
-            S->scratch_size = 0;
-        }
-        DVREN__CHECK(dvren__cu_alloc(ctx, need, &S->scratch));
-        S->scratch_size = need;
-    }
-    for (i = 0; i < n; ++i) {
-        out[i] = 0;
-        if (!in[i]) continue;
-        if (in[i]->memory != DVREN_MEMORY_HOST) {
-            out[i] = (dvren__cu_ptr)(uintptr_t)in[i]->data;
-            continue;
-        }
-        b = (size_t)dvren_tensor_numel(in[i]) * dvren_dtype_size(in[i]->dtype);
-        out[i] = S->scratch + off;
-        DVREN__CU(ctx, cuMemcpyHtoDAsync(out[i], in[i]->data, b, S->stream));
-        off += (b + 255) & ~(size_t)255;
-    }
-cleanup:
-    return status;
-}
-
-static dvren_status dvren__cu_mem_alloc(dvren_context* ctx, size_t bytes, void** p)
-{
-    dvren__cu_ptr d = 0;
-    dvren_status s;
-    dvren__cu.cuCtxSetCurrent(dvren__cu_st(ctx)->cuctx);
-    s = dvren__cu_alloc(ctx, bytes, &d);
-    *p = (void*)(uintptr_t)d;
+    dvren_status s = dvren__cu_train_ready(ctx);
+    uint32_t blocks = dvren__cu_train_blocks(n);
+    if (s == DVREN_OK) s = dvren__cu_train_launch(ctx, *f, blocks, params);
+    if (s == DVREN_OK && sum) s = dvren__cu_partials_sum(ctx, blocks, sum);
     return s;
 }
 
-static void dvren__cu_mem_free(dvren_context* ctx, void* p) { dvren__cu_release(ctx, (dvren__cu_ptr)(uintptr_t)p); }
-
-static dvren_status dvren__cu_mem_copy(dvren_context* ctx, void* dst, dvren_memory dm, const void* src, dvren_memory sm,
-                                       size_t n)
+static dvren_status dvren__cu_launch_loss(dvren_context* ctx, const float* pred, const float* target, float* grad,
+                                          uint64_t n, uint32_t kind, float delta, float w, double* sum)
 {
     dvren__cu_state* S = dvren__cu_st(ctx);
-    dvren_status status = DVREN_OK;
-    if (!n) return DVREN_OK;
-    dvren__cu.cuCtxSetCurrent(S->cuctx);
-    if (dm == DVREN_MEMORY_DEVICE && sm == DVREN_MEMORY_HOST)
-        DVREN__CU(ctx, cuMemcpyHtoDAsync((dvren__cu_ptr)(uintptr_t)dst, src, n, S->stream));
-    else if (dm == DVREN_MEMORY_HOST && sm == DVREN_MEMORY_DEVICE)
-        DVREN__CU(ctx, cuMemcpyDtoHAsync(dst, (dvren__cu_ptr)(uintptr_t)src, n, S->stream));
-    else if (dm == DVREN_MEMORY_DEVICE && sm == DVREN_MEMORY_DEVICE)
-        DVREN__CU(ctx, cuMemcpyDtoDAsync((dvren__cu_ptr)(uintptr_t)dst, (dvren__cu_ptr)(uintptr_t)src, n, S->stream));
-    else
-        memmove(dst, src, n);
-    /* the caller's host memory is read or written when this returns */
-    DVREN__CU(ctx, cuStreamSynchronize(S->stream));
-cleanup:
-    return status;
+    void* params[8];
+    params[0] = &pred;
+    params[1] = &target;
+    params[2] = &grad;
+    params[3] = &n;
+    params[4] = &kind;
+    params[5] = &delta;
+    params[6] = &w;
+    params[7] = &S->partial;
+    return dvren__cu_train_run(ctx, &S->f_loss, n, params, sum);
 }
 
-static dvren_status dvren__cu_mem_zero(dvren_context* ctx, void* p, size_t n)
+static dvren_status dvren__cu_launch_tv(dvren_context* ctx, const float* x, float* g, const uint32_t dims[4], uint32_t c0,
+                                        uint32_t c1, uint32_t squared, double norm, double* sum)
 {
     dvren__cu_state* S = dvren__cu_st(ctx);
-    if (!n) return DVREN_OK;
-    dvren__cu.cuCtxSetCurrent(S->cuctx);
-    return dvren__cu_check(ctx, dvren__cu.cuMemsetD8Async((dvren__cu_ptr)(uintptr_t)p, 0, n, S->stream), "cuMemsetD8Async");
-}
-
-static dvren_status dvren__cu_fb_upload(dvren_framebuffer* fb, int i)
-{
-    const dvren__cu_fb* F = (const dvren__cu_fb*)fb->be;
-    size_t n = (size_t)dvren_tensor_numel(&fb->out[i]) * dvren_dtype_size(fb->out[i].dtype);
-    return dvren__cu_mem_copy(fb->ctx, (void*)(uintptr_t)F->out[i], DVREN_MEMORY_DEVICE, fb->out[i].data,
-                              DVREN_MEMORY_HOST, n);
-}
-
-static void* dvren__cu_fb_device_ptr(const dvren_framebuffer* fb, int i)
-{
-    return (void*)(uintptr_t)((const dvren__cu_fb*)fb->be)->out[i];
-}
-
-/* Largest |cotangent| of the four differentiable outputs of g, on the
- * device; error when one is not finite. */
-static dvren_status dvren__cu_cotangent_scale(dvren_context* ctx, const dvren_framebuffer* g, float* scale)
-{
-    dvren__cu_state* S = dvren__cu_st(ctx);
-    const dvren__cu_fb* F = (const dvren__cu_fb*)g->be;
-    dvren_status status = DVREN_OK;
-    unsigned int bits = 0;
-    int k, e;
-    float m;
-    DVREN__CU(ctx, cuMemsetD8Async(S->flag, 0, 4, S->stream));
-    for (k = 0; k < 4; ++k) {
-        dvren__cu_ptr a = F->out[k];
-        uint64_t n;
-        void* params[3];
-        if (!g->out[k].data) continue;
-        n = (uint64_t)dvren_tensor_numel(&g->out[k]);
-        params[0] = &a;
-        params[1] = &n;
-        params[2] = &S->flag;
-        DVREN__CHECK(dvren__cu_train_launch(ctx, S->f_absmax, dvren__cu_train_blocks(n), params));
-    }
-    DVREN__CU(ctx, cuMemcpyDtoHAsync(&bits, S->flag, 4, S->stream));
-    DVREN__CU(ctx, cuStreamSynchronize(S->stream));
-    if (bits >= 0x7F800000u)
-        DVREN__FAIL(ctx, DVREN_ERROR_INVALID_ARGUMENT, "backward", NULL, "the cotangents hold a non-finite value");
-    memcpy(&m, &bits, 4);
-    if (bits == 0) {
-        *scale = 0.0f;
-    } else {
-        frexp((double)m, &e);
-        *scale = (float)ldexp(1.0, -e);
-    }
-cleanup:
-    return status;
-}
-
-static dvren_status dvren__cu_backward(dvren_scene* sc, const dvren_plan* plan, const dvren_framebuffer* g,
-                                       const dvren_backward_options* opt)
-{
-    dvren_context* ctx = sc->ctx;
-    dvren__cu_state* S = dvren__cu_st(ctx);
-    dvren__cu_scene* C = (dvren__cu_scene*)sc->be;
-    const dvren__cu_fb* F = (const dvren__cu_fb*)g->be;
-    const dvren_plan_desc* d = &plan->desc;
-    dvren__cu_kernel* K = dvren__cu_scene_kernel(sc);
-    dvren_march_args A;
-    void* ptrs[DVREN__MAX_PARAMS];
-    void* blocks[3];
-    void* params[2];
-    dvren__cu_ptr rays = 0;
-    int det = (opt->flags & DVREN_BACKWARD_DETERMINISTIC) != 0;
-    int timed = ctx->log && ctx->log_level >= DVREN_LOG_INFO;
-    float scale = 1.0f;
-    dvren_status status = DVREN_OK;
-    uint32_t i;
-    if (!K || !K->backward || !C || !F)
-        return dvren_set_error(ctx, DVREN_ERROR_INTERNAL, "cuda", NULL, "scene or framebuffer not on the GPU");
-    dvren__cu.cuCtxSetCurrent(S->cuctx);
-    if (det) {
-        DVREN__CHECK(dvren__cu_train_ready(ctx));
-        DVREN__CHECK(dvren__cu_cotangent_scale(ctx, g, &scale));
-        if (scale == 0.0f) return DVREN_OK;
-    }
-    for (i = 0; i < sc->nparams; ++i) {
-        dvren__param* P = &sc->param[i];
-        ptrs[i] = P->pub.grad.data;
-        if (det && P->trainable) {
-            if (!P->fixed) {
-                dvren__cu_ptr q = 0;
-                DVREN__CHECK(dvren__cu_alloc(ctx, (size_t)P->pub.numel * sizeof(int64_t), &q));
-                DVREN__CU(ctx, cuMemsetD8Async(q, 0, (size_t)P->pub.numel * sizeof(int64_t), S->stream));
-                P->fixed = (int64_t*)(uintptr_t)q;
-            }
-            ptrs[i] = P->fixed;
-        }
-    }
-    /* the backward blocks: the forward's, plus where the gradients go */
-    memcpy(C->bblocks, C->blocks, C->blocks_size);
-    blocks[0] = C->bblocks;
-    blocks[1] = C->bblocks + C->block_sizes[0];
-    blocks[2] = C->bblocks + C->block_sizes[0] + C->block_sizes[1];
-    DVREN__CHECK(dvren__bind_grads(sc, blocks, det ? DVREN_GRAD_FIXED : DVREN_GRAD_F32, NULL, ptrs));
-    dvren__march_args(sc, d, &A);
-    A.field = A.shader = A.sampler = NULL;
-    if (d->rays) {
-        const dvren_tensor* in[1];
-        in[0] = d->rays;
-        DVREN__CHECK(dvren__cu_stage_inputs(ctx, 1, in, &rays));
-        A.rays = (const float*)(uintptr_t)rays;
-    }
-    A.grad_scale = scale;
-    A.skip_empty = dvren__skip_empty(sc);
-    A.grad.width = d->width;
-    A.grad.height = d->height;
-    if (g->out[0].data) A.grad.rgb = (float*)(uintptr_t)F->out[0];
-    if (g->out[1].data) A.grad.alpha = (float*)(uintptr_t)F->out[1];
-    if (g->out[2].data) A.grad.depth = (float*)(uintptr_t)F->out[2];
-    if (g->out[3].data) A.grad.transmittance = (float*)(uintptr_t)F->out[3];
-    dvren__backward_forward(opt, d, &A.fwd_rgb, &A.fwd_transmittance);
-    params[0] = &A;
-    params[1] = C->bblocks;
-    if (timed) DVREN__CU(ctx, cuEventRecord(S->timer[0], S->stream));
-    DVREN__CU(ctx, cuLaunchKernel(K->backward, (d->roi.w + S->block_x - 1) / S->block_x,
-                                  (d->roi.h + S->block_y - 1) / S->block_y, 1, S->block_x, S->block_y, 1, 0, S->stream,
-                                  params, NULL));
-    if (det) {
-        /* the exact integer sums back to float32 */
-        double unit = 1.0 / (DVREN_GRAD_FIXED_SCALE * (double)scale);
-        for (i = 0; i < sc->nparams; ++i) {
-            dvren__param* P = &sc->param[i];
-            void* fp[4];
-            uint64_t n = P->pub.numel;
-            if (!P->trainable) continue;
-            fp[0] = &P->fixed;
-            fp[1] = &P->pub.grad.data;
-            fp[2] = &n;
-            fp[3] = &unit;
-            DVREN__CHECK(dvren__cu_train_launch(ctx, S->f_fixed, dvren__cu_train_blocks(n), fp));
-        }
-    }
-    if (timed) {
-        float ms = 0.0f;
-        DVREN__CU(ctx, cuEventRecord(S->timer[1], S->stream));
-        DVREN__CU(ctx, cuEventSynchronize(S->timer[1]));
-        DVREN__CU(ctx, cuEventElapsedTime(&ms, S->timer[0], S->timer[1]));
-        dvren_log(ctx, DVREN_LOG_INFO, DVREN_TAG_TIMER, "backward %ux%u spp %u%s on %s: %.3f ms", (unsigned)d->roi.w,
-                  (unsigned)d->roi.h, (unsigned)d->spp, det ? " (deterministic)" : "", S->info.device_name, (double)ms);
-    }
-    if (opt->progress) opt->progress(opt->progress_user, 1, 1);
-cleanup:
-    return status;
-}
-
-static dvren_status dvren__cu_loss(dvren_context* ctx, const dvren_loss_desc* L, const dvren_framebuffer* pred,
-                                   dvren_framebuffer* grad, double* value)
-{
-    dvren__cu_state* S = dvren__cu_st(ctx);
-    const dvren__cu_fb* P = (const dvren__cu_fb*)pred->be;
-    const dvren__cu_fb* G = (const dvren__cu_fb*)grad->be;
-    const dvren_tensor* in[2];
-    dvren__cu_ptr tgt[2];
-    uint64_t npix = (uint64_t)pred->width * pred->height;
-    double sum = 0.0, suma = 0.0;
-    dvren_status status = DVREN_OK;
-    int k;
-    if (!P || !G) return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "loss", NULL, "framebuffers of another device");
-    DVREN__CHECK(dvren__cu_train_ready(ctx));
-    in[0] = L->target_rgb;
-    in[1] = L->target_alpha;
-    DVREN__CHECK(dvren__cu_stage_inputs(ctx, 2, in, tgt));
-    for (k = 0; k < 2; ++k) {
-        uint64_t n = k == 0 ? 3 * npix : npix;
-        uint32_t kind = (uint32_t)L->kind, blocks = dvren__cu_train_blocks(n);
-        float delta = L->huber_delta;
-        float w = k == 0 ? L->weight / (float)(3 * npix) : L->weight * L->alpha_weight / (float)npix;
-        void* params[8];
-        if (!tgt[k]) continue;
-        params[0] = (void*)&P->out[k];
-        params[1] = &tgt[k];
-        params[2] = (void*)&G->out[k];
-        params[3] = &n;
-        params[4] = &kind;
-        params[5] = &delta;
-        params[6] = &w;
-        params[7] = &S->partial;
-        DVREN__CHECK(dvren__cu_train_launch(ctx, S->f_loss, blocks, params));
-        grad->stale |= 1u << k;
-        if (value) DVREN__CHECK(dvren__cu_partials_sum(ctx, blocks, k == 0 ? &sum : &suma));
-    }
-    if (value) *value = (double)L->weight * (sum / (double)(3 * npix) + (double)L->alpha_weight * suma / (double)npix);
-cleanup:
-    return status;
-}
-
-static dvren_status dvren__cu_tv(dvren_scene* sc, uint32_t param, float weight, uint32_t c0, uint32_t c1, uint32_t flags,
-                                 double* value)
-{
-    dvren_context* ctx = sc->ctx;
-    dvren__cu_state* S = dvren__cu_st(ctx);
-    const dvren__param* P = &sc->param[param];
-    uint32_t X = (uint32_t)P->pub.value.shape[2], Y = (uint32_t)P->pub.value.shape[1], Z = (uint32_t)P->pub.value.shape[0];
-    uint32_t C = (uint32_t)P->pub.value.shape[3], sq = (flags & DVREN_TV_SQUARED) != 0;
-    uint64_t n = (uint64_t)X * Y * Z * (c1 - c0);
-    uint32_t blocks = dvren__cu_train_blocks(n);
-    float norm = (float)((double)weight / (double)n);
-    void* g = P->trainable ? P->pub.grad.data : NULL;
+    uint32_t X = dims[0], Y = dims[1], Z = dims[2], C = dims[3];
+    float fnorm = (float)norm;
     void* params[11];
-    double sum = 0.0;
-    dvren_status status = DVREN_OK;
-    DVREN__CHECK(dvren__cu_train_ready(ctx));
-    params[0] = (void*)&P->pub.value.data;
+    params[0] = &x;
     params[1] = &g;
     params[2] = &X;
     params[3] = &Y;
@@ -3510,59 +3236,83 @@ static dvren_status dvren__cu_tv(dvren_scene* sc, uint32_t param, float weight, 
     params[5] = &C;
     params[6] = &c0;
     params[7] = &c1;
-    params[8] = &sq;
-    params[9] = &norm;
+    params[8] = &squared;
+    params[9] = &fnorm;
     params[10] = &S->partial;
-    DVREN__CHECK(dvren__cu_train_launch(ctx, S->f_tv, blocks, params));
-    if (value) {
-        DVREN__CHECK(dvren__cu_partials_sum(ctx, blocks, &sum));
-        *value = (double)weight / (double)n * sum;
+    return dvren__cu_train_run(ctx, &S->f_tv, (uint64_t)X * Y * Z * (c1 - c0), params, sum);
+}
+
+static dvren_status dvren__cu_launch_adam(dvren_context* ctx, float* x, float* m, float* v, const float* g, uint64_t n,
+                                          const float h[7])
+{
+    float lr = h[0], b1 = h[1], b2 = h[2], eps = h[3], wd = h[4], bc1 = h[5], sbc2 = h[6];
+    void* params[12];
+    params[0] = &x;
+    params[1] = &m;
+    params[2] = &v;
+    params[3] = &g;
+    params[4] = &n;
+    params[5] = &lr;
+    params[6] = &b1;
+    params[7] = &b2;
+    params[8] = &eps;
+    params[9] = &wd;
+    params[10] = &bc1;
+    params[11] = &sbc2;
+    return dvren__cu_train_run(ctx, &dvren__cu_st(ctx)->f_adam, n, params, NULL);
+}
+
+static dvren_status dvren__cu_launch_sgd(dvren_context* ctx, float* x, float* buf, const float* g, uint64_t n,
+                                         const float h[3])
+{
+    float lr = h[0], mom = h[1], wd = h[2];
+    void* params[7];
+    params[0] = &x;
+    params[1] = &buf;
+    params[2] = &g;
+    params[3] = &n;
+    params[4] = &lr;
+    params[5] = &mom;
+    params[6] = &wd;
+    return dvren__cu_train_run(ctx, &dvren__cu_st(ctx)->f_sgd, n, params, NULL);
+}
+
+/* Largest |a| over the arrays as float bits (non-negative floats order as
+ * integers), one read-back for all of them. */
+static dvren_status dvren__cu_launch_absmax(dvren_context* ctx, uint32_t count, const float* const* a, const uint64_t* n,
+                                            float* out)
+{
+    dvren__cu_state* S = dvren__cu_st(ctx);
+    dvren_status status = DVREN_OK;
+    unsigned int bits = 0;
+    uint32_t k;
+    DVREN__CHECK(dvren__cu_train_ready(ctx));
+    DVREN__CU(ctx, cuMemsetD8Async(S->flag, 0, 4, S->stream));
+    for (k = 0; k < count; ++k) {
+        const float* ak = a[k];
+        uint64_t nk = n[k];
+        void* params[3];
+        params[0] = &ak;
+        params[1] = &nk;
+        params[2] = &S->flag;
+        DVREN__CHECK(dvren__cu_train_launch(ctx, S->f_absmax, dvren__cu_train_blocks(nk), params));
     }
+    DVREN__CU(ctx, cuMemcpyDtoHAsync(&bits, S->flag, 4, S->stream));
+    DVREN__CU(ctx, cuStreamSynchronize(S->stream));
+    if (bits >= 0x7F800000u) *out = INFINITY;
+    else memcpy(out, &bits, 4);
 cleanup:
     return status;
 }
 
-static dvren_status dvren__cu_optimizer_step(dvren_optimizer* opt)
+static dvren_status dvren__cu_launch_fixed_finalize(dvren_context* ctx, int64_t* fixed, float* g, uint64_t n, double unit)
 {
-    dvren_scene* sc = opt->scene;
-    dvren_context* ctx = sc->ctx;
-    dvren__cu_state* S = dvren__cu_st(ctx);
-    const dvren_optimizer_desc* d = &opt->desc;
-    dvren_status status = DVREN_OK;
-    uint32_t i;
-    DVREN__CHECK(dvren__cu_train_ready(ctx));
-    for (i = 0; i < sc->nparams; ++i) {
-        dvren__param* P = &sc->param[i];
-        float lr = opt->lr_now * opt->lr_scale[i], b1 = d->beta1, b2 = d->beta2, eps = d->eps, wd = d->weight_decay;
-        float mom = d->momentum;
-        uint64_t n = P->pub.numel;
-        void* params[12];
-        if (lr == 0.0f || !P->trainable || n == 0) continue;
-        params[0] = &P->pub.value.data;
-        params[1] = &opt->m[i];
-        if (d->kind == DVREN_OPTIMIZER_ADAM) {
-            params[2] = &opt->v[i];
-            params[3] = &P->pub.grad.data;
-            params[4] = &n;
-            params[5] = &lr;
-            params[6] = &b1;
-            params[7] = &b2;
-            params[8] = &eps;
-            params[9] = &wd;
-            params[10] = &opt->bc1;
-            params[11] = &opt->sbc2;
-            DVREN__CHECK(dvren__cu_train_launch(ctx, S->f_adam, dvren__cu_train_blocks(n), params));
-        } else {
-            params[2] = &P->pub.grad.data;
-            params[3] = &n;
-            params[4] = &lr;
-            params[5] = &mom;
-            params[6] = &wd;
-            DVREN__CHECK(dvren__cu_train_launch(ctx, S->f_sgd, dvren__cu_train_blocks(n), params));
-        }
-    }
-cleanup:
-    return status;
+    void* params[4];
+    params[0] = &fixed;
+    params[1] = &g;
+    params[2] = &n;
+    params[3] = &unit;
+    return dvren__cu_train_run(ctx, &dvren__cu_st(ctx)->f_fixed, n, params, NULL);
 }
 
 DVREN_CUDA_API dvren_status dvren_cuda_timer_begin(dvren_context* ctx)
@@ -3599,12 +3349,13 @@ DVREN_CUDA_API dvren_status dvren_cuda_get_info(const dvren_context* ctx, dvren_
 DVREN_CUDA_API const dvren_backend* dvren_cuda_backend(void)
 {
     static const dvren_backend be = {
-        sizeof(dvren_backend), "cuda", DVREN_DEVICE_CUDA, dvren__cu_init, dvren__cu_shutdown, dvren__cu_synchronize,
-        dvren__cu_stage_shutdown, dvren__cu_scene_init, dvren__cu_scene_shutdown, dvren__cu_fb_init,
-        dvren__cu_fb_shutdown, dvren__cu_fb_download, dvren__cu_render, dvren__cu_tensor_free,
-        dvren__cu_fb_upload, NULL, NULL, dvren__cu_mem_alloc, dvren__cu_mem_free, dvren__cu_mem_copy,
-        dvren__cu_mem_zero, dvren__cu_backward, dvren__cu_loss, dvren__cu_tv, dvren__cu_optimizer_step,
-        dvren__cu_fb_device_ptr};
+        sizeof(dvren_backend), "cuda", DVREN_DEVICE_CUDA, DVREN_MEMORY_DEVICE,
+        dvren__cu_init, dvren__cu_shutdown, dvren__cu_synchronize,
+        dvren__cu_mem_alloc, dvren__cu_mem_free, dvren__cu_mem_copy, dvren__cu_mem_zero,
+        dvren__cu_mem_place, dvren__cu_mem_unplace, dvren__cu_mem_stage, dvren__cu_mem_available,
+        dvren__cu_scene_init, dvren__cu_scene_shutdown, dvren__cu_launch_march,
+        dvren__cu_launch_loss, dvren__cu_launch_tv, dvren__cu_launch_adam, dvren__cu_launch_sgd,
+        dvren__cu_launch_absmax, dvren__cu_launch_fixed_finalize};
     return &be;
 }
 
