@@ -2925,6 +2925,13 @@ DVREN_API int dvren_param_summary(const dvren_param_desc* src, char* out, size_t
     return n < 0 ? 0 : ((size_t)n >= cap ? (int)cap - 1 : n);
 }
 
+/* Plugins store FLOAT and FLOATS values as float32 and INT values in 32-bit
+ * integers (signed or not): a value beyond those would become inf, or wrap,
+ * on the plugin's side of the ABI, so the schema refuses it first. */
+#define DVREN__PARAM_FLOAT_MAX 3.4028234663852886e38
+#define DVREN__PARAM_INT_MIN (-2147483648.0)
+#define DVREN__PARAM_INT_MAX 4294967295.0
+
 /* Checks one given value against its schema entry. */
 static dvren_status dvren__param_check(dvren_context* ctx, const char* plugin, const dvren_param_desc* d,
                                        const dvren__param_value* v)
@@ -2960,9 +2967,14 @@ static dvren_status dvren__param_check(dvren_context* ctx, const char* plugin, c
         if (!isfinite(x))
             return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, plugin, NULL, "parameter '%s' is not finite",
                                    d->name);
-        if (d->type == DVREN_PARAM_INT && (x != floor(x) || fabs(x) > 9.0e15))
+        if (d->type == DVREN_PARAM_INT && (x != floor(x) || x < DVREN__PARAM_INT_MIN || x > DVREN__PARAM_INT_MAX))
             return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, plugin, NULL,
-                                   "parameter '%s' must be an integer, got %g", d->name, x);
+                                   "parameter '%s' must be an integer in [%.0f, %.0f], got %g", d->name,
+                                   DVREN__PARAM_INT_MIN, DVREN__PARAM_INT_MAX, x);
+        if (d->type == DVREN_PARAM_FLOAT && fabs(x) > DVREN__PARAM_FLOAT_MAX)
+            return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, plugin, NULL,
+                                   "parameter '%s' = %g is beyond float range (|x| <= %g)", d->name, x,
+                                   DVREN__PARAM_FLOAT_MAX);
         if (!dvren__in_range(d, x)) {
             char r[96];
             dvren__range_text(d, r, sizeof r);
@@ -2988,7 +3000,7 @@ static dvren_status dvren__param_check(dvren_context* ctx, const char* plugin, c
         }
         for (i = 0; i < v->count; ++i) {
             double x = v->numbers[i];
-            if (!isfinite(x) || !dvren__in_range(d, x)) {
+            if (!isfinite(x) || fabs(x) > DVREN__PARAM_FLOAT_MAX || !dvren__in_range(d, x)) {
                 char r[96];
                 dvren__range_text(d, r, sizeof r);
                 return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, plugin, NULL,
@@ -6317,11 +6329,49 @@ DVREN_API dvren_status dvren_checkpoint_load(dvren_scene* sc, dvren_optimizer* o
         double v[10];
         if (!e || e->dtype != DVREN__CKPT_F64 || e->bytes != (10u + sc->nparams) * sizeof(double))
             DVREN__FAIL(ctx, DVREN_ERROR_FORMAT, "checkpoint", NULL, "'%s': no usable 'optimizer' entry", path);
+        dvren_optimizer_desc od;
         memcpy(v, e->data, sizeof v);
+        /* every number is checked before it is cast: the CRC guards against
+         * damage, not against a crafted file */
+        if (!(v[0] == 0.0 || v[0] == 1.0))
+            DVREN__FAIL(ctx, DVREN_ERROR_FORMAT, "checkpoint", NULL, "'%s': optimizer kind %g is not 0 (ADAM) or 1 (SGD)",
+                        path, v[0]);
         if ((int)v[0] != (int)opt->desc.kind)
             DVREN__FAIL(ctx, DVREN_ERROR_FORMAT, "checkpoint", "create the optimizer with the saved kind",
                         "'%s' holds %s state; the optimizer is %s", path, v[0] == 0.0 ? "ADAM" : "SGD",
                         opt->desc.kind == DVREN_OPTIMIZER_ADAM ? "ADAM" : "SGD");
+        for (k = 1; k < 8; ++k)
+            if (!(fabs(v[k]) <= DVREN__PARAM_FLOAT_MAX))
+                DVREN__FAIL(ctx, DVREN_ERROR_FORMAT, "checkpoint", NULL, "'%s': optimizer setting %u = %g is not a float",
+                            path, (unsigned)k, v[k]);
+        if (!(v[8] >= 1.0 && v[8] <= 4294967295.0 && v[8] == floor(v[8])))
+            DVREN__FAIL(ctx, DVREN_ERROR_FORMAT, "checkpoint", NULL, "'%s': decay_steps %g is not an integer in [1, 2^32)",
+                        path, v[8]);
+        if (!(v[9] >= 0.0 && v[9] <= 9007199254740992.0 && v[9] == floor(v[9])))
+            DVREN__FAIL(ctx, DVREN_ERROR_FORMAT, "checkpoint", NULL, "'%s': step count %g is not an integer in [0, 2^53]",
+                        path, v[9]);
+        od = opt->desc;
+        od.lr = (float)v[1];
+        od.beta1 = (float)v[2];
+        od.beta2 = (float)v[3];
+        od.eps = (float)v[4];
+        od.momentum = (float)v[5];
+        od.weight_decay = (float)v[6];
+        od.lr_decay = (float)v[7];
+        od.decay_steps = (uint32_t)v[8];
+        if (dvren__optimizer_check(ctx, &od) != DVREN_OK) {
+            char why[DVREN__ERROR_CAP];
+            memcpy(why, ctx->last_error, sizeof why);
+            DVREN__FAIL(ctx, DVREN_ERROR_FORMAT, "checkpoint", NULL, "'%s': the saved optimizer settings are invalid (%s)",
+                        path, why);
+        }
+        for (k = 0; k < sc->nparams; ++k) {
+            double ls;
+            memcpy(&ls, e->data + (10u + k) * sizeof(double), sizeof ls);
+            if (!(ls >= 0.0 && ls <= DVREN__PARAM_FLOAT_MAX))
+                DVREN__FAIL(ctx, DVREN_ERROR_FORMAT, "checkpoint", NULL, "'%s': lr scale %u = %g is not a float >= 0",
+                            path, (unsigned)k, ls);
+        }
     }
     for (i = 0; i < sc->nparams; ++i) {
         dvren_scene_param* P = &sc->param[i].pub;

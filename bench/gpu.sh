@@ -62,6 +62,24 @@ say "tests (tests/test_autodiff.c on the GPU: gradient checks against the CPU's 
 DVREN_TEST_DEVICE=cuda DVREN_PLUGIN_PATH=$B/plugins DVREN_TEST_MOCK_DIR=$B/tests/mock timeout 300 $B/test_autodiff \
   | tee $R/test_autodiff_gpu.txt | grep -v "^# .*checked" || true
 
+# ---------------------------------------------------------------- compute-sanitizer
+# every kernel at a small size: the forward and backward march (both
+# gradient modes) and the training module (loss, TV, Adam through a short fit)
+if command -v compute-sanitizer >/dev/null; then
+  say "compute-sanitizer: memcheck, racecheck, initcheck"
+  : > $R/sanitizer.txt
+  for tool in memcheck racecheck initcheck; do
+    for args in "--mode fwd" "--mode fwdbwd" "--mode fwdbwd --deterministic 1"; do
+      timeout 120 compute-sanitizer --tool $tool --error-exitcode 9 $B/gpu_bench --res 32 --width 48 --height 40 \
+        --samples 32 --reps 1 $args > $R/san_one.txt 2>&1
+      echo "$tool gpu_bench $args: exit $? $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' $R/san_one.txt | tail -1)" | tee -a $R/sanitizer.txt
+    done
+    DVREN_PLUGIN_PATH=$B/plugins timeout 120 compute-sanitizer --tool $tool --error-exitcode 9 $B/fit_volume --device cuda \
+      --size 24 --views 4 --heldout 1 --steps 3 --batch 256 --eval-every 3 --csv $R/san_fit.csv --png $R/san_fit.png > $R/san_one.txt 2>&1
+    echo "$tool fit_volume (loss, TV, Adam): exit $? $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' $R/san_one.txt | tail -1)" | tee -a $R/sanitizer.txt
+  done
+fi
+
 # ---------------------------------------------------------------- parity of the example scenes
 say "parity: example scenes, CPU vs CUDA (dvren_render --npy)"
 : > $R/parity.jsonl
@@ -186,7 +204,7 @@ say "done in $(( $(date +%s) - t_start )) s"
 python3 bench/gpu_report.py "$R" | tee $R/summary.md
 if [ -n "${OUT:-}" ]; then
   # at most 8 files come back
-  cat $R/test_cuda.txt $R/test_autodiff_gpu.txt > $R/tests.txt 2>/dev/null
+  cat $R/test_cuda.txt $R/test_autodiff_gpu.txt $R/sanitizer.txt > $R/tests.txt 2>/dev/null
   cat $R/peer_fwd.json $R/peer_fwdbwd.json $R/gpu.txt $R/parity.jsonl > $R/peer.txt 2>/dev/null
   cat $R/fit_gpu.csv >> $R/fit_gpu.log 2>/dev/null
   cat $R/lego_fit.csv >> $R/lego_fit.log 2>/dev/null

@@ -827,6 +827,93 @@ TEST(checkpoint_resumes_exactly)
     }
 }
 
+/* CRC-32 (ISO-HDLC) written out here, independent of dvren's own */
+static uint32_t t_crc32(const unsigned char* p, size_t n)
+{
+    uint32_t c = 0xFFFFFFFFu;
+    size_t i;
+    int k;
+    for (i = 0; i < n; ++i) {
+        c ^= p[i];
+        for (k = 0; k < 8; ++k) c = (c & 1u) ? (c >> 1) ^ 0xEDB88320u : c >> 1;
+    }
+    return ~c;
+}
+
+/* A crafted file with a valid CRC: optimizer numbers that a cast would
+ * turn into undefined behaviour (-1 or 1e300 into an integer, NaN into a
+ * learning-rate scale) are FORMAT errors that name the setting, and the
+ * optimizer is left as it was. */
+TEST(checkpoint_crafted_optimizer_entry)
+{
+    enum { N = 4, W = 6, H = 5, NG = N * N * N * 4 };
+    static float grid[NG];
+    shader_opts so = {"softplus", "sigmoid", 0, 0.0, 1.5};
+    dvren_optimizer_desc od = dvren_optimizer_defaults(DVREN_OPTIMIZER_ADAM);
+    dvren_optimizer* opt = NULL;
+    dvren_plan_desc pd;
+    char path[4096], bad[4096];
+    static const struct { int slot; double value; const char* says; } cases[] = {
+        {0, -1.0, "kind"},       {0, 1e300, "kind"},          {8, -1.0, "decay_steps"}, {8, 1e300, "decay_steps"},
+        {8, 2.5, "decay_steps"}, {9, -5.0, "step count"},     {9, 1e300, "step count"}, {1, 1e300, "setting 1"},
+        {1, -0.5, "invalid"},    {10, 0.0 / 0.0, "lr scale"}, {10, -1.0, "lr scale"},
+    };
+    unsigned char* bytes;
+    long size;
+    size_t at = 0, c;
+    FILE* f;
+    fix F;
+    random_grid(grid, N * N * N, 4);
+    memset(&pd, 0, sizeof pd);
+    pd.width = W;
+    pd.height = H;
+    random_camera(&pd.camera);
+    snprintf(path, sizeof path, "%s", th_tmp("crafted_ok.ckpt"));
+    snprintf(bad, sizeof bad, "%s", th_tmp("crafted.ckpt"));
+    if (fix_make(&F, dev_ctx(), grid, N, N, N, 4, &so, 16, 0.0, 1, &pd)) return;
+    CHECK_OK(F.ctx, dvren_optimizer_create(F.sc, &od, &opt));
+    CHECK_OK(F.ctx, dvren_optimizer_step(opt));
+    CHECK_OK(F.ctx, dvren_checkpoint_save(F.sc, opt, path, NULL, 0));
+    f = fopen(path, "rb");
+    CHECK(f, "cannot read %s", path);
+    fseek(f, 0, SEEK_END);
+    size = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    bytes = (unsigned char*)malloc((size_t)size);
+    CHECK(bytes && fread(bytes, 1, (size_t)size, f) == (size_t)size, "read %s", path);
+    fclose(f);
+    /* the entry: u32 name length 9, "optimizer", u32 dtype, u32 ndim 1, u64 shape, u64 bytes, doubles */
+    for (c = 16; c + 13 < (size_t)size; ++c)
+        if (!memcmp(bytes + c, "\x09\x00\x00\x00optimizer", 13)) at = c + 13 + 4 + 4 + 8 + 8;
+    CHECK(at && at + 11 * 8 <= (size_t)size - 4, "no optimizer entry in the saved file");
+    for (c = 0; c < sizeof cases / sizeof cases[0]; ++c) {
+        double keep;
+        uint32_t crc;
+        dvren_status st;
+        memcpy(&keep, bytes + at + 8 * (size_t)cases[c].slot, 8);
+        memcpy(bytes + at + 8 * (size_t)cases[c].slot, &cases[c].value, 8);
+        crc = t_crc32(bytes, (size_t)size - 4);
+        memcpy(bytes + size - 4, &crc, 4); /* little-endian host */
+        f = fopen(bad, "wb");
+        fwrite(bytes, 1, (size_t)size, f);
+        fclose(f);
+        st = dvren_checkpoint_load(F.sc, opt, bad, NULL, 0, NULL);
+        CHECK(st == DVREN_ERROR_FORMAT && strstr(dvren_last_error(F.ctx), cases[c].says) &&
+                  strstr(dvren_last_error(F.ctx), "crafted.ckpt"),
+              "slot %d = %g: %s: %s", cases[c].slot, cases[c].value, dvren_status_string(st), dvren_last_error(F.ctx));
+        CHECK(dvren_optimizer_steps(opt) == 1, "a refused file changed the optimizer (steps %llu)",
+              (unsigned long long)dvren_optimizer_steps(opt));
+        memcpy(bytes + at + 8 * (size_t)cases[c].slot, &keep, 8);
+    }
+    free(bytes);
+    dvren_optimizer_destroy(opt);
+    {
+        dvren_context* cx = F.ctx;
+        fix_free(&F);
+        dvren_context_destroy(cx);
+    }
+}
+
 /* ---- bad input ------------------------------------------------------------------------- */
 
 static const char* mock_lib(const char* name)
@@ -963,6 +1050,7 @@ int main(int argc, char** argv)
     RUN(tv_matches_finite_differences);
     RUN(optimizers_match_reference);
     RUN(checkpoint_resumes_exactly);
+    RUN(checkpoint_crafted_optimizer_entry);
     RUN(bad_input);
     return th_done();
 }

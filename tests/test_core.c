@@ -201,6 +201,26 @@ TEST(params_validation)
     CHECK(dvren_stage_create(ctx, DVREN_PLUGIN_SAMPLER, "uniform", p, &s) == DVREN_ERROR_INVALID_ARGUMENT, "range");
     CHECK(strstr(dvren_last_error(ctx), "outside its range"), "message: %s", dvren_last_error(ctx));
     dvren_params_destroy(p);
+    /* finite, but beyond what the plugin's float32 / 32-bit integer can hold */
+    CHECK_OK(ctx, dvren_params_create(ctx, &p));
+    CHECK_OK(ctx, dvren_params_set_number(p, "sigma_scale", 1e300));
+    CHECK(dvren_stage_create(ctx, DVREN_PLUGIN_SHADER, "emission_absorption", p, &s) == DVREN_ERROR_INVALID_ARGUMENT,
+          "float range");
+    CHECK(strstr(dvren_last_error(ctx), "'sigma_scale' = 1e+300 is beyond float range"), "message: %s",
+          dvren_last_error(ctx));
+    dvren_params_destroy(p);
+    CHECK_OK(ctx, dvren_params_create(ctx, &p));
+    CHECK_OK(ctx, dvren_params_set_numbers(p, "light_dir", (const double[3]){1, 1e39, 0}, 3));
+    CHECK(dvren_stage_create(ctx, DVREN_PLUGIN_SHADER, "emission_absorption", p, &s) == DVREN_ERROR_INVALID_ARGUMENT,
+          "floats range");
+    CHECK(strstr(dvren_last_error(ctx), "'light_dir'[1]"), "message: %s", dvren_last_error(ctx));
+    dvren_params_destroy(p);
+    CHECK_OK(ctx, dvren_params_create(ctx, &p));
+    CHECK_OK(ctx, dvren_params_set_number(p, "header_bytes", 5e9));
+    CHECK(dvren_stage_create(ctx, DVREN_PLUGIN_FIELD, "dense_grid", p, &s) == DVREN_ERROR_INVALID_ARGUMENT, "int range");
+    CHECK(strstr(dvren_last_error(ctx), "'header_bytes' must be an integer in [-2147483648, 4294967295]"),
+          "message: %s", dvren_last_error(ctx));
+    dvren_params_destroy(p);
     CHECK_OK(ctx, dvren_params_create(ctx, &p));
     CHECK_OK(ctx, dvren_params_set_string(p, "activation", "tanh"));
     CHECK(dvren_stage_create(ctx, DVREN_PLUGIN_SHADER, "emission_absorption", p, &s) == DVREN_ERROR_INVALID_ARGUMENT,
