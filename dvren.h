@@ -21,6 +21,9 @@
  *     DVREN_STATIC          make every API function static (private copy)
  *     DVREN_API             override the declaration prefix (default extern)
  *     DVREN_NO_THREADS      CPU renderer runs on the calling thread only
+ *     DVREN_NO_GRADCHECK    leave out dvren_gradcheck and the float64 march it runs
+ *     DVREN_NO_CHECKPOINT   leave out dvren_checkpoint_save / _load
+ *     DVREN_HEADER_FILE     this file's name, if you renamed it (it includes itself)
  *
  * WHAT DVREN DOES NOT DO
  *   - no window, no display, no scene graph: you get arrays (tensors) back;
@@ -64,11 +67,15 @@
  *   >>params     parameter sets and schemas
  *   >>plugins    the plugin ABI and plugin loading
  *   >>stage      stage instances (field, shader, sampler)
- *   >>render     scenes, plans, framebuffers, the CPU renderer
- *   >>autodiff   gradients, backward pass, losses, regularisers, optimizers, checkpoints
+ *   >>render     scenes, plans, framebuffers, rendering
+ *   >>autodiff   parameters and gradients, the backward pass, the gradient checker
+ *   >>train      losses, total variation, optimizers, checkpoints
  *   >>files      atomic file writes, .npy
- *   >>march      the ray-march template (implementation; generated from kernels/)
- *   >>march64    its float64 instance for the gradient checker (generated)
+ *   (implementation, below the API, each section tagged "(implementation)"; and)
+ *   >>backend    the hook table every device fills (memory and launches)
+ *   >>cpu        the CPU backend: tiles and worker threads, training loops
+ *   >>generated  copies of kernels/: the device vocabulary, the ray-march
+ *                template (read in float32 and float64), the training elements
  *
  * MEMORY: every host allocation goes through the context's allocator. Objects
  * are created and destroyed in pairs; memory never crosses a library boundary
@@ -87,6 +94,12 @@
  */
 #ifndef DVREN_H
 #define DVREN_H
+
+/* This file's name, for including itself (the generated sections at its
+ * end); change it only if you rename the file. */
+#ifndef DVREN_HEADER_FILE
+#define DVREN_HEADER_FILE "dvren.h"
+#endif
 
 #include <stddef.h>
 #include <stdint.h>
@@ -122,689 +135,13 @@
 #define DVREN_PRINTF(f, a)
 #endif
 
-/* >>device begin (generated from kernels/dvren_device.h by ./build.sh gen: do not edit) */
-/* kernels/dvren_device.h - the device vocabulary of dvren (single source).
- *
- * This file is compiled three ways and must stay valid in all of them:
- *   - as C99/C11 by the host compiler (the CPU path, and every plugin's .c),
- *   - as C++17 by a host C++ compiler (dvren.h is usable from C++),
- *   - as CUDA C++ by NVRTC (the GPU path; __CUDACC_RTC__ is defined).
- * Rules (docs/architecture.md, "single-source stage code"): no libc beyond the
- * math functions below, no allocation, no recursion, no function pointers, no
- * globals, no compound literals, no designated initialisers, no VLAs, no
- * implicit void* conversions. Under NVRTC nothing is included.
- *
- * dvren.h carries a generated copy of this file (between the markers
- * ">>device begin/end"); edit this file and run `./build.sh gen`. The test
- * `embedded_kernels` fails when the copy is stale. */
-#ifndef DVREN_DEVICE_H
-#define DVREN_DEVICE_H
-
-/* ---- qualifiers and fixed-width types -------------------------------- */
-#if defined(__CUDACC_RTC__)
-typedef unsigned char uint8_t;
-typedef unsigned short uint16_t;
-typedef unsigned int uint32_t;
-typedef int int32_t;
-typedef unsigned long long uint64_t;
-typedef long long int64_t;
-/* not static: NVRTC warns (#177) about every unused static function, and a
- * fused kernel is one translation unit anyway */
-#define DVREN_FN __device__ __forceinline__
-#define DVREN_KERNEL extern "C" __global__
-#define DVREN_RESTRICT __restrict__
-#define DVREN_ON_GPU 1
-#else
-#include <stdint.h>
-#include <math.h>
-#define DVREN_FN static inline
-#if defined(__cplusplus)
-#define DVREN_RESTRICT __restrict
-#else
-#define DVREN_RESTRICT restrict
-#endif
-#define DVREN_ON_GPU 0
-#endif
-
-/* Largest channel count a field may produce per sample (ABI constant). */
-#define DVREN_MAX_CHANNELS 16
-/* Size of a sampler's per-ray state, in 32-bit words (ABI constant). */
-#define DVREN_SAMPLER_STATE_WORDS 12
-
-/* ---- precision ---------------------------------------------------------------
- * Per-sample code computes in dvren_real, a float unless DVREN_PREC_BITS is
- * 64 where it is used. The renderer (CPU and GPU) is float32; the gradient
- * checker runs the same single-source code in float64 for its finite
- * differences. A plugin includes its per-sample file once per precision and
- * names its functions with DVREN_PNAME(name): name in float32, name_f64 in
- * float64 (docs/plugins.md, "Precision"). Generic names (dvren_vec3,
- * dvren_add3, dvren_exp, ...) resolve to the precision in force where they
- * are used. Storage (parameter blocks, grids) stays float32. */
-#ifndef DVREN_PREC_BITS
-#define DVREN_PREC_BITS 32
-#endif
-#define DVREN__CAT2(a, b) a##b
-#define DVREN__CAT(a, b) DVREN__CAT2(a, b)
-#define DVREN__PS DVREN__CAT(_, DVREN_PREC_BITS)
-#define DVREN__RN(base) DVREN__CAT(base, DVREN__PS)
-#define dvren__psfx_32
-#define dvren__psfx_64 _f64
-#define DVREN_PNAME(name) DVREN__CAT(name, DVREN__CAT(dvren__psfx_, DVREN_PREC_BITS))
-typedef float dvren__real_32;
-typedef double dvren__real_64;
-#define dvren_real DVREN__RN(dvren__real)
-
-typedef struct dvren_float3 { float x, y, z; } dvren_float3;
-typedef struct dvren_double3 { double x, y, z; } dvren_double3;
-typedef dvren_float3 dvren__vec3_32;
-typedef dvren_double3 dvren__vec3_64;
-#define dvren_vec3 DVREN__RN(dvren__vec3)
-
-/* Scalar and vector helpers, defined once per precision: R the real type,
- * V the vector type, S the name suffix, M the libm suffix ("f" for float). */
-#define DVREN__REAL_FUNCS(R, V, S, M)                                                                                  \
-    DVREN_FN R dvren__min##S(R a, R b) { return a < b ? a : b; }                                                        \
-    DVREN_FN R dvren__max##S(R a, R b) { return a > b ? a : b; }                                                        \
-    DVREN_FN R dvren__clamp##S(R x, R lo, R hi) { return x < lo ? lo : (x > hi ? hi : x); }                             \
-    DVREN_FN R dvren__abs##S(R x) { return x < (R)0 ? -x : x; }                                                         \
-    DVREN_FN R dvren__lerp##S(R a, R b, R t) { return a + (b - a) * t; }                                               \
-    /* e^x as 2^(x log2 e): one MUFU.EX2 on the GPU instead of ten instructions; the same formula on the CPU */       \
-    DVREN_FN R dvren__exp##S(R x) { return exp2##M(x * (R)1.44269504088896341); }                                       \
-    /* exp of x clamped to [-87, 88]: never inf or NaN */                                                              \
-    DVREN_FN R dvren__safe_exp##S(R x) { return exp##M(dvren__clamp##S(x, (R)-87, (R)88)); }                            \
-    /* softplus(x) = log(1 + e^x), stable for large x; its derivative is the sigmoid */                                \
-    DVREN_FN R dvren__softplus##S(R x) { return x > (R)20 ? x : log1p##M(exp##M(x)); }                                  \
-    DVREN_FN R dvren__sigmoid##S(R x) { return (R)1 / ((R)1 + dvren__safe_exp##S(-x)); }                               \
-    DVREN_FN R dvren__sqrt##S(R x) { return sqrt##M(x); }                                                               \
-    DVREN_FN R dvren__floor##S(R x) { return floor##M(x); }                                                             \
-    DVREN_FN R dvren__ceil##S(R x) { return ceil##M(x); }                                                               \
-    DVREN_FN R dvren__pow##S(R x, R y) { return pow##M(x, y); }                                                         \
-    DVREN_FN V dvren__v3##S(R x, R y, R z)                                                                             \
-    {                                                                                                                  \
-        V r;                                                                                                           \
-        r.x = x;                                                                                                       \
-        r.y = y;                                                                                                       \
-        r.z = z;                                                                                                       \
-        return r;                                                                                                      \
-    }                                                                                                                  \
-    /* from three floats of storage (a block, a camera) */                                                            \
-    DVREN_FN V dvren__v3p##S(const float* v) { return dvren__v3##S((R)v[0], (R)v[1], (R)v[2]); }                       \
-    DVREN_FN V dvren__add3##S(V a, V b) { return dvren__v3##S(a.x + b.x, a.y + b.y, a.z + b.z); }                       \
-    DVREN_FN V dvren__sub3##S(V a, V b) { return dvren__v3##S(a.x - b.x, a.y - b.y, a.z - b.z); }                       \
-    DVREN_FN V dvren__mul3##S(V a, V b) { return dvren__v3##S(a.x * b.x, a.y * b.y, a.z * b.z); }                       \
-    DVREN_FN V dvren__scale3##S(V a, R s) { return dvren__v3##S(a.x * s, a.y * s, a.z * s); }                           \
-    /* a + b*s */                                                                                                      \
-    DVREN_FN V dvren__madd3##S(V a, V b, R s) { return dvren__v3##S(a.x + b.x * s, a.y + b.y * s, a.z + b.z * s); }     \
-    DVREN_FN R dvren__dot3##S(V a, V b) { return a.x * b.x + a.y * b.y + a.z * b.z; }                                   \
-    DVREN_FN V dvren__cross3##S(V a, V b)                                                                              \
-    {                                                                                                                  \
-        return dvren__v3##S(a.y * b.z - a.z * b.y, a.z * b.x - a.x * b.z, a.x * b.y - a.y * b.x);                      \
-    }                                                                                                                  \
-    DVREN_FN R dvren__length3##S(V a) { return sqrt##M(dvren__dot3##S(a, a)); }                                         \
-    /* a / |a|; the zero vector stays zero */                                                                          \
-    DVREN_FN V dvren__normalize3##S(V a)                                                                               \
-    {                                                                                                                  \
-        R l = dvren__length3##S(a);                                                                                    \
-        return l > (R)0 ? dvren__scale3##S(a, (R)1 / l) : a;                                                           \
-    }
-
-DVREN__REAL_FUNCS(float, dvren_float3, _32, f)
-#if !DVREN_ON_GPU
-DVREN__REAL_FUNCS(double, dvren_double3, _64, )
-#endif
-
-#define dvren_min DVREN__RN(dvren__min)
-#define dvren_max DVREN__RN(dvren__max)
-#define dvren_clamp DVREN__RN(dvren__clamp)
-#define dvren_abs DVREN__RN(dvren__abs)
-#define dvren_lerp DVREN__RN(dvren__lerp)
-#define dvren_exp DVREN__RN(dvren__exp)
-#define dvren_safe_exp DVREN__RN(dvren__safe_exp)
-#define dvren_softplus DVREN__RN(dvren__softplus)
-#define dvren_sigmoid DVREN__RN(dvren__sigmoid)
-#define dvren_sqrt DVREN__RN(dvren__sqrt)
-#define dvren_floor DVREN__RN(dvren__floor)
-#define dvren_ceil DVREN__RN(dvren__ceil)
-#define dvren_pow DVREN__RN(dvren__pow)
-#define dvren_v3 DVREN__RN(dvren__v3)
-#define dvren_v3p DVREN__RN(dvren__v3p)
-#define dvren_add3 DVREN__RN(dvren__add3)
-#define dvren_sub3 DVREN__RN(dvren__sub3)
-#define dvren_mul3 DVREN__RN(dvren__mul3)
-#define dvren_scale3 DVREN__RN(dvren__scale3)
-#define dvren_madd3 DVREN__RN(dvren__madd3)
-#define dvren_dot3 DVREN__RN(dvren__dot3)
-#define dvren_cross3 DVREN__RN(dvren__cross3)
-#define dvren_length3 DVREN__RN(dvren__length3)
-#define dvren_normalize3 DVREN__RN(dvren__normalize3)
-
-/* float32 names kept for code that is float32 by nature (storage, cameras) */
-#define dvren_minf dvren__min_32
-#define dvren_maxf dvren__max_32
-#define dvren_clampf dvren__clamp_32
-#define dvren_absf dvren__abs_32
-#define dvren_f3 dvren__v3_32
-#define dvren_f3v dvren__v3p_32
-DVREN_FN int dvren_clampi(int x, int lo, int hi) { return x < lo ? lo : (x > hi ? hi : x); }
-
-/* Reinterpret bits (a union: valid C, and C++ compilers and NVRTC honour it). */
-DVREN_FN float dvren__bits_to_float(uint32_t u)
-{
-    union { uint32_t u; float f; } c;
-    c.u = u;
-    return c.f;
-}
-DVREN_FN uint32_t dvren__float_to_bits(float f)
-{
-    union { uint32_t u; float f; } c;
-    c.f = f;
-    return c.u;
-}
-
-/* ---- wide loads ------------------------------------------------------------------
- * One 16-byte load of four floats and one 8-byte load of four u16 (the
- * address must be aligned to 16 and 8 bytes). On the GPU these are single
- * LDG.128 / LDG.64 instructions through the read-only path. */
-typedef struct dvren_float4 { float x, y, z, w; } dvren_float4;
-
-DVREN_FN dvren_float4 dvren_load_f32x4(const float* p)
-{
-    dvren_float4 r;
-#if DVREN_ON_GPU
-    float4 v = __ldg((const float4*)p);
-    r.x = v.x;
-    r.y = v.y;
-    r.z = v.z;
-    r.w = v.w;
-#else
-    r.x = p[0];
-    r.y = p[1];
-    r.z = p[2];
-    r.w = p[3];
-#endif
-    return r;
-}
-
-/* u (0 .. 65535) as float, exactly: 2^23 + u has u in its mantissa. Two
- * full-rate operations instead of one quarter-rate integer conversion. */
-DVREN_FN float dvren_u16_to_float(uint32_t u) { return dvren__bits_to_float(0x4B000000u | u) - 8388608.0f; }
-
-DVREN_FN dvren_float4 dvren_load_u16x4(const uint16_t* p)
-{
-    dvren_float4 r;
-#if DVREN_ON_GPU
-    uint2 v = __ldg((const uint2*)p);
-    r.x = dvren_u16_to_float(v.x & 0xFFFFu);
-    r.y = dvren_u16_to_float(v.x >> 16);
-    r.z = dvren_u16_to_float(v.y & 0xFFFFu);
-    r.w = dvren_u16_to_float(v.y >> 16);
-#else
-    r.x = dvren_u16_to_float(p[0]);
-    r.y = dvren_u16_to_float(p[1]);
-    r.z = dvren_u16_to_float(p[2]);
-    r.w = dvren_u16_to_float(p[3]);
-#endif
-    return r;
-}
-
-/* ---- counter-based RNG: Philox4x32-10 -------------------------------------
- * Salmon, Moraes, Dror, Shaw, "Parallel random numbers: as easy as 1, 2, 3",
- * SC 2011. A pure function of (counter, key): the same numbers on the CPU and
- * the GPU, in any thread order. dvren keys it with the plan's 64-bit seed and
- * counts with (pixel index, pixel sample, stream, draw index). */
-typedef struct dvren_u32x4 { uint32_t v[4]; } dvren_u32x4;
-
-DVREN_FN uint32_t dvren__mulhilo(uint32_t a, uint32_t b, uint32_t* hi)
-{
-    uint64_t p = (uint64_t)a * (uint64_t)b;
-    *hi = (uint32_t)(p >> 32);
-    return (uint32_t)p;
-}
-
-DVREN_FN dvren_u32x4 dvren_philox4x32(dvren_u32x4 c, uint32_t k0, uint32_t k1)
-{
-    int r;
-    for (r = 0; r < 10; ++r) {
-        uint32_t hi0, hi1;
-        uint32_t lo0 = dvren__mulhilo(0xD2511F53u, c.v[0], &hi0);
-        uint32_t lo1 = dvren__mulhilo(0xCD9E8D57u, c.v[2], &hi1);
-        dvren_u32x4 n;
-        n.v[0] = hi1 ^ c.v[1] ^ k0;
-        n.v[1] = lo1;
-        n.v[2] = hi0 ^ c.v[3] ^ k1;
-        n.v[3] = lo0;
-        c = n;
-        k0 += 0x9E3779B9u;
-        k1 += 0xBB67AE85u;
-    }
-    return c;
-}
-
-/* Uniform float in [0, 1) with 24 random bits. */
-DVREN_FN float dvren_u32_to_unit(uint32_t x) { return (float)(x >> 8) * (1.0f / 16777216.0f); }
-
-/* Per-ray random stream: four numbers per Philox call, handed out in order. */
-typedef struct dvren_rng {
-    uint32_t key[2];     /* the plan's seed (low, high 32 bits) */
-    uint32_t ctr[3];     /* pixel index, pixel sample, stream */
-    uint32_t draw;       /* next Philox block */
-    uint32_t used;       /* numbers taken from buf (4 = empty) */
-    uint32_t buf[4];
-} dvren_rng;
-
-/* Streams: separate sequences for separate purposes, so that adding draws to
- * one stage never shifts the numbers another stage sees. */
-#define DVREN_RNG_STREAM_PIXEL 0u   /* sub-pixel position */
-#define DVREN_RNG_STREAM_SAMPLER 1u /* sampler jitter */
-#define DVREN_RNG_STREAM_SHADER 2u
-
-DVREN_FN dvren_rng dvren_rng_make(uint32_t seed_lo, uint32_t seed_hi, uint32_t pixel, uint32_t sample, uint32_t stream)
-{
-    dvren_rng r;
-    r.key[0] = seed_lo;
-    r.key[1] = seed_hi;
-    r.ctr[0] = pixel;
-    r.ctr[1] = sample;
-    r.ctr[2] = stream;
-    r.draw = 0;
-    r.used = 4;
-    r.buf[0] = r.buf[1] = r.buf[2] = r.buf[3] = 0;
-    return r;
-}
-
-DVREN_FN uint32_t dvren_rng_u32(dvren_rng* r)
-{
-    if (r->used >= 4) {
-        dvren_u32x4 c;
-        c.v[0] = r->ctr[0];
-        c.v[1] = r->ctr[1];
-        c.v[2] = r->ctr[2];
-        c.v[3] = r->draw++;
-        c = dvren_philox4x32(c, r->key[0], r->key[1]);
-        r->buf[0] = c.v[0];
-        r->buf[1] = c.v[1];
-        r->buf[2] = c.v[2];
-        r->buf[3] = c.v[3];
-        r->used = 0;
-    }
-    return r->buf[r->used++];
-}
-
-/* Uniform in [0, 1). */
-DVREN_FN float dvren_rng_uniform(dvren_rng* r) { return dvren_u32_to_unit(dvren_rng_u32(r)); }
-
-/* ---- IEEE half precision (binary16) storage -------------------------------
- * Conversions by bit manipulation, identical on both paths; round to nearest
- * even, with subnormals, infinities and NaN (IEEE 754-2008, 3.6). */
-
-DVREN_FN float dvren_half_to_float(uint16_t h)
-{
-    uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
-    uint32_t exp = (h >> 10) & 0x1Fu;
-    uint32_t man = h & 0x3FFu;
-    if (exp == 0) {
-        /* zero or subnormal: man * 2^-24 */
-        float v = (float)man * (1.0f / 16777216.0f);
-        return sign ? -v : v;
-    }
-    if (exp == 31) return dvren__bits_to_float(sign | 0x7F800000u | (man << 13));
-    return dvren__bits_to_float(sign | ((exp + 112u) << 23) | (man << 13));
-}
-
-DVREN_FN uint16_t dvren_float_to_half(float f)
-{
-    uint32_t x = dvren__float_to_bits(f);
-    uint32_t sign = (x >> 16) & 0x8000u;
-    uint32_t absx = x & 0x7FFFFFFFu;
-    if (absx >= 0x7F800000u) /* inf or NaN (NaN keeps a quiet bit) */
-        return (uint16_t)(sign | 0x7C00u | (absx > 0x7F800000u ? 0x200u : 0u));
-    if (absx >= 0x477FF000u) return (uint16_t)(sign | 0x7C00u); /* rounds to >= 65520: inf */
-    if (absx < 0x38800000u) {
-        /* result is subnormal or zero: value / 2^-24, rounded to nearest even */
-        uint32_t man = (absx & 0x7FFFFFu) | 0x800000u;
-        int e = (int)(absx >> 23);
-        int shift = 126 - e; /* value = man * 2^(e-150); half units are 2^-24 */
-        uint32_t q, rem, halfway;
-        if (e == 0 || shift > 24) return (uint16_t)sign;
-        q = man >> shift;
-        rem = man & ((1u << shift) - 1u);
-        halfway = 1u << (shift - 1);
-        if (rem > halfway || (rem == halfway && (q & 1u))) q++;
-        return (uint16_t)(sign | q);
-    }
-    {
-        uint32_t r = absx - 0x38000000u; /* rebias exponent 127 -> 15 */
-        uint32_t q = r >> 13;
-        uint32_t rem = r & 0x1FFFu;
-        if (rem > 0x1000u || (rem == 0x1000u && (q & 1u))) q++;
-        return (uint16_t)(sign | q);
-    }
-}
-
-/* ---- cameras -------------------------------------------------------------------
- * One plain struct for every camera model, so that device code can generate
- * rays without function pointers. Conventions (OpenGL): right-handed world,
- * the camera looks down its -z axis with +y up; pixel (0,0) is the top-left
- * corner of the image, x to the right, y down; pixel centres are at +0.5. */
-#define DVREN_CAMERA_NONE 0u
-#define DVREN_CAMERA_PINHOLE 1u      /* perspective from eye, basis, tan(fov_y/2) */
-#define DVREN_CAMERA_ORTHOGRAPHIC 2u /* parallel rays along forward */
-#define DVREN_CAMERA_MATRIX 3u       /* inverse of projection*view (OpenGL clip space) */
-
-typedef struct dvren_camera {
-    uint32_t model;          /* DVREN_CAMERA_* */
-    uint32_t perspective;    /* MATRIX: 1 when the projection is perspective */
-    float eye[3];            /* world position of the camera (centre of projection) */
-    float forward[3];        /* unit view direction (camera -z) */
-    float right[3];          /* unit camera +x */
-    float up[3];             /* unit camera +y */
-    float tan_half_fov_y;    /* PINHOLE: tan(vertical field of view / 2) */
-    float ortho_height;      /* ORTHOGRAPHIC: world units spanned by the image height */
-    float inv_view_proj[16]; /* MATRIX: inverse(P*V), column-major (OpenGL) */
-} dvren_camera;
-
-/* Ray through image position (px, py) in pixels (top-left origin, y down) of a
- * width x height image: its origin and unit direction. PINHOLE and
- * perspective MATRIX rays start at the eye; ORTHOGRAPHIC rays start on the
- * plane through the eye; orthographic MATRIX rays start on the near plane.
- * Ray distances (and the depth output) are measured from that origin.
- * dvren_ray_box: slab test of a ray against the box [bmin, bmax]; on a hit
- * returns 1 with the entry distance *t0 (clamped to >= 0: rays may start
- * inside) and the exit distance *t1 > *t0; axis-parallel rays are handled
- * without 0*inf. Both in each precision (generic names below). */
-#define DVREN__REAL_GEOM(R, V, S, M)                                                                                   \
-    DVREN_FN V dvren__unproject##S(const float* m, R x, R y, R z)                                                      \
-    {                                                                                                                  \
-        /* column-major: element (row r, column c) is m[c*4 + r] */                                                   \
-        R w = (R)m[3] * x + (R)m[7] * y + (R)m[11] * z + (R)m[15];                                                     \
-        R iw = (w != (R)0) ? (R)1 / w : (R)0;                                                                          \
-        return dvren__v3##S(((R)m[0] * x + (R)m[4] * y + (R)m[8] * z + (R)m[12]) * iw,                                 \
-                            ((R)m[1] * x + (R)m[5] * y + (R)m[9] * z + (R)m[13]) * iw,                                 \
-                            ((R)m[2] * x + (R)m[6] * y + (R)m[10] * z + (R)m[14]) * iw);                               \
-    }                                                                                                                  \
-    DVREN_FN void dvren__camera_ray##S(const dvren_camera* c, R px, R py, R width, R height, V* origin, V* dir)        \
-    {                                                                                                                  \
-        R nx = (R)2 * px / width - (R)1;  /* NDC x in [-1, 1], +1 at the right */                                    \
-        R ny = (R)1 - (R)2 * py / height; /* NDC y in [-1, 1], +1 at the top */                                      \
-        V e = dvren__v3p##S(c->eye), f = dvren__v3p##S(c->forward);                                                   \
-        V r = dvren__v3p##S(c->right), u = dvren__v3p##S(c->up);                                                      \
-        if (c->model == DVREN_CAMERA_ORTHOGRAPHIC) {                                                                   \
-            R hh = (R)0.5 * (R)c->ortho_height, hw = hh * width / height;                                              \
-            *origin = dvren__madd3##S(dvren__madd3##S(e, r, nx * hw), u, ny * hh);                                     \
-            *dir = f;                                                                                                  \
-        } else if (c->model == DVREN_CAMERA_MATRIX) {                                                                  \
-            V pn = dvren__unproject##S(c->inv_view_proj, nx, ny, (R)-1);                                               \
-            V pf = dvren__unproject##S(c->inv_view_proj, nx, ny, (R)1);                                                \
-            *origin = c->perspective ? e : pn;                                                                         \
-            *dir = dvren__normalize3##S(dvren__sub3##S(pf, pn));                                                       \
-        } else {                                                                                                       \
-            R th = (R)c->tan_half_fov_y, tw = th * width / height;                                                     \
-            *origin = e;                                                                                               \
-            *dir = dvren__normalize3##S(dvren__madd3##S(dvren__madd3##S(f, r, nx * tw), u, ny * th));                  \
-        }                                                                                                              \
-    }                                                                                                                  \
-    DVREN_FN int dvren__ray_box##S(V o, V d, const float* bmin, const float* bmax, R* t0, R* t1)                       \
-    {                                                                                                                  \
-        R lo = (R)0, hi = (R)3.0e38;                                                                                   \
-        R oo[3], dd[3];                                                                                                \
-        int a;                                                                                                         \
-        oo[0] = o.x;                                                                                                   \
-        oo[1] = o.y;                                                                                                   \
-        oo[2] = o.z;                                                                                                   \
-        dd[0] = d.x;                                                                                                   \
-        dd[1] = d.y;                                                                                                   \
-        dd[2] = d.z;                                                                                                   \
-        for (a = 0; a < 3; ++a) {                                                                                      \
-            if (dd[a] == (R)0) {                                                                                       \
-                if (oo[a] < (R)bmin[a] || oo[a] > (R)bmax[a]) return 0;                                                \
-            } else {                                                                                                   \
-                R inv = (R)1 / dd[a];                                                                                  \
-                R ta = ((R)bmin[a] - oo[a]) * inv, tb = ((R)bmax[a] - oo[a]) * inv;                                    \
-                lo = dvren__max##S(lo, dvren__min##S(ta, tb));                                                         \
-                hi = dvren__min##S(hi, dvren__max##S(ta, tb));                                                         \
-            }                                                                                                          \
-        }                                                                                                              \
-        *t0 = lo;                                                                                                      \
-        *t1 = hi;                                                                                                      \
-        return hi > lo;                                                                                                \
-    }
-
-DVREN__REAL_GEOM(float, dvren_float3, _32, f)
-#if !DVREN_ON_GPU
-DVREN__REAL_GEOM(double, dvren_double3, _64, )
-#endif
-#define dvren_camera_ray DVREN__RN(dvren__camera_ray)
-#define dvren_ray_box DVREN__RN(dvren__ray_box)
-
-/* ---- what the stages see -------------------------------------------------------- */
-
-/* The march budget a sampler receives: the plan's request and the field's
- * resolution. A zero means "not requested": the sampler uses its own
- * parameters, and failing those half a voxel (the Nyquist step). */
-typedef struct dvren_march_budget {
-    float step_world;         /* plan: step length in world units, or 0 */
-    uint32_t samples_per_ray; /* plan: samples per ray, or 0 */
-    float voxel_world;        /* field: smallest voxel edge in world units (> 0) */
-    uint32_t pad;
-} dvren_march_budget;
-
-/* Per-ray sampler state, in the precision of the march; its meaning belongs
- * to the sampler. */
-typedef struct dvren__sstate_32 {
-    float f[DVREN_SAMPLER_STATE_WORDS / 2];
-    uint32_t u[DVREN_SAMPLER_STATE_WORDS / 2];
-} dvren__sstate_32;
-typedef struct dvren__sstate_64 {
-    double f[DVREN_SAMPLER_STATE_WORDS / 2];
-    uint32_t u[DVREN_SAMPLER_STATE_WORDS / 2];
-} dvren__sstate_64;
-typedef dvren__sstate_64 dvren_sampler_state_f64;
-#define dvren_sampler_state DVREN__RN(dvren__sstate)
-
-/* ---- framebuffer ------------------------------------------------------------------ */
-/* Output selection bits (dvren_plan_desc.outputs). */
-#define DVREN_OUTPUT_RGB 0x01u           /* float32 (H, W, 3): composited radiance + T * background */
-#define DVREN_OUTPUT_ALPHA 0x02u         /* float32 (H, W): opacity 1 - T */
-#define DVREN_OUTPUT_DEPTH 0x04u         /* float32 (H, W): sum(w_i t_i) / sum(w_i), 0 where alpha = 0 */
-#define DVREN_OUTPUT_TRANSMITTANCE 0x08u /* float32 (H, W): T, the light that passed through */
-#define DVREN_OUTPUT_HIT 0x10u           /* uint8 (H, W): 1 where a ray entered the field's box */
-#define DVREN_OUTPUT_SAMPLES 0x20u       /* uint32 (H, W): samples taken, summed over spp */
-#define DVREN_OUTPUT_ALL 0x3Fu
-
-/* Raw pointers to the outputs of one framebuffer (any may be null), row-major
- * (y, x), row 0 at the top of the image. */
-typedef struct dvren_fb_view {
-    float* rgb;
-    float* alpha;
-    float* depth;
-    float* transmittance;
-    uint8_t* hit;
-    uint32_t* samples;
-    uint32_t width, height;
-} dvren_fb_view;
-
-/* ---- gradients ------------------------------------------------------------------
- * Where a per-sample backward function adds the gradient of one parameter
- * buffer (the host binds it into the plugin's block with bind_gradients();
- * ptr NULL: not wanted, the add is a no-op).
- *   DVREN_GRAD_F32    float32 atomics: fast; the summation order varies, so the
- *                     last bits vary from run to run
- *   DVREN_GRAD_FIXED  int64 fixed point in units of 2^-32 (DVREN_GRAD_FIXED_SCALE)
- *                     with integer atomics: sums are exact and order-free, so
- *                     gradients are bitwise the same run after run; the host
- *                     scales the cotangents so that they are <= 1 and turns the
- *                     sums back into float32 afterwards
- *   DVREN_GRAD_F64    float64, plain adds (one thread only: the gradient checker) */
-#define DVREN_GRAD_F32 1u
-#define DVREN_GRAD_FIXED 2u
-#define DVREN_GRAD_F64 3u
-#define DVREN_GRAD_FIXED_SCALE 4294967296.0
-typedef struct dvren_grad_ref {
-    void* ptr;
-    uint32_t mode; /* DVREN_GRAD_* */
-    uint32_t pad;
-} dvren_grad_ref;
-
-/* v * 2^32 rounded to an integer, saturated far inside the int64 range */
-#define DVREN__FIXED_Q(v, out)                                                                                         \
-    do {                                                                                                               \
-        double q_ = (double)(v) * DVREN_GRAD_FIXED_SCALE;                                                              \
-        q_ = q_ > 4.0e18 ? 4.0e18 : (q_ < -4.0e18 ? -4.0e18 : q_);                                                     \
-        (out) = DVREN__LLRINT(q_);                                                                                     \
-    } while (0)
-
-#if DVREN_ON_GPU
-#define DVREN__LLRINT(q) __double2ll_rn(q)
-#if defined(DVREN_JIT_GRAD_MODE)
-#define DVREN__GRAD_MODE(g) DVREN_JIT_GRAD_MODE
-#else
-#define DVREN__GRAD_MODE(g) ((g).mode)
-#endif
-/* v * 2^32 rounded to an integer in float32 arithmetic: the scaling by a
- * power of two is exact, so this equals DVREN__FIXED_Q of the same float
- * without float64 work (slow on consumer GPUs) */
-DVREN_FN long long dvren__fixed_q32(float v)
-{
-    float q = v * 4294967296.0f;
-    q = q > 4.0e18f ? 4.0e18f : (q < -4.0e18f ? -4.0e18f : q);
-    return __float2ll_rn(q);
-}
-
-/* Deterministic mode, warp aggregation: the lanes of a warp that add to the
- * same element at the same time first sum their fixed-point values among
- * themselves (a tree over the lanes that share the key, found with
- * __match_any_sync), then the lowest of them issues the atomics. Integer
- * sums are exact in any grouping and order, so the result is the same bits
- * whatever lanes happen to run together; neighbouring rays of a warp often
- * hit the same voxel corners, which cuts the 64-bit atomics several-fold
- * (the same grouping of the default mode's float32 values was slower than
- * its plain float4 atomics on an H100: bench/RESULTS.md). Technique:
- * warp-aggregated atomics with match.any (CUDA C++ Programming Guide, "Warp
- * Match Functions"); n values per lane, n <= 4. */
-DVREN_FN void dvren__fixed_add_warp(unsigned long long* dst, uint64_t i, long long* q, int n)
-{
-    unsigned active = __activemask(), lane, peers, rest, lt;
-    int rank, k, lead;
-    asm("mov.u32 %0, %%laneid;" : "=r"(lane));
-    peers = __match_any_sync(active, (unsigned long long)(dst + i)); /* the address: lanes may hold different buffers */
-    lt = (1u << lane) - 1u;
-    rest = peers & ~(lt | (1u << lane)); /* peers above this lane */
-    rank = __popc(peers & lt);
-    lead = rank == 0;
-    while (__any_sync(active, rest != 0u)) {
-        /* each lane takes the partial sum of its next remaining peer; the
-         * lanes whose rank has the current bit set have just been taken */
-        int src = rest ? __ffs(rest) - 1 : (int)lane;
-        for (k = 0; k < n; ++k) {
-            long long t = __shfl_sync(active, q[k], src);
-            if (rest) q[k] += t;
-        }
-        rest &= ~__ballot_sync(active, rank & 1);
-        rank >>= 1;
-    }
-    if (lead)
-        for (k = 0; k < n; ++k)
-            if (q[k]) atomicAdd(dst + i + k, (unsigned long long)q[k]); /* two's complement: the same bits */
-}
-
-DVREN_FN void dvren__grad_add_32(dvren_grad_ref g, uint64_t i, float v)
-{
-    if (!g.ptr) return;
-    if (DVREN__GRAD_MODE(g) == DVREN_GRAD_FIXED) {
-        long long k = dvren__fixed_q32(v);
-        dvren__fixed_add_warp((unsigned long long*)g.ptr, i, &k, 1);
-    } else {
-        if (v != 0.0f) atomicAdd((float*)g.ptr + i, v);
-    }
-}
-/* Four consecutive elements i .. i+3 (i a multiple of 4): one vector atomic
- * on sm_90 and newer, one aggregated group in the deterministic mode. */
-DVREN_FN void dvren__grad_add4_32(dvren_grad_ref g, uint64_t i, float a, float b, float c, float d)
-{
-    if (!g.ptr) return;
-    if (DVREN__GRAD_MODE(g) == DVREN_GRAD_FIXED) {
-        long long k[4];
-        k[0] = dvren__fixed_q32(a);
-        k[1] = dvren__fixed_q32(b);
-        k[2] = dvren__fixed_q32(c);
-        k[3] = dvren__fixed_q32(d);
-        dvren__fixed_add_warp((unsigned long long*)g.ptr, i, k, 4);
-        return;
-    }
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-    if (a != 0.0f || b != 0.0f || c != 0.0f || d != 0.0f)
-        atomicAdd((float4*)((float*)g.ptr + i), make_float4(a, b, c, d));
-#else
-    dvren__grad_add_32(g, i, a);
-    dvren__grad_add_32(g, i + 1, b);
-    dvren__grad_add_32(g, i + 2, c);
-    dvren__grad_add_32(g, i + 3, d);
-#endif
-}
-#else
-#if defined(_MSC_VER)
-#include <intrin.h>
-#endif
-#define DVREN__LLRINT(q) ((int64_t)llrint(q))
-/* CPU: compare-and-swap for float32, fetch-add for fixed point; both are
- * safe with the renderer's worker threads */
-DVREN_FN void dvren__grad_add_f32_atomic(float* p, float v)
-{
-    union { float f; uint32_t u; } o, n;
-#if defined(_MSC_VER)
-    o.f = *(volatile float*)p;
-    for (;;) {
-        long prev;
-        n.f = o.f + v;
-        prev = _InterlockedCompareExchange((volatile long*)p, (long)n.u, (long)o.u);
-        if ((uint32_t)prev == o.u) return;
-        o.u = (uint32_t)prev;
-    }
-#else
-    o.u = __atomic_load_n((uint32_t*)p, __ATOMIC_RELAXED);
-    do {
-        n.f = o.f + v;
-    } while (!__atomic_compare_exchange_n((uint32_t*)p, &o.u, n.u, 1, __ATOMIC_RELAXED, __ATOMIC_RELAXED));
-#endif
-}
-DVREN_FN void dvren__grad_add_64(dvren_grad_ref g, uint64_t i, double v)
-{
-    if (!g.ptr || v == 0.0) return;
-    if (g.mode == DVREN_GRAD_F64) {
-        ((double*)g.ptr)[i] += v;
-    } else if (g.mode == DVREN_GRAD_FIXED) {
-        int64_t k;
-        DVREN__FIXED_Q(v, k);
-#if defined(_MSC_VER)
-        _InterlockedExchangeAdd64((volatile long long*)((int64_t*)g.ptr + i), k);
-#else
-        __atomic_fetch_add((int64_t*)g.ptr + i, k, __ATOMIC_RELAXED);
-#endif
-    } else {
-        dvren__grad_add_f32_atomic((float*)g.ptr + i, (float)v);
-    }
-}
-DVREN_FN void dvren__grad_add_32(dvren_grad_ref g, uint64_t i, float v) { dvren__grad_add_64(g, i, (double)v); }
-DVREN_FN void dvren__grad_add4_64(dvren_grad_ref g, uint64_t i, double a, double b, double c, double d)
-{
-    dvren__grad_add_64(g, i, a);
-    dvren__grad_add_64(g, i + 1, b);
-    dvren__grad_add_64(g, i + 2, c);
-    dvren__grad_add_64(g, i + 3, d);
-}
-DVREN_FN void dvren__grad_add4_32(dvren_grad_ref g, uint64_t i, float a, float b, float c, float d)
-{
-    dvren__grad_add4_64(g, i, (double)a, (double)b, (double)c, (double)d);
-}
-#endif
-/* dvren_grad_add(g, i, v): add v to element i of the gradient g;
- * dvren_grad_add4(g, i, a, b, c, d): to elements i .. i+3 (i a multiple of 4,
- * the buffer 16-byte aligned) */
-#define dvren_grad_add DVREN__RN(dvren__grad_add)
-#define dvren_grad_add4 DVREN__RN(dvren__grad_add4)
-
-#endif /* DVREN_DEVICE_H */
-/* >>device end */
+/* The device vocabulary (kernels/dvren_device.h): the types and functions
+ * that plugins' per-sample code and the kernels share. Its generated copy
+ * sits in >>generated at the end of this file and is read from here by
+ * including this file again (the guards above skip everything else). */
+#define DVREN__GEN_DEVICE
+#include DVREN_HEADER_FILE
+#undef DVREN__GEN_DEVICE
 
 #ifdef __cplusplus
 extern "C" {
@@ -1679,6 +1016,40 @@ typedef struct dvren_backward_options {
 DVREN_API dvren_status dvren_render_backward(dvren_scene* scene, const dvren_plan* plan, const dvren_framebuffer* grad_fb,
                                              const dvren_backward_options* options);
 
+#if !defined(DVREN_NO_GRADCHECK)
+/* Gradient check (for plugin authors and tests): compares the analytic
+ * gradient with central finite differences, both in float64, for the
+ * scene's plugin combination, on the plan's rays with random cotangents on
+ * the chosen outputs, and the renderer's own float32 backward (on the
+ * scene's device) with the float64 analytic one. Needs the _f64 functions
+ * of all three plugins. Finite differences perturb float32 parameter
+ * values by a power-of-two step (so x +- h is exact) and skip an element
+ * when its left and right differences disagree (a kink, e.g. relu at 0,
+ * lies within the step). Overwrites the scene's gradients. */
+typedef struct dvren_gradcheck_desc {
+    uint64_t seed;     /* cotangents and the choice of elements */
+    uint32_t elements; /* elements checked per parameter (0: 24), half where the gradient is largest */
+    uint32_t outputs;  /* outputs with cotangents (0: rgb | alpha | depth) */
+    uint32_t flags;    /* DVREN_BACKWARD_* for the float32 backward */
+} dvren_gradcheck_desc;
+
+typedef struct dvren_gradcheck_result {
+    uint32_t checked;       /* elements compared with finite differences */
+    uint32_t skipped;       /* elements skipped at kinks */
+    double fd_error;        /* max |g64 - fd| / max(|fd|, 1e-3 max|fd|) over checked elements */
+    double f32_error;       /* ||g32 - g64|| / ||g64|| (L2 over all parameters) */
+    double grad_norm;       /* ||g64|| */
+    char worst[96];         /* "<param>[index]" of the largest fd_error */
+} dvren_gradcheck_result;
+
+DVREN_API dvren_status dvren_gradcheck(dvren_scene* scene, const dvren_plan* plan, const dvren_gradcheck_desc* desc,
+                                       dvren_gradcheck_result* result);
+#endif /* DVREN_NO_GRADCHECK */
+
+/* ======================================================================== */
+/* >>train                                                                  */
+/* ======================================================================== */
+
 /* Photometric losses, per element e = prediction - target, averaged over
  * the pixels (and channels) of the framebuffer:
  *   L2     e^2                                    (mean squared error)
@@ -1769,6 +1140,7 @@ DVREN_API dvren_status dvren_optimizer_step(dvren_optimizer* opt);
 DVREN_API uint64_t dvren_optimizer_steps(const dvren_optimizer* opt);
 DVREN_API double dvren_optimizer_lr(const dvren_optimizer* opt);
 
+#if !defined(DVREN_NO_CHECKPOINT)
 /* Checkpoints: the scene's parameter values and, when opt is not NULL, the
  * optimizer's settings, step count and moments, in one file (format below),
  * written atomically. Loading into a scene built the same way and an
@@ -1792,34 +1164,8 @@ DVREN_API dvren_status dvren_checkpoint_save(dvren_scene* scene, const dvren_opt
  * may be NULL/0). */
 DVREN_API dvren_status dvren_checkpoint_load(dvren_scene* scene, dvren_optimizer* opt, const char* path, void* user,
                                              size_t user_cap, size_t* user_size);
+#endif /* DVREN_NO_CHECKPOINT */
 
-/* Gradient check (for plugin authors and tests): compares the analytic
- * gradient with central finite differences, both in float64, for the
- * scene's plugin combination, on the plan's rays with random cotangents on
- * the chosen outputs, and the renderer's own float32 backward (on the
- * scene's device) with the float64 analytic one. Needs the _f64 functions
- * of all three plugins. Finite differences perturb float32 parameter
- * values by a power-of-two step (so x +- h is exact) and skip an element
- * when its left and right differences disagree (a kink, e.g. relu at 0,
- * lies within the step). Overwrites the scene's gradients. */
-typedef struct dvren_gradcheck_desc {
-    uint64_t seed;     /* cotangents and the choice of elements */
-    uint32_t elements; /* elements checked per parameter (0: 24), half where the gradient is largest */
-    uint32_t outputs;  /* outputs with cotangents (0: rgb | alpha | depth) */
-    uint32_t flags;    /* DVREN_BACKWARD_* for the float32 backward */
-} dvren_gradcheck_desc;
-
-typedef struct dvren_gradcheck_result {
-    uint32_t checked;       /* elements compared with finite differences */
-    uint32_t skipped;       /* elements skipped at kinks */
-    double fd_error;        /* max |g64 - fd| / max(|fd|, 1e-3 max|fd|) over checked elements */
-    double f32_error;       /* ||g32 - g64|| / ||g64|| (L2 over all parameters) */
-    double grad_norm;       /* ||g64|| */
-    char worst[96];         /* "<param>[index]" of the largest fd_error */
-} dvren_gradcheck_result;
-
-DVREN_API dvren_status dvren_gradcheck(dvren_scene* scene, const dvren_plan* plan, const dvren_gradcheck_desc* desc,
-                                       dvren_gradcheck_result* result);
 
 /* ======================================================================== */
 /* >>files                                                                  */
@@ -1845,7 +1191,8 @@ DVREN_API dvren_status dvren_tensor_save_npy(dvren_context* ctx, const dvren_ten
  * Stop here if you only want the API: the rest is the implementation.
  * ------------------------------------------------------------------------ */
 
-#if defined(DVREN_IMPLEMENTATION) && !defined(DVREN__IMPLEMENTATION_DONE)
+/* (not while the API reads the device vocabulary from >>generated) */
+#if defined(DVREN_IMPLEMENTATION) && !defined(DVREN__IMPLEMENTATION_DONE) && !defined(DVREN__GEN_DEVICE)
 #define DVREN__IMPLEMENTATION_DONE
 #include <errno.h>
 #include <limits.h>
@@ -1942,7 +1289,7 @@ typedef struct dvren__plugin_rec {
     dvren_sampler_iface sampler;
 } dvren__plugin_rec;
 
-/* A backend: the hooks through which the public functions run on a device.
+/* >>backend: the hooks through which the public functions run on a device.
  * The CPU is one (>>cpu, below); dvren_cuda.h adds CUDA; a third device would
  * be one more table. The public functions validate their arguments once and
  * call these hooks without asking which device it is; what both devices
@@ -3930,1064 +3277,28 @@ typedef struct dvren__cpu_stages_64 {
 #define DVREN_SHADER_DENSITY_BWD(P, ch, g, dch) S_->density_bwd((P), (ch), (g), (dch))
 #define DVREN_SHADER_COLOR_BWD(P, ch, gr, d, g, dch, dgr) S_->color_bwd((P), (ch), (gr), (d), (g), (dch), (dgr))
 
-/* >>march begin (generated from kernels/dvren_march.h by ./build.sh gen: do not edit) */
-/* kernels/dvren_march.h - the ray-march template of dvren (single source).
- *
- * Emission-absorption volume rendering, front to back, with early ray
- * termination (Max, "Optical models for direct volume rendering", IEEE TVCG
- * 1995, eq. 4-6; the quadrature of Mildenhall et al., NeRF, ECCV 2020, eq. 3):
- *
- *   alpha_i = 1 - exp(-sigma_i * dt_i)      T_i = prod_{j<i} (1 - alpha_j)
- *   C = sum_i T_i alpha_i c_i + T_n * background
- *
- * and its backward pass by replay (below, "Backward").
- *
- * The template calls one field, one shader and one sampler through binding
- * macros that the includer defines before including this file:
- *
- *   DVREN_STAGES_PARAM     extra leading parameter declaration (may be empty)
- *   DVREN_STAGES_ARG       the matching argument (may be empty)
- *   DVREN_FIELD_EVAL(P, p, out)                 void; out[0 .. channels-1]
- *   DVREN_FIELD_EVAL_CHANNEL(P, p, c)           real; channel c alone (with lazy features)
- *   DVREN_SHADER_DENSITY(P, ch)                 real sigma >= 0 [1/world unit]
- *   DVREN_SHADER_COLOR(P, ch, grad, dir, rgb)   void; *rgb = emitted radiance
- *   DVREN_SAMPLER_BEGIN(P, budget, o, d, t0, t1, rng, state)   void
- *   DVREN_SAMPLER_NEXT(P, state, t, dt)         int; 0 when the ray is done
- * and, for the backward pass (only where DVREN_MARCH_BACKWARD is defined):
- *   DVREN_FIELD_EVAL_BWD(P, p, dL_dout)         void; adds to the field's gradients
- *   DVREN_SHADER_DENSITY_BWD(P, ch, dL_dsigma, dL_dch)            void; dL_dch +=
- *   DVREN_SHADER_COLOR_BWD(P, ch, grad, dir, dL_drgb, dL_dch, dL_dgrad)  void; dL_dch +=, *dL_dgrad =
- *
- * Precision: the per-precision part of this file is compiled in the
- * precision DVREN_PREC_BITS in force where it is included (dvren_real is
- * float or double; kernels/dvren_device.h). The CPU path includes it twice:
- * float32 for rendering, float64 for the gradient checker; NVRTC once, in
- * float32. Function and type names resolve per precision (DVREN__RN).
- *
- * The CPU path (dvren.h) binds the macros to the plugins' C functions
- * through a table of pointers; the GPU path (dvren_cuda.h) binds them to
- * direct calls of the same functions compiled by NVRTC, in one fused kernel,
- * and may fix values known per scene at compile time: DVREN_JIT_NEEDS_GRADIENT,
- * DVREN_JIT_GRADIENT_CHANNEL, DVREN_JIT_LAZY, DVREN_JIT_DENSITY_CHANNEL (a
- * run-time index into the channel array would put it in local memory on the
- * GPU), DVREN_JIT_SKIP_EMPTY.
- *
- * Lazy features: when the shader's density reads one channel and the field
- * can evaluate one channel alone, each sample evaluates that channel first
- * and the whole field only where sigma > 0. Empty samples emit and absorb
- * nothing, so the image is the same; they just cost less.
- *
- * dvren.h carries generated copies of this file (">>march begin/end" in
- * float32 and ">>march64 begin/end" in float64); edit this file and run
- * `./build.sh gen`. */
-#ifndef DVREN_MARCH_H
-#define DVREN_MARCH_H
+/* The march template (kernels/dvren_march.h; its one copy is in >>generated
+ * at the end of this file), read here in float32 for rendering ... */
+#define DVREN__GEN_MARCH
+#include DVREN_HEADER_FILE
 
-#if defined(DVREN_JIT_NEEDS_GRADIENT)
-#define DVREN__NEEDS_GRADIENT(A) DVREN_JIT_NEEDS_GRADIENT
-#else
-#define DVREN__NEEDS_GRADIENT(A) ((A)->needs_gradient)
-#endif
-#if defined(DVREN_JIT_LAZY)
-#define DVREN__LAZY(A) DVREN_JIT_LAZY
-#define DVREN__DENSITY_CHANNEL(A) DVREN_JIT_DENSITY_CHANNEL
-#else
-#define DVREN__LAZY(A) ((A)->lazy_features)
-#define DVREN__DENSITY_CHANNEL(A) ((A)->density_channel)
-#endif
-#if defined(DVREN_JIT_GRADIENT_CHANNEL)
-#define DVREN__GRADIENT_CHANNEL(A) DVREN_JIT_GRADIENT_CHANNEL
-#else
-#define DVREN__GRADIENT_CHANNEL(A) ((A)->gradient_channel)
-#endif
-#if defined(DVREN_JIT_SKIP_EMPTY)
-#define DVREN__SKIP_EMPTY(A) DVREN_JIT_SKIP_EMPTY
-#else
-#define DVREN__SKIP_EMPTY(A) ((A)->skip_empty)
-#endif
-
-/* Floats per ray of a ray-batch plan: origin xyz, unit direction xyz. */
-#define DVREN_RAY_FLOATS 6
-
-/* Everything one launch (or one CPU render) needs, as plain data. */
-typedef struct dvren_march_args {
-    const void* field;        /* parameter blocks of the three stages */
-    const void* shader;
-    const void* sampler;
-    float bmin[3], bmax[3];   /* field's world bounding box */
-    uint32_t channels;        /* channels the field writes per sample */
-    uint32_t needs_gradient;  /* shader wants the gradient of one channel */
-    uint32_t gradient_channel;
-    float gradient_step[3];   /* central-difference half step per axis: one voxel (world units) */
-    float min_transmittance;  /* early ray termination threshold (0: off) */
-    uint32_t lazy_features;   /* evaluate the density channel first (see above) */
-    uint32_t density_channel;
-    dvren_march_budget budget;
-    dvren_camera camera;
-    uint32_t width, height;   /* full image size in pixels */
-    uint32_t roi_x, roi_y, roi_w, roi_h; /* pixels rendered */
-    uint32_t spp;             /* samples per pixel, >= 1 */
-    uint32_t seed_lo, seed_hi;
-    float background[3];
-    dvren_fb_view fb;         /* forward: outputs written */
-    /* ray-batch plans: ray (y * width + x) is rays[6k .. 6k+5] (DVREN_RAY_FLOATS);
-     * NULL: rays from the camera */
-    const float* rays;
-    /* backward: cotangents dL/d(output) per pixel (rgb, alpha, depth,
-     * transmittance; NULL: zero), multiplied by grad_scale */
-    dvren_fb_view grad;
-    float grad_scale;
-    /* backward: samples with sigma == 0 have zero gradient (the shader's
-     * density is flat there and none of its parameters are being trained) */
-    uint32_t skip_empty;
-    /* backward, optional (spp == 1): the forward render's rgb (H, W, 3) and
-     * transmittance (H, W) of this plan; the replay then takes each ray's
-     * totals from them instead of marching it once more */
-    const float* fwd_rgb;
-    const float* fwd_transmittance;
-} dvren_march_args;
-
-#endif /* DVREN_MARCH_H */
-
-/* ---- per precision ---------------------------------------------------------------- */
-#undef DVREN__MARCH_EMIT
-#if DVREN_PREC_BITS == 64
-#if !defined(DVREN__MARCH_64)
-#define DVREN__MARCH_64
-#define DVREN__MARCH_EMIT
-#endif
-#else
-#if !defined(DVREN__MARCH_32)
-#define DVREN__MARCH_32
-#define DVREN__MARCH_EMIT
-#endif
-#endif
-#if defined(DVREN__MARCH_EMIT)
-#undef DVREN__MARCH_EMIT
-
-/* What one ray returns. depth_w = sum(w_i t_i) and weight = sum(w_i), the
- * compositing weights w_i = T_i alpha_i; depth is depth_w / weight. */
-typedef struct DVREN__RN(dvren__ray_result) {
-    dvren_vec3 rgb;
-    dvren_real transmittance;
-    dvren_real depth_w;
-    dvren_real weight;
-    uint32_t hit;
-    uint32_t samples;
-} DVREN__RN(dvren__ray_result);
-#define dvren_ray_result DVREN__RN(dvren__ray_result)
-#define dvren_field_gradient DVREN__RN(dvren__field_gradient)
-#define dvren_pixel_ray DVREN__RN(dvren__pixel_ray)
-#define dvren_march_ray DVREN__RN(dvren__march_ray)
-#define dvren_shade_pixel DVREN__RN(dvren__shade_pixel)
-#define dvren_render_pixel DVREN__RN(dvren__render_pixel)
-#define dvren_field_gradient_bwd DVREN__RN(dvren__field_gradient_bwd)
-#define dvren_backward_ray DVREN__RN(dvren__backward_ray)
-#define dvren_backward_pixel DVREN__RN(dvren__backward_pixel)
-
-/* Central-difference gradient of the gradient channel at p, with half step
- * h[k] along axis k (one voxel: smaller steps see the kinks of trilinear
- * interpolation and give streaky normals). */
-DVREN_FN dvren_vec3 dvren_field_gradient(DVREN_STAGES_PARAM const dvren_march_args* A, dvren_vec3 p, const float* h)
-{
-    dvren_real a[DVREN_MAX_CHANNELS], b[DVREN_MAX_CHANNELS];
-    dvren_real g[3];
-    int k;
-    uint32_t c = DVREN__GRADIENT_CHANNEL(A);
-    for (k = 0; k < 3; ++k) {
-        dvren_vec3 e = dvren_v3(k == 0 ? (dvren_real)h[0] : (dvren_real)0, k == 1 ? (dvren_real)h[1] : (dvren_real)0,
-                                k == 2 ? (dvren_real)h[2] : (dvren_real)0);
-        DVREN_FIELD_EVAL(A->field, dvren_add3(p, e), a);
-        DVREN_FIELD_EVAL(A->field, dvren_sub3(p, e), b);
-        g[k] = (a[c] - b[c]) / ((dvren_real)2 * (dvren_real)h[k]);
-    }
-    return dvren_v3(g[0], g[1], g[2]);
-}
-
-/* Ray of pixel sample s of pixel (x, y): from the plan's ray list, or from
- * the camera through the pixel centre (spp == 1) or a random sub-pixel
- * position (stream DVREN_RNG_STREAM_PIXEL). */
-DVREN_FN void dvren_pixel_ray(const dvren_march_args* A, uint32_t x, uint32_t y, uint32_t s, dvren_vec3* o, dvren_vec3* d)
-{
-    uint32_t pix = y * A->width + x;
-    if (A->rays) {
-        const float* r = A->rays + (uint64_t)pix * DVREN_RAY_FLOATS;
-        *o = dvren_v3p(r);
-        *d = dvren_v3p(r + 3);
-    } else {
-        dvren_real px = (dvren_real)x + (dvren_real)0.5, py = (dvren_real)y + (dvren_real)0.5;
-        if (A->spp > 1) {
-            dvren_rng prng = dvren_rng_make(A->seed_lo, A->seed_hi, pix, s, DVREN_RNG_STREAM_PIXEL);
-            px = (dvren_real)x + (dvren_real)dvren_rng_uniform(&prng);
-            py = (dvren_real)y + (dvren_real)dvren_rng_uniform(&prng);
-        }
-        dvren_camera_ray(&A->camera, px, py, (dvren_real)A->width, (dvren_real)A->height, o, d);
-    }
-}
-
-/* March one ray (o, d unit) through the field's box. */
-DVREN_FN dvren_ray_result dvren_march_ray(DVREN_STAGES_PARAM const dvren_march_args* A, dvren_vec3 o, dvren_vec3 d,
-                                          dvren_rng* rng)
-{
-    dvren_ray_result R;
-    dvren_real t0, t1, t, dt;
-    dvren_real ch[DVREN_MAX_CHANNELS];
-    dvren_sampler_state st;
-    R.rgb = dvren_v3((dvren_real)0, (dvren_real)0, (dvren_real)0);
-    R.transmittance = (dvren_real)1;
-    R.depth_w = (dvren_real)0;
-    R.weight = (dvren_real)0;
-    R.hit = 0;
-    R.samples = 0;
-    if (!dvren_ray_box(o, d, A->bmin, A->bmax, &t0, &t1)) return R;
-    R.hit = 1;
-    DVREN_SAMPLER_BEGIN(A->sampler, &A->budget, o, d, t0, t1, rng, &st);
-    while (DVREN_SAMPLER_NEXT(A->sampler, &st, &t, &dt)) {
-        dvren_vec3 p = dvren_madd3(o, d, t);
-        dvren_real sigma, tr, w;
-        dvren_vec3 c, grad;
-        R.samples++;
-        if (DVREN__LAZY(A)) {
-            ch[DVREN__DENSITY_CHANNEL(A)] = DVREN_FIELD_EVAL_CHANNEL(A->field, p, DVREN__DENSITY_CHANNEL(A));
-            sigma = DVREN_SHADER_DENSITY(A->shader, ch);
-            if (!(sigma > (dvren_real)0)) continue;
-            DVREN_FIELD_EVAL(A->field, p, ch);
-        } else {
-            DVREN_FIELD_EVAL(A->field, p, ch);
-            sigma = DVREN_SHADER_DENSITY(A->shader, ch);
-            if (!(sigma > (dvren_real)0)) continue; /* empty space (and NaN) emits and absorbs nothing */
-        }
-        grad = dvren_v3((dvren_real)0, (dvren_real)0, (dvren_real)0);
-        if (DVREN__NEEDS_GRADIENT(A)) grad = dvren_field_gradient(DVREN_STAGES_ARG A, p, A->gradient_step);
-        DVREN_SHADER_COLOR(A->shader, ch, grad, d, &c);
-        /* 1 - alpha_i computed as exp() directly: no cancellation in T */
-        tr = dvren_exp(-sigma * dt);
-        w = R.transmittance * ((dvren_real)1 - tr);
-        R.rgb = dvren_madd3(R.rgb, c, w);
-        R.depth_w += w * t;
-        R.weight += w;
-        R.transmittance *= tr;
-        if (R.transmittance < (dvren_real)A->min_transmittance) break;
-    }
-    return R;
-}
-
-/* Outputs of pixel (x, y) of the plan: spp rays (one through the pixel
- * centre when spp == 1, else at random sub-pixel positions), averaged:
- * out[0..2] rgb, out[3] alpha, out[4] depth, out[5] transmittance. */
-DVREN_FN void dvren_shade_pixel(DVREN_STAGES_PARAM const dvren_march_args* A, uint32_t x, uint32_t y, dvren_real* out,
-                                uint32_t* hit_out, uint32_t* samples_out)
-{
-    dvren_vec3 rgb = dvren_v3((dvren_real)0, (dvren_real)0, (dvren_real)0);
-    dvren_real trans = (dvren_real)0, depth_w = (dvren_real)0, weight = (dvren_real)0;
-    uint32_t hit = 0, samples = 0, s;
-    uint32_t pix = y * A->width + x;
-    dvren_real inv_spp = (dvren_real)1 / (dvren_real)A->spp;
-    dvren_vec3 bg = dvren_v3p(A->background);
-    for (s = 0; s < A->spp; ++s) {
-        dvren_rng srng = dvren_rng_make(A->seed_lo, A->seed_hi, pix, s, DVREN_RNG_STREAM_SAMPLER);
-        dvren_vec3 o, d;
-        dvren_ray_result R;
-        dvren_pixel_ray(A, x, y, s, &o, &d);
-        R = dvren_march_ray(DVREN_STAGES_ARG A, o, d, &srng);
-        rgb = dvren_add3(rgb, dvren_madd3(R.rgb, bg, R.transmittance));
-        trans += R.transmittance;
-        depth_w += R.depth_w;
-        weight += R.weight;
-        hit |= R.hit;
-        samples += R.samples;
-    }
-    out[0] = rgb.x * inv_spp;
-    out[1] = rgb.y * inv_spp;
-    out[2] = rgb.z * inv_spp;
-    out[3] = (dvren_real)1 - trans * inv_spp;
-    out[4] = weight > (dvren_real)0 ? depth_w / weight : (dvren_real)0;
-    out[5] = trans * inv_spp;
-    *hit_out = hit;
-    *samples_out = samples;
-}
-
-/* Render pixel (x, y) of the plan into every output of A->fb that is not null. */
-DVREN_FN void dvren_render_pixel(DVREN_STAGES_PARAM const dvren_march_args* A, uint32_t x, uint32_t y)
-{
-    dvren_real o[6];
-    uint32_t hit, samples, pix = y * A->width + x;
-    dvren_shade_pixel(DVREN_STAGES_ARG A, x, y, o, &hit, &samples);
-    if (A->fb.rgb) {
-        A->fb.rgb[3 * pix + 0] = (float)o[0];
-        A->fb.rgb[3 * pix + 1] = (float)o[1];
-        A->fb.rgb[3 * pix + 2] = (float)o[2];
-    }
-    if (A->fb.alpha) A->fb.alpha[pix] = (float)o[3];
-    if (A->fb.transmittance) A->fb.transmittance[pix] = (float)o[5];
-    if (A->fb.depth) A->fb.depth[pix] = (float)o[4];
-    if (A->fb.hit) A->fb.hit[pix] = (uint8_t)hit;
-    if (A->fb.samples) A->fb.samples[pix] = samples;
-}
-
-#if defined(DVREN_MARCH_BACKWARD)
-/* ---- Backward -----------------------------------------------------------------------
- * By replay (as Plenoxels and nerfacc do): nothing is stored per sample, so
- * memory does not grow with the number of samples. For one ray with
- * tau_i = sigma_i dt_i, T_{i+1} = T_i exp(-tau_i), w_i = T_i - T_{i+1}:
- *
- *   dC/dc_i     = w_i
- *   dC/dtau_i   = T_{i+1} c_i - (C - sum_{k<=i} w_k c_k)     (C includes T_N bg)
- *   dT_N/dtau_i = -T_N
- *   dDw/dtau_i  = T_{i+1} t_i - (Dw - sum_{k<=i} w_k t_k)    (Dw = sum w_k t_k)
- *   dW/dtau_i   = T_{i+1} - (W - sum_{k<=i} w_k)             (W = sum w_k)
- *
- * so one pass that knows the ray's totals (C, T_N, Dw, W) can replay the
- * samples in order and hand each its gradient. The totals come from a first
- * replay (dvren_march_ray). The pixel's depth D = sum_s Dw_s / sum_s W_s
- * over its spp rays needs the pixel's sums first: a pass over its rays when
- * a depth cotangent is given and spp > 1. Early ray termination replays the
- * same decisions (the same arithmetic), so the gradient is that of the
- * truncated sum, like the image. */
-
-/* Backward of dvren_field_gradient: dL_dgrad is the cotangent of the
- * gradient; each of the six evaluations gets +-dL_dgrad[k] / (2 h_k) on the
- * gradient channel. */
-DVREN_FN void dvren_field_gradient_bwd(DVREN_STAGES_PARAM const dvren_march_args* A, dvren_vec3 p, const float* h,
-                                       dvren_vec3 dL_dgrad)
-{
-    dvren_real g[DVREN_MAX_CHANNELS];
-    dvren_real gk[3];
-    int k;
-    uint32_t c, n = A->channels;
-    gk[0] = dL_dgrad.x;
-    gk[1] = dL_dgrad.y;
-    gk[2] = dL_dgrad.z;
-    for (c = 0; c < n; ++c) g[c] = (dvren_real)0;
-    for (k = 0; k < 3; ++k) {
-        dvren_vec3 e = dvren_v3(k == 0 ? (dvren_real)h[0] : (dvren_real)0, k == 1 ? (dvren_real)h[1] : (dvren_real)0,
-                                k == 2 ? (dvren_real)h[2] : (dvren_real)0);
-        dvren_real v = gk[k] / ((dvren_real)2 * (dvren_real)h[k]);
-        if (v == (dvren_real)0) continue;
-        g[DVREN__GRADIENT_CHANNEL(A)] = v;
-        DVREN_FIELD_EVAL_BWD(A->field, dvren_add3(p, e), g);
-        g[DVREN__GRADIENT_CHANNEL(A)] = -v;
-        DVREN_FIELD_EVAL_BWD(A->field, dvren_sub3(p, e), g);
-    }
-}
-
-/* Replays one ray with its totals R (from dvren_march_ray with the same
- * rng), handing every sample its gradient. gC: dL/dC of this ray (C
- * includes T_N bg); gT: dL/dT_N; gD, D, W: the pixel's depth cotangent,
- * depth and weight sum (gD = 0: no depth term). */
-DVREN_FN void dvren_backward_ray(DVREN_STAGES_PARAM const dvren_march_args* A, dvren_vec3 o, dvren_vec3 d, dvren_rng* rng,
-                                 const dvren_ray_result* R, dvren_vec3 C, dvren_vec3 gC, dvren_real gT, dvren_real gD,
-                                 dvren_real D, dvren_real W)
-{
-    dvren_real t0, t1, t, dt;
-    dvren_real ch[DVREN_MAX_CHANNELS], dch[DVREN_MAX_CHANNELS];
-    dvren_sampler_state st;
-    dvren_real T = (dvren_real)1, pdw = (dvren_real)0, pw = (dvren_real)0;
-    dvren_vec3 pc = dvren_v3((dvren_real)0, (dvren_real)0, (dvren_real)0);
-    dvren_real gTT = -gT * R->transmittance; /* dL/dT_N * dT_N/dtau, the same for every sample */
-    dvren_real gDW = W > (dvren_real)0 ? gD / W : (dvren_real)0;
-    uint32_t n = A->channels, c;
-    if (!dvren_ray_box(o, d, A->bmin, A->bmax, &t0, &t1)) return;
-    DVREN_SAMPLER_BEGIN(A->sampler, &A->budget, o, d, t0, t1, rng, &st);
-    while (DVREN_SAMPLER_NEXT(A->sampler, &st, &t, &dt)) {
-        dvren_vec3 p = dvren_madd3(o, d, t);
-        dvren_real sigma, tr, w, Tn, dtau;
-        dvren_vec3 col, grad, dgrad;
-        if (DVREN__SKIP_EMPTY(A) && DVREN__LAZY(A)) {
-            ch[DVREN__DENSITY_CHANNEL(A)] = DVREN_FIELD_EVAL_CHANNEL(A->field, p, DVREN__DENSITY_CHANNEL(A));
-            sigma = DVREN_SHADER_DENSITY(A->shader, ch);
-            if (!(sigma > (dvren_real)0)) continue;
-            DVREN_FIELD_EVAL(A->field, p, ch);
-        } else {
-            DVREN_FIELD_EVAL(A->field, p, ch);
-            sigma = DVREN_SHADER_DENSITY(A->shader, ch);
-            if (!(sigma > (dvren_real)0)) {
-                /* no absorption, no emission: only a flat-density shader may skip it */
-                if (DVREN__SKIP_EMPTY(A) || !(sigma == (dvren_real)0)) continue;
-                sigma = (dvren_real)0;
-            }
-        }
-        grad = dvren_v3((dvren_real)0, (dvren_real)0, (dvren_real)0);
-        if (DVREN__NEEDS_GRADIENT(A)) grad = dvren_field_gradient(DVREN_STAGES_ARG A, p, A->gradient_step);
-        DVREN_SHADER_COLOR(A->shader, ch, grad, d, &col);
-        /* the forward's arithmetic, operation for operation */
-        tr = dvren_exp(-sigma * dt);
-        w = T * ((dvren_real)1 - tr);
-        pc = dvren_madd3(pc, col, w);
-        pdw += w * t;
-        pw += w;
-        Tn = T * tr;
-        dtau = dvren_dot3(gC, dvren_sub3(dvren_scale3(col, Tn), dvren_sub3(C, pc))) + gTT;
-        if (gDW != (dvren_real)0)
-            dtau += gDW * ((Tn * t - (R->depth_w - pdw)) - D * (Tn - (R->weight - pw)));
-        for (c = 0; c < n; ++c) dch[c] = (dvren_real)0;
-        dgrad = dvren_v3((dvren_real)0, (dvren_real)0, (dvren_real)0);
-        DVREN_SHADER_COLOR_BWD(A->shader, ch, grad, d, dvren_scale3(gC, w), dch, &dgrad);
-        DVREN_SHADER_DENSITY_BWD(A->shader, ch, dtau * dt, dch);
-        DVREN_FIELD_EVAL_BWD(A->field, p, dch);
-        if (DVREN__NEEDS_GRADIENT(A)) dvren_field_gradient_bwd(DVREN_STAGES_ARG A, p, A->gradient_step, dgrad);
-        T = Tn;
-        if (T < (dvren_real)A->min_transmittance) break;
-    }
-}
-
-/* Backward of dvren_render_pixel for pixel (x, y): reads the cotangents of
- * A->grad at the pixel and adds every parameter's gradient through the
- * stages' _bwd functions. */
-DVREN_FN void dvren_backward_pixel(DVREN_STAGES_PARAM const dvren_march_args* A, uint32_t x, uint32_t y)
-{
-    uint32_t pix = y * A->width + x, s;
-    dvren_real inv_spp = (dvren_real)1 / (dvren_real)A->spp, k = (dvren_real)A->grad_scale;
-    dvren_vec3 gC = dvren_v3((dvren_real)0, (dvren_real)0, (dvren_real)0);
-    dvren_real gT = (dvren_real)0, gD = (dvren_real)0, D = (dvren_real)0, W = (dvren_real)0;
-    dvren_vec3 bg = dvren_v3p(A->background);
-    if (A->grad.rgb) gC = dvren_scale3(dvren_v3p(A->grad.rgb + 3 * pix), k * inv_spp);
-    if (A->grad.alpha) gT -= (dvren_real)A->grad.alpha[pix] * k * inv_spp;
-    if (A->grad.transmittance) gT += (dvren_real)A->grad.transmittance[pix] * k * inv_spp;
-    if (A->grad.depth) gD = (dvren_real)A->grad.depth[pix] * k;
-    if (gC.x == (dvren_real)0 && gC.y == (dvren_real)0 && gC.z == (dvren_real)0 && gT == (dvren_real)0 &&
-        gD == (dvren_real)0)
-        return;
-    if (gD != (dvren_real)0 && A->spp > 1) {
-        /* the pixel's depth is a ratio of sums over its rays: those sums first */
-        dvren_real dw = (dvren_real)0;
-        for (s = 0; s < A->spp; ++s) {
-            dvren_rng srng = dvren_rng_make(A->seed_lo, A->seed_hi, pix, s, DVREN_RNG_STREAM_SAMPLER);
-            dvren_vec3 o, d;
-            dvren_ray_result R;
-            dvren_pixel_ray(A, x, y, s, &o, &d);
-            R = dvren_march_ray(DVREN_STAGES_ARG A, o, d, &srng);
-            dw += R.depth_w;
-            W += R.weight;
-        }
-        D = W > (dvren_real)0 ? dw / W : (dvren_real)0;
-    }
-    if (A->spp == 1 && A->fwd_rgb && A->fwd_transmittance && gD == (dvren_real)0) {
-        /* the forward pass's outputs are this ray's totals: C (with T_N bg)
-         * and T_N, bit for bit what a replay would compute */
-        dvren_rng srng = dvren_rng_make(A->seed_lo, A->seed_hi, pix, 0u, DVREN_RNG_STREAM_SAMPLER);
-        dvren_vec3 o, d;
-        dvren_ray_result R;
-        R.rgb = dvren_v3((dvren_real)0, (dvren_real)0, (dvren_real)0);
-        R.transmittance = (dvren_real)A->fwd_transmittance[pix];
-        R.depth_w = R.weight = (dvren_real)0;
-        R.hit = 1u;
-        R.samples = 0u;
-        dvren_pixel_ray(A, x, y, 0u, &o, &d);
-        dvren_backward_ray(DVREN_STAGES_ARG A, o, d, &srng, &R, dvren_v3p(A->fwd_rgb + 3 * pix), gC, gT, gD, D, W);
-        return;
-    }
-    for (s = 0; s < A->spp; ++s) {
-        dvren_rng srng = dvren_rng_make(A->seed_lo, A->seed_hi, pix, s, DVREN_RNG_STREAM_SAMPLER);
-        dvren_vec3 o, d;
-        dvren_ray_result R;
-        dvren_pixel_ray(A, x, y, s, &o, &d);
-        R = dvren_march_ray(DVREN_STAGES_ARG A, o, d, &srng);
-        if (!R.hit) continue;
-        if (A->spp == 1) {
-            W = R.weight;
-            D = W > (dvren_real)0 ? R.depth_w / W : (dvren_real)0;
-        }
-        srng = dvren_rng_make(A->seed_lo, A->seed_hi, pix, s, DVREN_RNG_STREAM_SAMPLER);
-        dvren_backward_ray(DVREN_STAGES_ARG A, o, d, &srng, &R, dvren_madd3(R.rgb, bg, R.transmittance), gC, gT, gD, D, W);
-    }
-}
-#endif /* DVREN_MARCH_BACKWARD */
-
-#endif /* per precision */
-/* >>march end */
-
+/* ... and the same copy again in float64, for the gradient checker (the
+ * names get the _64 suffix: DVREN__RN); stb_image_resize2.h makes its
+ * variants the same way */
+#if !defined(DVREN_NO_GRADCHECK)
 #undef DVREN_PREC_BITS
 #define DVREN_PREC_BITS 64
-/* >>march64 begin (generated from kernels/dvren_march.h by ./build.sh gen: do not edit) */
-/* kernels/dvren_march.h - the ray-march template of dvren (single source).
- *
- * Emission-absorption volume rendering, front to back, with early ray
- * termination (Max, "Optical models for direct volume rendering", IEEE TVCG
- * 1995, eq. 4-6; the quadrature of Mildenhall et al., NeRF, ECCV 2020, eq. 3):
- *
- *   alpha_i = 1 - exp(-sigma_i * dt_i)      T_i = prod_{j<i} (1 - alpha_j)
- *   C = sum_i T_i alpha_i c_i + T_n * background
- *
- * and its backward pass by replay (below, "Backward").
- *
- * The template calls one field, one shader and one sampler through binding
- * macros that the includer defines before including this file:
- *
- *   DVREN_STAGES_PARAM     extra leading parameter declaration (may be empty)
- *   DVREN_STAGES_ARG       the matching argument (may be empty)
- *   DVREN_FIELD_EVAL(P, p, out)                 void; out[0 .. channels-1]
- *   DVREN_FIELD_EVAL_CHANNEL(P, p, c)           real; channel c alone (with lazy features)
- *   DVREN_SHADER_DENSITY(P, ch)                 real sigma >= 0 [1/world unit]
- *   DVREN_SHADER_COLOR(P, ch, grad, dir, rgb)   void; *rgb = emitted radiance
- *   DVREN_SAMPLER_BEGIN(P, budget, o, d, t0, t1, rng, state)   void
- *   DVREN_SAMPLER_NEXT(P, state, t, dt)         int; 0 when the ray is done
- * and, for the backward pass (only where DVREN_MARCH_BACKWARD is defined):
- *   DVREN_FIELD_EVAL_BWD(P, p, dL_dout)         void; adds to the field's gradients
- *   DVREN_SHADER_DENSITY_BWD(P, ch, dL_dsigma, dL_dch)            void; dL_dch +=
- *   DVREN_SHADER_COLOR_BWD(P, ch, grad, dir, dL_drgb, dL_dch, dL_dgrad)  void; dL_dch +=, *dL_dgrad =
- *
- * Precision: the per-precision part of this file is compiled in the
- * precision DVREN_PREC_BITS in force where it is included (dvren_real is
- * float or double; kernels/dvren_device.h). The CPU path includes it twice:
- * float32 for rendering, float64 for the gradient checker; NVRTC once, in
- * float32. Function and type names resolve per precision (DVREN__RN).
- *
- * The CPU path (dvren.h) binds the macros to the plugins' C functions
- * through a table of pointers; the GPU path (dvren_cuda.h) binds them to
- * direct calls of the same functions compiled by NVRTC, in one fused kernel,
- * and may fix values known per scene at compile time: DVREN_JIT_NEEDS_GRADIENT,
- * DVREN_JIT_GRADIENT_CHANNEL, DVREN_JIT_LAZY, DVREN_JIT_DENSITY_CHANNEL (a
- * run-time index into the channel array would put it in local memory on the
- * GPU), DVREN_JIT_SKIP_EMPTY.
- *
- * Lazy features: when the shader's density reads one channel and the field
- * can evaluate one channel alone, each sample evaluates that channel first
- * and the whole field only where sigma > 0. Empty samples emit and absorb
- * nothing, so the image is the same; they just cost less.
- *
- * dvren.h carries generated copies of this file (">>march begin/end" in
- * float32 and ">>march64 begin/end" in float64); edit this file and run
- * `./build.sh gen`. */
-#ifndef DVREN_MARCH_H
-#define DVREN_MARCH_H
-
-#if defined(DVREN_JIT_NEEDS_GRADIENT)
-#define DVREN__NEEDS_GRADIENT(A) DVREN_JIT_NEEDS_GRADIENT
-#else
-#define DVREN__NEEDS_GRADIENT(A) ((A)->needs_gradient)
-#endif
-#if defined(DVREN_JIT_LAZY)
-#define DVREN__LAZY(A) DVREN_JIT_LAZY
-#define DVREN__DENSITY_CHANNEL(A) DVREN_JIT_DENSITY_CHANNEL
-#else
-#define DVREN__LAZY(A) ((A)->lazy_features)
-#define DVREN__DENSITY_CHANNEL(A) ((A)->density_channel)
-#endif
-#if defined(DVREN_JIT_GRADIENT_CHANNEL)
-#define DVREN__GRADIENT_CHANNEL(A) DVREN_JIT_GRADIENT_CHANNEL
-#else
-#define DVREN__GRADIENT_CHANNEL(A) ((A)->gradient_channel)
-#endif
-#if defined(DVREN_JIT_SKIP_EMPTY)
-#define DVREN__SKIP_EMPTY(A) DVREN_JIT_SKIP_EMPTY
-#else
-#define DVREN__SKIP_EMPTY(A) ((A)->skip_empty)
-#endif
-
-/* Floats per ray of a ray-batch plan: origin xyz, unit direction xyz. */
-#define DVREN_RAY_FLOATS 6
-
-/* Everything one launch (or one CPU render) needs, as plain data. */
-typedef struct dvren_march_args {
-    const void* field;        /* parameter blocks of the three stages */
-    const void* shader;
-    const void* sampler;
-    float bmin[3], bmax[3];   /* field's world bounding box */
-    uint32_t channels;        /* channels the field writes per sample */
-    uint32_t needs_gradient;  /* shader wants the gradient of one channel */
-    uint32_t gradient_channel;
-    float gradient_step[3];   /* central-difference half step per axis: one voxel (world units) */
-    float min_transmittance;  /* early ray termination threshold (0: off) */
-    uint32_t lazy_features;   /* evaluate the density channel first (see above) */
-    uint32_t density_channel;
-    dvren_march_budget budget;
-    dvren_camera camera;
-    uint32_t width, height;   /* full image size in pixels */
-    uint32_t roi_x, roi_y, roi_w, roi_h; /* pixels rendered */
-    uint32_t spp;             /* samples per pixel, >= 1 */
-    uint32_t seed_lo, seed_hi;
-    float background[3];
-    dvren_fb_view fb;         /* forward: outputs written */
-    /* ray-batch plans: ray (y * width + x) is rays[6k .. 6k+5] (DVREN_RAY_FLOATS);
-     * NULL: rays from the camera */
-    const float* rays;
-    /* backward: cotangents dL/d(output) per pixel (rgb, alpha, depth,
-     * transmittance; NULL: zero), multiplied by grad_scale */
-    dvren_fb_view grad;
-    float grad_scale;
-    /* backward: samples with sigma == 0 have zero gradient (the shader's
-     * density is flat there and none of its parameters are being trained) */
-    uint32_t skip_empty;
-    /* backward, optional (spp == 1): the forward render's rgb (H, W, 3) and
-     * transmittance (H, W) of this plan; the replay then takes each ray's
-     * totals from them instead of marching it once more */
-    const float* fwd_rgb;
-    const float* fwd_transmittance;
-} dvren_march_args;
-
-#endif /* DVREN_MARCH_H */
-
-/* ---- per precision ---------------------------------------------------------------- */
-#undef DVREN__MARCH_EMIT
-#if DVREN_PREC_BITS == 64
-#if !defined(DVREN__MARCH_64)
-#define DVREN__MARCH_64
-#define DVREN__MARCH_EMIT
-#endif
-#else
-#if !defined(DVREN__MARCH_32)
-#define DVREN__MARCH_32
-#define DVREN__MARCH_EMIT
-#endif
-#endif
-#if defined(DVREN__MARCH_EMIT)
-#undef DVREN__MARCH_EMIT
-
-/* What one ray returns. depth_w = sum(w_i t_i) and weight = sum(w_i), the
- * compositing weights w_i = T_i alpha_i; depth is depth_w / weight. */
-typedef struct DVREN__RN(dvren__ray_result) {
-    dvren_vec3 rgb;
-    dvren_real transmittance;
-    dvren_real depth_w;
-    dvren_real weight;
-    uint32_t hit;
-    uint32_t samples;
-} DVREN__RN(dvren__ray_result);
-#define dvren_ray_result DVREN__RN(dvren__ray_result)
-#define dvren_field_gradient DVREN__RN(dvren__field_gradient)
-#define dvren_pixel_ray DVREN__RN(dvren__pixel_ray)
-#define dvren_march_ray DVREN__RN(dvren__march_ray)
-#define dvren_shade_pixel DVREN__RN(dvren__shade_pixel)
-#define dvren_render_pixel DVREN__RN(dvren__render_pixel)
-#define dvren_field_gradient_bwd DVREN__RN(dvren__field_gradient_bwd)
-#define dvren_backward_ray DVREN__RN(dvren__backward_ray)
-#define dvren_backward_pixel DVREN__RN(dvren__backward_pixel)
-
-/* Central-difference gradient of the gradient channel at p, with half step
- * h[k] along axis k (one voxel: smaller steps see the kinks of trilinear
- * interpolation and give streaky normals). */
-DVREN_FN dvren_vec3 dvren_field_gradient(DVREN_STAGES_PARAM const dvren_march_args* A, dvren_vec3 p, const float* h)
-{
-    dvren_real a[DVREN_MAX_CHANNELS], b[DVREN_MAX_CHANNELS];
-    dvren_real g[3];
-    int k;
-    uint32_t c = DVREN__GRADIENT_CHANNEL(A);
-    for (k = 0; k < 3; ++k) {
-        dvren_vec3 e = dvren_v3(k == 0 ? (dvren_real)h[0] : (dvren_real)0, k == 1 ? (dvren_real)h[1] : (dvren_real)0,
-                                k == 2 ? (dvren_real)h[2] : (dvren_real)0);
-        DVREN_FIELD_EVAL(A->field, dvren_add3(p, e), a);
-        DVREN_FIELD_EVAL(A->field, dvren_sub3(p, e), b);
-        g[k] = (a[c] - b[c]) / ((dvren_real)2 * (dvren_real)h[k]);
-    }
-    return dvren_v3(g[0], g[1], g[2]);
-}
-
-/* Ray of pixel sample s of pixel (x, y): from the plan's ray list, or from
- * the camera through the pixel centre (spp == 1) or a random sub-pixel
- * position (stream DVREN_RNG_STREAM_PIXEL). */
-DVREN_FN void dvren_pixel_ray(const dvren_march_args* A, uint32_t x, uint32_t y, uint32_t s, dvren_vec3* o, dvren_vec3* d)
-{
-    uint32_t pix = y * A->width + x;
-    if (A->rays) {
-        const float* r = A->rays + (uint64_t)pix * DVREN_RAY_FLOATS;
-        *o = dvren_v3p(r);
-        *d = dvren_v3p(r + 3);
-    } else {
-        dvren_real px = (dvren_real)x + (dvren_real)0.5, py = (dvren_real)y + (dvren_real)0.5;
-        if (A->spp > 1) {
-            dvren_rng prng = dvren_rng_make(A->seed_lo, A->seed_hi, pix, s, DVREN_RNG_STREAM_PIXEL);
-            px = (dvren_real)x + (dvren_real)dvren_rng_uniform(&prng);
-            py = (dvren_real)y + (dvren_real)dvren_rng_uniform(&prng);
-        }
-        dvren_camera_ray(&A->camera, px, py, (dvren_real)A->width, (dvren_real)A->height, o, d);
-    }
-}
-
-/* March one ray (o, d unit) through the field's box. */
-DVREN_FN dvren_ray_result dvren_march_ray(DVREN_STAGES_PARAM const dvren_march_args* A, dvren_vec3 o, dvren_vec3 d,
-                                          dvren_rng* rng)
-{
-    dvren_ray_result R;
-    dvren_real t0, t1, t, dt;
-    dvren_real ch[DVREN_MAX_CHANNELS];
-    dvren_sampler_state st;
-    R.rgb = dvren_v3((dvren_real)0, (dvren_real)0, (dvren_real)0);
-    R.transmittance = (dvren_real)1;
-    R.depth_w = (dvren_real)0;
-    R.weight = (dvren_real)0;
-    R.hit = 0;
-    R.samples = 0;
-    if (!dvren_ray_box(o, d, A->bmin, A->bmax, &t0, &t1)) return R;
-    R.hit = 1;
-    DVREN_SAMPLER_BEGIN(A->sampler, &A->budget, o, d, t0, t1, rng, &st);
-    while (DVREN_SAMPLER_NEXT(A->sampler, &st, &t, &dt)) {
-        dvren_vec3 p = dvren_madd3(o, d, t);
-        dvren_real sigma, tr, w;
-        dvren_vec3 c, grad;
-        R.samples++;
-        if (DVREN__LAZY(A)) {
-            ch[DVREN__DENSITY_CHANNEL(A)] = DVREN_FIELD_EVAL_CHANNEL(A->field, p, DVREN__DENSITY_CHANNEL(A));
-            sigma = DVREN_SHADER_DENSITY(A->shader, ch);
-            if (!(sigma > (dvren_real)0)) continue;
-            DVREN_FIELD_EVAL(A->field, p, ch);
-        } else {
-            DVREN_FIELD_EVAL(A->field, p, ch);
-            sigma = DVREN_SHADER_DENSITY(A->shader, ch);
-            if (!(sigma > (dvren_real)0)) continue; /* empty space (and NaN) emits and absorbs nothing */
-        }
-        grad = dvren_v3((dvren_real)0, (dvren_real)0, (dvren_real)0);
-        if (DVREN__NEEDS_GRADIENT(A)) grad = dvren_field_gradient(DVREN_STAGES_ARG A, p, A->gradient_step);
-        DVREN_SHADER_COLOR(A->shader, ch, grad, d, &c);
-        /* 1 - alpha_i computed as exp() directly: no cancellation in T */
-        tr = dvren_exp(-sigma * dt);
-        w = R.transmittance * ((dvren_real)1 - tr);
-        R.rgb = dvren_madd3(R.rgb, c, w);
-        R.depth_w += w * t;
-        R.weight += w;
-        R.transmittance *= tr;
-        if (R.transmittance < (dvren_real)A->min_transmittance) break;
-    }
-    return R;
-}
-
-/* Outputs of pixel (x, y) of the plan: spp rays (one through the pixel
- * centre when spp == 1, else at random sub-pixel positions), averaged:
- * out[0..2] rgb, out[3] alpha, out[4] depth, out[5] transmittance. */
-DVREN_FN void dvren_shade_pixel(DVREN_STAGES_PARAM const dvren_march_args* A, uint32_t x, uint32_t y, dvren_real* out,
-                                uint32_t* hit_out, uint32_t* samples_out)
-{
-    dvren_vec3 rgb = dvren_v3((dvren_real)0, (dvren_real)0, (dvren_real)0);
-    dvren_real trans = (dvren_real)0, depth_w = (dvren_real)0, weight = (dvren_real)0;
-    uint32_t hit = 0, samples = 0, s;
-    uint32_t pix = y * A->width + x;
-    dvren_real inv_spp = (dvren_real)1 / (dvren_real)A->spp;
-    dvren_vec3 bg = dvren_v3p(A->background);
-    for (s = 0; s < A->spp; ++s) {
-        dvren_rng srng = dvren_rng_make(A->seed_lo, A->seed_hi, pix, s, DVREN_RNG_STREAM_SAMPLER);
-        dvren_vec3 o, d;
-        dvren_ray_result R;
-        dvren_pixel_ray(A, x, y, s, &o, &d);
-        R = dvren_march_ray(DVREN_STAGES_ARG A, o, d, &srng);
-        rgb = dvren_add3(rgb, dvren_madd3(R.rgb, bg, R.transmittance));
-        trans += R.transmittance;
-        depth_w += R.depth_w;
-        weight += R.weight;
-        hit |= R.hit;
-        samples += R.samples;
-    }
-    out[0] = rgb.x * inv_spp;
-    out[1] = rgb.y * inv_spp;
-    out[2] = rgb.z * inv_spp;
-    out[3] = (dvren_real)1 - trans * inv_spp;
-    out[4] = weight > (dvren_real)0 ? depth_w / weight : (dvren_real)0;
-    out[5] = trans * inv_spp;
-    *hit_out = hit;
-    *samples_out = samples;
-}
-
-/* Render pixel (x, y) of the plan into every output of A->fb that is not null. */
-DVREN_FN void dvren_render_pixel(DVREN_STAGES_PARAM const dvren_march_args* A, uint32_t x, uint32_t y)
-{
-    dvren_real o[6];
-    uint32_t hit, samples, pix = y * A->width + x;
-    dvren_shade_pixel(DVREN_STAGES_ARG A, x, y, o, &hit, &samples);
-    if (A->fb.rgb) {
-        A->fb.rgb[3 * pix + 0] = (float)o[0];
-        A->fb.rgb[3 * pix + 1] = (float)o[1];
-        A->fb.rgb[3 * pix + 2] = (float)o[2];
-    }
-    if (A->fb.alpha) A->fb.alpha[pix] = (float)o[3];
-    if (A->fb.transmittance) A->fb.transmittance[pix] = (float)o[5];
-    if (A->fb.depth) A->fb.depth[pix] = (float)o[4];
-    if (A->fb.hit) A->fb.hit[pix] = (uint8_t)hit;
-    if (A->fb.samples) A->fb.samples[pix] = samples;
-}
-
-#if defined(DVREN_MARCH_BACKWARD)
-/* ---- Backward -----------------------------------------------------------------------
- * By replay (as Plenoxels and nerfacc do): nothing is stored per sample, so
- * memory does not grow with the number of samples. For one ray with
- * tau_i = sigma_i dt_i, T_{i+1} = T_i exp(-tau_i), w_i = T_i - T_{i+1}:
- *
- *   dC/dc_i     = w_i
- *   dC/dtau_i   = T_{i+1} c_i - (C - sum_{k<=i} w_k c_k)     (C includes T_N bg)
- *   dT_N/dtau_i = -T_N
- *   dDw/dtau_i  = T_{i+1} t_i - (Dw - sum_{k<=i} w_k t_k)    (Dw = sum w_k t_k)
- *   dW/dtau_i   = T_{i+1} - (W - sum_{k<=i} w_k)             (W = sum w_k)
- *
- * so one pass that knows the ray's totals (C, T_N, Dw, W) can replay the
- * samples in order and hand each its gradient. The totals come from a first
- * replay (dvren_march_ray). The pixel's depth D = sum_s Dw_s / sum_s W_s
- * over its spp rays needs the pixel's sums first: a pass over its rays when
- * a depth cotangent is given and spp > 1. Early ray termination replays the
- * same decisions (the same arithmetic), so the gradient is that of the
- * truncated sum, like the image. */
-
-/* Backward of dvren_field_gradient: dL_dgrad is the cotangent of the
- * gradient; each of the six evaluations gets +-dL_dgrad[k] / (2 h_k) on the
- * gradient channel. */
-DVREN_FN void dvren_field_gradient_bwd(DVREN_STAGES_PARAM const dvren_march_args* A, dvren_vec3 p, const float* h,
-                                       dvren_vec3 dL_dgrad)
-{
-    dvren_real g[DVREN_MAX_CHANNELS];
-    dvren_real gk[3];
-    int k;
-    uint32_t c, n = A->channels;
-    gk[0] = dL_dgrad.x;
-    gk[1] = dL_dgrad.y;
-    gk[2] = dL_dgrad.z;
-    for (c = 0; c < n; ++c) g[c] = (dvren_real)0;
-    for (k = 0; k < 3; ++k) {
-        dvren_vec3 e = dvren_v3(k == 0 ? (dvren_real)h[0] : (dvren_real)0, k == 1 ? (dvren_real)h[1] : (dvren_real)0,
-                                k == 2 ? (dvren_real)h[2] : (dvren_real)0);
-        dvren_real v = gk[k] / ((dvren_real)2 * (dvren_real)h[k]);
-        if (v == (dvren_real)0) continue;
-        g[DVREN__GRADIENT_CHANNEL(A)] = v;
-        DVREN_FIELD_EVAL_BWD(A->field, dvren_add3(p, e), g);
-        g[DVREN__GRADIENT_CHANNEL(A)] = -v;
-        DVREN_FIELD_EVAL_BWD(A->field, dvren_sub3(p, e), g);
-    }
-}
-
-/* Replays one ray with its totals R (from dvren_march_ray with the same
- * rng), handing every sample its gradient. gC: dL/dC of this ray (C
- * includes T_N bg); gT: dL/dT_N; gD, D, W: the pixel's depth cotangent,
- * depth and weight sum (gD = 0: no depth term). */
-DVREN_FN void dvren_backward_ray(DVREN_STAGES_PARAM const dvren_march_args* A, dvren_vec3 o, dvren_vec3 d, dvren_rng* rng,
-                                 const dvren_ray_result* R, dvren_vec3 C, dvren_vec3 gC, dvren_real gT, dvren_real gD,
-                                 dvren_real D, dvren_real W)
-{
-    dvren_real t0, t1, t, dt;
-    dvren_real ch[DVREN_MAX_CHANNELS], dch[DVREN_MAX_CHANNELS];
-    dvren_sampler_state st;
-    dvren_real T = (dvren_real)1, pdw = (dvren_real)0, pw = (dvren_real)0;
-    dvren_vec3 pc = dvren_v3((dvren_real)0, (dvren_real)0, (dvren_real)0);
-    dvren_real gTT = -gT * R->transmittance; /* dL/dT_N * dT_N/dtau, the same for every sample */
-    dvren_real gDW = W > (dvren_real)0 ? gD / W : (dvren_real)0;
-    uint32_t n = A->channels, c;
-    if (!dvren_ray_box(o, d, A->bmin, A->bmax, &t0, &t1)) return;
-    DVREN_SAMPLER_BEGIN(A->sampler, &A->budget, o, d, t0, t1, rng, &st);
-    while (DVREN_SAMPLER_NEXT(A->sampler, &st, &t, &dt)) {
-        dvren_vec3 p = dvren_madd3(o, d, t);
-        dvren_real sigma, tr, w, Tn, dtau;
-        dvren_vec3 col, grad, dgrad;
-        if (DVREN__SKIP_EMPTY(A) && DVREN__LAZY(A)) {
-            ch[DVREN__DENSITY_CHANNEL(A)] = DVREN_FIELD_EVAL_CHANNEL(A->field, p, DVREN__DENSITY_CHANNEL(A));
-            sigma = DVREN_SHADER_DENSITY(A->shader, ch);
-            if (!(sigma > (dvren_real)0)) continue;
-            DVREN_FIELD_EVAL(A->field, p, ch);
-        } else {
-            DVREN_FIELD_EVAL(A->field, p, ch);
-            sigma = DVREN_SHADER_DENSITY(A->shader, ch);
-            if (!(sigma > (dvren_real)0)) {
-                /* no absorption, no emission: only a flat-density shader may skip it */
-                if (DVREN__SKIP_EMPTY(A) || !(sigma == (dvren_real)0)) continue;
-                sigma = (dvren_real)0;
-            }
-        }
-        grad = dvren_v3((dvren_real)0, (dvren_real)0, (dvren_real)0);
-        if (DVREN__NEEDS_GRADIENT(A)) grad = dvren_field_gradient(DVREN_STAGES_ARG A, p, A->gradient_step);
-        DVREN_SHADER_COLOR(A->shader, ch, grad, d, &col);
-        /* the forward's arithmetic, operation for operation */
-        tr = dvren_exp(-sigma * dt);
-        w = T * ((dvren_real)1 - tr);
-        pc = dvren_madd3(pc, col, w);
-        pdw += w * t;
-        pw += w;
-        Tn = T * tr;
-        dtau = dvren_dot3(gC, dvren_sub3(dvren_scale3(col, Tn), dvren_sub3(C, pc))) + gTT;
-        if (gDW != (dvren_real)0)
-            dtau += gDW * ((Tn * t - (R->depth_w - pdw)) - D * (Tn - (R->weight - pw)));
-        for (c = 0; c < n; ++c) dch[c] = (dvren_real)0;
-        dgrad = dvren_v3((dvren_real)0, (dvren_real)0, (dvren_real)0);
-        DVREN_SHADER_COLOR_BWD(A->shader, ch, grad, d, dvren_scale3(gC, w), dch, &dgrad);
-        DVREN_SHADER_DENSITY_BWD(A->shader, ch, dtau * dt, dch);
-        DVREN_FIELD_EVAL_BWD(A->field, p, dch);
-        if (DVREN__NEEDS_GRADIENT(A)) dvren_field_gradient_bwd(DVREN_STAGES_ARG A, p, A->gradient_step, dgrad);
-        T = Tn;
-        if (T < (dvren_real)A->min_transmittance) break;
-    }
-}
-
-/* Backward of dvren_render_pixel for pixel (x, y): reads the cotangents of
- * A->grad at the pixel and adds every parameter's gradient through the
- * stages' _bwd functions. */
-DVREN_FN void dvren_backward_pixel(DVREN_STAGES_PARAM const dvren_march_args* A, uint32_t x, uint32_t y)
-{
-    uint32_t pix = y * A->width + x, s;
-    dvren_real inv_spp = (dvren_real)1 / (dvren_real)A->spp, k = (dvren_real)A->grad_scale;
-    dvren_vec3 gC = dvren_v3((dvren_real)0, (dvren_real)0, (dvren_real)0);
-    dvren_real gT = (dvren_real)0, gD = (dvren_real)0, D = (dvren_real)0, W = (dvren_real)0;
-    dvren_vec3 bg = dvren_v3p(A->background);
-    if (A->grad.rgb) gC = dvren_scale3(dvren_v3p(A->grad.rgb + 3 * pix), k * inv_spp);
-    if (A->grad.alpha) gT -= (dvren_real)A->grad.alpha[pix] * k * inv_spp;
-    if (A->grad.transmittance) gT += (dvren_real)A->grad.transmittance[pix] * k * inv_spp;
-    if (A->grad.depth) gD = (dvren_real)A->grad.depth[pix] * k;
-    if (gC.x == (dvren_real)0 && gC.y == (dvren_real)0 && gC.z == (dvren_real)0 && gT == (dvren_real)0 &&
-        gD == (dvren_real)0)
-        return;
-    if (gD != (dvren_real)0 && A->spp > 1) {
-        /* the pixel's depth is a ratio of sums over its rays: those sums first */
-        dvren_real dw = (dvren_real)0;
-        for (s = 0; s < A->spp; ++s) {
-            dvren_rng srng = dvren_rng_make(A->seed_lo, A->seed_hi, pix, s, DVREN_RNG_STREAM_SAMPLER);
-            dvren_vec3 o, d;
-            dvren_ray_result R;
-            dvren_pixel_ray(A, x, y, s, &o, &d);
-            R = dvren_march_ray(DVREN_STAGES_ARG A, o, d, &srng);
-            dw += R.depth_w;
-            W += R.weight;
-        }
-        D = W > (dvren_real)0 ? dw / W : (dvren_real)0;
-    }
-    if (A->spp == 1 && A->fwd_rgb && A->fwd_transmittance && gD == (dvren_real)0) {
-        /* the forward pass's outputs are this ray's totals: C (with T_N bg)
-         * and T_N, bit for bit what a replay would compute */
-        dvren_rng srng = dvren_rng_make(A->seed_lo, A->seed_hi, pix, 0u, DVREN_RNG_STREAM_SAMPLER);
-        dvren_vec3 o, d;
-        dvren_ray_result R;
-        R.rgb = dvren_v3((dvren_real)0, (dvren_real)0, (dvren_real)0);
-        R.transmittance = (dvren_real)A->fwd_transmittance[pix];
-        R.depth_w = R.weight = (dvren_real)0;
-        R.hit = 1u;
-        R.samples = 0u;
-        dvren_pixel_ray(A, x, y, 0u, &o, &d);
-        dvren_backward_ray(DVREN_STAGES_ARG A, o, d, &srng, &R, dvren_v3p(A->fwd_rgb + 3 * pix), gC, gT, gD, D, W);
-        return;
-    }
-    for (s = 0; s < A->spp; ++s) {
-        dvren_rng srng = dvren_rng_make(A->seed_lo, A->seed_hi, pix, s, DVREN_RNG_STREAM_SAMPLER);
-        dvren_vec3 o, d;
-        dvren_ray_result R;
-        dvren_pixel_ray(A, x, y, s, &o, &d);
-        R = dvren_march_ray(DVREN_STAGES_ARG A, o, d, &srng);
-        if (!R.hit) continue;
-        if (A->spp == 1) {
-            W = R.weight;
-            D = W > (dvren_real)0 ? R.depth_w / W : (dvren_real)0;
-        }
-        srng = dvren_rng_make(A->seed_lo, A->seed_hi, pix, s, DVREN_RNG_STREAM_SAMPLER);
-        dvren_backward_ray(DVREN_STAGES_ARG A, o, d, &srng, &R, dvren_madd3(R.rgb, bg, R.transmittance), gC, gT, gD, D, W);
-    }
-}
-#endif /* DVREN_MARCH_BACKWARD */
-
-#endif /* per precision */
-/* >>march64 end */
+#include DVREN_HEADER_FILE
 #undef DVREN_PREC_BITS
 #define DVREN_PREC_BITS 32
+#endif
+#undef DVREN__GEN_MARCH
 
-/* >>train begin (generated from kernels/dvren_train.h by ./build.sh gen: do not edit) */
-/* kernels/dvren_train.h - per-element code of dvren's training operations
- * (single source: compiled by the C compiler into dvren.h's CPU loops and
- * by NVRTC into the GPU's training kernels). Float32 storage, float32
- * arithmetic except where noted.
- *
- *   losses      dvren_loss_elem: value and derivative of L2, L1, Huber
- *   TV          dvren_tv_voxel: a voxel's term of the total variation and
- *               the gradient it gathers from every term that reads it
- *   optimizers  dvren_adam_elem, dvren_sgd_elem: one parameter element
- *
- * dvren.h carries a generated copy (">>train begin/end"); edit this file
- * and run `./build.sh gen`. */
-#ifndef DVREN_TRAIN_H
-#define DVREN_TRAIN_H
-
-/* Loss kinds (dvren_loss_kind). */
-#define DVREN__LOSS_L2 0u
-#define DVREN__LOSS_L1 1u
-#define DVREN__LOSS_HUBER 2u
-
-/* rho(e) of one residual e = prediction - target, and d rho / d e. */
-DVREN_FN float dvren_loss_elem(uint32_t kind, float delta, float e, float* d)
-{
-    float a = dvren_absf(e);
-    if (kind == DVREN__LOSS_L1) {
-        *d = e > 0.0f ? 1.0f : (e < 0.0f ? -1.0f : 0.0f);
-        return a;
-    }
-    if (kind == DVREN__LOSS_HUBER) {
-        if (a < delta) {
-            *d = e / delta;
-            return 0.5f * e * e / delta;
-        }
-        *d = e > 0.0f ? 1.0f : -1.0f;
-        return a - 0.5f * delta;
-    }
-    *d = 2.0f * e;
-    return e * e;
-}
-
-/* Total variation over a (Z, Y, X, C) grid x, channel c, voxel (i, j, k)
- * (x, y, z indices). The term of voxel u is
- *   s_u = sqrt(eps + dx_u^2 + dy_u^2 + dz_u^2)     (squared: dx^2 + dy^2 + dz^2)
- * with dx_u = x[u + e_x] - x[u] (0 on the far face). Returns s_v and puts in
- * *g the derivative of sum_u s_u with respect to x[v]: from s_v itself and
- * from s_{v - e_x}, s_{v - e_y}, s_{v - e_z}, each recomputed here, so every
- * voxel writes only its own gradient (no atomics). */
-#define DVREN_TV_EPS 1e-8f
-DVREN_FN void dvren__tv_diffs(const float* x, uint32_t X, uint32_t Y, uint32_t Z, uint32_t C, uint32_t c, uint32_t i,
-                              uint32_t j, uint32_t k, float* dx, float* dy, float* dz)
-{
-    uint64_t v = (((uint64_t)k * Y + j) * X + i) * C + c;
-    float xv = x[v];
-    *dx = i + 1 < X ? x[v + C] - xv : 0.0f;
-    *dy = j + 1 < Y ? x[v + (uint64_t)X * C] - xv : 0.0f;
-    *dz = k + 1 < Z ? x[v + (uint64_t)X * Y * C] - xv : 0.0f;
-}
-
-DVREN_FN float dvren_tv_voxel(const float* x, uint32_t X, uint32_t Y, uint32_t Z, uint32_t C, uint32_t c, uint32_t i,
-                              uint32_t j, uint32_t k, uint32_t squared, float* g)
-{
-    float dx, dy, dz, s, q, r;
-    dvren__tv_diffs(x, X, Y, Z, C, c, i, j, k, &dx, &dy, &dz);
-    q = dx * dx + dy * dy + dz * dz;
-    if (squared) {
-        s = q;
-        r = -2.0f * (dx + dy + dz);
-    } else {
-        s = sqrtf(DVREN_TV_EPS + q);
-        r = -(dx + dy + dz) / s;
-    }
-    /* the terms of the three lower neighbours read x[v] as their "+e" value */
-    if (i > 0) {
-        float ax, ay, az;
-        dvren__tv_diffs(x, X, Y, Z, C, c, i - 1, j, k, &ax, &ay, &az);
-        r += squared ? 2.0f * ax : ax / sqrtf(DVREN_TV_EPS + ax * ax + ay * ay + az * az);
-    }
-    if (j > 0) {
-        float ax, ay, az;
-        dvren__tv_diffs(x, X, Y, Z, C, c, i, j - 1, k, &ax, &ay, &az);
-        r += squared ? 2.0f * ay : ay / sqrtf(DVREN_TV_EPS + ax * ax + ay * ay + az * az);
-    }
-    if (k > 0) {
-        float ax, ay, az;
-        dvren__tv_diffs(x, X, Y, Z, C, c, i, j, k - 1, &ax, &ay, &az);
-        r += squared ? 2.0f * az : az / sqrtf(DVREN_TV_EPS + ax * ax + ay * ay + az * az);
-    }
-    *g = r;
-    return s;
-}
-
-/* Adam (Kingma and Ba, ICLR 2015, Algorithm 1) for one element, in the
- * arrangement of torch.optim.Adam: m, v the moments; bc1 = 1 - beta1^t,
- * sbc2 = sqrt(1 - beta2^t) for step t >= 1; weight decay adds wd * x to g. */
-DVREN_FN void dvren_adam_elem(float* x, float* m, float* v, float g, float lr, float beta1, float beta2, float eps,
-                              float wd, float bc1, float sbc2)
-{
-    float mm, vv;
-    if (wd != 0.0f) g += wd * *x;
-    mm = beta1 * *m + (1.0f - beta1) * g;
-    vv = beta2 * *v + (1.0f - beta2) * g * g;
-    *m = mm;
-    *v = vv;
-    *x -= (lr / bc1) * mm / (sqrtf(vv) / sbc2 + eps);
-}
-
-/* SGD with momentum (torch.optim.SGD: buf = momentum buf + g; x -= lr buf;
- * the first step starts the buffer at g, which buf = 0 gives as well). */
-DVREN_FN void dvren_sgd_elem(float* x, float* buf, float g, float lr, float momentum, float wd)
-{
-    float b;
-    if (wd != 0.0f) g += wd * *x;
-    b = momentum * *buf + g;
-    *buf = b;
-    *x -= lr * b;
-}
-
-#endif /* DVREN_TRAIN_H */
-/* >>train end */
+/* the element functions of the training operations (kernels/dvren_train.h;
+ * its copy is in >>generated at the end of this file) */
+#define DVREN__GEN_TRAIN
+#include DVREN_HEADER_FILE
+#undef DVREN__GEN_TRAIN
 
 #undef DVREN_STAGES_PARAM
 #undef DVREN_STAGES_ARG
@@ -5788,6 +4099,262 @@ DVREN_API dvren_status dvren_render_backward(dvren_scene* sc, const dvren_plan* 
     return s;
 }
 
+#if !defined(DVREN_NO_GRADCHECK)
+/* ---- gradient check ------------------------------------------------------------------- */
+
+/* Uniform double in [0, 1) from the counter-based RNG: element k of stream s. */
+static double dvren__gc_uniform(uint64_t seed, uint32_t s, uint32_t k)
+{
+    dvren_rng r = dvren_rng_make((uint32_t)seed, (uint32_t)(seed >> 32), k, 0x6C7Bu, s);
+    uint32_t a = dvren_rng_u32(&r), b = dvren_rng_u32(&r);
+    return ((double)(a >> 5) * 67108864.0 + (double)(b >> 6)) * (1.0 / 9007199254740992.0);
+}
+
+typedef struct dvren__gc {
+    dvren_scene* sc;
+    dvren_march_args A;   /* float64 march over the plan, blocks of the checker */
+    void* block[3];
+    const float* cot[4];  /* host cotangents: rgb, alpha, depth, transmittance */
+} dvren__gc;
+
+/* J = sum over the roi of cotangent . outputs, in float64. */
+static double dvren__gc_objective(const dvren__gc* G)
+{
+    const dvren_march_args* A = &G->A;
+    double J = 0.0;
+    uint32_t x, y;
+    for (y = A->roi_y; y < A->roi_y + A->roi_h; ++y)
+        for (x = A->roi_x; x < A->roi_x + A->roi_w; ++x) {
+            double o[6];
+            uint32_t hit, samples, pix = y * A->width + x;
+            dvren__shade_pixel_64(&G->sc->cpu64, A, x, y, o, &hit, &samples);
+            if (G->cot[0])
+                J += (double)G->cot[0][3 * pix] * o[0] + (double)G->cot[0][3 * pix + 1] * o[1] +
+                     (double)G->cot[0][3 * pix + 2] * o[2];
+            if (G->cot[1]) J += (double)G->cot[1][pix] * o[3];
+            if (G->cot[2]) J += (double)G->cot[2][pix] * o[4];
+            if (G->cot[3]) J += (double)G->cot[3][pix] * o[5];
+        }
+    return J;
+}
+
+DVREN_API dvren_status dvren_gradcheck(dvren_scene* sc, const dvren_plan* plan, const dvren_gradcheck_desc* desc,
+                                       dvren_gradcheck_result* res)
+{
+    dvren_context* ctx;
+    dvren_status status = DVREN_OK;
+    dvren_gradcheck_desc D;
+    dvren__gc G;
+    dvren_framebuffer* gfb = NULL;
+    double* g64[DVREN__MAX_PARAMS];
+    float* g32[DVREN__MAX_PARAMS];
+    float* hostval;
+    uint32_t* pick = NULL;
+    size_t pick_size = 0;
+    const dvren_plan_desc* pd;
+    double J0, num = 0.0, den = 0.0;
+    uint32_t i, k, npix;
+    const char* missing = NULL;
+    if (!sc || !plan || !res)
+        return dvren_set_error(sc ? sc->ctx : NULL, DVREN_ERROR_INVALID_ARGUMENT, "gradcheck", NULL, "NULL argument");
+    ctx = sc->ctx;
+    memset(res, 0, sizeof *res);
+    memset(&G, 0, sizeof G);
+    memset(g64, 0, sizeof g64);
+    memset(g32, 0, sizeof g32);
+    D.seed = 0;
+    D.elements = 0;
+    D.outputs = 0;
+    D.flags = 0;
+    if (desc) D = *desc;
+    if (D.elements == 0) D.elements = 24;
+    if (D.outputs == 0) D.outputs = DVREN_OUTPUT_RGB | DVREN_OUTPUT_ALPHA | DVREN_OUTPUT_DEPTH;
+    if (D.outputs & ~(DVREN_OUTPUT_RGB | DVREN_OUTPUT_ALPHA | DVREN_OUTPUT_DEPTH | DVREN_OUTPUT_TRANSMITTANCE))
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "gradcheck", NULL,
+                               "outputs 0x%x: only rgb, alpha, depth and transmittance carry gradients", (unsigned)D.outputs);
+    if (!(sc->flags & DVREN_SCENE_DIFFERENTIABLE))
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "gradcheck", "set DVREN_SCENE_DIFFERENTIABLE",
+                               "the scene was not created differentiable");
+    if (!sc->cpu64.field_eval || !sc->cpu64.field_eval_bwd) missing = sc->stage[0]->rec->desc->name;
+    else if (!sc->cpu64.density || !sc->cpu64.color || !sc->cpu64.density_bwd || !sc->cpu64.color_bwd)
+        missing = sc->stage[1]->rec->desc->name;
+    else if (!sc->cpu64.begin || !sc->cpu64.next)
+        missing = sc->stage[2]->rec->desc->name;
+    if (missing)
+        return dvren_set_error(ctx, DVREN_ERROR_UNSUPPORTED, "gradcheck", "compile its per-sample code in float64 too (docs/plugins.md, Precision)",
+                               "plugin '%s' has no float64 functions", missing);
+    pd = &plan->desc;
+    if (pd->rays && pd->rays->memory != DVREN_MEMORY_HOST)
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "gradcheck", NULL, "the plan's rays must be in host memory");
+    npix = pd->width * pd->height;
+
+    /* random cotangents on the roi, zero elsewhere */
+    DVREN__CHECK(dvren_framebuffer_create_outputs(ctx, plan, D.outputs, &gfb));
+    for (k = 0; k < 4; ++k) {
+        dvren_tensor* t = &gfb->out[k];
+        uint32_t x, y, c, nc = k == 0 ? 3u : 1u;
+        if (!t->data) continue;
+        for (y = pd->roi.y; y < pd->roi.y + pd->roi.h; ++y)
+            for (x = pd->roi.x; x < pd->roi.x + pd->roi.w; ++x)
+                for (c = 0; c < nc; ++c) {
+                    uint32_t e = (y * pd->width + x) * nc + c;
+                    ((float*)t->data)[e] = (float)(2.0 * dvren__gc_uniform(D.seed, 1u + k, e) - 1.0);
+                }
+        G.cot[k] = (const float*)t->data;
+        DVREN__CHECK(dvren__fb_upload(gfb, (int)k));
+    }
+    (void)npix;
+
+    /* the renderer's own backward (float32, on the scene's device) */
+    {
+        dvren_backward_options bo;
+        memset(&bo, 0, sizeof bo);
+        bo.flags = D.flags;
+        DVREN__CHECK(dvren_scene_zero_grad(sc));
+        DVREN__CHECK(dvren_render_backward(sc, plan, gfb, &bo));
+    }
+    for (i = 0; i < sc->nparams; ++i) {
+        dvren__param* P = &sc->param[i];
+        dvren_tensor t;
+        int64_t n = (int64_t)P->pub.numel;
+        g32[i] = (float*)dvren__alloc(ctx, (size_t)n * sizeof(float) + 1);
+        g64[i] = (double*)dvren__calloc(ctx, (size_t)n * sizeof(double) + 1);
+        if (!g32[i] || !g64[i]) DVREN__FAIL(ctx, DVREN_ERROR_OUT_OF_MEMORY, "gradcheck", NULL, "out of memory");
+        DVREN__CHECK(dvren_tensor_wrap(g32[i], DVREN_DTYPE_F32, 1, &n, NULL, &t));
+        DVREN__CHECK(dvren_scene_param_read(sc, i, DVREN_PARAM_GRAD, &t));
+        /* the float64 checker runs on the host buffers: give them the values
+         * the renderer reads (a no-op where those are the host buffers) */
+        hostval = (float*)dvren__buffer_at(&P->pub.stage->info, P->pub.buffer)->tensor.data;
+        DVREN__CHECK(dvren_tensor_wrap(hostval, DVREN_DTYPE_F32, 1, &n, NULL, &t));
+        DVREN__CHECK(dvren_scene_param_read(sc, i, DVREN_PARAM_VALUE, &t));
+    }
+
+    /* float64 blocks bound to the host buffers, gradients into g64 */
+    for (k = 0; k < 3; ++k) {
+        G.block[k] = dvren__calloc(ctx, sc->stage[k]->info.block_size);
+        if (!G.block[k]) DVREN__FAIL(ctx, DVREN_ERROR_OUT_OF_MEMORY, "gradcheck", NULL, "out of memory");
+        DVREN__CHECK(dvren__bind(sc->stage[k], NULL, G.block[k]));
+    }
+    G.sc = sc;
+    DVREN__CHECK(dvren__bind_grads(sc, G.block, DVREN_GRAD_F64, g64));
+    DVREN__CHECK(dvren__march_args(sc, pd, &G.A));
+    G.A.rays = pd->rays ? (const float*)pd->rays->data : NULL; /* this march runs on the host */
+    G.A.field = G.block[0];
+    G.A.shader = G.block[1];
+    G.A.sampler = G.block[2];
+    G.A.lazy_features = dvren__lazy(sc, 64);
+    G.A.skip_empty = dvren__skip_empty(sc);
+    G.A.grad.width = pd->width;
+    G.A.grad.height = pd->height;
+    G.A.grad.rgb = (float*)gfb->out[DVREN__OUT_RGB].data;
+    G.A.grad.alpha = (float*)gfb->out[DVREN__OUT_ALPHA].data;
+    G.A.grad.depth = (float*)gfb->out[DVREN__OUT_DEPTH].data;
+    G.A.grad.transmittance = (float*)gfb->out[DVREN__OUT_TRANSMITTANCE].data;
+    {
+        uint32_t x, y;
+        for (y = pd->roi.y; y < pd->roi.y + pd->roi.h; ++y)
+            for (x = pd->roi.x; x < pd->roi.x + pd->roi.w; ++x) dvren__backward_pixel_64(&sc->cpu64, &G.A, x, y);
+    }
+    for (i = 0; i < sc->nparams; ++i) {
+        uint64_t j;
+        if (!sc->param[i].trainable) continue;
+        for (j = 0; j < sc->param[i].pub.numel; ++j) {
+            double a = g64[i][j], b = (double)g32[i][j];
+            num += (a - b) * (a - b);
+            den += a * a;
+        }
+    }
+    res->grad_norm = sqrt(den);
+    res->f32_error = den > 0.0 ? sqrt(num / den) : (num > 0.0 ? 1.0 : 0.0);
+
+    /* central finite differences of J in float64 */
+    J0 = dvren__gc_objective(&G);
+    for (i = 0; i < sc->nparams; ++i) {
+        dvren__param* P = &sc->param[i];
+        float* val = (float*)dvren__buffer_at(&P->pub.stage->info, P->pub.buffer)->tensor.data;
+        uint64_t n = P->pub.numel, j;
+        uint32_t want = D.elements < n ? D.elements : (uint32_t)n, got = 0, e;
+        double gmax = 0.0;
+        if (!P->trainable || n == 0) continue;
+        for (j = 0; j < n; ++j)
+            if (fabs(g64[i][j]) > gmax) gmax = fabs(g64[i][j]);
+        dvren__free(ctx, pick, pick_size);
+        pick_size = (size_t)want * sizeof(uint32_t) + 4;
+        pick = (uint32_t*)dvren__alloc(ctx, pick_size);
+        if (!pick) DVREN__FAIL(ctx, DVREN_ERROR_OUT_OF_MEMORY, "gradcheck", NULL, "out of memory");
+        /* half: the largest gradients (a simple repeated scan: `want` is small) */
+        while (got < want / 2) {
+            double best = -1.0;
+            uint32_t bi = 0, q;
+            for (j = 0; j < n; ++j) {
+                int taken = 0;
+                if (fabs(g64[i][j]) <= best) continue;
+                for (q = 0; q < got; ++q) taken |= pick[q] == (uint32_t)j;
+                if (!taken) {
+                    best = fabs(g64[i][j]);
+                    bi = (uint32_t)j;
+                }
+            }
+            if (best <= 0.0) break;
+            pick[got++] = bi;
+        }
+        /* the rest: uniformly random elements */
+        for (e = 0; got < want; ++e) {
+            uint32_t r = (uint32_t)(dvren__gc_uniform(D.seed, 100u + i, e) * (double)n), q;
+            int taken = 0;
+            if (r >= n) r = (uint32_t)(n - 1);
+            for (q = 0; q < got; ++q) taken |= pick[q] == r;
+            if (!taken || e > 64u * want) pick[got++] = r;
+        }
+        for (e = 0; e < got; ++e) {
+            uint32_t j2 = pick[e];
+            float x0 = val[j2], xp, xm;
+            double h, Jp, Jm, left, right, central, err, a = g64[i][j2];
+            int ex;
+            frexp(fabs((double)x0) > 1.0 ? (double)x0 : 1.0, &ex);
+            h = ldexp(1.0, ex - 21); /* 8 units in the last place of x0 (or of 1): x0 +- h is exact */
+            xp = (float)((double)x0 + h);
+            xm = (float)((double)x0 - h);
+            val[j2] = xp;
+            Jp = dvren__gc_objective(&G);
+            val[j2] = xm;
+            Jm = dvren__gc_objective(&G);
+            val[j2] = x0;
+            left = (J0 - Jm) / ((double)x0 - (double)xm);
+            right = (Jp - J0) / ((double)xp - (double)x0);
+            central = (Jp - Jm) / ((double)xp - (double)xm);
+            if (fabs(right - left) > 1e-4 * (fabs(right) > fabs(left) ? fabs(right) : fabs(left)) + 1e-7 * gmax) {
+                res->skipped++; /* a kink within the step: the derivative is one-sided there */
+                continue;
+            }
+            err = fabs(a - central) / (fabs(central) > 1e-3 * gmax ? fabs(central) : (gmax > 0.0 ? 1e-3 * gmax : 1.0));
+            res->checked++;
+            if (res->checked == 1 || err > res->fd_error) {
+                res->fd_error = err;
+                snprintf(res->worst, sizeof res->worst, "%s[%u]", P->name, (unsigned)j2);
+            }
+        }
+    }
+    dvren_log(ctx, DVREN_LOG_INFO, DVREN_TAG_STEP,
+              "gradcheck: %u elements checked, %u skipped at kinks; fd error %.3g (worst %s); float32 vs float64 %.3g",
+              (unsigned)res->checked, (unsigned)res->skipped, res->fd_error, res->worst, res->f32_error);
+cleanup:
+    for (k = 0; k < 3; ++k)
+        if (G.block[k]) dvren__free(ctx, G.block[k], sc->stage[k]->info.block_size);
+    for (i = 0; i < sc->nparams; ++i) {
+        dvren__free(ctx, g32[i], (size_t)sc->param[i].pub.numel * sizeof(float) + 1);
+        dvren__free(ctx, g64[i], (size_t)sc->param[i].pub.numel * sizeof(double) + 1);
+    }
+    dvren__free(ctx, pick, pick_size);
+    dvren_framebuffer_destroy(gfb);
+    return status;
+}
+#endif /* DVREN_NO_GRADCHECK */
+
+/* ======================================================================== */
+/* >>train (implementation)                                                 */
+/* ======================================================================== */
+
 /* ---- losses -------------------------------------------------------------- */
 
 static dvren_status dvren__loss_check(dvren_context* ctx, const dvren_loss_desc* L, const dvren_framebuffer* pred,
@@ -6056,6 +4623,7 @@ DVREN_API dvren_status dvren_optimizer_step(dvren_optimizer* opt)
     return DVREN_OK;
 }
 
+#if !defined(DVREN_NO_CHECKPOINT)
 /* ---- checkpoints ------------------------------------------------------------------- */
 
 /* CRC-32 (ISO-HDLC, reflected polynomial 0xEDB88320: zlib's crc32). */
@@ -6420,256 +4988,7 @@ cleanup:
     dvren__free(ctx, buf, size ? size : 1);
     return status;
 }
-
-/* ---- gradient check ------------------------------------------------------------------- */
-
-/* Uniform double in [0, 1) from the counter-based RNG: element k of stream s. */
-static double dvren__gc_uniform(uint64_t seed, uint32_t s, uint32_t k)
-{
-    dvren_rng r = dvren_rng_make((uint32_t)seed, (uint32_t)(seed >> 32), k, 0x6C7Bu, s);
-    uint32_t a = dvren_rng_u32(&r), b = dvren_rng_u32(&r);
-    return ((double)(a >> 5) * 67108864.0 + (double)(b >> 6)) * (1.0 / 9007199254740992.0);
-}
-
-typedef struct dvren__gc {
-    dvren_scene* sc;
-    dvren_march_args A;   /* float64 march over the plan, blocks of the checker */
-    void* block[3];
-    const float* cot[4];  /* host cotangents: rgb, alpha, depth, transmittance */
-} dvren__gc;
-
-/* J = sum over the roi of cotangent . outputs, in float64. */
-static double dvren__gc_objective(const dvren__gc* G)
-{
-    const dvren_march_args* A = &G->A;
-    double J = 0.0;
-    uint32_t x, y;
-    for (y = A->roi_y; y < A->roi_y + A->roi_h; ++y)
-        for (x = A->roi_x; x < A->roi_x + A->roi_w; ++x) {
-            double o[6];
-            uint32_t hit, samples, pix = y * A->width + x;
-            dvren__shade_pixel_64(&G->sc->cpu64, A, x, y, o, &hit, &samples);
-            if (G->cot[0])
-                J += (double)G->cot[0][3 * pix] * o[0] + (double)G->cot[0][3 * pix + 1] * o[1] +
-                     (double)G->cot[0][3 * pix + 2] * o[2];
-            if (G->cot[1]) J += (double)G->cot[1][pix] * o[3];
-            if (G->cot[2]) J += (double)G->cot[2][pix] * o[4];
-            if (G->cot[3]) J += (double)G->cot[3][pix] * o[5];
-        }
-    return J;
-}
-
-DVREN_API dvren_status dvren_gradcheck(dvren_scene* sc, const dvren_plan* plan, const dvren_gradcheck_desc* desc,
-                                       dvren_gradcheck_result* res)
-{
-    dvren_context* ctx;
-    dvren_status status = DVREN_OK;
-    dvren_gradcheck_desc D;
-    dvren__gc G;
-    dvren_framebuffer* gfb = NULL;
-    double* g64[DVREN__MAX_PARAMS];
-    float* g32[DVREN__MAX_PARAMS];
-    float* hostval;
-    uint32_t* pick = NULL;
-    size_t pick_size = 0;
-    const dvren_plan_desc* pd;
-    double J0, num = 0.0, den = 0.0;
-    uint32_t i, k, npix;
-    const char* missing = NULL;
-    if (!sc || !plan || !res)
-        return dvren_set_error(sc ? sc->ctx : NULL, DVREN_ERROR_INVALID_ARGUMENT, "gradcheck", NULL, "NULL argument");
-    ctx = sc->ctx;
-    memset(res, 0, sizeof *res);
-    memset(&G, 0, sizeof G);
-    memset(g64, 0, sizeof g64);
-    memset(g32, 0, sizeof g32);
-    D.seed = 0;
-    D.elements = 0;
-    D.outputs = 0;
-    D.flags = 0;
-    if (desc) D = *desc;
-    if (D.elements == 0) D.elements = 24;
-    if (D.outputs == 0) D.outputs = DVREN_OUTPUT_RGB | DVREN_OUTPUT_ALPHA | DVREN_OUTPUT_DEPTH;
-    if (D.outputs & ~(DVREN_OUTPUT_RGB | DVREN_OUTPUT_ALPHA | DVREN_OUTPUT_DEPTH | DVREN_OUTPUT_TRANSMITTANCE))
-        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "gradcheck", NULL,
-                               "outputs 0x%x: only rgb, alpha, depth and transmittance carry gradients", (unsigned)D.outputs);
-    if (!(sc->flags & DVREN_SCENE_DIFFERENTIABLE))
-        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "gradcheck", "set DVREN_SCENE_DIFFERENTIABLE",
-                               "the scene was not created differentiable");
-    if (!sc->cpu64.field_eval || !sc->cpu64.field_eval_bwd) missing = sc->stage[0]->rec->desc->name;
-    else if (!sc->cpu64.density || !sc->cpu64.color || !sc->cpu64.density_bwd || !sc->cpu64.color_bwd)
-        missing = sc->stage[1]->rec->desc->name;
-    else if (!sc->cpu64.begin || !sc->cpu64.next)
-        missing = sc->stage[2]->rec->desc->name;
-    if (missing)
-        return dvren_set_error(ctx, DVREN_ERROR_UNSUPPORTED, "gradcheck", "compile its per-sample code in float64 too (docs/plugins.md, Precision)",
-                               "plugin '%s' has no float64 functions", missing);
-    pd = &plan->desc;
-    if (pd->rays && pd->rays->memory != DVREN_MEMORY_HOST)
-        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "gradcheck", NULL, "the plan's rays must be in host memory");
-    npix = pd->width * pd->height;
-
-    /* random cotangents on the roi, zero elsewhere */
-    DVREN__CHECK(dvren_framebuffer_create_outputs(ctx, plan, D.outputs, &gfb));
-    for (k = 0; k < 4; ++k) {
-        dvren_tensor* t = &gfb->out[k];
-        uint32_t x, y, c, nc = k == 0 ? 3u : 1u;
-        if (!t->data) continue;
-        for (y = pd->roi.y; y < pd->roi.y + pd->roi.h; ++y)
-            for (x = pd->roi.x; x < pd->roi.x + pd->roi.w; ++x)
-                for (c = 0; c < nc; ++c) {
-                    uint32_t e = (y * pd->width + x) * nc + c;
-                    ((float*)t->data)[e] = (float)(2.0 * dvren__gc_uniform(D.seed, 1u + k, e) - 1.0);
-                }
-        G.cot[k] = (const float*)t->data;
-        DVREN__CHECK(dvren__fb_upload(gfb, (int)k));
-    }
-    (void)npix;
-
-    /* the renderer's own backward (float32, on the scene's device) */
-    {
-        dvren_backward_options bo;
-        memset(&bo, 0, sizeof bo);
-        bo.flags = D.flags;
-        DVREN__CHECK(dvren_scene_zero_grad(sc));
-        DVREN__CHECK(dvren_render_backward(sc, plan, gfb, &bo));
-    }
-    for (i = 0; i < sc->nparams; ++i) {
-        dvren__param* P = &sc->param[i];
-        dvren_tensor t;
-        int64_t n = (int64_t)P->pub.numel;
-        g32[i] = (float*)dvren__alloc(ctx, (size_t)n * sizeof(float) + 1);
-        g64[i] = (double*)dvren__calloc(ctx, (size_t)n * sizeof(double) + 1);
-        if (!g32[i] || !g64[i]) DVREN__FAIL(ctx, DVREN_ERROR_OUT_OF_MEMORY, "gradcheck", NULL, "out of memory");
-        DVREN__CHECK(dvren_tensor_wrap(g32[i], DVREN_DTYPE_F32, 1, &n, NULL, &t));
-        DVREN__CHECK(dvren_scene_param_read(sc, i, DVREN_PARAM_GRAD, &t));
-        /* the float64 checker runs on the host buffers: give them the values
-         * the renderer reads (a no-op where those are the host buffers) */
-        hostval = (float*)dvren__buffer_at(&P->pub.stage->info, P->pub.buffer)->tensor.data;
-        DVREN__CHECK(dvren_tensor_wrap(hostval, DVREN_DTYPE_F32, 1, &n, NULL, &t));
-        DVREN__CHECK(dvren_scene_param_read(sc, i, DVREN_PARAM_VALUE, &t));
-    }
-
-    /* float64 blocks bound to the host buffers, gradients into g64 */
-    for (k = 0; k < 3; ++k) {
-        G.block[k] = dvren__calloc(ctx, sc->stage[k]->info.block_size);
-        if (!G.block[k]) DVREN__FAIL(ctx, DVREN_ERROR_OUT_OF_MEMORY, "gradcheck", NULL, "out of memory");
-        DVREN__CHECK(dvren__bind(sc->stage[k], NULL, G.block[k]));
-    }
-    G.sc = sc;
-    DVREN__CHECK(dvren__bind_grads(sc, G.block, DVREN_GRAD_F64, g64));
-    DVREN__CHECK(dvren__march_args(sc, pd, &G.A));
-    G.A.rays = pd->rays ? (const float*)pd->rays->data : NULL; /* this march runs on the host */
-    G.A.field = G.block[0];
-    G.A.shader = G.block[1];
-    G.A.sampler = G.block[2];
-    G.A.lazy_features = dvren__lazy(sc, 64);
-    G.A.skip_empty = dvren__skip_empty(sc);
-    G.A.grad.width = pd->width;
-    G.A.grad.height = pd->height;
-    G.A.grad.rgb = (float*)gfb->out[DVREN__OUT_RGB].data;
-    G.A.grad.alpha = (float*)gfb->out[DVREN__OUT_ALPHA].data;
-    G.A.grad.depth = (float*)gfb->out[DVREN__OUT_DEPTH].data;
-    G.A.grad.transmittance = (float*)gfb->out[DVREN__OUT_TRANSMITTANCE].data;
-    {
-        uint32_t x, y;
-        for (y = pd->roi.y; y < pd->roi.y + pd->roi.h; ++y)
-            for (x = pd->roi.x; x < pd->roi.x + pd->roi.w; ++x) dvren__backward_pixel_64(&sc->cpu64, &G.A, x, y);
-    }
-    for (i = 0; i < sc->nparams; ++i) {
-        uint64_t j;
-        if (!sc->param[i].trainable) continue;
-        for (j = 0; j < sc->param[i].pub.numel; ++j) {
-            double a = g64[i][j], b = (double)g32[i][j];
-            num += (a - b) * (a - b);
-            den += a * a;
-        }
-    }
-    res->grad_norm = sqrt(den);
-    res->f32_error = den > 0.0 ? sqrt(num / den) : (num > 0.0 ? 1.0 : 0.0);
-
-    /* central finite differences of J in float64 */
-    J0 = dvren__gc_objective(&G);
-    for (i = 0; i < sc->nparams; ++i) {
-        dvren__param* P = &sc->param[i];
-        float* val = (float*)dvren__buffer_at(&P->pub.stage->info, P->pub.buffer)->tensor.data;
-        uint64_t n = P->pub.numel, j;
-        uint32_t want = D.elements < n ? D.elements : (uint32_t)n, got = 0, e;
-        double gmax = 0.0;
-        if (!P->trainable || n == 0) continue;
-        for (j = 0; j < n; ++j)
-            if (fabs(g64[i][j]) > gmax) gmax = fabs(g64[i][j]);
-        dvren__free(ctx, pick, pick_size);
-        pick_size = (size_t)want * sizeof(uint32_t) + 4;
-        pick = (uint32_t*)dvren__alloc(ctx, pick_size);
-        if (!pick) DVREN__FAIL(ctx, DVREN_ERROR_OUT_OF_MEMORY, "gradcheck", NULL, "out of memory");
-        /* half: the largest gradients (a simple repeated scan: `want` is small) */
-        while (got < want / 2) {
-            double best = -1.0;
-            uint32_t bi = 0, q;
-            for (j = 0; j < n; ++j) {
-                int taken = 0;
-                if (fabs(g64[i][j]) <= best) continue;
-                for (q = 0; q < got; ++q) taken |= pick[q] == (uint32_t)j;
-                if (!taken) {
-                    best = fabs(g64[i][j]);
-                    bi = (uint32_t)j;
-                }
-            }
-            if (best <= 0.0) break;
-            pick[got++] = bi;
-        }
-        /* the rest: uniformly random elements */
-        for (e = 0; got < want; ++e) {
-            uint32_t r = (uint32_t)(dvren__gc_uniform(D.seed, 100u + i, e) * (double)n), q;
-            int taken = 0;
-            if (r >= n) r = (uint32_t)(n - 1);
-            for (q = 0; q < got; ++q) taken |= pick[q] == r;
-            if (!taken || e > 64u * want) pick[got++] = r;
-        }
-        for (e = 0; e < got; ++e) {
-            uint32_t j2 = pick[e];
-            float x0 = val[j2], xp, xm;
-            double h, Jp, Jm, left, right, central, err, a = g64[i][j2];
-            int ex;
-            frexp(fabs((double)x0) > 1.0 ? (double)x0 : 1.0, &ex);
-            h = ldexp(1.0, ex - 21); /* 8 units in the last place of x0 (or of 1): x0 +- h is exact */
-            xp = (float)((double)x0 + h);
-            xm = (float)((double)x0 - h);
-            val[j2] = xp;
-            Jp = dvren__gc_objective(&G);
-            val[j2] = xm;
-            Jm = dvren__gc_objective(&G);
-            val[j2] = x0;
-            left = (J0 - Jm) / ((double)x0 - (double)xm);
-            right = (Jp - J0) / ((double)xp - (double)x0);
-            central = (Jp - Jm) / ((double)xp - (double)xm);
-            if (fabs(right - left) > 1e-4 * (fabs(right) > fabs(left) ? fabs(right) : fabs(left)) + 1e-7 * gmax) {
-                res->skipped++; /* a kink within the step: the derivative is one-sided there */
-                continue;
-            }
-            err = fabs(a - central) / (fabs(central) > 1e-3 * gmax ? fabs(central) : (gmax > 0.0 ? 1e-3 * gmax : 1.0));
-            res->checked++;
-            if (res->checked == 1 || err > res->fd_error) {
-                res->fd_error = err;
-                snprintf(res->worst, sizeof res->worst, "%s[%u]", P->name, (unsigned)j2);
-            }
-        }
-    }
-    dvren_log(ctx, DVREN_LOG_INFO, DVREN_TAG_STEP,
-              "gradcheck: %u elements checked, %u skipped at kinks; fd error %.3g (worst %s); float32 vs float64 %.3g",
-              (unsigned)res->checked, (unsigned)res->skipped, res->fd_error, res->worst, res->f32_error);
-cleanup:
-    for (k = 0; k < 3; ++k)
-        if (G.block[k]) dvren__free(ctx, G.block[k], sc->stage[k]->info.block_size);
-    for (i = 0; i < sc->nparams; ++i) {
-        dvren__free(ctx, g32[i], (size_t)sc->param[i].pub.numel * sizeof(float) + 1);
-        dvren__free(ctx, g64[i], (size_t)sc->param[i].pub.numel * sizeof(double) + 1);
-    }
-    dvren__free(ctx, pick, pick_size);
-    dvren_framebuffer_destroy(gfb);
-    return status;
-}
+#endif /* DVREN_NO_CHECKPOINT */
 
 /* ======================================================================== */
 /* >>cpu        the CPU backend                                             */
@@ -7151,3 +5470,1288 @@ DVREN_API dvren_status dvren_tensor_save_npy(dvren_context* ctx, const dvren_ten
     return s;
 }
 #endif /* DVREN_IMPLEMENTATION */
+
+/* ======================================================================== */
+/* >>generated  copies of kernels/ (./build.sh gen writes them: do not edit) */
+/* ======================================================================== */
+/* Read from above by including this file again with one of the selectors
+ * DVREN__GEN_DEVICE, DVREN__GEN_MARCH, DVREN__GEN_TRAIN defined, so that the
+ * header works without the kernels/ folder and the hand-written code comes
+ * first. The test embedded_kernels fails when a copy is stale. */
+#if defined(DVREN__GEN_DEVICE)
+/* >>device begin (generated from kernels/dvren_device.h by ./build.sh gen: do not edit) */
+/* kernels/dvren_device.h - the device vocabulary of dvren (single source).
+ *
+ * This file is compiled three ways and must stay valid in all of them:
+ *   - as C99/C11 by the host compiler (the CPU path, and every plugin's .c),
+ *   - as C++17 by a host C++ compiler (dvren.h is usable from C++),
+ *   - as CUDA C++ by NVRTC (the GPU path; __CUDACC_RTC__ is defined).
+ * Rules (docs/architecture.md, "single-source stage code"): no libc beyond the
+ * math functions below, no allocation, no recursion, no function pointers, no
+ * globals, no compound literals, no designated initialisers, no VLAs, no
+ * implicit void* conversions. Under NVRTC nothing is included.
+ *
+ * dvren.h carries a generated copy of this file (between the markers
+ * ">>device begin/end"); edit this file and run `./build.sh gen`. The test
+ * `embedded_kernels` fails when the copy is stale. */
+#ifndef DVREN_DEVICE_H
+#define DVREN_DEVICE_H
+
+/* ---- qualifiers and fixed-width types -------------------------------- */
+#if defined(__CUDACC_RTC__)
+typedef unsigned char uint8_t;
+typedef unsigned short uint16_t;
+typedef unsigned int uint32_t;
+typedef int int32_t;
+typedef unsigned long long uint64_t;
+typedef long long int64_t;
+/* not static: NVRTC warns (#177) about every unused static function, and a
+ * fused kernel is one translation unit anyway */
+#define DVREN_FN __device__ __forceinline__
+#define DVREN_KERNEL extern "C" __global__
+#define DVREN_RESTRICT __restrict__
+#define DVREN_ON_GPU 1
+#else
+#include <stdint.h>
+#include <math.h>
+#define DVREN_FN static inline
+#if defined(__cplusplus)
+#define DVREN_RESTRICT __restrict
+#else
+#define DVREN_RESTRICT restrict
+#endif
+#define DVREN_ON_GPU 0
+#endif
+
+/* Largest channel count a field may produce per sample (ABI constant). */
+#define DVREN_MAX_CHANNELS 16
+/* Size of a sampler's per-ray state, in 32-bit words (ABI constant). */
+#define DVREN_SAMPLER_STATE_WORDS 12
+
+/* ---- precision ---------------------------------------------------------------
+ * Per-sample code computes in dvren_real, a float unless DVREN_PREC_BITS is
+ * 64 where it is used. The renderer (CPU and GPU) is float32; the gradient
+ * checker runs the same single-source code in float64 for its finite
+ * differences. A plugin includes its per-sample file once per precision and
+ * names its functions with DVREN_PNAME(name): name in float32, name_f64 in
+ * float64 (docs/plugins.md, "Precision"). Generic names (dvren_vec3,
+ * dvren_add3, dvren_exp, ...) resolve to the precision in force where they
+ * are used. Storage (parameter blocks, grids) stays float32. */
+#ifndef DVREN_PREC_BITS
+#define DVREN_PREC_BITS 32
+#endif
+#define DVREN__CAT2(a, b) a##b
+#define DVREN__CAT(a, b) DVREN__CAT2(a, b)
+#define DVREN__PS DVREN__CAT(_, DVREN_PREC_BITS)
+#define DVREN__RN(base) DVREN__CAT(base, DVREN__PS)
+#define dvren__psfx_32
+#define dvren__psfx_64 _f64
+#define DVREN_PNAME(name) DVREN__CAT(name, DVREN__CAT(dvren__psfx_, DVREN_PREC_BITS))
+typedef float dvren__real_32;
+typedef double dvren__real_64;
+#define dvren_real DVREN__RN(dvren__real)
+
+typedef struct dvren_float3 { float x, y, z; } dvren_float3;
+typedef struct dvren_double3 { double x, y, z; } dvren_double3;
+typedef dvren_float3 dvren__vec3_32;
+typedef dvren_double3 dvren__vec3_64;
+#define dvren_vec3 DVREN__RN(dvren__vec3)
+
+/* Scalar and vector helpers, defined once per precision: R the real type,
+ * V the vector type, S the name suffix, M the libm suffix ("f" for float). */
+#define DVREN__REAL_FUNCS(R, V, S, M)                                                                                  \
+    DVREN_FN R dvren__min##S(R a, R b) { return a < b ? a : b; }                                                        \
+    DVREN_FN R dvren__max##S(R a, R b) { return a > b ? a : b; }                                                        \
+    DVREN_FN R dvren__clamp##S(R x, R lo, R hi) { return x < lo ? lo : (x > hi ? hi : x); }                             \
+    DVREN_FN R dvren__abs##S(R x) { return x < (R)0 ? -x : x; }                                                         \
+    DVREN_FN R dvren__lerp##S(R a, R b, R t) { return a + (b - a) * t; }                                               \
+    /* e^x as 2^(x log2 e): one MUFU.EX2 on the GPU instead of ten instructions; the same formula on the CPU */       \
+    DVREN_FN R dvren__exp##S(R x) { return exp2##M(x * (R)1.44269504088896341); }                                       \
+    /* exp of x clamped to [-87, 88]: never inf or NaN */                                                              \
+    DVREN_FN R dvren__safe_exp##S(R x) { return exp##M(dvren__clamp##S(x, (R)-87, (R)88)); }                            \
+    /* softplus(x) = log(1 + e^x), stable for large x; its derivative is the sigmoid */                                \
+    DVREN_FN R dvren__softplus##S(R x) { return x > (R)20 ? x : log1p##M(exp##M(x)); }                                  \
+    DVREN_FN R dvren__sigmoid##S(R x) { return (R)1 / ((R)1 + dvren__safe_exp##S(-x)); }                               \
+    DVREN_FN R dvren__sqrt##S(R x) { return sqrt##M(x); }                                                               \
+    DVREN_FN R dvren__floor##S(R x) { return floor##M(x); }                                                             \
+    DVREN_FN R dvren__ceil##S(R x) { return ceil##M(x); }                                                               \
+    DVREN_FN R dvren__pow##S(R x, R y) { return pow##M(x, y); }                                                         \
+    DVREN_FN V dvren__v3##S(R x, R y, R z)                                                                             \
+    {                                                                                                                  \
+        V r;                                                                                                           \
+        r.x = x;                                                                                                       \
+        r.y = y;                                                                                                       \
+        r.z = z;                                                                                                       \
+        return r;                                                                                                      \
+    }                                                                                                                  \
+    /* from three floats of storage (a block, a camera) */                                                            \
+    DVREN_FN V dvren__v3p##S(const float* v) { return dvren__v3##S((R)v[0], (R)v[1], (R)v[2]); }                       \
+    DVREN_FN V dvren__add3##S(V a, V b) { return dvren__v3##S(a.x + b.x, a.y + b.y, a.z + b.z); }                       \
+    DVREN_FN V dvren__sub3##S(V a, V b) { return dvren__v3##S(a.x - b.x, a.y - b.y, a.z - b.z); }                       \
+    DVREN_FN V dvren__mul3##S(V a, V b) { return dvren__v3##S(a.x * b.x, a.y * b.y, a.z * b.z); }                       \
+    DVREN_FN V dvren__scale3##S(V a, R s) { return dvren__v3##S(a.x * s, a.y * s, a.z * s); }                           \
+    /* a + b*s */                                                                                                      \
+    DVREN_FN V dvren__madd3##S(V a, V b, R s) { return dvren__v3##S(a.x + b.x * s, a.y + b.y * s, a.z + b.z * s); }     \
+    DVREN_FN R dvren__dot3##S(V a, V b) { return a.x * b.x + a.y * b.y + a.z * b.z; }                                   \
+    DVREN_FN V dvren__cross3##S(V a, V b)                                                                              \
+    {                                                                                                                  \
+        return dvren__v3##S(a.y * b.z - a.z * b.y, a.z * b.x - a.x * b.z, a.x * b.y - a.y * b.x);                      \
+    }                                                                                                                  \
+    DVREN_FN R dvren__length3##S(V a) { return sqrt##M(dvren__dot3##S(a, a)); }                                         \
+    /* a / |a|; the zero vector stays zero */                                                                          \
+    DVREN_FN V dvren__normalize3##S(V a)                                                                               \
+    {                                                                                                                  \
+        R l = dvren__length3##S(a);                                                                                    \
+        return l > (R)0 ? dvren__scale3##S(a, (R)1 / l) : a;                                                           \
+    }
+
+DVREN__REAL_FUNCS(float, dvren_float3, _32, f)
+#if !DVREN_ON_GPU
+DVREN__REAL_FUNCS(double, dvren_double3, _64, )
+#endif
+
+#define dvren_min DVREN__RN(dvren__min)
+#define dvren_max DVREN__RN(dvren__max)
+#define dvren_clamp DVREN__RN(dvren__clamp)
+#define dvren_abs DVREN__RN(dvren__abs)
+#define dvren_lerp DVREN__RN(dvren__lerp)
+#define dvren_exp DVREN__RN(dvren__exp)
+#define dvren_safe_exp DVREN__RN(dvren__safe_exp)
+#define dvren_softplus DVREN__RN(dvren__softplus)
+#define dvren_sigmoid DVREN__RN(dvren__sigmoid)
+#define dvren_sqrt DVREN__RN(dvren__sqrt)
+#define dvren_floor DVREN__RN(dvren__floor)
+#define dvren_ceil DVREN__RN(dvren__ceil)
+#define dvren_pow DVREN__RN(dvren__pow)
+#define dvren_v3 DVREN__RN(dvren__v3)
+#define dvren_v3p DVREN__RN(dvren__v3p)
+#define dvren_add3 DVREN__RN(dvren__add3)
+#define dvren_sub3 DVREN__RN(dvren__sub3)
+#define dvren_mul3 DVREN__RN(dvren__mul3)
+#define dvren_scale3 DVREN__RN(dvren__scale3)
+#define dvren_madd3 DVREN__RN(dvren__madd3)
+#define dvren_dot3 DVREN__RN(dvren__dot3)
+#define dvren_cross3 DVREN__RN(dvren__cross3)
+#define dvren_length3 DVREN__RN(dvren__length3)
+#define dvren_normalize3 DVREN__RN(dvren__normalize3)
+
+/* float32 names kept for code that is float32 by nature (storage, cameras) */
+#define dvren_minf dvren__min_32
+#define dvren_maxf dvren__max_32
+#define dvren_clampf dvren__clamp_32
+#define dvren_absf dvren__abs_32
+#define dvren_f3 dvren__v3_32
+#define dvren_f3v dvren__v3p_32
+DVREN_FN int dvren_clampi(int x, int lo, int hi) { return x < lo ? lo : (x > hi ? hi : x); }
+
+/* Reinterpret bits (a union: valid C, and C++ compilers and NVRTC honour it). */
+DVREN_FN float dvren__bits_to_float(uint32_t u)
+{
+    union { uint32_t u; float f; } c;
+    c.u = u;
+    return c.f;
+}
+DVREN_FN uint32_t dvren__float_to_bits(float f)
+{
+    union { uint32_t u; float f; } c;
+    c.f = f;
+    return c.u;
+}
+
+/* ---- wide loads ------------------------------------------------------------------
+ * One 16-byte load of four floats and one 8-byte load of four u16 (the
+ * address must be aligned to 16 and 8 bytes). On the GPU these are single
+ * LDG.128 / LDG.64 instructions through the read-only path. */
+typedef struct dvren_float4 { float x, y, z, w; } dvren_float4;
+
+DVREN_FN dvren_float4 dvren_load_f32x4(const float* p)
+{
+    dvren_float4 r;
+#if DVREN_ON_GPU
+    float4 v = __ldg((const float4*)p);
+    r.x = v.x;
+    r.y = v.y;
+    r.z = v.z;
+    r.w = v.w;
+#else
+    r.x = p[0];
+    r.y = p[1];
+    r.z = p[2];
+    r.w = p[3];
+#endif
+    return r;
+}
+
+/* u (0 .. 65535) as float, exactly: 2^23 + u has u in its mantissa. Two
+ * full-rate operations instead of one quarter-rate integer conversion. */
+DVREN_FN float dvren_u16_to_float(uint32_t u) { return dvren__bits_to_float(0x4B000000u | u) - 8388608.0f; }
+
+DVREN_FN dvren_float4 dvren_load_u16x4(const uint16_t* p)
+{
+    dvren_float4 r;
+#if DVREN_ON_GPU
+    uint2 v = __ldg((const uint2*)p);
+    r.x = dvren_u16_to_float(v.x & 0xFFFFu);
+    r.y = dvren_u16_to_float(v.x >> 16);
+    r.z = dvren_u16_to_float(v.y & 0xFFFFu);
+    r.w = dvren_u16_to_float(v.y >> 16);
+#else
+    r.x = dvren_u16_to_float(p[0]);
+    r.y = dvren_u16_to_float(p[1]);
+    r.z = dvren_u16_to_float(p[2]);
+    r.w = dvren_u16_to_float(p[3]);
+#endif
+    return r;
+}
+
+/* ---- counter-based RNG: Philox4x32-10 -------------------------------------
+ * Salmon, Moraes, Dror, Shaw, "Parallel random numbers: as easy as 1, 2, 3",
+ * SC 2011. A pure function of (counter, key): the same numbers on the CPU and
+ * the GPU, in any thread order. dvren keys it with the plan's 64-bit seed and
+ * counts with (pixel index, pixel sample, stream, draw index). */
+typedef struct dvren_u32x4 { uint32_t v[4]; } dvren_u32x4;
+
+DVREN_FN uint32_t dvren__mulhilo(uint32_t a, uint32_t b, uint32_t* hi)
+{
+    uint64_t p = (uint64_t)a * (uint64_t)b;
+    *hi = (uint32_t)(p >> 32);
+    return (uint32_t)p;
+}
+
+DVREN_FN dvren_u32x4 dvren_philox4x32(dvren_u32x4 c, uint32_t k0, uint32_t k1)
+{
+    int r;
+    for (r = 0; r < 10; ++r) {
+        uint32_t hi0, hi1;
+        uint32_t lo0 = dvren__mulhilo(0xD2511F53u, c.v[0], &hi0);
+        uint32_t lo1 = dvren__mulhilo(0xCD9E8D57u, c.v[2], &hi1);
+        dvren_u32x4 n;
+        n.v[0] = hi1 ^ c.v[1] ^ k0;
+        n.v[1] = lo1;
+        n.v[2] = hi0 ^ c.v[3] ^ k1;
+        n.v[3] = lo0;
+        c = n;
+        k0 += 0x9E3779B9u;
+        k1 += 0xBB67AE85u;
+    }
+    return c;
+}
+
+/* Uniform float in [0, 1) with 24 random bits. */
+DVREN_FN float dvren_u32_to_unit(uint32_t x) { return (float)(x >> 8) * (1.0f / 16777216.0f); }
+
+/* Per-ray random stream: four numbers per Philox call, handed out in order. */
+typedef struct dvren_rng {
+    uint32_t key[2];     /* the plan's seed (low, high 32 bits) */
+    uint32_t ctr[3];     /* pixel index, pixel sample, stream */
+    uint32_t draw;       /* next Philox block */
+    uint32_t used;       /* numbers taken from buf (4 = empty) */
+    uint32_t buf[4];
+} dvren_rng;
+
+/* Streams: separate sequences for separate purposes, so that adding draws to
+ * one stage never shifts the numbers another stage sees. */
+#define DVREN_RNG_STREAM_PIXEL 0u   /* sub-pixel position */
+#define DVREN_RNG_STREAM_SAMPLER 1u /* sampler jitter */
+#define DVREN_RNG_STREAM_SHADER 2u
+
+DVREN_FN dvren_rng dvren_rng_make(uint32_t seed_lo, uint32_t seed_hi, uint32_t pixel, uint32_t sample, uint32_t stream)
+{
+    dvren_rng r;
+    r.key[0] = seed_lo;
+    r.key[1] = seed_hi;
+    r.ctr[0] = pixel;
+    r.ctr[1] = sample;
+    r.ctr[2] = stream;
+    r.draw = 0;
+    r.used = 4;
+    r.buf[0] = r.buf[1] = r.buf[2] = r.buf[3] = 0;
+    return r;
+}
+
+DVREN_FN uint32_t dvren_rng_u32(dvren_rng* r)
+{
+    if (r->used >= 4) {
+        dvren_u32x4 c;
+        c.v[0] = r->ctr[0];
+        c.v[1] = r->ctr[1];
+        c.v[2] = r->ctr[2];
+        c.v[3] = r->draw++;
+        c = dvren_philox4x32(c, r->key[0], r->key[1]);
+        r->buf[0] = c.v[0];
+        r->buf[1] = c.v[1];
+        r->buf[2] = c.v[2];
+        r->buf[3] = c.v[3];
+        r->used = 0;
+    }
+    return r->buf[r->used++];
+}
+
+/* Uniform in [0, 1). */
+DVREN_FN float dvren_rng_uniform(dvren_rng* r) { return dvren_u32_to_unit(dvren_rng_u32(r)); }
+
+/* ---- IEEE half precision (binary16) storage -------------------------------
+ * Conversions by bit manipulation, identical on both paths; round to nearest
+ * even, with subnormals, infinities and NaN (IEEE 754-2008, 3.6). */
+
+DVREN_FN float dvren_half_to_float(uint16_t h)
+{
+    uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
+    uint32_t exp = (h >> 10) & 0x1Fu;
+    uint32_t man = h & 0x3FFu;
+    if (exp == 0) {
+        /* zero or subnormal: man * 2^-24 */
+        float v = (float)man * (1.0f / 16777216.0f);
+        return sign ? -v : v;
+    }
+    if (exp == 31) return dvren__bits_to_float(sign | 0x7F800000u | (man << 13));
+    return dvren__bits_to_float(sign | ((exp + 112u) << 23) | (man << 13));
+}
+
+DVREN_FN uint16_t dvren_float_to_half(float f)
+{
+    uint32_t x = dvren__float_to_bits(f);
+    uint32_t sign = (x >> 16) & 0x8000u;
+    uint32_t absx = x & 0x7FFFFFFFu;
+    if (absx >= 0x7F800000u) /* inf or NaN (NaN keeps a quiet bit) */
+        return (uint16_t)(sign | 0x7C00u | (absx > 0x7F800000u ? 0x200u : 0u));
+    if (absx >= 0x477FF000u) return (uint16_t)(sign | 0x7C00u); /* rounds to >= 65520: inf */
+    if (absx < 0x38800000u) {
+        /* result is subnormal or zero: value / 2^-24, rounded to nearest even */
+        uint32_t man = (absx & 0x7FFFFFu) | 0x800000u;
+        int e = (int)(absx >> 23);
+        int shift = 126 - e; /* value = man * 2^(e-150); half units are 2^-24 */
+        uint32_t q, rem, halfway;
+        if (e == 0 || shift > 24) return (uint16_t)sign;
+        q = man >> shift;
+        rem = man & ((1u << shift) - 1u);
+        halfway = 1u << (shift - 1);
+        if (rem > halfway || (rem == halfway && (q & 1u))) q++;
+        return (uint16_t)(sign | q);
+    }
+    {
+        uint32_t r = absx - 0x38000000u; /* rebias exponent 127 -> 15 */
+        uint32_t q = r >> 13;
+        uint32_t rem = r & 0x1FFFu;
+        if (rem > 0x1000u || (rem == 0x1000u && (q & 1u))) q++;
+        return (uint16_t)(sign | q);
+    }
+}
+
+/* ---- cameras -------------------------------------------------------------------
+ * One plain struct for every camera model, so that device code can generate
+ * rays without function pointers. Conventions (OpenGL): right-handed world,
+ * the camera looks down its -z axis with +y up; pixel (0,0) is the top-left
+ * corner of the image, x to the right, y down; pixel centres are at +0.5. */
+#define DVREN_CAMERA_NONE 0u
+#define DVREN_CAMERA_PINHOLE 1u      /* perspective from eye, basis, tan(fov_y/2) */
+#define DVREN_CAMERA_ORTHOGRAPHIC 2u /* parallel rays along forward */
+#define DVREN_CAMERA_MATRIX 3u       /* inverse of projection*view (OpenGL clip space) */
+
+typedef struct dvren_camera {
+    uint32_t model;          /* DVREN_CAMERA_* */
+    uint32_t perspective;    /* MATRIX: 1 when the projection is perspective */
+    float eye[3];            /* world position of the camera (centre of projection) */
+    float forward[3];        /* unit view direction (camera -z) */
+    float right[3];          /* unit camera +x */
+    float up[3];             /* unit camera +y */
+    float tan_half_fov_y;    /* PINHOLE: tan(vertical field of view / 2) */
+    float ortho_height;      /* ORTHOGRAPHIC: world units spanned by the image height */
+    float inv_view_proj[16]; /* MATRIX: inverse(P*V), column-major (OpenGL) */
+} dvren_camera;
+
+/* Ray through image position (px, py) in pixels (top-left origin, y down) of a
+ * width x height image: its origin and unit direction. PINHOLE and
+ * perspective MATRIX rays start at the eye; ORTHOGRAPHIC rays start on the
+ * plane through the eye; orthographic MATRIX rays start on the near plane.
+ * Ray distances (and the depth output) are measured from that origin.
+ * dvren_ray_box: slab test of a ray against the box [bmin, bmax]; on a hit
+ * returns 1 with the entry distance *t0 (clamped to >= 0: rays may start
+ * inside) and the exit distance *t1 > *t0; axis-parallel rays are handled
+ * without 0*inf. Both in each precision (generic names below). */
+#define DVREN__REAL_GEOM(R, V, S, M)                                                                                   \
+    DVREN_FN V dvren__unproject##S(const float* m, R x, R y, R z)                                                      \
+    {                                                                                                                  \
+        /* column-major: element (row r, column c) is m[c*4 + r] */                                                   \
+        R w = (R)m[3] * x + (R)m[7] * y + (R)m[11] * z + (R)m[15];                                                     \
+        R iw = (w != (R)0) ? (R)1 / w : (R)0;                                                                          \
+        return dvren__v3##S(((R)m[0] * x + (R)m[4] * y + (R)m[8] * z + (R)m[12]) * iw,                                 \
+                            ((R)m[1] * x + (R)m[5] * y + (R)m[9] * z + (R)m[13]) * iw,                                 \
+                            ((R)m[2] * x + (R)m[6] * y + (R)m[10] * z + (R)m[14]) * iw);                               \
+    }                                                                                                                  \
+    DVREN_FN void dvren__camera_ray##S(const dvren_camera* c, R px, R py, R width, R height, V* origin, V* dir)        \
+    {                                                                                                                  \
+        R nx = (R)2 * px / width - (R)1;  /* NDC x in [-1, 1], +1 at the right */                                    \
+        R ny = (R)1 - (R)2 * py / height; /* NDC y in [-1, 1], +1 at the top */                                      \
+        V e = dvren__v3p##S(c->eye), f = dvren__v3p##S(c->forward);                                                   \
+        V r = dvren__v3p##S(c->right), u = dvren__v3p##S(c->up);                                                      \
+        if (c->model == DVREN_CAMERA_ORTHOGRAPHIC) {                                                                   \
+            R hh = (R)0.5 * (R)c->ortho_height, hw = hh * width / height;                                              \
+            *origin = dvren__madd3##S(dvren__madd3##S(e, r, nx * hw), u, ny * hh);                                     \
+            *dir = f;                                                                                                  \
+        } else if (c->model == DVREN_CAMERA_MATRIX) {                                                                  \
+            V pn = dvren__unproject##S(c->inv_view_proj, nx, ny, (R)-1);                                               \
+            V pf = dvren__unproject##S(c->inv_view_proj, nx, ny, (R)1);                                                \
+            *origin = c->perspective ? e : pn;                                                                         \
+            *dir = dvren__normalize3##S(dvren__sub3##S(pf, pn));                                                       \
+        } else {                                                                                                       \
+            R th = (R)c->tan_half_fov_y, tw = th * width / height;                                                     \
+            *origin = e;                                                                                               \
+            *dir = dvren__normalize3##S(dvren__madd3##S(dvren__madd3##S(f, r, nx * tw), u, ny * th));                  \
+        }                                                                                                              \
+    }                                                                                                                  \
+    DVREN_FN int dvren__ray_box##S(V o, V d, const float* bmin, const float* bmax, R* t0, R* t1)                       \
+    {                                                                                                                  \
+        R lo = (R)0, hi = (R)3.0e38;                                                                                   \
+        R oo[3], dd[3];                                                                                                \
+        int a;                                                                                                         \
+        oo[0] = o.x;                                                                                                   \
+        oo[1] = o.y;                                                                                                   \
+        oo[2] = o.z;                                                                                                   \
+        dd[0] = d.x;                                                                                                   \
+        dd[1] = d.y;                                                                                                   \
+        dd[2] = d.z;                                                                                                   \
+        for (a = 0; a < 3; ++a) {                                                                                      \
+            if (dd[a] == (R)0) {                                                                                       \
+                if (oo[a] < (R)bmin[a] || oo[a] > (R)bmax[a]) return 0;                                                \
+            } else {                                                                                                   \
+                R inv = (R)1 / dd[a];                                                                                  \
+                R ta = ((R)bmin[a] - oo[a]) * inv, tb = ((R)bmax[a] - oo[a]) * inv;                                    \
+                lo = dvren__max##S(lo, dvren__min##S(ta, tb));                                                         \
+                hi = dvren__min##S(hi, dvren__max##S(ta, tb));                                                         \
+            }                                                                                                          \
+        }                                                                                                              \
+        *t0 = lo;                                                                                                      \
+        *t1 = hi;                                                                                                      \
+        return hi > lo;                                                                                                \
+    }
+
+DVREN__REAL_GEOM(float, dvren_float3, _32, f)
+#if !DVREN_ON_GPU
+DVREN__REAL_GEOM(double, dvren_double3, _64, )
+#endif
+#define dvren_camera_ray DVREN__RN(dvren__camera_ray)
+#define dvren_ray_box DVREN__RN(dvren__ray_box)
+
+/* ---- what the stages see -------------------------------------------------------- */
+
+/* The march budget a sampler receives: the plan's request and the field's
+ * resolution. A zero means "not requested": the sampler uses its own
+ * parameters, and failing those half a voxel (the Nyquist step). */
+typedef struct dvren_march_budget {
+    float step_world;         /* plan: step length in world units, or 0 */
+    uint32_t samples_per_ray; /* plan: samples per ray, or 0 */
+    float voxel_world;        /* field: smallest voxel edge in world units (> 0) */
+    uint32_t pad;
+} dvren_march_budget;
+
+/* Per-ray sampler state, in the precision of the march; its meaning belongs
+ * to the sampler. */
+typedef struct dvren__sstate_32 {
+    float f[DVREN_SAMPLER_STATE_WORDS / 2];
+    uint32_t u[DVREN_SAMPLER_STATE_WORDS / 2];
+} dvren__sstate_32;
+typedef struct dvren__sstate_64 {
+    double f[DVREN_SAMPLER_STATE_WORDS / 2];
+    uint32_t u[DVREN_SAMPLER_STATE_WORDS / 2];
+} dvren__sstate_64;
+typedef dvren__sstate_64 dvren_sampler_state_f64;
+#define dvren_sampler_state DVREN__RN(dvren__sstate)
+
+/* ---- framebuffer ------------------------------------------------------------------ */
+/* Output selection bits (dvren_plan_desc.outputs). */
+#define DVREN_OUTPUT_RGB 0x01u           /* float32 (H, W, 3): composited radiance + T * background */
+#define DVREN_OUTPUT_ALPHA 0x02u         /* float32 (H, W): opacity 1 - T */
+#define DVREN_OUTPUT_DEPTH 0x04u         /* float32 (H, W): sum(w_i t_i) / sum(w_i), 0 where alpha = 0 */
+#define DVREN_OUTPUT_TRANSMITTANCE 0x08u /* float32 (H, W): T, the light that passed through */
+#define DVREN_OUTPUT_HIT 0x10u           /* uint8 (H, W): 1 where a ray entered the field's box */
+#define DVREN_OUTPUT_SAMPLES 0x20u       /* uint32 (H, W): samples taken, summed over spp */
+#define DVREN_OUTPUT_ALL 0x3Fu
+
+/* Raw pointers to the outputs of one framebuffer (any may be null), row-major
+ * (y, x), row 0 at the top of the image. */
+typedef struct dvren_fb_view {
+    float* rgb;
+    float* alpha;
+    float* depth;
+    float* transmittance;
+    uint8_t* hit;
+    uint32_t* samples;
+    uint32_t width, height;
+} dvren_fb_view;
+
+/* ---- gradients ------------------------------------------------------------------
+ * Where a per-sample backward function adds the gradient of one parameter
+ * buffer (the host binds it into the plugin's block with bind_gradients();
+ * ptr NULL: not wanted, the add is a no-op).
+ *   DVREN_GRAD_F32    float32 atomics: fast; the summation order varies, so the
+ *                     last bits vary from run to run
+ *   DVREN_GRAD_FIXED  int64 fixed point in units of 2^-32 (DVREN_GRAD_FIXED_SCALE)
+ *                     with integer atomics: sums are exact and order-free, so
+ *                     gradients are bitwise the same run after run; the host
+ *                     scales the cotangents so that they are <= 1 and turns the
+ *                     sums back into float32 afterwards
+ *   DVREN_GRAD_F64    float64, plain adds (one thread only: the gradient checker) */
+#define DVREN_GRAD_F32 1u
+#define DVREN_GRAD_FIXED 2u
+#define DVREN_GRAD_F64 3u
+#define DVREN_GRAD_FIXED_SCALE 4294967296.0
+typedef struct dvren_grad_ref {
+    void* ptr;
+    uint32_t mode; /* DVREN_GRAD_* */
+    uint32_t pad;
+} dvren_grad_ref;
+
+/* v * 2^32 rounded to an integer, saturated far inside the int64 range */
+#define DVREN__FIXED_Q(v, out)                                                                                         \
+    do {                                                                                                               \
+        double q_ = (double)(v) * DVREN_GRAD_FIXED_SCALE;                                                              \
+        q_ = q_ > 4.0e18 ? 4.0e18 : (q_ < -4.0e18 ? -4.0e18 : q_);                                                     \
+        (out) = DVREN__LLRINT(q_);                                                                                     \
+    } while (0)
+
+#if DVREN_ON_GPU
+#define DVREN__LLRINT(q) __double2ll_rn(q)
+#if defined(DVREN_JIT_GRAD_MODE)
+#define DVREN__GRAD_MODE(g) DVREN_JIT_GRAD_MODE
+#else
+#define DVREN__GRAD_MODE(g) ((g).mode)
+#endif
+/* v * 2^32 rounded to an integer in float32 arithmetic: the scaling by a
+ * power of two is exact, so this equals DVREN__FIXED_Q of the same float
+ * without float64 work (slow on consumer GPUs) */
+DVREN_FN long long dvren__fixed_q32(float v)
+{
+    float q = v * 4294967296.0f;
+    q = q > 4.0e18f ? 4.0e18f : (q < -4.0e18f ? -4.0e18f : q);
+    return __float2ll_rn(q);
+}
+
+/* Deterministic mode, warp aggregation: the lanes of a warp that add to the
+ * same element at the same time first sum their fixed-point values among
+ * themselves (a tree over the lanes that share the key, found with
+ * __match_any_sync), then the lowest of them issues the atomics. Integer
+ * sums are exact in any grouping and order, so the result is the same bits
+ * whatever lanes happen to run together; neighbouring rays of a warp often
+ * hit the same voxel corners, which cuts the 64-bit atomics several-fold
+ * (the same grouping of the default mode's float32 values was slower than
+ * its plain float4 atomics on an H100: bench/RESULTS.md). Technique:
+ * warp-aggregated atomics with match.any (CUDA C++ Programming Guide, "Warp
+ * Match Functions"); n values per lane, n <= 4. */
+DVREN_FN void dvren__fixed_add_warp(unsigned long long* dst, uint64_t i, long long* q, int n)
+{
+    unsigned active = __activemask(), lane, peers, rest, lt;
+    int rank, k, lead;
+    asm("mov.u32 %0, %%laneid;" : "=r"(lane));
+    peers = __match_any_sync(active, (unsigned long long)(dst + i)); /* the address: lanes may hold different buffers */
+    lt = (1u << lane) - 1u;
+    rest = peers & ~(lt | (1u << lane)); /* peers above this lane */
+    rank = __popc(peers & lt);
+    lead = rank == 0;
+    while (__any_sync(active, rest != 0u)) {
+        /* each lane takes the partial sum of its next remaining peer; the
+         * lanes whose rank has the current bit set have just been taken */
+        int src = rest ? __ffs(rest) - 1 : (int)lane;
+        for (k = 0; k < n; ++k) {
+            long long t = __shfl_sync(active, q[k], src);
+            if (rest) q[k] += t;
+        }
+        rest &= ~__ballot_sync(active, rank & 1);
+        rank >>= 1;
+    }
+    if (lead)
+        for (k = 0; k < n; ++k)
+            if (q[k]) atomicAdd(dst + i + k, (unsigned long long)q[k]); /* two's complement: the same bits */
+}
+
+DVREN_FN void dvren__grad_add_32(dvren_grad_ref g, uint64_t i, float v)
+{
+    if (!g.ptr) return;
+    if (DVREN__GRAD_MODE(g) == DVREN_GRAD_FIXED) {
+        long long k = dvren__fixed_q32(v);
+        dvren__fixed_add_warp((unsigned long long*)g.ptr, i, &k, 1);
+    } else {
+        if (v != 0.0f) atomicAdd((float*)g.ptr + i, v);
+    }
+}
+/* Four consecutive elements i .. i+3 (i a multiple of 4): one vector atomic
+ * on sm_90 and newer, one aggregated group in the deterministic mode. */
+DVREN_FN void dvren__grad_add4_32(dvren_grad_ref g, uint64_t i, float a, float b, float c, float d)
+{
+    if (!g.ptr) return;
+    if (DVREN__GRAD_MODE(g) == DVREN_GRAD_FIXED) {
+        long long k[4];
+        k[0] = dvren__fixed_q32(a);
+        k[1] = dvren__fixed_q32(b);
+        k[2] = dvren__fixed_q32(c);
+        k[3] = dvren__fixed_q32(d);
+        dvren__fixed_add_warp((unsigned long long*)g.ptr, i, k, 4);
+        return;
+    }
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    if (a != 0.0f || b != 0.0f || c != 0.0f || d != 0.0f)
+        atomicAdd((float4*)((float*)g.ptr + i), make_float4(a, b, c, d));
+#else
+    dvren__grad_add_32(g, i, a);
+    dvren__grad_add_32(g, i + 1, b);
+    dvren__grad_add_32(g, i + 2, c);
+    dvren__grad_add_32(g, i + 3, d);
+#endif
+}
+#else
+#if defined(_MSC_VER)
+#include <intrin.h>
+#endif
+#define DVREN__LLRINT(q) ((int64_t)llrint(q))
+/* CPU: compare-and-swap for float32, fetch-add for fixed point; both are
+ * safe with the renderer's worker threads */
+DVREN_FN void dvren__grad_add_f32_atomic(float* p, float v)
+{
+    union { float f; uint32_t u; } o, n;
+#if defined(_MSC_VER)
+    o.f = *(volatile float*)p;
+    for (;;) {
+        long prev;
+        n.f = o.f + v;
+        prev = _InterlockedCompareExchange((volatile long*)p, (long)n.u, (long)o.u);
+        if ((uint32_t)prev == o.u) return;
+        o.u = (uint32_t)prev;
+    }
+#else
+    o.u = __atomic_load_n((uint32_t*)p, __ATOMIC_RELAXED);
+    do {
+        n.f = o.f + v;
+    } while (!__atomic_compare_exchange_n((uint32_t*)p, &o.u, n.u, 1, __ATOMIC_RELAXED, __ATOMIC_RELAXED));
+#endif
+}
+DVREN_FN void dvren__grad_add_64(dvren_grad_ref g, uint64_t i, double v)
+{
+    if (!g.ptr || v == 0.0) return;
+    if (g.mode == DVREN_GRAD_F64) {
+        ((double*)g.ptr)[i] += v;
+    } else if (g.mode == DVREN_GRAD_FIXED) {
+        int64_t k;
+        DVREN__FIXED_Q(v, k);
+#if defined(_MSC_VER)
+        _InterlockedExchangeAdd64((volatile long long*)((int64_t*)g.ptr + i), k);
+#else
+        __atomic_fetch_add((int64_t*)g.ptr + i, k, __ATOMIC_RELAXED);
+#endif
+    } else {
+        dvren__grad_add_f32_atomic((float*)g.ptr + i, (float)v);
+    }
+}
+DVREN_FN void dvren__grad_add_32(dvren_grad_ref g, uint64_t i, float v) { dvren__grad_add_64(g, i, (double)v); }
+DVREN_FN void dvren__grad_add4_64(dvren_grad_ref g, uint64_t i, double a, double b, double c, double d)
+{
+    dvren__grad_add_64(g, i, a);
+    dvren__grad_add_64(g, i + 1, b);
+    dvren__grad_add_64(g, i + 2, c);
+    dvren__grad_add_64(g, i + 3, d);
+}
+DVREN_FN void dvren__grad_add4_32(dvren_grad_ref g, uint64_t i, float a, float b, float c, float d)
+{
+    dvren__grad_add4_64(g, i, (double)a, (double)b, (double)c, (double)d);
+}
+#endif
+/* dvren_grad_add(g, i, v): add v to element i of the gradient g;
+ * dvren_grad_add4(g, i, a, b, c, d): to elements i .. i+3 (i a multiple of 4,
+ * the buffer 16-byte aligned) */
+#define dvren_grad_add DVREN__RN(dvren__grad_add)
+#define dvren_grad_add4 DVREN__RN(dvren__grad_add4)
+
+#endif /* DVREN_DEVICE_H */
+/* >>device end */
+#endif /* DVREN__GEN_DEVICE */
+
+#if defined(DVREN__GEN_MARCH)
+/* >>march begin (generated from kernels/dvren_march.h by ./build.sh gen: do not edit) */
+/* kernels/dvren_march.h - the ray-march template of dvren (single source).
+ *
+ * Emission-absorption volume rendering, front to back, with early ray
+ * termination (Max, "Optical models for direct volume rendering", IEEE TVCG
+ * 1995, eq. 4-6; the quadrature of Mildenhall et al., NeRF, ECCV 2020, eq. 3):
+ *
+ *   alpha_i = 1 - exp(-sigma_i * dt_i)      T_i = prod_{j<i} (1 - alpha_j)
+ *   C = sum_i T_i alpha_i c_i + T_n * background
+ *
+ * and its backward pass by replay (below, "Backward").
+ *
+ * The template calls one field, one shader and one sampler through binding
+ * macros that the includer defines before including this file:
+ *
+ *   DVREN_STAGES_PARAM     extra leading parameter declaration (may be empty)
+ *   DVREN_STAGES_ARG       the matching argument (may be empty)
+ *   DVREN_FIELD_EVAL(P, p, out)                 void; out[0 .. channels-1]
+ *   DVREN_FIELD_EVAL_CHANNEL(P, p, c)           real; channel c alone (with lazy features)
+ *   DVREN_SHADER_DENSITY(P, ch)                 real sigma >= 0 [1/world unit]
+ *   DVREN_SHADER_COLOR(P, ch, grad, dir, rgb)   void; *rgb = emitted radiance
+ *   DVREN_SAMPLER_BEGIN(P, budget, o, d, t0, t1, rng, state)   void
+ *   DVREN_SAMPLER_NEXT(P, state, t, dt)         int; 0 when the ray is done
+ * and, for the backward pass (only where DVREN_MARCH_BACKWARD is defined):
+ *   DVREN_FIELD_EVAL_BWD(P, p, dL_dout)         void; adds to the field's gradients
+ *   DVREN_SHADER_DENSITY_BWD(P, ch, dL_dsigma, dL_dch)            void; dL_dch +=
+ *   DVREN_SHADER_COLOR_BWD(P, ch, grad, dir, dL_drgb, dL_dch, dL_dgrad)  void; dL_dch +=, *dL_dgrad =
+ *
+ * Precision: the per-precision part of this file is compiled in the
+ * precision DVREN_PREC_BITS in force where it is included (dvren_real is
+ * float or double; kernels/dvren_device.h). The CPU path includes it twice:
+ * float32 for rendering, float64 for the gradient checker; NVRTC once, in
+ * float32. Function and type names resolve per precision (DVREN__RN).
+ *
+ * The CPU path (dvren.h) binds the macros to the plugins' C functions
+ * through a table of pointers; the GPU path (dvren_cuda.h) binds them to
+ * direct calls of the same functions compiled by NVRTC, in one fused kernel,
+ * and may fix values known per scene at compile time: DVREN_JIT_NEEDS_GRADIENT,
+ * DVREN_JIT_GRADIENT_CHANNEL, DVREN_JIT_LAZY, DVREN_JIT_DENSITY_CHANNEL (a
+ * run-time index into the channel array would put it in local memory on the
+ * GPU), DVREN_JIT_SKIP_EMPTY.
+ *
+ * Lazy features: when the shader's density reads one channel and the field
+ * can evaluate one channel alone, each sample evaluates that channel first
+ * and the whole field only where sigma > 0. Empty samples emit and absorb
+ * nothing, so the image is the same; they just cost less.
+ *
+ * dvren.h carries one generated copy of this file (">>march begin/end", in
+ * its >>generated section) and reads it twice, in float32 and in float64;
+ * edit this file and run `./build.sh gen`. */
+#ifndef DVREN_MARCH_H
+#define DVREN_MARCH_H
+
+#if defined(DVREN_JIT_NEEDS_GRADIENT)
+#define DVREN__NEEDS_GRADIENT(A) DVREN_JIT_NEEDS_GRADIENT
+#else
+#define DVREN__NEEDS_GRADIENT(A) ((A)->needs_gradient)
+#endif
+#if defined(DVREN_JIT_LAZY)
+#define DVREN__LAZY(A) DVREN_JIT_LAZY
+#define DVREN__DENSITY_CHANNEL(A) DVREN_JIT_DENSITY_CHANNEL
+#else
+#define DVREN__LAZY(A) ((A)->lazy_features)
+#define DVREN__DENSITY_CHANNEL(A) ((A)->density_channel)
+#endif
+#if defined(DVREN_JIT_GRADIENT_CHANNEL)
+#define DVREN__GRADIENT_CHANNEL(A) DVREN_JIT_GRADIENT_CHANNEL
+#else
+#define DVREN__GRADIENT_CHANNEL(A) ((A)->gradient_channel)
+#endif
+#if defined(DVREN_JIT_SKIP_EMPTY)
+#define DVREN__SKIP_EMPTY(A) DVREN_JIT_SKIP_EMPTY
+#else
+#define DVREN__SKIP_EMPTY(A) ((A)->skip_empty)
+#endif
+
+/* Floats per ray of a ray-batch plan: origin xyz, unit direction xyz. */
+#define DVREN_RAY_FLOATS 6
+
+/* Everything one launch (or one CPU render) needs, as plain data. */
+typedef struct dvren_march_args {
+    const void* field;        /* parameter blocks of the three stages */
+    const void* shader;
+    const void* sampler;
+    float bmin[3], bmax[3];   /* field's world bounding box */
+    uint32_t channels;        /* channels the field writes per sample */
+    uint32_t needs_gradient;  /* shader wants the gradient of one channel */
+    uint32_t gradient_channel;
+    float gradient_step[3];   /* central-difference half step per axis: one voxel (world units) */
+    float min_transmittance;  /* early ray termination threshold (0: off) */
+    uint32_t lazy_features;   /* evaluate the density channel first (see above) */
+    uint32_t density_channel;
+    dvren_march_budget budget;
+    dvren_camera camera;
+    uint32_t width, height;   /* full image size in pixels */
+    uint32_t roi_x, roi_y, roi_w, roi_h; /* pixels rendered */
+    uint32_t spp;             /* samples per pixel, >= 1 */
+    uint32_t seed_lo, seed_hi;
+    float background[3];
+    dvren_fb_view fb;         /* forward: outputs written */
+    /* ray-batch plans: ray (y * width + x) is rays[6k .. 6k+5] (DVREN_RAY_FLOATS);
+     * NULL: rays from the camera */
+    const float* rays;
+    /* backward: cotangents dL/d(output) per pixel (rgb, alpha, depth,
+     * transmittance; NULL: zero), multiplied by grad_scale */
+    dvren_fb_view grad;
+    float grad_scale;
+    /* backward: samples with sigma == 0 have zero gradient (the shader's
+     * density is flat there and none of its parameters are being trained) */
+    uint32_t skip_empty;
+    /* backward, optional (spp == 1): the forward render's rgb (H, W, 3) and
+     * transmittance (H, W) of this plan; the replay then takes each ray's
+     * totals from them instead of marching it once more */
+    const float* fwd_rgb;
+    const float* fwd_transmittance;
+} dvren_march_args;
+
+#endif /* DVREN_MARCH_H */
+
+/* ---- per precision ---------------------------------------------------------------- */
+#undef DVREN__MARCH_EMIT
+#if DVREN_PREC_BITS == 64
+#if !defined(DVREN__MARCH_64)
+#define DVREN__MARCH_64
+#define DVREN__MARCH_EMIT
+#endif
+#else
+#if !defined(DVREN__MARCH_32)
+#define DVREN__MARCH_32
+#define DVREN__MARCH_EMIT
+#endif
+#endif
+#if defined(DVREN__MARCH_EMIT)
+#undef DVREN__MARCH_EMIT
+
+/* What one ray returns. depth_w = sum(w_i t_i) and weight = sum(w_i), the
+ * compositing weights w_i = T_i alpha_i; depth is depth_w / weight. */
+typedef struct DVREN__RN(dvren__ray_result) {
+    dvren_vec3 rgb;
+    dvren_real transmittance;
+    dvren_real depth_w;
+    dvren_real weight;
+    uint32_t hit;
+    uint32_t samples;
+} DVREN__RN(dvren__ray_result);
+#define dvren_ray_result DVREN__RN(dvren__ray_result)
+#define dvren_field_gradient DVREN__RN(dvren__field_gradient)
+#define dvren_pixel_ray DVREN__RN(dvren__pixel_ray)
+#define dvren_march_ray DVREN__RN(dvren__march_ray)
+#define dvren_shade_pixel DVREN__RN(dvren__shade_pixel)
+#define dvren_render_pixel DVREN__RN(dvren__render_pixel)
+#define dvren_field_gradient_bwd DVREN__RN(dvren__field_gradient_bwd)
+#define dvren_backward_ray DVREN__RN(dvren__backward_ray)
+#define dvren_backward_pixel DVREN__RN(dvren__backward_pixel)
+
+/* Central-difference gradient of the gradient channel at p, with half step
+ * h[k] along axis k (one voxel: smaller steps see the kinks of trilinear
+ * interpolation and give streaky normals). */
+DVREN_FN dvren_vec3 dvren_field_gradient(DVREN_STAGES_PARAM const dvren_march_args* A, dvren_vec3 p, const float* h)
+{
+    dvren_real a[DVREN_MAX_CHANNELS], b[DVREN_MAX_CHANNELS];
+    dvren_real g[3];
+    int k;
+    uint32_t c = DVREN__GRADIENT_CHANNEL(A);
+    for (k = 0; k < 3; ++k) {
+        dvren_vec3 e = dvren_v3(k == 0 ? (dvren_real)h[0] : (dvren_real)0, k == 1 ? (dvren_real)h[1] : (dvren_real)0,
+                                k == 2 ? (dvren_real)h[2] : (dvren_real)0);
+        DVREN_FIELD_EVAL(A->field, dvren_add3(p, e), a);
+        DVREN_FIELD_EVAL(A->field, dvren_sub3(p, e), b);
+        g[k] = (a[c] - b[c]) / ((dvren_real)2 * (dvren_real)h[k]);
+    }
+    return dvren_v3(g[0], g[1], g[2]);
+}
+
+/* Ray of pixel sample s of pixel (x, y): from the plan's ray list, or from
+ * the camera through the pixel centre (spp == 1) or a random sub-pixel
+ * position (stream DVREN_RNG_STREAM_PIXEL). */
+DVREN_FN void dvren_pixel_ray(const dvren_march_args* A, uint32_t x, uint32_t y, uint32_t s, dvren_vec3* o, dvren_vec3* d)
+{
+    uint32_t pix = y * A->width + x;
+    if (A->rays) {
+        const float* r = A->rays + (uint64_t)pix * DVREN_RAY_FLOATS;
+        *o = dvren_v3p(r);
+        *d = dvren_v3p(r + 3);
+    } else {
+        dvren_real px = (dvren_real)x + (dvren_real)0.5, py = (dvren_real)y + (dvren_real)0.5;
+        if (A->spp > 1) {
+            dvren_rng prng = dvren_rng_make(A->seed_lo, A->seed_hi, pix, s, DVREN_RNG_STREAM_PIXEL);
+            px = (dvren_real)x + (dvren_real)dvren_rng_uniform(&prng);
+            py = (dvren_real)y + (dvren_real)dvren_rng_uniform(&prng);
+        }
+        dvren_camera_ray(&A->camera, px, py, (dvren_real)A->width, (dvren_real)A->height, o, d);
+    }
+}
+
+/* March one ray (o, d unit) through the field's box. */
+DVREN_FN dvren_ray_result dvren_march_ray(DVREN_STAGES_PARAM const dvren_march_args* A, dvren_vec3 o, dvren_vec3 d,
+                                          dvren_rng* rng)
+{
+    dvren_ray_result R;
+    dvren_real t0, t1, t, dt;
+    dvren_real ch[DVREN_MAX_CHANNELS];
+    dvren_sampler_state st;
+    R.rgb = dvren_v3((dvren_real)0, (dvren_real)0, (dvren_real)0);
+    R.transmittance = (dvren_real)1;
+    R.depth_w = (dvren_real)0;
+    R.weight = (dvren_real)0;
+    R.hit = 0;
+    R.samples = 0;
+    if (!dvren_ray_box(o, d, A->bmin, A->bmax, &t0, &t1)) return R;
+    R.hit = 1;
+    DVREN_SAMPLER_BEGIN(A->sampler, &A->budget, o, d, t0, t1, rng, &st);
+    while (DVREN_SAMPLER_NEXT(A->sampler, &st, &t, &dt)) {
+        dvren_vec3 p = dvren_madd3(o, d, t);
+        dvren_real sigma, tr, w;
+        dvren_vec3 c, grad;
+        R.samples++;
+        if (DVREN__LAZY(A)) {
+            ch[DVREN__DENSITY_CHANNEL(A)] = DVREN_FIELD_EVAL_CHANNEL(A->field, p, DVREN__DENSITY_CHANNEL(A));
+            sigma = DVREN_SHADER_DENSITY(A->shader, ch);
+            if (!(sigma > (dvren_real)0)) continue;
+            DVREN_FIELD_EVAL(A->field, p, ch);
+        } else {
+            DVREN_FIELD_EVAL(A->field, p, ch);
+            sigma = DVREN_SHADER_DENSITY(A->shader, ch);
+            if (!(sigma > (dvren_real)0)) continue; /* empty space (and NaN) emits and absorbs nothing */
+        }
+        grad = dvren_v3((dvren_real)0, (dvren_real)0, (dvren_real)0);
+        if (DVREN__NEEDS_GRADIENT(A)) grad = dvren_field_gradient(DVREN_STAGES_ARG A, p, A->gradient_step);
+        DVREN_SHADER_COLOR(A->shader, ch, grad, d, &c);
+        /* 1 - alpha_i computed as exp() directly: no cancellation in T */
+        tr = dvren_exp(-sigma * dt);
+        w = R.transmittance * ((dvren_real)1 - tr);
+        R.rgb = dvren_madd3(R.rgb, c, w);
+        R.depth_w += w * t;
+        R.weight += w;
+        R.transmittance *= tr;
+        if (R.transmittance < (dvren_real)A->min_transmittance) break;
+    }
+    return R;
+}
+
+/* Outputs of pixel (x, y) of the plan: spp rays (one through the pixel
+ * centre when spp == 1, else at random sub-pixel positions), averaged:
+ * out[0..2] rgb, out[3] alpha, out[4] depth, out[5] transmittance. */
+DVREN_FN void dvren_shade_pixel(DVREN_STAGES_PARAM const dvren_march_args* A, uint32_t x, uint32_t y, dvren_real* out,
+                                uint32_t* hit_out, uint32_t* samples_out)
+{
+    dvren_vec3 rgb = dvren_v3((dvren_real)0, (dvren_real)0, (dvren_real)0);
+    dvren_real trans = (dvren_real)0, depth_w = (dvren_real)0, weight = (dvren_real)0;
+    uint32_t hit = 0, samples = 0, s;
+    uint32_t pix = y * A->width + x;
+    dvren_real inv_spp = (dvren_real)1 / (dvren_real)A->spp;
+    dvren_vec3 bg = dvren_v3p(A->background);
+    for (s = 0; s < A->spp; ++s) {
+        dvren_rng srng = dvren_rng_make(A->seed_lo, A->seed_hi, pix, s, DVREN_RNG_STREAM_SAMPLER);
+        dvren_vec3 o, d;
+        dvren_ray_result R;
+        dvren_pixel_ray(A, x, y, s, &o, &d);
+        R = dvren_march_ray(DVREN_STAGES_ARG A, o, d, &srng);
+        rgb = dvren_add3(rgb, dvren_madd3(R.rgb, bg, R.transmittance));
+        trans += R.transmittance;
+        depth_w += R.depth_w;
+        weight += R.weight;
+        hit |= R.hit;
+        samples += R.samples;
+    }
+    out[0] = rgb.x * inv_spp;
+    out[1] = rgb.y * inv_spp;
+    out[2] = rgb.z * inv_spp;
+    out[3] = (dvren_real)1 - trans * inv_spp;
+    out[4] = weight > (dvren_real)0 ? depth_w / weight : (dvren_real)0;
+    out[5] = trans * inv_spp;
+    *hit_out = hit;
+    *samples_out = samples;
+}
+
+/* Render pixel (x, y) of the plan into every output of A->fb that is not null. */
+DVREN_FN void dvren_render_pixel(DVREN_STAGES_PARAM const dvren_march_args* A, uint32_t x, uint32_t y)
+{
+    dvren_real o[6];
+    uint32_t hit, samples, pix = y * A->width + x;
+    dvren_shade_pixel(DVREN_STAGES_ARG A, x, y, o, &hit, &samples);
+    if (A->fb.rgb) {
+        A->fb.rgb[3 * pix + 0] = (float)o[0];
+        A->fb.rgb[3 * pix + 1] = (float)o[1];
+        A->fb.rgb[3 * pix + 2] = (float)o[2];
+    }
+    if (A->fb.alpha) A->fb.alpha[pix] = (float)o[3];
+    if (A->fb.transmittance) A->fb.transmittance[pix] = (float)o[5];
+    if (A->fb.depth) A->fb.depth[pix] = (float)o[4];
+    if (A->fb.hit) A->fb.hit[pix] = (uint8_t)hit;
+    if (A->fb.samples) A->fb.samples[pix] = samples;
+}
+
+#if defined(DVREN_MARCH_BACKWARD)
+/* ---- Backward -----------------------------------------------------------------------
+ * By replay (as Plenoxels and nerfacc do): nothing is stored per sample, so
+ * memory does not grow with the number of samples. For one ray with
+ * tau_i = sigma_i dt_i, T_{i+1} = T_i exp(-tau_i), w_i = T_i - T_{i+1}:
+ *
+ *   dC/dc_i     = w_i
+ *   dC/dtau_i   = T_{i+1} c_i - (C - sum_{k<=i} w_k c_k)     (C includes T_N bg)
+ *   dT_N/dtau_i = -T_N
+ *   dDw/dtau_i  = T_{i+1} t_i - (Dw - sum_{k<=i} w_k t_k)    (Dw = sum w_k t_k)
+ *   dW/dtau_i   = T_{i+1} - (W - sum_{k<=i} w_k)             (W = sum w_k)
+ *
+ * so one pass that knows the ray's totals (C, T_N, Dw, W) can replay the
+ * samples in order and hand each its gradient. The totals come from a first
+ * replay (dvren_march_ray). The pixel's depth D = sum_s Dw_s / sum_s W_s
+ * over its spp rays needs the pixel's sums first: a pass over its rays when
+ * a depth cotangent is given and spp > 1. Early ray termination replays the
+ * same decisions (the same arithmetic), so the gradient is that of the
+ * truncated sum, like the image. */
+
+/* Backward of dvren_field_gradient: dL_dgrad is the cotangent of the
+ * gradient; each of the six evaluations gets +-dL_dgrad[k] / (2 h_k) on the
+ * gradient channel. */
+DVREN_FN void dvren_field_gradient_bwd(DVREN_STAGES_PARAM const dvren_march_args* A, dvren_vec3 p, const float* h,
+                                       dvren_vec3 dL_dgrad)
+{
+    dvren_real g[DVREN_MAX_CHANNELS];
+    dvren_real gk[3];
+    int k;
+    uint32_t c, n = A->channels;
+    gk[0] = dL_dgrad.x;
+    gk[1] = dL_dgrad.y;
+    gk[2] = dL_dgrad.z;
+    for (c = 0; c < n; ++c) g[c] = (dvren_real)0;
+    for (k = 0; k < 3; ++k) {
+        dvren_vec3 e = dvren_v3(k == 0 ? (dvren_real)h[0] : (dvren_real)0, k == 1 ? (dvren_real)h[1] : (dvren_real)0,
+                                k == 2 ? (dvren_real)h[2] : (dvren_real)0);
+        dvren_real v = gk[k] / ((dvren_real)2 * (dvren_real)h[k]);
+        if (v == (dvren_real)0) continue;
+        g[DVREN__GRADIENT_CHANNEL(A)] = v;
+        DVREN_FIELD_EVAL_BWD(A->field, dvren_add3(p, e), g);
+        g[DVREN__GRADIENT_CHANNEL(A)] = -v;
+        DVREN_FIELD_EVAL_BWD(A->field, dvren_sub3(p, e), g);
+    }
+}
+
+/* Replays one ray with its totals R (from dvren_march_ray with the same
+ * rng), handing every sample its gradient. gC: dL/dC of this ray (C
+ * includes T_N bg); gT: dL/dT_N; gD, D, W: the pixel's depth cotangent,
+ * depth and weight sum (gD = 0: no depth term). */
+DVREN_FN void dvren_backward_ray(DVREN_STAGES_PARAM const dvren_march_args* A, dvren_vec3 o, dvren_vec3 d, dvren_rng* rng,
+                                 const dvren_ray_result* R, dvren_vec3 C, dvren_vec3 gC, dvren_real gT, dvren_real gD,
+                                 dvren_real D, dvren_real W)
+{
+    dvren_real t0, t1, t, dt;
+    dvren_real ch[DVREN_MAX_CHANNELS], dch[DVREN_MAX_CHANNELS];
+    dvren_sampler_state st;
+    dvren_real T = (dvren_real)1, pdw = (dvren_real)0, pw = (dvren_real)0;
+    dvren_vec3 pc = dvren_v3((dvren_real)0, (dvren_real)0, (dvren_real)0);
+    dvren_real gTT = -gT * R->transmittance; /* dL/dT_N * dT_N/dtau, the same for every sample */
+    dvren_real gDW = W > (dvren_real)0 ? gD / W : (dvren_real)0;
+    uint32_t n = A->channels, c;
+    if (!dvren_ray_box(o, d, A->bmin, A->bmax, &t0, &t1)) return;
+    DVREN_SAMPLER_BEGIN(A->sampler, &A->budget, o, d, t0, t1, rng, &st);
+    while (DVREN_SAMPLER_NEXT(A->sampler, &st, &t, &dt)) {
+        dvren_vec3 p = dvren_madd3(o, d, t);
+        dvren_real sigma, tr, w, Tn, dtau;
+        dvren_vec3 col, grad, dgrad;
+        if (DVREN__SKIP_EMPTY(A) && DVREN__LAZY(A)) {
+            ch[DVREN__DENSITY_CHANNEL(A)] = DVREN_FIELD_EVAL_CHANNEL(A->field, p, DVREN__DENSITY_CHANNEL(A));
+            sigma = DVREN_SHADER_DENSITY(A->shader, ch);
+            if (!(sigma > (dvren_real)0)) continue;
+            DVREN_FIELD_EVAL(A->field, p, ch);
+        } else {
+            DVREN_FIELD_EVAL(A->field, p, ch);
+            sigma = DVREN_SHADER_DENSITY(A->shader, ch);
+            if (!(sigma > (dvren_real)0)) {
+                /* no absorption, no emission: only a flat-density shader may skip it */
+                if (DVREN__SKIP_EMPTY(A) || !(sigma == (dvren_real)0)) continue;
+                sigma = (dvren_real)0;
+            }
+        }
+        grad = dvren_v3((dvren_real)0, (dvren_real)0, (dvren_real)0);
+        if (DVREN__NEEDS_GRADIENT(A)) grad = dvren_field_gradient(DVREN_STAGES_ARG A, p, A->gradient_step);
+        DVREN_SHADER_COLOR(A->shader, ch, grad, d, &col);
+        /* the forward's arithmetic, operation for operation */
+        tr = dvren_exp(-sigma * dt);
+        w = T * ((dvren_real)1 - tr);
+        pc = dvren_madd3(pc, col, w);
+        pdw += w * t;
+        pw += w;
+        Tn = T * tr;
+        dtau = dvren_dot3(gC, dvren_sub3(dvren_scale3(col, Tn), dvren_sub3(C, pc))) + gTT;
+        if (gDW != (dvren_real)0)
+            dtau += gDW * ((Tn * t - (R->depth_w - pdw)) - D * (Tn - (R->weight - pw)));
+        for (c = 0; c < n; ++c) dch[c] = (dvren_real)0;
+        dgrad = dvren_v3((dvren_real)0, (dvren_real)0, (dvren_real)0);
+        DVREN_SHADER_COLOR_BWD(A->shader, ch, grad, d, dvren_scale3(gC, w), dch, &dgrad);
+        DVREN_SHADER_DENSITY_BWD(A->shader, ch, dtau * dt, dch);
+        DVREN_FIELD_EVAL_BWD(A->field, p, dch);
+        if (DVREN__NEEDS_GRADIENT(A)) dvren_field_gradient_bwd(DVREN_STAGES_ARG A, p, A->gradient_step, dgrad);
+        T = Tn;
+        if (T < (dvren_real)A->min_transmittance) break;
+    }
+}
+
+/* Backward of dvren_render_pixel for pixel (x, y): reads the cotangents of
+ * A->grad at the pixel and adds every parameter's gradient through the
+ * stages' _bwd functions. */
+DVREN_FN void dvren_backward_pixel(DVREN_STAGES_PARAM const dvren_march_args* A, uint32_t x, uint32_t y)
+{
+    uint32_t pix = y * A->width + x, s;
+    dvren_real inv_spp = (dvren_real)1 / (dvren_real)A->spp, k = (dvren_real)A->grad_scale;
+    dvren_vec3 gC = dvren_v3((dvren_real)0, (dvren_real)0, (dvren_real)0);
+    dvren_real gT = (dvren_real)0, gD = (dvren_real)0, D = (dvren_real)0, W = (dvren_real)0;
+    dvren_vec3 bg = dvren_v3p(A->background);
+    if (A->grad.rgb) gC = dvren_scale3(dvren_v3p(A->grad.rgb + 3 * pix), k * inv_spp);
+    if (A->grad.alpha) gT -= (dvren_real)A->grad.alpha[pix] * k * inv_spp;
+    if (A->grad.transmittance) gT += (dvren_real)A->grad.transmittance[pix] * k * inv_spp;
+    if (A->grad.depth) gD = (dvren_real)A->grad.depth[pix] * k;
+    if (gC.x == (dvren_real)0 && gC.y == (dvren_real)0 && gC.z == (dvren_real)0 && gT == (dvren_real)0 &&
+        gD == (dvren_real)0)
+        return;
+    if (gD != (dvren_real)0 && A->spp > 1) {
+        /* the pixel's depth is a ratio of sums over its rays: those sums first */
+        dvren_real dw = (dvren_real)0;
+        for (s = 0; s < A->spp; ++s) {
+            dvren_rng srng = dvren_rng_make(A->seed_lo, A->seed_hi, pix, s, DVREN_RNG_STREAM_SAMPLER);
+            dvren_vec3 o, d;
+            dvren_ray_result R;
+            dvren_pixel_ray(A, x, y, s, &o, &d);
+            R = dvren_march_ray(DVREN_STAGES_ARG A, o, d, &srng);
+            dw += R.depth_w;
+            W += R.weight;
+        }
+        D = W > (dvren_real)0 ? dw / W : (dvren_real)0;
+    }
+    if (A->spp == 1 && A->fwd_rgb && A->fwd_transmittance && gD == (dvren_real)0) {
+        /* the forward pass's outputs are this ray's totals: C (with T_N bg)
+         * and T_N, bit for bit what a replay would compute */
+        dvren_rng srng = dvren_rng_make(A->seed_lo, A->seed_hi, pix, 0u, DVREN_RNG_STREAM_SAMPLER);
+        dvren_vec3 o, d;
+        dvren_ray_result R;
+        R.rgb = dvren_v3((dvren_real)0, (dvren_real)0, (dvren_real)0);
+        R.transmittance = (dvren_real)A->fwd_transmittance[pix];
+        R.depth_w = R.weight = (dvren_real)0;
+        R.hit = 1u;
+        R.samples = 0u;
+        dvren_pixel_ray(A, x, y, 0u, &o, &d);
+        dvren_backward_ray(DVREN_STAGES_ARG A, o, d, &srng, &R, dvren_v3p(A->fwd_rgb + 3 * pix), gC, gT, gD, D, W);
+        return;
+    }
+    for (s = 0; s < A->spp; ++s) {
+        dvren_rng srng = dvren_rng_make(A->seed_lo, A->seed_hi, pix, s, DVREN_RNG_STREAM_SAMPLER);
+        dvren_vec3 o, d;
+        dvren_ray_result R;
+        dvren_pixel_ray(A, x, y, s, &o, &d);
+        R = dvren_march_ray(DVREN_STAGES_ARG A, o, d, &srng);
+        if (!R.hit) continue;
+        if (A->spp == 1) {
+            W = R.weight;
+            D = W > (dvren_real)0 ? R.depth_w / W : (dvren_real)0;
+        }
+        srng = dvren_rng_make(A->seed_lo, A->seed_hi, pix, s, DVREN_RNG_STREAM_SAMPLER);
+        dvren_backward_ray(DVREN_STAGES_ARG A, o, d, &srng, &R, dvren_madd3(R.rgb, bg, R.transmittance), gC, gT, gD, D, W);
+    }
+}
+#endif /* DVREN_MARCH_BACKWARD */
+
+#endif /* per precision */
+/* >>march end */
+#endif /* DVREN__GEN_MARCH */
+
+#if defined(DVREN__GEN_TRAIN)
+/* >>train begin (generated from kernels/dvren_train.h by ./build.sh gen: do not edit) */
+/* kernels/dvren_train.h - per-element code of dvren's training operations
+ * (single source: compiled by the C compiler into dvren.h's CPU loops and
+ * by NVRTC into the GPU's training kernels). Float32 storage, float32
+ * arithmetic except where noted.
+ *
+ *   losses      dvren_loss_elem: value and derivative of L2, L1, Huber
+ *   TV          dvren_tv_voxel: a voxel's term of the total variation and
+ *               the gradient it gathers from every term that reads it
+ *   optimizers  dvren_adam_elem, dvren_sgd_elem: one parameter element
+ *
+ * dvren.h carries a generated copy (">>train begin/end"); edit this file
+ * and run `./build.sh gen`. */
+#ifndef DVREN_TRAIN_H
+#define DVREN_TRAIN_H
+
+/* Loss kinds (dvren_loss_kind). */
+#define DVREN__LOSS_L2 0u
+#define DVREN__LOSS_L1 1u
+#define DVREN__LOSS_HUBER 2u
+
+/* rho(e) of one residual e = prediction - target, and d rho / d e. */
+DVREN_FN float dvren_loss_elem(uint32_t kind, float delta, float e, float* d)
+{
+    float a = dvren_absf(e);
+    if (kind == DVREN__LOSS_L1) {
+        *d = e > 0.0f ? 1.0f : (e < 0.0f ? -1.0f : 0.0f);
+        return a;
+    }
+    if (kind == DVREN__LOSS_HUBER) {
+        if (a < delta) {
+            *d = e / delta;
+            return 0.5f * e * e / delta;
+        }
+        *d = e > 0.0f ? 1.0f : -1.0f;
+        return a - 0.5f * delta;
+    }
+    *d = 2.0f * e;
+    return e * e;
+}
+
+/* Total variation over a (Z, Y, X, C) grid x, channel c, voxel (i, j, k)
+ * (x, y, z indices). The term of voxel u is
+ *   s_u = sqrt(eps + dx_u^2 + dy_u^2 + dz_u^2)     (squared: dx^2 + dy^2 + dz^2)
+ * with dx_u = x[u + e_x] - x[u] (0 on the far face). Returns s_v and puts in
+ * *g the derivative of sum_u s_u with respect to x[v]: from s_v itself and
+ * from s_{v - e_x}, s_{v - e_y}, s_{v - e_z}, each recomputed here, so every
+ * voxel writes only its own gradient (no atomics). */
+#define DVREN_TV_EPS 1e-8f
+DVREN_FN void dvren__tv_diffs(const float* x, uint32_t X, uint32_t Y, uint32_t Z, uint32_t C, uint32_t c, uint32_t i,
+                              uint32_t j, uint32_t k, float* dx, float* dy, float* dz)
+{
+    uint64_t v = (((uint64_t)k * Y + j) * X + i) * C + c;
+    float xv = x[v];
+    *dx = i + 1 < X ? x[v + C] - xv : 0.0f;
+    *dy = j + 1 < Y ? x[v + (uint64_t)X * C] - xv : 0.0f;
+    *dz = k + 1 < Z ? x[v + (uint64_t)X * Y * C] - xv : 0.0f;
+}
+
+DVREN_FN float dvren_tv_voxel(const float* x, uint32_t X, uint32_t Y, uint32_t Z, uint32_t C, uint32_t c, uint32_t i,
+                              uint32_t j, uint32_t k, uint32_t squared, float* g)
+{
+    float dx, dy, dz, s, q, r;
+    dvren__tv_diffs(x, X, Y, Z, C, c, i, j, k, &dx, &dy, &dz);
+    q = dx * dx + dy * dy + dz * dz;
+    if (squared) {
+        s = q;
+        r = -2.0f * (dx + dy + dz);
+    } else {
+        s = sqrtf(DVREN_TV_EPS + q);
+        r = -(dx + dy + dz) / s;
+    }
+    /* the terms of the three lower neighbours read x[v] as their "+e" value */
+    if (i > 0) {
+        float ax, ay, az;
+        dvren__tv_diffs(x, X, Y, Z, C, c, i - 1, j, k, &ax, &ay, &az);
+        r += squared ? 2.0f * ax : ax / sqrtf(DVREN_TV_EPS + ax * ax + ay * ay + az * az);
+    }
+    if (j > 0) {
+        float ax, ay, az;
+        dvren__tv_diffs(x, X, Y, Z, C, c, i, j - 1, k, &ax, &ay, &az);
+        r += squared ? 2.0f * ay : ay / sqrtf(DVREN_TV_EPS + ax * ax + ay * ay + az * az);
+    }
+    if (k > 0) {
+        float ax, ay, az;
+        dvren__tv_diffs(x, X, Y, Z, C, c, i, j, k - 1, &ax, &ay, &az);
+        r += squared ? 2.0f * az : az / sqrtf(DVREN_TV_EPS + ax * ax + ay * ay + az * az);
+    }
+    *g = r;
+    return s;
+}
+
+/* Adam (Kingma and Ba, ICLR 2015, Algorithm 1) for one element, in the
+ * arrangement of torch.optim.Adam: m, v the moments; bc1 = 1 - beta1^t,
+ * sbc2 = sqrt(1 - beta2^t) for step t >= 1; weight decay adds wd * x to g. */
+DVREN_FN void dvren_adam_elem(float* x, float* m, float* v, float g, float lr, float beta1, float beta2, float eps,
+                              float wd, float bc1, float sbc2)
+{
+    float mm, vv;
+    if (wd != 0.0f) g += wd * *x;
+    mm = beta1 * *m + (1.0f - beta1) * g;
+    vv = beta2 * *v + (1.0f - beta2) * g * g;
+    *m = mm;
+    *v = vv;
+    *x -= (lr / bc1) * mm / (sqrtf(vv) / sbc2 + eps);
+}
+
+/* SGD with momentum (torch.optim.SGD: buf = momentum buf + g; x -= lr buf;
+ * the first step starts the buffer at g, which buf = 0 gives as well). */
+DVREN_FN void dvren_sgd_elem(float* x, float* buf, float g, float lr, float momentum, float wd)
+{
+    float b;
+    if (wd != 0.0f) g += wd * *x;
+    b = momentum * *buf + g;
+    *buf = b;
+    *x -= lr * b;
+}
+
+#endif /* DVREN_TRAIN_H */
+/* >>train end */
+#endif /* DVREN__GEN_TRAIN */

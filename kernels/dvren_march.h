@@ -44,9 +44,9 @@
  * and the whole field only where sigma > 0. Empty samples emit and absorb
  * nothing, so the image is the same; they just cost less.
  *
- * dvren.h carries generated copies of this file (">>march begin/end" in
- * float32 and ">>march64 begin/end" in float64); edit this file and run
- * `./build.sh gen`. */
+ * dvren.h carries one generated copy of this file (">>march begin/end", in
+ * its >>generated section) and reads it twice, in float32 and in float64;
+ * edit this file and run `./build.sh gen`. */
 #ifndef DVREN_MARCH_H
 #define DVREN_MARCH_H
 

@@ -113,6 +113,21 @@ for cc in gcc clang; do
         else skip $c "$cc not installed"; fi
     done
 done
+# the opt-outs (DVREN_NO_GRADCHECK, DVREN_NO_CHECKPOINT) leave a header that
+# builds clean, and a copy renamed with DVREN_HEADER_FILE finds itself
+for cc in gcc clang; do
+    c=header_optout_$(cname $cc)
+    if have $cc; then
+        check $c "$cc -std=c11 -DDVREN_NO_GRADCHECK -DDVREN_NO_CHECKPOINT" $cc -std=c11 -O2 $WARN -pedantic \
+            -DDVREN_NO_GRADCHECK -DDVREN_NO_CHECKPOINT -I"$ROOT" -c "$T/impl.c" -o "$T/$c.o"
+    else skip $c "$cc not installed"; fi
+done
+if have gcc; then
+    mkdir -p "$T/renamed"
+    cp dvren.h "$T/renamed/my_dvren.h"
+    printf '#define DVREN_IMPLEMENTATION\n#define DVREN_HEADER_FILE "my_dvren.h"\n#include "my_dvren.h"\nint main(void) { return dvren_dtype_size(DVREN_DTYPE_F32) == 4 ? 0 : 1; }\n' > "$T/renamed/main.c"
+    check header_renamed "a renamed copy (DVREN_HEADER_FILE)" gcc -std=c11 -O1 $WARN -c "$T/renamed/main.c" -o "$T/renamed.o"
+else skip header_renamed "gcc not installed"; fi
 for cc in gcc clang; do
     c=header_static_$(cname $cc)_c11
     if have $cc; then
