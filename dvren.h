@@ -112,7 +112,7 @@
  * plugin may refuse a host (docs/plugins.md, "Versions"). Minor versions only
  * append fields at the end of structs (each begins with struct_size). */
 #define DVREN_ABI_MAJOR 1u
-#define DVREN_ABI_MINOR 1u
+#define DVREN_ABI_MINOR 2u
 #define DVREN_ABI_VERSION ((DVREN_ABI_MAJOR << 16) | DVREN_ABI_MINOR)
 
 #ifndef DVREN_API
@@ -644,6 +644,13 @@ typedef void (*dvren_field_eval_bwd_f64_fn)(const void* block, dvren_double3 p, 
 typedef double (*dvren_shader_density_f64_fn)(const void* block, const double* channels);
 typedef void (*dvren_shader_color_f64_fn)(const void* block, const double* channels, dvren_double3 grad,
                                           dvren_double3 dir, dvren_double3* rgb);
+/* ABI 1.2: density and its backward with the sample's segment length dt */
+typedef float (*dvren_shader_density_dt_fn)(const void* block, const float* channels, float dt);
+typedef void (*dvren_shader_density_dt_bwd_fn)(const void* block, const float* channels, float dt, float dL_dsigma,
+                                               float* dL_dch);
+typedef double (*dvren_shader_density_dt_f64_fn)(const void* block, const double* channels, double dt);
+typedef void (*dvren_shader_density_dt_bwd_f64_fn)(const void* block, const double* channels, double dt,
+                                                   double dL_dsigma, double* dL_dch);
 typedef void (*dvren_shader_density_bwd_f64_fn)(const void* block, const double* channels, double dL_dsigma,
                                                 double* dL_dch);
 typedef void (*dvren_shader_color_bwd_f64_fn)(const void* block, const double* channels, dvren_double3 grad,
@@ -691,7 +698,15 @@ typedef struct dvren_field_iface {
  * dir, dL_drgb, dL_dch, dL_dgrad) (dL_dch +=; *dL_dgrad = the cotangent of
  * grad, zero without shading), both also adding the gradients of the
  * shader's own differentiable buffers. The _f64 members are the float64
- * twins (optional; the gradient checker needs them). */
+ * twins (optional; the gradient checker needs them).
+ * ABI 1.2 (optional): density_dt(block, ch, dt) is density with the
+ * sample's segment length dt (world units, > 0) as the sampler gave it, so
+ * that a transfer function can give opacity per reference step (opacity
+ * correction: sigma = -ln(1 - alpha) / dt0, which composites as
+ * alpha' = 1 - (1 - alpha)^(dt / dt0)); when a shader has it, the march calls
+ * it (and density_dt_bwd, with the same dt) instead of density (and
+ * density_bwd). density and density_bwd stay required: hosts of ABI 1.1
+ * call them. */
 #define DVREN_IFACE_SHADER "dvren.shader/1"
 typedef struct dvren_shader_iface {
     uint32_t struct_size;
@@ -709,7 +724,28 @@ typedef struct dvren_shader_iface {
     dvren_shader_color_f64_fn color_f64;
     dvren_shader_density_bwd_f64_fn density_bwd_f64;
     dvren_shader_color_bwd_f64_fn color_bwd_f64;
+    /* ABI 1.2 (optional): density with the segment length dt */
+    const char* density_dt_name;
+    dvren_shader_density_dt_fn density_dt;
+    const char* density_dt_bwd_name;
+    dvren_shader_density_dt_bwd_fn density_dt_bwd;
+    dvren_shader_density_dt_f64_fn density_dt_f64;
+    dvren_shader_density_dt_bwd_f64_fn density_dt_bwd_f64;
 } dvren_shader_iface;
+
+/* An entry function of a stage interface and its name, declared once, so
+ * the name NVRTC compiles and the function the CPU calls cannot drift
+ * (ABI 1.2; docs/plugins.md, "Entry functions"):
+ *   DVREN_ENTRY(eval, dense_grid_eval)
+ *       -> .eval = dense_grid_eval, .eval_name = "dense_grid_eval"
+ *   DVREN_ENTRY2(eval, dense_grid_eval)
+ *       -> the same, plus the float64 twin .eval_f64 = dense_grid_eval_f64
+ *          (the function DVREN_PNAME(dense_grid_eval) defines in float64)
+ * for designated initialisers of dvren_field_iface, dvren_shader_iface and
+ * dvren_sampler_iface, whose members follow the pattern member,
+ * member_name, member_f64. */
+#define DVREN_ENTRY(member, fn) .member = fn, .member##_name = #fn
+#define DVREN_ENTRY2(member, fn) DVREN_ENTRY(member, fn), .member##_f64 = fn##_f64
 
 /* "dvren.sampler/1": begin() prepares the march of ray o + t d over
  * [t0, t1] (the field's box); next() returns 1 with the next sample distance
@@ -1528,6 +1564,46 @@ static char* dvren__strdup(dvren_context* ctx, const char* s)
 static void dvren__strfree(dvren_context* ctx, char* s)
 {
     if (s) dvren__free(ctx, s, strlen(s) + 1);
+}
+
+/* The one whole-file reader of the implementation: reads path into a
+ * NUL-terminated buffer from ctx's allocator (*size bytes, the terminator
+ * not counted; free *size + 1 bytes). A file larger than max_bytes is an
+ * error before anything is allocated. Errors: IO naming the path, FORMAT
+ * (too large), OUT_OF_MEMORY. */
+static dvren_status dvren__read_file(dvren_context* ctx, const char* module, const char* path, uint64_t max_bytes,
+                                     char** data, size_t* size)
+{
+    FILE* f = fopen(path, "rb");
+    long len;
+    *data = NULL;
+    *size = 0;
+    if (!f) return dvren_set_error(ctx, DVREN_ERROR_IO, module, NULL, "cannot open '%s': %s", path, strerror(errno));
+    if (fseek(f, 0, SEEK_END) != 0 || (len = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0) {
+        fclose(f);
+        return dvren_set_error(ctx, DVREN_ERROR_IO, module, NULL, "cannot read '%s': not a regular file", path);
+    }
+    if ((uint64_t)len > max_bytes) {
+        fclose(f);
+        return dvren_set_error(ctx, DVREN_ERROR_FORMAT, module, NULL, "'%s' is %.0f bytes, more than the %.0f this reader takes",
+                               path, (double)len, (double)max_bytes);
+    }
+    *data = (char*)dvren__alloc(ctx, (size_t)len + 1);
+    if (!*data) {
+        fclose(f);
+        return dvren_set_error(ctx, DVREN_ERROR_OUT_OF_MEMORY, module, NULL, "cannot hold '%s' (%.0f bytes)", path,
+                               (double)len);
+    }
+    if (fread(*data, 1, (size_t)len, f) != (size_t)len) {
+        fclose(f);
+        dvren__free(ctx, *data, (size_t)len + 1);
+        *data = NULL;
+        return dvren_set_error(ctx, DVREN_ERROR_IO, module, NULL, "cannot read '%s'", path);
+    }
+    fclose(f);
+    (*data)[len] = 0;
+    *size = (size_t)len;
+    return DVREN_OK;
 }
 
 /* Grows an array of elem-sized items to hold at least need items. */
@@ -2707,31 +2783,122 @@ static dvren__plugin_rec* dvren__plugin_lookup(const dvren_context* ctx, dvren_p
     return NULL;
 }
 
-/* The GPU path compiles a plugin's device source: warn at load time when it
- * is missing, so a plugin shipped without its *_device.h is noticed before
- * anyone asks for the GPU. The CPU path does not need it. */
-static void dvren__check_device_source(dvren_context* ctx, const char* lib, const dvren_plugin_desc* d)
+/* Path of a plugin's device source file: device_source_file beside its library. */
+static void dvren__device_source_path(const char* lib, const dvren_plugin_desc* d, char* path, size_t cap)
+{
+    const char* slash = strrchr(lib, '/');
+#if defined(_WIN32)
+    const char* bs = strrchr(lib, '\\');
+    if (!slash || (bs && bs > slash)) slash = bs;
+#endif
+    snprintf(path, cap, "%.*s%s", slash ? (int)(slash - lib + 1) : 0, lib,
+             d->device_source_file ? d->device_source_file : "");
+}
+
+/* A plugin's device source text (NUL-terminated, *len + 1 bytes from ctx's
+ * allocator): the embedded device_source, or the file beside its library.
+ * Errors: UNSUPPORTED (the plugin has none), IO (the file is missing). */
+static dvren_status dvren__plugin_source(dvren_context* ctx, const char* lib, const dvren_plugin_desc* d, char** text,
+                                         size_t* len)
 {
     char path[DVREN__PATH_CAP];
-    const char* slash;
-    if (d->kind != DVREN_PLUGIN_FIELD && d->kind != DVREN_PLUGIN_SHADER && d->kind != DVREN_PLUGIN_SAMPLER) return;
-    if (d->device_source) return;
-    if (!d->device_source_file || !*d->device_source_file) {
-        dvren_log(ctx, DVREN_LOG_WARN, DVREN_TAG_STEP, "plugin %s has no device source: it will run on the CPU only",
-                  d->name);
-        return;
+    dvren_status s;
+    *text = NULL;
+    *len = 0;
+    if (d->device_source) {
+        *len = strlen(d->device_source);
+        *text = (char*)dvren__alloc(ctx, *len + 1);
+        if (!*text) return dvren_set_error(ctx, DVREN_ERROR_OUT_OF_MEMORY, d->name, NULL, "out of memory");
+        memcpy(*text, d->device_source, *len + 1);
+        return DVREN_OK;
     }
-    slash = strrchr(lib, '/');
-#if defined(_WIN32)
-    {
-        const char* bs = strrchr(lib, '\\');
-        if (!slash || (bs && bs > slash)) slash = bs;
+    if (!d->device_source_file || !*d->device_source_file)
+        return dvren_set_error(ctx, DVREN_ERROR_UNSUPPORTED, d->name, "give the plugin a device_source_file",
+                               "plugin '%s' has no device source: it cannot run on the GPU", d->name);
+    dvren__device_source_path(lib, d, path, sizeof path);
+    s = dvren__read_file(ctx, d->name, path, (uint64_t)64 << 20, text, len);
+    if (s == DVREN_ERROR_IO)
+        dvren_set_error(ctx, DVREN_ERROR_IO, d->name, "install the device source next to the plugin library",
+                        "cannot open device source '%s' of plugin '%s'", path, d->name);
+    return s;
+}
+
+/* 1 when name occurs in text as a whole identifier. */
+static int dvren__has_identifier(const char* text, const char* name)
+{
+    size_t n = strlen(name);
+    const char* p = text;
+    if (!n) return 0;
+    while ((p = strstr(p, name)) != NULL) {
+        char b = p > text ? p[-1] : ' ', a = p[n];
+        int word_b = (b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z') || (b >= '0' && b <= '9') || b == '_';
+        int word_a = (a >= 'a' && a <= 'z') || (a >= 'A' && a <= 'Z') || (a >= '0' && a <= '9') || a == '_';
+        if (!word_b && !word_a) return 1;
+        p += n;
     }
-#endif
-    snprintf(path, sizeof path, "%.*s%s", slash ? (int)(slash - lib + 1) : 0, lib, d->device_source_file);
-    if (!dvren__file_exists(path))
-        dvren_log(ctx, DVREN_LOG_WARN, DVREN_TAG_STEP,
-                  "plugin %s: device source '%s' is missing: the GPU path will refuse this plugin", d->name, path);
+    return 0;
+}
+
+/* The entry names a stage plugin gives must name functions of its device
+ * source (NVRTC looks them up there), and every function must come with
+ * its name: checked at load, so a typo is an error on the CPU too, not
+ * only when the GPU compiles the kernel. A plugin whose device source is
+ * missing loads with a warning (the CPU path does not need it; the GPU
+ * path will refuse it). */
+static dvren_status dvren__check_device_source(dvren_context* ctx, const char* lib, const dvren__plugin_rec* r)
+{
+    const dvren_plugin_desc* d = r->desc;
+    const char* names[8];
+    const char* fields[8];
+    int have[8];
+    int n = 0, i;
+    char* text = NULL;
+    size_t len = 0;
+    dvren_status s;
+#define DVREN__ENTRY_NAME(iface, m)                 \
+    do {                                            \
+        names[n] = (iface).m##_name;                \
+        fields[n] = #m "_name";                     \
+        have[n++] = (iface).m != NULL;              \
+    } while (0)
+    if (d->kind == DVREN_PLUGIN_FIELD) {
+        DVREN__ENTRY_NAME(r->field, eval);
+        DVREN__ENTRY_NAME(r->field, eval_channel);
+        DVREN__ENTRY_NAME(r->field, eval_bwd);
+    } else if (d->kind == DVREN_PLUGIN_SHADER) {
+        DVREN__ENTRY_NAME(r->shader, density);
+        DVREN__ENTRY_NAME(r->shader, color);
+        DVREN__ENTRY_NAME(r->shader, density_bwd);
+        DVREN__ENTRY_NAME(r->shader, color_bwd);
+        DVREN__ENTRY_NAME(r->shader, density_dt);
+        DVREN__ENTRY_NAME(r->shader, density_dt_bwd);
+    } else if (d->kind == DVREN_PLUGIN_SAMPLER) {
+        DVREN__ENTRY_NAME(r->sampler, begin);
+        DVREN__ENTRY_NAME(r->sampler, next);
+    } else {
+        return DVREN_OK;
+    }
+#undef DVREN__ENTRY_NAME
+    for (i = 0; i < n; ++i)
+        if ((names[i] != NULL) != (have[i] != 0))
+            return dvren_set_error(ctx, DVREN_ERROR_PLUGIN, lib, "declare entries with DVREN_ENTRY(member, function)",
+                                   "plugin '%s': %s is %s but its function is %s", d->name, fields[i],
+                                   names[i] ? "set" : "NULL", have[i] ? "set" : "NULL");
+    s = dvren__plugin_source(ctx, lib, d, &text, &len);
+    if (s != DVREN_OK) {
+        dvren_log(ctx, DVREN_LOG_WARN, DVREN_TAG_STEP, "plugin %s: %s: it runs on the CPU only", d->name,
+                  ctx->last_error);
+        ctx->last_error[0] = 0;
+        return DVREN_OK;
+    }
+    s = DVREN_OK;
+    for (i = 0; i < n && s == DVREN_OK; ++i)
+        if (names[i] && !dvren__has_identifier(text, names[i]))
+            s = dvren_set_error(ctx, DVREN_ERROR_PLUGIN, lib, "declare entries with DVREN_ENTRY(member, function)",
+                                "plugin '%s': %s = '%s' names no function of its device source '%s'", d->name,
+                                fields[i], names[i], d->device_source ? "(embedded)" : d->device_source_file);
+    dvren__free(ctx, text, len + 1);
+    return s;
 }
 
 /* Loads the library at path and registers its plugins. */
@@ -2798,6 +2965,7 @@ static dvren_status dvren__plugin_load_path(dvren_context* ctx, const char* path
         rec->ctx = ctx;
         rec->library = lib_index;
         DVREN__CHECK(dvren__plugin_validate(ctx, path, d, rec));
+        DVREN__CHECK(dvren__check_device_source(ctx, path, rec));
         other = dvren__plugin_lookup(ctx, d->kind, d->name);
         if (other)
             DVREN__FAIL(ctx, DVREN_ERROR_PLUGIN, "plugins", "remove one of the two from the plugin path",
@@ -2824,7 +2992,6 @@ static dvren_status dvren__plugin_load_path(dvren_context* ctx, const char* path
         dvren_log(ctx, DVREN_LOG_INFO, DVREN_TAG_STEP, "loaded %s plugin %s %u.%u from %s",
                   dvren_plugin_kind_name(d->kind), d->name, (unsigned)(d->version >> 16),
                   (unsigned)(d->version & 0xFFFFu), path);
-        dvren__check_device_source(ctx, path, d);
     }
     return DVREN_OK;
 cleanup:
@@ -3251,6 +3418,8 @@ typedef struct dvren__cpu_stages_32 {
     dvren_field_eval_bwd_fn field_eval_bwd; /* backward: NULL when not differentiable */
     dvren_shader_density_bwd_fn density_bwd;
     dvren_shader_color_bwd_fn color_bwd;
+    dvren_shader_density_dt_fn density_dt;  /* ABI 1.2 shaders: used instead of density (NULL: absent) */
+    dvren_shader_density_dt_bwd_fn density_dt_bwd;
 } dvren__cpu_stages_32;
 typedef struct dvren__cpu_stages_64 {
     dvren_field_eval_f64_fn field_eval;
@@ -3262,19 +3431,22 @@ typedef struct dvren__cpu_stages_64 {
     dvren_field_eval_bwd_f64_fn field_eval_bwd;
     dvren_shader_density_bwd_f64_fn density_bwd;
     dvren_shader_color_bwd_f64_fn color_bwd;
+    dvren_shader_density_dt_f64_fn density_dt;
+    dvren_shader_density_dt_bwd_f64_fn density_dt_bwd;
 } dvren__cpu_stages_64;
 
 #define DVREN_STAGES_PARAM const DVREN__RN(dvren__cpu_stages)* S_,
 #define DVREN_STAGES_ARG S_,
 #define DVREN_FIELD_EVAL(P, p, out) S_->field_eval((P), (p), (out))
 #define DVREN_FIELD_EVAL_CHANNEL(P, p, c) S_->field_eval_channel((P), (p), (c))
-#define DVREN_SHADER_DENSITY(P, ch) S_->density((P), (ch))
+#define DVREN_SHADER_DENSITY(P, ch, dt) (S_->density_dt ? S_->density_dt((P), (ch), (dt)) : S_->density((P), (ch)))
 #define DVREN_SHADER_COLOR(P, ch, g, d, rgb) S_->color((P), (ch), (g), (d), (rgb))
 #define DVREN_SAMPLER_BEGIN(P, b, o, d, t0, t1, rng, st) S_->begin((P), (b), (o), (d), (t0), (t1), (rng), (st))
 #define DVREN_SAMPLER_NEXT(P, st, t, dt) S_->next((P), (st), (t), (dt))
 #define DVREN_MARCH_BACKWARD
 #define DVREN_FIELD_EVAL_BWD(P, p, g) S_->field_eval_bwd((P), (p), (g))
-#define DVREN_SHADER_DENSITY_BWD(P, ch, g, dch) S_->density_bwd((P), (ch), (g), (dch))
+#define DVREN_SHADER_DENSITY_BWD(P, ch, dt, g, dch)                                                                    \
+    (S_->density_dt_bwd ? S_->density_dt_bwd((P), (ch), (dt), (g), (dch)) : S_->density_bwd((P), (ch), (g), (dch)))
 #define DVREN_SHADER_COLOR_BWD(P, ch, gr, d, g, dch, dgr) S_->color_bwd((P), (ch), (gr), (d), (g), (dch), (dgr))
 
 /* The march template (kernels/dvren_march.h; its one copy is in >>generated
@@ -3364,7 +3536,7 @@ static dvren_status dvren__params_init(dvren_scene* sc)
                                "field '%s' has no backward (eval_bwd): the scene cannot be DIFFERENTIABLE",
                                sc->stage[0]->rec->desc->name);
     if (!sc->cpu.density_bwd || !sc->cpu.color_bwd || !sc->stage[1]->rec->shader.density_bwd_name ||
-        !sc->stage[1]->rec->shader.color_bwd_name)
+        !sc->stage[1]->rec->shader.color_bwd_name || (sc->cpu.density_dt && !sc->cpu.density_dt_bwd))
         return dvren_set_error(ctx, DVREN_ERROR_UNSUPPORTED, "scene", "use a differentiable shader (emission_absorption)",
                                "shader '%s' has no backward (density_bwd, color_bwd): the scene cannot be DIFFERENTIABLE",
                                sc->stage[1]->rec->desc->name);
@@ -3484,6 +3656,8 @@ DVREN_API dvren_status dvren_scene_create(dvren_context* ctx, const dvren_scene_
         sc->cpu.field_eval_bwd = f->eval_bwd;
         sc->cpu.density_bwd = sh->density_bwd;
         sc->cpu.color_bwd = sh->color_bwd;
+        sc->cpu.density_dt = sh->density_dt;
+        sc->cpu.density_dt_bwd = sh->density_dt_bwd;
         sc->cpu64.field_eval = f->eval_f64;
         sc->cpu64.field_eval_channel = f->eval_channel_f64;
         sc->cpu64.density = sh->density_f64;
@@ -3493,6 +3667,8 @@ DVREN_API dvren_status dvren_scene_create(dvren_context* ctx, const dvren_scene_
         sc->cpu64.field_eval_bwd = f->eval_bwd_f64;
         sc->cpu64.density_bwd = sh->density_bwd_f64;
         sc->cpu64.color_bwd = sh->color_bwd_f64;
+        sc->cpu64.density_dt = sh->density_dt_f64;
+        sc->cpu64.density_dt_bwd = sh->density_dt_bwd_f64;
     }
     /* the blocks read the buffers where the backend placed them */
     for (k = 0; k < 3; ++k) {
@@ -4820,8 +4996,6 @@ DVREN_API dvren_status dvren_checkpoint_load(dvren_scene* sc, dvren_optimizer* o
     dvren_status status = DVREN_OK;
     unsigned char* buf = NULL;
     size_t size = 0, pos;
-    FILE* f = NULL;
-    long len;
     uint32_t count = 0, i = 0, k;
     dvren__ckpt_entry_view* ents = NULL;
     if (!sc || !path)
@@ -4830,14 +5004,14 @@ DVREN_API dvren_status dvren_checkpoint_load(dvren_scene* sc, dvren_optimizer* o
     if (opt && opt->scene != sc)
         return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "checkpoint", NULL, "the optimizer belongs to another scene");
     if (user_size) *user_size = 0;
-    f = fopen(path, "rb");
-    if (!f) return dvren_set_error(ctx, DVREN_ERROR_IO, "checkpoint", NULL, "cannot open '%s': %s", path, strerror(errno));
-    if (fseek(f, 0, SEEK_END) != 0 || (len = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0)
-        DVREN__FAIL(ctx, DVREN_ERROR_IO, "checkpoint", NULL, "cannot read '%s'", path);
-    size = (size_t)len;
-    buf = (unsigned char*)dvren__alloc(ctx, size ? size : 1);
-    if (!buf) DVREN__FAIL(ctx, DVREN_ERROR_OUT_OF_MEMORY, "checkpoint", NULL, "out of memory");
-    if (fread(buf, 1, size, f) != size) DVREN__FAIL(ctx, DVREN_ERROR_IO, "checkpoint", NULL, "cannot read '%s'", path);
+    {
+        /* the file holds at most every parameter three times, and the rest is small */
+        uint64_t cap = 1u << 20;
+        char* text = NULL;
+        for (i = 0; i < sc->nparams; ++i) cap += 3u * sc->param[i].pub.numel * sizeof(float) + 256u;
+        DVREN__CHECK(dvren__read_file(ctx, "checkpoint", path, cap, &text, &size));
+        buf = (unsigned char*)text;
+    }
     if (size < 20 || memcmp(buf, "DVRNCKPT", 8) != 0)
         DVREN__FAIL(ctx, DVREN_ERROR_FORMAT, "checkpoint", NULL, "'%s' is not a dvren checkpoint (no DVRNCKPT magic)", path);
     if (dvren__rd32(buf + 8) != 1u)
@@ -4983,9 +5157,8 @@ truncated:
     status = dvren_set_error(ctx, DVREN_ERROR_FORMAT, "checkpoint", NULL, "'%s': entry %u runs past the end of the file",
                              path, (unsigned)i);
 cleanup:
-    if (f) fclose(f);
     dvren__free(ctx, ents, (count ? count : 1) * sizeof *ents);
-    dvren__free(ctx, buf, size ? size : 1);
+    if (buf) dvren__free(ctx, buf, size + 1);
     return status;
 }
 #endif /* DVREN_NO_CHECKPOINT */
@@ -6184,13 +6357,13 @@ DVREN_FN void dvren__grad_add4_32(dvren_grad_ref g, uint64_t i, float a, float b
  *   DVREN_STAGES_ARG       the matching argument (may be empty)
  *   DVREN_FIELD_EVAL(P, p, out)                 void; out[0 .. channels-1]
  *   DVREN_FIELD_EVAL_CHANNEL(P, p, c)           real; channel c alone (with lazy features)
- *   DVREN_SHADER_DENSITY(P, ch)                 real sigma >= 0 [1/world unit]
+ *   DVREN_SHADER_DENSITY(P, ch, dt)             real sigma >= 0 [1/world unit]; dt: the segment length
  *   DVREN_SHADER_COLOR(P, ch, grad, dir, rgb)   void; *rgb = emitted radiance
  *   DVREN_SAMPLER_BEGIN(P, budget, o, d, t0, t1, rng, state)   void
  *   DVREN_SAMPLER_NEXT(P, state, t, dt)         int; 0 when the ray is done
  * and, for the backward pass (only where DVREN_MARCH_BACKWARD is defined):
  *   DVREN_FIELD_EVAL_BWD(P, p, dL_dout)         void; adds to the field's gradients
- *   DVREN_SHADER_DENSITY_BWD(P, ch, dL_dsigma, dL_dch)            void; dL_dch +=
+ *   DVREN_SHADER_DENSITY_BWD(P, ch, dt, dL_dsigma, dL_dch)        void; dL_dch +=
  *   DVREN_SHADER_COLOR_BWD(P, ch, grad, dir, dL_drgb, dL_dch, dL_dgrad)  void; dL_dch +=, *dL_dgrad =
  *
  * Precision: the per-precision part of this file is compiled in the
@@ -6384,12 +6557,12 @@ DVREN_FN dvren_ray_result dvren_march_ray(DVREN_STAGES_PARAM const dvren_march_a
         R.samples++;
         if (DVREN__LAZY(A)) {
             ch[DVREN__DENSITY_CHANNEL(A)] = DVREN_FIELD_EVAL_CHANNEL(A->field, p, DVREN__DENSITY_CHANNEL(A));
-            sigma = DVREN_SHADER_DENSITY(A->shader, ch);
+            sigma = DVREN_SHADER_DENSITY(A->shader, ch, dt);
             if (!(sigma > (dvren_real)0)) continue;
             DVREN_FIELD_EVAL(A->field, p, ch);
         } else {
             DVREN_FIELD_EVAL(A->field, p, ch);
-            sigma = DVREN_SHADER_DENSITY(A->shader, ch);
+            sigma = DVREN_SHADER_DENSITY(A->shader, ch, dt);
             if (!(sigma > (dvren_real)0)) continue; /* empty space (and NaN) emits and absorbs nothing */
         }
         grad = dvren_v3((dvren_real)0, (dvren_real)0, (dvren_real)0);
@@ -6530,12 +6703,12 @@ DVREN_FN void dvren_backward_ray(DVREN_STAGES_PARAM const dvren_march_args* A, d
         dvren_vec3 col, grad, dgrad;
         if (DVREN__SKIP_EMPTY(A) && DVREN__LAZY(A)) {
             ch[DVREN__DENSITY_CHANNEL(A)] = DVREN_FIELD_EVAL_CHANNEL(A->field, p, DVREN__DENSITY_CHANNEL(A));
-            sigma = DVREN_SHADER_DENSITY(A->shader, ch);
+            sigma = DVREN_SHADER_DENSITY(A->shader, ch, dt);
             if (!(sigma > (dvren_real)0)) continue;
             DVREN_FIELD_EVAL(A->field, p, ch);
         } else {
             DVREN_FIELD_EVAL(A->field, p, ch);
-            sigma = DVREN_SHADER_DENSITY(A->shader, ch);
+            sigma = DVREN_SHADER_DENSITY(A->shader, ch, dt);
             if (!(sigma > (dvren_real)0)) {
                 /* no absorption, no emission: only a flat-density shader may skip it */
                 if (DVREN__SKIP_EMPTY(A) || !(sigma == (dvren_real)0)) continue;
@@ -6558,7 +6731,7 @@ DVREN_FN void dvren_backward_ray(DVREN_STAGES_PARAM const dvren_march_args* A, d
         for (c = 0; c < n; ++c) dch[c] = (dvren_real)0;
         dgrad = dvren_v3((dvren_real)0, (dvren_real)0, (dvren_real)0);
         DVREN_SHADER_COLOR_BWD(A->shader, ch, grad, d, dvren_scale3(gC, w), dch, &dgrad);
-        DVREN_SHADER_DENSITY_BWD(A->shader, ch, dtau * dt, dch);
+        DVREN_SHADER_DENSITY_BWD(A->shader, ch, dt, dtau * dt, dch);
         DVREN_FIELD_EVAL_BWD(A->field, p, dch);
         if (DVREN__NEEDS_GRADIENT(A)) dvren_field_gradient_bwd(DVREN_STAGES_ARG A, p, A->gradient_step, dgrad);
         T = Tn;

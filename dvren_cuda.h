@@ -744,54 +744,6 @@ static void dvren__hash(const void* data, size_t n, uint64_t* h)
     }
 }
 
-/* The plugin's device source: embedded text, or the file beside its library. */
-static dvren_status dvren__cu_plugin_source(dvren_context* ctx, const dvren__plugin_rec* r, char** text, size_t* len)
-{
-    const dvren_plugin_desc* d = r->desc;
-    const char* lib = ctx->libs[r->library].path;
-    const char* slash = strrchr(lib, '/');
-    char path[DVREN__PATH_CAP];
-    FILE* f;
-    long n;
-    *text = NULL;
-    *len = 0;
-    if (d->device_source) {
-        *len = strlen(d->device_source);
-        *text = (char*)dvren__alloc(ctx, *len + 1);
-        if (!*text) return dvren_set_error(ctx, DVREN_ERROR_OUT_OF_MEMORY, "cuda", NULL, "out of memory");
-        memcpy(*text, d->device_source, *len + 1);
-        return DVREN_OK;
-    }
-#if defined(_WIN32)
-    {
-        const char* bs = strrchr(lib, '\\');
-        if (!slash || (bs && bs > slash)) slash = bs;
-    }
-#endif
-    if (!d->device_source_file || !*d->device_source_file)
-        return dvren_set_error(ctx, DVREN_ERROR_UNSUPPORTED, d->name, "give the plugin a device_source_file",
-                               "plugin '%s' has no device source: it cannot run on the GPU", d->name);
-    snprintf(path, sizeof path, "%.*s%s", slash ? (int)(slash - lib + 1) : 0, lib, d->device_source_file);
-    f = fopen(path, "rb");
-    if (!f)
-        return dvren_set_error(ctx, DVREN_ERROR_IO, d->name, "install the device source next to the plugin library",
-                               "cannot open device source '%s' of plugin '%s': %s", path, d->name, strerror(errno));
-    fseek(f, 0, SEEK_END);
-    n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    *text = n >= 0 ? (char*)dvren__alloc(ctx, (size_t)n + 1) : NULL;
-    if (!*text || fread(*text, 1, (size_t)n, f) != (size_t)n) {
-        fclose(f);
-        if (*text) dvren__free(ctx, *text, (size_t)n + 1);
-        *text = NULL;
-        return dvren_set_error(ctx, DVREN_ERROR_IO, d->name, NULL, "cannot read device source '%s'", path);
-    }
-    fclose(f);
-    (*text)[n] = 0;
-    *len = (size_t)n;
-    return DVREN_OK;
-}
-
 /* Composes the fused kernel of a scene: kernels/, the plugins' device
  * sources with their JIT constants, the binding macros, the entry point.
  * #line directives keep NVRTC's messages in the plugins' own file names. */
@@ -821,7 +773,7 @@ static dvren_status dvren__cu_compose(dvren_scene* sc, dvren__text* t, uint32_t 
         const dvren__plugin_rec* r = sc->stage[k]->rec;
         char* src = NULL;
         size_t len = 0;
-        DVREN__CHECK(dvren__cu_plugin_source(ctx, r, &src, &len));
+        DVREN__CHECK(dvren__plugin_source(ctx, ctx->libs[r->library].path, r->desc, &src, &len));
         dvren__text_fmt(t, "#line 1 \"%s %s: jit_defines\"\n", kinds[k], r->desc->name);
         if (sc->stage[k]->info.jit_defines) {
             dvren__text_str(t, sc->stage[k]->info.jit_defines);
@@ -847,7 +799,13 @@ static dvren_status dvren__cu_compose(dvren_scene* sc, dvren__text* t, uint32_t 
                         sc->stage[0]->rec->field.eval_channel_name);
     else
         dvren__text_str(t, "#define DVREN_FIELD_EVAL_CHANNEL(P, p, c) 0.0f\n");
-    dvren__text_fmt(t, "#define DVREN_SHADER_DENSITY(P, ch) %s(S_->shader, ch)\n", sc->stage[1]->rec->shader.density_name);
+    /* ABI 1.2 shaders take the segment length; older ones ignore it */
+    if (sc->stage[1]->rec->shader.density_dt_name)
+        dvren__text_fmt(t, "#define DVREN_SHADER_DENSITY(P, ch, dt) %s(S_->shader, ch, dt)\n",
+                        sc->stage[1]->rec->shader.density_dt_name);
+    else
+        dvren__text_fmt(t, "#define DVREN_SHADER_DENSITY(P, ch, dt) %s(S_->shader, ch)\n",
+                        sc->stage[1]->rec->shader.density_name);
     dvren__text_fmt(t, "#define DVREN_SHADER_COLOR(P, ch, g, d, rgb) %s(S_->shader, ch, g, d, rgb)\n",
                     sc->stage[1]->rec->shader.color_name);
     dvren__text_fmt(t, "#define DVREN_SAMPLER_BEGIN(P, b, o, d, t0, t1, rng, st) %s(S_->sampler, b, o, d, t0, t1, rng, st)\n",
@@ -858,8 +816,12 @@ static dvren_status dvren__cu_compose(dvren_scene* sc, dvren__text* t, uint32_t 
         /* dvren__params_init checked that these exist */
         dvren__text_fmt(t, "#define DVREN_MARCH_BACKWARD 1\n#define DVREN_FIELD_EVAL_BWD(P, p, g) %s(S_->field, p, g)\n",
                         sc->stage[0]->rec->field.eval_bwd_name);
-        dvren__text_fmt(t, "#define DVREN_SHADER_DENSITY_BWD(P, ch, g, dch) %s(S_->shader, ch, g, dch)\n",
-                        sc->stage[1]->rec->shader.density_bwd_name);
+        if (sc->stage[1]->rec->shader.density_dt_bwd_name)
+            dvren__text_fmt(t, "#define DVREN_SHADER_DENSITY_BWD(P, ch, dt, g, dch) %s(S_->shader, ch, dt, g, dch)\n",
+                            sc->stage[1]->rec->shader.density_dt_bwd_name);
+        else
+            dvren__text_fmt(t, "#define DVREN_SHADER_DENSITY_BWD(P, ch, dt, g, dch) %s(S_->shader, ch, g, dch)\n",
+                            sc->stage[1]->rec->shader.density_bwd_name);
         dvren__text_fmt(t,
                         "#define DVREN_SHADER_COLOR_BWD(P, ch, gr, d, g, dch, dgr) %s(S_->shader, ch, gr, d, g, dch, dgr)\n",
                         sc->stage[1]->rec->shader.color_bwd_name);
@@ -2658,13 +2620,13 @@ static const char* const dvren__cuda_src_march[] = {
 " *   DVREN_STAGES_ARG       the matching argument (may be empty)\n",
 " *   DVREN_FIELD_EVAL(P, p, out)                 void; out[0 .. channels-1]\n",
 " *   DVREN_FIELD_EVAL_CHANNEL(P, p, c)           real; channel c alone (with lazy features)\n",
-" *   DVREN_SHADER_DENSITY(P, ch)                 real sigma >= 0 [1/world unit]\n",
+" *   DVREN_SHADER_DENSITY(P, ch, dt)             real sigma >= 0 [1/world unit]; dt: the segment length\n",
 " *   DVREN_SHADER_COLOR(P, ch, grad, dir, rgb)   void; *rgb = emitted radiance\n",
 " *   DVREN_SAMPLER_BEGIN(P, budget, o, d, t0, t1, rng, state)   void\n",
 " *   DVREN_SAMPLER_NEXT(P, state, t, dt)         int; 0 when the ray is done\n",
 " * and, for the backward pass (only where DVREN_MARCH_BACKWARD is defined):\n",
 " *   DVREN_FIELD_EVAL_BWD(P, p, dL_dout)         void; adds to the field's gradients\n",
-" *   DVREN_SHADER_DENSITY_BWD(P, ch, dL_dsigma, dL_dch)            void; dL_dch +=\n",
+" *   DVREN_SHADER_DENSITY_BWD(P, ch, dt, dL_dsigma, dL_dch)        void; dL_dch +=\n",
 " *   DVREN_SHADER_COLOR_BWD(P, ch, grad, dir, dL_drgb, dL_dch, dL_dgrad)  void; dL_dch +=, *dL_dgrad =\n",
 " *\n",
 " * Precision: the per-precision part of this file is compiled in the\n",
@@ -2858,12 +2820,12 @@ static const char* const dvren__cuda_src_march[] = {
 "        R.samples++;\n",
 "        if (DVREN__LAZY(A)) {\n",
 "            ch[DVREN__DENSITY_CHANNEL(A)] = DVREN_FIELD_EVAL_CHANNEL(A->field, p, DVREN__DENSITY_CHANNEL(A));\n",
-"            sigma = DVREN_SHADER_DENSITY(A->shader, ch);\n",
+"            sigma = DVREN_SHADER_DENSITY(A->shader, ch, dt);\n",
 "            if (!(sigma > (dvren_real)0)) continue;\n",
 "            DVREN_FIELD_EVAL(A->field, p, ch);\n",
 "        } else {\n",
 "            DVREN_FIELD_EVAL(A->field, p, ch);\n",
-"            sigma = DVREN_SHADER_DENSITY(A->shader, ch);\n",
+"            sigma = DVREN_SHADER_DENSITY(A->shader, ch, dt);\n",
 "            if (!(sigma > (dvren_real)0)) continue; /* empty space (and NaN) emits and absorbs nothing */\n",
 "        }\n",
 "        grad = dvren_v3((dvren_real)0, (dvren_real)0, (dvren_real)0);\n",
@@ -3004,12 +2966,12 @@ static const char* const dvren__cuda_src_march[] = {
 "        dvren_vec3 col, grad, dgrad;\n",
 "        if (DVREN__SKIP_EMPTY(A) && DVREN__LAZY(A)) {\n",
 "            ch[DVREN__DENSITY_CHANNEL(A)] = DVREN_FIELD_EVAL_CHANNEL(A->field, p, DVREN__DENSITY_CHANNEL(A));\n",
-"            sigma = DVREN_SHADER_DENSITY(A->shader, ch);\n",
+"            sigma = DVREN_SHADER_DENSITY(A->shader, ch, dt);\n",
 "            if (!(sigma > (dvren_real)0)) continue;\n",
 "            DVREN_FIELD_EVAL(A->field, p, ch);\n",
 "        } else {\n",
 "            DVREN_FIELD_EVAL(A->field, p, ch);\n",
-"            sigma = DVREN_SHADER_DENSITY(A->shader, ch);\n",
+"            sigma = DVREN_SHADER_DENSITY(A->shader, ch, dt);\n",
 "            if (!(sigma > (dvren_real)0)) {\n",
 "                /* no absorption, no emission: only a flat-density shader may skip it */\n",
 "                if (DVREN__SKIP_EMPTY(A) || !(sigma == (dvren_real)0)) continue;\n",
@@ -3032,7 +2994,7 @@ static const char* const dvren__cuda_src_march[] = {
 "        for (c = 0; c < n; ++c) dch[c] = (dvren_real)0;\n",
 "        dgrad = dvren_v3((dvren_real)0, (dvren_real)0, (dvren_real)0);\n",
 "        DVREN_SHADER_COLOR_BWD(A->shader, ch, grad, d, dvren_scale3(gC, w), dch, &dgrad);\n",
-"        DVREN_SHADER_DENSITY_BWD(A->shader, ch, dtau * dt, dch);\n",
+"        DVREN_SHADER_DENSITY_BWD(A->shader, ch, dt, dtau * dt, dch);\n",
 "        DVREN_FIELD_EVAL_BWD(A->field, p, dch);\n",
 "        if (DVREN__NEEDS_GRADIENT(A)) dvren_field_gradient_bwd(DVREN_STAGES_ARG A, p, A->gradient_step, dgrad);\n",
 "        T = Tn;\n",

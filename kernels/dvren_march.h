@@ -16,13 +16,13 @@
  *   DVREN_STAGES_ARG       the matching argument (may be empty)
  *   DVREN_FIELD_EVAL(P, p, out)                 void; out[0 .. channels-1]
  *   DVREN_FIELD_EVAL_CHANNEL(P, p, c)           real; channel c alone (with lazy features)
- *   DVREN_SHADER_DENSITY(P, ch)                 real sigma >= 0 [1/world unit]
+ *   DVREN_SHADER_DENSITY(P, ch, dt)             real sigma >= 0 [1/world unit]; dt: the segment length
  *   DVREN_SHADER_COLOR(P, ch, grad, dir, rgb)   void; *rgb = emitted radiance
  *   DVREN_SAMPLER_BEGIN(P, budget, o, d, t0, t1, rng, state)   void
  *   DVREN_SAMPLER_NEXT(P, state, t, dt)         int; 0 when the ray is done
  * and, for the backward pass (only where DVREN_MARCH_BACKWARD is defined):
  *   DVREN_FIELD_EVAL_BWD(P, p, dL_dout)         void; adds to the field's gradients
- *   DVREN_SHADER_DENSITY_BWD(P, ch, dL_dsigma, dL_dch)            void; dL_dch +=
+ *   DVREN_SHADER_DENSITY_BWD(P, ch, dt, dL_dsigma, dL_dch)        void; dL_dch +=
  *   DVREN_SHADER_COLOR_BWD(P, ch, grad, dir, dL_drgb, dL_dch, dL_dgrad)  void; dL_dch +=, *dL_dgrad =
  *
  * Precision: the per-precision part of this file is compiled in the
@@ -216,12 +216,12 @@ DVREN_FN dvren_ray_result dvren_march_ray(DVREN_STAGES_PARAM const dvren_march_a
         R.samples++;
         if (DVREN__LAZY(A)) {
             ch[DVREN__DENSITY_CHANNEL(A)] = DVREN_FIELD_EVAL_CHANNEL(A->field, p, DVREN__DENSITY_CHANNEL(A));
-            sigma = DVREN_SHADER_DENSITY(A->shader, ch);
+            sigma = DVREN_SHADER_DENSITY(A->shader, ch, dt);
             if (!(sigma > (dvren_real)0)) continue;
             DVREN_FIELD_EVAL(A->field, p, ch);
         } else {
             DVREN_FIELD_EVAL(A->field, p, ch);
-            sigma = DVREN_SHADER_DENSITY(A->shader, ch);
+            sigma = DVREN_SHADER_DENSITY(A->shader, ch, dt);
             if (!(sigma > (dvren_real)0)) continue; /* empty space (and NaN) emits and absorbs nothing */
         }
         grad = dvren_v3((dvren_real)0, (dvren_real)0, (dvren_real)0);
@@ -362,12 +362,12 @@ DVREN_FN void dvren_backward_ray(DVREN_STAGES_PARAM const dvren_march_args* A, d
         dvren_vec3 col, grad, dgrad;
         if (DVREN__SKIP_EMPTY(A) && DVREN__LAZY(A)) {
             ch[DVREN__DENSITY_CHANNEL(A)] = DVREN_FIELD_EVAL_CHANNEL(A->field, p, DVREN__DENSITY_CHANNEL(A));
-            sigma = DVREN_SHADER_DENSITY(A->shader, ch);
+            sigma = DVREN_SHADER_DENSITY(A->shader, ch, dt);
             if (!(sigma > (dvren_real)0)) continue;
             DVREN_FIELD_EVAL(A->field, p, ch);
         } else {
             DVREN_FIELD_EVAL(A->field, p, ch);
-            sigma = DVREN_SHADER_DENSITY(A->shader, ch);
+            sigma = DVREN_SHADER_DENSITY(A->shader, ch, dt);
             if (!(sigma > (dvren_real)0)) {
                 /* no absorption, no emission: only a flat-density shader may skip it */
                 if (DVREN__SKIP_EMPTY(A) || !(sigma == (dvren_real)0)) continue;
@@ -390,7 +390,7 @@ DVREN_FN void dvren_backward_ray(DVREN_STAGES_PARAM const dvren_march_args* A, d
         for (c = 0; c < n; ++c) dch[c] = (dvren_real)0;
         dgrad = dvren_v3((dvren_real)0, (dvren_real)0, (dvren_real)0);
         DVREN_SHADER_COLOR_BWD(A->shader, ch, grad, d, dvren_scale3(gC, w), dch, &dgrad);
-        DVREN_SHADER_DENSITY_BWD(A->shader, ch, dtau * dt, dch);
+        DVREN_SHADER_DENSITY_BWD(A->shader, ch, dt, dtau * dt, dch);
         DVREN_FIELD_EVAL_BWD(A->field, p, dch);
         if (DVREN__NEEDS_GRADIENT(A)) dvren_field_gradient_bwd(DVREN_STAGES_ARG A, p, A->gradient_step, dgrad);
         T = Tn;
