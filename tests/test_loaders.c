@@ -1392,18 +1392,29 @@ TEST(nrrd_pattern_limits)
     tl_printf(&b, TL_NRRD_I16 "data file: lim_slice.%%d 1 2000000000 1\n");
     tl_save(&b, tl_path(path, sizeof path, "count.nhdr"));
     EXPECT_ERROR(tl_params(ctx, path, "f32", NULL, NULL), DVREN_ERROR_FORMAT, "count.nhdr", "2 slices");
-    /* a name longer than the path buffer, as a pattern, a plain name, and a LIST line */
-    tl_printf(&b, TL_NRRD_I16 "data file: %s%%d 1 2 1\n", longname + 1000);
+    /* names longer than the path buffer (4096): a pattern's expansion, a
+     * plain name, LIST lines, and a name that fits alone but not with its
+     * folder (tl_printf cuts at 4 KiB: the names go in with tl_put) */
+    tl_printf(&b, TL_NRRD_I16 "data file: ");
+    tl_put(&b, longname, 4000);
+    tl_printf(&b, "%%099d 1 2 1\n");
     tl_save(&b, tl_path(path, sizeof path, "longpat.nhdr"));
     EXPECT_ERROR(tl_params(ctx, path, "f32", NULL, NULL), DVREN_ERROR_FORMAT, "longpat.nhdr", "longer than");
-    tl_printf(&b, TL_NRRD_I16 "data file: %s\n", longname + 1000);
+    tl_printf(&b, TL_NRRD_I16 "data file: ");
+    tl_put(&b, longname, 5000);
+    tl_printf(&b, "\n");
     tl_save(&b, tl_path(path, sizeof path, "longname.nhdr"));
     EXPECT_ERROR(tl_params(ctx, path, "f32", NULL, NULL), DVREN_ERROR_FORMAT, "longname.nhdr", "longer than");
-    tl_printf(&b, TL_NRRD_I16 "data file: LIST\n%s\n%s\n", longname, longname);
+    tl_printf(&b, TL_NRRD_I16 "data file: LIST\n");
+    tl_put(&b, longname, 5000);
+    tl_printf(&b, "\n");
+    tl_put(&b, longname, 5000);
+    tl_printf(&b, "\n");
     tl_save(&b, tl_path(path, sizeof path, "longlist.nhdr"));
     EXPECT_ERROR(tl_params(ctx, path, "f32", NULL, NULL), DVREN_ERROR_FORMAT, "longlist.nhdr", "longer than");
-    /* a pattern that fits the field but not with its number and folder */
-    tl_printf(&b, TL_NRRD_I16 "data file: %s%%d 1 2 1\n", longname + 5000 - 4090);
+    tl_printf(&b, TL_NRRD_I16 "data file: ");
+    tl_put(&b, longname, 4080);
+    tl_printf(&b, "%%d 1 2 1\n");
     tl_save(&b, tl_path(path, sizeof path, "longjoin.nhdr"));
     EXPECT_ERROR(tl_params(ctx, path, "f32", NULL, NULL), DVREN_ERROR_FORMAT, "longjoin.nhdr", "longer than");
     /* absurd field widths */

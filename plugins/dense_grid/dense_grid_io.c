@@ -814,7 +814,7 @@ static dvren_status dg_load_nrrd(const dvren_host* h, const char* path, dg_volum
                 first < -2147483647LL || first > 2147483647LL || last < -2147483647LL || last > 2147483647LL ||
                 step < -2147483647LL || step > 2147483647LL || (last - first) / step < 0) {
                 s = h->fail(h, DVREN_ERROR_FORMAT, "e.g. \"data file: slice.%d 1 93 1\"",
-                            "'%s': NRRD 'data file: %s' is not '<pattern> <min> <max> <step>' with int min, max, step",
+                            "'%s': NRRD 'data file: %.80s' is not '<pattern> <min> <max> <step>' with int min, max, step",
                             path, datafile);
                 goto done;
             }
@@ -823,13 +823,15 @@ static dvren_status dg_load_nrrd(const dvren_host* h, const char* path, dg_volum
              * seconds per name and cannot fit a path anyway) */
             pc = strchr(fmt, '%');
             if (pc) {
+                const char* w;
                 q = pc + 1;
-                while (*q >= '0' && *q <= '9' && q - pc <= 2) ++q;
+                if (*q == '0') ++q; /* the zero-padding flag */
+                for (w = q; *q >= '0' && *q <= '9' && q - w < 2; ++q) {}
             }
             if (!q || *q != 'd' || strchr(q, '%')) {
                 s = h->fail(h, DVREN_ERROR_FORMAT, NULL,
-                            "'%s': NRRD 'data file: %s': the file name pattern '%s' must hold one %%d (field width "
-                            "at most 99)", path, datafile, fmt);
+                            "'%s': NRRD 'data file: %.80s': the file name pattern '%.80s' must hold one %%d (field "
+                            "width at most 99)", path, datafile, fmt);
                 goto done;
             }
             snprintf(datafile, sizeof datafile, "%s", fmt);
@@ -872,7 +874,7 @@ static dvren_status dg_load_nrrd(const dvren_host* h, const char* path, dg_volum
                     snprintf(name, sizeof name, "%s", datafile); /* fits: both are DG_PATH long */
                 }
                 if (!fits) {
-                    s = h->fail(h, DVREN_ERROR_FORMAT, NULL, "'%s': data file name %lld of pattern '%s' is longer than "
+                    s = h->fail(h, DVREN_ERROR_FORMAT, NULL, "'%s': data file name %lld of pattern '%.80s' is longer than "
                                 "%d bytes", path, k, datafile, DG_PATH - 1);
                     goto done;
                 }
