@@ -14,6 +14,11 @@
 #ifndef FUZZ_DENSE_GRID_H
 #define FUZZ_DENSE_GRID_H
 
+/* mkdtemp is POSIX 2008, hidden by -std=c11 otherwise; must come before any include */
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L
+#endif
+
 #include "plugins/dense_grid/dense_grid_io.c"
 
 #include <stdarg.h>
