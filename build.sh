@@ -35,6 +35,7 @@ PKGS=(
 )
 TEST_PKGS=(
   "gcc-mingw-w64-x86-64:/usr/bin/x86_64-w64-mingw32-gcc"
+  "libz-mingw-w64-dev:/usr/x86_64-w64-mingw32/include/zlib.h"
   "clang:/usr/bin/clang"
   "g++:/usr/bin/g++"
 )
