@@ -6,6 +6,8 @@
 #   ./build.sh gen       regenerate the kernel copies embedded in dvren.h from kernels/
 #                        (--check: exit 1 when they are stale, change nothing)
 #   ./build.sh bench     build, then run the CPU benchmark (bench/cpu_render)
+#   ./build.sh fuzz [S]  build every libFuzzer target (tests/fuzz/fuzz_*.c) and run each for S seconds
+#                        (default 60) on a copy of its seed corpus (tests/test_fuzz.sh)
 #   ./build.sh clean     remove build/ and out/
 #
 # Variables: CC (default cc), CFLAGS (added), DVREN_BUILD (build folder, default
@@ -29,9 +31,11 @@ say() { printf '[build] %s\n' "$*" >&2; }
 PKGS=(
   "libcjson-dev:/usr/include/cjson/cJSON.h"
   "libstb-dev:/usr/include/stb/stb_image_write.h"
+  "zlib1g-dev:/usr/include/zlib.h"
 )
 TEST_PKGS=(
   "gcc-mingw-w64-x86-64:/usr/bin/x86_64-w64-mingw32-gcc"
+  "libz-mingw-w64-dev:/usr/x86_64-w64-mingw32/include/zlib.h"
   "clang:/usr/bin/clang"
   "g++:/usr/bin/g++"
 )
@@ -105,6 +109,9 @@ do_gen() { # [--check]: only report whether the headers are stale (exit 1 if so)
 
 # ---------------------------------------------------------------- build
 PLUGINS=(dense_grid emission_absorption uniform)
+# libraries a plugin links besides libm (dense_grid inflates .npz members through zlib);
+# tests/run.sh's sanitizer build adds the same -lz
+plugin_libs() { case $1 in dense_grid) echo "-lm -lz" ;; *) echo "-lm" ;; esac; }
 TOOLS=(dvren_render)
 
 build_all() {
@@ -113,7 +120,7 @@ build_all() {
   do_gen --check || say "WARNING: dvren.h's copy of kernels/ is stale: run ./build.sh gen"
   local p t
   for p in "${PLUGINS[@]}"; do
-    $CC $BASE_CFLAGS $PLUGIN_FLAGS plugins/$p/*.c -o $B/plugins/$p.so -lm
+    $CC $BASE_CFLAGS $PLUGIN_FLAGS plugins/$p/*.c -o $B/plugins/$p.so $(plugin_libs $p)
   done
   # third-party implementation units, compiled once without our warning set
   [ $B/obj/stb.o -nt tools/stb_impl.c ] ||
@@ -152,6 +159,11 @@ case "${1:-all}" in
     build_all
     ./$B/cpu_render "${@:2}"
     ;;
+  fuzz)
+    ensure_packages "${PKGS[@]}"
+    ensure_packages "clang:/usr/bin/clang" || say "no clang: the fuzz targets will be skipped"
+    exec bash tests/test_fuzz.sh "${2:-60}"
+    ;;
   clean) rm -rf $B out ;;
-  *) echo "usage: ./build.sh [test|gen|bench|clean]" >&2; exit 2 ;;
+  *) echo "usage: ./build.sh [test|gen|bench|fuzz [SECONDS]|clean]" >&2; exit 2 ;;
 esac

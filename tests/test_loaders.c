@@ -12,6 +12,11 @@
  *   QVis .dat  ObjectFileName / Resolution / SliceThickness / Format
  *   VTK        "File Formats for VTK", simple legacy STRUCTURED_POINTS,
  *              BINARY (big-endian) and ASCII
+ *   .npz       a zip (PKWARE APPNOTE 6.3.x, 4.3: local headers, central
+ *              directory, end record; CRC-32) of .npy members, stored or
+ *              deflated; the deflate streams use stored blocks (RFC 1951
+ *              3.2.4), so no compressor is needed here (the real stent data
+ *              set, in test_realdata.c, has compressed blocks)
  * The tests check voxel-centre samples and the stored buffer against the
  * values the test generated, that every loader of the same data gives
  * bitwise the same field, the storage modes' error bounds, the facts of the
@@ -23,6 +28,7 @@
 
 #include <float.h>
 #include <stdint.h>
+#include <time.h>
 
 /* ======================================================================== */
 /* random numbers: splitmix64 (fixed seeds, so failures reproduce)          */
@@ -227,6 +233,101 @@ static int tl_write_npy(const char* path, const tl_vol* a, int major)
     tl_npy_header(&b, major, dict);
     tl_put_values(&b, a, 0, tl_count(a), 0);
     return tl_save(&b, path);
+}
+
+/* .npz: a zip of .npy members ----------------------------------------------- */
+
+static void tl_le(tl_buf* b, uint32_t x, int bytes)
+{
+    unsigned char e[4] = {(unsigned char)x, (unsigned char)(x >> 8), (unsigned char)(x >> 16), (unsigned char)(x >> 24)};
+    tl_put(b, e, (size_t)bytes);
+}
+
+/* CRC-32 of the zip format (ISO 3309, reflected polynomial 0xEDB88320), bit by bit */
+static uint32_t tl_crc32(const unsigned char* p, size_t n)
+{
+    uint32_t c = 0xFFFFFFFFu;
+    size_t i;
+    int k;
+    for (i = 0; i < n; ++i) {
+        c ^= p[i];
+        for (k = 0; k < 8; ++k) c = (c >> 1) ^ (0xEDB88320u & (0u - (c & 1u)));
+    }
+    return ~c;
+}
+
+typedef struct tl_member {
+    const char* name;
+    const unsigned char* data;
+    size_t n;
+    int method; /* 0 stored, 8 deflate (as stored blocks) */
+} tl_member;
+
+/* A zip of the members into b: local header + data each, then the central
+ * directory and its end record. */
+static void tl_zip(tl_buf* b, const tl_member* m, int count)
+{
+    uint32_t offsets[8], csize[8];
+    size_t cd;
+    int i;
+    for (i = 0; i < count; ++i) {
+        tl_buf d = {0};
+        size_t k = 0;
+        if (m[i].method == 8) {
+            /* deflate stored blocks: BFINAL/BTYPE=00 byte, LEN, NLEN, bytes */
+            do {
+                size_t len = m[i].n - k < 65535 ? m[i].n - k : 65535;
+                unsigned char hd = k + len == m[i].n ? 1 : 0;
+                tl_put(&d, &hd, 1);
+                tl_le(&d, (uint32_t)len, 2);
+                tl_le(&d, (uint32_t)(~len & 0xFFFFu), 2);
+                tl_put(&d, m[i].data + k, len);
+                k += len;
+            } while (k < m[i].n);
+        } else {
+            tl_put(&d, m[i].data, m[i].n);
+        }
+        offsets[i] = (uint32_t)b->n;
+        csize[i] = (uint32_t)d.n;
+        tl_put(b, "PK\3\4", 4);
+        tl_le(b, 20, 2), tl_le(b, 0, 2), tl_le(b, (uint32_t)m[i].method, 2), tl_le(b, 0, 2), tl_le(b, 0x21, 2);
+        tl_le(b, tl_crc32(m[i].data, m[i].n), 4), tl_le(b, csize[i], 4), tl_le(b, (uint32_t)m[i].n, 4);
+        tl_le(b, (uint32_t)strlen(m[i].name), 2), tl_le(b, 0, 2);
+        tl_put(b, m[i].name, strlen(m[i].name));
+        tl_put(b, d.p, d.n);
+        free(d.p);
+    }
+    cd = b->n;
+    for (i = 0; i < count; ++i) {
+        tl_put(b, "PK\1\2", 4);
+        tl_le(b, 20, 2), tl_le(b, 20, 2), tl_le(b, 0, 2), tl_le(b, (uint32_t)m[i].method, 2), tl_le(b, 0, 2);
+        tl_le(b, 0x21, 2), tl_le(b, tl_crc32(m[i].data, m[i].n), 4), tl_le(b, csize[i], 4);
+        tl_le(b, (uint32_t)m[i].n, 4), tl_le(b, (uint32_t)strlen(m[i].name), 2), tl_le(b, 0, 2), tl_le(b, 0, 2);
+        tl_le(b, 0, 2), tl_le(b, 0, 2), tl_le(b, 0, 4), tl_le(b, offsets[i], 4);
+        tl_put(b, m[i].name, strlen(m[i].name));
+    }
+    tl_put(b, "PK\5\6", 4);
+    tl_le(b, 0, 2), tl_le(b, 0, 2), tl_le(b, (uint32_t)count, 2), tl_le(b, (uint32_t)count, 2);
+    tl_le(b, (uint32_t)(b->n - 12 - cd), 4), tl_le(b, (uint32_t)cd, 4), tl_le(b, 0, 2);
+}
+
+/* a.npz: a text member first (not picked by default), then arr_0.npy holding a */
+static int tl_write_npz(const char* path, const tl_vol* a, int method)
+{
+    tl_buf npy = {0}, b = {0};
+    char dict[256];
+    static const char text[] = "written by tests/test_loaders.c\n";
+    tl_member m[2] = {{"readme.txt", (const unsigned char*)text, sizeof text - 1, 0}, {"arr_0.npy", NULL, 0, method}};
+    int r;
+    tl_npy_dict(dict, sizeof dict, a, tl_types[a->type].npy);
+    tl_npy_header(&npy, 1, dict);
+    tl_put_values(&npy, a, 0, tl_count(a), 0);
+    m[1].data = npy.p;
+    m[1].n = npy.n;
+    tl_zip(&b, m, 2);
+    r = tl_save(&b, path);
+    free(npy.p);
+    return r;
 }
 
 /* NRRD fields shared by attached and detached headers (after the magic). */
@@ -511,6 +612,8 @@ static int tl_write_all(const tl_vol* a, tl_case* cs)
     TL_ADD("npy 2.0", "_v2.npy", if (tl_write_npy(c_->path, a, 2)) return -1);
     TL_ADD("npy 1.0 named .vol with format npy", "_npy.vol", c_->format = "npy";
            if (tl_write_npy(c_->path, a, 1)) return -1);
+    TL_ADD("npz stored", "_st.npz", if (tl_write_npz(c_->path, a, 0)) return -1);
+    TL_ADD("npz deflate", "_df.npz", if (tl_write_npz(c_->path, a, 8)) return -1);
     TL_ADD("nrrd attached", ".nrrd", if (tl_write_nrrd(c_->path, a, 0)) return -1);
     TL_ADD("nrrd attached big-endian", "_be.nrrd", if (tl_write_nrrd(c_->path, a, 1)) return -1);
     snprintf(name, sizeof name, "%s_nhdr.raw", tag);
@@ -1212,7 +1315,281 @@ TEST(bad_sources)
         dvren_params_set_string(p, "generator", "peer");
         dvren_params_set_numbers(p, "dims", dims, 3);
     }
-    EXPECT_ERROR(p, DVREN_ERROR_INVALID_ARGUMENT, "dims", "too large");
+    EXPECT_ERROR(p, DVREN_ERROR_INVALID_ARGUMENT, "dims", "max_bytes");
+cleanup:
+    dvren_context_destroy(ctx);
+}
+
+/* ======================================================================== */
+/* 4b. regressions: what coverage-guided fuzzing found (tests/fuzz/)         */
+/* ======================================================================== */
+
+/* The NRRD header of tl_small(TL_I16) up to its data lines. */
+#define TL_NRRD_I16 "NRRD0004\ntype: short\ndimension: 3\nsizes: 4 3 2\nendian: little\nencoding: raw\n"
+
+/* NRRD "byte skip" and MetaImage "HeaderSize" near INT64_MAX overflowed
+ * header_end + skip and skip + n (undefined behaviour); now refused as
+ * fields, and the size check cannot overflow for any skip it takes. */
+TEST(skip_near_int64_max)
+{
+    dvren_context* ctx = th_ctx();
+    tl_vol a = tl_small(TL_I16);
+    char path[1024], dpath[1024];
+    tl_buf b = {0};
+    tl_printf(&b, TL_NRRD_I16 "byte skip: 9223372036854775000\n\n");
+    tl_put_values(&b, &a, 0, tl_count(&a), 0);
+    tl_save(&b, tl_path(path, sizeof path, "skipmax.nrrd"));
+    EXPECT_ERROR(tl_params(ctx, path, "f32", NULL, NULL), DVREN_ERROR_FORMAT, "skipmax.nrrd", "'byte skip'");
+    tl_printf(&b, TL_NRRD_I16 "byte skip: 99999999999999999999999\ndata file: skipmax.raw\n");
+    tl_save(&b, tl_path(path, sizeof path, "skipmax.nhdr"));
+    tl_put_values(&b, &a, 0, tl_count(&a), 0);
+    tl_save(&b, tl_path(dpath, sizeof dpath, "skipmax.raw"));
+    EXPECT_ERROR(tl_params(ctx, path, "f32", NULL, NULL), DVREN_ERROR_FORMAT, "skipmax.nhdr", "'byte skip'");
+    /* the largest skip taken (2^53) is only a size mismatch */
+    tl_printf(&b, TL_NRRD_I16 "byte skip: 9007199254740992\ndata file: skipmax.raw\n");
+    tl_save(&b, tl_path(path, sizeof path, "skip53.nhdr"));
+    EXPECT_ERROR(tl_params(ctx, path, "f32", NULL, NULL), DVREN_ERROR_FORMAT, "skipmax.raw", "truncated");
+    tl_printf(&b, TL_NRRD_I16 "byte skip: 9007199254740992\n\n");
+    tl_put_values(&b, &a, 0, tl_count(&a), 0);
+    tl_save(&b, tl_path(path, sizeof path, "skip53.nrrd"));
+    EXPECT_ERROR(tl_params(ctx, path, "f32", NULL, NULL), DVREN_ERROR_FORMAT, "skip53.nrrd", "truncated");
+    tl_printf(&b, TL_NRRD_I16 "byte skip: -2\n\n");
+    tl_save(&b, tl_path(path, sizeof path, "skipneg.nrrd"));
+    EXPECT_ERROR(tl_params(ctx, path, "f32", NULL, NULL), DVREN_ERROR_FORMAT, "skipneg.nrrd", "'byte skip'");
+    /* MetaImage, attached and detached */
+    tl_printf(&b, "NDims = 3\nDimSize = 4 3 2\nElementType = MET_SHORT\nHeaderSize = 9223372036854775807\n"
+                  "ElementDataFile = LOCAL\n");
+    tl_put_values(&b, &a, 0, tl_count(&a), 0);
+    tl_save(&b, tl_path(path, sizeof path, "skipmax.mha"));
+    EXPECT_ERROR(tl_params(ctx, path, "f32", NULL, NULL), DVREN_ERROR_FORMAT, "skipmax.mha", "'HeaderSize'");
+    tl_printf(&b, "NDims = 3\nDimSize = 4 3 2\nElementType = MET_SHORT\nHeaderSize = 9223372036854775807\n"
+                  "ElementDataFile = skipmax.raw\n");
+    tl_save(&b, tl_path(path, sizeof path, "skipmax.mhd"));
+    EXPECT_ERROR(tl_params(ctx, path, "f32", NULL, NULL), DVREN_ERROR_FORMAT, "skipmax.mhd", "'HeaderSize'");
+    tl_printf(&b, "NDims = 3\nDimSize = 4 3 2\nElementType = MET_SHORT\nHeaderSize = 9007199254740992\n"
+                  "ElementDataFile = LOCAL\n");
+    tl_save(&b, tl_path(path, sizeof path, "skip53.mha"));
+    EXPECT_ERROR(tl_params(ctx, path, "f32", NULL, NULL), DVREN_ERROR_FORMAT, "skip53.mha", "truncated");
+cleanup:
+    tl_vol_free(&a);
+    dvren_context_destroy(ctx);
+}
+
+/* A "data file:" pattern with a huge count and a name longer than the path
+ * buffer hung (every name cut to the same file); "%999999999d" took seconds
+ * per name. Each is now an error at once. */
+TEST(nrrd_pattern_limits)
+{
+    dvren_context* ctx = th_ctx();
+    tl_vol a = tl_small(TL_I16);
+    char path[1024], *longname = (char*)malloc(6000);
+    tl_buf b = {0};
+    time_t t0 = time(NULL);
+    CHECK(longname, "malloc");
+    memset(longname, 'n', 5000);
+    longname[5000] = 0;
+    /* 2e9 files for 2 slices */
+    tl_printf(&b, TL_NRRD_I16 "data file: lim_slice.%%d 1 2000000000 1\n");
+    tl_save(&b, tl_path(path, sizeof path, "count.nhdr"));
+    EXPECT_ERROR(tl_params(ctx, path, "f32", NULL, NULL), DVREN_ERROR_FORMAT, "count.nhdr", "2 slices");
+    /* names longer than the path buffer (4096): a pattern's expansion, a
+     * plain name, LIST lines, and a name that fits alone but not with its
+     * folder (tl_printf cuts at 4 KiB: the names go in with tl_put) */
+    tl_printf(&b, TL_NRRD_I16 "data file: ");
+    tl_put(&b, longname, 4000);
+    tl_printf(&b, "%%099d 1 2 1\n");
+    tl_save(&b, tl_path(path, sizeof path, "longpat.nhdr"));
+    EXPECT_ERROR(tl_params(ctx, path, "f32", NULL, NULL), DVREN_ERROR_FORMAT, "longpat.nhdr", "longer than");
+    tl_printf(&b, TL_NRRD_I16 "data file: ");
+    tl_put(&b, longname, 5000);
+    tl_printf(&b, "\n");
+    tl_save(&b, tl_path(path, sizeof path, "longname.nhdr"));
+    EXPECT_ERROR(tl_params(ctx, path, "f32", NULL, NULL), DVREN_ERROR_FORMAT, "longname.nhdr", "longer than");
+    tl_printf(&b, TL_NRRD_I16 "data file: LIST\n");
+    tl_put(&b, longname, 5000);
+    tl_printf(&b, "\n");
+    tl_put(&b, longname, 5000);
+    tl_printf(&b, "\n");
+    tl_save(&b, tl_path(path, sizeof path, "longlist.nhdr"));
+    EXPECT_ERROR(tl_params(ctx, path, "f32", NULL, NULL), DVREN_ERROR_FORMAT, "longlist.nhdr", "longer than");
+    tl_printf(&b, TL_NRRD_I16 "data file: ");
+    tl_put(&b, longname, 4080);
+    tl_printf(&b, "%%d 1 2 1\n");
+    tl_save(&b, tl_path(path, sizeof path, "longjoin.nhdr"));
+    EXPECT_ERROR(tl_params(ctx, path, "f32", NULL, NULL), DVREN_ERROR_FORMAT, "longjoin.nhdr", "longer than");
+    /* absurd field widths */
+    tl_printf(&b, TL_NRRD_I16 "data file: lim_slice.%%999999999d 1 2 1\n");
+    tl_save(&b, tl_path(path, sizeof path, "width.nhdr"));
+    EXPECT_ERROR(tl_params(ctx, path, "f32", NULL, NULL), DVREN_ERROR_FORMAT, "width.nhdr", "field width");
+    /* a LIST with more names than slices */
+    tl_printf(&b, TL_NRRD_I16 "data file: LIST\na\nb\nc\n");
+    tl_save(&b, tl_path(path, sizeof path, "list3.nhdr"));
+    EXPECT_ERROR(tl_params(ctx, path, "f32", NULL, NULL), DVREN_ERROR_FORMAT, "list3.nhdr", "2 slices");
+    /* a width that is fine: the (missing) file gets its padded name */
+    tl_printf(&b, TL_NRRD_I16 "data file: lim_slice.%%05d 1 2 1\n");
+    tl_save(&b, tl_path(path, sizeof path, "width5.nhdr"));
+    EXPECT_ERROR(tl_params(ctx, path, "f32", NULL, NULL), DVREN_ERROR_IO, "lim_slice.00001", "cannot open");
+    CHECK(difftime(time(NULL), t0) < 5.0, "the limits took %.0f s", difftime(time(NULL), t0));
+cleanup:
+    free(longname);
+    tl_vol_free(&a);
+    dvren_context_destroy(ctx);
+}
+
+/* max_bytes: files, generators and the storage conversion are refused
+ * before allocating (a generator of 4096^3 tried 256 GiB). */
+TEST(memory_limit)
+{
+    dvren_context* ctx = th_ctx();
+    tl_vol a = tl_small(TL_U16); /* 48 bytes in the file, 96 stored as f32 */
+    char path[1024];
+    dvren_params* p;
+    dvren_stage* s = NULL;
+    time_t t0 = time(NULL);
+    tl_write_npy(tl_path(path, sizeof path, "limit.npy"), &a, 1);
+    p = tl_params(ctx, path, "f32", NULL, NULL);
+    dvren_params_set_number(p, "max_bytes", 47);
+    EXPECT_ERROR(p, DVREN_ERROR_FORMAT, "limit.npy", "max_bytes = 47");
+    p = tl_params(ctx, path, "f32", NULL, NULL);
+    dvren_params_set_number(p, "max_bytes", 60);
+    EXPECT_ERROR(p, DVREN_ERROR_INVALID_ARGUMENT, "limit.npy", "stored voxels");
+    p = tl_params(ctx, path, "u16", NULL, NULL);
+    dvren_params_set_number(p, "max_bytes", 60);
+    CHECK_OK(ctx, tl_create(ctx, p, &s));
+    dvren_stage_destroy(s);
+    /* the generator: 4096^3 floats is 256 GiB, over the 8 GiB default */
+    p = tl_params(ctx, NULL, NULL, NULL, NULL);
+    {
+        double dims[3] = {4096, 4096, 4096};
+        dvren_params_set_string(p, "generator", "marschner_lobb");
+        dvren_params_set_numbers(p, "dims", dims, 3);
+    }
+    EXPECT_ERROR(p, DVREN_ERROR_INVALID_ARGUMENT, "marschner_lobb", "max_bytes");
+    p = tl_params(ctx, NULL, NULL, NULL, NULL);
+    {
+        double dims[3] = {16, 16, 16};
+        dvren_params_set_string(p, "generator", "constant");
+        dvren_params_set_numbers(p, "dims", dims, 3);
+        dvren_params_set_number(p, "max_bytes", 16 * 16 * 16 * 4 - 1);
+    }
+    EXPECT_ERROR(p, DVREN_ERROR_INVALID_ARGUMENT, "constant", "max_bytes");
+    CHECK(difftime(time(NULL), t0) < 5.0, "refusing took %.0f s", difftime(time(NULL), t0));
+cleanup:
+    tl_vol_free(&a);
+    dvren_context_destroy(ctx);
+}
+
+/* Writes a zip of one .npy member (a) into b, unsaved, for patching. */
+static void tl_npz_buf(tl_buf* b, const tl_vol* a, const char* name, int method)
+{
+    tl_buf npy = {0};
+    char dict[256];
+    tl_member m = {name, NULL, 0, method};
+    tl_npy_dict(dict, sizeof dict, a, tl_types[a->type].npy);
+    tl_npy_header(&npy, 1, dict);
+    tl_put_values(&npy, a, 0, tl_count(a), 0);
+    m.data = npy.p;
+    m.n = npy.n;
+    tl_zip(b, &m, 1);
+    free(npy.p);
+}
+
+TEST(npz_members_and_errors)
+{
+    dvren_context* ctx = th_ctx();
+    tl_vol a = tl_small(TL_F32);
+    char path[1024];
+    tl_buf b = {0};
+    dvren_params* p;
+    dvren_stage* s = NULL;
+    size_t cd;
+    /* the member by name, with or without .npy */
+    CHECK(tl_write_npz(tl_path(path, sizeof path, "two.npz"), &a, 8) == 0, "write");
+    p = tl_params(ctx, path, "f32", NULL, NULL);
+    dvren_params_set_string(p, "array", "arr_0");
+    CHECK_OK(ctx, tl_create(ctx, p, &s));
+    dvren_stage_destroy(s);
+    s = NULL;
+    p = tl_params(ctx, path, "f32", NULL, NULL);
+    dvren_params_set_string(p, "array", "arr_0.npy");
+    CHECK_OK(ctx, tl_create(ctx, p, &s));
+    dvren_stage_destroy(s);
+    p = tl_params(ctx, path, "f32", NULL, NULL);
+    dvren_params_set_string(p, "array", "arr_9");
+    EXPECT_ERROR(p, DVREN_ERROR_NOT_FOUND, "two.npz", "no member 'arr_9'");
+    /* a member that is not a .npy: the member is named */
+    p = tl_params(ctx, path, "f32", NULL, NULL);
+    dvren_params_set_string(p, "array", "readme.txt");
+    EXPECT_ERROR(p, DVREN_ERROR_FORMAT, "member 'readme.txt'", "not a .npy");
+    /* a damaged byte in the voxels: CRC-32 */
+    tl_npz_buf(&b, &a, "arr_0.npy", 0);
+    b.p[30 + 9 + 128 + 5] ^= 0x40;
+    tl_save(&b, tl_path(path, sizeof path, "crc.npz"));
+    EXPECT_ERROR(tl_params(ctx, path, "f32", NULL, NULL), DVREN_ERROR_FORMAT, "member 'arr_0.npy'", "CRC-32");
+    /* a deflate stream cut short: the member's sizes say more than it holds */
+    tl_npz_buf(&b, &a, "arr_0.npy", 8);
+    b.p[30 + 9] = 0; /* the first (only) stored block is no longer the final one */
+    tl_save(&b, tl_path(path, sizeof path, "cut.npz"));
+    EXPECT_ERROR(tl_params(ctx, path, "f32", NULL, NULL), DVREN_ERROR_FORMAT, "member 'arr_0.npy'", "end early");
+    /* an uncompressed size far beyond what deflate can give: refused before allocating */
+    tl_npz_buf(&b, &a, "arr_0.npy", 8);
+    cd = b.n - 22 - 46 - 9;
+    b.p[cd + 24 + 3] = 0x7F;
+    tl_save(&b, tl_path(path, sizeof path, "bomb.npz"));
+    EXPECT_ERROR(tl_params(ctx, path, "f32", NULL, NULL), DVREN_ERROR_FORMAT, "member 'arr_0.npy'", "claims");
+    /* bzip2 (method 12) */
+    tl_npz_buf(&b, &a, "arr_0.npy", 0);
+    b.p[8] = 12;
+    b.p[b.n - 22 - 46 - 9 + 10] = 12;
+    tl_save(&b, tl_path(path, sizeof path, "bzip2.npz"));
+    EXPECT_ERROR(tl_params(ctx, path, "f32", NULL, NULL), DVREN_ERROR_FORMAT, "member 'arr_0.npy'", "method 12");
+    /* a shape that needs more than the member holds */
+    {
+        tl_buf npy = {0};
+        tl_member m = {"arr_0.npy", NULL, 0, 8};
+        tl_npy_header(&npy, 1, TL_NPY("<f4", "False", "(3, 3, 4)"));
+        tl_put_values(&npy, &a, 0, tl_count(&a), 0);
+        m.data = npy.p;
+        m.n = npy.n;
+        tl_zip(&b, &m, 1);
+        free(npy.p);
+        tl_save(&b, tl_path(path, sizeof path, "shape.npz"));
+        EXPECT_ERROR(tl_params(ctx, path, "f32", NULL, NULL), DVREN_ERROR_FORMAT, "member 'arr_0.npy'", "truncated");
+    }
+    /* a central directory pointing past the end of the file */
+    tl_npz_buf(&b, &a, "arr_0.npy", 0);
+    b.p[b.n - 22 + 16 + 2] = 0x40;
+    tl_save(&b, tl_path(path, sizeof path, "cdout.npz"));
+    EXPECT_ERROR(tl_params(ctx, path, "f32", NULL, NULL), DVREN_ERROR_FORMAT, "cdout.npz", "central directory");
+    /* not a zip at all, and no .npy member */
+    tl_save_bytes(tl_path(path, sizeof path, "notzip.npz"), "this is not a zip file, only text");
+    EXPECT_ERROR(tl_params(ctx, path, "f32", NULL, NULL), DVREN_ERROR_FORMAT, "notzip.npz", "not a zip");
+    {
+        tl_member m = {"notes.txt", (const unsigned char*)"hello", 5, 0};
+        tl_zip(&b, &m, 1);
+        tl_save(&b, tl_path(path, sizeof path, "nonpy.npz"));
+        EXPECT_ERROR(tl_params(ctx, path, "f32", NULL, NULL), DVREN_ERROR_FORMAT, "nonpy.npz", "no .npy member");
+    }
+cleanup:
+    tl_vol_free(&a);
+    dvren_context_destroy(ctx);
+}
+
+/* Known volume formats dense_grid does not read say so, by name. */
+TEST(unsupported_formats)
+{
+    dvren_context* ctx = th_ctx();
+    static const char* const names[][2] = {
+        {"cloud.vdb", "OpenVDB"}, {"cloud.nvdb", "NanoVDB"}, {"bunny.ply", "PLY"}, {"brain.nii.gz", "NIfTI"}};
+    char path[1024], what[128];
+    int i;
+    for (i = 0; i < 4; ++i) {
+        tl_save_bytes(tl_path(path, sizeof path, names[i][0]), "not read");
+        snprintf(what, sizeof what, "format %s", names[i][1]);
+        EXPECT_ERROR(tl_params(ctx, path, "f32", NULL, NULL), DVREN_ERROR_FORMAT, names[i][0], what);
+        EXPECT_ERROR(tl_params(ctx, path, "f32", NULL, NULL), DVREN_ERROR_FORMAT, names[i][0],
+                     "is not supported by dense_grid");
+    }
 cleanup:
     dvren_context_destroy(ctx);
 }
@@ -1414,6 +1791,11 @@ int main(int argc, char** argv)
     RUN(bad_vtk_and_qvis);
     RUN(vtk_blank_line_before_format);
     RUN(bad_sources);
+    RUN(skip_near_int64_max);
+    RUN(nrrd_pattern_limits);
+    RUN(memory_limit);
+    RUN(npz_members_and_errors);
+    RUN(unsupported_formats);
     RUN(fuzz_npy);
     RUN(fuzz_nrrd);
     RUN(fuzz_mhd);

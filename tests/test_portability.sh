@@ -30,6 +30,8 @@ trap 'rm -rf "$T"' EXIT
 WARN="-Wall -Wextra -Werror"
 MINGW=x86_64-w64-mingw32
 PLUGINS=()
+# libraries a plugin links besides libm (as in build.sh: dense_grid reads .npz through zlib)
+plugin_libs() { case $1 in dense_grid) echo "-lz" ;; esac; }
 for d in plugins/*/; do
     d=${d%/}
     ls "$d"/*.c >/dev/null 2>&1 && PLUGINS+=("${d#plugins/}")
@@ -238,7 +240,7 @@ else
         c=mingw_plugin_$p
         log="$T/$c.log"
         if ! $MINGW-gcc -std=c11 -O2 $WARN -I"$ROOT" -shared -Wl,--no-undefined plugins/$p/*.c \
-            -o "$T/$p.dll" -lm >"$log" 2>&1 || [ -s "$log" ]; then
+            -o "$T/$p.dll" -lm $(plugin_libs $p) >"$log" 2>&1 || [ -s "$log" ]; then
             fail $c "$p.dll does not build cleanly" "$log"
             continue
         fi
@@ -283,7 +285,7 @@ if ! have clang; then
 else
     for p in "${PLUGINS[@]}"; do
         check clang_plugin_$p "clang $p.so" clang -std=c11 -O2 $WARN -I"$ROOT" -shared -fPIC -fvisibility=hidden \
-            -Wl,--no-undefined plugins/$p/*.c -o "$T/clang_$p.so" -lm
+            -Wl,--no-undefined plugins/$p/*.c -o "$T/clang_$p.so" -lm $(plugin_libs $p)
     done
     c=clang_dvren_render
     if [ ! -f /usr/include/cjson/cJSON.h ] || [ ! -f /usr/include/stb/stb_image_write.h ]; then

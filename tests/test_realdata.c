@@ -3,7 +3,8 @@
  * axis matches the silhouette of the thresholded volume projected along that
  * axis by this test itself (IoU > 0.95). The test reads the 93 raw slices on
  * its own (int16 little-endian, 64 x 64, x fastest: ../shared/data/README.md),
- * not through dense_grid's NRRD loader. Skips when the data is absent. */
+ * not through dense_grid's NRRD loader. Also checks the stent's facts
+ * through the .npz loader. Skips when the data is absent. */
 #define DVREN_IMPLEMENTATION
 #include "dvren.h"
 #include "harness.h"
@@ -169,10 +170,53 @@ TEST(mr_head_renders)
     dvren_context_destroy(ctx);
 }
 
+/* The stent data set (stent/stent.npz, ../shared/data/README.md): one
+ * deflated member arr_0.npy, int16 (Z, Y, X) = (256, 128, 128), values 0 to
+ * 2000, mean 35.3982, read through dense_grid's .npz loader. */
+TEST(stent_npz)
+{
+    const char* path = th_data("stent/stent.npz");
+    dvren_context* ctx;
+    dvren_params* p;
+    dvren_stage* s = NULL;
+    dvren_instance_info info;
+    const dvren_tensor* t;
+    double lo = HUGE_VAL, hi = -HUGE_VAL, sum = 0.0;
+    size_t i, n;
+    if (!path) SKIP("no stent/stent.npz in $DVREN_DATA");
+    ctx = th_ctx();
+    CHECK(dvren_params_create(ctx, &p) == DVREN_OK, "params");
+    dvren_params_set_string(p, "file", path);
+    dvren_params_set_string(p, "storage", "auto");
+    CHECK_OK(ctx, dvren_stage_create(ctx, DVREN_PLUGIN_FIELD, "dense_grid", p, &s));
+    dvren_params_destroy(p);
+    memset(&info, 0, sizeof info);
+    CHECK_OK(ctx, dvren_stage_info(s, &info));
+    CHECK(info.buffer_count == 1, "one buffer");
+    t = &info.buffers[0].tensor;
+    /* int16 is kept exactly: u16 storage, offset -32768 (like NRRD's short) */
+    CHECK(t->dtype == DVREN_DTYPE_U16 && t->ndim == 4, "stored as %s", dvren_dtype_name(t->dtype));
+    CHECK(t->shape[0] == 256 && t->shape[1] == 128 && t->shape[2] == 128 && t->shape[3] == 1,
+          "shape %lld %lld %lld %lld", (long long)t->shape[0], (long long)t->shape[1], (long long)t->shape[2],
+          (long long)t->shape[3]);
+    n = (size_t)dvren_tensor_numel(t);
+    for (i = 0; i < n; ++i) {
+        double x = (double)((const uint16_t*)t->data)[i] - 32768.0;
+        if (x < lo) lo = x;
+        if (x > hi) hi = x;
+        sum += x;
+    }
+    CHECK(lo == 0 && hi == 2000, "min %g max %g, expected 0 2000", lo, hi);
+    CHECK(fabs(sum / (double)n - 35.3982) < 1e-4, "mean %.6f, expected 35.3982", sum / (double)n);
+    dvren_stage_destroy(s);
+    dvren_context_destroy(ctx);
+}
+
 int main(int argc, char** argv)
 {
     th_init(argc, argv);
     RUN(ct_head_silhouettes);
     RUN(mr_head_renders);
+    RUN(stent_npz);
     return th_done();
 }

@@ -18,8 +18,8 @@
 #define P_(...) {.struct_size = sizeof(dvren_param_desc), __VA_ARGS__}
 static const dvren_param_desc dg_params[] = {
     P_(.type = DVREN_PARAM_PATH, .name = "file", .unit = "",
-       .doc = "volume file: .npy, .nrrd/.nhdr, .mhd/.mha, .dat (QVis), .vtk (legacy), or raw with dims and dtype"),
-    P_(.type = DVREN_PARAM_ENUM, .name = "format", .enum_values = "auto|raw|npy|nrrd|mhd|dat|vtk", .default_string = "auto",
+       .doc = "volume file: .npy, .npz, .nrrd/.nhdr, .mhd/.mha, .dat (QVis), .vtk (legacy), or raw with dims and dtype"),
+    P_(.type = DVREN_PARAM_ENUM, .name = "format", .enum_values = "auto|raw|npy|npz|nrrd|mhd|dat|vtk", .default_string = "auto",
        .doc = "file format; auto: from the extension", .unit = ""),
     P_(.type = DVREN_PARAM_ENUM, .name = "generator", .enum_values = "none|marschner_lobb|peer|constant", .default_string = "none",
        .doc = "procedural volume instead of a file: marschner_lobb (1 channel), peer (bench workload, 4 channels), "
@@ -50,6 +50,16 @@ static const dvren_param_desc dg_params[] = {
        .doc = "world box [xmin, ymin, zmin, xmax, ymax, zmax]; overrides fit", .unit = "world units"),
     P_(.type = DVREN_PARAM_ENUM, .name = "fit", .enum_values = "unit|physical", .default_string = "unit",
        .doc = "world box: unit = centred, longest side 2 (spacing keeps the aspect); physical = centred, spacing units", .unit = ""),
+    P_(.type = DVREN_PARAM_STRING, .name = "array", .unit = "",
+       .doc = ".npz files: the member to load, with or without .npy (default: the first .npy member)"),
+    /* 8 GiB: a 2048^3 u8 volume still loads, yet a header that lies (or a
+     * typo in generator dims) fails at once instead of swapping the machine
+     * to death; loading holds the file's voxels and the stored copy at once,
+     * each checked against this */
+    P_(.type = DVREN_PARAM_INT, .name = "max_bytes", .default_number = 8589934592.0,
+       .flags = DVREN_PARAM_HAS_MIN, .min_value = 1, .unit = "bytes",
+       .doc = "largest voxel array a file, generator or storage conversion may allocate; larger is an error before "
+              "allocating (default 8 GiB)"),
     P_(.type = DVREN_PARAM_ENUM, .name = "centering", .enum_values = "node|cell", .default_string = "node",
        .doc = "node: voxel centres on the box faces (VTK points, align_corners); cell: voxels fill the box", .unit = ""),
 };
@@ -107,11 +117,16 @@ static dvren_status dg_generate(const dvren_host* h, const dvren_params* p, cons
     v->type = DG_F32;
     v->spacing[0] = v->spacing[1] = v->spacing[2] = 1.0;
     /* dims go up to 2^20 each: the product overflows size_t long before
-     * that, so bound it (as the file loaders do) before multiplying out */
-    if ((double)v->dims[0] * v->dims[1] * v->dims[2] * v->channels * sizeof(float) > (double)((size_t)1 << 40))
-        return h->fail(h, DVREN_ERROR_INVALID_ARGUMENT, "ask for fewer voxels",
-                       "parameter 'dims': %u x %u x %u voxels of %u channel(s) is too large for generator '%s'",
-                       (unsigned)v->dims[0], (unsigned)v->dims[1], (unsigned)v->dims[2], (unsigned)v->channels, gen);
+     * that, so bound it (in double, as the file loaders do) before multiplying out */
+    {
+        char what[160];
+        snprintf(what, sizeof what, "parameter 'dims' %u x %u x %u of %u f32 channel(s)", (unsigned)v->dims[0],
+                 (unsigned)v->dims[1], (unsigned)v->dims[2], (unsigned)v->channels);
+        if (dg_check_bytes(h, DVREN_ERROR_INVALID_ARGUMENT, gen, what,
+                           (double)v->dims[0] * v->dims[1] * v->dims[2] * v->channels * sizeof(float),
+                           h->param_number(p, "max_bytes")) != DVREN_OK)
+            return DVREN_ERROR_INVALID_ARGUMENT;
+    }
     v->bytes = (size_t)v->dims[0] * v->dims[1] * v->dims[2] * v->channels * sizeof(float);
     v->data = (unsigned char*)h->alloc(h, v->bytes);
     if (!v->data) return h->fail(h, DVREN_ERROR_OUT_OF_MEMORY, NULL, "out of memory");
@@ -168,7 +183,8 @@ static dvren_status dg_from_tensor(const dvren_host* h, const dvren_tensor* t, d
 /* Converts v into the instance's storage; sets scale/offset per channel.
  * src names the source in messages (the file, "parameter 'data'", the generator). */
 static dvren_status dg_store(const dvren_host* h, const char* src, const char* storage, const dg_volume* v,
-                             double vscale, double voffset, dg_instance* g, double* vmin, double* vmax)
+                             double vscale, double voffset, double max_bytes, dg_instance* g, double* vmin,
+                             double* vmax)
 {
     size_t n = (size_t)v->dims[0] * v->dims[1] * v->dims[2], i;
     uint32_t C = v->channels, c;
@@ -215,6 +231,9 @@ static dvren_status dg_store(const dvren_host* h, const char* src, const char* s
             of[c] = lo[c];
         }
     }
+    if (dg_check_bytes(h, DVREN_ERROR_INVALID_ARGUMENT, src, "the stored voxels", (double)n * C * dvren_dtype_size(dt),
+                       max_bytes) != DVREN_OK)
+        return DVREN_ERROR_INVALID_ARGUMENT;
     g->bytes = n * C * dvren_dtype_size(dt);
     memset(&g->buffer, 0, sizeof g->buffer);
     g->buffer.tensor.data = h->alloc(h, g->bytes);
@@ -343,7 +362,8 @@ static dvren_status dg_create(const dvren_host* h, const dvren_params* p, void**
     }
     if (s == DVREN_OK)
         s = dg_store(h, file ? file : t ? "parameter 'data'" : gen, h->param_string(p, "storage"), &v,
-                     h->param_number(p, "value_scale"), h->param_number(p, "value_offset"), g, vmin, vmax);
+                     h->param_number(p, "value_scale"), h->param_number(p, "value_offset"),
+                     h->param_number(p, "max_bytes"), g, vmin, vmax);
     if (s == DVREN_OK) s = dg_place(h, p, &v, g);
     if (s == DVREN_OK) {
         /* the kernel is compiled per instance: its constants become literals
@@ -442,7 +462,7 @@ static const dvren_plugin_desc dg_desc = {
     .kind = DVREN_PLUGIN_FIELD,
     .name = "dense_grid",
     .version = (1u << 16) | 1u,
-    .summary = "regular voxel grid (u8/u16/f32, 1-16 channels), trilinear; raw, .npy, NRRD, MetaImage, QVis, VTK",
+    .summary = "regular voxel grid (u8/u16/f32, 1-16 channels), trilinear; raw, .npy, .npz, NRRD, MetaImage, QVis, VTK",
     .params = dg_params,
     .param_count = sizeof dg_params / sizeof dg_params[0],
     .device_source_file = "dense_grid_device.h",

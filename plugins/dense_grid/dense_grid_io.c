@@ -11,8 +11,11 @@
  *   .dat  QVis description files (ObjectFileName, Resolution, Format)
  *   .vtk  legacy VTK STRUCTURED_POINTS with POINT_DATA SCALARS, ASCII or BINARY
  *         (VTK file formats, "Simple Legacy Formats"; binary is big-endian)
+ *   .npz  numpy.savez / savez_compressed: a zip (PKWARE APPNOTE 6.3) of .npy
+ *         members, stored or deflated (RFC 1951, through zlib), zip64 sizes
  * Every loader checks that the data holds exactly the bytes the header
- * describes, and names the file and the field in its errors. */
+ * describes, and that they fit the parameter max_bytes, before it allocates
+ * anything; it names the file and the field in its errors. */
 #include "dense_grid_io.h"
 
 #include <ctype.h>
@@ -22,9 +25,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 #define DG_PATH 4096
 #define DG_HEADER_MAX (1u << 20) /* text headers larger than this are not headers */
+/* Byte skips and header sizes above 2^53 are no real file's (and a double
+ * still counts them exactly); bounding them keeps offset + size far from
+ * overflowing a long long. */
+#define DG_SKIP_MAX (1LL << 53)
 
 size_t dg_type_size(dg_type t)
 {
@@ -82,6 +90,14 @@ void dg_volume_free(const dvren_host* h, dg_volume* v)
     v->bytes = 0;
 }
 
+dvren_status dg_check_bytes(const dvren_host* h, dvren_status status, const char* src, const char* what, double bytes,
+                            double max_bytes)
+{
+    if (bytes <= max_bytes) return DVREN_OK;
+    return h->fail(h, status, "raise the parameter max_bytes if the memory is there",
+                   "'%s': %s needs %.0f bytes, more than max_bytes = %.0f", src, what, bytes, max_bytes);
+}
+
 /* ---- small helpers ------------------------------------------------------- */
 
 static int dg_ends_with(const char* s, const char* suffix)
@@ -118,7 +134,21 @@ static int dg_seek(FILE* f, long long off)
 #endif
 }
 
-/* Folder part of path (with the trailing '/'), or "" */
+/* snprintf's result checked: 1 when the text fitted, 0 when it was cut
+ * (a cut file name would name another file, or the same one many times). */
+static int dg_fits(int n, size_t cap) { return n >= 0 && (size_t)n < cap; }
+
+/* Copies the value of header field `field` of `path` into out, or fails. */
+static dvren_status dg_copy_field(const dvren_host* h, const char* path, const char* field, char* out, size_t cap,
+                                  const char* val)
+{
+    if (dg_fits(snprintf(out, cap, "%s", val), cap)) return DVREN_OK;
+    return h->fail(h, DVREN_ERROR_FORMAT, NULL, "'%s': field '%s' is longer than %.0f bytes ('%.60s...')", path, field,
+                   (double)cap - 1, val);
+}
+
+/* Folder part of path (with the trailing '/'), or "" (path fits DG_PATH:
+ * callers check it first, in dg_load) */
 static void dg_dirname(const char* path, char* out, size_t cap)
 {
     const char* s = strrchr(path, '/');
@@ -131,12 +161,36 @@ static void dg_dirname(const char* path, char* out, size_t cap)
     snprintf(out, cap, "%.*s", (int)(s - path + 1), path);
 }
 
-static void dg_join(const char* dir, const char* name, char* out, size_t cap)
+/* dir + name (name alone when absolute) into out; fails naming `path`, the
+ * file whose header gave the name, when the result does not fit. */
+static dvren_status dg_join(const dvren_host* h, const char* path, const char* dir, const char* name, char* out,
+                            size_t cap)
 {
+    int n;
     if (name[0] == '/' || name[0] == '\\' || (name[0] && name[1] == ':'))
-        snprintf(out, cap, "%s", name);
+        n = snprintf(out, cap, "%s", name);
     else
-        snprintf(out, cap, "%s%s", dir, name);
+        n = snprintf(out, cap, "%s%s", dir, name);
+    if (dg_fits(n, cap)) return DVREN_OK;
+    return h->fail(h, DVREN_ERROR_FORMAT, NULL, "'%s': data file name '%.60s...' is longer than %.0f bytes with its folder",
+                   path, name, (double)cap - 1);
+}
+
+/* A byte skip or header size: a whole number in [-1, DG_SKIP_MAX] (-1: the
+ * data are the last bytes of the file). */
+static dvren_status dg_parse_skip(const dvren_host* h, const char* path, const char* field, const char* val,
+                                  long long* out)
+{
+    char* e;
+    long long x;
+    errno = 0;
+    x = strtoll(val, &e, 10);
+    while (e != val && isspace((unsigned char)*e)) ++e;
+    if (e == val || *e || errno == ERANGE || x < -1 || x > DG_SKIP_MAX)
+        return h->fail(h, DVREN_ERROR_FORMAT, NULL, "'%s': field '%s' is '%.40s' (a whole number from -1 to 2^53)",
+                       path, field, val);
+    *out = x;
+    return DVREN_OK;
 }
 
 static char* dg_trim(char* s)
@@ -178,27 +232,34 @@ static dvren_status dg_read_text(const dvren_host* h, const char* path, char** t
     return DVREN_OK;
 }
 
+static void dg_describe(const dg_volume* v, char* buf, size_t cap)
+{
+    snprintf(buf, cap, "%u x %u x %u voxels x %u channel(s) of %s", (unsigned)v->dims[0], (unsigned)v->dims[1],
+             (unsigned)v->dims[2], (unsigned)v->channels, dg_type_name(v->type));
+}
+
 /* Checks the volume's dims, channels and type and sets v->bytes (nothing is
  * allocated yet: the loaders first check that the file holds that much, so
  * a header that lies about its size never makes us allocate). */
 static dvren_status dg_plan_data(const dvren_host* h, const char* path, dg_volume* v)
 {
     size_t n = dg_type_size(v->type);
+    double bytes;
+    char what[160];
     int a;
     if (!n) return h->fail(h, DVREN_ERROR_FORMAT, NULL, "'%s': unknown element type", path);
     if (v->channels < 1 || v->channels > DVREN_MAX_CHANNELS)
         return h->fail(h, DVREN_ERROR_FORMAT, NULL, "'%s': %u channels (dense_grid takes 1..%d)", path,
                        (unsigned)v->channels, DVREN_MAX_CHANNELS);
-    n *= v->channels;
+    bytes = (double)n * v->channels;
     for (a = 0; a < 3; ++a) {
         if (v->dims[a] < 1)
             return h->fail(h, DVREN_ERROR_FORMAT, NULL, "'%s': dimension %d is %u", path, a, (unsigned)v->dims[a]);
-        if (n > ((size_t)1 << 40) / v->dims[a])
-            return h->fail(h, DVREN_ERROR_FORMAT, NULL, "'%s': %u x %u x %u voxels is too large", path,
-                           (unsigned)v->dims[0], (unsigned)v->dims[1], (unsigned)v->dims[2]);
-        n *= v->dims[a];
+        bytes *= v->dims[a]; /* in double: exact below 2^53, and never overflows */
     }
-    v->bytes = n;
+    dg_describe(v, what, sizeof what);
+    if (dg_check_bytes(h, DVREN_ERROR_FORMAT, path, what, bytes, v->max_bytes) != DVREN_OK) return DVREN_ERROR_FORMAT;
+    v->bytes = (size_t)bytes;
     return DVREN_OK;
 }
 
@@ -225,13 +286,17 @@ static dvren_status dg_check_exact(const dvren_host* h, const char* path, long l
     if (!f) return h->fail(h, DVREN_ERROR_IO, NULL, "cannot open data file '%s': %s", path, strerror(errno));
     size = dg_file_size(f);
     fclose(f);
+    if (size < 0) return h->fail(h, DVREN_ERROR_IO, NULL, "cannot tell the size of data file '%s'", path);
+    /* n <= max_bytes and skip <= DG_SKIP_MAX (both < 2^63), and the sums are
+     * written as differences, so nothing here overflows */
     if (skip < 0) skip = size - (long long)n;
-    if (size < 0 || skip < 0 || size != skip + (long long)n)
+    if (skip < 0 || skip > size || (unsigned long long)(size - skip) != n)
         return h->fail(h, DVREN_ERROR_FORMAT, "check the dimensions, the element type and the header size",
                        "'%s' has %lld bytes, but %s needs %.0f bytes after a %lld-byte header (%s)", path, size, what,
                        (double)n, skip < 0 ? 0LL : skip,
-                       size < skip + (long long)n ? "the file is truncated or the dims are too large"
-                                                  : "the dims are too small or the header size is wrong");
+                       skip < 0 || skip > size || (unsigned long long)(size - skip) < n
+                           ? "the file is truncated or the dims are too large"
+                           : "the dims are too small or the header size is wrong");
     *offset = skip;
     return DVREN_OK;
 }
@@ -265,12 +330,6 @@ static dvren_status dg_read_volume(const dvren_host* h, const char* path, long l
     if (s == DVREN_OK) s = dg_alloc_data(h, path, v);
     if (s == DVREN_OK) s = dg_read_exact(h, path, off, v->data, v->bytes, what);
     return s;
-}
-
-static void dg_describe(const dg_volume* v, char* buf, size_t cap)
-{
-    snprintf(buf, cap, "%u x %u x %u voxels x %u channel(s) of %s", (unsigned)v->dims[0], (unsigned)v->dims[1],
-             (unsigned)v->dims[2], (unsigned)v->channels, dg_type_name(v->type));
 }
 
 /* ---- raw ------------------------------------------------------------------------ */
@@ -340,55 +399,39 @@ static int dg_npy_str(dg_npy_lex* L, char* out, size_t cap)
     return 1;
 }
 
-static dvren_status dg_load_npy(const dvren_host* h, const char* path, dg_volume* v)
+/* The .npy preamble: the magic, the version and the header length, from
+ * the first n (<= 12) bytes of a stream of `avail` bytes. path names the
+ * file in messages. */
+static dvren_status dg_npy_preamble(const dvren_host* h, const char* path, const unsigned char* pre, size_t n,
+                                    unsigned long long avail, size_t* hoff, size_t* hlen)
 {
-    FILE* f = fopen(path, "rb");
-    unsigned char pre[12];
-    size_t hlen, hoff;
-    long long size;
-    char* hdr = NULL;
-    char descr[64] = "", key[64], what[160];
+    if (n < 10 || memcmp(pre, "\x93NUMPY", 6) != 0)
+        return h->fail(h, DVREN_ERROR_FORMAT, NULL, "'%s' is not a .npy file (no \\x93NUMPY magic)", path);
+    if (pre[6] == 1) {
+        *hlen = (size_t)pre[8] | ((size_t)pre[9] << 8);
+        *hoff = 10;
+    } else if (pre[6] == 2 || pre[6] == 3) {
+        if (n < 12) return h->fail(h, DVREN_ERROR_FORMAT, NULL, "'%s': .npy header is truncated", path);
+        *hlen = (size_t)pre[8] | ((size_t)pre[9] << 8) | ((size_t)pre[10] << 16) | ((size_t)pre[11] << 24);
+        *hoff = 12;
+    } else {
+        return h->fail(h, DVREN_ERROR_FORMAT, "save it with numpy.save (format 1.0 or 2.0)",
+                       "'%s': .npy format version %u.%u is not supported", path, (unsigned)pre[6], (unsigned)pre[7]);
+    }
+    if (*hlen == 0 || *hlen > DG_HEADER_MAX || avail < *hoff + *hlen)
+        return h->fail(h, DVREN_ERROR_FORMAT, NULL, "'%s': .npy header length %.0f is corrupt", path, (double)*hlen);
+    return DVREN_OK;
+}
+
+/* Parses the .npy header dict hdr (hlen bytes, NUL-terminated) into v's
+ * type, dims and channels, and plans v's bytes (dg_plan_data). */
+static dvren_status dg_npy_dict(const dvren_host* h, const char* path, const char* hdr, size_t hlen, dg_volume* v)
+{
+    char descr[64] = "", key[64];
     int fortran = -1, have_shape = 0, ndim = 0, i;
     long long shape[8];
     dg_npy_lex L;
     dvren_status s = DVREN_OK;
-    if (!f) return h->fail(h, DVREN_ERROR_IO, NULL, "cannot open '%s': %s", path, strerror(errno));
-    size = dg_file_size(f);
-    if (fread(pre, 1, 10, f) != 10 || memcmp(pre, "\x93NUMPY", 6) != 0) {
-        fclose(f);
-        return h->fail(h, DVREN_ERROR_FORMAT, NULL, "'%s' is not a .npy file (no \\x93NUMPY magic)", path);
-    }
-    if (pre[6] == 1) {
-        hlen = (size_t)pre[8] | ((size_t)pre[9] << 8);
-        hoff = 10;
-    } else if (pre[6] == 2 || pre[6] == 3) {
-        if (fread(pre + 10, 1, 2, f) != 2) {
-            fclose(f);
-            return h->fail(h, DVREN_ERROR_FORMAT, NULL, "'%s': .npy header is truncated", path);
-        }
-        hlen = (size_t)pre[8] | ((size_t)pre[9] << 8) | ((size_t)pre[10] << 16) | ((size_t)pre[11] << 24);
-        hoff = 12;
-    } else {
-        fclose(f);
-        return h->fail(h, DVREN_ERROR_FORMAT, "save it with numpy.save (format 1.0 or 2.0)",
-                       "'%s': .npy format version %u.%u is not supported", path, (unsigned)pre[6], (unsigned)pre[7]);
-    }
-    if (hlen == 0 || hlen > DG_HEADER_MAX || size < (long long)(hoff + hlen)) {
-        fclose(f);
-        return h->fail(h, DVREN_ERROR_FORMAT, NULL, "'%s': .npy header length %.0f is corrupt", path, (double)hlen);
-    }
-    hdr = (char*)h->alloc(h, hlen + 1);
-    if (!hdr) {
-        fclose(f);
-        return h->fail(h, DVREN_ERROR_OUT_OF_MEMORY, NULL, "out of memory");
-    }
-    if (fread(hdr, 1, hlen, f) != hlen) {
-        s = h->fail(h, DVREN_ERROR_FORMAT, NULL, "'%s': .npy header is truncated", path);
-        goto done;
-    }
-    hdr[hlen] = 0;
-    fclose(f);
-    f = NULL;
     /* the header is a Python dict literal: {'descr': '<f4', 'fortran_order': False, 'shape': (3, 4, 5), } */
     L.s = hdr;
     L.end = hdr + hlen;
@@ -477,16 +520,47 @@ static dvren_status dg_load_npy(const dvren_host* h, const char* path, dg_volume
     v->dims[2] = (uint32_t)shape[0];
     v->channels = ndim == 4 ? (uint32_t)shape[3] : 1u;
     v->big_endian = 0;
-    s = dg_plan_data(h, path, v);
-    if (s != DVREN_OK) goto done;
-    dg_describe(v, what, sizeof what);
-    s = dg_read_volume(h, path, (long long)(hoff + hlen), v, what);
-    goto done;
+    return dg_plan_data(h, path, v);
 corrupt:
     s = h->fail(h, DVREN_ERROR_FORMAT, "write it with numpy.save",
                 "'%s': .npy header is corrupt (expected {'descr': ..., 'fortran_order': ..., 'shape': (...)})", path);
 done:
-    if (f) fclose(f);
+    return s;
+}
+
+static dvren_status dg_load_npy(const dvren_host* h, const char* path, dg_volume* v)
+{
+    FILE* f = fopen(path, "rb");
+    unsigned char pre[12];
+    size_t hlen = 0, hoff = 0, n;
+    long long size;
+    char* hdr = NULL;
+    char what[160];
+    dvren_status s;
+    if (!f) return h->fail(h, DVREN_ERROR_IO, NULL, "cannot open '%s': %s", path, strerror(errno));
+    size = dg_file_size(f);
+    n = fread(pre, 1, sizeof pre, f);
+    s = dg_npy_preamble(h, path, pre, n, size < 0 ? 0ull : (unsigned long long)size, &hoff, &hlen);
+    if (s != DVREN_OK) {
+        fclose(f);
+        return s;
+    }
+    hdr = (char*)h->alloc(h, hlen + 1);
+    if (!hdr) {
+        fclose(f);
+        return h->fail(h, DVREN_ERROR_OUT_OF_MEMORY, NULL, "out of memory");
+    }
+    if (dg_seek(f, (long long)hoff) != 0 || fread(hdr, 1, hlen, f) != hlen)
+        s = h->fail(h, DVREN_ERROR_FORMAT, NULL, "'%s': .npy header is truncated", path);
+    fclose(f);
+    if (s == DVREN_OK) {
+        hdr[hlen] = 0;
+        s = dg_npy_dict(h, path, hdr, hlen, v);
+    }
+    if (s == DVREN_OK) {
+        dg_describe(v, what, sizeof what);
+        s = dg_read_volume(h, path, (long long)(hoff + hlen), v, what);
+    }
     h->free(h, hdr, hlen + 1);
     return s;
 }
@@ -511,8 +585,9 @@ static dg_type dg_nrrd_type(const char* s)
 /* ---- NRRD ------------------------------------------------------------------------ */
 
 /* The next non-blank line at or after l (trailing spaces and '\r' removed)
- * into out; returns where the following line starts, or NULL at the end. */
-static char* dg_next_name(char* l, char* out, size_t cap)
+ * into out; returns where the following line starts, or NULL at the end.
+ * A line that does not fit out sets *too_long (and out holds its start). */
+static char* dg_next_name(char* l, char* out, size_t cap, int* too_long)
 {
     while (l && *l) {
         char* e = strchr(l, '\n');
@@ -520,6 +595,7 @@ static char* dg_next_name(char* l, char* out, size_t cap)
         char* after = e ? e + 1 : l + n;
         while (n && (l[n - 1] == '\r' || l[n - 1] == ' ')) --n;
         if (n) {
+            if (n >= cap) *too_long = 1;
             snprintf(out, cap, "%.*s", (int)(n < cap ? n : cap - 1), l);
             return after;
         }
@@ -640,7 +716,7 @@ static dvren_status dg_load_nrrd(const dvren_host* h, const char* path, dg_volum
                 } else if (!strcmp(l, "encoding")) {
                     snprintf(encoding, sizeof encoding, "%s", val);
                 } else if (!strcmp(l, "data file") || !strcmp(l, "datafile")) {
-                    snprintf(datafile, sizeof datafile, "%s", val);
+                    if ((s = dg_copy_field(h, path, "data file", datafile, sizeof datafile, val)) != DVREN_OK) goto done;
                     detached = 1;
                     if (!strncmp(val, "LIST", 4)) {
                         list = 1;
@@ -648,9 +724,9 @@ static dvren_status dg_load_nrrd(const dvren_host* h, const char* path, dg_volum
                         break;
                     }
                 } else if (!strcmp(l, "line skip") || !strcmp(l, "lineskip")) {
-                    line_skip = atoll(val);
+                    if ((s = dg_parse_skip(h, path, "line skip", val, &line_skip)) != DVREN_OK) goto done;
                 } else if (!strcmp(l, "byte skip") || !strcmp(l, "byteskip")) {
-                    byte_skip = atoll(val);
+                    if ((s = dg_parse_skip(h, path, "byte skip", val, &byte_skip)) != DVREN_OK) goto done;
                 }
                 /* other fields (kinds, centers, space, origin, labels, ...) do not change the samples */
             }
@@ -722,12 +798,14 @@ static dvren_status dg_load_nrrd(const dvren_host* h, const char* path, dg_volum
         /* detached: one file, a numbered pattern, or a LIST; each file holds an equal share */
         char name[DG_PATH], full[DG_PATH];
         long long first = 0, last = 0, step = 1, nfiles = 1, k, off;
-        int pattern = 0, pass;
+        int pattern = 0, pass, too_long = 0;
         size_t share;
         if (list) {
             char* l = lines_after;
             nfiles = 0;
-            while ((l = dg_next_name(l, name, sizeof name)) != NULL) nfiles++;
+            /* stop counting past the slices: the check below refuses that many */
+            while (nfiles <= (long long)v->dims[2] && (l = dg_next_name(l, name, sizeof name, &too_long)) != NULL)
+                nfiles++;
         } else if (strchr(datafile, '%')) {
             char fmt[DG_PATH];
             const char* pc;
@@ -736,29 +814,41 @@ static dvren_status dg_load_nrrd(const dvren_host* h, const char* path, dg_volum
                 first < -2147483647LL || first > 2147483647LL || last < -2147483647LL || last > 2147483647LL ||
                 step < -2147483647LL || step > 2147483647LL || (last - first) / step < 0) {
                 s = h->fail(h, DVREN_ERROR_FORMAT, "e.g. \"data file: slice.%d 1 93 1\"",
-                            "'%s': NRRD 'data file: %s' is not '<pattern> <min> <max> <step>' with int min, max, step",
+                            "'%s': NRRD 'data file: %.80s' is not '<pattern> <min> <max> <step>' with int min, max, step",
                             path, datafile);
                 goto done;
             }
-            /* allow exactly one integer conversion: %d, %0Nd, %Nd */
+            /* allow exactly one integer conversion: %d, %0Nd, %Nd, with N at
+             * most 2 digits (printf pads to any width: %999999999d takes
+             * seconds per name and cannot fit a path anyway) */
             pc = strchr(fmt, '%');
             if (pc) {
+                const char* w;
                 q = pc + 1;
-                while (*q >= '0' && *q <= '9') ++q;
+                if (*q == '0') ++q; /* the zero-padding flag */
+                for (w = q; *q >= '0' && *q <= '9' && q - w < 2; ++q) {}
             }
             if (!q || *q != 'd' || strchr(q, '%')) {
                 s = h->fail(h, DVREN_ERROR_FORMAT, NULL,
-                            "'%s': NRRD 'data file: %s': the file name pattern '%s' must hold one %%d", path, datafile,
-                            fmt);
+                            "'%s': NRRD 'data file: %.80s': the file name pattern '%.80s' must hold one %%d (field "
+                            "width at most 99)", path, datafile, fmt);
                 goto done;
             }
             snprintf(datafile, sizeof datafile, "%s", fmt);
             nfiles = (last - first) / step + 1;
             pattern = 1;
         }
-        if (nfiles < 1 || (size_t)nfiles > v->bytes || v->bytes % (size_t)nfiles) {
-            s = h->fail(h, DVREN_ERROR_FORMAT, NULL, "'%s': %lld data files cannot hold equal shares of %s", path,
-                        nfiles, what);
+        if (too_long) {
+            s = h->fail(h, DVREN_ERROR_FORMAT, NULL, "'%s': a data file name in the LIST is longer than %d bytes", path,
+                        DG_PATH - 1);
+            goto done;
+        }
+        /* each file holds the same number of slices of the slowest axis (the
+         * NRRD format, without the optional subdim): so there are at most as
+         * many files as slices, which also bounds the work a header can ask for */
+        if (nfiles < 1 || nfiles > (long long)v->dims[2] || v->dims[2] % (uint32_t)nfiles) {
+            s = h->fail(h, DVREN_ERROR_FORMAT, NULL, "'%s': %lld data files cannot hold equal shares of the %u slices of %s",
+                        path, nfiles, (unsigned)v->dims[2], what);
             goto done;
         }
         share = v->bytes / (size_t)nfiles;
@@ -768,21 +858,27 @@ static dvren_status dg_load_nrrd(const dvren_host* h, const char* path, dg_volum
             char* l = lines_after;
             if (pass == 1 && (s = dg_alloc_data(h, path, v)) != DVREN_OK) goto done;
             for (k = 0; k < nfiles; ++k) {
+                int fits = 1;
                 if (list) {
-                    l = dg_next_name(l, name, sizeof name);
+                    l = dg_next_name(l, name, sizeof name, &too_long);
                 } else if (pattern) {
 #if defined(__GNUC__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wformat-nonliteral"
 #endif
-                    snprintf(name, sizeof name, datafile, (int)(first + k * step));
+                    fits = dg_fits(snprintf(name, sizeof name, datafile, (int)(first + k * step)), sizeof name);
 #if defined(__GNUC__)
 #pragma GCC diagnostic pop
 #endif
                 } else {
-                    snprintf(name, sizeof name, "%s", datafile);
+                    snprintf(name, sizeof name, "%s", datafile); /* fits: both are DG_PATH long */
                 }
-                dg_join(dir, name, full, sizeof full);
+                if (!fits) {
+                    s = h->fail(h, DVREN_ERROR_FORMAT, NULL, "'%s': data file name %lld of pattern '%.80s' is longer than "
+                                "%d bytes", path, k, datafile, DG_PATH - 1);
+                    goto done;
+                }
+                if ((s = dg_join(h, path, dir, name, full, sizeof full)) != DVREN_OK) goto done;
                 if (pass == 0)
                     s = dg_check_exact(h, full, byte_skip, share, nfiles > 1 ? "its share of the volume" : what, &off);
                 else
@@ -867,9 +963,9 @@ static dvren_status dg_load_mhd(const dvren_host* h, const char* path, dg_volume
                     goto done;
                 }
             } else if (!strcmp(key, "HeaderSize")) {
-                header_size = atoll(val);
+                if ((s = dg_parse_skip(h, path, "HeaderSize", val, &header_size)) != DVREN_OK) goto done;
             } else if (!strcmp(key, "ElementDataFile")) {
-                snprintf(datafile, sizeof datafile, "%s", val);
+                if ((s = dg_copy_field(h, path, "ElementDataFile", datafile, sizeof datafile, val)) != DVREN_OK) goto done;
                 if (!strcmp(val, "LOCAL")) {
                     local = 1;
                     data_off = next ? (size_t)(next + 1 - text) : len;
@@ -911,10 +1007,8 @@ static dvren_status dg_load_mhd(const dvren_host* h, const char* path, dg_volume
     dg_describe(v, what, sizeof what);
     if (local)
         s = dg_read_volume(h, path, header_size < 0 ? -1 : (long long)data_off + header_size, v, what);
-    else {
-        dg_join(dir, datafile, full, sizeof full);
+    else if ((s = dg_join(h, path, dir, datafile, full, sizeof full)) == DVREN_OK)
         s = dg_read_volume(h, full, header_size, v, what);
-    }
 done:
     if (text) h->free(h, text, len + 1);
     return s;
@@ -943,8 +1037,9 @@ static dvren_status dg_load_dat(const dvren_host* h, const char* path, dg_volume
             *colon = 0;
             key = dg_trim(line);
             val = dg_trim(colon + 1);
-            if (!strcmp(key, "ObjectFileName")) snprintf(object, sizeof object, "%s", val);
-            else if (!strcmp(key, "Resolution")) {
+            if (!strcmp(key, "ObjectFileName")) {
+                if ((s = dg_copy_field(h, path, "ObjectFileName", object, sizeof object, val)) != DVREN_OK) goto done;
+            } else if (!strcmp(key, "Resolution")) {
                 unsigned x, y, z;
                 if (sscanf(val, "%u %u %u", &x, &y, &z) == 3) {
                     v->dims[0] = x;
@@ -976,8 +1071,7 @@ static dvren_status dg_load_dat(const dvren_host* h, const char* path, dg_volume
     s = dg_plan_data(h, path, v);
     if (s != DVREN_OK) goto done;
     dg_describe(v, what, sizeof what);
-    dg_join(dir, object, full, sizeof full);
-    s = dg_read_volume(h, full, 0, v, what);
+    if ((s = dg_join(h, path, dir, object, full, sizeof full)) == DVREN_OK) s = dg_read_volume(h, full, 0, v, what);
 done:
     if (text) h->free(h, text, len + 1);
     return s;
@@ -1155,14 +1249,359 @@ done:
     return s;
 }
 
+/* ---- .npz ------------------------------------------------------------------------ */
+
+/* Little-endian fields of zip records. */
+static uint32_t dg_le16(const unsigned char* p) { return (uint32_t)p[0] | ((uint32_t)p[1] << 8); }
+static uint32_t dg_le32(const unsigned char* p) { return dg_le16(p) | (dg_le16(p + 2) << 16); }
+static unsigned long long dg_le64(const unsigned char* p)
+{
+    return (unsigned long long)dg_le32(p) | ((unsigned long long)dg_le32(p + 4) << 32);
+}
+
+/* One zip member's data as a stream: stored bytes, or raw deflate through
+ * zlib, read in chunks from the open file, with the CRC-32 of what came out. */
+typedef struct dg_member {
+    FILE* f;
+    int deflated, z_open, ended;
+    z_stream z;
+    unsigned long long in_left;  /* compressed bytes not yet read from f */
+    unsigned long long out_left; /* uncompressed bytes not yet given out */
+    uLong crc;
+    unsigned char in[16384];
+} dg_member;
+
+/* Reads exactly n bytes of the member into dst: 0, or -1 when the data end
+ * early or do not inflate. */
+static int dg_member_read(dg_member* m, unsigned char* dst, size_t n)
+{
+    unsigned char* start = dst;
+    size_t total = n;
+    if (n > m->out_left) return -1;
+    if (!m->deflated) {
+        if (fread(dst, 1, n, m->f) != n) return -1;
+    } else {
+        while (n) {
+            int r;
+            /* zlib counts in uInt: at most 1 GiB per call */
+            uInt chunk = n > (1u << 30) ? (1u << 30) : (uInt)n;
+            if (m->ended) return -1;
+            if (m->z.avail_in == 0 && m->in_left) {
+                size_t k = m->in_left < sizeof m->in ? (size_t)m->in_left : sizeof m->in;
+                if (fread(m->in, 1, k, m->f) != k) return -1;
+                m->in_left -= k;
+                m->z.next_in = m->in;
+                m->z.avail_in = (uInt)k;
+            }
+            m->z.next_out = dst;
+            m->z.avail_out = chunk;
+            r = inflate(&m->z, Z_NO_FLUSH);
+            if (r == Z_STREAM_END) m->ended = 1;
+            else if (r != Z_OK) return -1; /* corrupt data, or no input left (Z_BUF_ERROR) */
+            dst += chunk - m->z.avail_out;
+            n -= chunk - m->z.avail_out;
+        }
+    }
+    m->out_left -= total;
+    m->crc = crc32_z(m->crc, start, total);
+    return 0;
+}
+
+/* After the last byte: the deflate stream must end here, with nothing more
+ * in it. 0, or -1. */
+static int dg_member_end(dg_member* m)
+{
+    unsigned char extra;
+    if (!m->deflated || m->ended) return 0;
+    for (;;) {
+        int r;
+        if (m->z.avail_in == 0 && m->in_left) {
+            size_t k = m->in_left < sizeof m->in ? (size_t)m->in_left : sizeof m->in;
+            if (fread(m->in, 1, k, m->f) != k) return -1;
+            m->in_left -= k;
+            m->z.next_in = m->in;
+            m->z.avail_in = (uInt)k;
+        }
+        m->z.next_out = &extra;
+        m->z.avail_out = 1;
+        r = inflate(&m->z, Z_NO_FLUSH);
+        if (m->z.avail_out == 0) return -1; /* more data than the zip says */
+        if (r == Z_STREAM_END) return 0;
+        if (r != Z_OK) return -1;
+    }
+}
+
+/* Finds the member named `want` (with or without ".npy"; NULL: the first
+ * .npy member) in the central directory cd (cd_size bytes, `entries`
+ * records). Fills the member's name, method, flags, CRC, sizes and local
+ * header offset; returns 0, or -1 when absent (*bad: the directory is malformed). */
+typedef struct dg_zip_entry {
+    char name[256];
+    uint32_t method, flags, crc;
+    unsigned long long csize, usize, offset;
+} dg_zip_entry;
+
+static int dg_zip_find(const unsigned char* cd, size_t cd_size, uint32_t entries, const char* want, dg_zip_entry* e,
+                       int* bad)
+{
+    size_t pos = 0, k;
+    uint32_t i;
+    *bad = 0;
+    for (i = 0; i < entries; ++i) {
+        size_t nlen, xlen, clen;
+        const unsigned char* r = cd + pos;
+        const unsigned char* x;
+        char* name = e->name;
+        int match;
+        if (cd_size - pos < 46 || dg_le32(r) != 0x02014b50u) return *bad = 1, -1;
+        nlen = dg_le16(r + 28);
+        xlen = dg_le16(r + 30);
+        clen = dg_le16(r + 32);
+        if (cd_size - pos - 46 < nlen + xlen + clen) return *bad = 1, -1;
+        if (nlen >= sizeof e->name) { /* no .npy member we would pick has such a name */
+            pos += 46 + nlen + xlen + clen;
+            continue;
+        }
+        memcpy(name, r + 46, nlen);
+        name[nlen] = 0;
+        if (memchr(name, 0, nlen)) { /* a NUL inside the name: compare none of it */
+            pos += 46 + nlen + xlen + clen;
+            continue;
+        }
+        if (want)
+            match = !strcmp(name, want) || (nlen == strlen(want) + 4 && !strncmp(name, want, strlen(want)) &&
+                                            dg_ends_with(name, ".npy"));
+        else
+            match = dg_ends_with(name, ".npy");
+        if (match) {
+            e->flags = dg_le16(r + 8);
+            e->method = dg_le16(r + 10);
+            e->crc = dg_le32(r + 16);
+            e->csize = dg_le32(r + 20);
+            e->usize = dg_le32(r + 24);
+            e->offset = dg_le32(r + 42);
+            /* zip64 extended information (id 1): the 64-bit values of the
+             * fields that hold 0xFFFFFFFF, in this order */
+            for (x = r + 46 + nlen, k = 0; k + 4 <= xlen;) {
+                uint32_t id = dg_le16(x + k), sz = dg_le16(x + k + 2);
+                const unsigned char* d = x + k + 4;
+                if (k + 4 + sz > xlen) return *bad = 1, -1;
+                if (id == 1) {
+                    unsigned long long* f[3] = {&e->usize, &e->csize, &e->offset};
+                    uint32_t used = 0;
+                    int j;
+                    for (j = 0; j < 3; ++j)
+                        if (*f[j] == 0xFFFFFFFFull) {
+                            if (used + 8 > sz) return *bad = 1, -1;
+                            *f[j] = dg_le64(d + used);
+                            used += 8;
+                        }
+                }
+                k += 4 + sz;
+            }
+            return 0;
+        }
+        pos += 46 + nlen + xlen + clen;
+    }
+    return -1;
+}
+
+static dvren_status dg_load_npz(const dvren_host* h, const dvren_params* p, const char* path, dg_volume* v)
+{
+    const char* want = h->param_string(p, "array");
+    FILE* f = fopen(path, "rb");
+    long long size;
+    size_t tail_n = 0, i, hoff = 0, hlen = 0, n;
+    unsigned char* tail = NULL;
+    unsigned char* cd = NULL;
+    unsigned char pre[12], loc[30];
+    char* hdr = NULL;
+    char label[DG_PATH + 300], what[160];
+    unsigned long long cd_size = 0, cd_off = 0, eocd = 0, data_off;
+    uint32_t entries = 0;
+    dg_member* m = NULL;
+    dg_zip_entry e;
+    int found = 0, bad;
+    dvren_status s = DVREN_OK;
+    if (!f) return h->fail(h, DVREN_ERROR_IO, NULL, "cannot open '%s': %s", path, strerror(errno));
+    size = dg_file_size(f);
+    /* the end of central directory record: 22 bytes and a comment of at most
+     * 64 KiB, at the end of the file */
+    if (size < 22) goto not_zip;
+    tail_n = size < 22 + 65535 ? (size_t)size : 22 + 65535;
+    tail = (unsigned char*)h->alloc(h, tail_n);
+    if (!tail) {
+        s = h->fail(h, DVREN_ERROR_OUT_OF_MEMORY, NULL, "out of memory");
+        goto done;
+    }
+    if (dg_seek(f, size - (long long)tail_n) != 0 || fread(tail, 1, tail_n, f) != tail_n) goto not_zip;
+    for (i = tail_n - 22 + 1; i-- > 0;)
+        if (dg_le32(tail + i) == 0x06054b50u) {
+            const unsigned char* r = tail + i;
+            entries = dg_le16(r + 10);
+            cd_size = dg_le32(r + 12);
+            cd_off = dg_le32(r + 16);
+            eocd = (unsigned long long)size - tail_n + i;
+            found = 1;
+            break;
+        }
+    if (!found) goto not_zip;
+    if (entries == 0xFFFFu || cd_size == 0xFFFFFFFFull || cd_off == 0xFFFFFFFFull) {
+        s = h->fail(h, DVREN_ERROR_FORMAT, "save fewer or smaller arrays per file",
+                    "'%s': zip64 archives (over 4 GiB or 65535 members) are not supported", path);
+        goto done;
+    }
+    if (cd_off > eocd || cd_size > eocd - cd_off) {
+        s = h->fail(h, DVREN_ERROR_FORMAT, NULL, "'%s': the zip central directory lies outside the file", path);
+        goto done;
+    }
+    /* cd_size < the file's size: the allocation is bounded by what is there */
+    cd = (unsigned char*)h->alloc(h, cd_size ? (size_t)cd_size : 1);
+    if (!cd) {
+        s = h->fail(h, DVREN_ERROR_OUT_OF_MEMORY, NULL, "out of memory");
+        goto done;
+    }
+    if (dg_seek(f, (long long)cd_off) != 0 || fread(cd, 1, (size_t)cd_size, f) != cd_size) {
+        s = h->fail(h, DVREN_ERROR_IO, NULL, "reading '%s' failed", path);
+        goto done;
+    }
+    if (dg_zip_find(cd, (size_t)cd_size, entries, want, &e, &bad) != 0) {
+        if (bad)
+            s = h->fail(h, DVREN_ERROR_FORMAT, NULL, "'%s': the zip central directory is corrupt", path);
+        else if (want)
+            s = h->fail(h, DVREN_ERROR_NOT_FOUND, "list the members with: python -c \"import numpy; print(numpy.load('FILE').files)\"",
+                        "'%s': no member '%s' (parameter 'array')", path, want);
+        else
+            s = h->fail(h, DVREN_ERROR_FORMAT, NULL, "'%s': the zip holds no .npy member", path);
+        goto done;
+    }
+    /* messages about the member's .npy read "'file.npz' member 'arr_0.npy': ..." */
+    snprintf(label, sizeof label, "%s' member '%s", path, e.name);
+    if (e.flags & 1u) {
+        s = h->fail(h, DVREN_ERROR_FORMAT, NULL, "'%s': the member is encrypted", label);
+        goto done;
+    }
+    if (e.method != 0 && e.method != 8) {
+        s = h->fail(h, DVREN_ERROR_FORMAT, "save it with numpy.savez or numpy.savez_compressed",
+                    "'%s': zip compression method %u is not supported (stored and deflate only)", label,
+                    (unsigned)e.method);
+        goto done;
+    }
+    /* the local header repeats the name and has its own extra field */
+    if (e.offset > (unsigned long long)size || (unsigned long long)size - e.offset < 30 ||
+        dg_seek(f, (long long)e.offset) != 0 || fread(loc, 1, 30, f) != 30 || dg_le32(loc) != 0x04034b50u) {
+        s = h->fail(h, DVREN_ERROR_FORMAT, NULL, "'%s': the zip local header is missing or corrupt", label);
+        goto done;
+    }
+    data_off = e.offset + 30 + dg_le16(loc + 26) + dg_le16(loc + 28);
+    if (data_off > (unsigned long long)size || e.csize > (unsigned long long)size - data_off) {
+        s = h->fail(h, DVREN_ERROR_FORMAT, NULL, "'%s': the member's %.0f compressed bytes run past the end of the file",
+                    label, (double)e.csize);
+        goto done;
+    }
+    /* deflate expands at most 1032:1 (RFC 1951's longest match per 2 bits):
+     * a larger claim is a lie, refused before it makes us allocate */
+    if ((e.method == 0 && e.usize != e.csize) || (e.method == 8 && (double)e.usize > 1032.0 * (double)e.csize + 64.0)) {
+        s = h->fail(h, DVREN_ERROR_FORMAT, NULL, "'%s': the member claims %.0f bytes from %.0f stored bytes", label,
+                    (double)e.usize, (double)e.csize);
+        goto done;
+    }
+    m = (dg_member*)h->alloc(h, sizeof *m);
+    if (!m || dg_seek(f, (long long)data_off) != 0) {
+        s = h->fail(h, DVREN_ERROR_OUT_OF_MEMORY, NULL, "out of memory");
+        goto done;
+    }
+    memset(m, 0, sizeof *m);
+    m->f = f;
+    m->deflated = e.method == 8;
+    m->in_left = e.csize;
+    m->out_left = e.usize;
+    m->crc = crc32_z(0L, Z_NULL, 0);
+    if (m->deflated) {
+        if (inflateInit2(&m->z, -MAX_WBITS) != Z_OK) { /* raw deflate: zip has no zlib header */
+            s = h->fail(h, DVREN_ERROR_OUT_OF_MEMORY, NULL, "'%s': zlib could not start", label);
+            goto done;
+        }
+        m->z_open = 1;
+    }
+    /* the member is a .npy: the preamble, the header dict, the data */
+    n = e.usize < sizeof pre ? (size_t)e.usize : sizeof pre;
+    if (dg_member_read(m, pre, n) != 0) goto corrupt;
+    if ((s = dg_npy_preamble(h, label, pre, n, e.usize, &hoff, &hlen)) != DVREN_OK) goto done;
+    hdr = (char*)h->alloc(h, hlen + 1);
+    if (!hdr) {
+        s = h->fail(h, DVREN_ERROR_OUT_OF_MEMORY, NULL, "out of memory");
+        goto done;
+    }
+    /* the preamble read may have taken the header's first bytes already */
+    memcpy(hdr, pre + hoff, n - hoff);
+    if (dg_member_read(m, (unsigned char*)hdr + (n - hoff), hlen - (n - hoff)) != 0) goto corrupt;
+    hdr[hlen] = 0;
+    if ((s = dg_npy_dict(h, label, hdr, hlen, v)) != DVREN_OK) goto done;
+    if (m->out_left != v->bytes) {
+        dg_describe(v, what, sizeof what);
+        s = h->fail(h, DVREN_ERROR_FORMAT, "check the array's shape and dtype",
+                    "'%s': %s needs %.0f bytes after the .npy header, the member holds %.0f (%s)", label, what,
+                    (double)v->bytes, (double)m->out_left,
+                    m->out_left < v->bytes ? "it is truncated" : "it is longer than its shape");
+        goto done;
+    }
+    if ((s = dg_alloc_data(h, label, v)) != DVREN_OK) goto done;
+    if (dg_member_read(m, v->data, v->bytes) != 0 || dg_member_end(m) != 0) goto corrupt;
+    if (m->crc != e.crc) {
+        s = h->fail(h, DVREN_ERROR_FORMAT, "the file is damaged: copy it again", "'%s': CRC-32 %08lx, the zip says %08lx",
+                    label, (unsigned long)m->crc, (unsigned long)e.crc);
+        goto done;
+    }
+    goto done;
+corrupt:
+    s = h->fail(h, DVREN_ERROR_FORMAT, "the file is damaged: copy it again",
+                "'%s': the member's %s data end early or are corrupt", label, e.method == 8 ? "deflated" : "stored");
+    goto done;
+not_zip:
+    s = h->fail(h, DVREN_ERROR_FORMAT, "save it with numpy.savez or numpy.savez_compressed",
+                "'%s' is not a zip file (no end of central directory record)", path);
+done:
+    if (s != DVREN_OK) dg_volume_free(h, v);
+    if (m) {
+        if (m->z_open) inflateEnd(&m->z);
+        h->free(h, m, sizeof *m);
+    }
+    if (hdr) h->free(h, hdr, hlen + 1);
+    if (cd) h->free(h, cd, cd_size ? (size_t)cd_size : 1);
+    if (tail) h->free(h, tail, tail_n);
+    fclose(f);
+    return s;
+}
+
 /* ---- dispatch ------------------------------------------------------------------------- */
+
+/* Extensions of volume formats dense_grid knows but does not read: these
+ * get "not supported" rather than "cannot tell the format". */
+static const char* const dg_unsupported[][2] = {
+    {".vdb", "OpenVDB"}, {".nvdb", "NanoVDB"}, {".ply", "PLY (a mesh or point cloud)"},
+    {".nii", "NIfTI"}, {".nii.gz", "NIfTI"}, {".h5", "HDF5"}, {".hdf5", "HDF5"},
+    {".vti", "VTK XML image data"}, {".tif", "TIFF"}, {".tiff", "TIFF"}, {".dcm", "DICOM"},
+    {".zarr", "Zarr"}, {".nrrd.gz", "gzipped NRRD"}, {".npy.gz", "gzipped .npy"}};
 
 dvren_status dg_load(const dvren_host* h, const dvren_params* p, const char* path, const char* format, dg_volume* out)
 {
+    size_t k;
     memset(out, 0, sizeof *out);
     out->spacing[0] = out->spacing[1] = out->spacing[2] = 1.0;
+    out->max_bytes = h->param_number(p, "max_bytes");
+    /* loaders build data file names from the folder of path: it must fit */
+    if (strlen(path) >= DG_PATH)
+        return h->fail(h, DVREN_ERROR_INVALID_ARGUMENT, NULL, "parameter 'file': the path is longer than %d bytes",
+                       DG_PATH - 1);
     if (!strcmp(format, "auto")) {
+        for (k = 0; k < sizeof dg_unsupported / sizeof dg_unsupported[0]; ++k)
+            if (dg_ends_with(path, dg_unsupported[k][0]))
+                return h->fail(h, DVREN_ERROR_FORMAT, "convert it to .npy, .npz, NRRD or MetaImage",
+                               "'%s': format %s (%s) is not supported by dense_grid", path, dg_unsupported[k][1],
+                               dg_unsupported[k][0]);
         if (dg_ends_with(path, ".npy")) format = "npy";
+        else if (dg_ends_with(path, ".npz")) format = "npz";
         else if (dg_ends_with(path, ".nrrd") || dg_ends_with(path, ".nhdr")) format = "nrrd";
         else if (dg_ends_with(path, ".mhd") || dg_ends_with(path, ".mha")) format = "mhd";
         else if (dg_ends_with(path, ".dat")) format = "dat";
@@ -1170,11 +1609,12 @@ dvren_status dg_load(const dvren_host* h, const dvren_params* p, const char* pat
         else if (dg_ends_with(path, ".raw") || h->param_given(p, "dims")) format = "raw";
         else
             return h->fail(h, DVREN_ERROR_FORMAT,
-                           "set \"format\" (raw, npy, nrrd, mhd, dat, vtk), or give dims and dtype for raw data",
+                           "set \"format\" (raw, npy, npz, nrrd, mhd, dat, vtk), or give dims and dtype for raw data",
                            "'%s': cannot tell the format from the file name", path);
     }
     if (!strcmp(format, "raw")) return dg_load_raw(h, p, path, out);
     if (!strcmp(format, "npy")) return dg_load_npy(h, path, out);
+    if (!strcmp(format, "npz")) return dg_load_npz(h, p, path, out);
     if (!strcmp(format, "nrrd")) return dg_load_nrrd(h, path, out);
     if (!strcmp(format, "mhd")) return dg_load_mhd(h, path, out);
     if (!strcmp(format, "dat")) return dg_load_dat(h, path, out);

@@ -32,6 +32,7 @@ typedef struct dg_volume {
     int has_spacing;
     unsigned char* data; /* host->alloc'ed, `bytes` long */
     size_t bytes;
+    double max_bytes;    /* the parameter max_bytes: a larger `bytes` is refused before allocating */
 } dg_volume;
 
 size_t dg_type_size(dg_type t);
@@ -41,9 +42,14 @@ dg_type dg_type_from_name(const char* s);
 /* Element i (channel-interleaved index) as double, in host order. */
 double dg_get(const dg_volume* v, size_t i);
 void dg_volume_free(const dvren_host* h, dg_volume* v);
+/* DVREN_OK when `bytes` <= max_bytes; else fails with `status`, naming src
+ * (a file, a generator) and what needs the memory. */
+dvren_status dg_check_bytes(const dvren_host* h, dvren_status status, const char* src, const char* what, double bytes,
+                            double max_bytes);
 
 /* Loads `path` in `format` ("auto": from the extension). The raw format
- * reads dims, dtype, endian, header_bytes and channels from params.
+ * reads dims, dtype, endian, header_bytes and channels from params; .npz
+ * reads array; every format reads max_bytes.
  * Errors name the file and the field: IO (cannot open/read), FORMAT
  * (malformed, unsupported, size mismatch), INVALID_ARGUMENT. */
 dvren_status dg_load(const dvren_host* h, const dvren_params* p, const char* path, const char* format, dg_volume* out);
