@@ -96,6 +96,11 @@ bad png_huge_header '{"camera_angle_x": 0.69, "frames": [{"file_path": "./huge.p
 forged_png "$TOP/s/long_idat.png" 64 64 1800000000 64
 bad png_long_chunk '{"camera_angle_x": 0.69, "frames": [{"file_path": "./long_idat.png", "transform_matrix": '"$M0"'}]}' \
   "long_idat.png.*IDAT.*claims 1800000000 bytes"
+# found by fuzzing: a last chunk whose header is whole but whose CRC is cut off
+forged_png "$TOP/s/cut.png" 64 64 1800000000 0
+head -c -4 "$TOP/s/cut.png" > "$TOP/s/cut2.png"
+bad png_cut_chunk '{"camera_angle_x": 0.69, "frames": [{"file_path": "./cut2.png", "transform_matrix": '"$M0"'}]}' \
+  "cut2.png.*IDAT.*claims 1800000000 bytes"
 forged_png "$TOP/s/thin.png" 4000 4000 100 100
 bad png_too_little_data '{"camera_angle_x": 0.69, "frames": [{"file_path": "./thin.png", "transform_matrix": '"$M0"'}]}' \
   "thin.png.*4000 x 4000.*only 100 bytes"

@@ -139,11 +139,11 @@ int dvren_nerf_png_check(const unsigned char* data, size_t size, char* err, size
     }
     /* every chunk within the file: a chunk claiming more than is left is
      * cut short or forged, and stb would realloc its claimed size first */
-    while (pos + 12 <= size) {
+    while (pos + 8 <= size) { /* a chunk's length and type are readable: stb acts on them */
         len = dvn__be32(data + pos);
-        if ((size_t)len > size - pos - 12) {
+        if ((size_t)len > size - pos - 8) {
             DVN_FAIL("cannot decode the image: chunk '%.4s' at byte %lu claims %lu bytes, the file has %lu after it",
-                     (const char*)data + pos + 4, (unsigned long)pos, (unsigned long)len, (unsigned long)(size - pos - 12));
+                     (const char*)data + pos + 4, (unsigned long)pos, (unsigned long)len, (unsigned long)(size - pos - 8));
             return 1;
         }
         if (!memcmp(data + pos + 4, "IDAT", 4)) idat += len;

@@ -350,15 +350,136 @@ static int dr_parse_args(int argc, char** argv, dr_options* o, const char** list
     return 0;
 }
 
+/* A stage of plugin d with its default parameters; a plugin that needs a
+ * source (dense_grid: a file or a generator) gets the first value of its
+ * "generator" enum other than the default (the choice-th: another one when
+ * the first does not fit the shader) and small "dims" when its schema has
+ * them. Returns 0, 1 on an error (printed), 2 when there is no such choice. */
+static int dr_default_stage(dr_state* S, const dvren_plugin_desc* d, int choice, dvren_stage** out)
+{
+    dvren_params* p = NULL;
+    uint32_t i;
+    int rc = 1;
+    if (choice == 0 && dvren_stage_create(S->ctx, d->kind, d->name, NULL, out) == DVREN_OK) return 0;
+    if (dvren_params_create(S->ctx, &p)) return dr_fail_lib(S, d->name);
+    for (i = 0; i < d->param_count; ++i) {
+        const dvren_param_desc* q = dvren_plugin_param(d, i);
+        if (!strcmp(q->name, "generator") && q->type == DVREN_PARAM_ENUM && q->enum_values) {
+            /* the choice-th value other than the default (which is "none") */
+            const char* v = q->enum_values;
+            char first[64] = "";
+            int skip = choice;
+            while (*v) {
+                size_t n = strcspn(v, "|");
+                snprintf(first, sizeof first, "%.*s", (int)n, v);
+                if ((!q->default_string || strcmp(first, q->default_string)) && skip-- == 0) break;
+                v += n + (v[n] == '|');
+                first[0] = 0;
+            }
+            if (!first[0]) {
+                dvren_params_destroy(p);
+                return 2; /* no more choices */
+            }
+            if (first[0]) dvren_params_set_string(p, q->name, first);
+        } else if (!strcmp(q->name, "dims") && q->type == DVREN_PARAM_FLOATS) {
+            static const double dims[3] = {8, 8, 8};
+            dvren_params_set_numbers(p, q->name, dims, 3);
+        }
+    }
+    if (dvren_stage_create(S->ctx, d->kind, d->name, p, out))
+        dr_fail(S, d->name, "cannot create it with default parameters: %s", dvren_last_error(S->ctx));
+    else
+        rc = 0;
+    dvren_params_destroy(p);
+    return rc;
+}
+
 /* --check-plugin NAME: NVRTC-compiles the fused kernel of every combination
  * of the loaded plugins that contains NAME (the other two kinds from every
- * library on the search path), each with its default parameters, for each
- * architecture of the list. Needs no GPU. One line per combination and
- * architecture; returns 0 when all compile, 1 otherwise. */
+ * library on the search path), each with default parameters, forward and
+ * backward (a differentiable scene), for each architecture of the list.
+ * Needs NVRTC, no GPU. Prints one line per combination and architecture on
+ * stdout; returns 0 when all compile cleanly, 1 otherwise. */
 static int dr_check_plugin(dr_state* S, const char* name, const char* arch_list)
 {
-    (void)S; (void)name; (void)arch_list;
-    return dr_fail(S, "--check-plugin", "not implemented yet");
+    const dvren_plugin_desc* target;
+    const dvren_plugin_desc* by_kind[3][64];
+    uint32_t n_kind[3] = {0, 0, 0}, archs[16], n_arch = 0, failed = 0, i, a, b, c, k;
+    const char* p = arch_list;
+    int rc = 0, combos = 0;
+    static char log[1 << 16];
+    while (*p) {
+        char* end;
+        long v;
+        if (!strncmp(p, "sm_", 3)) p += 3;
+        v = strtol(p, &end, 10);
+        if (end == p || v < 30 || v > 1000 || (*end && *end != ',') || n_arch == 16)
+            return dr_fail(S, "--arch", "'%s' is not a list like sm_86,sm_90", arch_list);
+        archs[n_arch++] = (uint32_t)v;
+        p = *end ? end + 1 : end;
+    }
+    if (!n_arch) return dr_fail(S, "--arch", "no architecture given");
+    dvren_plugin_load_all(S->ctx, &failed);
+    if (dvren_plugin_find(S->ctx, DVREN_PLUGIN_INVALID, name, &target)) return dr_fail_lib(S, "--check-plugin");
+    for (i = 0; i < dvren_plugin_count(S->ctx); ++i) {
+        const dvren_plugin_desc* d = dvren_plugin_at(S->ctx, i, NULL);
+        k = d->kind == DVREN_PLUGIN_FIELD ? 0 : d->kind == DVREN_PLUGIN_SHADER ? 1 : d->kind == DVREN_PLUGIN_SAMPLER ? 2 : 3;
+        if (k < 3 && n_kind[k] < 64 && (d->kind != target->kind || d == target)) by_kind[k][n_kind[k]++] = d;
+    }
+    for (a = 0; a < n_kind[0]; ++a)
+        for (b = 0; b < n_kind[1]; ++b)
+            for (c = 0; c < n_kind[2]; ++c) {
+                const dvren_plugin_desc* d[3];
+                dvren_stage* st[3] = {NULL, NULL, NULL};
+                dvren_scene_desc sd;
+                dvren_scene* scene = NULL;
+                d[0] = by_kind[0][a];
+                d[1] = by_kind[1][b];
+                d[2] = by_kind[2][c];
+                ++combos;
+                if (dr_default_stage(S, d[1], 0, &st[1]) || dr_default_stage(S, d[2], 0, &st[2])) {
+                    printf("FAILED %s + %s + %s: a stage cannot be created (see stderr)\n", d[0]->name, d[1]->name, d[2]->name);
+                    rc = 1;
+                } else {
+                    /* the field's first default that the shader accepts (channel counts differ) */
+                    int choice, made;
+                    memset(&sd, 0, sizeof sd);
+                    for (choice = 0; !scene && (made = dr_default_stage(S, d[0], choice, &st[0])) != 2; ++choice) {
+                        if (made) break;
+                        sd.field = st[0];
+                        sd.shader = st[1];
+                        sd.sampler = st[2];
+                        sd.flags = DVREN_SCENE_DIFFERENTIABLE;
+                        /* a combination without differentiable parameters is checked forward only */
+                        if (dvren_scene_create(S->ctx, &sd, &scene)) {
+                            sd.flags = 0;
+                            if (dvren_scene_create(S->ctx, &sd, &scene)) scene = NULL;
+                        }
+                        if (!scene) {
+                            dvren_stage_destroy(st[0]);
+                            st[0] = NULL;
+                        }
+                    }
+                    if (!scene) {
+                        printf("FAILED %s + %s + %s: no default of %s makes a scene with them: %s\n", d[0]->name, d[1]->name,
+                               d[2]->name, d[0]->name, dvren_last_error(S->ctx));
+                        rc = 1;
+                    }
+                    for (k = 0; scene && k < n_arch; ++k) {
+                        dvren_status s = dvren_cuda_compile_check(scene, archs[k], log, sizeof log);
+                        if (s != DVREN_OK || log[0]) rc = 1;
+                        printf("%s %s + %s + %s sm_%u%s%s%s\n", s != DVREN_OK ? "FAILED" : log[0] ? "WARNING" : "ok", d[0]->name,
+                               d[1]->name, d[2]->name, (unsigned)archs[k], sd.flags ? " (forward and backward)" : " (forward)",
+                               s != DVREN_OK ? ": " : "", s != DVREN_OK ? dvren_last_error(S->ctx) : "");
+                        if (s != DVREN_OK || log[0]) fprintf(stderr, "%s\n", log);
+                    }
+                }
+                dvren_scene_destroy(scene);
+                for (k = 0; k < 3; ++k) dvren_stage_destroy(st[k]);
+            }
+    fflush(stdout);
+    if (!combos) return dr_fail(S, "--check-plugin", "no combination with '%s': a field, a shader and a sampler must be loaded", name);
+    return rc;
 }
 
 /* --gradcheck: the scene's plugins, made differentiable, checked on a small
@@ -508,6 +629,9 @@ int main(int argc, char** argv)
         goto done;
     }
     pd = sf.plan;
+    if (sf.value_range[1] > sf.value_range[0])
+        dvren_log(S.ctx, DVREN_LOG_INFO, DVREN_TAG_STEP, "shader preset placed on the field's value range [%g, %g]",
+                  (double)sf.value_range[0], (double)sf.value_range[1]);
 
     if (o.gradcheck) {
         pd.roi.w = pd.roi.h = 0; /* the whole (small) image */
