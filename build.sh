@@ -134,7 +134,7 @@ build_all() {
   # the fit example is also the tool dvren_fit
   $CC $BASE_CFLAGS examples/fit_volume.c $B/obj/stb.o -o $B/fit_volume -lcjson $LIBS
   cp $B/fit_volume $B/dvren_fit
-  $CC $BASE_CFLAGS bench/cpu_render.c -o $B/cpu_render $LIBS
+  $CC $BASE_CFLAGS bench/cpu_render.c -o $B/cpu_render -lcjson $LIBS
   for p in "${PLUGINS[@]}"; do cp plugins/$p/${p}_device.h $B/plugins/; done
   say "built: $B/dvren_render (= $B/dvren_gradcheck), $B/minimal, $B/fit_volume (= $B/dvren_fit), $B/cpu_render, plugins in $B/plugins/"
 }

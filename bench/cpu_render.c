@@ -8,10 +8,15 @@
  * Prints one JSON line (like the peer's) and a short table: median ms per
  * frame, samples/s (W*H*S / time, the peer's definition: rays that miss the
  * cube count too), samples/s per thread, and the image mean (mean of rgb over
- * all pixels and channels, black background) to compare with the peer's. */
+ * all pixels and channels, black background) to compare with the peer's.
+ * The scene is bench/peer_scene.json's, read by tools/dvren_scene.h with the
+ * sizes of the options. --threads 0 (the default) means all cores. */
 #define _POSIX_C_SOURCE 200809L
 #define DVREN_IMPLEMENTATION
 #include "dvren.h"
+#define DVREN_SCENE_IMPLEMENTATION
+#include "dvren_scene.h"
+#include "peer_scene.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,8 +35,8 @@ int main(int argc, char** argv)
     int res = 128, width = 256, height = 256, samples = 128, reps = 5, threads = 0, i;
     dvren_context* ctx = NULL;
     dvren_context_desc cd;
-    dvren_params *fp, *sp, *mp;
-    dvren_stage *field, *shader, *sampler;
+    dvren_scenefile sf;
+    char text[1024];
     dvren_scene_desc sd;
     dvren_scene* scene;
     dvren_plan_desc pd;
@@ -39,8 +44,7 @@ int main(int argc, char** argv)
     dvren_framebuffer* fb;
     dvren_render_options ro;
     dvren_tensor rgb;
-    double dims[3], t[64], ms, mean = 0.0;
-    const float eye[3] = {0, 0, 3}, target[3] = {0, 0, 0}, up[3] = {0, 1, 0};
+    double t[64], ms, mean = 0.0;
     for (i = 1; i + 1 < argc; i += 2) {
         int v = atoi(argv[i + 1]);
         if (!strcmp(argv[i], "--res")) res = v;
@@ -58,26 +62,16 @@ int main(int argc, char** argv)
     memset(&cd, 0, sizeof cd);
     cd.threads = (uint32_t)threads;
     if (dvren_context_create(&cd, &ctx)) { fprintf(stderr, "%s\n", dvren_last_error(NULL)); return 1; }
-    TRY(dvren_params_create(ctx, &fp));
-    dims[0] = dims[1] = dims[2] = res;
-    TRY(dvren_params_set_string(fp, "generator", "peer"));
-    TRY(dvren_params_set_numbers(fp, "dims", dims, 3));
-    TRY(dvren_stage_create(ctx, DVREN_PLUGIN_FIELD, "dense_grid", fp, &field));
-    TRY(dvren_params_create(ctx, &sp));
-    TRY(dvren_params_set_string(sp, "mode", "channels"));
-    TRY(dvren_stage_create(ctx, DVREN_PLUGIN_SHADER, "emission_absorption", sp, &shader));
-    TRY(dvren_params_create(ctx, &mp));
-    TRY(dvren_params_set_number(mp, "samples", samples));
-    TRY(dvren_params_set_number(mp, "min_transmittance", 0.0));
-    TRY(dvren_stage_create(ctx, DVREN_PLUGIN_SAMPLER, "uniform", mp, &sampler));
+    snprintf(text, sizeof text, dvren_bench_peer_scene, res, res, res, "f32", samples, 0.0, width, height);
+    if (dvren_scenefile_parse(&sf, "peer scene", text, strlen(text), NULL) || dvren_scenefile_build(&sf, ctx)) {
+        fprintf(stderr, "cpu_render: %s\n", sf.error);
+        return 1;
+    }
     memset(&sd, 0, sizeof sd);
-    sd.field = field; sd.shader = shader; sd.sampler = sampler;
+    sd.field = sf.field; sd.shader = sf.shader; sd.sampler = sf.sampler;
     TRY(dvren_scene_create(ctx, &sd, &scene));
-    memset(&pd, 0, sizeof pd);
-    pd.width = (uint32_t)width;
-    pd.height = (uint32_t)height;
+    pd = sf.plan;
     pd.outputs = DVREN_OUTPUT_RGB;
-    TRY(dvren_camera_look_at(eye, target, up, 45.0f * 3.14159265358979f / 180.0f, &pd.camera));
     TRY(dvren_plan_create(ctx, &pd, &plan));
     TRY(dvren_framebuffer_create(ctx, plan, &fb));
     memset(&ro, 0, sizeof ro);
@@ -103,8 +97,7 @@ int main(int argc, char** argv)
                sps * 1e-6, sps * 1e-6 / th, mean);
     }
     dvren_framebuffer_destroy(fb); dvren_plan_destroy(plan); dvren_scene_destroy(scene);
-    dvren_stage_destroy(field); dvren_stage_destroy(shader); dvren_stage_destroy(sampler);
-    dvren_params_destroy(fp); dvren_params_destroy(sp); dvren_params_destroy(mp);
+    dvren_scenefile_free(&sf);
     dvren_context_destroy(ctx);
     return 0;
 }

@@ -46,9 +46,9 @@ done
 cc -std=c11 -O2 -I$C/include -c tools/stb_impl.c -o $B/stb.o &
 cc -std=c11 -O2 -I$C/include/cjson -c $C/src/cJSON.c -o $B/cjson.o &
 cc $CFLAGS tests/test_cuda.c -o $B/test_cuda $LIBS &
-cc $CFLAGS bench/gpu_bench.c -o $B/gpu_bench $LIBS &
 cc $CFLAGS tests/test_autodiff.c -o $B/test_autodiff $LIBS &
 wait
+cc $CFLAGS bench/gpu_bench.c $B/cjson.o -o $B/gpu_bench $LIBS || say "gpu_bench does not build"
 cc $CFLAGS examples/fit_volume.c $B/stb.o $B/cjson.o -o $B/fit_volume $LIBS || say "fit_volume does not build"
 cc $CFLAGS tools/dvren_render.c $B/stb.o $B/cjson.o -o $B/dvren_render $LIBS || { say "dvren_render does not build"; exit 1; }
 for f in $B/plugins/dense_grid.so $B/test_cuda $B/gpu_bench $B/dvren_render; do

@@ -4,7 +4,7 @@
  *
  *   build/gpu_bench [--device cuda|cpu] [--res 256] [--width 800] [--height 800]
  *                   [--samples 256] [--storage f32|u16] [--ert 0] [--reps 21]
- *                   [--cache DIR] [--npy PREFIX] [--mode fwd|fwdbwd] [--deterministic 0|1]
+ *                   [--cache DIR] [--npy PREFIX] [--mode fwd|fwdbwd] [--deterministic 0|1] [--threads 0]
  *
  * --mode fwdbwd times what the peer's fwdbwd mode does: the forward render,
  * L = mean(C^2) (dvren_loss, L2 against a zero image) and the backward pass
@@ -20,12 +20,17 @@
  * frames); CPU times are wall-clock. Prints one JSON line: ms_median, ms_min,
  * samples/s (W*H*S / time, the peer's definition), image mean, memory held by
  * dvren's pool at its peak (the peer reports torch.cuda.max_memory_allocated),
- * and the kernel's compile/load statistics. */
+ * and the kernel's compile/load statistics. The scene is bench/peer_scene.h's,
+ * read by tools/dvren_scene.h. --threads N sets the CPU threads (0, the
+ * default: all cores). */
 #define _POSIX_C_SOURCE 200809L
 #define DVREN_IMPLEMENTATION
 #include "dvren.h"
 #define DVREN_CUDA_IMPLEMENTATION
 #include "dvren_cuda.h"
+#define DVREN_SCENE_IMPLEMENTATION
+#include "dvren_scene.h"
+#include "peer_scene.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,7 +53,7 @@ static int cmp_double(const void* a, const void* b)
 int main(int argc, char** argv)
 {
     const char *device = "cuda", *storage = "f32", *cache = NULL, *npy = NULL, *mode = "fwd";
-    int res = 256, width = 800, height = 800, samples = 256, reps = 21, i, gpu, fwdbwd, det = 0, bitwise = -1;
+    int res = 256, width = 800, height = 800, samples = 256, reps = 21, i, gpu, fwdbwd, det = 0, bitwise = -1, threads = 0;
     double grad_l2 = 0.0;
     dvren_tensor zero_t;
     dvren_loss_desc ld;
@@ -56,11 +61,11 @@ int main(int argc, char** argv)
     dvren_framebuffer* gfb = NULL;
     float* zero_host = NULL;
     float *g1 = NULL, *g2 = NULL;
-    double ert = 0.0, t[256], mean = 0.0, dims[3];
+    double ert = 0.0, t[256], mean = 0.0;
     dvren_context* ctx = NULL;
     dvren_context_desc cd;
-    dvren_params *fp, *sp, *mp;
-    dvren_stage *field, *shader, *sampler;
+    dvren_scenefile sf;
+    char text[1024];
     dvren_scene_desc sd;
     dvren_scene* scene;
     dvren_plan_desc pd;
@@ -70,7 +75,6 @@ int main(int argc, char** argv)
     dvren_cuda_kernel_stats ks;
     dvren_cuda_memory mem;
     double t_scene0, t_scene;
-    const float eye[3] = {0, 0, 3}, target[3] = {0, 0, 0}, up[3] = {0, 1, 0};
     for (i = 1; i + 1 < argc; i += 2) {
         const char* a = argv[i];
         const char* v = argv[i + 1];
@@ -86,12 +90,13 @@ int main(int argc, char** argv)
         else if (!strcmp(a, "--npy")) npy = v;
         else if (!strcmp(a, "--mode")) mode = v;
         else if (!strcmp(a, "--deterministic")) det = atoi(v);
+        else if (!strcmp(a, "--threads")) threads = atoi(v);
         else {
             fprintf(stderr, "gpu_bench: unknown option %s\n", a);
             return 2;
         }
     }
-    if (res < 2 || width < 1 || height < 1 || samples < 1 || reps < 1 || reps > 256) {
+    if (res < 2 || width < 1 || height < 1 || samples < 1 || reps < 1 || reps > 256 || threads < 0 || threads > 1024) {
         fprintf(stderr, "gpu_bench: bad arguments\n");
         return 2;
     }
@@ -102,6 +107,8 @@ int main(int argc, char** argv)
         return 2;
     }
     memset(&cd, 0, sizeof cd);
+    memset(&sf, 0, sizeof sf);
+    cd.threads = (uint32_t)threads;
     if (gpu) {
         cd.device = DVREN_DEVICE_CUDA;
         cd.backend = dvren_cuda_backend();
@@ -110,31 +117,20 @@ int main(int argc, char** argv)
     if (getenv("DVREN_BENCH_LOG")) cd.log = dvren_log_to_file;
     TRY(dvren_context_create(&cd, &ctx));
     t_scene0 = dvren__now_ms();
-    TRY(dvren_params_create(ctx, &fp));
-    dims[0] = dims[1] = dims[2] = res;
-    TRY(dvren_params_set_string(fp, "generator", "peer"));
-    TRY(dvren_params_set_numbers(fp, "dims", dims, 3));
-    TRY(dvren_params_set_string(fp, "storage", storage));
-    TRY(dvren_stage_create(ctx, DVREN_PLUGIN_FIELD, "dense_grid", fp, &field));
-    TRY(dvren_params_create(ctx, &sp));
-    TRY(dvren_params_set_string(sp, "mode", "channels"));
-    TRY(dvren_stage_create(ctx, DVREN_PLUGIN_SHADER, "emission_absorption", sp, &shader));
-    TRY(dvren_params_create(ctx, &mp));
-    TRY(dvren_params_set_number(mp, "samples", samples));
-    TRY(dvren_params_set_number(mp, "min_transmittance", ert));
-    TRY(dvren_stage_create(ctx, DVREN_PLUGIN_SAMPLER, "uniform", mp, &sampler));
+    snprintf(text, sizeof text, dvren_bench_peer_scene, res, res, res, storage, samples, ert, width, height);
+    if (dvren_scenefile_parse(&sf, "peer scene", text, strlen(text), NULL) || dvren_scenefile_build(&sf, ctx)) {
+        fprintf(stderr, "gpu_bench: %s\n", sf.error);
+        return 1;
+    }
     memset(&sd, 0, sizeof sd);
-    sd.field = field;
-    sd.shader = shader;
-    sd.sampler = sampler;
+    sd.field = sf.field;
+    sd.shader = sf.shader;
+    sd.sampler = sf.sampler;
     sd.flags = fwdbwd ? DVREN_SCENE_DIFFERENTIABLE : 0u;
     TRY(dvren_scene_create(ctx, &sd, &scene));
     t_scene = dvren__now_ms() - t_scene0;
-    memset(&pd, 0, sizeof pd);
-    pd.width = (uint32_t)width;
-    pd.height = (uint32_t)height;
+    pd = sf.plan;
     pd.outputs = fwdbwd ? DVREN_OUTPUT_RGB | DVREN_OUTPUT_TRANSMITTANCE : DVREN_OUTPUT_RGB;
-    TRY(dvren_camera_look_at(eye, target, up, 45.0f * 3.14159265358979f / 180.0f, &pd.camera));
     TRY(dvren_plan_create(ctx, &pd, &plan));
     TRY(dvren_framebuffer_create_outputs(ctx, plan, pd.outputs, &fb));
     if (fwdbwd) {
@@ -228,12 +224,7 @@ int main(int argc, char** argv)
     dvren_framebuffer_destroy(fb);
     dvren_plan_destroy(plan);
     dvren_scene_destroy(scene);
-    dvren_stage_destroy(field);
-    dvren_stage_destroy(shader);
-    dvren_stage_destroy(sampler);
-    dvren_params_destroy(fp);
-    dvren_params_destroy(sp);
-    dvren_params_destroy(mp);
+    dvren_scenefile_free(&sf);
     dvren_context_destroy(ctx);
     return 0;
 }

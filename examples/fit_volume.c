@@ -13,15 +13,19 @@
  * Every --eval-every steps it renders the held-out views and prints
  *   [fit] step 400  loss 1.2e-03  held-out PSNR 31.42 dB  1.9 M rays/s
  * and appends the same to a CSV; at the end it writes a PNG with ground
- * truth (top) over the fit (bottom) for four held-out views.
+ * truth (top) over the fit (bottom) for four held-out views, each enlarged
+ * (nearest neighbour) to at least 256 pixels across.
  *
  *   build/fit_volume [--device cpu|cuda] [--size 64] [--views 64] [--heldout 8]
  *                    [--steps 3000] [--batch 8192] [--lr 0.3] [--tv 1e-4 | 3e-3]
  *                    [--target 35] [--until-target] [--eval-every 100] [--seed 1]
- *                    [--csv out/fit_curve.csv] [--png out/fit_side_by_side.png]
+ *                    [--name NAME] [--csv out/fit_NAME_curve.csv] [--png out/fit_NAME.png] [--threads 0]
  *                    [--downsample 1] [--model-scale 1] [--volume PATH]
  *                    [--images PATH] [--grid 128] [--tv-color 0 | 1e-2] [--alpha-weight 0 | 1]
- * (where two defaults are given, the second is that of --images)
+ * (where two defaults are given, the second is that of --images; NAME is
+ * ct_head, or with --images the name of the transforms JSON's folder, e.g.
+ * lego, so that runs on different data keep their own files; --threads 0
+ * means all cores)
  * --downsample f renders the ground truth from the volume averaged over
  * f^3 blocks (same box), for quick runs such as the CI test; --model-scale s
  * gives the model s times the ground truth's voxels per axis.
@@ -47,17 +51,20 @@
  *   build/fit_volume --images ../shared/data/lego/transforms_train.json
  *                    --size 800 --heldout 4 --grid 256 --device cuda
  *
- * Exit status: 0 when the last held-out PSNR reaches --target, 2 when it
- * does not, 1 on an error. Rays are generated here (a pinhole model written
+ * Exit status: 0 on success; when a target was asked for (--target or
+ * --until-target), 2 when the last held-out PSNR does not reach it; 1 on an
+ * error. Rays are generated here (a pinhole model written
  * out below) and rendered as ray-batch plans, for the ground truth as for
  * the fit, so both see exactly the same rays. */
 #define DVREN_IMPLEMENTATION
 #include "dvren.h"
 #define DVREN_CUDA_IMPLEMENTATION
 #include "dvren_cuda.h"
+#define DVREN_SCENE_IMPLEMENTATION
+#include "dvren_scene.h"
+#define DVREN_NERF_IMPLEMENTATION
+#include "dvren_nerf.h"
 #include "dvren_image.h"
-#include <cjson/cJSON.h>
-#include <stb/stb_image.h>
 
 #include <math.h>
 #include <stdio.h>
@@ -75,11 +82,17 @@
 
 typedef struct opts {
     const char* device;
-    int size, views, heldout, steps, batch, eval_every, until_target, downsample, model_scale, grid;
+    int size, views, heldout, steps, batch, eval_every, until_target, downsample, model_scale, grid, threads, target_given;
     double lr, tv, tv_color, alpha_weight, target;
     unsigned long long seed;
-    const char *csv, *png, *volume, *images;
+    const char *csv, *png, *volume, *images, *name;
 } opts;
+
+/* Log sink: warnings to stderr; errors are reported once, by TRY. */
+static void fit_log(void* user, dvren_log_level level, const char* line)
+{
+    if (level != DVREN_LOG_ERROR) dvren_log_to_file(user, level, line);
+}
 
 static double now_s(void)
 {
@@ -143,224 +156,6 @@ static void pinhole_rays(const double eye[3], double fov, int size, float* rays)
         }
 }
 
-/* ---- multi-view images with poses (--images) ------------------------------ */
-
-/* Views loaded from a transforms JSON: count views of width x height pixels;
- * rays (count, height, width, 6), rgb composited on black (count, height,
- * width, 3), alpha (count, height, width) and each camera's pose (3 x 4
- * camera-to-world, row-major) with its focal length in filtered pixels. */
-typedef struct view_set {
-    int count, width, height;
-    float *rays, *rgb, *alpha;
-    double *pose, focal;
-} view_set;
-
-static void view_set_free(view_set* vs)
-{
-    free(vs->rays);
-    free(vs->rgb);
-    free(vs->alpha);
-    free(vs->pose);
-    memset(vs, 0, sizeof *vs);
-}
-
-static char* read_text(const char* path)
-{
-    FILE* f = fopen(path, "rb");
-    char* text = NULL;
-    long n;
-    if (!f) return NULL;
-    if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0 &&
-        (text = (char*)malloc((size_t)n + 1)) != NULL) {
-        if (fread(text, 1, (size_t)n, f) != (size_t)n) {
-            free(text);
-            text = NULL;
-        } else {
-            text[n] = 0;
-        }
-    }
-    fclose(f);
-    return text;
-}
-
-/* Appends one view: the image (w x h RGBA) box-filtered by f, composited on
- * black, and its rays (pixel centres of the filtered image, pinhole with the
- * focal length focal in full-resolution pixels, Blender/OpenGL axes). */
-static int view_set_add(view_set* vs, const unsigned char* img, int w, int h, int f, double focal, const double m[12])
-{
-    int W = w / f, H = h / f, i, j, a, b, c;
-    size_t px = (size_t)W * H, n = (size_t)vs->count + 1;
-    float *rays = (float*)realloc(vs->rays, n * px * 6 * sizeof(float)), *rgb, *alpha;
-    double* pose;
-    if (rays) vs->rays = rays;
-    rgb = (float*)realloc(vs->rgb, n * px * 3 * sizeof(float));
-    if (rgb) vs->rgb = rgb;
-    alpha = (float*)realloc(vs->alpha, n * px * sizeof(float));
-    if (alpha) vs->alpha = alpha;
-    pose = (double*)realloc(vs->pose, n * 12 * sizeof(double));
-    if (pose) vs->pose = pose;
-    if (!rays || !rgb || !alpha || !pose) return 1;
-    rays += (n - 1) * px * 6;
-    rgb += (n - 1) * px * 3;
-    alpha += (n - 1) * px;
-    memcpy(pose + (n - 1) * 12, m, 12 * sizeof(double));
-    for (j = 0; j < H; ++j)
-        for (i = 0; i < W; ++i) {
-            double acc[4] = {0, 0, 0, 0}, d[3], x, y, len;
-            size_t p = (size_t)j * W + i;
-            for (b = j * f; b < j * f + f; ++b)
-                for (a = i * f; a < i * f + f; ++a) {
-                    const unsigned char* q = img + 4 * ((size_t)b * w + a);
-                    double al = q[3] / 255.0;
-                    for (c = 0; c < 3; ++c) acc[c] += al * q[c] / 255.0;
-                    acc[3] += al;
-                }
-            for (c = 0; c < 3; ++c) rgb[3 * p + c] = (float)(acc[c] / (f * f));
-            alpha[p] = (float)(acc[3] / (f * f));
-            /* camera space: x right, y up, looking down -z */
-            x = ((i + 0.5) * f - 0.5 * w) / focal;
-            y = -((j + 0.5) * f - 0.5 * h) / focal;
-            for (c = 0; c < 3; ++c) d[c] = m[4 * c] * x + m[4 * c + 1] * y - m[4 * c + 2];
-            len = sqrt(d[0] * d[0] + d[1] * d[1] + d[2] * d[2]);
-            for (c = 0; c < 3; ++c) {
-                rays[6 * p + c] = (float)m[4 * c + 3];
-                rays[6 * p + 3 + c] = (float)(d[c] / len);
-            }
-        }
-    vs->count = (int)n;
-    vs->width = W;
-    vs->height = H;
-    return 0;
-}
-
-/* Loads the frames of a NeRF-synthetic transforms JSON (see the top of this
- * file) whose images exist, filtered to size pixels across. Prints its
- * errors (naming the file and the field) and returns 1 on failure. */
-static int load_views(const char* json_path, int size, view_set* vs)
-{
-    char *text = read_text(json_path), dir[1024], path[2048];
-    cJSON *root = NULL, *fov, *frames, *fr;
-    const char* slash = strrchr(json_path, '/');
-    unsigned char* img = NULL;
-    int k = 0, missing = 0, w0 = 0, h0 = 0, f = 1, rc = 1;
-    double focal = 0.0;
-    char first_missing[2048] = "";
-    memset(vs, 0, sizeof *vs);
-    if (!text) {
-        fprintf(stderr, "fit_volume: cannot read '%s'\n", json_path);
-        return 1;
-    }
-    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - json_path) : 1, slash ? json_path : ".");
-    root = cJSON_Parse(text);
-    if (!root) {
-        const char* at = cJSON_GetErrorPtr();
-        fprintf(stderr, "fit_volume: '%s': not valid JSON (near byte %ld)\n", json_path, at ? (long)(at - text) : -1L);
-        goto done;
-    }
-    fov = cJSON_GetObjectItemCaseSensitive(root, "camera_angle_x");
-    if (!cJSON_IsNumber(fov) || !(fov->valuedouble > 0.0) || !(fov->valuedouble < 3.14159)) {
-        fprintf(stderr, "fit_volume: '%s': \"camera_angle_x\" must be a number in (0, pi) (radians)\n", json_path);
-        goto done;
-    }
-    frames = cJSON_GetObjectItemCaseSensitive(root, "frames");
-    if (!cJSON_IsArray(frames) || cJSON_GetArraySize(frames) == 0) {
-        fprintf(stderr, "fit_volume: '%s': \"frames\" must be a non-empty array\n", json_path);
-        goto done;
-    }
-    cJSON_ArrayForEach(fr, frames)
-    {
-        cJSON *file = cJSON_GetObjectItemCaseSensitive(fr, "file_path"), *tm = cJSON_GetObjectItemCaseSensitive(fr, "transform_matrix");
-        double m[16];
-        int r, c, w, h, n;
-        size_t len;
-        FILE* probe;
-        if (!cJSON_IsString(file) || !file->valuestring[0]) {
-            fprintf(stderr, "fit_volume: '%s': frames[%d].file_path must be a non-empty string\n", json_path, k);
-            goto done;
-        }
-        if (!cJSON_IsArray(tm) || cJSON_GetArraySize(tm) != 4) {
-            fprintf(stderr, "fit_volume: '%s': frames[%d].transform_matrix must be 4 rows of 4 numbers\n", json_path, k);
-            goto done;
-        }
-        for (r = 0; r < 4; ++r) {
-            cJSON* row = cJSON_GetArrayItem(tm, r);
-            for (c = 0; c < 4; ++c) {
-                cJSON* e = cJSON_IsArray(row) && cJSON_GetArraySize(row) == 4 ? cJSON_GetArrayItem(row, c) : NULL;
-                if (!cJSON_IsNumber(e) || !isfinite(e->valuedouble)) {
-                    fprintf(stderr, "fit_volume: '%s': frames[%d].transform_matrix must be 4 rows of 4 finite numbers\n",
-                            json_path, k);
-                    goto done;
-                }
-                m[4 * r + c] = e->valuedouble;
-            }
-        }
-        /* a camera-to-world matrix: orthonormal rotation, last row 0 0 0 1 */
-        for (r = 0; r < 3; ++r)
-            for (c = 0; c < 3; ++c) {
-                double dot = m[r] * m[c] + m[4 + r] * m[4 + c] + m[8 + r] * m[8 + c];
-                if (fabs(dot - (r == c)) > 1e-3) {
-                    fprintf(stderr, "fit_volume: '%s': frames[%d].transform_matrix is not a rigid camera-to-world matrix "
-                                    "(its 3 x 3 rotation is not orthonormal)\n", json_path, k);
-                    goto done;
-                }
-            }
-        if (m[12] != 0.0 || m[13] != 0.0 || m[14] != 0.0 || m[15] != 1.0) {
-            fprintf(stderr, "fit_volume: '%s': frames[%d].transform_matrix: the last row must be 0 0 0 1\n", json_path, k);
-            goto done;
-        }
-        len = strlen(file->valuestring);
-        snprintf(path, sizeof path, "%s/%s%s", dir, file->valuestring,
-                 len > 4 && !strcmp(file->valuestring + len - 4, ".png") ? "" : ".png");
-        ++k;
-        probe = fopen(path, "rb");
-        if (!probe) {
-            if (!missing++) snprintf(first_missing, sizeof first_missing, "%s", path);
-            continue;
-        }
-        fclose(probe);
-        img = stbi_load(path, &w, &h, &n, 4);
-        if (!img) {
-            fprintf(stderr, "fit_volume: '%s': cannot decode the image (%s)\n", path, stbi_failure_reason());
-            goto done;
-        }
-        if (!w0) {
-            if (size > w || w % size || h % (w / size)) {
-                fprintf(stderr, "fit_volume: '%s' is %d x %d: --size %d must divide its width, and width / size its height\n",
-                        path, w, h, size);
-                goto done;
-            }
-            w0 = w;
-            h0 = h;
-            f = w / size;
-            focal = 0.5 * w / tan(0.5 * fov->valuedouble);
-            vs->focal = focal / f;
-        } else if (w != w0 || h != h0) {
-            fprintf(stderr, "fit_volume: '%s' is %d x %d, the frames before it %d x %d\n", path, w, h, w0, h0);
-            goto done;
-        }
-        if (view_set_add(vs, img, w, h, f, focal, m)) {
-            fprintf(stderr, "fit_volume: out of memory for %d views of %d x %d\n", vs->count + 1, w / f, h / f);
-            goto done;
-        }
-        stbi_image_free(img);
-        img = NULL;
-    }
-    if (!vs->count) {
-        fprintf(stderr, "fit_volume: '%s': none of its %d frames has its image (the first missing: '%s')\n", json_path, k,
-                first_missing);
-        goto done;
-    }
-    if (missing)
-        fprintf(stderr, "[fit] %s: %d of its %d frames have images; %d listed images are absent (the first: %s)\n",
-                json_path, vs->count, k, missing, first_missing);
-    rc = 0;
-done:
-    if (rc) view_set_free(vs);
-    stbi_image_free(img);
-    cJSON_Delete(root);
-    free(text);
-    return rc;
-}
 
 /* The model's box, carved from alpha: the box of the points of a 128^3
  * lattice over the cube of half side half that lie in front of every
@@ -370,7 +165,7 @@ done:
  * assumes that every view frames the whole object, as in object-centred
  * captures such as the NeRF synthetic scenes. Returns 1 when no point
  * survives. */
-static int carve_box(const view_set* vs, const int* held, double half, double box[6])
+static int carve_box(const dvren_nerf_views* vs, const int* held, double half, double box[6])
 {
     const int n = 128;
     double cell = 2.0 * half / (n - 1);
@@ -416,6 +211,34 @@ static double psnr_of(double mse) { return mse > 0.0 ? -10.0 * log10(mse) : 99.0
  * --tv-color 1e-2 with --images (weights chosen by a sweep on the lego
  * scene's held-out views, bench/RESULTS.md); 0, 1e-4, 0 for the CT head */
 #define UNSET -1e300
+static void usage(void)
+{
+    fputs("usage: fit_volume [options]   fit a dense grid to views of the CT head, or with --images to photographs\n"
+          "  --device cpu|cuda      (cpu)\n"
+          "  --size N               image size in pixels (64; with --images: pixels across after filtering)\n"
+          "  --views N --heldout N  training and held-out views of the CT head (64, 8; --images: held out of the frames)\n"
+          "  --steps N --batch N    Adam steps (3000) and rays per step (8192)\n"
+          "  --lr X                 learning rate (0.3), decaying to a tenth by the last step\n"
+          "  --tv X --tv-color X    total variation on density (1e-4 | 3e-3) and colour (0 | 1e-2)\n"
+          "  --alpha-weight X       L2 on alpha against the images' coverage (0 | 1; --images only)\n"
+          "  --target DB            held-out PSNR to reach (35): exit 2 when it is not reached\n"
+          "  --until-target         stop once the target is reached (implies a target: exit 2 if not)\n"
+          "  --eval-every N         evaluate every N steps (100)\n"
+          "  --seed N               (1)\n"
+          "  --name NAME            output names out/fit_NAME_curve.csv and out/fit_NAME.png\n"
+          "                         (NAME: ct_head, or the folder of the --images JSON, e.g. lego)\n"
+          "  --csv FILE --png FILE  the curve and the side-by-side image (ground truth above, fit below)\n"
+          "  --downsample F         CT head: ground truth averaged over F^3 voxels (1)\n"
+          "  --model-scale S        CT head: S times the ground truth's voxels per axis (1)\n"
+          "  --volume PATH          CT head volume ($DVREN_DATA/ct_head/quarter.nhdr)\n"
+          "  --images PATH          transforms JSON in the NeRF synthetic layout\n"
+          "  --grid N               --images: voxels along the carved box's longest side (128)\n"
+          "  --threads N            CPU threads, 0 = all cores (0)\n"
+          "  -h, --help\n"
+          "(where two defaults are given, the second is that of --images; the top of examples/fit_volume.c says more)\n",
+          stdout);
+}
+
 static int parse(int argc, char** argv, opts* o)
 {
     int i;
@@ -441,6 +264,7 @@ static int parse(int argc, char** argv, opts* o)
         NUM("--tv", tv, atof(v))
         NUM("--tv-color", tv_color, atof(v))
         NUM("--alpha-weight", alpha_weight, atof(v))
+        if (!strcmp(a, "--target")) o->target_given = 1;
         NUM("--target", target, atof(v))
         NUM("--seed", seed, strtoull(v, NULL, 10))
         NUM("--downsample", downsample, atoi(v))
@@ -449,12 +273,19 @@ static int parse(int argc, char** argv, opts* o)
         NUM("--grid", grid, atoi(v))
         NUM("--csv", csv, v)
         NUM("--png", png, v)
+        NUM("--name", name, v)
+        NUM("--threads", threads, atoi(v))
 #undef NUM
         if (!strcmp(a, "--until-target")) {
             o->until_target = 1;
+            o->target_given = 1;
             continue;
         }
-        fprintf(stderr, "fit_volume: unknown or incomplete option '%s' (see the top of examples/fit_volume.c)\n", a);
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            usage();
+            exit(0);
+        }
+        fprintf(stderr, "fit_volume: unknown or incomplete option '%s' (see --help)\n", a);
         return 1;
     }
     if (i < argc) {
@@ -465,9 +296,10 @@ static int parse(int argc, char** argv, opts* o)
     if (o->size < 8 || o->size > 4096 || o->views < 1 || o->heldout < 1 || o->steps < 1 || o->batch < 1 ||
         o->eval_every < 1 || !(o->lr > 0.0) || !(o->tv >= 0.0 || o->tv == UNSET) || !(o->tv_color >= 0.0 || o->tv_color == UNSET) ||
         !(o->alpha_weight >= 0.0 || o->alpha_weight == UNSET) || o->downsample < 1 || o->downsample > 8 ||
-        o->model_scale < 1 || o->model_scale > 4 || o->grid < 4 || o->grid > 1024) {
+        o->model_scale < 1 || o->model_scale > 4 || o->grid < 4 || o->grid > 1024 || o->threads < 0 || o->threads > 1024) {
         fprintf(stderr, "fit_volume: --size 8..4096, --views, --heldout, --steps, --batch, --eval-every >= 1, "
-                        "--lr > 0, --tv, --tv-color, --alpha-weight >= 0, --downsample 1..8, --model-scale 1..4, --grid 4..1024\n");
+                        "--lr > 0, --tv, --tv-color, --alpha-weight >= 0, --downsample 1..8, --model-scale 1..4, --grid 4..1024, "
+                        "--threads 0..1024\n");
         return 1;
     }
     if (strcmp(o->device, "cpu") && strcmp(o->device, "cuda")) {
@@ -478,27 +310,37 @@ static int parse(int argc, char** argv, opts* o)
 }
 
 /* The CT head's ground truth (the default): a dense grid of the volume (or
- * its downsample^3 block means), the fixed transfer function and light; the
- * scene and its stages come back in gt, gt_field, gt_shader. */
-static dvren_status make_ct_truth(dvren_context* ctx, const opts* o, dvren_stage** gt_field, dvren_stage** gt_shader)
+ * its downsample^3 block means), the fixed transfer function and light,
+ * read as a scene (tools/dvren_scene.h) whose field gets the volume's path;
+ * its stages come back in gt_field, gt_shader. Prints its own errors. */
+static int make_ct_truth(dvren_context* ctx, const opts* o, dvren_stage** gt_field, dvren_stage** gt_shader)
 {
     /* opacity rises monotonically from faint skin to opaque bone (a
      * transfer function with a skin shell, opacity up then down again
      * within one voxel's range of values, is a harder target for a grid
      * whose density is softplus of interpolated values) */
-    static const double tf_opacity[] = {0, 0, 400, 0, 900, 0.03, 1300, 0.3, 2000, 0.8, 4000, 0.8};
-    static const double tf_color[] = {400, 0.85, 0.55, 0.45, 1000, 0.95, 0.75, 0.65, 1500, 1, 0.95, 0.85};
-    static const double light[3] = {0.5, -1.0, -0.6};
-    dvren_params *fp = NULL, *sp = NULL;
+    static const char* const truth =
+        "{\"field\": {\"plugin\": \"dense_grid\", \"params\": {\"storage\": \"f32\"}},\n"
+        " \"shader\": {\"plugin\": \"emission_absorption\", \"params\": {\"sigma_scale\": 30, \"shading\": true,\n"
+        "     \"specular\": 0, \"light_dir\": [0.5, -1.0, -0.6],\n"
+        "     \"tf_opacity\": [[0, 0], [400, 0], [900, 0.03], [1300, 0.3], [2000, 0.8], [4000, 0.8]],\n"
+        "     \"tf_color\": [[400, 0.85, 0.55, 0.45], [1000, 0.95, 0.75, 0.65], [1500, 1, 0.95, 0.85]]}}}\n";
+    dvren_scenefile sf;
+    dvren_params* fp = NULL;
     dvren_instance_info info;
     float* small = NULL;
-    dvren_status st;
-#define TRYS(call)                                                                                                     \
-    if ((st = (call)) != DVREN_OK) goto out
-    TRYS(dvren_params_create(ctx, &fp));
-    TRYS(dvren_params_set_string(fp, "file", o->volume));
-    TRYS(dvren_params_set_string(fp, "storage", "f32"));
-    TRYS(dvren_stage_create(ctx, DVREN_PLUGIN_FIELD, "dense_grid", fp, gt_field));
+    int rc = 1;
+    memset(&sf, 0, sizeof sf);
+    if (dvren_scenefile_parse(&sf, "CT head ground truth", truth, strlen(truth), NULL) ||
+        !cJSON_AddStringToObject(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(sf.root, "field"), "params"),
+                                 "file", o->volume) ||
+        dvren_scenefile_build(&sf, ctx)) {
+        fprintf(stderr, "fit_volume: %s\n", sf.error[0] ? sf.error : "out of memory");
+        goto out;
+    }
+    *gt_field = sf.field;
+    *gt_shader = sf.shader;
+    sf.field = sf.shader = NULL; /* kept; the scene's sampler is not used */
     if (o->downsample > 1) {
         /* a smaller ground truth (for quick runs): the mean of each
          * downsample^3 block of voxels, over the same box */
@@ -507,7 +349,7 @@ static dvren_status make_ct_truth(dvren_context* ctx, const opts* o, dvren_stage
         int64_t sh[4];
         double bbox[6];
         int X, Y, Z, x, y, z, k, f = o->downsample;
-        TRYS(dvren_stage_info(*gt_field, &info));
+        TRY(dvren_stage_info(*gt_field, &info));
         src = &info.buffers[0].tensor;
         Z = (int)src->shape[0];
         Y = (int)src->shape[1];
@@ -518,7 +360,7 @@ static dvren_status make_ct_truth(dvren_context* ctx, const opts* o, dvren_stage
         sh[3] = 1;
         small = (float*)calloc((size_t)(sh[0] * sh[1] * sh[2]), sizeof(float));
         if (!small) {
-            st = dvren_set_error(ctx, DVREN_ERROR_OUT_OF_MEMORY, "fit", NULL, "out of memory");
+            fprintf(stderr, "fit_volume: out of memory for the downsampled volume\n");
             goto out;
         }
         for (z = 0; z < sh[0]; ++z)
@@ -536,37 +378,28 @@ static dvren_status make_ct_truth(dvren_context* ctx, const opts* o, dvren_stage
             bbox[k] = info.bounds_min[k];
             bbox[3 + k] = info.bounds_max[k];
         }
-        TRYS(dvren_tensor_wrap(small, DVREN_DTYPE_F32, 4, sh, NULL, &t));
-        dvren_params_destroy(fp);
-        fp = NULL;
-        TRYS(dvren_params_create(ctx, &fp));
-        TRYS(dvren_params_set_tensor(fp, "data", &t));
-        TRYS(dvren_params_set_numbers(fp, "bbox", bbox, 6));
+        TRY(dvren_tensor_wrap(small, DVREN_DTYPE_F32, 4, sh, NULL, &t));
+        TRY(dvren_params_create(ctx, &fp));
+        TRY(dvren_params_set_tensor(fp, "data", &t));
+        TRY(dvren_params_set_numbers(fp, "bbox", bbox, 6));
         dvren_stage_destroy(*gt_field);
         *gt_field = NULL;
-        TRYS(dvren_stage_create(ctx, DVREN_PLUGIN_FIELD, "dense_grid", fp, gt_field));
+        TRY(dvren_stage_create(ctx, DVREN_PLUGIN_FIELD, "dense_grid", fp, gt_field));
     }
-    TRYS(dvren_params_create(ctx, &sp));
-    TRYS(dvren_params_set_numbers(sp, "tf_opacity", tf_opacity, 12));
-    TRYS(dvren_params_set_numbers(sp, "tf_color", tf_color, 12));
-    TRYS(dvren_params_set_number(sp, "sigma_scale", 30));
-    TRYS(dvren_params_set_bool(sp, "shading", 1));
-    TRYS(dvren_params_set_number(sp, "specular", 0));
-    TRYS(dvren_params_set_numbers(sp, "light_dir", light, 3));
-    TRYS(dvren_stage_create(ctx, DVREN_PLUGIN_SHADER, "emission_absorption", sp, gt_shader));
-#undef TRYS
+    rc = 0;
+fail:
 out:
     free(small); /* the stage holds its own copy */
     dvren_params_destroy(fp);
-    dvren_params_destroy(sp);
-    return st;
+    dvren_scenefile_free(&sf);
+    return rc;
 }
 
 int main(int argc, char** argv)
 {
     const double fov = 0.75, radius = 3.0;
-    opts o = {"cpu", 64, 64, 8, 3000, 8192, 100, 0, 1, 1, 128, 0.3, UNSET, UNSET, UNSET, 35.0, 1, "out/fit_curve.csv",
-              "out/fit_side_by_side.png", NULL, NULL};
+    opts o = {"cpu", 64, 64, 8, 3000, 8192, 100, 0, 1, 1, 128, 0, 0, 0.3, UNSET, UNSET, UNSET, 35.0, 1, NULL, NULL, NULL, NULL, NULL};
+    char csv_default[1200], png_default[1200];
     const char* data = getenv("DVREN_DATA") ? getenv("DVREN_DATA") : "../shared/data";
     char vol[1024];
     dvren_context* ctx = NULL;
@@ -584,7 +417,7 @@ int main(int argc, char** argv)
     dvren_backward_options bo;
     dvren_instance_info info;
     dvren_tensor view_rays_t, batch_rays_t, batch_tgt_t, batch_alpha_t, rgb;
-    view_set vs;
+    dvren_nerf_views vs;
     float *train_rays = NULL, *train_rgb = NULL, *held_rays = NULL, *held_rgb = NULL, *view_rays = NULL;
     float *batch_rays = NULL, *batch_tgt = NULL, *fit_rgb = NULL, *side = NULL, *train_alpha = NULL, *batch_alpha = NULL;
     int* is_held = NULL;
@@ -598,6 +431,25 @@ int main(int argc, char** argv)
 
     memset(&vs, 0, sizeof vs);
     if (parse(argc, argv, &o)) return 1;
+    if (!o.name) {
+        /* the data's name, so that runs on different data keep their own files */
+        static char folder[256];
+        const char *end = o.images ? strrchr(o.images, '/') : NULL, *start = end;
+        o.name = "ct_head";
+        if (o.images) {
+            if (!end) {
+                o.name = "images";
+            } else {
+                while (start > o.images && start[-1] != '/') --start;
+                snprintf(folder, sizeof folder, "%.*s", (int)(end - start), start);
+                o.name = folder[0] && strcmp(folder, ".") ? folder : "images";
+            }
+        }
+    }
+    snprintf(csv_default, sizeof csv_default, "out/fit_%s_curve.csv", o.name);
+    snprintf(png_default, sizeof png_default, "out/fit_%s.png", o.name);
+    if (!o.csv) o.csv = csv_default;
+    if (!o.png) o.png = png_default;
     if (o.alpha_weight == UNSET) o.alpha_weight = o.images ? 1.0 : 0.0;
     if (o.tv == UNSET) o.tv = o.images ? 3e-3 : 1e-4;
     if (o.tv_color == UNSET) o.tv_color = o.images ? 1e-2 : 0.0;
@@ -614,10 +466,18 @@ int main(int argc, char** argv)
         /* ---- views from a transforms JSON: hold out --heldout of them, evenly spread */
         double half = 1e30;
         int t = 0, h = 0;
-        if (load_views(o.images, o.size, &vs)) return 1;
+        dvren_nerf_report rep;
+        char err[2600];
+        if (dvren_nerf_load(o.images, o.size, &vs, &rep, err, sizeof err)) {
+            fprintf(stderr, "fit_volume: %s\n", err);
+            return 1;
+        }
+        if (rep.missing)
+            fprintf(stderr, "[fit] %s: %d of its %d frames have images; %d listed images are absent (the first: %s)\n",
+                    o.images, vs.count, rep.frames, rep.missing, rep.first_missing);
         if (o.heldout >= vs.count) {
             fprintf(stderr, "fit_volume: --heldout %d leaves no training view of the %d loaded\n", o.heldout, vs.count);
-            view_set_free(&vs);
+            dvren_nerf_views_free(&vs);
             return 1;
         }
         W = vs.width;
@@ -660,15 +520,16 @@ int main(int argc, char** argv)
             dims[k] = (int)ceil((box[3 + k] - box[k]) / vox) + 1;
             box[3 + k] = box[k] + (dims[k] - 1) * vox; /* cubic voxels */
         }
-        view_set_free(&vs); /* copied into the training and held-out sets */
+        dvren_nerf_views_free(&vs); /* copied into the training and held-out sets */
     } else {
         W = H = o.size;
         px = (size_t)W * H;
     }
     ntrain = (size_t)o.views * px;
     memset(&cd, 0, sizeof cd);
-    cd.log = dvren_log_to_file;
+    cd.log = fit_log;
     cd.log_level = DVREN_LOG_WARN;
+    cd.threads = (uint32_t)o.threads;
     if (!strcmp(o.device, "cuda")) {
         cd.device = DVREN_DEVICE_CUDA;
         cd.backend = dvren_cuda_backend();
@@ -682,7 +543,7 @@ int main(int argc, char** argv)
      * along the ray for the images; one per ground-truth voxel for the CT
      * head, the same for the ground truth and the fit */
     if (!o.images) {
-        TRY(make_ct_truth(ctx, &o, &gt_field, &gt_shader));
+        if (make_ct_truth(ctx, &o, &gt_field, &gt_shader)) goto fail;
         TRY(dvren_stage_info(gt_field, &info));
         vox = info.voxel_world;
         for (k = 0; k < 3; ++k) {
@@ -854,31 +715,34 @@ int main(int argc, char** argv)
     }
     fprintf(stderr, "[fit] %s: held-out PSNR %.2f dB after %d steps, %.1f s of training (%.1f s wall)%s", o.device,
             last_psnr, step > o.steps ? o.steps : step, t_train, now_s() - t_start,
-            first_hit >= 0.0 ? "" : "; target not reached\n");
+            first_hit >= 0.0 ? "" : o.target_given ? "; target not reached\n" : "\n");
     if (first_hit >= 0.0) fprintf(stderr, "; reached %.1f dB after %.1f s of training\n", o.target, first_hit);
 
-    /* ---- ground truth over the fit, four held-out views (written whole or not at all) */
+    /* ---- ground truth over the fit, four held-out views, each enlarged to
+     * at least 256 pixels across (written whole or not at all) */
     {
-        int n = o.heldout < 4 ? o.heldout : 4, SW = n * W, SH = 2 * H, x, y;
+        int n = o.heldout < 4 ? o.heldout : 4, z = (256 + W - 1) / W, SW = n * W * z, SH = 2 * H * z, x, y;
         side = (float*)malloc((size_t)SW * SH * 3 * sizeof(float));
         if (!side) {
             fprintf(stderr, "fit_volume: out of memory for the side-by-side image\n");
             goto fail;
         }
         for (y = 0; y < SH; ++y)
-            for (x = 0; x < SW; ++x)
+            for (x = 0; x < SW; ++x) {
+                int sx = x / z, sy = y / z;
                 memcpy(side + ((size_t)y * SW + x) * 3,
-                       (y < H ? held_rgb : fit_rgb) + ((size_t)(x / W) * px + (size_t)(y % H) * W + x % W) * 3,
+                       (sy < H ? held_rgb : fit_rgb) + ((size_t)(sx / W) * px + (size_t)(sy % H) * W + sx % W) * 3,
                        3 * sizeof(float));
+            }
         TRY(dvren_image_write_png(ctx, o.png, side, NULL, (uint32_t)SW, (uint32_t)SH, 8));
-        fprintf(stderr, "[fit] wrote %s (ground truth above, fit below) and %s\n", o.png, o.csv);
+        fprintf(stderr, "[fit] wrote %s (ground truth above, fit below, %d x %d) and %s\n", o.png, SW, SH, o.csv);
     }
-    status = last_psnr >= o.target ? 0 : 2;
+    status = last_psnr >= o.target || !o.target_given ? 0 : 2;
 fail:
     if (csv) fclose(csv);
     free(side);
     free(is_held);
-    view_set_free(&vs);
+    dvren_nerf_views_free(&vs);
     free(train_rays);
     free(train_rgb);
     free(train_alpha);

@@ -8,6 +8,7 @@
 #include <stb/stb_image_write.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define TRY(call) do { if ((call) != DVREN_OK) { fprintf(stderr, "error: %s\n", dvren_last_error(ctx)); return 1; } } while (0)
 
@@ -32,6 +33,13 @@ int main(int argc, char** argv)
     const double tf_color[] = {500, 0.9, 0.6, 0.5, 1100, 0.95, 0.75, 0.65, 1200, 1, 0.95, 0.85};
     int i, lit = 0;
 
+    if (argc > 1 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+        printf("usage: minimal [volume.nhdr] [out.png]\n"
+               "  renders the volume (default $DVREN_DATA/ct_head/quarter.nhdr) to a 512 x 512 PNG (default out/minimal.png)\n"
+               "  with a fixed skin-and-bone transfer function; plugins beside the program, in its plugins/ folder,\n"
+               "  or on $DVREN_PLUGIN_PATH. The smallest complete dvren program: read examples/minimal.c.\n");
+        return 0;
+    }
     snprintf(path, sizeof path, "%s/ct_head/quarter.nhdr", data);
     cd.log = dvren_log_to_file; /* [step] ... lines on stderr */
     if (dvren_context_create(&cd, &ctx) != DVREN_OK) { fprintf(stderr, "%s\n", dvren_last_error(NULL)); return 1; }

@@ -38,6 +38,8 @@ begin() {
 }
 problem() { PROBLEMS="${PROBLEMS:+$PROBLEMS; }$1"; }
 finish() {
+    # no doubled prefix ("dvren_render: dvren_render: ...", "cuda: cuda: ...")
+    grep -qE '(^|\] |: )([A-Za-z_.]+): \2: ' "$ERR" 2>/dev/null && problem "a doubled prefix in: $(grep -m 1 -E '(^|\] |: )([A-Za-z_.]+): \2: ' "$ERR")"
     if [ -z "$PROBLEMS" ]; then
         echo "PASS $NAME/$CASE"
     else
@@ -258,21 +260,110 @@ stderr_has 'missing_volume\.nrrd' "the file (missing_volume.nrrd)"
 stderr_has 'cannot open|no such file|does not exist|not found' "that it cannot be opened"
 finish
 
+# Numbers too large for an integer (1e300; 1e999 parses as inf) are errors
+# naming the key, never cast unchecked.
+for kv in 'width:"width": 1e300' 'height:"height": 1e999' 'spp:"spp": 1e300' 'seed:"seed": 1e300' 'seed:"seed": 0.5' \
+    'roi:"roi": [0, 0, 1e300, 4]' 'roi:"roi": [-1e999, 0, 4, 4]'; do
+    key=${kv%%:*}
+    begin "huge_number_$key"
+    plan='"width": 32, "height": 24, "spp": 1'
+    case $key in
+    width | height | spp) plan=$(echo "$plan" | sed "s/\"$key\": [0-9]*/${kv#*:}/") ;;
+    *) plan="$plan, ${kv#*:}" ;;
+    esac
+    scene s.json "s/\"plan\": {.*}/\"plan\": {$plan}/"
+    run_fails s.json
+    stderr_has "plan.*'$key'" "the key ($key)"
+    stderr_has 'integer|number' "what is expected"
+    finish
+done
+for kv in 'threads:"threads": 1e300,' 'index:"gpu": {"index": 1e300},'; do
+    key=${kv%%:*}
+    begin "huge_number_$key"
+    scene s.json "s/^{/{ ${kv#*:}/"
+    run_fails s.json
+    stderr_has "'$key' must be .*integer" "the key ($key) and what is expected"
+    finish
+done
+
+# A render whose buffers cannot fit is refused before anything is allocated,
+# with the estimate (32768^2 pixels with every output: about 60 GiB).
+begin memory_refused
+avail_kib=$(awk '/^MemAvailable:/ { print $2 }' /proc/meminfo 2>/dev/null)
+if [ -n "$avail_kib" ] && [ "$avail_kib" -gt 60000000 ]; then
+    echo "SKIP $NAME/memory_refused: this machine has more than 60 GB available"
+else
+    scene s.json
+    run_fails s.json --width 32768 --height 32768 --npy big
+    stderr_has 'needs [0-9.]+ GiB.*[0-9.]+ GiB available' "the estimate and what is available"
+    finish
+fi
+
+begin threads_zero
+scene s.json 's/^{/{ "threads": 1,/'
+run_ok s.json --threads 0 -q
+png_check img.png 32 24 8 2
+finish
+
+# No camera (or "camera": "auto") frames the field's box; a shader preset
+# places a transfer function on the field's value range.
+begin auto_camera_preset
+scene s.json '/"camera"/d' 's/"shader": {.*}},$/"shader": {"preset": "auto"},/'
+run_ok s.json
+png_check img.png 32 24 8 2
+stderr_has 'preset placed on the field.s value range' "the value range"
+finish
+
+begin bad_preset
+scene s.json 's/"shader": {.*}},$/"shader": {"preset": "ct_skinn"},/'
+run_fails s.json
+stderr_has 'shader\.preset' "the key (shader.preset)"
+stderr_has 'ct_skinn.*auto, ct_skin, ct_bone, mr' "the presets"
+finish
+
+# --check-plugin: NVRTC compiles every combination with the plugin, no GPU
+begin check_plugin
+run --check-plugin uniform --arch sm_86,sm_90 -q
+if [ "$RC" -ne 0 ] && grep -qiE 'nvrtc' "$OUT" "$ERR" && ! grep -q '^ok ' "$OUT"; then
+    echo "SKIP $NAME/check_plugin: no NVRTC here ($(grep -m 1 -i nvrtc "$OUT" "$ERR" | cut -c1-100))"
+else
+    [ "$RC" -eq 0 ] || problem "exit status $RC, expected 0"
+    stdout_has '^ok dense_grid \+ emission_absorption \+ uniform sm_86' "the sm_86 line"
+    stdout_has '^ok dense_grid \+ emission_absorption \+ uniform sm_90' "the sm_90 line"
+    finish
+fi
+begin check_plugin_unknown
+run_fails --check-plugin no_such_plugin -q
+stderr_has 'no_such_plugin' "the plugin"
+finish
+
 # ---------------------------------------------------------------- informational options
+# stdout holds the answer only: the log ([env], [step] lines) goes to stderr
 begin describe
 run_ok --describe dense_grid
 stdout_has 'generator' "the parameter 'generator'"
 stdout_has 'storage' "the parameter 'storage'"
+grep -qE '^\[|\[(env|step|timer)\]' "$OUT" && problem "stdout has log lines: $(grep -m 1 -E '^\[' "$OUT")"
+grep -qvE '^(field|shader|sampler) plugin |^  [a-z0-9_]+ |^      ' "$OUT" && problem "stdout has a line that is not the schema: $(grep -m 1 -vE '^(field|shader|sampler) plugin |^  [a-z0-9_]+ |^      ' "$OUT")"
 finish
 
 begin list_plugins
 run_ok --list-plugins
 for p in dense_grid emission_absorption uniform; do stdout_has "$p" "the plugin $p"; done
+grep -qE '^\[|\[(env|step|timer)\]' "$OUT" && problem "stdout has log lines: $(grep -m 1 -E '^\[' "$OUT")"
+grep -qvE '^(field|shader|sampler) +[a-z0-9_]+ |^         ' "$OUT" && problem "stdout has a line that is not a plugin: $(grep -m 1 -vE '^(field|shader|sampler) +[a-z0-9_]+ |^         ' "$OUT")"
 finish
 
 begin help
 run_ok --help
 stdout_has 'usage' "usage"
+finish
+
+begin gradcheck_help
+(cd "$W" && "$B/dvren_gradcheck" --help) >"$OUT" 2>"$ERR"
+RC=$?
+[ "$RC" -eq 0 ] || problem "exit status $RC"
+stdout_has '^usage: dvren_gradcheck' "its own usage"
 finish
 
 begin unknown_option

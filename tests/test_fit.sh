@@ -57,4 +57,25 @@ else fail unwritable_csv "exit $st"; fi
 st=$?
 if [ $st -eq 1 ] && grep -q "missing.nhdr" "$TOP/err" && [ ! -e "$TOP/bad3.png" ]; then echo "PASS $NAME/missing_volume";
 else fail missing_volume "exit $st"; fi
+
+# ---- --help; no target asked for: exit 0 whatever the PSNR; the default
+# names carry the data's name; the side-by-side image is large enough to judge
+"$BIN" --help > "$TOP/help" 2> "$TOP/err"
+st=$?
+if [ $st -eq 0 ] && grep -q "^usage: fit_volume" "$TOP/help" && grep -q -- "--images" "$TOP/help" && [ ! -s "$TOP/err" ]; then
+  echo "PASS $NAME/help"
+else fail help "exit $st"; fi
+mkdir -p "$TOP/w/out"
+ABS_DATA=$(cd "$DATA" && pwd)
+(cd "$TOP/w" && DVREN_DATA=$ABS_DATA "$BIN" --size 16 --downsample 2 --steps 2 --eval-every 1) 2> "$TOP/err"
+st=$?
+png_w=$(od -A n -t u1 -j 16 -N 4 "$TOP/w/out/fit_ct_head.png" 2>/dev/null | awk '{ print $1 * 16777216 + $2 * 65536 + $3 * 256 + $4 }')
+if [ $st -ne 0 ]; then fail no_target_exit_0 "exit $st without --target (a 2-step fit cannot reach 35 dB, but none was asked for)"
+elif [ ! -f "$TOP/w/out/fit_ct_head_curve.csv" ] || [ ! -f "$TOP/w/out/fit_ct_head.png" ]; then
+  fail no_target_exit_0 "default outputs are not out/fit_ct_head{_curve.csv,.png}: $(ls "$TOP/w/out" | tr '\n' ' ')"
+elif [ "${png_w:-0}" -lt 1024 ]; then fail no_target_exit_0 "side-by-side PNG is ${png_w:-?} pixels wide, expected >= 1024 (4 views >= 256 each)"
+else echo "PASS $NAME/no_target_exit_0"; fi
+"$BIN" --size 16 --downsample 2 --steps 2 --target 99 --csv "$TOP/t.csv" --png "$TOP/t.png" 2> "$TOP/err"
+st=$?
+if [ $st -eq 2 ]; then echo "PASS $NAME/target_missed_exit_2"; else fail target_missed_exit_2 "exit $st, expected 2"; fi
 exit $((nfail > 0))

@@ -82,6 +82,28 @@ bad size_not_divisor '{"camera_angle_x": 0.69, "frames": [{"file_path": "./train
   "must divide its width" --size 300
 bad no_training_view '{"camera_angle_x": 0.69, "frames": [{"file_path": "./train/r_0", "transform_matrix": '"$M0"'}]}' \
   "leaves no training view"
+# PNG headers that claim more than the file holds are refused before stb
+# allocates what they claim (a 16384 x 16384 header with 100 bytes of data
+# would cost 1 GiB; an IDAT length of 1.8 GB would be realloc'ed first)
+be32() { printf '\\x%02x\\x%02x\\x%02x\\x%02x' $(($1 >> 24 & 255)) $(($1 >> 16 & 255)) $(($1 >> 8 & 255)) $(($1 & 255)); }
+forged_png() { # file width height idat-length idat-bytes-present
+  { printf '\x89PNG\r\n\x1a\n'; printf "$(be32 13)IHDR$(be32 "$2")$(be32 "$3")\x08\x06\x00\x00\x00"; printf '\0\0\0\0'
+    printf "$(be32 "$4")IDAT"; head -c "$5" /dev/zero; printf '\0\0\0\0'; } > "$1"
+}
+forged_png "$TOP/s/huge.png" 16384 16384 100 100
+bad png_huge_header '{"camera_angle_x": 0.69, "frames": [{"file_path": "./huge.png", "transform_matrix": '"$M0"'}]}' \
+  "huge.png.*16384 x 16384"
+forged_png "$TOP/s/long_idat.png" 64 64 1800000000 64
+bad png_long_chunk '{"camera_angle_x": 0.69, "frames": [{"file_path": "./long_idat.png", "transform_matrix": '"$M0"'}]}' \
+  "long_idat.png.*IDAT.*claims 1800000000 bytes"
+# found by fuzzing: a last chunk whose header is whole but whose CRC is cut off
+forged_png "$TOP/s/cut.png" 64 64 1800000000 0
+head -c -4 "$TOP/s/cut.png" > "$TOP/s/cut2.png"
+bad png_cut_chunk '{"camera_angle_x": 0.69, "frames": [{"file_path": "./cut2.png", "transform_matrix": '"$M0"'}]}' \
+  "cut2.png.*IDAT.*claims 1800000000 bytes"
+forged_png "$TOP/s/thin.png" 4000 4000 100 100
+bad png_too_little_data '{"camera_angle_x": 0.69, "frames": [{"file_path": "./thin.png", "transform_matrix": '"$M0"'}]}' \
+  "thin.png.*4000 x 4000.*only 100 bytes"
 "$BIN" --alpha-weight 1 --png "$TOP/bad.png" 2> "$TOP/err"
 st=$?
 if [ $st -eq 1 ] && grep -q "alpha-weight needs --images" "$TOP/err" && [ ! -e "$TOP/bad.png" ]; then

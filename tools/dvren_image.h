@@ -1,5 +1,6 @@
 /* tools/dvren_image.h - writing framebuffers as PNG, for dvren's tools and
- * examples. Needs stb_image_write (tools/stb_impl.c) and dvren.h.
+ * examples. Needs stb_image_write (tools/stb_impl.c), dvren.h and
+ * dvren_io.h (its buffer; define DVREN_IO_IMPLEMENTATION in one file).
  *
  * 8-bit PNG goes through stbi_write_png_to_func; 16-bit PNG (which stb
  * does not write) is assembled here from stb's zlib compressor: signature,
@@ -11,6 +12,7 @@
 #define DVREN_IMAGE_H
 
 #include "dvren.h"
+#include "dvren_io.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -20,32 +22,7 @@
 /* exported by stb_image_write's implementation but not declared in its header */
 unsigned char* stbi_zlib_compress(unsigned char* data, int data_len, int* out_len, int quality);
 
-typedef struct dvren_image_buf {
-    unsigned char* data;
-    size_t size, cap;
-    int failed;
-} dvren_image_buf;
-
-static void dvren_image_append(dvren_image_buf* b, const void* p, size_t n)
-{
-    if (b->failed) return;
-    if (b->size + n > b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 65536;
-        unsigned char* d;
-        while (cap < b->size + n) cap *= 2;
-        d = (unsigned char*)realloc(b->data, cap);
-        if (!d) {
-            b->failed = 1;
-            return;
-        }
-        b->data = d;
-        b->cap = cap;
-    }
-    memcpy(b->data + b->size, p, n);
-    b->size += n;
-}
-
-static void dvren_image_stb_cb(void* user, void* data, int size) { dvren_image_append((dvren_image_buf*)user, data, (size_t)size); }
+static void dvren_image_stb_cb(void* user, void* data, int size) { dvren_io_buf_append((dvren_io_buf*)user, data, (size_t)size); }
 
 static uint32_t dvren_image_crc(const unsigned char* p, size_t n)
 {
@@ -59,7 +36,7 @@ static uint32_t dvren_image_crc(const unsigned char* p, size_t n)
     return c ^ 0xFFFFFFFFu;
 }
 
-static void dvren_image_chunk(dvren_image_buf* b, const char* type, const unsigned char* data, size_t n)
+static void dvren_image_chunk(dvren_io_buf* b, const char* type, const unsigned char* data, size_t n)
 {
     unsigned char be[4];
     unsigned char* tmp = (unsigned char*)malloc(n + 4);
@@ -69,14 +46,14 @@ static void dvren_image_chunk(dvren_image_buf* b, const char* type, const unsign
         return;
     }
     be[0] = (unsigned char)(n >> 24); be[1] = (unsigned char)(n >> 16); be[2] = (unsigned char)(n >> 8); be[3] = (unsigned char)n;
-    dvren_image_append(b, be, 4);
+    dvren_io_buf_append(b, be, 4);
     memcpy(tmp, type, 4);
     if (n) memcpy(tmp + 4, data, n);
-    dvren_image_append(b, tmp, n + 4);
+    dvren_io_buf_append(b, tmp, n + 4);
     crc = dvren_image_crc(tmp, n + 4);
     free(tmp);
     be[0] = (unsigned char)(crc >> 24); be[1] = (unsigned char)(crc >> 16); be[2] = (unsigned char)(crc >> 8); be[3] = (unsigned char)crc;
-    dvren_image_append(b, be, 4);
+    dvren_io_buf_append(b, be, 4);
 }
 
 /* Writes rgb (H, W, 3) and optionally alpha (H, W) as a PNG of 8 or 16 bits
@@ -87,7 +64,7 @@ static dvren_status dvren_image_write_png(dvren_context* ctx, const char* path, 
 {
     int comp = alpha ? 4 : 3;
     size_t n = (size_t)width * height, i;
-    dvren_image_buf out = {0, 0, 0, 0};
+    dvren_io_buf out = {0, 0, 0, 0};
     dvren_status s;
     if (bits != 8 && bits != 16)
         return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "png", NULL, "'%s': bits must be 8 or 16, got %d",
@@ -138,7 +115,7 @@ static dvren_status dvren_image_write_png(dvren_context* ctx, const char* path, 
         z = stbi_zlib_compress(raw, (int)(row * height), &zlen, 8);
         free(raw);
         if (!z) return dvren_set_error(ctx, DVREN_ERROR_OUT_OF_MEMORY, "png", NULL, "compression failed");
-        dvren_image_append(&out, "\x89PNG\r\n\x1a\n", 8);
+        dvren_io_buf_append(&out, "\x89PNG\r\n\x1a\n", 8);
         hdr[0] = (unsigned char)(width >> 24); hdr[1] = (unsigned char)(width >> 16);
         hdr[2] = (unsigned char)(width >> 8); hdr[3] = (unsigned char)width;
         hdr[4] = (unsigned char)(height >> 24); hdr[5] = (unsigned char)(height >> 16);
@@ -152,11 +129,11 @@ static dvren_status dvren_image_write_png(dvren_context* ctx, const char* path, 
         free(z);
     }
     if (out.failed) {
-        free(out.data);
+        dvren_io_buf_free(&out);
         return dvren_set_error(ctx, DVREN_ERROR_OUT_OF_MEMORY, "png", NULL, "'%s': encoding failed", path);
     }
     s = dvren_file_write_atomic(ctx, path, out.data, out.size);
-    free(out.data);
+    dvren_io_buf_free(&out);
     return s;
 }
 

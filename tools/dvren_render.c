@@ -23,9 +23,10 @@
 #include "dvren.h"
 #define DVREN_CUDA_IMPLEMENTATION
 #include "dvren_cuda.h"
+#define DVREN_SCENE_IMPLEMENTATION
+#include "dvren_scene.h"
 #include "dvren_image.h"
 
-#include <cjson/cJSON.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,8 +68,11 @@ typedef struct dr_options {
     const char* npy;
     const char* device;
     const char* gpu_name;
-    int gpu_index, min_cc;
-    int png_bits, png_alpha, quiet, width, height, spp, threads, gradcheck;
+    const char* prog; /* dvren_render or dvren_gradcheck, for messages */
+    const char* check_plugin;
+    const char* arch;
+    int gpu_index, min_cc, have_gpu_index;
+    int png_bits, png_alpha, quiet, width, height, spp, threads, have_threads, gradcheck;
     long long seed;
     int have_seed;
 } dr_options;
@@ -76,7 +80,6 @@ typedef struct dr_options {
 typedef struct dr_state {
     dvren_context* ctx;
     const char* scene_name; /* for messages */
-    char scene_dir[DR_PATH];
     int progress_tty;
     double t0;
     int last_pct;
@@ -106,166 +109,14 @@ static int dr_fail(dr_state* S, const char* key, const char* fmt, ...)
     return 1;
 }
 
-/* Report the library's last error (it already names module and hint). */
+/* Reports the library's last error (it already names its module: a key
+ * equal to that module is not repeated). */
 static int dr_fail_lib(dr_state* S, const char* key)
 {
     const char* m = dvren_last_error(S->ctx);
     size_t k = key ? strlen(key) : 0;
-    /* the library's message may already start with the same module name */
     if (key && !strncmp(m, key, k) && m[k] == ':' && m[k + 1] == ' ') key = NULL;
     return dr_fail(S, key, "%s", m);
-}
-
-static const char* dr_json_type(const cJSON* j)
-{
-    if (!j) return "nothing";
-    if (cJSON_IsNumber(j)) return "a number";
-    if (cJSON_IsString(j)) return "a string";
-    if (cJSON_IsBool(j)) return "a boolean";
-    if (cJSON_IsArray(j)) return "an array";
-    if (cJSON_IsObject(j)) return "an object";
-    if (cJSON_IsNull(j)) return "null";
-    return "an invalid value";
-}
-
-/* Every key of obj must be in the NULL-terminated list `allowed`. */
-static int dr_check_keys(dr_state* S, const cJSON* obj, const char* where, const char* const* allowed)
-{
-    const cJSON* it;
-    cJSON_ArrayForEach(it, obj)
-    {
-        const char* const* a;
-        int ok = 0;
-        for (a = allowed; *a && !ok; ++a) ok = strcmp(*a, it->string) == 0;
-        if (!ok) {
-            char known[512] = "";
-            size_t n = 0;
-            for (a = allowed; *a && n < sizeof known - 64; ++a)
-                n += (size_t)snprintf(known + n, sizeof known - n, "%s%s", a == allowed ? "" : ", ", *a);
-            return dr_fail(S, where, "unknown key '%s' (known: %s)", it->string, known);
-        }
-    }
-    return 0;
-}
-
-static int dr_number(dr_state* S, const cJSON* obj, const char* name, const char* where, double* out)
-{
-    const cJSON* j = cJSON_GetObjectItemCaseSensitive(obj, name);
-    if (!j) return 0;
-    if (!cJSON_IsNumber(j)) return dr_fail(S, where, "'%s' must be a number, got %s", name, dr_json_type(j));
-    *out = j->valuedouble;
-    return 0;
-}
-
-static int dr_uint(dr_state* S, const cJSON* obj, const char* name, const char* where, uint32_t lo, uint32_t hi,
-                   uint32_t* out)
-{
-    double v = -1;
-    const cJSON* j = cJSON_GetObjectItemCaseSensitive(obj, name);
-    if (!j) return 0;
-    if (dr_number(S, obj, name, where, &v)) return 1;
-    if (v != (double)(long long)v || v < lo || v > hi)
-        return dr_fail(S, where, "'%s' must be an integer in %u..%u, got %g", name, (unsigned)lo, (unsigned)hi, v);
-    *out = (uint32_t)v;
-    return 0;
-}
-
-/* A fixed-length array of numbers. */
-static int dr_vec(dr_state* S, const cJSON* obj, const char* name, const char* where, int n, float* out)
-{
-    const cJSON* j = cJSON_GetObjectItemCaseSensitive(obj, name);
-    const cJSON* e;
-    int k = 0;
-    if (!j) return 0;
-    if (!cJSON_IsArray(j) || cJSON_GetArraySize(j) != n)
-        return dr_fail(S, where, "'%s' must be an array of %d numbers, got %s", name, n, dr_json_type(j));
-    cJSON_ArrayForEach(e, j)
-    {
-        if (!cJSON_IsNumber(e)) return dr_fail(S, where, "'%s'[%d] must be a number, got %s", name, k, dr_json_type(e));
-        out[k++] = (float)e->valuedouble;
-    }
-    return 0;
-}
-
-/* ---- paths ------------------------------------------------------------------------ */
-
-static int dr_is_dir(const char* p)
-{
-    struct stat st;
-    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-/* Where ${DVREN_DATA} points: the variable, else ../shared/data from the
- * working folder, else from the executable's folder (build/ -> ../../shared). */
-static const char* dr_data_dir(void)
-{
-    const char* e = getenv("DVREN_DATA");
-    if (e && *e) return e;
-    if (dr_is_dir("../shared/data")) return "../shared/data";
-#if !defined(_WIN32)
-    {
-        static char buf[DR_PATH];
-        ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 32);
-        if (n > 0) {
-            char* s;
-            buf[n] = 0;
-            s = strrchr(buf, '/');
-            if (s) {
-                strcpy(s, "/../../shared/data");
-                if (dr_is_dir(buf)) return buf;
-            }
-        }
-    }
-#endif
-    return NULL;
-}
-
-/* Expands ${NAME} from the environment (${DVREN_DATA} has a default) and
- * makes a relative path relative to the scene file's folder. */
-static int dr_resolve_path(dr_state* S, const char* in, const char* where, char* out, size_t cap)
-{
-    char tmp[DR_PATH];
-    size_t n = 0;
-    const char* p = in;
-    while (*p && n + 1 < sizeof tmp) {
-        if (p[0] == '$' && p[1] == '{') {
-            const char* end = strchr(p, '}');
-            char name[128];
-            const char* val;
-            if (!end || (size_t)(end - p - 2) >= sizeof name) return dr_fail(S, where, "unterminated ${...} in '%s'", in);
-            snprintf(name, sizeof name, "%.*s", (int)(end - p - 2), p + 2);
-            val = strcmp(name, "DVREN_DATA") == 0 ? dr_data_dir() : getenv(name);
-            if (!val)
-                return dr_fail(S, where, "'%s': ${%s} is not set%s", in, name,
-                               strcmp(name, "DVREN_DATA") == 0
-                                   ? " and ../shared/data does not exist (hint: export DVREN_DATA=/path/to/data)"
-                                   : "");
-            n += (size_t)snprintf(tmp + n, sizeof tmp - n, "%s", val);
-            p = end + 1;
-        } else {
-            tmp[n++] = *p++;
-        }
-    }
-    tmp[n < sizeof tmp ? n : sizeof tmp - 1] = 0;
-    {
-        /* a path that starts with ${VAR} is where the variable says (absolute or
-         * relative to the working folder), not inside the scene's folder */
-        int absolute = tmp[0] == '/' || tmp[0] == '\\' || (tmp[0] && tmp[1] == ':') || (in[0] == '$' && in[1] == '{');
-        size_t dl = absolute ? 0 : strlen(S->scene_dir), tl = strlen(tmp);
-        if (dl + tl + 1 > cap) return dr_fail(S, where, "path '%s' is too long", in);
-        memcpy(out, S->scene_dir, dl);
-        memcpy(out + dl, tmp, tl + 1);
-    }
-    return 0;
-}
-
-/* A "plugins" entry is a file (relative to the scene's folder) when it has a
- * folder separator or the library extension; otherwise a name on the plugin path. */
-static int dr_is_library_path(const char* s)
-{
-    size_t n = strlen(s);
-    return strchr(s, '/') || strchr(s, '\\') || (n > 3 && !strcmp(s + n - 3, ".so")) ||
-           (n > 4 && !strcmp(s + n - 4, ".dll")) || (n > 6 && !strcmp(s + n - 6, ".dylib"));
 }
 
 /* The folder of an output path must exist before we render. */
@@ -279,232 +130,111 @@ static int dr_check_out_dir(dr_state* S, const char* path, const char* where)
 #endif
     if (!s) return 0;
     snprintf(dir, sizeof dir, "%.*s", (int)(s - path), path);
-    if (dir[0] && !dr_is_dir(dir))
+    if (dir[0] && !dvs__is_dir(dir))
         return dr_fail(S, where, "cannot write '%s': folder '%s' does not exist (hint: create it first)", path, dir);
     return 0;
 }
 
-/* ---- plugin parameters from JSON, checked against the plugin's schema ---------------- */
+/* ---- memory: refuse a render whose buffers cannot fit ------------------------ */
 
-static int dr_params(dr_state* S, const dvren_plugin_desc* pl, const cJSON* jp, const char* where, dvren_params* out)
+/* Bytes per pixel of the framebuffer outputs in `outputs` (float32 rgb,
+ * alpha, depth, transmittance; uint8 hit; uint32 samples). */
+static double dr_output_bytes(uint32_t outputs)
 {
-    const cJSON* it;
-    char key[256];
-    if (!jp) return 0;
-    if (!cJSON_IsObject(jp)) return dr_fail(S, where, "'params' must be an object, got %s", dr_json_type(jp));
-    cJSON_ArrayForEach(it, jp)
+    static const double per[6] = {12, 4, 4, 4, 1, 4};
+    double b = 0;
+    int k;
+    for (k = 0; k < 6; ++k)
+        if (outputs & (1u << k)) b += per[k];
+    return b;
+}
+
+/* Host memory available to this process now, in bytes; < 0: unknown.
+ * Linux: MemAvailable (free plus reclaimable cache), else the free pages. */
+static double dr_host_available(void)
+{
+#if defined(_WIN32)
+    MEMORYSTATUSEX ms;
+    ms.dwLength = sizeof ms;
+    return GlobalMemoryStatusEx(&ms) ? (double)ms.ullAvailPhys : -1.0;
+#else
+    FILE* f = fopen("/proc/meminfo", "r");
+    char line[256];
+    double kib = -1.0;
+    if (f) {
+        while (fgets(line, sizeof line, f))
+            if (sscanf(line, "MemAvailable: %lf kB", &kib) == 1) break;
+        fclose(f);
+    }
+    if (kib >= 0) return kib * 1024.0;
+#if defined(_SC_AVPHYS_PAGES) && defined(_SC_PAGESIZE)
     {
-        const dvren_param_desc* d = NULL;
-        uint32_t i;
-        snprintf(key, sizeof key, "%s.params.%s", where, it->string);
-        for (i = 0; i < pl->param_count && !d; ++i)
-            if (strcmp(dvren_plugin_param(pl, i)->name, it->string) == 0) d = dvren_plugin_param(pl, i);
-        if (!d) {
-            char known[1024] = "";
-            size_t n = 0;
-            for (i = 0; i < pl->param_count && n < sizeof known - 64; ++i)
-                n += (size_t)snprintf(known + n, sizeof known - n, "%s%s", i ? ", " : "", dvren_plugin_param(pl, i)->name);
-            return dr_fail(S, key, "unknown parameter of %s plugin '%s' (known: %s)", dvren_plugin_kind_name(pl->kind),
-                           pl->name, known);
-        }
-        switch (d->type) {
-        case DVREN_PARAM_FLOAT:
-        case DVREN_PARAM_INT:
-            if (!cJSON_IsNumber(it)) return dr_fail(S, key, "expected a number, got %s", dr_json_type(it));
-            if (dvren_params_set_number(out, d->name, it->valuedouble)) return dr_fail_lib(S, key);
-            break;
-        case DVREN_PARAM_BOOL:
-            if (!cJSON_IsBool(it)) return dr_fail(S, key, "expected true or false, got %s", dr_json_type(it));
-            if (dvren_params_set_bool(out, d->name, cJSON_IsTrue(it))) return dr_fail_lib(S, key);
-            break;
-        case DVREN_PARAM_STRING:
-        case DVREN_PARAM_ENUM:
-        case DVREN_PARAM_PATH: {
-            char path[DR_PATH];
-            const char* v = it->valuestring;
-            if (!cJSON_IsString(it)) return dr_fail(S, key, "expected a string, got %s", dr_json_type(it));
-            if (d->type == DVREN_PARAM_PATH) {
-                if (dr_resolve_path(S, v, key, path, sizeof path)) return 1;
-                v = path;
-            }
-            if (dvren_params_set_string(out, d->name, v)) return dr_fail_lib(S, key);
-            break;
-        }
-        case DVREN_PARAM_FLOATS: {
-            /* [1, 2, 3] or nested rows [[1, 2], [3, 4]] (flattened; rows of `stride` numbers) */
-            double vals[4096];
-            uint32_t n = 0;
-            const cJSON* e;
-            if (!cJSON_IsArray(it)) return dr_fail(S, key, "expected an array of numbers, got %s", dr_json_type(it));
-            cJSON_ArrayForEach(e, it)
-            {
-                if (cJSON_IsNumber(e)) {
-                    if (n >= 4096) return dr_fail(S, key, "more than 4096 numbers");
-                    vals[n++] = e->valuedouble;
-                } else if (cJSON_IsArray(e)) {
-                    const cJSON* f;
-                    if (d->stride > 1 && (uint32_t)cJSON_GetArraySize(e) != d->stride)
-                        return dr_fail(S, key, "each row must hold %u numbers, a row has %d", (unsigned)d->stride,
-                                       cJSON_GetArraySize(e));
-                    cJSON_ArrayForEach(f, e)
-                    {
-                        if (!cJSON_IsNumber(f)) return dr_fail(S, key, "expected numbers, got %s", dr_json_type(f));
-                        if (n >= 4096) return dr_fail(S, key, "more than 4096 numbers");
-                        vals[n++] = f->valuedouble;
-                    }
-                } else {
-                    return dr_fail(S, key, "expected numbers, got %s", dr_json_type(e));
-                }
-            }
-            if (dvren_params_set_numbers(out, d->name, vals, n)) return dr_fail_lib(S, key);
-            break;
-        }
-        case DVREN_PARAM_TENSOR:
-            return dr_fail(S, key, "tensor parameters can only be set from C (dvren_params_set_tensor)");
-        default: return dr_fail(S, key, "parameter type %d is unknown to this tool", (int)d->type);
-        }
+        long pages = sysconf(_SC_AVPHYS_PAGES), size = sysconf(_SC_PAGESIZE);
+        if (pages > 0 && size > 0) return (double)pages * (double)size;
     }
+#endif
+    return -1.0;
+#endif
+}
+
+/* Estimates the host (and, on a GPU, device) bytes of the framebuffer and
+ * the files' staging copies, and refuses up front what cannot fit. */
+static int dr_check_memory(dr_state* S, const dvren_plan_desc* pd, int png_comp, int png_bits, int npy)
+{
+    const double gib = 1024.0 * 1024.0 * 1024.0;
+    double px = (double)pd->width * pd->height, fb = px * dr_output_bytes(pd->outputs), host, avail;
+    /* the PNG's 8/16-bit pixels and its encoded copy; .npy files are written one output at a time */
+    host = fb + (png_comp ? 2.0 * px * png_comp * png_bits / 8.0 : 0.0) + (npy ? px * 12.0 : 0.0);
+    if (dvren_context_device(S->ctx) == DVREN_DEVICE_CUDA) {
+        dvren_cuda_memory m;
+        if (dvren_cuda_memory_stats(S->ctx, &m) == DVREN_OK && (double)m.device_free < fb)
+            return dr_fail(S, "plan", "the framebuffer of %u x %u pixels needs %.2f GiB of GPU memory, %.2f GiB available "
+                                      "(hint: a smaller --width/--height, or fewer outputs)",
+                           (unsigned)pd->width, (unsigned)pd->height, fb / gib, (double)m.device_free / gib);
+    }
+    avail = dr_host_available();
+    if (avail >= 0 && avail < host)
+        return dr_fail(S, "plan", "a render of %u x %u pixels needs %.2f GiB of memory, %.2f GiB available "
+                                  "(hint: a smaller --width/--height, or fewer outputs)",
+                       (unsigned)pd->width, (unsigned)pd->height, host / gib, avail / gib);
     return 0;
 }
 
-static int dr_stage(dr_state* S, const cJSON* scene, const char* slot, dvren_plugin_kind kind, const char* def,
-                    dvren_stage** out)
-{
-    static const char* const keys[] = {"plugin", "params", NULL};
-    const cJSON* j = cJSON_GetObjectItemCaseSensitive(scene, slot);
-    const cJSON* jn;
-    const char* name = def;
-    const dvren_plugin_desc* pl;
-    dvren_params* p = NULL;
-    int rc;
-    if (!j) {
-        if (!def) return dr_fail(S, slot, "missing (give {\"plugin\": name, \"params\": {...}})");
-    } else {
-        if (!cJSON_IsObject(j)) return dr_fail(S, slot, "must be an object, got %s", dr_json_type(j));
-        if (dr_check_keys(S, j, slot, keys)) return 1;
-        jn = cJSON_GetObjectItemCaseSensitive(j, "plugin");
-        if (jn && !cJSON_IsString(jn)) return dr_fail(S, slot, "'plugin' must be a string, got %s", dr_json_type(jn));
-        if (jn) name = jn->valuestring;
-        if (!name) return dr_fail(S, slot, "'plugin' is missing");
-    }
-    if (dvren_plugin_find(S->ctx, kind, name, &pl)) return dr_fail_lib(S, slot);
-    if (dvren_params_create(S->ctx, &p)) return dr_fail_lib(S, slot);
-    rc = dr_params(S, pl, j ? cJSON_GetObjectItemCaseSensitive(j, "params") : NULL, slot, p);
-    if (!rc && dvren_stage_create(S->ctx, kind, name, p, out)) rc = dr_fail_lib(S, slot);
-    dvren_params_destroy(p);
-    return rc;
-}
-
-static int dr_camera(dr_state* S, const cJSON* scene, dvren_camera* cam)
-{
-    static const char* const keys[] = {"type", "eye", "target", "up", "fov_y_deg", "height", "view", "projection", NULL};
-    const cJSON* j = cJSON_GetObjectItemCaseSensitive(scene, "camera");
-    const cJSON* jt;
-    const char* type = "perspective";
-    float eye[3] = {0, 0, 3}, target[3] = {0, 0, 0}, up[3] = {0, 1, 0}, view[16], proj[16];
-    double fov = 45.0, height = 2.0;
-    if (!j) return dr_fail(S, "camera", "missing");
-    if (!cJSON_IsObject(j)) return dr_fail(S, "camera", "must be an object, got %s", dr_json_type(j));
-    if (dr_check_keys(S, j, "camera", keys)) return 1;
-    jt = cJSON_GetObjectItemCaseSensitive(j, "type");
-    if (jt && !cJSON_IsString(jt)) return dr_fail(S, "camera", "'type' must be a string, got %s", dr_json_type(jt));
-    if (jt) type = jt->valuestring;
-    if (dr_vec(S, j, "eye", "camera", 3, eye) || dr_vec(S, j, "target", "camera", 3, target) ||
-        dr_vec(S, j, "up", "camera", 3, up) || dr_number(S, j, "fov_y_deg", "camera", &fov) ||
-        dr_number(S, j, "height", "camera", &height))
-        return 1;
-    if (!strcmp(type, "perspective")) {
-        if (dvren_camera_look_at(eye, target, up, (float)(fov * 3.14159265358979323846 / 180.0), cam))
-            return dr_fail(S, "camera", "%s", dvren_last_error(NULL));
-    } else if (!strcmp(type, "orthographic")) {
-        if (dvren_camera_orthographic(eye, target, up, (float)height, cam))
-            return dr_fail(S, "camera", "%s", dvren_last_error(NULL));
-    } else if (!strcmp(type, "matrix")) {
-        if (!cJSON_GetObjectItemCaseSensitive(j, "view") || !cJSON_GetObjectItemCaseSensitive(j, "projection"))
-            return dr_fail(S, "camera", "type 'matrix' needs 'view' and 'projection' (16 numbers each, column-major)");
-        if (dr_vec(S, j, "view", "camera", 16, view) || dr_vec(S, j, "projection", "camera", 16, proj)) return 1;
-        if (dvren_camera_from_matrices(view, proj, cam)) return dr_fail(S, "camera", "%s", dvren_last_error(NULL));
-    } else {
-        return dr_fail(S, "camera.type", "'%s' is not one of perspective, orthographic, matrix", type);
-    }
-    return 0;
-}
-
-static int dr_plan(dr_state* S, const cJSON* scene, const dr_options* o, dvren_plan_desc* d)
-{
-    static const char* const keys[] = {"width", "height", "spp", "seed", "step", "samples_per_ray", "roi",
-                                       "background", "outputs", NULL};
-    const cJSON* j = cJSON_GetObjectItemCaseSensitive(scene, "plan");
-    double step = 0.0, seed = 0.0;
-    d->width = d->height = 512;
-    if (j) {
-        const cJSON* outs;
-        if (!cJSON_IsObject(j)) return dr_fail(S, "plan", "must be an object, got %s", dr_json_type(j));
-        if (dr_check_keys(S, j, "plan", keys)) return 1;
-        if (dr_uint(S, j, "width", "plan", 1, 32768, &d->width) || dr_uint(S, j, "height", "plan", 1, 32768, &d->height) ||
-            dr_uint(S, j, "spp", "plan", 1, 65536, &d->spp) ||
-            dr_uint(S, j, "samples_per_ray", "plan", 0, 1u << 20, &d->samples_per_ray) ||
-            dr_number(S, j, "step", "plan", &step) || dr_number(S, j, "seed", "plan", &seed) ||
-            dr_vec(S, j, "background", "plan", 3, d->background))
-            return 1;
-        if (step < 0) return dr_fail(S, "plan", "'step' must be >= 0, got %g", step);
-        if (seed < 0 || seed != (double)(long long)seed) return dr_fail(S, "plan", "'seed' must be an integer >= 0");
-        d->step_world = (float)step;
-        d->seed = (uint64_t)seed;
-        if (cJSON_GetObjectItemCaseSensitive(j, "roi")) {
-            float r[4];
-            if (dr_vec(S, j, "roi", "plan", 4, r)) return 1;
-            if (r[0] < 0 || r[1] < 0 || r[2] < 1 || r[3] < 1) return dr_fail(S, "plan", "'roi' must be [x, y, w, h] >= 0");
-            d->roi.x = (uint32_t)r[0];
-            d->roi.y = (uint32_t)r[1];
-            d->roi.w = (uint32_t)r[2];
-            d->roi.h = (uint32_t)r[3];
-        }
-        outs = cJSON_GetObjectItemCaseSensitive(j, "outputs");
-        if (outs) {
-            const cJSON* e;
-            if (!cJSON_IsArray(outs)) return dr_fail(S, "plan", "'outputs' must be an array of names");
-            cJSON_ArrayForEach(e, outs)
-            {
-                uint32_t bit, found = 0;
-                if (!cJSON_IsString(e)) return dr_fail(S, "plan.outputs", "expected names, got %s", dr_json_type(e));
-                for (bit = 1; bit <= DVREN_OUTPUT_SAMPLES; bit <<= 1)
-                    if (!strcmp(dvren_output_name(bit), e->valuestring)) found = bit;
-                if (!found)
-                    return dr_fail(S, "plan.outputs", "'%s' is not one of rgb, alpha, depth, transmittance, hit, samples",
-                                   e->valuestring);
-                d->outputs |= found;
-            }
-        }
-    }
-    if (o->width) d->width = (uint32_t)o->width;
-    if (o->height) d->height = (uint32_t)o->height;
-    if (o->spp) d->spp = (uint32_t)o->spp;
-    if (o->have_seed) d->seed = (uint64_t)o->seed;
-    /* PNG needs rgb and alpha; .npy dumps take every output */
-    d->outputs |= DVREN_OUTPUT_RGB | DVREN_OUTPUT_ALPHA;
-    if (o->npy) d->outputs = DVREN_OUTPUT_ALL;
-    return 0;
-}
-
+/* Progress on stderr with the time left: one live line on a terminal,
+ * otherwise a line about every 10%; nothing for renders under half a second. */
 static int dr_progress(void* user, uint64_t done, uint64_t total)
 {
     dr_state* S = (dr_state*)user;
     int pct = (int)(100 * done / (total ? total : 1));
-    double t = dvren__now_ms() - S->t0;
-    /* stay quiet for short renders; then about every 10% (a live line on a terminal) */
+    double t = dvren__now_ms() - S->t0, frac = total ? (double)done / (double)total : 1.0;
+    char eta[64] = "";
     if (t < 500.0 || S->progress_tty < 0) return 0;
+    if (done == total)
+        snprintf(eta, sizeof eta, " (%.1f s)", t * 1e-3);
+    else if (frac > 0.0)
+        snprintf(eta, sizeof eta, " (ETA %.0f s)", t * 1e-3 * (1.0 - frac) / frac + 0.5);
     if (S->progress_tty) {
-        if (pct != S->last_pct) fprintf(stderr, "\r[step] rendering %3d%%%s", pct, done == total ? "\n" : "");
+        if (pct != S->last_pct || done == total) fprintf(stderr, "\r[step] rendering %3d%%%s   %s", pct, eta, done == total ? "\n" : "");
     } else if (pct / 10 != S->last_pct / 10 || done == total) {
-        fprintf(stderr, "[step] rendering %d%%\n", pct);
+        fprintf(stderr, "[step] rendering %d%%%s\n", pct, eta);
     }
     S->last_pct = pct;
     return 0;
 }
 
-static void dr_usage(FILE* f)
+static void dr_usage(FILE* f, int gradcheck)
 {
+    if (gradcheck) {
+        fputs("usage: dvren_gradcheck scene.json [--width N --height N --seed N --spp N] [--device cpu|cuda] [-q]\n"
+              "  checks the gradient of the scene's plugin combination: the float64 analytic gradient against\n"
+              "  central finite differences, and the device's float32 backward against it, on a small image\n"
+              "  (24 x 24 unless --width/--height) with random cotangents on rgb, alpha and depth.\n"
+              "  Prints one line of figures; exit 0: both relative errors < 1e-3, 3: not, 1: an error\n"
+              "  (a dense_grid needs \"storage\": \"f32\" for its voxels to have a gradient).\n"
+              "  (dvren_gradcheck is dvren_render --gradcheck; dvren_render --help lists every option.)\n",
+              f);
+        return;
+    }
     fputs("usage: dvren_render [scene.json] [options]\n"
           "  (no scene: the built-in default scene, written to out/default.png)\n"
           "  -o, --output FILE.png   PNG to write (overrides the scene's output.png)\n"
@@ -512,13 +242,15 @@ static void dr_usage(FILE* f)
           "      --alpha             RGBA PNG (straight alpha) instead of RGB\n"
           "      --npy PREFIX        also write every output as PREFIX_<name>.npy (float32/uint8/uint32)\n"
           "      --width N --height N --spp N --seed N\n"
-          "      --threads N         CPU threads (default: all cores)\n"
+          "      --threads N         CPU threads (0, the default: all cores)\n"
           "      --device cpu|cuda   device; cuda renders on an NVIDIA GPU or fails (never falls back to the CPU)\n"
           "      --gpu-index N       first GPU to consider (default 0)\n"
           "      --gpu-name TEXT     use a GPU whose name contains TEXT (e.g. \"3060\")\n"
           "      --min-cc N          require compute capability >= N (86 for sm_86)\n"
           "      --list-plugins      load every plugin library on the search path and list its plugins\n"
           "      --describe NAME     print a plugin's parameter schema\n"
+          "      --check-plugin NAME NVRTC-compile every kernel combination with plugin NAME (no GPU needed)\n"
+          "      --arch LIST         with --check-plugin: architectures, e.g. sm_86,sm_90 (default sm_86,sm_90)\n"
           "      --gradcheck         check the scene's gradients instead of rendering (24 x 24 unless --width/--height;\n"
           "                          exit 0: errors < 1e-3, 3: not; see the top of tools/dvren_render.c)\n"
           "  -q, --quiet             errors only\n"
@@ -543,13 +275,22 @@ static void dr_describe(const dvren_plugin_desc* d)
 static int dr_parse_args(int argc, char** argv, dr_options* o, const char** list_or_describe, int* list)
 {
     int i;
+    const char *base = argv[0], *c;
     memset(o, 0, sizeof *o);
     o->png_bits = 8;
+    o->prog = "dvren_render";
+    /* installed as dvren_gradcheck: the gradient check is the default */
+    for (c = argv[0]; c && *c; ++c)
+        if (*c == '/' || *c == '\\') base = c + 1; /* also Windows paths; ".exe" is past the 15 characters */
+    if (base && !strncmp(base, "dvren_gradcheck", 15)) {
+        o->gradcheck = 1;
+        o->prog = "dvren_gradcheck";
+    }
     for (i = 1; i < argc; ++i) {
         const char* a = argv[i];
-#define DR_NEXT() (i + 1 < argc ? argv[++i] : (fprintf(stderr, "[ERROR] dvren_render: %s needs a value\n", a), (char*)NULL))
+#define DR_NEXT() (i + 1 < argc ? argv[++i] : (fprintf(stderr, "[ERROR] %s: %s needs a value\n", o->prog, a), (char*)NULL))
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            dr_usage(stdout);
+            dr_usage(stdout, o->gradcheck);
             exit(0);
         } else if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
             if (!(o->png = DR_NEXT())) return 2;
@@ -569,6 +310,10 @@ static int dr_parse_args(int argc, char** argv, dr_options* o, const char** list
             o->quiet = 1;
         } else if (!strcmp(a, "--list-plugins")) {
             *list = 1;
+        } else if (!strcmp(a, "--check-plugin")) {
+            if (!(o->check_plugin = DR_NEXT())) return 2;
+        } else if (!strcmp(a, "--arch")) {
+            if (!(o->arch = DR_NEXT())) return 2;
         } else if (!strcmp(a, "--describe")) {
             if (!(*list_or_describe = DR_NEXT())) return 2;
         } else if (!strcmp(a, "--width") || !strcmp(a, "--height") || !strcmp(a, "--spp") || !strcmp(a, "--threads") ||
@@ -578,24 +323,26 @@ static int dr_parse_args(int argc, char** argv, dr_options* o, const char** list
             long long x;
             if (!v) return 2;
             x = strtoll(v, &e, 10);
-            if (*e || x < 0 || x > 0x7FFFFFFF || (x == 0 && strcmp(a, "--seed") && strcmp(a, "--gpu-index"))) {
-                fprintf(stderr, "[ERROR] dvren_render: %s needs a positive integer, got '%s'\n", a, v);
+            if (*e || x < 0 || x > 0x7FFFFFFF ||
+                (x == 0 && strcmp(a, "--seed") && strcmp(a, "--gpu-index") && strcmp(a, "--threads") && strcmp(a, "--min-cc"))) {
+                fprintf(stderr, "[ERROR] %s: %s needs a %s integer, got '%s'\n", o->prog, a,
+                        strcmp(a, "--seed") && strcmp(a, "--gpu-index") && strcmp(a, "--threads") && strcmp(a, "--min-cc") ? "positive" : "non-negative", v);
                 return 2;
             }
             if (!strcmp(a, "--width")) o->width = (int)x;
             else if (!strcmp(a, "--height")) o->height = (int)x;
             else if (!strcmp(a, "--spp")) o->spp = (int)x;
-            else if (!strcmp(a, "--threads")) o->threads = (int)x;
-            else if (!strcmp(a, "--gpu-index")) o->gpu_index = (int)x;
+            else if (!strcmp(a, "--threads")) o->threads = (int)x, o->have_threads = 1;
+            else if (!strcmp(a, "--gpu-index")) o->gpu_index = (int)x, o->have_gpu_index = 1;
             else if (!strcmp(a, "--min-cc")) o->min_cc = (int)x;
             else { o->seed = x; o->have_seed = 1; }
         } else if (a[0] == '-') {
-            fprintf(stderr, "[ERROR] dvren_render: unknown option '%s' (see --help)\n", a);
+            fprintf(stderr, "[ERROR] %s: unknown option '%s' (see --help)\n", o->prog, a);
             return 2;
         } else if (!o->scene) {
             o->scene = a;
         } else {
-            fprintf(stderr, "[ERROR] dvren_render: more than one scene given ('%s', '%s')\n", o->scene, a);
+            fprintf(stderr, "[ERROR] %s: more than one scene given ('%s', '%s')\n", o->prog, o->scene, a);
             return 2;
         }
 #undef DR_NEXT
@@ -603,59 +350,136 @@ static int dr_parse_args(int argc, char** argv, dr_options* o, const char** list
     return 0;
 }
 
-/* Loads and parses the scene text; on a syntax error says where. */
-static cJSON* dr_load_scene(dr_state* S, const char* path, char** text_out)
+/* A stage of plugin d with its default parameters; a plugin that needs a
+ * source (dense_grid: a file or a generator) gets the first value of its
+ * "generator" enum other than the default (the choice-th: another one when
+ * the first does not fit the shader) and small "dims" when its schema has
+ * them. Returns 0, 1 on an error (printed), 2 when there is no such choice. */
+static int dr_default_stage(dr_state* S, const dvren_plugin_desc* d, int choice, dvren_stage** out)
 {
-    FILE* f;
-    long n;
-    char* text;
-    cJSON* root;
-    *text_out = NULL;
-    if (!path) {
-        root = cJSON_Parse(dr_default_scene);
-        if (!root) dr_fail(S, NULL, "built-in scene does not parse (a bug)");
-        return root;
-    }
-    f = fopen(path, "rb");
-    if (!f) {
-        dr_fail(S, NULL, "cannot open: %s", strerror(errno));
-        return NULL;
-    }
-    fseek(f, 0, SEEK_END);
-    n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    if (n < 0 || n > (1L << 26)) {
-        fclose(f);
-        dr_fail(S, NULL, "cannot read (or larger than 64 MiB)");
-        return NULL;
-    }
-    text = (char*)malloc((size_t)n + 1);
-    if (!text || fread(text, 1, (size_t)n, f) != (size_t)n) {
-        fclose(f);
-        free(text);
-        dr_fail(S, NULL, "cannot read");
-        return NULL;
-    }
-    fclose(f);
-    text[n] = 0;
-    root = cJSON_ParseWithLength(text, (size_t)n);
-    if (!root) {
-        const char* e = cJSON_GetErrorPtr();
-        int line = 1, col = 1;
-        const char* p;
-        for (p = text; e && p < e && *p; ++p) {
-            if (*p == '\n') {
-                line++;
-                col = 1;
-            } else
-                col++;
+    dvren_params* p = NULL;
+    uint32_t i;
+    int rc = 1;
+    if (choice == 0 && dvren_stage_create(S->ctx, d->kind, d->name, NULL, out) == DVREN_OK) return 0;
+    if (dvren_params_create(S->ctx, &p)) return dr_fail_lib(S, d->name);
+    for (i = 0; i < d->param_count; ++i) {
+        const dvren_param_desc* q = dvren_plugin_param(d, i);
+        if (!strcmp(q->name, "generator") && q->type == DVREN_PARAM_ENUM && q->enum_values) {
+            /* the choice-th value other than the default (which is "none") */
+            const char* v = q->enum_values;
+            char first[64] = "";
+            int skip = choice;
+            while (*v) {
+                size_t n = strcspn(v, "|");
+                snprintf(first, sizeof first, "%.*s", (int)n, v);
+                if ((!q->default_string || strcmp(first, q->default_string)) && skip-- == 0) break;
+                v += n + (v[n] == '|');
+                first[0] = 0;
+            }
+            if (!first[0]) {
+                dvren_params_destroy(p);
+                return 2; /* no more choices */
+            }
+            if (first[0]) dvren_params_set_string(p, q->name, first);
+        } else if (!strcmp(q->name, "dims") && q->type == DVREN_PARAM_FLOATS) {
+            static const double dims[3] = {8, 8, 8};
+            dvren_params_set_numbers(p, q->name, dims, 3);
         }
-        dr_fail(S, NULL, "line %d, column %d: JSON syntax error near '%.20s'", line, col, e ? e : "");
-        free(text);
-        return NULL;
     }
-    *text_out = text;
-    return root;
+    if (dvren_stage_create(S->ctx, d->kind, d->name, p, out))
+        dr_fail(S, d->name, "cannot create it with default parameters: %s", dvren_last_error(S->ctx));
+    else
+        rc = 0;
+    dvren_params_destroy(p);
+    return rc;
+}
+
+/* --check-plugin NAME: NVRTC-compiles the fused kernel of every combination
+ * of the loaded plugins that contains NAME (the other two kinds from every
+ * library on the search path), each with default parameters, forward and
+ * backward (a differentiable scene), for each architecture of the list.
+ * Needs NVRTC, no GPU. Prints one line per combination and architecture on
+ * stdout; returns 0 when all compile cleanly, 1 otherwise. */
+static int dr_check_plugin(dr_state* S, const char* name, const char* arch_list)
+{
+    const dvren_plugin_desc* target;
+    const dvren_plugin_desc* by_kind[3][64];
+    uint32_t n_kind[3] = {0, 0, 0}, archs[16], n_arch = 0, failed = 0, i, a, b, c, k;
+    const char* p = arch_list;
+    int rc = 0, combos = 0;
+    static char log[1 << 16];
+    while (*p) {
+        char* end;
+        long v;
+        if (!strncmp(p, "sm_", 3)) p += 3;
+        v = strtol(p, &end, 10);
+        if (end == p || v < 30 || v > 1000 || (*end && *end != ',') || n_arch == 16)
+            return dr_fail(S, "--arch", "'%s' is not a list like sm_86,sm_90", arch_list);
+        archs[n_arch++] = (uint32_t)v;
+        p = *end ? end + 1 : end;
+    }
+    if (!n_arch) return dr_fail(S, "--arch", "no architecture given");
+    dvren_plugin_load_all(S->ctx, &failed);
+    if (dvren_plugin_find(S->ctx, DVREN_PLUGIN_INVALID, name, &target)) return dr_fail_lib(S, "--check-plugin");
+    for (i = 0; i < dvren_plugin_count(S->ctx); ++i) {
+        const dvren_plugin_desc* d = dvren_plugin_at(S->ctx, i, NULL);
+        k = d->kind == DVREN_PLUGIN_FIELD ? 0 : d->kind == DVREN_PLUGIN_SHADER ? 1 : d->kind == DVREN_PLUGIN_SAMPLER ? 2 : 3;
+        if (k < 3 && n_kind[k] < 64 && (d->kind != target->kind || d == target)) by_kind[k][n_kind[k]++] = d;
+    }
+    for (a = 0; a < n_kind[0]; ++a)
+        for (b = 0; b < n_kind[1]; ++b)
+            for (c = 0; c < n_kind[2]; ++c) {
+                const dvren_plugin_desc* d[3];
+                dvren_stage* st[3] = {NULL, NULL, NULL};
+                dvren_scene_desc sd;
+                dvren_scene* scene = NULL;
+                d[0] = by_kind[0][a];
+                d[1] = by_kind[1][b];
+                d[2] = by_kind[2][c];
+                ++combos;
+                if (dr_default_stage(S, d[1], 0, &st[1]) || dr_default_stage(S, d[2], 0, &st[2])) {
+                    printf("FAILED %s + %s + %s: a stage cannot be created (see stderr)\n", d[0]->name, d[1]->name, d[2]->name);
+                    rc = 1;
+                } else {
+                    /* the field's first default that the shader accepts (channel counts differ) */
+                    int choice, made;
+                    memset(&sd, 0, sizeof sd);
+                    for (choice = 0; !scene && (made = dr_default_stage(S, d[0], choice, &st[0])) != 2; ++choice) {
+                        if (made) break;
+                        sd.field = st[0];
+                        sd.shader = st[1];
+                        sd.sampler = st[2];
+                        sd.flags = DVREN_SCENE_DIFFERENTIABLE;
+                        /* a combination without differentiable parameters is checked forward only */
+                        if (dvren_scene_create(S->ctx, &sd, &scene)) {
+                            sd.flags = 0;
+                            if (dvren_scene_create(S->ctx, &sd, &scene)) scene = NULL;
+                        }
+                        if (!scene) {
+                            dvren_stage_destroy(st[0]);
+                            st[0] = NULL;
+                        }
+                    }
+                    if (!scene) {
+                        printf("FAILED %s + %s + %s: no default of %s makes a scene with them: %s\n", d[0]->name, d[1]->name,
+                               d[2]->name, d[0]->name, dvren_last_error(S->ctx));
+                        rc = 1;
+                    }
+                    for (k = 0; scene && k < n_arch; ++k) {
+                        dvren_status s = dvren_cuda_compile_check(scene, archs[k], log, sizeof log);
+                        if (s != DVREN_OK || log[0]) rc = 1;
+                        printf("%s %s + %s + %s sm_%u%s%s%s\n", s != DVREN_OK ? "FAILED" : log[0] ? "WARNING" : "ok", d[0]->name,
+                               d[1]->name, d[2]->name, (unsigned)archs[k], sd.flags ? " (forward and backward)" : " (forward)",
+                               s != DVREN_OK ? ": " : "", s != DVREN_OK ? dvren_last_error(S->ctx) : "");
+                        if (s != DVREN_OK || log[0]) fprintf(stderr, "%s\n", log);
+                    }
+                }
+                dvren_scene_destroy(scene);
+                for (k = 0; k < 3; ++k) dvren_stage_destroy(st[k]);
+            }
+    fflush(stdout);
+    if (!combos) return dr_fail(S, "--check-plugin", "no combination with '%s': a field, a shader and a sampler must be loaded", name);
+    return rc;
 }
 
 /* --gradcheck: the scene's plugins, made differentiable, checked on a small
@@ -672,7 +496,6 @@ static int dr_gradcheck(dr_state* S, const dr_options* o, dvren_stage* field, dv
     uint32_t n, i;
     double elems = 0.0;
     int rc = 1;
-    if (!o->width && !o->height) pd->width = pd->height = 24;
     pd->roi.w = pd->roi.h = 0; /* the whole (small) image */
     memset(&sd, 0, sizeof sd);
     sd.field = field;
@@ -715,46 +538,37 @@ out:
 
 int main(int argc, char** argv)
 {
-    static const char* const top_keys[] = {"description", "device", "gpu", "threads", "plugins", "field", "shader",
-                                           "sampler", "camera", "plan", "output", NULL};
-    static const char* const gpu_keys[] = {"index", "name", "min_compute_capability", NULL};
-    static const char* const out_keys[] = {"png", "png_bits", "png_alpha", "npy", NULL};
     dr_options o;
     dr_state S;
     dvren_context_desc cd;
-    dvren_plan_desc pd;
-    dvren_stage *field = NULL, *shader = NULL, *sampler = NULL;
+    dvren_scenefile sf;
     dvren_scene* scene = NULL;
     dvren_plan* plan = NULL;
     dvren_framebuffer* fb = NULL;
     dvren_render_options ro;
-    cJSON* root = NULL;
-    char* text = NULL;
+    dvren_plan_desc pd;
     const char* describe = NULL;
     const char* png = NULL;
     const char* npy = NULL;
+    const char* dev;
     char written[8][DR_PATH];
     int nwritten = 0, list = 0, rc = 1, k;
-    uint32_t threads = 0;
 
     memset(&S, 0, sizeof S);
-    S.scene_name = "dvren_render";
+    memset(&sf, 0, sizeof sf);
     if ((rc = dr_parse_args(argc, argv, &o, &describe, &list)) != 0) return rc;
-    {
-        /* installed as dvren_gradcheck: the gradient check is the default */
-        const char *base = argv[0], *c;
-        for (c = argv[0]; *c; ++c)
-            if (*c == '/' || *c == '\\') base = c + 1; /* also Windows paths; ".exe" is past the 15 characters */
-        if (!strncmp(base, "dvren_gradcheck", 15)) o.gradcheck = 1;
-    }
+    S.scene_name = o.prog;
     rc = 1;
     memset(&cd, 0, sizeof cd);
-    cd.log = o.quiet ? NULL : dr_log;
+    cd.log = o.quiet ? NULL : dr_log; /* stderr: stdout holds only the answer */
     cd.log_level = DVREN_LOG_INFO;
+    if (o.have_threads) cd.threads = (uint32_t)o.threads;
 
-    if (list || describe) {
+    if (list || describe || o.check_plugin) {
         if (dvren_context_create(&cd, &S.ctx)) return dr_fail(&S, NULL, "%s", dvren_last_error(NULL));
-        if (describe) {
+        if (o.check_plugin) {
+            rc = dr_check_plugin(&S, o.check_plugin, o.arch ? o.arch : "sm_86,sm_90");
+        } else if (describe) {
             const dvren_plugin_desc* d;
             if (dvren_plugin_find(S.ctx, DVREN_PLUGIN_INVALID, describe, &d)) {
                 dr_fail_lib(&S, NULL);
@@ -778,175 +592,84 @@ int main(int argc, char** argv)
         return rc;
     }
 
-    if (o.scene) {
-        const char* s = strrchr(o.scene, '/');
-        S.scene_name = o.scene;
-        if (s) snprintf(S.scene_dir, sizeof S.scene_dir, "%.*s", (int)(s - o.scene + 1), o.scene);
-    } else {
-        S.scene_name = "default scene";
-    }
-    root = dr_load_scene(&S, o.scene, &text);
-    if (!root) goto done;
-    if (!cJSON_IsObject(root)) {
-        dr_fail(&S, NULL, "the scene must be a JSON object");
+    if (o.scene ? dvren_scenefile_load(&sf, o.scene)
+                : dvren_scenefile_parse(&sf, "default scene", dr_default_scene, strlen(dr_default_scene), NULL)) {
+        fprintf(stderr, "[ERROR] %s\n", sf.error);
         goto done;
     }
-    if (dr_check_keys(&S, root, "scene", top_keys)) goto done;
-    {
-        const cJSON* jd = cJSON_GetObjectItemCaseSensitive(root, "description");
-        if (jd && !cJSON_IsString(jd)) {
-            dr_fail(&S, "description", "must be a string, got %s", dr_json_type(jd));
-            goto done;
-        }
-    }
+    S.scene_name = sf.name;
 
     /* device: the scene's, overridden by --device; CUDA gets CUDA or an error */
-    {
-        const cJSON* jd = cJSON_GetObjectItemCaseSensitive(root, "device");
-        const char* dev = "cpu";
-        if (jd && !cJSON_IsString(jd)) {
-            dr_fail(&S, "device", "must be a string, got %s", dr_json_type(jd));
-            goto done;
-        }
-        if (jd) dev = jd->valuestring;
-        if (o.device) dev = o.device;
-        if (!strcmp(dev, "cuda")) {
-            cd.device = DVREN_DEVICE_CUDA;
-            cd.backend = dvren_cuda_backend();
-        } else if (strcmp(dev, "cpu") != 0) {
-            dr_fail(&S, "device", "'%s' is not one of cpu, cuda", dev);
-            goto done;
-        }
+    dev = o.device ? o.device : sf.device;
+    if (!strcmp(dev, "cuda")) {
+        cd.device = DVREN_DEVICE_CUDA;
+        cd.backend = dvren_cuda_backend();
+    } else if (strcmp(dev, "cpu") != 0) {
+        dr_fail(&S, "device", "'%s' is not one of cpu, cuda", dev);
+        goto done;
     }
-    {
-        /* which GPU: "gpu": {"index": 0, "name": "3060", "min_compute_capability": 86}, or the options */
-        const cJSON* jg = cJSON_GetObjectItemCaseSensitive(root, "gpu");
-        if (jg) {
-            const cJSON* jn;
-            if (!cJSON_IsObject(jg)) {
-                dr_fail(&S, "gpu", "must be an object, got %s", dr_json_type(jg));
-                goto done;
-            }
-            if (dr_check_keys(&S, jg, "gpu", gpu_keys) || dr_uint(&S, jg, "index", "gpu", 0, 1024, &cd.device_index) ||
-                dr_uint(&S, jg, "min_compute_capability", "gpu", 0, 1000, &cd.min_compute_capability))
-                goto done;
-            jn = cJSON_GetObjectItemCaseSensitive(jg, "name");
-            if (jn && !cJSON_IsString(jn)) {
-                dr_fail(&S, "gpu", "'name' must be a string, got %s", dr_json_type(jn));
-                goto done;
-            }
-            if (jn) cd.device_name = jn->valuestring;
-        }
-        if (o.gpu_name) cd.device_name = o.gpu_name;
-        if (o.gpu_index) cd.device_index = (uint32_t)o.gpu_index;
-        if (o.min_cc) cd.min_compute_capability = (uint32_t)o.min_cc;
-    }
-    if (dr_uint(&S, root, "threads", "scene", 0, 1024, &threads)) goto done;
-    cd.threads = o.threads ? (uint32_t)o.threads : threads;
+    cd.device_index = o.have_gpu_index ? (uint32_t)o.gpu_index : sf.gpu_index;
+    cd.device_name = o.gpu_name ? o.gpu_name : sf.gpu_name;
+    cd.min_compute_capability = o.min_cc ? (uint32_t)o.min_cc : sf.gpu_min_cc;
+    /* --threads wins, 0 included (all cores) */
+    cd.threads = o.have_threads ? (uint32_t)o.threads : sf.threads;
     if (dvren_context_create(&cd, &S.ctx)) {
-        dr_fail(&S, "device", "%s", dvren_last_error(NULL));
+        /* the library's message names its module ("cuda: ..."): no key of ours before it */
+        dr_fail(&S, NULL, "%s", dvren_last_error(NULL));
         goto done;
     }
-    {
-        const cJSON* jp = cJSON_GetObjectItemCaseSensitive(root, "plugins");
-        const cJSON* e;
-        if (jp && !cJSON_IsArray(jp)) {
-            dr_fail(&S, "plugins", "must be an array of library paths or names, got %s", dr_json_type(jp));
-            goto done;
-        }
-        cJSON_ArrayForEach(e, jp)
-        {
-            char path[DR_PATH];
-            if (!cJSON_IsString(e)) {
-                dr_fail(&S, "plugins", "expected strings, got %s", dr_json_type(e));
-                goto done;
-            }
-            if (dr_is_library_path(e->valuestring)) {
-                if (dr_resolve_path(&S, e->valuestring, "plugins", path, sizeof path)) goto done;
-            } else {
-                snprintf(path, sizeof path, "%s", e->valuestring);
-            }
-            if (dvren_plugin_load(S.ctx, path)) {
-                dr_fail_lib(&S, "plugins");
-                goto done;
-            }
-        }
-    }
-    if (dr_stage(&S, root, "field", DVREN_PLUGIN_FIELD, NULL, &field) ||
-        dr_stage(&S, root, "shader", DVREN_PLUGIN_SHADER, "emission_absorption", &shader) ||
-        dr_stage(&S, root, "sampler", DVREN_PLUGIN_SAMPLER, "uniform", &sampler))
+    sf.override_width = (uint32_t)o.width;
+    sf.override_height = (uint32_t)o.height;
+    sf.override_spp = (uint32_t)o.spp;
+    sf.override_seed = o.have_seed;
+    sf.override_seed_value = (uint64_t)o.seed;
+    if (o.gradcheck && !o.width && !o.height) sf.override_width = sf.override_height = 24;
+    if (dvren_scenefile_build(&sf, S.ctx)) {
+        fprintf(stderr, "[ERROR] %s\n", sf.error);
         goto done;
-    memset(&pd, 0, sizeof pd);
-    if (dr_camera(&S, root, &pd.camera) || dr_plan(&S, root, &o, &pd)) goto done;
+    }
+    pd = sf.plan;
+    if (sf.value_range[1] > sf.value_range[0])
+        dvren_log(S.ctx, DVREN_LOG_INFO, DVREN_TAG_STEP, "shader preset placed on the field's value range [%g, %g]",
+                  (double)sf.value_range[0], (double)sf.value_range[1]);
 
     if (o.gradcheck) {
-        rc = dr_gradcheck(&S, &o, field, shader, sampler, &pd);
+        pd.roi.w = pd.roi.h = 0; /* the whole (small) image */
+        rc = dr_gradcheck(&S, &o, sf.field, sf.shader, sf.sampler, &pd);
         goto done;
     }
 
     /* outputs: checked before rendering so that a bad path costs nothing */
-    {
-        const cJSON* jo = cJSON_GetObjectItemCaseSensitive(root, "output");
-        if (jo) {
-            const cJSON* x;
-            if (!cJSON_IsObject(jo)) {
-                dr_fail(&S, "output", "must be an object, got %s", dr_json_type(jo));
-                goto done;
-            }
-            if (dr_check_keys(&S, jo, "output", out_keys)) goto done;
-            x = cJSON_GetObjectItemCaseSensitive(jo, "png");
-            if (x && !cJSON_IsString(x)) {
-                dr_fail(&S, "output.png", "expected a string, got %s", dr_json_type(x));
-                goto done;
-            }
-            if (x) png = x->valuestring;
-            x = cJSON_GetObjectItemCaseSensitive(jo, "npy");
-            if (x && !cJSON_IsString(x)) {
-                dr_fail(&S, "output.npy", "expected a string (file name prefix), got %s", dr_json_type(x));
-                goto done;
-            }
-            if (x) npy = x->valuestring;
-            x = cJSON_GetObjectItemCaseSensitive(jo, "png_bits");
-            if (x && (!cJSON_IsNumber(x) || (x->valuedouble != 8 && x->valuedouble != 16))) {
-                dr_fail(&S, "output.png_bits", "must be 8 or 16");
-                goto done;
-            }
-            if (x && o.png_bits == 8) o.png_bits = (int)x->valuedouble;
-            x = cJSON_GetObjectItemCaseSensitive(jo, "png_alpha");
-            if (x && !cJSON_IsBool(x)) {
-                dr_fail(&S, "output.png_alpha", "expected true or false, got %s", dr_json_type(x));
-                goto done;
-            }
-            if (x && cJSON_IsTrue(x)) o.png_alpha = 1;
-        }
-        if (o.png) png = o.png;
-        if (o.npy) npy = o.npy;
-        if (npy) pd.outputs = DVREN_OUTPUT_ALL;
-        if (!png && !npy) {
-            dr_fail(&S, "output", "nothing to write: give output.png, output.npy, -o or --npy");
-            goto done;
-        }
-        if (!o.scene && !o.png && !dr_is_dir("out") && dr_mkdir("out") != 0) {
-            dr_fail(&S, "output", "cannot create folder 'out': %s", strerror(errno));
-            goto done;
-        }
-        if (png && dr_check_out_dir(&S, png, "output.png")) goto done;
-        if (npy && dr_check_out_dir(&S, npy, "output.npy")) goto done;
+    png = o.png ? o.png : sf.png;
+    npy = o.npy ? o.npy : sf.npy;
+    if (o.png_bits == 8) o.png_bits = sf.png_bits;
+    if (sf.png_alpha) o.png_alpha = 1;
+    if (npy) pd.outputs = DVREN_OUTPUT_ALL; /* .npy dumps take every output */
+    if (!png && !npy) {
+        dr_fail(&S, "output", "nothing to write: give output.png, output.npy, -o or --npy");
+        goto done;
     }
+    if (!o.scene && !o.png && !dvs__is_dir("out") && dr_mkdir("out") != 0) {
+        dr_fail(&S, "output", "cannot create folder 'out': %s", strerror(errno));
+        goto done;
+    }
+    if (png && dr_check_out_dir(&S, png, "output.png")) goto done;
+    if (npy && dr_check_out_dir(&S, npy, "output.npy")) goto done;
+    if (dr_check_memory(&S, &pd, png ? (o.png_alpha ? 4 : 3) : 0, o.png_bits, npy != NULL)) goto done;
 
     {
         dvren_scene_desc sd;
         memset(&sd, 0, sizeof sd);
-        sd.field = field;
-        sd.shader = shader;
-        sd.sampler = sampler;
+        sd.field = sf.field;
+        sd.shader = sf.shader;
+        sd.sampler = sf.sampler;
         if (dvren_scene_create(S.ctx, &sd, &scene)) {
             dr_fail_lib(&S, NULL);
             goto done;
         }
     }
     if (dvren_plan_create(S.ctx, &pd, &plan)) {
-        dr_fail_lib(&S, NULL);
+        dr_fail_lib(&S, "plan");
         goto done;
     }
     if (dvren_framebuffer_create(S.ctx, plan, &fb)) {
@@ -998,11 +721,7 @@ done:
     dvren_framebuffer_destroy(fb);
     dvren_plan_destroy(plan);
     dvren_scene_destroy(scene);
-    dvren_stage_destroy(field);
-    dvren_stage_destroy(shader);
-    dvren_stage_destroy(sampler);
+    dvren_scenefile_free(&sf);
     dvren_context_destroy(S.ctx);
-    cJSON_Delete(root);
-    free(text);
     return rc;
 }
