@@ -540,7 +540,8 @@ typedef struct dvren_instance_info {
     uint32_t channels_used;             /* the shader reads channels 0 .. channels_used-1 */
     uint32_t needs_gradient;            /* 1: pass the gradient of gradient_channel to color() */
     uint32_t gradient_channel;
-    /* samplers */
+    /* samplers (ABI 1.1 only; ignored for plugins built against 1.2 and
+     * later: the plan owns the threshold, dvren_plan_desc.min_transmittance) */
     float min_transmittance;            /* stop a ray once T falls below this; 0: never */
     /* shaders: density() reads only channel density_channel. Then, with a
      * field that has eval_channel, the march evaluates that channel alone
@@ -884,8 +885,13 @@ typedef struct dvren_plan_desc {
     uint32_t width, height;    /* image size in pixels, 1 .. 32768 each; required */
     dvren_rect roi;            /* pixels to render; w or h 0: the whole image */
     dvren_camera camera;       /* required (model != DVREN_CAMERA_NONE) */
-    float step_world;          /* march step (world units), overrides the sampler's; 0: sampler's */
-    uint32_t samples_per_ray;  /* samples per ray, overrides the sampler's; 0: sampler's */
+    /* The march budget belongs to the plan (the sampler places samples
+     * within it): a step in world units, or a number of samples per ray
+     * over the field's box (which wins when both are given). Neither: the
+     * step is half the field's smallest voxel (its voxel_world: the Nyquist
+     * step), computed once by the host and handed to the sampler. */
+    float step_world;          /* > 0: march step (world units); 0: half a voxel */
+    uint32_t samples_per_ray;  /* > 0: samples per ray; 0: by step */
     uint32_t spp;              /* samples (rays) per pixel; 0 means 1; max 65536 */
     uint64_t seed;             /* key of the counter-based RNG (any value, 0 included) */
     uint32_t outputs;          /* DVREN_OUTPUT_* bits; 0 means RGB | ALPHA */
@@ -900,7 +906,15 @@ typedef struct dvren_plan_desc {
      * refills the tensor between renders. On a GPU context a device tensor
      * is read in place and a host tensor is uploaded at every render. */
     const dvren_tensor* rays;
+    /* Early ray termination: a ray stops once its transmittance T falls
+     * below this, in [0, 1). 0: the default, 1e-4 (about 1/8 of an 8-bit
+     * level); negative: never. (A sampler built against plugin ABI 1.1 that
+     * reports its own min_transmittance keeps it when this is 0.) */
+    float min_transmittance;
 } dvren_plan_desc;
+
+/* The default early-termination threshold (dvren_plan_desc.min_transmittance). */
+#define DVREN_DEFAULT_MIN_TRANSMITTANCE 1e-4f
 
 typedef struct dvren_plan dvren_plan;
 /* Validates and copies desc into an immutable plan. Errors:
@@ -1316,6 +1330,7 @@ typedef struct dvren__plugin_rec {
     dvren_context* ctx;
     const dvren_plugin_desc* desc;
     uint32_t library;    /* index into ctx->libs */
+    uint32_t abi_version; /* DVREN_ABI_VERSION the plugin was built with (older minor versions get their old semantics) */
     dvren_host host;     /* host services handed to this plugin */
     /* The plugin's interfaces, copied into zero-filled host-size structs:
      * members an older plugin does not have read as NULL / 0. */
@@ -2964,6 +2979,7 @@ static dvren_status dvren__plugin_load_path(dvren_context* ctx, const char* path
         if (!rec) DVREN__FAIL(ctx, DVREN_ERROR_OUT_OF_MEMORY, "plugins", NULL, "out of memory");
         rec->ctx = ctx;
         rec->library = lib_index;
+        rec->abi_version = tab->abi_version;
         DVREN__CHECK(dvren__plugin_validate(ctx, path, d, rec));
         DVREN__CHECK(dvren__check_device_source(ctx, path, rec));
         other = dvren__plugin_lookup(ctx, d->kind, d->name);
@@ -3745,6 +3761,9 @@ DVREN_API dvren_status dvren_plan_create(dvren_context* ctx, const dvren_plan_de
     if (!(d.step_world >= 0.0f) || !isfinite(d.step_world))
         return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "plan", NULL, "step_world = %g must be >= 0",
                                (double)d.step_world);
+    if (!(d.min_transmittance < 1.0f) || !isfinite(d.min_transmittance))
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "plan", "negative: no early ray termination",
+                               "min_transmittance = %g must be below 1", (double)d.min_transmittance);
     if (d.spp == 0) d.spp = 1;
     if (d.spp > 65536)
         return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "plan", NULL, "spp = %u > 65536", (unsigned)d.spp);
@@ -3927,6 +3946,25 @@ DVREN_API dvren_status dvren_framebuffer_output(const dvren_framebuffer* fb, uin
     return DVREN_OK;
 }
 
+/* The plan's march budget and early-termination threshold, resolved once
+ * for the sampler (dvren_plan_desc: the plan owns both). Samplers built
+ * against ABI 1.1 get the plan's values as they are, as they always did:
+ * 0 meant "your own", so they keep rendering the same images. */
+static void dvren__march_budget(const dvren_scene* sc, const dvren_plan_desc* d, dvren_march_args* A)
+{
+    const dvren_instance_info* fi = &sc->stage[0]->info;
+    const dvren__plugin_rec* sampler = sc->stage[2]->rec;
+    int abi11 = (sampler->abi_version & 0xFFFFu) < 2u;
+    A->budget.samples_per_ray = d->samples_per_ray;
+    A->budget.voxel_world = fi->voxel_world;
+    A->budget.step_world = d->step_world;
+    if (!abi11 && !d->samples_per_ray && !(d->step_world > 0.0f)) A->budget.step_world = 0.5f * fi->voxel_world;
+    if (d->min_transmittance > 0.0f) A->min_transmittance = d->min_transmittance;
+    else if (d->min_transmittance < 0.0f) A->min_transmittance = 0.0f;
+    else if (abi11 && sc->stage[2]->info.min_transmittance > 0.0f) A->min_transmittance = sc->stage[2]->info.min_transmittance;
+    else A->min_transmittance = DVREN_DEFAULT_MIN_TRANSMITTANCE;
+}
+
 /* Fills the plain-data arguments of the march template: the scene, the
  * plan, and the ray batch staged where the backend reads it. */
 static dvren_status dvren__march_args(const dvren_scene* sc, const dvren_plan_desc* d, dvren_march_args* A)
@@ -3944,12 +3982,9 @@ static dvren_status dvren__march_args(const dvren_scene* sc, const dvren_plan_de
     A->needs_gradient = si->needs_gradient;
     A->gradient_channel = si->gradient_channel;
     for (i = 0; i < 3; ++i) A->gradient_step[i] = fi->voxel_size[i] > 0.0f ? fi->voxel_size[i] : fi->voxel_world;
-    A->min_transmittance = sc->stage[2]->info.min_transmittance;
     A->lazy_features = dvren__lazy(sc, 32);
     A->density_channel = si->density_channel;
-    A->budget.step_world = d->step_world;
-    A->budget.samples_per_ray = d->samples_per_ray;
-    A->budget.voxel_world = fi->voxel_world;
+    dvren__march_budget(sc, d, A);
     A->camera = d->camera;
     A->width = d->width;
     A->height = d->height;
@@ -5745,6 +5780,7 @@ typedef dvren_double3 dvren__vec3_64;
     /* softplus(x) = log(1 + e^x), stable for large x; its derivative is the sigmoid */                                \
     DVREN_FN R dvren__softplus##S(R x) { return x > (R)20 ? x : log1p##M(exp##M(x)); }                                  \
     DVREN_FN R dvren__sigmoid##S(R x) { return (R)1 / ((R)1 + dvren__safe_exp##S(-x)); }                               \
+    DVREN_FN R dvren__log1p##S(R x) { return log1p##M(x); }                                                             \
     DVREN_FN R dvren__sqrt##S(R x) { return sqrt##M(x); }                                                               \
     DVREN_FN R dvren__floor##S(R x) { return floor##M(x); }                                                             \
     DVREN_FN R dvren__ceil##S(R x) { return ceil##M(x); }                                                               \
@@ -5792,6 +5828,7 @@ DVREN__REAL_FUNCS(double, dvren_double3, _64, )
 #define dvren_safe_exp DVREN__RN(dvren__safe_exp)
 #define dvren_softplus DVREN__RN(dvren__softplus)
 #define dvren_sigmoid DVREN__RN(dvren__sigmoid)
+#define dvren_log1p DVREN__RN(dvren__log1p)
 #define dvren_sqrt DVREN__RN(dvren__sqrt)
 #define dvren_floor DVREN__RN(dvren__floor)
 #define dvren_ceil DVREN__RN(dvren__ceil)
@@ -6108,9 +6145,12 @@ DVREN__REAL_GEOM(double, dvren_double3, _64, )
 
 /* ---- what the stages see -------------------------------------------------------- */
 
-/* The march budget a sampler receives: the plan's request and the field's
- * resolution. A zero means "not requested": the sampler uses its own
- * parameters, and failing those half a voxel (the Nyquist step). */
+/* The march budget a sampler receives, owned by the plan and resolved by
+ * the host (dvren_plan_desc): samples_per_ray > 0 asks for that many
+ * samples over [t0, t1]; otherwise step_world > 0 is the step (the plan's,
+ * or half the field's voxel_world when the plan gives none). A sampler
+ * places its samples within this budget. (Samplers built against plugin
+ * ABI 1.1 may see both zero: "use your own parameters".) */
 typedef struct dvren_march_budget {
     float step_world;         /* plan: step length in world units, or 0 */
     uint32_t samples_per_ray; /* plan: samples per ray, or 0 */

@@ -62,7 +62,7 @@ int main(int argc, char** argv)
     memset(&cd, 0, sizeof cd);
     cd.threads = (uint32_t)threads;
     if (dvren_context_create(&cd, &ctx)) { fprintf(stderr, "%s\n", dvren_last_error(NULL)); return 1; }
-    snprintf(text, sizeof text, dvren_bench_peer_scene, res, res, res, "f32", samples, 0.0, width, height);
+    snprintf(text, sizeof text, dvren_bench_peer_scene, res, res, res, "f32", samples, -1.0, width, height);
     if (dvren_scenefile_parse(&sf, "peer scene", text, strlen(text), NULL) || dvren_scenefile_build(&sf, ctx)) {
         fprintf(stderr, "cpu_render: %s\n", sf.error);
         return 1;

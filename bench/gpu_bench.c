@@ -117,7 +117,8 @@ int main(int argc, char** argv)
     if (getenv("DVREN_BENCH_LOG")) cd.log = dvren_log_to_file;
     TRY(dvren_context_create(&cd, &ctx));
     t_scene0 = dvren__now_ms();
-    snprintf(text, sizeof text, dvren_bench_peer_scene, res, res, res, storage, samples, ert, width, height);
+    snprintf(text, sizeof text, dvren_bench_peer_scene, res, res, res, storage, samples, ert > 0.0 ? ert : -1.0, width,
+             height);
     if (dvren_scenefile_parse(&sf, "peer scene", text, strlen(text), NULL) || dvren_scenefile_build(&sf, ctx)) {
         fprintf(stderr, "gpu_bench: %s\n", sf.error);
         return 1;

@@ -2,7 +2,8 @@
  * bench/gpu_bench.c): the workload of ../shared/peers/torch_dense_grid.py,
  * as bench/peer_scene.json has it, with the sizes as printf arguments:
  * grid resolution (three times), storage ("f32", "u16"), samples per ray,
- * early-termination transmittance, image width and height. Read it with
+ * early-termination transmittance (negative: none, as the peer), image
+ * width and height. Read it with
  * tools/dvren_scene.h (dvren_scenefile_parse). */
 #ifndef DVREN_BENCH_PEER_SCENE_H
 #define DVREN_BENCH_PEER_SCENE_H
@@ -11,9 +12,9 @@ static const char dvren_bench_peer_scene[] =
     "{\n"
     "  \"field\":   {\"plugin\": \"dense_grid\", \"params\": {\"generator\": \"peer\", \"dims\": [%d, %d, %d], \"storage\": \"%s\"}},\n"
     "  \"shader\":  {\"plugin\": \"emission_absorption\", \"params\": {\"mode\": \"channels\"}},\n"
-    "  \"sampler\": {\"plugin\": \"uniform\", \"params\": {\"samples\": %d, \"min_transmittance\": %.17g}},\n"
+    "  \"sampler\": {\"plugin\": \"uniform\", \"params\": {\"jitter\": false}},\n"
     "  \"camera\":  {\"type\": \"perspective\", \"eye\": [0, 0, 3], \"target\": [0, 0, 0], \"up\": [0, 1, 0], \"fov_y_deg\": 45},\n"
-    "  \"plan\":    {\"width\": %d, \"height\": %d}\n"
+    "  \"plan\":    {\"samples_per_ray\": %d, \"min_transmittance\": %.17g, \"width\": %d, \"height\": %d}\n"
     "}\n";
 
 #endif

@@ -554,7 +554,7 @@ int main(int argc, char** argv)
         }
     }
     TRY(dvren_params_create(ctx, &mp));
-    TRY(dvren_params_set_number(mp, "step", vox));
+    TRY(dvren_params_set_bool(mp, "jitter", 0)); /* the step is the plans' (step_world below) */
     TRY(dvren_stage_create(ctx, DVREN_PLUGIN_SAMPLER, "uniform", mp, &sampler));
     memset(&sd, 0, sizeof sd);
     sd.sampler = sampler;
@@ -609,6 +609,7 @@ int main(int argc, char** argv)
     pd.width = (uint32_t)W;
     pd.height = (uint32_t)H;
     pd.outputs = DVREN_OUTPUT_RGB;
+    pd.step_world = (float)vox;
     pd.rays = &view_rays_t;
     TRY(dvren_plan_create(ctx, &pd, &view_plan));
     TRY(dvren_framebuffer_create(ctx, view_plan, &view_fb));
@@ -645,6 +646,7 @@ int main(int argc, char** argv)
     pd.width = (uint32_t)(o.batch <= 8192 ? o.batch : 8192);
     pd.height = (uint32_t)(o.batch / (int)pd.width);
     pd.outputs = DVREN_OUTPUT_RGB | DVREN_OUTPUT_TRANSMITTANCE | (o.alpha_weight > 0.0 ? DVREN_OUTPUT_ALPHA : 0u);
+    pd.step_world = (float)vox;
     pd.rays = &batch_rays_t;
     TRY(dvren_plan_create(ctx, &pd, &batch_plan));
     TRY(dvren_framebuffer_create_outputs(ctx, batch_plan, pd.outputs, &batch_fb));

@@ -90,6 +90,7 @@ typedef dvren_double3 dvren__vec3_64;
     /* softplus(x) = log(1 + e^x), stable for large x; its derivative is the sigmoid */                                \
     DVREN_FN R dvren__softplus##S(R x) { return x > (R)20 ? x : log1p##M(exp##M(x)); }                                  \
     DVREN_FN R dvren__sigmoid##S(R x) { return (R)1 / ((R)1 + dvren__safe_exp##S(-x)); }                               \
+    DVREN_FN R dvren__log1p##S(R x) { return log1p##M(x); }                                                             \
     DVREN_FN R dvren__sqrt##S(R x) { return sqrt##M(x); }                                                               \
     DVREN_FN R dvren__floor##S(R x) { return floor##M(x); }                                                             \
     DVREN_FN R dvren__ceil##S(R x) { return ceil##M(x); }                                                               \
@@ -137,6 +138,7 @@ DVREN__REAL_FUNCS(double, dvren_double3, _64, )
 #define dvren_safe_exp DVREN__RN(dvren__safe_exp)
 #define dvren_softplus DVREN__RN(dvren__softplus)
 #define dvren_sigmoid DVREN__RN(dvren__sigmoid)
+#define dvren_log1p DVREN__RN(dvren__log1p)
 #define dvren_sqrt DVREN__RN(dvren__sqrt)
 #define dvren_floor DVREN__RN(dvren__floor)
 #define dvren_ceil DVREN__RN(dvren__ceil)
@@ -453,9 +455,12 @@ DVREN__REAL_GEOM(double, dvren_double3, _64, )
 
 /* ---- what the stages see -------------------------------------------------------- */
 
-/* The march budget a sampler receives: the plan's request and the field's
- * resolution. A zero means "not requested": the sampler uses its own
- * parameters, and failing those half a voxel (the Nyquist step). */
+/* The march budget a sampler receives, owned by the plan and resolved by
+ * the host (dvren_plan_desc): samples_per_ray > 0 asks for that many
+ * samples over [t0, t1]; otherwise step_world > 0 is the step (the plan's,
+ * or half the field's voxel_world when the plan gives none). A sampler
+ * places its samples within this budget. (Samplers built against plugin
+ * ABI 1.1 may see both zero: "use your own parameters".) */
 typedef struct dvren_march_budget {
     float step_world;         /* plan: step length in world units, or 0 */
     uint32_t samples_per_ray; /* plan: samples per ray, or 0 */

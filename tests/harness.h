@@ -173,18 +173,23 @@ static inline dvren_stage* th_stage(dvren_context* ctx, dvren_plugin_kind kind, 
     return s;
 }
 
-/* The uniform sampler: samples per ray (0: by step), step in world units
- * (0: half the field's voxel), jitter on or off, early ray termination below
- * min_t transmittance (0: off). NULL on error. */
-static inline dvren_stage* th_uniform_sampler(dvren_context* ctx, int samples, double step, int jitter, double min_t)
+/* The uniform sampler, jitter on or off. */
+static inline dvren_stage* th_uniform_sampler(dvren_context* ctx, int jitter)
 {
     dvren_params* p = NULL;
     dvren_params_create(ctx, &p);
-    if (samples) dvren_params_set_number(p, "samples", samples);
-    if (step > 0) dvren_params_set_number(p, "step", step);
     dvren_params_set_bool(p, "jitter", jitter);
-    dvren_params_set_number(p, "min_transmittance", min_t);
     return th_stage(ctx, DVREN_PLUGIN_SAMPLER, "uniform", p);
+}
+
+/* The march settings, which the plan owns: samples per ray (0: by step),
+ * step in world units (0: half the field's voxel), early ray termination
+ * below min_t transmittance (0: off here; the plan's 0 means its default). */
+static inline void th_march(dvren_plan_desc* pd, int samples, double step, double min_t)
+{
+    pd->samples_per_ray = (uint32_t)samples;
+    pd->step_world = (float)step;
+    pd->min_transmittance = min_t > 0.0 ? (float)min_t : -1.0f;
 }
 
 /* Renders field/shader/sampler with the plan into a new framebuffer (NULL

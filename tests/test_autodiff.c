@@ -74,6 +74,8 @@ typedef struct shader_opts {
     int shading;              /* gradient shading */
     double specular;
     double sigma_scale;
+    const char* opacity;      /* transfer function: "density" (NULL) or "per_step" */
+    double reference_step;    /* per_step: world units; 0: each sample's own step */
 } shader_opts;
 
 static dvren_stage* make_shader(dvren_context* ctx, const shader_opts* o)
@@ -91,7 +93,8 @@ static dvren_stage* make_shader(dvren_context* ctx, const shader_opts* o)
         int i;
         for (i = 0; i < 6; ++i) {
             op[2 * i] = -1.0 + 0.4 * i + rnd_uniform(0.0, 0.3);
-            op[2 * i + 1] = rnd_uniform(0.1, 2.0);
+            /* per step, an opacity is a probability: below 1 */
+            op[2 * i + 1] = o->opacity ? rnd_uniform(0.05, 0.7) : rnd_uniform(0.1, 2.0);
         }
         for (i = 0; i < 6; ++i) {
             col[4 * i] = -1.0 + 0.4 * i + rnd_uniform(0.0, 0.3);
@@ -101,6 +104,10 @@ static dvren_stage* make_shader(dvren_context* ctx, const shader_opts* o)
         }
         dvren_params_set_numbers(p, "tf_opacity", op, 12);
         dvren_params_set_numbers(p, "tf_color", col, 24);
+        if (o->opacity) {
+            dvren_params_set_string(p, "opacity", o->opacity);
+            dvren_params_set_number(p, "reference_step", o->reference_step);
+        }
     }
     if (o->shading) {
         double L[3] = {0.3, 0.8, -0.5};
@@ -172,7 +179,7 @@ static void run_gradcheck(const char* label, const gc_case* c, int* failed)
     }
     f = grid_field(ctx, grid, X, Y, Z, C);
     s = make_shader(ctx, &c->shader);
-    m = th_uniform_sampler(ctx, c->samples, c->step, c->jitter, c->min_t);
+    m = th_uniform_sampler(ctx, c->jitter);
     if (!f || !s || !m) {
         printf("FAIL %s/%s: %s: stages: %s\n", th_prog, th_name, label, dvren_last_error(ctx));
         goto done;
@@ -188,6 +195,7 @@ static void run_gradcheck(const char* label, const gc_case* c, int* failed)
     pd.spp = c->spp;
     pd.seed = rnd_u64();
     pd.background[0] = pd.background[1] = pd.background[2] = c->background;
+    th_march(&pd, c->samples, c->step, c->min_t);
     random_camera(&pd.camera);
     if (c->use_rays) {
         int64_t shape[2] = {W * H, 6};
@@ -258,31 +266,34 @@ static const uint32_t RGB_A_D = DVREN_OUTPUT_RGB | DVREN_OUTPUT_ALPHA | DVREN_OU
 TEST(gradcheck_channels_activations)
 {
     /* channels, samples, step, jitter, min_t, spp, outputs, rays, det, bg */
-    GC("relu+clamp", 4, {"relu", "clamp", 0, 0.0, 2.0}, 24, 0.0, 0, 0.0, 1, RGB_A_D, 0, 0, 0.0f);
-    GC("softplus+sigmoid", 4, {"softplus", "sigmoid", 0, 0.0, 1.5}, 24, 0.0, 0, 0.0, 1, RGB_A_D, 0, 0, 0.3f);
-    GC("exp+sigmoid", 4, {"exp", "sigmoid", 0, 0.0, 0.5}, 24, 0.0, 0, 0.0, 1, RGB_A_D, 0, 0, 0.0f);
+    GC("relu+clamp", 4, {"relu", "clamp", 0, 0.0, 2.0, NULL, 0.0}, 24, 0.0, 0, 0.0, 1, RGB_A_D, 0, 0, 0.0f);
+    GC("softplus+sigmoid", 4, {"softplus", "sigmoid", 0, 0.0, 1.5, NULL, 0.0}, 24, 0.0, 0, 0.0, 1, RGB_A_D, 0, 0, 0.3f);
+    GC("exp+sigmoid", 4, {"exp", "sigmoid", 0, 0.0, 0.5, NULL, 0.0}, 24, 0.0, 0, 0.0, 1, RGB_A_D, 0, 0, 0.0f);
 }
 
 TEST(gradcheck_sampling_and_plans)
 {
-    GC("step mode, jitter, spp 3", 4, {"softplus", "sigmoid", 0, 0.0, 1.5}, 0, 0.11, 1, 0.0, 3, RGB_A_D, 0, 0, 0.2f);
-    GC("early termination", 4, {"softplus", "clamp", 0, 0.0, 6.0}, 32, 0.0, 0, 0.05, 1, RGB_A_D, 0, 0, 0.0f);
-    GC("transmittance output", 4, {"relu", "sigmoid", 0, 0.0, 2.0}, 20, 0.0, 0, 0.0, 1,
+    GC("step mode, jitter, spp 3", 4, {"softplus", "sigmoid", 0, 0.0, 1.5, NULL, 0.0}, 0, 0.11, 1, 0.0, 3, RGB_A_D, 0, 0, 0.2f);
+    GC("early termination", 4, {"softplus", "clamp", 0, 0.0, 6.0, NULL, 0.0}, 32, 0.0, 0, 0.05, 1, RGB_A_D, 0, 0, 0.0f);
+    GC("transmittance output", 4, {"relu", "sigmoid", 0, 0.0, 2.0, NULL, 0.0}, 20, 0.0, 0, 0.0, 1,
        DVREN_OUTPUT_RGB | DVREN_OUTPUT_TRANSMITTANCE, 0, 0, 0.5f);
-    GC("ray batch", 4, {"softplus", "sigmoid", 0, 0.0, 1.5}, 24, 0.0, 1, 0.0, 2, RGB_A_D, 1, 0, 0.0f);
-    GC("deterministic", 4, {"softplus", "sigmoid", 0, 0.0, 1.5}, 24, 0.0, 0, 0.0, 1, RGB_A_D, 0, 1, 0.0f);
+    GC("ray batch", 4, {"softplus", "sigmoid", 0, 0.0, 1.5, NULL, 0.0}, 24, 0.0, 1, 0.0, 2, RGB_A_D, 1, 0, 0.0f);
+    GC("deterministic", 4, {"softplus", "sigmoid", 0, 0.0, 1.5, NULL, 0.0}, 24, 0.0, 0, 0.0, 1, RGB_A_D, 0, 1, 0.0f);
 }
 
 TEST(gradcheck_shading)
 {
-    GC("lambert", 4, {"softplus", "sigmoid", 1, 0.0, 1.5}, 20, 0.0, 0, 0.0, 1, RGB_A_D, 0, 0, 0.0f);
-    GC("blinn-phong", 4, {"softplus", "sigmoid", 1, 0.4, 1.5}, 20, 0.0, 0, 0.0, 1, RGB_A_D, 0, 0, 0.0f);
+    GC("lambert", 4, {"softplus", "sigmoid", 1, 0.0, 1.5, NULL, 0.0}, 20, 0.0, 0, 0.0, 1, RGB_A_D, 0, 0, 0.0f);
+    GC("blinn-phong", 4, {"softplus", "sigmoid", 1, 0.4, 1.5, NULL, 0.0}, 20, 0.0, 0, 0.0, 1, RGB_A_D, 0, 0, 0.0f);
 }
 
 TEST(gradcheck_transfer_function)
 {
-    GC("tf", 1, {NULL, NULL, 0, 0.0, 1.5}, 24, 0.0, 0, 0.0, 1, RGB_A_D, 0, 0, 0.0f);
-    GC("tf shaded", 1, {NULL, NULL, 1, 0.3, 1.5}, 20, 0.0, 1, 0.0, 2, RGB_A_D, 0, 0, 0.1f);
+    GC("tf", 1, {NULL, NULL, 0, 0.0, 1.5, NULL, 0.0}, 24, 0.0, 0, 0.0, 1, RGB_A_D, 0, 0, 0.0f);
+    GC("tf shaded", 1, {NULL, NULL, 1, 0.3, 1.5, NULL, 0.0}, 20, 0.0, 1, 0.0, 2, RGB_A_D, 0, 0, 0.1f);
+    /* opacity per step (density_dt, plugin ABI 1.2): per sample, and per reference step with step mode */
+    GC("tf per step", 1, {NULL, NULL, 0, 0.0, 1.0, "per_step", 0.0}, 24, 0.0, 0, 0.0, 1, RGB_A_D, 0, 0, 0.0f);
+    GC("tf per reference step", 1, {NULL, NULL, 1, 0.2, 1.0, "per_step", 0.05}, 0, 0.13, 1, 0.0, 2, RGB_A_D, 0, 0, 0.2f);
 }
 
 /* ---- a scene, a plan and framebuffers on the test's context ------------------------ */
@@ -316,14 +327,21 @@ static int fix_make(fix* F, dvren_context* ctx, const float* grid, int X, int Y,
     F->ctx = ctx;
     F->f = grid_field(ctx, grid, X, Y, Z, C);
     F->s = make_shader(ctx, so);
-    F->m = th_uniform_sampler(ctx, samples, step, jitter, 0.0);
+    F->m = th_uniform_sampler(ctx, jitter);
     memset(&sd, 0, sizeof sd);
     sd.field = F->f;
     sd.shader = F->s;
     sd.sampler = F->m;
     sd.flags = DVREN_SCENE_DIFFERENTIABLE;
-    if (!F->f || !F->s || !F->m || dvren_scene_create(ctx, &sd, &F->sc) != DVREN_OK ||
-        dvren_plan_create(ctx, pd, &F->plan) != DVREN_OK ||
+    {
+        /* the march budget is the plan's */
+        dvren_plan_desc p2 = *pd;
+        th_march(&p2, samples, step, 0.0);
+        if (F->f && F->s && F->m && dvren_scene_create(ctx, &sd, &F->sc) == DVREN_OK &&
+            dvren_plan_create(ctx, &p2, &F->plan) == DVREN_OK)
+            pd = dvren_plan_get_desc(F->plan);
+    }
+    if (!F->f || !F->s || !F->m || !F->sc || !F->plan ||
         dvren_framebuffer_create_outputs(ctx, F->plan, pd->outputs, &F->fb) != DVREN_OK ||
         dvren_framebuffer_create_outputs(ctx, F->plan, pd->outputs, &F->g) != DVREN_OK) {
         printf("FAIL %s/%s: fixture: %s\n", th_prog, th_name, dvren_last_error(ctx));
@@ -376,7 +394,7 @@ TEST(slab_gradient_is_analytic)
     float grid[N * N * N * 4], g[N * N * N * 4], cot_rgb[W * H * 3], cot_a[W * H];
     float eye[3] = {0, 0, 3}, target[3] = {0, 0, 0}, up[3] = {0, 1, 0};
     double sum[4] = {0, 0, 0, 0}, e = exp(-v * L), want[4];
-    shader_opts so = {"relu", "clamp", 0, 0.0, 1.0};
+    shader_opts so = {"relu", "clamp", 0, 0.0, 1.0, NULL, 0.0};
     dvren_plan_desc pd;
     dvren_tensor a;
     fix F;
@@ -429,7 +447,7 @@ TEST(deterministic_mode_is_bitwise)
     enum { N = 10, W = 24, H = 20, NG = N * N * N * 4 };
     static float grid[NG], g[6][NG], tgt[W * H * 3];
     static const uint32_t threads[4] = {1, 2, 8, 8};
-    shader_opts so = {"softplus", "sigmoid", 0, 0.0, 1.5};
+    shader_opts so = {"softplus", "sigmoid", 0, 0.0, 1.5, NULL, 0.0};
     dvren_plan_desc pd;
     dvren_loss_desc ld;
     dvren_backward_options bo;
@@ -591,7 +609,7 @@ TEST(tv_matches_finite_differences)
     enum { X = 5, Y = 4, Z = 3, C = 4, NG = X * Y * Z * C };
     float grid[NG], g[NG];
     double xd[NG];
-    shader_opts so = {"relu", "clamp", 0, 0.0, 1.0};
+    shader_opts so = {"relu", "clamp", 0, 0.0, 1.0, NULL, 0.0};
     dvren_plan_desc pd;
     fix F;
     int sq, i;
@@ -641,7 +659,7 @@ TEST(optimizers_match_reference)
     enum { X = 4, Y = 3, Z = 3, C = 4, NG = X * Y * Z * C };
     float grid[NG], x[NG], g[NG];
     double xr[NG], m[NG], v[NG];
-    shader_opts so = {"relu", "clamp", 0, 0.0, 1.0};
+    shader_opts so = {"relu", "clamp", 0, 0.0, 1.0, NULL, 0.0};
     dvren_plan_desc pd;
     int kind, step, i;
     dvren_context* ctx = dev_ctx();
@@ -728,7 +746,7 @@ TEST(checkpoint_resumes_exactly)
 {
     enum { N = 6, W = 10, H = 8, NG = N * N * N * 4 };
     static float grid[NG], tgt[W * H * 3], a[NG], b[NG];
-    shader_opts so = {"softplus", "sigmoid", 0, 0.0, 1.5};
+    shader_opts so = {"softplus", "sigmoid", 0, 0.0, 1.5, NULL, 0.0};
     dvren_optimizer_desc od = dvren_optimizer_defaults(DVREN_OPTIMIZER_ADAM);
     dvren_plan_desc pd;
     int64_t tn = W * H * 3;
@@ -848,7 +866,7 @@ TEST(checkpoint_crafted_optimizer_entry)
 {
     enum { N = 4, W = 6, H = 5, NG = N * N * N * 4 };
     static float grid[NG];
-    shader_opts so = {"softplus", "sigmoid", 0, 0.0, 1.5};
+    shader_opts so = {"softplus", "sigmoid", 0, 0.0, 1.5, NULL, 0.0};
     dvren_optimizer_desc od = dvren_optimizer_defaults(DVREN_OPTIMIZER_ADAM);
     dvren_optimizer* opt = NULL;
     dvren_plan_desc pd;
@@ -928,7 +946,7 @@ TEST(bad_input)
 {
     enum { N = 4, W = 6, H = 5, NG = N * N * N * 4 };
     static float grid[NG], nan_cot[W * H * 3];
-    shader_opts so = {"relu", "clamp", 0, 0.0, 1.0};
+    shader_opts so = {"relu", "clamp", 0, 0.0, 1.0, NULL, 0.0};
     dvren_plan_desc pd, pd2;
     dvren_backward_options bo;
     dvren_plan* p2 = NULL;

@@ -180,25 +180,27 @@ TEST(params_validation)
     dvren_stage* s;
     double two[2] = {1, 2};
     CHECK_OK(ctx, dvren_params_create(ctx, &p));
-    CHECK_OK(ctx, dvren_params_set_number(p, "stpe", 0.1));
+    CHECK_OK(ctx, dvren_params_set_number(p, "jiter", 1));
     CHECK(dvren_stage_create(ctx, DVREN_PLUGIN_SAMPLER, "uniform", p, &s) == DVREN_ERROR_INVALID_ARGUMENT, "unknown");
-    CHECK(strstr(dvren_last_error(ctx), "uniform: unknown parameter 'stpe'") && strstr(dvren_last_error(ctx), "step"),
+    CHECK(strstr(dvren_last_error(ctx), "uniform: unknown parameter 'jiter'") && strstr(dvren_last_error(ctx), "jitter"),
           "message: %s", dvren_last_error(ctx));
     dvren_params_destroy(p);
     CHECK_OK(ctx, dvren_params_create(ctx, &p));
-    CHECK_OK(ctx, dvren_params_set_string(p, "step", "fine"));
-    CHECK(dvren_stage_create(ctx, DVREN_PLUGIN_SAMPLER, "uniform", p, &s) == DVREN_ERROR_INVALID_ARGUMENT, "type");
-    CHECK(strstr(dvren_last_error(ctx), "'step' (float) must be a number, got a string"), "message: %s",
+    CHECK_OK(ctx, dvren_params_set_string(p, "sigma_scale", "high"));
+    CHECK(dvren_stage_create(ctx, DVREN_PLUGIN_SHADER, "emission_absorption", p, &s) == DVREN_ERROR_INVALID_ARGUMENT,
+          "type");
+    CHECK(strstr(dvren_last_error(ctx), "'sigma_scale' (float) must be a number, got a string"), "message: %s",
           dvren_last_error(ctx));
     dvren_params_destroy(p);
     CHECK_OK(ctx, dvren_params_create(ctx, &p));
-    CHECK_OK(ctx, dvren_params_set_number(p, "samples", 2.5));
+    CHECK_OK(ctx, dvren_params_set_number(p, "max_samples", 2.5));
     CHECK(dvren_stage_create(ctx, DVREN_PLUGIN_SAMPLER, "uniform", p, &s) == DVREN_ERROR_INVALID_ARGUMENT, "int");
     CHECK(strstr(dvren_last_error(ctx), "must be an integer"), "message: %s", dvren_last_error(ctx));
     dvren_params_destroy(p);
     CHECK_OK(ctx, dvren_params_create(ctx, &p));
-    CHECK_OK(ctx, dvren_params_set_number(p, "step", -1));
-    CHECK(dvren_stage_create(ctx, DVREN_PLUGIN_SAMPLER, "uniform", p, &s) == DVREN_ERROR_INVALID_ARGUMENT, "range");
+    CHECK_OK(ctx, dvren_params_set_number(p, "sigma_scale", -1));
+    CHECK(dvren_stage_create(ctx, DVREN_PLUGIN_SHADER, "emission_absorption", p, &s) == DVREN_ERROR_INVALID_ARGUMENT,
+          "range");
     CHECK(strstr(dvren_last_error(ctx), "outside its range"), "message: %s", dvren_last_error(ctx));
     dvren_params_destroy(p);
     /* finite, but beyond what the plugin's float32 / 32-bit integer can hold */

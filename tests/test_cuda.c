@@ -122,14 +122,16 @@ static int mk_scene(dvren_context* ctx, int i, scene3* t, dvren_plan_desc* pd)
     case 0: /* the peer workload at the reduced size of bench/cpu_render */
         t->f = mk_field(ctx, "peer", 128, NULL, NULL);
         t->s = mk_channels_shader(ctx, 1.0, "relu", 0);
-        t->m = th_uniform_sampler(ctx, 128, 0, 0, 0.0);
+        t->m = th_uniform_sampler(ctx, 0);
+        th_march(pd, 128, 0, 0.0);
         pd->width = pd->height = 256;
         dvren_camera_look_at(eye, target, up, 45.0f * 3.14159265f / 180.0f, &pd->camera);
         break;
     case 1: /* u16 storage, early termination, jitter, 4 rays per pixel */
         t->f = mk_field(ctx, "peer", 80, "u16", NULL);
         t->s = mk_channels_shader(ctx, 4.0, "softplus", 1);
-        t->m = th_uniform_sampler(ctx, 0, 0.01, 1, 1e-3);
+        t->m = th_uniform_sampler(ctx, 1);
+        th_march(pd, 0, 0.01, 1e-3);
         pd->width = 160;
         pd->height = 120;
         pd->spp = 4;
@@ -138,7 +140,8 @@ static int mk_scene(dvren_context* ctx, int i, scene3* t, dvren_plan_desc* pd)
     case 2: /* the default scene's transfer function, with gradient shading */
         t->f = mk_field(ctx, "marschner_lobb", 64, NULL, NULL);
         t->s = mk_tf_shader(ctx, ml_tfo, 8, ml_tfc, 8, 400.0, 1);
-        t->m = th_uniform_sampler(ctx, 0, 0.004, 1, 1e-4);
+        t->m = th_uniform_sampler(ctx, 1);
+        th_march(pd, 0, 0.004, 1e-4);
         pd->width = pd->height = 128;
         pd->spp = 2;
         dvren_camera_look_at(eye2, target, upz, 0.7f, &pd->camera);
@@ -148,7 +151,8 @@ static int mk_scene(dvren_context* ctx, int i, scene3* t, dvren_plan_desc* pd)
         if (!f) return 0;
         t->f = mk_field(ctx, NULL, 0, NULL, f);
         t->s = mk_tf_shader(ctx, ct_tfo, 16, ct_tfc, 16, 40.0, 1);
-        t->m = th_uniform_sampler(ctx, 0, 0, 1, 1e-4);
+        t->m = th_uniform_sampler(ctx, 1);
+        th_march(pd, 0, 0, 1e-4);
         pd->width = pd->height = 160;
         dvren_camera_look_at(ct_eye, target, upmz, 0.6f, &pd->camera);
         break;
@@ -158,7 +162,8 @@ static int mk_scene(dvren_context* ctx, int i, scene3* t, dvren_plan_desc* pd)
         if (!f) return 0;
         t->f = mk_field(ctx, NULL, 0, NULL, f);
         t->s = mk_tf_shader(ctx, mr_tfo, 8, NULL, 0, 30.0, 0);
-        t->m = th_uniform_sampler(ctx, 0, 0, 0, 1e-4);
+        t->m = th_uniform_sampler(ctx, 0);
+        th_march(pd, 0, 0, 1e-4);
         pd->width = pd->height = 128;
         dvren_camera_orthographic(eye2, target, upz, 2.2f, &pd->camera);
         break;
@@ -166,7 +171,8 @@ static int mk_scene(dvren_context* ctx, int i, scene3* t, dvren_plan_desc* pd)
     default: /* a region of interest and a background */
         t->f = mk_field(ctx, "peer", 48, "u8", NULL);
         t->s = mk_channels_shader(ctx, 2.0, "exp", 0);
-        t->m = th_uniform_sampler(ctx, 64, 0, 0, 0.0);
+        t->m = th_uniform_sampler(ctx, 0);
+        th_march(pd, 64, 0, 0.0);
         pd->width = 100;
         pd->height = 90;
         pd->roi.x = 13;
@@ -245,7 +251,7 @@ TEST(nvrtc_compiles_every_combination)
                   : si == 2 ? mk_channels_shader(ctx, 1.0, "exp", 0)
                   : si == 3 ? mk_tf_shader(ctx, tfo, 4, NULL, 0, 10.0, 0)
                             : mk_tf_shader(ctx, tfo, 4, NULL, 0, 10.0, 1);
-            t.m = th_uniform_sampler(ctx, 0, 0, si & 1, 1e-4);
+            t.m = th_uniform_sampler(ctx, si & 1);
             CHECK(t.f && t.s && t.m, "stages: %s", dvren_last_error(ctx));
             memset(&sd, 0, sizeof sd);
             sd.field = t.f;
@@ -292,7 +298,7 @@ static void check_bad_source(dvren_context* ctx, int on_gpu)
     CHECK_OK(ctx, dvren_plugin_load(ctx, mock_lib("mock_badsource")));
     f = th_stage(ctx, DVREN_PLUGIN_FIELD, "mock_badsource", NULL);
     s = mk_tf_shader(ctx, tfo, 4, NULL, 0, 1.0, 0);
-    m = th_uniform_sampler(ctx, 0, 0, 0, 0.0);
+    m = th_uniform_sampler(ctx, 0);
     CHECK(f && s && m, "stages: %s", dvren_last_error(ctx));
     memset(&sd, 0, sizeof sd);
     sd.field = f;
@@ -467,9 +473,10 @@ TEST(gpu_slab_transmittance)
     dvren_params_set_numbers(p, "bbox", bbox, 6);
     f = th_stage(gpu, DVREN_PLUGIN_FIELD, "dense_grid", p);
     s = mk_channels_shader(gpu, 1.0, "relu", 0);
-    m = th_uniform_sampler(gpu, 0, 0.001, 0, 0.0);
+    m = th_uniform_sampler(gpu, 0);
     CHECK(f && s && m, "stages: %s", dvren_last_error(gpu));
     memset(&pd, 0, sizeof pd);
+    th_march(&pd, 0, 0.001, 0.0);
     pd.width = pd.height = 8;
     pd.outputs = DVREN_OUTPUT_TRANSMITTANCE;
     CHECK_OK(NULL, dvren_camera_orthographic(eye, target, up, 1.0f, &pd.camera));

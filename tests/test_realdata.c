@@ -83,9 +83,7 @@ TEST(ct_head_silhouettes)
             dvren_params_set_numbers(p, "tf_opacity", tfo, 8);
             dvren_params_set_number(p, "sigma_scale", 2000.0);
             shader = th_stage(ctx, DVREN_PLUGIN_SHADER, "emission_absorption", p);
-            CHECK_OK(ctx, dvren_params_create(ctx, &p));
-            dvren_params_set_number(p, "step", 0.25 * (1.5 * 2.0 / 201.6));
-            sampler = th_stage(ctx, DVREN_PLUGIN_SAMPLER, "uniform", p);
+            sampler = th_uniform_sampler(ctx, 0);
             CHECK(shader && sampler, "stages: %s", dvren_last_error(ctx));
             /* camera on the -axis side looking along +axis, image right = +u, image up = +v */
             eye[axis] = -4.0f;
@@ -94,6 +92,7 @@ TEST(ct_head_silhouettes)
             pd.width = (uint32_t)W;
             pd.height = (uint32_t)H;
             pd.outputs = DVREN_OUTPUT_ALPHA;
+            th_march(&pd, 0, 0.25 * (1.5 * 2.0 / 201.6), 1e-4); /* the uniform sampler's old default threshold */
             CHECK_OK(NULL, dvren_camera_orthographic(eye, target, up, (float)(H * px), &pd.camera));
             fb = th_render(ctx, field, shader, sampler, &pd, 0);
             CHECK(fb, "render: %s", dvren_last_error(ctx));

@@ -36,17 +36,6 @@ static dvren_stage* channel_shader(dvren_context* ctx, double sigma_scale)
     return th_stage(ctx, DVREN_PLUGIN_SHADER, "emission_absorption", p);
 }
 
-static dvren_stage* uniform_sampler(dvren_context* ctx, double step, int samples, int jitter, double min_t)
-{
-    dvren_params* p = NULL;
-    dvren_params_create(ctx, &p);
-    if (step > 0) dvren_params_set_number(p, "step", step);
-    if (samples > 0) dvren_params_set_number(p, "samples", samples);
-    dvren_params_set_bool(p, "jitter", jitter);
-    dvren_params_set_number(p, "min_transmittance", min_t);
-    return th_stage(ctx, DVREN_PLUGIN_SAMPLER, "uniform", p);
-}
-
 /* Constant 4-channel grid: density raw value and colour everywhere. */
 static void fill_const(float* d, int n, float sigma, float r, float g, float b)
 {
@@ -98,9 +87,7 @@ TEST(slab_transmittance_axis)
         /* fine step that divides L, a step that does not (short last segment), a fixed count */
         dvren_stage* f = grid_field(ctx, grid, 2, 2, 2, 4, bbox, NULL);
         dvren_stage* s = channel_shader(ctx, 1.0);
-        dvren_stage* m = mode == 0 ? uniform_sampler(ctx, 0.001, 0, 0, 0.0)
-                         : mode == 1 ? uniform_sampler(ctx, 0.0013, 0, 0, 0.0)
-                                     : uniform_sampler(ctx, 0, 3000, 0, 0.0);
+        dvren_stage* m = th_uniform_sampler(ctx, 0);
         dvren_plan_desc pd;
         dvren_framebuffer* fb;
         const float *tr, *rgb, *dep;
@@ -111,6 +98,7 @@ TEST(slab_transmittance_axis)
         pd.width = pd.height = 8;
         pd.outputs = DVREN_OUTPUT_ALL;
         CHECK_OK(NULL, dvren_camera_orthographic(eye, target, up, 1.0f, &pd.camera));
+        th_march(&pd, mode == 2 ? 3000 : 0, mode == 0 ? 0.001 : mode == 1 ? 0.0013 : 0.0, 0.0);
         fb = th_render(ctx, f, s, m, &pd, 0);
         CHECK(fb, "render: %s", dvren_last_error(ctx));
         tr = th_out(fb, DVREN_OUTPUT_TRANSMITTANCE);
@@ -134,6 +122,57 @@ TEST(slab_transmittance_axis)
     dvren_context_destroy(ctx);
 }
 
+/* Opacity per step (emission_absorption opacity "per_step", plugin ABI 1.2
+ * density_dt): a transfer function of constant opacity a over a slab of
+ * length L. Per sample (reference_step 0), n equal segments transmit
+ * (1 - a)^n whatever their length; per reference step dt0, any step
+ * transmits (1 - a)^(L / dt0): opacity correction makes the image
+ * independent of the step. */
+TEST(slab_opacity_per_step)
+{
+    static const double bbox[6] = {-1, -1, -1, 1, 1, 1};
+    const float eye[3] = {0, 0, 3}, target[3] = {0, 0, 0}, up[3] = {0, 1, 0};
+    float grid[8];
+    dvren_context* ctx = th_ctx();
+    const double a = 0.3, L = 2.0, dt0 = 0.25;
+    static const double steps[3] = {0.125, 0.05, 0.02};
+    int k, ref, i;
+    for (i = 0; i < 8; ++i) grid[i] = 0.5f;
+    for (ref = 0; ref < 2; ++ref)
+        for (k = 0; k < 3; ++k) {
+            dvren_params* p = NULL;
+            dvren_stage* f = grid_field(ctx, grid, 2, 2, 2, 1, bbox, NULL);
+            dvren_stage *s, *m = th_uniform_sampler(ctx, 0);
+            double tfo[2] = {0.0, a}, want, n = L / steps[k];
+            dvren_plan_desc pd;
+            dvren_framebuffer* fb;
+            const float* tr;
+            dvren_params_create(ctx, &p);
+            dvren_params_set_numbers(p, "tf_opacity", tfo, 2);
+            dvren_params_set_string(p, "opacity", "per_step");
+            dvren_params_set_number(p, "reference_step", ref ? dt0 : 0.0);
+            s = th_stage(ctx, DVREN_PLUGIN_SHADER, "emission_absorption", p);
+            CHECK(f && s && m, "stages: %s", dvren_last_error(ctx));
+            memset(&pd, 0, sizeof pd);
+            pd.width = pd.height = 4;
+            pd.outputs = DVREN_OUTPUT_TRANSMITTANCE;
+            CHECK_OK(NULL, dvren_camera_orthographic(eye, target, up, 1.0f, &pd.camera));
+            th_march(&pd, 0, steps[k], 0.0);
+            fb = th_render(ctx, f, s, m, &pd, 0);
+            CHECK(fb, "render: %s", dvren_last_error(ctx));
+            tr = th_out(fb, DVREN_OUTPUT_TRANSMITTANCE);
+            want = ref ? pow(1.0 - a, L / dt0) : pow(1.0 - a, floor(n + 0.5));
+            for (i = 0; i < 16; ++i)
+                CHECK(fabs(tr[i] - want) / want < 2e-4, "reference step %g, step %g, pixel %d: T = %.8g, want %.8g",
+                      ref ? dt0 : 0.0, steps[k], i, tr[i], want);
+            dvren_framebuffer_destroy(fb);
+            dvren_stage_destroy(f);
+            dvren_stage_destroy(s);
+            dvren_stage_destroy(m);
+        }
+    dvren_context_destroy(ctx);
+}
+
 /* Oblique perspective rays: T = exp(-sigma L) with L from the test's own ray/box intersection. */
 TEST(slab_transmittance_oblique)
 {
@@ -150,7 +189,7 @@ TEST(slab_transmittance_oblique)
     fill_const(grid, 8, 0.8f, 1, 1, 1);
     f = grid_field(ctx, grid, 2, 2, 2, 4, bbox, NULL);
     s = channel_shader(ctx, 1.0);
-    m = uniform_sampler(ctx, 0.0005, 0, 1, 0.0); /* jitter must not change a constant medium */
+    m = th_uniform_sampler(ctx, 1); /* jitter must not change a constant medium */
     CHECK(f && s && m, "stages: %s", dvren_last_error(ctx));
     memset(&pd, 0, sizeof pd);
     pd.width = 40;
@@ -158,6 +197,7 @@ TEST(slab_transmittance_oblique)
     pd.outputs = DVREN_OUTPUT_ALL;
     pd.seed = 99;
     CHECK_OK(NULL, dvren_camera_look_at(eye, target, up, 1.2f, &pd.camera));
+    th_march(&pd, 0, 0.0005, 0.0);
     fb = th_render(ctx, f, s, m, &pd, 0);
     CHECK(fb, "render: %s", dvren_last_error(ctx));
     tr = th_out(fb, DVREN_OUTPUT_TRANSMITTANCE);
@@ -208,12 +248,13 @@ TEST(early_termination)
     fill_const(grid, 8, (float)sigma, 1, 1, 1);
     f = grid_field(ctx, grid, 2, 2, 2, 4, bbox, NULL);
     s = channel_shader(ctx, 1.0);
-    m = uniform_sampler(ctx, dt, 0, 0, thr);
+    m = th_uniform_sampler(ctx, 0);
     CHECK(f && s && m, "stages: %s", dvren_last_error(ctx));
     memset(&pd, 0, sizeof pd);
     pd.width = pd.height = 4;
     pd.outputs = DVREN_OUTPUT_TRANSMITTANCE | DVREN_OUTPUT_SAMPLES;
     CHECK_OK(NULL, dvren_camera_orthographic(eye, target, up, 1.0f, &pd.camera));
+    th_march(&pd, 0, dt, thr);
     fb = th_render(ctx, f, s, m, &pd, 0);
     CHECK(fb, "render: %s", dvren_last_error(ctx));
     tr = th_out(fb, DVREN_OUTPUT_TRANSMITTANCE);
@@ -279,7 +320,7 @@ TEST(sphere_silhouette)
             const double sigma = opaque ? 400.0 : 2.0;
             dvren_stage* f = grid_field(ctx, g, R, R, R, 4, bbox, NULL);
             dvren_stage* s = channel_shader(ctx, sigma);
-            dvren_stage* m = uniform_sampler(ctx, 0.25 * h, 0, 0, 0.0);
+            dvren_stage* m = th_uniform_sampler(ctx, 0);
             dvren_plan_desc pd;
             dvren_framebuffer* fb;
             const float* al;
@@ -290,6 +331,7 @@ TEST(sphere_silhouette)
             pd.width = pd.height = (uint32_t)W;
             if (cam == 0) CHECK_OK(NULL, dvren_camera_orthographic(eye, target, up, 2.4f, &pd.camera));
             else CHECK_OK(NULL, dvren_camera_look_at(eye, target, up, 0.6f, &pd.camera));
+            th_march(&pd, 0, 0.25 * h, 0.0);
             fb = th_render(ctx, f, s, m, &pd, 0);
             CHECK(fb, "render: %s", dvren_last_error(ctx));
             al = th_out(fb, DVREN_OUTPUT_ALPHA);
@@ -439,7 +481,7 @@ static dvren_framebuffer* jitter_render(dvren_context* ctx, uint32_t threads, ui
     dvren_params_set_number(p, "sigma_scale", 2.0);
     dvren_params_set_bool(p, "shading", 1);
     s = th_stage(ctx, DVREN_PLUGIN_SHADER, "emission_absorption", p);
-    m = uniform_sampler(ctx, 0.02, 0, 1, 1e-3);
+    m = th_uniform_sampler(ctx, 1);
     memset(&pd, 0, sizeof pd);
     pd.width = 53;
     pd.height = 41;
@@ -448,6 +490,7 @@ static dvren_framebuffer* jitter_render(dvren_context* ctx, uint32_t threads, ui
     pd.roi = roi;
     pd.outputs = DVREN_OUTPUT_ALL;
     dvren_camera_look_at(eye, target, up, 0.9f, &pd.camera);
+    th_march(&pd, 0, 0.02, 1e-3);
     fb = (f && s && m) ? th_render(ctx, f, s, m, &pd, threads) : NULL;
     dvren_stage_destroy(f);
     dvren_stage_destroy(s);
@@ -524,11 +567,12 @@ TEST(background)
     fill_const(grid, 8, 0.3f, 0.9f, 0.5f, 0.1f);
     f = grid_field(ctx, grid, 2, 2, 2, 4, bbox, NULL);
     s = channel_shader(ctx, 1.0);
-    m = uniform_sampler(ctx, 0.01, 0, 0, 0.0);
+    m = th_uniform_sampler(ctx, 0);
     memset(&pd, 0, sizeof pd);
     pd.width = pd.height = 6;
     pd.outputs = DVREN_OUTPUT_RGB | DVREN_OUTPUT_TRANSMITTANCE;
     CHECK_OK(NULL, dvren_camera_orthographic(eye, target, up, 3.0f, &pd.camera)); /* some rays miss */
+    th_march(&pd, 0, 0.01, 0.0);
     a = th_render(ctx, f, s, m, &pd, 0);
     pd.background[0] = 0.25f;
     pd.background[1] = 0.5f;
@@ -574,11 +618,12 @@ TEST(gradient_shading)
     dvren_params_set_number(p, "ambient", 0.2);
     dvren_params_set_number(p, "diffuse", 0.8);
     s = th_stage(ctx, DVREN_PLUGIN_SHADER, "emission_absorption", p);
-    m = uniform_sampler(ctx, 0.005, 0, 0, 1e-4);
+    m = th_uniform_sampler(ctx, 0);
     CHECK(f && s && m, "stages: %s", dvren_last_error(ctx));
     memset(&pd, 0, sizeof pd);
     pd.width = pd.height = 64;
     CHECK_OK(NULL, dvren_camera_orthographic(eye, target, up, 2.0f, &pd.camera));
+    th_march(&pd, 0, 0.005, 1e-4);
     fb = th_render(ctx, f, s, m, &pd, 0);
     CHECK(fb, "render: %s", dvren_last_error(ctx));
     rgb = th_out(fb, DVREN_OUTPUT_RGB);
@@ -627,7 +672,7 @@ TEST(cancel_and_plan_errors)
         dvren_params_set_numbers(p, "tf_opacity", tfo, 2);
     }
     s = th_stage(ctx, DVREN_PLUGIN_SHADER, "emission_absorption", p);
-    m = uniform_sampler(ctx, 0, 0, 0, 0.0);
+    m = th_uniform_sampler(ctx, 0);
     CHECK(f && s && m, "stages: %s", dvren_last_error(ctx));
     /* slots must hold the right kinds */
     memset(&sd, 0, sizeof sd);
@@ -651,6 +696,10 @@ TEST(cancel_and_plan_errors)
     CHECK(dvren_plan_create(ctx, &pd, &plan) == DVREN_ERROR_INVALID_ARGUMENT, "roi outside");
     CHECK(strstr(dvren_last_error(ctx), "roi"), "%s", dvren_last_error(ctx));
     memset(&pd.roi, 0, sizeof pd.roi);
+    pd.min_transmittance = 1.0f; /* the plan owns early termination: [0, 1), or negative for none */
+    CHECK(dvren_plan_create(ctx, &pd, &plan) == DVREN_ERROR_INVALID_ARGUMENT, "min_transmittance 1");
+    CHECK(strstr(dvren_last_error(ctx), "min_transmittance = 1 must be below 1"), "%s", dvren_last_error(ctx));
+    pd.min_transmittance = 0.0f;
     CHECK_OK(ctx, dvren_plan_create(ctx, &pd, &plan));
     CHECK_OK(ctx, dvren_framebuffer_create(ctx, plan, &fb));
     pd.width = 32;
@@ -676,6 +725,7 @@ int main(int argc, char** argv)
 {
     th_init(argc, argv);
     RUN(slab_transmittance_axis);
+    RUN(slab_opacity_per_step);
     RUN(slab_transmittance_oblique);
     RUN(early_termination);
     RUN(sphere_silhouette);

@@ -805,10 +805,10 @@ static int dvs__camera(dvren_scenefile* sf, dvren_camera* cam)
 
 static int dvs__plan(dvren_scenefile* sf, dvren_plan_desc* d)
 {
-    static const char* const keys[] = {"width", "height", "spp", "seed", "step", "samples_per_ray", "roi",
-                                       "background", "outputs", NULL};
+    static const char* const keys[] = {"width", "height", "spp", "seed", "step", "samples_per_ray", "min_transmittance",
+                                       "roi", "background", "outputs", NULL};
     const cJSON* j = cJSON_GetObjectItemCaseSensitive(sf->root, "plan");
-    double step = 0.0, seed = 0.0;
+    double step = 0.0, seed = 0.0, min_t = 0.0;
     d->width = d->height = 512;
     if (j) {
         const cJSON* outs;
@@ -816,12 +816,15 @@ static int dvs__plan(dvren_scenefile* sf, dvren_plan_desc* d)
         if (dvs__keys(sf, j, "plan", keys) || dvs__u32(sf, j, "width", "plan", 1, 32768, &d->width) ||
             dvs__u32(sf, j, "height", "plan", 1, 32768, &d->height) || dvs__u32(sf, j, "spp", "plan", 1, 65536, &d->spp) ||
             dvs__u32(sf, j, "samples_per_ray", "plan", 0, 1u << 20, &d->samples_per_ray) ||
-            dvs__number(sf, j, "step", "plan", &step) ||
+            dvs__number(sf, j, "step", "plan", &step) || dvs__number(sf, j, "min_transmittance", "plan", &min_t) ||
             dvs__int(sf, j, "seed", "plan", 0, 9007199254740992.0 /* 2^53: every integer exact */, &seed) ||
             dvs__vecf(sf, j, "background", "plan", 3, d->background))
             return 1;
-        if (step < 0) return dvs__fail(sf, "plan", "'step' must be >= 0, got %g", step);
+        if (!(step >= 0 && step <= 1e30)) return dvs__fail(sf, "plan", "'step' must be in [0, 1e30], got %g", step);
+        if (!(min_t < 1 && min_t >= -1))
+            return dvs__fail(sf, "plan", "'min_transmittance' must be in [-1, 1) (negative: no early termination), got %g", min_t);
         d->step_world = (float)step;
+        d->min_transmittance = (float)min_t;
         d->seed = (uint64_t)seed;
         if (cJSON_GetObjectItemCaseSensitive(j, "roi")) {
             double r[4];

@@ -440,15 +440,9 @@ static const dvren_instance_iface dg_inst = {.struct_size = sizeof(dvren_instanc
                                              .destroy = dg_destroy, .describe = dg_describe, .bind = dg_bind,
                                              .bind_gradients = dg_bind_gradients};
 static const dvren_field_iface dg_field = {.struct_size = sizeof(dvren_field_iface),
-                                           .eval_name = "dense_grid_eval",
-                                           .eval = dense_grid_eval,
-                                           .eval_channel_name = "dense_grid_eval_channel",
-                                           .eval_channel = dense_grid_eval_channel,
-                                           .eval_bwd_name = "dense_grid_eval_bwd",
-                                           .eval_bwd = dense_grid_eval_bwd,
-                                           .eval_f64 = dense_grid_eval_f64,
-                                           .eval_channel_f64 = dense_grid_eval_channel_f64,
-                                           .eval_bwd_f64 = dense_grid_eval_bwd_f64};
+                                           DVREN_ENTRY2(eval, dense_grid_eval),
+                                           DVREN_ENTRY2(eval_channel, dense_grid_eval_channel),
+                                           DVREN_ENTRY2(eval_bwd, dense_grid_eval_bwd)};
 
 static const void* dg_get_interface(const char* id)
 {

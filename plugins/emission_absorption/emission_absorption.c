@@ -32,6 +32,11 @@ static const dvren_param_desc ea_params[] = {
        .doc = "opacity control points [value, opacity, ...], values non-decreasing, opacity >= 0", .unit = "field value units"),
     P_(.type = DVREN_PARAM_FLOATS, .name = "tf_color", .stride = 4, .count_max = 4 * EA_MAX_POINTS,
        .doc = "colour control points [value, r, g, b, ...], values non-decreasing; none: white", .unit = "field value units"),
+    P_(.type = DVREN_PARAM_ENUM, .name = "opacity", .enum_values = "density|per_step", .default_string = "density",
+       .doc = "transfer_function mode: tf opacity times sigma_scale is the density, or the opacity of one reference step "
+              "(opacity correction: the image does not change with the step)", .unit = ""),
+    P_(.type = DVREN_PARAM_FLOAT, .name = "reference_step", .flags = DVREN_PARAM_HAS_MIN, .min_value = 0.0,
+       .doc = "opacity per_step: the step the tf opacity is for; 0: each sample's own step", .unit = "world units"),
     P_(.type = DVREN_PARAM_BOOL, .name = "shading", .doc = "gradient (central difference) Lambert/Blinn-Phong shading", .unit = ""),
     P_(.type = DVREN_PARAM_INT, .name = "gradient_channel", .flags = DVREN_PARAM_HAS_MIN | DVREN_PARAM_HAS_MAX,
        .min_value = 0, .max_value = DVREN_MAX_CHANNELS - 1,
@@ -58,7 +63,7 @@ typedef struct ea_instance {
     dvren_buffer_desc buffers[2];
     uint32_t buffer_count;
     int buf_opacity, buf_color; /* their indices among buffers, -1 when absent */
-    char jit_defines[320];      /* compile-time constants for the GPU kernel */
+    char jit_defines[512];      /* compile-time constants for the GPU kernel */
 } ea_instance;
 
 /* Copies control points of stride k into pos[] and vals[], checking order. */
@@ -100,6 +105,8 @@ static dvren_status ea_create(const dvren_host* h, const dvren_params* p, void**
     b->mode = strcmp(mode, "transfer_function") == 0 ? EA_MODE_TF : EA_MODE_CHANNELS;
     b->activation = strcmp(act, "softplus") == 0 ? EA_ACT_SOFTPLUS : strcmp(act, "exp") == 0 ? EA_ACT_EXP : EA_ACT_RELU;
     b->color_activation = strcmp(cact, "sigmoid") == 0 ? EA_COLOR_SIGMOID : EA_COLOR_CLAMP;
+    b->opacity_mode = strcmp(h->param_string(p, "opacity"), "per_step") == 0 ? EA_OPACITY_PER_STEP : EA_OPACITY_DENSITY;
+    b->reference_step = (float)h->param_number(p, "reference_step");
     b->sigma_scale = (float)h->param_number(p, "sigma_scale");
     b->density_channel = (uint32_t)h->param_number(p, "density_channel");
     b->color_channel = (uint32_t)h->param_number(p, "color_channel");
@@ -148,9 +155,10 @@ static dvren_status ea_create(const dvren_host* h, const dvren_params* p, void**
     snprintf(e->jit_defines, sizeof e->jit_defines,
              "#define EA_JIT_MODE %uu\n#define EA_JIT_ACTIVATION %uu\n#define EA_JIT_COLOR_ACTIVATION %uu\n"
              "#define EA_JIT_SHADING %uu\n#define EA_JIT_DENSITY_CHANNEL %uu\n#define EA_JIT_COLOR_CHANNEL %uu\n"
-             "#define EA_JIT_SCALAR_CHANNEL %uu\n",
+             "#define EA_JIT_SCALAR_CHANNEL %uu\n#define EA_JIT_OPACITY %uu\n",
              (unsigned)b->mode, (unsigned)b->activation, (unsigned)b->color_activation, (unsigned)b->shading,
-             (unsigned)b->density_channel, (unsigned)b->color_channel, (unsigned)b->scalar_channel);
+             (unsigned)b->density_channel, (unsigned)b->color_channel, (unsigned)b->scalar_channel,
+             (unsigned)b->opacity_mode);
     /* transfer function values as trainable buffers (transfer_function mode only) */
     e->buf_opacity = e->buf_color = -1;
     if (b->mode == EA_MODE_TF) {
@@ -230,18 +238,12 @@ static const dvren_instance_iface ea_inst = {.struct_size = sizeof(dvren_instanc
                                              .destroy = ea_destroy, .describe = ea_describe, .bind = ea_bind,
                                              .bind_gradients = ea_bind_gradients};
 static const dvren_shader_iface ea_shader = {.struct_size = sizeof(dvren_shader_iface),
-                                             .density_name = "emission_absorption_density",
-                                             .color_name = "emission_absorption_color",
-                                             .density = emission_absorption_density,
-                                             .color = emission_absorption_color,
-                                             .density_bwd_name = "emission_absorption_density_bwd",
-                                             .color_bwd_name = "emission_absorption_color_bwd",
-                                             .density_bwd = emission_absorption_density_bwd,
-                                             .color_bwd = emission_absorption_color_bwd,
-                                             .density_f64 = emission_absorption_density_f64,
-                                             .color_f64 = emission_absorption_color_f64,
-                                             .density_bwd_f64 = emission_absorption_density_bwd_f64,
-                                             .color_bwd_f64 = emission_absorption_color_bwd_f64};
+                                             DVREN_ENTRY2(density, emission_absorption_density),
+                                             DVREN_ENTRY2(color, emission_absorption_color),
+                                             DVREN_ENTRY2(density_bwd, emission_absorption_density_bwd),
+                                             DVREN_ENTRY2(color_bwd, emission_absorption_color_bwd),
+                                             DVREN_ENTRY2(density_dt, emission_absorption_density_dt),
+                                             DVREN_ENTRY2(density_dt_bwd, emission_absorption_density_dt_bwd)};
 
 static const void* ea_get_interface(const char* id)
 {
@@ -254,7 +256,7 @@ static const dvren_plugin_desc ea_desc = {
     .struct_size = sizeof(dvren_plugin_desc),
     .kind = DVREN_PLUGIN_SHADER,
     .name = "emission_absorption",
-    .version = (1u << 16) | 1u,
+    .version = (1u << 16) | 2u, /* 1.2: opacity per step */
     .summary = "emission-absorption classification: colour channels or a 1-D transfer function, optional gradient shading",
     .params = ea_params,
     .param_count = sizeof ea_params / sizeof ea_params[0],

@@ -14,6 +14,15 @@
  *                       control points' values live in two buffers (opacity
  *                       (n,), colour (n, 3)), so they can be trained; their
  *                       positions are fixed.
+ * Opacity per step (transfer_function mode, opacity "per_step"): the
+ * transfer function gives the opacity alpha of one reference step dt0 (the
+ * plugin's reference_step, or 0: of each sample's own segment dt), as
+ * scientific volume renderers define it, and the density is
+ * sigma = sigma_scale * -ln(1 - alpha) / dt0, which composites a segment of
+ * length dt as alpha' = 1 - (1 - alpha)^(dt / dt0) (opacity correction;
+ * Engel et al., "Real-Time Volume Graphics", 2006, eq. 1.13): the image then
+ * does not depend on the step. alpha is capped at 1 - 1e-6. This is
+ * density_dt (plugin ABI 1.2), which receives dt.
  * Optional gradient shading (Levoy, "Display of surfaces from volume data",
  * IEEE CG&A 1988): normal n = -grad/|grad|, colour *= ambient + diffuse |n.L|,
  * plus specular |n.H|^shininess (Blinn-Phong, two-sided), white light.
@@ -37,6 +46,9 @@
 #define EA_ACT_EXP 2u
 #define EA_COLOR_CLAMP 0u
 #define EA_COLOR_SIGMOID 1u
+#define EA_OPACITY_DENSITY 0u  /* transfer function opacity * sigma_scale is sigma */
+#define EA_OPACITY_PER_STEP 1u /* opacity of one reference step (opacity correction) */
+#define EA_ALPHA_MAX 0.999999f
 
 /* JIT specialisation (GPU): per-instance constants. A channel index known
  * only at run time would make the channel array a local-memory array. */
@@ -48,6 +60,7 @@
 #define EA__DENSITY_CH(P) EA_JIT_DENSITY_CHANNEL
 #define EA__COLOR_CH(P) EA_JIT_COLOR_CHANNEL
 #define EA__SCALAR_CH(P) EA_JIT_SCALAR_CHANNEL
+#define EA__OPACITY(P) EA_JIT_OPACITY
 #else
 #define EA__MODE(P) ((P)->mode)
 #define EA__ACTIVATION(P) ((P)->activation)
@@ -56,6 +69,7 @@
 #define EA__DENSITY_CH(P) ((P)->density_channel)
 #define EA__COLOR_CH(P) ((P)->color_channel)
 #define EA__SCALAR_CH(P) ((P)->scalar_channel)
+#define EA__OPACITY(P) ((P)->opacity_mode)
 #endif
 
 typedef struct ea_block {
@@ -75,6 +89,8 @@ typedef struct ea_block {
     dvren_grad_ref g_color;
     float color_pos[EA_MAX_POINTS];
     float opacity_pos[EA_MAX_POINTS];
+    uint32_t opacity_mode;        /* EA_OPACITY_* (transfer_function mode) */
+    float reference_step;         /* per_step: dt0 in world units; 0: each sample's dt */
 } ea_block;
 
 #endif /* EMISSION_ABSORPTION_DEVICE_H */
@@ -107,23 +123,44 @@ DVREN_FN void DVREN_PNAME(ea_segment)(const float* pos, uint32_t n, dvren_real s
         }
 }
 
+/* The transfer function's opacity at the sample's scalar. */
+DVREN_FN dvren_real DVREN_PNAME(ea_tf_opacity)(const ea_block* P, const dvren_real* ch)
+{
+    uint32_t i;
+    dvren_real w, sl;
+    if (P->n_opacity == 1) return (dvren_real)P->opacity_val[0];
+    DVREN_PNAME(ea_segment)(P->opacity_pos, P->n_opacity, ch[EA__SCALAR_CH(P)], &i, &w, &sl);
+    return (dvren_real)P->opacity_val[i] * ((dvren_real)1 - w) + (dvren_real)P->opacity_val[i + 1] * w;
+}
+
 DVREN_FN dvren_real DVREN_PNAME(emission_absorption_density)(const void* P_, const dvren_real* ch)
 {
     const ea_block* P = (const ea_block*)P_;
     dvren_real scale = (dvren_real)P->sigma_scale;
     if (EA__MODE(P) == EA_MODE_TF) {
-        uint32_t i;
-        dvren_real w, sl, a;
-        if (P->n_opacity == 1) return scale * (dvren_real)P->opacity_val[0];
-        DVREN_PNAME(ea_segment)(P->opacity_pos, P->n_opacity, ch[EA__SCALAR_CH(P)], &i, &w, &sl);
-        a = (dvren_real)P->opacity_val[i] * ((dvren_real)1 - w) + (dvren_real)P->opacity_val[i + 1] * w;
-        return scale * a;
+        return scale * DVREN_PNAME(ea_tf_opacity)(P, ch);
     } else {
         dvren_real x = ch[EA__DENSITY_CH(P)];
         if (EA__ACTIVATION(P) == EA_ACT_SOFTPLUS) return scale * dvren_softplus(x);
         if (EA__ACTIVATION(P) == EA_ACT_EXP) return scale * dvren_safe_exp(x);
         return scale * dvren_max(x, (dvren_real)0);
     }
+}
+
+/* Backward of ea_tf_opacity: g = dL/d(opacity). */
+DVREN_FN void DVREN_PNAME(ea_tf_opacity_bwd)(const ea_block* P, const dvren_real* ch, dvren_real g, dvren_real* dL_dch)
+{
+    uint32_t i, s = EA__SCALAR_CH(P);
+    dvren_real w, sl;
+    if (g == (dvren_real)0) return;
+    if (P->n_opacity == 1) {
+        dvren_grad_add(P->g_opacity, 0, g);
+        return;
+    }
+    DVREN_PNAME(ea_segment)(P->opacity_pos, P->n_opacity, ch[s], &i, &w, &sl);
+    dL_dch[s] += g * ((dvren_real)P->opacity_val[i + 1] - (dvren_real)P->opacity_val[i]) * sl;
+    if (w != (dvren_real)1) dvren_grad_add(P->g_opacity, i, g * ((dvren_real)1 - w));
+    if (w != (dvren_real)0) dvren_grad_add(P->g_opacity, i + 1, g * w);
 }
 
 DVREN_FN void DVREN_PNAME(emission_absorption_density_bwd)(const void* P_, const dvren_real* ch, dvren_real dL_dsigma,
@@ -133,16 +170,7 @@ DVREN_FN void DVREN_PNAME(emission_absorption_density_bwd)(const void* P_, const
     dvren_real g = dL_dsigma * (dvren_real)P->sigma_scale;
     if (g == (dvren_real)0) return;
     if (EA__MODE(P) == EA_MODE_TF) {
-        uint32_t i, s = EA__SCALAR_CH(P);
-        dvren_real w, sl;
-        if (P->n_opacity == 1) {
-            dvren_grad_add(P->g_opacity, 0, g);
-            return;
-        }
-        DVREN_PNAME(ea_segment)(P->opacity_pos, P->n_opacity, ch[s], &i, &w, &sl);
-        dL_dch[s] += g * ((dvren_real)P->opacity_val[i + 1] - (dvren_real)P->opacity_val[i]) * sl;
-        if (w != (dvren_real)1) dvren_grad_add(P->g_opacity, i, g * ((dvren_real)1 - w));
-        if (w != (dvren_real)0) dvren_grad_add(P->g_opacity, i + 1, g * w);
+        DVREN_PNAME(ea_tf_opacity_bwd)(P, ch, g, dL_dch);
     } else {
         uint32_t k = EA__DENSITY_CH(P);
         dvren_real x = ch[k];
@@ -153,6 +181,37 @@ DVREN_FN void DVREN_PNAME(emission_absorption_density_bwd)(const void* P_, const
         else if (x > (dvren_real)0)
             dL_dch[k] += g;
     }
+}
+
+/* Density with the segment length dt (plugin ABI 1.2): the same as density()
+ * except for opacity per step, sigma = sigma_scale -ln(1 - alpha) / dt0. */
+DVREN_FN dvren_real DVREN_PNAME(emission_absorption_density_dt)(const void* P_, const dvren_real* ch, dvren_real dt)
+{
+    const ea_block* P = (const ea_block*)P_;
+    if (EA__MODE(P) == EA_MODE_TF && EA__OPACITY(P) == EA_OPACITY_PER_STEP) {
+        dvren_real a = dvren_clamp(DVREN_PNAME(ea_tf_opacity)(P, ch), (dvren_real)0, (dvren_real)EA_ALPHA_MAX);
+        dvren_real dt0 = P->reference_step > 0.0f ? (dvren_real)P->reference_step : dt;
+        return dt0 > (dvren_real)0 ? (dvren_real)P->sigma_scale * -dvren_log1p(-a) / dt0 : (dvren_real)0;
+    }
+    return DVREN_PNAME(emission_absorption_density)(P_, ch);
+}
+
+DVREN_FN void DVREN_PNAME(emission_absorption_density_dt_bwd)(const void* P_, const dvren_real* ch, dvren_real dt,
+                                                              dvren_real dL_dsigma, dvren_real* dL_dch)
+{
+    const ea_block* P = (const ea_block*)P_;
+    if (EA__MODE(P) == EA_MODE_TF && EA__OPACITY(P) == EA_OPACITY_PER_STEP) {
+        /* dsigma/dalpha = sigma_scale / (dt0 (1 - alpha)) inside the clamp, 0 outside;
+         * density_bwd's transfer-function part then applies it with scale 1 */
+        dvren_real a = DVREN_PNAME(ea_tf_opacity)(P, ch);
+        dvren_real dt0 = P->reference_step > 0.0f ? (dvren_real)P->reference_step : dt;
+        dvren_real dsda = (a >= (dvren_real)0 && a <= (dvren_real)EA_ALPHA_MAX && dt0 > (dvren_real)0)
+                              ? (dvren_real)P->sigma_scale / (dt0 * ((dvren_real)1 - a))
+                              : (dvren_real)0;
+        DVREN_PNAME(ea_tf_opacity_bwd)(P, ch, dL_dsigma * dsda, dL_dch);
+        return;
+    }
+    DVREN_PNAME(emission_absorption_density_bwd)(P_, ch, dL_dsigma, dL_dch);
 }
 
 /* Colour before shading. */

@@ -10,49 +10,36 @@
 
 #include <string.h>
 
+/* The march budget (step or samples per ray) and the early-termination
+ * threshold belong to the plan (dvren_plan_desc); the sampler only decides
+ * where within each step its sample sits. */
 static const dvren_param_desc uniform_params[] = {
-    {.struct_size = sizeof(dvren_param_desc), .type = DVREN_PARAM_FLOAT, .name = "step",
-     .doc = "step between samples; 0: use 'samples', else half the field's voxel", .unit = "world units",
-     .flags = DVREN_PARAM_HAS_MIN, .min_value = 0.0},
-    {.struct_size = sizeof(dvren_param_desc), .type = DVREN_PARAM_INT, .name = "samples",
-     .doc = "samples per ray over the field's box (overrides 'step'); 0: use 'step'", .unit = "",
-     .flags = DVREN_PARAM_HAS_MIN | DVREN_PARAM_HAS_MAX, .min_value = 0, .max_value = 1 << 20},
-    {.struct_size = sizeof(dvren_param_desc), .type = DVREN_PARAM_BOOL, .name = "jitter",
-     .doc = "offset each ray's samples by one random fraction of a step (removes banding)", .unit = ""},
-    {.struct_size = sizeof(dvren_param_desc), .type = DVREN_PARAM_FLOAT, .name = "min_transmittance",
-     .doc = "early ray termination: stop once transmittance falls below this; 0: never", .unit = "",
-     .flags = DVREN_PARAM_HAS_MIN | DVREN_PARAM_HAS_MAX, .default_number = 1e-4, .min_value = 0.0, .max_value = 0.5},
+    {.struct_size = sizeof(dvren_param_desc), .type = DVREN_PARAM_BOOL, .name = "jitter", .default_number = 1,
+     .doc = "offset each ray's samples by one random fraction of a step (fine noise instead of wood-grain bands)",
+     .unit = ""},
     {.struct_size = sizeof(dvren_param_desc), .type = DVREN_PARAM_INT, .name = "max_samples",
      .doc = "most samples per ray; longer rays are sampled evenly with this many", .unit = "",
      .flags = DVREN_PARAM_HAS_MIN | DVREN_PARAM_HAS_MAX, .default_number = 65536, .min_value = 1, .max_value = 1 << 24},
 };
 
-typedef struct uniform_instance {
-    uniform_block block;
-    float min_transmittance;
-} uniform_instance;
-
 static dvren_status uniform_create(const dvren_host* h, const dvren_params* p, void** out)
 {
-    uniform_instance* u = (uniform_instance*)h->alloc(h, sizeof *u);
+    uniform_block* u = (uniform_block*)h->alloc(h, sizeof *u);
     if (!u) return h->fail(h, DVREN_ERROR_OUT_OF_MEMORY, NULL, "out of memory");
     memset(u, 0, sizeof *u);
-    u->block.step_world = (float)h->param_number(p, "step");
-    u->block.samples = (uint32_t)h->param_number(p, "samples");
-    u->block.jitter = h->param_number(p, "jitter") != 0.0;
-    u->block.max_samples = (uint32_t)h->param_number(p, "max_samples");
-    u->min_transmittance = (float)h->param_number(p, "min_transmittance");
+    u->jitter = h->param_number(p, "jitter") != 0.0;
+    u->max_samples = (uint32_t)h->param_number(p, "max_samples");
     *out = u;
     return DVREN_OK;
 }
 
-static void uniform_destroy(const dvren_host* h, void* inst) { h->free(h, inst, sizeof(uniform_instance)); }
+static void uniform_destroy(const dvren_host* h, void* inst) { h->free(h, inst, sizeof(uniform_block)); }
 
 static dvren_status uniform_describe(const dvren_host* h, void* inst, dvren_instance_info* info)
 {
     (void)h;
+    (void)inst;
     info->block_size = sizeof(uniform_block);
-    info->min_transmittance = ((uniform_instance*)inst)->min_transmittance;
     return DVREN_OK;
 }
 
@@ -60,7 +47,7 @@ static dvren_status uniform_bind(const dvren_host* h, void* inst, const void* co
 {
     (void)h;
     (void)buffers;
-    memcpy(block, &((uniform_instance*)inst)->block, sizeof(uniform_block));
+    memcpy(block, inst, sizeof(uniform_block));
     return DVREN_OK;
 }
 
@@ -68,9 +55,7 @@ static const dvren_instance_iface uniform_inst = {.struct_size = sizeof(dvren_in
                                                   .destroy = uniform_destroy, .describe = uniform_describe,
                                                   .bind = uniform_bind};
 static const dvren_sampler_iface uniform_sampler = {.struct_size = sizeof(dvren_sampler_iface),
-                                                    .begin_name = "uniform_begin", .next_name = "uniform_next",
-                                                    .begin = uniform_begin, .next = uniform_next,
-                                                    .begin_f64 = uniform_begin_f64, .next_f64 = uniform_next_f64};
+                                                    DVREN_ENTRY2(begin, uniform_begin), DVREN_ENTRY2(next, uniform_next)};
 
 static const void* uniform_get_interface(const char* id)
 {
@@ -83,7 +68,7 @@ static const dvren_plugin_desc uniform_desc = {
     .struct_size = sizeof(dvren_plugin_desc),
     .kind = DVREN_PLUGIN_SAMPLER,
     .name = "uniform",
-    .version = (1u << 16) | 1u,
+    .version = (2u << 16) | 0u, /* 2.0: step, samples and min_transmittance moved to the plan */
     .summary = "equal steps (or a fixed count) through the field's box, optional jitter, early ray termination",
     .params = uniform_params,
     .param_count = sizeof uniform_params / sizeof uniform_params[0],

@@ -2,13 +2,17 @@
  * Single source: compiled as C into uniform.so and by NVRTC into the fused
  * kernel (kernels/dvren_device.h comes first; nothing is included here).
  *
- * Samples a ray's [t0, t1] in equal steps. Count mode (n samples): sample i
- * sits at t0 + (i + u) * dt with segment dt = span / n. Step mode (step h):
+ * Samples a ray's [t0, t1] in equal steps, within the plan's budget
+ * (dvren_march_budget). Count mode (n samples): sample i sits at
+ * t0 + (i + u) * dt with segment dt = span / n. Step mode (step h):
  * segment i is [t0 + i h, min(t0 + (i+1) h, t1)] (the last one shorter, so
  * the segments cover [t0, t1] exactly; a remainder under 0.001 h joins the
- * last segment instead of making a sliver) and the sample sits at fraction u of
- * it. u = 0.5 (midpoints) without jitter, one uniform random number per ray
- * with jitter (stratified sampling, Pharr et al., PBRT 3rd ed., 7.3).
+ * last segment instead of making a sliver) and the sample sits at fraction u
+ * of it. u = 0.5 (midpoints) without jitter, one uniform random number per
+ * ray with jitter (stratified sampling, Pharr et al., PBRT 3rd ed., 7.3):
+ * the default, since equal midpoints along neighbouring rays make the
+ * wood-grain bands of slicing artefacts, and a per-ray offset turns them
+ * into fine noise that spp > 1 averages away.
  *
  * The functions are per precision (DVREN_PNAME): uniform.c includes this
  * file once in float32 and once in float64; NVRTC once. */
@@ -16,8 +20,6 @@
 #define UNIFORM_DEVICE_H
 
 typedef struct uniform_block {
-    float step_world;     /* > 0: step mode unless a count is asked for */
-    uint32_t samples;     /* > 0: count mode */
     uint32_t jitter;      /* 1: random offset u per ray */
     uint32_t max_samples; /* cap per ray (step mode falls back to count mode) */
 } uniform_block;
@@ -35,22 +37,19 @@ DVREN_FN void DVREN_PNAME(uniform_begin)(const void* P_, const dvren_march_budge
     (void)d;
     if (B->samples_per_ray) {
         n = B->samples_per_ray;
-    } else if (B->step_world > 0.0f) {
-        step = (dvren_real)B->step_world;
-    } else if (P->samples) {
-        n = P->samples;
     } else {
-        step = (dvren_real)(P->step_world > 0.0f ? P->step_world : 0.5f * B->voxel_world);
-    }
-    if (!n) {
-        /* a ratio a hair over an integer is rounding: the last segment absorbs it */
-        dvren_real m = dvren_ceil(span / step - (dvren_real)1e-3f);
-        count_mode = 0;
-        if (!(m <= (dvren_real)P->max_samples)) { /* too many (or NaN): spread the cap evenly */
-            m = (dvren_real)P->max_samples;
-            count_mode = 1;
+        /* the host resolves the plan's step (half a voxel by default) */
+        step = (dvren_real)(B->step_world > 0.0f ? B->step_world : 0.5f * B->voxel_world);
+        {
+            /* a ratio a hair over an integer is rounding: the last segment absorbs it */
+            dvren_real m = dvren_ceil(span / step - (dvren_real)1e-3f);
+            count_mode = 0;
+            if (!(m <= (dvren_real)P->max_samples)) { /* too many (or NaN): spread the cap evenly */
+                m = (dvren_real)P->max_samples;
+                count_mode = 1;
+            }
+            n = m < (dvren_real)1 ? 1u : (uint32_t)m;
         }
-        n = m < (dvren_real)1 ? 1u : (uint32_t)m;
     }
     if (n > P->max_samples) n = P->max_samples;
     if (count_mode) step = span / (dvren_real)n;
