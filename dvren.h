@@ -255,7 +255,14 @@ typedef struct dvren_context_desc {
     /* Folder of the on-disk kernel cache (GPU backends). NULL: $DVREN_CACHE_DIR,
      * else $XDG_CACHE_HOME/dvren, else ~/.cache/dvren; "": no disk cache. */
     const char* kernel_cache_dir;
+    uint32_t flags;             /* DVREN_CONTEXT_* */
 } dvren_context_desc;
+
+/* The log sink receives structured JSON lines instead of "[tag] text", one
+ * object per line: {"time_ms": <since the context was created>, "level":
+ * "error"|"warn"|"info"|"debug", "tag": "step"|"env"|"device"|"timer"|"error",
+ * "message": "<text>"} (RFC 8259 strings), for tools that parse logs. */
+#define DVREN_CONTEXT_LOG_JSON 0x1u
 
 /* Creates a context. Errors: INVALID_ARGUMENT (one allocator hook without
  * the other, threads > 1024, unknown device, a backend for another device),
@@ -985,7 +992,7 @@ DVREN_API dvren_status dvren_render(dvren_scene* scene, const dvren_plan* plan, 
  *   dvren_render(scene, plan, fb, NULL);                       forward
  *   dvren_loss(ctx, &loss, fb, grad_fb, &value);               dL/d(rgb) into grad_fb
  *   dvren_render_backward(scene, plan, grad_fb, NULL);         += dL/dparams
- *   dvren_tv_regularize(scene, param, weight, 0, 0, NULL);     optional
+ *   dvren_tv_regularize(scene, &tv, NULL);                      optional
  *   dvren_optimizer_step(opt); dvren_scene_zero_grad(scene);
  *
  * on the CPU and on the GPU alike (the GPU runs a JIT-compiled backward
@@ -1132,7 +1139,8 @@ DVREN_API dvren_status dvren_loss(dvren_context* ctx, const dvren_loss_desc* des
                                   dvren_framebuffer* grad, double* value);
 
 /* Total variation of a grid parameter (shape (Z, Y, X, C)), Plenoxels eq. 3
- * (Fridovich-Keil et al., CVPR 2022), over channels [c0, c1) (c1 = 0: all):
+ * (Fridovich-Keil et al., CVPR 2022), over channels [c0, c1) (c1 = 0: all),
+ * as described by dvren_tv_desc:
  *   TV = weight / (Z Y X (c1 - c0)) * sum_v sum_c sqrt(dx^2 + dy^2 + dz^2 + 1e-8)
  * with dx = x[v + e_x, c] - x[v, c] (0 on the far faces); SQUARED drops the
  * square root: dx^2 + dy^2 + dz^2. Adds dTV/dx to the parameter's gradient
@@ -1140,8 +1148,13 @@ DVREN_API dvren_status dvren_loss(dvren_context* ctx, const dvren_loss_desc* des
  * and puts TV in *value (may be NULL). Errors: INVALID_ARGUMENT (not a 4-D
  * parameter, channel range), DEVICE. */
 #define DVREN_TV_SQUARED 0x1u
-DVREN_API dvren_status dvren_tv_regularize(dvren_scene* scene, uint32_t param, float weight, uint32_t c0, uint32_t c1,
-                                           uint32_t flags, double* value);
+typedef struct dvren_tv_desc {
+    uint32_t param;   /* index of a 4-D parameter (dvren_scene_param_find) */
+    float weight;     /* >= 0; 0 is a no-op */
+    uint32_t c0, c1;  /* channels [c0, c1); c1 = 0: up to the last */
+    uint32_t flags;   /* DVREN_TV_SQUARED */
+} dvren_tv_desc;
+DVREN_API dvren_status dvren_tv_regularize(dvren_scene* scene, const dvren_tv_desc* desc, double* value);
 
 /* Optimizers, updating every parameter of a scene from its gradient in one
  * fused pass per step (one kernel on a GPU).
@@ -1420,6 +1433,8 @@ struct dvren_context {
     dvren_log_fn log;
     void* log_user;
     dvren_log_level log_level;
+    uint32_t flags;  /* DVREN_CONTEXT_* */
+    double t0_ms;    /* creation time (JSON log lines) */
     uint32_t threads;
     dvren_device_kind device;
     char* plugin_path;
@@ -1455,9 +1470,42 @@ DVREN_API const char* dvren_last_error(const dvren_context* ctx)
     return ctx ? ctx->last_error : dvren__thread_error;
 }
 
+static double dvren__now_ms(void);
+
+/* One log line to the sink: "[tag] text" as it is, or as a JSON object
+ * (DVREN_CONTEXT_LOG_JSON). */
 static void dvren__emit(dvren_context* ctx, dvren_log_level level, const char* line)
 {
-    if (ctx && ctx->log && level <= ctx->log_level) ctx->log(ctx->log_user, level, line);
+    static const char* const levels[4] = {"error", "warn", "info", "debug"};
+    char json[2 * DVREN__ERROR_CAP + 160];
+    const char* p = line;
+    size_t n;
+    if (!ctx || !ctx->log || level > ctx->log_level) return;
+    if (!(ctx->flags & DVREN_CONTEXT_LOG_JSON)) {
+        ctx->log(ctx->log_user, level, line);
+        return;
+    }
+    n = (size_t)snprintf(json, sizeof json, "{\"time_ms\": %.3f, \"level\": \"%s\", \"tag\": \"",
+                         dvren__now_ms() - ctx->t0_ms, levels[(unsigned)level < 4u ? (unsigned)level : 3u]);
+    if (*p == '[') { /* "[tag] text": the tag, lower case, without brackets */
+        for (++p; *p && *p != ']' && n + 8 < sizeof json; ++p) json[n++] = (char)(*p >= 'A' && *p <= 'Z' ? *p - 'A' + 'a' : *p);
+        if (*p == ']') ++p;
+        if (*p == ' ') ++p;
+    }
+    n += (size_t)snprintf(json + n, sizeof json - n, "\", \"message\": \"");
+    for (; *p && n + 16 < sizeof json; ++p) {
+        unsigned char c = (unsigned char)*p;
+        if (c == '"' || c == '\\') {
+            json[n++] = '\\';
+            json[n++] = (char)c;
+        } else if (c < 0x20) {
+            n += (size_t)snprintf(json + n, sizeof json - n, "\\u%04x", (unsigned)c);
+        } else {
+            json[n++] = (char)c;
+        }
+    }
+    snprintf(json + n, sizeof json - n, "\"}");
+    ctx->log(ctx->log_user, level, json);
 }
 
 static void dvren__vlog(dvren_context* ctx, dvren_log_level level, const char* tag, const char* fmt, va_list ap)
@@ -1713,6 +1761,13 @@ DVREN_API dvren_status dvren_context_create(const dvren_context_desc* desc, dvre
     ctx->log_user = d.log_user;
     ctx->log_level = d.log_level ? d.log_level : DVREN_LOG_INFO;
     ctx->device = d.device;
+    ctx->t0_ms = dvren__now_ms();
+    if (d.flags & ~DVREN_CONTEXT_LOG_JSON) {
+        status = dvren_set_error(NULL, DVREN_ERROR_INVALID_ARGUMENT, "context", NULL, "unknown flags 0x%x",
+                                 (unsigned)(d.flags & ~DVREN_CONTEXT_LOG_JSON));
+        goto cleanup;
+    }
+    ctx->flags = d.flags;
     if (d.plugin_path) {
         ctx->plugin_path = dvren__strdup(ctx, d.plugin_path);
         if (!ctx->plugin_path) {
@@ -4641,13 +4696,20 @@ DVREN_API dvren_status dvren_loss(dvren_context* ctx, const dvren_loss_desc* des
 
 /* ---- total variation --------------------------------------------------------- */
 
-DVREN_API dvren_status dvren_tv_regularize(dvren_scene* sc, uint32_t param, float weight, uint32_t c0, uint32_t c1,
-                                           uint32_t flags, double* value)
+DVREN_API dvren_status dvren_tv_regularize(dvren_scene* sc, const dvren_tv_desc* desc, double* value)
 {
     const dvren_scene_param* P;
-    uint32_t X, Y, Z, C;
+    uint32_t X, Y, Z, C, param, c0, c1, flags;
+    float weight;
     double norm;
-    if (!sc || param >= sc->nparams)
+    if (!sc || !desc)
+        return dvren_set_error(sc ? sc->ctx : NULL, DVREN_ERROR_INVALID_ARGUMENT, "tv", NULL, "NULL argument");
+    param = desc->param;
+    weight = desc->weight;
+    c0 = desc->c0;
+    c1 = desc->c1;
+    flags = desc->flags;
+    if (param >= sc->nparams)
         return dvren_set_error(sc ? sc->ctx : NULL, DVREN_ERROR_INVALID_ARGUMENT, "tv", NULL, "no parameter %u",
                                (unsigned)param);
     P = &sc->param[param].pub;

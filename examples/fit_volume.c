@@ -687,8 +687,9 @@ int main(int argc, char** argv)
         TRY(dvren_render(model, batch_plan, batch_fb, NULL));
         TRY(dvren_loss(ctx, &ld, batch_fb, batch_g, eval ? &loss : NULL));
         TRY(dvren_render_backward(model, batch_plan, batch_g, &bo));
-        if (o.tv > 0.0) TRY(dvren_tv_regularize(model, pi, (float)o.tv, 0, 1, 0u, NULL));
-        if (o.tv_color > 0.0) TRY(dvren_tv_regularize(model, pi, (float)o.tv_color, 1, 4, 0u, NULL));
+        if (o.tv > 0.0) TRY(dvren_tv_regularize(model, &(dvren_tv_desc){.param = pi, .weight = (float)o.tv, .c1 = 1}, NULL));
+        if (o.tv_color > 0.0)
+            TRY(dvren_tv_regularize(model, &(dvren_tv_desc){.param = pi, .weight = (float)o.tv_color, .c0 = 1, .c1 = 4}, NULL));
         TRY(dvren_optimizer_step(opt));
         if (eval) TRY(dvren_synchronize(ctx));
         t_train += now_s() - t0;

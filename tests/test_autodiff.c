@@ -623,7 +623,7 @@ TEST(tv_matches_finite_differences)
     for (sq = 0; sq < 2; ++sq) {
         double value = 0.0, want = ref_tv(xd, X, Y, Z, C, 1, 3, sq, 0.7), gmax = 0.0;
         CHECK_OK(ctx, dvren_scene_zero_grad(F.sc));
-        CHECK_OK(ctx, dvren_tv_regularize(F.sc, 0, 0.7f, 1, 3, sq ? DVREN_TV_SQUARED : 0u, &value));
+        CHECK_OK(ctx, dvren_tv_regularize(F.sc, &(dvren_tv_desc){0, 0.7f, 1, 3, sq ? DVREN_TV_SQUARED : 0u}, &value));
         CHECK(fabs(value - want) <= 1e-5 * want, "squared %d: TV %.9g, formula %.9g", sq, value, want);
         CHECK(!read_param(F.sc, 0, DVREN_PARAM_GRAD, g, NG), "read: %s", dvren_last_error(ctx));
         for (i = 0; i < NG; ++i) gmax = fabs(g[i]) > gmax ? fabs(g[i]) : gmax;
@@ -684,7 +684,7 @@ TEST(optimizers_match_reference)
         for (step = 1; step <= 5; ++step) {
             double lr = od.lr * pow(0.5, (step - 1) / 2.0);
             CHECK_OK(ctx, dvren_scene_zero_grad(F.sc));
-            CHECK_OK(ctx, dvren_tv_regularize(F.sc, 0, 3.0f, 0, 0, 0u, NULL));
+            CHECK_OK(ctx, dvren_tv_regularize(F.sc, &(dvren_tv_desc){0, 3.0f, 0, 0, 0u}, NULL));
             CHECK(!read_param(F.sc, 0, DVREN_PARAM_GRAD, g, NG), "read: %s", dvren_last_error(ctx));
             CHECK_OK(ctx, dvren_optimizer_step(opt));
             CHECK(!read_param(F.sc, 0, DVREN_PARAM_VALUE, x, NG), "read: %s", dvren_last_error(ctx));
@@ -734,7 +734,7 @@ static int fit_steps(fit_run* R, int n)
         if (dvren_scene_zero_grad(R->F.sc) != DVREN_OK || dvren_render(R->F.sc, R->F.plan, R->F.fb, NULL) != DVREN_OK ||
             dvren_loss(R->F.ctx, &ld, R->F.fb, R->F.g, NULL) != DVREN_OK ||
             dvren_render_backward(R->F.sc, R->F.plan, R->F.g, &bo) != DVREN_OK ||
-            dvren_tv_regularize(R->F.sc, 0, 0.01f, 0, 0, 0u, NULL) != DVREN_OK || dvren_optimizer_step(R->opt) != DVREN_OK)
+            dvren_tv_regularize(R->F.sc, &(dvren_tv_desc){0, 0.01f, 0, 0, 0u}, NULL) != DVREN_OK || dvren_optimizer_step(R->opt) != DVREN_OK)
             return 1;
     return 0;
 }
@@ -1019,9 +1019,9 @@ TEST(bad_input)
         CHECK(st == DVREN_ERROR_INVALID_ARGUMENT && strstr(dvren_last_error(ctx), "target_rgb"), "%s: %s",
               dvren_status_string(st), dvren_last_error(ctx));
     }
-    st = dvren_tv_regularize(F.sc, 0, 1.0f, 2, 5, 0u, NULL);
+    st = dvren_tv_regularize(F.sc, &(dvren_tv_desc){0, 1.0f, 2, 5, 0u}, NULL);
     CHECK(st == DVREN_ERROR_INVALID_ARGUMENT, "TV channels [2, 5) of 4: %s", dvren_status_string(st));
-    st = dvren_tv_regularize(F.sc, 3, 1.0f, 0, 0, 0u, NULL);
+    st = dvren_tv_regularize(F.sc, &(dvren_tv_desc){3, 1.0f, 0, 0, 0u}, NULL);
     CHECK(st == DVREN_ERROR_INVALID_ARGUMENT, "TV of parameter 3: %s", dvren_status_string(st));
     od.lr = -1.0f;
     st = dvren_optimizer_create(F.sc, &od, &opt);

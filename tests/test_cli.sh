@@ -431,4 +431,63 @@ else
     finish
 fi
 
+# ---------------------------------------------------------------- profiling and replay
+# --profile writes per-stage timings, the samples taken and rays/s; the
+# samples must add up to what the samples output holds
+begin profile
+run --width 40 --height 30 -q -o a.png --profile prof.json --npy a
+[ "$RC" -eq 0 ] || problem "exit status $RC"
+for k in '"stages_ms"' '"render"' '"scene"' '"rays":' '"samples":' '"rays_per_s"' '"peak_host_bytes"'; do
+    grep -q "$k" "$W/prof.json" 2>/dev/null || problem "prof.json has no $k"
+done
+rays=$(sed -n 's/.*"rays":[[:space:]]*\([0-9.e+]*\).*/\1/p' "$W/prof.json")
+[ "$rays" = 4800 ] || problem "rays $rays, want 40 x 30 x 4 = 4800"
+if command -v python3 >/dev/null; then
+    python3 - "$W" <<'PY' >/dev/null 2>&1 || problem "samples in prof.json differ from the sum of a_samples.npy"
+import json, sys, struct
+w = sys.argv[1]
+p = json.load(open(w + "/prof.json"))
+b = open(w + "/a_samples.npy", "rb").read()
+hl = struct.unpack("<H", b[8:10])[0]
+n = sum(struct.unpack("<%dI" % ((len(b) - 10 - hl) // 4), b[10 + hl:]))
+assert p["samples"] == n and n > 0, (p["samples"], n)
+PY
+fi
+finish
+
+# --record writes what makes the render repeatable beside the output;
+# --replay renders it again (from another folder) and finds rgb bitwise the
+# same; a record whose fingerprint was changed is reported (exit 3)
+begin record_replay
+run --width 32 --height 24 --seed 7 -q -o r.png --record
+[ "$RC" -eq 0 ] || problem "exit status $RC"
+[ -f "$W/r.png.replay.json" ] || problem "no r.png.replay.json"
+for k in '"dvren"' '"plugins"' '"version"' '"device"' '"seed"' '"rgb_fnv1a64"'; do
+    grep -q "$k" "$W/r.png.replay.json" 2>/dev/null || problem "the record has no $k"
+done
+(cd "$TOP" && "$BIN" --replay "$W/r.png.replay.json" -q) >"$OUT" 2>"$ERR"
+RC=$?
+[ "$RC" -eq 0 ] || problem "replay exit status $RC"
+grep -q 'bitwise the same' "$OUT" || problem "replay does not say 'bitwise the same': $(head -c 200 "$OUT")"
+sed 's/"rgb_fnv1a64":[[:space:]]*"[0-9a-f]*"/"rgb_fnv1a64": "0123456789abcdef"/' "$W/r.png.replay.json" > "$W/bad.json"
+(cd "$TOP" && "$BIN" --replay "$W/bad.json" -q) >"$OUT" 2>"$ERR"
+RC=$?
+[ "$RC" -eq 3 ] || problem "a changed fingerprint gave exit status $RC, not 3"
+grep -q 'DIFFERS' "$OUT" || problem "no 'DIFFERS' for a changed fingerprint"
+printf '{"scene": 1}' > "$W/junk.json"
+(cd "$TOP" && "$BIN" --replay "$W/junk.json" -q) >"$OUT" 2>"$ERR"
+RC=$?
+[ "$RC" -eq 1 ] || problem "a record without a scene gave exit status $RC"
+stderr_has 'junk\.json: not a replay record' "the file and the problem"
+finish
+
+# --log-json: every log line on stderr is one JSON object
+begin log_json
+run --width 16 --height 16 -o j.png --log-json
+[ "$RC" -eq 0 ] || problem "exit status $RC"
+[ -s "$ERR" ] || problem "no log lines"
+bad=$(grep -v '^{"time_ms": [0-9.]*, "level": "[a-z]*", "tag": "[a-z]*", "message": ".*"}$' "$ERR" | head -n 1)
+[ -z "$bad" ] || problem "not a JSON log line: $bad"
+finish
+
 [ "$nfail" -eq 0 ]

@@ -298,6 +298,50 @@ TEST(npy_writer)
     dvren_context_destroy(ctx);
 }
 
+/* DVREN_CONTEXT_LOG_JSON: every line is one JSON object with the time,
+ * level, tag and the message as an escaped string. */
+typedef struct json_lines {
+    char line[8][1024];
+    int n;
+} json_lines;
+static void json_sink(void* user, dvren_log_level level, const char* line)
+{
+    json_lines* j = (json_lines*)user;
+    (void)level;
+    if (j->n < 8) snprintf(j->line[j->n++], sizeof j->line[0], "%s", line);
+}
+
+TEST(log_json_lines)
+{
+    dvren_context_desc cd;
+    dvren_context* ctx = NULL;
+    json_lines j;
+    int i, found_err = 0, found_quote = 0;
+    memset(&cd, 0, sizeof cd);
+    memset(&j, 0, sizeof j);
+    cd.log = json_sink;
+    cd.log_user = &j;
+    cd.flags = DVREN_CONTEXT_LOG_JSON;
+    CHECK_OK(NULL, dvren_context_create(&cd, &ctx));
+    dvren_log(ctx, DVREN_LOG_INFO, DVREN_TAG_STEP, "say \"hi\"\\\n");
+    dvren_set_error(ctx, DVREN_ERROR_IO, "files", NULL, "cannot open '%s'", "x.raw");
+    CHECK(j.n >= 3, "%d lines", j.n);
+    for (i = 0; i < j.n; ++i) {
+        const char* l = j.line[i];
+        size_t n = strlen(l);
+        CHECK(!strncmp(l, "{\"time_ms\": ", 12) && n > 2 && l[n - 1] == '}' && strstr(l, "\"level\": \"") &&
+                  strstr(l, "\"tag\": \"") && strstr(l, "\"message\": \""),
+              "not a JSON log line: %s", l);
+        if (strstr(l, "\"level\": \"error\", \"tag\": \"error\", \"message\": \"files: cannot open 'x.raw'\"")) found_err = 1;
+        if (strstr(l, "\"tag\": \"step\", \"message\": \"say \\\"hi\\\"\\\\\\u000a\"")) found_quote = 1;
+    }
+    CHECK(found_err, "no error line: %s", j.line[j.n - 1]);
+    CHECK(found_quote, "quote, backslash and newline are not escaped: %s", j.line[j.n - 2]);
+    dvren_context_destroy(ctx);
+    cd.flags = 0x80;
+    CHECK(dvren_context_create(&cd, &ctx) == DVREN_ERROR_INVALID_ARGUMENT, "unknown flags accepted");
+}
+
 TEST(context_errors)
 {
     dvren_context_desc d;
@@ -327,5 +371,6 @@ int main(int argc, char** argv)
     RUN(tensors);
     RUN(npy_writer);
     RUN(context_errors);
+    RUN(log_json_lines);
     return th_done();
 }

@@ -19,6 +19,7 @@
  * 1 on an error (a scene without differentiable parameters is one: a
  * dense_grid needs "storage": "f32" for its voxels to have a gradient). */
 #define _POSIX_C_SOURCE 200809L /* fileno, isatty, readlink, mkdir under -std=c11 */
+#define _XOPEN_SOURCE 700       /* realpath (replay records) */
 #define DVREN_IMPLEMENTATION
 #include "dvren.h"
 #define DVREN_CUDA_IMPLEMENTATION
@@ -32,6 +33,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#if !defined(_WIN32)
+#include <sys/resource.h>
+#endif
 #if defined(_WIN32)
 #include <direct.h>
 #include <io.h>
@@ -75,6 +79,10 @@ typedef struct dr_options {
     int png_bits, png_alpha, quiet, width, height, spp, threads, have_threads, gradcheck;
     long long seed;
     int have_seed;
+    const char* profile; /* --profile FILE.json */
+    const char* replay;  /* --replay FILE.json */
+    int record;          /* --record: <output>.replay.json */
+    int log_json;        /* --log-json */
 } dr_options;
 
 typedef struct dr_state {
@@ -253,6 +261,12 @@ static void dr_usage(FILE* f, int gradcheck)
           "      --arch LIST         with --check-plugin: architectures, e.g. sm_86,sm_90 (default sm_86,sm_90)\n"
           "      --gradcheck         check the scene's gradients instead of rendering (24 x 24 unless --width/--height;\n"
           "                          exit 0: errors < 1e-3, 3: not; see the top of tools/dvren_render.c)\n"
+          "      --profile FILE.json per-stage timings (the GPU synchronised), samples, rays/s and peak memory\n"
+          "      --record            write <output>.replay.json: what makes the render repeatable (the scene as\n"
+          "                          rendered, plan, seed, plugins and versions, device, dvren version, a hash of rgb)\n"
+          "      --replay FILE.json  render a recorded render again and report whether rgb is bitwise the same\n"
+          "                          (exit 0: the same, 3: it differs)\n"
+          "      --log-json          log lines as JSON objects (time_ms, level, tag, message)\n"
           "  -q, --quiet             errors only\n"
           "  -h, --help\n"
           "Scene format: docs/scenes.md. Plugins are found on $DVREN_PLUGIN_PATH, then beside this program.\n",
@@ -298,6 +312,14 @@ static int dr_parse_args(int argc, char** argv, dr_options* o, const char** list
             if (!(o->npy = DR_NEXT())) return 2;
         } else if (!strcmp(a, "--gradcheck")) {
             o->gradcheck = 1;
+        } else if (!strcmp(a, "--profile")) {
+            if (!(o->profile = DR_NEXT())) return 2;
+        } else if (!strcmp(a, "--replay")) {
+            if (!(o->replay = DR_NEXT())) return 2;
+        } else if (!strcmp(a, "--record")) {
+            o->record = 1;
+        } else if (!strcmp(a, "--log-json")) {
+            o->log_json = 1;
         } else if (!strcmp(a, "--png16")) {
             o->png_bits = 16;
         } else if (!strcmp(a, "--alpha")) {
@@ -536,6 +558,117 @@ out:
     return rc;
 }
 
+/* ---- profiling and replay ------------------------------------------------------ */
+
+/* FNV-1a, 64 bits: the fingerprint of an output's bytes in a replay record. */
+static uint64_t dr_fnv1a64(const void* p, size_t n)
+{
+    const unsigned char* b = (const unsigned char*)p;
+    uint64_t h = 0xcbf29ce484222325ull;
+    size_t i;
+    for (i = 0; i < n; ++i) h = (h ^ b[i]) * 0x100000001b3ull;
+    return h;
+}
+
+/* Largest resident set of this process so far, bytes (0 where unknown). */
+static double dr_peak_host_bytes(void)
+{
+#if defined(_WIN32)
+    return 0.0;
+#else
+    struct rusage u;
+    if (getrusage(RUSAGE_SELF, &u) != 0) return 0.0;
+#if defined(__APPLE__)
+    return (double)u.ru_maxrss; /* bytes on macOS */
+#else
+    return 1024.0 * (double)u.ru_maxrss; /* KiB on Linux */
+#endif
+#endif
+}
+
+/* Writes a JSON object to path, atomically (no partial file). */
+static int dr_write_json(dr_state* S, const char* path, const cJSON* obj, const char* key)
+{
+    char* text = cJSON_Print(obj);
+    int rc;
+    if (!text) return dr_fail(S, key, "out of memory writing '%s'", path);
+    rc = dvren_file_write_atomic(S->ctx, path, text, strlen(text)) != DVREN_OK;
+    free(text);
+    if (rc) return dr_fail_lib(S, key);
+    dvren_log(S->ctx, DVREN_LOG_INFO, DVREN_TAG_STEP, "wrote %s", path);
+    return 0;
+}
+
+/* The library a stage's plugin came from ("" when unknown). */
+static const char* dr_stage_library(dvren_context* ctx, const dvren_stage* st)
+{
+    uint32_t i;
+    for (i = 0; i < dvren_plugin_count(ctx); ++i) {
+        const char* lib = NULL;
+        if (dvren_plugin_at(ctx, i, &lib) == dvren_stage_plugin(st)) return lib ? lib : "";
+    }
+    return "";
+}
+
+/* What makes a render repeatable: the scene as rendered (the command
+ * line's overrides written into its plan, paths kept relative to "dir"),
+ * the plugins and their versions, the device, dvren's version, and the
+ * fingerprint of the rgb output's float32 bytes. */
+static cJSON* dr_replay_record(dr_state* S, const dvren_scenefile* sf, const dvren_plan_desc* pd, const char* device,
+                               uint64_t rgb_hash)
+{
+    cJSON *rec = cJSON_CreateObject(), *scene, *plan, *plugins;
+    const dvren_stage* st[3];
+    static const char* const slots[3] = {"field", "shader", "sampler"};
+    char buf[DR_PATH], hex[24];
+    int k;
+    st[0] = sf->field;
+    st[1] = sf->shader;
+    st[2] = sf->sampler;
+    cJSON_AddStringToObject(rec, "what", "dvren_render replay record (dvren_render --replay FILE)");
+    snprintf(buf, sizeof buf, "%d.%d.%d", DVREN_VERSION_MAJOR, DVREN_VERSION_MINOR, DVREN_VERSION_PATCH);
+    cJSON_AddStringToObject(rec, "dvren", buf);
+    snprintf(buf, sizeof buf, "%u.%u", (unsigned)DVREN_ABI_MAJOR, (unsigned)DVREN_ABI_MINOR);
+    cJSON_AddStringToObject(rec, "plugin_abi", buf);
+    cJSON_AddStringToObject(rec, "device", device);
+    if (dvren_context_device(S->ctx) == DVREN_DEVICE_CUDA) {
+        dvren_cuda_info ci;
+        if (dvren_cuda_get_info(S->ctx, &ci) == DVREN_OK) cJSON_AddStringToObject(rec, "gpu", ci.device_name);
+    }
+    cJSON_AddStringToObject(rec, "scene_name", sf->name ? sf->name : "");
+    if (sf->dir[0] && realpath(sf->dir, buf)) strncat(buf, "/", sizeof buf - strlen(buf) - 1);
+    else if (!sf->dir[0] && getcwd(buf, sizeof buf)) strncat(buf, "/", sizeof buf - strlen(buf) - 1);
+    else snprintf(buf, sizeof buf, "%s", sf->dir);
+    cJSON_AddStringToObject(rec, "dir", buf);
+    scene = cJSON_Duplicate(sf->root, 1);
+    cJSON_DeleteItemFromObjectCaseSensitive(scene, "output");
+    plan = cJSON_GetObjectItemCaseSensitive(scene, "plan");
+    if (!plan) plan = cJSON_AddObjectToObject(scene, "plan");
+    cJSON_DeleteItemFromObjectCaseSensitive(plan, "width");
+    cJSON_DeleteItemFromObjectCaseSensitive(plan, "height");
+    cJSON_DeleteItemFromObjectCaseSensitive(plan, "spp");
+    cJSON_DeleteItemFromObjectCaseSensitive(plan, "seed");
+    cJSON_AddNumberToObject(plan, "width", pd->width);
+    cJSON_AddNumberToObject(plan, "height", pd->height);
+    cJSON_AddNumberToObject(plan, "spp", pd->spp ? pd->spp : 1);
+    cJSON_AddNumberToObject(plan, "seed", (double)pd->seed);
+    cJSON_AddItemToObject(rec, "scene", scene);
+    plugins = cJSON_AddArrayToObject(rec, "plugins");
+    for (k = 0; k < 3; ++k) {
+        const dvren_plugin_desc* d = dvren_stage_plugin(st[k]);
+        cJSON* p = cJSON_CreateObject();
+        cJSON_AddStringToObject(p, "slot", slots[k]);
+        cJSON_AddStringToObject(p, "name", d->name);
+        snprintf(buf, sizeof buf, "%u.%u", (unsigned)(d->version >> 16), (unsigned)(d->version & 0xFFFFu));
+        cJSON_AddStringToObject(p, "version", buf);
+        cJSON_AddStringToObject(p, "library", dr_stage_library(S->ctx, st[k]));
+        cJSON_AddItemToArray(plugins, p);
+    }
+    snprintf(hex, sizeof hex, "%016llx", (unsigned long long)rgb_hash);
+    cJSON_AddStringToObject(rec, "rgb_fnv1a64", hex);
+    return rec;
+}
+
 int main(int argc, char** argv)
 {
     dr_options o;
@@ -552,7 +685,13 @@ int main(int argc, char** argv)
     const char* npy = NULL;
     const char* dev;
     char written[8][DR_PATH];
-    int nwritten = 0, list = 0, rc = 1, k;
+    int nwritten = 0, list = 0, rc = 1, k, differs = 0;
+    cJSON* replay = NULL;        /* --replay: the record */
+    char* replay_text = NULL;
+    const char* replay_hash = NULL;
+    /* --profile: milliseconds of each stage (the GPU synchronised) */
+    double t_mark = dvren__now_ms(), t_context = 0, t_stages = 0, t_scene = 0, t_fb = 0, t_render = 0, t_read = 0,
+           t_write = 0;
 
     memset(&S, 0, sizeof S);
     memset(&sf, 0, sizeof sf);
@@ -562,6 +701,7 @@ int main(int argc, char** argv)
     memset(&cd, 0, sizeof cd);
     cd.log = o.quiet ? NULL : dr_log; /* stderr: stdout holds only the answer */
     cd.log_level = DVREN_LOG_INFO;
+    cd.flags = o.log_json ? DVREN_CONTEXT_LOG_JSON : 0u;
     if (o.have_threads) cd.threads = (uint32_t)o.threads;
 
     if (list || describe || o.check_plugin) {
@@ -592,8 +732,37 @@ int main(int argc, char** argv)
         return rc;
     }
 
-    if (o.scene ? dvren_scenefile_load(&sf, o.scene)
-                : dvren_scenefile_parse(&sf, "default scene", dr_default_scene, strlen(dr_default_scene), NULL)) {
+    if (o.replay) {
+        /* the recorded scene, from the recorded folder, on the recorded device */
+        char err[256];
+        const cJSON *rs, *rd, *rh, *rdev;
+        if (o.scene) {
+            dr_fail(&S, NULL, "--replay takes no scene file (the record holds the scene)");
+            goto done;
+        }
+        replay_text = dvren_io_read_file(o.replay, (size_t)16 << 20, NULL, err, sizeof err);
+        if (!replay_text) {
+            fprintf(stderr, "[ERROR] %s: %s\n", o.replay, err);
+            goto done;
+        }
+        replay = cJSON_Parse(replay_text);
+        rs = cJSON_GetObjectItemCaseSensitive(replay, "scene");
+        rd = cJSON_GetObjectItemCaseSensitive(replay, "dir");
+        rh = cJSON_GetObjectItemCaseSensitive(replay, "rgb_fnv1a64");
+        rdev = cJSON_GetObjectItemCaseSensitive(replay, "device");
+        if (!cJSON_IsObject(rs) || !cJSON_IsString(rd) || !cJSON_IsString(rh) || !cJSON_IsString(rdev)) {
+            fprintf(stderr, "[ERROR] %s: not a replay record (needs \"scene\", \"dir\", \"device\" and \"rgb_fnv1a64\"; "
+                            "dvren_render --record writes one)\n", o.replay);
+            goto done;
+        }
+        replay_hash = rh->valuestring;
+        if (!o.device) o.device = rdev->valuestring;
+        if (dvren_scenefile_from_json(&sf, o.replay, rs, rd->valuestring)) {
+            fprintf(stderr, "[ERROR] %s\n", sf.error);
+            goto done;
+        }
+    } else if (o.scene ? dvren_scenefile_load(&sf, o.scene)
+                       : dvren_scenefile_parse(&sf, "default scene", dr_default_scene, strlen(dr_default_scene), NULL)) {
         fprintf(stderr, "[ERROR] %s\n", sf.error);
         goto done;
     }
@@ -618,6 +787,8 @@ int main(int argc, char** argv)
         dr_fail(&S, NULL, "%s", dvren_last_error(NULL));
         goto done;
     }
+    t_context = dvren__now_ms() - t_mark;
+    t_mark = dvren__now_ms();
     sf.override_width = (uint32_t)o.width;
     sf.override_height = (uint32_t)o.height;
     sf.override_spp = (uint32_t)o.spp;
@@ -629,6 +800,7 @@ int main(int argc, char** argv)
         goto done;
     }
     pd = sf.plan;
+    t_stages = dvren__now_ms() - t_mark;
     if (sf.value_range[1] > sf.value_range[0])
         dvren_log(S.ctx, DVREN_LOG_INFO, DVREN_TAG_STEP, "shader preset placed on the field's value range [%g, %g]",
                   (double)sf.value_range[0], (double)sf.value_range[1]);
@@ -645,7 +817,14 @@ int main(int argc, char** argv)
     if (o.png_bits == 8) o.png_bits = sf.png_bits;
     if (sf.png_alpha) o.png_alpha = 1;
     if (npy) pd.outputs = DVREN_OUTPUT_ALL; /* .npy dumps take every output */
-    if (!png && !npy) {
+    if (o.profile) pd.outputs |= DVREN_OUTPUT_SAMPLES; /* the profile counts them */
+    if (o.replay && !o.png && !o.npy) png = npy = NULL; /* a replay compares; it writes only what it is asked to */
+    if (o.record && !png && !npy) {
+        dr_fail(&S, "output", "--record writes beside the output: give output.png, -o or --npy");
+        goto done;
+    }
+    if (o.profile && dr_check_out_dir(&S, o.profile, "--profile")) goto done;
+    if (!png && !npy && !o.replay) {
         dr_fail(&S, "output", "nothing to write: give output.png, output.npy, -o or --npy");
         goto done;
     }
@@ -657,6 +836,7 @@ int main(int argc, char** argv)
     if (npy && dr_check_out_dir(&S, npy, "output.npy")) goto done;
     if (dr_check_memory(&S, &pd, png ? (o.png_alpha ? 4 : 3) : 0, o.png_bits, npy != NULL)) goto done;
 
+    t_mark = dvren__now_ms();
     {
         dvren_scene_desc sd;
         memset(&sd, 0, sizeof sd);
@@ -668,6 +848,8 @@ int main(int argc, char** argv)
             goto done;
         }
     }
+    t_scene = dvren__now_ms() - t_mark; /* includes placing the buffers, and the JIT on a GPU */
+    t_mark = dvren__now_ms();
     if (dvren_plan_create(S.ctx, &pd, &plan)) {
         dr_fail_lib(&S, "plan");
         goto done;
@@ -676,16 +858,58 @@ int main(int argc, char** argv)
         dr_fail_lib(&S, NULL);
         goto done;
     }
+    t_fb = dvren__now_ms() - t_mark;
     memset(&ro, 0, sizeof ro);
     ro.progress = dr_progress;
     ro.progress_user = &S;
     S.progress_tty = o.quiet ? -1 : dr_isatty(stderr);
     S.last_pct = -1;
     S.t0 = dvren__now_ms();
-    if (dvren_render(scene, plan, fb, &ro)) {
+    t_mark = dvren__now_ms();
+    if (dvren_render(scene, plan, fb, &ro) || dvren_synchronize(S.ctx)) {
         dr_fail_lib(&S, NULL);
         goto done;
     }
+    t_render = dvren__now_ms() - t_mark;
+    t_mark = dvren__now_ms();
+    {
+        dvren_tensor rgb;
+        uint64_t h;
+        char hex[24];
+        if (dvren_framebuffer_output(fb, DVREN_OUTPUT_RGB, &rgb)) {
+            dr_fail_lib(&S, NULL);
+            goto done;
+        }
+        t_read = dvren__now_ms() - t_mark;
+        h = dr_fnv1a64(rgb.data, (size_t)dvren_tensor_numel(&rgb) * sizeof(float));
+        snprintf(hex, sizeof hex, "%016llx", (unsigned long long)h);
+        if (replay_hash) {
+            const cJSON* v = cJSON_GetObjectItemCaseSensitive(replay, "dvren");
+            char mine[32];
+            snprintf(mine, sizeof mine, "%d.%d.%d", DVREN_VERSION_MAJOR, DVREN_VERSION_MINOR, DVREN_VERSION_PATCH);
+            if (cJSON_IsString(v) && strcmp(v->valuestring, mine) != 0)
+                fprintf(stderr, "replay: recorded with dvren %s, replayed with %s\n", v->valuestring, mine);
+            if (!strcmp(hex, replay_hash)) {
+                printf("replay: rgb is bitwise the same (fnv1a64 %s, %u x %u, %s)\n", hex, (unsigned)pd.width,
+                       (unsigned)pd.height, dev);
+            } else {
+                printf("replay: rgb DIFFERS (fnv1a64 %s, recorded %s; %u x %u, %s)\n", hex, replay_hash,
+                       (unsigned)pd.width, (unsigned)pd.height, dev);
+                differs = 1;
+            }
+        }
+        if (o.record && !replay_hash) {
+            cJSON* rec = dr_replay_record(&S, &sf, &pd, dev, h);
+            char path[DR_PATH];
+            int bad;
+            snprintf(path, sizeof path, "%s.replay.json", png ? png : npy);
+            bad = dr_write_json(&S, path, rec, "--record");
+            cJSON_Delete(rec);
+            if (bad) goto done;
+            snprintf(written[nwritten++], DR_PATH, "%s", path);
+        }
+    }
+    t_mark = dvren__now_ms();
 
     if (png) {
         dvren_tensor rgb, alpha;
@@ -713,7 +937,51 @@ int main(int argc, char** argv)
         }
         dvren_log(S.ctx, DVREN_LOG_INFO, DVREN_TAG_STEP, "wrote %s_{rgb,alpha,depth,transmittance,hit,samples}.npy", npy);
     }
-    rc = 0;
+    t_write = dvren__now_ms() - t_mark;
+    if (o.profile) {
+        /* per-stage milliseconds, the work done, and the peaks */
+        cJSON *pr = cJSON_CreateObject(), *st = cJSON_CreateObject();
+        dvren_tensor smp;
+        double samples = 0.0, rays = (double)pd.roi.w * pd.roi.h * (pd.spp ? pd.spp : 1);
+        uint64_t i, n;
+        int bad;
+        if (!pd.roi.w) rays = (double)pd.width * pd.height * (pd.spp ? pd.spp : 1);
+        if (dvren_framebuffer_output(fb, DVREN_OUTPUT_SAMPLES, &smp) == DVREN_OK)
+            for (i = 0, n = (uint64_t)dvren_tensor_numel(&smp); i < n; ++i) samples += ((const uint32_t*)smp.data)[i];
+        cJSON_AddStringToObject(pr, "scene", sf.name ? sf.name : "");
+        cJSON_AddStringToObject(pr, "device", dev);
+        if (dvren_context_device(S.ctx) == DVREN_DEVICE_CUDA) {
+            dvren_cuda_info ci;
+            dvren_cuda_memory cm;
+            if (dvren_cuda_get_info(S.ctx, &ci) == DVREN_OK) cJSON_AddStringToObject(pr, "gpu", ci.device_name);
+            if (dvren_cuda_memory_stats(S.ctx, &cm) == DVREN_OK) cJSON_AddNumberToObject(pr, "peak_device_bytes", (double)cm.peak);
+        }
+        cJSON_AddNumberToObject(pr, "threads", dvren_context_threads(S.ctx));
+        cJSON_AddNumberToObject(pr, "width", pd.width);
+        cJSON_AddNumberToObject(pr, "height", pd.height);
+        cJSON_AddNumberToObject(pr, "spp", pd.spp ? pd.spp : 1);
+        cJSON_AddNumberToObject(st, "context", t_context);
+        cJSON_AddNumberToObject(st, "stages", t_stages);
+        cJSON_AddNumberToObject(st, "scene", t_scene);
+        cJSON_AddNumberToObject(st, "framebuffer", t_fb);
+        cJSON_AddNumberToObject(st, "render", t_render);
+        cJSON_AddNumberToObject(st, "readback", t_read);
+        cJSON_AddNumberToObject(st, "write", t_write);
+        cJSON_AddItemToObject(pr, "stages_ms", st);
+        cJSON_AddStringToObject(pr, "stages_note",
+                                "context: device and driver; stages: plugins loaded, files read, instances created; "
+                                "scene: buffers placed (uploaded) and kernels compiled; render: until the device is done");
+        cJSON_AddNumberToObject(pr, "rays", rays);
+        cJSON_AddNumberToObject(pr, "samples", samples);
+        cJSON_AddNumberToObject(pr, "rays_per_s", t_render > 0 ? rays / (t_render * 1e-3) : 0.0);
+        cJSON_AddNumberToObject(pr, "samples_per_s", t_render > 0 ? samples / (t_render * 1e-3) : 0.0);
+        cJSON_AddNumberToObject(pr, "peak_host_bytes", dr_peak_host_bytes());
+        bad = dr_write_json(&S, o.profile, pr, "--profile");
+        cJSON_Delete(pr);
+        if (bad) goto done;
+        snprintf(written[nwritten++], DR_PATH, "%s", o.profile);
+    }
+    rc = differs ? 3 : 0;
 done:
     /* all or nothing: a failed run removes what it wrote */
     if (rc != 0)
@@ -723,5 +991,7 @@ done:
     dvren_scene_destroy(scene);
     dvren_scenefile_free(&sf);
     dvren_context_destroy(S.ctx);
+    cJSON_Delete(replay);
+    free(replay_text);
     return rc;
 }
