@@ -804,6 +804,61 @@ typedef const dvren_plugin_table* (*dvren_plugin_entry_fn)(uint32_t host_abi_ver
  * compile); hosts never call it by name, they look it up with dlsym. */
 DVREN_PLUGIN_EXPORT const dvren_plugin_table* dvren_plugin_entry(uint32_t host_abi_version);
 
+/* ---- the plugin skeleton (ABI 1.2) -------------------------------------------
+ * What every plugin library writes the same way, so the shipped plugins and
+ * docs/plugins.md look alike:
+ *
+ *   #include "dvren.h"
+ *   #include "my_device.h"                 per-sample code in float32 ...
+ *   #undef DVREN_PREC_BITS
+ *   #define DVREN_PREC_BITS 64
+ *   #include "my_device.h"                 ... and float64 (gradient checker)
+ *   #undef DVREN_PREC_BITS
+ *   #define DVREN_PREC_BITS 32
+ *
+ *   static const dvren_param_desc my_params[] = {
+ *       DVREN_PARAM(.type = DVREN_PARAM_FLOAT, .name = "radius", ...),
+ *   };
+ *   ... create, destroy, describe, bind (and bind_gradients) ...
+ *   static const dvren_field_iface my_field = {.struct_size = sizeof(dvren_field_iface),
+ *                                              DVREN_ENTRY2(eval, my_eval)};
+ *   DVREN_PLUGIN_INTERFACES(my_get_interface, my_inst, DVREN_IFACE_FIELD, my_field)
+ *   static const dvren_plugin_desc my_desc = {.struct_size = sizeof(dvren_plugin_desc), ...,
+ *                                             .get_interface = my_get_interface};
+ *   DVREN_PLUGIN_LIBRARY(&my_desc)
+ */
+
+/* One entry of a parameter schema, its struct_size filled in. */
+#define DVREN_PARAM(...) {.struct_size = sizeof(dvren_param_desc), __VA_ARGS__}
+
+/* 1 when the interface id asked for is want (a plugin's get_interface). */
+static inline int dvren_iface_is(const char* id, const char* want)
+{
+    while (*id && *id == *want) ++id, ++want;
+    return *id == *want;
+}
+
+/* get_interface of a stage plugin: its instance interface and its kind's
+ * interface (DVREN_IFACE_FIELD, _SHADER or _SAMPLER); NULL for other ids. */
+#define DVREN_PLUGIN_INTERFACES(fn, instance_iface, kind_id, kind_iface) \
+    static const void* fn(const char* id)                                  \
+    {                                                                      \
+        if (dvren_iface_is(id, DVREN_IFACE_INSTANCE)) return &(instance_iface); \
+        if (dvren_iface_is(id, kind_id)) return &(kind_iface);             \
+        return NULL;                                                       \
+    }
+
+/* The library's one exported symbol, listing its plugins' descriptors
+ * (pointers to dvren_plugin_desc); it declines a host of another major ABI. */
+#define DVREN_PLUGIN_LIBRARY(...)                                                                             \
+    DVREN_PLUGIN_EXPORT const dvren_plugin_table* dvren_plugin_entry(uint32_t host_abi_version)              \
+    {                                                                                                         \
+        static const dvren_plugin_desc* const list_[] = {__VA_ARGS__};                                        \
+        static const dvren_plugin_table table_ = {sizeof(dvren_plugin_table), DVREN_ABI_VERSION,              \
+                                                  (uint32_t)(sizeof list_ / sizeof list_[0]), list_};         \
+        return (host_abi_version >> 16) == DVREN_ABI_MAJOR ? &table_ : NULL;                                  \
+    }
+
 /* Loads a plugin library by path, or by name (finds <name>.so / .dll on the
  * search path: desc.plugin_path, then $DVREN_PLUGIN_PATH, then the
  * executable's folder and its plugins/ subfolder) and registers every plugin

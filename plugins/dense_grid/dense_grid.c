@@ -15,55 +15,53 @@
 #include <stdio.h>
 #include <string.h>
 
-#define P_(...) {.struct_size = sizeof(dvren_param_desc), __VA_ARGS__}
 static const dvren_param_desc dg_params[] = {
-    P_(.type = DVREN_PARAM_PATH, .name = "file", .unit = "",
+    DVREN_PARAM(.type = DVREN_PARAM_PATH, .name = "file", .unit = "",
        .doc = "volume file: .npy, .npz, .nrrd/.nhdr, .mhd/.mha, .dat (QVis), .vtk (legacy), or raw with dims and dtype"),
-    P_(.type = DVREN_PARAM_ENUM, .name = "format", .enum_values = "auto|raw|npy|npz|nrrd|mhd|dat|vtk", .default_string = "auto",
+    DVREN_PARAM(.type = DVREN_PARAM_ENUM, .name = "format", .enum_values = "auto|raw|npy|npz|nrrd|mhd|dat|vtk", .default_string = "auto",
        .doc = "file format; auto: from the extension", .unit = ""),
-    P_(.type = DVREN_PARAM_ENUM, .name = "generator", .enum_values = "none|marschner_lobb|peer|constant", .default_string = "none",
+    DVREN_PARAM(.type = DVREN_PARAM_ENUM, .name = "generator", .enum_values = "none|marschner_lobb|peer|constant", .default_string = "none",
        .doc = "procedural volume instead of a file: marschner_lobb (1 channel), peer (bench workload, 4 channels), "
               "constant (the values of fill; the start of a fit)", .unit = ""),
-    P_(.type = DVREN_PARAM_FLOATS, .name = "fill", .count_min = 1, .count_max = DVREN_MAX_CHANNELS,
+    DVREN_PARAM(.type = DVREN_PARAM_FLOATS, .name = "fill", .count_min = 1, .count_max = DVREN_MAX_CHANNELS,
        .doc = "generator constant: one value per channel (default [0])", .unit = ""),
-    P_(.type = DVREN_PARAM_TENSOR, .name = "data", .unit = "",
+    DVREN_PARAM(.type = DVREN_PARAM_TENSOR, .name = "data", .unit = "",
        .doc = "voxels from memory, shape (Z, Y, X) or (Z, Y, X, C), f32/f16/u8/u16/u32, contiguous (copied)"),
-    P_(.type = DVREN_PARAM_FLOATS, .name = "dims", .count_min = 3, .count_max = 3, .flags = DVREN_PARAM_HAS_MIN | DVREN_PARAM_HAS_MAX,
+    DVREN_PARAM(.type = DVREN_PARAM_FLOATS, .name = "dims", .count_min = 3, .count_max = 3, .flags = DVREN_PARAM_HAS_MIN | DVREN_PARAM_HAS_MAX,
        .min_value = 1, .max_value = 1 << 20, .doc = "raw files and generators: [X, Y, Z] voxels (generators: default 64^3)", .unit = "voxels"),
-    P_(.type = DVREN_PARAM_ENUM, .name = "dtype", .enum_values = "u8|i8|u16|i16|u32|i32|f16|f32|f64",
+    DVREN_PARAM(.type = DVREN_PARAM_ENUM, .name = "dtype", .enum_values = "u8|i8|u16|i16|u32|i32|f16|f32|f64",
        .doc = "raw files: element type", .unit = ""),
-    P_(.type = DVREN_PARAM_ENUM, .name = "endian", .enum_values = "little|big", .default_string = "little",
+    DVREN_PARAM(.type = DVREN_PARAM_ENUM, .name = "endian", .enum_values = "little|big", .default_string = "little",
        .doc = "raw files: byte order", .unit = ""),
-    P_(.type = DVREN_PARAM_INT, .name = "header_bytes", .flags = DVREN_PARAM_HAS_MIN, .min_value = 0,
+    DVREN_PARAM(.type = DVREN_PARAM_INT, .name = "header_bytes", .flags = DVREN_PARAM_HAS_MIN, .min_value = 0,
        .doc = "raw files: bytes to skip before the data", .unit = "bytes"),
-    P_(.type = DVREN_PARAM_INT, .name = "channels", .default_number = 1, .flags = DVREN_PARAM_HAS_MIN | DVREN_PARAM_HAS_MAX,
+    DVREN_PARAM(.type = DVREN_PARAM_INT, .name = "channels", .default_number = 1, .flags = DVREN_PARAM_HAS_MIN | DVREN_PARAM_HAS_MAX,
        .min_value = 1, .max_value = DVREN_MAX_CHANNELS, .doc = "raw files: channels per voxel, interleaved (channel fastest)", .unit = ""),
-    P_(.type = DVREN_PARAM_ENUM, .name = "storage", .enum_values = "auto|u8|u16|f32", .default_string = "auto",
+    DVREN_PARAM(.type = DVREN_PARAM_ENUM, .name = "storage", .enum_values = "auto|u8|u16|f32", .default_string = "auto",
        .doc = "voxel storage; auto keeps integers exact (i16 as u16 + offset) and floats as f32; u8/u16 quantise", .unit = ""),
-    P_(.type = DVREN_PARAM_FLOAT, .name = "value_scale", .default_number = 1.0,
+    DVREN_PARAM(.type = DVREN_PARAM_FLOAT, .name = "value_scale", .default_number = 1.0,
        .doc = "value = file value * value_scale + value_offset (e.g. CT rescale slope)", .unit = ""),
-    P_(.type = DVREN_PARAM_FLOAT, .name = "value_offset", .default_number = 0.0,
+    DVREN_PARAM(.type = DVREN_PARAM_FLOAT, .name = "value_offset", .default_number = 0.0,
        .doc = "value = file value * value_scale + value_offset (e.g. CT rescale intercept)", .unit = ""),
-    P_(.type = DVREN_PARAM_FLOATS, .name = "spacing", .count_min = 3, .count_max = 3,
+    DVREN_PARAM(.type = DVREN_PARAM_FLOATS, .name = "spacing", .count_min = 3, .count_max = 3,
        .flags = DVREN_PARAM_HAS_MIN | DVREN_PARAM_MIN_EXCLUSIVE, .min_value = 0, .doc = "voxel spacing [x, y, z], overrides the file's", .unit = "physical units"),
-    P_(.type = DVREN_PARAM_FLOATS, .name = "bbox", .count_min = 6, .count_max = 6,
+    DVREN_PARAM(.type = DVREN_PARAM_FLOATS, .name = "bbox", .count_min = 6, .count_max = 6,
        .doc = "world box [xmin, ymin, zmin, xmax, ymax, zmax]; overrides fit", .unit = "world units"),
-    P_(.type = DVREN_PARAM_ENUM, .name = "fit", .enum_values = "unit|physical", .default_string = "unit",
+    DVREN_PARAM(.type = DVREN_PARAM_ENUM, .name = "fit", .enum_values = "unit|physical", .default_string = "unit",
        .doc = "world box: unit = centred, longest side 2 (spacing keeps the aspect); physical = centred, spacing units", .unit = ""),
-    P_(.type = DVREN_PARAM_STRING, .name = "array", .unit = "",
+    DVREN_PARAM(.type = DVREN_PARAM_STRING, .name = "array", .unit = "",
        .doc = ".npz files: the member to load, with or without .npy (default: the first .npy member)"),
     /* 8 GiB: a 2048^3 u8 volume still loads, yet a header that lies (or a
      * typo in generator dims) fails at once instead of swapping the machine
      * to death; loading holds the file's voxels and the stored copy at once,
      * each checked against this */
-    P_(.type = DVREN_PARAM_INT, .name = "max_bytes", .default_number = 8589934592.0,
+    DVREN_PARAM(.type = DVREN_PARAM_INT, .name = "max_bytes", .default_number = 8589934592.0,
        .flags = DVREN_PARAM_HAS_MIN, .min_value = 1, .unit = "bytes",
        .doc = "largest voxel array a file, generator or storage conversion may allocate; larger is an error before "
               "allocating (default 8 GiB)"),
-    P_(.type = DVREN_PARAM_ENUM, .name = "centering", .enum_values = "node|cell", .default_string = "node",
+    DVREN_PARAM(.type = DVREN_PARAM_ENUM, .name = "centering", .enum_values = "node|cell", .default_string = "node",
        .doc = "node: voxel centres on the box faces (VTK points, align_corners); cell: voxels fill the box", .unit = ""),
 };
-#undef P_
 
 typedef struct dg_instance {
     dense_grid_block block;
@@ -444,12 +442,7 @@ static const dvren_field_iface dg_field = {.struct_size = sizeof(dvren_field_ifa
                                            DVREN_ENTRY2(eval_channel, dense_grid_eval_channel),
                                            DVREN_ENTRY2(eval_bwd, dense_grid_eval_bwd)};
 
-static const void* dg_get_interface(const char* id)
-{
-    if (strcmp(id, DVREN_IFACE_INSTANCE) == 0) return &dg_inst;
-    if (strcmp(id, DVREN_IFACE_FIELD) == 0) return &dg_field;
-    return NULL;
-}
+DVREN_PLUGIN_INTERFACES(dg_get_interface, dg_inst, DVREN_IFACE_FIELD, dg_field)
 
 static const dvren_plugin_desc dg_desc = {
     .struct_size = sizeof(dvren_plugin_desc),
@@ -463,9 +456,4 @@ static const dvren_plugin_desc dg_desc = {
     .get_interface = dg_get_interface,
 };
 
-DVREN_PLUGIN_EXPORT const dvren_plugin_table* dvren_plugin_entry(uint32_t host_abi_version)
-{
-    static const dvren_plugin_desc* const list[] = {&dg_desc};
-    static const dvren_plugin_table table = {sizeof(dvren_plugin_table), DVREN_ABI_VERSION, 1, list};
-    return (host_abi_version >> 16) == DVREN_ABI_MAJOR ? &table : NULL;
-}
+DVREN_PLUGIN_LIBRARY(&dg_desc)

@@ -12,47 +12,45 @@
 #include <stdio.h>
 #include <string.h>
 
-#define P_(...) {.struct_size = sizeof(dvren_param_desc), __VA_ARGS__}
 static const dvren_param_desc ea_params[] = {
-    P_(.type = DVREN_PARAM_ENUM, .name = "mode", .enum_values = "auto|channels|transfer_function", .default_string = "auto",
+    DVREN_PARAM(.type = DVREN_PARAM_ENUM, .name = "mode", .enum_values = "auto|channels|transfer_function", .default_string = "auto",
        .doc = "auto: transfer_function when tf_opacity is given, else channels", .unit = ""),
-    P_(.type = DVREN_PARAM_FLOAT, .name = "sigma_scale", .default_number = 1.0, .flags = DVREN_PARAM_HAS_MIN, .min_value = 0.0,
+    DVREN_PARAM(.type = DVREN_PARAM_FLOAT, .name = "sigma_scale", .default_number = 1.0, .flags = DVREN_PARAM_HAS_MIN, .min_value = 0.0,
        .doc = "density = sigma_scale * activation(raw) or sigma_scale * tf opacity", .unit = "1/world unit"),
-    P_(.type = DVREN_PARAM_ENUM, .name = "activation", .enum_values = "relu|softplus|exp", .default_string = "relu",
+    DVREN_PARAM(.type = DVREN_PARAM_ENUM, .name = "activation", .enum_values = "relu|softplus|exp", .default_string = "relu",
        .doc = "channels mode: density activation of the raw density channel", .unit = ""),
-    P_(.type = DVREN_PARAM_INT, .name = "density_channel", .flags = DVREN_PARAM_HAS_MIN | DVREN_PARAM_HAS_MAX,
+    DVREN_PARAM(.type = DVREN_PARAM_INT, .name = "density_channel", .flags = DVREN_PARAM_HAS_MIN | DVREN_PARAM_HAS_MAX,
        .min_value = 0, .max_value = DVREN_MAX_CHANNELS - 1, .doc = "channels mode: channel holding raw density", .unit = ""),
-    P_(.type = DVREN_PARAM_INT, .name = "color_channel", .default_number = 1, .flags = DVREN_PARAM_HAS_MIN | DVREN_PARAM_HAS_MAX,
+    DVREN_PARAM(.type = DVREN_PARAM_INT, .name = "color_channel", .default_number = 1, .flags = DVREN_PARAM_HAS_MIN | DVREN_PARAM_HAS_MAX,
        .min_value = 0, .max_value = DVREN_MAX_CHANNELS - 3, .doc = "channels mode: first of the three colour channels", .unit = ""),
-    P_(.type = DVREN_PARAM_ENUM, .name = "color_activation", .enum_values = "clamp|sigmoid", .default_string = "clamp",
+    DVREN_PARAM(.type = DVREN_PARAM_ENUM, .name = "color_activation", .enum_values = "clamp|sigmoid", .default_string = "clamp",
        .doc = "channels mode: colour = clamp(channel, 0, 1) or sigmoid(channel) (for fitting: no dead zones)", .unit = ""),
-    P_(.type = DVREN_PARAM_INT, .name = "scalar_channel", .flags = DVREN_PARAM_HAS_MIN | DVREN_PARAM_HAS_MAX,
+    DVREN_PARAM(.type = DVREN_PARAM_INT, .name = "scalar_channel", .flags = DVREN_PARAM_HAS_MIN | DVREN_PARAM_HAS_MAX,
        .min_value = 0, .max_value = DVREN_MAX_CHANNELS - 1, .doc = "transfer_function mode: channel the transfer function reads", .unit = ""),
-    P_(.type = DVREN_PARAM_FLOATS, .name = "tf_opacity", .stride = 2, .count_max = 2 * EA_MAX_POINTS,
+    DVREN_PARAM(.type = DVREN_PARAM_FLOATS, .name = "tf_opacity", .stride = 2, .count_max = 2 * EA_MAX_POINTS,
        .doc = "opacity control points [value, opacity, ...], values non-decreasing, opacity >= 0", .unit = "field value units"),
-    P_(.type = DVREN_PARAM_FLOATS, .name = "tf_color", .stride = 4, .count_max = 4 * EA_MAX_POINTS,
+    DVREN_PARAM(.type = DVREN_PARAM_FLOATS, .name = "tf_color", .stride = 4, .count_max = 4 * EA_MAX_POINTS,
        .doc = "colour control points [value, r, g, b, ...], values non-decreasing; none: white", .unit = "field value units"),
-    P_(.type = DVREN_PARAM_ENUM, .name = "opacity", .enum_values = "density|per_step", .default_string = "density",
+    DVREN_PARAM(.type = DVREN_PARAM_ENUM, .name = "opacity", .enum_values = "density|per_step", .default_string = "density",
        .doc = "transfer_function mode: tf opacity times sigma_scale is the density, or the opacity of one reference step "
               "(opacity correction: the image does not change with the step)", .unit = ""),
-    P_(.type = DVREN_PARAM_FLOAT, .name = "reference_step", .flags = DVREN_PARAM_HAS_MIN, .min_value = 0.0,
+    DVREN_PARAM(.type = DVREN_PARAM_FLOAT, .name = "reference_step", .flags = DVREN_PARAM_HAS_MIN, .min_value = 0.0,
        .doc = "opacity per_step: the step the tf opacity is for; 0: each sample's own step", .unit = "world units"),
-    P_(.type = DVREN_PARAM_BOOL, .name = "shading", .doc = "gradient (central difference) Lambert/Blinn-Phong shading", .unit = ""),
-    P_(.type = DVREN_PARAM_INT, .name = "gradient_channel", .flags = DVREN_PARAM_HAS_MIN | DVREN_PARAM_HAS_MAX,
+    DVREN_PARAM(.type = DVREN_PARAM_BOOL, .name = "shading", .doc = "gradient (central difference) Lambert/Blinn-Phong shading", .unit = ""),
+    DVREN_PARAM(.type = DVREN_PARAM_INT, .name = "gradient_channel", .flags = DVREN_PARAM_HAS_MIN | DVREN_PARAM_HAS_MAX,
        .min_value = 0, .max_value = DVREN_MAX_CHANNELS - 1,
        .doc = "shading: channel whose gradient gives the normal (default: scalar or density channel)", .unit = ""),
-    P_(.type = DVREN_PARAM_FLOATS, .name = "light_dir", .count_min = 3, .count_max = 3,
+    DVREN_PARAM(.type = DVREN_PARAM_FLOATS, .name = "light_dir", .count_min = 3, .count_max = 3,
        .doc = "shading: direction from the volume toward the light (world); none: headlight", .unit = ""),
-    P_(.type = DVREN_PARAM_FLOAT, .name = "ambient", .default_number = 0.3, .flags = DVREN_PARAM_HAS_MIN, .min_value = 0,
+    DVREN_PARAM(.type = DVREN_PARAM_FLOAT, .name = "ambient", .default_number = 0.3, .flags = DVREN_PARAM_HAS_MIN, .min_value = 0,
        .doc = "shading: ambient term", .unit = ""),
-    P_(.type = DVREN_PARAM_FLOAT, .name = "diffuse", .default_number = 0.7, .flags = DVREN_PARAM_HAS_MIN, .min_value = 0,
+    DVREN_PARAM(.type = DVREN_PARAM_FLOAT, .name = "diffuse", .default_number = 0.7, .flags = DVREN_PARAM_HAS_MIN, .min_value = 0,
        .doc = "shading: Lambert term", .unit = ""),
-    P_(.type = DVREN_PARAM_FLOAT, .name = "specular", .default_number = 0.0, .flags = DVREN_PARAM_HAS_MIN, .min_value = 0,
+    DVREN_PARAM(.type = DVREN_PARAM_FLOAT, .name = "specular", .default_number = 0.0, .flags = DVREN_PARAM_HAS_MIN, .min_value = 0,
        .doc = "shading: Blinn-Phong specular term", .unit = ""),
-    P_(.type = DVREN_PARAM_FLOAT, .name = "shininess", .default_number = 32.0, .flags = DVREN_PARAM_HAS_MIN | DVREN_PARAM_HAS_MAX,
+    DVREN_PARAM(.type = DVREN_PARAM_FLOAT, .name = "shininess", .default_number = 32.0, .flags = DVREN_PARAM_HAS_MIN | DVREN_PARAM_HAS_MAX,
        .min_value = 1, .max_value = 4096, .doc = "shading: specular exponent", .unit = ""),
 };
-#undef P_
 
 typedef struct ea_instance {
     ea_block block;
@@ -245,12 +243,7 @@ static const dvren_shader_iface ea_shader = {.struct_size = sizeof(dvren_shader_
                                              DVREN_ENTRY2(density_dt, emission_absorption_density_dt),
                                              DVREN_ENTRY2(density_dt_bwd, emission_absorption_density_dt_bwd)};
 
-static const void* ea_get_interface(const char* id)
-{
-    if (strcmp(id, DVREN_IFACE_INSTANCE) == 0) return &ea_inst;
-    if (strcmp(id, DVREN_IFACE_SHADER) == 0) return &ea_shader;
-    return NULL;
-}
+DVREN_PLUGIN_INTERFACES(ea_get_interface, ea_inst, DVREN_IFACE_SHADER, ea_shader)
 
 static const dvren_plugin_desc ea_desc = {
     .struct_size = sizeof(dvren_plugin_desc),
@@ -264,9 +257,4 @@ static const dvren_plugin_desc ea_desc = {
     .get_interface = ea_get_interface,
 };
 
-DVREN_PLUGIN_EXPORT const dvren_plugin_table* dvren_plugin_entry(uint32_t host_abi_version)
-{
-    static const dvren_plugin_desc* const list[] = {&ea_desc};
-    static const dvren_plugin_table table = {sizeof(dvren_plugin_table), DVREN_ABI_VERSION, 1, list};
-    return (host_abi_version >> 16) == DVREN_ABI_MAJOR ? &table : NULL;
-}
+DVREN_PLUGIN_LIBRARY(&ea_desc)

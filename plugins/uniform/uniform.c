@@ -14,12 +14,13 @@
  * threshold belong to the plan (dvren_plan_desc); the sampler only decides
  * where within each step its sample sits. */
 static const dvren_param_desc uniform_params[] = {
-    {.struct_size = sizeof(dvren_param_desc), .type = DVREN_PARAM_BOOL, .name = "jitter", .default_number = 1,
-     .doc = "offset each ray's samples by one random fraction of a step (fine noise instead of wood-grain bands)",
-     .unit = ""},
-    {.struct_size = sizeof(dvren_param_desc), .type = DVREN_PARAM_INT, .name = "max_samples",
-     .doc = "most samples per ray; longer rays are sampled evenly with this many", .unit = "",
-     .flags = DVREN_PARAM_HAS_MIN | DVREN_PARAM_HAS_MAX, .default_number = 65536, .min_value = 1, .max_value = 1 << 24},
+    DVREN_PARAM(.type = DVREN_PARAM_BOOL, .name = "jitter", .default_number = 1,
+                .doc = "offset each ray's samples by one random fraction of a step (fine noise instead of wood-grain bands)",
+                .unit = ""),
+    DVREN_PARAM(.type = DVREN_PARAM_INT, .name = "max_samples",
+                .doc = "most samples per ray; longer rays are sampled evenly with this many", .unit = "",
+                .flags = DVREN_PARAM_HAS_MIN | DVREN_PARAM_HAS_MAX, .default_number = 65536, .min_value = 1,
+                .max_value = 1 << 24),
 };
 
 static dvren_status uniform_create(const dvren_host* h, const dvren_params* p, void** out)
@@ -57,12 +58,7 @@ static const dvren_instance_iface uniform_inst = {.struct_size = sizeof(dvren_in
 static const dvren_sampler_iface uniform_sampler = {.struct_size = sizeof(dvren_sampler_iface),
                                                     DVREN_ENTRY2(begin, uniform_begin), DVREN_ENTRY2(next, uniform_next)};
 
-static const void* uniform_get_interface(const char* id)
-{
-    if (strcmp(id, DVREN_IFACE_INSTANCE) == 0) return &uniform_inst;
-    if (strcmp(id, DVREN_IFACE_SAMPLER) == 0) return &uniform_sampler;
-    return NULL;
-}
+DVREN_PLUGIN_INTERFACES(uniform_get_interface, uniform_inst, DVREN_IFACE_SAMPLER, uniform_sampler)
 
 static const dvren_plugin_desc uniform_desc = {
     .struct_size = sizeof(dvren_plugin_desc),
@@ -76,9 +72,4 @@ static const dvren_plugin_desc uniform_desc = {
     .get_interface = uniform_get_interface,
 };
 
-DVREN_PLUGIN_EXPORT const dvren_plugin_table* dvren_plugin_entry(uint32_t host_abi_version)
-{
-    static const dvren_plugin_desc* const list[] = {&uniform_desc};
-    static const dvren_plugin_table table = {sizeof(dvren_plugin_table), DVREN_ABI_VERSION, 1, list};
-    return (host_abi_version >> 16) == DVREN_ABI_MAJOR ? &table : NULL;
-}
+DVREN_PLUGIN_LIBRARY(&uniform_desc)
