@@ -173,6 +173,20 @@ static inline dvren_stage* th_stage(dvren_context* ctx, dvren_plugin_kind kind, 
     return s;
 }
 
+/* CRC-32 (ISO-HDLC / zip / zlib's, reflected polynomial 0xEDB88320), bit
+ * by bit: the tests' own, independent of the code under test. */
+static inline uint32_t th_crc32(const unsigned char* p, size_t n)
+{
+    uint32_t c = 0xFFFFFFFFu;
+    size_t i;
+    int k;
+    for (i = 0; i < n; ++i) {
+        c ^= p[i];
+        for (k = 0; k < 8; ++k) c = (c >> 1) ^ (0xEDB88320u & (0u - (c & 1u)));
+    }
+    return ~c;
+}
+
 /* The uniform sampler, jitter on or off. */
 static inline dvren_stage* th_uniform_sampler(dvren_context* ctx, int jitter)
 {

@@ -845,19 +845,6 @@ TEST(checkpoint_resumes_exactly)
     }
 }
 
-/* CRC-32 (ISO-HDLC) written out here, independent of dvren's own */
-static uint32_t t_crc32(const unsigned char* p, size_t n)
-{
-    uint32_t c = 0xFFFFFFFFu;
-    size_t i;
-    int k;
-    for (i = 0; i < n; ++i) {
-        c ^= p[i];
-        for (k = 0; k < 8; ++k) c = (c & 1u) ? (c >> 1) ^ 0xEDB88320u : c >> 1;
-    }
-    return ~c;
-}
-
 /* A crafted file with a valid CRC: optimizer numbers that a cast would
  * turn into undefined behaviour (-1 or 1e300 into an integer, NaN into a
  * learning-rate scale) are FORMAT errors that name the setting, and the
@@ -910,7 +897,7 @@ TEST(checkpoint_crafted_optimizer_entry)
         dvren_status st;
         memcpy(&keep, bytes + at + 8 * (size_t)cases[c].slot, 8);
         memcpy(bytes + at + 8 * (size_t)cases[c].slot, &cases[c].value, 8);
-        crc = t_crc32(bytes, (size_t)size - 4);
+        crc = th_crc32(bytes, (size_t)size - 4);
         memcpy(bytes + size - 4, &crc, 4); /* little-endian host */
         f = fopen(bad, "wb");
         fwrite(bytes, 1, (size_t)size, f);

@@ -243,18 +243,6 @@ static void tl_le(tl_buf* b, uint32_t x, int bytes)
     tl_put(b, e, (size_t)bytes);
 }
 
-/* CRC-32 of the zip format (ISO 3309, reflected polynomial 0xEDB88320), bit by bit */
-static uint32_t tl_crc32(const unsigned char* p, size_t n)
-{
-    uint32_t c = 0xFFFFFFFFu;
-    size_t i;
-    int k;
-    for (i = 0; i < n; ++i) {
-        c ^= p[i];
-        for (k = 0; k < 8; ++k) c = (c >> 1) ^ (0xEDB88320u & (0u - (c & 1u)));
-    }
-    return ~c;
-}
 
 typedef struct tl_member {
     const char* name;
@@ -291,7 +279,7 @@ static void tl_zip(tl_buf* b, const tl_member* m, int count)
         csize[i] = (uint32_t)d.n;
         tl_put(b, "PK\3\4", 4);
         tl_le(b, 20, 2), tl_le(b, 0, 2), tl_le(b, (uint32_t)m[i].method, 2), tl_le(b, 0, 2), tl_le(b, 0x21, 2);
-        tl_le(b, tl_crc32(m[i].data, m[i].n), 4), tl_le(b, csize[i], 4), tl_le(b, (uint32_t)m[i].n, 4);
+        tl_le(b, th_crc32(m[i].data, m[i].n), 4), tl_le(b, csize[i], 4), tl_le(b, (uint32_t)m[i].n, 4);
         tl_le(b, (uint32_t)strlen(m[i].name), 2), tl_le(b, 0, 2);
         tl_put(b, m[i].name, strlen(m[i].name));
         tl_put(b, d.p, d.n);
@@ -301,7 +289,7 @@ static void tl_zip(tl_buf* b, const tl_member* m, int count)
     for (i = 0; i < count; ++i) {
         tl_put(b, "PK\1\2", 4);
         tl_le(b, 20, 2), tl_le(b, 20, 2), tl_le(b, 0, 2), tl_le(b, (uint32_t)m[i].method, 2), tl_le(b, 0, 2);
-        tl_le(b, 0x21, 2), tl_le(b, tl_crc32(m[i].data, m[i].n), 4), tl_le(b, csize[i], 4);
+        tl_le(b, 0x21, 2), tl_le(b, th_crc32(m[i].data, m[i].n), 4), tl_le(b, csize[i], 4);
         tl_le(b, (uint32_t)m[i].n, 4), tl_le(b, (uint32_t)strlen(m[i].name), 2), tl_le(b, 0, 2), tl_le(b, 0, 2);
         tl_le(b, 0, 2), tl_le(b, 0, 2), tl_le(b, 0, 4), tl_le(b, offsets[i], 4);
         tl_put(b, m[i].name, strlen(m[i].name));
@@ -1413,7 +1401,7 @@ TEST(nrrd_pattern_limits)
     tl_save(&b, tl_path(path, sizeof path, "longlist.nhdr"));
     EXPECT_ERROR(tl_params(ctx, path, "f32", NULL, NULL), DVREN_ERROR_FORMAT, "longlist.nhdr", "longer than");
     tl_printf(&b, TL_NRRD_I16 "data file: ");
-    tl_put(&b, longname, 4080);
+    tl_put(&b, longname, 4092); /* with any folder of 4 characters or more, the join is too long */
     tl_printf(&b, "%%d 1 2 1\n");
     tl_save(&b, tl_path(path, sizeof path, "longjoin.nhdr"));
     EXPECT_ERROR(tl_params(ctx, path, "f32", NULL, NULL), DVREN_ERROR_FORMAT, "longjoin.nhdr", "longer than");

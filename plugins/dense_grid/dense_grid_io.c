@@ -1273,6 +1273,20 @@ typedef struct dg_member {
 
 /* Reads exactly n bytes of the member into dst: 0, or -1 when the data end
  * early or do not inflate. */
+/* Tops up zlib's input from the member's compressed bytes when it has run
+ * dry. 0, or -1 on a read error. */
+static int dg_member_refill(dg_member* m)
+{
+    if (m->z.avail_in == 0 && m->in_left) {
+        size_t k = m->in_left < sizeof m->in ? (size_t)m->in_left : sizeof m->in;
+        if (fread(m->in, 1, k, m->f) != k) return -1;
+        m->in_left -= k;
+        m->z.next_in = m->in;
+        m->z.avail_in = (uInt)k;
+    }
+    return 0;
+}
+
 static int dg_member_read(dg_member* m, unsigned char* dst, size_t n)
 {
     unsigned char* start = dst;
@@ -1286,13 +1300,7 @@ static int dg_member_read(dg_member* m, unsigned char* dst, size_t n)
             /* zlib counts in uInt: at most 1 GiB per call */
             uInt chunk = n > (1u << 30) ? (1u << 30) : (uInt)n;
             if (m->ended) return -1;
-            if (m->z.avail_in == 0 && m->in_left) {
-                size_t k = m->in_left < sizeof m->in ? (size_t)m->in_left : sizeof m->in;
-                if (fread(m->in, 1, k, m->f) != k) return -1;
-                m->in_left -= k;
-                m->z.next_in = m->in;
-                m->z.avail_in = (uInt)k;
-            }
+            if (dg_member_refill(m)) return -1;
             m->z.next_out = dst;
             m->z.avail_out = chunk;
             r = inflate(&m->z, Z_NO_FLUSH);
@@ -1315,13 +1323,7 @@ static int dg_member_end(dg_member* m)
     if (!m->deflated || m->ended) return 0;
     for (;;) {
         int r;
-        if (m->z.avail_in == 0 && m->in_left) {
-            size_t k = m->in_left < sizeof m->in ? (size_t)m->in_left : sizeof m->in;
-            if (fread(m->in, 1, k, m->f) != k) return -1;
-            m->in_left -= k;
-            m->z.next_in = m->in;
-            m->z.avail_in = (uInt)k;
-        }
+        if (dg_member_refill(m)) return -1;
         m->z.next_out = &extra;
         m->z.avail_out = 1;
         r = inflate(&m->z, Z_NO_FLUSH);
