@@ -37,7 +37,7 @@ echo "${DVREN_COMMIT:-$(git rev-parse --short HEAD 2>/dev/null || echo unknown)}
 # ---------------------------------------------------------------- build
 say "build"
 for p in dense_grid emission_absorption uniform; do
-  cc $CFLAGS -shared -fPIC -fvisibility=hidden plugins/$p/*.c -o $B/plugins/$p.so -lm &
+  cc $CFLAGS -shared -fPIC -fvisibility=hidden plugins/$p/*.c -o $B/plugins/$p.so -lm -lz &  # dense_grid reads .npz with zlib
   cp plugins/$p/*_device.h $B/plugins/
 done
 for m in tests/mock_plugins/*.c; do
