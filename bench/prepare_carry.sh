@@ -11,7 +11,7 @@ C=.carry
 rm -rf $C
 mkdir -p $C/data $C/include/stb $C/include/cjson $C/src
 cp "$SHARED/peers/torch_dense_grid.py" $C/
-for d in ct_head mr_head hydrogen_atom iron_protein lego; do cp -r "$SHARED/data/$d" $C/data/; done
+for d in ct_head mr_head hydrogen_atom iron_protein lego stent; do cp -r "$SHARED/data/$d" $C/data/; done
 cp /usr/include/stb/stb_image_write.h /usr/include/stb/stb_image.h $C/include/stb/
 tarball=$(ls build*/third_party/cjson/cjson_*.orig.tar.gz 2>/dev/null | head -n 1 || true)
 if [ -z "$tarball" ]; then
