@@ -152,11 +152,15 @@ done
 #define DVREN_STAGES_ARG
 #define DVREN_FIELD_EVAL(P, p, out) dense_grid_eval((P), (p), (out))
 #define DVREN_FIELD_EVAL_CHANNEL(P, p, c) dense_grid_eval_channel((P), (p), (c))
-#define DVREN_SHADER_DENSITY(P, ch) emission_absorption_density((P), (ch))
+#define DVREN_SHADER_DENSITY(P, ch, dt) emission_absorption_density_dt((P), (ch), (dt))
 #define DVREN_SHADER_COLOR(P, ch, grad, dir, rgb) emission_absorption_color((P), (ch), (grad), (dir), (rgb))
 #define DVREN_SAMPLER_BEGIN(P, budget, o, d, t0, t1, rng, state) \
     uniform_begin((P), (budget), (o), (d), (t0), (t1), (rng), (state))
 #define DVREN_SAMPLER_NEXT(P, state, t, dt) uniform_next((P), (state), (t), (dt))
+#define DVREN_MARCH_BACKWARD
+#define DVREN_FIELD_EVAL_BWD(P, p, g) dense_grid_eval_bwd((P), (p), (g))
+#define DVREN_SHADER_DENSITY_BWD(P, ch, dt, g, dch) emission_absorption_density_dt_bwd((P), (ch), (dt), (g), (dch))
+#define DVREN_SHADER_COLOR_BWD(P, ch, gr, d, g, dch, dgr) emission_absorption_color_bwd((P), (ch), (gr), (d), (g), (dch), (dgr))
 #include "kernels/dvren_march.h"
 
 /* stands in for the fused kernel: makes every template function used */
@@ -167,7 +171,11 @@ void dvren_port_kernel(const dvren_march_args* A, uint32_t x, uint32_t y);
 #ifdef __cplusplus
 extern "C"
 #endif
-void dvren_port_kernel(const dvren_march_args* A, uint32_t x, uint32_t y) { dvren_render_pixel(A, x, y); }
+void dvren_port_kernel(const dvren_march_args* A, uint32_t x, uint32_t y)
+{
+    dvren_render_pixel(A, x, y);
+    dvren_backward_pixel(A, x, y);
+}
 EOF
 } > "$T/device.c"
 if have g++; then

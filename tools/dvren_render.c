@@ -20,6 +20,7 @@
  * dense_grid needs "storage": "f32" for its voxels to have a gradient). */
 #define _POSIX_C_SOURCE 200809L /* fileno, isatty, readlink, mkdir under -std=c11 */
 #define _XOPEN_SOURCE 700       /* realpath (replay records) */
+#include <limits.h>
 #define DVREN_IMPLEMENTATION
 #include "dvren.h"
 #define DVREN_CUDA_IMPLEMENTATION
@@ -599,6 +600,19 @@ static int dr_write_json(dr_state* S, const char* path, const cJSON* obj, const 
     return 0;
 }
 
+/* The absolute path of a folder: 1, or 0 when it cannot be resolved. */
+static int dr_abspath(const char* path, char* out, size_t cap)
+{
+#if defined(_WIN32)
+    return _fullpath(out, path, cap) != NULL;
+#else
+    char buf[PATH_MAX];
+    if (!realpath(path, buf) || strlen(buf) >= cap) return 0;
+    memcpy(out, buf, strlen(buf) + 1);
+    return 1;
+#endif
+}
+
 /* The library a stage's plugin came from ("" when unknown). */
 static const char* dr_stage_library(dvren_context* ctx, const dvren_stage* st)
 {
@@ -636,8 +650,7 @@ static cJSON* dr_replay_record(dr_state* S, const dvren_scenefile* sf, const dvr
         if (dvren_cuda_get_info(S->ctx, &ci) == DVREN_OK) cJSON_AddStringToObject(rec, "gpu", ci.device_name);
     }
     cJSON_AddStringToObject(rec, "scene_name", sf->name ? sf->name : "");
-    if (sf->dir[0] && realpath(sf->dir, buf)) strncat(buf, "/", sizeof buf - strlen(buf) - 1);
-    else if (!sf->dir[0] && getcwd(buf, sizeof buf)) strncat(buf, "/", sizeof buf - strlen(buf) - 1);
+    if (dr_abspath(sf->dir[0] ? sf->dir : ".", buf, sizeof buf)) strncat(buf, "/", sizeof buf - strlen(buf) - 1);
     else snprintf(buf, sizeof buf, "%s", sf->dir);
     cJSON_AddStringToObject(rec, "dir", buf);
     scene = cJSON_Duplicate(sf->root, 1);
