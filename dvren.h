@@ -547,9 +547,11 @@ typedef struct dvren_instance_info {
     uint32_t channels_used;             /* the shader reads channels 0 .. channels_used-1 */
     uint32_t needs_gradient;            /* 1: pass the gradient of gradient_channel to color() */
     uint32_t gradient_channel;
-    /* samplers (ABI 1.1 only; ignored for plugins built against 1.2 and
-     * later: the plan owns the threshold, dvren_plan_desc.min_transmittance) */
-    float min_transmittance;            /* stop a ray once T falls below this; 0: never */
+    /* samplers, deprecated (ABI 1.1): the plan owns the threshold
+     * (dvren_plan_desc.min_transmittance); a value > 0 here is used only
+     * where the plan leaves it to the default, so that samplers written
+     * against 1.1 keep their threshold */
+    float min_transmittance;            /* stop a ray once T falls below this; 0: not set */
     /* shaders: density() reads only channel density_channel. Then, with a
      * field that has eval_channel, the march evaluates that channel alone
      * first and the others only where sigma > 0 (empty samples are cheap). */
@@ -970,8 +972,8 @@ typedef struct dvren_plan_desc {
     const dvren_tensor* rays;
     /* Early ray termination: a ray stops once its transmittance T falls
      * below this, in [0, 1). 0: the default, 1e-4 (about 1/8 of an 8-bit
-     * level); negative: never. (A sampler built against plugin ABI 1.1 that
-     * reports its own min_transmittance keeps it when this is 0.) */
+     * level); negative: never. (A sampler written against plugin ABI 1.1
+     * that reports its own min_transmittance keeps it when this is 0.) */
     float min_transmittance;
 } dvren_plan_desc;
 
@@ -4057,22 +4059,26 @@ DVREN_API dvren_status dvren_framebuffer_output(const dvren_framebuffer* fb, uin
 }
 
 /* The plan's march budget and early-termination threshold, resolved once
- * for the sampler (dvren_plan_desc: the plan owns both). Samplers built
- * against ABI 1.1 get the plan's values as they are, as they always did:
- * 0 meant "your own", so they keep rendering the same images. */
+ * for the sampler (dvren_plan_desc: the plan owns both). The requests go
+ * to the sampler as the plan gives them (0: none) with the default step
+ * beside them, so a sampler written against ABI 1.1, which read "0" as
+ * "your own settings", still does. Its describe()d min_transmittance, the
+ * deprecated second owner of the threshold, counts only where the plan
+ * leaves the threshold to the default; a library built against 1.1 also
+ * keeps 1.1's meaning of 0 there (never). */
 static void dvren__march_budget(const dvren_scene* sc, const dvren_plan_desc* d, dvren_march_args* A)
 {
     const dvren_instance_info* fi = &sc->stage[0]->info;
-    const dvren__plugin_rec* sampler = sc->stage[2]->rec;
-    int abi11 = (sampler->abi_version & 0xFFFFu) < 2u;
+    float described = sc->stage[2]->info.min_transmittance;
+    int abi11 = (sc->stage[2]->rec->abi_version & 0xFFFFu) < 2u;
     A->budget.samples_per_ray = d->samples_per_ray;
     A->budget.voxel_world = fi->voxel_world;
     A->budget.step_world = d->step_world;
-    if (!abi11 && !d->samples_per_ray && !(d->step_world > 0.0f)) A->budget.step_world = 0.5f * fi->voxel_world;
+    A->budget.step_default = 0.5f * fi->voxel_world;
     if (d->min_transmittance > 0.0f) A->min_transmittance = d->min_transmittance;
     else if (d->min_transmittance < 0.0f) A->min_transmittance = 0.0f;
-    else if (abi11 && sc->stage[2]->info.min_transmittance > 0.0f) A->min_transmittance = sc->stage[2]->info.min_transmittance;
-    else A->min_transmittance = DVREN_DEFAULT_MIN_TRANSMITTANCE;
+    else if (described > 0.0f) A->min_transmittance = described;
+    else A->min_transmittance = abi11 ? 0.0f : DVREN_DEFAULT_MIN_TRANSMITTANCE;
 }
 
 /* Fills the plain-data arguments of the march template: the scene, the
@@ -6262,17 +6268,19 @@ DVREN__REAL_GEOM(double, dvren_double3, _64, )
 
 /* ---- what the stages see -------------------------------------------------------- */
 
-/* The march budget a sampler receives, owned by the plan and resolved by
- * the host (dvren_plan_desc): samples_per_ray > 0 asks for that many
- * samples over [t0, t1]; otherwise step_world > 0 is the step (the plan's,
- * or half the field's voxel_world when the plan gives none). A sampler
- * places its samples within this budget. (Samplers built against plugin
- * ABI 1.1 may see both zero: "use your own parameters".) */
+/* The march budget a sampler receives, owned by the plan
+ * (dvren_plan_desc): samples_per_ray > 0 asks for that many samples over
+ * [t0, t1]; else step_world > 0 is the plan's step; else the step is
+ * step_default, half the field's voxel_world (the Nyquist step), computed
+ * once by the host. A sampler places its samples within this budget.
+ * step_default is new in plugin ABI 1.2, in what was padding: a sampler
+ * written against 1.1 reads both requests as 0 when the plan gives none,
+ * "use your own settings", as before. */
 typedef struct dvren_march_budget {
     float step_world;         /* plan: step length in world units, or 0 */
     uint32_t samples_per_ray; /* plan: samples per ray, or 0 */
     float voxel_world;        /* field: smallest voxel edge in world units (> 0) */
-    uint32_t pad;
+    float step_default;       /* ABI 1.2: the step when the plan gives neither (world units, > 0) */
 } dvren_march_budget;
 
 /* Per-ray sampler state, in the precision of the march; its meaning belongs

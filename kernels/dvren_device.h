@@ -455,17 +455,19 @@ DVREN__REAL_GEOM(double, dvren_double3, _64, )
 
 /* ---- what the stages see -------------------------------------------------------- */
 
-/* The march budget a sampler receives, owned by the plan and resolved by
- * the host (dvren_plan_desc): samples_per_ray > 0 asks for that many
- * samples over [t0, t1]; otherwise step_world > 0 is the step (the plan's,
- * or half the field's voxel_world when the plan gives none). A sampler
- * places its samples within this budget. (Samplers built against plugin
- * ABI 1.1 may see both zero: "use your own parameters".) */
+/* The march budget a sampler receives, owned by the plan
+ * (dvren_plan_desc): samples_per_ray > 0 asks for that many samples over
+ * [t0, t1]; else step_world > 0 is the plan's step; else the step is
+ * step_default, half the field's voxel_world (the Nyquist step), computed
+ * once by the host. A sampler places its samples within this budget.
+ * step_default is new in plugin ABI 1.2, in what was padding: a sampler
+ * written against 1.1 reads both requests as 0 when the plan gives none,
+ * "use your own settings", as before. */
 typedef struct dvren_march_budget {
     float step_world;         /* plan: step length in world units, or 0 */
     uint32_t samples_per_ray; /* plan: samples per ray, or 0 */
     float voxel_world;        /* field: smallest voxel edge in world units (> 0) */
-    uint32_t pad;
+    float step_default;       /* ABI 1.2: the step when the plan gives neither (world units, > 0) */
 } dvren_march_budget;
 
 /* Per-ray sampler state, in the precision of the march; its meaning belongs

@@ -448,6 +448,64 @@ TEST(old_plugin_loads_and_renders)
     CHECK_DESTROY(ctx, c);
 }
 
+/* A sampler written the ABI 1.1 way and built against this dvren.h
+ * (mock_own_step: its own step 0.2, its own threshold 0.5): where the plan
+ * leaves the march to the defaults, it keeps its settings and renders as it
+ * did; the plan's step, count and threshold win where the plan gives them.
+ * A constant medium of sigma 1 along a ray of length 2 (the box [-1,1]^3). */
+TEST(sampler_written_for_abi_1_1_keeps_its_settings)
+{
+    static const struct {
+        float step;
+        uint32_t count;
+        float min_t;
+        uint32_t want_samples;
+    } cases[] = {
+        {0.0f, 0, 0.0f, 4u},   /* its step 0.2 (10 segments), its threshold: exp(-0.8) < 0.5 after 4 */
+        {0.0f, 0, -1.0f, 10u}, /* the plan says never: all 10 */
+        {0.5f, 0, -1.0f, 4u},  /* the plan's step: 4 segments */
+        {0.0f, 7, 0.3f, 5u},   /* the plan's count and threshold: T = exp(-2k/7) first falls below 0.3 at k = 5 */
+    };
+    const float eye[3] = {0, 0, 3}, target[3] = {0, 0, 0}, up[3] = {0, 1, 0};
+    counter c;
+    dvren_context* ctx;
+    dvren_params* p = NULL;
+    dvren_stage *f, *s, *m;
+    size_t k;
+    NEED_MOCKS();
+    ctx = new_ctx(&c, mock_dir());
+    CHECK_OK(ctx, dvren_plugin_load(ctx, mock_path("mock_good")));
+    CHECK_OK(ctx, dvren_plugin_load(ctx, mock_path("mock_own_step")));
+    CHECK_OK(ctx, dvren_params_create(ctx, &p));
+    CHECK_OK(ctx, dvren_params_set_number(p, "value", 1.0));
+    f = th_stage(ctx, DVREN_PLUGIN_FIELD, "mock_const", p);
+    s = th_stage(ctx, DVREN_PLUGIN_SHADER, "mock_white", NULL);
+    m = th_stage(ctx, DVREN_PLUGIN_SAMPLER, "mock_own_step", NULL);
+    CHECK(f && s && m, "stages: %s", dvren_last_error(ctx));
+    for (k = 0; k < sizeof cases / sizeof cases[0]; ++k) {
+        dvren_plan_desc pd;
+        dvren_framebuffer* fb;
+        const uint32_t* n;
+        memset(&pd, 0, sizeof pd);
+        pd.width = pd.height = 2;
+        pd.outputs = DVREN_OUTPUT_SAMPLES | DVREN_OUTPUT_RGB;
+        pd.step_world = cases[k].step;
+        pd.samples_per_ray = cases[k].count;
+        pd.min_transmittance = cases[k].min_t;
+        CHECK_OK(NULL, dvren_camera_orthographic(eye, target, up, 1.0f, &pd.camera));
+        fb = th_render(ctx, f, s, m, &pd, 0);
+        CHECK(fb, "render: %s", dvren_last_error(ctx));
+        n = (const uint32_t*)th_out(fb, DVREN_OUTPUT_SAMPLES);
+        CHECK(n && n[0] == cases[k].want_samples, "case %u: %u samples per ray",
+              (unsigned)k, n ? n[0] : 0u);
+        dvren_framebuffer_destroy(fb);
+    }
+    dvren_stage_destroy(f);
+    dvren_stage_destroy(s);
+    dvren_stage_destroy(m);
+    CHECK_DESTROY(ctx, c);
+}
+
 /* ---- libraries the host must refuse --------------------------------------- */
 
 TEST(declining_plugin_is_refused)
@@ -764,6 +822,7 @@ int main(int argc, char** argv)
     RUN(context_path_is_searched_before_environment);
     RUN(missing_plugin_lists_folders_searched);
     RUN(old_plugin_loads_and_renders);
+    RUN(sampler_written_for_abi_1_1_keeps_its_settings);
     RUN(declining_plugin_is_refused);
     RUN(abi2_plugin_is_refused);
     RUN(library_without_entry_is_refused);

@@ -38,8 +38,8 @@ DVREN_FN void DVREN_PNAME(uniform_begin)(const void* P_, const dvren_march_budge
     if (B->samples_per_ray) {
         n = B->samples_per_ray;
     } else {
-        /* the host resolves the plan's step (half a voxel by default) */
-        step = (dvren_real)(B->step_world > 0.0f ? B->step_world : 0.5f * B->voxel_world);
+        /* the plan's step, else the default the host computed (half a voxel) */
+        step = (dvren_real)(B->step_world > 0.0f ? B->step_world : B->step_default);
         {
             /* a ratio a hair over an integer is rounding: the last segment absorbs it */
             dvren_real m = dvren_ceil(span / step - (dvren_real)1e-3f);
