@@ -1726,6 +1726,58 @@ static dvren_status dvren__read_file(dvren_context* ctx, const char* module, con
     return DVREN_OK;
 }
 
+/* The one growable byte buffer of the implementation (checkpoints, .npy
+ * files, the CUDA backend's composed kernel sources): appends through ctx's
+ * allocator (data NULL: zero bytes) and keeps a NUL after the last byte; an
+ * allocation that fails sets `failed`, and later appends do nothing. Free
+ * with dvren__buf_free. */
+typedef struct dvren__buf {
+    dvren_context* ctx;
+    char* s;
+    size_t n, cap;
+    int failed;
+} dvren__buf;
+
+static void dvren__buf_add(dvren__buf* b, const void* data, size_t n)
+{
+    if (b->failed) return;
+    if (b->n + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 4096;
+        char* d;
+        while (cap < b->n + n + 1) {
+            if (cap > ((size_t)-1) / 2) {
+                b->failed = 1;
+                return;
+            }
+            cap *= 2;
+        }
+        d = (char*)dvren__alloc(b->ctx, cap);
+        if (!d) {
+            b->failed = 1;
+            return;
+        }
+        if (b->s) {
+            memcpy(d, b->s, b->n);
+            dvren__free(b->ctx, b->s, b->cap);
+        }
+        b->s = d;
+        b->cap = cap;
+    }
+    if (n) {
+        if (data) memcpy(b->s + b->n, data, n);
+        else memset(b->s + b->n, 0, n); /* data NULL: n zero bytes, to be filled in place */
+    }
+    b->n += n;
+    b->s[b->n] = 0;
+}
+
+static void dvren__buf_free(dvren__buf* b)
+{
+    if (b->s) dvren__free(b->ctx, b->s, b->cap);
+    b->s = NULL;
+    b->n = b->cap = 0;
+}
+
 /* Grows an array of elem-sized items to hold at least need items. */
 static int dvren__grow(dvren_context* ctx, void** arr, uint32_t* cap, uint32_t need, size_t elem)
 {
@@ -4977,45 +5029,17 @@ static uint32_t dvren__crc32(uint32_t crc, const unsigned char* p, size_t n)
 #define DVREN__CKPT_BYTES 101u
 #define DVREN__CKPT_MAX_ENTRIES (3u * DVREN__MAX_PARAMS + 2u)
 
-typedef struct dvren__ckpt_buf {
-    dvren_context* ctx;
-    unsigned char* p;
-    size_t n, cap;
-    int failed;
-} dvren__ckpt_buf;
-
-static void dvren__ckpt_put(dvren__ckpt_buf* b, const void* data, size_t n)
-{
-    if (b->failed) return;
-    if (b->n + n > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        unsigned char* q;
-        while (cap < b->n + n) cap *= 2;
-        q = (unsigned char*)dvren__alloc(b->ctx, cap);
-        if (!q) {
-            b->failed = 1;
-            return;
-        }
-        if (b->n) memcpy(q, b->p, b->n);
-        dvren__free(b->ctx, b->p, b->cap);
-        b->p = q;
-        b->cap = cap;
-    }
-    if (n) memcpy(b->p + b->n, data, n);
-    b->n += n;
-}
-
-static void dvren__ckpt_u32(dvren__ckpt_buf* b, uint32_t v)
+static void dvren__ckpt_u32(dvren__buf* b, uint32_t v)
 {
     unsigned char c[4];
     c[0] = (unsigned char)v;
     c[1] = (unsigned char)(v >> 8);
     c[2] = (unsigned char)(v >> 16);
     c[3] = (unsigned char)(v >> 24);
-    dvren__ckpt_put(b, c, 4);
+    dvren__buf_add(b, c, 4);
 }
 
-static void dvren__ckpt_u64(dvren__ckpt_buf* b, uint64_t v)
+static void dvren__ckpt_u64(dvren__buf* b, uint64_t v)
 {
     dvren__ckpt_u32(b, (uint32_t)v);
     dvren__ckpt_u32(b, (uint32_t)(v >> 32));
@@ -5023,19 +5047,19 @@ static void dvren__ckpt_u64(dvren__ckpt_buf* b, uint64_t v)
 
 /* One entry; data is host memory, written as it is (little-endian on every
  * machine dvren targets: x86-64, ARM64). */
-static void dvren__ckpt_entry(dvren__ckpt_buf* b, const char* prefix, const char* name, uint32_t dtype,
+static void dvren__ckpt_entry(dvren__buf* b, const char* prefix, const char* name, uint32_t dtype,
                               uint32_t ndim, const int64_t* shape, const void* data, uint64_t bytes)
 {
     uint32_t i;
     size_t lp = strlen(prefix), ln = strlen(name);
     dvren__ckpt_u32(b, (uint32_t)(lp + ln));
-    dvren__ckpt_put(b, prefix, lp);
-    dvren__ckpt_put(b, name, ln);
+    dvren__buf_add(b, prefix, lp);
+    dvren__buf_add(b, name, ln);
     dvren__ckpt_u32(b, dtype);
     dvren__ckpt_u32(b, ndim);
     for (i = 0; i < ndim; ++i) dvren__ckpt_u64(b, (uint64_t)shape[i]);
     dvren__ckpt_u64(b, bytes);
-    dvren__ckpt_put(b, data, (size_t)bytes);
+    dvren__buf_add(b, data, (size_t)bytes);
 }
 
 /* Reads a parameter-sized array (value or optimizer state) into host memory. */
@@ -5049,7 +5073,7 @@ static dvren_status dvren__ckpt_fetch(dvren_context* ctx, const void* src, dvren
 DVREN_API dvren_status dvren_checkpoint_save(dvren_scene* sc, const dvren_optimizer* opt, const char* path,
                                              const void* user, size_t user_size)
 {
-    dvren__ckpt_buf b;
+    dvren__buf b;
     dvren_status status = DVREN_OK;
     uint32_t count = 0, i;
     void* tmp = NULL;
@@ -5063,7 +5087,7 @@ DVREN_API dvren_status dvren_checkpoint_save(dvren_scene* sc, const dvren_optimi
         return dvren_set_error(sc->ctx, DVREN_ERROR_INVALID_ARGUMENT, "checkpoint", NULL, "the optimizer belongs to another scene");
     memset(&b, 0, sizeof b);
     b.ctx = sc->ctx;
-    dvren__ckpt_put(&b, "DVRNCKPT", 8);
+    dvren__buf_add(&b, "DVRNCKPT", 8);
     dvren__ckpt_u32(&b, 1u);
     dvren__ckpt_u32(&b, 0u); /* entry count, patched below */
     for (i = 0; i < sc->nparams; ++i) {
@@ -5108,18 +5132,18 @@ DVREN_API dvren_status dvren_checkpoint_save(dvren_scene* sc, const dvren_optimi
         count++;
     }
     if (b.failed) DVREN__FAIL(sc->ctx, DVREN_ERROR_OUT_OF_MEMORY, "checkpoint", NULL, "out of memory");
-    b.p[12] = (unsigned char)count;
-    b.p[13] = (unsigned char)(count >> 8);
-    b.p[14] = (unsigned char)(count >> 16);
-    b.p[15] = (unsigned char)(count >> 24);
-    dvren__ckpt_u32(&b, dvren__crc32(0, b.p, b.n));
+    b.s[12] = (char)(unsigned char)count;
+    b.s[13] = (char)(unsigned char)(count >> 8);
+    b.s[14] = (char)(unsigned char)(count >> 16);
+    b.s[15] = (char)(unsigned char)(count >> 24);
+    dvren__ckpt_u32(&b, dvren__crc32(0, (const unsigned char*)b.s, b.n));
     if (b.failed) DVREN__FAIL(sc->ctx, DVREN_ERROR_OUT_OF_MEMORY, "checkpoint", NULL, "out of memory");
-    DVREN__CHECK(dvren_file_write_atomic(sc->ctx, path, b.p, b.n));
+    DVREN__CHECK(dvren_file_write_atomic(sc->ctx, path, b.s, b.n));
     dvren_log(sc->ctx, DVREN_LOG_INFO, DVREN_TAG_STEP, "checkpoint '%s': %u entries, %.1f MiB", path, (unsigned)count,
               (double)b.n / 1048576.0);
 cleanup:
     dvren__free(sc->ctx, tmp, tmp_size);
-    dvren__free(sc->ctx, b.p, b.cap);
+    dvren__buf_free(&b);
     return status;
 }
 
@@ -5745,6 +5769,7 @@ DVREN_API dvren_status dvren_tensor_save_npy(dvren_context* ctx, const dvren_ten
     const char* descr;
     size_t es, n, hlen, total, sl = 0;
     unsigned char* buf;
+    dvren__buf b;
     uint32_t i;
     dvren_status s;
     if (!t || !t->data || t->ndim < 1 || t->ndim > DVREN_MAX_DIMS || t->memory != DVREN_MEMORY_HOST)
@@ -5773,8 +5798,11 @@ DVREN_API dvren_status dvren_tensor_save_npy(dvren_context* ctx, const dvren_ten
     total = (total + 63) / 64 * 64;
     es = dvren_dtype_size(t->dtype);
     n = (size_t)dvren_tensor_numel(t);
-    buf = (unsigned char*)dvren__alloc(ctx, total + n * es);
-    if (!buf) return dvren_set_error(ctx, DVREN_ERROR_OUT_OF_MEMORY, "npy", NULL, "out of memory");
+    memset(&b, 0, sizeof b);
+    b.ctx = ctx;
+    dvren__buf_add(&b, NULL, total + n * es); /* the whole file, filled in place */
+    if (b.failed) return dvren_set_error(ctx, DVREN_ERROR_OUT_OF_MEMORY, "npy", NULL, "out of memory");
+    buf = (unsigned char*)b.s;
     memcpy(buf, "\x93NUMPY\x01\x00", 8);
     buf[8] = (unsigned char)((total - 10) & 0xFF);
     buf[9] = (unsigned char)((total - 10) >> 8);
@@ -5797,7 +5825,7 @@ DVREN_API dvren_status dvren_tensor_save_npy(dvren_context* ctx, const dvren_ten
         }
     }
     s = dvren_file_write_atomic(ctx, path, buf, total + n * es);
-    dvren__free(ctx, buf, total + n * es);
+    dvren__buf_free(&b);
     return s;
 }
 #endif /* DVREN_IMPLEMENTATION */

@@ -679,38 +679,11 @@ static const char* const* dvren__cuda_src(int which);
 
 #define DVREN__CUDA_MAX_OPTIONS 16
 
-/* A growing text buffer for composing sources. */
-typedef struct dvren__text {
-    dvren_context* ctx;
-    char* s;
-    size_t n, cap;
-    int failed;
-} dvren__text;
-
-static void dvren__text_add(dvren__text* t, const char* s, size_t n)
-{
-    if (t->failed) return;
-    if (t->n + n + 1 > t->cap) {
-        size_t cap = t->cap ? t->cap * 2 : 65536;
-        char* d;
-        while (cap < t->n + n + 1) cap *= 2;
-        d = (char*)dvren__alloc(t->ctx, cap);
-        if (!d) {
-            t->failed = 1;
-            return;
-        }
-        if (t->s) {
-            memcpy(d, t->s, t->n);
-            dvren__free(t->ctx, t->s, t->cap);
-        }
-        t->s = d;
-        t->cap = cap;
-    }
-    memcpy(t->s + t->n, s, n);
-    t->n += n;
-    t->s[t->n] = 0;
-}
-static void dvren__text_str(dvren__text* t, const char* s) { dvren__text_add(t, s, strlen(s)); }
+/* Composed sources grow in dvren.h's one byte buffer. */
+typedef dvren__buf dvren__text;
+#define dvren__text_add dvren__buf_add
+#define dvren__text_free dvren__buf_free
+static void dvren__text_str(dvren__text* t, const char* s) { dvren__buf_add(t, s, strlen(s)); }
 static void dvren__text_lines(dvren__text* t, const char* const* lines)
 {
     for (; *lines; ++lines) dvren__text_str(t, *lines);
@@ -725,11 +698,6 @@ static void dvren__text_fmt(dvren__text* t, const char* fmt, ...)
     n = vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
     if (n > 0) dvren__text_add(t, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
-}
-static void dvren__text_free(dvren__text* t)
-{
-    if (t->s) dvren__free(t->ctx, t->s, t->cap);
-    t->s = NULL;
 }
 
 /* 128-bit key: two FNV-1a 64 hashes with different offset bases. */
