@@ -162,7 +162,7 @@ case "${1:-all}" in
   fuzz)
     ensure_packages "${PKGS[@]}"
     ensure_packages "clang:/usr/bin/clang" || say "no clang: the fuzz targets will be skipped"
-    exec bash tests/test_fuzz.sh "${2:-60}"
+    DVREN_FUZZ_SEED=${DVREN_FUZZ_SEED:-0} exec bash tests/test_fuzz.sh "${2:-60}"
     ;;
   clean) rm -rf $B out ;;
   *) echo "usage: ./build.sh [test|gen|bench|fuzz [SECONDS]|clean]" >&2; exit 2 ;;

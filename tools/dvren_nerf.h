@@ -169,7 +169,37 @@ unsigned char* dvren_nerf_decode_png(const unsigned char* data, size_t size, int
         DVN_FAIL("cannot decode the image: larger than 2 GiB");
         return NULL;
     }
-    img = stbi_load_from_memory(data, (int)size, w, h, &n, 4);
+    {
+        /* empty IDAT chunks are legal but carry nothing, and stb_image does
+         * pointer arithmetic on its still-NULL buffer for one that comes
+         * first (undefined behaviour, found by fuzz_transforms_json): hand
+         * it a copy without them */
+        unsigned char* copy = NULL;
+        size_t pos = 8, out = 8;
+        while (pos + 12 <= size) {
+            uint32_t len = dvn__be32(data + pos);
+            int empty_idat = len == 0 && !memcmp(data + pos + 4, "IDAT", 4);
+            if (empty_idat && !copy) {
+                copy = (unsigned char*)malloc(size);
+                if (!copy) {
+                    DVN_FAIL("cannot decode the image: out of memory");
+                    return NULL;
+                }
+                memcpy(copy, data, pos);
+                out = pos;
+            }
+            if (copy && !empty_idat) {
+                /* the last chunk may lack its CRC: copy what there is */
+                size_t take = 12 + (size_t)len <= size - pos ? 12 + (size_t)len : size - pos;
+                memcpy(copy + out, data + pos, take);
+                out += take;
+            }
+            if (!memcmp(data + pos + 4, "IEND", 4)) break;
+            pos += 12 + (size_t)len; /* within the file: dvren_nerf_png_check saw every length */
+        }
+        img = copy ? stbi_load_from_memory(copy, (int)out, w, h, &n, 4) : stbi_load_from_memory(data, (int)size, w, h, &n, 4);
+        free(copy);
+    }
     if (!img) DVN_FAIL("cannot decode the image (%s)", stbi_failure_reason());
     return img;
 }
