@@ -1460,10 +1460,11 @@ struct dvren_backend {
     dvren_status (*scene_init)(struct dvren_scene* sc);
     void (*scene_shutdown)(struct dvren_scene* sc);
     /* The march template over the roi of A: dvren_render_pixel, or with
-     * backward dvren_backward_pixel. blocks: the three bound parameter
-     * blocks (host copies). threads: CPU threads (0: the context's). */
-    dvren_status (*launch_march)(struct dvren_scene* sc, const struct dvren_march_args* A, void* const* blocks,
-                                 int backward, uint32_t threads, dvren_progress_fn progress, void* progress_user);
+     * backward dvren_backward_pixel. A->field, A->shader and A->sampler are
+     * the three bound parameter blocks (host memory; a GPU copies them into
+     * the launch). threads: CPU threads (0: the context's). */
+    dvren_status (*launch_march)(struct dvren_scene* sc, const struct dvren_march_args* A, int backward,
+                                 uint32_t threads, dvren_progress_fn progress, void* progress_user);
     /* kernels/dvren_train.h element-wise: grad[j] = w rho'(pred[j] - target[j]);
      * *sum (when not NULL) = sum_j rho in float64, in a fixed order */
     dvren_status (*launch_loss)(dvren_context* ctx, const float* pred, const float* target, float* grad, uint64_t n,
@@ -4223,7 +4224,7 @@ DVREN_API dvren_status dvren_render(dvren_scene* sc, const dvren_plan* plan, dvr
     s = dvren__march_args(sc, d, &A);
     if (s != DVREN_OK) return s;
     A.fb = dvren__fb_view(fb, d->outputs); /* only the outputs this plan selects are written */
-    s = ctx->be->launch_march(sc, &A, sc->block, 0, opt.threads, opt.progress, opt.progress_user);
+    s = ctx->be->launch_march(sc, &A, 0, opt.threads, opt.progress, opt.progress_user);
     if (s == DVREN_OK) fb->stale |= d->outputs;
     return s;
 }
@@ -4466,7 +4467,7 @@ DVREN_API dvren_status dvren_render_backward(dvren_scene* sc, const dvren_plan* 
         A.fwd_rgb = (const float*)opt.forward->addr[DVREN__OUT_RGB];
         A.fwd_transmittance = (const float*)opt.forward->addr[DVREN__OUT_TRANSMITTANCE];
     }
-    s = ctx->be->launch_march(sc, &A, sc->bblock, 1, opt.threads, opt.progress, opt.progress_user);
+    s = ctx->be->launch_march(sc, &A, 1, opt.threads, opt.progress, opt.progress_user);
     if (det) {
         /* the exact integer sums back to float32 */
         double unit = 1.0 / (DVREN_GRAD_FIXED_SCALE * (double)scale);
@@ -5574,14 +5575,13 @@ static dvren_status dvren__cpu_scene_init(dvren_scene* sc)
 }
 static void dvren__cpu_scene_shutdown(dvren_scene* sc) { (void)sc; }
 
-static dvren_status dvren__cpu_launch_march(dvren_scene* sc, const dvren_march_args* A, void* const* blocks, int backward,
+static dvren_status dvren__cpu_launch_march(dvren_scene* sc, const dvren_march_args* A, int backward,
                                             uint32_t threads, dvren_progress_fn progress, void* user)
 {
     dvren_context* ctx = sc->ctx;
     dvren__tile_job job;
     dvren_status s;
     double t0 = dvren__now_ms();
-    (void)blocks; /* A's field/shader/sampler already point at them: host memory */
     memset(&job, 0, sizeof job);
     job.stages = &sc->cpu;
     job.args = A;
@@ -5591,10 +5591,9 @@ static dvren_status dvren__cpu_launch_march(dvren_scene* sc, const dvren_march_a
                   (unsigned)A->height, (unsigned)A->roi_w, (unsigned)A->roi_h, (unsigned)A->spp);
     s = dvren__cpu_run_tiles(ctx, &job, threads, progress, user);
     if (s == DVREN_OK)
-        dvren_log(ctx, DVREN_LOG_INFO, DVREN_TAG_TIMER, "%s %ux%u spp %u%s: %.2f ms on %u threads",
+        dvren_log(ctx, DVREN_LOG_INFO, DVREN_TAG_TIMER, "%s %ux%u spp %u: %.2f ms on %u threads",
                   backward ? "backward" : "render", (unsigned)A->roi_w, (unsigned)A->roi_h, (unsigned)A->spp,
-                  backward && A->grad_scale != 1.0f ? " (deterministic)" : "", dvren__now_ms() - t0,
-                  (unsigned)job.threads_used);
+                  dvren__now_ms() - t0, (unsigned)job.threads_used);
     return s;
 }
 

@@ -1588,8 +1588,8 @@ DVREN_CUDA_API dvren_status dvren_cuda_framebuffer_output(dvren_framebuffer* fb,
 /* One thread per pixel of the roi: the fused kernel's dvren_forward or
  * dvren_backward, with the plan's arguments and the three blocks passed by
  * value (__grid_constant__). */
-static dvren_status dvren__cu_launch_march(dvren_scene* sc, const dvren_march_args* A_in, void* const* blocks,
-                                           int backward, uint32_t threads, dvren_progress_fn progress, void* user)
+static dvren_status dvren__cu_launch_march(dvren_scene* sc, const dvren_march_args* A_in, int backward,
+                                           uint32_t threads, dvren_progress_fn progress, void* user)
 {
     dvren_context* ctx = sc->ctx;
     dvren__cu_state* S = dvren__cu_st(ctx);
@@ -1604,7 +1604,8 @@ static dvren_status dvren__cu_launch_march(dvren_scene* sc, const dvren_march_ar
     if (!K || !C || (backward && !K->backward))
         return dvren_set_error(ctx, DVREN_ERROR_INTERNAL, "cuda", NULL, "the scene has no kernel on the GPU");
     for (k = 0; k < 3; ++k) {
-        memcpy(C->blocks + off, blocks[k], sc->block_size[k]);
+        const void* blk = k == 0 ? A_in->field : (k == 1 ? A_in->shader : A_in->sampler);
+        memcpy(C->blocks + off, blk, sc->block_size[k]);
         off += C->block_sizes[k];
     }
     A.field = A.shader = A.sampler = NULL; /* the kernel reads its own copy of the blocks */

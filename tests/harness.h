@@ -187,6 +187,24 @@ static inline uint32_t th_crc32(const unsigned char* p, size_t n)
     return ~c;
 }
 
+/* The whole file at path (malloc'ed, *size bytes), or NULL. */
+static inline unsigned char* th_read_file(const char* path, long* size)
+{
+    FILE* f = fopen(path, "rb");
+    unsigned char* bytes = NULL;
+    *size = 0;
+    if (!f) return NULL;
+    if (fseek(f, 0, SEEK_END) == 0 && (*size = ftell(f)) > 0 && fseek(f, 0, SEEK_SET) == 0) {
+        bytes = (unsigned char*)malloc((size_t)*size);
+        if (bytes && fread(bytes, 1, (size_t)*size, f) != (size_t)*size) {
+            free(bytes);
+            bytes = NULL;
+        }
+    }
+    fclose(f);
+    return bytes;
+}
+
 /* The uniform sampler, jitter on or off. */
 static inline dvren_stage* th_uniform_sampler(dvren_context* ctx, int jitter)
 {

@@ -790,14 +790,8 @@ TEST(checkpoint_resumes_exactly)
     for (i = 0; i < NG; ++i) CHECK(memcmp(&a[i], &b[i], 4) == 0, "resumed fit differs at %d: %.9g vs %.9g", i, a[i], b[i]);
 
     /* damaged copies of the file */
-    f = fopen(path, "rb");
-    CHECK(f, "cannot read %s", path);
-    fseek(f, 0, SEEK_END);
-    size = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    bytes = (unsigned char*)malloc((size_t)size);
-    CHECK(bytes && fread(bytes, 1, (size_t)size, f) == (size_t)size, "read %s", path);
-    fclose(f);
+    bytes = th_read_file(path, &size);
+    CHECK(bytes, "cannot read %s", path);
     bytes[size / 2] ^= 0x40u; /* one flipped bit in the data */
     f = fopen(bad, "wb");
     fwrite(bytes, 1, (size_t)size, f);
@@ -879,14 +873,8 @@ TEST(checkpoint_crafted_optimizer_entry)
     CHECK_OK(F.ctx, dvren_optimizer_create(F.sc, &od, &opt));
     CHECK_OK(F.ctx, dvren_optimizer_step(opt));
     CHECK_OK(F.ctx, dvren_checkpoint_save(F.sc, opt, path, NULL, 0));
-    f = fopen(path, "rb");
-    CHECK(f, "cannot read %s", path);
-    fseek(f, 0, SEEK_END);
-    size = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    bytes = (unsigned char*)malloc((size_t)size);
-    CHECK(bytes && fread(bytes, 1, (size_t)size, f) == (size_t)size, "read %s", path);
-    fclose(f);
+    bytes = th_read_file(path, &size);
+    CHECK(bytes, "cannot read %s", path);
     /* the entry: u32 name length 9, "optimizer", u32 dtype, u32 ndim 1, u64 shape, u64 bytes, doubles */
     for (c = 16; c + 13 < (size_t)size; ++c)
         if (!memcmp(bytes + c, "\x09\x00\x00\x00optimizer", 13)) at = c + 13 + 4 + 4 + 8 + 8;
