@@ -21,7 +21,7 @@
  *     DVREN_STATIC          make every API function static (private copy)
  *     DVREN_API             override the declaration prefix (default extern)
  *     DVREN_NO_THREADS      CPU renderer runs on the calling thread only
- *     DVREN_NO_GRADCHECK    leave out dvren_gradcheck and the float64 march it runs
+ *     DVREN_NO_GRADCHECK    leave out dvren_gradcheck and the float64 reference path (dvren_render_f64)
  *     DVREN_NO_CHECKPOINT   leave out dvren_checkpoint_save / _load
  *     DVREN_HEADER_FILE     this file's name, if you renamed it (it includes itself)
  *
@@ -999,10 +999,13 @@ DVREN_API dvren_status dvren_framebuffer_create(dvren_context* ctx, const dvren_
  * than a render writes. Errors: INVALID_ARGUMENT, OUT_OF_MEMORY, DEVICE. */
 DVREN_API dvren_status dvren_framebuffer_create_outputs(dvren_context* ctx, const dvren_plan* plan, uint32_t outputs,
                                                         dvren_framebuffer** out);
-/* Copies a host tensor into one output (same element count and dtype,
- * contiguous), uploading it on a GPU context: how cotangents and targets get
- * into a framebuffer. Errors: INVALID_ARGUMENT (size or dtype differ, not
- * one output bit), NOT_FOUND (no such output), DEVICE. */
+/* Copies a tensor into one output (same element count and dtype,
+ * contiguous): how cotangents and targets get into a framebuffer. src is
+ * host memory (uploaded on a GPU context, which waits for the copy), or on a
+ * GPU context device memory of the same device (a device-to-device copy
+ * queued on the context's stream, no wait). Errors: INVALID_ARGUMENT (size
+ * or dtype differ, device memory on a CPU context, not one output bit),
+ * NOT_FOUND (no such output), DEVICE. */
 DVREN_API dvren_status dvren_framebuffer_write(dvren_framebuffer* fb, uint32_t output, const dvren_tensor* src);
 DVREN_API void dvren_framebuffer_destroy(dvren_framebuffer* fb);
 /* Borrowed host view of one output (shapes in >>device: rgb (H, W, 3) f32;
@@ -1131,6 +1134,43 @@ DVREN_API dvren_status dvren_render_backward(dvren_scene* scene, const dvren_pla
                                              const dvren_backward_options* options);
 
 #if !defined(DVREN_NO_GRADCHECK)
+/* The float64 reference path: the render and the backward pass of
+ * dvren_render and dvren_render_backward with every per-sample step in
+ * float64 (the plugins' _f64 functions, kernels/dvren_march.h read with
+ * DVREN_PREC_BITS 64), on the calling thread, on the host, whatever the
+ * scene's device (a GPU scene's parameter values are first copied into its
+ * stages' host buffers). Parameters are stored in float32 and read widened:
+ * a float64 caller's values are rounded to float32 first (Python's
+ * torch.autograd.gradcheck therefore perturbs by powers of two:
+ * docs/python.md). For tests, gradient checks and autograd in float64.
+ * Needs the _f64 functions of all three plugins and host rays.
+ *
+ * Images are host float64 arrays of the plan's full size, C order: rgb
+ * (H, W, 3), alpha, depth, transmittance (H, W); any member may be NULL.
+ * Pixels outside the plan's roi are not touched. */
+typedef struct dvren_image_f64 {
+    double* rgb;
+    double* alpha;
+    double* depth;
+    double* transmittance;
+} dvren_image_f64;
+
+/* Renders the plan into out (float64 outputs, as dvren_render computes
+ * them: the same rays, samples and early termination). Errors:
+ * INVALID_ARGUMENT (NULL scene/plan/out, device rays), UNSUPPORTED (a plugin
+ * without float64 functions: named), OUT_OF_MEMORY, DEVICE. */
+DVREN_API dvren_status dvren_render_f64(dvren_scene* scene, const dvren_plan* plan, const dvren_image_f64* out);
+/* Adds the float64 vector-Jacobian product to grads: grads[i] (NULL: skip
+ * parameter i) is a host array of parameter i's numel float64 elements
+ * (dvren_scene_param_get), receiving sum over pixels of cotangent .
+ * d(output)/d(parameter i). cotangents: the plan's images of dL/d(rgb,
+ * alpha, depth, transmittance), NULL members zero; they are rounded to
+ * float32 (the march reads float32 cotangents), which changes a gradient
+ * by at most 2^-24 of its size. Frozen parameters get nothing. Errors:
+ * those of dvren_render_f64; INVALID_ARGUMENT (scene not DIFFERENTIABLE). */
+DVREN_API dvren_status dvren_render_backward_f64(dvren_scene* scene, const dvren_plan* plan,
+                                                 const dvren_image_f64* cotangents, double* const* grads);
+
 /* Gradient check (for plugin authors and tests): compares the analytic
  * gradient with central finite differences, both in float64, for the
  * scene's plugin combination, on the plan's rays with random cotangents on
@@ -4064,12 +4104,17 @@ DVREN_API dvren_status dvren_framebuffer_write(dvren_framebuffer* fb, uint32_t o
     if (!fb->out[i].data)
         return dvren_set_error(fb->ctx, DVREN_ERROR_NOT_FOUND, "framebuffer", NULL, "the framebuffer has no '%s' output",
                                dvren_output_name(output));
-    if (src->memory != DVREN_MEMORY_HOST || src->dtype != fb->out[i].dtype || !dvren_tensor_is_contiguous(src) ||
+    if (!dvren__reachable(fb->ctx, src) || src->dtype != fb->out[i].dtype || !dvren_tensor_is_contiguous(src) ||
         dvren_tensor_numel(src) != dvren_tensor_numel(&fb->out[i]))
         return dvren_set_error(fb->ctx, DVREN_ERROR_INVALID_ARGUMENT, "framebuffer", NULL,
-                               "writing '%s': need a contiguous host %s tensor of %lld elements",
-                               dvren_output_name(output), dvren_dtype_name(fb->out[i].dtype),
-                               (long long)dvren_tensor_numel(&fb->out[i]));
+                               "writing '%s': need a contiguous %s %s tensor of %lld elements",
+                               dvren_output_name(output), fb->ctx->be->memory == DVREN_MEMORY_HOST ? "host" : "host or device",
+                               dvren_dtype_name(fb->out[i].dtype), (long long)dvren_tensor_numel(&fb->out[i]));
+    if (src->memory != DVREN_MEMORY_HOST) { /* device to device; the host copy is now stale */
+        fb->stale |= 1u << i;
+        return fb->ctx->be->mem_copy(fb->ctx, fb->addr[i], fb->ctx->be->memory, src->data, src->memory,
+                                     dvren__tensor_bytes(src));
+    }
     memcpy(fb->out[i].data, src->data, dvren__tensor_bytes(src));
     fb->stale &= ~(1u << i);
     return dvren__fb_upload(fb, i);
@@ -4480,7 +4525,6 @@ DVREN_API dvren_status dvren_render_backward(dvren_scene* sc, const dvren_plan* 
 }
 
 #if !defined(DVREN_NO_GRADCHECK)
-/* ---- gradient check ------------------------------------------------------------------- */
 
 /* Uniform double in [0, 1) from the counter-based RNG: element k of stream s. */
 static double dvren__gc_uniform(uint64_t seed, uint32_t s, uint32_t k)
@@ -4490,24 +4534,176 @@ static double dvren__gc_uniform(uint64_t seed, uint32_t s, uint32_t k)
     return ((double)(a >> 5) * 67108864.0 + (double)(b >> 6)) * (1.0 / 9007199254740992.0);
 }
 
-typedef struct dvren__gc {
+/* ---- the float64 reference path ------------------------------------------------------- */
+
+typedef struct dvren__f64 {
     dvren_scene* sc;
-    dvren_march_args A;   /* float64 march over the plan, blocks of the checker */
-    void* block[3];
+    dvren_march_args A;  /* the float64 march over the plan, on the host, with the blocks below */
+    void* block[3];      /* the stages' blocks bound to their host buffers */
+} dvren__f64;
+
+static void dvren__f64_end(dvren__f64* F)
+{
+    uint32_t k;
+    for (k = 0; k < 3; ++k)
+        if (F->block[k]) dvren__free(F->sc->ctx, F->block[k], F->sc->stage[k]->info.block_size);
+    memset(F->block, 0, sizeof F->block);
+}
+
+/* Prepares the float64 march of the plan pd over sc: checks the plugins'
+ * float64 functions (backward ones too when g64 is given) and the rays,
+ * copies the values the renderer reads into the stages' host buffers (a
+ * no-op where those are the host buffers), binds blocks to those buffers
+ * with the gradients going to g64 (indexed by parameter; NULL: forward). */
+static dvren_status dvren__f64_begin(dvren_scene* sc, const dvren_plan_desc* pd, double* const* g64, const char* module,
+                                     dvren__f64* F)
+{
+    dvren_context* ctx = sc->ctx;
+    const dvren__cpu_stages_64* c = &sc->cpu64;
+    const char* missing = NULL;
+    dvren_status status = DVREN_OK;
+    uint32_t i, k;
+    memset(F, 0, sizeof *F);
+    F->sc = sc;
+    if (!c->field_eval || (g64 && !c->field_eval_bwd)) missing = sc->stage[0]->rec->desc->name;
+    else if (!c->density || !c->color || (g64 && (!c->density_bwd || !c->color_bwd))) missing = sc->stage[1]->rec->desc->name;
+    else if (!c->begin || !c->next) missing = sc->stage[2]->rec->desc->name;
+    if (missing)
+        return dvren_set_error(ctx, DVREN_ERROR_UNSUPPORTED, module, "compile its per-sample code in float64 too (docs/plugins.md, Precision)",
+                               "plugin '%s' has no float64 functions", missing);
+    if (pd->rays && pd->rays->memory != DVREN_MEMORY_HOST)
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, module, "give the plan a host rays tensor",
+                               "the plan's rays must be in host memory");
+    for (i = 0; i < sc->nparams; ++i) {
+        dvren__param* P = &sc->param[i];
+        float* host = (float*)dvren__buffer_at(&P->pub.stage->info, P->pub.buffer)->tensor.data;
+        int64_t n = (int64_t)P->pub.numel;
+        dvren_tensor t;
+        if (host == P->pub.value.data) continue;
+        DVREN__CHECK(dvren_tensor_wrap(host, DVREN_DTYPE_F32, 1, &n, NULL, &t));
+        DVREN__CHECK(dvren_scene_param_read(sc, i, DVREN_PARAM_VALUE, &t));
+    }
+    for (k = 0; k < 3; ++k) {
+        F->block[k] = dvren__calloc(ctx, sc->stage[k]->info.block_size);
+        if (!F->block[k]) DVREN__FAIL(ctx, DVREN_ERROR_OUT_OF_MEMORY, module, NULL, "out of memory");
+        DVREN__CHECK(dvren__bind(sc->stage[k], NULL, F->block[k]));
+    }
+    if (g64) DVREN__CHECK(dvren__bind_grads(sc, F->block, DVREN_GRAD_F64, g64));
+    DVREN__CHECK(dvren__march_args(sc, pd, &F->A));
+    F->A.rays = pd->rays ? (const float*)pd->rays->data : NULL; /* this march runs on the host */
+    F->A.field = F->block[0];
+    F->A.shader = F->block[1];
+    F->A.sampler = F->block[2];
+    F->A.lazy_features = dvren__lazy(sc, 64);
+    F->A.skip_empty = dvren__skip_empty(sc);
+cleanup:
+    if (status != DVREN_OK) dvren__f64_end(F);
+    return status;
+}
+
+DVREN_API dvren_status dvren_render_f64(dvren_scene* sc, const dvren_plan* plan, const dvren_image_f64* out)
+{
+    dvren__f64 F;
+    dvren_status s;
+    uint32_t x, y;
+    const dvren_plan_desc* pd;
+    if (!sc || !plan || !out)
+        return dvren_set_error(sc ? sc->ctx : NULL, DVREN_ERROR_INVALID_ARGUMENT, "render_f64", NULL, "NULL argument");
+    if (plan->ctx != sc->ctx)
+        return dvren_set_error(sc->ctx, DVREN_ERROR_INVALID_ARGUMENT, "render_f64", NULL, "the plan was made by another context");
+    pd = &plan->desc;
+    s = dvren__f64_begin(sc, pd, NULL, "render_f64", &F);
+    if (s != DVREN_OK) return s;
+    for (y = pd->roi.y; y < pd->roi.y + pd->roi.h; ++y)
+        for (x = pd->roi.x; x < pd->roi.x + pd->roi.w; ++x) {
+            double o[6];
+            uint32_t hit, samples, pix = y * pd->width + x;
+            dvren__shade_pixel_64(&sc->cpu64, &F.A, x, y, o, &hit, &samples);
+            if (out->rgb) memcpy(out->rgb + 3 * (size_t)pix, o, 3 * sizeof(double));
+            if (out->alpha) out->alpha[pix] = o[3];
+            if (out->depth) out->depth[pix] = o[4];
+            if (out->transmittance) out->transmittance[pix] = o[5];
+        }
+    dvren__f64_end(&F);
+    return DVREN_OK;
+}
+
+/* The float64 march's backward over the roi of F's plan, with the float32
+ * cotangents in g (host arrays of the plan's size; NULL members zero). */
+static void dvren__f64_backward(dvren__f64* F, const dvren_fb_view* g)
+{
+    uint32_t x, y;
+    F->A.grad = *g;
+    F->A.grad.width = F->A.width;
+    F->A.grad.height = F->A.height;
+    for (y = F->A.roi_y; y < F->A.roi_y + F->A.roi_h; ++y)
+        for (x = F->A.roi_x; x < F->A.roi_x + F->A.roi_w; ++x) dvren__backward_pixel_64(&F->sc->cpu64, &F->A, x, y);
+}
+
+DVREN_API dvren_status dvren_render_backward_f64(dvren_scene* sc, const dvren_plan* plan, const dvren_image_f64* cot,
+                                                 double* const* grads)
+{
+    dvren_context* ctx;
+    dvren_status status = DVREN_OK;
+    dvren__f64 F;
+    dvren_fb_view g;
+    const double* src[4];
+    float* dst[4] = {NULL, NULL, NULL, NULL};
+    size_t n[4], npix;
+    uint32_t k;
+    memset(&F, 0, sizeof F);
+    if (!sc || !plan || !cot || !grads)
+        return dvren_set_error(sc ? sc->ctx : NULL, DVREN_ERROR_INVALID_ARGUMENT, "backward_f64", NULL, "NULL argument");
+    ctx = sc->ctx;
+    if (!(sc->flags & DVREN_SCENE_DIFFERENTIABLE))
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "backward_f64", "set DVREN_SCENE_DIFFERENTIABLE",
+                               "the scene was not created differentiable");
+    if (plan->ctx != ctx)
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "backward_f64", NULL, "the plan was made by another context");
+    npix = (size_t)plan->desc.width * plan->desc.height;
+    src[0] = cot->rgb;
+    src[1] = cot->alpha;
+    src[2] = cot->depth;
+    src[3] = cot->transmittance;
+    for (k = 0; k < 4; ++k) {
+        size_t j;
+        n[k] = k == 0 ? 3 * npix : npix;
+        if (!src[k]) continue;
+        dst[k] = (float*)dvren__alloc(ctx, n[k] * sizeof(float));
+        if (!dst[k]) DVREN__FAIL(ctx, DVREN_ERROR_OUT_OF_MEMORY, "backward_f64", NULL, "out of memory");
+        for (j = 0; j < n[k]; ++j) dst[k][j] = (float)src[k][j];
+    }
+    memset(&g, 0, sizeof g);
+    g.rgb = dst[0];
+    g.alpha = dst[1];
+    g.depth = dst[2];
+    g.transmittance = dst[3];
+    DVREN__CHECK(dvren__f64_begin(sc, &plan->desc, grads, "backward_f64", &F));
+    dvren__f64_backward(&F, &g);
+cleanup:
+    dvren__f64_end(&F);
+    for (k = 0; k < 4; ++k) dvren__free(ctx, dst[k], n[k] * sizeof(float));
+    return status;
+}
+
+/* ---- gradient check ------------------------------------------------------------------- */
+
+typedef struct dvren__gc {
+    dvren__f64 F;         /* the float64 march over the plan, gradients into the checker's arrays */
     const float* cot[4];  /* host cotangents: rgb, alpha, depth, transmittance */
 } dvren__gc;
 
 /* J = sum over the roi of cotangent . outputs, in float64. */
 static double dvren__gc_objective(const dvren__gc* G)
 {
-    const dvren_march_args* A = &G->A;
+    const dvren_march_args* A = &G->F.A;
     double J = 0.0;
     uint32_t x, y;
     for (y = A->roi_y; y < A->roi_y + A->roi_h; ++y)
         for (x = A->roi_x; x < A->roi_x + A->roi_w; ++x) {
             double o[6];
             uint32_t hit, samples, pix = y * A->width + x;
-            dvren__shade_pixel_64(&G->sc->cpu64, A, x, y, o, &hit, &samples);
+            dvren__shade_pixel_64(&G->F.sc->cpu64, A, x, y, o, &hit, &samples);
             if (G->cot[0])
                 J += (double)G->cot[0][3 * pix] * o[0] + (double)G->cot[0][3 * pix + 1] * o[1] +
                      (double)G->cot[0][3 * pix + 2] * o[2];
@@ -4528,13 +4724,11 @@ DVREN_API dvren_status dvren_gradcheck(dvren_scene* sc, const dvren_plan* plan, 
     dvren_framebuffer* gfb = NULL;
     double* g64[DVREN__MAX_PARAMS];
     float* g32[DVREN__MAX_PARAMS];
-    float* hostval;
     uint32_t* pick = NULL;
     size_t pick_size = 0;
     const dvren_plan_desc* pd;
     double J0, num = 0.0, den = 0.0;
     uint32_t i, k, npix;
-    const char* missing = NULL;
     if (!sc || !plan || !res)
         return dvren_set_error(sc ? sc->ctx : NULL, DVREN_ERROR_INVALID_ARGUMENT, "gradcheck", NULL, "NULL argument");
     ctx = sc->ctx;
@@ -4555,17 +4749,7 @@ DVREN_API dvren_status dvren_gradcheck(dvren_scene* sc, const dvren_plan* plan, 
     if (!(sc->flags & DVREN_SCENE_DIFFERENTIABLE))
         return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "gradcheck", "set DVREN_SCENE_DIFFERENTIABLE",
                                "the scene was not created differentiable");
-    if (!sc->cpu64.field_eval || !sc->cpu64.field_eval_bwd) missing = sc->stage[0]->rec->desc->name;
-    else if (!sc->cpu64.density || !sc->cpu64.color || !sc->cpu64.density_bwd || !sc->cpu64.color_bwd)
-        missing = sc->stage[1]->rec->desc->name;
-    else if (!sc->cpu64.begin || !sc->cpu64.next)
-        missing = sc->stage[2]->rec->desc->name;
-    if (missing)
-        return dvren_set_error(ctx, DVREN_ERROR_UNSUPPORTED, "gradcheck", "compile its per-sample code in float64 too (docs/plugins.md, Precision)",
-                               "plugin '%s' has no float64 functions", missing);
     pd = &plan->desc;
-    if (pd->rays && pd->rays->memory != DVREN_MEMORY_HOST)
-        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "gradcheck", NULL, "the plan's rays must be in host memory");
     npix = pd->width * pd->height;
 
     /* random cotangents on the roi, zero elsewhere */
@@ -4602,38 +4786,18 @@ DVREN_API dvren_status dvren_gradcheck(dvren_scene* sc, const dvren_plan* plan, 
         if (!g32[i] || !g64[i]) DVREN__FAIL(ctx, DVREN_ERROR_OUT_OF_MEMORY, "gradcheck", NULL, "out of memory");
         DVREN__CHECK(dvren_tensor_wrap(g32[i], DVREN_DTYPE_F32, 1, &n, NULL, &t));
         DVREN__CHECK(dvren_scene_param_read(sc, i, DVREN_PARAM_GRAD, &t));
-        /* the float64 checker runs on the host buffers: give them the values
-         * the renderer reads (a no-op where those are the host buffers) */
-        hostval = (float*)dvren__buffer_at(&P->pub.stage->info, P->pub.buffer)->tensor.data;
-        DVREN__CHECK(dvren_tensor_wrap(hostval, DVREN_DTYPE_F32, 1, &n, NULL, &t));
-        DVREN__CHECK(dvren_scene_param_read(sc, i, DVREN_PARAM_VALUE, &t));
     }
 
-    /* float64 blocks bound to the host buffers, gradients into g64 */
-    for (k = 0; k < 3; ++k) {
-        G.block[k] = dvren__calloc(ctx, sc->stage[k]->info.block_size);
-        if (!G.block[k]) DVREN__FAIL(ctx, DVREN_ERROR_OUT_OF_MEMORY, "gradcheck", NULL, "out of memory");
-        DVREN__CHECK(dvren__bind(sc->stage[k], NULL, G.block[k]));
-    }
-    G.sc = sc;
-    DVREN__CHECK(dvren__bind_grads(sc, G.block, DVREN_GRAD_F64, g64));
-    DVREN__CHECK(dvren__march_args(sc, pd, &G.A));
-    G.A.rays = pd->rays ? (const float*)pd->rays->data : NULL; /* this march runs on the host */
-    G.A.field = G.block[0];
-    G.A.shader = G.block[1];
-    G.A.sampler = G.block[2];
-    G.A.lazy_features = dvren__lazy(sc, 64);
-    G.A.skip_empty = dvren__skip_empty(sc);
-    G.A.grad.width = pd->width;
-    G.A.grad.height = pd->height;
-    G.A.grad.rgb = (float*)gfb->out[DVREN__OUT_RGB].data;
-    G.A.grad.alpha = (float*)gfb->out[DVREN__OUT_ALPHA].data;
-    G.A.grad.depth = (float*)gfb->out[DVREN__OUT_DEPTH].data;
-    G.A.grad.transmittance = (float*)gfb->out[DVREN__OUT_TRANSMITTANCE].data;
+    /* the float64 analytic gradient, on the host buffers */
+    DVREN__CHECK(dvren__f64_begin(sc, pd, g64, "gradcheck", &G.F));
     {
-        uint32_t x, y;
-        for (y = pd->roi.y; y < pd->roi.y + pd->roi.h; ++y)
-            for (x = pd->roi.x; x < pd->roi.x + pd->roi.w; ++x) dvren__backward_pixel_64(&sc->cpu64, &G.A, x, y);
+        dvren_fb_view g;
+        memset(&g, 0, sizeof g);
+        g.rgb = (float*)gfb->out[DVREN__OUT_RGB].data; /* the host copies */
+        g.alpha = (float*)gfb->out[DVREN__OUT_ALPHA].data;
+        g.depth = (float*)gfb->out[DVREN__OUT_DEPTH].data;
+        g.transmittance = (float*)gfb->out[DVREN__OUT_TRANSMITTANCE].data;
+        dvren__f64_backward(&G.F, &g);
     }
     for (i = 0; i < sc->nparams; ++i) {
         uint64_t j;
@@ -4719,8 +4883,7 @@ DVREN_API dvren_status dvren_gradcheck(dvren_scene* sc, const dvren_plan* plan, 
               "gradcheck: %u elements checked, %u skipped at kinks; fd error %.3g (worst %s); float32 vs float64 %.3g",
               (unsigned)res->checked, (unsigned)res->skipped, res->fd_error, res->worst, res->f32_error);
 cleanup:
-    for (k = 0; k < 3; ++k)
-        if (G.block[k]) dvren__free(ctx, G.block[k], sc->stage[k]->info.block_size);
+    dvren__f64_end(&G.F);
     for (i = 0; i < sc->nparams; ++i) {
         dvren__free(ctx, g32[i], (size_t)sc->param[i].pub.numel * sizeof(float) + 1);
         dvren__free(ctx, g64[i], (size_t)sc->param[i].pub.numel * sizeof(double) + 1);

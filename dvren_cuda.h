@@ -86,6 +86,9 @@ typedef struct dvren_cuda_info {
     int nvrtc_major, nvrtc_minor;
     char target[32];             /* what NVRTC compiles for: "sm_90", or "compute_89" (PTX) */
     char cache_dir[1024];        /* "" when the disk cache is off */
+    void* context;               /* the CUcontext: the device's primary context (the one the CUDA runtime, */
+                                 /* and so PyTorch and CuPy, use), retained by the dvren context */
+    int device_ordinal;          /* the CUdevice, as cuDeviceGet numbers it (CUDA_VISIBLE_DEVICES applies) */
 } dvren_cuda_info;
 /* Errors: INVALID_ARGUMENT (not a CUDA context). */
 DVREN_CUDA_API dvren_status dvren_cuda_get_info(const dvren_context* ctx, dvren_cuda_info* info);
@@ -141,9 +144,32 @@ DVREN_CUDA_API dvren_status dvren_cuda_memory_stats(dvren_context* ctx, dvren_cu
 DVREN_CUDA_API dvren_status dvren_cuda_memory_trim(dvren_context* ctx);
 
 /* Device view of one framebuffer output (no copy; valid until the
- * framebuffer is destroyed; read it after dvren_synchronize). Errors as
+ * framebuffer is destroyed; read it after dvren_synchronize, or on the
+ * context's stream; what is written through it is what a later
+ * dvren_framebuffer_output copies back). Errors as
  * dvren_framebuffer_output, INVALID_ARGUMENT for a CPU framebuffer. */
 DVREN_CUDA_API dvren_status dvren_cuda_framebuffer_output(dvren_framebuffer* fb, uint32_t output, dvren_tensor* view);
+
+/* Streams. A context queues its work (renders, copies, training kernels)
+ * in order on one CUDA stream: by default its own (non-blocking, created
+ * with it). dvren_cuda_set_stream makes it use the caller's stream instead,
+ * e.g. PyTorch's torch.cuda.current_stream().cuda_stream, so that work
+ * queued there before (a kernel writing a tensor dvren reads) runs first
+ * and work queued after sees dvren's results, with no synchronisation.
+ * stream is a CUstream of the context's device in its primary context
+ * (dvren_cuda_info.context); NULL is CUDA's legacy default stream (PyTorch's
+ * default stream). Before switching, the context waits for the work queued
+ * on its previous stream, so the memory its pool recycles is never in use on
+ * two streams. The caller keeps the stream alive while the context uses it.
+ * dvren_cuda_own_stream goes back to the context's own stream (after the
+ * same wait). Calls that hand results to the host (dvren_framebuffer_output,
+ * a loss value, dvren_synchronize) wait for the stream in use. Errors:
+ * INVALID_ARGUMENT (not a CUDA context), DEVICE. */
+DVREN_CUDA_API dvren_status dvren_cuda_set_stream(dvren_context* ctx, void* stream);
+DVREN_CUDA_API dvren_status dvren_cuda_own_stream(dvren_context* ctx);
+/* The CUstream the context queues work on now (NULL for the legacy default
+ * stream or when ctx is not a CUDA context). */
+DVREN_CUDA_API void* dvren_cuda_stream(const dvren_context* ctx);
 
 /* GPU time between two points of the context's stream, with CUDA events:
  * timer_begin records the start; timer_end records the end, waits for it
@@ -502,7 +528,8 @@ typedef struct dvren__cu_kernel {
 typedef struct dvren__cu_state {
     dvren__cu_device device;
     dvren__cu_context cuctx;
-    dvren__cu_stream stream;
+    dvren__cu_stream stream;     /* where work is queued: own_stream or the caller's (dvren_cuda_set_stream) */
+    dvren__cu_stream own_stream; /* created with the context */
     dvren__cu_event timer[2];
     dvren_cuda_info info;
     uint32_t arch;      /* the device's compute capability, e.g. 90 */
@@ -1289,7 +1316,10 @@ static dvren_status dvren__cu_init(dvren_context* ctx, const dvren_context_desc*
                     (unsigned)(d->min_compute_capability / 10), (unsigned)(d->min_compute_capability % 10));
     DVREN__CU(ctx, cuDevicePrimaryCtxRetain(&S->cuctx, S->device));
     DVREN__CU(ctx, cuCtxSetCurrent(S->cuctx));
-    DVREN__CU(ctx, cuStreamCreate(&S->stream, DVREN__CU_STREAM_NON_BLOCKING));
+    DVREN__CU(ctx, cuStreamCreate(&S->own_stream, DVREN__CU_STREAM_NON_BLOCKING));
+    S->stream = S->own_stream;
+    S->info.context = (void*)S->cuctx;
+    S->info.device_ordinal = (int)S->device;
     DVREN__CU(ctx, cuEventCreate(&S->timer[0], 0));
     DVREN__CU(ctx, cuEventCreate(&S->timer[1], 0));
     S->info.compute_capability = S->arch;
@@ -1354,7 +1384,7 @@ static void dvren__cu_shutdown(dvren_context* ctx)
     if (!S) return;
     if (S->cuctx) {
         dvren__cu.cuCtxSetCurrent(S->cuctx);
-        if (S->stream) dvren__cu.cuStreamSynchronize(S->stream);
+        dvren__cu.cuStreamSynchronize(S->stream);
     }
     for (i = 0; i < S->nkernels; ++i) dvren__cu.cuModuleUnload(S->kernels[i].module);
     if (S->train) dvren__cu.cuModuleUnload(S->train);
@@ -1373,7 +1403,7 @@ static void dvren__cu_shutdown(dvren_context* ctx)
     }
     if (S->timer[0]) dvren__cu.cuEventDestroy(S->timer[0]);
     if (S->timer[1]) dvren__cu.cuEventDestroy(S->timer[1]);
-    if (S->stream) dvren__cu.cuStreamDestroy(S->stream);
+    if (S->own_stream) dvren__cu.cuStreamDestroy(S->own_stream);
     if (S->cuctx) dvren__cu.cuDevicePrimaryCtxRelease(S->device);
     dvren__free(ctx, S, sizeof *S);
     ctx->be_state = NULL;
@@ -1428,7 +1458,7 @@ static dvren_status dvren__cu_mem_copy(dvren_context* ctx, void* dst, dvren_memo
     else
         memmove(dst, src, n);
     /* the caller's host memory is read or written when this returns */
-    DVREN__CU(ctx, cuStreamSynchronize(S->stream));
+    if (dm == DVREN_MEMORY_HOST || sm == DVREN_MEMORY_HOST) DVREN__CU(ctx, cuStreamSynchronize(S->stream));
 cleanup:
     return status;
 }
@@ -1582,6 +1612,7 @@ DVREN_CUDA_API dvren_status dvren_cuda_framebuffer_output(dvren_framebuffer* fb,
     view->data = fb->addr[i];
     view->memory = DVREN_MEMORY_DEVICE;
     view->flags = 0;
+    fb->stale |= 1u << i; /* writes through the view reach dvren_framebuffer_output */
     return DVREN_OK;
 }
 
@@ -1853,6 +1884,35 @@ DVREN_CUDA_API dvren_status dvren_cuda_timer_end(dvren_context* ctx, float* ms)
     DVREN__CU(ctx, cuEventElapsedTime(ms, S->timer[0], S->timer[1]));
 cleanup:
     return status;
+}
+
+static dvren_status dvren__cu_switch_stream(dvren_context* ctx, dvren__cu_stream stream)
+{
+    dvren__cu_state* S;
+    dvren_status status = DVREN_OK;
+    if (!dvren__cu_is(ctx)) return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "cuda", NULL, "not a CUDA context");
+    S = dvren__cu_st(ctx);
+    if (stream == S->stream) return DVREN_OK;
+    dvren__cu.cuCtxSetCurrent(S->cuctx);
+    DVREN__CU(ctx, cuStreamSynchronize(S->stream));
+    S->stream = stream;
+cleanup:
+    return status;
+}
+
+DVREN_CUDA_API dvren_status dvren_cuda_set_stream(dvren_context* ctx, void* stream)
+{
+    return dvren__cu_switch_stream(ctx, (dvren__cu_stream)stream);
+}
+
+DVREN_CUDA_API dvren_status dvren_cuda_own_stream(dvren_context* ctx)
+{
+    return dvren__cu_switch_stream(ctx, dvren__cu_is(ctx) ? dvren__cu_st(ctx)->own_stream : NULL);
+}
+
+DVREN_CUDA_API void* dvren_cuda_stream(const dvren_context* ctx)
+{
+    return dvren__cu_is(ctx) ? (void*)dvren__cu_st(ctx)->stream : NULL;
 }
 
 DVREN_CUDA_API dvren_status dvren_cuda_get_info(const dvren_context* ctx, dvren_cuda_info* info)
