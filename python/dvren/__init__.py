@@ -1,0 +1,1287 @@
+"""dvren: differentiable volume rendering, from Python.
+
+A thin, typed layer over dvren's C API (dvren.h, dvren_cuda.h) through
+ctypes: every call goes to the same C function a C program would use, so the
+Python package renders exactly what the C library and ``dvren_render``
+render. docs/python.md is the guide; the short version::
+
+    import dvren
+    with dvren.Context("cpu") as ctx:
+        sf = dvren.load_scene("examples/ct_head.json", context=ctx, width=256, height=256)
+        out = sf.scene.render(sf.plan)          # {"rgb": (H, W, 3) float32, "alpha": (H, W) float32}
+        dvren.write_png("head.png", out["rgb"])
+
+Objects and who owns what
+    Context -> stages (Field, Shader, Sampler) -> Scene; Context -> Plan ->
+    Framebuffer. Every object keeps the objects it was made from alive, so
+    they may be garbage-collected in any order. ``close()`` (or a ``with``
+    block) frees one early; closing a Context closes everything made from it.
+    Memory handed out without a copy (NumPy views on the CPU, DLPack
+    tensors on the GPU, parameter views) keeps its owner alive: an object
+    closed while such views live is freed when the last view dies.
+
+Errors
+    Every failing C call raises :class:`Error` (a subclass per status, e.g.
+    :class:`InvalidArgumentError`, also a ``ValueError``) carrying the C
+    library's message, module and hint.
+
+Units and conventions are dvren.h's: world units for positions and steps,
+radians for angles, OpenGL camera conventions (right-handed, the camera
+looks down -z, pixel (0, 0) is the top-left), images (H, W, C) in C order.
+"""
+from __future__ import annotations
+
+import ctypes as C
+import json
+import logging
+import math
+import os
+import weakref
+from typing import Any, Callable, Dict, Iterable, Mapping, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from . import _capi, _dlpack
+from ._capi import lib
+from ._version import __version__
+
+__all__ = [
+    "__version__", "Error", "InvalidArgumentError", "OutOfMemoryError", "FileError", "FormatError",
+    "NotFoundError", "PluginError", "UnsupportedError", "NoDeviceError", "DeviceError", "CompileError",
+    "CancelledError", "InternalError", "Context", "Stage", "Scene", "Parameter", "Camera", "Plan",
+    "Framebuffer", "Tensor", "Optimizer", "SceneFile", "load_scene", "write_png", "load_nerf_views",
+    "from_dlpack", "OUTPUTS",
+]
+
+OUTPUTS = tuple(_capi.OUTPUTS)  # ("rgb", "alpha", "depth", "transmittance", "hit", "samples")
+_log = logging.getLogger("dvren")
+
+# ---------------------------------------------------------------- errors
+
+
+class Error(RuntimeError):
+    """A dvren call failed. ``status`` is the C status name (``"IO"``),
+    ``code`` its value (-3), ``module`` the part of dvren that failed
+    (``"dense_grid"``), ``message`` the text and ``hint`` what to do (may be
+    None); ``str(e)`` is the C library's full line."""
+
+    def __init__(self, text: str, code: int = -12):
+        super().__init__(text)
+        self.code = code
+        self.status = _capi.STATUS_NAMES.get(code, "UNKNOWN")
+        self.text = text
+        module, _, rest = text.partition(": ")
+        if not rest:
+            module, rest = "", text
+        hint = None
+        if rest.endswith(")") and " (hint: " in rest:
+            rest, _, hint = rest.rpartition(" (hint: ")
+            hint = hint[:-1]
+        self.module, self.message, self.hint = module, rest, hint
+
+
+class InvalidArgumentError(Error, ValueError):
+    """DVREN_ERROR_INVALID_ARGUMENT: a value is out of range or inconsistent."""
+
+
+class OutOfMemoryError(Error, MemoryError):
+    """DVREN_ERROR_OUT_OF_MEMORY."""
+
+
+class FileError(Error, OSError):
+    """DVREN_ERROR_IO: a file could not be opened, read or written."""
+
+
+class FormatError(Error, ValueError):
+    """DVREN_ERROR_FORMAT: a file's content is malformed or unsupported."""
+
+
+class NotFoundError(Error, LookupError):
+    """DVREN_ERROR_NOT_FOUND: a plugin, parameter or output does not exist."""
+
+
+class PluginError(Error):
+    """DVREN_ERROR_PLUGIN: a plugin library is not usable."""
+
+
+class UnsupportedError(Error):
+    """DVREN_ERROR_UNSUPPORTED: a valid request this build or device cannot do."""
+
+
+class NoDeviceError(Error):
+    """DVREN_ERROR_NO_DEVICE: the requested device (GPU, driver) is absent."""
+
+
+class DeviceError(Error):
+    """DVREN_ERROR_DEVICE: the device failed during a call."""
+
+
+class CompileError(Error):
+    """DVREN_ERROR_COMPILE: device source failed to compile (NVRTC)."""
+
+
+class CancelledError(Error):
+    """DVREN_ERROR_CANCELLED: a progress callback asked to stop."""
+
+
+class InternalError(Error):
+    """DVREN_ERROR_INTERNAL: a bug in dvren."""
+
+
+_ERRORS = {-1: InvalidArgumentError, -2: OutOfMemoryError, -3: FileError, -4: FormatError, -5: NotFoundError,
+           -6: PluginError, -7: UnsupportedError, -8: NoDeviceError, -9: DeviceError, -10: CompileError,
+           -11: CancelledError, -12: InternalError}
+
+
+def _raise(code: int, text: str):
+    raise _ERRORS.get(code, Error)(text, code)
+
+
+def _check(status: int, ctx: Optional["Context"] = None) -> None:
+    if status != 0:
+        raw = lib.dvren_last_error(ctx._ptr if ctx is not None and ctx._ptr else None)
+        _raise(status, raw.decode("utf-8", "replace") if raw else lib.dvren_status_string(status).decode())
+
+
+def _b(s: Optional[Union[str, os.PathLike]]) -> Optional[bytes]:
+    return None if s is None else os.fsencode(s) if isinstance(s, os.PathLike) else s.encode("utf-8")
+
+
+# ---------------------------------------------------------------- ownership
+
+
+class _Handle:
+    """One C object: destroyed by close(), by garbage collection, or by its
+    Context's close(); never while views of its memory (exports) live."""
+
+    _kind = "object"
+
+    def __init__(self, ctx: Optional["Context"], ptr: int, destroy, deps: Tuple = ()):
+        self._ptr = ptr
+        self._destroy_fn = destroy
+        self._deps = deps      # objects this one was made from: kept alive
+        self._ctx = ctx
+        self._exports = 0
+        self._closing = False
+        if ctx is not None:
+            ctx._adopt(self)
+
+    @property
+    def _p(self) -> int:
+        if not self._ptr or self._closing:
+            raise InvalidArgumentError("%s: used after close()" % self._kind, -1)
+        return self._ptr
+
+    def _export_token(self) -> "_ExportToken":
+        self._exports += 1
+        return _ExportToken(self)
+
+    def _unexport(self) -> None:
+        self._exports -= 1
+        if self._closing and self._exports == 0:
+            self._free()
+
+    def close(self) -> None:
+        """Frees the C object now (or, while views of its memory live, when the last one dies)."""
+        self._closing = True
+        if self._exports == 0:
+            self._free()
+
+    def _free(self) -> None:
+        if self._ptr:
+            ptr, self._ptr = self._ptr, None
+            self._destroy_fn(ptr)
+            if self._ctx is not None:
+                self._ctx._child_freed()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        try:
+            if self._ptr and self._exports == 0:
+                self._free()
+        except Exception:
+            pass
+
+
+class _ExportToken:
+    """Held by every view of a handle's memory (NumPy base, DLPack owner)."""
+
+    __slots__ = ("handle", "__weakref__")
+
+    def __init__(self, handle: _Handle):
+        self.handle = handle
+
+    def __del__(self):
+        try:
+            self.handle._unexport()
+        except Exception:
+            pass
+
+
+# ---------------------------------------------------------------- tensors
+
+_DT_NP = {_capi.DTYPE_F32: np.float32, _capi.DTYPE_F16: np.float16, _capi.DTYPE_U8: np.uint8,
+          _capi.DTYPE_U16: np.uint16, _capi.DTYPE_U32: np.uint32}
+_NP_DT = {np.dtype(v): k for k, v in _DT_NP.items()}
+_DT_NAME = {k: np.dtype(v).name for k, v in _DT_NP.items()}
+_NAME_DT = {v: k for k, v in _DT_NAME.items()}
+
+
+def _host_view(t: _capi.Tensor, token: Any) -> np.ndarray:
+    """Zero-copy NumPy array over a host dvren_tensor; token keeps the memory alive."""
+    dt = np.dtype(_DT_NP[t.dtype])
+    shape = tuple(int(t.shape[i]) for i in range(t.ndim))
+    strides = tuple(int(t.strides[i]) * dt.itemsize for i in range(t.ndim))
+    n = int(np.prod(shape)) if shape else 0
+    buf = (C.c_char * max(n * dt.itemsize, 1)).from_address(t.data)
+    buf._dvren_owner = token  # the array's base is buf: the token lives as long as any view of it
+    return np.ndarray(shape, dtype=dt, buffer=buf, strides=strides)
+
+
+class Tensor:
+    """A view of dvren memory without a copy, for the GPU (CPU results are
+    NumPy arrays). Exports through DLPack (``torch.from_dlpack(t)``,
+    ``cupy.from_dlpack(t)``) and keeps dvren's memory alive for as long as
+    any consumer's tensor lives.
+
+    Attributes: ``shape`` (tuple, C order), ``dtype`` (NumPy name, e.g.
+    ``"float32"``), ``device`` (``"cpu"`` or ``"cuda:N"``), ``data_ptr``
+    (the address, int)."""
+
+    def __init__(self, t: _capi.Tensor, owner: _Handle, ctx: "Context"):
+        self._t = _capi.Tensor()
+        C.pointer(self._t)[0] = t
+        self._owner = owner
+        self._ctx = ctx
+        self._token = owner._export_token()
+        self.shape = tuple(int(t.shape[i]) for i in range(t.ndim))
+        self.dtype = _DT_NAME[t.dtype]
+        self.data_ptr = int(t.data or 0)
+        on_gpu = t.memory == _capi.MEMORY_DEVICE
+        self.device = ("cuda:%d" % ctx.device_index) if on_gpu else "cpu"
+
+    @property
+    def strides(self) -> Tuple[int, ...]:
+        return tuple(int(self._t.strides[i]) for i in range(self._t.ndim))
+
+    def __dlpack_device__(self) -> Tuple[int, int]:
+        if self.device == "cpu":
+            return (_dlpack.CPU, 0)
+        return (_dlpack.CUDA, self._ctx.device_index)
+
+    def __dlpack__(self, stream: Optional[int] = None, max_version=None, dl_device=None, copy=None):
+        """DLPack capsule (protocol of the Python array API). On the GPU, a
+        consumer stream other than the one dvren queues on is served by
+        waiting for dvren's stream first."""
+        if self.device != "cpu" and stream is not None and stream != -1:
+            want = None if stream in (0, 1) else stream  # 1: the legacy default stream
+            if want != self._ctx._stream_value():
+                self._ctx.synchronize()
+        return _dlpack.export(self._token, self.data_ptr, self.shape, self.strides, self.dtype,
+                              *self.__dlpack_device__())
+
+    def numpy(self) -> np.ndarray:
+        """The values as a NumPy array: zero-copy on the CPU, a copy from the GPU."""
+        if self.device == "cpu":
+            return _host_view(self._t, self._token)
+        out = np.empty(self.shape, dtype=self.dtype)
+        dst = _capi.Tensor()
+        _fill_tensor(dst, out.ctypes.data, self._t.dtype, self.shape, _capi.MEMORY_HOST)
+        src = _capi.Tensor()
+        C.pointer(src)[0] = self._t
+        _check(lib.dvren_cuda_copy(self._ctx._p, C.byref(dst), C.byref(src)), self._ctx)
+        return out
+
+    def __array__(self, dtype=None, copy=None):
+        a = self.numpy()
+        return a if dtype is None else a.astype(dtype)
+
+    def __repr__(self) -> str:
+        return "dvren.Tensor(shape=%s, dtype=%s, device=%s)" % (self.shape, self.dtype, self.device)
+
+
+def _fill_tensor(t: _capi.Tensor, data: int, dtype: int, shape: Sequence[int], memory: int,
+                 strides: Optional[Sequence[int]] = None) -> None:
+    n = len(shape)
+    if not 1 <= n <= _capi.MAX_DIMS:
+        raise InvalidArgumentError("tensor: %d dimensions (dvren takes 1 to 4)" % n, -1)
+    t.data = data
+    t.dtype = dtype
+    t.ndim = n
+    if strides is None:
+        acc, st = 1, []
+        for d in reversed(shape):
+            st.append(acc)
+            acc *= d
+        strides = tuple(reversed(st))
+    for i in range(_capi.MAX_DIMS):
+        t.shape[i] = shape[i] if i < n else 0
+        t.strides[i] = strides[i] if i < n else 0
+    t.memory = memory
+    t.flags = 0
+
+
+class _Borrowed:
+    """A dvren_tensor over someone else's memory (a NumPy array, or a
+    DLPack import such as a torch tensor), with what keeps it alive."""
+
+    def __init__(self, ctx: "Context", obj: Any, *, name: str, dtypes=("float32",), writable: bool = False,
+                 contiguous: bool = True):
+        self.keep: Any = obj
+        self.tensor = _capi.Tensor()
+        if isinstance(obj, np.ndarray) or not hasattr(obj, "__dlpack__"):
+            arr = np.asarray(obj)
+            if arr.dtype.name not in dtypes:
+                raise InvalidArgumentError("%s: dtype %s, expected %s" % (name, arr.dtype.name, " or ".join(dtypes)),
+                                           -1)
+            if contiguous and not arr.flags.c_contiguous:
+                raise InvalidArgumentError("%s: the array must be C-contiguous (np.ascontiguousarray)" % name, -1)
+            if writable and not arr.flags.writeable:
+                raise InvalidArgumentError("%s: the array is read-only" % name, -1)
+            self.keep = arr
+            self.device = "cpu"
+            _fill_tensor(self.tensor, arr.ctypes.data, _NAME_DT[arr.dtype.name], arr.shape, _capi.MEMORY_HOST,
+                         tuple(s // arr.itemsize for s in arr.strides))
+            return
+        stream = ctx._stream_value() if ctx.device == "cuda" else None
+        imp = _dlpack.import_(obj, stream=(1 if stream is None else stream) if ctx.device == "cuda" else None)
+        self.keep = (obj, imp)
+        if imp.dtype not in dtypes:
+            raise InvalidArgumentError("%s: dtype %s, expected %s" % (name, imp.dtype, " or ".join(dtypes)), -1)
+        if imp.device_type in (_dlpack.CPU, _dlpack.CUDA_HOST):
+            mem, self.device = _capi.MEMORY_HOST, "cpu"
+        elif imp.device_type == _dlpack.CUDA:
+            if ctx.device != "cuda" or imp.device_id != ctx.device_index:
+                raise InvalidArgumentError("%s: a tensor on cuda:%d, the context renders on %s"
+                                           % (name, imp.device_id, ctx.device_str), -1)
+            mem, self.device = _capi.MEMORY_DEVICE, ctx.device_str
+        else:
+            raise InvalidArgumentError("%s: DLPack device type %d is not supported" % (name, imp.device_type), -1)
+        acc, ok = 1, True
+        for d, s in zip(reversed(imp.shape), reversed(imp.strides)):
+            ok &= d == 1 or s == acc
+            acc *= d
+        if contiguous and not ok:
+            raise InvalidArgumentError("%s: the tensor must be contiguous (.contiguous())" % name, -1)
+        _fill_tensor(self.tensor, imp.data, _NAME_DT[imp.dtype], imp.shape, mem, imp.strides)
+
+
+def from_dlpack(obj: Any, context: "Context") -> "_Borrowed":
+    """Borrows obj's memory (anything with ``__dlpack__`` or a NumPy array)
+    for dvren without a copy: what the package does with torch tensors
+    passed as rays, targets or cotangents. Returns the borrowed view; keep
+    it (and obj) alive while dvren reads it."""
+    return _Borrowed(context, obj, name="tensor", dtypes=("float32", "float16", "uint8", "uint16", "uint32"))
+
+
+# ---------------------------------------------------------------- context
+
+
+def _default_log(level: int, line: str) -> None:
+    if level == 0:
+        return  # errors reach Python as exceptions (with the same text)
+    _log.log({0: logging.ERROR, 1: logging.WARNING, 2: logging.INFO}.get(level, logging.DEBUG), "%s", line)
+
+
+class Context(_Handle):
+    """Where dvren renders: ``"cpu"``, or ``"cuda"`` / ``"cuda:N"`` (an NVIDIA
+    GPU through dvren_cuda.h: the device's primary CUDA context, the one
+    PyTorch and CuPy use). A GPU context never falls back to the CPU: without
+    a usable GPU the constructor raises :class:`NoDeviceError`.
+
+    threads: CPU worker threads (0: $DVREN_THREADS, else all cores; <= 1024).
+    log: a callable (level, line) receiving dvren's log lines (default: the
+    ``logging`` logger "dvren"); log_level: "error", "warn" (default),
+    "info", "debug"; log_json: structured JSON lines. plugin_path: extra
+    plugin folders searched before the package's own (str or list).
+    device_name / min_compute_capability: GPU choice as dvren_context_desc.
+    kernel_cache_dir: NVRTC binary cache ("" disables it).
+    Errors: InvalidArgumentError, NoDeviceError, UnsupportedError, DeviceError."""
+
+    _kind = "context"
+
+    def __init__(self, device: str = "cpu", *, threads: int = 0, log: Optional[Callable[[int, str], None]] = None,
+                 log_level: str = "warn", log_json: bool = False,
+                 plugin_path: Optional[Union[str, Sequence[str]]] = None, device_name: Optional[str] = None,
+                 min_compute_capability: int = 0, kernel_cache_dir: Optional[str] = None):
+        kind, _, index = device.partition(":")
+        if kind not in ("cpu", "cuda") or (index and not index.isdigit()) or (kind == "cpu" and index):
+            raise InvalidArgumentError("context: device %r: expected 'cpu', 'cuda' or 'cuda:N'" % device, -1)
+        if log_level not in _capi.LOG_LEVELS:
+            raise InvalidArgumentError("context: log_level %r: one of %s" % (log_level, ", ".join(_capi.LOG_LEVELS)),
+                                       -1)
+        self._children: list = []
+        self._live = 0
+        self.device = kind
+        self.device_index = int(index or 0)
+        sink = log or _default_log
+
+        def _sink(user, level, line):
+            try:
+                sink(int(level), line.decode("utf-8", "replace"))
+            except Exception:  # never let a Python error cross into C
+                pass
+
+        self._log_cb = _capi.LOG_FN(_sink)
+        d = _capi.ContextDesc()
+        d.log = self._log_cb
+        d.log_level = _capi.LOG_LEVELS[log_level]
+        d.threads = threads
+        paths = [plugin_path] if isinstance(plugin_path, str) else list(plugin_path or [])
+        self._plugin_path = os.pathsep.join([os.fspath(p) for p in paths] + [_capi.PLUGIN_DIR]).encode()
+        d.plugin_path = self._plugin_path
+        d.flags = _capi.CONTEXT_LOG_JSON if log_json else 0
+        self._strings = []
+        if kind == "cuda":
+            d.device = _capi.DEVICE_CUDA
+            d.backend = lib.dvren_cuda_backend()
+            d.device_index = self.device_index
+            if device_name:
+                self._strings.append(_b(device_name))
+                d.device_name = self._strings[-1]
+            d.min_compute_capability = min_compute_capability
+        if kernel_cache_dir is not None:
+            self._strings.append(_b(kernel_cache_dir))
+            d.kernel_cache_dir = self._strings[-1]
+        out = C.c_void_p()
+        status = lib.dvren_context_create(C.byref(d), C.byref(out))
+        if status != 0:
+            _raise(status, lib.dvren_last_error(None).decode("utf-8", "replace"))
+        super().__init__(None, out.value, self._destroy_context)
+        self._external_stream = False
+
+    # children: freed before the context, in reverse order of creation
+    def _adopt(self, child: _Handle) -> None:
+        self._children.append(weakref.ref(child))
+        self._live += 1
+
+    def _child_freed(self) -> None:
+        self._live -= 1
+        if self._closing and self._live == 0:
+            self._free()
+
+    def _destroy_context(self, ptr: int) -> None:
+        lib.dvren_context_destroy(ptr)
+
+    def close(self) -> None:
+        """Closes every object made from this context, then the context
+        (objects whose memory is still viewed are freed when the views die,
+        and the context after them)."""
+        if self._closing:
+            return
+        for ref in reversed(self._children):
+            child = ref()
+            if child is not None:
+                child.close()
+        self._children = []
+        self._closing = True
+        if self._live == 0:
+            self._free()
+
+    def _free(self) -> None:
+        if self._ptr and self._live == 0:
+            ptr, self._ptr = self._ptr, None
+            lib.dvren_context_destroy(ptr)
+
+    def __del__(self):
+        try:
+            if self._ptr and self._live == 0:
+                self._free()
+        except Exception:
+            pass
+
+    @property
+    def device_str(self) -> str:
+        """"cpu" or "cuda:N"."""
+        return "cpu" if self.device == "cpu" else "cuda:%d" % self.device_index
+
+    @property
+    def threads(self) -> int:
+        """CPU worker threads the renderer uses."""
+        return int(lib.dvren_context_threads(self._p))
+
+    def synchronize(self) -> None:
+        """Waits for the work queued on the device (no-op on the CPU). Errors: DeviceError."""
+        _check(lib.dvren_synchronize(self._p), self)
+
+    def cuda_info(self) -> Dict[str, Any]:
+        """GPU, driver and compiler of a CUDA context: device_name, compute_capability,
+        multiprocessors, total_memory (bytes), driver_version, nvrtc (major, minor), target,
+        cache_dir, context (the CUcontext address: the primary context), device_ordinal."""
+        i = _capi.CudaInfo()
+        _check(lib.dvren_cuda_get_info(self._p, C.byref(i)), self)
+        return {"device_name": i.device_name.decode(), "compute_capability": i.compute_capability,
+                "multiprocessors": i.multiprocessors, "total_memory": i.total_memory,
+                "driver_version": i.driver_version, "nvrtc": (i.nvrtc_major, i.nvrtc_minor),
+                "target": i.target.decode(), "cache_dir": i.cache_dir.decode(), "context": i.context or 0,
+                "device_ordinal": i.device_ordinal}
+
+    def set_stream(self, stream: Optional[int]) -> None:
+        """Queue dvren's GPU work on this CUstream (an int handle, e.g.
+        ``torch.cuda.current_stream().cuda_stream``; 0 is the legacy default
+        stream), or on the context's own stream when stream is None. Waits for
+        the work queued on the previous stream first (dvren_cuda_set_stream).
+        Errors: InvalidArgumentError on a CPU context, DeviceError."""
+        if stream is None:
+            _check(lib.dvren_cuda_own_stream(self._p), self)
+            self._external_stream = False
+        else:
+            _check(lib.dvren_cuda_set_stream(self._p, stream or None), self)
+            self._external_stream = True
+
+    @property
+    def stream(self) -> Optional[int]:
+        """The CUstream dvren queues on (0: the legacy default stream); None on the CPU."""
+        return None if self.device == "cpu" else (lib.dvren_cuda_stream(self._p) or 0)
+
+    def _stream_value(self) -> Optional[int]:
+        s = lib.dvren_cuda_stream(self._p)
+        return s or None
+
+    def memory_stats(self) -> Dict[str, int]:
+        """The CUDA memory pool's counters (dvren_cuda_memory): in_use, cached, peak, driver_allocs,
+        device_free, device_total, all bytes but driver_allocs."""
+        m = _capi.CudaMemory()
+        _check(lib.dvren_cuda_memory_stats(self._p, C.byref(m)), self)
+        return {k: int(getattr(m, k)) for k, _ in _capi.CudaMemory._fields_}
+
+    # ---- plugins and stages
+    def plugins(self) -> list:
+        """Every plugin the context can find, loading all libraries on the search path:
+        a list of dicts (kind, name, version, summary, library, params: name -> summary line)."""
+        failed = C.c_uint32()
+        _check(lib.dvren_plugin_load_all(self._p, C.byref(failed)), self)
+        out = []
+        for i in range(lib.dvren_plugin_count(self._p)):
+            libname = C.c_char_p()
+            d = lib.dvren_plugin_at(self._p, i, C.byref(libname))
+            out.append(_plugin_dict(d, libname.value))
+        return out
+
+    def field(self, name: str, **params: Any) -> "Stage":
+        """A field stage of plugin ``name`` (e.g. "dense_grid") with parameters as keyword arguments
+        (see :meth:`stage`)."""
+        return Stage(self, "field", name, params)
+
+    def shader(self, name: str, **params: Any) -> "Stage":
+        """A shader stage (e.g. "emission_absorption"); see :meth:`stage`."""
+        return Stage(self, "shader", name, params)
+
+    def sampler(self, name: str, **params: Any) -> "Stage":
+        """A sampler stage (e.g. "uniform"); see :meth:`stage`."""
+        return Stage(self, "sampler", name, params)
+
+    def stage(self, kind: str, name: str, **params: Any) -> "Stage":
+        """A stage of plugin ``name`` of kind "field", "shader" or "sampler".
+        Parameters map to the plugin's schema (``dvren_render --list-plugins``):
+        bool -> bool, int/float -> number, str/PathLike -> string/enum/path,
+        a sequence of numbers -> floats, a NumPy array (float32, float16,
+        uint8, uint16, uint32; C-contiguous) -> tensor. Errors: NotFoundError
+        (no such plugin), InvalidArgumentError (naming the parameter and
+        what is wrong), FileError / FormatError (naming the file)."""
+        return Stage(self, kind, name, params)
+
+    def scene(self, field: "Stage", shader: "Stage", sampler: "Stage", *, differentiable: bool = False) -> "Scene":
+        """See :class:`Scene`."""
+        return Scene(field, shader, sampler, differentiable=differentiable)
+
+    def plan(self, width: int, height: int, camera: Optional["Camera"] = None, **kw: Any) -> "Plan":
+        """See :class:`Plan`."""
+        return Plan(self, width, height, camera, **kw)
+
+
+def _plugin_dict(d, libname: Optional[bytes]) -> Dict[str, Any]:
+    pd = d.contents
+    params = {}
+    buf = C.create_string_buffer(512)
+    for k in range(pd.param_count):
+        p = lib.dvren_plugin_param(d, k)
+        lib.dvren_param_summary(p, buf, 512)
+        params[p.contents.name.decode()] = buf.value.decode()
+    return {"kind": lib.dvren_plugin_kind_name(pd.kind).decode(), "name": pd.name.decode(),
+            "version": "%d.%d" % (pd.version >> 16, pd.version & 0xFFFF),
+            "summary": (pd.summary or b"").decode(), "library": (libname or b"").decode(), "params": params}
+
+
+# ---------------------------------------------------------------- stages
+
+_KINDS = {"field": _capi.PLUGIN_FIELD, "shader": _capi.PLUGIN_SHADER, "sampler": _capi.PLUGIN_SAMPLER}
+
+
+def _params(ctx: Context, params: Mapping[str, Any]):
+    """A dvren_params from keyword arguments; returns (pointer, what must stay alive)."""
+    p = C.c_void_p()
+    _check(lib.dvren_params_create(ctx._p, C.byref(p)), ctx)
+    keep = []
+    try:
+        for key, v in params.items():
+            k = key.encode()
+            if isinstance(v, bool):
+                s = lib.dvren_params_set_bool(p, k, int(v))
+            elif isinstance(v, (int, float)) and not isinstance(v, bool):
+                s = lib.dvren_params_set_number(p, k, float(v))
+            elif isinstance(v, (str, os.PathLike)):
+                s = lib.dvren_params_set_string(p, k, _b(v))
+            elif isinstance(v, np.ndarray) and v.ndim >= 1 and v.dtype.name in _NAME_DT and v.ndim <= 4:
+                b = _Borrowed(ctx, v, name="parameter '%s'" % key, dtypes=tuple(_NAME_DT))
+                keep.append(b)
+                s = lib.dvren_params_set_tensor(p, k, C.byref(b.tensor))
+            elif isinstance(v, (list, tuple, np.ndarray)):
+                vals = np.asarray(v, dtype=np.float64).ravel()
+                keep.append(vals)
+                s = lib.dvren_params_set_numbers(p, k, vals.ctypes.data_as(C.POINTER(C.c_double)), len(vals))
+            else:
+                lib.dvren_params_destroy(p)
+                raise InvalidArgumentError("parameter '%s': a %s is not a parameter value (bool, number, str, "
+                                           "sequence of numbers, NumPy array)" % (key, type(v).__name__), -1)
+            if s != 0:
+                lib.dvren_params_destroy(p)
+                _check(s, ctx)
+    except (TypeError, ValueError) as e:
+        if not isinstance(e, Error):
+            lib.dvren_params_destroy(p)
+            raise InvalidArgumentError("parameter: %s" % e, -1) from None
+        raise
+    return p, keep
+
+
+class Stage(_Handle):
+    """An instance of a field, shader or sampler plugin (dvren_stage). Make
+    one with :meth:`Context.field` / ``shader`` / ``sampler``.
+
+    ``kind`` ("field", ...), ``name`` (the plugin), ``info`` (a dict: channels,
+    bounds_min/max (world units), voxel_world, voxel_size, buffers: name ->
+    (shape, dtype, differentiable))."""
+
+    _kind = "stage"
+
+    def __init__(self, ctx: Context, kind: str, name: str, params: Mapping[str, Any], _ptr: Optional[int] = None):
+        if kind not in _KINDS:
+            raise InvalidArgumentError("stage: kind %r: one of field, shader, sampler" % kind, -1)
+        self.kind = kind
+        self.name = name
+        if _ptr is None:
+            p, keep = _params(ctx, params)
+            out = C.c_void_p()
+            try:
+                status = lib.dvren_stage_create(ctx._p, _KINDS[kind], name.encode(), p, C.byref(out))
+            finally:
+                lib.dvren_params_destroy(p)
+            _check(status, ctx)
+            _ptr = out.value
+        super().__init__(ctx, _ptr, lib.dvren_stage_destroy, (ctx,))
+
+    @property
+    def info(self) -> Dict[str, Any]:
+        i = _capi.InstanceInfo()
+        i.struct_size = C.sizeof(i)
+        _check(lib.dvren_stage_info(self._p, C.byref(i)), self._ctx)
+        bufs = {}
+        for k in range(i.buffer_count):
+            b = C.cast(C.addressof(i.buffers.contents) + k * i.buffers[0].struct_size,
+                       C.POINTER(_capi.BufferDesc)).contents
+            t = b.tensor
+            bufs[(b.name or b"buffer").decode()] = (tuple(int(t.shape[j]) for j in range(t.ndim)),
+                                                   _DT_NAME.get(t.dtype, "invalid"), bool(b.flags & 1))
+        return {"channels": i.channels, "bounds_min": tuple(i.bounds_min), "bounds_max": tuple(i.bounds_max),
+                "voxel_world": i.voxel_world, "voxel_size": tuple(i.voxel_size), "buffers": bufs}
+
+    def sample(self, xyz: Any) -> np.ndarray:
+        """Evaluates a field at world points xyz (n, 3) on the CPU: (n, channels) float32."""
+        pts = np.ascontiguousarray(np.asarray(xyz, dtype=np.float32).reshape(-1, 3))
+        out = np.empty((len(pts), self.info["channels"]), dtype=np.float32)
+        _check(lib.dvren_field_sample(self._p, len(pts), pts.ctypes.data, out.ctypes.data), self._ctx)
+        return out
+
+    def __repr__(self) -> str:
+        return "dvren.Stage(%s %r)" % (self.kind, self.name)
+
+
+# ---------------------------------------------------------------- cameras
+
+
+class Camera:
+    """A camera (dvren_camera: plain data). Build one with :meth:`look_at`,
+    :meth:`orthographic` or :meth:`from_matrices`. OpenGL conventions:
+    right-handed world, the camera looks down -z with +y up."""
+
+    def __init__(self, c: _capi.Camera):
+        self._c = c
+
+    @staticmethod
+    def _v3(v, what: str):
+        a = [float(x) for x in v]
+        if len(a) != 3:
+            raise InvalidArgumentError("camera: %s needs 3 numbers, got %d" % (what, len(a)), -1)
+        return (C.c_float * 3)(*a)
+
+    @classmethod
+    def look_at(cls, eye: Sequence[float], target: Sequence[float], up: Sequence[float] = (0.0, 1.0, 0.0),
+                fov_y: float = math.radians(40.0)) -> "Camera":
+        """Pinhole camera at eye (world units) looking at target; fov_y is the
+        vertical field of view in radians, in (0, pi). Errors: InvalidArgumentError
+        (eye == target, up parallel to the view, fov out of range)."""
+        c = _capi.Camera()
+        _check(lib.dvren_camera_look_at(cls._v3(eye, "eye"), cls._v3(target, "target"), cls._v3(up, "up"),
+                                        float(fov_y), C.byref(c)))
+        return cls(c)
+
+    @classmethod
+    def orthographic(cls, eye: Sequence[float], target: Sequence[float], up: Sequence[float] = (0.0, 1.0, 0.0),
+                     height: float = 1.0) -> "Camera":
+        """Parallel rays along target - eye from the plane through eye; the
+        image height spans ``height`` world units (> 0)."""
+        c = _capi.Camera()
+        _check(lib.dvren_camera_orthographic(cls._v3(eye, "eye"), cls._v3(target, "target"), cls._v3(up, "up"),
+                                             float(height), C.byref(c)))
+        return cls(c)
+
+    @classmethod
+    def from_matrices(cls, view: Any, projection: Any) -> "Camera":
+        """From 4x4 view (world to eye) and projection (eye to clip, OpenGL
+        NDC) matrices, given as arrays indexed [row, column] as printed (NumPy's
+        and glm's printed form; e.g. the projection's [3, 2] is -1 for a
+        perspective). Errors: InvalidArgumentError (singular, non-finite)."""
+        v = np.asarray(view, dtype=np.float32)
+        p = np.asarray(projection, dtype=np.float32)
+        if v.shape != (4, 4) or p.shape != (4, 4):
+            raise InvalidArgumentError("camera: view and projection must be 4x4, got %s and %s"
+                                       % (v.shape, p.shape), -1)
+        c = _capi.Camera()
+        # column-major, as OpenGL stores them
+        _check(lib.dvren_camera_from_matrices((C.c_float * 16)(*v.T.ravel()), (C.c_float * 16)(*p.T.ravel()),
+                                              C.byref(c)))
+        return cls(c)
+
+    @property
+    def eye(self) -> Tuple[float, float, float]:
+        return tuple(self._c.eye)
+
+    @property
+    def forward(self) -> Tuple[float, float, float]:
+        return tuple(self._c.forward)
+
+    def __repr__(self) -> str:
+        return "dvren.Camera(model=%d, eye=%s, forward=%s)" % (self._c.model, self.eye, self.forward)
+
+
+# ---------------------------------------------------------------- plans
+
+
+def _output_bits(outputs: Union[str, Iterable[str], None]) -> int:
+    if outputs is None:
+        return 0
+    if isinstance(outputs, str):
+        outputs = (outputs,)
+    bits = 0
+    for o in outputs:
+        if o not in _capi.OUTPUTS:
+            raise InvalidArgumentError("outputs: %r is not one of %s" % (o, ", ".join(_capi.OUTPUTS)), -1)
+        bits |= _capi.OUTPUTS[o]
+    return bits
+
+
+def _output_names(bits: int) -> Tuple[str, ...]:
+    return tuple(n for n, b in _capi.OUTPUTS.items() if bits & b)
+
+
+class Plan(_Handle):
+    """What to render (dvren_plan, immutable): an image of width x height
+    pixels (1..32768) seen by ``camera``, or a batch of rays.
+
+    camera: a :class:`Camera` (not needed with rays). rays: float32
+    (height, width, 6) or (height*width, 6), origin xyz then unit direction
+    xyz per ray (world units), ray k is pixel (k % width, k // width); a
+    NumPy array or any DLPack tensor (a CUDA torch tensor is read in place
+    on the GPU). The plan borrows it: refill it in place between renders.
+    step: march step in world units (0: half the field's voxel);
+    samples_per_ray (wins over step); spp: rays per pixel (1..65536); seed:
+    the RNG key; outputs: names from :data:`OUTPUTS` (default rgb, alpha);
+    background: RGB behind the volume; roi: (x, y, w, h) pixels to render;
+    min_transmittance: early ray termination threshold in [0, 1) (0: the
+    default 1e-4; negative: never). Errors: InvalidArgumentError naming the field."""
+
+    _kind = "plan"
+
+    def __init__(self, ctx: Context, width: int, height: int, camera: Optional[Camera] = None, *,
+                 rays: Any = None, step: float = 0.0, samples_per_ray: int = 0, spp: int = 1, seed: int = 0,
+                 outputs: Union[str, Iterable[str]] = ("rgb", "alpha"), background: Sequence[float] = (0, 0, 0),
+                 roi: Optional[Sequence[int]] = None, min_transmittance: float = 0.0,
+                 _desc: Optional[_capi.PlanDesc] = None):
+        d = _desc if _desc is not None else _capi.PlanDesc()
+        self._rays = None
+        if _desc is None:
+            d.width, d.height = int(width), int(height)
+            if camera is not None:
+                d.camera = camera._c
+            d.step_world = float(step)
+            d.samples_per_ray = int(samples_per_ray)
+            d.spp = int(spp)
+            d.seed = int(seed) & 0xFFFFFFFFFFFFFFFF
+            d.outputs = _output_bits(outputs)
+            d.background = (C.c_float * 3)(*[float(x) for x in background])
+            if roi is not None:
+                d.roi = _capi.Rect(*[int(x) for x in roi])
+            d.min_transmittance = float(min_transmittance)
+        if rays is not None:
+            self._rays = _Borrowed(ctx, rays, name="plan: rays")
+            d.rays = C.pointer(self._rays.tensor)
+        out = C.c_void_p()
+        _check(lib.dvren_plan_create(ctx._p, C.byref(d), C.byref(out)), ctx)
+        super().__init__(ctx, out.value, lib.dvren_plan_destroy, (ctx,))
+        self.desc = _capi.PlanDesc()
+        C.pointer(self.desc)[0] = lib.dvren_plan_get_desc(self._ptr).contents
+        self.width, self.height = int(self.desc.width), int(self.desc.height)
+        self.outputs = _output_names(self.desc.outputs)
+
+    @property
+    def rays(self) -> Any:
+        """The rays object the plan borrows (None for a camera plan)."""
+        return None if self._rays is None else self._rays.keep if not isinstance(self._rays.keep, tuple) \
+            else self._rays.keep[0]
+
+    def __repr__(self) -> str:
+        return "dvren.Plan(%dx%d, outputs=%s%s)" % (self.width, self.height, self.outputs,
+                                                    ", rays" if self._rays is not None else "")
+
+
+class Framebuffer(_Handle):
+    """Outputs of renders of one plan (dvren_framebuffer), zero at creation.
+    ``outputs``: names (default: the plan's). Reuse one across renders to
+    avoid allocation; the views it hands out then see the next render."""
+
+    _kind = "framebuffer"
+
+    def __init__(self, plan: Plan, outputs: Union[str, Iterable[str], None] = None):
+        ctx = plan._ctx
+        out = C.c_void_p()
+        bits = _output_bits(outputs)
+        _check(lib.dvren_framebuffer_create_outputs(ctx._p, plan._p, bits, C.byref(out)), ctx)
+        super().__init__(ctx, out.value, lib.dvren_framebuffer_destroy, (ctx, plan))
+        self.plan = plan
+        self.outputs = _output_names(bits) if bits else plan.outputs
+
+    def output(self, name: str) -> Union[np.ndarray, Tensor]:
+        """One output without a copy: a NumPy array on the CPU, a
+        :class:`Tensor` (DLPack, device memory) on the GPU. Shapes: rgb (H, W,
+        3) float32; alpha, depth, transmittance (H, W) float32; hit (H, W)
+        uint8; samples (H, W) uint32. Errors: NotFoundError."""
+        t = _capi.Tensor()
+        bit = _output_bits(name)
+        if self._ctx.device == "cuda":
+            _check(lib.dvren_cuda_framebuffer_output(self._p, bit, C.byref(t)), self._ctx)
+            return Tensor(t, self, self._ctx)
+        _check(lib.dvren_framebuffer_output(self._p, bit, C.byref(t)), self._ctx)
+        return _host_view(t, self._export_token())
+
+    def host(self, name: str) -> np.ndarray:
+        """One output as a NumPy array: the framebuffer's host copy (zero-copy
+        on the CPU; on the GPU the first call after a render waits and copies
+        back)."""
+        t = _capi.Tensor()
+        _check(lib.dvren_framebuffer_output(self._p, _output_bits(name), C.byref(t)), self._ctx)
+        return _host_view(t, self._export_token())
+
+    def write(self, name: str, values: Any) -> None:
+        """Copies values (same element count, the output's dtype, contiguous;
+        a NumPy array or a DLPack tensor, on the GPU also device memory) into
+        one output: cotangents and targets. Errors: InvalidArgumentError, NotFoundError."""
+        b = _Borrowed(self._ctx, values, name="framebuffer '%s'" % name, dtypes=("float32", "uint8", "uint32"))
+        _check(lib.dvren_framebuffer_write(self._p, _output_bits(name), C.byref(b.tensor)), self._ctx)
+
+    def __repr__(self) -> str:
+        return "dvren.Framebuffer(%dx%d, %s)" % (self.plan.width, self.plan.height, self.outputs)
+
+
+# ---------------------------------------------------------------- scenes
+
+
+class Parameter:
+    """One differentiable parameter of a scene ("field.voxels",
+    "shader.tf_opacity", ...): float32 values and gradient where the
+    renderer reads and accumulates them (host memory on the CPU, device
+    memory on the GPU), without copies.
+
+    ``value`` / ``grad``: NumPy arrays (CPU) or :class:`Tensor` (GPU, DLPack:
+    ``torch.from_dlpack(p.value)`` shares the memory). ``shape``, ``numel``,
+    ``trainable`` (settable: a frozen parameter gets no gradient)."""
+
+    def __init__(self, scene: "Scene", index: int):
+        self._scene = scene
+        self.index = index
+        sp = _capi.SceneParam()
+        _check(lib.dvren_scene_param_get(scene._p, index, C.byref(sp)), scene._ctx)
+        self.name = sp.name.decode()
+        self.numel = int(sp.numel)
+        self.shape = tuple(int(sp.value.shape[i]) for i in range(sp.value.ndim))
+        self._sp = sp
+        self._trainable = True
+
+    def _view(self, t: _capi.Tensor):
+        sc = self._scene
+        if t.memory == _capi.MEMORY_DEVICE:
+            return Tensor(t, sc, sc._ctx)
+        return _host_view(t, sc._export_token())
+
+    @property
+    def value(self) -> Union[np.ndarray, Tensor]:
+        return self._view(self._sp.value)
+
+    @property
+    def grad(self) -> Union[np.ndarray, Tensor]:
+        return self._view(self._sp.grad)
+
+    @property
+    def trainable(self) -> bool:
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, on: bool) -> None:
+        _check(lib.dvren_scene_param_set_trainable(self._scene._p, self.index, int(bool(on))), self._scene._ctx)
+        self._trainable = bool(on)
+
+    def read(self, which: str = "value") -> np.ndarray:
+        """A host copy of the values ("value") or the gradient ("grad")."""
+        out = np.empty(self.shape, dtype=np.float32)
+        t = _capi.Tensor()
+        _fill_tensor(t, out.ctypes.data, _capi.DTYPE_F32, self.shape, _capi.MEMORY_HOST)
+        w = {"value": _capi.PARAM_VALUE, "grad": _capi.PARAM_GRAD}[which]
+        _check(lib.dvren_scene_param_read(self._scene._p, self.index, w, C.byref(t)), self._scene._ctx)
+        return out
+
+    def write(self, values: Any) -> None:
+        """Sets the values from a host array of numel float32 elements (any shape)."""
+        a = np.ascontiguousarray(np.asarray(values, dtype=np.float32))
+        if a.size != self.numel:
+            raise InvalidArgumentError("parameter '%s': %d values, expected %d" % (self.name, a.size, self.numel), -1)
+        t = _capi.Tensor()
+        _fill_tensor(t, a.ctypes.data, _capi.DTYPE_F32, (a.size,), _capi.MEMORY_HOST)
+        _check(lib.dvren_scene_param_write(self._scene._p, self.index, C.byref(t)), self._scene._ctx)
+
+    def __repr__(self) -> str:
+        return "dvren.Parameter(%r, shape=%s)" % (self.name, self.shape)
+
+
+class Scene(_Handle):
+    """A field, a shader and a sampler bound for rendering (dvren_scene).
+    With ``differentiable=True`` the scene exposes its stages'
+    differentiable buffers as :attr:`params` with gradients. The stages
+    must be of the same context and stay alive (the scene keeps them).
+    Errors: InvalidArgumentError, UnsupportedError (a stage without backward)."""
+
+    _kind = "scene"
+
+    def __init__(self, field: Stage, shader: Stage, sampler: Stage, *, differentiable: bool = False):
+        ctx = field._ctx
+        if shader._ctx is not ctx or sampler._ctx is not ctx:
+            raise InvalidArgumentError("scene: the stages were made by different contexts", -1)
+        d = _capi.SceneDesc(field._p, shader._p, sampler._p, _capi.SCENE_DIFFERENTIABLE if differentiable else 0)
+        out = C.c_void_p()
+        _check(lib.dvren_scene_create(ctx._p, C.byref(d), C.byref(out)), ctx)
+        super().__init__(ctx, out.value, lib.dvren_scene_destroy, (ctx, field, shader, sampler))
+        self.field, self.shader, self.sampler = field, shader, sampler
+        self.differentiable = differentiable
+        self.params: Dict[str, Parameter] = {}
+        for i in range(lib.dvren_scene_param_count(self._ptr)):
+            p = Parameter(self, i)
+            self.params[p.name] = p
+
+    @property
+    def context(self) -> Context:
+        return self._ctx
+
+    def render(self, plan: Plan, out: Optional[Framebuffer] = None, *, threads: int = 0,
+               progress: Optional[Callable[[int, int], bool]] = None) -> Dict[str, Union[np.ndarray, Tensor]]:
+        """Renders plan (dvren_render: emission-absorption, front to back,
+        early ray termination) and returns its outputs by name: NumPy arrays
+        on the CPU, :class:`Tensor` (DLPack) on the GPU, views of ``out`` (a
+        new framebuffer when None) without copies. GPU renders are
+        asynchronous on the context's stream. progress(done, total) may
+        return True to cancel (CancelledError). Errors: InvalidArgumentError,
+        CancelledError, OutOfMemoryError, DeviceError, CompileError."""
+        fb = out if out is not None else Framebuffer(plan)
+        opts = None
+        if threads or progress:
+            opts = _capi.RenderOptions()
+            opts.threads = threads
+            if progress:
+                opts.progress = _capi.PROGRESS_FN(lambda u, done, total: 1 if progress(done, total) else 0)
+        _check(lib.dvren_render(self._p, plan._p, fb._p, C.byref(opts) if opts is not None else None), self._ctx)
+        return {n: fb.output(n) for n in fb.outputs}
+
+    def backward(self, plan: Plan, cotangents: Mapping[str, Any], *, forward: Optional[Framebuffer] = None,
+                 deterministic: bool = False, zero_grad: bool = False) -> None:
+        """Adds dL/dparams to the parameters' gradients given dL/d(outputs)
+        (dvren_render_backward): cotangents maps "rgb" (H, W, 3), "alpha",
+        "depth", "transmittance" (H, W) to float32 arrays or DLPack tensors
+        (device tensors are copied on the device). forward: the framebuffer
+        of the forward render (saves a pass with spp 1); deterministic:
+        fixed-point accumulation, bitwise reproducible; zero_grad: zero the
+        gradients first. Errors: InvalidArgumentError, DeviceError."""
+        names = [n for n in cotangents if cotangents[n] is not None]
+        for n in names:
+            if n not in ("rgb", "alpha", "depth", "transmittance"):
+                raise InvalidArgumentError("backward: no gradient flows through %r" % n, -1)
+        g = Framebuffer(plan, names or ("rgb",))
+        for n in names:
+            g.write(n, cotangents[n])
+        if zero_grad:
+            self.zero_grad()
+        o = _capi.BackwardOptions()
+        o.flags = _capi.BACKWARD_DETERMINISTIC if deterministic else 0
+        o.forward = forward._p if forward is not None else None
+        _check(lib.dvren_render_backward(self._p, plan._p, g._p, C.byref(o)), self._ctx)
+        g.close()
+
+    def zero_grad(self) -> None:
+        """Sets every gradient to zero."""
+        _check(lib.dvren_scene_zero_grad(self._p), self._ctx)
+
+    def render_f64(self, plan: Plan, outputs: Iterable[str] = ("rgb", "alpha", "depth", "transmittance")
+                   ) -> Dict[str, np.ndarray]:
+        """The float64 reference render (dvren_render_f64), on the host:
+        float64 arrays rgb (H, W, 3) and the others (H, W). Parameters are
+        read as their float32 values. Errors: UnsupportedError (a plugin
+        without float64 functions), InvalidArgumentError (device rays)."""
+        H, W = plan.height, plan.width
+        res = {n: np.zeros((H, W, 3) if n == "rgb" else (H, W)) for n in outputs}
+        img = _capi.ImageF64(*[res[n].ctypes.data if n in res else None
+                               for n in ("rgb", "alpha", "depth", "transmittance")])
+        _check(lib.dvren_render_f64(self._p, plan._p, C.byref(img)), self._ctx)
+        return res
+
+    def backward_f64(self, plan: Plan, cotangents: Mapping[str, Any]) -> Dict[str, np.ndarray]:
+        """The float64 vector-Jacobian product (dvren_render_backward_f64):
+        returns name -> float64 gradient array of each parameter's shape (the
+        scene's own gradients are not touched)."""
+        cots = {}
+        for n, v in cotangents.items():
+            if v is None:
+                continue
+            if n not in ("rgb", "alpha", "depth", "transmittance"):
+                raise InvalidArgumentError("backward_f64: no gradient flows through %r" % n, -1)
+            want = (plan.height, plan.width, 3) if n == "rgb" else (plan.height, plan.width)
+            a = np.ascontiguousarray(np.asarray(v, dtype=np.float64))
+            if a.size != int(np.prod(want)):
+                raise InvalidArgumentError("backward_f64: cotangent %r has %d values, expected %s"
+                                           % (n, a.size, want), -1)
+            cots[n] = a
+        img = _capi.ImageF64(*[cots[n].ctypes.data if n in cots else None
+                               for n in ("rgb", "alpha", "depth", "transmittance")])
+        grads = {n: np.zeros(p.shape) for n, p in self.params.items()}
+        ptrs = (C.c_void_p * max(1, len(grads)))(*[g.ctypes.data for g in grads.values()])
+        _check(lib.dvren_render_backward_f64(self._p, plan._p, C.byref(img), ptrs), self._ctx)
+        return grads
+
+    def gradcheck(self, plan: Plan, *, seed: int = 0, elements: int = 24,
+                  outputs: Iterable[str] = ("rgb", "alpha", "depth"), deterministic: bool = False) -> Dict[str, Any]:
+        """dvren_gradcheck: float64 analytic gradients against central finite
+        differences, and the float32 backward against float64. Returns checked,
+        skipped, fd_error, f32_error, grad_norm, worst."""
+        d = _capi.GradcheckDesc(seed, elements, _output_bits(outputs),
+                                _capi.BACKWARD_DETERMINISTIC if deterministic else 0)
+        r = _capi.GradcheckResult()
+        _check(lib.dvren_gradcheck(self._p, plan._p, C.byref(d), C.byref(r)), self._ctx)
+        return {"checked": r.checked, "skipped": r.skipped, "fd_error": r.fd_error, "f32_error": r.f32_error,
+                "grad_norm": r.grad_norm, "worst": r.worst.decode()}
+
+    def optimizer(self, kind: str = "adam", **settings: float) -> "Optimizer":
+        """dvren's own fused optimizer over every parameter (see :class:`Optimizer`)."""
+        return Optimizer(self, kind, **settings)
+
+    def tv(self, param: str, weight: float, channels: Tuple[int, int] = (0, 0), squared: bool = False) -> float:
+        """Adds the total variation (Plenoxels eq. 3) of a 4-D grid parameter
+        over channels [c0, c1) (c1 = 0: all) times weight to its gradient;
+        returns its value."""
+        v = C.c_double()
+        d = _capi.TVDesc(self._index(param), float(weight), channels[0], channels[1],
+                         _capi.TV_SQUARED if squared else 0)
+        _check(lib.dvren_tv_regularize(self._p, C.byref(d), C.byref(v)), self._ctx)
+        return v.value
+
+    def _index(self, name: str) -> int:
+        if name not in self.params:
+            raise NotFoundError("scene: no parameter %r (parameters: %s)" % (name, ", ".join(self.params) or "none"),
+                                -5)
+        return self.params[name].index
+
+    def save_checkpoint(self, path: Union[str, os.PathLike], optimizer: Optional["Optimizer"] = None) -> None:
+        """dvren_checkpoint_save: parameters (and the optimizer's state), atomically."""
+        _check(lib.dvren_checkpoint_save(self._p, optimizer._p if optimizer else None, _b(path), None, 0), self._ctx)
+
+    def load_checkpoint(self, path: Union[str, os.PathLike], optimizer: Optional["Optimizer"] = None) -> None:
+        """dvren_checkpoint_load. Errors: FileError, FormatError (naming the entry)."""
+        _check(lib.dvren_checkpoint_load(self._p, optimizer._p if optimizer else None, _b(path), None, 0, None),
+               self._ctx)
+
+    def __repr__(self) -> str:
+        return "dvren.Scene(%s, %s, %s%s)" % (self.field.name, self.shader.name, self.sampler.name,
+                                              ", differentiable" if self.differentiable else "")
+
+
+class Optimizer(_Handle):
+    """dvren's fused optimizer (dvren_optimizer: Adam, Kingma and Ba 2015,
+    or SGD with momentum) over every parameter of a differentiable scene.
+    settings: lr, beta1, beta2, eps, momentum, weight_decay, lr_decay,
+    decay_steps (dvren_optimizer_desc; the rest keep dvren's defaults)."""
+
+    _kind = "optimizer"
+
+    def __init__(self, scene: Scene, kind: str = "adam", **settings: float):
+        kinds = {"adam": 0, "sgd": 1}
+        if kind not in kinds:
+            raise InvalidArgumentError("optimizer: kind %r: adam or sgd" % kind, -1)
+        d = lib.dvren_optimizer_defaults(kinds[kind])
+        for k, v in settings.items():
+            if k not in dict(_capi.OptimizerDesc._fields_) or k == "kind":
+                raise InvalidArgumentError("optimizer: unknown setting %r" % k, -1)
+            setattr(d, k, v)
+        out = C.c_void_p()
+        _check(lib.dvren_optimizer_create(scene._p, C.byref(d), C.byref(out)), scene._ctx)
+        super().__init__(scene._ctx, out.value, lib.dvren_optimizer_destroy, (scene,))
+
+    def step(self) -> None:
+        """One update from the current gradients (which it leaves as they are)."""
+        _check(lib.dvren_optimizer_step(self._p), self._ctx)
+
+    @property
+    def steps(self) -> int:
+        return int(lib.dvren_optimizer_steps(self._p))
+
+    @property
+    def lr(self) -> float:
+        return float(lib.dvren_optimizer_lr(self._p))
+
+
+# ---------------------------------------------------------------- scene files
+
+
+class SceneFile:
+    """A scene file (docs/scenes.md, the schema of ``dvren_render``) built
+    on a context: ``field``, ``shader``, ``sampler``, ``scene``, ``plan``,
+    ``context``, and ``output`` (the file's "output" settings: png, npy,
+    png_bits, png_alpha). Make one with :func:`load_scene`."""
+
+    def __init__(self, context: Context, field: Stage, shader: Stage, sampler: Stage, plan: Plan,
+                 output: Dict[str, Any], differentiable: bool):
+        self.context, self.field, self.shader, self.sampler, self.plan = context, field, shader, sampler, plan
+        self.scene = Scene(field, shader, sampler, differentiable=differentiable)
+        self.output = output
+
+    def render(self) -> Dict[str, Union[np.ndarray, Tensor]]:
+        """Renders the file's plan: see :meth:`Scene.render`."""
+        return self.scene.render(self.plan)
+
+
+def load_scene(source: Union[str, os.PathLike, Mapping[str, Any]], *, context: Optional[Context] = None,
+               device: Optional[str] = None, width: int = 0, height: int = 0, spp: int = 0,
+               seed: Optional[int] = None, differentiable: bool = False, base_dir: Optional[str] = None,
+               **context_options: Any) -> SceneFile:
+    """Reads a scene: a JSON file path, or a dict with the same schema
+    (relative paths then start at base_dir, default the working folder).
+    Without ``context`` a new one is made from the file's "device", "gpu"
+    and "threads" (``device`` overrides the file's; context_options go to
+    :class:`Context`). width/height/spp/seed override the file's plan.
+    Errors: FormatError / FileError / InvalidArgumentError whose message is
+    "<scene>: <key>: <problem>", and the errors of the plugins."""
+    sf = lib.dvpy_scenefile_new()
+    if not sf:
+        raise OutOfMemoryError("scene file: out of memory", -2)
+    try:
+        if isinstance(source, Mapping):
+            text = json.dumps(source).encode()
+            rc = lib.dvpy_scenefile_parse(sf, b"<dict>", text, len(text), _b(base_dir) if base_dir else None)
+        else:
+            rc = lib.dvpy_scenefile_load(sf, _b(source))
+        if rc:
+            _scene_error(sf)
+        if context is None:
+            idx, name, cc, thr = C.c_uint32(), C.c_char_p(), C.c_uint32(), C.c_int()
+            lib.dvpy_scenefile_gpu(sf, C.byref(idx), C.byref(name), C.byref(cc), C.byref(thr))
+            dev = device or lib.dvpy_scenefile_device(sf).decode()
+            if dev == "cuda":
+                dev = "cuda:%d" % idx.value
+            opts = dict(context_options)
+            if dev.startswith("cuda"):
+                opts.setdefault("device_name", name.value.decode() if name.value else None)
+                opts.setdefault("min_compute_capability", cc.value)
+            if thr.value >= 0:
+                opts.setdefault("threads", thr.value)
+            context = Context(dev, **opts)
+        elif device is not None and device.split(":")[0] != context.device:
+            raise InvalidArgumentError("load_scene: device %r but the context given renders on %s"
+                                       % (device, context.device_str), -1)
+        lib.dvpy_scenefile_override(sf, width, height, spp, int(seed is not None), int(seed or 0))
+        if lib.dvpy_scenefile_build(sf, context._p):
+            _scene_error(sf)
+        f, sh, sa = C.c_void_p(), C.c_void_p(), C.c_void_p()
+        pd = _capi.PlanDesc()
+        lib.dvpy_scenefile_take(sf, C.byref(f), C.byref(sh), C.byref(sa), C.byref(pd))
+        stages = [Stage(context, k, "", {}, _ptr=p.value) for k, p in
+                  (("field", f), ("shader", sh), ("sampler", sa))]
+        for s in stages:
+            s.name = lib.dvren_stage_plugin(s._p).contents.name.decode()
+        png, npy, bits, alpha = C.c_char_p(), C.c_char_p(), C.c_int(), C.c_int()
+        lib.dvpy_scenefile_output(sf, C.byref(png), C.byref(npy), C.byref(bits), C.byref(alpha))
+        output = {"png": png.value.decode() if png.value else None, "npy": npy.value.decode() if npy.value else None,
+                  "png_bits": bits.value, "png_alpha": bool(alpha.value)}
+        plan = Plan(context, 0, 0, _desc=pd)
+        return SceneFile(context, stages[0], stages[1], stages[2], plan, output, differentiable)
+    finally:
+        lib.dvpy_scenefile_free(sf)
+
+
+def _scene_error(sf) -> None:
+    text = lib.dvpy_scenefile_error(sf).decode("utf-8", "replace")
+    low = text.lower()
+    cls = FileError if ("cannot open" in low or "cannot read" in low or "no such file" in low) else FormatError
+    raise cls(text, -3 if cls is FileError else -4)
+
+
+# ---------------------------------------------------------------- images and data
+
+
+def write_png(path: Union[str, os.PathLike], rgb: Any, alpha: Any = None, *, bits: int = 8) -> None:
+    """Writes rgb (H, W, 3) float32 in [0, 1] (clamped; and alpha (H, W) for
+    RGBA) as an 8- or 16-bit PNG, atomically (a failure leaves no file).
+    Accepts NumPy arrays and anything ``np.asarray`` takes (a dvren
+    :class:`Tensor` is copied to the host). Errors: InvalidArgumentError, FileError."""
+    a = np.ascontiguousarray(np.asarray(rgb, dtype=np.float32))
+    if a.ndim != 3 or a.shape[2] != 3:
+        raise InvalidArgumentError("write_png: rgb must be (H, W, 3), got %s" % (a.shape,), -1)
+    al = None
+    if alpha is not None:
+        al = np.ascontiguousarray(np.asarray(alpha, dtype=np.float32))
+        if al.shape != a.shape[:2]:
+            raise InvalidArgumentError("write_png: alpha must be (H, W) = %s, got %s" % (a.shape[:2], al.shape), -1)
+    _check(lib.dvpy_write_png(None, _b(path), a.ctypes.data, al.ctypes.data if al is not None else None,
+                              a.shape[1], a.shape[0], bits))
+
+
+def load_nerf_views(json_path: Union[str, os.PathLike], size: int) -> Dict[str, Any]:
+    """Views of a transforms JSON in the NeRF synthetic layout (Mildenhall
+    et al. 2020), box-filtered to ``size`` pixels across (tools/dvren_nerf.h,
+    as fit_volume --images reads them): rays (N, H, W, 6) float32, rgb (N,
+    H, W, 3) composited on black, alpha (N, H, W), poses (N, 3, 4)
+    camera-to-world, focal (pixels), frames (listed), missing (listed but
+    absent). Errors: FormatError / FileError naming the file and the field."""
+    vs, rep = _capi.NerfViews(), _capi.NerfReport()
+    err = C.create_string_buffer(4096)
+    if lib.dvren_nerf_load(_b(json_path), int(size), C.byref(vs), C.byref(rep), err, 4096):
+        text = err.value.decode("utf-8", "replace")
+        raise (FileError if "cannot" in text.lower() else FormatError)(text, -3 if "cannot" in text.lower() else -4)
+    try:
+        n, w, h = vs.count, vs.width, vs.height
+        take = lambda p, count: np.ctypeslib.as_array(p, shape=(count,)).copy()  # noqa: E731
+        return {"rays": take(vs.rays, n * h * w * 6).reshape(n, h, w, 6),
+                "rgb": take(vs.rgb, n * h * w * 3).reshape(n, h, w, 3),
+                "alpha": take(vs.alpha, n * h * w).reshape(n, h, w),
+                "poses": take(vs.pose, n * 12).reshape(n, 3, 4), "focal": vs.focal,
+                "frames": rep.frames, "missing": rep.missing}
+    finally:
+        lib.dvren_nerf_views_free(C.byref(vs))

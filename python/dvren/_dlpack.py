@@ -1,0 +1,166 @@
+"""DLPack, both directions, with ctypes (no compiler, no C++).
+
+Export: ``export(owner_token, data, shape, strides, dtype, device)`` returns a
+PyCapsule named "dltensor" holding a DLManagedTensor (DLPack 0.8 ABI,
+https://dmlc.github.io/dlpack/latest/c_api.html) that points at dvren's
+memory; the consumer (``torch.from_dlpack``, ``numpy.from_dlpack``, CuPy)
+calls its deleter when its tensor dies, which releases the owner token and
+so keeps dvren's memory alive exactly as long as the consumer's tensor.
+
+Import: ``import_(obj, stream)`` calls ``obj.__dlpack__`` and returns a
+:class:`Imported` holding the DLManagedTensor (renamed "used_dltensor", as
+the protocol asks) until it is released; its deleter runs then.
+"""
+from __future__ import annotations
+
+import ctypes as C
+import threading
+
+# DLDeviceType
+CPU, CUDA, CUDA_HOST = 1, 2, 3
+# DLDataTypeCode
+INT, UINT, FLOAT = 0, 1, 2
+
+
+class DLDevice(C.Structure):
+    _fields_ = [("device_type", C.c_int32), ("device_id", C.c_int32)]
+
+
+class DLDataType(C.Structure):
+    _fields_ = [("code", C.c_uint8), ("bits", C.c_uint8), ("lanes", C.c_uint16)]
+
+
+class DLTensor(C.Structure):
+    _fields_ = [("data", C.c_void_p), ("device", DLDevice), ("ndim", C.c_int32), ("dtype", DLDataType),
+                ("shape", C.POINTER(C.c_int64)), ("strides", C.POINTER(C.c_int64)), ("byte_offset", C.c_uint64)]
+
+
+class DLManagedTensor(C.Structure):
+    pass
+
+
+_DELETER = C.CFUNCTYPE(None, C.POINTER(DLManagedTensor))
+DLManagedTensor._fields_ = [("dl_tensor", DLTensor), ("manager_ctx", C.c_void_p), ("deleter", _DELETER)]
+
+_api = C.pythonapi
+_api.PyCapsule_New.restype = C.py_object
+_api.PyCapsule_New.argtypes = [C.c_void_p, C.c_char_p, C.c_void_p]
+_api.PyCapsule_IsValid.restype = C.c_int
+_api.PyCapsule_IsValid.argtypes = [C.py_object, C.c_char_p]
+_api.PyCapsule_GetPointer.restype = C.c_void_p
+_api.PyCapsule_GetPointer.argtypes = [C.py_object, C.c_char_p]
+_api.PyCapsule_SetName.restype = C.c_int
+_api.PyCapsule_SetName.argtypes = [C.py_object, C.c_char_p]
+
+_NAME = b"dltensor"        # module constants: the capsule keeps pointers to them
+_USED = b"used_dltensor"
+
+# address of a live DLManagedTensor -> (the struct, shape/strides arrays, owner token)
+_live: dict = {}
+_lock = threading.Lock()
+
+
+def _release(addr: int) -> None:
+    with _lock:
+        _live.pop(addr, None)  # drops the owner token: dvren may free the memory now
+
+
+@_DELETER
+def _deleter(p):
+    _release(C.addressof(p.contents))
+
+
+_CAPSULE_DESTRUCTOR = C.CFUNCTYPE(None, C.py_object)
+
+
+@_CAPSULE_DESTRUCTOR
+def _capsule_destructor(capsule):
+    # a capsule nobody consumed still owns its tensor
+    if _api.PyCapsule_IsValid(capsule, _NAME):
+        _release(_api.PyCapsule_GetPointer(capsule, _NAME))
+
+
+def dtype_of(name: str) -> DLDataType:
+    code, bits = {"float32": (FLOAT, 32), "float64": (FLOAT, 64), "float16": (FLOAT, 16), "uint8": (UINT, 8),
+                  "uint16": (UINT, 16), "uint32": (UINT, 32), "int64": (INT, 64), "int32": (INT, 32)}[name]
+    return DLDataType(code, bits, 1)
+
+
+def dtype_name(t: DLDataType) -> str:
+    kind = {FLOAT: "float", UINT: "uint", INT: "int"}.get(t.code, "code%d_" % t.code)
+    return "%s%d" % (kind, t.bits) + ("x%d" % t.lanes if t.lanes != 1 else "")
+
+
+def export(owner, data: int, shape, strides, dtype: str, device_type: int, device_id: int):
+    """A "dltensor" capsule over data (shape and strides in elements) that
+    keeps ``owner`` alive until the consumer's deleter runs."""
+    n = len(shape)
+    m = DLManagedTensor()
+    shp = (C.c_int64 * max(n, 1))(*shape)
+    std = (C.c_int64 * max(n, 1))(*strides)
+    m.dl_tensor.data = data
+    m.dl_tensor.device = DLDevice(device_type, device_id)
+    m.dl_tensor.ndim = n
+    m.dl_tensor.dtype = dtype_of(dtype)
+    m.dl_tensor.shape = C.cast(shp, C.POINTER(C.c_int64))
+    m.dl_tensor.strides = C.cast(std, C.POINTER(C.c_int64))
+    m.dl_tensor.byte_offset = 0
+    m.manager_ctx = None
+    m.deleter = _deleter
+    addr = C.addressof(m)
+    with _lock:
+        _live[addr] = (m, shp, std, owner)
+    return _api.PyCapsule_New(addr, _NAME, C.cast(_capsule_destructor, C.c_void_p))
+
+
+class Imported:
+    """A tensor received through DLPack: its data pointer, shape, strides (in
+    elements), dtype name and device, valid until :meth:`release` (or until
+    this object is collected)."""
+
+    def __init__(self, capsule):
+        if not _api.PyCapsule_IsValid(capsule, _NAME):
+            raise ValueError("not a live DLPack capsule (already consumed?)")
+        self._addr = _api.PyCapsule_GetPointer(capsule, _NAME)
+        _api.PyCapsule_SetName(capsule, _USED)  # we own it now: its deleter is ours to call
+        m = DLManagedTensor.from_address(self._addr)
+        t = m.dl_tensor
+        self.ndim = int(t.ndim)
+        self.shape = tuple(int(t.shape[i]) for i in range(self.ndim))
+        if t.strides:
+            self.strides = tuple(int(t.strides[i]) for i in range(self.ndim))
+        else:  # NULL strides: compact C order
+            s, acc = [], 1
+            for d in reversed(self.shape):
+                s.append(acc)
+                acc *= d
+            self.strides = tuple(reversed(s))
+        self.dtype = dtype_name(t.dtype)
+        self.device_type = int(t.device.device_type)
+        self.device_id = int(t.device.device_id)
+        self.data = (t.data or 0) + int(t.byte_offset)
+
+    def release(self) -> None:
+        if self._addr:
+            m = DLManagedTensor.from_address(self._addr)
+            self._addr = 0
+            if m.deleter:
+                m.deleter(C.pointer(m))
+
+    def __del__(self):
+        try:
+            self.release()
+        except Exception:
+            pass
+
+
+def import_(obj, stream=None) -> Imported:
+    """DLPack-import obj (anything with ``__dlpack__``); stream as the protocol defines it."""
+    if not hasattr(obj, "__dlpack__"):
+        raise TypeError("expected an object with __dlpack__ (a torch.Tensor, a numpy array, ...), got %s"
+                        % type(obj).__name__)
+    try:
+        cap = obj.__dlpack__() if stream is None else obj.__dlpack__(stream=stream)
+    except TypeError:
+        cap = obj.__dlpack__()
+    return Imported(cap)

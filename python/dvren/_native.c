@@ -1,0 +1,128 @@
+/* python/dvren/_native.c - the one translation unit of the Python package's
+ * shared library (libdvren.so): dvren.h and dvren_cuda.h's implementations,
+ * the scene-file reader (tools/dvren_scene.h), the PNG writer
+ * (tools/dvren_image.h) and the NeRF-synthetic loader (tools/dvren_nerf.h),
+ * with every DVREN_API function exported for ctypes (python/dvren/_capi.py).
+ *
+ * The few dvpy_* functions below exist only where ctypes cannot reach the
+ * C API directly: static tool functions, and the scene file, whose struct
+ * Python does not mirror (it holds cJSON pointers and large buffers). They
+ * add no behaviour of their own. Built by python/build_native.py. */
+#define DVREN_IMPLEMENTATION
+#include "dvren.h"
+#define DVREN_CUDA_IMPLEMENTATION
+#include "dvren_cuda.h"
+#define DVREN_SCENE_IMPLEMENTATION
+#include "dvren_scene.h"
+#define DVREN_NERF_IMPLEMENTATION
+#include "dvren_nerf.h"
+#include "dvren_image.h"
+
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DVPY_API __attribute__((visibility("default")))
+
+/* "MAJOR.MINOR.PATCH" of the header this library was built from. */
+DVPY_API const char* dvpy_version(void)
+{
+#define DVPY_STR2(x) #x
+#define DVPY_STR(x) DVPY_STR2(x)
+    return DVPY_STR(DVREN_VERSION_MAJOR) "." DVPY_STR(DVREN_VERSION_MINOR) "." DVPY_STR(DVREN_VERSION_PATCH);
+}
+
+/* sizeof of a public struct by name (0: unknown name): the Python tests
+ * compare it with ctypes.sizeof of the mirrored struct, so that a layout
+ * change in dvren.h cannot go unnoticed. */
+DVPY_API size_t dvpy_sizeof(const char* name)
+{
+#define DVPY_SIZE(T) if (!strcmp(name, #T)) return sizeof(T);
+    DVPY_SIZE(dvren_tensor)
+    DVPY_SIZE(dvren_camera)
+    DVPY_SIZE(dvren_rect)
+    DVPY_SIZE(dvren_plan_desc)
+    DVPY_SIZE(dvren_context_desc)
+    DVPY_SIZE(dvren_allocator)
+    DVPY_SIZE(dvren_scene_desc)
+    DVPY_SIZE(dvren_scene_param)
+    DVPY_SIZE(dvren_render_options)
+    DVPY_SIZE(dvren_backward_options)
+    DVPY_SIZE(dvren_image_f64)
+    DVPY_SIZE(dvren_loss_desc)
+    DVPY_SIZE(dvren_tv_desc)
+    DVPY_SIZE(dvren_optimizer_desc)
+    DVPY_SIZE(dvren_gradcheck_desc)
+    DVPY_SIZE(dvren_gradcheck_result)
+    DVPY_SIZE(dvren_cuda_info)
+    DVPY_SIZE(dvren_cuda_memory)
+    DVPY_SIZE(dvren_nerf_views)
+    DVPY_SIZE(dvren_instance_info)
+    DVPY_SIZE(dvren_buffer_desc)
+    DVPY_SIZE(dvren_plugin_desc)
+    DVPY_SIZE(dvren_param_desc)
+    return 0;
+#undef DVPY_SIZE
+}
+
+/* tools/dvren_image.h's PNG writer (8 or 16 bits, RGB or RGBA, atomic). */
+DVPY_API dvren_status dvpy_write_png(dvren_context* ctx, const char* path, const float* rgb, const float* alpha,
+                                     uint32_t width, uint32_t height, int bits)
+{
+    return dvren_image_write_png(ctx, path, rgb, alpha, width, height, bits);
+}
+
+/* ---- scene files (tools/dvren_scene.h), behind an opaque pointer */
+
+DVPY_API dvren_scenefile* dvpy_scenefile_new(void) { return (dvren_scenefile*)calloc(1, sizeof(dvren_scenefile)); }
+DVPY_API void dvpy_scenefile_free(dvren_scenefile* sf)
+{
+    if (!sf) return;
+    dvren_scenefile_free(sf);
+    free(sf);
+}
+DVPY_API int dvpy_scenefile_load(dvren_scenefile* sf, const char* path) { return dvren_scenefile_load(sf, path); }
+DVPY_API int dvpy_scenefile_parse(dvren_scenefile* sf, const char* name, const char* text, size_t len, const char* dir)
+{
+    return dvren_scenefile_parse(sf, name, text, len, dir);
+}
+DVPY_API const char* dvpy_scenefile_error(const dvren_scenefile* sf) { return sf->error; }
+/* What a context needs: device ("cpu"/"cuda"), GPU choice, threads (-1: unset). */
+DVPY_API const char* dvpy_scenefile_device(const dvren_scenefile* sf) { return sf->device ? sf->device : "cpu"; }
+DVPY_API void dvpy_scenefile_gpu(const dvren_scenefile* sf, uint32_t* index, const char** name, uint32_t* min_cc,
+                                 int* threads)
+{
+    *index = sf->gpu_index;
+    *name = sf->gpu_name;
+    *min_cc = sf->gpu_min_cc;
+    *threads = sf->has_threads ? (int)sf->threads : -1;
+}
+/* The scene's "output" (NULL png when absent), for tools that write it. */
+DVPY_API void dvpy_scenefile_output(const dvren_scenefile* sf, const char** png, const char** npy, int* bits, int* alpha)
+{
+    *png = sf->png;
+    *npy = sf->npy;
+    *bits = sf->png_bits;
+    *alpha = sf->png_alpha;
+}
+DVPY_API void dvpy_scenefile_override(dvren_scenefile* sf, uint32_t width, uint32_t height, uint32_t spp, int has_seed,
+                                      uint64_t seed)
+{
+    sf->override_width = width;
+    sf->override_height = height;
+    sf->override_spp = spp;
+    sf->override_seed = has_seed;
+    sf->override_seed_value = seed;
+}
+DVPY_API int dvpy_scenefile_build(dvren_scenefile* sf, dvren_context* ctx) { return dvren_scenefile_build(sf, ctx); }
+/* Hands the stages to the caller (the scene file no longer destroys them)
+ * and copies the plan desc (its rays pointer is NULL: scene files have none). */
+DVPY_API void dvpy_scenefile_take(dvren_scenefile* sf, dvren_stage** field, dvren_stage** shader, dvren_stage** sampler,
+                                  dvren_plan_desc* plan)
+{
+    *field = sf->field;
+    *shader = sf->shader;
+    *sampler = sf->sampler;
+    sf->field = sf->shader = sf->sampler = NULL;
+    *plan = sf->plan;
+}

@@ -1,0 +1,234 @@
+"""dvren for PyTorch: rendering as a differentiable function of torch tensors.
+
+    import torch, dvren, dvren.torch as dt
+    ctx = dt.context("cuda")                      # dvren on torch's device and current stream
+    scene = ...                                   # a differentiable dvren.Scene of ctx
+    model = dt.Renderer(scene)                    # its parameters as nn.Parameters, sharing dvren's memory
+    opt = torch.optim.Adam(model.parameters(), lr=0.05)
+    for step in range(n):
+        out = model(plan, outputs=("rgb",))       # {"rgb": (H, W, 3) tensor}
+        loss = torch.nn.functional.mse_loss(out["rgb"], target)
+        opt.zero_grad(); loss.backward(); opt.step()
+
+:func:`render` is the autograd function: it renders a dvren scene whose
+differentiable parameters ("field.voxels", "shader.tf_opacity", ...) take
+the values of the tensors passed in, and back-propagates dL/d(outputs) to
+them with dvren's backward pass (the march replayed, kernels/dvren_march.h).
+
+Memory: :class:`Renderer` registers each scene parameter as an
+``nn.Parameter`` made with ``torch.from_dlpack`` from dvren's own memory, so
+``optimizer.step()`` updates what dvren renders from, with no copy. Other
+tensors may be passed to :func:`render` (say, a grid computed by a network):
+their values are then copied into the scene's memory (on the device, on
+torch's stream) before the render.
+
+Streams and devices: a CUDA tensor must live on the dvren context's GPU;
+every call queues dvren's work on ``torch.cuda.current_stream()`` (the
+context follows it with dvren_cuda_set_stream), so torch work queued before
+is seen, and torch work queued after sees dvren's results, without
+synchronisation.
+
+Precision: float32 tensors use dvren's float32 renderer (CPU or GPU). On a
+CPU context, float64 tensors use the float64 reference path
+(dvren_render_f64 / dvren_render_backward_f64: outputs and gradients in
+float64, parameter values rounded to float32 as dvren stores them), which is
+what ``torch.autograd.gradcheck`` needs; perturb by a power of two (eps =
+2**-16 on values that are multiples of 2**-10 stays exact).
+"""
+from __future__ import annotations
+
+import weakref
+from typing import Any, Dict, Iterable, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+
+import dvren
+
+__all__ = ["context", "render", "Renderer", "parameter_tensor"]
+
+_DIFF_OUTPUTS = ("rgb", "alpha", "depth", "transmittance")
+
+
+def context(device: Any = None, **options: Any) -> dvren.Context:
+    """A dvren context for a torch device ("cpu", "cuda", "cuda:1",
+    torch.device; default: torch's current CUDA device when CUDA is
+    available, else the CPU). On CUDA it uses the device's primary context
+    (PyTorch's) and queues on torch's current stream. options: see
+    :class:`dvren.Context`."""
+    if device is None:
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    dev = torch.device(device)
+    if dev.type == "cuda":
+        index = dev.index if dev.index is not None else torch.cuda.current_device()
+        ctx = dvren.Context("cuda:%d" % index, **options)
+        _follow_stream(ctx)
+        return ctx
+    if dev.type != "cpu":
+        raise dvren.InvalidArgumentError("dvren.torch: device %s: dvren renders on cpu or cuda" % dev, -1)
+    return dvren.Context("cpu", **options)
+
+
+def _torch_device(ctx: dvren.Context) -> torch.device:
+    return torch.device(ctx.device_str)
+
+
+def _follow_stream(ctx: dvren.Context) -> None:
+    """Queue dvren's work on torch's current stream of the context's device."""
+    s = torch.cuda.current_stream(_torch_device(ctx)).cuda_stream
+    if (ctx._stream_value() or 0) != s or not ctx._external_stream:
+        ctx.set_stream(s)
+
+
+def parameter_tensor(param: "dvren.Parameter", which: str = "value") -> torch.Tensor:
+    """A torch tensor sharing a scene parameter's memory (no copy):
+    ``which`` is "value" or "grad". Float32, the parameter's shape, on the
+    context's device."""
+    v = param.value if which == "value" else param.grad
+    if isinstance(v, np.ndarray):
+        return torch.from_numpy(v)
+    return torch.from_dlpack(v)
+
+
+class _Render(torch.autograd.Function):
+    @staticmethod
+    def forward(fctx, scene: dvren.Scene, plan: dvren.Plan, outputs: Tuple[str, ...], deterministic: bool,
+                *values: torch.Tensor):
+        ctx = scene.context
+        params = list(scene.params.values())
+        f64 = len(values) > 0 and all(v.dtype == torch.float64 for v in values)
+        if ctx.device == "cuda":
+            _follow_stream(ctx)
+        for p, v, view in zip(params, values, _views(scene)):
+            want = bool(v.requires_grad)
+            if p.trainable != want:
+                p.trainable = want
+            if v.data_ptr() != view.data_ptr() or v.dtype != torch.float32:
+                with torch.no_grad():
+                    view.copy_(v.detach().reshape(view.shape))  # rounded to float32; on torch's stream
+        fctx.scene, fctx.plan, fctx.outputs, fctx.f64 = scene, plan, outputs, f64
+        fctx.deterministic = deterministic
+        fctx.n = len(values)
+        if f64:
+            if ctx.device != "cpu":
+                raise dvren.InvalidArgumentError("dvren.torch: float64 renders run on a CPU context only", -1)
+            res = scene.render_f64(plan, [o for o in outputs if o in _DIFF_OUTPUTS])
+            fctx.fb = None
+            return tuple(torch.from_numpy(res[o]) for o in outputs)
+        fb = dvren.Framebuffer(plan)
+        res = scene.render(plan, fb)
+        # a plan with rgb and transmittance lets the backward pass reuse each ray's totals (spp 1)
+        fctx.fb = fb if {"rgb", "transmittance"} <= set(plan.outputs) else None
+        outs = tuple(_to_torch(res[o]) for o in outputs)
+        fctx.mark_non_differentiable(*[t for o, t in zip(outputs, outs) if o not in _DIFF_OUTPUTS])
+        return outs
+
+    @staticmethod
+    def backward(fctx, *grads: Optional[torch.Tensor]):
+        scene, plan = fctx.scene, fctx.plan
+        cot = {o: g for o, g in zip(fctx.outputs, grads) if g is not None and o in _DIFF_OUTPUTS}
+        need = fctx.needs_input_grad[4:]
+        params = list(scene.params.values())
+        if not cot or not any(need):
+            return (None, None, None, None) + tuple(None for _ in range(fctx.n))
+        if fctx.f64:
+            g64 = scene.backward_f64(plan, {o: g.detach().double().cpu().numpy() for o, g in cot.items()})
+            return (None, None, None, None) + tuple(torch.from_numpy(g64[p.name]) if n else None
+                                                    for p, n in zip(params, need))
+        ctx = scene.context
+        if ctx.device == "cuda":
+            _follow_stream(ctx)
+        scene.zero_grad()
+        scene.backward(plan, {o: g.detach().float().contiguous() for o, g in cot.items()}, forward=fctx.fb,
+                       deterministic=fctx.deterministic)
+        # the scene's gradient buffers are reused by the next backward: hand torch a copy
+        out = tuple(parameter_tensor(p, "grad").clone() if n else None for p, n in zip(params, need))
+        fctx.fb = None
+        return (None, None, None, None) + out
+
+
+def _to_torch(x: Any) -> torch.Tensor:
+    return torch.from_numpy(x) if isinstance(x, np.ndarray) else torch.from_dlpack(x)
+
+
+# scene -> torch tensors sharing its parameter values (made once per scene)
+_VIEWS: "weakref.WeakKeyDictionary[dvren.Scene, list]" = weakref.WeakKeyDictionary()
+
+
+def _views(scene: dvren.Scene) -> list:
+    v = _VIEWS.get(scene)
+    if v is None:
+        v = [parameter_tensor(p) for p in scene.params.values()]
+        _VIEWS[scene] = v
+    return v
+
+
+def render(scene: dvren.Scene, plan: dvren.Plan, *values: torch.Tensor, outputs: Sequence[str] = ("rgb",),
+           deterministic: bool = False) -> Tuple[torch.Tensor, ...]:
+    """Renders ``plan`` with the scene's parameters set to ``values`` (one
+    tensor per ``scene.params`` entry, in order, each with the parameter's
+    number of elements) and returns the requested outputs as tensors: rgb
+    (H, W, 3), alpha / depth / transmittance (H, W) (differentiable), hit
+    (H, W) uint8 and samples (H, W) int32-sized uint32 (not). Gradients flow
+    to every value that requires grad; the others are frozen in dvren
+    (dvren_scene_param_set_trainable). float32 values render on the
+    context's device; float64 values (CPU context) through the float64
+    reference path. deterministic: bitwise reproducible gradients.
+    Errors: dvren.Error subclasses; InvalidArgumentError for values of the
+    wrong count, size or device."""
+    params = list(scene.params.values())
+    if not scene.differentiable:
+        raise dvren.InvalidArgumentError("dvren.torch.render: the scene was not created differentiable", -1)
+    if len(values) != len(params):
+        raise dvren.InvalidArgumentError("dvren.torch.render: %d values for the scene's %d parameters (%s)"
+                                         % (len(values), len(params), ", ".join(p.name for p in params)), -1)
+    dev = _torch_device(scene.context)
+    for p, v in zip(params, values):
+        if v.numel() != p.numel:
+            raise dvren.InvalidArgumentError("dvren.torch.render: '%s' has %d elements, the value given %d"
+                                             % (p.name, p.numel, v.numel()), -1)
+        if v.device != dev:
+            raise dvren.InvalidArgumentError("dvren.torch.render: '%s' is on %s, the scene renders on %s"
+                                             % (p.name, v.device, dev), -1)
+    outputs = tuple(outputs)
+    missing = [o for o in outputs if o not in plan.outputs]
+    if missing:
+        raise dvren.InvalidArgumentError("dvren.torch.render: the plan does not select %s (it has %s)"
+                                         % (", ".join(missing), ", ".join(plan.outputs)), -1)
+    return _Render.apply(scene, plan, outputs, deterministic, *values)
+
+
+class Renderer(torch.nn.Module):
+    """A differentiable dvren scene as a ``torch.nn.Module``. Its
+    parameters are the scene's ("field.voxels" becomes the attribute and
+    parameter name ``field_voxels``; :meth:`param` takes either), as
+    ``nn.Parameter``s sharing dvren's memory: a ``torch.optim`` optimizer
+    updates what dvren renders from, with no copy. ``trainable``: names to
+    train (default all); the others are frozen (requires_grad False)."""
+
+    def __init__(self, scene: dvren.Scene, trainable: Optional[Iterable[str]] = None):
+        super().__init__()
+        if not scene.differentiable:
+            raise dvren.InvalidArgumentError("dvren.torch.Renderer: the scene was not created differentiable", -1)
+        self.scene = scene
+        want = set(trainable) if trainable is not None else None
+        self._names = []
+        for p, view in zip(scene.params.values(), _views(scene)):
+            attr = p.name.replace(".", "_")
+            self.register_parameter(attr, torch.nn.Parameter(view, requires_grad=want is None or p.name in want))
+            self._names.append((p.name, attr))
+
+    def param(self, name: str) -> torch.nn.Parameter:
+        """The parameter called "field.voxels" or "field_voxels"."""
+        for full, attr in self._names:
+            if name in (full, attr):
+                return getattr(self, attr)
+        raise dvren.NotFoundError("Renderer: no parameter %r (parameters: %s)"
+                                  % (name, ", ".join(n for n, _ in self._names)), -5)
+
+    def forward(self, plan: dvren.Plan, outputs: Sequence[str] = ("rgb",),
+                deterministic: bool = False) -> Dict[str, torch.Tensor]:
+        """Renders plan; returns {output name: tensor} (see :func:`render`)."""
+        outs = render(self.scene, plan, *[getattr(self, a) for _, a in self._names], outputs=outputs,
+                      deterministic=deterministic)
+        return dict(zip(tuple(outputs), outs))
