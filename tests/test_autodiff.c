@@ -437,6 +437,80 @@ TEST(slab_gradient_is_analytic)
     }
 }
 
+/* The float64 reference path (dvren_render_f64, dvren_render_backward_f64)
+ * on the same slab: its alpha is 1 - exp(-v L) to float64 rounding, it agrees
+ * with the float32 render, and its gradient sums are the analytic ones to
+ * float64 rounding (the float32 path is held to 1e-4 above). */
+TEST(float64_path_is_analytic)
+{
+    enum { N = 4, W = 5, H = 5 };
+    const double v = (double)0.7f, c = 0.5, L = 2.0; /* the values the float32 grid holds */
+    float grid[N * N * N * 4];
+    double alpha[W * H], rgb[W * H * 3], cot_rgb[W * H * 3], cot_a[W * H], g[N * N * N * 4];
+    double* grads[1] = {g};
+    double sum[4] = {0, 0, 0, 0}, e = exp(-v * L), want[4];
+    float eye[3] = {0, 0, 3}, target[3] = {0, 0, 0}, up[3] = {0, 1, 0};
+    shader_opts so = {"relu", "clamp", 0, 0.0, 1.0, NULL, 0.0};
+    dvren_plan_desc pd;
+    dvren_image_f64 img, cot;
+    dvren_tensor a32;
+    fix F;
+    int i, k;
+    for (i = 0; i < N * N * N; ++i) {
+        grid[4 * i] = (float)v;
+        grid[4 * i + 1] = grid[4 * i + 2] = grid[4 * i + 3] = (float)c;
+    }
+    memset(&pd, 0, sizeof pd);
+    pd.width = W;
+    pd.height = H;
+    pd.outputs = DVREN_OUTPUT_RGB | DVREN_OUTPUT_ALPHA;
+    dvren_camera_orthographic(eye, target, up, 1.6f, &pd.camera);
+    if (fix_make(&F, dev_ctx(), grid, N, N, N, 4, &so, 0, 0.01, 0, &pd)) return;
+    memset(&img, 0, sizeof img);
+    img.rgb = rgb;
+    img.alpha = alpha;
+    CHECK_OK(F.ctx, dvren_render_f64(F.sc, F.plan, &img));
+    CHECK_OK(F.ctx, dvren_render(F.sc, F.plan, F.fb, NULL));
+    CHECK_OK(F.ctx, dvren_framebuffer_output(F.fb, DVREN_OUTPUT_ALPHA, &a32));
+    for (i = 0; i < W * H; ++i) {
+        CHECK(fabs(alpha[i] - (1.0 - e)) < 1e-12, "float64 alpha %.17g, analytic %.17g", alpha[i], 1.0 - e);
+        CHECK(fabs(rgb[3 * i] - c * (1.0 - e)) < 1e-12, "float64 red %.17g, analytic %.17g", rgb[3 * i], c * (1.0 - e));
+        CHECK(fabs(alpha[i] - ((float*)a32.data)[i]) < 1e-6, "float64 %.9g vs float32 %.9g", alpha[i], ((float*)a32.data)[i]);
+    }
+    for (i = 0; i < W * H; ++i) {
+        cot_rgb[3 * i] = 1.0;
+        cot_rgb[3 * i + 1] = cot_rgb[3 * i + 2] = 0.0;
+        cot_a[i] = 1.0;
+    }
+    memset(&cot, 0, sizeof cot);
+    cot.rgb = cot_rgb;
+    cot.alpha = cot_a;
+    memset(g, 0, sizeof g);
+    CHECK_OK(F.ctx, dvren_render_backward_f64(F.sc, F.plan, &cot, grads));
+    for (i = 0; i < N * N * N; ++i)
+        for (k = 0; k < 4; ++k) sum[k] += g[4 * i + k];
+    want[0] = W * H * L * e * (1.0 + c);
+    want[1] = W * H * (1.0 - e);
+    want[2] = want[3] = 0.0;
+    for (k = 0; k < 4; ++k)
+        CHECK(fabs(sum[k] - want[k]) <= 1e-10 * fabs(want[k]) + 1e-12, "channel %d: float64 gradient sum %.17g, analytic %.17g",
+              k, sum[k], want[k]);
+    /* the scene's own (float32) gradients are not touched */
+    {
+        float g32[N * N * N * 4];
+        CHECK(!read_param(F.sc, 0, DVREN_PARAM_GRAD, g32, N * N * N * 4), "read: %s", dvren_last_error(F.ctx));
+        for (i = 0; i < N * N * N * 4; ++i) CHECK(g32[i] == 0.0f, "float32 gradient %d changed to %g", i, g32[i]);
+    }
+    /* errors: NULL arguments, a non-differentiable scene */
+    CHECK(dvren_render_f64(F.sc, F.plan, NULL) == DVREN_ERROR_INVALID_ARGUMENT, "NULL image accepted");
+    CHECK(dvren_render_backward_f64(F.sc, F.plan, &cot, NULL) == DVREN_ERROR_INVALID_ARGUMENT, "NULL grads accepted");
+    {
+        dvren_context* c2 = F.ctx;
+        fix_free(&F);
+        dvren_context_destroy(c2);
+    }
+}
+
 /* ---- determinism ----------------------------------------------------------------------- */
 
 /* The deterministic mode gives bitwise-identical gradients run after run,
@@ -1038,6 +1112,7 @@ int main(int argc, char** argv)
     RUN(gradcheck_shading);
     RUN(gradcheck_transfer_function);
     RUN(slab_gradient_is_analytic);
+    RUN(float64_path_is_analytic);
     RUN(deterministic_mode_is_bitwise);
     RUN(losses_match_formulas);
     RUN(tv_matches_finite_differences);

@@ -515,6 +515,49 @@ TEST(gpu_determinism)
     dvren_context_destroy(gpu);
 }
 
+/* Streams and device-side writes (what the Python binding relies on): the
+ * context reports its primary context; renders queued on the legacy default
+ * stream equal those on the context's own stream bitwise; a framebuffer
+ * output can be written from device memory (a device-to-device copy, read
+ * back by dvren_framebuffer_output). */
+TEST(gpu_streams_and_device_writes)
+{
+    dvren_plan_desc pd;
+    dvren_cuda_info info;
+    dvren_framebuffer *a, *b, *g = NULL;
+    dvren_plan* plan = NULL;
+    dvren_tensor x, y, dev;
+    void* own;
+    int avail;
+    NEED_GPU(gpu, NULL);
+    CHECK_OK(gpu, dvren_cuda_get_info(gpu, &info));
+    CHECK(info.context != NULL, "no primary context reported");
+    own = dvren_cuda_stream(gpu);
+    CHECK(own != NULL, "the context's own stream is NULL");
+    a = render_scene(gpu, 1, &pd, &avail);
+    CHECK_OK(gpu, dvren_cuda_set_stream(gpu, NULL)); /* the legacy default stream */
+    CHECK(dvren_cuda_stream(gpu) == NULL, "stream not switched");
+    b = render_scene(gpu, 1, &pd, &avail);
+    CHECK(a && b, "render: %s", dvren_last_error(gpu));
+    CHECK_OK(gpu, dvren_framebuffer_output(a, DVREN_OUTPUT_RGB, &x));
+    CHECK_OK(gpu, dvren_framebuffer_output(b, DVREN_OUTPUT_RGB, &y));
+    CHECK(!memcmp(x.data, y.data, (size_t)dvren_tensor_numel(&x) * 4), "default-stream render differs");
+    CHECK_OK(gpu, dvren_cuda_own_stream(gpu));
+    CHECK(dvren_cuda_stream(gpu) == own, "own stream not restored");
+    CHECK_OK(gpu, dvren_plan_create(gpu, &pd, &plan));
+    CHECK_OK(gpu, dvren_framebuffer_create_outputs(gpu, plan, DVREN_OUTPUT_RGB, &g));
+    CHECK_OK(gpu, dvren_framebuffer_output(g, DVREN_OUTPUT_RGB, &y)); /* its host copy: zeros */
+    CHECK_OK(gpu, dvren_cuda_framebuffer_output(a, DVREN_OUTPUT_RGB, &dev));
+    CHECK_OK(gpu, dvren_framebuffer_write(g, DVREN_OUTPUT_RGB, &dev));
+    CHECK_OK(gpu, dvren_framebuffer_output(g, DVREN_OUTPUT_RGB, &y));
+    CHECK(!memcmp(x.data, y.data, (size_t)dvren_tensor_numel(&x) * 4), "device-to-device write not read back");
+    dvren_plan_destroy(plan);
+    dvren_framebuffer_destroy(g);
+    dvren_framebuffer_destroy(a);
+    dvren_framebuffer_destroy(b);
+    dvren_context_destroy(gpu);
+}
+
 /* Memory in use returns to its start after destroy; a second identical
  * round allocates nothing from the driver (the pool serves it). */
 TEST(gpu_memory_returns_and_is_reused)
@@ -619,6 +662,7 @@ int main(int argc, char** argv)
     RUN(gpu_cpu_parity);
     RUN(gpu_slab_transmittance);
     RUN(gpu_determinism);
+    RUN(gpu_streams_and_device_writes);
     RUN(gpu_memory_returns_and_is_reused);
     RUN(gpu_kernel_cache);
     RUN(gpu_device_choice);
