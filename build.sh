@@ -8,12 +8,15 @@
 #   ./build.sh bench     build, then run the CPU benchmark (bench/cpu_render)
 #   ./build.sh fuzz [S]  build every libFuzzer target (tests/fuzz/fuzz_*.c) and run each for S seconds
 #                        (default 60) on a copy of its seed corpus (tests/test_fuzz.sh)
-#   ./build.sh clean     remove build/ and out/
+#   ./build.sh python    build the Python package into build/python (python/build_native.py:
+#                        libdvren.so, the plugins, python/dvren/*.py); prints how to use and install it
+#   ./build.sh clean     remove build/ and out/ (and what pip leaves in python/)
 #
 # Variables: CC (default cc), CFLAGS (added), DVREN_BUILD (build folder, default
 # build), DVREN_DATA (real data, default
 # ../shared/data), DVREN_NO_INSTALL=1 (never call apt-get), DVREN_SANITIZE=0
-# (skip the AddressSanitizer/UBSan pass of the tests).
+# (skip the AddressSanitizer/UBSan pass of the tests), DVREN_PYTHON (interpreter
+# of ./build.sh python and the Python tests, default python3).
 set -euo pipefail
 cd "$(dirname "$0")"
 ROOT=$(pwd)
@@ -164,6 +167,15 @@ case "${1:-all}" in
     ensure_packages "clang:/usr/bin/clang" || say "no clang: the fuzz targets will be skipped"
     DVREN_FUZZ_SEED=${DVREN_FUZZ_SEED:-0} exec bash tests/test_fuzz.sh "${2:-60}"
     ;;
-  clean) rm -rf $B out ;;
-  *) echo "usage: ./build.sh [test|gen|bench|fuzz [SECONDS]|clean]" >&2; exit 2 ;;
+  python)
+    # not part of build_all: the C build stays fast and needs no Python
+    ensure_packages "${PKGS[@]}"
+    do_gen --check || say "WARNING: dvren.h's copy of kernels/ is stale: run ./build.sh gen"
+    PKG=$(mkdir -p $B/python && cd $B/python && pwd)
+    ${DVREN_PYTHON:-python3} python/build_native.py "$PKG" --with-python
+    say "use it from this build (needs numpy):  PYTHONPATH=$PKG ${DVREN_PYTHON:-python3} -c 'import dvren'"
+    say "install it (numpy; torch optional):  pip install ./python   (or pip install './python[torch]')"
+    ;;
+  clean) rm -rf $B out python/build python/dist python/*.egg-info ;;
+  *) echo "usage: ./build.sh [test|gen|bench|fuzz [SECONDS]|python|clean]" >&2; exit 2 ;;
 esac
