@@ -16,7 +16,9 @@ PYTHONPATH=OUTDIR imports the package (tests/test_python.sh does this).
 The repository root is the parent of python/; the build needs the C sources
 there (dvren.h, ...), so it cannot run from an sdist. setup.py calls build()
 for `pip install ./python`. Honours $CC (default cc) and $CFLAGS (appended to
-dvren's own units, as ./build.sh does). Every file is compiled in a temporary
+dvren's own units, as ./build.sh does) and $DVREN_CJSON_SOURCE (the path of
+cJSON.c, compiled in instead of linking -lcjson, for machines without
+libcjson-dev such as the GPU machine: bench/gpu.sh). Every file is compiled in a temporary
 folder first and moved into place only when all of them built, each with an
 atomic rename: an interrupted or failed build never leaves a half-written
 library behind. Standard library only.
@@ -130,17 +132,25 @@ def build(outdir, with_python=False, cc=None, cflags=None, root=ROOT, log=None):
         tmp = Path(tmp)
         (tmp / "plugins").mkdir()
         # third-party code, compiled without dvren's warning set (as build.sh does)
-        stb = [*cc, *STD, "-fPIC", "-c", str(root / "tools" / "stb_impl.c"), "-o", str(tmp / "stb_impl.o")]
+        stb = [*cc, *STD, *extra, "-fPIC", "-c", str(root / "tools" / "stb_impl.c"), "-o", str(tmp / "stb_impl.o")]
+        objs, libs = [str(tmp / "stb_impl.o")], list(LIB_LIBS)
+        cjson = os.environ.get("DVREN_CJSON_SOURCE")
+        if cjson:  # machines without libcjson-dev (the GPU machine): cJSON's own source, compiled in
+            objs.append(str(tmp / "cjson.o"))
+            libs.remove("-lcjson")
         libdvren = [*cc, *STD, *WARN, *inc, *extra, "-fPIC", "-shared", "-Wl,--no-undefined",
-                    str(root / "python" / "dvren" / "_native.c"), str(tmp / "stb_impl.o"),
-                    "-o", str(tmp / "libdvren.so"), *LIB_LIBS]
+                    str(root / "python" / "dvren" / "_native.c"), *objs,
+                    "-o", str(tmp / "libdvren.so"), *libs]
         plugin_cmds = [[*cc, *STD, *WARN, *inc, *extra, *PLUGIN_FLAGS,
                         *sorted(str(c) for c in (root / "plugins" / p).glob("*.c")),
                         "-o", str(tmp / "plugins" / f"{p}.so"), *PLUGIN_LIBS.get(p, PLUGIN_LIBS_DEFAULT)]
                        for p in names]
         log(f"build_native: compiling libdvren.so and {len(names)} plugins ({', '.join(names)})")
         # stb_impl.o -> libdvren.so is the long chain; the plugins build beside it
-        jobs = [[stb, libdvren]] + [[c] for c in plugin_cmds]
+        first = [stb]
+        if cjson:
+            first.append([*cc, *STD, *extra, "-fPIC", "-c", cjson, "-o", str(tmp / "cjson.o")])
+        jobs = [first + [libdvren]] + [[c] for c in plugin_cmds]
         with concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
             futures = [pool.submit(lambda chain: [_run(c, tmp) for c in chain], j) for j in jobs]
             for f in futures:
