@@ -815,6 +815,7 @@ class Plan(_Handle):
                  _desc: Optional[_capi.PlanDesc] = None):
         d = _desc if _desc is not None else _capi.PlanDesc()
         self._rays = None
+        self._scratch: Dict[Any, Any] = {}  # framebuffers reused across calls (cotangents, dvren.torch's outputs)
         if _desc is None:
             d.width, d.height = int(width), int(height)
             if camera is not None:
@@ -1023,20 +1024,24 @@ class Scene(_Handle):
         of the forward render (saves a pass with spp 1); deterministic:
         fixed-point accumulation, bitwise reproducible; zero_grad: zero the
         gradients first. Errors: InvalidArgumentError, DeviceError."""
-        names = [n for n in cotangents if cotangents[n] is not None]
-        for n in names:
+        names = tuple(n for n in ("rgb", "alpha", "depth", "transmittance") if cotangents.get(n) is not None)
+        for n in cotangents:
             if n not in ("rgb", "alpha", "depth", "transmittance"):
                 raise InvalidArgumentError("backward: no gradient flows through %r" % n, -1)
-        g = Framebuffer(plan, names or ("rgb",))
-        for n in names:
-            g.write(n, cotangents[n])
         if zero_grad:
             self.zero_grad()
+        if not names:
+            return  # all cotangents zero: nothing to add
+        # the cotangent framebuffer is the plan's scratch, one per set of outputs (every output written each call)
+        g = plan._scratch.get(names)
+        if g is None or g._ptr is None:
+            g = plan._scratch[names] = Framebuffer(plan, names)
+        for n in names:
+            g.write(n, cotangents[n])
         o = _capi.BackwardOptions()
         o.flags = _capi.BACKWARD_DETERMINISTIC if deterministic else 0
         o.forward = forward._p if forward is not None else None
         _check(lib.dvren_render_backward(self._p, plan._p, g._p, C.byref(o)), self._ctx)
-        g.close()
 
     def zero_grad(self) -> None:
         """Sets every gradient to zero."""

@@ -37,6 +37,7 @@ what ``torch.autograd.gradcheck`` needs; perturb by a power of two (eps =
 """
 from __future__ import annotations
 
+import sys
 import weakref
 from typing import Any, Dict, Iterable, Optional, Sequence, Tuple
 
@@ -115,7 +116,7 @@ class _Render(torch.autograd.Function):
             res = scene.render_f64(plan, [o for o in outputs if o in _DIFF_OUTPUTS])
             fctx.fb = None
             return tuple(torch.from_numpy(res[o]) for o in outputs)
-        fb = dvren.Framebuffer(plan)
+        fb = _output_framebuffer(plan)
         res = scene.render(plan, fb)
         # a plan with rgb and transmittance lets the backward pass reuse each ray's totals (spp 1)
         fctx.fb = fb if {"rgb", "transmittance"} <= set(plan.outputs) else None
@@ -145,6 +146,23 @@ class _Render(torch.autograd.Function):
         out = tuple(parameter_tensor(p, "grad").clone() if n else None for p, n in zip(params, need))
         fctx.fb = None
         return (None, None, None, None) + out
+
+
+def _output_framebuffer(plan: dvren.Plan) -> dvren.Framebuffer:
+    """A framebuffer for the plan's outputs that nothing else references:
+    one of a few kept with the plan (a framebuffer is free again once the
+    tensors viewing it and the autograd graph that saved it are gone), or a
+    new one. Saves allocating (and zero-filling) host and device outputs at
+    every step of a training loop."""
+    pool = plan._scratch.setdefault("torch_outputs", [])
+    for fb in pool:
+        # references: the pool's list, this loop's variable, getrefcount's argument
+        if fb._ptr is not None and sys.getrefcount(fb) <= 3:
+            return fb
+    fb = dvren.Framebuffer(plan)
+    if len(pool) < 4:
+        pool.append(fb)
+    return fb
 
 
 def _to_torch(x: Any) -> torch.Tensor:
