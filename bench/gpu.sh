@@ -170,23 +170,7 @@ echo "lego fit exit status $?" >> $R/lego_fit.log
 tail -4 $R/lego_fit.log
 
 # ---------------------------------------------------------------- Python (python/, issue 10)
-# the package built as pip would (cJSON compiled in: no libcjson here), its
-# tests with the GPU ones, the per-call overhead, and the CT-head fit driven
-# from PyTorch against fit_volume above, same settings, same run
-say "python: package, tests (GPU interop, streams, autograd, fit), overhead, fit from PyTorch"
-DVREN_CJSON_SOURCE=$C/src/cJSON.c CFLAGS="-I$C/include" python3 python/build_native.py $B/python --with-python \
-  > $R/python.txt 2>&1 || say "python package does not build: $(tail -5 $R/python.txt)"
-export PYTHONPATH=$B/python:$ROOT/python/tests
-timeout 300 python3 -m pytest -q -p dvren_pytest_report -p no:cacheprovider python/tests 2>> $R/python.txt |
-  tee -a $R/python.txt | grep -E '^(FAIL|SKIP)' | head -20
-echo "python tests: $(grep -c '^PASS ' $R/python.txt) passed, $(grep -c '^FAIL ' $R/python.txt) failed, $(grep -c '^SKIP ' $R/python.txt) skipped" | tee -a $R/python.txt
-for d in cpu cuda; do timeout 120 python3 bench/python_overhead.py --device $d 2>&1 | tail -4 | tee -a $R/python.txt; done
-t0=$(date +%s.%N)
-timeout 200 python3 examples/python/fit_ct_head.py --device cuda --size 256 --views 64 --heldout 8 --steps 3000 \
-  --batch 65536 --eval-every 100 --until-target --csv $R/fit_py.csv --png $R/fit_py.png 2> $R/fit_py.log
-echo "python fit exit status $? after $(python3 -c "import time; print(round(time.time() - $t0, 1))") s (process wall)" >> $R/fit_py.log
-tail -3 $R/fit_py.log | tee -a $R/python.txt
-grep -h -E "held-out PSNR .* after|exit status" $R/fit_gpu.log | head -2 | sed 's/^/fit_volume: /' | tee -a $R/python.txt
+bash bench/gpu_python.sh
 $B/gpu_bench --res 256 --npy $R/dvren_full >/dev/null 2>&1
 python3 - "$C" "$R" >> $R/peer_fwd.json <<'EOF'
 import importlib.util, json, sys, numpy as np, torch

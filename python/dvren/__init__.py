@@ -152,17 +152,24 @@ def _b(s: Optional[Union[str, os.PathLike]]) -> Optional[bytes]:
 
 class _Handle:
     """One C object: destroyed by close(), by garbage collection, or by its
-    Context's close(); never while views of its memory (exports) live."""
+    Context's close(); never while views of its memory (exports) live, nor
+    while objects made from it (users: a scene of a stage, a framebuffer of
+    a plan) still exist. A closed object whose memory is still needed is
+    unusable from Python and freed when the last view or user goes."""
 
     _kind = "object"
 
     def __init__(self, ctx: Optional["Context"], ptr: int, destroy, deps: Tuple = ()):
         self._ptr = ptr
         self._destroy_fn = destroy
-        self._deps = deps      # objects this one was made from: kept alive
         self._ctx = ctx
         self._exports = 0
+        self._users = 0
         self._closing = False
+        # objects this one was made from (kept alive, and not freed before this one)
+        self._deps = tuple(d for d in deps if isinstance(d, _Handle) and not isinstance(d, Context))
+        for d in self._deps:
+            d._users += 1
         if ctx is not None:
             ctx._adopt(self)
 
@@ -172,25 +179,33 @@ class _Handle:
             raise InvalidArgumentError("%s: used after close()" % self._kind, -1)
         return self._ptr
 
+    def _idle(self) -> bool:
+        return self._exports == 0 and self._users == 0
+
     def _export_token(self) -> "_ExportToken":
         self._exports += 1
         return _ExportToken(self)
 
     def _unexport(self) -> None:
         self._exports -= 1
-        if self._closing and self._exports == 0:
+        if self._closing and self._idle():
             self._free()
 
     def close(self) -> None:
-        """Frees the C object now (or, while views of its memory live, when the last one dies)."""
+        """Frees the C object now (or, while views of its memory or objects
+        made from it live, when the last of them goes)."""
         self._closing = True
-        if self._exports == 0:
+        if self._idle():
             self._free()
 
     def _free(self) -> None:
         if self._ptr:
             ptr, self._ptr = self._ptr, None
             self._destroy_fn(ptr)
+            for d in self._deps:
+                d._users -= 1
+                if d._closing and d._idle():
+                    d._free()
             if self._ctx is not None:
                 self._ctx._child_freed()
 
@@ -202,8 +217,11 @@ class _Handle:
 
     def __del__(self):
         try:
-            if self._ptr and self._exports == 0:
-                self._free()
+            if self._ptr:
+                if self._idle():
+                    self._free()
+                else:
+                    self._closing = True
         except Exception:
             pass
 
@@ -839,6 +857,14 @@ class Plan(_Handle):
         C.pointer(self.desc)[0] = lib.dvren_plan_get_desc(self._ptr).contents
         self.width, self.height = int(self.desc.width), int(self.desc.height)
         self.outputs = _output_names(self.desc.outputs)
+
+    def close(self) -> None:
+        """Closes the framebuffers the plan keeps for reuse, then the plan."""
+        for v in list(self._scratch.values()):
+            for fb in (v if isinstance(v, list) else [v]):
+                fb.close()
+        self._scratch.clear()
+        super().close()
 
     @property
     def rays(self) -> Any:

@@ -70,14 +70,20 @@ def _deleter(p):
     _release(C.addressof(p.contents))
 
 
-_CAPSULE_DESTRUCTOR = C.CFUNCTYPE(None, C.py_object)
+# The destructor receives the capsule while it is being freed: it must take a
+# plain pointer (a py_object argument would take and drop a reference to an
+# object whose count is already zero, freeing it twice), and call the capsule
+# API through prototypes that take pointers too.
+_CAPSULE_DESTRUCTOR = C.CFUNCTYPE(None, C.c_void_p)
+_is_valid_raw = C.PYFUNCTYPE(C.c_int, C.c_void_p, C.c_char_p)(("PyCapsule_IsValid", _api))
+_get_pointer_raw = C.PYFUNCTYPE(C.c_void_p, C.c_void_p, C.c_char_p)(("PyCapsule_GetPointer", _api))
 
 
 @_CAPSULE_DESTRUCTOR
 def _capsule_destructor(capsule):
     # a capsule nobody consumed still owns its tensor
-    if _api.PyCapsule_IsValid(capsule, _NAME):
-        _release(_api.PyCapsule_GetPointer(capsule, _NAME))
+    if _is_valid_raw(capsule, _NAME):
+        _release(_get_pointer_raw(capsule, _NAME))
 
 
 def dtype_of(name: str) -> DLDataType:

@@ -62,6 +62,8 @@ def pytest_configure(config):
 def pytest_collectreport(report):
     if report.failed:
         _emit(_config, f"FAIL {PREFIX}{report.nodeid or '<collection>'}: cannot collect: {_oneline(_reason(report))}")
+    elif report.skipped:  # a module-level skip (test_gpu.py without a GPU): one line for the file
+        _emit(_config, f"SKIP {PREFIX}{report.nodeid}: {_oneline(_reason(report))}")
 
 
 def pytest_runtest_logreport(report):
