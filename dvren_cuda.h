@@ -158,11 +158,12 @@ DVREN_CUDA_API dvren_status dvren_cuda_framebuffer_output(dvren_framebuffer* fb,
  * and work queued after sees dvren's results, with no synchronisation.
  * stream is a CUstream of the context's device in its primary context
  * (dvren_cuda_info.context); NULL is CUDA's legacy default stream (PyTorch's
- * default stream). Before switching, the context waits for the work queued
- * on its previous stream, so the memory its pool recycles is never in use on
- * two streams. The caller keeps the stream alive while the context uses it.
- * dvren_cuda_own_stream goes back to the context's own stream (after the
- * same wait). Calls that hand results to the host (dvren_framebuffer_output,
+ * default stream). At a switch the new stream is made to wait (on the
+ * device, through an event; the host does not wait) for the work queued on
+ * the previous one, so the memory the pool recycles is never in use on two
+ * streams at once. The caller keeps the stream alive while the context uses
+ * it. dvren_cuda_own_stream goes back to the context's own stream (with the
+ * same hand-off). Calls that hand results to the host (dvren_framebuffer_output,
  * a loss value, dvren_synchronize) wait for the stream in use. Errors:
  * INVALID_ARGUMENT (not a CUDA context), DEVICE. */
 DVREN_CUDA_API dvren_status dvren_cuda_set_stream(dvren_context* ctx, void* stream);
@@ -224,6 +225,7 @@ typedef struct dvren__nvrtc_program_st* dvren__nvrtc_program;
 #define DVREN__CU_FUNC_LOCAL_SIZE_BYTES 3
 #define DVREN__CU_FUNC_NUM_REGS 4
 #define DVREN__CU_STREAM_NON_BLOCKING 1
+#define DVREN__CU_EVENT_DISABLE_TIMING 2
 
 /* Driver entry points: X(field, name to ask cuGetProcAddress for, versioned
  * symbol to look up when it is unavailable, parameters). */
@@ -264,6 +266,7 @@ typedef struct dvren__nvrtc_program_st* dvren__nvrtc_program;
     X(cuStreamSynchronize, "cuStreamSynchronize", "cuStreamSynchronize", (dvren__cu_stream s))                     \
     X(cuEventCreate, "cuEventCreate", "cuEventCreate", (dvren__cu_event * e, unsigned flags))                      \
     X(cuEventDestroy, "cuEventDestroy", "cuEventDestroy_v2", (dvren__cu_event e))                                  \
+    X(cuStreamWaitEvent, "cuStreamWaitEvent", "cuStreamWaitEvent", (dvren__cu_stream s, dvren__cu_event e, unsigned flags)) \
     X(cuEventRecord, "cuEventRecord", "cuEventRecord", (dvren__cu_event e, dvren__cu_stream s))                    \
     X(cuEventSynchronize, "cuEventSynchronize", "cuEventSynchronize", (dvren__cu_event e))                         \
     X(cuEventElapsedTime, "cuEventElapsedTime", "cuEventElapsedTime", (float* ms, dvren__cu_event a, dvren__cu_event b)) \
@@ -531,6 +534,7 @@ typedef struct dvren__cu_state {
     dvren__cu_stream stream;     /* where work is queued: own_stream or the caller's (dvren_cuda_set_stream) */
     dvren__cu_stream own_stream; /* created with the context */
     dvren__cu_event timer[2];
+    dvren__cu_event handoff;     /* a stream switch: recorded on the old stream, waited for by the new one */
     dvren_cuda_info info;
     uint32_t arch;      /* the device's compute capability, e.g. 90 */
     uint32_t block_x, block_y; /* thread block shape in pixels */
@@ -1322,6 +1326,7 @@ static dvren_status dvren__cu_init(dvren_context* ctx, const dvren_context_desc*
     S->info.device_ordinal = (int)S->device;
     DVREN__CU(ctx, cuEventCreate(&S->timer[0], 0));
     DVREN__CU(ctx, cuEventCreate(&S->timer[1], 0));
+    DVREN__CU(ctx, cuEventCreate(&S->handoff, DVREN__CU_EVENT_DISABLE_TIMING));
     S->info.compute_capability = S->arch;
     v = 0;
     dvren__cu.cuDeviceGetAttribute(&v, DVREN__CU_ATTR_MULTIPROCESSOR_COUNT, S->device);
@@ -1403,6 +1408,7 @@ static void dvren__cu_shutdown(dvren_context* ctx)
     }
     if (S->timer[0]) dvren__cu.cuEventDestroy(S->timer[0]);
     if (S->timer[1]) dvren__cu.cuEventDestroy(S->timer[1]);
+    if (S->handoff) dvren__cu.cuEventDestroy(S->handoff);
     if (S->own_stream) dvren__cu.cuStreamDestroy(S->own_stream);
     if (S->cuctx) dvren__cu.cuDevicePrimaryCtxRelease(S->device);
     dvren__free(ctx, S, sizeof *S);
@@ -1894,7 +1900,9 @@ static dvren_status dvren__cu_switch_stream(dvren_context* ctx, dvren__cu_stream
     S = dvren__cu_st(ctx);
     if (stream == S->stream) return DVREN_OK;
     dvren__cu.cuCtxSetCurrent(S->cuctx);
-    DVREN__CU(ctx, cuStreamSynchronize(S->stream));
+    /* the new stream waits on the device for what the old one holds (no host wait) */
+    DVREN__CU(ctx, cuEventRecord(S->handoff, S->stream));
+    DVREN__CU(ctx, cuStreamWaitEvent(stream, S->handoff, 0));
     S->stream = stream;
 cleanup:
     return status;

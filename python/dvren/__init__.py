@@ -542,8 +542,9 @@ class Context(_Handle):
     def set_stream(self, stream: Optional[int]) -> None:
         """Queue dvren's GPU work on this CUstream (an int handle, e.g.
         ``torch.cuda.current_stream().cuda_stream``; 0 is the legacy default
-        stream), or on the context's own stream when stream is None. Waits for
-        the work queued on the previous stream first (dvren_cuda_set_stream).
+        stream), or on the context's own stream when stream is None. The new
+        stream waits, on the device, for the work queued on the previous one
+        (dvren_cuda_set_stream; the host does not wait).
         Errors: InvalidArgumentError on a CPU context, DeviceError."""
         if stream is None:
             _check(lib.dvren_cuda_own_stream(self._p), self)
