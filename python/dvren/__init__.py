@@ -1229,7 +1229,8 @@ def load_scene(source: Union[str, os.PathLike, Mapping[str, Any]], *, context: O
             text = json.dumps(source).encode()
             rc = lib.dvpy_scenefile_parse(sf, b"<dict>", text, len(text), _b(base_dir) if base_dir else None)
         else:
-            rc = lib.dvpy_scenefile_load(sf, _b(source))
+            path = _b(source)  # the scene file keeps the pointer (its name in messages): alive until freed below
+            rc = lib.dvpy_scenefile_load(sf, path)
         if rc:
             _scene_error(sf)
         if context is None:

@@ -5,7 +5,8 @@ PyCapsule named "dltensor" holding a DLManagedTensor (DLPack 0.8 ABI,
 https://dmlc.github.io/dlpack/latest/c_api.html) that points at dvren's
 memory; the consumer (``torch.from_dlpack``, ``numpy.from_dlpack``, CuPy)
 calls its deleter when its tensor dies, which releases the owner token and
-so keeps dvren's memory alive exactly as long as the consumer's tensor.
+so keeps dvren's memory alive exactly as long as the consumer's tensor. The
+struct, its deleter and the capsule's destructor live in C (_native.c).
 
 Import: ``import_(obj, stream)`` calls ``obj.__dlpack__`` and returns a
 :class:`Imported` holding the DLManagedTensor (renamed "used_dltensor", as
@@ -14,7 +15,9 @@ the protocol asks) until it is released; its deleter runs then.
 from __future__ import annotations
 
 import ctypes as C
-import threading
+from typing import Tuple
+
+from ._capi import lib
 
 # DLDeviceType
 CPU, CUDA, CUDA_HOST = 1, 2, 3
@@ -44,52 +47,32 @@ DLManagedTensor._fields_ = [("dl_tensor", DLTensor), ("manager_ctx", C.c_void_p)
 
 _api = C.pythonapi
 _api.PyCapsule_New.restype = C.py_object
-_api.PyCapsule_New.argtypes = [C.c_void_p, C.c_char_p, C.c_void_p]
+_api.PyCapsule_New.argtypes = [C.c_void_p, C.c_void_p, C.c_void_p]
 _api.PyCapsule_IsValid.restype = C.c_int
-_api.PyCapsule_IsValid.argtypes = [C.py_object, C.c_char_p]
+_api.PyCapsule_IsValid.argtypes = [C.py_object, C.c_void_p]
 _api.PyCapsule_GetPointer.restype = C.c_void_p
-_api.PyCapsule_GetPointer.argtypes = [C.py_object, C.c_char_p]
+_api.PyCapsule_GetPointer.argtypes = [C.py_object, C.c_void_p]
 _api.PyCapsule_SetName.restype = C.c_int
-_api.PyCapsule_SetName.argtypes = [C.py_object, C.c_char_p]
+_api.PyCapsule_SetName.argtypes = [C.py_object, C.c_void_p]
+_api.Py_IncRef.argtypes = [C.py_object]
+_api.Py_IncRef.restype = None
 
-_NAME = b"dltensor"        # module constants: the capsule keeps pointers to them
-_USED = b"used_dltensor"
-
-# address of a live DLManagedTensor -> (the struct, shape/strides arrays, owner token)
-_live: dict = {}
-_lock = threading.Lock()
-
-
-def _release(addr: int) -> None:
-    with _lock:
-        _live.pop(addr, None)  # drops the owner token: dvren may free the memory now
-
-
-@_DELETER
-def _deleter(p):
-    _release(C.addressof(p.contents))
+# The exported tensors' deleter and the capsules' destructor are C functions
+# of libdvren (python/dvren/_native.c): a consumer may free its tensor during
+# interpreter shutdown, when a ctypes callback can no longer run. They reach
+# CPython through these addresses.
+_addr = lambda f: C.cast(f, C.c_void_p).value  # noqa: E731
+lib.dvpy_dlpack_init(_addr(_api.Py_DecRef), _addr(_api.PyGILState_Ensure), _addr(_api.PyGILState_Release),
+                     _addr(_api.Py_IsInitialized), _addr(_api.PyCapsule_IsValid), _addr(_api.PyCapsule_GetPointer))
+_NAME = lib.dvpy_dlpack_name(0)   # static C strings: a capsule keeps the pointer
+_USED = lib.dvpy_dlpack_name(1)
+_DESTRUCTOR = _addr(lib.dvpy_dlpack_capsule_destructor)
 
 
-# The destructor receives the capsule while it is being freed: it must take a
-# plain pointer (a py_object argument would take and drop a reference to an
-# object whose count is already zero, freeing it twice), and call the capsule
-# API through prototypes that take pointers too.
-_CAPSULE_DESTRUCTOR = C.CFUNCTYPE(None, C.c_void_p)
-_is_valid_raw = C.PYFUNCTYPE(C.c_int, C.c_void_p, C.c_char_p)(("PyCapsule_IsValid", _api))
-_get_pointer_raw = C.PYFUNCTYPE(C.c_void_p, C.c_void_p, C.c_char_p)(("PyCapsule_GetPointer", _api))
-
-
-@_CAPSULE_DESTRUCTOR
-def _capsule_destructor(capsule):
-    # a capsule nobody consumed still owns its tensor
-    if _is_valid_raw(capsule, _NAME):
-        _release(_get_pointer_raw(capsule, _NAME))
-
-
-def dtype_of(name: str) -> DLDataType:
-    code, bits = {"float32": (FLOAT, 32), "float64": (FLOAT, 64), "float16": (FLOAT, 16), "uint8": (UINT, 8),
-                  "uint16": (UINT, 16), "uint32": (UINT, 32), "int64": (INT, 64), "int32": (INT, 32)}[name]
-    return DLDataType(code, bits, 1)
+def dtype_of(name: str) -> Tuple[int, int]:
+    """(DLDataTypeCode, bits) of a NumPy dtype name."""
+    return {"float32": (FLOAT, 32), "float64": (FLOAT, 64), "float16": (FLOAT, 16), "uint8": (UINT, 8),
+            "uint16": (UINT, 16), "uint32": (UINT, 32), "int64": (INT, 64), "int32": (INT, 32)}[name]
 
 
 def dtype_name(t: DLDataType) -> str:
@@ -101,22 +84,15 @@ def export(owner, data: int, shape, strides, dtype: str, device_type: int, devic
     """A "dltensor" capsule over data (shape and strides in elements) that
     keeps ``owner`` alive until the consumer's deleter runs."""
     n = len(shape)
-    m = DLManagedTensor()
+    code, bits = dtype_of(dtype)
     shp = (C.c_int64 * max(n, 1))(*shape)
     std = (C.c_int64 * max(n, 1))(*strides)
-    m.dl_tensor.data = data
-    m.dl_tensor.device = DLDevice(device_type, device_id)
-    m.dl_tensor.ndim = n
-    m.dl_tensor.dtype = dtype_of(dtype)
-    m.dl_tensor.shape = C.cast(shp, C.POINTER(C.c_int64))
-    m.dl_tensor.strides = C.cast(std, C.POINTER(C.c_int64))
-    m.dl_tensor.byte_offset = 0
-    m.manager_ctx = None
-    m.deleter = _deleter
-    addr = C.addressof(m)
-    with _lock:
-        _live[addr] = (m, shp, std, owner)
-    return _api.PyCapsule_New(addr, _NAME, C.cast(_capsule_destructor, C.c_void_p))
+    _api.Py_IncRef(owner)  # the tensor's reference, dropped by its C deleter
+    m = lib.dvpy_dlpack_new(data, n, shp, std, code, bits, device_type, device_id, id(owner))
+    if not m:
+        _api.Py_DecRef(C.py_object(owner))
+        raise MemoryError("dlpack: out of memory")
+    return _api.PyCapsule_New(m, _NAME, _DESTRUCTOR)
 
 
 class Imported:

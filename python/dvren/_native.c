@@ -126,3 +126,105 @@ DVPY_API void dvpy_scenefile_take(dvren_scenefile* sf, dvren_stage** field, dvre
     sf->field = sf->shader = sf->sampler = NULL;
     *plan = sf->plan;
 }
+
+/* ---- DLPack export (python/dvren/_dlpack.py) -------------------------------
+ * A DLManagedTensor (DLPack 0.8, https://dmlc.github.io/dlpack/latest/c_api.html)
+ * allocated here, whose deleter is a C function: a consumer (PyTorch) may
+ * destroy its tensor at any time, during interpreter shutdown included, when
+ * a ctypes callback can no longer run. The deleter drops the reference the
+ * tensor holds on its Python owner (the export token that keeps dvren's
+ * memory alive), through CPython functions whose addresses Python hands over
+ * once (dvpy_dlpack_init: the library does not link libpython); after
+ * shutdown has begun it only frees the struct (the process is ending). */
+
+typedef struct dvpy_dl_tensor {
+    void* data;
+    struct { int32_t device_type, device_id; } device;
+    int32_t ndim;
+    struct { uint8_t code, bits; uint16_t lanes; } dtype;
+    int64_t* shape;
+    int64_t* strides;
+    uint64_t byte_offset;
+} dvpy_dl_tensor;
+
+typedef struct dvpy_dl_managed {
+    dvpy_dl_tensor dl_tensor;
+    void* manager_ctx; /* the Python owner (a strong reference) */
+    void (*deleter)(struct dvpy_dl_managed* self);
+    int64_t dims[2 * DVREN_MAX_DIMS]; /* shape, then strides */
+} dvpy_dl_managed;
+
+static struct {
+    void (*decref)(void*);
+    int (*gil_ensure)(void);
+    void (*gil_release)(int);
+    int (*is_initialized)(void);
+    int (*capsule_is_valid)(void*, const char*);
+    void* (*capsule_get_pointer)(void*, const char*);
+} dvpy_py;
+
+/* The CPython functions the deleters call: Py_DecRef, PyGILState_Ensure,
+ * PyGILState_Release, Py_IsInitialized, PyCapsule_IsValid,
+ * PyCapsule_GetPointer (addresses, from ctypes.pythonapi). */
+DVPY_API void dvpy_dlpack_init(void* decref, void* gil_ensure, void* gil_release, void* is_initialized,
+                               void* capsule_is_valid, void* capsule_get_pointer)
+{
+    *(void**)&dvpy_py.decref = decref;
+    *(void**)&dvpy_py.gil_ensure = gil_ensure;
+    *(void**)&dvpy_py.gil_release = gil_release;
+    *(void**)&dvpy_py.is_initialized = is_initialized;
+    *(void**)&dvpy_py.capsule_is_valid = capsule_is_valid;
+    *(void**)&dvpy_py.capsule_get_pointer = capsule_get_pointer;
+}
+
+static void dvpy_dlpack_delete(dvpy_dl_managed* m)
+{
+    if (!m) return;
+    if (m->manager_ctx && dvpy_py.decref && dvpy_py.is_initialized && dvpy_py.is_initialized()) {
+        int g = dvpy_py.gil_ensure();
+        dvpy_py.decref(m->manager_ctx);
+        dvpy_py.gil_release(g);
+    }
+    free(m);
+}
+
+/* A managed tensor over data (shape and strides in elements, ndim <= 4)
+ * holding owner, a PyObject* whose reference the caller has taken for it
+ * (dropped by the deleter). NULL when out of memory. */
+DVPY_API void* dvpy_dlpack_new(void* data, int32_t ndim, const int64_t* shape, const int64_t* strides, uint8_t code,
+                               uint8_t bits, int32_t device_type, int32_t device_id, void* owner)
+{
+    dvpy_dl_managed* m;
+    int32_t i;
+    if (ndim < 0 || ndim > (int32_t)DVREN_MAX_DIMS) return NULL;
+    m = (dvpy_dl_managed*)calloc(1, sizeof *m);
+    if (!m) return NULL;
+    for (i = 0; i < ndim; ++i) {
+        m->dims[i] = shape[i];
+        m->dims[DVREN_MAX_DIMS + i] = strides[i];
+    }
+    m->dl_tensor.data = data;
+    m->dl_tensor.device.device_type = device_type;
+    m->dl_tensor.device.device_id = device_id;
+    m->dl_tensor.ndim = ndim;
+    m->dl_tensor.dtype.code = code;
+    m->dl_tensor.dtype.bits = bits;
+    m->dl_tensor.dtype.lanes = 1;
+    m->dl_tensor.shape = m->dims;
+    m->dl_tensor.strides = m->dims + DVREN_MAX_DIMS;
+    m->manager_ctx = owner;
+    m->deleter = dvpy_dlpack_delete;
+    return m;
+}
+
+/* The capsule destructor: a capsule nobody consumed (still named
+ * "dltensor") still owns its tensor. */
+DVPY_API void dvpy_dlpack_capsule_destructor(void* capsule)
+{
+    if (dvpy_py.capsule_is_valid && dvpy_py.capsule_is_valid(capsule, "dltensor"))
+        dvpy_dlpack_delete((dvpy_dl_managed*)dvpy_py.capsule_get_pointer(capsule, "dltensor"));
+}
+
+/* The capsule names, in static storage (a capsule keeps the pointer and may
+ * outlive the Python strings of a module being torn down). */
+DVPY_API const char* dvpy_dlpack_name(int used) { return used ? "used_dltensor" : "dltensor"; }

@@ -38,7 +38,6 @@ what ``torch.autograd.gradcheck`` needs; perturb by a power of two (eps =
 from __future__ import annotations
 
 import sys
-import weakref
 from typing import Any, Dict, Iterable, Optional, Sequence, Tuple
 
 import numpy as np
@@ -100,11 +99,12 @@ class _Render(torch.autograd.Function):
         f64 = len(values) > 0 and all(v.dtype == torch.float64 for v in values)
         if ctx.device == "cuda":
             _follow_stream(ctx)
-        for p, v, view in zip(params, values, _views(scene)):
+        for p, v in zip(params, values):
             want = bool(v.requires_grad)
             if p.trainable != want:
                 p.trainable = want
-            if v.data_ptr() != view.data_ptr() or v.dtype != torch.float32:
+            if v.data_ptr() != (p._sp.value.data or 0) or v.dtype != torch.float32:
+                view = parameter_tensor(p)  # a temporary view: nothing keeps the scene alive after the call
                 with torch.no_grad():
                     view.copy_(v.detach().reshape(view.shape))  # rounded to float32; on torch's stream
         fctx.scene, fctx.plan, fctx.outputs, fctx.f64 = scene, plan, outputs, f64
@@ -169,18 +169,6 @@ def _to_torch(x: Any) -> torch.Tensor:
     return torch.from_numpy(x) if isinstance(x, np.ndarray) else torch.from_dlpack(x)
 
 
-# scene -> torch tensors sharing its parameter values (made once per scene)
-_VIEWS: "weakref.WeakKeyDictionary[dvren.Scene, list]" = weakref.WeakKeyDictionary()
-
-
-def _views(scene: dvren.Scene) -> list:
-    v = _VIEWS.get(scene)
-    if v is None:
-        v = [parameter_tensor(p) for p in scene.params.values()]
-        _VIEWS[scene] = v
-    return v
-
-
 def render(scene: dvren.Scene, plan: dvren.Plan, *values: torch.Tensor, outputs: Sequence[str] = ("rgb",),
            deterministic: bool = False) -> Tuple[torch.Tensor, ...]:
     """Renders ``plan`` with the scene's parameters set to ``values`` (one
@@ -231,9 +219,10 @@ class Renderer(torch.nn.Module):
         self.scene = scene
         want = set(trainable) if trainable is not None else None
         self._names = []
-        for p, view in zip(scene.params.values(), _views(scene)):
+        for p in scene.params.values():
             attr = p.name.replace(".", "_")
-            self.register_parameter(attr, torch.nn.Parameter(view, requires_grad=want is None or p.name in want))
+            self.register_parameter(attr, torch.nn.Parameter(parameter_tensor(p),
+                                                             requires_grad=want is None or p.name in want))
             self._names.append((p.name, attr))
 
     def param(self, name: str) -> torch.nn.Parameter:

@@ -279,3 +279,24 @@ def test_ct_head_cpu_gpu_parity(monkeypatch):
         cpu.context.close()
         gpu.context.synchronize()
         gpu.context.close()
+
+
+def test_views_alive_at_interpreter_exit():
+    """torch tensors that view dvren's GPU memory may outlive everything, up
+    to interpreter shutdown (a Renderer held in a global): their DLPack
+    deleter runs then, and must neither crash (a ctypes callback cannot run
+    at that point: the deleter is C) nor free dvren's memory twice."""
+    proc = run_python("""
+import torch, dvren, dvren.torch as dt
+ctx = dt.context("cuda")
+f = ctx.field("dense_grid", generator="constant", dims=[4, 4, 4], fill=[0.5, 0.1, 0.2, 0.3])
+sh = ctx.shader("emission_absorption", mode="channels", activation="softplus", color_activation="sigmoid")
+scene = ctx.scene(f, sh, ctx.sampler("uniform", jitter=False), differentiable=True)
+MODEL = dt.Renderer(scene)
+PLAN = ctx.plan(8, 8, dvren.Camera.look_at((0, 0, 3), (0, 0, 0)), outputs=("rgb", "transmittance"))
+OUT = MODEL(PLAN)["rgb"]
+OUT.sum().backward()
+torch.cuda.synchronize()
+print("OK", float(OUT.sum()))
+""", timeout=300)
+    assert_ran(proc)
