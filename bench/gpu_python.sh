@@ -44,8 +44,8 @@ DVREN_CJSON_SOURCE=$C/src/cJSON.c CFLAGS="-I$C/include -I$C/include/cjson" pytho
   > $R/python.txt 2>&1 || say "python package does not build: $(tail -5 $R/python.txt)"
 export PYTHONPATH=$B/python:$ROOT/python/tests
 timeout 300 python3 -m pytest -q -p dvren_pytest_report -p no:cacheprovider python/tests 2>> $R/python.txt |
-  tee -a $R/python.txt | grep -E '^(FAIL|SKIP)' | head -20
-echo "python tests: $(grep -c '^PASS ' $R/python.txt) passed, $(grep -c '^FAIL ' $R/python.txt) failed, $(grep -c '^SKIP ' $R/python.txt) skipped" | tee -a $R/python.txt
+  tee -a $R/python.txt | grep -E '(FAIL|SKIP) python/' | head -20
+echo "python tests: $(grep -c 'PASS python/' $R/python.txt) passed, $(grep -c 'FAIL python/' $R/python.txt) failed, $(grep -c 'SKIP python/' $R/python.txt) skipped" | tee -a $R/python.txt
 for d in cpu cuda; do timeout 120 python3 bench/python_overhead.py --device $d 2>&1 | tail -4 | tee -a $R/python.txt; done
 t0=$(date +%s.%N)
 timeout 200 python3 examples/python/fit_ct_head.py --device cuda --size 256 --views 64 --heldout 8 --steps 3000 \

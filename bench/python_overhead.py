@@ -1,6 +1,8 @@
 """bench/python_overhead.py - what a render costs from Python above the C call.
 
-The same scene and plan (a 64 x 64 image by default) rendered, in
+The same scene and plan (a 64 x 64 image by default: a small constant
+grid with a few samples per ray, so that the render itself is short and the
+overhead stands out of its noise; --scene FILE for a scene file) rendered, in
 interleaved rounds, three ways:
   C        lib.dvren_render(scene, plan, fb, NULL) through ctypes into one
            framebuffer (the C call plus ctypes' own ~1 us, which counts
@@ -9,12 +11,13 @@ interleaved rounds, three ways:
            returning zero-copy views of its outputs;
   fresh    scene.render(plan): the Python API with a new framebuffer each
            call (what a plain call does).
-Per way: the median time per call over --reps calls per round, the best
-round of --rounds; overhead = Python - C. On a GPU context (--device cuda)
+The three run call by call (C, reuse, fresh, C, ...) --rounds x --reps
+times; per way the median time, and the overhead is the median of the
+per-call differences Python - C (pairs cancel the machine's drift). On a GPU context (--device cuda)
 every call is followed by a synchronize (included in all three).
 
     PYTHONPATH=build/python python3 bench/python_overhead.py [--device cpu] [--size 64]
-        [--scene examples/ct_head.json] [--reps 300] [--rounds 7] [--threads 0]
+        [--scene FILE] [--reps 300] [--rounds 7] [--threads 0]
 
 Prints one line per way and a last line
     overhead: reuse +X us, fresh +Y us per call (C call Z us)   [target: < 50 us]
@@ -36,13 +39,19 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--size", type=int, default=64)
-    ap.add_argument("--scene", default=os.path.join(os.path.dirname(__file__), "..", "examples", "ct_head.json"))
+    ap.add_argument("--scene", default=None, help="a scene file (default: a small synthetic scene)")
     ap.add_argument("--reps", type=int, default=300)
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--threads", type=int, default=0)
     a = ap.parse_args()
     ctx = dvren.Context(a.device, threads=a.threads)
-    sf = dvren.load_scene(a.scene, context=ctx, width=a.size, height=a.size, spp=1)
+    source = a.scene or {
+        "field": {"plugin": "dense_grid", "params": {"generator": "constant", "fill": [0.5], "dims": [8, 8, 8]}},
+        "shader": {"plugin": "emission_absorption", "params": {"tf_opacity": [[0, 0], [1, 1]]}},
+        "sampler": {"plugin": "uniform", "params": {"jitter": False}},
+        "camera": {"type": "perspective", "eye": [0, 0, 3], "target": [0, 0, 0], "up": [0, 1, 0], "fov_y_deg": 40},
+        "plan": {"samples_per_ray": 4}}
+    sf = dvren.load_scene(source, context=ctx, width=a.size, height=a.size, spp=1)
     scene, plan = sf.scene, sf.plan
     fb = dvren.Framebuffer(plan)
     gpu = ctx.device == "cuda"
@@ -67,20 +76,21 @@ def main() -> int:
     for f in ways.values():  # warm-up (JIT on a GPU, caches, threads)
         for _ in range(20):
             f()
-    best = {k: float("inf") for k in ways}
-    for _ in range(a.rounds):
+    # the three ways call by call, so that the machine's drift cancels in the
+    # per-call differences; per way the median time, per difference the median
+    times = {k: [] for k in ways}
+    for _ in range(a.rounds * a.reps):
         for k, f in ways.items():
-            times = []
-            for _ in range(a.reps):
-                t0 = time.perf_counter()
-                f()
-                times.append(time.perf_counter() - t0)
-            best[k] = min(best[k], statistics.median(times))
+            t0 = time.perf_counter()
+            f()
+            times[k].append(time.perf_counter() - t0)
+    med = {k: statistics.median(v) for k, v in times.items()}
+    diff = {k: statistics.median([x - c for x, c in zip(times[k], times["C"])]) for k in ("reuse", "fresh")}
     for k in ways:
-        print("%-6s %9.1f us per call (median, best of %d rounds of %d)" % (k, best[k] * 1e6, a.rounds, a.reps))
-    print("overhead: reuse +%.1f us, fresh +%.1f us per call (C call %.1f us; %s, %dx%d, %d threads)   "
-          "[target: < 50 us]" % ((best["reuse"] - best["C"]) * 1e6, (best["fresh"] - best["C"]) * 1e6,
-                                 best["C"] * 1e6, ctx.device_str, a.size, a.size, ctx.threads))
+        print("%-6s %9.1f us per call (median of %d)" % (k, med[k] * 1e6, a.rounds * a.reps))
+    print("overhead: reuse +%.1f us, fresh +%.1f us per call (median of per-call differences; C call %.1f us; "
+          "%s, %dx%d, %d threads)   [target: < 50 us]" % (diff["reuse"] * 1e6, diff["fresh"] * 1e6, med["C"] * 1e6,
+                                                         ctx.device_str, a.size, a.size, ctx.threads))
     return 0
 
 

@@ -250,15 +250,25 @@ _DT_NAME = {k: np.dtype(v).name for k, v in _DT_NP.items()}
 _NAME_DT = {v: k for k, v in _DT_NAME.items()}
 
 
+class _HostBuffer:
+    """The base of a NumPy view of dvren's host memory: describes it through
+    the array interface (faster to wrap than a ctypes buffer) and holds the
+    export token that keeps the memory alive."""
+
+    __slots__ = ("__array_interface__", "token")
+
+    def __init__(self, interface: Dict[str, Any], token: Any):
+        self.__array_interface__ = interface
+        self.token = token
+
+
 def _host_view(t: _capi.Tensor, token: Any) -> np.ndarray:
     """Zero-copy NumPy array over a host dvren_tensor; token keeps the memory alive."""
     dt = np.dtype(_DT_NP[t.dtype])
-    shape = tuple(int(t.shape[i]) for i in range(t.ndim))
-    strides = tuple(int(t.strides[i]) * dt.itemsize for i in range(t.ndim))
-    n = int(np.prod(shape)) if shape else 0
-    buf = (C.c_char * max(n * dt.itemsize, 1)).from_address(t.data)
-    buf._dvren_owner = token  # the array's base is buf: the token lives as long as any view of it
-    return np.ndarray(shape, dtype=dt, buffer=buf, strides=strides)
+    n = t.ndim
+    iface = {"version": 3, "typestr": dt.str, "data": (t.data, False), "shape": tuple(t.shape[:n]),
+             "strides": tuple(s * dt.itemsize for s in t.strides[:n])}
+    return np.asarray(_HostBuffer(iface, token))
 
 
 class Tensor:
