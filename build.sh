@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # dvren's one build script.
 #
-#   ./build.sh           install missing packages, build everything, render the default scene
+#   ./build.sh           install missing packages, build everything (the Python package too), render the default scene
 #   ./build.sh test      build, then run every test; ends with "N passed, N failed"
 #   ./build.sh gen       regenerate the kernel copies embedded in dvren.h from kernels/
 #                        (--check: exit 1 when they are stale, change nothing)
@@ -139,7 +139,14 @@ build_all() {
   cp $B/fit_volume $B/dvren_fit
   $CC $BASE_CFLAGS bench/cpu_render.c -o $B/cpu_render -lcjson $LIBS
   for p in "${PLUGINS[@]}"; do cp plugins/$p/${p}_device.h $B/plugins/; done
-  say "built: $B/dvren_render (= $B/dvren_gradcheck), $B/minimal, $B/fit_volume (= $B/dvren_fit), $B/cpu_render, plugins in $B/plugins/"
+  # the Python package (libdvren.so, its plugins, python/dvren/*.py): ./build.sh python says how to use it
+  if command -v "${DVREN_PYTHON:-python3}" >/dev/null; then
+    "${DVREN_PYTHON:-python3}" python/build_native.py $B/python --with-python > $B/python_build.log 2>&1 ||
+      { cat $B/python_build.log >&2; say "the Python package does not build (above)"; return 1; }
+  else
+    say "no ${DVREN_PYTHON:-python3}: the Python package is not built"
+  fi
+  say "built: $B/dvren_render (= $B/dvren_gradcheck), $B/minimal, $B/fit_volume (= $B/dvren_fit), $B/cpu_render, plugins in $B/plugins/, the Python package in $B/python/"
 }
 
 case "${1:-all}" in
