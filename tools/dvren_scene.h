@@ -69,6 +69,9 @@ typedef struct dvren_scenefile {
     float value_range[2];    /* the field's robust value range when a preset used it, else 0 0 */
 
     char error[2048];        /* the last error, "<scene>: <key>: <problem>" */
+    dvren_status status;     /* its status: the library's when a dvren call failed (NOT_FOUND for an
+                                unknown plugin, IO for a missing volume, ...), IO when the scene file
+                                cannot be read, FORMAT for the scene's own mistakes */
 
     /* private */
     cJSON* root;
@@ -125,6 +128,7 @@ static int dvs__fail(dvren_scenefile* sf, const char* key, const char* fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    if (sf->status == DVREN_OK) sf->status = DVREN_ERROR_FORMAT; /* the scene's own mistakes */
     if (key)
         snprintf(sf->error, sizeof sf->error, "%s: %s: %s", sf->name, key, msg);
     else
@@ -132,8 +136,12 @@ static int dvs__fail(dvren_scenefile* sf, const char* key, const char* fmt, ...)
     return 1;
 }
 
-/* The library's last error under key; the library's message names its
- * module, which is dropped when it repeats the key ("field: field: ..."). */
+/* A dvren call whose status the scene file keeps (sf->status): true when it failed. */
+#define DVS_LIB(sf, call) (((sf)->status = (call)) != DVREN_OK)
+
+/* The library's last error under key (after DVS_LIB recorded its status);
+ * the library's message names its module, which is dropped when it repeats
+ * the key ("field: field: ..."). */
 static int dvs__fail_lib(dvren_scenefile* sf, const char* key)
 {
     const char* m = dvren_last_error(sf->ctx);
@@ -425,7 +433,10 @@ int dvren_scenefile_load(dvren_scenefile* sf, const char* path)
     memset(sf, 0, sizeof *sf);
     sf->name = path;
     text = dvren_io_read_file(path, DVREN_SCENEFILE_MAX_BYTES, &n, err, sizeof err);
-    if (!text) return dvs__fail(sf, NULL, "%s", err);
+    if (!text) {
+        sf->status = DVREN_ERROR_IO;
+        return dvs__fail(sf, NULL, "%s", err);
+    }
     if (s) snprintf(dir, sizeof dir, "%.*s", (int)(s - path + 1), path);
     if (dvren_scenefile_parse(sf, path, text, n, dir)) {
         free(text);
@@ -476,11 +487,11 @@ static int dvs__params(dvren_scenefile* sf, const dvren_plugin_desc* pl, const c
         case DVREN_PARAM_FLOAT:
         case DVREN_PARAM_INT:
             if (!cJSON_IsNumber(it)) return dvs__fail(sf, key, "expected a number, got %s", dvs__type(it));
-            if (dvren_params_set_number(out, d->name, it->valuedouble)) return dvs__fail_lib(sf, key);
+            if (DVS_LIB(sf, dvren_params_set_number(out, d->name, it->valuedouble))) return dvs__fail_lib(sf, key);
             break;
         case DVREN_PARAM_BOOL:
             if (!cJSON_IsBool(it)) return dvs__fail(sf, key, "expected true or false, got %s", dvs__type(it));
-            if (dvren_params_set_bool(out, d->name, cJSON_IsTrue(it))) return dvs__fail_lib(sf, key);
+            if (DVS_LIB(sf, dvren_params_set_bool(out, d->name, cJSON_IsTrue(it)))) return dvs__fail_lib(sf, key);
             break;
         case DVREN_PARAM_STRING:
         case DVREN_PARAM_ENUM:
@@ -492,7 +503,7 @@ static int dvs__params(dvren_scenefile* sf, const dvren_plugin_desc* pl, const c
                 if (dvs__path(sf, v, key, path, sizeof path)) return 1;
                 v = path;
             }
-            if (dvren_params_set_string(out, d->name, v)) return dvs__fail_lib(sf, key);
+            if (DVS_LIB(sf, dvren_params_set_string(out, d->name, v))) return dvs__fail_lib(sf, key);
             break;
         }
         case DVREN_PARAM_FLOATS: {
@@ -521,7 +532,7 @@ static int dvs__params(dvren_scenefile* sf, const dvren_plugin_desc* pl, const c
                     return dvs__fail(sf, key, "expected numbers, got %s", dvs__type(e));
                 }
             }
-            if (dvren_params_set_numbers(out, d->name, vals, n)) return dvs__fail_lib(sf, key);
+            if (DVS_LIB(sf, dvren_params_set_numbers(out, d->name, vals, n))) return dvs__fail_lib(sf, key);
             break;
         }
         case DVREN_PARAM_TENSOR:
@@ -584,7 +595,7 @@ static int dvs__value_range(dvren_scenefile* sf, uint32_t ch, float range[2])
     float *xyz = NULL, *out = NULL, *vals = NULL;
     size_t n = (size_t)N * N * N, k, m = 0, first;
     int i, j, l, rc = 1;
-    if (dvren_stage_info(sf->field, &info)) return dvs__fail_lib(sf, "field");
+    if (DVS_LIB(sf, dvren_stage_info(sf->field, &info))) return dvs__fail_lib(sf, "field");
     if (ch >= info.channels) return dvs__fail(sf, "shader.preset", "the field has %u channels, the shader reads channel %u",
                                               (unsigned)info.channels, (unsigned)ch);
     xyz = (float*)malloc(n * 3 * sizeof(float));
@@ -604,7 +615,7 @@ static int dvs__value_range(dvren_scenefile* sf, uint32_t ch, float range[2])
                 for (c = 0; c < 3; ++c)
                     xyz[3 * k + c] = info.bounds_min[c] + (info.bounds_max[c] - info.bounds_min[c]) * ((float)ijk[c] + 0.5f) / N;
             }
-    if (dvren_field_sample(sf->field, (uint32_t)n, xyz, out)) {
+    if (DVS_LIB(sf, dvren_field_sample(sf->field, (uint32_t)n, xyz, out))) {
         dvs__fail_lib(sf, "shader.preset");
         goto done;
     }
@@ -643,7 +654,7 @@ static int dvs__apply_preset(dvren_scenefile* sf, const char* name, const cJSON*
     if (jparams && cJSON_IsObject(jparams) && dvs__number(sf, jparams, "scalar_channel", "shader.params", &ch)) return 1;
     if (!(ch >= 0 && ch < 16) || floor(ch) != ch) return dvs__fail(sf, "shader.params", "'scalar_channel' must be an integer in 0..15");
     if (dvs__value_range(sf, (uint32_t)ch, sf->value_range)) return 1;
-    if (dvren_stage_info(sf->field, &info)) return dvs__fail_lib(sf, "field");
+    if (DVS_LIB(sf, dvren_stage_info(sf->field, &info))) return dvs__fail_lib(sf, "field");
     for (k = 0; k < 3; ++k) diag += (double)(info.bounds_max[k] - info.bounds_min[k]) * (info.bounds_max[k] - info.bounds_min[k]);
     diag = sqrt(diag);
     for (k = 0; k < pr->n_op; ++k) {
@@ -656,10 +667,10 @@ static int dvs__apply_preset(dvren_scenefile* sf, const char* name, const cJSON*
         col[4 * k + 2] = pr->col[k][2];
         col[4 * k + 3] = pr->col[k][3];
     }
-    if (dvren_params_set_numbers(p, "tf_opacity", op, (uint32_t)(2 * pr->n_op)) ||
-        dvren_params_set_numbers(p, "tf_color", col, (uint32_t)(4 * pr->n_col)) ||
-        dvren_params_set_number(p, "sigma_scale", pr->sigma_diag / (diag > 0.0 ? diag : 1.0)) ||
-        dvren_params_set_bool(p, "shading", 1))
+    if (DVS_LIB(sf, dvren_params_set_numbers(p, "tf_opacity", op, (uint32_t)(2 * pr->n_op))) ||
+        DVS_LIB(sf, dvren_params_set_numbers(p, "tf_color", col, (uint32_t)(4 * pr->n_col))) ||
+        DVS_LIB(sf, dvren_params_set_number(p, "sigma_scale", pr->sigma_diag / (diag > 0.0 ? diag : 1.0))) ||
+        DVS_LIB(sf, dvren_params_set_bool(p, "shading", 1)))
         return dvs__fail_lib(sf, "shader.preset");
     return 0;
 }
@@ -687,8 +698,8 @@ static int dvs__stage(dvren_scenefile* sf, const char* slot, dvren_plugin_kind k
         if (!name) return dvs__fail(sf, slot, "'plugin' is missing");
         jparams = cJSON_GetObjectItemCaseSensitive(j, "params");
     }
-    if (dvren_plugin_find(sf->ctx, kind, name, &pl)) return dvs__fail_lib(sf, slot);
-    if (dvren_params_create(sf->ctx, &p)) return dvs__fail_lib(sf, slot);
+    if (DVS_LIB(sf, dvren_plugin_find(sf->ctx, kind, name, &pl))) return dvs__fail_lib(sf, slot);
+    if (DVS_LIB(sf, dvren_params_create(sf->ctx, &p))) return dvs__fail_lib(sf, slot);
     if (preset) {
         uint32_t i, has_tf = 0;
         for (i = 0; i < pl->param_count; ++i)
@@ -699,7 +710,7 @@ static int dvs__stage(dvren_scenefile* sf, const char* slot, dvren_plugin_kind k
             rc = dvs__apply_preset(sf, preset, jparams, p);
     }
     if (!rc) rc = dvs__params(sf, pl, jparams, slot, p);
-    if (!rc && dvren_stage_create(sf->ctx, kind, name, p, out)) rc = dvs__fail_lib(sf, slot);
+    if (!rc && DVS_LIB(sf, dvren_stage_create(sf->ctx, kind, name, p, out))) rc = dvs__fail_lib(sf, slot);
     dvren_params_destroy(p);
     return rc;
 }
@@ -722,7 +733,7 @@ static int dvs__auto_camera(dvren_scenefile* sf, const double up_in[3], const do
     double r = 0.0, c[3], dir[3], upn[3], half, aspect, d;
     int k;
     if (!sf->field) return dvs__fail(sf, "camera", "\"auto\" needs a field to frame");
-    if (dvren_stage_info(sf->field, &info)) return dvs__fail_lib(sf, "camera");
+    if (DVS_LIB(sf, dvren_stage_info(sf->field, &info))) return dvs__fail_lib(sf, "camera");
     for (k = 0; k < 3; ++k) {
         double e = 0.5 * (info.bounds_max[k] - info.bounds_min[k]);
         c[k] = 0.5 * ((double)info.bounds_max[k] + info.bounds_min[k]);
@@ -883,7 +894,7 @@ int dvren_scenefile_build(dvren_scenefile* sf, dvren_context* ctx)
         } else {
             snprintf(path, sizeof path, "%s", e->valuestring);
         }
-        if (dvren_plugin_load(ctx, path)) return dvs__fail_lib(sf, "plugins");
+        if (DVS_LIB(sf, dvren_plugin_load(ctx, path))) return dvs__fail_lib(sf, "plugins");
     }
     memset(&sf->plan, 0, sizeof sf->plan);
     if (dvs__plan(sf, &sf->plan) || dvs__stage(sf, "field", DVREN_PLUGIN_FIELD, NULL, &sf->field) ||

@@ -1229,8 +1229,11 @@ def load_scene(source: Union[str, os.PathLike, Mapping[str, Any]], *, context: O
     Without ``context`` a new one is made from the file's "device", "gpu"
     and "threads" (``device`` overrides the file's; context_options go to
     :class:`Context`). width/height/spp/seed override the file's plan.
-    Errors: FormatError / FileError / InvalidArgumentError whose message is
-    "<scene>: <key>: <problem>", and the errors of the plugins."""
+    Errors: the class of the failure's status, the message always
+    "<scene>: <key>: <problem>": FormatError (the scene's own mistakes:
+    syntax, unknown keys, wrong types), FileError (the scene file or a file
+    it names cannot be read), NotFoundError (an unknown plugin), and the
+    plugins' own (InvalidArgumentError for a parameter out of range, ...)."""
     sf = lib.dvpy_scenefile_new()
     if not sf:
         raise OutOfMemoryError("scene file: out of memory", -2)
@@ -1280,10 +1283,10 @@ def load_scene(source: Union[str, os.PathLike, Mapping[str, Any]], *, context: O
 
 
 def _scene_error(sf) -> None:
-    text = lib.dvpy_scenefile_error(sf).decode("utf-8", "replace")
-    low = text.lower()
-    cls = FileError if ("cannot open" in low or "cannot read" in low or "no such file" in low) else FormatError
-    raise cls(text, -3 if cls is FileError else -4)
+    """Raises the scene file's error as the class of its status (the
+    library's for a failed dvren call: NotFoundError for an unknown plugin,
+    FileError for a missing volume; FormatError for the scene's own mistakes)."""
+    _raise(lib.dvpy_scenefile_status(sf) or -4, lib.dvpy_scenefile_error(sf).decode("utf-8", "replace"))
 
 
 # ---------------------------------------------------------------- images and data

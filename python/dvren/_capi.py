@@ -284,6 +284,7 @@ _PROTOTYPES = {
     "dvpy_scenefile_load": (C.c_int, [_P, C.c_char_p]),
     "dvpy_scenefile_parse": (C.c_int, [_P, C.c_char_p, C.c_char_p, C.c_size_t, C.c_char_p]),
     "dvpy_scenefile_error": (C.c_char_p, [_P]),
+    "dvpy_scenefile_status": (C.c_int, [_P]),
     "dvpy_scenefile_device": (C.c_char_p, [_P]),
     "dvpy_scenefile_gpu": (None, [_P, C.POINTER(C.c_uint32), C.POINTER(C.c_char_p), C.POINTER(C.c_uint32),
                                   C.POINTER(C.c_int)]),

@@ -87,6 +87,7 @@ DVPY_API int dvpy_scenefile_parse(dvren_scenefile* sf, const char* name, const c
     return dvren_scenefile_parse(sf, name, text, len, dir);
 }
 DVPY_API const char* dvpy_scenefile_error(const dvren_scenefile* sf) { return sf->error; }
+DVPY_API int dvpy_scenefile_status(const dvren_scenefile* sf) { return (int)sf->status; }
 /* What a context needs: device ("cpu"/"cuda"), GPU choice, threads (-1: unset). */
 DVPY_API const char* dvpy_scenefile_device(const dvren_scenefile* sf) { return sf->device ? sf->device : "cpu"; }
 DVPY_API void dvpy_scenefile_gpu(const dvren_scenefile* sf, uint32_t* index, const char** name, uint32_t* min_cc,

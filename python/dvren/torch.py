@@ -55,12 +55,14 @@ def context(device: Any = None, **options: Any) -> dvren.Context:
     torch.device; default: torch's current CUDA device when CUDA is
     available, else the CPU). On CUDA it uses the device's primary context
     (PyTorch's) and queues on torch's current stream. options: see
-    :class:`dvren.Context`."""
+    :class:`dvren.Context`. Errors: NoDeviceError when there is no usable GPU
+    (never a CPU fallback), InvalidArgumentError for other device types."""
     if device is None:
         device = "cuda" if torch.cuda.is_available() else "cpu"
     dev = torch.device(device)
     if dev.type == "cuda":
-        index = dev.index if dev.index is not None else torch.cuda.current_device()
+        # without a GPU torch cannot name its current device: dvren then says why (NoDeviceError)
+        index = dev.index if dev.index is not None else torch.cuda.current_device() if torch.cuda.is_available() else 0
         ctx = dvren.Context("cuda:%d" % index, **options)
         _follow_stream(ctx)
         return ctx

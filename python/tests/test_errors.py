@@ -179,11 +179,23 @@ def test_scene_file_unknown_plugin_names_it():
     assert ei.value.hint  # where to look for plugins
 
 
-@pytest.mark.xfail(strict=True, reason="load_scene maps every scene-file failure to FormatError/FileError: the C "
-                   "scene reader (tools/dvren_scene.h) keeps only the text of the library's error, not its status")
-def test_scene_file_unknown_plugin_is_not_found():
-    with pytest.raises(dvren.NotFoundError):
+def test_scene_file_errors_keep_their_status(tmp_path):
+    """The scene reader keeps the status of a failed dvren call
+    (dvren_scenefile.status): an unknown plugin is NotFoundError, a missing
+    volume FileError, an out-of-range parameter InvalidArgumentError, and the
+    scene's own mistakes FormatError; the message names the key each time."""
+    with pytest.raises(dvren.NotFoundError) as ei:
         dvren.load_scene(_with(field={"plugin": "no_such_field"}))
+    assert "field" in str(ei.value) and "no_such_field" in str(ei.value)
+    with pytest.raises(dvren.FileError) as ei:
+        dvren.load_scene(_with(field={"plugin": "dense_grid", "params": {"file": str(tmp_path / "none.nhdr")}}))
+    assert "none.nhdr" in str(ei.value)
+    with pytest.raises(dvren.InvalidArgumentError) as ei:
+        dvren.load_scene(_with(field={"plugin": "dense_grid", "params": {"generator": "constant", "dims": [0, 4, 4]}}))
+    assert "dims" in str(ei.value)
+    with pytest.raises(dvren.FormatError) as ei:
+        dvren.load_scene(_with(field={"plugin": "dense_grid", "parms": {}}))
+    assert "parms" in str(ei.value)
 
 
 # ---------------------------------------------------------------- plugins and parameters
@@ -394,3 +406,12 @@ def test_nerf_views_missing(tmp_path):
     with pytest.raises(dvren.FileError) as ei:
         dvren.load_nerf_views(tmp_path / "transforms.json", 8)
     assert str(tmp_path / "transforms.json") in str(ei.value)
+
+
+def test_torch_context_without_gpu_is_no_device():
+    torch = pytest.importorskip("torch")
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    import dvren.torch as dt
+    with pytest.raises(dvren.NoDeviceError):
+        dt.context("cuda")
