@@ -11,17 +11,9 @@
 #
 # Variables: GPU_QUICK=1 skips the variant sweep and ncu; NCU=0 skips ncu.
 set -uo pipefail
-cd "$(dirname "$0")/.."
-ROOT=$(pwd)
-C=$ROOT/.carry
-B=$ROOT/build-gpu
-R=$B/run
-mkdir -p $B/plugins $B/tests/mock $R
-[ -d "$C" ] || { echo "bench/gpu.sh: no .carry/ (run bench/prepare_carry.sh and carry it)" >&2; exit 2; }
-export DVREN_DATA=$C/data
+. "$(dirname "$0")/gpu_env.sh"
+mkdir -p $B/tests/mock
 export DVREN_TEST_TMP=$(mktemp -d)
-export DVREN_CACHE_DIR=$B/kcache
-export PYTHONUNBUFFERED=1
 CFLAGS="-std=c11 -O2 -Wall -Wextra -Werror -I$ROOT -I$ROOT/tools -I$ROOT/tests -I$C/include"
 LIBS="-ldl -lm -lpthread"
 say() { echo "[gpu.sh $(date +%T)] $*" >&2; }
@@ -154,9 +146,9 @@ run_bench fwdbwd_reduced --mode fwdbwd --res 128 --width 256 --height 256 --samp
 DVREN_BENCH_LOG=1 $B/gpu_bench --mode fwdbwd --reps 1 2>&1 | grep -E "registers|backward" | head -4
 say "fit: CT head on the GPU, time to 35 dB"
 t0=$(date +%s.%N)
-DVREN_PLUGIN_PATH=$B/plugins timeout 150 $B/fit_volume --device cuda --size 256 --views 64 --heldout 8 --steps 3000 \
-  --batch 65536 --eval-every 100 --until-target --csv $R/fit_gpu.csv --png $R/fit_gpu.png 2> $R/fit_gpu.log
-echo "fit exit status $? after $(python3 -c "import time; print(round(time.time() - $t0, 1))") s (process wall)" >> $R/fit_gpu.log
+DVREN_PLUGIN_PATH=$B/plugins timeout 150 $B/fit_volume "${FIT_CT_GPU[@]}" --csv $R/fit_gpu.csv --png $R/fit_gpu.png \
+  2> $R/fit_gpu.log
+echo "fit exit status $? after $(since $t0) s (process wall)" >> $R/fit_gpu.log
 # the CI's configuration (tests/test_fit.sh: ground truth averaged over 2^3 voxels, 64 x 64 views), on the GPU
 DVREN_PLUGIN_PATH=$B/plugins timeout 80 $B/fit_volume --device cuda --size 64 --downsample 2 --steps 1200 --batch 8192 \
   --eval-every 100 --until-target --csv $R/fit_small.csv --png $R/fit_small.png 2>> $R/fit_gpu.log

@@ -10,13 +10,7 @@
 #
 #   (device tool) run: bash bench/gpu_python.sh      carry: [".carry"]
 set -uo pipefail
-cd "$(dirname "$0")/.."
-ROOT=$(pwd)
-C=$ROOT/.carry
-B=$ROOT/build-gpu
-R=$B/run
-mkdir -p $R
-export DVREN_DATA=$C/data DVREN_CACHE_DIR=$B/kcache PYTHONUNBUFFERED=1
+. "$(dirname "$0")/gpu_env.sh"
 say() { echo "[gpu_python.sh $(date +%T)] $*" >&2; }
 : > $R/python.txt
 if [ ! -x $B/fit_volume ]; then  # alone: fit_volume for the comparison
@@ -32,9 +26,9 @@ fi
 if [ ! -s $R/fit_gpu.log ]; then
   say "fit_volume: CT head on the GPU, time to 35 dB"
   t0=$(date +%s.%N)
-  DVREN_PLUGIN_PATH=$B/plugins timeout 150 $B/fit_volume --device cuda --size 256 --views 64 --heldout 8 --steps 3000 \
-    --batch 65536 --eval-every 100 --until-target --csv $R/fit_gpu.csv --png $R/fit_gpu.png 2> $R/fit_gpu.log
-  echo "fit exit status $? after $(python3 -c "import time; print(round(time.time() - $t0, 1))") s (process wall)" >> $R/fit_gpu.log
+  DVREN_PLUGIN_PATH=$B/plugins timeout 150 $B/fit_volume "${FIT_CT_GPU[@]}" --csv $R/fit_gpu.csv --png $R/fit_gpu.png \
+    2> $R/fit_gpu.log
+  echo "fit exit status $? after $(since $t0) s (process wall)" >> $R/fit_gpu.log
 fi
 # the package built as pip would (cJSON compiled in: no libcjson here), its
 # tests with the GPU ones, the per-call overhead, and the CT-head fit driven
@@ -48,8 +42,8 @@ timeout 300 python3 -m pytest -q -p dvren_pytest_report -p no:cacheprovider pyth
 echo "python tests: $(grep -c 'PASS python/' $R/python.txt) passed, $(grep -c 'FAIL python/' $R/python.txt) failed, $(grep -c 'SKIP python/' $R/python.txt) skipped" | tee -a $R/python.txt
 for d in cpu cuda; do timeout 120 python3 bench/python_overhead.py --device $d 2>&1 | tail -4 | tee -a $R/python.txt; done
 t0=$(date +%s.%N)
-timeout 200 python3 examples/python/fit_ct_head.py --device cuda --size 256 --views 64 --heldout 8 --steps 3000 \
-  --batch 65536 --eval-every 100 --until-target --csv $R/fit_py.csv --png $R/fit_py.png 2> $R/fit_py.log
-echo "python fit exit status $? after $(python3 -c "import time; print(round(time.time() - $t0, 1))") s (process wall)" >> $R/fit_py.log
+timeout 200 python3 examples/python/fit_ct_head.py "${FIT_CT_GPU[@]}" --csv $R/fit_py.csv --png $R/fit_py.png \
+  2> $R/fit_py.log
+echo "python fit exit status $? after $(since $t0) s (process wall)" >> $R/fit_py.log
 tail -3 $R/fit_py.log | tee -a $R/python.txt
 grep -h -E "held-out PSNR .* after|exit status" $R/fit_gpu.log | head -2 | sed 's/^/fit_volume: /' | tee -a $R/python.txt

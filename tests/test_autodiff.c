@@ -381,6 +381,28 @@ static void random_grid(float* g, int n, int C)
 
 /* ---- analytic reference -------------------------------------------------------------- */
 
+/* The slab scene of the two tests below: an N^3 grid of density raw v
+ * (relu, scale 1) and colour c everywhere over the cube [-1, 1]^3, seen
+ * orthographically along -z by a W x H plan with rgb and alpha. Returns
+ * nonzero (after reporting) when the fixture cannot be made. */
+static int slab_fix(fix* F, float* grid, int N, int W, int H, double v, double c)
+{
+    float eye[3] = {0, 0, 3}, target[3] = {0, 0, 0}, up[3] = {0, 1, 0};
+    shader_opts so = {"relu", "clamp", 0, 0.0, 1.0, NULL, 0.0};
+    dvren_plan_desc pd;
+    int i;
+    for (i = 0; i < N * N * N; ++i) {
+        grid[4 * i] = (float)v;
+        grid[4 * i + 1] = grid[4 * i + 2] = grid[4 * i + 3] = (float)c;
+    }
+    memset(&pd, 0, sizeof pd);
+    pd.width = (uint32_t)W;
+    pd.height = (uint32_t)H;
+    pd.outputs = DVREN_OUTPUT_RGB | DVREN_OUTPUT_ALPHA;
+    dvren_camera_orthographic(eye, target, up, 1.6f, &pd.camera);
+    return fix_make(F, dev_ctx(), grid, N, N, N, 4, &so, 0, 0.01, 0, &pd);
+}
+
 /* A constant slab: density raw v everywhere (relu, scale 1), colour c. Seen
  * orthographically along z through L = 2 world units, a pixel has
  * alpha = 1 - exp(-v L) and red = c alpha, so with cotangents
@@ -392,23 +414,11 @@ TEST(slab_gradient_is_analytic)
     enum { N = 4, W = 6, H = 6 };
     const double v = 0.7, c = 0.5, L = 2.0;
     float grid[N * N * N * 4], g[N * N * N * 4], cot_rgb[W * H * 3], cot_a[W * H];
-    float eye[3] = {0, 0, 3}, target[3] = {0, 0, 0}, up[3] = {0, 1, 0};
     double sum[4] = {0, 0, 0, 0}, e = exp(-v * L), want[4];
-    shader_opts so = {"relu", "clamp", 0, 0.0, 1.0, NULL, 0.0};
-    dvren_plan_desc pd;
     dvren_tensor a;
     fix F;
     int i, k;
-    for (i = 0; i < N * N * N; ++i) {
-        grid[4 * i] = (float)v;
-        grid[4 * i + 1] = grid[4 * i + 2] = grid[4 * i + 3] = (float)c;
-    }
-    memset(&pd, 0, sizeof pd);
-    pd.width = W;
-    pd.height = H;
-    pd.outputs = DVREN_OUTPUT_RGB | DVREN_OUTPUT_ALPHA;
-    dvren_camera_orthographic(eye, target, up, 1.6f, &pd.camera);
-    if (fix_make(&F, dev_ctx(), grid, N, N, N, 4, &so, 0, 0.01, 0, &pd)) return;
+    if (slab_fix(&F, grid, N, W, H, v, c)) return;
     for (i = 0; i < W * H; ++i) {
         cot_rgb[3 * i] = 1.0f;
         cot_rgb[3 * i + 1] = cot_rgb[3 * i + 2] = 0.0f;
@@ -449,23 +459,11 @@ TEST(float64_path_is_analytic)
     double alpha[W * H], rgb[W * H * 3], cot_rgb[W * H * 3], cot_a[W * H], g[N * N * N * 4];
     double* grads[1] = {g};
     double sum[4] = {0, 0, 0, 0}, e = exp(-v * L), want[4];
-    float eye[3] = {0, 0, 3}, target[3] = {0, 0, 0}, up[3] = {0, 1, 0};
-    shader_opts so = {"relu", "clamp", 0, 0.0, 1.0, NULL, 0.0};
-    dvren_plan_desc pd;
     dvren_image_f64 img, cot;
     dvren_tensor a32;
     fix F;
     int i, k;
-    for (i = 0; i < N * N * N; ++i) {
-        grid[4 * i] = (float)v;
-        grid[4 * i + 1] = grid[4 * i + 2] = grid[4 * i + 3] = (float)c;
-    }
-    memset(&pd, 0, sizeof pd);
-    pd.width = W;
-    pd.height = H;
-    pd.outputs = DVREN_OUTPUT_RGB | DVREN_OUTPUT_ALPHA;
-    dvren_camera_orthographic(eye, target, up, 1.6f, &pd.camera);
-    if (fix_make(&F, dev_ctx(), grid, N, N, N, 4, &so, 0, 0.01, 0, &pd)) return;
+    if (slab_fix(&F, grid, N, W, H, v, c)) return;
     memset(&img, 0, sizeof img);
     img.rgb = rgb;
     img.alpha = alpha;

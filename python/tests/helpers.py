@@ -187,3 +187,26 @@ def assert_ran(proc: subprocess.CompletedProcess, expect: str = "OK") -> None:
     assert proc.returncode == 0, "subprocess exited with %d\n%s" % (proc.returncode, out)
     assert expect in proc.stdout, "subprocess did not finish\n%s" % out
     assert "Traceback" not in proc.stderr and "Exception ignored" not in proc.stderr, out
+
+
+def adam_fit_losses(model, plans, targets, steps=100, lr=0.1):
+    """A plain PyTorch loop: torch.optim.Adam on a dvren.torch.Renderer,
+    mse_loss on rgb and alpha against targets (one (rgb, alpha) pair per
+    plan), until the loss falls to a tenth or steps run out; the losses."""
+    import torch
+    F = torch.nn.functional
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    losses = []
+    for _ in range(steps):
+        loss = 0.0
+        for p, (rgb, alpha) in zip(plans, targets):
+            o = model(p, outputs=("rgb", "alpha"))
+            loss = loss + F.mse_loss(o["rgb"], rgb) + F.mse_loss(o["alpha"], alpha)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+        if losses[-1] < losses[0] / 10:
+            break
+    return losses
+

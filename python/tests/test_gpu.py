@@ -10,8 +10,8 @@ import pytest
 
 import dvren
 
-from helpers import (ROOT, assert_ran, blob_grid, data_dir, diff_scene, oblique_camera, pinhole_rays, require_data,
-                     run_python)
+from helpers import (ROOT, adam_fit_losses, assert_ran, blob_grid, data_dir, diff_scene, oblique_camera, pinhole_rays,
+                     require_data, run_python)
 
 torch = pytest.importorskip("torch")
 if not torch.cuda.is_available():
@@ -240,19 +240,7 @@ def test_gpu_adam_fit(gctx):
     sc, _ = diff_scene(gctx, n=n, values=np.zeros((n, n, n, 4), dtype=np.float32))
     model = dt.Renderer(sc)
     assert model.field_voxels.is_cuda
-    opt = torch.optim.Adam(model.parameters(), lr=0.1)
-    losses = []
-    for _ in range(100):
-        loss = 0.0
-        for p, (rgb, alpha) in zip(plans, targets):
-            o = model(p, outputs=("rgb", "alpha"))
-            loss = loss + F.mse_loss(o["rgb"], rgb) + F.mse_loss(o["alpha"], alpha)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        losses.append(loss.item())
-        if losses[-1] < losses[0] / 10:
-            break
+    losses = adam_fit_losses(model, plans, targets)
     assert losses[0] > 1e-3
     assert losses[-1] < losses[0] / 10, "loss %g -> %g in %d steps" % (losses[0], losses[-1], len(losses))
 

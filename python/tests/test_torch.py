@@ -8,7 +8,7 @@ import pytest
 
 import dvren
 
-from helpers import BOX, blob_grid, diff_scene, oblique_camera, quantised
+from helpers import BOX, adam_fit_losses, blob_grid, diff_scene, oblique_camera, quantised
 
 torch = pytest.importorskip("torch")
 import dvren.torch as dt  # noqa: E402
@@ -143,19 +143,7 @@ def test_adam_fit_reduces_loss_tenfold(ctx):
         targets.append((torch.from_numpy(t["rgb"].copy()), torch.from_numpy(t["alpha"].copy())))
     sc, _ = diff_scene(ctx, n=n, values=np.zeros((n, n, n, 4), dtype=np.float32))
     model = dt.Renderer(sc)
-    opt = torch.optim.Adam(model.parameters(), lr=0.1)
-    losses = []
-    for step in range(100):
-        loss = 0.0
-        for p, (rgb, alpha) in zip(plans, targets):
-            o = model(p, outputs=("rgb", "alpha"))
-            loss = loss + F.mse_loss(o["rgb"], rgb) + F.mse_loss(o["alpha"], alpha)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        losses.append(loss.item())
-        if losses[-1] < losses[0] / 10:
-            break
+    losses = adam_fit_losses(model, plans, targets)
     assert losses[0] > 1e-3
     assert losses[-1] < losses[0] / 10, "loss %g -> %g in %d steps" % (losses[0], losses[-1], len(losses))
     # the optimizer moved dvren's own memory (the nn.Parameter shares it): a plain render sees the fit
