@@ -13,6 +13,10 @@
 # created (no network) they are SKIPped, with the reason. DVREN_PLUGIN_PATH is
 # unset: the package must find its own plugins (dvren/_lib/plugins/).
 #
+# With DVREN_SANITIZE unset or 1, the tests run a second time against a
+# build of libdvren.so and the plugins under AddressSanitizer and
+# UndefinedBehaviorSanitizer ("python[san]/..." lines).
+#
 # Variables: DVREN_BUILD (default build), DVREN_PYTHON (default python3),
 # DVREN_PY_CACHE (tests/python_env.sh), DVREN_DATA (passed to the tests).
 set -uo pipefail
@@ -65,6 +69,31 @@ nfail=$((nfail + $(grep -c '^FAIL ' "$TOP/pytest.lines")))
 # (no tests, usage error, internal error) has no line of its own
 if [ "$rc" -ne 0 ] && { [ "$rc" -ne 1 ] || ! grep -q '^FAIL ' "$TOP/pytest.lines"; }; then
     fail "python/pytest: pytest exited with status $rc (4: usage or conftest error, 5: no tests collected, >128: killed by a signal, a crash in libdvren.so?)"
+fi
+
+# ---------------------------------------------------------------- the same under ASan + UBSan
+# libdvren.so and the plugins built with the sanitizers (as the C tests' second
+# pass), loaded into the venv's interpreter with the runtimes preloaded; the
+# examples (long fits) and the GPU tests are left to the first pass. Lines
+# read "python[san]/...". DVREN_SANITIZE=0 skips it, as for the C tests.
+ASAN_RT=$(${CC:-cc} -print-file-name=libasan.so 2>/dev/null); UBSAN_RT=$(${CC:-cc} -print-file-name=libubsan.so 2>/dev/null)
+if [ "${DVREN_SANITIZE:-1}" != 0 ] && [ -f "$ASAN_RT" ] && [ -f "$UBSAN_RT" ]; then
+    if CFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+        "${DVREN_PYTHON:-python3}" python/build_native.py "$B/python-san" --with-python 2>"$TOP/san.err"; then
+        LD_PRELOAD="$ASAN_RT $UBSAN_RT" ASAN_OPTIONS=detect_leaks=0:halt_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+            PYTHONPATH=$B/python-san:$ROOT/python/tests DVREN_PYTEST_REPORT_FD=3 DVREN_PYTEST_PREFIX="python[san]/" \
+            "$PY" -m pytest -q -p dvren_pytest_report -p no:cacheprovider --continue-on-collection-errors \
+            --ignore=python/tests/test_examples.py --ignore=python/tests/test_gpu.py python/tests 3>&1 1>&2 |
+            tee "$TOP/san.lines"
+        rc=$?
+        nfail=$((nfail + $(grep -c '^FAIL ' "$TOP/san.lines")))
+        if [ "$rc" -ne 0 ] && { [ "$rc" -ne 1 ] || ! grep -q '^FAIL ' "$TOP/san.lines"; }; then
+            fail "python[san]/pytest: pytest exited with status $rc under the sanitizers (a report above in the log?)"
+        fi
+    else
+        fail "python[san]_build: the sanitizer build failed: $(head -n 1 "$TOP/san.err")"
+        detail "$TOP/san.err"
+    fi
 fi
 
 # ---------------------------------------------------------------- wheel

@@ -17,7 +17,7 @@ stdout), else to the terminal.
 """
 import os
 
-PREFIX = "python/"
+PREFIX = os.environ.get("DVREN_PYTEST_PREFIX", "python/")  # tests/test_python.sh's sanitizer pass: "python[san]/"
 _config = None
 _out = None
 _reports = {}  # nodeid -> [report of setup, call, teardown]
