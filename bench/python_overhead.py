@@ -25,8 +25,6 @@ Prints one line per way and a last line
 from __future__ import annotations
 
 import argparse
-import ctypes
-import os
 import statistics
 import sys
 import time

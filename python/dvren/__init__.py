@@ -376,8 +376,8 @@ class _Borrowed:
             _fill_tensor(self.tensor, arr.ctypes.data, _NAME_DT[arr.dtype.name], arr.shape, _capi.MEMORY_HOST,
                          tuple(s // arr.itemsize for s in arr.strides))
             return
-        stream = ctx._stream_value() if ctx.device == "cuda" else None
-        imp = _dlpack.import_(obj, stream=(1 if stream is None else stream) if ctx.device == "cuda" else None)
+        # the consumer's stream, as the DLPack protocol numbers it (1: the legacy default stream)
+        imp = _dlpack.import_(obj, stream=(ctx._stream_value() or 1) if ctx.device == "cuda" else None)
         self.keep = (obj, imp)
         if imp.dtype not in dtypes:
             raise InvalidArgumentError("%s: dtype %s, expected %s" % (name, imp.dtype, " or ".join(dtypes)), -1)

@@ -163,7 +163,6 @@ def test_torch_rays_bad(ctx):
 
 
 def test_torch_tensor_as_framebuffer_write(ctx):
-    sc = make_scene(ctx)
     plan = ctx.plan(5, 4, dvren.Camera.look_at(EYE, TARGET, UP, FOV))
     fb = dvren.Framebuffer(plan)
     src = torch.linspace(0, 1, 60).reshape(4, 5, 3)

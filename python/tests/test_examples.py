@@ -8,9 +8,6 @@ import os
 import re
 import subprocess
 import sys
-from pathlib import Path
-
-import pytest
 
 import dvren
 from helpers import ROOT, require_data, scene_env
