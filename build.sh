@@ -35,6 +35,8 @@ PKGS=(
   "libcjson-dev:/usr/include/cjson/cJSON.h"
   "libstb-dev:/usr/include/stb/stb_image_write.h"
   "zlib1g-dev:/usr/include/zlib.h"
+  "libfftw3-dev:/usr/include/fftw3.h"
+  "libopenexr-dev:/usr/include/OpenEXR/openexr.h"
 )
 TEST_PKGS=(
   "gcc-mingw-w64-x86-64:/usr/bin/x86_64-w64-mingw32-gcc"
@@ -111,10 +113,12 @@ do_gen() { # [--check]: only report whether the headers are stale (exit 1 if so)
 }
 
 # ---------------------------------------------------------------- build
-PLUGINS=(dense_grid emission_absorption uniform)
-# libraries a plugin links besides libm (dense_grid inflates .npz members through zlib);
-# tests/run.sh's sanitizer build adds the same -lz
-plugin_libs() { case $1 in dense_grid) echo "-lm -lz" ;; *) echo "-lm" ;; esac; }
+# every folder plugins/<name>/ holding <name>.c (python/build_native.py and tests/run.sh find them the same way)
+PLUGINS=()
+for p in plugins/*/; do p=${p%/}; p=${p#plugins/}; [ -f plugins/$p/$p.c ] && PLUGINS+=("$p"); done
+# the libraries a plugin links: plugins/<name>/LIBS when present (dense_grid: -lz for .npz;
+# spectral_residual: FFTW), else libm; read there by tests/run.sh and python/build_native.py too
+plugin_libs() { if [ -f plugins/$1/LIBS ]; then cat plugins/$1/LIBS; else echo "-lm"; fi; }
 TOOLS=(dvren_render)
 
 build_all() {
@@ -138,7 +142,7 @@ build_all() {
   $CC $BASE_CFLAGS examples/fit_volume.c $B/obj/stb.o -o $B/fit_volume -lcjson $LIBS
   cp $B/fit_volume $B/dvren_fit
   $CC $BASE_CFLAGS bench/cpu_render.c -o $B/cpu_render -lcjson $LIBS
-  for p in "${PLUGINS[@]}"; do cp plugins/$p/${p}_device.h $B/plugins/; done
+  for p in "${PLUGINS[@]}"; do [ ! -f plugins/$p/${p}_device.h ] || cp plugins/$p/${p}_device.h $B/plugins/; done
   # the Python package (libdvren.so, its plugins, python/dvren/*.py): ./build.sh python says how to use it
   if command -v "${DVREN_PYTHON:-python3}" >/dev/null; then
     "${DVREN_PYTHON:-python3}" python/build_native.py $B/python --with-python > $B/python_build.log 2>&1 ||

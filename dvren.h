@@ -70,6 +70,7 @@
  *   >>render     scenes, plans, framebuffers, rendering
  *   >>autodiff   parameters and gradients, the backward pass, the gradient checker
  *   >>train      losses, total variation, optimizers, checkpoints
+ *   >>foveate    saliency models (plugins), importance maps, per-pixel budgets
  *   >>files      atomic file writes, .npy
  *   (implementation, below the API, each section tagged "(implementation)"; and)
  *   >>backend    the hook table every device fills (memory and launches)
@@ -167,6 +168,7 @@ typedef enum dvren_status {
     DVREN_ERROR_COMPILE = -10,         /* device source failed to compile (NVRTC) */
     DVREN_ERROR_CANCELLED = -11,       /* a progress callback asked to stop */
     DVREN_ERROR_INTERNAL = -12,        /* a bug in dvren: please report it */
+    DVREN_ERROR_TIMEOUT = -13,         /* a program or wait ran past its time limit (the external saliency model) */
     DVREN_STATUS_FORCE_32 = 0x7FFFFFFF
 } dvren_status;
 
@@ -501,7 +503,7 @@ typedef enum dvren_plugin_kind {
     DVREN_PLUGIN_FIELD = 1,    /* point -> channels (density, features) */
     DVREN_PLUGIN_SHADER = 2,   /* channels, view, light -> sigma, emitted radiance */
     DVREN_PLUGIN_SAMPLER = 3,  /* which distances along a ray to sample */
-    DVREN_PLUGIN_SALIENCY = 4, /* image -> saliency map (later issue) */
+    DVREN_PLUGIN_SALIENCY = 4, /* image -> importance map in [0, 1] (>>foveate) */
     DVREN_PLUGIN_STAGE = 5,    /* other pipeline stages (later issue) */
     DVREN_PLUGIN_KIND_FORCE_32 = 0x7FFFFFFF
 } dvren_plugin_kind;
@@ -975,6 +977,19 @@ typedef struct dvren_plan_desc {
      * level); negative: never. (A sampler written against plugin ABI 1.1
      * that reports its own min_transmittance keeps it when this is 0.) */
     float min_transmittance;
+    /* Per-pixel budget (foveated rendering, >>foveate; dvren_importance_budget
+     * makes both from an importance map). spp_map: uint32 (H, W), the rays
+     * of each pixel, 1 .. 65536 (replaces spp; their sum at most 2^32 - 1).
+     * step_map: float32 (H, W), a multiplier in [1, 64] of the march step
+     * (a count of samples per ray is divided by it): a coarser march where
+     * the pixel matters less. Either may be NULL; host tensors, contiguous,
+     * copied by dvren_plan_create (and placed on the device once). With
+     * spp_map the GPU gives each thread one ray, not one pixel, so threads
+     * of a warp do not wait for a neighbour's larger budget: the time
+     * follows the total number of samples. Forward only:
+     * dvren_render_backward refuses such a plan (UNSUPPORTED). */
+    const dvren_tensor* spp_map;
+    const dvren_tensor* step_map;
 } dvren_plan_desc;
 
 /* The default early-termination threshold (dvren_plan_desc.min_transmittance). */
@@ -983,7 +998,9 @@ typedef struct dvren_plan_desc {
 typedef struct dvren_plan dvren_plan;
 /* Validates and copies desc into an immutable plan. Errors:
  * INVALID_ARGUMENT naming the field (size, roi outside the image, no
- * camera, negative step, unknown output bits, spp too large). */
+ * camera, negative step, unknown output bits, spp too large, a budget map
+ * of the wrong shape, dtype or range, with the first bad pixel),
+ * OUT_OF_MEMORY, DEVICE (placing the budget maps). */
 DVREN_API dvren_status dvren_plan_create(dvren_context* ctx, const dvren_plan_desc* desc, dvren_plan** out);
 DVREN_API void dvren_plan_destroy(dvren_plan* plan);
 /* The plan's description with defaults filled in. */
@@ -1328,6 +1345,168 @@ DVREN_API dvren_status dvren_checkpoint_load(dvren_scene* scene, dvren_optimizer
 
 
 /* ======================================================================== */
+/* >>foveate                                                                */
+/* ======================================================================== */
+/* Saliency-driven foveated rendering (docs/foveation.md): render a cheap
+ * preview; a saliency model (a plugin of kind DVREN_PLUGIN_SALIENCY) turns
+ * it into an importance map in [0, 1]; post-processing shapes the map
+ * (dvren_importance_postprocess); the final render's per-pixel budget
+ * (dvren_plan_desc.spp_map / step_map, from dvren_importance_budget)
+ * follows it. tools/dvren_foveate runs the three stages with files between
+ * them. */
+
+/* What a saliency model gets: the preview, on the context's device. */
+typedef struct dvren_saliency_input {
+    uint32_t struct_size;
+    uint32_t width, height;  /* pixels, >= 1 */
+    dvren_memory memory;     /* where the arrays are: HOST on a CPU context, DEVICE (the context's GPU) on CUDA */
+    const float* rgb;        /* (H, W, 3) linear RGB (radiance, not sRGB-encoded), row 0 at the top */
+    const float* alpha;      /* (H, W) opacity 1 - T, or NULL */
+    const float* depth;      /* (H, W) expected ray distance (world units), 0 where nothing was hit, or NULL */
+    const float* variance;   /* (H, W) variance of the pixel's luminance estimate (DVREN_OUTPUT_VARIANCE), or NULL */
+    const char* image_path;  /* the same image as an 8-bit sRGB PNG on disk, or NULL */
+} dvren_saliency_input;
+
+/* The model reads input->image_path (it runs another program on the file):
+ * dvren_saliency_compute refuses an input without one. */
+#define DVREN_SALIENCY_NEEDS_FILE 0x1u
+
+/* "dvren.saliency/1": compute(host, instance, in, map) writes the
+ * importance map, (H, W) float32 in [0, 1] (1: most important), row-major,
+ * into `map`, which is in in->memory (device memory on a GPU context: the
+ * model runs on the GPU, through the host interface "dvren.host.cuda/1",
+ * and never copies the image to the CPU to work there). wants: the
+ * DVREN_OUTPUT_* bits besides RGB the model reads (ALPHA, DEPTH, VARIANCE);
+ * the host passes NULL for what the framebuffer lacks. flags:
+ * DVREN_SALIENCY_NEEDS_FILE. Errors through host->fail(), naming the file
+ * or the parameter. Saliency plugins implement "dvren.instance/1" too
+ * (describe() reports block_size 0; bind() is not called). */
+#define DVREN_IFACE_SALIENCY "dvren.saliency/1"
+typedef struct dvren_saliency_iface {
+    uint32_t struct_size;
+    uint32_t wants;
+    uint32_t flags;
+    dvren_status (*compute)(const dvren_host* host, void* instance, const dvren_saliency_input* in, float* map);
+} dvren_saliency_iface;
+
+/* "dvren.host.cuda/1", a host service (host->get_interface) on a CUDA
+ * context (NULL on the CPU): what a plugin needs to work on the GPU, CLAP
+ * style. Work must be queued on `stream`, in `context`, which is current on
+ * the calling thread. Libraries of the CUDA toolkit (cuFFT) are loaded by
+ * the plugin at run time, as dvren loads the driver. */
+#define DVREN_HOST_CUDA "dvren.host.cuda/1"
+typedef struct dvren_host_cuda {
+    uint32_t struct_size;
+    void* context;      /* CUcontext: the device's primary context */
+    void* stream;       /* CUstream of the context (maybe the caller's: dvren_cuda_set_stream) */
+    int device_ordinal; /* CUdevice */
+    uint32_t arch;      /* compute capability, major * 10 + minor (86, 90) */
+    /* a driver API function by name ("cuMemcpyDtoHAsync"), of the CUDA 12
+     * ABI (cuGetProcAddress); NULL when the driver lacks it */
+    void* (*driver_proc)(const dvren_host* host, const char* name);
+    /* device memory from the context's caching pool (zero-filled); free with
+     * the size asked for. Errors: OUT_OF_MEMORY, DEVICE */
+    dvren_status (*mem_alloc)(const dvren_host* host, size_t bytes, void** ptr);
+    void (*mem_free)(const dvren_host* host, void* ptr, size_t bytes);
+    /* The CUfunction of `extern "C" __global__` kernel `name` in the
+     * plugin's device source, compiled once per context with NVRTC after
+     * kernels/dvren_device.h (DVREN_ON_GPU 1), cached on disk like the
+     * render kernels. Errors: COMPILE (naming the plugin's file and line),
+     * NOT_FOUND (no such kernel), UNSUPPORTED (no device source) */
+    dvren_status (*kernel)(const dvren_host* host, const char* name, void** function);
+    /* cuLaunchKernel on the stream; args as cuLaunchKernel's kernelParams.
+     * Errors: DEVICE */
+    dvren_status (*launch)(const dvren_host* host, void* function, const uint32_t grid[3], const uint32_t block[3],
+                           uint32_t shared_bytes, void** args);
+} dvren_host_cuda;
+
+/* Runs a saliency model (a stage of kind DVREN_PLUGIN_SALIENCY, made by
+ * dvren_stage_create) on an image. in's arrays are host memory, or device
+ * memory of the model's GPU context (in->memory). map: host array of
+ * width * height floats, written on success with values in [0, 1]. On a GPU
+ * context the model runs on the GPU (host input is uploaded first); it
+ * never falls back to the CPU. Errors: INVALID_ARGUMENT (not a saliency
+ * stage, sizes, NULL rgb, no image_path for a model that needs the file),
+ * the model's own (IO, FORMAT, TIMEOUT as its message says), PLUGIN (the
+ * model wrote a value that is not finite or not in [0, 1], naming the
+ * pixel), OUT_OF_MEMORY, DEVICE. */
+DVREN_API dvren_status dvren_saliency_compute(dvren_stage* model, const dvren_saliency_input* in, float* map);
+/* The same on a framebuffer's outputs (rgb required; alpha, depth and
+ * variance passed when the framebuffer has them), where it lives.
+ * image_path: the framebuffer written as PNG, for models that read a file
+ * (NULL otherwise). */
+DVREN_API dvren_status dvren_saliency_framebuffer(dvren_stage* model, const dvren_framebuffer* fb,
+                                                  const char* image_path, float* map);
+
+/* Post-processing of an importance map, in this order (the reference
+ * user's pipeline; defaults by dvren_importance_params_default):
+ *   1. percentile stretch: the values at percentiles lo and hi (0..100,
+ *      lo < hi; linear interpolation between order statistics, NumPy's
+ *      default) map to 0 and 1, clamped;
+ *   2. gamma: v = v^gamma (> 0);
+ *   3. morphological closing (dilation, then erosion) with a square of
+ *      close_size x close_size pixels (odd; 0 or 1: none), which fills
+ *      small holes in salient regions (Gonzalez and Woods, Digital Image
+ *      Processing, 9.3); borders replicate;
+ *   4. Gaussian blur with a blur_size x blur_size kernel (odd; 0 or 1:
+ *      none), sigma = 0.3 ((k - 1) / 2 - 1) + 0.8 as OpenCV's
+ *      getGaussianKernel chooses it; separable, borders reflected
+ *      (OpenCV's BORDER_REFLECT_101);
+ *   5. renormalised to [0, 1] by its maximum (when > 0). */
+typedef struct dvren_importance_params {
+    float percentile_lo, percentile_hi; /* default 2, 98 */
+    float gamma;                        /* default 1 */
+    uint32_t close_size;                /* default 5 */
+    uint32_t blur_size;                 /* default 15 */
+} dvren_importance_params;
+DVREN_API dvren_importance_params dvren_importance_params_default(void);
+/* in, out: (h, w) float32 row-major, host; out may equal in. Errors:
+ * INVALID_ARGUMENT (sizes, a parameter out of range, naming it; a value of
+ * in not finite, naming the pixel), OUT_OF_MEMORY. ctx may be NULL (the
+ * message is then per thread). */
+DVREN_API dvren_status dvren_importance_postprocess(dvren_context* ctx, const float* in, uint32_t w, uint32_t h,
+                                                    const dvren_importance_params* params, float* out);
+
+/* From importance to a per-pixel budget (dvren_importance_budget):
+ *   the map (iw x ih) is resampled bilinearly to the final image (W x H,
+ *   pixel centres aligned); thresholds lo, hi are its quantile_lo and
+ *   quantile_hi quantiles; each pixel's weight is
+ *       u = clamp((m - lo) / (hi - lo), 0, 1) ^ gamma
+ *   (gamma 2.2: the weight rises slowly above lo, so the budget goes to the
+ *   top of the map); coverage = mean(u). The base budget peak_spp, the rays
+ *   where u = 1, is automatic when mean_spp > 0:
+ *       peak = min_spp + (mean_spp - min_spp) / coverage
+ *   (so that the mean over the image is about mean_spp), bounded by
+ *   [min_spp, max_spp]; mean_spp = 0: peak = max_spp. Then
+ *       spp  = round(min_spp + (peak - min_spp) u)
+ *       step = 1 + (max_step_scale - 1) (1 - u)
+ *   With hi == lo (a flat map) every pixel gets u = 1. */
+typedef struct dvren_budget_params {
+    uint32_t min_spp, max_spp;      /* 1 <= min_spp <= max_spp <= 65536; default 1, 64 */
+    float mean_spp;                 /* the mean rays per pixel wanted, >= min_spp; 0: peak = max_spp; default 0 */
+    float max_step_scale;           /* step multiplier where u = 0, in [1, 64]; 1: the same step everywhere; default 2 */
+    float quantile_lo, quantile_hi; /* 0 <= lo <= hi <= 1; default 0.2, 0.8 */
+    float gamma;                    /* > 0; default 2.2 */
+} dvren_budget_params;
+DVREN_API dvren_budget_params dvren_budget_params_default(void);
+/* What dvren_importance_budget decided (tools log it before rendering). */
+typedef struct dvren_budget_stats {
+    float lo, hi;              /* the thresholds */
+    float coverage;            /* mean weight u over the image, in [0, 1] */
+    uint32_t peak_spp;         /* rays where u = 1 */
+    uint64_t rays;             /* sum of spp over the image */
+    double mean_spp;           /* rays / (W H) */
+    double effective_samples;  /* sum of spp / step: the march's cost in rays at the plan's step */
+} dvren_budget_stats;
+/* importance: (ih, iw) float32 in [0, 1], host. spp_map: W*H uint32;
+ * step_map: W*H float32 (may be NULL); stats may be NULL. Errors:
+ * INVALID_ARGUMENT naming the parameter or the first bad pixel,
+ * OUT_OF_MEMORY. ctx may be NULL. */
+DVREN_API dvren_status dvren_importance_budget(dvren_context* ctx, const float* importance, uint32_t iw, uint32_t ih,
+                                               uint32_t width, uint32_t height, const dvren_budget_params* params,
+                                               uint32_t* spp_map, float* step_map, dvren_budget_stats* stats);
+
+/* ======================================================================== */
 /* >>files                                                                  */
 /* ======================================================================== */
 
@@ -1559,6 +1738,7 @@ DVREN_API const char* dvren_status_string(dvren_status s)
     case DVREN_ERROR_COMPILE: return "DVREN_ERROR_COMPILE";
     case DVREN_ERROR_CANCELLED: return "DVREN_ERROR_CANCELLED";
     case DVREN_ERROR_INTERNAL: return "DVREN_ERROR_INTERNAL";
+    case DVREN_ERROR_TIMEOUT: return "DVREN_ERROR_TIMEOUT";
     default: return "DVREN_UNKNOWN_STATUS";
     }
 }
@@ -3732,14 +3912,21 @@ struct dvren_scene {
 
 struct dvren_plan {
     dvren_context* ctx;
-    dvren_plan_desc desc;
+    dvren_plan_desc desc; /* spp_map and step_map point at the plan's own copies below */
+    /* per-pixel budget (owned copies, W*H each; ray_start W*H + 1) and where
+     * launches read them (mem_place: the host arrays themselves on the CPU) */
+    dvren_tensor spp_map, step_map, ray_start;
+    void* spp_addr;
+    void* step_addr;
+    void* ray_start_addr;
+    uint64_t rays; /* sum of spp_map */
 };
 
 struct dvren_framebuffer {
     dvren_context* ctx;
     uint32_t width, height, outputs;
-    dvren_tensor out[6]; /* host outputs, indexed by dvren__output_index (bit position of DVREN_OUTPUT_*) */
-    void* addr[6];       /* where launches write them (mem_place: out[i].data itself on the CPU) */
+    dvren_tensor out[7]; /* host outputs, indexed by dvren__output_index (bit position of DVREN_OUTPUT_*) */
+    void* addr[7];       /* where launches write them (mem_place: out[i].data itself on the CPU) */
     uint32_t stale;      /* outputs whose host copy may be older than addr's (read back on demand) */
 };
 
@@ -3928,6 +4115,79 @@ DVREN_API void dvren_scene_destroy(dvren_scene* sc)
     dvren__free(sc->ctx, sc, sizeof *sc);
 }
 
+/* Checks one budget map of a plan: a host tensor of dtype dt and shape
+ * (H, W), contiguous. */
+static dvren_status dvren__plan_map_check(dvren_context* ctx, const dvren_tensor* t, dvren_dtype dt, const char* name,
+                                          const dvren_plan_desc* d)
+{
+    if (t->dtype != dt || !t->data || !dvren_tensor_is_contiguous(t) || t->ndim != 2 ||
+        t->shape[0] != (int64_t)d->height || t->shape[1] != (int64_t)d->width)
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "plan", "see dvren_plan_desc.spp_map",
+                               "%s must be a contiguous %s tensor of shape (%u, %u)", name,
+                               dt == DVREN_DTYPE_U32 ? "uint32" : "float32", (unsigned)d->height, (unsigned)d->width);
+    if (t->memory != DVREN_MEMORY_HOST)
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "plan", "pass the map in host memory",
+                               "%s is in device memory", name);
+    return DVREN_OK;
+}
+
+/* Copies the plan's budget maps (desc.spp_map, desc.step_map), checks their
+ * values, computes the prefix sums of the rays and places all three where
+ * launches read them; desc's pointers then point at the copies. */
+static dvren_status dvren__plan_budget(dvren_plan* p)
+{
+    dvren_context* ctx = p->ctx;
+    dvren_plan_desc* d = &p->desc;
+    uint64_t n = (uint64_t)d->width * d->height, k, total = 0;
+    int64_t shape[2];
+    dvren_status status = DVREN_OK;
+    shape[0] = d->height;
+    shape[1] = d->width;
+    if (d->spp_map) {
+        const uint32_t* in = (const uint32_t*)d->spp_map->data;
+        int64_t rs = (int64_t)n + 1;
+        uint32_t* starts;
+        DVREN__CHECK(dvren__plan_map_check(ctx, d->spp_map, DVREN_DTYPE_U32, "spp_map", d));
+        for (k = 0; k < n; ++k) {
+            if (in[k] < 1 || in[k] > 65536)
+                DVREN__FAIL(ctx, DVREN_ERROR_INVALID_ARGUMENT, "plan", "every pixel takes 1 .. 65536 rays",
+                            "spp_map at pixel (%u, %u) is %u", (unsigned)(k % d->width), (unsigned)(k / d->width),
+                            (unsigned)in[k]);
+            total += in[k];
+        }
+        if (total > 0xFFFFFFFFull)
+            DVREN__FAIL(ctx, DVREN_ERROR_INVALID_ARGUMENT, "plan", "render in tiles (roi) or with fewer rays",
+                        "spp_map asks for %llu rays, more than 2^32 - 1", (unsigned long long)total);
+        DVREN__CHECK(dvren_tensor_create(ctx, DVREN_DTYPE_U32, 2, shape, &p->spp_map));
+        memcpy(p->spp_map.data, in, n * sizeof(uint32_t));
+        DVREN__CHECK(dvren_tensor_create(ctx, DVREN_DTYPE_U32, 1, &rs, &p->ray_start));
+        starts = (uint32_t*)p->ray_start.data;
+        starts[0] = 0;
+        for (k = 0; k < n; ++k) starts[k + 1] = starts[k] + in[k];
+        p->rays = total;
+        DVREN__CHECK(ctx->be->mem_place(ctx, p->spp_map.data, n * sizeof(uint32_t), &p->spp_addr));
+        DVREN__CHECK(ctx->be->mem_place(ctx, p->ray_start.data, (n + 1) * sizeof(uint32_t), &p->ray_start_addr));
+        d->spp_map = &p->spp_map;
+    } else {
+        p->rays = n * d->spp;
+    }
+    if (d->step_map) {
+        const float* in = (const float*)d->step_map->data;
+        DVREN__CHECK(dvren__plan_map_check(ctx, d->step_map, DVREN_DTYPE_F32, "step_map", d));
+        for (k = 0; k < n; ++k)
+            if (!(in[k] >= 1.0f && in[k] <= 64.0f))
+                DVREN__FAIL(ctx, DVREN_ERROR_INVALID_ARGUMENT, "plan", "a step multiplier is in [1, 64]",
+                            "step_map at pixel (%u, %u) is %g", (unsigned)(k % d->width), (unsigned)(k / d->width),
+                            (double)in[k]);
+        DVREN__CHECK(dvren_tensor_create(ctx, DVREN_DTYPE_F32, 2, shape, &p->step_map));
+        memcpy(p->step_map.data, in, n * sizeof(float));
+        DVREN__CHECK(ctx->be->mem_place(ctx, p->step_map.data, n * sizeof(float), &p->step_addr));
+        d->step_map = &p->step_map;
+    }
+cleanup:
+    return status;
+}
+
 DVREN_API dvren_status dvren_plan_create(dvren_context* ctx, const dvren_plan_desc* desc, dvren_plan** out)
 {
     dvren_plan_desc d;
@@ -3982,13 +4242,30 @@ DVREN_API dvren_status dvren_plan_create(dvren_context* ctx, const dvren_plan_de
     if (!p) return dvren_set_error(ctx, DVREN_ERROR_OUT_OF_MEMORY, "plan", NULL, "out of memory");
     p->ctx = ctx;
     p->desc = d;
+    if (d.spp_map || d.step_map) {
+        dvren_status s = dvren__plan_budget(p);
+        if (s != DVREN_OK) {
+            dvren_plan_destroy(p);
+            return s;
+        }
+    }
     *out = p;
     return DVREN_OK;
 }
 
 DVREN_API void dvren_plan_destroy(dvren_plan* p)
 {
-    if (p) dvren__free(p->ctx, p, sizeof *p);
+    dvren_context* ctx;
+    if (!p) return;
+    ctx = p->ctx;
+    if (p->spp_addr) ctx->be->mem_unplace(ctx, p->spp_map.data, p->spp_addr, dvren__tensor_bytes(&p->spp_map));
+    if (p->step_addr) ctx->be->mem_unplace(ctx, p->step_map.data, p->step_addr, dvren__tensor_bytes(&p->step_map));
+    if (p->ray_start_addr)
+        ctx->be->mem_unplace(ctx, p->ray_start.data, p->ray_start_addr, dvren__tensor_bytes(&p->ray_start));
+    dvren_tensor_destroy(ctx, &p->spp_map);
+    dvren_tensor_destroy(ctx, &p->step_map);
+    dvren_tensor_destroy(ctx, &p->ray_start);
+    dvren__free(ctx, p, sizeof *p);
 }
 
 DVREN_API const dvren_plan_desc* dvren_plan_get_desc(const dvren_plan* p) { return p ? &p->desc : NULL; }
@@ -4002,7 +4279,8 @@ enum {
     DVREN__OUT_TRANSMITTANCE = 3,
     DVREN__OUT_HIT = 4,
     DVREN__OUT_SAMPLES = 5,
-    DVREN__OUT_COUNT = 6
+    DVREN__OUT_VARIANCE = 6,
+    DVREN__OUT_COUNT = 7
 };
 
 static int dvren__output_index(uint32_t bit)
@@ -4016,7 +4294,8 @@ static int dvren__output_index(uint32_t bit)
 
 DVREN_API const char* dvren_output_name(uint32_t output)
 {
-    static const char* const names[DVREN__OUT_COUNT] = {"rgb", "alpha", "depth", "transmittance", "hit", "samples"};
+    static const char* const names[DVREN__OUT_COUNT] = {"rgb", "alpha", "depth", "transmittance", "hit", "samples",
+                                                                 "variance"};
     int i = dvren__output_index(output);
     return i < 0 ? NULL : names[i];
 }
@@ -4180,9 +4459,11 @@ static void dvren__march_budget(const dvren_scene* sc, const dvren_plan_desc* d,
 }
 
 /* Fills the plain-data arguments of the march template: the scene, the
- * plan, and the ray batch staged where the backend reads it. */
-static dvren_status dvren__march_args(const dvren_scene* sc, const dvren_plan_desc* d, dvren_march_args* A)
+ * plan (with its budget maps where launches read them), and the ray batch
+ * staged where the backend reads it. */
+static dvren_status dvren__march_args(const dvren_scene* sc, const dvren_plan* plan, dvren_march_args* A)
 {
+    const dvren_plan_desc* d = &plan->desc;
     const dvren_instance_info* fi = &sc->stage[0]->info;
     const dvren_instance_info* si = &sc->stage[1]->info;
     int i;
@@ -4211,6 +4492,9 @@ static dvren_status dvren__march_args(const dvren_scene* sc, const dvren_plan_de
     A->seed_hi = (uint32_t)(d->seed >> 32);
     memcpy(A->background, d->background, sizeof A->background);
     A->grad_scale = 1.0f;
+    A->spp_map = (const uint32_t*)plan->spp_addr;
+    A->ray_start = (const uint32_t*)plan->ray_start_addr;
+    A->step_map = (const float*)plan->step_addr;
     if (d->rays) {
         /* a host batch is staged at every call (the caller refills it) */
         const dvren_tensor* in[1];
@@ -4239,6 +4523,7 @@ static dvren_fb_view dvren__fb_view(const dvren_framebuffer* fb, uint32_t output
     if (outputs & DVREN_OUTPUT_TRANSMITTANCE) v.transmittance = (float*)fb->addr[DVREN__OUT_TRANSMITTANCE];
     if (outputs & DVREN_OUTPUT_HIT) v.hit = (uint8_t*)fb->addr[DVREN__OUT_HIT];
     if (outputs & DVREN_OUTPUT_SAMPLES) v.samples = (uint32_t*)fb->addr[DVREN__OUT_SAMPLES];
+    if (outputs & DVREN_OUTPUT_VARIANCE) v.variance = (float*)fb->addr[DVREN__OUT_VARIANCE];
     return v;
 }
 
@@ -4266,7 +4551,7 @@ DVREN_API dvren_status dvren_render(dvren_scene* sc, const dvren_plan* plan, dvr
     if (opt.threads > 1024)
         return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "render", NULL, "threads = %u > 1024",
                                (unsigned)opt.threads);
-    s = dvren__march_args(sc, d, &A);
+    s = dvren__march_args(sc, plan, &A);
     if (s != DVREN_OK) return s;
     A.fb = dvren__fb_view(fb, d->outputs); /* only the outputs this plan selects are written */
     s = ctx->be->launch_march(sc, &A, 0, opt.threads, opt.progress, opt.progress_user);
@@ -4466,6 +4751,9 @@ DVREN_API dvren_status dvren_render_backward(dvren_scene* sc, const dvren_plan* 
     if (!(sc->flags & DVREN_SCENE_DIFFERENTIABLE))
         return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "backward", "set DVREN_SCENE_DIFFERENTIABLE in dvren_scene_desc.flags",
                                "the scene was not created differentiable");
+    if (plan->spp_map.data || plan->step_map.data)
+        return dvren_set_error(ctx, DVREN_ERROR_UNSUPPORTED, "backward", "train with a plan without spp_map and step_map",
+                               "the plan has a per-pixel budget, which renders forward only");
     if (g->width != d->width || g->height != d->height)
         return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "backward", "create it with dvren_framebuffer_create_outputs(plan)",
                                "cotangent framebuffer is %u x %u, the plan %u x %u", (unsigned)g->width,
@@ -4499,7 +4787,7 @@ DVREN_API dvren_status dvren_render_backward(dvren_scene* sc, const dvren_plan* 
     for (i = 0; i < 3; ++i) memcpy(sc->bblock[i], sc->block[i], sc->block_size[i]);
     s = dvren__bind_grads(sc, sc->bblock, det ? DVREN_GRAD_FIXED : DVREN_GRAD_F32, NULL);
     if (s != DVREN_OK) return s;
-    s = dvren__march_args(sc, d, &A);
+    s = dvren__march_args(sc, plan, &A);
     if (s != DVREN_OK) return s;
     A.field = sc->bblock[0];
     A.shader = sc->bblock[1];
@@ -4555,9 +4843,10 @@ static void dvren__f64_end(dvren__f64* F)
  * copies the values the renderer reads into the stages' host buffers (a
  * no-op where those are the host buffers), binds blocks to those buffers
  * with the gradients going to g64 (indexed by parameter; NULL: forward). */
-static dvren_status dvren__f64_begin(dvren_scene* sc, const dvren_plan_desc* pd, double* const* g64, const char* module,
+static dvren_status dvren__f64_begin(dvren_scene* sc, const dvren_plan* plan, double* const* g64, const char* module,
                                      dvren__f64* F)
 {
+    const dvren_plan_desc* pd = &plan->desc;
     dvren_context* ctx = sc->ctx;
     const dvren__cpu_stages_64* c = &sc->cpu64;
     const char* missing = NULL;
@@ -4568,6 +4857,9 @@ static dvren_status dvren__f64_begin(dvren_scene* sc, const dvren_plan_desc* pd,
     if (!c->field_eval || (g64 && !c->field_eval_bwd)) missing = sc->stage[0]->rec->desc->name;
     else if (!c->density || !c->color || (g64 && (!c->density_bwd || !c->color_bwd))) missing = sc->stage[1]->rec->desc->name;
     else if (!c->begin || !c->next) missing = sc->stage[2]->rec->desc->name;
+    if (g64 && (plan->spp_map.data || plan->step_map.data))
+        return dvren_set_error(ctx, DVREN_ERROR_UNSUPPORTED, module, "use a plan without spp_map and step_map",
+                               "the plan has a per-pixel budget, which renders forward only");
     if (missing)
         return dvren_set_error(ctx, DVREN_ERROR_UNSUPPORTED, module, "compile its per-sample code in float64 too (docs/plugins.md, Precision)",
                                "plugin '%s' has no float64 functions", missing);
@@ -4589,8 +4881,12 @@ static dvren_status dvren__f64_begin(dvren_scene* sc, const dvren_plan_desc* pd,
         DVREN__CHECK(dvren__bind(sc->stage[k], NULL, F->block[k]));
     }
     if (g64) DVREN__CHECK(dvren__bind_grads(sc, F->block, DVREN_GRAD_F64, g64));
-    DVREN__CHECK(dvren__march_args(sc, pd, &F->A));
-    F->A.rays = pd->rays ? (const float*)pd->rays->data : NULL; /* this march runs on the host */
+    DVREN__CHECK(dvren__march_args(sc, plan, &F->A));
+    /* this march runs on the host */
+    F->A.rays = pd->rays ? (const float*)pd->rays->data : NULL;
+    F->A.spp_map = (const uint32_t*)plan->spp_map.data;
+    F->A.step_map = (const float*)plan->step_map.data;
+    F->A.ray_start = (const uint32_t*)plan->ray_start.data;
     F->A.field = F->block[0];
     F->A.shader = F->block[1];
     F->A.sampler = F->block[2];
@@ -4612,13 +4908,14 @@ DVREN_API dvren_status dvren_render_f64(dvren_scene* sc, const dvren_plan* plan,
     if (plan->ctx != sc->ctx)
         return dvren_set_error(sc->ctx, DVREN_ERROR_INVALID_ARGUMENT, "render_f64", NULL, "the plan was made by another context");
     pd = &plan->desc;
-    s = dvren__f64_begin(sc, pd, NULL, "render_f64", &F);
+    s = dvren__f64_begin(sc, plan, NULL, "render_f64", &F);
     if (s != DVREN_OK) return s;
     for (y = pd->roi.y; y < pd->roi.y + pd->roi.h; ++y)
         for (x = pd->roi.x; x < pd->roi.x + pd->roi.w; ++x) {
-            double o[6];
-            uint32_t hit, samples, pix = y * pd->width + x;
-            dvren__shade_pixel_64(&sc->cpu64, &F.A, x, y, o, &hit, &samples);
+            double o[7];
+            dvren__pixel_sum_64 P;
+            uint32_t pix = y * pd->width + x;
+            dvren__pixel_mean_64(&P, dvren__shade_pixel_64(&sc->cpu64, &F.A, x, y, &P), o);
             if (out->rgb) memcpy(out->rgb + 3 * (size_t)pix, o, 3 * sizeof(double));
             if (out->alpha) out->alpha[pix] = o[3];
             if (out->depth) out->depth[pix] = o[4];
@@ -4678,7 +4975,7 @@ DVREN_API dvren_status dvren_render_backward_f64(dvren_scene* sc, const dvren_pl
     g.alpha = dst[1];
     g.depth = dst[2];
     g.transmittance = dst[3];
-    DVREN__CHECK(dvren__f64_begin(sc, &plan->desc, grads, "backward_f64", &F));
+    DVREN__CHECK(dvren__f64_begin(sc, plan, grads, "backward_f64", &F));
     dvren__f64_backward(&F, &g);
 cleanup:
     dvren__f64_end(&F);
@@ -4701,9 +4998,10 @@ static double dvren__gc_objective(const dvren__gc* G)
     uint32_t x, y;
     for (y = A->roi_y; y < A->roi_y + A->roi_h; ++y)
         for (x = A->roi_x; x < A->roi_x + A->roi_w; ++x) {
-            double o[6];
-            uint32_t hit, samples, pix = y * A->width + x;
-            dvren__shade_pixel_64(&G->F.sc->cpu64, A, x, y, o, &hit, &samples);
+            double o[7];
+            dvren__pixel_sum_64 P;
+            uint32_t pix = y * A->width + x;
+            dvren__pixel_mean_64(&P, dvren__shade_pixel_64(&G->F.sc->cpu64, A, x, y, &P), o);
             if (G->cot[0])
                 J += (double)G->cot[0][3 * pix] * o[0] + (double)G->cot[0][3 * pix + 1] * o[1] +
                      (double)G->cot[0][3 * pix + 2] * o[2];
@@ -4789,7 +5087,7 @@ DVREN_API dvren_status dvren_gradcheck(dvren_scene* sc, const dvren_plan* plan, 
     }
 
     /* the float64 analytic gradient, on the host buffers */
-    DVREN__CHECK(dvren__f64_begin(sc, pd, g64, "gradcheck", &G.F));
+    DVREN__CHECK(dvren__f64_begin(sc, plan, g64, "gradcheck", &G.F));
     {
         dvren_fb_view g;
         memset(&g, 0, sizeof g);
@@ -6494,7 +6792,14 @@ typedef dvren__sstate_64 dvren_sampler_state_f64;
 #define DVREN_OUTPUT_TRANSMITTANCE 0x08u /* float32 (H, W): T, the light that passed through */
 #define DVREN_OUTPUT_HIT 0x10u           /* uint8 (H, W): 1 where a ray entered the field's box */
 #define DVREN_OUTPUT_SAMPLES 0x20u       /* uint32 (H, W): samples taken, summed over spp */
-#define DVREN_OUTPUT_ALL 0x3Fu
+#define DVREN_OUTPUT_VARIANCE 0x40u      /* float32 (H, W): variance of the pixel's luminance estimate (below) */
+#define DVREN_OUTPUT_ALL 0x7Fu
+/* DVREN_OUTPUT_VARIANCE: the sample variance of the luminance Y (Rec. 709:
+ * 0.2126 R + 0.7152 G + 0.0722 B) of the pixel's n rays divided by n, the
+ * variance of the pixel's mean (0 when n = 1): where it is large more rays
+ * pay off (the error estimate of adaptive samplers; Pharr et al., PBRT 4th
+ * ed., 8.2). Luminance of the ray's radiance with its background term. */
+#define DVREN_LUMA(r, g, b) ((dvren_real)0.2126 * (r) + (dvren_real)0.7152 * (g) + (dvren_real)0.0722 * (b))
 
 /* Raw pointers to the outputs of one framebuffer (any may be null), row-major
  * (y, x), row 0 at the top of the image. */
@@ -6506,6 +6811,7 @@ typedef struct dvren_fb_view {
     uint8_t* hit;
     uint32_t* samples;
     uint32_t width, height;
+    float* variance;
 } dvren_fb_view;
 
 /* ---- gradients ------------------------------------------------------------------
@@ -6808,7 +7114,38 @@ typedef struct dvren_march_args {
      * totals from them instead of marching it once more */
     const float* fwd_rgb;
     const float* fwd_transmittance;
+    /* per-pixel budget (dvren_plan_desc.spp_map / step_map; NULL: none):
+     * the rays of pixel k, spp_map[k] (1 .. 65536; replaces spp), and a
+     * multiplier step_map[k] >= 1 of the march step (samples per ray divided
+     * by it). ray_start[k] = sum of spp_map over pixels before k (uint32,
+     * W*H + 1 entries): the GPU spreads the rays evenly over its threads */
+    const uint32_t* spp_map;
+    const float* step_map;
+    const uint32_t* ray_start;
 } dvren_march_args;
+
+/* Rays of pixel `pix` (index y * width + x). */
+DVREN_FN uint32_t dvren_pixel_spp(const dvren_march_args* A, uint32_t pix)
+{
+    return A->spp_map ? A->spp_map[pix] : A->spp;
+}
+
+/* The march budget of pixel `pix`: the plan's, with the step multiplied by
+ * step_map[pix] (a count of samples per ray divided by it, at least 1). */
+DVREN_FN dvren_march_budget dvren_pixel_budget(const dvren_march_args* A, uint32_t pix)
+{
+    dvren_march_budget b = A->budget;
+    if (A->step_map) {
+        float m = A->step_map[pix];
+        b.step_world *= m;
+        b.step_default *= m;
+        if (b.samples_per_ray) {
+            float n = (float)b.samples_per_ray / m;
+            b.samples_per_ray = n < 1.0f ? 1u : (uint32_t)n;
+        }
+    }
+    return b;
+}
 
 #endif /* DVREN_MARCH_H */
 
@@ -6842,7 +7179,12 @@ typedef struct DVREN__RN(dvren__ray_result) {
 #define dvren_field_gradient DVREN__RN(dvren__field_gradient)
 #define dvren_pixel_ray DVREN__RN(dvren__pixel_ray)
 #define dvren_march_ray DVREN__RN(dvren__march_ray)
+#define dvren_pixel_sum DVREN__RN(dvren__pixel_sum)
+#define dvren_pixel_sum_add DVREN__RN(dvren__pixel_sum_add)
+#define dvren_pixel_write DVREN__RN(dvren__pixel_write)
+#define dvren_pixel_mean DVREN__RN(dvren__pixel_mean)
 #define dvren_shade_pixel DVREN__RN(dvren__shade_pixel)
+#define dvren_pixel_sample DVREN__RN(dvren__pixel_sample)
 #define dvren_render_pixel DVREN__RN(dvren__render_pixel)
 #define dvren_field_gradient_bwd DVREN__RN(dvren__field_gradient_bwd)
 #define dvren_backward_ray DVREN__RN(dvren__backward_ray)
@@ -6867,10 +7209,11 @@ DVREN_FN dvren_vec3 dvren_field_gradient(DVREN_STAGES_PARAM const dvren_march_ar
     return dvren_v3(g[0], g[1], g[2]);
 }
 
-/* Ray of pixel sample s of pixel (x, y): from the plan's ray list, or from
- * the camera through the pixel centre (spp == 1) or a random sub-pixel
+/* Ray of pixel sample s (of n) of pixel (x, y): from the plan's ray list, or
+ * from the camera through the pixel centre (n == 1) or a random sub-pixel
  * position (stream DVREN_RNG_STREAM_PIXEL). */
-DVREN_FN void dvren_pixel_ray(const dvren_march_args* A, uint32_t x, uint32_t y, uint32_t s, dvren_vec3* o, dvren_vec3* d)
+DVREN_FN void dvren_pixel_ray(const dvren_march_args* A, uint32_t x, uint32_t y, uint32_t s, uint32_t n, dvren_vec3* o,
+                              dvren_vec3* d)
 {
     uint32_t pix = y * A->width + x;
     if (A->rays) {
@@ -6879,7 +7222,7 @@ DVREN_FN void dvren_pixel_ray(const dvren_march_args* A, uint32_t x, uint32_t y,
         *d = dvren_v3p(r + 3);
     } else {
         dvren_real px = (dvren_real)x + (dvren_real)0.5, py = (dvren_real)y + (dvren_real)0.5;
-        if (A->spp > 1) {
+        if (n > 1) {
             dvren_rng prng = dvren_rng_make(A->seed_lo, A->seed_hi, pix, s, DVREN_RNG_STREAM_PIXEL);
             px = (dvren_real)x + (dvren_real)dvren_rng_uniform(&prng);
             py = (dvren_real)y + (dvren_real)dvren_rng_uniform(&prng);
@@ -6888,9 +7231,9 @@ DVREN_FN void dvren_pixel_ray(const dvren_march_args* A, uint32_t x, uint32_t y,
     }
 }
 
-/* March one ray (o, d unit) through the field's box. */
-DVREN_FN dvren_ray_result dvren_march_ray(DVREN_STAGES_PARAM const dvren_march_args* A, dvren_vec3 o, dvren_vec3 d,
-                                          dvren_rng* rng)
+/* March one ray (o, d unit) through the field's box within budget B. */
+DVREN_FN dvren_ray_result dvren_march_ray(DVREN_STAGES_PARAM const dvren_march_args* A, const dvren_march_budget* B,
+                                          dvren_vec3 o, dvren_vec3 d, dvren_rng* rng)
 {
     dvren_ray_result R;
     dvren_real t0, t1, t, dt;
@@ -6904,7 +7247,7 @@ DVREN_FN dvren_ray_result dvren_march_ray(DVREN_STAGES_PARAM const dvren_march_a
     R.samples = 0;
     if (!dvren_ray_box(o, d, A->bmin, A->bmax, &t0, &t1)) return R;
     R.hit = 1;
-    DVREN_SAMPLER_BEGIN(A->sampler, &A->budget, o, d, t0, t1, rng, &st);
+    DVREN_SAMPLER_BEGIN(A->sampler, B, o, d, t0, t1, rng, &st);
     while (DVREN_SAMPLER_NEXT(A->sampler, &st, &t, &dt)) {
         dvren_vec3 p = dvren_madd3(o, d, t);
         dvren_real sigma, tr, w;
@@ -6935,47 +7278,85 @@ DVREN_FN dvren_ray_result dvren_march_ray(DVREN_STAGES_PARAM const dvren_march_a
     return R;
 }
 
-/* Outputs of pixel (x, y) of the plan: spp rays (one through the pixel
- * centre when spp == 1, else at random sub-pixel positions), averaged:
- * out[0..2] rgb, out[3] alpha, out[4] depth, out[5] transmittance. */
-DVREN_FN void dvren_shade_pixel(DVREN_STAGES_PARAM const dvren_march_args* A, uint32_t x, uint32_t y, dvren_real* out,
-                                uint32_t* hit_out, uint32_t* samples_out)
+/* Ray s (of n) of pixel (x, y) within budget B; its rgb includes the
+ * background term T * background. */
+DVREN_FN dvren_ray_result dvren_pixel_sample(DVREN_STAGES_PARAM const dvren_march_args* A, uint32_t x, uint32_t y,
+                                             uint32_t s, uint32_t n, const dvren_march_budget* B)
 {
-    dvren_vec3 rgb = dvren_v3((dvren_real)0, (dvren_real)0, (dvren_real)0);
-    dvren_real trans = (dvren_real)0, depth_w = (dvren_real)0, weight = (dvren_real)0;
-    uint32_t hit = 0, samples = 0, s;
-    uint32_t pix = y * A->width + x;
-    dvren_real inv_spp = (dvren_real)1 / (dvren_real)A->spp;
-    dvren_vec3 bg = dvren_v3p(A->background);
-    for (s = 0; s < A->spp; ++s) {
-        dvren_rng srng = dvren_rng_make(A->seed_lo, A->seed_hi, pix, s, DVREN_RNG_STREAM_SAMPLER);
-        dvren_vec3 o, d;
-        dvren_ray_result R;
-        dvren_pixel_ray(A, x, y, s, &o, &d);
-        R = dvren_march_ray(DVREN_STAGES_ARG A, o, d, &srng);
-        rgb = dvren_add3(rgb, dvren_madd3(R.rgb, bg, R.transmittance));
-        trans += R.transmittance;
-        depth_w += R.depth_w;
-        weight += R.weight;
-        hit |= R.hit;
-        samples += R.samples;
-    }
-    out[0] = rgb.x * inv_spp;
-    out[1] = rgb.y * inv_spp;
-    out[2] = rgb.z * inv_spp;
-    out[3] = (dvren_real)1 - trans * inv_spp;
-    out[4] = weight > (dvren_real)0 ? depth_w / weight : (dvren_real)0;
-    out[5] = trans * inv_spp;
-    *hit_out = hit;
-    *samples_out = samples;
+    dvren_rng srng = dvren_rng_make(A->seed_lo, A->seed_hi, y * A->width + x, s, DVREN_RNG_STREAM_SAMPLER);
+    dvren_vec3 o, d;
+    dvren_ray_result R;
+    dvren_pixel_ray(A, x, y, s, n, &o, &d);
+    R = dvren_march_ray(DVREN_STAGES_ARG A, B, o, d, &srng);
+    R.rgb = dvren_madd3(R.rgb, dvren_v3p(A->background), R.transmittance);
+    return R;
 }
 
-/* Render pixel (x, y) of the plan into every output of A->fb that is not null. */
-DVREN_FN void dvren_render_pixel(DVREN_STAGES_PARAM const dvren_march_args* A, uint32_t x, uint32_t y)
+/* A pixel's rays summed in order s = 0 .. n-1 (the CPU's loop and the GPU's
+ * gather add in the same order, so both give the same bits). */
+typedef struct DVREN__RN(dvren__pixel_sum) {
+    dvren_vec3 rgb;
+    dvren_real trans, depth_w, weight, luma, luma2;
+    uint32_t hit, samples;
+} DVREN__RN(dvren__pixel_sum);
+
+DVREN_FN void dvren_pixel_sum_add(dvren_pixel_sum* P, const dvren_ray_result* R)
 {
-    dvren_real o[6];
-    uint32_t hit, samples, pix = y * A->width + x;
-    dvren_shade_pixel(DVREN_STAGES_ARG A, x, y, o, &hit, &samples);
+    dvren_real y = DVREN_LUMA(R->rgb.x, R->rgb.y, R->rgb.z);
+    P->rgb = dvren_add3(P->rgb, R->rgb);
+    P->trans += R->transmittance;
+    P->depth_w += R->depth_w;
+    P->weight += R->weight;
+    P->luma += y;
+    P->luma2 += y * y;
+    P->hit |= R->hit;
+    P->samples += R->samples;
+}
+
+/* The averages of a pixel's n rays: out[0..2] rgb, out[3] alpha 1 - T,
+ * out[4] depth sum(w t) / sum(w) (0 where nothing was hit), out[5] T,
+ * out[6] the variance of the luminance estimate (DVREN_OUTPUT_VARIANCE; 0
+ * when n = 1). */
+DVREN_FN void dvren_pixel_mean(const dvren_pixel_sum* P, uint32_t n, dvren_real* out)
+{
+    dvren_real inv = (dvren_real)1 / (dvren_real)n, v = (dvren_real)0;
+    out[0] = P->rgb.x * inv;
+    out[1] = P->rgb.y * inv;
+    out[2] = P->rgb.z * inv;
+    out[3] = (dvren_real)1 - P->trans * inv;
+    out[4] = P->weight > (dvren_real)0 ? P->depth_w / P->weight : (dvren_real)0;
+    out[5] = P->trans * inv;
+    if (n > 1) {
+        v = (P->luma2 - P->luma * inv * P->luma) / ((dvren_real)(n - 1) * (dvren_real)n);
+        if (v < (dvren_real)0) v = (dvren_real)0; /* rounding */
+    }
+    out[6] = v;
+}
+
+/* Sums the rays of pixel (x, y) within its budget (one through the pixel
+ * centre when it has one, else at random sub-pixel positions) into *P, in
+ * order; returns their number. */
+DVREN_FN uint32_t dvren_shade_pixel(DVREN_STAGES_PARAM const dvren_march_args* A, uint32_t x, uint32_t y,
+                                    dvren_pixel_sum* P)
+{
+    uint32_t pix = y * A->width + x, n = dvren_pixel_spp(A, pix), s;
+    dvren_march_budget B = dvren_pixel_budget(A, pix);
+    P->rgb = dvren_v3((dvren_real)0, (dvren_real)0, (dvren_real)0);
+    P->trans = P->depth_w = P->weight = P->luma = P->luma2 = (dvren_real)0;
+    P->hit = P->samples = 0u;
+    for (s = 0; s < n; ++s) {
+        dvren_ray_result R = dvren_pixel_sample(DVREN_STAGES_ARG A, x, y, s, n, &B);
+        dvren_pixel_sum_add(P, &R);
+    }
+    return n;
+}
+
+/* Writes the averages of pixel `pix`'s n rays into every output of A->fb
+ * that is not null. */
+DVREN_FN void dvren_pixel_write(const dvren_march_args* A, uint32_t pix, const dvren_pixel_sum* P, uint32_t n)
+{
+    dvren_real o[7];
+    dvren_pixel_mean(P, n, o);
     if (A->fb.rgb) {
         A->fb.rgb[3 * pix + 0] = (float)o[0];
         A->fb.rgb[3 * pix + 1] = (float)o[1];
@@ -6984,8 +7365,17 @@ DVREN_FN void dvren_render_pixel(DVREN_STAGES_PARAM const dvren_march_args* A, u
     if (A->fb.alpha) A->fb.alpha[pix] = (float)o[3];
     if (A->fb.transmittance) A->fb.transmittance[pix] = (float)o[5];
     if (A->fb.depth) A->fb.depth[pix] = (float)o[4];
-    if (A->fb.hit) A->fb.hit[pix] = (uint8_t)hit;
-    if (A->fb.samples) A->fb.samples[pix] = samples;
+    if (A->fb.hit) A->fb.hit[pix] = (uint8_t)P->hit;
+    if (A->fb.samples) A->fb.samples[pix] = P->samples;
+    if (A->fb.variance) A->fb.variance[pix] = (float)o[6];
+}
+
+/* Render pixel (x, y) of the plan into every output of A->fb that is not null. */
+DVREN_FN void dvren_render_pixel(DVREN_STAGES_PARAM const dvren_march_args* A, uint32_t x, uint32_t y)
+{
+    dvren_pixel_sum P;
+    uint32_t n = dvren_shade_pixel(DVREN_STAGES_ARG A, x, y, &P);
+    dvren_pixel_write(A, y * A->width + x, &P, n);
 }
 
 #if defined(DVREN_MARCH_BACKWARD)
@@ -7118,8 +7508,8 @@ DVREN_FN void dvren_backward_pixel(DVREN_STAGES_PARAM const dvren_march_args* A,
             dvren_rng srng = dvren_rng_make(A->seed_lo, A->seed_hi, pix, s, DVREN_RNG_STREAM_SAMPLER);
             dvren_vec3 o, d;
             dvren_ray_result R;
-            dvren_pixel_ray(A, x, y, s, &o, &d);
-            R = dvren_march_ray(DVREN_STAGES_ARG A, o, d, &srng);
+            dvren_pixel_ray(A, x, y, s, A->spp, &o, &d);
+            R = dvren_march_ray(DVREN_STAGES_ARG A, &A->budget, o, d, &srng);
             dw += R.depth_w;
             W += R.weight;
         }
@@ -7136,7 +7526,7 @@ DVREN_FN void dvren_backward_pixel(DVREN_STAGES_PARAM const dvren_march_args* A,
         R.depth_w = R.weight = (dvren_real)0;
         R.hit = 1u;
         R.samples = 0u;
-        dvren_pixel_ray(A, x, y, 0u, &o, &d);
+        dvren_pixel_ray(A, x, y, 0u, 1u, &o, &d);
         dvren_backward_ray(DVREN_STAGES_ARG A, o, d, &srng, &R, dvren_v3p(A->fwd_rgb + 3 * pix), gC, gT, gD, D, W);
         return;
     }
@@ -7144,8 +7534,8 @@ DVREN_FN void dvren_backward_pixel(DVREN_STAGES_PARAM const dvren_march_args* A,
         dvren_rng srng = dvren_rng_make(A->seed_lo, A->seed_hi, pix, s, DVREN_RNG_STREAM_SAMPLER);
         dvren_vec3 o, d;
         dvren_ray_result R;
-        dvren_pixel_ray(A, x, y, s, &o, &d);
-        R = dvren_march_ray(DVREN_STAGES_ARG A, o, d, &srng);
+        dvren_pixel_ray(A, x, y, s, A->spp, &o, &d);
+        R = dvren_march_ray(DVREN_STAGES_ARG A, &A->budget, o, d, &srng);
         if (!R.hit) continue;
         if (A->spp == 1) {
             W = R.weight;

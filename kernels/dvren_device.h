@@ -491,7 +491,14 @@ typedef dvren__sstate_64 dvren_sampler_state_f64;
 #define DVREN_OUTPUT_TRANSMITTANCE 0x08u /* float32 (H, W): T, the light that passed through */
 #define DVREN_OUTPUT_HIT 0x10u           /* uint8 (H, W): 1 where a ray entered the field's box */
 #define DVREN_OUTPUT_SAMPLES 0x20u       /* uint32 (H, W): samples taken, summed over spp */
-#define DVREN_OUTPUT_ALL 0x3Fu
+#define DVREN_OUTPUT_VARIANCE 0x40u      /* float32 (H, W): variance of the pixel's luminance estimate (below) */
+#define DVREN_OUTPUT_ALL 0x7Fu
+/* DVREN_OUTPUT_VARIANCE: the sample variance of the luminance Y (Rec. 709:
+ * 0.2126 R + 0.7152 G + 0.0722 B) of the pixel's n rays divided by n, the
+ * variance of the pixel's mean (0 when n = 1): where it is large more rays
+ * pay off (the error estimate of adaptive samplers; Pharr et al., PBRT 4th
+ * ed., 8.2). Luminance of the ray's radiance with its background term. */
+#define DVREN_LUMA(r, g, b) ((dvren_real)0.2126 * (r) + (dvren_real)0.7152 * (g) + (dvren_real)0.0722 * (b))
 
 /* Raw pointers to the outputs of one framebuffer (any may be null), row-major
  * (y, x), row 0 at the top of the image. */
@@ -503,6 +510,7 @@ typedef struct dvren_fb_view {
     uint8_t* hit;
     uint32_t* samples;
     uint32_t width, height;
+    float* variance;
 } dvren_fb_view;
 
 /* ---- gradients ------------------------------------------------------------------

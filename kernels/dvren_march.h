@@ -112,7 +112,38 @@ typedef struct dvren_march_args {
      * totals from them instead of marching it once more */
     const float* fwd_rgb;
     const float* fwd_transmittance;
+    /* per-pixel budget (dvren_plan_desc.spp_map / step_map; NULL: none):
+     * the rays of pixel k, spp_map[k] (1 .. 65536; replaces spp), and a
+     * multiplier step_map[k] >= 1 of the march step (samples per ray divided
+     * by it). ray_start[k] = sum of spp_map over pixels before k (uint32,
+     * W*H + 1 entries): the GPU spreads the rays evenly over its threads */
+    const uint32_t* spp_map;
+    const float* step_map;
+    const uint32_t* ray_start;
 } dvren_march_args;
+
+/* Rays of pixel `pix` (index y * width + x). */
+DVREN_FN uint32_t dvren_pixel_spp(const dvren_march_args* A, uint32_t pix)
+{
+    return A->spp_map ? A->spp_map[pix] : A->spp;
+}
+
+/* The march budget of pixel `pix`: the plan's, with the step multiplied by
+ * step_map[pix] (a count of samples per ray divided by it, at least 1). */
+DVREN_FN dvren_march_budget dvren_pixel_budget(const dvren_march_args* A, uint32_t pix)
+{
+    dvren_march_budget b = A->budget;
+    if (A->step_map) {
+        float m = A->step_map[pix];
+        b.step_world *= m;
+        b.step_default *= m;
+        if (b.samples_per_ray) {
+            float n = (float)b.samples_per_ray / m;
+            b.samples_per_ray = n < 1.0f ? 1u : (uint32_t)n;
+        }
+    }
+    return b;
+}
 
 #endif /* DVREN_MARCH_H */
 
@@ -146,7 +177,12 @@ typedef struct DVREN__RN(dvren__ray_result) {
 #define dvren_field_gradient DVREN__RN(dvren__field_gradient)
 #define dvren_pixel_ray DVREN__RN(dvren__pixel_ray)
 #define dvren_march_ray DVREN__RN(dvren__march_ray)
+#define dvren_pixel_sum DVREN__RN(dvren__pixel_sum)
+#define dvren_pixel_sum_add DVREN__RN(dvren__pixel_sum_add)
+#define dvren_pixel_write DVREN__RN(dvren__pixel_write)
+#define dvren_pixel_mean DVREN__RN(dvren__pixel_mean)
 #define dvren_shade_pixel DVREN__RN(dvren__shade_pixel)
+#define dvren_pixel_sample DVREN__RN(dvren__pixel_sample)
 #define dvren_render_pixel DVREN__RN(dvren__render_pixel)
 #define dvren_field_gradient_bwd DVREN__RN(dvren__field_gradient_bwd)
 #define dvren_backward_ray DVREN__RN(dvren__backward_ray)
@@ -171,10 +207,11 @@ DVREN_FN dvren_vec3 dvren_field_gradient(DVREN_STAGES_PARAM const dvren_march_ar
     return dvren_v3(g[0], g[1], g[2]);
 }
 
-/* Ray of pixel sample s of pixel (x, y): from the plan's ray list, or from
- * the camera through the pixel centre (spp == 1) or a random sub-pixel
+/* Ray of pixel sample s (of n) of pixel (x, y): from the plan's ray list, or
+ * from the camera through the pixel centre (n == 1) or a random sub-pixel
  * position (stream DVREN_RNG_STREAM_PIXEL). */
-DVREN_FN void dvren_pixel_ray(const dvren_march_args* A, uint32_t x, uint32_t y, uint32_t s, dvren_vec3* o, dvren_vec3* d)
+DVREN_FN void dvren_pixel_ray(const dvren_march_args* A, uint32_t x, uint32_t y, uint32_t s, uint32_t n, dvren_vec3* o,
+                              dvren_vec3* d)
 {
     uint32_t pix = y * A->width + x;
     if (A->rays) {
@@ -183,7 +220,7 @@ DVREN_FN void dvren_pixel_ray(const dvren_march_args* A, uint32_t x, uint32_t y,
         *d = dvren_v3p(r + 3);
     } else {
         dvren_real px = (dvren_real)x + (dvren_real)0.5, py = (dvren_real)y + (dvren_real)0.5;
-        if (A->spp > 1) {
+        if (n > 1) {
             dvren_rng prng = dvren_rng_make(A->seed_lo, A->seed_hi, pix, s, DVREN_RNG_STREAM_PIXEL);
             px = (dvren_real)x + (dvren_real)dvren_rng_uniform(&prng);
             py = (dvren_real)y + (dvren_real)dvren_rng_uniform(&prng);
@@ -192,9 +229,9 @@ DVREN_FN void dvren_pixel_ray(const dvren_march_args* A, uint32_t x, uint32_t y,
     }
 }
 
-/* March one ray (o, d unit) through the field's box. */
-DVREN_FN dvren_ray_result dvren_march_ray(DVREN_STAGES_PARAM const dvren_march_args* A, dvren_vec3 o, dvren_vec3 d,
-                                          dvren_rng* rng)
+/* March one ray (o, d unit) through the field's box within budget B. */
+DVREN_FN dvren_ray_result dvren_march_ray(DVREN_STAGES_PARAM const dvren_march_args* A, const dvren_march_budget* B,
+                                          dvren_vec3 o, dvren_vec3 d, dvren_rng* rng)
 {
     dvren_ray_result R;
     dvren_real t0, t1, t, dt;
@@ -208,7 +245,7 @@ DVREN_FN dvren_ray_result dvren_march_ray(DVREN_STAGES_PARAM const dvren_march_a
     R.samples = 0;
     if (!dvren_ray_box(o, d, A->bmin, A->bmax, &t0, &t1)) return R;
     R.hit = 1;
-    DVREN_SAMPLER_BEGIN(A->sampler, &A->budget, o, d, t0, t1, rng, &st);
+    DVREN_SAMPLER_BEGIN(A->sampler, B, o, d, t0, t1, rng, &st);
     while (DVREN_SAMPLER_NEXT(A->sampler, &st, &t, &dt)) {
         dvren_vec3 p = dvren_madd3(o, d, t);
         dvren_real sigma, tr, w;
@@ -239,47 +276,85 @@ DVREN_FN dvren_ray_result dvren_march_ray(DVREN_STAGES_PARAM const dvren_march_a
     return R;
 }
 
-/* Outputs of pixel (x, y) of the plan: spp rays (one through the pixel
- * centre when spp == 1, else at random sub-pixel positions), averaged:
- * out[0..2] rgb, out[3] alpha, out[4] depth, out[5] transmittance. */
-DVREN_FN void dvren_shade_pixel(DVREN_STAGES_PARAM const dvren_march_args* A, uint32_t x, uint32_t y, dvren_real* out,
-                                uint32_t* hit_out, uint32_t* samples_out)
+/* Ray s (of n) of pixel (x, y) within budget B; its rgb includes the
+ * background term T * background. */
+DVREN_FN dvren_ray_result dvren_pixel_sample(DVREN_STAGES_PARAM const dvren_march_args* A, uint32_t x, uint32_t y,
+                                             uint32_t s, uint32_t n, const dvren_march_budget* B)
 {
-    dvren_vec3 rgb = dvren_v3((dvren_real)0, (dvren_real)0, (dvren_real)0);
-    dvren_real trans = (dvren_real)0, depth_w = (dvren_real)0, weight = (dvren_real)0;
-    uint32_t hit = 0, samples = 0, s;
-    uint32_t pix = y * A->width + x;
-    dvren_real inv_spp = (dvren_real)1 / (dvren_real)A->spp;
-    dvren_vec3 bg = dvren_v3p(A->background);
-    for (s = 0; s < A->spp; ++s) {
-        dvren_rng srng = dvren_rng_make(A->seed_lo, A->seed_hi, pix, s, DVREN_RNG_STREAM_SAMPLER);
-        dvren_vec3 o, d;
-        dvren_ray_result R;
-        dvren_pixel_ray(A, x, y, s, &o, &d);
-        R = dvren_march_ray(DVREN_STAGES_ARG A, o, d, &srng);
-        rgb = dvren_add3(rgb, dvren_madd3(R.rgb, bg, R.transmittance));
-        trans += R.transmittance;
-        depth_w += R.depth_w;
-        weight += R.weight;
-        hit |= R.hit;
-        samples += R.samples;
-    }
-    out[0] = rgb.x * inv_spp;
-    out[1] = rgb.y * inv_spp;
-    out[2] = rgb.z * inv_spp;
-    out[3] = (dvren_real)1 - trans * inv_spp;
-    out[4] = weight > (dvren_real)0 ? depth_w / weight : (dvren_real)0;
-    out[5] = trans * inv_spp;
-    *hit_out = hit;
-    *samples_out = samples;
+    dvren_rng srng = dvren_rng_make(A->seed_lo, A->seed_hi, y * A->width + x, s, DVREN_RNG_STREAM_SAMPLER);
+    dvren_vec3 o, d;
+    dvren_ray_result R;
+    dvren_pixel_ray(A, x, y, s, n, &o, &d);
+    R = dvren_march_ray(DVREN_STAGES_ARG A, B, o, d, &srng);
+    R.rgb = dvren_madd3(R.rgb, dvren_v3p(A->background), R.transmittance);
+    return R;
 }
 
-/* Render pixel (x, y) of the plan into every output of A->fb that is not null. */
-DVREN_FN void dvren_render_pixel(DVREN_STAGES_PARAM const dvren_march_args* A, uint32_t x, uint32_t y)
+/* A pixel's rays summed in order s = 0 .. n-1 (the CPU's loop and the GPU's
+ * gather add in the same order, so both give the same bits). */
+typedef struct DVREN__RN(dvren__pixel_sum) {
+    dvren_vec3 rgb;
+    dvren_real trans, depth_w, weight, luma, luma2;
+    uint32_t hit, samples;
+} DVREN__RN(dvren__pixel_sum);
+
+DVREN_FN void dvren_pixel_sum_add(dvren_pixel_sum* P, const dvren_ray_result* R)
 {
-    dvren_real o[6];
-    uint32_t hit, samples, pix = y * A->width + x;
-    dvren_shade_pixel(DVREN_STAGES_ARG A, x, y, o, &hit, &samples);
+    dvren_real y = DVREN_LUMA(R->rgb.x, R->rgb.y, R->rgb.z);
+    P->rgb = dvren_add3(P->rgb, R->rgb);
+    P->trans += R->transmittance;
+    P->depth_w += R->depth_w;
+    P->weight += R->weight;
+    P->luma += y;
+    P->luma2 += y * y;
+    P->hit |= R->hit;
+    P->samples += R->samples;
+}
+
+/* The averages of a pixel's n rays: out[0..2] rgb, out[3] alpha 1 - T,
+ * out[4] depth sum(w t) / sum(w) (0 where nothing was hit), out[5] T,
+ * out[6] the variance of the luminance estimate (DVREN_OUTPUT_VARIANCE; 0
+ * when n = 1). */
+DVREN_FN void dvren_pixel_mean(const dvren_pixel_sum* P, uint32_t n, dvren_real* out)
+{
+    dvren_real inv = (dvren_real)1 / (dvren_real)n, v = (dvren_real)0;
+    out[0] = P->rgb.x * inv;
+    out[1] = P->rgb.y * inv;
+    out[2] = P->rgb.z * inv;
+    out[3] = (dvren_real)1 - P->trans * inv;
+    out[4] = P->weight > (dvren_real)0 ? P->depth_w / P->weight : (dvren_real)0;
+    out[5] = P->trans * inv;
+    if (n > 1) {
+        v = (P->luma2 - P->luma * inv * P->luma) / ((dvren_real)(n - 1) * (dvren_real)n);
+        if (v < (dvren_real)0) v = (dvren_real)0; /* rounding */
+    }
+    out[6] = v;
+}
+
+/* Sums the rays of pixel (x, y) within its budget (one through the pixel
+ * centre when it has one, else at random sub-pixel positions) into *P, in
+ * order; returns their number. */
+DVREN_FN uint32_t dvren_shade_pixel(DVREN_STAGES_PARAM const dvren_march_args* A, uint32_t x, uint32_t y,
+                                    dvren_pixel_sum* P)
+{
+    uint32_t pix = y * A->width + x, n = dvren_pixel_spp(A, pix), s;
+    dvren_march_budget B = dvren_pixel_budget(A, pix);
+    P->rgb = dvren_v3((dvren_real)0, (dvren_real)0, (dvren_real)0);
+    P->trans = P->depth_w = P->weight = P->luma = P->luma2 = (dvren_real)0;
+    P->hit = P->samples = 0u;
+    for (s = 0; s < n; ++s) {
+        dvren_ray_result R = dvren_pixel_sample(DVREN_STAGES_ARG A, x, y, s, n, &B);
+        dvren_pixel_sum_add(P, &R);
+    }
+    return n;
+}
+
+/* Writes the averages of pixel `pix`'s n rays into every output of A->fb
+ * that is not null. */
+DVREN_FN void dvren_pixel_write(const dvren_march_args* A, uint32_t pix, const dvren_pixel_sum* P, uint32_t n)
+{
+    dvren_real o[7];
+    dvren_pixel_mean(P, n, o);
     if (A->fb.rgb) {
         A->fb.rgb[3 * pix + 0] = (float)o[0];
         A->fb.rgb[3 * pix + 1] = (float)o[1];
@@ -288,8 +363,17 @@ DVREN_FN void dvren_render_pixel(DVREN_STAGES_PARAM const dvren_march_args* A, u
     if (A->fb.alpha) A->fb.alpha[pix] = (float)o[3];
     if (A->fb.transmittance) A->fb.transmittance[pix] = (float)o[5];
     if (A->fb.depth) A->fb.depth[pix] = (float)o[4];
-    if (A->fb.hit) A->fb.hit[pix] = (uint8_t)hit;
-    if (A->fb.samples) A->fb.samples[pix] = samples;
+    if (A->fb.hit) A->fb.hit[pix] = (uint8_t)P->hit;
+    if (A->fb.samples) A->fb.samples[pix] = P->samples;
+    if (A->fb.variance) A->fb.variance[pix] = (float)o[6];
+}
+
+/* Render pixel (x, y) of the plan into every output of A->fb that is not null. */
+DVREN_FN void dvren_render_pixel(DVREN_STAGES_PARAM const dvren_march_args* A, uint32_t x, uint32_t y)
+{
+    dvren_pixel_sum P;
+    uint32_t n = dvren_shade_pixel(DVREN_STAGES_ARG A, x, y, &P);
+    dvren_pixel_write(A, y * A->width + x, &P, n);
 }
 
 #if defined(DVREN_MARCH_BACKWARD)
@@ -422,8 +506,8 @@ DVREN_FN void dvren_backward_pixel(DVREN_STAGES_PARAM const dvren_march_args* A,
             dvren_rng srng = dvren_rng_make(A->seed_lo, A->seed_hi, pix, s, DVREN_RNG_STREAM_SAMPLER);
             dvren_vec3 o, d;
             dvren_ray_result R;
-            dvren_pixel_ray(A, x, y, s, &o, &d);
-            R = dvren_march_ray(DVREN_STAGES_ARG A, o, d, &srng);
+            dvren_pixel_ray(A, x, y, s, A->spp, &o, &d);
+            R = dvren_march_ray(DVREN_STAGES_ARG A, &A->budget, o, d, &srng);
             dw += R.depth_w;
             W += R.weight;
         }
@@ -440,7 +524,7 @@ DVREN_FN void dvren_backward_pixel(DVREN_STAGES_PARAM const dvren_march_args* A,
         R.depth_w = R.weight = (dvren_real)0;
         R.hit = 1u;
         R.samples = 0u;
-        dvren_pixel_ray(A, x, y, 0u, &o, &d);
+        dvren_pixel_ray(A, x, y, 0u, 1u, &o, &d);
         dvren_backward_ray(DVREN_STAGES_ARG A, o, d, &srng, &R, dvren_v3p(A->fwd_rgb + 3 * pix), gC, gT, gD, D, W);
         return;
     }
@@ -448,8 +532,8 @@ DVREN_FN void dvren_backward_pixel(DVREN_STAGES_PARAM const dvren_march_args* A,
         dvren_rng srng = dvren_rng_make(A->seed_lo, A->seed_hi, pix, s, DVREN_RNG_STREAM_SAMPLER);
         dvren_vec3 o, d;
         dvren_ray_result R;
-        dvren_pixel_ray(A, x, y, s, &o, &d);
-        R = dvren_march_ray(DVREN_STAGES_ARG A, o, d, &srng);
+        dvren_pixel_ray(A, x, y, s, A->spp, &o, &d);
+        R = dvren_march_ray(DVREN_STAGES_ARG A, &A->budget, o, d, &srng);
         if (!R.hit) continue;
         if (A->spp == 1) {
             W = R.weight;

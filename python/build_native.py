@@ -35,11 +35,14 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# Libraries each plugin links (dense_grid inflates .npz members through zlib).
-# The same mapping lives in build.sh (plugin_libs) and tests/run.sh's
-# sanitizer build: change all three together.
-PLUGIN_LIBS = {"dense_grid": ["-lm", "-lz"]}
-PLUGIN_LIBS_DEFAULT = ["-lm"]
+
+
+def plugin_libs(name, root=ROOT):
+    """Libraries plugin `name` links: plugins/<name>/LIBS when present (as
+    build.sh and tests/run.sh read it), else libm."""
+    f = root / "plugins" / name / "LIBS"
+    return f.read_text().split() if f.is_file() else ["-lm"]
+
 
 STD = ["-std=c11", "-O2"]
 WARN = ["-Wall", "-Wextra", "-Werror"]
@@ -143,7 +146,7 @@ def build(outdir, with_python=False, cc=None, cflags=None, root=ROOT, log=None):
                     "-o", str(tmp / "libdvren.so"), *libs]
         plugin_cmds = [[*cc, *STD, *WARN, *inc, *extra, *PLUGIN_FLAGS,
                         *sorted(str(c) for c in (root / "plugins" / p).glob("*.c")),
-                        "-o", str(tmp / "plugins" / f"{p}.so"), *PLUGIN_LIBS.get(p, PLUGIN_LIBS_DEFAULT)]
+                        "-o", str(tmp / "plugins" / f"{p}.so"), *plugin_libs(p, root)]
                        for p in names]
         log(f"build_native: compiling libdvren.so and {len(names)} plugins ({', '.join(names)})")
         # stb_impl.o -> libdvren.so is the long chain; the plugins build beside it
@@ -162,6 +165,8 @@ def build(outdir, with_python=False, cc=None, cflags=None, root=ROOT, log=None):
         _install(tmp / "libdvren.so", lib / "libdvren.so")
         for p in names:
             for f in (f"{p}.so", f"{p}_device.h"):
+                if f.endswith(".h") and not (root / "plugins" / p / f).is_file():
+                    continue  # a plugin without device code (one that runs a program)
                 src = tmp / "plugins" / f if f.endswith(".so") else root / "plugins" / p / f
                 _install(src, lib / "plugins" / f)
                 written.append(lib / "plugins" / f)

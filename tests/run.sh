@@ -81,8 +81,8 @@ if [ "${DVREN_SANITIZE:-1}" != 0 ]; then
     for p in plugins/*/; do
       p=$(basename "$p")
       $CC -std=c11 -O1 -g -Wall -Wextra -Werror -I$ROOT $SAN -shared -fPIC -fvisibility=hidden plugins/$p/*.c \
-        -o $B/san/plugins/$p.so -lm $([ $p = dense_grid ] && echo -lz) 2>>$LOG || echo "FAIL san: plugin $p does not build" | tee -a $LOG
-      cp plugins/$p/*_device.h $B/san/plugins/ # the GPU path reads them beside the library
+        -o $B/san/plugins/$p.so $(cat plugins/$p/LIBS 2>/dev/null || echo -lm) 2>>$LOG || echo "FAIL san: plugin $p does not build" | tee -a $LOG
+      cp plugins/$p/*_device.h $B/san/plugins/ 2>/dev/null || true # the GPU path reads them beside the library
     done
     for src in tests/test_*.c; do
       name=$(basename "$src" .c)
