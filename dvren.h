@@ -1462,8 +1462,7 @@ typedef struct dvren_importance_params {
 DVREN_API dvren_importance_params dvren_importance_params_default(void);
 /* in, out: (h, w) float32 row-major, host; out may equal in. Errors:
  * INVALID_ARGUMENT (sizes, a parameter out of range, naming it; a value of
- * in not finite, naming the pixel), OUT_OF_MEMORY. ctx may be NULL (the
- * message is then per thread). */
+ * in not finite, naming the pixel), OUT_OF_MEMORY (ctx's allocator). */
 DVREN_API dvren_status dvren_importance_postprocess(dvren_context* ctx, const float* in, uint32_t w, uint32_t h,
                                                     const dvren_importance_params* params, float* out);
 
@@ -1501,7 +1500,7 @@ typedef struct dvren_budget_stats {
 /* importance: (ih, iw) float32 in [0, 1], host. spp_map: W*H uint32;
  * step_map: W*H float32 (may be NULL); stats may be NULL. Errors:
  * INVALID_ARGUMENT naming the parameter or the first bad pixel,
- * OUT_OF_MEMORY. ctx may be NULL. */
+ * OUT_OF_MEMORY (ctx's allocator). */
 DVREN_API dvren_status dvren_importance_budget(dvren_context* ctx, const float* importance, uint32_t iw, uint32_t ih,
                                                uint32_t width, uint32_t height, const dvren_budget_params* params,
                                                uint32_t* spp_map, float* step_map, dvren_budget_stats* stats);
@@ -1627,6 +1626,7 @@ typedef struct dvren__plugin_rec {
     dvren_field_iface field;
     dvren_shader_iface shader;
     dvren_sampler_iface sampler;
+    dvren_saliency_iface saliency;
 } dvren__plugin_rec;
 
 /* >>backend: the hooks through which the public functions run on a device.
@@ -1701,6 +1701,10 @@ struct dvren_backend {
                                   float* out);
     /* deterministic mode: g[j] += fixed[j] * unit, fixed[j] = 0 */
     dvren_status (*launch_fixed_finalize)(dvren_context* ctx, int64_t* fixed, float* g, uint64_t n, double unit);
+    /* ---- plugins ----------------------------------------------------------- */
+    /* a host service by id that this device offers plugins (CUDA:
+     * "dvren.host.cuda/1"), or NULL; the CPU offers none */
+    const void* (*host_interface)(dvren_context* ctx, const char* id);
 };
 
 struct dvren_context {
@@ -3076,9 +3080,8 @@ static dvren_status dvren__host_fail(const dvren_host* h, dvren_status status, c
 }
 static const void* dvren__host_get_interface(const dvren_host* h, const char* id)
 {
-    (void)h;
-    (void)id;
-    return NULL;
+    dvren_context* ctx = dvren__host_rec(h)->ctx;
+    return id && ctx->be->host_interface ? ctx->be->host_interface(ctx, id) : NULL;
 }
 
 /* Reads the minimum of struct_size and what we know: an older plugin's
@@ -3113,7 +3116,7 @@ static dvren_status dvren__plugin_validate(dvren_context* ctx, const char* path,
     case DVREN_PLUGIN_FIELD: kid = DVREN_IFACE_FIELD; break;
     case DVREN_PLUGIN_SHADER: kid = DVREN_IFACE_SHADER; break;
     case DVREN_PLUGIN_SAMPLER: kid = DVREN_IFACE_SAMPLER; break;
-    case DVREN_PLUGIN_SALIENCY:
+    case DVREN_PLUGIN_SALIENCY: kid = DVREN_IFACE_SALIENCY; break;
     case DVREN_PLUGIN_STAGE: break;
     default:
         DVREN__FAIL(ctx, DVREN_ERROR_PLUGIN, path, NULL, "plugin '%s' has unknown kind %d", d->name, (int)d->kind);
@@ -3156,6 +3159,9 @@ static dvren_status dvren__plugin_validate(dvren_context* ctx, const char* path,
                 DVREN__READ_IFACE(dvren_shader_iface, kind_iface, rec->shader);
                 ok = DVREN_HAS_FIELD(&rec->shader, dvren_shader_iface, color) && rec->shader.density &&
                      rec->shader.color && rec->shader.density_name && rec->shader.color_name;
+            } else if (d->kind == DVREN_PLUGIN_SALIENCY) {
+                DVREN__READ_IFACE(dvren_saliency_iface, kind_iface, rec->saliency);
+                ok = DVREN_HAS_FIELD(&rec->saliency, dvren_saliency_iface, compute) && rec->saliency.compute;
             } else {
                 DVREN__READ_IFACE(dvren_sampler_iface, kind_iface, rec->sampler);
                 ok = DVREN_HAS_FIELD(&rec->sampler, dvren_sampler_iface, next) && rec->sampler.begin &&
@@ -3667,7 +3673,7 @@ static dvren_status dvren__info_check(dvren_context* ctx, const dvren__plugin_re
 {
     const char* n = r->desc->name;
     uint32_t i;
-    if (in->block_size == 0 || in->block_size > DVREN_MAX_BLOCK_SIZE)
+    if ((in->block_size == 0 && r->desc->kind != DVREN_PLUGIN_SALIENCY) || in->block_size > DVREN_MAX_BLOCK_SIZE)
         return dvren_set_error(ctx, DVREN_ERROR_PLUGIN, n, NULL, "describe(): block_size %u is outside 1..%u",
                                (unsigned)in->block_size, (unsigned)DVREN_MAX_BLOCK_SIZE);
     if (in->buffer_count > DVREN_MAX_BUFFERS || (in->buffer_count && !in->buffers))
@@ -3723,9 +3729,11 @@ DVREN_API dvren_status dvren_stage_create(dvren_context* ctx, dvren_plugin_kind 
     dvren_instance_info info;
     if (!ctx || !name || !out) return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "stage", NULL, "NULL argument");
     *out = NULL;
-    if (kind != DVREN_PLUGIN_FIELD && kind != DVREN_PLUGIN_SHADER && kind != DVREN_PLUGIN_SAMPLER)
+    if (kind != DVREN_PLUGIN_FIELD && kind != DVREN_PLUGIN_SHADER && kind != DVREN_PLUGIN_SAMPLER &&
+        kind != DVREN_PLUGIN_SALIENCY)
         return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "stage", NULL,
-                               "kind %s cannot be rendered (field, shader or sampler)", dvren_plugin_kind_name(kind));
+                               "kind %s has no instances (field, shader, sampler or saliency)",
+                               dvren_plugin_kind_name(kind));
     DVREN__CHECK(dvren_plugin_find(ctx, kind, name, &d));
     r = dvren__plugin_lookup(ctx, kind, name);
     st = (dvren_stage*)dvren__calloc(ctx, sizeof *st);
@@ -4495,6 +4503,7 @@ static dvren_status dvren__march_args(const dvren_scene* sc, const dvren_plan* p
     A->spp_map = (const uint32_t*)plan->spp_addr;
     A->ray_start = (const uint32_t*)plan->ray_start_addr;
     A->step_map = (const float*)plan->step_addr;
+    A->ray_start_host = (const uint32_t*)plan->ray_start.data;
     if (d->rays) {
         /* a host batch is staged at every call (the caller refills it) */
         const dvren_tensor* in[1];
@@ -5808,6 +5817,372 @@ cleanup:
 #endif /* DVREN_NO_CHECKPOINT */
 
 /* ======================================================================== */
+/* >>foveate (implementation)                                               */
+/* ======================================================================== */
+
+/* Uploads host array src (bytes) to the backend's memory when the context
+ * computes on a device; else hands it through. *tmp is what to free. */
+static dvren_status dvren__fov_place(dvren_context* ctx, const void* src, dvren_memory src_mem, size_t bytes,
+                                     const void** at, void** tmp)
+{
+    dvren_status s;
+    *tmp = NULL;
+    *at = src;
+    if (!src || ctx->be->memory == DVREN_MEMORY_HOST || src_mem == DVREN_MEMORY_DEVICE) return DVREN_OK;
+    s = ctx->be->mem_alloc(ctx, bytes, tmp);
+    if (s == DVREN_OK) s = ctx->be->mem_copy(ctx, *tmp, DVREN_MEMORY_DEVICE, src, DVREN_MEMORY_HOST, bytes);
+    if (s != DVREN_OK && *tmp) {
+        ctx->be->mem_free(ctx, *tmp, bytes);
+        *tmp = NULL;
+    }
+    *at = *tmp;
+    return s;
+}
+
+DVREN_API dvren_status dvren_saliency_compute(dvren_stage* model, const dvren_saliency_input* input, float* map)
+{
+    dvren_context* ctx;
+    const dvren__plugin_rec* r;
+    dvren_saliency_input in;
+    const void* at[4];
+    void* tmp[4] = {NULL, NULL, NULL, NULL};
+    const float* src[4];
+    size_t sizes[4], n, i;
+    float* out = map;
+    int dev;
+    dvren_status status = DVREN_OK;
+    if (!model || !input || !map)
+        return dvren_set_error(model ? model->ctx : NULL, DVREN_ERROR_INVALID_ARGUMENT, "saliency", NULL, "NULL argument");
+    ctx = model->ctx;
+    r = model->rec;
+    if (r->desc->kind != DVREN_PLUGIN_SALIENCY)
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "saliency", "create it with kind DVREN_PLUGIN_SALIENCY",
+                               "stage '%s' is a %s, not a saliency model", r->desc->name,
+                               dvren_plugin_kind_name(r->desc->kind));
+    memset(&in, 0, sizeof in);
+    memcpy(&in, input, input->struct_size < sizeof in ? input->struct_size : sizeof in);
+    in.struct_size = sizeof in;
+    if (in.width < 1 || in.height < 1 || in.width > 32768 || in.height > 32768 || !in.rgb)
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "saliency", NULL,
+                               "input is %u x %u with rgb %s (each side 1..32768, rgb required)", (unsigned)in.width,
+                               (unsigned)in.height, in.rgb ? "set" : "NULL");
+    if (in.memory == DVREN_MEMORY_DEVICE && ctx->be->memory == DVREN_MEMORY_HOST)
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "saliency", NULL,
+                               "the input is in device memory but the context computes on the CPU");
+    if ((r->saliency.flags & DVREN_SALIENCY_NEEDS_FILE) && (!in.image_path || !*in.image_path))
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "saliency", "write the image as PNG and pass its path",
+                               "model '%s' reads the image from a file, and image_path is not set", r->desc->name);
+    n = (size_t)in.width * in.height;
+    dev = ctx->be->memory == DVREN_MEMORY_DEVICE;
+    /* what the model does not read stays NULL */
+    if (!(r->saliency.wants & DVREN_OUTPUT_ALPHA)) in.alpha = NULL;
+    if (!(r->saliency.wants & DVREN_OUTPUT_DEPTH)) in.depth = NULL;
+    if (!(r->saliency.wants & DVREN_OUTPUT_VARIANCE)) in.variance = NULL;
+    src[0] = in.rgb;
+    src[1] = in.alpha;
+    src[2] = in.depth;
+    src[3] = in.variance;
+    for (i = 0; i < 4; ++i) {
+        sizes[i] = (i == 0 ? 3 : 1) * n * sizeof(float);
+        DVREN__CHECK(dvren__fov_place(ctx, src[i], in.memory, sizes[i], &at[i], &tmp[i]));
+    }
+    in.rgb = (const float*)at[0];
+    in.alpha = (const float*)at[1];
+    in.depth = (const float*)at[2];
+    in.variance = (const float*)at[3];
+    in.memory = ctx->be->memory;
+    if (dev) DVREN__CHECK(ctx->be->mem_alloc(ctx, n * sizeof(float), (void**)&out));
+    ctx->last_error[0] = 0;
+    status = r->saliency.compute(&model->rec->host, model->instance, &in, out);
+    if (status != DVREN_OK) {
+        if (!ctx->last_error[0])
+            dvren_set_error(ctx, status, r->desc->name, NULL, "compute() failed with %s", dvren_status_string(status));
+        goto cleanup;
+    }
+    if (dev) DVREN__CHECK(ctx->be->mem_copy(ctx, map, DVREN_MEMORY_HOST, out, DVREN_MEMORY_DEVICE, n * sizeof(float)));
+    for (i = 0; i < n; ++i)
+        if (!(map[i] >= 0.0f && map[i] <= 1.0f))
+            DVREN__FAIL(ctx, DVREN_ERROR_PLUGIN, r->desc->name, "a saliency model writes values in [0, 1]",
+                        "model '%s' wrote %g at pixel (%u, %u)", r->desc->name, (double)map[i],
+                        (unsigned)(i % in.width), (unsigned)(i / in.width));
+    dvren_log(ctx, DVREN_LOG_INFO, DVREN_TAG_STEP, "saliency '%s' on a %ux%u image (%s)", r->desc->name,
+              (unsigned)in.width, (unsigned)in.height, ctx->be->name);
+cleanup:
+    for (i = 0; i < 4; ++i)
+        if (tmp[i]) ctx->be->mem_free(ctx, tmp[i], sizes[i]);
+    if (dev && out && out != map) ctx->be->mem_free(ctx, out, n * sizeof(float));
+    return status;
+}
+
+DVREN_API dvren_status dvren_saliency_framebuffer(dvren_stage* model, const dvren_framebuffer* fb,
+                                                  const char* image_path, float* map)
+{
+    dvren_saliency_input in;
+    if (!model || !fb)
+        return dvren_set_error(model ? model->ctx : NULL, DVREN_ERROR_INVALID_ARGUMENT, "saliency", NULL, "NULL argument");
+    if (fb->ctx != model->ctx)
+        return dvren_set_error(model->ctx, DVREN_ERROR_INVALID_ARGUMENT, "saliency", NULL,
+                               "the framebuffer was made by another context");
+    if (!(fb->outputs & DVREN_OUTPUT_RGB))
+        return dvren_set_error(model->ctx, DVREN_ERROR_INVALID_ARGUMENT, "saliency", "render with DVREN_OUTPUT_RGB",
+                               "the framebuffer has no rgb output");
+    memset(&in, 0, sizeof in);
+    in.struct_size = sizeof in;
+    in.width = fb->width;
+    in.height = fb->height;
+    in.memory = model->ctx->be->memory; /* where launches wrote the outputs */
+    in.rgb = (const float*)fb->addr[DVREN__OUT_RGB];
+    in.alpha = (const float*)fb->addr[DVREN__OUT_ALPHA];
+    in.depth = (const float*)fb->addr[DVREN__OUT_DEPTH];
+    in.variance = (const float*)fb->addr[DVREN__OUT_VARIANCE];
+    in.image_path = image_path;
+    return dvren_saliency_compute(model, &in, map);
+}
+
+DVREN_API dvren_importance_params dvren_importance_params_default(void)
+{
+    dvren_importance_params p;
+    p.percentile_lo = 2.0f;
+    p.percentile_hi = 98.0f;
+    p.gamma = 1.0f;
+    p.close_size = 5;
+    p.blur_size = 15;
+    return p;
+}
+
+DVREN_API dvren_budget_params dvren_budget_params_default(void)
+{
+    dvren_budget_params p;
+    p.min_spp = 1;
+    p.max_spp = 64;
+    p.mean_spp = 0.0f;
+    p.max_step_scale = 2.0f;
+    p.quantile_lo = 0.2f;
+    p.quantile_hi = 0.8f;
+    p.gamma = 2.2f;
+    return p;
+}
+
+static int dvren__fov_cmp(const void* a, const void* b)
+{
+    float x = *(const float*)a, y = *(const float*)b;
+    return (x > y) - (x < y);
+}
+
+/* Quantiles q[k] in [0, 1] of a[0 .. n-1] (n >= 1) with linear
+ * interpolation between order statistics (NumPy's default "linear"). */
+static dvren_status dvren__fov_quantiles(dvren_context* ctx, const float* a, size_t n, uint32_t nq, const float* q,
+                                         float* out)
+{
+    float* s = (float*)dvren__alloc(ctx, n * sizeof(float));
+    uint32_t k;
+    if (!s) return dvren_set_error(ctx, DVREN_ERROR_OUT_OF_MEMORY, "importance", NULL, "out of memory");
+    memcpy(s, a, n * sizeof(float));
+    qsort(s, n, sizeof(float), dvren__fov_cmp);
+    for (k = 0; k < nq; ++k) {
+        double idx = (double)q[k] * (double)(n - 1);
+        size_t lo = (size_t)floor(idx), hi = lo + 1 < n ? lo + 1 : lo;
+        out[k] = (float)((double)s[lo] + ((double)s[hi] - (double)s[lo]) * (idx - (double)lo));
+    }
+    dvren__free(ctx, s, n * sizeof(float));
+    return DVREN_OK;
+}
+
+/* BORDER_REFLECT_101 index (OpenCV): -1 -> 1, n -> n - 2. */
+static int64_t dvren__fov_reflect(int64_t i, int64_t n)
+{
+    if (n == 1) return 0;
+    while (i < 0 || i >= n) i = i < 0 ? -i : 2 * (n - 1) - i;
+    return i;
+}
+
+/* One separable pass along x (dir 0) or y (dir 1) of src into dst, (h, w):
+ * op 0: Gaussian with weights g[0 .. 2r] (reflected borders), op 1: max,
+ * op 2: min over 2r + 1 pixels (replicated borders). */
+static void dvren__fov_pass(const float* src, float* dst, uint32_t w, uint32_t h, int dir, int op, int64_t r,
+                            const double* g)
+{
+    int64_t x, y, k, n = dir ? h : w;
+    for (y = 0; y < (int64_t)h; ++y)
+        for (x = 0; x < (int64_t)w; ++x) {
+            int64_t c = dir ? y : x;
+            double acc = op == 0 ? 0.0 : (op == 1 ? -1e30 : 1e30);
+            for (k = -r; k <= r; ++k) {
+                int64_t j = op == 0 ? dvren__fov_reflect(c + k, n) : (c + k < 0 ? 0 : (c + k >= n ? n - 1 : c + k));
+                double v = dir ? src[j * w + x] : src[y * w + j];
+                if (op == 0) acc += g[k + r] * v;
+                else if (op == 1) acc = v > acc ? v : acc;
+                else acc = v < acc ? v : acc;
+            }
+            dst[y * w + x] = (float)acc;
+        }
+}
+
+DVREN_API dvren_status dvren_importance_postprocess(dvren_context* ctx, const float* in, uint32_t w, uint32_t h,
+                                                    const dvren_importance_params* params, float* out)
+{
+    dvren_importance_params p = params ? *params : dvren_importance_params_default();
+    size_t n = (size_t)w * h, i;
+    float q[2], pq[2];
+    float* tmp = NULL;
+    double g[257], gsum = 0.0, vmax = 0.0;
+    dvren_status status = DVREN_OK;
+    if (!ctx) return dvren_set_error(NULL, DVREN_ERROR_INVALID_ARGUMENT, "importance", NULL, "NULL context");
+    if (!in || !out || w < 1 || h < 1 || w > 32768 || h > 32768)
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "importance", NULL,
+                               "a %u x %u map (each side 1..32768, arrays not NULL)", (unsigned)w, (unsigned)h);
+    if (!(p.percentile_lo >= 0.0f && p.percentile_lo < p.percentile_hi && p.percentile_hi <= 100.0f))
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "importance", "0 <= lo < hi <= 100",
+                               "percentiles lo = %g, hi = %g", (double)p.percentile_lo, (double)p.percentile_hi);
+    if (!(p.gamma > 0.0f) || !isfinite(p.gamma))
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "importance", NULL, "gamma = %g must be > 0",
+                               (double)p.gamma);
+    if ((p.close_size > 1 && !(p.close_size & 1)) || p.close_size > 255)
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "importance", "an odd size, at most 255",
+                               "close_size = %u", (unsigned)p.close_size);
+    if ((p.blur_size > 1 && !(p.blur_size & 1)) || p.blur_size > 255)
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "importance", "an odd size, at most 255",
+                               "blur_size = %u", (unsigned)p.blur_size);
+    for (i = 0; i < n; ++i)
+        if (!isfinite(in[i]))
+            return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "importance", NULL,
+                                   "the map is not finite at pixel (%u, %u)", (unsigned)(i % w), (unsigned)(i / w));
+    pq[0] = p.percentile_lo / 100.0f;
+    pq[1] = p.percentile_hi / 100.0f;
+    DVREN__CHECK(dvren__fov_quantiles(ctx, in, n, 2, pq, q));
+    for (i = 0; i < n; ++i) {
+        /* a flat map says nothing: everything stays important */
+        double v = q[1] > q[0] ? ((double)in[i] - q[0]) / ((double)q[1] - q[0]) : 1.0;
+        v = v < 0.0 ? 0.0 : (v > 1.0 ? 1.0 : v);
+        out[i] = (float)pow(v, (double)p.gamma);
+    }
+    tmp = (float*)dvren__alloc(ctx, n * sizeof(float));
+    if (!tmp) DVREN__FAIL(ctx, DVREN_ERROR_OUT_OF_MEMORY, "importance", NULL, "out of memory");
+    if (p.close_size > 1) {
+        int64_t r = p.close_size / 2;
+        dvren__fov_pass(out, tmp, w, h, 0, 1, r, NULL); /* dilation ... */
+        dvren__fov_pass(tmp, out, w, h, 1, 1, r, NULL);
+        dvren__fov_pass(out, tmp, w, h, 0, 2, r, NULL); /* ... then erosion */
+        dvren__fov_pass(tmp, out, w, h, 1, 2, r, NULL);
+    }
+    if (p.blur_size > 1) {
+        int64_t r = p.blur_size / 2, k;
+        double sigma = 0.3 * ((double)(p.blur_size - 1) * 0.5 - 1.0) + 0.8;
+        for (k = -r; k <= r; ++k) gsum += g[k + r] = exp(-(double)(k * k) / (2.0 * sigma * sigma));
+        for (k = -r; k <= r; ++k) g[k + r] /= gsum;
+        dvren__fov_pass(out, tmp, w, h, 0, 0, r, g);
+        dvren__fov_pass(tmp, out, w, h, 1, 0, r, g);
+    }
+    for (i = 0; i < n; ++i) vmax = out[i] > vmax ? out[i] : vmax;
+    if (vmax > 0.0)
+        for (i = 0; i < n; ++i) {
+            float v = (float)(out[i] / vmax);
+            out[i] = v < 0.0f ? 0.0f : (v > 1.0f ? 1.0f : v);
+        }
+cleanup:
+    if (tmp) dvren__free(ctx, tmp, n * sizeof(float));
+    return status;
+}
+
+DVREN_API dvren_status dvren_importance_budget(dvren_context* ctx, const float* importance, uint32_t iw, uint32_t ih,
+                                               uint32_t width, uint32_t height, const dvren_budget_params* params,
+                                               uint32_t* spp_map, float* step_map, dvren_budget_stats* stats)
+{
+    dvren_budget_params p = params ? *params : dvren_budget_params_default();
+    size_t n = (size_t)width * height, i;
+    float* m = NULL;
+    float q[2], th[2];
+    double cover = 0.0, peak, eff = 0.0;
+    uint64_t rays = 0;
+    uint32_t x, y;
+    dvren_status status = DVREN_OK;
+    if (!ctx) return dvren_set_error(NULL, DVREN_ERROR_INVALID_ARGUMENT, "budget", NULL, "NULL context");
+    if (!importance || !spp_map || iw < 1 || ih < 1 || width < 1 || height < 1 || iw > 32768 || ih > 32768 ||
+        width > 32768 || height > 32768)
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "budget", NULL,
+                               "a %u x %u map to a %u x %u image (each side 1..32768, arrays not NULL)", (unsigned)iw,
+                               (unsigned)ih, (unsigned)width, (unsigned)height);
+    if (p.min_spp < 1 || p.min_spp > p.max_spp || p.max_spp > 65536)
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "budget", "1 <= min_spp <= max_spp <= 65536",
+                               "min_spp = %u, max_spp = %u", (unsigned)p.min_spp, (unsigned)p.max_spp);
+    if (!(p.mean_spp == 0.0f || (p.mean_spp >= (float)p.min_spp && isfinite(p.mean_spp))))
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "budget", "0 (automatic off) or >= min_spp",
+                               "mean_spp = %g", (double)p.mean_spp);
+    if (!(p.max_step_scale >= 1.0f && p.max_step_scale <= 64.0f))
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "budget", NULL, "max_step_scale = %g is outside [1, 64]",
+                               (double)p.max_step_scale);
+    if (!(p.quantile_lo >= 0.0f && p.quantile_lo <= p.quantile_hi && p.quantile_hi <= 1.0f))
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "budget", "0 <= lo <= hi <= 1",
+                               "quantiles lo = %g, hi = %g", (double)p.quantile_lo, (double)p.quantile_hi);
+    if (!(p.gamma > 0.0f) || !isfinite(p.gamma))
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "budget", NULL, "gamma = %g must be > 0",
+                               (double)p.gamma);
+    for (i = 0; i < (size_t)iw * ih; ++i)
+        if (!(importance[i] >= 0.0f && importance[i] <= 1.0f))
+            return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "budget", "importance is in [0, 1]",
+                                   "importance at pixel (%u, %u) is %g", (unsigned)(i % iw), (unsigned)(i / iw),
+                                   (double)importance[i]);
+    m = (float*)dvren__alloc(ctx, n * sizeof(float));
+    if (!m) return dvren_set_error(ctx, DVREN_ERROR_OUT_OF_MEMORY, "budget", NULL, "out of memory");
+    /* bilinear, pixel centres aligned */
+    for (y = 0; y < height; ++y) {
+        double sy = ((double)y + 0.5) * ih / height - 0.5;
+        uint32_t y0, y1;
+        double fy;
+        sy = sy < 0.0 ? 0.0 : (sy > ih - 1 ? ih - 1 : sy);
+        y0 = (uint32_t)sy;
+        y1 = y0 + 1 < ih ? y0 + 1 : y0;
+        fy = sy - y0;
+        for (x = 0; x < width; ++x) {
+            double sx = ((double)x + 0.5) * iw / width - 0.5, fx;
+            uint32_t x0, x1;
+            sx = sx < 0.0 ? 0.0 : (sx > iw - 1 ? iw - 1 : sx);
+            x0 = (uint32_t)sx;
+            x1 = x0 + 1 < iw ? x0 + 1 : x0;
+            fx = sx - x0;
+            m[(size_t)y * width + x] =
+                (float)((1 - fy) * ((1 - fx) * importance[(size_t)y0 * iw + x0] + fx * importance[(size_t)y0 * iw + x1]) +
+                        fy * ((1 - fx) * importance[(size_t)y1 * iw + x0] + fx * importance[(size_t)y1 * iw + x1]));
+        }
+    }
+    q[0] = p.quantile_lo;
+    q[1] = p.quantile_hi;
+    DVREN__CHECK(dvren__fov_quantiles(ctx, m, n, 2, q, th));
+    for (i = 0; i < n; ++i) {
+        double u = th[1] > th[0] ? ((double)m[i] - th[0]) / ((double)th[1] - th[0]) : 1.0;
+        u = u < 0.0 ? 0.0 : (u > 1.0 ? 1.0 : u);
+        m[i] = (float)pow(u, (double)p.gamma);
+        cover += m[i];
+    }
+    cover /= (double)n;
+    peak = p.max_spp;
+    if (p.mean_spp > 0.0f && cover > 0.0) peak = p.min_spp + ((double)p.mean_spp - p.min_spp) / cover;
+    peak = peak < p.min_spp ? p.min_spp : (peak > p.max_spp ? p.max_spp : peak);
+    peak = floor(peak + 0.5);
+    for (i = 0; i < n; ++i) {
+        double u = m[i];
+        uint32_t spp = (uint32_t)floor(p.min_spp + (peak - p.min_spp) * u + 0.5);
+        float step = (float)(1.0 + ((double)p.max_step_scale - 1.0) * (1.0 - u));
+        spp_map[i] = spp;
+        if (step_map) step_map[i] = step;
+        rays += spp;
+        eff += (double)spp / (step_map ? step : 1.0);
+    }
+    if (stats) {
+        stats->lo = th[0];
+        stats->hi = th[1];
+        stats->coverage = (float)cover;
+        stats->peak_spp = (uint32_t)peak;
+        stats->rays = rays;
+        stats->mean_spp = (double)rays / (double)n;
+        stats->effective_samples = eff;
+    }
+cleanup:
+    dvren__free(ctx, m, n * sizeof(float));
+    return status;
+}
+
+/* ======================================================================== */
 /* >>cpu        the CPU backend                                             */
 /* ======================================================================== */
 /* Everything the CPU executes: memory is the host's (buffers are borrowed
@@ -6149,7 +6524,7 @@ static const dvren_backend* dvren__cpu_backend(void)
         dvren__cpu_mem_place, dvren__cpu_mem_unplace, dvren__cpu_mem_stage, dvren__cpu_mem_available,
         dvren__cpu_scene_init, dvren__cpu_scene_shutdown, dvren__cpu_launch_march,
         dvren__cpu_launch_loss, dvren__cpu_launch_tv, dvren__cpu_launch_adam, dvren__cpu_launch_sgd,
-        dvren__cpu_launch_absmax, dvren__cpu_launch_fixed_finalize};
+        dvren__cpu_launch_absmax, dvren__cpu_launch_fixed_finalize, NULL};
     return &be;
 }
 
@@ -7122,6 +7497,7 @@ typedef struct dvren_march_args {
     const uint32_t* spp_map;
     const float* step_map;
     const uint32_t* ray_start;
+    const uint32_t* ray_start_host; /* the same prefix sums in host memory (a GPU splits its launch by them) */
 } dvren_march_args;
 
 /* Rays of pixel `pix` (index y * width + x). */
@@ -7181,6 +7557,7 @@ typedef struct DVREN__RN(dvren__ray_result) {
 #define dvren_march_ray DVREN__RN(dvren__march_ray)
 #define dvren_pixel_sum DVREN__RN(dvren__pixel_sum)
 #define dvren_pixel_sum_add DVREN__RN(dvren__pixel_sum_add)
+#define dvren_pixel_sum_zero DVREN__RN(dvren__pixel_sum_zero)
 #define dvren_pixel_write DVREN__RN(dvren__pixel_write)
 #define dvren_pixel_mean DVREN__RN(dvren__pixel_mean)
 #define dvren_shade_pixel DVREN__RN(dvren__shade_pixel)
@@ -7300,6 +7677,13 @@ typedef struct DVREN__RN(dvren__pixel_sum) {
     uint32_t hit, samples;
 } DVREN__RN(dvren__pixel_sum);
 
+DVREN_FN void dvren_pixel_sum_zero(dvren_pixel_sum* P)
+{
+    P->rgb = dvren_v3((dvren_real)0, (dvren_real)0, (dvren_real)0);
+    P->trans = P->depth_w = P->weight = P->luma = P->luma2 = (dvren_real)0;
+    P->hit = P->samples = 0u;
+}
+
 DVREN_FN void dvren_pixel_sum_add(dvren_pixel_sum* P, const dvren_ray_result* R)
 {
     dvren_real y = DVREN_LUMA(R->rgb.x, R->rgb.y, R->rgb.z);
@@ -7341,9 +7725,7 @@ DVREN_FN uint32_t dvren_shade_pixel(DVREN_STAGES_PARAM const dvren_march_args* A
 {
     uint32_t pix = y * A->width + x, n = dvren_pixel_spp(A, pix), s;
     dvren_march_budget B = dvren_pixel_budget(A, pix);
-    P->rgb = dvren_v3((dvren_real)0, (dvren_real)0, (dvren_real)0);
-    P->trans = P->depth_w = P->weight = P->luma = P->luma2 = (dvren_real)0;
-    P->hit = P->samples = 0u;
+    dvren_pixel_sum_zero(P);
     for (s = 0; s < n; ++s) {
         dvren_ray_result R = dvren_pixel_sample(DVREN_STAGES_ARG A, x, y, s, n, &B);
         dvren_pixel_sum_add(P, &R);

@@ -299,6 +299,7 @@ typedef struct dvren__cuda_api {
 #undef DVREN__X
     void* lib_cuda;
     void* lib_nvrtc;
+    void* getproc; /* cuGetProcAddress_v2, or NULL (dvren.host.cuda/1's driver_proc) */
     int driver_loaded; /* 1: ok, -1: failed (message in driver_error) */
     int nvrtc_loaded;
     int driver_version;
@@ -355,6 +356,7 @@ static void dvren__cu_load_driver(void)
         return;
     }
     dvren__cu_sym(dvren__cu.lib_cuda, "cuGetProcAddress_v2", &getproc);
+    dvren__cu_sym(dvren__cu.lib_cuda, "cuGetProcAddress_v2", &dvren__cu.getproc);
     /* cuGetProcAddress gives the entry point of the ABI version we were
      * written against (CUDA 12.0); older drivers: the versioned symbols */
 #define DVREN__X(field, query, sym, params)                                                                    \
@@ -525,6 +527,7 @@ typedef struct dvren__cu_kernel {
     dvren__cu_module module;
     dvren__cu_function function;
     dvren__cu_function backward; /* differentiable scenes */
+    dvren__cu_function rays, gather; /* per-pixel budgets: dvren_forward_rays, dvren_gather_rays */
     dvren_cuda_kernel_stats stats;
 } dvren__cu_kernel;
 
@@ -553,7 +556,20 @@ typedef struct dvren__cu_state {
     dvren__cu_ptr flag;             /* one uint32 (absmax) */
     dvren__cu_ptr scratch;          /* host targets and rays uploaded per call */
     size_t scratch_size;
+    /* per-pixel budgets: one record per ray of a chunk (dvren_forward_rays) */
+    dvren__cu_ptr rays;
+    size_t rays_size;
+    /* dvren.host.cuda/1: the service plugins get, and their kernels' modules */
+    dvren_host_cuda host_cuda;
+    struct dvren__cu_pmod* pmods;
+    uint32_t npmods, pmod_cap;
 } dvren__cu_state;
+
+/* The module of one plugin's device source (dvren.host.cuda/1's kernel()). */
+typedef struct dvren__cu_pmod {
+    const dvren__plugin_rec* rec;
+    dvren__cu_module module;
+} dvren__cu_pmod;
 
 static dvren__cu_state* dvren__cu_st(const dvren_context* ctx) { return (dvren__cu_state*)ctx->be_state; }
 
@@ -1200,6 +1216,12 @@ static dvren_status dvren__cu_get_kernel(dvren_scene* sc, uint32_t block_sizes[3
     if (status == DVREN_OK && (sc->flags & DVREN_SCENE_DIFFERENTIABLE))
         status = dvren__cu_check(ctx, dvren__cu.cuModuleGetFunction(&K->backward, K->module, "dvren_backward"),
                                  "cuModuleGetFunction(dvren_backward)");
+    if (status == DVREN_OK)
+        status = dvren__cu_check(ctx, dvren__cu.cuModuleGetFunction(&K->rays, K->module, "dvren_forward_rays"),
+                                 "cuModuleGetFunction(dvren_forward_rays)");
+    if (status == DVREN_OK)
+        status = dvren__cu_check(ctx, dvren__cu.cuModuleGetFunction(&K->gather, K->module, "dvren_gather_rays"),
+                                 "cuModuleGetFunction(dvren_gather_rays)");
     if (status != DVREN_OK) {
         dvren__cu.cuModuleUnload(K->module);
         goto cleanup;
@@ -1392,6 +1414,8 @@ static void dvren__cu_shutdown(dvren_context* ctx)
         dvren__cu.cuStreamSynchronize(S->stream);
     }
     for (i = 0; i < S->nkernels; ++i) dvren__cu.cuModuleUnload(S->kernels[i].module);
+    for (i = 0; i < S->npmods; ++i) dvren__cu.cuModuleUnload(S->pmods[i].module);
+    dvren__free(ctx, S->pmods, (size_t)S->pmod_cap * sizeof(dvren__cu_pmod));
     if (S->train) dvren__cu.cuModuleUnload(S->train);
     dvren__free(ctx, S->kernels, (size_t)S->kernel_cap * sizeof(dvren__cu_kernel));
     while (S->live) { /* objects not destroyed by the user: give their memory back */
@@ -1622,9 +1646,74 @@ DVREN_CUDA_API dvren_status dvren_cuda_framebuffer_output(dvren_framebuffer* fb,
     return DVREN_OK;
 }
 
+#define DVREN__CU_RAY_RECORD 32u          /* bytes of dvren_ray_record (kernels/dvren_cuda_kernel.h) */
+#define DVREN__CU_RAYS_THREADS 128u       /* DVREN_RAYS_THREADS */
+#define DVREN__CU_MAX_CHUNK (1u << 24)    /* rays per chunk: 512 MiB of records */
+
+/* A plan with a per-pixel budget: one thread per ray (dvren_forward_rays)
+ * over chunks of whole rows of the roi, each followed by the gather of its
+ * pixels (kernels/dvren_cuda_kernel.h says why). starts: the plan's prefix
+ * sums of rays in host memory. */
+static dvren_status dvren__cu_launch_rays(dvren_context* ctx, const dvren__cu_kernel* K, const dvren_march_args* A,
+                                          void* blocks, const uint32_t* starts)
+{
+    dvren__cu_state* S = dvren__cu_st(ctx);
+    uint32_t p = A->roi_y * A->width, end = (A->roi_y + A->roi_h) * A->width;
+    uint64_t most = 0;
+    dvren_status status = DVREN_OK;
+    /* the record buffer: the largest chunk, at most DVREN__CU_MAX_CHUNK rays (or one pixel's) */
+    {
+        uint64_t total = (uint64_t)starts[end] - starts[p];
+        most = total < DVREN__CU_MAX_CHUNK ? total : DVREN__CU_MAX_CHUNK;
+        if (most < 65536) most = total < 65536 ? total : 65536;
+    }
+    if (most * DVREN__CU_RAY_RECORD > S->rays_size) {
+        if (S->rays) dvren__cu_release(ctx, S->rays);
+        S->rays = 0;
+        S->rays_size = 0;
+        DVREN__CHECK(dvren__cu_alloc(ctx, (size_t)most * DVREN__CU_RAY_RECORD, &S->rays));
+        S->rays_size = (size_t)most * DVREN__CU_RAY_RECORD;
+    }
+    while (p < end) {
+        /* the last q with starts[q] - starts[p] <= most (at least one pixel) */
+        uint32_t lo = p + 1, hi = end, q, r0, r1;
+        dvren__cu_ptr rec = S->rays;
+        void* pr[7];
+        void* pg[5];
+        while (lo < hi) {
+            uint32_t mid = lo + (hi - lo + 1) / 2;
+            if ((uint64_t)starts[mid] - starts[p] <= most) lo = mid;
+            else hi = mid - 1;
+        }
+        q = lo;
+        r0 = starts[p];
+        r1 = starts[q];
+        pr[0] = (void*)A;
+        pr[1] = blocks;
+        pr[2] = &p;
+        pr[3] = &q;
+        pr[4] = &r0;
+        pr[5] = &r1;
+        pr[6] = &rec;
+        if (r1 > r0)
+            DVREN__CU(ctx, cuLaunchKernel(K->rays, (r1 - r0 + DVREN__CU_RAYS_THREADS - 1) / DVREN__CU_RAYS_THREADS, 1, 1,
+                                          DVREN__CU_RAYS_THREADS, 1, 1, 0, S->stream, pr, NULL));
+        pg[0] = (void*)A;
+        pg[1] = &p;
+        pg[2] = &q;
+        pg[3] = &r0;
+        pg[4] = &rec;
+        DVREN__CU(ctx, cuLaunchKernel(K->gather, (q - p + DVREN__CU_RAYS_THREADS - 1) / DVREN__CU_RAYS_THREADS, 1, 1,
+                                      DVREN__CU_RAYS_THREADS, 1, 1, 0, S->stream, pg, NULL));
+        p = q;
+    }
+cleanup:
+    return status;
+}
+
 /* One thread per pixel of the roi: the fused kernel's dvren_forward or
  * dvren_backward, with the plan's arguments and the three blocks passed by
- * value (__grid_constant__). */
+ * value (__grid_constant__); per-pixel budgets: one thread per ray. */
 static dvren_status dvren__cu_launch_march(dvren_scene* sc, const dvren_march_args* A_in, int backward,
                                            uint32_t threads, dvren_progress_fn progress, void* user)
 {
@@ -1650,9 +1739,12 @@ static dvren_status dvren__cu_launch_march(dvren_scene* sc, const dvren_march_ar
     params[0] = &A;
     params[1] = C->blocks;
     if (timed) DVREN__CU(ctx, cuEventRecord(S->timer[0], S->stream));
-    DVREN__CU(ctx, cuLaunchKernel(backward ? K->backward : K->function, (A.roi_w + S->block_x - 1) / S->block_x,
-                                  (A.roi_h + S->block_y - 1) / S->block_y, 1, S->block_x, S->block_y, 1, 0, S->stream,
-                                  params, NULL));
+    if (!backward && A.spp_map)
+        DVREN__CHECK(dvren__cu_launch_rays(ctx, K, &A, C->blocks, A.ray_start_host));
+    else
+        DVREN__CU(ctx, cuLaunchKernel(backward ? K->backward : K->function, (A.roi_w + S->block_x - 1) / S->block_x,
+                                      (A.roi_h + S->block_y - 1) / S->block_y, 1, S->block_x, S->block_y, 1, 0,
+                                      S->stream, params, NULL));
     if (timed) {
         float ms = 0.0f;
         /* a timer line measures the work, not the launch: it waits */
@@ -1931,6 +2023,129 @@ DVREN_CUDA_API dvren_status dvren_cuda_get_info(const dvren_context* ctx, dvren_
     return DVREN_OK;
 }
 
+/* ---- dvren.host.cuda/1: the GPU as plugins see it ------------------------ */
+
+static void* dvren__cu_host_proc(const dvren_host* h, const char* name)
+{
+    typedef dvren__cu_result(DVREN__CUDAAPI * getproc_fn)(const char*, void**, int, unsigned long long, int*);
+    getproc_fn gp;
+    void* p = NULL;
+    int st = 0;
+    (void)h;
+    if (!name) return NULL;
+    memcpy(&gp, &dvren__cu.getproc, sizeof gp);
+    if (!gp || gp(name, &p, 12000, 0ull, &st) != DVREN__CU_SUCCESS || st != 0) p = NULL;
+    if (!p && dvren__cu.lib_cuda) p = dvren__lib_symbol(dvren__cu.lib_cuda, name);
+    return p;
+}
+
+static dvren_status dvren__cu_host_alloc(const dvren_host* h, size_t bytes, void** ptr)
+{
+    return dvren__cu_mem_alloc(dvren__host_rec(h)->ctx, bytes, ptr);
+}
+
+static void dvren__cu_host_free(const dvren_host* h, void* ptr, size_t bytes)
+{
+    if (ptr) dvren__cu_mem_free(dvren__host_rec(h)->ctx, ptr, bytes);
+}
+
+/* The kernel `name` of the calling plugin's device source: its module is
+ * built once per context (the device vocabulary, then the source), through
+ * the disk cache like the render kernels. */
+static dvren_status dvren__cu_host_kernel(const dvren_host* h, const char* name, void** function)
+{
+    const dvren__plugin_rec* r = dvren__host_rec(h);
+    dvren_context* ctx = r->ctx;
+    dvren__cu_state* S = dvren__cu_st(ctx);
+    dvren__cu_module module = NULL;
+    dvren__cu_function f = NULL;
+    dvren_status status = DVREN_OK;
+    uint32_t i;
+    if (!name || !function)
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, r->desc->name, NULL, "kernel(): NULL argument");
+    *function = NULL;
+    dvren__cu.cuCtxSetCurrent(S->cuctx);
+    for (i = 0; i < S->npmods; ++i)
+        if (S->pmods[i].rec == r) module = S->pmods[i].module;
+    if (!module) {
+        dvren__text t;
+        uint64_t key[2];
+        dvren_cuda_kernel_stats st;
+        char* src = NULL;
+        size_t len = 0;
+        memset(&t, 0, sizeof t);
+        t.ctx = ctx;
+        status = dvren__plugin_source(ctx, ctx->libs[r->library].path, r->desc, &src, &len);
+        if (status != DVREN_OK) return status;
+        dvren__text_fmt(&t, "// dvren plugin module: %s\n#define DVREN_JIT 1\n#line 1 \"dvren_device.h\"\n", r->desc->name);
+        dvren__text_lines(&t, dvren__cuda_src_device);
+        dvren__text_fmt(&t, "#line 1 \"%s\"\n", r->desc->device_source_file ? r->desc->device_source_file : r->desc->name);
+        dvren__text_add(&t, src, len);
+        dvren__text_str(&t, "\n");
+        dvren__free(ctx, src, len + 1);
+        if (t.failed) status = dvren_set_error(ctx, DVREN_ERROR_OUT_OF_MEMORY, "cuda", NULL, "out of memory");
+        if (status == DVREN_OK) {
+            dvren__cu_key(S, &t, key);
+            status = dvren__cu_module_build(ctx, NULL, &t, key, &module, &st);
+        }
+        dvren__text_free(&t);
+        if (status != DVREN_OK) return status;
+        if (!dvren__grow(ctx, (void**)&S->pmods, &S->pmod_cap, S->npmods + 1, sizeof(dvren__cu_pmod))) {
+            dvren__cu.cuModuleUnload(module);
+            return dvren_set_error(ctx, DVREN_ERROR_OUT_OF_MEMORY, "cuda", NULL, "out of memory");
+        }
+        S->pmods[S->npmods].rec = r;
+        S->pmods[S->npmods++].module = module;
+        dvren_log(ctx, DVREN_LOG_INFO, DVREN_TAG_TIMER, "module of plugin %s for %s: %s, compile %.1f ms, load %.1f ms",
+                  r->desc->name, st.target, st.cache_hit ? "disk cache hit" : "compiled", st.compile_ms, st.load_ms);
+    }
+    if (dvren__cu.cuModuleGetFunction(&f, module, name) != DVREN__CU_SUCCESS || !f)
+        return dvren_set_error(ctx, DVREN_ERROR_NOT_FOUND, r->desc->name, "declare it extern \"C\" __global__",
+                               "plugin '%s' has no kernel '%s' in its device source '%s'", r->desc->name, name,
+                               r->desc->device_source_file ? r->desc->device_source_file : "(embedded)");
+    memcpy(function, &f, sizeof f);
+    return status;
+}
+
+static dvren_status dvren__cu_host_launch(const dvren_host* h, void* function, const uint32_t grid[3],
+                                          const uint32_t block[3], uint32_t shared_bytes, void** args)
+{
+    dvren_context* ctx = dvren__host_rec(h)->ctx;
+    dvren__cu_state* S = dvren__cu_st(ctx);
+    dvren__cu_function f;
+    dvren_status status = DVREN_OK;
+    if (!function || !grid || !block)
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, dvren__host_rec(h)->desc->name, NULL,
+                               "launch(): NULL argument");
+    memcpy(&f, &function, sizeof f);
+    dvren__cu.cuCtxSetCurrent(S->cuctx);
+    DVREN__CU(ctx, cuLaunchKernel(f, grid[0], grid[1], grid[2], block[0], block[1], block[2], shared_bytes, S->stream,
+                                  args, NULL));
+cleanup:
+    return status;
+}
+
+static const void* dvren__cu_host_interface(dvren_context* ctx, const char* id)
+{
+    dvren__cu_state* S = dvren__cu_st(ctx);
+    dvren_host_cuda* H;
+    if (!S || !dvren_iface_is(id, DVREN_HOST_CUDA)) return NULL;
+    H = &S->host_cuda;
+    memset(H, 0, sizeof *H);
+    H->struct_size = sizeof *H;
+    memcpy(&H->context, &S->cuctx, sizeof S->cuctx);
+    memcpy(&H->stream, &S->stream, sizeof S->stream);
+    H->device_ordinal = S->info.device_ordinal;
+    H->arch = S->arch;
+    H->driver_proc = dvren__cu_host_proc;
+    H->mem_alloc = dvren__cu_host_alloc;
+    H->mem_free = dvren__cu_host_free;
+    H->kernel = dvren__cu_host_kernel;
+    H->launch = dvren__cu_host_launch;
+    dvren__cu.cuCtxSetCurrent(S->cuctx);
+    return H;
+}
+
 DVREN_CUDA_API const dvren_backend* dvren_cuda_backend(void)
 {
     static const dvren_backend be = {
@@ -1940,7 +2155,7 @@ DVREN_CUDA_API const dvren_backend* dvren_cuda_backend(void)
         dvren__cu_mem_place, dvren__cu_mem_unplace, dvren__cu_mem_stage, dvren__cu_mem_available,
         dvren__cu_scene_init, dvren__cu_scene_shutdown, dvren__cu_launch_march,
         dvren__cu_launch_loss, dvren__cu_launch_tv, dvren__cu_launch_adam, dvren__cu_launch_sgd,
-        dvren__cu_launch_absmax, dvren__cu_launch_fixed_finalize};
+        dvren__cu_launch_absmax, dvren__cu_launch_fixed_finalize, dvren__cu_host_interface};
     return &be;
 }
 
@@ -2776,6 +2991,7 @@ static const char* const dvren__cuda_src_march[] = {
 "    const uint32_t* spp_map;\n",
 "    const float* step_map;\n",
 "    const uint32_t* ray_start;\n",
+"    const uint32_t* ray_start_host; /* the same prefix sums in host memory (a GPU splits its launch by them) */\n",
 "} dvren_march_args;\n",
 "\n",
 "/* Rays of pixel `pix` (index y * width + x). */\n",
@@ -2835,6 +3051,7 @@ static const char* const dvren__cuda_src_march[] = {
 "#define dvren_march_ray DVREN__RN(dvren__march_ray)\n",
 "#define dvren_pixel_sum DVREN__RN(dvren__pixel_sum)\n",
 "#define dvren_pixel_sum_add DVREN__RN(dvren__pixel_sum_add)\n",
+"#define dvren_pixel_sum_zero DVREN__RN(dvren__pixel_sum_zero)\n",
 "#define dvren_pixel_write DVREN__RN(dvren__pixel_write)\n",
 "#define dvren_pixel_mean DVREN__RN(dvren__pixel_mean)\n",
 "#define dvren_shade_pixel DVREN__RN(dvren__shade_pixel)\n",
@@ -2954,6 +3171,13 @@ static const char* const dvren__cuda_src_march[] = {
 "    uint32_t hit, samples;\n",
 "} DVREN__RN(dvren__pixel_sum);\n",
 "\n",
+"DVREN_FN void dvren_pixel_sum_zero(dvren_pixel_sum* P)\n",
+"{\n",
+"    P->rgb = dvren_v3((dvren_real)0, (dvren_real)0, (dvren_real)0);\n",
+"    P->trans = P->depth_w = P->weight = P->luma = P->luma2 = (dvren_real)0;\n",
+"    P->hit = P->samples = 0u;\n",
+"}\n",
+"\n",
 "DVREN_FN void dvren_pixel_sum_add(dvren_pixel_sum* P, const dvren_ray_result* R)\n",
 "{\n",
 "    dvren_real y = DVREN_LUMA(R->rgb.x, R->rgb.y, R->rgb.z);\n",
@@ -2995,9 +3219,7 @@ static const char* const dvren__cuda_src_march[] = {
 "{\n",
 "    uint32_t pix = y * A->width + x, n = dvren_pixel_spp(A, pix), s;\n",
 "    dvren_march_budget B = dvren_pixel_budget(A, pix);\n",
-"    P->rgb = dvren_v3((dvren_real)0, (dvren_real)0, (dvren_real)0);\n",
-"    P->trans = P->depth_w = P->weight = P->luma = P->luma2 = (dvren_real)0;\n",
-"    P->hit = P->samples = 0u;\n",
+"    dvren_pixel_sum_zero(P);\n",
 "    for (s = 0; s < n; ++s) {\n",
 "        dvren_ray_result R = dvren_pixel_sample(DVREN_STAGES_ARG A, x, y, s, n, &B);\n",
 "        dvren_pixel_sum_add(P, &R);\n",
@@ -3251,6 +3473,82 @@ static const char* const dvren__cuda_src_kernel[] = {
 "    dvren_backward_pixel(&B, &A, x, y);\n",
 "}\n",
 "#endif\n",
+"\n",
+"/* ---- per-pixel budgets (plans with spp_map) ------------------------------\n",
+" * One thread per pixel would make a warp wait for its largest budget: the\n",
+" * 8 x 4 patch of a warp mixes pixels of 1 and 64 rays at the edge of an\n",
+" * important region. So these plans run one thread per RAY: ray k of the\n",
+" * image belongs to the pixel p with ray_start[p] <= k < ray_start[p + 1]\n",
+" * (a binary search), and rays of neighbouring pixels stay neighbours in a\n",
+" * warp. The host splits the image into chunks of pixels [p0, p1) whose rays\n",
+" * [r0, r1) fit its record buffer; dvren_forward_rays writes one record per\n",
+" * ray, then dvren_gather_rays sums each pixel's records in order s = 0 ..\n",
+" * n-1, exactly as the CPU's dvren_shade_pixel does, so the image is the\n",
+" * same and the time follows the total number of samples. */\n",
+"typedef struct dvren_ray_record {\n",
+"    float rgb[3]; /* with the background term */\n",
+"    float transmittance, depth_w, weight;\n",
+"    uint32_t hit, samples;\n",
+"} dvren_ray_record;\n",
+"static_assert(sizeof(dvren_ray_record) == 32, \"dvren_ray_record is 32 bytes (dvren_cuda.h allocates so)\");\n",
+"\n",
+"#define DVREN_RAYS_THREADS 128\n",
+"extern \"C\" __global__ void __launch_bounds__(DVREN_RAYS_THREADS)\n",
+"    dvren_forward_rays(const __grid_constant__ dvren_march_args A, const __grid_constant__ dvren__blocks B, uint32_t p0,\n",
+"                       uint32_t p1, uint32_t r0, uint32_t r1, dvren_ray_record* rec)\n",
+"{\n",
+"    uint32_t k = r0 + blockIdx.x * DVREN_RAYS_THREADS + threadIdx.x, lo = p0, hi = p1 - 1, x, y, n;\n",
+"    dvren_march_budget b;\n",
+"    dvren_ray_result R;\n",
+"    dvren_ray_record* o;\n",
+"    if (k >= r1) return;\n",
+"    while (lo < hi) { /* the last pixel whose first ray is <= k */\n",
+"        uint32_t mid = lo + (hi - lo + 1) / 2;\n",
+"        if (A.ray_start[mid] <= k) lo = mid;\n",
+"        else hi = mid - 1;\n",
+"    }\n",
+"    x = lo % A.width;\n",
+"    y = lo / A.width;\n",
+"    if (x < A.roi_x || x >= A.roi_x + A.roi_w) return; /* outside the roi: gathered by nobody */\n",
+"    n = A.ray_start[lo + 1] - A.ray_start[lo];\n",
+"    b = dvren_pixel_budget(&A, lo);\n",
+"    R = dvren_pixel_sample(&B, &A, x, y, k - A.ray_start[lo], n, &b);\n",
+"    o = rec + (k - r0);\n",
+"    o->rgb[0] = R.rgb.x;\n",
+"    o->rgb[1] = R.rgb.y;\n",
+"    o->rgb[2] = R.rgb.z;\n",
+"    o->transmittance = R.transmittance;\n",
+"    o->depth_w = R.depth_w;\n",
+"    o->weight = R.weight;\n",
+"    o->hit = R.hit;\n",
+"    o->samples = R.samples;\n",
+"}\n",
+"\n",
+"extern \"C\" __global__ void __launch_bounds__(DVREN_RAYS_THREADS)\n",
+"    dvren_gather_rays(const __grid_constant__ dvren_march_args A, uint32_t p0, uint32_t p1, uint32_t r0,\n",
+"                      const dvren_ray_record* rec)\n",
+"{\n",
+"    uint32_t p = p0 + blockIdx.x * DVREN_RAYS_THREADS + threadIdx.x, x, n, s;\n",
+"    dvren_pixel_sum P;\n",
+"    const dvren_ray_record* q;\n",
+"    if (p >= p1) return;\n",
+"    x = p % A.width;\n",
+"    if (x < A.roi_x || x >= A.roi_x + A.roi_w) return;\n",
+"    n = A.ray_start[p + 1] - A.ray_start[p];\n",
+"    q = rec + (A.ray_start[p] - r0);\n",
+"    dvren_pixel_sum_zero(&P);\n",
+"    for (s = 0; s < n; ++s) {\n",
+"        dvren_ray_result R;\n",
+"        R.rgb = dvren_v3(q[s].rgb[0], q[s].rgb[1], q[s].rgb[2]);\n",
+"        R.transmittance = q[s].transmittance;\n",
+"        R.depth_w = q[s].depth_w;\n",
+"        R.weight = q[s].weight;\n",
+"        R.hit = q[s].hit;\n",
+"        R.samples = q[s].samples;\n",
+"        dvren_pixel_sum_add(&P, &R);\n",
+"    }\n",
+"    dvren_pixel_write(&A, p, &P, n);\n",
+"}\n",
 "\n",
 "#else /* DVREN_CUDA_TRAIN: the context's training module (kernels/dvren_train.h) */\n",
 "\n",

@@ -44,6 +44,82 @@ extern "C" __global__ void __launch_bounds__(DVREN_CUDA_BLOCK_X * DVREN_CUDA_BLO
 }
 #endif
 
+/* ---- per-pixel budgets (plans with spp_map) ------------------------------
+ * One thread per pixel would make a warp wait for its largest budget: the
+ * 8 x 4 patch of a warp mixes pixels of 1 and 64 rays at the edge of an
+ * important region. So these plans run one thread per RAY: ray k of the
+ * image belongs to the pixel p with ray_start[p] <= k < ray_start[p + 1]
+ * (a binary search), and rays of neighbouring pixels stay neighbours in a
+ * warp. The host splits the image into chunks of pixels [p0, p1) whose rays
+ * [r0, r1) fit its record buffer; dvren_forward_rays writes one record per
+ * ray, then dvren_gather_rays sums each pixel's records in order s = 0 ..
+ * n-1, exactly as the CPU's dvren_shade_pixel does, so the image is the
+ * same and the time follows the total number of samples. */
+typedef struct dvren_ray_record {
+    float rgb[3]; /* with the background term */
+    float transmittance, depth_w, weight;
+    uint32_t hit, samples;
+} dvren_ray_record;
+static_assert(sizeof(dvren_ray_record) == 32, "dvren_ray_record is 32 bytes (dvren_cuda.h allocates so)");
+
+#define DVREN_RAYS_THREADS 128
+extern "C" __global__ void __launch_bounds__(DVREN_RAYS_THREADS)
+    dvren_forward_rays(const __grid_constant__ dvren_march_args A, const __grid_constant__ dvren__blocks B, uint32_t p0,
+                       uint32_t p1, uint32_t r0, uint32_t r1, dvren_ray_record* rec)
+{
+    uint32_t k = r0 + blockIdx.x * DVREN_RAYS_THREADS + threadIdx.x, lo = p0, hi = p1 - 1, x, y, n;
+    dvren_march_budget b;
+    dvren_ray_result R;
+    dvren_ray_record* o;
+    if (k >= r1) return;
+    while (lo < hi) { /* the last pixel whose first ray is <= k */
+        uint32_t mid = lo + (hi - lo + 1) / 2;
+        if (A.ray_start[mid] <= k) lo = mid;
+        else hi = mid - 1;
+    }
+    x = lo % A.width;
+    y = lo / A.width;
+    if (x < A.roi_x || x >= A.roi_x + A.roi_w) return; /* outside the roi: gathered by nobody */
+    n = A.ray_start[lo + 1] - A.ray_start[lo];
+    b = dvren_pixel_budget(&A, lo);
+    R = dvren_pixel_sample(&B, &A, x, y, k - A.ray_start[lo], n, &b);
+    o = rec + (k - r0);
+    o->rgb[0] = R.rgb.x;
+    o->rgb[1] = R.rgb.y;
+    o->rgb[2] = R.rgb.z;
+    o->transmittance = R.transmittance;
+    o->depth_w = R.depth_w;
+    o->weight = R.weight;
+    o->hit = R.hit;
+    o->samples = R.samples;
+}
+
+extern "C" __global__ void __launch_bounds__(DVREN_RAYS_THREADS)
+    dvren_gather_rays(const __grid_constant__ dvren_march_args A, uint32_t p0, uint32_t p1, uint32_t r0,
+                      const dvren_ray_record* rec)
+{
+    uint32_t p = p0 + blockIdx.x * DVREN_RAYS_THREADS + threadIdx.x, x, n, s;
+    dvren_pixel_sum P;
+    const dvren_ray_record* q;
+    if (p >= p1) return;
+    x = p % A.width;
+    if (x < A.roi_x || x >= A.roi_x + A.roi_w) return;
+    n = A.ray_start[p + 1] - A.ray_start[p];
+    q = rec + (A.ray_start[p] - r0);
+    dvren_pixel_sum_zero(&P);
+    for (s = 0; s < n; ++s) {
+        dvren_ray_result R;
+        R.rgb = dvren_v3(q[s].rgb[0], q[s].rgb[1], q[s].rgb[2]);
+        R.transmittance = q[s].transmittance;
+        R.depth_w = q[s].depth_w;
+        R.weight = q[s].weight;
+        R.hit = q[s].hit;
+        R.samples = q[s].samples;
+        dvren_pixel_sum_add(&P, &R);
+    }
+    dvren_pixel_write(&A, p, &P, n);
+}
+
 #else /* DVREN_CUDA_TRAIN: the context's training module (kernels/dvren_train.h) */
 
 #define DVREN__TRAIN_THREADS 256

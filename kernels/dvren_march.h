@@ -120,6 +120,7 @@ typedef struct dvren_march_args {
     const uint32_t* spp_map;
     const float* step_map;
     const uint32_t* ray_start;
+    const uint32_t* ray_start_host; /* the same prefix sums in host memory (a GPU splits its launch by them) */
 } dvren_march_args;
 
 /* Rays of pixel `pix` (index y * width + x). */
@@ -179,6 +180,7 @@ typedef struct DVREN__RN(dvren__ray_result) {
 #define dvren_march_ray DVREN__RN(dvren__march_ray)
 #define dvren_pixel_sum DVREN__RN(dvren__pixel_sum)
 #define dvren_pixel_sum_add DVREN__RN(dvren__pixel_sum_add)
+#define dvren_pixel_sum_zero DVREN__RN(dvren__pixel_sum_zero)
 #define dvren_pixel_write DVREN__RN(dvren__pixel_write)
 #define dvren_pixel_mean DVREN__RN(dvren__pixel_mean)
 #define dvren_shade_pixel DVREN__RN(dvren__shade_pixel)
@@ -298,6 +300,13 @@ typedef struct DVREN__RN(dvren__pixel_sum) {
     uint32_t hit, samples;
 } DVREN__RN(dvren__pixel_sum);
 
+DVREN_FN void dvren_pixel_sum_zero(dvren_pixel_sum* P)
+{
+    P->rgb = dvren_v3((dvren_real)0, (dvren_real)0, (dvren_real)0);
+    P->trans = P->depth_w = P->weight = P->luma = P->luma2 = (dvren_real)0;
+    P->hit = P->samples = 0u;
+}
+
 DVREN_FN void dvren_pixel_sum_add(dvren_pixel_sum* P, const dvren_ray_result* R)
 {
     dvren_real y = DVREN_LUMA(R->rgb.x, R->rgb.y, R->rgb.z);
@@ -339,9 +348,7 @@ DVREN_FN uint32_t dvren_shade_pixel(DVREN_STAGES_PARAM const dvren_march_args* A
 {
     uint32_t pix = y * A->width + x, n = dvren_pixel_spp(A, pix), s;
     dvren_march_budget B = dvren_pixel_budget(A, pix);
-    P->rgb = dvren_v3((dvren_real)0, (dvren_real)0, (dvren_real)0);
-    P->trans = P->depth_w = P->weight = P->luma = P->luma2 = (dvren_real)0;
-    P->hit = P->samples = 0u;
+    dvren_pixel_sum_zero(P);
     for (s = 0; s < n; ++s) {
         dvren_ray_result R = dvren_pixel_sample(DVREN_STAGES_ARG A, x, y, s, n, &B);
         dvren_pixel_sum_add(P, &R);
