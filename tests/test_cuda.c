@@ -101,10 +101,10 @@ static dvren_stage* mk_tf_shader(dvren_context* ctx, const double* tfo, int no, 
 }
 
 /* The parity scenes: index i of `count`; returns 0 when it cannot be made here. */
-enum { NSCENES = 6 };
+enum { NSCENES = 7 };
 static const char* const scene_names[NSCENES] = {"peer_128_256x256_s128", "peer_u16_ert_jitter_spp4",
                                                  "marschner_lobb_tf_shading", "ct_head_skin_bone_shading",
-                                                 "mr_head_tf", "peer_roi_background"};
+                                                 "mr_head_tf", "peer_roi_background", "peer_spp_map_step_map"};
 
 static int mk_scene(dvren_context* ctx, int i, scene3* t, dvren_plan_desc* pd)
 {
@@ -166,6 +166,35 @@ static int mk_scene(dvren_context* ctx, int i, scene3* t, dvren_plan_desc* pd)
         th_march(pd, 0, 0, 1e-4);
         pd->width = pd->height = 128;
         dvren_camera_orthographic(eye2, target, upz, 2.2f, &pd->camera);
+        break;
+    }
+    case 6: { /* per-pixel budgets: 1 .. 9 rays and step multipliers 1 .. 2.5 (one thread per ray on the GPU) */
+        static uint32_t spp[160 * 120];
+        static float step[160 * 120];
+        static dvren_tensor ts, tm;
+        int64_t shape[2] = {120, 160};
+        uint32_t x, y;
+        for (y = 0; y < 120; ++y)
+            for (x = 0; x < 160; ++x) {
+                spp[y * 160 + x] = 1 + (x * 7 + y * 3) % 9;
+                step[y * 160 + x] = 1.0f + 0.5f * (float)((x + y) % 4);
+            }
+        if (dvren_tensor_wrap(spp, DVREN_DTYPE_U32, 2, shape, NULL, &ts) != DVREN_OK ||
+            dvren_tensor_wrap(step, DVREN_DTYPE_F32, 2, shape, NULL, &tm) != DVREN_OK)
+            return -1;
+        t->f = mk_field(ctx, "peer", 80, "u16", NULL);
+        t->s = mk_channels_shader(ctx, 4.0, "softplus", 1);
+        t->m = th_uniform_sampler(ctx, 1);
+        th_march(pd, 0, 0.01, 1e-3);
+        pd->width = 160;
+        pd->height = 120;
+        pd->spp_map = &ts;
+        pd->step_map = &tm;
+        pd->roi.x = 3; /* a roi too: the ray threads of pixels outside it do nothing */
+        pd->roi.y = 2;
+        pd->roi.w = 150;
+        pd->roi.h = 110;
+        dvren_camera_look_at(eye2, target, up, 0.8f, &pd->camera);
         break;
     }
     default: /* a region of interest and a background */
@@ -497,7 +526,7 @@ TEST(gpu_determinism)
     int avail, i;
     dvren_framebuffer *a, *b;
     NEED_GPU(gpu, NULL);
-    for (i = 1; i <= 2; ++i) { /* the jittered, multi-sample scenes */
+    for (i = 1; i <= 6; i += i == 2 ? 4 : 1) { /* the jittered, multi-sample scenes (1, 2, 6) */
         uint32_t bit;
         a = render_scene(gpu, i, &pd, &avail);
         b = render_scene(gpu, i, &pd, &avail);
