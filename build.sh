@@ -119,7 +119,9 @@ for p in plugins/*/; do p=${p%/}; p=${p#plugins/}; [ -f plugins/$p/$p.c ] && PLU
 # the libraries a plugin links: plugins/<name>/LIBS when present (dense_grid: -lz for .npz;
 # spectral_residual: FFTW), else libm; read there by tests/run.sh and python/build_native.py too
 plugin_libs() { if [ -f plugins/$1/LIBS ]; then cat plugins/$1/LIBS; else echo "-lm"; fi; }
-TOOLS=(dvren_render)
+TOOLS=(dvren_render dvren_foveate)
+# libraries a tool links besides cJSON and libc's (dvren_foveate writes EXR through OpenEXR's C API, OpenEXRCore)
+tool_libs() { case $1 in dvren_foveate) echo "-lOpenEXRCore" ;; esac; }
 
 build_all() {
   mkdir -p $B/plugins $B/obj out
@@ -133,7 +135,7 @@ build_all() {
   [ $B/obj/stb.o -nt tools/stb_impl.c ] ||
     $CC -std=c11 -O2 -c tools/stb_impl.c -o $B/obj/stb.o
   for t in "${TOOLS[@]}"; do
-    $CC $BASE_CFLAGS tools/$t.c $B/obj/stb.o -o $B/$t -lcjson $LIBS
+    $CC $BASE_CFLAGS tools/$t.c $B/obj/stb.o -o $B/$t -lcjson $(tool_libs $t) $LIBS
   done
   # dvren_render under the name dvren_gradcheck checks gradients (tools/dvren_render.c)
   cp $B/dvren_render $B/dvren_gradcheck
@@ -150,7 +152,7 @@ build_all() {
   else
     say "no ${DVREN_PYTHON:-python3}: the Python package is not built"
   fi
-  say "built: $B/dvren_render (= $B/dvren_gradcheck), $B/minimal, $B/fit_volume (= $B/dvren_fit), $B/cpu_render, plugins in $B/plugins/, the Python package in $B/python/"
+  say "built: $B/dvren_render (= $B/dvren_gradcheck), $B/dvren_foveate, $B/minimal, $B/fit_volume (= $B/dvren_fit), $B/cpu_render, plugins in $B/plugins/, the Python package in $B/python/"
 }
 
 case "${1:-all}" in

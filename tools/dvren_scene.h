@@ -57,6 +57,7 @@ typedef struct dvren_scenefile {
     const char* npy;
     int png_bits;            /* 8 (default) or 16 */
     int png_alpha;           /* 1: RGBA */
+    const cJSON* foveate;    /* "foveate": the pipeline's configuration (tools/dvren_foveate.h), NULL when absent */
 
     /* ---- set before build to override the scene's plan (0: keep the scene's) */
     uint32_t override_width, override_height, override_spp;
@@ -91,6 +92,15 @@ int dvren_scenefile_from_json(dvren_scenefile* sf, const char* name, const cJSON
 int dvren_scenefile_build(dvren_scenefile* sf, dvren_context* ctx);
 /* Destroys the stages (set them to NULL first to keep them) and the JSON. */
 void dvren_scenefile_free(dvren_scenefile* sf);
+/* Creates a stage of plugin `name` and `kind` on the context of the last
+ * build (or ctx when given) from a JSON "params" object (may be NULL: the
+ * defaults), checked against the plugin's schema as the scene's own stages
+ * are (path parameters relative to the scene's folder); key names the JSON
+ * place in messages ("foveate.models[0]"). For stages a scene file
+ * configures outside field/shader/sampler (dvren_foveate's saliency models).
+ * The caller destroys *out. */
+int dvren_scenefile_stage(dvren_scenefile* sf, dvren_context* ctx, dvren_plugin_kind kind, const char* name,
+                          const cJSON* params, const char* key, dvren_stage** out);
 
 /* Shader presets ("shader": {"preset": NAME}): "auto", "ct_skin",
  * "ct_bone", "mr" (docs/scenes.md). Returns the NULL-terminated list. */
@@ -341,7 +351,8 @@ static int dvs__is_library_path(const char* s)
 /* >>parse: the keys that come before a context --------------------------------- */
 
 static const char* const dvs__top_keys[] = {"description", "device", "gpu",    "threads", "plugins", "field",
-                                            "shader",      "sampler", "camera", "plan",    "output",  NULL};
+                                            "shader",      "sampler", "camera", "plan",    "output",  "foveate",
+                                            NULL};
 
 /* Reads the context and output keys; sf is zeroed except root/text/owns_root. */
 static int dvs__read(dvren_scenefile* sf, const char* name, const cJSON* root, const char* dir)
@@ -370,6 +381,10 @@ static int dvs__read(dvren_scenefile* sf, const char* name, const cJSON* root, c
             return 1;
     }
     if (dvs__u32(sf, root, "threads", "scene", 0, 1024, &sf->threads)) return 1;
+    /* "foveate": dvren_foveate's configuration, read (and its keys checked) by tools/dvren_foveate.h */
+    j = cJSON_GetObjectItemCaseSensitive(root, "foveate");
+    if (j && !cJSON_IsObject(j)) return dvs__fail(sf, "foveate", "must be an object, got %s", dvs__type(j));
+    sf->foveate = j;
     sf->has_threads = cJSON_GetObjectItemCaseSensitive(root, "threads") != NULL;
     j = cJSON_GetObjectItemCaseSensitive(root, "output");
     if (j) {
@@ -711,6 +726,23 @@ static int dvs__stage(dvren_scenefile* sf, const char* slot, dvren_plugin_kind k
     }
     if (!rc) rc = dvs__params(sf, pl, jparams, slot, p);
     if (!rc && DVS_LIB(sf, dvren_stage_create(sf->ctx, kind, name, p, out))) rc = dvs__fail_lib(sf, slot);
+    dvren_params_destroy(p);
+    return rc;
+}
+
+int dvren_scenefile_stage(dvren_scenefile* sf, dvren_context* ctx, dvren_plugin_kind kind, const char* name,
+                          const cJSON* params, const char* key, dvren_stage** out)
+{
+    const dvren_plugin_desc* pl;
+    dvren_params* p = NULL;
+    int rc = 0;
+    *out = NULL;
+    if (ctx) sf->ctx = ctx;
+    if (!sf->ctx) return dvs__fail(sf, key, "no context (build the scene first)");
+    if (DVS_LIB(sf, dvren_plugin_find(sf->ctx, kind, name, &pl))) return dvs__fail_lib(sf, key);
+    if (DVS_LIB(sf, dvren_params_create(sf->ctx, &p))) return dvs__fail_lib(sf, key);
+    rc = dvs__params(sf, pl, params, key, p);
+    if (!rc && DVS_LIB(sf, dvren_stage_create(sf->ctx, kind, name, p, out))) rc = dvs__fail_lib(sf, key);
     dvren_params_destroy(p);
     return rc;
 }
