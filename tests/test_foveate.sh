@@ -376,8 +376,9 @@ else
 fi
 
 begin ct_head_example
-if [ ! -f "${DVREN_DATA:-$ROOT/../shared/data}/ct_head/quarter.nhdr" ]; then
-    echo "SKIP $NAME/$CASE: no CT head under \$DVREN_DATA (${DVREN_DATA:-$ROOT/../shared/data})"
+export DVREN_DATA=${DVREN_DATA:-$(cd "$ROOT/.." && pwd)/shared/data}
+if [ ! -f "$DVREN_DATA/ct_head/quarter.nhdr" ]; then
+    echo "SKIP $NAME/$CASE: no CT head under \$DVREN_DATA ($DVREN_DATA)"
 else
     run_ok "$ROOT/examples/ct_head_foveate.json" --out ct --models mock_luma --width 40 --height 24 \
         --preview-size 16 --preview-spp 2 --max-spp 4 --mean-spp 2
