@@ -4466,6 +4466,17 @@ static void dvren__march_budget(const dvren_scene* sc, const dvren_plan_desc* d,
     else A->min_transmittance = abi11 ? 0.0f : DVREN_DEFAULT_MIN_TRANSMITTANCE;
 }
 
+/* "spp 4", or for a per-pixel budget "per-pixel spp (mean 7.88, 605421 rays)", for log lines. */
+static void dvren__spp_text(const dvren_march_args* A, char* buf, size_t cap)
+{
+    if (A->spp_map && A->ray_start_host) {
+        uint64_t n = (uint64_t)A->width * A->height, rays = A->ray_start_host[n];
+        snprintf(buf, cap, "per-pixel spp (mean %.2f, %llu rays)", (double)rays / (double)n, (unsigned long long)rays);
+    } else {
+        snprintf(buf, cap, "spp %u", (unsigned)A->spp);
+    }
+}
+
 /* Fills the plain-data arguments of the march template: the scene, the
  * plan (with its budget maps where launches read them), and the ray batch
  * staged where the backend reads it. */
@@ -6422,13 +6433,15 @@ static dvren_status dvren__cpu_launch_march(dvren_scene* sc, const dvren_march_a
     job.stages = &sc->cpu;
     job.args = A;
     job.backward = backward;
+    char spp[64];
+    dvren__spp_text(A, spp, sizeof spp);
     if (!backward)
-        dvren_log(ctx, DVREN_LOG_INFO, DVREN_TAG_STEP, "rendering %ux%u (roi %ux%u) spp %u on the CPU", (unsigned)A->width,
-                  (unsigned)A->height, (unsigned)A->roi_w, (unsigned)A->roi_h, (unsigned)A->spp);
+        dvren_log(ctx, DVREN_LOG_INFO, DVREN_TAG_STEP, "rendering %ux%u (roi %ux%u) %s on the CPU", (unsigned)A->width,
+                  (unsigned)A->height, (unsigned)A->roi_w, (unsigned)A->roi_h, spp);
     s = dvren__cpu_run_tiles(ctx, &job, threads, progress, user);
     if (s == DVREN_OK)
-        dvren_log(ctx, DVREN_LOG_INFO, DVREN_TAG_TIMER, "%s %ux%u spp %u: %.2f ms on %u threads",
-                  backward ? "backward" : "render", (unsigned)A->roi_w, (unsigned)A->roi_h, (unsigned)A->spp,
+        dvren_log(ctx, DVREN_LOG_INFO, DVREN_TAG_TIMER, "%s %ux%u %s: %.2f ms on %u threads",
+                  backward ? "backward" : "render", (unsigned)A->roi_w, (unsigned)A->roi_h, spp,
                   dvren__now_ms() - t0, (unsigned)job.threads_used);
     return s;
 }

@@ -1751,8 +1751,10 @@ static dvren_status dvren__cu_launch_march(dvren_scene* sc, const dvren_march_ar
         DVREN__CU(ctx, cuEventRecord(S->timer[1], S->stream));
         DVREN__CU(ctx, cuEventSynchronize(S->timer[1]));
         DVREN__CU(ctx, cuEventElapsedTime(&ms, S->timer[0], S->timer[1]));
-        dvren_log(ctx, DVREN_LOG_INFO, DVREN_TAG_TIMER, "%s %ux%u spp %u on %s: %.3f ms", backward ? "backward" : "render",
-                  (unsigned)A.roi_w, (unsigned)A.roi_h, (unsigned)A.spp, S->info.device_name, (double)ms);
+        char spp[64];
+        dvren__spp_text(&A, spp, sizeof spp);
+        dvren_log(ctx, DVREN_LOG_INFO, DVREN_TAG_TIMER, "%s %ux%u %s on %s: %.3f ms", backward ? "backward" : "render",
+                  (unsigned)A.roi_w, (unsigned)A.roi_h, spp, S->info.device_name, (double)ms);
     }
     if (progress) progress(user, 1, 1);
 cleanup:
