@@ -227,7 +227,7 @@ grep -q "^\[env\] effective_samples=[0-9]" "$D/dvren_pipeline.log" || problem "n
 a=$(grep -n "^\[env\] effective_samples=" "$D/dvren_pipeline.log" | head -n 1 | cut -d: -f1)
 b=$(grep -n "^\[timer\] final render" "$D/dvren_pipeline.log" | head -n 1 | cut -d: -f1)
 [ -n "$a" ] && [ -n "$b" ] && [ "$a" -lt "$b" ] || problem "the budget is not logged before the final render"
-grep -q "final_spp.png legend: viridis from [0-9]* samples" "$D/dvren_pipeline.log" || problem "no legend line for final_spp.png"
+grep -q "final_spp.png legend: viridis from [0-9]* rays" "$D/dvren_pipeline.log" || problem "no legend line for final_spp.png"
 finish
 
 begin budget_follows_importance

@@ -22,7 +22,7 @@
  *   final     the per-pixel budget from the map at the final size
  *             (dvren_importance_budget: spp_map and step_map in the plan),
  *             logged before rendering, then one render. Writes final.png
- *             (16-bit), final.exr (RGBA float32, on request), final_spp.png
+ *             (16-bit), final.exr (RGBA float32, on request), final_spp.png (rays per pixel)
  *             (the samples each pixel took, in viridis; the range is logged)
  *             and final_budget.json (the budget's figures).
  *
@@ -1271,7 +1271,7 @@ int dvren_foveate_final(dvren_foveate_job* job)
         }
         dvfv__wrote(job, path, "OpenEXR RGBA float32, linear");
     }
-    /* the samples each pixel took, in viridis from the fewest to the most */
+    /* the rays each pixel took (the budget), in viridis from the fewest to the most */
     {
         const uint32_t* sm = (const uint32_t*)samples.data;
         for (k = 0; k < n; ++k) {
@@ -1280,16 +1280,18 @@ int dvren_foveate_final(dvren_foveate_job* job)
             total_samples += (double)sm[k];
         }
         for (k = 0; k < n; ++k)
-            dvren_foveate_viridis(smax > smin ? (float)((double)(sm[k] - smin) / (double)(smax - smin)) : 0.0f, img + 3 * k);
+            dvren_foveate_viridis(pmax > pmin ? (float)((double)(spp[k] - pmin) / (double)(pmax - pmin)) : 0.0f,
+                                  img + 3 * k);
         dvfv__path(job, "final_spp.png", path);
         if (dvren_image_write_png(job->ctx, path, img, NULL, w, h, 8)) {
             dvfv__fail_lib(job, "final");
             goto done;
         }
-        dvfv__wrote(job, path, "samples per pixel, viridis");
-        dvfv__log(job, DVREN_TAG_ENV, "final_spp.png legend: viridis from %u samples (dark purple) to %u samples (yellow) per "
-                                      "pixel, linear; %.0f samples in all (rays x march samples)",
-                  (unsigned)smin, (unsigned)smax, total_samples);
+        dvfv__wrote(job, path, "rays per pixel, viridis");
+        dvfv__log(job, DVREN_TAG_ENV,
+                  "final_spp.png legend: viridis from %u rays (dark purple) to %u rays (yellow) per pixel, linear; "
+                  "%.0f samples in all (rays x march samples, %u .. %u per pixel)",
+                  (unsigned)pmin, (unsigned)pmax, total_samples, (unsigned)smin, (unsigned)smax);
     }
     js = cJSON_CreateObject();
     if (!js) {
