@@ -31,6 +31,7 @@ looks down -z, pixel (0, 0) is the top-left), images (H, W, C) in C order.
 """
 from __future__ import annotations
 
+import builtins
 import ctypes as C
 import json
 import logging
@@ -48,12 +49,12 @@ from ._version import __version__
 __all__ = [
     "__version__", "Error", "InvalidArgumentError", "OutOfMemoryError", "FileError", "FormatError",
     "NotFoundError", "PluginError", "UnsupportedError", "NoDeviceError", "DeviceError", "CompileError",
-    "CancelledError", "InternalError", "Context", "Stage", "Scene", "Parameter", "Camera", "Plan",
-    "Framebuffer", "Tensor", "Optimizer", "SceneFile", "load_scene", "write_png", "load_nerf_views",
-    "from_dlpack", "OUTPUTS",
+    "CancelledError", "InternalError", "TimeoutError", "Context", "Stage", "SaliencyModel", "Scene", "Parameter",
+    "Camera", "Plan", "Framebuffer", "Tensor", "Optimizer", "SceneFile", "load_scene", "write_png",
+    "load_nerf_views", "from_dlpack", "importance_postprocess", "importance_budget", "foveate", "OUTPUTS",
 ]
 
-OUTPUTS = tuple(_capi.OUTPUTS)  # ("rgb", "alpha", "depth", "transmittance", "hit", "samples")
+OUTPUTS = tuple(_capi.OUTPUTS)  # ("rgb", "alpha", "depth", "transmittance", "hit", "samples", "variance")
 _log = logging.getLogger("dvren")
 
 # ---------------------------------------------------------------- errors
@@ -128,9 +129,14 @@ class InternalError(Error):
     """DVREN_ERROR_INTERNAL: a bug in dvren."""
 
 
+class TimeoutError(Error, builtins.TimeoutError):
+    """DVREN_ERROR_TIMEOUT: a program or a wait ran past its time limit (the
+    ``external`` saliency model's program). Also a builtins.TimeoutError."""
+
+
 _ERRORS = {-1: InvalidArgumentError, -2: OutOfMemoryError, -3: FileError, -4: FormatError, -5: NotFoundError,
            -6: PluginError, -7: UnsupportedError, -8: NoDeviceError, -9: DeviceError, -10: CompileError,
-           -11: CancelledError, -12: InternalError}
+           -11: CancelledError, -12: InternalError, -13: TimeoutError}
 
 
 def _raise(code: int, text: str):
@@ -605,15 +611,31 @@ class Context(_Handle):
         """A sampler stage (e.g. "uniform"); see :meth:`stage`."""
         return Stage(self, "sampler", name, params)
 
+    def saliency(self, name: str, **params: Any) -> "SaliencyModel":
+        """A saliency model (a stage of kind "saliency", e.g.
+        "spectral_residual", "render_error", "external"): see
+        :class:`SaliencyModel` and :meth:`stage` for the parameters."""
+        return SaliencyModel(self, "saliency", name, params)
+
+    def load_plugin(self, name_or_path: Union[str, os.PathLike]) -> None:
+        """Loads a plugin library by path, or by name from the search path
+        (dvren_plugin_load), and registers every plugin in it; loading one
+        twice is a no-op. Stages find plugins by name without this: it is for
+        a library outside the search path. Errors: NotFoundError (the message
+        lists the folders searched), PluginError (not a dvren plugin library,
+        another ABI, a plugin of the same kind and name already loaded)."""
+        _check(lib.dvren_plugin_load(self._p, _b(name_or_path)), self)
+
     def stage(self, kind: str, name: str, **params: Any) -> "Stage":
-        """A stage of plugin ``name`` of kind "field", "shader" or "sampler".
+        """A stage of plugin ``name`` of kind "field", "shader", "sampler"
+        or "saliency" (then a :class:`SaliencyModel`).
         Parameters map to the plugin's schema (``dvren_render --list-plugins``):
         bool -> bool, int/float -> number, str/PathLike -> string/enum/path,
         a sequence of numbers -> floats, a NumPy array (float32, float16,
         uint8, uint16, uint32; C-contiguous) -> tensor. Errors: NotFoundError
         (no such plugin), InvalidArgumentError (naming the parameter and
         what is wrong), FileError / FormatError (naming the file)."""
-        return Stage(self, kind, name, params)
+        return (SaliencyModel if kind == "saliency" else Stage)(self, kind, name, params)
 
     def scene(self, field: "Stage", shader: "Stage", sampler: "Stage", *, differentiable: bool = False) -> "Scene":
         """See :class:`Scene`."""
@@ -639,7 +661,8 @@ def _plugin_dict(d, libname: Optional[bytes]) -> Dict[str, Any]:
 
 # ---------------------------------------------------------------- stages
 
-_KINDS = {"field": _capi.PLUGIN_FIELD, "shader": _capi.PLUGIN_SHADER, "sampler": _capi.PLUGIN_SAMPLER}
+_KINDS = {"field": _capi.PLUGIN_FIELD, "shader": _capi.PLUGIN_SHADER, "sampler": _capi.PLUGIN_SAMPLER,
+          "saliency": _capi.PLUGIN_SALIENCY}
 
 
 def _params(ctx: Context, params: Mapping[str, Any]):
@@ -680,8 +703,9 @@ def _params(ctx: Context, params: Mapping[str, Any]):
 
 
 class Stage(_Handle):
-    """An instance of a field, shader or sampler plugin (dvren_stage). Make
-    one with :meth:`Context.field` / ``shader`` / ``sampler``.
+    """An instance of a field, shader, sampler or saliency plugin
+    (dvren_stage). Make one with :meth:`Context.field` / ``shader`` /
+    ``sampler`` / ``saliency``.
 
     ``kind`` ("field", ...), ``name`` (the plugin), ``info`` (a dict: channels,
     bounds_min/max (world units), voxel_world, voxel_size, buffers: name ->
@@ -691,7 +715,7 @@ class Stage(_Handle):
 
     def __init__(self, ctx: Context, kind: str, name: str, params: Mapping[str, Any], _ptr: Optional[int] = None):
         if kind not in _KINDS:
-            raise InvalidArgumentError("stage: kind %r: one of field, shader, sampler" % kind, -1)
+            raise InvalidArgumentError("stage: kind %r: one of %s" % (kind, ", ".join(_KINDS)), -1)
         self.kind = kind
         self.name = name
         if _ptr is None:
@@ -729,6 +753,111 @@ class Stage(_Handle):
 
     def __repr__(self) -> str:
         return "dvren.Stage(%s %r)" % (self.kind, self.name)
+
+
+def _image_array(ctx: Context, name: str, v: Any, shape: Optional[Tuple[int, ...]], channels: int):
+    """One image input of a saliency model: returns (pointer, memory,
+    shape, what keeps it alive). Host arrays of any floating dtype are
+    converted to contiguous float32; DLPack tensors (torch) are read in
+    place and must be float32 and contiguous already."""
+    what = "saliency: %s" % name
+    if isinstance(v, np.ndarray) or not hasattr(v, "__dlpack__"):
+        try:
+            a = np.asarray(v)
+        except Exception as e:  # an object NumPy cannot read
+            raise InvalidArgumentError("%s: not an array (%s)" % (what, e), -1) from None
+        if a.dtype.kind != "f":
+            raise InvalidArgumentError("%s: dtype %s, expected float32 (linear values as floats; an 8-bit image "
+                                       "must be converted and linearised first)" % (what, a.dtype.name), -1)
+        a = np.ascontiguousarray(a, dtype=np.float32)
+        keep, ptr, mem, got = a, a.ctypes.data, _capi.MEMORY_HOST, a.shape
+    else:
+        b = _Borrowed(ctx, v, name=what, dtypes=("float32",))
+        t = b.tensor
+        keep, ptr, mem, got = b, t.data, t.memory, tuple(int(t.shape[i]) for i in range(t.ndim))
+    want = "(H, W, 3)" if channels == 3 else "(H, W)"
+    ok = len(got) == (3 if channels == 3 else 2) and (channels != 3 or got[2] == 3) and all(d > 0 for d in got)
+    if ok and shape is not None:
+        ok = got[:2] == shape[:2]
+        want = "%s = %s, as rgb" % (want, ((shape[0], shape[1], 3) if channels == 3 else (shape[0], shape[1])))
+    if not ok:
+        raise InvalidArgumentError("%s: shape %s, expected %s" % (what, got, want), -1)
+    return ptr, mem, got, keep
+
+
+class SaliencyModel(Stage):
+    """A saliency model: a stage of kind "saliency" (a plugin of ABI
+    "dvren.saliency/1", dvren.h >>foveate) that turns an image into an
+    importance map, (H, W) float32 in [0, 1] (1: most important). Make one
+    with :meth:`Context.saliency`, e.g. ``ctx.saliency("spectral_residual")``.
+    It runs on its context's device: on a CUDA context the model runs on the
+    GPU (host input is uploaded first) and never falls back to the CPU."""
+
+    def compute(self, rgb: Any, alpha: Any = None, depth: Any = None, variance: Any = None,
+                image_path: Optional[Union[str, os.PathLike]] = None) -> np.ndarray:
+        """The importance map of an image (dvren_saliency_compute).
+
+        rgb: (H, W, 3) linear RGB (radiance, not sRGB-encoded), row 0 at the
+        top; alpha: (H, W) opacity; depth: (H, W) ray distance (world units,
+        0 where nothing was hit); variance: (H, W) variance of the pixel's
+        luminance estimate (the "variance" render output). The model reads
+        what it wants of alpha, depth and variance; None passes nothing.
+        Host arrays (NumPy, any floating dtype: converted to float32) or,
+        on a CUDA context, float32 contiguous DLPack tensors (torch CUDA
+        tensors) on the context's GPU, read in place; all inputs in one kind
+        of memory. image_path: the same image as an 8-bit sRGB PNG on disk,
+        for models that read a file (``external``).
+
+        Returns a new (H, W) float32 NumPy array with values in [0, 1].
+        Errors: InvalidArgumentError (a dtype, shape or device, naming the
+        input; no image_path for a model that needs the file), the model's
+        own (FileError, FormatError, TimeoutError, as its message says),
+        PluginError (the model wrote a value outside [0, 1], naming the
+        pixel), OutOfMemoryError, DeviceError."""
+        ctx = self._ctx
+        ptr, mem, shape, keep = _image_array(ctx, "rgb", rgb, None, 3)
+        d = _capi.SaliencyInput()
+        d.struct_size = C.sizeof(d)
+        d.height, d.width = shape[0], shape[1]
+        d.memory = mem
+        d.rgb = ptr
+        keeps = [keep]
+        for name, v in (("alpha", alpha), ("depth", depth), ("variance", variance)):
+            if v is None:
+                continue
+            p, m, _, k = _image_array(ctx, name, v, shape, 1)
+            if m != mem:
+                where = {_capi.MEMORY_HOST: "host", _capi.MEMORY_DEVICE: "device"}
+                raise InvalidArgumentError("saliency: rgb is in %s memory and %s in %s memory: give every input "
+                                           "on one device" % (where[mem], name, where[m]), -1)
+            setattr(d, name, p)
+            keeps.append(k)
+        path = _b(image_path)
+        d.image_path = path
+        out = np.empty((shape[0], shape[1]), dtype=np.float32)
+        _check(lib.dvren_saliency_compute(self._p, C.byref(d), out.ctypes.data), ctx)
+        del keeps
+        return out
+
+    def compute_framebuffer(self, fb: "Framebuffer", image_path: Optional[Union[str, os.PathLike]] = None
+                            ) -> np.ndarray:
+        """The importance map of a render (dvren_saliency_framebuffer): the
+        framebuffer's rgb (required), and its alpha, depth and variance when
+        it has them, where they live (on the GPU for a CUDA context; no copy
+        to the host). image_path: the render written as an 8-bit PNG, for
+        models that read a file (:func:`write_png`). Returns (H, W) float32
+        in [0, 1]. Errors: InvalidArgumentError (no rgb output, another
+        context's framebuffer), and those of :meth:`compute`."""
+        if not isinstance(fb, Framebuffer):
+            raise InvalidArgumentError("saliency: compute_framebuffer takes a dvren.Framebuffer, got a %s"
+                                       % type(fb).__name__, -1)
+        out = np.empty((fb.plan.height, fb.plan.width), dtype=np.float32)
+        path = _b(image_path)
+        _check(lib.dvren_saliency_framebuffer(self._p, fb._p, path, out.ctypes.data), self._ctx)
+        return out
+
+    def __repr__(self) -> str:
+        return "dvren.SaliencyModel(%r)" % self.name
 
 
 # ---------------------------------------------------------------- cameras
@@ -833,7 +962,18 @@ class Plan(_Handle):
     the RNG key; outputs: names from :data:`OUTPUTS` (default rgb, alpha);
     background: RGB behind the volume; roi: (x, y, w, h) pixels to render;
     min_transmittance: early ray termination threshold in [0, 1) (0: the
-    default 1e-4; negative: never). Errors: InvalidArgumentError naming the field."""
+    default 1e-4; negative: never).
+
+    Per-pixel budgets (foveated rendering; :func:`importance_budget` makes
+    both from an importance map): spp_map, (height, width) rays per pixel,
+    1..65536 each (replaces spp; uint32, or another integer dtype whose
+    values fit); step_map, (height, width) multipliers in [1, 64] of the
+    march step (float32, or another real dtype, converted). Host arrays
+    (NumPy, or a CPU tensor NumPy can read); the plan copies them. A pixel
+    given k rays renders bitwise as in a plan with spp = k. Such a plan is
+    forward only (Scene.backward raises UnsupportedError). Errors:
+    InvalidArgumentError naming the field (for the maps: a wrong dtype or
+    shape, or the first pixel out of range)."""
 
     _kind = "plan"
 
@@ -841,7 +981,7 @@ class Plan(_Handle):
                  rays: Any = None, step: float = 0.0, samples_per_ray: int = 0, spp: int = 1, seed: int = 0,
                  outputs: Union[str, Iterable[str]] = ("rgb", "alpha"), background: Sequence[float] = (0, 0, 0),
                  roi: Optional[Sequence[int]] = None, min_transmittance: float = 0.0,
-                 _desc: Optional[_capi.PlanDesc] = None):
+                 spp_map: Any = None, step_map: Any = None, _desc: Optional[_capi.PlanDesc] = None):
         d = _desc if _desc is not None else _capi.PlanDesc()
         self._rays = None
         self._scratch: Dict[Any, Any] = {}  # framebuffers reused across calls (cotangents, dvren.torch's outputs)
@@ -861,6 +1001,14 @@ class Plan(_Handle):
         if rays is not None:
             self._rays = _Borrowed(ctx, rays, name="plan: rays")
             d.rays = C.pointer(self._rays.tensor)
+        maps = []  # alive until dvren_plan_create copied them
+        for key, v in (("spp_map", spp_map), ("step_map", step_map)):
+            if v is not None:
+                a = _budget_map(key, v, int(d.height), int(d.width))
+                t = _capi.Tensor()
+                _fill_tensor(t, a.ctypes.data, _NP_DT[a.dtype], a.shape, _capi.MEMORY_HOST)
+                maps.append((a, t))
+                setattr(d, key, C.pointer(t))
         out = C.c_void_p()
         _check(lib.dvren_plan_create(ctx._p, C.byref(d), C.byref(out)), ctx)
         super().__init__(ctx, out.value, lib.dvren_plan_destroy, (ctx,))
@@ -868,6 +1016,7 @@ class Plan(_Handle):
         C.pointer(self.desc)[0] = lib.dvren_plan_get_desc(self._ptr).contents
         self.width, self.height = int(self.desc.width), int(self.desc.height)
         self.outputs = _output_names(self.desc.outputs)
+        del maps
 
     def close(self) -> None:
         """Closes the framebuffers the plan keeps for reuse, then the plan."""
@@ -878,6 +1027,22 @@ class Plan(_Handle):
         super().close()
 
     @property
+    def spp_map(self) -> Optional[np.ndarray]:
+        """A copy of the plan's rays per pixel, (height, width) uint32, or None (the same spp everywhere)."""
+        return self._map_copy(self.desc.spp_map)
+
+    @property
+    def step_map(self) -> Optional[np.ndarray]:
+        """A copy of the plan's step multipliers, (height, width) float32, or None (the plan's step everywhere)."""
+        return self._map_copy(self.desc.step_map)
+
+    def _map_copy(self, p) -> Optional[np.ndarray]:
+        if not p:
+            return None
+        self._p  # noqa: B018 (raises after close: the copy lives in the plan)
+        return _host_view(p.contents, None).copy()
+
+    @property
     def rays(self) -> Any:
         """The rays object the plan borrows (None for a camera plan)."""
         return None if self._rays is None else self._rays.keep if not isinstance(self._rays.keep, tuple) \
@@ -886,6 +1051,40 @@ class Plan(_Handle):
     def __repr__(self) -> str:
         return "dvren.Plan(%dx%d, outputs=%s%s)" % (self.width, self.height, self.outputs,
                                                     ", rays" if self._rays is not None else "")
+
+
+def _budget_map(key: str, v: Any, height: int, width: int) -> np.ndarray:
+    """A plan's spp_map (uint32) or step_map (float32) as a contiguous host
+    array of shape (height, width), converted from other integer (spp_map)
+    or real (step_map) dtypes; InvalidArgumentError naming what is wrong."""
+    what = "plan: %s" % key
+    if not isinstance(v, np.ndarray) and hasattr(v, "__dlpack__"):
+        try:
+            v = np.from_dlpack(v)
+        except Exception:
+            raise InvalidArgumentError("%s: needs a host array (a device tensor: copy it to the host, "
+                                       "e.g. .cpu())" % what, -1) from None
+    try:
+        a = np.asarray(v)
+    except Exception as e:
+        raise InvalidArgumentError("%s: not an array (%s)" % (what, e), -1) from None
+    if key == "spp_map":
+        if a.dtype.kind not in "ui":
+            raise InvalidArgumentError("%s: dtype %s, expected uint32 (or another integer dtype): rays per pixel "
+                                       "are whole numbers, 1..65536" % (what, a.dtype.name), -1)
+        if a.dtype != np.uint32 and a.size and (int(a.min()) < 0 or int(a.max()) > 0xFFFFFFFF):
+            raise InvalidArgumentError("%s: values from %d to %d do not fit uint32 (rays per pixel are 1..65536)"
+                                       % (what, int(a.min()), int(a.max())), -1)
+        dt = np.uint32
+    else:
+        if a.dtype.kind not in "fui":
+            raise InvalidArgumentError("%s: dtype %s, expected float32 (step multipliers in [1, 64])"
+                                       % (what, a.dtype.name), -1)
+        dt = np.float32
+    if a.shape != (height, width):
+        raise InvalidArgumentError("%s: shape %s, expected (height, width) = (%d, %d)"
+                                   % (what, a.shape, height, width), -1)
+    return np.ascontiguousarray(a, dtype=dt)
 
 
 class Framebuffer(_Handle):
@@ -908,7 +1107,9 @@ class Framebuffer(_Handle):
         """One output without a copy: a NumPy array on the CPU, a
         :class:`Tensor` (DLPack, device memory) on the GPU. Shapes: rgb (H, W,
         3) float32; alpha, depth, transmittance (H, W) float32; hit (H, W)
-        uint8; samples (H, W) uint32. Errors: NotFoundError."""
+        uint8; samples (H, W) uint32; variance (H, W) float32, the variance
+        of the pixel's mean luminance (Rec. 709 Y) over its rays (0 with one
+        ray). Errors: NotFoundError."""
         t = _capi.Tensor()
         bit = _output_bits(name)
         if self._ctx.device == "cuda":
@@ -1331,3 +1532,163 @@ def load_nerf_views(json_path: Union[str, os.PathLike], size: int) -> Dict[str, 
                 "frames": rep.frames, "missing": rep.missing}
     finally:
         lib.dvren_nerf_views_free(C.byref(vs))
+
+
+# ---------------------------------------------------------------- foveated rendering (dvren.h >>foveate)
+
+_HOST_CTX: Optional[Context] = None
+
+
+def _host_context(ctx: Optional[Context]) -> Context:
+    """ctx, or the package's own CPU context for host-only calls (made once, one thread)."""
+    global _HOST_CTX
+    if ctx is not None:
+        if not isinstance(ctx, Context):
+            raise InvalidArgumentError("ctx: a dvren.Context, got a %s" % type(ctx).__name__, -1)
+        return ctx
+    if _HOST_CTX is None or _HOST_CTX._ptr is None:
+        _HOST_CTX = Context("cpu", threads=1)
+    return _HOST_CTX
+
+
+def _host_map(name: str, v: Any) -> np.ndarray:
+    """A 2-D map (h, w) as contiguous float32 on the host; InvalidArgumentError naming name."""
+    if not isinstance(v, np.ndarray) and hasattr(v, "__dlpack__"):
+        try:
+            v = np.from_dlpack(v)
+        except Exception:
+            raise InvalidArgumentError("%s: needs a host array (a device tensor: copy it to the host, e.g. .cpu())"
+                                       % name, -1) from None
+    try:
+        a = np.asarray(v)
+    except Exception as e:
+        raise InvalidArgumentError("%s: not an array (%s)" % (name, e), -1) from None
+    if a.dtype.kind not in "fui":
+        raise InvalidArgumentError("%s: dtype %s, expected float32 (a real-valued map)" % (name, a.dtype.name), -1)
+    if a.ndim != 2 or a.shape[0] < 1 or a.shape[1] < 1:
+        raise InvalidArgumentError("%s: shape %s, expected (H, W) with H, W >= 1" % (name, a.shape), -1)
+    return np.ascontiguousarray(a, dtype=np.float32)
+
+
+def _setting(fn: str, key: str, v: Any, whole: bool, what: str) -> Union[int, float]:
+    """A number argument: an int (whole) or a float; InvalidArgumentError naming fn and key."""
+    ok = isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
+    if ok and whole:
+        ok = float(v).is_integer() and 0 <= v <= 0xFFFFFFFF
+    if not ok:
+        raise InvalidArgumentError("%s: %s = %r: %s" % (fn, key, v, what), -1)
+    return int(v) if whole else float(v)
+
+
+def _f32(x: float) -> float:
+    """The shortest decimal of a float32 (0.2f reads 0.2, not 0.20000000298...)."""
+    return float(str(np.float32(x)))
+
+
+def importance_postprocess(map: Any, percentile_lo: Optional[float] = None,  # noqa: A002
+                           percentile_hi: Optional[float] = None, gamma: Optional[float] = None,
+                           close_size: Optional[int] = None, blur_size: Optional[int] = None,
+                           ctx: Optional[Context] = None) -> np.ndarray:
+    """Shapes an importance map as the reference pipeline does
+    (dvren_importance_postprocess), in this order:
+
+    1. percentile stretch: the values at percentiles percentile_lo and
+       percentile_hi (0..100, lo < hi; linear interpolation, NumPy's
+       default) map to 0 and 1, clamped (a flat map becomes all 1);
+    2. gamma: v ** gamma (> 0);
+    3. morphological closing (dilation, then erosion) with a square of
+       close_size pixels (odd, <= 255; 0 or 1: none), borders replicated;
+    4. Gaussian blur with a blur_size kernel (odd, <= 255; 0 or 1: none),
+       sigma = 0.3 ((k - 1) / 2 - 1) + 0.8 as OpenCV's getGaussianKernel,
+       borders reflected (OpenCV's BORDER_REFLECT_101);
+    5. divided by its maximum (when > 0).
+
+    map: (H, W) real-valued host array (converted to float32), finite.
+    The defaults are dvren_importance_params_default()'s (see the
+    signature); None takes the default too. ctx: the context whose allocator
+    is used (default: a CPU context of the package's own). Returns a new
+    (H, W) float32 array in [0, 1]. Errors: InvalidArgumentError (a dtype or
+    shape; a parameter out of range, naming it; a value not finite, naming
+    the pixel)."""
+    a = _host_map("importance_postprocess: map", map)
+    p = lib.dvren_importance_params_default()
+    for key, v in (("percentile_lo", percentile_lo), ("percentile_hi", percentile_hi), ("gamma", gamma),
+                   ("close_size", close_size), ("blur_size", blur_size)):
+        if v is None:
+            continue
+        whole = key.endswith("_size")
+        setattr(p, key, _setting("importance_postprocess", key, v, whole,
+                                 "an odd whole number of pixels (0 or 1: none)" if whole else "a number"))
+    c = _host_context(ctx)
+    out = np.empty_like(a)
+    _check(lib.dvren_importance_postprocess(c._p, a.ctypes.data, a.shape[1], a.shape[0], C.byref(p),
+                                            out.ctypes.data), c)
+    return out
+
+
+def importance_budget(importance: Any, width: int, height: int, min_spp: Optional[int] = None,
+                      max_spp: Optional[int] = None, mean_spp: Optional[float] = None,
+                      max_step_scale: Optional[float] = None, quantile_lo: Optional[float] = None,
+                      quantile_hi: Optional[float] = None, gamma: Optional[float] = None, ctx: Optional[Context] = None
+                      ) -> Tuple[np.ndarray, np.ndarray, Dict[str, Any]]:
+    """A per-pixel render budget from an importance map
+    (dvren_importance_budget), for :class:`Plan`'s spp_map and step_map.
+
+    The map, (ih, iw) in [0, 1] (any size: resampled bilinearly to width x
+    height, pixel centres aligned), gives thresholds lo, hi (its
+    quantile_lo and quantile_hi quantiles, 0 <= lo <= hi <= 1) and per
+    pixel u = clamp((m - lo) / (hi - lo), 0, 1) ** gamma (u = 1 everywhere
+    when hi == lo); coverage = mean(u). The peak budget (rays where u = 1)
+    is max_spp, or with mean_spp > 0 (>= min_spp)
+    min_spp + (mean_spp - min_spp) / coverage bounded by [min_spp, max_spp]
+    and rounded. Then spp = round(min_spp + (peak - min_spp) u) and
+    step = 1 + (max_step_scale - 1) (1 - u), max_step_scale in [1, 64].
+    1 <= min_spp <= max_spp <= 65536; gamma > 0.
+
+    The defaults are dvren_budget_params_default()'s (see the signature);
+    None takes the default too. Returns (spp_map (height, width) uint32,
+    step_map (height, width) float32, stats): stats has lo, hi, coverage,
+    peak_spp, rays (sum of spp), mean_spp, effective_samples (sum of
+    spp / step: the march's cost in rays at the plan's step). Errors:
+    InvalidArgumentError (a dtype or shape; a parameter out of range,
+    naming it; a value of the map outside [0, 1], naming the pixel)."""
+    a = _host_map("importance_budget: importance", importance)
+    p = lib.dvren_budget_params_default()
+    for key, v in (("min_spp", min_spp), ("max_spp", max_spp), ("mean_spp", mean_spp),
+                   ("max_step_scale", max_step_scale), ("quantile_lo", quantile_lo), ("quantile_hi", quantile_hi),
+                   ("gamma", gamma)):
+        if v is None:
+            continue
+        whole = key in ("min_spp", "max_spp")
+        setattr(p, key, _setting("importance_budget", key, v, whole,
+                                 "a whole number of rays, 1..65536" if whole else "a number"))
+    width = _setting("importance_budget", "width", width, True, "the final image's width in pixels, 1..32768")
+    height = _setting("importance_budget", "height", height, True, "the final image's height in pixels, 1..32768")
+    for key, v in (("width", width), ("height", height)):
+        if not 1 <= v <= 32768:
+            raise InvalidArgumentError("importance_budget: %s = %d: the final image's size in pixels, 1..32768"
+                                       % (key, v), -1)
+    c = _host_context(ctx)
+    spp = np.empty((height, width), dtype=np.uint32)
+    step = np.empty((height, width), dtype=np.float32)
+    st = _capi.BudgetStats()
+    _check(lib.dvren_importance_budget(c._p, a.ctypes.data, a.shape[1], a.shape[0], width, height, C.byref(p),
+                                       spp.ctypes.data, step.ctypes.data, C.byref(st)), c)
+    stats = {"lo": float(st.lo), "hi": float(st.hi), "coverage": float(st.coverage), "peak_spp": int(st.peak_spp),
+             "rays": int(st.rays), "mean_spp": float(st.mean_spp), "effective_samples": float(st.effective_samples)}
+    return spp, step, stats
+
+
+def _c_defaults() -> None:
+    """The keyword defaults of importance_postprocess and importance_budget,
+    read from the C library (dvren_*_params_default): one source of truth,
+    shown by help() and inspect.signature."""
+    ip = lib.dvren_importance_params_default()
+    importance_postprocess.__defaults__ = (_f32(ip.percentile_lo), _f32(ip.percentile_hi), _f32(ip.gamma),
+                                           int(ip.close_size), int(ip.blur_size), None)
+    bp = lib.dvren_budget_params_default()
+    importance_budget.__defaults__ = (int(bp.min_spp), int(bp.max_spp), _f32(bp.mean_spp), _f32(bp.max_step_scale),
+                                      _f32(bp.quantile_lo), _f32(bp.quantile_hi), _f32(bp.gamma), None)
+
+
+_c_defaults()

@@ -24,13 +24,13 @@ OK = 0
 STATUS_NAMES = {
     -1: "INVALID_ARGUMENT", -2: "OUT_OF_MEMORY", -3: "IO", -4: "FORMAT", -5: "NOT_FOUND",
     -6: "PLUGIN", -7: "UNSUPPORTED", -8: "NO_DEVICE", -9: "DEVICE", -10: "COMPILE",
-    -11: "CANCELLED", -12: "INTERNAL",
+    -11: "CANCELLED", -12: "INTERNAL", -13: "TIMEOUT",
 }
 
 DTYPE_F32, DTYPE_F16, DTYPE_U8, DTYPE_U16, DTYPE_U32 = 1, 2, 3, 4, 5
 MEMORY_HOST, MEMORY_DEVICE = 0, 1
 DEVICE_CPU, DEVICE_CUDA = 0, 1
-PLUGIN_FIELD, PLUGIN_SHADER, PLUGIN_SAMPLER = 1, 2, 3
+PLUGIN_FIELD, PLUGIN_SHADER, PLUGIN_SAMPLER, PLUGIN_SALIENCY = 1, 2, 3, 4
 SCENE_DIFFERENTIABLE = 0x1
 BACKWARD_DETERMINISTIC = 0x1
 CONTEXT_LOG_JSON = 0x1
@@ -38,7 +38,8 @@ PARAM_VALUE, PARAM_GRAD = 0, 1
 TV_SQUARED = 0x1
 CAMERA_NONE = 0
 
-OUTPUTS = {"rgb": 0x01, "alpha": 0x02, "depth": 0x04, "transmittance": 0x08, "hit": 0x10, "samples": 0x20}
+OUTPUTS = {"rgb": 0x01, "alpha": 0x02, "depth": 0x04, "transmittance": 0x08, "hit": 0x10, "samples": 0x20,
+           "variance": 0x40}
 LOG_LEVELS = {"error": 0, "warn": 1, "info": 2, "debug": 3}
 MAX_DIMS = 4
 
@@ -65,7 +66,8 @@ class PlanDesc(C.Structure):
     _fields_ = [("width", C.c_uint32), ("height", C.c_uint32), ("roi", Rect), ("camera", Camera),
                 ("step_world", C.c_float), ("samples_per_ray", C.c_uint32), ("spp", C.c_uint32),
                 ("seed", C.c_uint64), ("outputs", C.c_uint32), ("background", C.c_float * 3),
-                ("rays", C.POINTER(Tensor)), ("min_transmittance", C.c_float)]
+                ("rays", C.POINTER(Tensor)), ("min_transmittance", C.c_float),
+                ("spp_map", C.POINTER(Tensor)), ("step_map", C.POINTER(Tensor))]
 
 
 class Allocator(C.Structure):
@@ -179,6 +181,31 @@ class PluginDesc(C.Structure):
                 ("device_source", C.c_char_p), ("device_source_file", C.c_char_p), ("get_interface", C.c_void_p)]
 
 
+# ---- >>foveate (dvren.h): saliency models, importance maps, budgets
+
+
+class SaliencyInput(C.Structure):
+    _fields_ = [("struct_size", C.c_uint32), ("width", C.c_uint32), ("height", C.c_uint32), ("memory", C.c_int),
+                ("rgb", C.c_void_p), ("alpha", C.c_void_p), ("depth", C.c_void_p), ("variance", C.c_void_p),
+                ("image_path", C.c_char_p)]
+
+
+class ImportanceParams(C.Structure):
+    _fields_ = [("percentile_lo", C.c_float), ("percentile_hi", C.c_float), ("gamma", C.c_float),
+                ("close_size", C.c_uint32), ("blur_size", C.c_uint32)]
+
+
+class BudgetParams(C.Structure):
+    _fields_ = [("min_spp", C.c_uint32), ("max_spp", C.c_uint32), ("mean_spp", C.c_float),
+                ("max_step_scale", C.c_float), ("quantile_lo", C.c_float), ("quantile_hi", C.c_float),
+                ("gamma", C.c_float)]
+
+
+class BudgetStats(C.Structure):
+    _fields_ = [("lo", C.c_float), ("hi", C.c_float), ("coverage", C.c_float), ("peak_spp", C.c_uint32),
+                ("rays", C.c_uint64), ("mean_spp", C.c_double), ("effective_samples", C.c_double)]
+
+
 # name in dvpy_sizeof -> ctypes struct (python/tests/test_capi.py checks them all)
 STRUCTS = {
     "dvren_tensor": Tensor, "dvren_camera": Camera, "dvren_rect": Rect, "dvren_plan_desc": PlanDesc,
@@ -188,7 +215,9 @@ STRUCTS = {
     "dvren_tv_desc": TVDesc, "dvren_optimizer_desc": OptimizerDesc, "dvren_gradcheck_desc": GradcheckDesc,
     "dvren_gradcheck_result": GradcheckResult, "dvren_cuda_info": CudaInfo, "dvren_cuda_memory": CudaMemory,
     "dvren_nerf_views": NerfViews, "dvren_instance_info": InstanceInfo, "dvren_buffer_desc": BufferDesc,
-    "dvren_plugin_desc": PluginDesc, "dvren_param_desc": ParamDesc,
+    "dvren_plugin_desc": PluginDesc, "dvren_param_desc": ParamDesc, "dvren_saliency_input": SaliencyInput,
+    "dvren_importance_params": ImportanceParams, "dvren_budget_params": BudgetParams,
+    "dvren_budget_stats": BudgetStats,
 }
 
 # ---- functions ----------------------------------------------------------------
@@ -217,6 +246,7 @@ _PROTOTYPES = {
     "dvren_params_set_string": (_S, [_P, C.c_char_p, C.c_char_p]),
     "dvren_params_set_numbers": (_S, [_P, C.c_char_p, C.POINTER(C.c_double), C.c_uint32]),
     "dvren_params_set_tensor": (_S, [_P, C.c_char_p, _PT]),
+    "dvren_plugin_load": (_S, [_P, C.c_char_p]),
     "dvren_plugin_load_all": (_S, [_P, C.POINTER(C.c_uint32)]),
     "dvren_plugin_find": (_S, [_P, C.c_int, C.c_char_p, C.POINTER(C.POINTER(PluginDesc))]),
     "dvren_plugin_count": (C.c_uint32, [_P]),
@@ -268,6 +298,13 @@ _PROTOTYPES = {
     "dvren_cuda_set_stream": (_S, [_P, _P]),
     "dvren_cuda_own_stream": (_S, [_P]),
     "dvren_cuda_stream": (_P, [_P]),
+    "dvren_saliency_compute": (_S, [_P, C.POINTER(SaliencyInput), _P]),
+    "dvren_saliency_framebuffer": (_S, [_P, _P, C.c_char_p, _P]),
+    "dvren_importance_params_default": (ImportanceParams, []),
+    "dvren_importance_postprocess": (_S, [_P, _P, C.c_uint32, C.c_uint32, C.POINTER(ImportanceParams), _P]),
+    "dvren_budget_params_default": (BudgetParams, []),
+    "dvren_importance_budget": (_S, [_P, _P, C.c_uint32, C.c_uint32, C.c_uint32, C.c_uint32, C.POINTER(BudgetParams),
+                                     _P, _P, C.POINTER(BudgetStats)]),
     "dvren_nerf_load": (C.c_int, [C.c_char_p, C.c_int, C.POINTER(NerfViews), C.POINTER(NerfReport), C.c_char_p,
                                   C.c_size_t]),
     "dvren_nerf_views_free": (None, [C.POINTER(NerfViews)]),

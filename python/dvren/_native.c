@@ -61,6 +61,10 @@ DVPY_API size_t dvpy_sizeof(const char* name)
     DVPY_SIZE(dvren_buffer_desc)
     DVPY_SIZE(dvren_plugin_desc)
     DVPY_SIZE(dvren_param_desc)
+    DVPY_SIZE(dvren_saliency_input)
+    DVPY_SIZE(dvren_importance_params)
+    DVPY_SIZE(dvren_budget_params)
+    DVPY_SIZE(dvren_budget_stats)
     return 0;
 #undef DVPY_SIZE
 }

@@ -290,7 +290,8 @@ def test_output_dtypes_and_shapes(ctx, blob):
     assert plan.outputs == dvren.OUTPUTS
     out = blob.render(plan)
     want = {"rgb": ((H, W, 3), np.float32), "alpha": ((H, W), np.float32), "depth": ((H, W), np.float32),
-            "transmittance": ((H, W), np.float32), "hit": ((H, W), np.uint8), "samples": ((H, W), np.uint32)}
+            "transmittance": ((H, W), np.float32), "hit": ((H, W), np.uint8), "samples": ((H, W), np.uint32),
+            "variance": ((H, W), np.float32)}
     assert set(out) == set(want)
     for name, (shape, dtype) in want.items():
         assert isinstance(out[name], np.ndarray), name
