@@ -115,6 +115,14 @@ DVREN_CUDA_API dvren_status dvren_cuda_scene_kernel(const dvren_scene* scene, dv
  * DIFFERENTIABLE scene's unit holds dvren_backward too, and the training
  * module (losses, TV, optimizers) is compiled as well. */
 DVREN_CUDA_API dvren_status dvren_cuda_compile_check(dvren_scene* scene, uint32_t arch, char* log, size_t log_cap);
+/* The same for the device source of a plugin that launches its own kernels
+ * through dvren.host.cuda/1 (saliency models): the module that
+ * dvren_host_cuda.kernel() would build (kernels/dvren_device.h, then the
+ * plugin's source), compiled for sm_<arch> without a GPU; ctx may be a CPU
+ * context. Errors: NOT_FOUND (no such plugin loaded), UNSUPPORTED (no
+ * NVRTC, or no device source), COMPILE, IO as above. */
+DVREN_CUDA_API dvren_status dvren_cuda_compile_plugin_check(dvren_context* ctx, dvren_plugin_kind kind, const char* name,
+                                                            uint32_t arch, char* log, size_t log_cap);
 
 /* Device tensors (memory = DVREN_MEMORY_DEVICE; data is the device
  * address), from the context's caching pool, zero-filled, contiguous,
@@ -2051,6 +2059,54 @@ static void dvren__cu_host_free(const dvren_host* h, void* ptr, size_t bytes)
     if (ptr) dvren__cu_mem_free(dvren__host_rec(h)->ctx, ptr, bytes);
 }
 
+/* The module text of a plugin's own kernels: the device vocabulary, then
+ * its device source. */
+static dvren_status dvren__cu_plugin_compose(dvren_context* ctx, const dvren__plugin_rec* r, dvren__text* t)
+{
+    char* src = NULL;
+    size_t len = 0;
+    dvren_status status = dvren__plugin_source(ctx, ctx->libs[r->library].path, r->desc, &src, &len);
+    if (status != DVREN_OK) return status;
+    dvren__text_fmt(t, "// dvren plugin module: %s\n#define DVREN_JIT 1\n#line 1 \"dvren_device.h\"\n", r->desc->name);
+    dvren__text_lines(t, dvren__cuda_src_device);
+    dvren__text_fmt(t, "#line 1 \"%s\"\n", r->desc->device_source_file ? r->desc->device_source_file : r->desc->name);
+    dvren__text_add(t, src, len);
+    dvren__text_str(t, "\n");
+    dvren__free(ctx, src, len + 1);
+    if (t->failed) return dvren_set_error(ctx, DVREN_ERROR_OUT_OF_MEMORY, "cuda", NULL, "out of memory");
+    return DVREN_OK;
+}
+
+DVREN_CUDA_API dvren_status dvren_cuda_compile_plugin_check(dvren_context* ctx, dvren_plugin_kind kind, const char* name,
+                                                            uint32_t arch, char* log, size_t log_cap)
+{
+    const dvren__plugin_rec* r;
+    dvren__text t;
+    char* bin = NULL;
+    size_t n = 0;
+    int i, known = 0;
+    dvren_status status;
+    if (!ctx || !name) return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "cuda", NULL, "NULL argument");
+    if (log && log_cap) log[0] = 0;
+    r = dvren__plugin_lookup(ctx, kind, name);
+    if (!r)
+        return dvren_set_error(ctx, DVREN_ERROR_NOT_FOUND, "cuda", "load it first (dvren_plugin_load)",
+                               "no %s plugin '%s' is loaded", dvren_plugin_kind_name(kind), name);
+    status = dvren__cu_need_nvrtc(ctx);
+    if (status != DVREN_OK) return status;
+    for (i = 0; i < dvren__cu.narchs; ++i) known |= (uint32_t)dvren__cu.archs[i] == arch;
+    if (!known)
+        return dvren_set_error(ctx, DVREN_ERROR_UNSUPPORTED, "cuda", NULL, "NVRTC %d.%d cannot compile for sm_%u",
+                               dvren__cu.nvrtc_major, dvren__cu.nvrtc_minor, (unsigned)arch);
+    memset(&t, 0, sizeof t);
+    t.ctx = ctx;
+    status = dvren__cu_plugin_compose(ctx, r, &t);
+    if (status == DVREN_OK) status = dvren__cu_nvrtc(ctx, NULL, t.s, arch, 0, NULL, &bin, &n, log, log_cap, NULL);
+    if (bin) dvren__free(ctx, bin, n + 1);
+    dvren__text_free(&t);
+    return status;
+}
+
 /* The kernel `name` of the calling plugin's device source: its module is
  * built once per context (the device vocabulary, then the source), through
  * the disk cache like the render kernels. */
@@ -2073,19 +2129,9 @@ static dvren_status dvren__cu_host_kernel(const dvren_host* h, const char* name,
         dvren__text t;
         uint64_t key[2];
         dvren_cuda_kernel_stats st;
-        char* src = NULL;
-        size_t len = 0;
         memset(&t, 0, sizeof t);
         t.ctx = ctx;
-        status = dvren__plugin_source(ctx, ctx->libs[r->library].path, r->desc, &src, &len);
-        if (status != DVREN_OK) return status;
-        dvren__text_fmt(&t, "// dvren plugin module: %s\n#define DVREN_JIT 1\n#line 1 \"dvren_device.h\"\n", r->desc->name);
-        dvren__text_lines(&t, dvren__cuda_src_device);
-        dvren__text_fmt(&t, "#line 1 \"%s\"\n", r->desc->device_source_file ? r->desc->device_source_file : r->desc->name);
-        dvren__text_add(&t, src, len);
-        dvren__text_str(&t, "\n");
-        dvren__free(ctx, src, len + 1);
-        if (t.failed) status = dvren_set_error(ctx, DVREN_ERROR_OUT_OF_MEMORY, "cuda", NULL, "out of memory");
+        status = dvren__cu_plugin_compose(ctx, r, &t);
         if (status == DVREN_OK) {
             dvren__cu_key(S, &t, key);
             status = dvren__cu_module_build(ctx, NULL, &t, key, &module, &st);

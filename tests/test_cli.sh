@@ -332,6 +332,19 @@ else
     stdout_has '^ok dense_grid \+ emission_absorption \+ uniform sm_90' "the sm_90 line"
     finish
 fi
+# a saliency model's own kernels (dvren.host.cuda/1), for every shipped model with device code
+for m in spectral_residual render_error; do
+begin check_plugin_$m
+run --check-plugin $m --arch sm_86,sm_90 -q
+if [ "$RC" -ne 0 ] && grep -qiE 'nvrtc' "$OUT" "$ERR" && ! grep -q '^ok ' "$OUT"; then
+    echo "SKIP $NAME/check_plugin_$m: no NVRTC here"
+else
+    [ "$RC" -eq 0 ] || problem "exit status $RC, expected 0: $(head -c 300 "$OUT")"
+    stdout_has "^ok $m sm_86 \\(its kernels\\)" "the sm_86 line"
+    stdout_has "^ok $m sm_90 \\(its kernels\\)" "the sm_90 line"
+    finish
+fi
+done
 begin check_plugin_unknown
 run_fails --check-plugin no_such_plugin -q
 stderr_has 'no_such_plugin' "the plugin"

@@ -421,6 +421,7 @@ static int dr_default_stage(dr_state* S, const dvren_plugin_desc* d, int choice,
  * of the loaded plugins that contains NAME (the other two kinds from every
  * library on the search path), each with default parameters, forward and
  * backward (a differentiable scene), for each architecture of the list.
+ * A saliency model's own kernels are compiled once per architecture.
  * Needs NVRTC, no GPU. Prints one line per combination and architecture on
  * stdout; returns 0 when all compile cleanly, 1 otherwise. */
 static int dr_check_plugin(dr_state* S, const char* name, const char* arch_list)
@@ -444,6 +445,17 @@ static int dr_check_plugin(dr_state* S, const char* name, const char* arch_list)
     if (!n_arch) return dr_fail(S, "--arch", "no architecture given");
     dvren_plugin_load_all(S->ctx, &failed);
     if (dvren_plugin_find(S->ctx, DVREN_PLUGIN_INVALID, name, &target)) return dr_fail_lib(S, "--check-plugin");
+    if (target->kind == DVREN_PLUGIN_SALIENCY) { /* a model compiles its own kernels (dvren.host.cuda/1) */
+        for (k = 0; k < n_arch; ++k) {
+            dvren_status s = dvren_cuda_compile_plugin_check(S->ctx, target->kind, name, archs[k], log, sizeof log);
+            if (s != DVREN_OK || log[0]) rc = 1;
+            printf("%s %s sm_%u (its kernels)%s%s\n", s != DVREN_OK ? "FAILED" : log[0] ? "WARNING" : "ok", name,
+                   (unsigned)archs[k], s != DVREN_OK ? ": " : "", s != DVREN_OK ? dvren_last_error(S->ctx) : "");
+            if (s != DVREN_OK || log[0]) fprintf(stderr, "%s\n", log);
+        }
+        fflush(stdout);
+        return rc;
+    }
     for (i = 0; i < dvren_plugin_count(S->ctx); ++i) {
         const dvren_plugin_desc* d = dvren_plugin_at(S->ctx, i, NULL);
         k = d->kind == DVREN_PLUGIN_FIELD ? 0 : d->kind == DVREN_PLUGIN_SHADER ? 1 : d->kind == DVREN_PLUGIN_SAMPLER ? 2 : 3;
