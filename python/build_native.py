@@ -6,6 +6,7 @@
 writes
 
     OUTDIR/dvren/_lib/libdvren.so               python/dvren/_native.c + tools/stb_impl.c
+                                                (+ -lOpenEXRCore: the foveation pipeline)
     OUTDIR/dvren/_lib/plugins/<name>.so         one per plugins/<name>/ folder
     OUTDIR/dvren/_lib/plugins/<name>_device.h   read beside the .so by the GPU backend
 
@@ -18,7 +19,12 @@ there (dvren.h, ...), so it cannot run from an sdist. setup.py calls build()
 for `pip install ./python`. Honours $CC (default cc) and $CFLAGS (appended to
 dvren's own units, as ./build.sh does) and $DVREN_CJSON_SOURCE (the path of
 cJSON.c, compiled in instead of linking -lcjson, for machines without
-libcjson-dev such as the GPU machine: bench/gpu.sh). Every file is compiled in a temporary
+libcjson-dev such as the GPU machine: bench/gpu.sh). The foveation pipeline
+(tools/dvren_foveate.h, dvren.foveate()) writes EXR through OpenEXR's C API
+(Debian libopenexr-dev, linked -lOpenEXRCore): where its header is missing
+the library is built without the pipeline (a log line says so, and
+dvren.foveate() raises UnsupportedError naming the package);
+$DVREN_PY_FOVEATE=1 makes that a build error instead, =0 leaves it out. Every file is compiled in a temporary
 folder first and moved into place only when all of them built, each with an
 atomic rename: an interrupted or failed build never leaves a half-written
 library behind. Standard library only.
@@ -51,9 +57,13 @@ PLUGIN_FLAGS = ["-shared", "-fPIC", "-fvisibility=hidden", "-Wl,--no-undefined"]
 
 # What the build reads from the repository (the first one missing is named).
 REQUIRED = ["dvren.h", "dvren_cuda.h", "python/dvren/_native.c", "tools/stb_impl.c",
-            "tools/dvren_scene.h", "tools/dvren_nerf.h", "tools/dvren_image.h", "plugins"]
-# Debian packages whose headers the build includes.
-PACKAGES = "libcjson-dev libstb-dev zlib1g-dev"
+            "tools/dvren_scene.h", "tools/dvren_nerf.h", "tools/dvren_image.h", "tools/dvren_foveate.h",
+            "tools/dvren_exr.h", "plugins"]
+# Debian packages whose headers the build includes (OpenEXR's: the pipeline, optional).
+PACKAGES = "libcjson-dev libstb-dev zlib1g-dev libopenexr-dev"
+# the foveation pipeline's EXR writer: OpenEXR's C API (tools/dvren_exr.h)
+EXR_HEADER = "OpenEXR/openexr.h"
+EXR_LIBS = ["-lOpenEXRCore"]
 
 
 class BuildError(Exception):
@@ -72,6 +82,35 @@ def check_sources(root=ROOT):
 def plugins(root=ROOT):
     """Names of the plugins: every folder plugins/<name>/ holding <name>.c."""
     return sorted(p.name for p in (root / "plugins").iterdir() if (p / f"{p.name}.c").is_file())
+
+
+def has_header(cc, header, extra=()):
+    """True when the compiler cc (a list) finds #include <header>."""
+    try:
+        proc = subprocess.run([*cc, *extra, "-E", "-x", "c", "-", "-o", os.devnull],
+                              input="#include <%s>\n" % header, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, universal_newlines=True)
+    except OSError:
+        return False
+    return proc.returncode == 0
+
+
+def foveate_flags(cc, extra, log):
+    """Link flags of the foveation pipeline, or the define that leaves it
+    out when OpenEXR's C API is missing ($DVREN_PY_FOVEATE: 1 requires it,
+    0 leaves it out)."""
+    want = os.environ.get("DVREN_PY_FOVEATE", "")
+    if want == "0":
+        log("build_native: DVREN_PY_FOVEATE=0: built without the foveation pipeline (dvren.foveate)")
+        return ["-DDVPY_NO_FOVEATE"], []
+    if has_header(cc, EXR_HEADER, extra):
+        return [], list(EXR_LIBS)
+    if want == "1":
+        raise BuildError(f"build_native: <{EXR_HEADER}> is missing (Debian libopenexr-dev) and "
+                         "DVREN_PY_FOVEATE=1 requires the foveation pipeline")
+    log(f"build_native: <{EXR_HEADER}> not found (Debian libopenexr-dev): libdvren.so is built without the "
+        "foveation pipeline; dvren.foveate() will raise UnsupportedError")
+    return ["-DDVPY_NO_FOVEATE"], []
 
 
 def _run(cmd, cwd):
@@ -141,9 +180,10 @@ def build(outdir, with_python=False, cc=None, cflags=None, root=ROOT, log=None):
         if cjson:  # machines without libcjson-dev (the GPU machine): cJSON's own source, compiled in
             objs.append(str(tmp / "cjson.o"))
             libs.remove("-lcjson")
-        libdvren = [*cc, *STD, *WARN, *inc, *extra, "-fPIC", "-shared", "-Wl,--no-undefined",
+        fov_defs, fov_libs = foveate_flags(cc, extra, log)
+        libdvren = [*cc, *STD, *WARN, *inc, *extra, *fov_defs, "-fPIC", "-shared", "-Wl,--no-undefined",
                     str(root / "python" / "dvren" / "_native.c"), *objs,
-                    "-o", str(tmp / "libdvren.so"), *libs]
+                    "-o", str(tmp / "libdvren.so"), *libs, *fov_libs]
         plugin_cmds = [[*cc, *STD, *WARN, *inc, *extra, *PLUGIN_FLAGS,
                         *sorted(str(c) for c in (root / "plugins" / p).glob("*.c")),
                         "-o", str(tmp / "plugins" / f"{p}.so"), *plugin_libs(p, root)]

@@ -117,7 +117,12 @@ wheel_install() {
     case $whl in *-any.whl) problems="the wheel is tagged pure (any platform); " ;; esac
     "$PY" -m zipfile -l "$whl" >"$TOP/wheel.list"
     files=(libdvren.so)
-    for p in plugins/*/; do p=$(basename "$p"); files+=("plugins/$p.so" "plugins/${p}_device.h"); done
+    for p in plugins/*/; do
+        p=$(basename "$p")
+        files+=("plugins/$p.so")
+        # a plugin that runs a program (external) has no device code
+        [ -f "plugins/$p/${p}_device.h" ] && files+=("plugins/${p}_device.h")
+    done
     for f in "${files[@]}"; do
         grep -q "^dvren/_lib/$f " "$TOP/wheel.list" || problems+="dvren/_lib/$f is not in the wheel; "
     done

@@ -1692,3 +1692,130 @@ def _c_defaults() -> None:
 
 
 _c_defaults()
+
+
+FOVEATE_AVAILABLE = bool(lib.dvpy_foveate_available())
+"""True when this build holds the pipeline of :func:`foveate` (built with OpenEXR's C API)."""
+
+_STAGES = {"preview": 0x1, "saliency": 0x2, "final": 0x4, "all": 0x7}
+_STAGE_NAMES = ("preview", "saliency", "final")
+ARTEFACTS = {
+    "preview": ("preview.png", "preview_rgb.npy", "preview_alpha.npy", "preview_depth.npy", "preview_variance.npy"),
+    "saliency": ("user_importance.npy", "user_importance_mask.exr", "user_importance_preview.png"),
+    "final": ("final.png", "final.exr", "final_spp.png", "final_budget.json"),
+}
+
+
+def _json_value(o: Any) -> Any:
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, os.PathLike):
+        return os.fspath(o)
+    raise TypeError("a %s is not a setting (numbers, strings, booleans, lists, dicts)" % type(o).__name__)
+
+
+def foveate(scene: Union[str, os.PathLike, Mapping[str, Any]], out: Union[str, os.PathLike],
+            stage: Union[str, Iterable[str]] = "all", device: Optional[str] = None, *, width: int = 0,
+            height: int = 0, seed: Optional[int] = None, threads: Optional[int] = None,
+            gpu_name: Optional[str] = None, min_compute_capability: int = 0,
+            plugin_path: Optional[Union[str, Sequence[str]]] = None, clean: bool = False, quiet: bool = False,
+            base_dir: Optional[str] = None, **config: Any) -> Dict[str, Any]:
+    """Saliency-driven foveated rendering of a scene (tools/dvren_foveate.h,
+    the library of the ``dvren_foveate`` command; docs/foveation.md): a
+    cheap preview, an importance map from saliency models, and one final
+    render whose rays per pixel follow the map, with files between the
+    stages in the folder ``out``:
+
+    - preview: preview.png, preview_rgb.npy (H, W, 3), preview_alpha.npy,
+      preview_depth.npy, preview_variance.npy (float32, linear);
+    - saliency: user_importance.npy (H, W) float32 in [0, 1],
+      user_importance_mask.exr, user_importance_preview.png;
+    - final: final.png (16-bit), final.exr (with exr=True), final_spp.png,
+      final_budget.json.
+
+    scene: a scene file (docs/scenes.md; its optional "foveate" object
+    configures the pipeline) or a dict of the same schema (relative paths
+    from base_dir). stage: "all" (default), "preview", "saliency", "final",
+    or a list of them; a stage whose input file is missing refuses to start
+    (FileError naming the file and the stage that makes it). device: "cpu",
+    "cuda" or "cuda:N" (None: the scene's "device", else cpu); a GPU asked
+    for and absent is a NoDeviceError, never a fallback. width, height,
+    seed, threads, gpu_name, min_compute_capability override the scene's.
+    plugin_path: plugin folders searched before the package's own.
+    clean: remove the files of the stages about to run first (default:
+    keep, overwritten as stages write theirs). quiet: only [ERROR] lines on
+    stderr; <out>/dvren_pipeline.log gets every line either way.
+
+    config: the keys of the scene's "foveate" object, over it: preview_size
+    (448), preview_spp (4), preview_seed (1), models (names, or dicts
+    {"name", "weight", "params"}; default ["spectral_residual"]), combine
+    ("product" or "sum"), lo, hi, gamma, close, blur (post-processing, see
+    :func:`importance_postprocess`), overlay, min_spp, max_spp, mean_spp,
+    max_step_scale, quantile_lo, quantile_hi, budget_gamma (the budget, see
+    :func:`importance_budget`), exr, srgb.
+
+    Returns a dict: out (the folder), stages (the names run), ms (stage ->
+    wall milliseconds, the device synchronised), budget (when the final
+    stage ran: lo, hi, coverage, peak_spp, rays, mean_spp,
+    effective_samples), files (the artefacts now in out). Nothing is
+    created before the scene, the settings, the device and the models are
+    ready; a failed stage leaves none of its files. Errors: FormatError
+    (the scene's mistakes), InvalidArgumentError (a setting, naming its
+    key), FileError, NotFoundError (a model's plugin), NoDeviceError, the
+    models' and the renderer's own classes; a stage that fails for a reason
+    whose status the pipeline does not record raises :class:`Error`.
+    UnsupportedError when the package was built without OpenEXR."""
+    if isinstance(stage, str):
+        names = _STAGE_NAMES if stage == "all" else (stage,)
+    else:
+        names = tuple(stage)
+    bits = 0
+    for n in names:
+        if n not in _STAGES or n == "all" and len(names) > 1:
+            raise InvalidArgumentError("foveate: stage %r: one of %s, or a list of the three names"
+                                       % (n, ", ".join(_STAGES)), -1)
+        bits |= _STAGES[n]
+    if not bits:
+        raise InvalidArgumentError("foveate: no stage given", -1)
+    gpu_index = -1
+    if device is not None:
+        kind, _, index = device.partition(":")
+        if kind not in ("cpu", "cuda") or (index and not index.isdigit()) or (kind == "cpu" and index):
+            raise InvalidArgumentError("foveate: device %r: expected 'cpu', 'cuda' or 'cuda:N'" % device, -1)
+        device, gpu_index = kind, int(index) if index else -1
+    try:
+        settings = json.dumps(config, default=_json_value, allow_nan=False).encode() if config else None
+        text = json.dumps(scene, default=_json_value).encode() if isinstance(scene, Mapping) else None
+    except (TypeError, ValueError) as e:
+        raise InvalidArgumentError("foveate: %s" % e, -1) from None
+    for key, v in (("width", width), ("height", height)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not 0 <= v <= 32768:
+            raise InvalidArgumentError("foveate: %s = %r: pixels, 1..32768 (0: the scene's)" % (key, v), -1)
+    paths = [plugin_path] if isinstance(plugin_path, (str, os.PathLike)) else list(plugin_path or [])
+    search = os.pathsep.join([os.fspath(p) for p in paths] + [_capi.PLUGIN_DIR]).encode()
+    name = b"<dict>" if text is not None else _b(scene)
+    outb = _b(out)
+    err = C.create_string_buffer(4096)
+    ms = (C.c_double * 3)()
+    st = _capi.BudgetStats()
+    status = lib.dvpy_foveate(name, text, len(text) if text else 0, _b(base_dir) if base_dir else None, settings,
+                              outb, bits, _b(device), gpu_index, _b(gpu_name), int(min_compute_capability),
+                              -1 if threads is None else int(threads), int(width), int(height),
+                              int(seed is not None), int(seed or 0) & 0xFFFFFFFFFFFFFFFF, search, int(bool(clean)),
+                              int(bool(quiet)), err, len(err), ms, C.byref(st))
+    if status != 0:
+        text = err.value.decode("utf-8", "replace") or "foveate: failed"
+        if status < 0:
+            _raise(status, text)
+        raise Error(text, status)
+    ran = tuple(n for n in _STAGE_NAMES if bits & _STAGES[n])
+    res: Dict[str, Any] = {"out": os.fspath(out), "stages": ran,
+                           "ms": {n: float(ms[i]) for i, n in enumerate(_STAGE_NAMES) if n in ran}}
+    if "final" in ran:
+        res["budget"] = {"lo": float(st.lo), "hi": float(st.hi), "coverage": float(st.coverage),
+                         "peak_spp": int(st.peak_spp), "rays": int(st.rays), "mean_spp": float(st.mean_spp),
+                         "effective_samples": float(st.effective_samples)}
+    res["files"] = sorted(f for fs in ARTEFACTS.values() for f in fs if os.path.exists(os.path.join(out, f)))
+    return res

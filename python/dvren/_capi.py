@@ -329,6 +329,11 @@ _PROTOTYPES = {
                                      C.POINTER(C.c_int)]),
     "dvpy_scenefile_override": (None, [_P, C.c_uint32, C.c_uint32, C.c_uint32, C.c_int, C.c_uint64]),
     "dvpy_scenefile_build": (C.c_int, [_P, _P]),
+    "dvpy_foveate_available": (C.c_int, []),
+    "dvpy_foveate": (C.c_int, [C.c_char_p, C.c_char_p, C.c_size_t, C.c_char_p, C.c_char_p, C.c_char_p, C.c_uint32,
+                               C.c_char_p, C.c_int, C.c_char_p, C.c_uint32, C.c_int, C.c_uint32, C.c_uint32, C.c_int,
+                               C.c_uint64, C.c_char_p, C.c_int, C.c_int, C.c_char_p, C.c_size_t,
+                               C.POINTER(C.c_double), C.POINTER(BudgetStats)]),
     "dvpy_scenefile_take": (None, [_P, C.POINTER(_P), C.POINTER(_P), C.POINTER(_P), C.POINTER(PlanDesc)]),
 }
 

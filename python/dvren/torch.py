@@ -177,7 +177,8 @@ def render(scene: dvren.Scene, plan: dvren.Plan, *values: torch.Tensor, outputs:
     tensor per ``scene.params`` entry, in order, each with the parameter's
     number of elements) and returns the requested outputs as tensors: rgb
     (H, W, 3), alpha / depth / transmittance (H, W) (differentiable), hit
-    (H, W) uint8 and samples (H, W) int32-sized uint32 (not). Gradients flow
+    (H, W) uint8, samples (H, W) int32-sized uint32 and variance (H, W)
+    float32 (not). Gradients flow
     to every value that requires grad; the others are frozen in dvren
     (dvren_scene_param_set_trainable). float32 values render on the
     context's device; float64 values (CPU context) through the float64

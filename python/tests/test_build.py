@@ -57,7 +57,8 @@ def test_library_loads(pkg):
 @pytest.mark.parametrize("name", plugin_names())
 def test_plugin_built(pkg, name):
     d = pkg / "_lib" / "plugins"
-    assert (d / f"{name}_device.h").is_file(), f"{name}_device.h is not beside {name}.so"
+    if (ROOT / "plugins" / name / f"{name}_device.h").is_file():  # a plugin that runs a program has no device code
+        assert (d / f"{name}_device.h").is_file(), f"{name}_device.h is not beside {name}.so"
     lib = ctypes.CDLL(str(d / f"{name}.so"))
     assert hasattr(lib, "dvren_plugin_entry")
 
