@@ -1027,6 +1027,15 @@ class Plan(_Handle):
         super().close()
 
     @property
+    def camera(self) -> Optional[Camera]:
+        """The plan's camera (a copy), or None for a ray-batch plan without one."""
+        if self.desc.camera.model == _capi.CAMERA_NONE:
+            return None
+        c = _capi.Camera()
+        C.pointer(c)[0] = self.desc.camera
+        return Camera(c)
+
+    @property
     def spp_map(self) -> Optional[np.ndarray]:
         """A copy of the plan's rays per pixel, (height, width) uint32, or None (the same spp everywhere)."""
         return self._map_copy(self.desc.spp_map)

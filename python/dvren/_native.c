@@ -223,8 +223,8 @@ DVPY_API int dvpy_foveate(const char* scene_path, const char* scene_text, size_t
     (void)stages, (void)device, (void)gpu_index, (void)gpu_name, (void)min_cc, (void)threads, (void)width;
     (void)height, (void)has_seed, (void)seed, (void)plugin_path, (void)clean, (void)quiet, (void)ms, (void)stats;
     if (err && err_cap)
-        snprintf(err, err_cap, "dvren.foveate: this build of the package has no pipeline: OpenEXR's C API (Debian "
-                               "libopenexr-dev) was missing when python/build_native.py ran; install it and rebuild");
+        snprintf(err, err_cap, "dvren.foveate: this build of the package has no pipeline: it was built without OpenEXR's "
+                               "C API (Debian libopenexr-dev missing, or DVREN_PY_FOVEATE=0); install it and rebuild");
     return DVREN_ERROR_UNSUPPORTED;
 #else
     dvren_foveate_log L;

@@ -85,6 +85,8 @@ def test_spp_map_other_integer_dtypes_and_copies(ctx, scene):
     got = p.spp_map
     assert got.dtype == np.uint32 and got.shape == (H, W) and (got == spp).all()
     assert p.step_map is None and plan(ctx).spp_map is None
+    assert p.camera.eye == oblique_camera().eye and p.camera.forward == oblique_camera().forward
+    assert ctx.plan(4, 1, rays=np.zeros((4, 6), np.float32)).camera is None
     first = scene.render(p)["rgb"].copy()
     spp[:] = 1  # the plan copied the map at creation
     assert (bits(scene.render(p)["rgb"]) == bits(first)).all()
@@ -515,6 +517,75 @@ def test_external_model(ctx, tmp_path):
     with pytest.raises(builtins.TimeoutError) as e:
         slow.compute(rgb, image_path=png)
     assert isinstance(e.value, dvren.TimeoutError) and e.value.status == "TIMEOUT"
+
+
+# ---------------------------------------------------------------- on the GPU (skipped without one)
+
+
+@pytest.fixture(scope="module")
+def gpu():
+    """A CUDA context and torch, or a skip saying which is missing."""
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("torch sees no CUDA device")
+    try:
+        c = dvren.Context("cuda")
+    except dvren.Error as e:
+        pytest.skip("dvren cannot make a CUDA context: %s" % e)
+    yield c, torch
+    torch.cuda.synchronize()
+    c.close()
+
+
+def test_gpu_saliency_reads_cuda_tensors(gpu, ctx):
+    """CUDA tensors are read in place (memory DEVICE) and give the map that
+    host input gives on the same GPU context; the GPU model agrees with the
+    CPU one to float rounding."""
+    g, torch = gpu
+    model = shipped(g, "render_error")
+    h, w = 32, 48
+    rgb = np.full((h, w, 3), 0.5, np.float32)
+    rgb[4:12, 5:20] = 0.9
+    alpha = np.ones((h, w), np.float32)
+    alpha[:, :4] = 0
+    depth = np.full((h, w), 2.0, np.float32)
+    var = np.full((h, w), 1e-6, np.float32)
+    var[8:16, 30:40] = 1e-2
+    host = model.compute(rgb, alpha, depth, var)
+    dev = [torch.from_numpy(a).cuda() for a in (rgb, alpha, depth, var)]
+    m = model.compute(*dev)
+    assert m.shape == (h, w) and m.dtype == np.float32
+    np.testing.assert_allclose(m, host, rtol=0, atol=1e-6)  # the same kernels on the same input
+    np.testing.assert_allclose(m, shipped(ctx, "render_error").compute(rgb, alpha, depth, var), atol=1e-5)
+    with pytest.raises(dvren.InvalidArgumentError) as e:
+        model.compute(dev[0], alpha)  # device rgb, host alpha
+    assert "alpha" in str(e.value) and "memory" in str(e.value)
+    with pytest.raises(dvren.InvalidArgumentError) as e:
+        model.compute(dev[0].double())
+    assert "float64" in str(e.value)
+
+
+def test_gpu_budget_plan_and_framebuffer(gpu, ctx, scene):
+    """A per-pixel budget on the GPU renders what the CPU renders (to float
+    rounding; the same samples), and a GPU framebuffer feeds a model where it is."""
+    g, torch = gpu
+    f = g.field("dense_grid", data=blob_grid(12), bbox=BOX)
+    gscene = g.scene(f, channels_shader(g, sigma_scale=2.0), g.sampler("uniform", jitter=True))
+    spp = np.array((1, 3, 8), dtype=np.uint32)[(np.arange(W) * 3 // W)][None, :].repeat(H, 0)
+    step = np.where(spp == 1, 2.0, 1.0).astype(np.float32)
+    kw = dict(samples_per_ray=24, seed=7, spp_map=spp, step_map=step, outputs=("rgb", "alpha", "samples", "variance"))
+    gp = g.plan(W, H, oblique_camera(), **kw)
+    fb = dvren.Framebuffer(gp)
+    out = gscene.render(gp, fb)
+    assert isinstance(out["rgb"], dvren.Tensor)
+    cpu = scene.render(ctx.plan(W, H, oblique_camera(), **kw))
+    assert (np.asarray(out["samples"]) == cpu["samples"]).all()
+    for name in ("rgb", "alpha", "variance"):
+        assert np.abs(np.asarray(out[name]) - cpu[name]).max() < 1e-4, name
+    model = shipped(g, "render_error")
+    m = model.compute_framebuffer(fb)
+    ref = model.compute(fb.host("rgb"), fb.host("alpha"), variance=fb.host("variance"))
+    np.testing.assert_allclose(m, ref, rtol=0, atol=1e-6)
 
 
 # ---------------------------------------------------------------- the pipeline
