@@ -4,8 +4,9 @@
 #   VENV=$(dvren_python_env) || echo "no Python environment: see stderr"
 #   "$VENV/bin/python" -m pytest ...
 #
-# dvren_python_env prints the path of a venv holding python/requirements-test.txt,
-# creating it when it is missing:
+# dvren_python_env [REQUIREMENTS] prints the path of a venv holding
+# REQUIREMENTS (default python/requirements-test.txt; tests/test_saliency_opencv.sh
+# passes tests/requirements-opencv.txt), creating it when it is missing:
 #
 #   ${DVREN_PY_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/dvren}/pyenv-<X.Y>-<hash>
 #
@@ -23,7 +24,7 @@ dvren_python_env() {
     local root py ver req hash dir tmp t0 log
     root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
     py=${DVREN_PYTHON:-python3}
-    req=$root/python/requirements-test.txt
+    req=${1:-$root/python/requirements-test.txt}
     ver=$("$py" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null) ||
         { echo "python_env: cannot run the interpreter '$py' (set DVREN_PYTHON)" >&2; return 1; }
     hash=$("$py" -c 'import hashlib, sys; print(hashlib.sha256(open(sys.argv[1], "rb").read()).hexdigest()[:12])' "$req") ||
@@ -40,7 +41,7 @@ dvren_python_env() {
     log=$tmp.log
     rm -rf "$tmp"
     t0=$(date +%s)
-    echo "python_env: creating $dir (python/requirements-test.txt; takes minutes: torch is large)" >&2
+    echo "python_env: creating $dir (${req#$root/}; takes minutes)" >&2
     if ! "$py" -m venv "$tmp" >"$log" 2>&1; then
         cat "$log" >&2
         echo "python_env: '$py -m venv' failed (on Debian: apt-get install python3-venv)" >&2
@@ -49,7 +50,7 @@ dvren_python_env() {
     fi
     if ! PIP_DISABLE_PIP_VERSION_CHECK=1 "$tmp/bin/python" -m pip install -q -r "$req" >"$log" 2>&1; then
         tail -n 20 "$log" >&2
-        echo "python_env: pip could not install python/requirements-test.txt (no network?): $(grep -m1 '^ERROR' "$log" || tail -n1 "$log")" >&2
+        echo "python_env: pip could not install ${req#$root/} (no network?): $(grep -m1 '^ERROR' "$log" || tail -n1 "$log")" >&2
         rm -rf "$tmp" "$log"
         return 1
     fi
