@@ -34,8 +34,8 @@ PLUGINS=()
 # .npz; spectral_residual: FFTW), else libm
 plugin_libs() { if [ -f plugins/$1/LIBS ]; then cat plugins/$1/LIBS; else echo "-lm"; fi; }
 # the same for the Windows cross build: the -l libraries alone (no -ldl: LoadLibrary is in
-# kernel32; no ELF linker options); prints nothing and returns 1 when one of them has no
-# MinGW build installed (FFTW: none in Debian), so the case is skipped
+# kernel32; no ELF linker options); prints the first library without a MinGW build
+# installed and returns 1 when there is one (FFTW: none in Debian), so the case is skipped
 mingw_plugin_libs() {
     local a out="" lib=/usr/$MINGW/lib
     for a in $(plugin_libs "$1"); do
