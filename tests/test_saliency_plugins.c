@@ -321,38 +321,18 @@ TEST(render_error_on_a_render)
 TEST(render_error_nvrtc_compiles)
 {
     static const unsigned archs[2] = {86, 90};
-    char log[16384], path[4096];
-    const char* dir = getenv("DVREN_PLUGIN_PATH");
+    char log[16384];
     dvren_context* ctx;
-    long len = 0;
-    unsigned char* src;
     int a;
     if (dvren__cu_need_nvrtc(NULL) != DVREN_OK) SKIP("NVRTC not found: %s", dvren_last_error(NULL));
-    snprintf(path, sizeof path, "%s/render_error_device.h", dir && *dir ? dir : "build/plugins");
-    src = th_read_file(path, &len);
-    CHECK(src, "cannot read %s", path);
     ctx = th_ctx();
+    CHECK_OK(ctx, dvren_plugin_load(ctx, "render_error"));
     for (a = 0; a < 2; ++a) {
-        dvren__text t;
-        char* bin = NULL;
-        size_t n = 0;
-        dvren_status st;
-        memset(&t, 0, sizeof t);
-        t.ctx = ctx;
-        dvren__text_str(&t, "#define DVREN_JIT 1\n#line 1 \"dvren_device.h\"\n");
-        dvren__text_lines(&t, dvren__cuda_src_device);
-        dvren__text_str(&t, "#line 1 \"render_error_device.h\"\n");
-        dvren__text_add(&t, src, (size_t)len);
-        dvren__text_add(&t, "\n", 2);
-        st = dvren__cu_nvrtc(ctx, NULL, t.s, archs[a], 0, NULL, &bin, &n, log, sizeof log, NULL);
-        if (bin) dvren__free(ctx, bin, n + 1);
-        dvren__text_free(&t);
-        if (st != DVREN_OK) free(src);
+        dvren_status st = dvren_cuda_compile_plugin_check(ctx, DVREN_PLUGIN_SALIENCY, "render_error", archs[a], log,
+                                                          sizeof log);
         CHECK(st == DVREN_OK, "sm_%u: %s\n%s", archs[a], dvren_last_error(ctx), log);
-        if (log[0]) free(src);
         CHECK(log[0] == 0, "sm_%u: NVRTC warns:\n%s", archs[a], log);
     }
-    free(src);
     dvren_context_destroy(ctx);
 }
 
