@@ -52,6 +52,7 @@ __all__ = [
     "CancelledError", "InternalError", "TimeoutError", "Context", "Stage", "SaliencyModel", "Scene", "Parameter",
     "Camera", "Plan", "Framebuffer", "Tensor", "Optimizer", "SceneFile", "load_scene", "write_png",
     "load_nerf_views", "from_dlpack", "importance_postprocess", "importance_budget", "foveate", "OUTPUTS",
+    "FOVEATE_AVAILABLE", "ARTEFACTS",
 ]
 
 OUTPUTS = tuple(_capi.OUTPUTS)  # ("rgb", "alpha", "depth", "transmittance", "hit", "samples", "variance")
@@ -1708,6 +1709,7 @@ FOVEATE_AVAILABLE = bool(lib.dvpy_foveate_available())
 
 _STAGES = {"preview": 0x1, "saliency": 0x2, "final": 0x4, "all": 0x7}
 _STAGE_NAMES = ("preview", "saliency", "final")
+# stage -> the files it writes in the output folder (tools/dvren_foveate.h, dvren_foveate_artefacts)
 ARTEFACTS = {
     "preview": ("preview.png", "preview_rgb.npy", "preview_alpha.npy", "preview_depth.npy", "preview_variance.npy"),
     "saliency": ("user_importance.npy", "user_importance_mask.exr", "user_importance_preview.png"),
