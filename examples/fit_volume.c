@@ -22,6 +22,7 @@
  *                    [--name NAME] [--csv out/fit_NAME_curve.csv] [--png out/fit_NAME.png] [--threads 0]
  *                    [--downsample 1] [--model-scale 1] [--volume PATH]
  *                    [--images PATH] [--grid 128] [--tv-color 0 | 1e-2] [--alpha-weight 0 | 1]
+ *                    [--save PREFIX]
  * (where two defaults are given, the second is that of --images; NAME is
  * ct_head, or with --images the name of the transforms JSON's folder, e.g.
  * lego, so that runs on different data keep their own files; --threads 0
@@ -50,6 +51,25 @@
  * on the colour channels (both modes).
  *   build/fit_volume --images ../shared/data/lego/transforms_train.json
  *                    --size 800 --heldout 4 --grid 256 --device cuda
+ *
+ * --save PREFIX keeps the fitted model as a scene that the other tools
+ * render (build/dvren_render PREFIX.json, dvren_foveate PREFIX.json):
+ *   PREFIX.npy          the grid, float32 (Z, Y, X, 4): raw density, then
+ *                       raw colour (the shader applies the activations)
+ *   PREFIX.json         a scene file (docs/scenes.md): dense_grid reading
+ *                       PREFIX.npy (relative to the scene's folder) over the
+ *                       fit's world box, node-centred as the fit's grid;
+ *                       emission_absorption in "channels" mode with the
+ *                       fit's activations (softplus density, sigmoid colour)
+ *                       and sigma_scale; the uniform sampler without jitter;
+ *                       a perspective camera at the first held-out view (eye,
+ *                       target one unit ahead, up, vertical field of view);
+ *                       the views' size and the fit's march step
+ *   PREFIX_heldout.npy  the fit's own render of that view, float32 (H, W, 3):
+ *                       what the scene file reproduces (tests/test_fit.sh and
+ *                       tests/test_fit_images.sh compare the two)
+ * Each file is written atomically; when one cannot be written, those
+ * already written are removed again.
  *
  * Exit status: 0 on success; when a target was asked for (--target or
  * --until-target), 2 when the last held-out PSNR does not reach it; 1 on an
@@ -85,8 +105,14 @@ typedef struct opts {
     int size, views, heldout, steps, batch, eval_every, until_target, downsample, model_scale, grid, threads, target_given;
     double lr, tv, tv_color, alpha_weight, target;
     unsigned long long seed;
-    const char *csv, *png, *volume, *images, *name;
+    const char *csv, *png, *volume, *images, *name, *save;
 } opts;
+
+/* A pinhole camera as a scene file gives it: eye, a target on the optical
+ * axis, up, vertical field of view in radians. */
+typedef struct view_camera {
+    double eye[3], target[3], up[3], fov_y;
+} view_camera;
 
 /* Log sink: warnings to stderr; errors are reported once, by TRY. */
 static void fit_log(void* user, dvren_log_level level, const char* line)
@@ -121,20 +147,29 @@ static void sphere_eye(int k, int n, double phase, double r, double eye[3])
     eye[2] = r * z;
 }
 
+/* The up vector of the CT head's cameras at eye looking at the origin: -z
+ * (the volume's head is upside down), or +y when the view runs nearly
+ * along z. */
+static void pinhole_up(const double eye[3], double up[3])
+{
+    double n = sqrt(eye[0] * eye[0] + eye[1] * eye[1] + eye[2] * eye[2]);
+    int along_z = fabs(eye[2] / n) > 0.95; /* looking along the up axis: take another up */
+    up[0] = 0.0;
+    up[1] = along_z ? 1.0 : 0.0;
+    up[2] = along_z ? 0.0 : -1.0;
+}
+
 /* The size x size rays (origin, unit direction) of a pinhole camera at eye
  * looking at the origin, vertical field of view fov (radians), through the
  * pixel centres, row by row from the top. */
 static void pinhole_rays(const double eye[3], double fov, int size, float* rays)
 {
-    double f[3], r[3], u[3], up[3] = {0.0, 0.0, -1.0}, n, t = tan(0.5 * fov);
+    double f[3], r[3], u[3], up[3], n, t = tan(0.5 * fov);
     int i, j, k;
     for (k = 0; k < 3; ++k) f[k] = -eye[k];
     n = sqrt(f[0] * f[0] + f[1] * f[1] + f[2] * f[2]);
     for (k = 0; k < 3; ++k) f[k] /= n;
-    if (fabs(f[2]) > 0.95) { /* looking along the up axis: take another up */
-        up[1] = 1.0;
-        up[2] = 0.0;
-    }
+    pinhole_up(eye, up);
     r[0] = f[1] * up[2] - f[2] * up[1];
     r[1] = f[2] * up[0] - f[0] * up[2];
     r[2] = f[0] * up[1] - f[1] * up[0];
@@ -205,6 +240,112 @@ static int carve_box(const dvren_nerf_views* vs, const int* held, double half, d
     return 0;
 }
 
+/* Writes s into the JSON text at out as a string literal (quotes and
+ * backslashes escaped). Returns 1 for a control character (not a file name
+ * to put in a scene), else 0. */
+static int json_string(char* out, size_t cap, const char* s)
+{
+    size_t n = 0;
+    if (cap < 3) return 1;
+    out[n++] = '"';
+    for (; *s; ++s) {
+        if ((unsigned char)*s < 0x20) return 1;
+        if (n + 4 >= cap) return 1;
+        if (*s == '"' || *s == '\\') out[n++] = '\\';
+        out[n++] = *s;
+    }
+    out[n++] = '"';
+    out[n] = 0;
+    return 0;
+}
+
+/* --save PREFIX (see the top of the file): the model's grid as PREFIX.npy,
+ * a scene file PREFIX.json rendering it from camera cam at W x H with the
+ * fit's march step vox over box, and the fit's own render of that view
+ * (rgb, H x W x 3) as PREFIX_heldout.npy. All or nothing: a file that
+ * cannot be written removes those written before. Prints its own errors;
+ * returns 0 or 1. */
+static int save_fit(dvren_context* ctx, dvren_scene* model, uint32_t pi, const char* prefix, int W, int H,
+                    const double box[6], double vox, const view_camera* cam, const float* rgb)
+{
+    char npy[1100], json[1100], heldout[1100], name[600], text[8192];
+    const char* base = strrchr(prefix, '/');
+    dvren_scene_param sp;
+    dvren_tensor t;
+    int64_t shape[3] = {H, W, 3};
+    float* grid = NULL;
+    int rc = 1, n;
+    size_t len;
+    if (strlen(prefix) > 1000 || !*prefix || prefix[strlen(prefix) - 1] == '/') {
+        fprintf(stderr, "fit_volume: --save '%s': give a file prefix (at most 1000 characters, not a folder)\n", prefix);
+        return 1;
+    }
+    base = base ? base + 1 : prefix;
+    snprintf(npy, sizeof npy, "%s.npy", prefix);
+    snprintf(json, sizeof json, "%s.json", prefix);
+    snprintf(heldout, sizeof heldout, "%s_heldout.npy", prefix);
+    snprintf(text, sizeof text, "%s.npy", base);
+    if (json_string(name, sizeof name, text)) {
+        fprintf(stderr, "fit_volume: --save '%s': the file name has a control character\n", prefix);
+        return 1;
+    }
+    if (dvren_scene_param_get(model, pi, &sp) != DVREN_OK) goto lib_fail;
+    grid = (float*)malloc((size_t)sp.numel * sizeof(float));
+    if (!grid) {
+        fprintf(stderr, "fit_volume: --save: out of memory for the grid (%llu floats)\n", (unsigned long long)sp.numel);
+        return 1;
+    }
+    /* the parameter's own shape, (Z, Y, X, C): dense_grid's .npy layout */
+    if (dvren_tensor_wrap(grid, DVREN_DTYPE_F32, sp.value.ndim, sp.value.shape, NULL, &t) != DVREN_OK ||
+        dvren_scene_param_read(model, pi, DVREN_PARAM_VALUE, &t) != DVREN_OK || dvren_tensor_save_npy(ctx, &t, npy) != DVREN_OK)
+        goto lib_fail;
+    if (dvren_tensor_wrap((void*)rgb, DVREN_DTYPE_F32, 3, shape, NULL, &t) != DVREN_OK ||
+        dvren_tensor_save_npy(ctx, &t, heldout) != DVREN_OK) {
+        remove(npy);
+        goto lib_fail;
+    }
+    /* floats as %.9g (float32 round trip), doubles as %.17g */
+    n = snprintf(text, sizeof text,
+                 "{\n"
+                 "  \"description\": \"A dense grid fitted by examples/fit_volume (--save): %d x %d views; camera at the "
+                 "first held-out view; the _heldout.npy file beside it is the fit's render of that view\",\n"
+                 "  \"field\": {\"plugin\": \"dense_grid\", \"params\": {\"file\": %s, \"storage\": \"f32\",\n"
+                 "      \"bbox\": [%.17g, %.17g, %.17g, %.17g, %.17g, %.17g]}},\n"
+                 "  \"shader\": {\"plugin\": \"emission_absorption\", \"params\": {\"mode\": \"channels\", "
+                 "\"activation\": \"softplus\",\n"
+                 "      \"color_activation\": \"sigmoid\", \"sigma_scale\": 10}},\n"
+                 "  \"sampler\": {\"plugin\": \"uniform\", \"params\": {\"jitter\": false}},\n"
+                 "  \"camera\": {\"type\": \"perspective\", \"eye\": [%.9g, %.9g, %.9g], \"target\": [%.9g, %.9g, %.9g],\n"
+                 "             \"up\": [%.9g, %.9g, %.9g], \"fov_y_deg\": %.17g},\n"
+                 "  \"plan\": {\"width\": %d, \"height\": %d, \"step\": %.9g, \"seed\": 0}\n"
+                 "}\n",
+                 W, H, name, box[0], box[1], box[2], box[3], box[4], box[5], (float)cam->eye[0],
+                 (float)cam->eye[1], (float)cam->eye[2], (float)cam->target[0], (float)cam->target[1],
+                 (float)cam->target[2], (float)cam->up[0], (float)cam->up[1], (float)cam->up[2],
+                 cam->fov_y * 180.0 / 3.14159265358979323846, W, H, (float)vox);
+    if (n < 0 || (size_t)n >= sizeof text) {
+        fprintf(stderr, "fit_volume: --save: the scene text does not fit its buffer\n");
+        remove(npy);
+        remove(heldout);
+        goto out;
+    }
+    len = (size_t)n;
+    if (dvren_file_write_atomic(ctx, json, text, len) != DVREN_OK) {
+        remove(npy);
+        remove(heldout);
+        goto lib_fail;
+    }
+    fprintf(stderr, "[fit] saved %s (a scene), %s (the grid) and %s (the fit's render of the scene's view)\n", json, npy,
+            heldout);
+    rc = 0;
+    goto out;
+lib_fail:
+    fprintf(stderr, "fit_volume: --save: %s\n", dvren_last_error(ctx));
+out:
+    free(grid);
+    return rc;
+}
+
 static double psnr_of(double mse) { return mse > 0.0 ? -10.0 * log10(mse) : 99.0; }
 
 /* options whose default depends on the mode: --alpha-weight 1, --tv 3e-3,
@@ -234,6 +375,8 @@ static void usage(void)
           "  --images PATH          transforms JSON in the NeRF synthetic layout\n"
           "  --grid N               --images: voxels along the carved box's longest side (128)\n"
           "  --threads N            CPU threads, 0 = all cores (0)\n"
+          "  --save PREFIX          keep the fit: PREFIX.npy (the grid), PREFIX.json (a scene rendering it from the\n"
+          "                         first held-out view), PREFIX_heldout.npy (the fit's render of that view)\n"
           "  -h, --help\n"
           "(where two defaults are given, the second is that of --images; the top of examples/fit_volume.c says more)\n",
           stdout);
@@ -275,6 +418,7 @@ static int parse(int argc, char** argv, opts* o)
         NUM("--png", png, v)
         NUM("--name", name, v)
         NUM("--threads", threads, atoi(v))
+        NUM("--save", save, v)
 #undef NUM
         if (!strcmp(a, "--until-target")) {
             o->until_target = 1;
@@ -398,7 +542,7 @@ out:
 int main(int argc, char** argv)
 {
     const double fov = 0.75, radius = 3.0;
-    opts o = {"cpu", 64, 64, 8, 3000, 8192, 100, 0, 1, 1, 128, 0, 0, 0.3, UNSET, UNSET, UNSET, 35.0, 1, NULL, NULL, NULL, NULL, NULL};
+    opts o = {"cpu", 64, 64, 8, 3000, 8192, 100, 0, 1, 1, 128, 0, 0, 0.3, UNSET, UNSET, UNSET, 35.0, 1, NULL, NULL, NULL, NULL, NULL, NULL};
     char csv_default[1200], png_default[1200];
     const char* data = getenv("DVREN_DATA") ? getenv("DVREN_DATA") : "../shared/data";
     char vol[1024];
@@ -425,6 +569,7 @@ int main(int argc, char** argv)
     size_t px, ntrain;
     int64_t shape[2];
     double t_start, t_train = 0.0, last_psnr = 0.0, first_hit = -1.0, box[6], vox = 0.0;
+    view_camera cam0; /* the first held-out view (--save) */
     long long rays_done = 0;
     int v, step, k, status = 1, dims[3], W, H;
     uint32_t pi;
@@ -495,6 +640,18 @@ int main(int argc, char** argv)
             goto fail;
         }
         for (k = 0; k < o.heldout; ++k) is_held[(size_t)k * vs.count / o.heldout] = 1;
+        {
+            /* the first held-out view (frame 0) as a look-at camera: the
+             * pose's columns are the camera's right, up and backward axes
+             * (Blender/OpenGL), its last column the eye */
+            const double* m = vs.pose;
+            for (k = 0; k < 3; ++k) {
+                cam0.eye[k] = m[4 * k + 3];
+                cam0.target[k] = m[4 * k + 3] - m[4 * k + 2];
+                cam0.up[k] = m[4 * k + 1];
+            }
+            cam0.fov_y = 2.0 * atan(0.5 * vs.height / vs.focal);
+        }
         for (v = 0; v < vs.count; ++v) {
             int held = is_held[v], slot = held ? h++ : t++;
             const double* m = vs.pose + 12 * v;
@@ -524,6 +681,10 @@ int main(int argc, char** argv)
     } else {
         W = H = o.size;
         px = (size_t)W * H;
+        sphere_eye(0, o.heldout, 1.0, radius, cam0.eye); /* the first held-out view, as made below */
+        pinhole_up(cam0.eye, cam0.up);
+        cam0.target[0] = cam0.target[1] = cam0.target[2] = 0.0;
+        cam0.fov_y = fov;
     }
     ntrain = (size_t)o.views * px;
     memset(&cd, 0, sizeof cd);
@@ -740,6 +901,7 @@ int main(int argc, char** argv)
         TRY(dvren_image_write_png(ctx, o.png, side, NULL, (uint32_t)SW, (uint32_t)SH, 8));
         fprintf(stderr, "[fit] wrote %s (ground truth above, fit below, %d x %d) and %s\n", o.png, SW, SH, o.csv);
     }
+    if (o.save && save_fit(ctx, model, pi, o.save, W, H, box, vox, &cam0, fit_rgb)) goto fail;
     status = last_psnr >= o.target || !o.target_given ? 0 : 2;
 fail:
     if (csv) fclose(csv);

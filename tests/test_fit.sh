@@ -2,7 +2,9 @@
 # tests/test_fit.sh - examples/fit_volume on the CPU at the CI's size: a
 # dense grid fitted from 64 views of the CT head (ground truth averaged over
 # 2^3 voxels, 64 x 64 pixels) must reach 35 dB PSNR on 8 held-out views, and
-# write its curve (CSV) and side-by-side PNG; bad options and an unwritable
+# write its curve (CSV) and side-by-side PNG; the fit kept with --save renders
+# through its scene file with build/dvren_render as the fit rendered that
+# view; bad options and an unwritable
 # output fail with a message and leave no image behind.
 # Run from the repository root after ./build.sh. Prints PASS|FAIL|SKIP lines.
 set -u
@@ -23,7 +25,7 @@ fail() { echo "FAIL $NAME/$1: $2"; sed 's/^/    /' "$TOP/err" | tail -8; nfail=$
 
 # ---- the fit reaches 35 dB on held-out views
 if "$BIN" --device cpu --size 64 --downsample 2 --steps 1200 --batch 8192 --eval-every 100 --until-target \
-    --csv "$TOP/curve.csv" --png "$TOP/side.png" 2> "$TOP/err"; then
+    --csv "$TOP/curve.csv" --png "$TOP/side.png" --save "$TOP/ct" 2> "$TOP/err"; then
   last=$(tail -n 1 "$TOP/curve.csv" | cut -d, -f4)
   rows=$(($(wc -l < "$TOP/curve.csv") - 1))
   if [ "$(head -n 1 "$TOP/curve.csv")" != "step,seconds,loss,heldout_psnr_db,rays_per_s" ]; then
@@ -38,6 +40,22 @@ if "$BIN" --device cpu --size 64 --downsample 2 --steps 1200 --batch 8192 --eval
   fi
 else
   fail fit_reaches_35db "exit status $? (2: the target was not reached)"
+fi
+
+# ---- --save: the scene file (look-at camera, the fit's box, step and
+# shader) renders the fitted grid as the fit did (2e-6 seen; 1e-3 allowed)
+if [ ! -s "$TOP/ct.json" ] || [ ! -s "$TOP/ct.npy" ] || [ ! -s "$TOP/ct_heldout.npy" ]; then
+  fail saved_scene_renders "fit_volume --save wrote: $(cd "$TOP" && ls ct* 2>/dev/null | tr '\n' ' ')"
+elif ! "$B/dvren_render" "$TOP/ct.json" -q --npy "$TOP/saved" -o "$TOP/saved.png" 2> "$TOP/err"; then
+  fail saved_scene_renders "dvren_render $TOP/ct.json failed"
+elif ! command -v python3 > /dev/null; then
+  echo "SKIP $NAME/saved_scene_renders: no python3 to compare the .npy files"
+elif python3 tests/npy_close.py "$TOP/saved_rgb.npy" "$TOP/ct_heldout.npy" 1e-3 > "$TOP/cmp" 2> "$TOP/err"; then
+  echo "# saved scene vs the fit's render: $(cat "$TOP/cmp")"
+  echo "PASS $NAME/saved_scene_renders"
+else
+  cat "$TOP/cmp" >> "$TOP/err"
+  fail saved_scene_renders "dvren_render of the saved scene differs from the fit's render of the view"
 fi
 
 # ---- bad input: a message naming the problem, exit 1, no image
@@ -57,6 +75,11 @@ else fail unwritable_csv "exit $st"; fi
 st=$?
 if [ $st -eq 1 ] && grep -q "missing.nhdr" "$TOP/err" && [ ! -e "$TOP/bad3.png" ]; then echo "PASS $NAME/missing_volume";
 else fail missing_volume "exit $st"; fi
+"$BIN" --size 16 --downsample 2 --steps 2 --csv "$TOP/s.csv" --png "$TOP/s.png" --save "$TOP/no/such/dir/fit" 2> "$TOP/err"
+st=$?
+if [ $st -eq 1 ] && grep -q -- "--save.*no/such/dir/fit" "$TOP/err" && [ -z "$(ls "$TOP/no" 2>/dev/null)" ]; then
+  echo "PASS $NAME/unwritable_save"
+else fail unwritable_save "exit $st"; fi
 
 # ---- --help; no target asked for: exit 0 whatever the PSNR; the default
 # names carry the data's name; the side-by-side image is large enough to judge

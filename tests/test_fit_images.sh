@@ -3,7 +3,8 @@
 # CI's size: a dense grid fitted to 16 of the lego scene's real views (NeRF
 # synthetic, 100 x 100 after filtering) must reach 23 dB PSNR on the 4
 # held-out views (an all-black guess scores 12.6 dB), with its curve and
-# side-by-side PNG; malformed transforms files and images fail with a
+# side-by-side PNG; the fit kept with --save renders through its scene file
+# with build/dvren_render as the fit rendered that view; malformed transforms files and images fail with a
 # message naming the file and the field, exit 1, and leave no image behind.
 # Run from the repository root after ./build.sh. Prints PASS|FAIL|SKIP lines.
 set -u
@@ -25,7 +26,8 @@ fail() { echo "FAIL $NAME/$1: $2"; sed 's/^/    /' "$TOP/err" | tail -8; nfail=$
 
 # ---- the fit learns the scene: 23 dB on held-out views (RGB and alpha supervised)
 if "$BIN" --device cpu --images "$DATA/lego/transforms_train.json" --size 100 --heldout 4 --grid 64 --steps 300 \
-    --batch 4096 --eval-every 100 --target 23 --csv "$TOP/curve.csv" --png "$TOP/side.png" 2> "$TOP/err"; then
+    --batch 4096 --eval-every 100 --target 23 --csv "$TOP/curve.csv" --png "$TOP/side.png" --save "$TOP/lego" \
+    2> "$TOP/err"; then
   last=$(tail -n 1 "$TOP/curve.csv" | cut -d, -f4)
   if ! grep -q "20 of its 100 frames have images" "$TOP/err"; then
     fail lego_reaches_23db "the tool did not say how many frames have images"
@@ -41,6 +43,23 @@ if "$BIN" --device cpu --images "$DATA/lego/transforms_train.json" --size 100 --
   fi
 else
   fail lego_reaches_23db "exit status $? (2: 23 dB not reached)"
+fi
+
+# ---- --save: the scene file renders the fitted grid from the first held-out
+# view as the fit itself did (the same rays up to float32 rounding of the
+# camera: 2e-5 seen; 1e-3 allowed)
+if [ ! -s "$TOP/lego.json" ] || [ ! -s "$TOP/lego.npy" ] || [ ! -s "$TOP/lego_heldout.npy" ]; then
+  fail saved_scene_renders "fit_volume --save wrote: $(cd "$TOP" && ls lego* 2>/dev/null | tr '\n' ' ')"
+elif ! "$B/dvren_render" "$TOP/lego.json" -q --npy "$TOP/saved" -o "$TOP/saved.png" 2> "$TOP/err"; then
+  fail saved_scene_renders "dvren_render $TOP/lego.json failed"
+elif ! command -v python3 > /dev/null; then
+  echo "SKIP $NAME/saved_scene_renders: no python3 to compare the .npy files"
+elif python3 tests/npy_close.py "$TOP/saved_rgb.npy" "$TOP/lego_heldout.npy" 1e-3 > "$TOP/cmp" 2> "$TOP/err"; then
+  echo "# saved scene vs the fit's render: $(cat "$TOP/cmp")"
+  echo "PASS $NAME/saved_scene_renders"
+else
+  cat "$TOP/cmp" >> "$TOP/err"
+  fail saved_scene_renders "dvren_render of the saved scene differs from the fit's render of the view"
 fi
 
 # ---- bad input
