@@ -181,6 +181,10 @@ DVREN_API const char* dvren_status_string(dvren_status status);
  * the calling thread's last context-free error when ctx is NULL. Never NULL;
  * "" when there was none. Valid until the next call that fails. */
 DVREN_API const char* dvren_last_error(const dvren_context* ctx);
+/* The status that went with dvren_last_error (DVREN_OK when none was
+ * recorded): for code that reports a failure later than the call, such as
+ * a pipeline stage naming what failed. */
+DVREN_API dvren_status dvren_last_status(const dvren_context* ctx);
 
 /* ======================================================================== */
 /* >>alloc                                                                  */
@@ -1606,6 +1610,7 @@ extern ssize_t readlink(const char* path, char* buf, size_t size);
 /* ======================================================================== */
 
 static DVREN__TLS char dvren__thread_error[DVREN__ERROR_CAP];
+static DVREN__TLS dvren_status dvren__thread_status;
 
 struct dvren__plugin_rec;
 
@@ -1724,6 +1729,7 @@ struct dvren_context {
     dvren__plugin_rec** plugins;
     uint32_t plugin_count, plugin_cap;
     char last_error[DVREN__ERROR_CAP];
+    dvren_status last_status; /* the status of last_error */
 };
 
 DVREN_API const char* dvren_status_string(dvren_status s)
@@ -1750,6 +1756,11 @@ DVREN_API const char* dvren_status_string(dvren_status s)
 DVREN_API const char* dvren_last_error(const dvren_context* ctx)
 {
     return ctx ? ctx->last_error : dvren__thread_error;
+}
+
+DVREN_API dvren_status dvren_last_status(const dvren_context* ctx)
+{
+    return ctx ? ctx->last_status : dvren__thread_status;
 }
 
 static double dvren__now_ms(void);
@@ -1815,6 +1826,8 @@ static dvren_status dvren__verror(dvren_context* ctx, dvren_status status, const
     char* buf = ctx ? ctx->last_error : dvren__thread_error;
     size_t cap = DVREN__ERROR_CAP, n = 0;
     int k;
+    if (ctx) ctx->last_status = status;
+    else dvren__thread_status = status;
     if (module && *module) {
         k = snprintf(buf, cap, "%s: ", module);
         n = k > 0 ? (size_t)k : 0;

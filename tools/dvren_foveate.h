@@ -170,6 +170,8 @@ typedef struct dvren_foveate_job {
     dvren_foveate_log* log;        /* optional: NULL logs through the context's sink */
     /* outputs */
     char error[2048];              /* the last failure, one line */
+    dvren_status status;           /* its status: the library's for a failed dvren call (TIMEOUT, IO, ...),
+                                      INVALID_ARGUMENT for the pipeline's own checks, NOT_FOUND for a missing input */
     dvren_budget_stats stats;      /* the final stage's budget */
     double ms[3];                  /* wall time of each stage that ran (preview, saliency, final), device synchronised */
     /* private */
@@ -660,6 +662,7 @@ static int dvfv__fail(dvren_foveate_job* job, const char* fmt, ...)
     va_start(ap, fmt);
     vsnprintf(job->error, sizeof job->error, fmt, ap);
     va_end(ap);
+    if (job->status == DVREN_OK) job->status = DVREN_ERROR_INVALID_ARGUMENT;
     if (job->log)
         dvren_foveate_logf(job->log, DVREN_LOG_ERROR, DVREN_TAG_ERROR, "%s", job->error);
     else
@@ -670,6 +673,7 @@ static int dvfv__fail(dvren_foveate_job* job, const char* fmt, ...)
 /* The library's last error, after what the stage was doing. */
 static int dvfv__fail_lib(dvren_foveate_job* job, const char* what)
 {
+    job->status = dvren_last_status(job->ctx);
     return dvfv__fail(job, "%s: %s", what, dvren_last_error(job->ctx));
 }
 
@@ -753,9 +757,11 @@ static int dvfv__load_npy(dvren_foveate_job* job, const char* name, uint32_t ndi
     uint32_t d = 0;
     *out = NULL;
     dvfv__path(job, name, path);
-    if (!dvfv__exists(path))
+    if (!dvfv__exists(path)) {
+        job->status = DVREN_ERROR_NOT_FOUND;
         return dvfv__fail(job, "%s is missing: the %s stage makes it (run dvren_foveate --stage %s first, or all stages)",
                           path, maker, maker);
+    }
     b = (unsigned char*)dvren_io_read_file(path, (size_t)4 << 30, &size, err, sizeof err);
     if (!b) return dvfv__fail(job, "%s: %s", path, err);
     if (size < 10 || memcmp(b, "\x93NUMPY", 6) || b[6] < 1 || b[6] > 3) {
@@ -840,15 +846,19 @@ int dvren_foveate_check_inputs(dvren_foveate_job* job, uint32_t stages)
     if ((stages & DVREN_FOVEATE_SALIENCY) && !(stages & DVREN_FOVEATE_PREVIEW))
         for (a = dvfv__art_preview; *a; ++a) {
             dvfv__path(job, *a, path);
-            if (!dvfv__exists(path))
+            if (!dvfv__exists(path)) {
+                job->status = DVREN_ERROR_NOT_FOUND;
                 return dvfv__fail(job, "saliency: %s is missing: the preview stage makes it (run dvren_foveate --stage "
                                        "preview first, or all stages)", path);
+            }
         }
     if ((stages & DVREN_FOVEATE_FINAL) && !(stages & DVREN_FOVEATE_SALIENCY)) {
         dvfv__path(job, "user_importance.npy", path);
-        if (!dvfv__exists(path))
+        if (!dvfv__exists(path)) {
+            job->status = DVREN_ERROR_NOT_FOUND;
             return dvfv__fail(job, "final: %s is missing: the saliency stage makes it (run dvren_foveate --stage "
                                    "saliency first, or all stages)", path);
+        }
     }
     return 0;
 }
@@ -1053,8 +1063,10 @@ int dvren_foveate_saliency(dvren_foveate_job* job)
         if (s == DVREN_OK)
             dvfv__log(job, DVREN_TAG_TIMER, "saliency model '%s': %.1f ms (%u x %u)", md->name, dvfv__ms(job) - t1,
                       (unsigned)w, (unsigned)h);
-        else
+        else {
+            job->status = s;
             dvfv__fail(job, "saliency: model '%s' (foveate.models[%u]): %s", md->name, (unsigned)m, dvren_last_error(job->ctx));
+        }
         if (s != DVREN_OK) goto done;
         for (k = 0; k < n; ++k) {
             float v = map[k];
