@@ -9,7 +9,9 @@
 #   bash bench/prepare_carry.sh      # here: peer script, data, cJSON/stb sources -> .carry/
 #   (device tool) run: bash bench/gpu.sh      carry: [".carry"]
 #
-# Variables: GPU_QUICK=1 skips the variant sweep and ncu; NCU=0 skips ncu.
+# Variables: GPU_QUICK=1 skips the variant sweep and ncu; NCU=0 skips ncu;
+# FOVEATE=1 also runs the foveation benchmark (bench/foveate.sh, which also
+# runs alone; it reuses this run's lego fit).
 set -uo pipefail
 . "$(dirname "$0")/gpu_env.sh"
 mkdir -p $B/tests/mock
@@ -28,10 +30,7 @@ echo "${DVREN_COMMIT:-$(git rev-parse --short HEAD 2>/dev/null || echo unknown)}
 
 # ---------------------------------------------------------------- build
 say "build"
-for p in dense_grid emission_absorption uniform; do
-  cc $CFLAGS -shared -fPIC -fvisibility=hidden plugins/$p/*.c -o $B/plugins/$p.so -lm -lz &  # dense_grid reads .npz with zlib
-  cp plugins/$p/*_device.h $B/plugins/
-done
+build_plugins "-Wall -Wextra -Werror"  # every plugins/<name>/<name>.c with its LIBS (gpu_env.sh)
 for m in tests/mock_plugins/*.c; do
   cc $CFLAGS -shared -fPIC -fvisibility=hidden "$m" -o $B/tests/mock/$(basename "$m" .c).so -lm &
 done
@@ -43,9 +42,13 @@ wait
 cc $CFLAGS bench/gpu_bench.c $B/cjson.o -o $B/gpu_bench $LIBS || say "gpu_bench does not build"
 cc $CFLAGS examples/fit_volume.c $B/stb.o $B/cjson.o -o $B/fit_volume $LIBS || say "fit_volume does not build"
 cc $CFLAGS tools/dvren_render.c $B/stb.o $B/cjson.o -o $B/dvren_render $LIBS || { say "dvren_render does not build"; exit 1; }
+# the foveation pipeline writes EXR through OpenEXR's C API (from .carry when the machine lacks it)
+cc $CFLAGS tools/dvren_foveate.c $B/stb.o $B/cjson.o -o $B/dvren_foveate $CARRY_LDFLAGS -lOpenEXRCore $LIBS ||
+  say "dvren_foveate does not build"
 for f in $B/plugins/dense_grid.so $B/test_cuda $B/gpu_bench $B/dvren_render; do
   [ -e "$f" ] || { say "build failed: $f missing"; exit 1; }
 done
+for p in $(plugin_names); do [ -e $B/plugins/$p.so ] || say "plugin $p does not build"; done
 
 # ---------------------------------------------------------------- GPU tests
 say "tests (tests/test_cuda.c)"
@@ -155,11 +158,20 @@ DVREN_PLUGIN_PATH=$B/plugins timeout 80 $B/fit_volume --device cuda --size 64 --
 echo "fit (CI size) exit status $?" >> $R/fit_gpu.log
 tail -12 $R/fit_gpu.log
 say "fit: the lego scene's real views (16 training, 4 held out, 800 x 800), on the GPU"
+rm -f $R/lego_fit.json
 DVREN_PLUGIN_PATH=$B/plugins timeout 120 $B/fit_volume --device cuda --images $C/data/lego/transforms_train.json \
   --size 800 --heldout 4 --grid 256 --steps 3000 --batch 65536 --eval-every 500 --target 25 \
-  --csv $R/lego_fit.csv --png $R/lego_fit.png 2> $R/lego_fit.log
+  --csv $R/lego_fit.csv --png $R/lego_fit.png --save $R/lego_fit 2> $R/lego_fit.log
 echo "lego fit exit status $?" >> $R/lego_fit.log
 tail -4 $R/lego_fit.log
+
+# ---------------------------------------------------------------- foveation (issue 11), FOVEATE=1
+if [ "${FOVEATE:-0}" = 1 ]; then
+  [ -s $R/lego_fit.json ] && export FOVEATE_LEGO=$R/lego_fit.json  # the fitted lego scene, saved just above
+  # already built above; its files stay in $R/foveate and its table joins this run's summary below
+  # (with everything else gpu.sh does, the call may pass the device tool's 10 minutes: run it alone then)
+  OUT= FOVEATE_NO_BUILD=1 bash bench/foveate.sh
+fi
 
 # ---------------------------------------------------------------- Python (python/, issue 10)
 bash bench/gpu_python.sh
@@ -206,7 +218,14 @@ if [ -n "${OUT:-}" ]; then
   cat $R/lego_fit.csv >> $R/lego_fit.log 2>/dev/null
   cat $R/fit_py.log >> $R/python.txt 2>/dev/null
   cat $R/python.txt >> $R/tests.txt
-  for f in summary.md tests.txt dvren.jsonl peer.txt fit_gpu.log fit_gpu.png lego_fit.log lego_fit.png; do
+  files="summary.md tests.txt dvren.jsonl peer.txt fit_gpu.log fit_gpu.png lego_fit.log lego_fit.png"
+  if [ "${FOVEATE:-0}" = 1 ] && [ -f $R/foveate/foveate.md ]; then
+    # within the 8 files: the foveation table joins the summary, its points and logs replace lego_fit.png
+    cat $R/foveate/foveate.md >> $R/summary.md
+    cat $R/foveate/foveate.md $R/foveate/*_points.csv $R/foveate/*.json $R/foveate/foveate.log > $R/foveate.txt 2>/dev/null
+    files="${files% lego_fit.png} foveate.txt"
+  fi
+  for f in $files; do
     [ -f $R/$f ] && cp $R/$f "$OUT/"
   done
 fi

@@ -16,9 +16,8 @@ say() { echo "[gpu_python.sh $(date +%T)] $*" >&2; }
 if [ ! -x $B/fit_volume ]; then  # alone: fit_volume for the comparison
   CF="-std=c11 -O2 -I$ROOT -I$ROOT/tools -I$C/include"
   mkdir -p $B/plugins
-  for p in dense_grid emission_absorption uniform; do
-    cc $CF -shared -fPIC -fvisibility=hidden plugins/$p/*.c -o $B/plugins/$p.so -lm -lz; cp plugins/$p/*_device.h $B/plugins/
-  done
+  build_plugins  # every plugin, with its LIBS (gpu_env.sh)
+  wait
   cc -std=c11 -O2 -I$C/include -c tools/stb_impl.c -o $B/stb.o
   cc -std=c11 -O2 -I$C/include/cjson -c $C/src/cJSON.c -o $B/cjson.o
   cc $CF examples/fit_volume.c $B/stb.o $B/cjson.o -o $B/fit_volume -ldl -lm -lpthread
@@ -34,7 +33,7 @@ fi
 # tests with the GPU ones, the per-call overhead, and the CT-head fit driven
 # from PyTorch against fit_volume above, same settings, same run
 say "python: package, tests (GPU interop, streams, autograd, fit), overhead, fit from PyTorch"
-DVREN_CJSON_SOURCE=$C/src/cJSON.c CFLAGS="-I$C/include -I$C/include/cjson" python3 python/build_native.py $B/python --with-python \
+DVREN_CJSON_SOURCE=$C/src/cJSON.c CFLAGS="$CARRY_CFLAGS -I$C/include/cjson $CARRY_LDFLAGS" python3 python/build_native.py $B/python --with-python \
   > $R/python.txt 2>&1 || say "python package does not build: $(tail -5 $R/python.txt)"
 export PYTHONPATH=$B/python:$ROOT/python/tests
 timeout 300 python3 -m pytest -q -p dvren_pytest_report -p no:cacheprovider python/tests 2>> $R/python.txt |

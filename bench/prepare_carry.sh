@@ -3,16 +3,34 @@
 # Fills .carry/ (git-ignored) with what the GPU machine lacks and cannot
 # fetch (it has no network): the PyTorch peer script, a subset of the real
 # data, and the sources of cJSON (Debian's source package, for dvren_render)
-# and stb_image_write.h and stb_image.h (Debian's libstb-dev). Name .carry in the call's carry.
+# and stb_image_write.h and stb_image.h (Debian's libstb-dev), and the
+# headers and shared libraries of FFTW 3 (single precision, for the
+# spectral_residual plugin; Debian's libfftw3-dev) and of OpenEXR's C API
+# (OpenEXRCore, for dvren_foveate; Debian's libopenexr-dev), which the GPU
+# machine may lack: $C/include and $C/lib, which bench/gpu_env.sh puts first
+# on the include, link and library paths. Name .carry in the call's carry.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SHARED=${SHARED:-../shared}
 C=.carry
 rm -rf $C
-mkdir -p $C/data $C/include/stb $C/include/cjson $C/src
+mkdir -p $C/data $C/include/stb $C/include/cjson $C/include/OpenEXR $C/lib $C/src
 cp "$SHARED/peers/torch_dense_grid.py" $C/
 for d in ct_head mr_head hydrogen_atom iron_protein lego stent; do cp -r "$SHARED/data/$d" $C/data/; done
 cp /usr/include/stb/stb_image_write.h /usr/include/stb/stb_image.h $C/include/stb/
+# FFTW and OpenEXRCore: the headers the sources include, and each library
+# under its link name (lib*.so, for -l) and its soname (for the loader),
+# copied as files (a link might not travel); both need only libc, libm and
+# libz (objdump -p: NEEDED), which every machine has
+L=/usr/lib/x86_64-linux-gnu
+cp /usr/include/fftw3.h $C/include/
+cp /usr/include/OpenEXR/openexr*.h /usr/include/OpenEXR/OpenEXRConfig.h $C/include/OpenEXR/
+for pair in libfftw3f.so:libfftw3f.so.3 libOpenEXRCore.so:libOpenEXRCore-3_1.so.30; do
+  soname=${pair#*:}
+  [ -e $L/$soname ] || { echo "prepare_carry: $L/$soname is missing (apt-get install libfftw3-dev libopenexr-dev)" >&2; exit 1; }
+  cp -L $L/$soname $C/lib/$soname
+  cp -L $L/$soname $C/lib/${pair%%:*}
+done
 tarball=$(ls build*/third_party/cjson/cjson_*.orig.tar.gz 2>/dev/null | head -n 1 || true)
 if [ -z "$tarball" ]; then
   # the same private deb-src fetch as tests/test_portability.sh
