@@ -81,6 +81,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 
 #define PATHCAP 4096
@@ -273,8 +274,10 @@ static int shell_word(char* cmd, size_t cap, const char* s)
 }
 
 /* Runs the tool on the scene: `tool scene --out dir [--stage stage] --device
- * device --width w --height h [--models m] -q` (stage NULL: all three).
- * Returns system()'s status (0: success); *wall_s gets the process's time. */
+ * device --width w --height h [--models m] [--preview-size n] [--threads n]
+ * -q` (stage NULL: all three). Returns its exit status (0: success; 128 + N
+ * for a signal N, -1 when it could not be started); *wall_s gets the
+ * process's time. */
 static int run_tool(const bench_opts* o, const char* dir, const char* stage, const char* device, long w, long h,
                     double* wall_s)
 {
@@ -302,24 +305,35 @@ static int run_tool(const bench_opts* o, const char* dir, const char* stage, con
     t0 = now_s();
     st = system(cmd + 1);
     *wall_s = now_s() - t0;
-    return st;
+    if (st == -1) return -1;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : WIFSIGNALED(st) ? 128 + WTERMSIG(st) : -1;
 }
 
-/* The figures of the tool's last run in dir/dvren_pipeline.log (appended
- * run after run: the last "[step] dvren_foveate " line starts it). */
-static void read_pipeline_log(const char* dir, pipeline_run* r)
+/* The size in bytes of dir/dvren_pipeline.log, 0 when absent. */
+static size_t pipeline_log_size(const char* dir)
+{
+    char path[2 * PATHCAP + 64];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/dvren_pipeline.log", dir);
+    return stat(path, &st) == 0 ? (size_t)st.st_size : 0;
+}
+
+/* The figures of one run of the tool from dir/dvren_pipeline.log, which
+ * the tool appends to: the lines after the first `from` bytes (the size
+ * before the run). */
+static void read_pipeline_log(const char* dir, size_t from, pipeline_run* r)
 {
     char path[2 * PATHCAP + 64], err[256];
-    char *text, *start, *line, *p;
+    char *text, *line, *p;
+    size_t size = 0;
     snprintf(path, sizeof path, "%s/dvren_pipeline.log", dir);
-    text = dvren_io_read_file(path, (size_t)64 << 20, NULL, err, sizeof err);
+    text = dvren_io_read_file(path, (size_t)64 << 20, &size, err, sizeof err);
     if (!text) {
         say("WARNING: %s: %s", path, err);
         return;
     }
-    start = text;
-    for (p = strstr(text, "[step] dvren_foveate "); p; p = strstr(p + 1, "[step] dvren_foveate ")) start = p;
-    for (line = start; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+    for (line = text + (from <= size ? from : size); line && *line;
+         line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
         double v;
         if (sscanf(line, "[timer] preview stage: %lf", &v) == 1) r->preview_ms = v;
         else if (sscanf(line, "[timer] saliency stage: %lf", &v) == 1) r->saliency_ms = v;
@@ -341,7 +355,7 @@ static float* load_map(const char* path, uint32_t* w, uint32_t* h, char* err, si
 {
     size_t n = 0, hlen, start;
     char* b = dvren_io_read_file(path, (size_t)1 << 31, &n, err, cap);
-    const char* s;
+    const char *s, *hdr;
     long dims[2];
     float* out;
     if (!b) return NULL;
@@ -358,7 +372,8 @@ static float* load_map(const char* path, uint32_t* w, uint32_t* h, char* err, si
         goto bad;
     }
     b[start - 1] = 0; /* the header's final newline: the dictionary becomes a string */
-    if (!strstr(b + 10, "'descr': '<f4'") || !strstr(b + 10, "'fortran_order': False") || !(s = strstr(b + 10, "'shape': (")) ||
+    hdr = b + (b[6] == 1 ? 10 : 12);
+    if (!strstr(hdr, "'descr': '<f4'") || !strstr(hdr, "'fortran_order': False") || !(s = strstr(hdr, "'shape': (")) ||
         sscanf(s + 10, "%ld , %ld )", &dims[0], &dims[1]) != 2 || dims[0] < 1 || dims[1] < 1 || dims[0] > 32768 ||
         dims[1] > 32768) {
         snprintf(err, cap, "expected a float32 ('<f4') array of shape (H, W) in C order");
@@ -704,19 +719,19 @@ int main(int argc, char** argv)
         snprintf(dir, sizeof dir, "%s/%s_pipeline", o.out, o.name);
         st = run_tool(&o, dir, "preview", o.device, W, H, &tool_s[0]);
         if (st != 0) {
-            fprintf(stderr, "foveate: the pipeline tool's preview stage failed (status %d; its log: %s/dvren_pipeline.log)\n",
-                    st, dir);
+            fprintf(stderr, "foveate: the pipeline tool's preview stage failed (exit status %d%s; its log: "
+                    "%s/dvren_pipeline.log)\n", st, st == 127 ? ": the shell did not find --tool" : "", dir);
             goto done;
         }
         st = run_tool(&o, dir, "saliency", o.device, W, H, &tool_s[1]);
         if (st != 0 && !strcmp(o.device, "cuda")) {
-            say("WARNING: the saliency stage failed on the GPU (status %d; %s/dvren_pipeline.log says why): running it on "
+            say("WARNING: the saliency stage failed on the GPU (exit status %d; %s/dvren_pipeline.log says why): running it on "
                 "the CPU for the map", st, dir);
             saliency_on_cpu = 1;
             st = run_tool(&o, dir, "saliency", "cpu", W, H, &tool_s[1]);
         }
         if (st != 0) {
-            fprintf(stderr, "foveate: the pipeline tool's saliency stage failed (status %d; its log: %s/dvren_pipeline.log)\n",
+            fprintf(stderr, "foveate: the pipeline tool's saliency stage failed (exit status %d; its log: %s/dvren_pipeline.log)\n",
                     st, dir);
             goto done;
         }
@@ -837,9 +852,10 @@ int main(int argc, char** argv)
     if (o.pipeline) {
         snprintf(pipe_dir, sizeof pipe_dir, "%s/%s_pipeline_%dx%d", o.out, o.name, pw, ph);
         for (k = 0; k < 2; ++k, ++npipe) {
+            size_t from = pipeline_log_size(pipe_dir);
             pipe[k].status = run_tool(&o, pipe_dir, NULL, o.device, pw, ph, &pipe[k].wall_s);
-            if (pipe[k].status == 0) read_pipeline_log(pipe_dir, &pipe[k]);
-            else say("WARNING: the pipeline at %dx%d failed (status %d; %s/dvren_pipeline.log)", pw, ph, pipe[k].status, pipe_dir);
+            if (pipe[k].status == 0) read_pipeline_log(pipe_dir, from, &pipe[k]);
+            else say("WARNING: the pipeline at %dx%d failed (exit status %d; %s/dvren_pipeline.log)", pw, ph, pipe[k].status, pipe_dir);
         }
     }
 
@@ -983,7 +999,7 @@ int main(int argc, char** argv)
         MD("| run | preview (render) | saliency (models) | final (render) | pipeline | process (s) |\n");
         MD("| --- | --- | --- | --- | --- | --- |\n");
         for (k = 0; k < npipe; ++k) {
-            if (pipe[k].status != 0) MD("| %d | failed (status %d) | | | | %.1f |\n", k + 1, pipe[k].status, pipe[k].wall_s);
+            if (pipe[k].status != 0) MD("| %d | failed (exit status %d) | | | | %.1f |\n", k + 1, pipe[k].status, pipe[k].wall_s);
             else
                 MD("| %d | %.1f (%.1f) | %.1f (%.1f) | %.1f (%.1f) | %.1f | %.1f |\n", k + 1, pipe[k].preview_ms,
                    pipe[k].preview_render_ms, pipe[k].saliency_ms, pipe[k].saliency_models_ms, pipe[k].final_ms,

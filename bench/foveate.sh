@@ -63,6 +63,18 @@ for f in $B/foveate $B/dvren_foveate $B/fit_volume $(plugin_names | sed "s|^|$B/
   [ -e "$f" ] || { say "build failed: $f is missing ($LOG has the compiler's messages)"; tail -20 $LOG >&2; exit 1; }
 done
 
+# cuFFT, which spectral_residual loads at run time on the GPU: when the loader
+# knows none, the CUDA toolkit's or a Python package's copy
+# (DVREN_CUFFT_LIBRARY, read by the plugin)
+if [ "$DEV" = cuda ] && [ -z "${DVREN_CUFFT_LIBRARY:-}" ] && ! ldconfig -p 2>/dev/null | grep -q 'libcufft\.so'; then
+  f=$(ls /usr/local/cuda*/lib64/libcufft.so.* /usr/local/cuda*/targets/*/lib/libcufft.so.* 2>/dev/null | head -n 1)
+  [ -n "$f" ] || f=$(python3 -c 'import glob, site
+for d in site.getsitepackages():
+    for p in sorted(glob.glob(d + "/nvidia/**/libcufft.so*", recursive=True)): print(p)' 2>/dev/null | head -n 1)
+  if [ -n "$f" ]; then export DVREN_CUFFT_LIBRARY=$f; say "cuFFT: the loader knows none; DVREN_CUFFT_LIBRARY=$f"
+  else say "cuFFT: none found (spectral_residual on the GPU will fail; bench/foveate then makes the map on the CPU)"; fi
+fi
+
 # ---------------------------------------------------------------- the fitted lego scene
 LEGO=${FOVEATE_LEGO:-}
 if [ -z "$LEGO" ] || [ ! -s "$LEGO" ]; then
@@ -83,7 +95,7 @@ run_scene() { # name scene size-options
   timeout 400 $B/foveate --scene "$scene" --name $name --device $DEV --out $F --tool $B/dvren_foveate \
     $LADDER "$@" --pipeline $PIPE 2>> $LOG || say "bench/foveate $name failed: $(tail -3 $LOG)"
 }
-rm -f $F/*.md $F/*_points.csv $F/ct_head.json $F/lego.json
+rm -rf $F/*.md $F/*_points.csv $F/ct_head.json $F/lego.json $F/*_pipeline $F/*_pipeline_*  # the tool's logs append
 run_scene ct_head examples/ct_head_foveate.json $CT_SIZE
 [ -s "$LEGO" ] && run_scene lego "$LEGO" $LEGO_SIZE
 
@@ -97,6 +109,9 @@ cat $F/ct_head.json $F/lego.json > $F/foveate.json 2>/dev/null
 for n in ct_head lego; do
   cp $F/${n}_pipeline/user_importance_preview.png $F/${n}_importance.png 2>/dev/null
   cp $F/${n}_pipeline_$PIPE/final_spp.png $F/${n}_final_spp.png 2>/dev/null
+  for d in $F/${n}_pipeline $F/${n}_pipeline_$PIPE; do  # the tool's own logs, for what failed and its timers
+    [ -f $d/dvren_pipeline.log ] && { echo "==== $d/dvren_pipeline.log"; cat $d/dvren_pipeline.log; } >> $LOG
+  done
 done
 say "done in $(( $(date +%s) - t_start )) s"
 cat $F/foveate.md
