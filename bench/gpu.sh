@@ -222,7 +222,8 @@ if [ -n "${OUT:-}" ]; then
   if [ "${FOVEATE:-0}" = 1 ] && [ -f $R/foveate/foveate.md ]; then
     # within the 8 files: the foveation table joins the summary, its points and logs replace lego_fit.png
     cat $R/foveate/foveate.md >> $R/summary.md
-    cat $R/foveate/foveate.md $R/foveate/*_points.csv $R/foveate/*.json $R/foveate/foveate.log > $R/foveate.txt 2>/dev/null
+    cat $R/foveate/foveate.md $R/foveate/foveate_points.csv $R/foveate/foveate.json $R/foveate/foveate.log \
+      > $R/foveate.txt 2>/dev/null
     files="${files% lego_fit.png} foveate.txt"
   fi
   for f in $files; do
