@@ -144,6 +144,8 @@ build_all() {
   $CC $BASE_CFLAGS examples/fit_volume.c $B/obj/stb.o -o $B/fit_volume -lcjson $LIBS
   cp $B/fit_volume $B/dvren_fit
   $CC $BASE_CFLAGS bench/cpu_render.c -o $B/cpu_render -lcjson $LIBS
+  # the foveation benchmark (bench/foveate.sh runs it on the GPU machine); built here so that it keeps compiling
+  $CC $BASE_CFLAGS bench/foveate.c $B/obj/stb.o -o $B/foveate -lcjson $LIBS
   for p in "${PLUGINS[@]}"; do [ ! -f plugins/$p/${p}_device.h ] || cp plugins/$p/${p}_device.h $B/plugins/; done
   # the Python package (libdvren.so, its plugins, python/dvren/*.py): ./build.sh python says how to use it
   if command -v "${DVREN_PYTHON:-python3}" >/dev/null; then

@@ -63,17 +63,7 @@ for f in $B/foveate $B/dvren_foveate $B/fit_volume $(plugin_names | sed "s|^|$B/
   [ -e "$f" ] || { say "build failed: $f is missing ($LOG has the compiler's messages)"; tail -20 $LOG >&2; exit 1; }
 done
 
-# cuFFT, which spectral_residual loads at run time on the GPU: when the loader
-# knows none, the CUDA toolkit's or a Python package's copy
-# (DVREN_CUFFT_LIBRARY, read by the plugin)
-if [ "$DEV" = cuda ] && [ -z "${DVREN_CUFFT_LIBRARY:-}" ] && ! ldconfig -p 2>/dev/null | grep -q 'libcufft\.so'; then
-  f=$(ls /usr/local/cuda*/lib64/libcufft.so.* /usr/local/cuda*/targets/*/lib/libcufft.so.* 2>/dev/null | head -n 1)
-  [ -n "$f" ] || f=$(python3 -c 'import glob, site
-for d in site.getsitepackages():
-    for p in sorted(glob.glob(d + "/nvidia/**/libcufft.so*", recursive=True)): print(p)' 2>/dev/null | head -n 1)
-  if [ -n "$f" ]; then export DVREN_CUFFT_LIBRARY=$f; say "cuFFT: the loader knows none; DVREN_CUFFT_LIBRARY=$f"
-  else say "cuFFT: none found (spectral_residual on the GPU will fail; bench/foveate then makes the map on the CPU)"; fi
-fi
+[ "$DEV" = cuda ] && find_cufft  # gpu_env.sh: DVREN_CUFFT_LIBRARY when the loader knows no cuFFT
 
 # ---------------------------------------------------------------- the fitted lego scene
 LEGO=${FOVEATE_LEGO:-}

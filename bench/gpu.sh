@@ -38,6 +38,8 @@ cc -std=c11 -O2 -I$C/include -c tools/stb_impl.c -o $B/stb.o &
 cc -std=c11 -O2 -I$C/include/cjson -c $C/src/cJSON.c -o $B/cjson.o &
 cc $CFLAGS tests/test_cuda.c -o $B/test_cuda $LIBS &
 cc $CFLAGS tests/test_autodiff.c -o $B/test_autodiff $LIBS &
+cc $CFLAGS tests/test_saliency.c -o $B/test_saliency $LIBS &
+cc $CFLAGS tests/test_saliency_plugins.c -o $B/test_saliency_plugins $LIBS &
 wait
 cc $CFLAGS bench/gpu_bench.c $B/cjson.o -o $B/gpu_bench $LIBS || say "gpu_bench does not build"
 cc $CFLAGS examples/fit_volume.c $B/stb.o $B/cjson.o -o $B/fit_volume $LIBS || say "fit_volume does not build"
@@ -56,6 +58,16 @@ DVREN_PLUGIN_PATH=$B/plugins DVREN_TEST_MOCK_DIR=$B/tests/mock timeout 240 $B/te
 say "tests (tests/test_autodiff.c on the GPU: gradient checks against the CPU's float64, determinism, training ops)"
 DVREN_TEST_DEVICE=cuda DVREN_PLUGIN_PATH=$B/plugins DVREN_TEST_MOCK_DIR=$B/tests/mock timeout 300 $B/test_autodiff \
   | tee $R/test_autodiff_gpu.txt | grep -v "^# .*checked" || true
+
+find_cufft  # gpu_env.sh
+say "tests (tests/test_saliency.c, tests/test_saliency_plugins.c: the saliency models on the GPU against the CPU)"
+for t in test_saliency test_saliency_plugins; do
+  DVREN_PLUGIN_PATH=$B/plugins DVREN_TEST_MOCK_DIR=$B/tests/mock timeout 240 $B/$t | tee $R/$t.txt
+done
+say "foveation pipeline on the GPU (tools/dvren_foveate, CT head at 640 x 480)"
+DVREN_PLUGIN_PATH=$B/plugins timeout 240 $B/dvren_foveate examples/ct_head_foveate.json --device cuda --out $R/foveate_ct \
+  --width 640 --height 480 > $R/foveate_ct.txt 2>&1; echo "dvren_foveate --device cuda: exit $?" | tee -a $R/foveate_ct.txt
+grep -E '^\[(timer|env)\]|\[ERROR\]' $R/foveate_ct.txt | tail -12
 
 # ---------------------------------------------------------------- compute-sanitizer
 # every kernel at a small size: the forward and backward march (both

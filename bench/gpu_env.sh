@@ -45,3 +45,17 @@ build_plugins() {
 }
 # The plugins build_plugins makes, one name a line.
 plugin_names() { local d; for d in plugins/*/; do d=$(basename "$d"); [ -f plugins/$d/$d.c ] && echo $d; done; }
+# cuFFT, which spectral_residual loads at run time on the GPU: when the
+# loader knows none, the CUDA toolkit's or a Python package's copy, exported
+# as DVREN_CUFFT_LIBRARY (read by the plugin). Logs through the caller's say().
+find_cufft() {
+  local f
+  [ -z "${DVREN_CUFFT_LIBRARY:-}" ] || return 0
+  ldconfig -p 2>/dev/null | grep -q 'libcufft\.so' && return 0
+  f=$(ls /usr/local/cuda*/lib64/libcufft.so.* /usr/local/cuda*/targets/*/lib/libcufft.so.* 2>/dev/null | head -n 1)
+  [ -n "$f" ] || f=$(python3 -c 'import glob, site
+for d in site.getsitepackages():
+    for p in sorted(glob.glob(d + "/nvidia/**/libcufft.so*", recursive=True)): print(p)' 2>/dev/null | head -n 1)
+  if [ -n "$f" ]; then export DVREN_CUFFT_LIBRARY=$f; say "cuFFT: the loader knows none; DVREN_CUFFT_LIBRARY=$f"
+  else say "cuFFT: none found (spectral_residual on the GPU will fail)"; fi
+}
