@@ -5,16 +5,18 @@
  *   dvren_foveate scene.json [--out DIR] [--stage preview|saliency|final|all] [options]
  *
  * The stages and their files are described at the top of
- * tools/dvren_foveate.h, which holds the pipeline; this file reads the
- * command line and the scene, makes the context (the device the scene or
- * --device names, never another: a GPU asked for and absent is an error),
- * and runs the stages. The configuration is the scene file's optional
- * "foveate" object, overridden by flags (--help lists them with their
- * defaults). Every line goes to the terminal and to <out>/dvren_pipeline.log.
+ * tools/dvren_foveate.h, which holds the pipeline and the whole run
+ * (dvren_foveate_run_scene: the scene, the context on the device the scene
+ * or --device names, never another, a GPU asked for and absent being an
+ * error, the stages); this file reads the command line into a request and
+ * maps the result to the exit status. The configuration is the scene
+ * file's optional "foveate" object, overridden by flags in their order
+ * (--help lists them with their defaults). Every line goes to the terminal
+ * and to <out>/dvren_pipeline.log.
  * Exit status: 0 on success, 1 on a failure (an [ERROR] line says what
  * failed; the failing stage leaves none of its files behind), 2 on a
  * command-line mistake. */
-#define _POSIX_C_SOURCE 200809L /* mkdir, stat under -std=c11 */
+#define _POSIX_C_SOURCE 200809L /* mkdir, stat (dvren_foveate.h's output folder) under -std=c11 */
 #define DVREN_IMPLEMENTATION
 #include "dvren.h"
 #define DVREN_CUDA_IMPLEMENTATION
@@ -25,16 +27,10 @@
 #include "dvren_foveate.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#if defined(_WIN32)
-#include <direct.h>
-#define df_mkdir(p) _mkdir(p)
-#else
-#define df_mkdir(p) mkdir(p, 0777)
-#endif
 
 #define DF_MAX_FLAGS 64
 
@@ -49,6 +45,7 @@ typedef struct df_options {
     const char* flag[DF_MAX_FLAGS];
     const char* value[DF_MAX_FLAGS];
     int nflags;
+    int refused; /* set by df_override: a flag's value was refused (exit status 2) */
 } df_options;
 
 static void df_usage(FILE* f)
@@ -328,179 +325,52 @@ static int df_apply(dvren_foveate_config* c, const char* f, const char* v, char*
     return 0;
 }
 
-static int df_is_dir(const char* p)
+/* The request's override: the configuration flags in their order over the
+ * scene's "foveate" object (dvren_foveate_override_fn). */
+static int df_override(dvren_foveate_config* cfg, void* user, char* err, size_t cap)
 {
-    struct stat st;
-    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-/* mkdir -p: every missing folder of path. Returns 0, or 1 with errno set. */
-static int df_mkdirs(const char* path)
-{
-    char buf[DVREN_FOVEATE_PATH];
-    size_t i, n = strlen(path);
-    if (n == 0 || n >= sizeof buf) {
-        errno = ENAMETOOLONG;
-        return 1;
-    }
-    memcpy(buf, path, n + 1);
-    for (i = 1; i <= n; ++i) {
-        if (buf[i] != '/' && buf[i] != 0) continue;
-        buf[i] = 0;
-        if (!df_is_dir(buf) && df_mkdir(buf) != 0 && errno != EEXIST) return 1;
-        buf[i] = i < n ? '/' : 0;
-    }
-    return df_is_dir(path) ? 0 : 1;
+    df_options* o = (df_options*)user;
+    int k, n = snprintf(err, cap, "dvren_foveate: ");
+    if (n < 0 || (size_t)n >= cap) n = 0;
+    for (k = 0; k < o->nflags; ++k)
+        if (df_apply(cfg, o->flag[k], o->value[k], err + n, cap - (size_t)n)) {
+            o->refused = 1;
+            return 1;
+        }
+    return 0;
 }
 
 int main(int argc, char** argv)
 {
     df_options o;
-    dvren_foveate_log L;
-    dvren_foveate_config cfg;
-    dvren_foveate_job job;
-    dvren_context_desc cd;
-    dvren_scenefile sf;
-    dvren_context* ctx = NULL;
-    dvren_scene* scene = NULL;
-    char err[2048];
-    const char* dev;
-    uint32_t stages;
-    int rc, k;
+    dvren_foveate_request req;
+    dvren_foveate_result res;
+    int rc;
 
-    memset(&L, 0, sizeof L);
-    memset(&sf, 0, sizeof sf);
-    memset(&job, 0, sizeof job);
     if ((rc = df_parse_args(argc, argv, &o)) != 0) return rc;
-    rc = 1;
-    L.quiet = o.quiet;
-    stages = !strcmp(o.stage, "preview")    ? DVREN_FOVEATE_PREVIEW
-             : !strcmp(o.stage, "saliency") ? DVREN_FOVEATE_SALIENCY
-             : !strcmp(o.stage, "final")    ? DVREN_FOVEATE_FINAL
-                                            : DVREN_FOVEATE_ALL;
-
-    /* the scene and the configuration: mistakes are found before anything is made */
-    if (dvren_scenefile_load(&sf, o.scene)) {
-        dvren_foveate_logf(&L, DVREN_LOG_ERROR, DVREN_TAG_ERROR, "%s", sf.error);
-        goto done;
-    }
-    dvren_foveate_config_default(&cfg);
-    if (dvren_foveate_config_from_json(&cfg, sf.foveate, sf.name, err, sizeof err)) {
-        dvren_foveate_logf(&L, DVREN_LOG_ERROR, DVREN_TAG_ERROR, "%s", err);
-        goto done;
-    }
-    for (k = 0; k < o.nflags; ++k)
-        if (df_apply(&cfg, o.flag[k], o.value[k], err, sizeof err)) {
-            dvren_foveate_logf(&L, DVREN_LOG_ERROR, DVREN_TAG_ERROR, "dvren_foveate: %s", err);
-            rc = 2;
-            goto done;
-        }
-    if (dvren_foveate_config_check(&cfg, err, sizeof err)) {
-        dvren_foveate_logf(&L, DVREN_LOG_ERROR, DVREN_TAG_ERROR, "%s: %s", sf.name, err);
-        goto done;
-    }
-    /* an output folder that exists gets the log from the start */
-    if (df_is_dir(cfg.out) && dvren_foveate_log_open(&L, cfg.out, err, sizeof err)) {
-        dvren_foveate_logf(&L, DVREN_LOG_ERROR, DVREN_TAG_ERROR, "%s", err);
-        goto done;
-    }
-    {
-        char models[512] = "";
-        size_t n = 0;
-        uint32_t i;
-        for (i = 0; i < cfg.model_count && n < sizeof models - 80; ++i)
-            n += (size_t)snprintf(models + n, sizeof models - n, "%s%s x%g", i ? ", " : "", cfg.models[i].name,
-                                  (double)cfg.models[i].weight);
-        dvren_foveate_logf(&L, DVREN_LOG_INFO, DVREN_TAG_STEP,
-                           "dvren_foveate %s: stage %s, output folder %s (%s), models %s (%s)", sf.name, o.stage, cfg.out,
-                           o.clean ? "--clean" : "--keep", models, cfg.combine == DVREN_FOVEATE_SUM ? "sum" : "product");
-    }
-    job.cfg = &cfg;
-    job.out_dir = cfg.out;
-    job.log = &L;
-    job.sf = &sf;
-    if (dvren_foveate_check_inputs(&job, stages)) goto done;
-
-    /* the context: the device asked for, or an error */
-    memset(&cd, 0, sizeof cd);
-    cd.log = dvren_foveate_log_sink;
-    cd.log_user = &L;
-    cd.log_level = DVREN_LOG_INFO;
-    dev = o.device ? o.device : sf.device;
-    if (!strcmp(dev, "cuda")) {
-        cd.device = DVREN_DEVICE_CUDA;
-        cd.backend = dvren_cuda_backend();
-    }
-    cd.device_index = o.have_gpu_index ? (uint32_t)o.gpu_index : sf.gpu_index;
-    cd.device_name = o.gpu_name ? o.gpu_name : sf.gpu_name;
-    cd.min_compute_capability = o.min_cc ? (uint32_t)o.min_cc : sf.gpu_min_cc;
-    cd.threads = o.have_threads ? (uint32_t)o.threads : sf.threads;
-    if (dvren_context_create(&cd, &ctx)) {
-        dvren_foveate_logf(&L, DVREN_LOG_ERROR, DVREN_TAG_ERROR, "%s: device %s: %s", sf.name, dev, dvren_last_error(NULL));
-        goto done;
-    }
-    job.ctx = ctx;
-    if (dvren_context_device(ctx) == DVREN_DEVICE_CUDA) {
-        dvren_cuda_info ci;
-        if (dvren_cuda_get_info(ctx, &ci) == DVREN_OK)
-            dvren_foveate_logf(&L, DVREN_LOG_INFO, DVREN_TAG_DEVICE,
-                               "cuda: %s (device %d), compute capability %u.%u, %u SMs, %.1f GiB, NVRTC %d.%d, target %s",
-                               ci.device_name, ci.device_ordinal, (unsigned)ci.compute_capability / 10,
-                               (unsigned)ci.compute_capability % 10, (unsigned)ci.multiprocessors,
-                               (double)ci.total_memory / (1024.0 * 1024.0 * 1024.0), ci.nvrtc_major, ci.nvrtc_minor, ci.target);
-    } else {
-        dvren_foveate_logf(&L, DVREN_LOG_INFO, DVREN_TAG_DEVICE, "cpu: %u worker threads", (unsigned)dvren_context_threads(ctx));
-    }
-
-    /* the scene's stages and plan, with the command line's size and seed */
-    sf.override_width = (uint32_t)o.width;
-    sf.override_height = (uint32_t)o.height;
-    sf.override_seed = o.have_seed;
-    sf.override_seed_value = (uint64_t)o.seed;
-    if (dvren_scenefile_build(&sf, ctx)) {
-        dvren_foveate_logf(&L, DVREN_LOG_ERROR, DVREN_TAG_ERROR, "%s", sf.error);
-        goto done;
-    }
-    if (sf.plan.roi.w || sf.plan.roi.h)
-        dvren_foveate_logf(&L, DVREN_LOG_INFO, DVREN_TAG_STEP, "the scene's plan.roi is ignored: the pipeline renders whole images");
-    {
-        dvren_scene_desc sd;
-        memset(&sd, 0, sizeof sd);
-        sd.field = sf.field;
-        sd.shader = sf.shader;
-        sd.sampler = sf.sampler;
-        if (dvren_scene_create(ctx, &sd, &scene)) {
-            dvren_foveate_logf(&L, DVREN_LOG_ERROR, DVREN_TAG_ERROR, "%s: %s", sf.name, dvren_last_error(ctx));
-            goto done;
-        }
-    }
-    job.scene = scene;
-    job.plan = sf.plan;
-    dvren_foveate_logf(&L, DVREN_LOG_INFO, DVREN_TAG_ENV, "final image %u x %u, seed %llu%s", (unsigned)job.plan.width,
-                       (unsigned)job.plan.height, (unsigned long long)job.plan.seed,
-                       (o.width || o.height) ? " (size from --width/--height)" : "");
-
-    if (dvren_foveate_prepare(&job, stages)) goto done;
-    /* only now, with everything in hand, the output folder */
-    if (df_mkdirs(cfg.out)) {
-        dvren_foveate_logf(&L, DVREN_LOG_ERROR, DVREN_TAG_ERROR, "--out: cannot create the folder '%s': %s", cfg.out,
-                           strerror(errno));
-        goto done;
-    }
-    if (dvren_foveate_log_open(&L, cfg.out, err, sizeof err)) {
-        dvren_foveate_logf(&L, DVREN_LOG_ERROR, DVREN_TAG_ERROR, "%s", err);
-        goto done;
-    }
-    if (o.clean && dvren_foveate_clean(&job, stages)) goto done;
-    if (dvren_foveate_run(&job, stages)) goto done;
-    dvren_foveate_logf(&L, DVREN_LOG_INFO, DVREN_TAG_TIMER, "pipeline: %.1f ms (preview %.1f, saliency %.1f, final %.1f)",
-                       job.ms[0] + job.ms[1] + job.ms[2], job.ms[0], job.ms[1], job.ms[2]);
-    rc = 0;
-done:
-    dvren_foveate_job_release(&job);
-    dvren_scene_destroy(scene);
-    dvren_scenefile_free(&sf);
-    dvren_context_destroy(ctx);
-    dvren_foveate_log_close(&L);
-    return rc;
+    memset(&req, 0, sizeof req);
+    req.scene_path = o.scene;
+    req.override = df_override;
+    req.override_user = &o;
+    req.stages = !strcmp(o.stage, "preview")    ? DVREN_FOVEATE_PREVIEW
+                 : !strcmp(o.stage, "saliency") ? DVREN_FOVEATE_SALIENCY
+                 : !strcmp(o.stage, "final")    ? DVREN_FOVEATE_FINAL
+                                                : DVREN_FOVEATE_ALL;
+    req.clean = o.clean;
+    req.quiet = o.quiet;
+    req.program = "dvren_foveate";
+    req.device = o.device;
+    req.has_gpu_index = o.have_gpu_index;
+    req.gpu_index = (uint32_t)o.gpu_index;
+    req.gpu_name = o.gpu_name;
+    req.min_cc = (uint32_t)o.min_cc;
+    req.has_threads = o.have_threads;
+    req.threads = (uint32_t)o.threads;
+    req.width = (uint32_t)o.width;
+    req.height = (uint32_t)o.height;
+    req.has_seed = o.have_seed;
+    req.seed = (uint64_t)o.seed;
+    /* the run logs its own [ERROR] line; 2 stays for command-line mistakes */
+    if (dvren_foveate_run_scene(&req, &res) == DVREN_OK) return 0;
+    return o.refused ? 2 : 1;
 }

@@ -31,11 +31,25 @@
  * (dvren_file_write_atomic); when a stage fails, the files it wrote in this
  * run are removed, so a folder never holds a half-written stage.
  *
- * DO THIS in exactly one C file, after dvren.h and tools/dvren_scene.h's
- * implementation (DVREN_SCENE_IMPLEMENTATION), with stb_image_write linked
- * (tools/stb_impl.c) and OpenEXR's core library (-lOpenEXRCore):
+ * DO THIS in exactly one C file, after the implementations of dvren.h,
+ * dvren_cuda.h and tools/dvren_scene.h (DVREN_SCENE_IMPLEMENTATION), with
+ * stb_image_write linked (tools/stb_impl.c) and OpenEXR's core library
+ * (-lOpenEXRCore):
  *     #define DVREN_FOVEATE_IMPLEMENTATION
  *     #include "dvren_foveate.h"
+ *
+ * A whole run from a scene file, as the dvren_foveate command and Python's
+ * dvren.foveate() do it (the context, the scene, the stages, the log, the
+ * output folder made only when everything is ready):
+ *
+ *   dvren_foveate_request req = {0};
+ *   dvren_foveate_result res;
+ *   req.scene_path = "examples/ct_head_foveate.json";
+ *   req.out_dir = "out/ct";                  (NULL: the scene's foveate.out)
+ *   req.device = "cuda";                     (NULL: the scene's "device")
+ *   if (dvren_foveate_run_scene(&req, &res) != DVREN_OK) ... res.status, res.error ...
+ *
+ * Or the stages by hand, on a context and scene of your own:
  *
  *   dvren_foveate_config cfg;
  *   dvren_foveate_config_default(&cfg);
@@ -210,6 +224,91 @@ int dvren_foveate_run(dvren_foveate_job* job, uint32_t stages);
  * run, or a stage called alone); before the context is destroyed. */
 void dvren_foveate_job_release(dvren_foveate_job* job);
 
+/* ---- a whole run from a scene file --------------------------------------------- */
+
+/* A caller's configuration over the scene's: called once, after the scene's
+ * "foveate" object and dvren_foveate_request.config were read into cfg and
+ * before the ranges are checked (dvren_foveate applies its command-line
+ * flags here, in their order). Called on the calling thread. Return 0, or
+ * 1 with a one-line message in err (logged as it is after "[ERROR] ", so
+ * give it the caller's own prefix); the run then fails with
+ * DVREN_ERROR_INVALID_ARGUMENT and makes nothing. */
+typedef int (*dvren_foveate_override_fn)(dvren_foveate_config* cfg, void* user, char* err, size_t err_cap);
+
+/* What dvren_foveate_run_scene runs. Zero it, then fill the fields: a zero
+ * field means the default written beside it (mostly: the scene's own). */
+typedef struct dvren_foveate_request {
+    /* the scene (docs/scenes.md) */
+    const char* scene_path;  /* required: the scene file; with scene_text only its name in messages */
+    const char* scene_text;  /* optional: the scene as JSON text of scene_len bytes, read instead of the file */
+    size_t scene_len;
+    const char* base_dir;    /* with scene_text: where its relative paths start (NULL: the working folder) */
+    /* the configuration: dvren_foveate_config_default, the scene's "foveate" object, then these in this order */
+    const cJSON* config;     /* optional: an object of the "foveate" object's keys (borrowed for the call) */
+    const char* config_name; /* how messages name config, e.g. "dvren.foveate()" (NULL: "settings") */
+    dvren_foveate_override_fn override; /* optional, with override_user as its user pointer */
+    void* override_user;
+    const char* out_dir;     /* optional: the output folder, over the configuration's "out" (NULL: keep that);
+                                created (mkdir -p) only when the scene, the settings, the device and the
+                                models are ready, so a refused run leaves no folder behind */
+    /* the run */
+    uint32_t stages;         /* DVREN_FOVEATE_* bits (0: DVREN_FOVEATE_ALL), run in order */
+    int clean;               /* 1: remove those stages' earlier artefacts first (dvren_foveate_clean); 0: keep them */
+    int quiet;               /* 1: only [ERROR] lines on the terminal (<out>/dvren_pipeline.log gets every line) */
+    const char* program;     /* names the run in its [step] line and in messages about out_dir
+                                (NULL: "dvren_foveate"; Python's package gives "dvren.foveate") */
+    /* the device: the scene's "device", "gpu" and "threads" unless given here; never another device */
+    const char* device;      /* "cpu", "cuda", "cuda:N" (GPU N: gpu_index is ignored), or NULL: the scene's */
+    int has_gpu_index;       /* 1: gpu_index below, else the scene's */
+    uint32_t gpu_index;      /* the GPU's index among those that meet gpu_name and min_cc */
+    const char* gpu_name;    /* a part of the GPU's name (case-insensitive); NULL: the scene's */
+    uint32_t min_cc;         /* the lowest compute capability, major*10 + minor (86: 8.6); 0: the scene's */
+    int has_threads;         /* 1: threads below, else the scene's */
+    uint32_t threads;        /* CPU worker threads, 0..1024 (0: $DVREN_THREADS, else all cores) */
+    const char* plugin_path; /* plugin folders searched first (dvren_context_desc.plugin_path); NULL: none */
+    /* the final render (dvren_scenefile's overrides) */
+    uint32_t width, height;  /* the final image's size in pixels, 1..32768 (0: the scene's plan) */
+    int has_seed;            /* 1: seed below, else the scene's plan's */
+    uint64_t seed;           /* the final render's RNG seed */
+} dvren_foveate_request;
+
+/* What a run did. */
+typedef struct dvren_foveate_result {
+    dvren_status status;      /* DVREN_OK, or what failed: FORMAT (the scene's own mistakes), IO (the scene
+                                 file unreadable, the output folder or the log), INVALID_ARGUMENT (a setting:
+                                 config, override, out_dir, ranges, the device string), NOT_FOUND (a stage's
+                                 input artefact, or a model's plugin), NO_DEVICE (a GPU asked for and absent),
+                                 TIMEOUT (an external model's program), or a failed dvren call's own status */
+    char error[2048];         /* the failure, one line (as logged after "[ERROR] "); "" on success */
+    double ms[3];             /* wall milliseconds of each stage (preview, saliency, final), device
+                                 synchronised; 0 for a stage not run */
+    dvren_budget_stats stats; /* the final stage's budget (zero when it did not run) */
+} dvren_foveate_result;
+
+/* Runs the pipeline on a scene as the dvren_foveate command does
+ * (tools/dvren_foveate.c; Python's dvren.foveate() through the package's
+ * dvpy_foveate), in this order, failing at the first problem:
+ *   1. reads the scene (file or text) and the configuration (defaults, the
+ *      scene's "foveate" object, req->config, req->override, req->out_dir)
+ *      and checks it (dvren_foveate_config_check);
+ *   2. when the output folder exists, opens <out>/dvren_pipeline.log (the
+ *      lines before wait in memory; every line also goes to the terminal:
+ *      stderr, [OK] lines to stdout) and logs the [step] line;
+ *   3. checks the stages' input artefacts (dvren_foveate_check_inputs);
+ *   4. creates the context on the device asked for (no fallback) and logs
+ *      a [device] line; builds the scene's stages and plan with the size and
+ *      seed overrides; creates the dvren_scene; logs the final size;
+ *   5. makes the saliency models (dvren_foveate_prepare);
+ *   6. only then creates the output folder (mkdir -p) and opens the log;
+ *   7. with req->clean, removes the stages' earlier artefacts; runs the
+ *      stages (dvren_foveate_run) and logs the [timer] pipeline line.
+ * Every failure is logged once as "[ERROR] <res->error>"; a failed stage
+ * leaves none of its files, and nothing is created before step 6. Returns
+ * res->status (res may not be NULL; DVREN_ERROR_INVALID_ARGUMENT when req
+ * or its scene_path is NULL, or stages has other bits). Everything the run
+ * made (context, scene, models, log file) is released before it returns. */
+dvren_status dvren_foveate_run_scene(const dvren_foveate_request* req, dvren_foveate_result* res);
+
 /* Matplotlib's viridis at t in [0, 1] (clamped) as sRGB-encoded values in
  * [0, 1], linearly interpolated between 17 of its 256 entries. */
 void dvren_foveate_viridis(float t, float rgb[3]);
@@ -229,8 +328,16 @@ void dvren_foveate_viridis(float t, float rgb[3]);
 #include <string.h>
 #include <time.h>
 
+#include "dvren_cuda.h" /* dvren_foveate_run_scene's CUDA context and [device] line */
 #include "dvren_exr.h"
 #include "dvren_image.h"
+#include <sys/stat.h>
+#if defined(_WIN32)
+#include <direct.h>
+#define dvfv__mkdir(p) _mkdir(p)
+#else
+#define dvfv__mkdir(p) mkdir(p, 0777)
+#endif
 
 /* >>config ------------------------------------------------------------------------ */
 
@@ -763,7 +870,10 @@ static int dvfv__load_npy(dvren_foveate_job* job, const char* name, uint32_t ndi
                           path, maker, maker);
     }
     b = (unsigned char*)dvren_io_read_file(path, (size_t)4 << 30, &size, err, sizeof err);
-    if (!b) return dvfv__fail(job, "%s: %s", path, err);
+    if (!b) {
+        job->status = DVREN_ERROR_IO;
+        return dvfv__fail(job, "%s: %s", path, err);
+    }
     if (size < 10 || memcmp(b, "\x93NUMPY", 6) || b[6] < 1 || b[6] > 3) {
         free(b);
         return dvfv__fail(job, "%s: not a .npy file (no \\x93NUMPY magic of format version 1 to 3)", path);
@@ -874,7 +984,10 @@ int dvren_foveate_clean(dvren_foveate_job* job, uint32_t stages)
         for (a = dvren_foveate_artefacts(order[k]); *a; ++a) {
             dvfv__path(job, *a, path);
             if (!dvfv__exists(path)) continue;
-            if (remove(path) != 0) return dvfv__fail(job, "--clean: cannot remove %s: %s", path, strerror(errno));
+            if (remove(path) != 0) {
+                job->status = DVREN_ERROR_IO;
+                return dvfv__fail(job, "--clean: cannot remove %s: %s", path, strerror(errno));
+            }
             ++removed;
         }
     }
@@ -977,10 +1090,16 @@ static int dvfv__make_models(dvren_foveate_job* job)
             if (md->params)
                 return dvfv__fail(job, "saliency: %s: model '%s' has parameters but no scene file to read them with", key,
                                   md->name);
-            if (dvren_stage_create(job->ctx, DVREN_PLUGIN_SALIENCY, md->name, NULL, &job->made[m]))
+            if (dvren_stage_create(job->ctx, DVREN_PLUGIN_SALIENCY, md->name, NULL, &job->made[m])) {
+                job->status = dvren_last_status(job->ctx);
                 return dvfv__fail(job, "saliency: %s: %s", key, dvren_last_error(job->ctx));
-        } else if (dvren_scenefile_stage(job->sf, job->ctx, DVREN_PLUGIN_SALIENCY, md->name, md->params, key, &job->made[m])) {
-            return dvfv__fail(job, "saliency: %s", job->sf->error);
+            }
+        } else {
+            job->sf->status = DVREN_OK; /* what this creation reports */
+            if (dvren_scenefile_stage(job->sf, job->ctx, DVREN_PLUGIN_SALIENCY, md->name, md->params, key, &job->made[m])) {
+                job->status = job->sf->status; /* NOT_FOUND for an unknown plugin, the params' own status */
+                return dvfv__fail(job, "saliency: %s", job->sf->error);
+            }
         }
     }
     return 0;
@@ -1373,6 +1492,7 @@ int dvren_foveate_run(dvren_foveate_job* job, uint32_t stages)
     int rc;
     if (!job->ctx || !job->cfg || !job->out_dir) {
         snprintf(job->error, sizeof job->error, "dvren_foveate_run: ctx, cfg and out_dir are required");
+        job->status = DVREN_ERROR_INVALID_ARGUMENT;
         return 1;
     }
     if (dvren_foveate_prepare(job, stages)) {
@@ -1384,6 +1504,280 @@ int dvren_foveate_run(dvren_foveate_job* job, uint32_t stages)
          ((stages & DVREN_FOVEATE_FINAL) && dvren_foveate_final(job));
     dvfv__free_models(job);
     return rc;
+}
+
+/* >>run_scene ------------------------------------------------------------------------ */
+
+static int dvfv__is_dir(const char* p)
+{
+#if defined(_WIN32)
+    struct _stat st;
+    return _stat(p, &st) == 0 && (st.st_mode & _S_IFDIR);
+#else
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+#endif
+}
+
+/* mkdir -p: every missing folder of path. Returns 0, or 1 with errno set. */
+static int dvfv__mkdirs(const char* path)
+{
+    char buf[DVREN_FOVEATE_PATH];
+    size_t i, n = strlen(path);
+    if (n == 0 || n >= sizeof buf) {
+        errno = ENAMETOOLONG;
+        return 1;
+    }
+    memcpy(buf, path, n + 1);
+    for (i = 1; i <= n; ++i) {
+        if (buf[i] != '/' && buf[i] != 0) continue;
+        buf[i] = 0;
+        if (!dvfv__is_dir(buf) && dvfv__mkdir(buf) != 0 && errno != EEXIST) return 1;
+        buf[i] = i < n ? '/' : 0;
+    }
+    return dvfv__is_dir(path) ? 0 : 1;
+}
+
+/* Records a failure of the run in res and logs it once as [ERROR]; returns status. */
+static dvren_status dvfv__run_fail(dvren_foveate_result* res, dvren_foveate_log* log, dvren_status status,
+                                   const char* fmt, ...) DVREN_PRINTF(4, 5);
+static dvren_status dvfv__run_fail(dvren_foveate_result* res, dvren_foveate_log* log, dvren_status status,
+                                   const char* fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(res->error, sizeof res->error, fmt, ap);
+    va_end(ap);
+    res->status = status != DVREN_OK ? status : DVREN_ERROR_INTERNAL;
+    dvren_foveate_logf(log, DVREN_LOG_ERROR, DVREN_TAG_ERROR, "%s", res->error);
+    return res->status;
+}
+
+/* A failure the job already logged: its message and status. */
+static dvren_status dvfv__run_fail_job(dvren_foveate_result* res, const dvren_foveate_job* job)
+{
+    snprintf(res->error, sizeof res->error, "%s", job->error);
+    res->status = job->status != DVREN_OK ? job->status : DVREN_ERROR_INTERNAL;
+    return res->status;
+}
+
+static const char* dvfv__stage_name(uint32_t stages, char* buf, size_t cap)
+{
+    static const char* const names[3] = {"preview", "saliency", "final"};
+    size_t n = 0;
+    int k;
+    if (stages == DVREN_FOVEATE_ALL) return "all";
+    buf[0] = 0;
+    for (k = 0; k < 3; ++k)
+        if (stages & (1u << k)) n += (size_t)snprintf(buf + n, n < cap ? cap - n : 0, "%s%s", n ? "+" : "", names[k]);
+    return buf;
+}
+
+dvren_status dvren_foveate_run_scene(const dvren_foveate_request* req, dvren_foveate_result* res)
+{
+    dvren_foveate_log L;
+    dvren_foveate_config cfg;
+    dvren_foveate_job job;
+    dvren_context_desc cd;
+    dvren_scenefile sf;
+    dvren_context* ctx = NULL;
+    dvren_scene* scene = NULL;
+    const char* program;
+    const char* dev;
+    char msg[2048], sname[32];
+    uint32_t stages;
+    dvren_status s;
+
+    if (!res) return DVREN_ERROR_INVALID_ARGUMENT;
+    memset(res, 0, sizeof *res);
+    memset(&L, 0, sizeof L);
+    memset(&sf, 0, sizeof sf);
+    memset(&job, 0, sizeof job);
+    program = req && req->program ? req->program : "dvren_foveate";
+    if (!req || !req->scene_path) {
+        snprintf(res->error, sizeof res->error, "dvren_foveate_run_scene: req and req->scene_path are required");
+        return res->status = DVREN_ERROR_INVALID_ARGUMENT;
+    }
+    L.quiet = req->quiet;
+    stages = req->stages ? req->stages : DVREN_FOVEATE_ALL;
+    if (stages & ~DVREN_FOVEATE_ALL) {
+        s = dvfv__run_fail(res, &L, DVREN_ERROR_INVALID_ARGUMENT, "%s: stages 0x%x: give DVREN_FOVEATE_* bits (0x1..0x7)",
+                           program, (unsigned)stages);
+        goto done;
+    }
+
+    /* the scene and the configuration: mistakes are found before anything is made */
+    if (req->scene_text ? dvren_scenefile_parse(&sf, req->scene_path, req->scene_text, req->scene_len, req->base_dir)
+                        : dvren_scenefile_load(&sf, req->scene_path)) {
+        s = dvfv__run_fail(res, &L, sf.status != DVREN_OK ? sf.status : DVREN_ERROR_FORMAT, "%s", sf.error);
+        goto done;
+    }
+    dvren_foveate_config_default(&cfg);
+    if (dvren_foveate_config_from_json(&cfg, sf.foveate, sf.name, msg, sizeof msg)) {
+        s = dvfv__run_fail(res, &L, DVREN_ERROR_FORMAT, "%s", msg);
+        goto done;
+    }
+    if (req->config &&
+        dvren_foveate_config_from_json(&cfg, req->config, req->config_name ? req->config_name : "settings", msg, sizeof msg)) {
+        s = dvfv__run_fail(res, &L, DVREN_ERROR_INVALID_ARGUMENT, "%s", msg);
+        goto done;
+    }
+    if (req->override) {
+        msg[0] = 0;
+        if (req->override(&cfg, req->override_user, msg, sizeof msg)) {
+            s = dvfv__run_fail(res, &L, DVREN_ERROR_INVALID_ARGUMENT, "%s", msg[0] ? msg : "the caller's settings were refused");
+            goto done;
+        }
+    }
+    if (req->out_dir) {
+        if (!req->out_dir[0] || strlen(req->out_dir) >= sizeof cfg.out - 64) {
+            s = dvfv__run_fail(res, &L, DVREN_ERROR_INVALID_ARGUMENT, "%s: out: %s", program,
+                               req->out_dir[0] ? "the folder name is too long" : "give a folder name");
+            goto done;
+        }
+        snprintf(cfg.out, sizeof cfg.out, "%s", req->out_dir);
+    }
+    if (dvren_foveate_config_check(&cfg, msg, sizeof msg)) {
+        s = dvfv__run_fail(res, &L, DVREN_ERROR_INVALID_ARGUMENT, "%s: %s", sf.name, msg);
+        goto done;
+    }
+    /* an output folder that exists gets the log from the start */
+    if (dvfv__is_dir(cfg.out) && dvren_foveate_log_open(&L, cfg.out, msg, sizeof msg)) {
+        s = dvfv__run_fail(res, &L, DVREN_ERROR_IO, "%s", msg);
+        goto done;
+    }
+    {
+        char models[512] = "";
+        size_t n = 0;
+        uint32_t i;
+        for (i = 0; i < cfg.model_count && n < sizeof models - 80; ++i)
+            n += (size_t)snprintf(models + n, sizeof models - n, "%s%s x%g", i ? ", " : "", cfg.models[i].name,
+                                  (double)cfg.models[i].weight);
+        dvren_foveate_logf(&L, DVREN_LOG_INFO, DVREN_TAG_STEP, "%s %s: stage %s, output folder %s (%s), models %s (%s)",
+                           program, sf.name, dvfv__stage_name(stages, sname, sizeof sname), cfg.out,
+                           req->clean ? "--clean" : "--keep", models, cfg.combine == DVREN_FOVEATE_SUM ? "sum" : "product");
+    }
+    job.cfg = &cfg;
+    job.out_dir = cfg.out;
+    job.log = &L;
+    job.sf = &sf;
+    if (dvren_foveate_check_inputs(&job, stages)) {
+        s = dvfv__run_fail_job(res, &job);
+        goto done;
+    }
+
+    /* the context: the device asked for, or an error (never another device) */
+    memset(&cd, 0, sizeof cd);
+    cd.log = dvren_foveate_log_sink;
+    cd.log_user = &L;
+    cd.log_level = DVREN_LOG_INFO;
+    cd.plugin_path = req->plugin_path;
+    cd.device_index = req->has_gpu_index ? req->gpu_index : sf.gpu_index;
+    cd.device_name = req->gpu_name ? req->gpu_name : sf.gpu_name;
+    cd.min_compute_capability = req->min_cc ? req->min_cc : sf.gpu_min_cc;
+    cd.threads = req->has_threads ? req->threads : sf.threads;
+    dev = req->device ? req->device : sf.device ? sf.device : "cpu";
+    if (!strncmp(dev, "cuda:", 5)) {
+        char* e;
+        unsigned long v;
+        errno = 0;
+        v = strtoul(dev + 5, &e, 10);
+        if (dev[5] < '0' || dev[5] > '9' || *e || errno || v > 1024) {
+            s = dvfv__run_fail(res, &L, DVREN_ERROR_INVALID_ARGUMENT, "%s: device '%s' is not one of cpu, cuda, cuda:N",
+                               program, dev);
+            goto done;
+        }
+        cd.device_index = (uint32_t)v;
+        dev = "cuda";
+    }
+    if (!strcmp(dev, "cuda")) {
+        cd.device = DVREN_DEVICE_CUDA;
+        cd.backend = dvren_cuda_backend();
+    } else if (strcmp(dev, "cpu")) {
+        s = dvfv__run_fail(res, &L, DVREN_ERROR_INVALID_ARGUMENT, "%s: device '%s' is not one of cpu, cuda, cuda:N",
+                           program, dev);
+        goto done;
+    }
+    if ((s = dvren_context_create(&cd, &ctx)) != DVREN_OK) {
+        s = dvfv__run_fail(res, &L, s, "%s: device %s: %s", sf.name, dev, dvren_last_error(NULL));
+        goto done;
+    }
+    job.ctx = ctx;
+    if (dvren_context_device(ctx) == DVREN_DEVICE_CUDA) {
+        dvren_cuda_info ci;
+        if (dvren_cuda_get_info(ctx, &ci) == DVREN_OK)
+            dvren_foveate_logf(&L, DVREN_LOG_INFO, DVREN_TAG_DEVICE,
+                               "cuda: %s (device %d), compute capability %u.%u, %u SMs, %.1f GiB, NVRTC %d.%d, target %s",
+                               ci.device_name, ci.device_ordinal, (unsigned)ci.compute_capability / 10,
+                               (unsigned)ci.compute_capability % 10, (unsigned)ci.multiprocessors,
+                               (double)ci.total_memory / (1024.0 * 1024.0 * 1024.0), ci.nvrtc_major, ci.nvrtc_minor, ci.target);
+    } else {
+        dvren_foveate_logf(&L, DVREN_LOG_INFO, DVREN_TAG_DEVICE, "cpu: %u worker threads", (unsigned)dvren_context_threads(ctx));
+    }
+
+    /* the scene's stages and plan, with the caller's size and seed */
+    sf.override_width = req->width;
+    sf.override_height = req->height;
+    sf.override_seed = req->has_seed;
+    sf.override_seed_value = req->seed;
+    if (dvren_scenefile_build(&sf, ctx)) {
+        s = dvfv__run_fail(res, &L, sf.status != DVREN_OK ? sf.status : DVREN_ERROR_FORMAT, "%s", sf.error);
+        goto done;
+    }
+    if (sf.plan.roi.w || sf.plan.roi.h)
+        dvren_foveate_logf(&L, DVREN_LOG_INFO, DVREN_TAG_STEP, "the scene's plan.roi is ignored: the pipeline renders whole images");
+    {
+        dvren_scene_desc sd;
+        memset(&sd, 0, sizeof sd);
+        sd.field = sf.field;
+        sd.shader = sf.shader;
+        sd.sampler = sf.sampler;
+        if ((s = dvren_scene_create(ctx, &sd, &scene)) != DVREN_OK) {
+            s = dvfv__run_fail(res, &L, s, "%s: %s", sf.name, dvren_last_error(ctx));
+            goto done;
+        }
+    }
+    job.scene = scene;
+    job.plan = sf.plan;
+    dvren_foveate_logf(&L, DVREN_LOG_INFO, DVREN_TAG_ENV, "final image %u x %u, seed %llu%s", (unsigned)job.plan.width,
+                       (unsigned)job.plan.height, (unsigned long long)job.plan.seed,
+                       (req->width || req->height) ? " (size from --width/--height)" : "");
+
+    if (dvren_foveate_prepare(&job, stages)) {
+        s = dvfv__run_fail_job(res, &job);
+        goto done;
+    }
+    /* only now, with everything in hand, the output folder */
+    if (dvfv__mkdirs(cfg.out)) {
+        /* named as the caller gave it: req->out_dir (a parameter of the program), else "out" (by its flag) */
+        if (req->out_dir)
+            s = dvfv__run_fail(res, &L, DVREN_ERROR_IO, "%s: out: cannot create the folder '%s': %s", program, cfg.out,
+                               strerror(errno));
+        else
+            s = dvfv__run_fail(res, &L, DVREN_ERROR_IO, "--out: cannot create the folder '%s': %s", cfg.out,
+                               strerror(errno));
+        goto done;
+    }
+    if (dvren_foveate_log_open(&L, cfg.out, msg, sizeof msg)) {
+        s = dvfv__run_fail(res, &L, DVREN_ERROR_IO, "%s", msg);
+        goto done;
+    }
+    if ((req->clean && dvren_foveate_clean(&job, stages)) || dvren_foveate_run(&job, stages)) {
+        s = dvfv__run_fail_job(res, &job);
+        goto done;
+    }
+    dvren_foveate_logf(&L, DVREN_LOG_INFO, DVREN_TAG_TIMER, "pipeline: %.1f ms (preview %.1f, saliency %.1f, final %.1f)",
+                       job.ms[0] + job.ms[1] + job.ms[2], job.ms[0], job.ms[1], job.ms[2]);
+    memcpy(res->ms, job.ms, sizeof res->ms);
+    if (stages & DVREN_FOVEATE_FINAL) res->stats = job.stats;
+    s = res->status = DVREN_OK;
+done:
+    dvren_foveate_job_release(&job);
+    dvren_scene_destroy(scene);
+    dvren_scenefile_free(&sf);
+    dvren_context_destroy(ctx);
+    dvren_foveate_log_close(&L);
+    return s;
 }
 
 #endif /* DVREN_FOVEATE_IMPLEMENTATION_ONCE */

@@ -1750,7 +1750,7 @@ def foveate(scene: Union[str, os.PathLike, Mapping[str, Any]], out: Union[str, o
     configures the pipeline) or a dict of the same schema (relative paths
     from base_dir). stage: "all" (default), "preview", "saliency", "final",
     or a list of them; a stage whose input file is missing refuses to start
-    (FileError naming the file and the stage that makes it). device: "cpu",
+    (NotFoundError naming the file and the stage that makes it). device: "cpu",
     "cuda" or "cuda:N" (None: the scene's "device", else cpu); a GPU asked
     for and absent is a NoDeviceError, never a fallback. width, height,
     seed, threads, gpu_name, min_compute_capability override the scene's.
@@ -1772,12 +1772,13 @@ def foveate(scene: Union[str, os.PathLike, Mapping[str, Any]], out: Union[str, o
     stage ran: lo, hi, coverage, peak_spp, rays, mean_spp,
     effective_samples), files (the artefacts now in out). Nothing is
     created before the scene, the settings, the device and the models are
-    ready; a failed stage leaves none of its files. Errors: FormatError
-    (the scene's mistakes), InvalidArgumentError (a setting, naming its
-    key), FileError, NotFoundError (a model's plugin), NoDeviceError, the
-    models' and the renderer's own classes; a stage that fails for a reason
-    whose status the pipeline does not record raises :class:`Error`.
-    UnsupportedError when the package was built without OpenEXR."""
+    ready; a failed stage leaves none of its files. Errors (the status of
+    tools/dvren_foveate.h's dvren_foveate_result): FormatError (the scene's
+    mistakes), InvalidArgumentError (a setting, naming its key), NotFoundError
+    (a stage's input file, a model's plugin), FileError (the scene file or
+    the output folder), NoDeviceError, TimeoutError (an ``external`` model's
+    program ran past its timeout), the models' and the renderer's own
+    classes. UnsupportedError when the package was built without OpenEXR."""
     if isinstance(stage, str):
         names = _STAGE_NAMES if stage == "all" else (stage,)
     else:
@@ -1816,11 +1817,8 @@ def foveate(scene: Union[str, os.PathLike, Mapping[str, Any]], out: Union[str, o
                               -1 if threads is None else int(threads), int(width), int(height),
                               int(seed is not None), int(seed or 0) & 0xFFFFFFFFFFFFFFFF, search, int(bool(clean)),
                               int(bool(quiet)), err, len(err), ms, C.byref(st))
-    if status != 0:
-        text = err.value.decode("utf-8", "replace") or "foveate: failed"
-        if status < 0:
-            _raise(status, text)
-        raise Error(text, status)
+    if status != 0:  # a dvren_status: the class that fits the failure
+        _raise(status, err.value.decode("utf-8", "replace") or "foveate: failed")
     ran = tuple(n for n in _STAGE_NAMES if bits & _STAGES[n])
     res: Dict[str, Any] = {"out": os.fspath(out), "stages": ran,
                            "ms": {n: float(ms[i]) for i, n in enumerate(_STAGE_NAMES) if n in ran}}

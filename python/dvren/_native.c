@@ -10,7 +10,7 @@
  * C API directly: static tool functions, and the scene file, whose struct
  * Python does not mirror (it holds cJSON pointers and large buffers). They
  * add no behaviour of their own. Built by python/build_native.py. */
-#define _POSIX_C_SOURCE 200809L /* mkdir, stat under -std=c11 (dvpy_foveate's output folder) */
+#define _POSIX_C_SOURCE 200809L /* mkdir, stat under -std=c11 (tools/dvren_foveate.h's output folder) */
 #define DVREN_IMPLEMENTATION
 #include "dvren.h"
 #define DVREN_CUDA_IMPLEMENTATION
@@ -25,13 +25,10 @@
 #include "dvren_foveate.h"
 #endif
 
-#include <errno.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #define DVPY_API __attribute__((visibility("default")))
 
@@ -155,63 +152,22 @@ DVPY_API int dvpy_foveate_available(void)
 #endif
 }
 
-#ifndef DVPY_NO_FOVEATE
-static void dvpy__errf(char* err, size_t cap, const char* fmt, ...) DVREN_PRINTF(3, 4);
-static void dvpy__errf(char* err, size_t cap, const char* fmt, ...)
-{
-    va_list ap;
-    if (!err || !cap) return;
-    va_start(ap, fmt);
-    vsnprintf(err, cap, fmt, ap);
-    va_end(ap);
-}
-
-static int dvpy__is_dir(const char* p)
-{
-    struct stat st;
-    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-/* mkdir -p. Returns 0, or 1 with errno set. */
-static int dvpy__mkdirs(const char* path)
-{
-    char buf[DVREN_FOVEATE_PATH];
-    size_t i, n = strlen(path);
-    if (n == 0 || n >= sizeof buf) {
-        errno = ENAMETOOLONG;
-        return 1;
-    }
-    memcpy(buf, path, n + 1);
-    for (i = 1; i <= n; ++i) {
-        if (buf[i] != '/' && buf[i] != 0) continue;
-        buf[i] = 0;
-        if (!dvpy__is_dir(buf) && mkdir(buf, 0777) != 0 && errno != EEXIST) return 1;
-        buf[i] = i < n ? '/' : 0;
-    }
-    return dvpy__is_dir(path) ? 0 : 1;
-}
-#endif
-
-/* Runs stages (DVREN_FOVEATE_* bits) of the pipeline on a scene, as
- * tools/dvren_foveate.c's main() does: the scene file (scene_path; or, with
- * scene_text, JSON text of scene_len bytes named scene_path in messages,
- * relative paths from base_dir), its "foveate" object, then config_json (a
- * JSON object with the same keys: Python's keyword arguments), out_dir as
- * the output folder (made when missing, only once everything is ready);
- * device "cpu" or "cuda" (NULL: the scene's), gpu_index (-1: the scene's),
- * gpu_name (NULL: the scene's), min_cc (0: the scene's), threads (-1: the
- * scene's), width/height (0: the scene's), seed (has_seed 0: the scene's);
- * plugin_path: the context's plugin folders (the package's own). clean:
- * remove the artefacts of the stages about to run first; quiet: only
- * [ERROR] lines on stderr (<out>/dvren_pipeline.log gets every line).
- * Returns DVREN_OK, with ms[3] (each stage's time, 0 for those not run) and
- * *stats (the final stage's budget; zero when it did not run); else a
- * status whose class fits the failure (the library's status of a failed
- * call; FORMAT: the scene's own mistakes; INVALID_ARGUMENT: config_json's
- * and out-of-range settings; IO: an input artefact or the folder), or 1
- * when a stage failed for a reason whose status the pipeline does not keep;
- * the message (one line, as logged) in err. A failed stage leaves none of
- * its files. */
+/* Runs stages (DVREN_FOVEATE_* bits) of the pipeline on a scene:
+ * dvren_foveate_run_scene (tools/dvren_foveate.h), which tools/dvren_foveate.c
+ * runs too, with a request from these arguments: the scene file (scene_path;
+ * or, with scene_text, JSON text of scene_len bytes named scene_path in
+ * messages, relative paths from base_dir), then config_json over its
+ * "foveate" object (a JSON object with the same keys: Python's keyword
+ * arguments), out_dir as the output folder (NULL: the configuration's);
+ * stages: 0 for all; device "cpu", "cuda" or
+ * "cuda:N" (NULL: the scene's), gpu_index (-1: the scene's), gpu_name
+ * (NULL: the scene's), min_cc (0: the scene's), threads (-1: the scene's),
+ * width/height (0: the scene's), seed (has_seed 0: the scene's);
+ * plugin_path: the context's plugin folders (the package's own); clean,
+ * quiet: as the request's. Returns DVREN_OK with ms[3] and *stats (the
+ * result's), else the result's status (dvren_foveate_result: FORMAT,
+ * INVALID_ARGUMENT, NOT_FOUND, NO_DEVICE, TIMEOUT, ...) with its message
+ * in err. */
 DVPY_API int dvpy_foveate(const char* scene_path, const char* scene_text, size_t scene_len, const char* base_dir,
                           const char* config_json, const char* out_dir, uint32_t stages, const char* device,
                           int gpu_index, const char* gpu_name, uint32_t min_cc, int threads, uint32_t width,
@@ -227,193 +183,52 @@ DVPY_API int dvpy_foveate(const char* scene_path, const char* scene_text, size_t
                                "C API (Debian libopenexr-dev missing, or DVREN_PY_FOVEATE=0); install it and rebuild");
     return DVREN_ERROR_UNSUPPORTED;
 #else
-    dvren_foveate_log L;
-    dvren_foveate_config cfg;
-    dvren_foveate_job job;
-    dvren_context_desc cd;
-    dvren_scenefile sf;
-    dvren_context* ctx = NULL;
-    dvren_scene* scene = NULL;
+    dvren_foveate_request req;
+    dvren_foveate_result res;
     cJSON* over = NULL;
-    char msg[2048];
-    int rc = 1;
-    memset(&L, 0, sizeof L);
-    memset(&sf, 0, sizeof sf);
-    memset(&job, 0, sizeof job);
+    dvren_status s;
     memset(stats, 0, sizeof *stats);
     ms[0] = ms[1] = ms[2] = 0.0;
     if (err && err_cap) err[0] = 0;
-    L.quiet = quiet;
-    if (!stages || (stages & ~DVREN_FOVEATE_ALL) || !out_dir || !*out_dir) {
-        dvpy__errf(err, err_cap, "dvren.foveate: stages 0x%x and out_dir '%s' (stages of DVREN_FOVEATE_ALL, a folder)",
-                   (unsigned)stages, out_dir ? out_dir : "(null)");
+    if (config_json && !(over = cJSON_Parse(config_json))) {
+        if (err && err_cap)
+            snprintf(err, err_cap, "dvren.foveate: the settings are not JSON near '%.40s'",
+                     cJSON_GetErrorPtr() ? cJSON_GetErrorPtr() : "");
         return DVREN_ERROR_INVALID_ARGUMENT;
     }
-    /* the scene and the configuration: mistakes are found before anything is made */
-    if (scene_text ? dvren_scenefile_parse(&sf, scene_path, scene_text, scene_len, base_dir)
-                   : dvren_scenefile_load(&sf, scene_path)) {
-        dvpy__errf(err, err_cap, "%s", sf.error);
-        rc = sf.status ? (int)sf.status : DVREN_ERROR_FORMAT;
-        goto done;
+    memset(&req, 0, sizeof req);
+    req.scene_path = scene_path;
+    req.scene_text = scene_text;
+    req.scene_len = scene_len;
+    req.base_dir = base_dir;
+    req.config = over;
+    req.config_name = "dvren.foveate()";
+    req.out_dir = out_dir;
+    req.stages = stages;
+    req.clean = clean;
+    req.quiet = quiet;
+    req.program = "dvren.foveate";
+    req.device = device;
+    req.has_gpu_index = gpu_index >= 0;
+    req.gpu_index = gpu_index >= 0 ? (uint32_t)gpu_index : 0;
+    req.gpu_name = gpu_name;
+    req.min_cc = min_cc;
+    req.has_threads = threads >= 0;
+    req.threads = threads >= 0 ? (uint32_t)threads : 0;
+    req.plugin_path = plugin_path;
+    req.width = width;
+    req.height = height;
+    req.has_seed = has_seed;
+    req.seed = seed;
+    s = dvren_foveate_run_scene(&req, &res);
+    if (s == DVREN_OK) {
+        memcpy(ms, res.ms, sizeof res.ms);
+        *stats = res.stats;
+    } else if (err && err_cap) {
+        snprintf(err, err_cap, "%s", res.error);
     }
-    dvren_foveate_config_default(&cfg);
-    if (dvren_foveate_config_from_json(&cfg, sf.foveate, sf.name, msg, sizeof msg)) {
-        dvpy__errf(err, err_cap, "%s", msg);
-        rc = DVREN_ERROR_FORMAT;
-        goto done;
-    }
-    if (config_json) {
-        over = cJSON_Parse(config_json);
-        if (!over) {
-            dvpy__errf(err, err_cap, "dvren.foveate: the settings are not JSON near '%.40s'",
-                       cJSON_GetErrorPtr() ? cJSON_GetErrorPtr() : "");
-            rc = DVREN_ERROR_INVALID_ARGUMENT;
-            goto done;
-        }
-        if (dvren_foveate_config_from_json(&cfg, over, "dvren.foveate()", msg, sizeof msg)) {
-            dvpy__errf(err, err_cap, "%s", msg);
-            rc = DVREN_ERROR_INVALID_ARGUMENT;
-            goto done;
-        }
-    }
-    if (strlen(out_dir) >= sizeof cfg.out - 64) {
-        dvpy__errf(err, err_cap, "dvren.foveate: out: the folder name is too long");
-        rc = DVREN_ERROR_INVALID_ARGUMENT;
-        goto done;
-    }
-    snprintf(cfg.out, sizeof cfg.out, "%s", out_dir);
-    if (dvren_foveate_config_check(&cfg, msg, sizeof msg)) {
-        dvpy__errf(err, err_cap, "%s: %s", sf.name, msg);
-        rc = DVREN_ERROR_INVALID_ARGUMENT;
-        goto done;
-    }
-    /* an output folder that exists gets the log from the start */
-    if (dvpy__is_dir(cfg.out) && dvren_foveate_log_open(&L, cfg.out, msg, sizeof msg)) {
-        dvpy__errf(err, err_cap, "%s", msg);
-        rc = DVREN_ERROR_IO;
-        goto done;
-    }
-    dvren_foveate_logf(&L, DVREN_LOG_INFO, DVREN_TAG_STEP, "dvren.foveate %s: stages 0x%x, output folder %s (%s)",
-                       sf.name, (unsigned)stages, cfg.out, clean ? "clean" : "keep");
-    job.cfg = &cfg;
-    job.out_dir = cfg.out;
-    job.log = &L;
-    job.sf = &sf;
-    if (dvren_foveate_check_inputs(&job, stages)) {
-        dvpy__errf(err, err_cap, "%s", job.error);
-        rc = DVREN_ERROR_IO;
-        goto done;
-    }
-
-    /* the context: the device asked for, or an error (never another device) */
-    memset(&cd, 0, sizeof cd);
-    cd.log = dvren_foveate_log_sink;
-    cd.log_user = &L;
-    cd.log_level = DVREN_LOG_INFO;
-    cd.plugin_path = plugin_path;
-    if (!device) device = sf.device ? sf.device : "cpu";
-    if (!strcmp(device, "cuda")) {
-        cd.device = DVREN_DEVICE_CUDA;
-        cd.backend = dvren_cuda_backend();
-    } else if (strcmp(device, "cpu")) {
-        dvpy__errf(err, err_cap, "dvren.foveate: device '%s' is not cpu or cuda", device);
-        rc = DVREN_ERROR_INVALID_ARGUMENT;
-        goto done;
-    }
-    cd.device_index = gpu_index >= 0 ? (uint32_t)gpu_index : sf.gpu_index;
-    cd.device_name = gpu_name ? gpu_name : sf.gpu_name;
-    cd.min_compute_capability = min_cc ? min_cc : sf.gpu_min_cc;
-    cd.threads = threads >= 0 ? (uint32_t)threads : sf.threads;
-    rc = (int)dvren_context_create(&cd, &ctx);
-    if (rc != DVREN_OK) {
-        dvpy__errf(err, err_cap, "%s: device %s: %s", sf.name, device, dvren_last_error(NULL));
-        dvren_foveate_logf(&L, DVREN_LOG_ERROR, DVREN_TAG_ERROR, "%s", err);
-        goto done;
-    }
-    rc = 1;
-    job.ctx = ctx;
-    if (dvren_context_device(ctx) == DVREN_DEVICE_CUDA) {
-        dvren_cuda_info ci;
-        if (dvren_cuda_get_info(ctx, &ci) == DVREN_OK)
-            dvren_foveate_logf(&L, DVREN_LOG_INFO, DVREN_TAG_DEVICE, "cuda: %s (device %d), compute capability %u.%u, %u SMs",
-                               ci.device_name, ci.device_ordinal, (unsigned)ci.compute_capability / 10,
-                               (unsigned)ci.compute_capability % 10, (unsigned)ci.multiprocessors);
-    } else {
-        dvren_foveate_logf(&L, DVREN_LOG_INFO, DVREN_TAG_DEVICE, "cpu: %u worker threads", (unsigned)dvren_context_threads(ctx));
-    }
-
-    /* the scene's stages and plan, with the caller's size and seed */
-    sf.override_width = width;
-    sf.override_height = height;
-    sf.override_seed = has_seed;
-    sf.override_seed_value = seed;
-    if (dvren_scenefile_build(&sf, ctx)) {
-        dvpy__errf(err, err_cap, "%s", sf.error);
-        dvren_foveate_logf(&L, DVREN_LOG_ERROR, DVREN_TAG_ERROR, "%s", sf.error);
-        rc = sf.status ? (int)sf.status : DVREN_ERROR_FORMAT;
-        goto done;
-    }
-    {
-        dvren_scene_desc sd;
-        dvren_status st;
-        memset(&sd, 0, sizeof sd);
-        sd.field = sf.field;
-        sd.shader = sf.shader;
-        sd.sampler = sf.sampler;
-        if ((st = dvren_scene_create(ctx, &sd, &scene)) != DVREN_OK) {
-            dvpy__errf(err, err_cap, "%s: %s", sf.name, dvren_last_error(ctx));
-            dvren_foveate_logf(&L, DVREN_LOG_ERROR, DVREN_TAG_ERROR, "%s", err);
-            rc = (int)st;
-            goto done;
-        }
-    }
-    job.scene = scene;
-    job.plan = sf.plan;
-    dvren_foveate_logf(&L, DVREN_LOG_INFO, DVREN_TAG_ENV, "final image %u x %u, seed %llu", (unsigned)job.plan.width,
-                       (unsigned)job.plan.height, (unsigned long long)job.plan.seed);
-    sf.status = DVREN_OK; /* what the models' creation reports */
-    if (dvren_foveate_prepare(&job, stages)) {
-        dvpy__errf(err, err_cap, "%s", job.error);
-        rc = sf.status ? (int)sf.status : 1;
-        goto done;
-    }
-    /* only now, with everything in hand, the output folder */
-    if (dvpy__mkdirs(cfg.out)) {
-        dvpy__errf(err, err_cap, "dvren.foveate: out: cannot create the folder '%s': %s", cfg.out, strerror(errno));
-        dvren_foveate_logf(&L, DVREN_LOG_ERROR, DVREN_TAG_ERROR, "%s", err);
-        rc = DVREN_ERROR_IO;
-        goto done;
-    }
-    if (dvren_foveate_log_open(&L, cfg.out, msg, sizeof msg)) {
-        dvpy__errf(err, err_cap, "%s", msg);
-        rc = DVREN_ERROR_IO;
-        goto done;
-    }
-    if (clean && dvren_foveate_clean(&job, stages)) {
-        dvpy__errf(err, err_cap, "%s", job.error);
-        rc = DVREN_ERROR_IO;
-        goto done;
-    }
-    if (dvren_foveate_run(&job, stages)) {
-        dvpy__errf(err, err_cap, "%s", job.error);
-        rc = sf.status ? (int)sf.status : 1;
-        goto done;
-    }
-    dvren_foveate_logf(&L, DVREN_LOG_INFO, DVREN_TAG_TIMER, "pipeline: %.1f ms (preview %.1f, saliency %.1f, final %.1f)",
-                       job.ms[0] + job.ms[1] + job.ms[2], job.ms[0], job.ms[1], job.ms[2]);
-    ms[0] = job.ms[0];
-    ms[1] = job.ms[1];
-    ms[2] = job.ms[2];
-    if (stages & DVREN_FOVEATE_FINAL) *stats = job.stats;
-    rc = DVREN_OK;
-done:
-    dvren_foveate_job_release(&job);
-    dvren_scene_destroy(scene);
-    dvren_scenefile_free(&sf);
-    dvren_context_destroy(ctx);
-    dvren_foveate_log_close(&L);
     cJSON_Delete(over);
-    return rc;
+    return (int)s;
 #endif
 }
 

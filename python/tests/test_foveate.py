@@ -10,6 +10,7 @@ import json
 import os
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import numpy as np
@@ -640,7 +641,7 @@ def test_foveate_stages_and_errors(tmp_path):
     need_pipeline()
     scene = foveate_scene(tmp_path)
     out = tmp_path / "o"
-    with pytest.raises(dvren.FileError) as e:  # saliency without a preview: nothing made, nothing written
+    with pytest.raises(dvren.NotFoundError) as e:  # saliency without a preview: nothing made, nothing written
         dvren.foveate(scene, out, stage="saliency", quiet=True)
     assert "preview" in str(e.value) and not out.exists()
     with pytest.raises(dvren.InvalidArgumentError) as e:
@@ -673,3 +674,41 @@ def test_foveate_cuda_without_gpu(tmp_path):
     with pytest.raises(dvren.NoDeviceError):
         dvren.foveate(foveate_scene(tmp_path), out, device="cuda", quiet=True)
     assert not out.exists()
+
+
+def test_foveate_external_model_timeout(tmp_path):
+    """An external model whose program never ends (tests/saliency/sleeper.py):
+    killed after its 1 s timeout, with its child, and the run fails with
+    dvren.TimeoutError (the status the job records), leaving no saliency file."""
+    need_pipeline()
+    sleeper = ROOT / "tests" / "saliency" / "sleeper.py"
+    pidfile = tmp_path / "sleeper.pid"
+    scene = json.loads(foveate_scene(tmp_path).read_text())
+    scene["foveate"] = {"models": [{"name": "external", "params": {
+        "command": "'%s' '%s' {output} '%s'" % (sys.executable, sleeper, pidfile), "timeout": 1}}]}
+    out = tmp_path / "t"
+    t0 = time.monotonic()
+    with pytest.raises(builtins.TimeoutError) as e:
+        dvren.foveate(scene, out, preview_size=32, quiet=True)
+    assert time.monotonic() - t0 < 30
+    assert isinstance(e.value, dvren.TimeoutError) and e.value.status == "TIMEOUT", e.value
+    assert "external" in str(e.value) and "sleeper.py" in str(e.value), str(e.value)
+    assert (out / "preview.png").exists()  # the preview stage had finished
+    assert not any((out / f).exists() for f in dvren.ARTEFACTS["saliency"] + dvren.ARTEFACTS["final"])
+    assert "[ERROR]" in (out / "dvren_pipeline.log").read_text()
+    if pidfile.exists() and pidfile.read_text().strip():  # the sleeper's child dies with it
+        pid = int(pidfile.read_text())
+        for _ in range(200):
+            if not process_alive(pid):
+                break
+            time.sleep(0.01)
+        assert not process_alive(pid), "the model's child %d still runs" % pid
+
+
+def process_alive(pid):
+    """True while pid runs (a zombie counts as gone)."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
