@@ -33,29 +33,36 @@
  *     converges to the same image); the difference of the halves gives the
  *     reference's own noise, reported as a PSNR (MSE_halves / 4 is the
  *     variance of their mean).
- *  4. Two ladders, each point rendered --reps times (best time kept; the
- *     device synchronised with dvren_synchronize before and after):
- *       uniform   spp 1, 2, 4, ..., max_spp (a plain plan; spp 1 is one ray
- *                 through the pixel centre, more are random sub-pixel
- *                 positions, so the first point can score above the second:
- *                 it lacks their variance, not the reference's antialiasing)
- *       foveated  dvren_importance_budget with min_spp 1, max_spp = peak 1, 2,
- *                 4, ..., max_spp, mean_spp 0 (the peak is max_spp),
- *                 max_step_scale, quantiles and gamma from the scene's
- *                 "foveate" object (or the flags; else dvren's defaults), as
- *                 spp_map and step_map of the plan
- *     A ladder stops at its first point at or above the target inside the
- *     region (--full-ladder 1: at max_spp). For each point: total samples = the sum of the DVREN_OUTPUT_SAMPLES
+ *  4. The total sample count is rays per pixel times samples per ray, so
+ *     each method searches both: for each level of rays (1, 2, 4, ...,
+ *     max_spp) a ladder of march steps, the plan's step times 1, 1.5, 2, 3,
+ *     4, 6, 8, 12, 16, 24, 32 (a step_map filled with the factor), from the
+ *     finest down until the PSNR inside the region falls below the target
+ *     (--full-ladder 1: every step). Each point is rendered --reps times
+ *     (best time kept; the device synchronised with dvren_synchronize
+ *     before and after):
+ *       uniform   spp = the level everywhere, step x factor (spp 1 is one
+ *                 ray through the pixel centre, more are random sub-pixel
+ *                 positions)
+ *       foveated  dvren_importance_budget with min_spp 1, max_spp = peak =
+ *                 the level, mean_spp 0, max_step_scale, quantiles and gamma
+ *                 from the scene's "foveate" object (or the flags; else
+ *                 dvren's defaults), its step_map times the factor (at most
+ *                 64), as spp_map and step_map of the plan
+ *     For each point: total samples = the sum of the DVREN_OUTPUT_SAMPLES
  *     output (rays x march samples, over the image), rays, PSNR inside the
  *     region, outside it and over the image against the reference
  *     (10 log10(1 / MSE) over RGB, linear radiance), the time.
- *  5. For each method, the smallest total sample count that reaches the
- *     target PSNR inside the region, by log-linear interpolation between the
- *     two ladder points around the crossing (PSNR linear in log(samples));
- *     the time and the PSNR outside at that point are interpolated the same
- *     way (log time, linear PSNR). Then the ratios uniform / foveated of
- *     samples (target >= 3) and of time, and time ratio / sample ratio
- *     (target: within 20% of 1, the GPU time falling in proportion).
+ *  5. For each method and level, the smallest sample count that reaches the
+ *     target PSNR inside the region: between the last step at or above the
+ *     target and the next one below it, by log-linear interpolation (PSNR
+ *     linear in log(samples)); the time and the PSNR outside at that point
+ *     interpolated the same way (log time, linear PSNR); the last point
+ *     itself when the ladder never fell below (an upper bound). The
+ *     method's figure is the smallest over its levels. Then the ratios
+ *     uniform / foveated of samples (target >= 3) and of time, and time
+ *     ratio / sample ratio (target: within 20% of 1, the GPU time falling
+ *     in proportion).
  *  6. --pipeline WxH: the whole pipeline (preview, saliency, final) by the
  *     tool at that size, twice (the first run may compile kernels), into
  *     OUT/NAME_pipeline_WxH/; the time of each stage from the tool's [timer]
@@ -85,17 +92,23 @@
 #include <time.h>
 
 #define PATHCAP 4096
-#define MAXPTS 24
+#define MAXPTS 240
+#define MAXLEVELS 16
+#define MAXSCALES 6 /* foveated searches, one per --max-step-scale value */
+/* march step factors of a ladder (the plan's step times these) */
+static const double step_factors[] = {1, 1.5, 2, 3, 4, 6, 8, 12, 16, 24, 32};
+#define NSTEPS ((int)(sizeof step_factors / sizeof step_factors[0]))
 
 typedef struct bench_opts {
-    const char *scene, *name, *device, *out, *tool, *importance, *models, *pipeline;
+    const char *scene, *name, *device, *out, *tool, *importance, *models, *pipeline, *step_scales;
     long preview_size, width, height, ref_spp, max_spp, reps, threads, jitter, full;
-    double target, region, max_step_scale, quantile_lo, quantile_hi, budget_gamma; /* NAN: from the scene */
+    double target, region, quantile_lo, quantile_hi, budget_gamma; /* NAN: from the scene */
 } bench_opts;
 
 /* One ladder point. */
 typedef struct point {
     uint32_t spp;                 /* uniform: rays per pixel; foveated: the peak (max_spp) */
+    double step;                  /* the march step factor of the ladder */
     uint64_t samples, rays;       /* sums over the image */
     double psnr_in, psnr_out, psnr_all;
     double ms, ms_median;         /* of the --reps renders */
@@ -105,8 +118,8 @@ typedef struct point {
 /* Where a ladder crosses the target PSNR inside the region. */
 typedef struct crossing {
     int found;        /* 0: the ladder never reached the target */
-    int first;        /* 1: its first point already did (an upper bound) */
-    int lo, hi;       /* the ladder points around the crossing (indices) */
+    int last;         /* 1: its last point still did (an upper bound: the ladder never fell below) */
+    int lo, hi;       /* the ladder points around the crossing (indices into the method's points) */
     double samples, ms, psnr_out;
 } crossing;
 
@@ -148,13 +161,14 @@ static void usage(void)
           "  --models A,B             saliency models, passed to the tool (the scene's)\n"
           "  --preview-size N         the preview's short side, passed to the tool (the scene's, else 448)\n"
           "  --ref-spp N              reference rays per pixel, even, in two halves (1024)\n"
-          "  --max-spp N              the ladders go 1, 2, 4, ..., N (256)\n"
+          "  --max-spp N              levels of rays per pixel 1, 2, 4, ..., N, each with a ladder of steps (8)\n"
           "  --reps N                 renders per point, the best time kept (3)\n"
-          "  --full-ladder 0|1        1: every point up to --max-spp; 0: a ladder stops at its first point at or\n"
-          "                           above the target (the crossing needs no more) (0)\n"
+          "  --full-ladder 0|1        1: every step of every level; 0: a ladder stops at its first step below the\n"
+          "                           target (the crossing needs no more) (0)\n"
           "  --target DB              PSNR inside the region (40)\n"
           "  --region F               the region: the top F of the map (0.1)\n"
-          "  --max-step-scale X --quantile-lo Q --quantile-hi Q --budget-gamma G\n"
+          "  --max-step-scale X[,X..] the budget's step where importance is lowest: one foveated search per value\n"
+          "  --quantile-lo Q --quantile-hi Q --budget-gamma G\n"
           "                           the budget (the scene's \"foveate\" object, else dvren's defaults)\n"
           "  --jitter 0|1             force the uniform sampler's jitter on (1) or keep the scene's (0)\n"
           "  --pipeline WxH           also time the whole pipeline at this size, twice (e.g. 1920x1080)\n"
@@ -221,7 +235,7 @@ static int parse(int argc, char** argv, bench_opts* o)
         INT("--full-ladder", full, 0, 1)
         NUM("--target", target, 1.0, 200.0)
         NUM("--region", region, 1e-4, 0.5)
-        NUM("--max-step-scale", max_step_scale, 1.0, 64.0)
+        STR("--max-step-scale", step_scales)
         NUM("--quantile-lo", quantile_lo, 0.0, 1.0)
         NUM("--quantile-hi", quantile_hi, 0.0, 1.0)
         NUM("--budget-gamma", budget_gamma, 1e-3, 100.0)
@@ -566,27 +580,29 @@ done:
     return rc;
 }
 
-/* The smallest sample count of a ladder reaching target inside the region
- * (see the top of the file). */
-static crossing cross(const point* p, int n, double target)
+/* Where the ladder p[0 .. n-1] (one level of rays, steps growing, PSNR
+ * falling) crosses target inside the region; `base` is the index of p[0]
+ * among the method's points (see the top of the file). */
+static crossing cross(const point* p, int n, int base, double target)
 {
     crossing c;
     int i;
     memset(&c, 0, sizeof c);
-    for (i = 0; i < n; ++i)
-        if (p[i].psnr_in >= target) break;
-    if (i == n) return c;
+    if (n < 1 || p[0].psnr_in < target) return c; /* even the finest step falls short */
+    for (i = 1; i < n && p[i].psnr_in >= target; ++i) {
+    }
     c.found = 1;
-    c.lo = i > 0 ? i - 1 : 0;
-    c.hi = i;
-    if (i == 0) {
-        c.first = 1;
-        c.samples = (double)p[0].samples;
-        c.ms = p[0].ms;
-        c.psnr_out = p[0].psnr_out;
+    c.lo = base + i - 1;
+    if (i == n) { /* never fell below: the coarsest step tried */
+        c.last = 1;
+        c.hi = c.lo;
+        c.samples = (double)p[n - 1].samples;
+        c.ms = p[n - 1].ms;
+        c.psnr_out = p[n - 1].psnr_out;
     } else {
         const point *a = &p[i - 1], *b = &p[i];
         double f = (target - a->psnr_in) / (b->psnr_in - a->psnr_in);
+        c.hi = base + i;
         c.samples = exp(log((double)a->samples) + f * (log((double)b->samples) - log((double)a->samples)));
         c.ms = exp(log(a->ms) + f * (log(b->ms) - log(a->ms)));
         c.psnr_out = a->psnr_out + f * (b->psnr_out - a->psnr_out);
@@ -616,17 +632,20 @@ int main(int argc, char** argv)
     dvren_budget_params bp;
     dvren_budget_stats bs;
     dvren_tensor t_spp, t_step;
-    point uni[MAXPTS], fov[MAXPTS];
-    crossing cu, cf;
+    static point pts_all[1 + MAXSCALES][MAXPTS];
+    crossing cross_all[1 + MAXSCALES];
+    int npts[1 + MAXSCALES];
+    double scales[MAXSCALES];
+    int nscales = 0;
     pipeline_run pipe[2];
     char dir[PATHCAP + 64], path[PATHCAP + 128], err[512], devname[300] = "cpu", name_buf[256], pipe_dir[PATHCAP + 96];
     const char* imp_source = "the pipeline tool";
-    float *imp = NULL, *m = NULL, *half = NULL, *step_map = NULL, *png = NULL;
+    float *imp = NULL, *m = NULL, *half = NULL, *step_map = NULL, *budget_step = NULL, *png = NULL;
     double *ref = NULL, ref_noise_in = NAN, t_all0 = now_s(), tool_s[2] = {0.0, 0.0};
     unsigned char* region = NULL;
     uint32_t *spp_map = NULL, iw = 0, ih = 0, W, H;
     size_t n, i, nreg = 0;
-    int nu = 0, nf = 0, k, status = 1, pw = 0, ph = 0, npipe = 0, saliency_on_cpu = 0;
+    int k, meth, status = 1, pw = 0, ph = 0, npipe = 0, saliency_on_cpu = 0;
     int64_t shape[2];
     double thr;
     dvren_io_buf md = {0, 0, 0, 0}, csv = {0, 0, 0, 0};
@@ -638,12 +657,12 @@ int main(int argc, char** argv)
     o.device = "cpu";
     o.tool = "build/dvren_foveate";
     o.ref_spp = 1024;
-    o.max_spp = 256;
+    o.max_spp = 8;
     o.reps = 3;
     o.jitter = 1;
     o.target = 40.0;
     o.region = 0.1;
-    o.max_step_scale = o.quantile_lo = o.quantile_hi = o.budget_gamma = NAN;
+    o.quantile_lo = o.quantile_hi = o.budget_gamma = NAN;
     o.out = getenv("OUT") && *getenv("OUT") ? getenv("OUT") : "out/foveate_bench";
     if (parse(argc, argv, &o)) return 1;
     if (!o.name) {
@@ -694,7 +713,24 @@ int main(int argc, char** argv)
     bp = dvren_budget_params_default();
     bp.min_spp = 1;
     bp.mean_spp = 0.0f;
-    bp.max_step_scale = (float)(isnan(o.max_step_scale) ? fov_key(sf.foveate, "max_step_scale", bp.max_step_scale) : o.max_step_scale);
+    bp.max_step_scale = (float)fov_key(sf.foveate, "max_step_scale", bp.max_step_scale);
+    nscales = 0;
+    if (o.step_scales) { /* a list: one foveated search each */
+        const char* q = o.step_scales;
+        while (*q && nscales < MAXSCALES) {
+            char* end;
+            double v = strtod(q, &end);
+            if (end == q || !(v >= 1.0 && v <= 64.0) || (*end && *end != ',')) {
+                fprintf(stderr, "foveate: --max-step-scale needs numbers in [1, 64] separated by commas, got '%s'\n",
+                        o.step_scales);
+                goto done;
+            }
+            scales[nscales++] = v;
+            q = *end ? end + 1 : end;
+        }
+    } else {
+        scales[nscales++] = bp.max_step_scale;
+    }
     bp.quantile_lo = (float)(isnan(o.quantile_lo) ? fov_key(sf.foveate, "quantile_lo", bp.quantile_lo) : o.quantile_lo);
     bp.quantile_hi = (float)(isnan(o.quantile_hi) ? fov_key(sf.foveate, "quantile_hi", bp.quantile_hi) : o.quantile_hi);
     bp.gamma = (float)(isnan(o.budget_gamma) ? fov_key(sf.foveate, "budget_gamma", bp.gamma) : o.budget_gamma);
@@ -706,9 +742,9 @@ int main(int argc, char** argv)
         fprintf(stderr, "foveate: %s: %s\n", o.scene, dvren_last_error(ctx));
         goto done;
     }
-    say("%s: %u x %u on %s; budget: step x1..x%g, quantiles %g/%g, gamma %g; jitter %s", o.scene, (unsigned)W,
-        (unsigned)H, devname, (double)bp.max_step_scale, (double)bp.quantile_lo, (double)bp.quantile_hi, (double)bp.gamma,
-        o.jitter ? "forced on" : "as the scene sets it");
+    say("%s: %u x %u on %s; budget: step x1..x%g (%d value%s), quantiles %g/%g, gamma %g; jitter %s", o.scene,
+        (unsigned)W, (unsigned)H, devname, scales[nscales - 1], nscales, nscales > 1 ? "s" : "", (double)bp.quantile_lo,
+        (double)bp.quantile_hi, (double)bp.gamma, o.jitter ? "forced on" : "as the scene sets it");
 
     /* ---- 1. the importance map */
     if (o.importance) {
@@ -749,8 +785,9 @@ int main(int argc, char** argv)
     half = (float*)malloc(n * 3 * sizeof(float));
     spp_map = (uint32_t*)malloc(n * sizeof(uint32_t));
     step_map = (float*)malloc(n * sizeof(float));
+    budget_step = (float*)malloc(n * sizeof(float));
     png = (float*)malloc(n * 3 * sizeof(float));
-    if (!m || !region || !ref || !half || !spp_map || !step_map || !png) {
+    if (!m || !region || !ref || !half || !spp_map || !step_map || !budget_step || !png) {
         fprintf(stderr, "foveate: out of memory for %u x %u pixels\n", (unsigned)W, (unsigned)H);
         goto done;
     }
@@ -811,42 +848,51 @@ int main(int argc, char** argv)
         fprintf(stderr, "foveate: %s\n", dvren_last_error(NULL));
         goto done;
     }
-    for (k = 0; k < MAXPTS && (1L << k) <= o.max_spp; ++k) {
-        point* p = &uni[nu++];
-        memset(p, 0, sizeof *p);
-        pd.spp = p->spp = 1u << k;
-        pd.spp_map = pd.step_map = NULL;
-        pd.seed = 2000 + (uint64_t)k;
-        p->rays = (uint64_t)n * p->spp;
-        p->mean_spp = p->spp;
-        p->coverage = 1.0;
-        if (measure(ctx, scene, &pd, o.reps, ref, region, p, NULL)) goto done;
-        say("uniform  spp %5u: %.4e samples, PSNR in %.2f / out %.2f / all %.2f dB, %.3f ms (median %.3f)",
-            (unsigned)p->spp, (double)p->samples, p->psnr_in, p->psnr_out, p->psnr_all, p->ms, p->ms_median);
-        if (!o.full && p->psnr_in >= o.target) break;
-    }
-    for (k = 0; k < MAXPTS && (1L << k) <= o.max_spp; ++k) {
-        point* p = &fov[nf++];
-        memset(p, 0, sizeof *p);
-        bp.max_spp = p->spp = 1u << k;
-        if (dvren_importance_budget(ctx, imp, iw, ih, W, H, &bp, spp_map, step_map, &bs)) {
-            fprintf(stderr, "foveate: budget: %s\n", dvren_last_error(ctx));
-            goto done;
+    /* method 0: uniform; method 1 + s: foveated with max_step_scale scales[s] */
+    for (meth = 0; meth < 1 + nscales; ++meth) {
+        point* pts = pts_all[meth];
+        int* np = &npts[meth];
+        crossing* best = &cross_all[meth];
+        memset(best, 0, sizeof *best);
+        *np = 0;
+        for (k = 0; k < MAXLEVELS && (1L << k) <= o.max_spp; ++k) {
+            int base = *np, j;
+            crossing c;
+            if (meth) { /* the budget of this peak, before its steps are scaled */
+                bp.max_spp = 1u << k;
+                bp.max_step_scale = (float)scales[meth - 1];
+                if (dvren_importance_budget(ctx, imp, iw, ih, W, H, &bp, spp_map, budget_step, &bs)) {
+                    fprintf(stderr, "foveate: budget: %s\n", dvren_last_error(ctx));
+                    goto done;
+                }
+            }
+            for (j = 0; j < NSTEPS && *np < MAXPTS; ++j) {
+                point* p = &pts[(*np)++];
+                memset(p, 0, sizeof *p);
+                p->spp = 1u << k;
+                p->step = step_factors[j];
+                for (i = 0; i < n; ++i) {
+                    double f = (meth ? (double)budget_step[i] : 1.0) * step_factors[j];
+                    step_map[i] = (float)(f < 64.0 ? f : 64.0);
+                }
+                pd.spp = meth ? 0 : p->spp;
+                pd.spp_map = meth ? &t_spp : NULL;
+                pd.step_map = &t_step;
+                pd.seed = (meth ? 3000 : 2000) + (uint64_t)k;
+                p->rays = meth ? bs.rays : (uint64_t)n * p->spp;
+                p->mean_spp = meth ? bs.mean_spp : p->spp;
+                p->coverage = meth ? bs.coverage : 1.0;
+                if (measure(ctx, scene, &pd, o.reps, ref, region, p, NULL)) goto done;
+                say("%s x%-3g %s %4u step x%-4g: %.4e samples, PSNR in %.2f / out %.2f / all %.2f dB, %.3f ms (median %.3f)",
+                    meth ? "foveated" : "uniform ", meth ? scales[meth - 1] : 1.0, meth ? "peak" : "spp ", (unsigned)p->spp, p->step,
+                    (double)p->samples, p->psnr_in, p->psnr_out, p->psnr_all, p->ms, p->ms_median);
+                if (!o.full && p->psnr_in < o.target) break;
+            }
+            c = cross(pts + base, *np - base, base, o.target);
+            if (c.found && (!best->found || c.samples < best->samples)) *best = c;
         }
-        pd.spp = 0;
-        pd.spp_map = &t_spp;
-        pd.step_map = &t_step;
-        pd.seed = 3000 + (uint64_t)k;
-        p->rays = bs.rays;
-        p->mean_spp = bs.mean_spp;
-        p->coverage = bs.coverage;
-        if (measure(ctx, scene, &pd, o.reps, ref, region, p, NULL)) goto done;
-        say("foveated peak %5u: %.4e samples, PSNR in %.2f / out %.2f / all %.2f dB, %.3f ms (median %.3f); mean spp %.2f",
-            (unsigned)p->spp, (double)p->samples, p->psnr_in, p->psnr_out, p->psnr_all, p->ms, p->ms_median, p->mean_spp);
-        if (!o.full && p->psnr_in >= o.target) break;
     }
-    cu = cross(uni, nu, o.target);
-    cf = cross(fov, nf, o.target);
+
 
     /* ---- 6. the whole pipeline at --pipeline */
     if (o.pipeline) {
@@ -861,17 +907,22 @@ int main(int argc, char** argv)
 
     /* ---- files: every point (CSV), the summary (JSON), the table (markdown) */
     snprintf(line, sizeof line,
-             "scene,method,spp_or_peak,samples,rays,mean_spp,coverage,psnr_in_db,psnr_out_db,psnr_all_db,ms_best,ms_median,"
-             "ns_per_sample\n");
+             "scene,method,spp_or_peak,step_factor,samples,rays,mean_spp,coverage,psnr_in_db,psnr_out_db,psnr_all_db,ms_best,"
+             "ms_median,ns_per_sample\n");
     dvren_io_buf_append(&csv, line, strlen(line));
-    for (k = 0; k < nu + nf; ++k) {
-        const point* p = k < nu ? &uni[k] : &fov[k - nu];
-        int len = snprintf(line, sizeof line, "%s,%s,%u,%llu,%llu,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f\n", o.name,
-                           k < nu ? "uniform" : "foveated", (unsigned)p->spp, (unsigned long long)p->samples,
-                           (unsigned long long)p->rays, p->mean_spp, p->coverage, p->psnr_in, p->psnr_out, p->psnr_all,
-                           p->ms, p->ms_median, p->samples ? 1e6 * p->ms / (double)p->samples : 0.0);
-        dvren_io_buf_append(&csv, line, (size_t)len);
-    }
+    for (meth = 0; meth < 1 + nscales; ++meth)
+        for (k = 0; k < npts[meth]; ++k) {
+            const point* p = &pts_all[meth][k];
+            char mname[64];
+            int len;
+            if (meth) snprintf(mname, sizeof mname, "foveated_x%g", scales[meth - 1]);
+            else snprintf(mname, sizeof mname, "uniform");
+            len = snprintf(line, sizeof line, "%s,%s,%u,%g,%llu,%llu,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f\n", o.name,
+                           mname, (unsigned)p->spp, p->step, (unsigned long long)p->samples, (unsigned long long)p->rays,
+                           p->mean_spp, p->coverage, p->psnr_in, p->psnr_out, p->psnr_all, p->ms, p->ms_median,
+                           p->samples ? 1e6 * p->ms / (double)p->samples : 0.0);
+            dvren_io_buf_append(&csv, line, (size_t)len);
+        }
     snprintf(path, sizeof path, "%s/%s_points.csv", o.out, o.name);
     if (csv.failed || dvren_file_write_atomic(ctx, path, csv.data, csv.size)) {
         fprintf(stderr, "foveate: %s: %s\n", path, csv.failed ? "out of memory" : dvren_last_error(ctx));
@@ -893,32 +944,37 @@ int main(int argc, char** argv)
     cJSON_AddNumberToObject(js, "reference_spp", (double)o.ref_spp);
     cJSON_AddNumberToObject(js, "reference_noise_psnr_in_db", ref_noise_in);
     cJSON_AddNumberToObject(js, "target_psnr_in_db", o.target);
-    cJSON_AddNumberToObject(js, "max_step_scale", bp.max_step_scale);
     cJSON_AddNumberToObject(js, "quantile_lo", bp.quantile_lo);
     cJSON_AddNumberToObject(js, "quantile_hi", bp.quantile_hi);
     cJSON_AddNumberToObject(js, "budget_gamma", bp.gamma);
     cJSON_AddStringToObject(js, "interpolation", "log-linear: PSNR inside linear in log(samples) between the ladder points "
                                                  "around the crossing; log(time) and PSNR outside interpolated alike");
-    for (k = 0; k < 2; ++k) {
-        const crossing* c = k ? &cf : &cu;
-        const point* p = k ? fov : uni;
-        cJSON* o2 = cJSON_AddObjectToObject(js, k ? "foveated" : "uniform");
+    arr = cJSON_AddArrayToObject(js, "foveated");
+    for (meth = 0; meth < 1 + nscales; ++meth) {
+        const crossing* c = &cross_all[meth];
+        const point* p = pts_all[meth];
+        cJSON* o2 = meth ? cJSON_CreateObject() : cJSON_AddObjectToObject(js, "uniform");
+        if (meth) {
+            cJSON_AddItemToArray(arr, o2);
+            cJSON_AddNumberToObject(o2, "max_step_scale", scales[meth - 1]);
+        }
         cJSON_AddBoolToObject(o2, "reached", c->found);
         if (!c->found) continue;
-        cJSON_AddBoolToObject(o2, "at_first_point", c->first);
+        cJSON_AddBoolToObject(o2, "upper_bound", c->last);
         cJSON_AddNumberToObject(o2, "samples", c->samples);
         cJSON_AddNumberToObject(o2, "ms", c->ms);
         cJSON_AddNumberToObject(o2, "psnr_out_db", c->psnr_out);
-        cJSON_AddNumberToObject(o2, "between_spp_lo", p[c->lo].spp);
-        cJSON_AddNumberToObject(o2, "between_spp_hi", p[c->hi].spp);
-    }
-    if (cu.found && cf.found) {
-        double sr = cu.samples / cf.samples, tr = cu.ms / cf.ms;
-        cJSON_AddNumberToObject(js, "sample_ratio", sr);
-        cJSON_AddNumberToObject(js, "time_ratio", tr);
-        cJSON_AddNumberToObject(js, "time_ratio_over_sample_ratio", tr / sr);
-        cJSON_AddBoolToObject(js, "target_samples_met", sr >= 3.0);
-        cJSON_AddBoolToObject(js, "target_time_met", fabs(tr / sr - 1.0) <= 0.2);
+        cJSON_AddNumberToObject(o2, "spp_or_peak", p[c->lo].spp);
+        cJSON_AddNumberToObject(o2, "step_factor_lo", p[c->lo].step);
+        cJSON_AddNumberToObject(o2, "step_factor_hi", p[c->hi].step);
+        if (meth && cross_all[0].found) {
+            double sr = cross_all[0].samples / c->samples, tr = cross_all[0].ms / c->ms;
+            cJSON_AddNumberToObject(o2, "sample_ratio", sr);
+            cJSON_AddNumberToObject(o2, "time_ratio", tr);
+            cJSON_AddNumberToObject(o2, "time_ratio_over_sample_ratio", tr / sr);
+            cJSON_AddBoolToObject(o2, "target_samples_met", sr >= 3.0);
+            cJSON_AddBoolToObject(o2, "target_time_met", fabs(tr / sr - 1.0) <= 0.2);
+        }
     }
     arr = cJSON_AddArrayToObject(js, "pipeline");
     for (k = 0; k < npipe; ++k) {
@@ -958,41 +1014,41 @@ int main(int argc, char** argv)
     } while (0)
     MD("\n### bench/foveate: %s, %u x %u, %s\n\n", o.name, (unsigned)W, (unsigned)H, devname);
     MD("Region: the top %.0f%% of the importance map (%s%s, %u x %u), %.1f%% of the pixels. Reference: %ld rays per "
-       "pixel, jittered (its own noise inside the region: %.1f dB). Foveated: min_spp 1, peak = max_spp, step x1..x%g, "
-       "quantiles %g/%g, gamma %g. Samples = sum of the samples output (rays x march samples); crossing of %.0f dB by "
-       "log-linear interpolation between ladder points.\n\n",
+       "pixel, jittered (its own noise inside the region: %.1f dB). Foveated: min_spp 1, peak = max_spp, step x1..xM "
+       "(max_step_scale M, one search each), quantiles %g/%g, gamma %g. Samples = sum of the samples output (rays x march samples); each method searches rays "
+       "per pixel 1..%ld and march steps x1..x32 and gives its smallest count at %.0f dB inside (log-linear between the "
+       "steps around the crossing).\n\n",
        100.0 * o.region, imp_source, saliency_on_cpu ? ", saliency on the CPU" : "", (unsigned)iw, (unsigned)ih,
-       100.0 * nreg / n, o.ref_spp, ref_noise_in, (double)bp.max_step_scale, (double)bp.quantile_lo,
-       (double)bp.quantile_hi, (double)bp.gamma, o.target);
-    MD("| method | ladder points around %.0f dB inside | samples at %.0f dB inside | PSNR outside there | time there (ms) |\n",
+       100.0 * nreg / n, o.ref_spp, ref_noise_in, (double)bp.quantile_lo,
+       (double)bp.quantile_hi, (double)bp.gamma, o.max_spp, o.target);
+    MD("| method | best setting around %.0f dB inside | samples at %.0f dB inside | PSNR outside there | time there (ms) | "
+       "samples uniform / this | time uniform / this (of proportional) |\n",
        o.target, o.target);
-    MD("| --- | --- | --- | --- | --- |\n");
-    for (k = 0; k < 2; ++k) {
-        const crossing* c = k ? &cf : &cu;
-        const point* p = k ? fov : uni;
-        const char* what = k ? "peak" : "spp";
-        if (!c->found) {
-            MD("| %s | not reached (%.2f dB at %s %u, the last point) | - | - | - |\n", k ? "foveated" : "uniform",
-               p[(k ? nf : nu) - 1].psnr_in, what, (unsigned)p[(k ? nf : nu) - 1].spp);
-        } else if (c->first) {
-            MD("| %s | already at %s %u (%.2f dB): an upper bound | %.4g | %.2f dB | %.3f |\n", k ? "foveated" : "uniform",
-               what, (unsigned)p[0].spp, p[0].psnr_in, c->samples, c->psnr_out, c->ms);
-        } else {
-            MD("| %s | %s %u: %.2f dB, %u: %.2f dB | %.4g | %.2f dB | %.3f |\n", k ? "foveated" : "uniform", what,
-               (unsigned)p[c->lo].spp, p[c->lo].psnr_in, (unsigned)p[c->hi].spp, p[c->hi].psnr_in, c->samples, c->psnr_out,
-               c->ms);
+    MD("| --- | --- | --- | --- | --- | --- | --- |\n");
+    for (meth = 0; meth < 1 + nscales; ++meth) {
+        const crossing* c = &cross_all[meth];
+        const point* p = pts_all[meth];
+        const char* what = meth ? "peak" : "spp";
+        char mname[64], ratio[128] = "-", tratio[128] = "-";
+        if (meth) snprintf(mname, sizeof mname, "foveated, M = %g", scales[meth - 1]);
+        else snprintf(mname, sizeof mname, "uniform");
+        if (meth && c->found && cross_all[0].found) {
+            double sr = cross_all[0].samples / c->samples, tr = cross_all[0].ms / c->ms;
+            snprintf(ratio, sizeof ratio, "**%.2fx** (>= 3: %s)", sr, sr >= 3.0 ? "met" : "NOT met");
+            snprintf(tratio, sizeof tratio, "%.2fx (%.2f: %s)", tr, tr / sr, fabs(tr / sr - 1.0) <= 0.2 ? "met" : "NOT met");
         }
-    }
-    if (cu.found && cf.found) {
-        double sr = cu.samples / cf.samples, tr = cu.ms / cf.ms;
-        MD("\nuniform / foveated: **%.2fx fewer samples** (target >= 3: %s); time %.2fx, %.2f of proportional (target "
-           "within 20%%: %s)\n",
-           sr, sr >= 3.0 ? "met" : "NOT met", tr, tr / sr, fabs(tr / sr - 1.0) <= 0.2 ? "met" : "NOT met");
-    } else {
-        MD("\nno ratio: %s %.0f dB inside the region (raise --max-spp)\n",
-           !cu.found && !cf.found ? "neither method reached" : !cu.found ? "uniform sampling did not reach"
-                                                                      : "foveated rendering did not reach",
-           o.target);
+        if (!c->found) {
+            MD("| %s | not reached (%.2f dB at %s %u, step x1) | - | - | - | - | - |\n", mname, p[0].psnr_in, what,
+               (unsigned)p[0].spp);
+        } else if (c->last) {
+            MD("| %s | %s %u, step x%g (%.2f dB): the coarsest step tried, an upper bound | %.4g | %.2f dB | %.3f | %s | %s |\n",
+               mname, what, (unsigned)p[c->lo].spp, p[c->lo].step, p[c->lo].psnr_in, c->samples, c->psnr_out, c->ms, ratio,
+               tratio);
+        } else {
+            MD("| %s | %s %u, step x%g: %.2f dB, x%g: %.2f dB | %.4g | %.2f dB | %.3f | %s | %s |\n", mname, what,
+               (unsigned)p[c->lo].spp, p[c->lo].step, p[c->lo].psnr_in, p[c->hi].step, p[c->hi].psnr_in, c->samples,
+               c->psnr_out, c->ms, ratio, tratio);
+        }
     }
     if (npipe) {
         MD("\nThe whole pipeline at %d x %d (dvren_foveate --device %s; [timer] lines, ms):\n\n", pw, ph, o.device);
@@ -1027,6 +1083,7 @@ done:
     free(half);
     free(spp_map);
     free(step_map);
+    free(budget_step);
     free(png);
     dvren_scene_destroy(scene);
     dvren_scenefile_free(&sf);

@@ -17,7 +17,8 @@
 #   bash bench/prepare_carry.sh      # here: data, cJSON, FFTW, OpenEXRCore -> .carry/
 #   (device tool) run: bash bench/foveate.sh      carry: [".carry"]
 #
-# Variables: FOVEATE_DEVICE (cuda; cpu checks the script on a machine
+# Variables: FOVEATE_STEP_SCALES (2,4,8,16: the budget's max_step_scale
+# values, one foveated search each); FOVEATE_DEVICE (cuda; cpu checks the script on a machine
 # without a GPU, FOVEATE_SMALL=1 making everything tiny); FOVEATE_LEGO (a
 # saved lego scene to use instead of fitting one: bench/gpu.sh passes its
 # own); FOVEATE_NO_BUILD=1 (the plugins, fit_volume and dvren_foveate are
@@ -31,6 +32,8 @@ LOG=$F/foveate.log
 say() { echo "[foveate.sh $(date +%T)] $*" | tee -a $LOG >&2; }
 t_start=$(date +%s)
 DEV=${FOVEATE_DEVICE:-cuda}
+# the budget's largest step multiplier where importance is lowest: one foveated search per value
+STEP_SCALES=${FOVEATE_STEP_SCALES:-2,4,8,16}
 export DVREN_PLUGIN_PATH=$B/plugins
 CFLAGS="-std=c11 -O2 -Wall -Wextra -Werror -I$ROOT -I$ROOT/tools $CARRY_CFLAGS"
 LIBS="-ldl -lm -lpthread"
@@ -41,7 +44,7 @@ if [ "${FOVEATE_SMALL:-0}" = 1 ]; then
   LEGO_FIT=(--size 50 --heldout 4 --grid 32 --steps 40 --batch 4096 --eval-every 40)
 else
   CT_SIZE="--width 1024 --height 1024"; LEGO_SIZE="--width 800 --height 800"; PIPE=1920x1080
-  LADDER="--ref-spp 2048 --max-spp 512 --reps 3 --target 40"
+  LADDER="--ref-spp 2048 --max-spp 16 --reps 3 --target 40"
   LEGO_FIT=(--size 800 --heldout 4 --grid 256 --steps 3000 --batch 65536 --eval-every 500 --target 25)
 fi
 command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,clocks.sm --format=csv,noheader | tee -a $LOG
@@ -83,7 +86,7 @@ run_scene() { # name scene size-options
   local name=$1 scene=$2; shift 2
   say "bench/foveate: $name ($scene) on $DEV"
   timeout 400 $B/foveate --scene "$scene" --name $name --device $DEV --out $F --tool $B/dvren_foveate \
-    $LADDER "$@" --pipeline $PIPE 2>> $LOG || say "bench/foveate $name failed: $(tail -3 $LOG)"
+    $LADDER --max-step-scale "$STEP_SCALES" "$@" --pipeline $PIPE 2>> $LOG || say "bench/foveate $name failed: $(tail -3 $LOG)"
 }
 rm -rf $F/*.md $F/*_points.csv $F/ct_head.json $F/lego.json $F/*_pipeline $F/*_pipeline_*  # the tool's logs append
 run_scene ct_head examples/ct_head_foveate.json $CT_SIZE
