@@ -63,6 +63,10 @@
  *     uniform / foveated of samples (target >= 3) and of time, and time
  *     ratio / sample ratio (target: within 20% of 1, the GPU time falling
  *     in proportion).
+ *  5b. Balance: the same rays, 32 per pixel in every pixel against 1 and 63
+ *     in alternate pixels (a spp_map): the time per sample of the two (1:
+ *     the GPU's one thread per ray keeps warps busy; one thread per pixel
+ *     would wait for 63 rays in every warp).
  *  6. --pipeline WxH: the whole pipeline (preview, saliency, final) by the
  *     tool at that size, twice (the first run may compile kernels), into
  *     OUT/NAME_pipeline_WxH/; the time of each stage from the tool's [timer]
@@ -634,6 +638,7 @@ int main(int argc, char** argv)
     dvren_tensor t_spp, t_step;
     static point pts_all[1 + MAXSCALES][MAXPTS];
     crossing cross_all[1 + MAXSCALES];
+    point bal[2]; /* the balance check: B rays everywhere, then 1 and 2B - 1 alternating */
     int npts[1 + MAXSCALES];
     double scales[MAXSCALES];
     int nscales = 0;
@@ -894,6 +899,26 @@ int main(int argc, char** argv)
     }
 
 
+    /* ---- 5b. balance: B rays in every pixel against 1 and 2B - 1 rays in
+     * alternate pixels (the same rays in all), the per-pixel budget's worst
+     * case for one thread per pixel (every warp would wait for 2B - 1) */
+    {
+        const uint32_t B = 32;
+        uint32_t x, y;
+        memset(&bal[0], 0, sizeof bal);
+        pd.spp = B;
+        pd.spp_map = pd.step_map = NULL;
+        pd.seed = 4000;
+        if (measure(ctx, scene, &pd, o.reps, NULL, NULL, &bal[0], NULL)) goto done;
+        for (y = 0; y < H; ++y)
+            for (x = 0; x < W; ++x) spp_map[(size_t)y * W + x] = (x + y) & 1 ? 2 * B - 1 : 1;
+        pd.spp = 0;
+        pd.spp_map = &t_spp;
+        if (measure(ctx, scene, &pd, o.reps, NULL, NULL, &bal[1], NULL)) goto done;
+        say("balance: %u rays everywhere %.3f ms (%.4e samples); 1 and %u alternating %.3f ms (%.4e samples)", (unsigned)B,
+            bal[0].ms, (double)bal[0].samples, (unsigned)(2 * B - 1), bal[1].ms, (double)bal[1].samples);
+    }
+
     /* ---- 6. the whole pipeline at --pipeline */
     if (o.pipeline) {
         snprintf(pipe_dir, sizeof pipe_dir, "%s/%s_pipeline_%dx%d", o.out, o.name, pw, ph);
@@ -993,6 +1018,16 @@ int main(int argc, char** argv)
         cJSON_AddNumberToObject(e, "final_render_ms", pipe[k].final_render_ms);
         cJSON_AddItemToArray(arr, e);
     }
+    {
+        cJSON* b = cJSON_AddObjectToObject(js, "balance");
+        cJSON_AddNumberToObject(b, "uniform_spp", 32);
+        cJSON_AddNumberToObject(b, "uniform_ms", bal[0].ms);
+        cJSON_AddNumberToObject(b, "uniform_samples", (double)bal[0].samples);
+        cJSON_AddNumberToObject(b, "alternating_ms", bal[1].ms);
+        cJSON_AddNumberToObject(b, "alternating_samples", (double)bal[1].samples);
+        cJSON_AddNumberToObject(b, "time_per_sample_ratio",
+                                (bal[1].ms / (double)bal[1].samples) / (bal[0].ms / (double)bal[0].samples));
+    }
     cJSON_AddNumberToObject(js, "tool_preview_s", tool_s[0]);
     cJSON_AddNumberToObject(js, "tool_saliency_s", tool_s[1]);
     cJSON_AddNumberToObject(js, "bench_s", now_s() - t_all0);
@@ -1050,6 +1085,11 @@ int main(int argc, char** argv)
                c->psnr_out, c->ms, ratio, tratio);
         }
     }
+    MD("\nBalance (the same rays, 32 per pixel on average): 32 in every pixel %.3f ms (%.4g samples); 1 and 63 in "
+       "alternate pixels %.3f ms (%.4g samples): time per sample %.2fx the uniform plan's (1: balanced; one thread per "
+       "pixel would wait for 63 in every warp, about 2x).\n",
+       bal[0].ms, (double)bal[0].samples, bal[1].ms, (double)bal[1].samples,
+       (bal[1].ms / (double)bal[1].samples) / (bal[0].ms / (double)bal[0].samples));
     if (npipe) {
         MD("\nThe whole pipeline at %d x %d (dvren_foveate --device %s; [timer] lines, ms):\n\n", pw, ph, o.device);
         MD("| run | preview (render) | saliency (models) | final (render) | pipeline | process (s) |\n");

@@ -17,7 +17,7 @@
 #   bash bench/prepare_carry.sh      # here: data, cJSON, FFTW, OpenEXRCore -> .carry/
 #   (device tool) run: bash bench/foveate.sh      carry: [".carry"]
 #
-# Variables: FOVEATE_STEP_SCALES (2,4,8,16: the budget's max_step_scale
+# Variables: FOVEATE_STEP_SCALES (2,8,16,32: the budget's max_step_scale
 # values, one foveated search each); FOVEATE_DEVICE (cuda; cpu checks the script on a machine
 # without a GPU, FOVEATE_SMALL=1 making everything tiny); FOVEATE_LEGO (a
 # saved lego scene to use instead of fitting one: bench/gpu.sh passes its
@@ -33,7 +33,7 @@ say() { echo "[foveate.sh $(date +%T)] $*" | tee -a $LOG >&2; }
 t_start=$(date +%s)
 DEV=${FOVEATE_DEVICE:-cuda}
 # the budget's largest step multiplier where importance is lowest: one foveated search per value
-STEP_SCALES=${FOVEATE_STEP_SCALES:-2,4,8,16}
+STEP_SCALES=${FOVEATE_STEP_SCALES:-2,8,16,32}
 export DVREN_PLUGIN_PATH=$B/plugins
 CFLAGS="-std=c11 -O2 -Wall -Wextra -Werror -I$ROOT -I$ROOT/tools $CARRY_CFLAGS"
 LIBS="-ldl -lm -lpthread"
@@ -44,7 +44,7 @@ if [ "${FOVEATE_SMALL:-0}" = 1 ]; then
   LEGO_FIT=(--size 50 --heldout 4 --grid 32 --steps 40 --batch 4096 --eval-every 40)
 else
   CT_SIZE="--width 1024 --height 1024"; LEGO_SIZE="--width 800 --height 800"; PIPE=1920x1080
-  LADDER="--ref-spp 2048 --max-spp 16 --reps 3 --target 40"
+  LADDER="--ref-spp 2048 --max-spp 8 --reps 3 --target 40"
   LEGO_FIT=(--size 800 --heldout 4 --grid 256 --steps 3000 --batch 65536 --eval-every 500 --target 25)
 fi
 command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,clocks.sm --format=csv,noheader | tee -a $LOG
