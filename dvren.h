@@ -1501,6 +1501,13 @@ typedef struct dvren_budget_stats {
     double mean_spp;           /* rays / (W H) */
     double effective_samples;  /* sum of spp / step: the march's cost in rays at the plan's step */
 } dvren_budget_stats;
+/* A map (ih, iw) resampled to (height, width), bilinear with pixel centres
+ * aligned (source coordinate (x + 0.5) iw / width - 0.5, clamped to the
+ * map; OpenCV's INTER_LINEAR geometry): how dvren_importance_budget brings
+ * the map to the final image. in, out: host float32, row-major. Errors:
+ * INVALID_ARGUMENT (sizes, NULL arrays). */
+DVREN_API dvren_status dvren_importance_resample(dvren_context* ctx, const float* in, uint32_t iw, uint32_t ih,
+                                                 uint32_t width, uint32_t height, float* out);
 /* importance: (ih, iw) float32 in [0, 1], host. spp_map: W*H uint32;
  * step_map: W*H float32 (may be NULL); stats may be NULL. Errors:
  * INVALID_ARGUMENT naming the parameter or the first bad pixel,
@@ -6108,6 +6115,37 @@ cleanup:
     return status;
 }
 
+DVREN_API dvren_status dvren_importance_resample(dvren_context* ctx, const float* in, uint32_t iw, uint32_t ih,
+                                                 uint32_t width, uint32_t height, float* out)
+{
+    uint32_t x, y;
+    if (!in || !out || iw < 1 || ih < 1 || width < 1 || height < 1 || iw > 32768 || ih > 32768 || width > 32768 ||
+        height > 32768)
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "importance", NULL,
+                               "resampling a %u x %u map to %u x %u (each side 1..32768, arrays not NULL)", (unsigned)iw,
+                               (unsigned)ih, (unsigned)width, (unsigned)height);
+    for (y = 0; y < height; ++y) {
+        double sy = ((double)y + 0.5) * ih / height - 0.5, fy;
+        uint32_t y0, y1;
+        sy = sy < 0.0 ? 0.0 : (sy > ih - 1 ? ih - 1 : sy);
+        y0 = (uint32_t)sy;
+        y1 = y0 + 1 < ih ? y0 + 1 : y0;
+        fy = sy - y0;
+        for (x = 0; x < width; ++x) {
+            double sx = ((double)x + 0.5) * iw / width - 0.5, fx;
+            uint32_t x0, x1;
+            sx = sx < 0.0 ? 0.0 : (sx > iw - 1 ? iw - 1 : sx);
+            x0 = (uint32_t)sx;
+            x1 = x0 + 1 < iw ? x0 + 1 : x0;
+            fx = sx - x0;
+            out[(size_t)y * width + x] =
+                (float)((1 - fy) * ((1 - fx) * in[(size_t)y0 * iw + x0] + fx * in[(size_t)y0 * iw + x1]) +
+                        fy * ((1 - fx) * in[(size_t)y1 * iw + x0] + fx * in[(size_t)y1 * iw + x1]));
+        }
+    }
+    return DVREN_OK;
+}
+
 DVREN_API dvren_status dvren_importance_budget(dvren_context* ctx, const float* importance, uint32_t iw, uint32_t ih,
                                                uint32_t width, uint32_t height, const dvren_budget_params* params,
                                                uint32_t* spp_map, float* step_map, dvren_budget_stats* stats)
@@ -6118,7 +6156,6 @@ DVREN_API dvren_status dvren_importance_budget(dvren_context* ctx, const float* 
     float q[2], th[2];
     double cover = 0.0, peak, eff = 0.0;
     uint64_t rays = 0;
-    uint32_t x, y;
     dvren_status status = DVREN_OK;
     if (!ctx) return dvren_set_error(NULL, DVREN_ERROR_INVALID_ARGUMENT, "budget", NULL, "NULL context");
     if (!importance || !spp_map || iw < 1 || ih < 1 || width < 1 || height < 1 || iw > 32768 || ih > 32768 ||
@@ -6148,27 +6185,7 @@ DVREN_API dvren_status dvren_importance_budget(dvren_context* ctx, const float* 
                                    (double)importance[i]);
     m = (float*)dvren__alloc(ctx, n * sizeof(float));
     if (!m) return dvren_set_error(ctx, DVREN_ERROR_OUT_OF_MEMORY, "budget", NULL, "out of memory");
-    /* bilinear, pixel centres aligned */
-    for (y = 0; y < height; ++y) {
-        double sy = ((double)y + 0.5) * ih / height - 0.5;
-        uint32_t y0, y1;
-        double fy;
-        sy = sy < 0.0 ? 0.0 : (sy > ih - 1 ? ih - 1 : sy);
-        y0 = (uint32_t)sy;
-        y1 = y0 + 1 < ih ? y0 + 1 : y0;
-        fy = sy - y0;
-        for (x = 0; x < width; ++x) {
-            double sx = ((double)x + 0.5) * iw / width - 0.5, fx;
-            uint32_t x0, x1;
-            sx = sx < 0.0 ? 0.0 : (sx > iw - 1 ? iw - 1 : sx);
-            x0 = (uint32_t)sx;
-            x1 = x0 + 1 < iw ? x0 + 1 : x0;
-            fx = sx - x0;
-            m[(size_t)y * width + x] =
-                (float)((1 - fy) * ((1 - fx) * importance[(size_t)y0 * iw + x0] + fx * importance[(size_t)y0 * iw + x1]) +
-                        fy * ((1 - fx) * importance[(size_t)y1 * iw + x0] + fx * importance[(size_t)y1 * iw + x1]));
-        }
-    }
+    DVREN__CHECK(dvren_importance_resample(ctx, importance, iw, ih, width, height, m));
     q[0] = p.quantile_lo;
     q[1] = p.quantile_hi;
     DVREN__CHECK(dvren__fov_quantiles(ctx, m, n, 2, q, th));

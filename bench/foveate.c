@@ -18,10 +18,9 @@
  *     FILE reads a map instead). When the saliency stage fails on the GPU,
  *     it is run once more on the CPU and the report says so (the map's
  *     origin does not change what the ladders below measure).
- *  2. The important region: the map resampled to the benchmark size as
- *     dvren_importance_budget resamples it (bilinear, pixel centres aligned:
- *     source coordinate (x + 0.5) iw / W - 0.5, clamped to the map; the same
- *     expression, written out in resample() below), and the pixels at or
+ *  2. The important region: the map resampled to the benchmark size by
+ *     dvren_importance_resample, as dvren_importance_budget resamples it
+ *     (bilinear, pixel centres aligned), and the pixels at or
  *     above its (1 - region) quantile (linear interpolation between order
  *     statistics, NumPy's default, as dvren's quantiles): the top 10% by
  *     default (more when the map is flat at its top; the report gives the
@@ -463,33 +462,6 @@ static cJSON* read_scene(const bench_opts* o, dvren_scenefile* sf)
 
 /* ---- measurement ------------------------------------------------------------------ */
 
-/* importance (ih x iw) resampled to m (H x W) exactly as
- * dvren_importance_budget does (dvren.h, >>foveate): bilinear, pixel centres
- * aligned, coordinates clamped to the map. */
-static void resample(const float* im, uint32_t iw, uint32_t ih, uint32_t W, uint32_t H, float* m)
-{
-    uint32_t x, y;
-    for (y = 0; y < H; ++y) {
-        double sy = ((double)y + 0.5) * ih / H - 0.5, fy;
-        uint32_t y0, y1;
-        sy = sy < 0.0 ? 0.0 : (sy > ih - 1 ? ih - 1 : sy);
-        y0 = (uint32_t)sy;
-        y1 = y0 + 1 < ih ? y0 + 1 : y0;
-        fy = sy - y0;
-        for (x = 0; x < W; ++x) {
-            double sx = ((double)x + 0.5) * iw / W - 0.5, fx;
-            uint32_t x0, x1;
-            sx = sx < 0.0 ? 0.0 : (sx > iw - 1 ? iw - 1 : sx);
-            x0 = (uint32_t)sx;
-            x1 = x0 + 1 < iw ? x0 + 1 : x0;
-            fx = sx - x0;
-            m[(size_t)y * W + x] =
-                (float)((1 - fy) * ((1 - fx) * im[(size_t)y0 * iw + x0] + fx * im[(size_t)y0 * iw + x1]) +
-                        fy * ((1 - fx) * im[(size_t)y1 * iw + x0] + fx * im[(size_t)y1 * iw + x1]));
-        }
-    }
-}
-
 static int cmp_float(const void* a, const void* b)
 {
     float x = *(const float*)a, y = *(const float*)b;
@@ -796,7 +768,10 @@ int main(int argc, char** argv)
         fprintf(stderr, "foveate: out of memory for %u x %u pixels\n", (unsigned)W, (unsigned)H);
         goto done;
     }
-    resample(imp, iw, ih, W, H, m);
+    if (dvren_importance_resample(ctx, imp, iw, ih, W, H, m)) { /* as dvren_importance_budget resamples it */
+        fprintf(stderr, "foveate: %s\n", dvren_last_error(ctx));
+        goto done;
+    }
     thr = quantile(m, n, 1.0 - o.region);
     if (thr < 0.0) {
         fprintf(stderr, "foveate: out of memory\n");
