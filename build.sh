@@ -43,6 +43,7 @@ TEST_PKGS=(
   "libz-mingw-w64-dev:/usr/x86_64-w64-mingw32/include/zlib.h"
   "clang:/usr/bin/clang"
   "g++:/usr/bin/g++"
+  "libosmesa6-dev:/usr/include/GL/osmesa.h"
 )
 ensure_packages() {
   local missing=() p
