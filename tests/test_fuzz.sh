@@ -18,6 +18,9 @@
 #     target in all), committed. A run works on a copy, so what the fuzzer
 #     finds never lands in the repository; add a finding to the corpus (and
 #     a regression test to tests/test_loaders.c) by hand.
+#     Binary formats that would be data files in the repository (.vox)
+#     get their seeds from tests/fuzz/seeds_<name>.py instead, run into
+#     the working copy.
 #   - A target writes files only in a private temporary folder, and small ones.
 #   - Limits: -rss_limit_mb=1024 -malloc_limit_mb=256 (a larger single
 #     allocation is a failure: loaders must refuse sizes their input cannot
@@ -64,6 +67,8 @@ for src in "${targets[@]}"; do
   corpus=$probe/corpus_$short
   mkdir -p $corpus
   [ -d tests/fuzz/corpus/$short ] && cp tests/fuzz/corpus/$short/* $corpus/ 2>/dev/null
+  # seeds of formats whose files are binary data are generated, not committed
+  [ -f tests/fuzz/seeds_$short.py ] && python3 tests/fuzz/seeds_$short.py $corpus 2>>$log
   # the outer timeout only guards against libFuzzer itself wedging
   ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 UBSAN_OPTIONS=print_stacktrace=1 \
     timeout $((SECONDS_EACH + 60)) ./$OUT/$name -seed=$SEED -max_total_time=$SECONDS_EACH -rss_limit_mb=1024 \

@@ -2,7 +2,7 @@
  * MagicaVoxel .vox reader, parsing the input from memory. The caps are
  * lowered (16 MiB of placed voxels, 4096 placed shapes) so that inputs
  * which multiply instances through the scene graph stay fast; the code
- * paths that refuse them are the same. Seeds: tests/fuzz/corpus/vox/
+ * paths that refuse them are the same. Seeds: written by tests/fuzz/seeds_vox.py
  * (synthetic: a 2 x 2 x 2 model with an RGBA chunk, a one-voxel model on
  * the default palette with unknown chunks, a scene graph with rotations). */
 #define DVREN_VOX_MAX_BYTES ((size_t)16 << 20)
