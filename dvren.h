@@ -1501,6 +1501,36 @@ typedef struct dvren_budget_stats {
     double mean_spp;           /* rays / (W H) */
     double effective_samples;  /* sum of spp / step: the march's cost in rays at the plan's step */
 } dvren_budget_stats;
+/* The resampling itself, for code that does not link dvren.h's
+ * implementation (plugins: the external saliency model resizes a program's
+ * map with it): in (ih, iw) to out (height, width), float32 row-major,
+ * bilinear with pixel centres aligned (source coordinate
+ * (x + 0.5) iw / width - 0.5, clamped to the map; OpenCV's INTER_LINEAR
+ * geometry; the identity when the sizes match). Sizes >= 1; no checks. */
+static inline void dvren_resample_bilinear(const float* in, uint32_t iw, uint32_t ih, uint32_t width, uint32_t height,
+                                           float* out)
+{
+    uint32_t x, y;
+    for (y = 0; y < height; ++y) {
+        double sy = ((double)y + 0.5) * ih / height - 0.5, fy;
+        uint32_t y0, y1;
+        sy = sy < 0.0 ? 0.0 : (sy > ih - 1 ? ih - 1 : sy);
+        y0 = (uint32_t)sy;
+        y1 = y0 + 1 < ih ? y0 + 1 : y0;
+        fy = sy - y0;
+        for (x = 0; x < width; ++x) {
+            double sx = ((double)x + 0.5) * iw / width - 0.5, fx;
+            uint32_t x0, x1;
+            sx = sx < 0.0 ? 0.0 : (sx > iw - 1 ? iw - 1 : sx);
+            x0 = (uint32_t)sx;
+            x1 = x0 + 1 < iw ? x0 + 1 : x0;
+            fx = sx - x0;
+            out[(size_t)y * width + x] =
+                (float)((1 - fy) * ((1 - fx) * in[(size_t)y0 * iw + x0] + fx * in[(size_t)y0 * iw + x1]) +
+                        fy * ((1 - fx) * in[(size_t)y1 * iw + x0] + fx * in[(size_t)y1 * iw + x1]));
+        }
+    }
+}
 /* A map (ih, iw) resampled to (height, width), bilinear with pixel centres
  * aligned (source coordinate (x + 0.5) iw / width - 0.5, clamped to the
  * map; OpenCV's INTER_LINEAR geometry): how dvren_importance_budget brings
@@ -6118,31 +6148,12 @@ cleanup:
 DVREN_API dvren_status dvren_importance_resample(dvren_context* ctx, const float* in, uint32_t iw, uint32_t ih,
                                                  uint32_t width, uint32_t height, float* out)
 {
-    uint32_t x, y;
     if (!in || !out || iw < 1 || ih < 1 || width < 1 || height < 1 || iw > 32768 || ih > 32768 || width > 32768 ||
         height > 32768)
         return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "importance", NULL,
                                "resampling a %u x %u map to %u x %u (each side 1..32768, arrays not NULL)", (unsigned)iw,
                                (unsigned)ih, (unsigned)width, (unsigned)height);
-    for (y = 0; y < height; ++y) {
-        double sy = ((double)y + 0.5) * ih / height - 0.5, fy;
-        uint32_t y0, y1;
-        sy = sy < 0.0 ? 0.0 : (sy > ih - 1 ? ih - 1 : sy);
-        y0 = (uint32_t)sy;
-        y1 = y0 + 1 < ih ? y0 + 1 : y0;
-        fy = sy - y0;
-        for (x = 0; x < width; ++x) {
-            double sx = ((double)x + 0.5) * iw / width - 0.5, fx;
-            uint32_t x0, x1;
-            sx = sx < 0.0 ? 0.0 : (sx > iw - 1 ? iw - 1 : sx);
-            x0 = (uint32_t)sx;
-            x1 = x0 + 1 < iw ? x0 + 1 : x0;
-            fx = sx - x0;
-            out[(size_t)y * width + x] =
-                (float)((1 - fy) * ((1 - fx) * in[(size_t)y0 * iw + x0] + fx * in[(size_t)y0 * iw + x1]) +
-                        fy * ((1 - fx) * in[(size_t)y1 * iw + x0] + fx * in[(size_t)y1 * iw + x1]));
-        }
-    }
+    dvren_resample_bilinear(in, iw, ih, width, height, out);
     return DVREN_OK;
 }
 

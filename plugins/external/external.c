@@ -500,13 +500,12 @@ static dvren_status external_read_map(const dvren_host* h, const external_instan
 {
     FILE* f = NULL;
     unsigned char* buf = NULL;
-    double* src = NULL;
+    float* src = NULL;
     size_t size = 0, i, n;
     long len;
     external_npy a;
     dvren_status st = DVREN_OK;
     double lo = 0.0, hi = 0.0;
-    uint32_t x, y;
     f = fopen(path, "rb");
     if (!f)
         return h->fail(h, DVREN_ERROR_IO, "the program must write its map to the path {output} stands for",
@@ -535,7 +534,7 @@ static dvren_status external_read_map(const dvren_host* h, const external_instan
     st = external_npy_parse(h, label, buf, size, &a);
     if (st != DVREN_OK) goto cleanup;
     n = (size_t)a.rows * a.cols;
-    src = (double*)h->alloc(h, n * sizeof(double));
+    src = (float*)h->alloc(h, n * sizeof(float));
     if (!src) {
         st = h->fail(h, DVREN_ERROR_OUT_OF_MEMORY, NULL, "out of memory for a %ux%u map", (unsigned)a.cols,
                      (unsigned)a.rows);
@@ -555,36 +554,17 @@ static dvren_status external_read_map(const dvren_host* h, const external_instan
                          (unsigned)(i / a.cols), (unsigned)(i % a.cols), v);
             goto cleanup;
         }
-        src[i] = v;
+        src[i] = (float)v;
     }
     if (a.rows != H || a.cols != W)
         h->log(h, DVREN_LOG_INFO, DVREN_TAG_STEP, "map of %u x %u (W x H) resized bilinearly to %u x %u",
                (unsigned)a.cols, (unsigned)a.rows, (unsigned)W, (unsigned)H);
-    /* bilinear, pixel centres aligned, borders clamped; the identity when
-     * the sizes match (sx = x exactly) */
-    for (y = 0; y < H; ++y) {
-        double sy = ((double)y + 0.5) * (double)a.rows / (double)H - 0.5, fy;
-        uint32_t y0, y1;
-        if (sy < 0.0) sy = 0.0;
-        if (sy > (double)(a.rows - 1)) sy = (double)(a.rows - 1);
-        y0 = (uint32_t)sy;
-        y1 = y0 + 1 < a.rows ? y0 + 1 : y0;
-        fy = sy - (double)y0;
-        for (x = 0; x < W; ++x) {
-            double sx = ((double)x + 0.5) * (double)a.cols / (double)W - 0.5, fx, v;
-            uint32_t x0, x1;
-            if (sx < 0.0) sx = 0.0;
-            if (sx > (double)(a.cols - 1)) sx = (double)(a.cols - 1);
-            x0 = (uint32_t)sx;
-            x1 = x0 + 1 < a.cols ? x0 + 1 : x0;
-            fx = sx - (double)x0;
-            v = (1.0 - fy) * ((1.0 - fx) * src[(size_t)y0 * a.cols + x0] + fx * src[(size_t)y0 * a.cols + x1]) +
-                fy * ((1.0 - fx) * src[(size_t)y1 * a.cols + x0] + fx * src[(size_t)y1 * a.cols + x1]);
-            out[(size_t)y * W + x] = (float)v;
-            if (x == 0 && y == 0) lo = hi = v;
-            if (v < lo) lo = v;
-            if (v > hi) hi = v;
-        }
+    /* bilinear, pixel centres aligned, borders clamped (dvren.h); the
+     * identity when the sizes match */
+    dvren_resample_bilinear(src, a.cols, a.rows, W, H, out);
+    for (i = 0; i < (size_t)W * H; ++i) {
+        if (i == 0 || out[i] < lo) lo = out[i];
+        if (i == 0 || out[i] > hi) hi = out[i];
     }
     n = (size_t)W * H;
     if (s->normalize) {
@@ -602,7 +582,7 @@ static dvren_status external_read_map(const dvren_host* h, const external_instan
         for (i = 0; i < n; ++i) out[i] = out[i] < 0.0f ? 0.0f : (out[i] > 1.0f ? 1.0f : out[i]);
     }
 cleanup:
-    if (src) h->free(h, src, (size_t)a.rows * a.cols * sizeof(double));
+    if (src) h->free(h, src, (size_t)a.rows * a.cols * sizeof(float));
     h->free(h, buf, size ? size : 1);
     return st;
 }
