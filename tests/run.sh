@@ -26,6 +26,8 @@ pass=0; fail=0; skip=0
 CFLAGS_T="-std=c11 -O2 -g -Wall -Wextra -Werror -I$ROOT -I$ROOT/tools -I$ROOT/tests"
 
 wanted() { [ -z "${DVREN_TESTS:-}" ] || [[ " $DVREN_TESTS " == *" $1 "* ]]; }
+# extra libraries a C test links, from a line "/* TEST_LIBS: -lcjson */" in its source
+test_libs() { sed -n 's|^/\* TEST_LIBS: \(.*\) \*/$|\1|p' "$1" | head -n 1; }
 
 # Runs one command whose output has PASS/FAIL/SKIP lines; tallies them.
 tally() { # label command...
@@ -60,7 +62,7 @@ done
 for src in tests/test_*.c; do
   name=$(basename "$src" .c)
   wanted "$name" || continue
-  if ! $CC $CFLAGS_T "$src" -o $T/$name -ldl -lm -lpthread 2>>$LOG; then
+  if ! $CC $CFLAGS_T "$src" -o $T/$name $(test_libs "$src") -ldl -lm -lpthread 2>>$LOG; then
     echo "FAIL $name: does not compile (see $LOG)" | tee -a $LOG; fail=$((fail + 1)); continue
   fi
   DVREN_PLUGIN_PATH=$ROOT/$B/plugins tally "$name" ./$T/$name
@@ -88,7 +90,7 @@ if [ "${DVREN_SANITIZE:-1}" != 0 ]; then
       name=$(basename "$src" .c)
       wanted "$name" || continue
       grep -q 'NO_SANITIZE' "$src" && continue
-      if ! $CC ${CFLAGS_T/-O2/-O1} $SAN "$src" -o $T/$name.san -ldl -lm -lpthread 2>>$LOG; then
+      if ! $CC ${CFLAGS_T/-O2/-O1} $SAN "$src" -o $T/$name.san $(test_libs "$src") -ldl -lm -lpthread 2>>$LOG; then
         echo "FAIL $name[san]: does not compile (see $LOG)" | tee -a $LOG; fail=$((fail + 1)); continue
       fi
       ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 DVREN_SANITIZED=1 \
