@@ -113,7 +113,7 @@
  * plugin may refuse a host (docs/plugins.md, "Versions"). Minor versions only
  * append fields at the end of structs (each begins with struct_size). */
 #define DVREN_ABI_MAJOR 1u
-#define DVREN_ABI_MINOR 2u
+#define DVREN_ABI_MINOR 3u
 #define DVREN_ABI_VERSION ((DVREN_ABI_MAJOR << 16) | DVREN_ABI_MINOR)
 
 #ifndef DVREN_API
@@ -454,6 +454,7 @@ typedef enum dvren_param_type {
 #define DVREN_PARAM_HAS_MAX 0x4u       /* max_value applies */
 #define DVREN_PARAM_MIN_EXCLUSIVE 0x8u /* with HAS_MIN: value > min_value (e.g. a radius > 0) */
 #define DVREN_PARAM_MAX_EXCLUSIVE 0x10u /* with HAS_MAX: value < max_value */
+#define DVREN_PARAM_LIVE 0x20u          /* ABI 1.3: dvren_stage_update may change it after creation */
 
 /* One entry of a plugin's parameter schema (ABI struct). The CLI, docs and
  * validation are generated from it: the host checks every value against it
@@ -629,6 +630,13 @@ typedef struct dvren_instance_iface {
      * grads[i].ptr is NULL for a buffer without DVREN_BUFFER_DIFFERENTIABLE
      * or whose gradient is not wanted. Store, never dereference. */
     dvren_status (*bind_gradients)(const dvren_host* host, void* instance, const dvren_grad_ref* grads, void* block);
+    /* ABI 1.3 (optional): applies new values of the parameters flagged
+     * DVREN_PARAM_LIVE (a temperature, a mode, a seed) to an instance.
+     * params is the full validated set with the new values in. It must
+     * not change what describe() reported (block size, buffers, channels,
+     * bounds): the host only calls bind() again, into the same block. On
+     * error the instance keeps its old values. */
+    dvren_status (*update)(const dvren_host* host, void* instance, const dvren_params* params);
 } dvren_instance_iface;
 
 /* Per-sample functions: the plugin's single-source device code, compiled
@@ -653,6 +661,22 @@ typedef void (*dvren_shader_color_bwd_fn)(const void* block, const float* channe
 typedef void (*dvren_sampler_begin_fn)(const void* block, const dvren_march_budget* budget, dvren_float3 o,
                                        dvren_float3 d, float t0, float t1, dvren_rng* rng, dvren_sampler_state* state);
 typedef int (*dvren_sampler_next_fn)(const void* block, dvren_sampler_state* state, float* t, float* dt);
+/* ABI 1.3: surfaces (dvren_sampler_iface.surface, dvren_shader_iface.surface_color) */
+typedef int (*dvren_sampler_surface_fn)(const void* block, const dvren_march_budget* budget,
+                                        const dvren_sampler_state* state, dvren_float3 o, dvren_float3 d,
+                                        dvren_surface* hit, dvren_float3* where);
+typedef void (*dvren_shader_surface_color_fn)(const void* block, const float* channels, const dvren_surface* hit,
+                                              dvren_float3 dir, dvren_float3* rgb);
+typedef void (*dvren_shader_surface_color_bwd_fn)(const void* block, const float* channels, const dvren_surface* hit,
+                                                  dvren_float3 dir, dvren_float3 dL_drgb, float* dL_dch);
+typedef int (*dvren_sampler_surface_f64_fn)(const void* block, const dvren_march_budget* budget,
+                                            const dvren_sampler_state_f64* state, dvren_double3 o, dvren_double3 d,
+                                            dvren_surface_f64* hit, dvren_double3* where);
+typedef void (*dvren_shader_surface_color_f64_fn)(const void* block, const double* channels,
+                                                  const dvren_surface_f64* hit, dvren_double3 dir, dvren_double3* rgb);
+typedef void (*dvren_shader_surface_color_bwd_f64_fn)(const void* block, const double* channels,
+                                                      const dvren_surface_f64* hit, dvren_double3 dir,
+                                                      dvren_double3 dL_drgb, double* dL_dch);
 /* float64 twins (named name_f64 in the plugin's source) */
 typedef void (*dvren_field_eval_f64_fn)(const void* block, dvren_double3 p, double* out);
 typedef double (*dvren_field_eval_channel_f64_fn)(const void* block, dvren_double3 p, uint32_t channel);
@@ -722,7 +746,14 @@ typedef struct dvren_field_iface {
  * alpha' = 1 - (1 - alpha)^(dt / dt0)); when a shader has it, the march calls
  * it (and density_dt_bwd, with the same dt) instead of density (and
  * density_bwd). density and density_bwd stay required: hosts of ABI 1.1
- * call them. */
+ * call them.
+ * ABI 1.3 (optional): surface_color(block, ch, hit, dir, rgb) is the
+ * radiance of an opaque surface sample (a sampler's surface(), below) with
+ * the field's channels ch at the surface, its unit normal, distance and id
+ * in *hit, and the unit ray direction dir; surface_color_bwd(block, ch,
+ * hit, dir, dL_drgb, dL_dch) its backward (dL_dch +=). A shader without
+ * them shades surfaces with color(ch, -normal, dir) (the normal as the
+ * gradient of a density that rises into the surface) and color_bwd. */
 #define DVREN_IFACE_SHADER "dvren.shader/1"
 typedef struct dvren_shader_iface {
     uint32_t struct_size;
@@ -747,6 +778,13 @@ typedef struct dvren_shader_iface {
     dvren_shader_density_dt_bwd_fn density_dt_bwd;
     dvren_shader_density_dt_f64_fn density_dt_f64;
     dvren_shader_density_dt_bwd_f64_fn density_dt_bwd_f64;
+    /* ABI 1.3 (optional): surfaces */
+    const char* surface_color_name;
+    dvren_shader_surface_color_fn surface_color;
+    const char* surface_color_bwd_name;
+    dvren_shader_surface_color_bwd_fn surface_color_bwd;
+    dvren_shader_surface_color_f64_fn surface_color_f64;
+    dvren_shader_surface_color_bwd_f64_fn surface_color_bwd_f64;
 } dvren_shader_iface;
 
 /* An entry function of a stage interface and its name, declared once, so
@@ -768,7 +806,15 @@ typedef struct dvren_shader_iface {
  * *t and its segment length *dt (world units), or 0 when the ray is done.
  * Segments must not overlap; their lengths weight the samples. Samplers
  * have no parameters to train (sample positions carry no gradient); the
- * _f64 members are the float64 twins for the gradient checker (optional). */
+ * _f64 members are the float64 twins for the gradient checker (optional).
+ * ABI 1.3 (optional): surface(block, budget, state, o, d, hit, where),
+ * called after each next() that returned 1, returns 1 when that sample is
+ * a surface candidate: it fills hit->normal (unit, facing the ray) and
+ * hit->id, and may move *where (preset to o + t d) to the point at which
+ * the field is evaluated. Where the shader's density there is > 0 the
+ * sample is an opaque surface (kernels/dvren_march.h, "Surfaces";
+ * docs/blocks.md). budget is the one begin() got, with the field's lattice
+ * (bounds_min, bounds_max, voxel_size). */
 #define DVREN_IFACE_SAMPLER "dvren.sampler/1"
 typedef struct dvren_sampler_iface {
     uint32_t struct_size;
@@ -779,6 +825,10 @@ typedef struct dvren_sampler_iface {
     /* float64 (optional) */
     dvren_sampler_begin_f64_fn begin_f64;
     dvren_sampler_next_f64_fn next_f64;
+    /* ABI 1.3 (optional): surfaces */
+    const char* surface_name;
+    dvren_sampler_surface_fn surface;
+    dvren_sampler_surface_f64_fn surface_f64;
 } dvren_sampler_iface;
 
 /* One plugin. A library may hold several. */
@@ -914,6 +964,16 @@ typedef struct dvren_stage dvren_stage;
 DVREN_API dvren_status dvren_stage_create(dvren_context* ctx, dvren_plugin_kind kind, const char* name,
                                           const dvren_params* params, dvren_stage** out);
 DVREN_API void dvren_stage_destroy(dvren_stage* stage);
+/* Changes live parameters (DVREN_PARAM_LIVE in the plugin's schema: the
+ * block_world field's temperature, mode and seed) of a created stage:
+ * params holds only the names to change. Scenes holding the stage see the
+ * new values from their next render or backward pass (their parameter
+ * blocks are bound again; buffers, trained values and compiled kernels
+ * stay). Errors: INVALID_ARGUMENT (NULL, an unknown name, a parameter
+ * that is not live, a value the schema refuses, naming the plugin and
+ * the parameter), UNSUPPORTED (the plugin has no live parameters), the
+ * plugin's update() errors; on error nothing changes. */
+DVREN_API dvren_status dvren_stage_update(dvren_stage* stage, const dvren_params* params);
 /* The instance's description (copied into *info, whose struct_size the call sets). */
 DVREN_API dvren_status dvren_stage_info(const dvren_stage* stage, dvren_instance_info* info);
 DVREN_API const dvren_plugin_desc* dvren_stage_plugin(const dvren_stage* stage);
@@ -3304,9 +3364,9 @@ static int dvren__has_identifier(const char* text, const char* name)
 static dvren_status dvren__check_device_source(dvren_context* ctx, const char* lib, const dvren__plugin_rec* r)
 {
     const dvren_plugin_desc* d = r->desc;
-    const char* names[8];
-    const char* fields[8];
-    int have[8];
+    const char* names[10];
+    const char* fields[10];
+    int have[10];
     int n = 0, i;
     char* text = NULL;
     size_t len = 0;
@@ -3328,9 +3388,12 @@ static dvren_status dvren__check_device_source(dvren_context* ctx, const char* l
         DVREN__ENTRY_NAME(r->shader, color_bwd);
         DVREN__ENTRY_NAME(r->shader, density_dt);
         DVREN__ENTRY_NAME(r->shader, density_dt_bwd);
+        DVREN__ENTRY_NAME(r->shader, surface_color);
+        DVREN__ENTRY_NAME(r->shader, surface_color_bwd);
     } else if (d->kind == DVREN_PLUGIN_SAMPLER) {
         DVREN__ENTRY_NAME(r->sampler, begin);
         DVREN__ENTRY_NAME(r->sampler, next);
+        DVREN__ENTRY_NAME(r->sampler, surface);
     } else {
         return DVREN_OK;
     }
@@ -3658,6 +3721,7 @@ struct dvren_stage {
     void* instance;
     dvren_instance_info info;
     dvren_params* params; /* resolved; kept alive for borrowed tensors */
+    uint32_t generation;  /* dvren_stage_update count: scenes bind their blocks again when it moves */
     /* Where the backend reads each buffer (mem_place: the host buffer itself
      * on the CPU, a device copy on a GPU), placed once at the first scene
      * and shared by every scene of the stage. */
@@ -3828,6 +3892,68 @@ DVREN_API void dvren_stage_destroy(dvren_stage* st)
     dvren__free(st->ctx, st, sizeof *st);
 }
 
+/* Sets value v (any kind) under its name in p. */
+static dvren_status dvren__params_put(dvren_params* p, const dvren__param_value* v)
+{
+    switch (v->kind) {
+    case DVREN__V_NUMBER: return dvren_params_set_number(p, v->name, v->number);
+    case DVREN__V_BOOL: return dvren_params_set_bool(p, v->name, v->number != 0.0);
+    case DVREN__V_STRING: return dvren_params_set_string(p, v->name, v->string);
+    case DVREN__V_NUMBERS: return dvren_params_set_numbers(p, v->name, v->numbers, v->count);
+    case DVREN__V_TENSOR: return dvren_params_set_tensor(p, v->name, &v->tensor);
+    default: return dvren_set_error(p->ctx, DVREN_ERROR_INTERNAL, "params", NULL, "bad value kind");
+    }
+}
+
+DVREN_API dvren_status dvren_stage_update(dvren_stage* st, const dvren_params* params)
+{
+    dvren_context* ctx = st ? st->ctx : NULL;
+    const dvren_plugin_desc* pl;
+    dvren_params *merged = NULL, *resolved = NULL;
+    dvren_status status = DVREN_OK;
+    uint32_t i, k;
+    if (!st || !params) return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "stage", NULL, "NULL argument");
+    pl = st->rec->desc;
+    for (k = 0; k < params->count; ++k) {
+        const char* nm = params->values[k].name;
+        dvren_param_desc d;
+        int found = 0;
+        for (i = 0; i < pl->param_count && !found; ++i) {
+            dvren__param_desc_read(dvren_plugin_param(pl, i), &d);
+            found = strcmp(d.name, nm) == 0;
+        }
+        if (!found) break; /* dvren__params_resolve names it, with the known ones */
+        if (!(d.flags & DVREN_PARAM_LIVE))
+            return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, pl->name, "create the stage again to change it",
+                                   "parameter '%s' is not live: it cannot change after creation", nm);
+    }
+    if (!st->rec->inst.update)
+        return dvren_set_error(ctx, DVREN_ERROR_UNSUPPORTED, pl->name, NULL,
+                               "plugin '%s' has no live parameters (no update())", pl->name);
+    DVREN__CHECK(dvren_params_create(ctx, &merged));
+    for (k = 0; k < st->params->count; ++k) {
+        const dvren__param_value* v = &st->params->values[k];
+        if (!dvren__params_lookup(params, v->name)) DVREN__CHECK(dvren__params_put(merged, v));
+    }
+    for (k = 0; k < params->count; ++k) DVREN__CHECK(dvren__params_put(merged, &params->values[k]));
+    DVREN__CHECK(dvren__params_resolve(ctx, pl, merged, &resolved));
+    ctx->last_error[0] = 0;
+    status = st->rec->inst.update(&st->rec->host, st->instance, resolved);
+    if (status != DVREN_OK) {
+        if (!ctx->last_error[0])
+            dvren_set_error(ctx, status, pl->name, NULL, "update() failed with %s", dvren_status_string(status));
+        goto cleanup;
+    }
+    dvren_params_destroy(st->params);
+    st->params = resolved;
+    resolved = NULL;
+    st->generation++;
+cleanup:
+    dvren_params_destroy(merged);
+    dvren_params_destroy(resolved);
+    return status;
+}
+
 DVREN_API dvren_status dvren_stage_info(const dvren_stage* st, dvren_instance_info* info)
 {
     if (!st || !info) return dvren_set_error(st ? st->ctx : NULL, DVREN_ERROR_INVALID_ARGUMENT, "stage", NULL, "NULL argument");
@@ -3879,6 +4005,9 @@ typedef struct dvren__cpu_stages_32 {
     dvren_shader_color_bwd_fn color_bwd;
     dvren_shader_density_dt_fn density_dt;  /* ABI 1.2 shaders: used instead of density (NULL: absent) */
     dvren_shader_density_dt_bwd_fn density_dt_bwd;
+    dvren_sampler_surface_fn surface;       /* ABI 1.3 (NULL: absent) */
+    dvren_shader_surface_color_fn surface_color;
+    dvren_shader_surface_color_bwd_fn surface_color_bwd;
 } dvren__cpu_stages_32;
 typedef struct dvren__cpu_stages_64 {
     dvren_field_eval_f64_fn field_eval;
@@ -3892,6 +4021,9 @@ typedef struct dvren__cpu_stages_64 {
     dvren_shader_color_bwd_f64_fn color_bwd;
     dvren_shader_density_dt_f64_fn density_dt;
     dvren_shader_density_dt_bwd_f64_fn density_dt_bwd;
+    dvren_sampler_surface_f64_fn surface;
+    dvren_shader_surface_color_f64_fn surface_color;
+    dvren_shader_surface_color_bwd_f64_fn surface_color_bwd;
 } dvren__cpu_stages_64;
 
 #define DVREN_STAGES_PARAM const DVREN__RN(dvren__cpu_stages)* S_,
@@ -3902,6 +4034,20 @@ typedef struct dvren__cpu_stages_64 {
 #define DVREN_SHADER_COLOR(P, ch, g, d, rgb) S_->color((P), (ch), (g), (d), (rgb))
 #define DVREN_SAMPLER_BEGIN(P, b, o, d, t0, t1, rng, st) S_->begin((P), (b), (o), (d), (t0), (t1), (rng), (st))
 #define DVREN_SAMPLER_NEXT(P, st, t, dt) S_->next((P), (st), (t), (dt))
+#define DVREN_SAMPLER_SURFACE(P, b, st, o, d, h, w) (S_->surface ? S_->surface((P), (b), (st), (o), (d), (h), (w)) : 0)
+/* a shader without surface_color shades a surface as a density rising into it */
+#define DVREN_SHADER_SURFACE_COLOR(P, ch, h, d, rgb)                                                                   \
+    (S_->surface_color ? S_->surface_color((P), (ch), (h), (d), (rgb))                                                 \
+                       : S_->color((P), (ch), dvren_scale3((h)->normal, (dvren_real)-1), (d), (rgb)))
+#define DVREN_SHADER_SURFACE_COLOR_BWD(P, ch, h, d, g, dch)                                                            \
+    do {                                                                                                               \
+        if (S_->surface_color_bwd) {                                                                                   \
+            S_->surface_color_bwd((P), (ch), (h), (d), (g), (dch));                                                    \
+        } else {                                                                                                       \
+            dvren_vec3 dgr_;                                                                                           \
+            S_->color_bwd((P), (ch), dvren_scale3((h)->normal, (dvren_real)-1), (d), (g), (dch), &dgr_);               \
+        }                                                                                                              \
+    } while (0)
 #define DVREN_MARCH_BACKWARD
 #define DVREN_FIELD_EVAL_BWD(P, p, g) S_->field_eval_bwd((P), (p), (g))
 #define DVREN_SHADER_DENSITY_BWD(P, ch, dt, g, dch)                                                                    \
@@ -3939,6 +4085,9 @@ typedef struct dvren__cpu_stages_64 {
 #undef DVREN_SHADER_COLOR
 #undef DVREN_SAMPLER_BEGIN
 #undef DVREN_SAMPLER_NEXT
+#undef DVREN_SAMPLER_SURFACE
+#undef DVREN_SHADER_SURFACE_COLOR
+#undef DVREN_SHADER_SURFACE_COLOR_BWD
 #undef DVREN_FIELD_EVAL_BWD
 #undef DVREN_SHADER_DENSITY_BWD
 #undef DVREN_SHADER_COLOR_BWD
@@ -3959,6 +4108,7 @@ struct dvren_scene {
     dvren_stage* stage[3];  /* field, shader, sampler */
     void* block[3];         /* parameter blocks bound to the stages' placed buffers (dvren_stage.addr) */
     void* bblock[3];        /* differentiable scenes: the same blocks with the gradients bound (backward) */
+    uint32_t generation[3]; /* each stage's generation when its block was bound (dvren_stage_update) */
     uint32_t block_size[3];
     dvren__cpu_stages_32 cpu;   /* the plugins' host-compiled functions: the CPU backend's launches */
     dvren__cpu_stages_64 cpu64; /* float64 functions (gradient checker); field_eval NULL when absent */
@@ -3983,8 +4133,8 @@ struct dvren_plan {
 struct dvren_framebuffer {
     dvren_context* ctx;
     uint32_t width, height, outputs;
-    dvren_tensor out[7]; /* host outputs, indexed by dvren__output_index (bit position of DVREN_OUTPUT_*) */
-    void* addr[7];       /* where launches write them (mem_place: out[i].data itself on the CPU) */
+    dvren_tensor out[8]; /* host outputs, indexed by dvren__output_index (bit position of DVREN_OUTPUT_*) */
+    void* addr[8];       /* where launches write them (mem_place: out[i].data itself on the CPU) */
     uint32_t stale;      /* outputs whose host copy may be older than addr's (read back on demand) */
 };
 
@@ -4002,7 +4152,8 @@ static dvren_status dvren__params_init(dvren_scene* sc)
                                "field '%s' has no backward (eval_bwd): the scene cannot be DIFFERENTIABLE",
                                sc->stage[0]->rec->desc->name);
     if (!sc->cpu.density_bwd || !sc->cpu.color_bwd || !sc->stage[1]->rec->shader.density_bwd_name ||
-        !sc->stage[1]->rec->shader.color_bwd_name || (sc->cpu.density_dt && !sc->cpu.density_dt_bwd))
+        !sc->stage[1]->rec->shader.color_bwd_name || (sc->cpu.density_dt && !sc->cpu.density_dt_bwd) ||
+        (sc->cpu.surface_color && (!sc->cpu.surface_color_bwd || !sc->stage[1]->rec->shader.surface_color_bwd_name)))
         return dvren_set_error(ctx, DVREN_ERROR_UNSUPPORTED, "scene", "use a differentiable shader (emission_absorption)",
                                "shader '%s' has no backward (density_bwd, color_bwd): the scene cannot be DIFFERENTIABLE",
                                sc->stage[1]->rec->desc->name);
@@ -4124,6 +4275,9 @@ DVREN_API dvren_status dvren_scene_create(dvren_context* ctx, const dvren_scene_
         sc->cpu.color_bwd = sh->color_bwd;
         sc->cpu.density_dt = sh->density_dt;
         sc->cpu.density_dt_bwd = sh->density_dt_bwd;
+        sc->cpu.surface = sa->surface;
+        sc->cpu.surface_color = sh->surface_color;
+        sc->cpu.surface_color_bwd = sh->surface_color_bwd;
         sc->cpu64.field_eval = f->eval_f64;
         sc->cpu64.field_eval_channel = f->eval_channel_f64;
         sc->cpu64.density = sh->density_f64;
@@ -4135,6 +4289,9 @@ DVREN_API dvren_status dvren_scene_create(dvren_context* ctx, const dvren_scene_
         sc->cpu64.color_bwd = sh->color_bwd_f64;
         sc->cpu64.density_dt = sh->density_dt_f64;
         sc->cpu64.density_dt_bwd = sh->density_dt_bwd_f64;
+        sc->cpu64.surface = sa->surface_f64;
+        sc->cpu64.surface_color = sh->surface_color_f64;
+        sc->cpu64.surface_color_bwd = sh->surface_color_bwd_f64;
     }
     /* the blocks read the buffers where the backend placed them */
     for (k = 0; k < 3; ++k) {
@@ -4144,6 +4301,7 @@ DVREN_API dvren_status dvren_scene_create(dvren_context* ctx, const dvren_scene_
         sc->block[k] = dvren__calloc(ctx, st->info.block_size);
         if (!sc->block[k]) DVREN__FAIL(ctx, DVREN_ERROR_OUT_OF_MEMORY, "scene", NULL, "out of memory");
         DVREN__CHECK(dvren__bind(st, st->addr, sc->block[k]));
+        sc->generation[k] = st->generation;
     }
     if (sc->flags & DVREN_SCENE_DIFFERENTIABLE) {
         DVREN__CHECK(dvren__params_init(sc));
@@ -4338,7 +4496,8 @@ enum {
     DVREN__OUT_HIT = 4,
     DVREN__OUT_SAMPLES = 5,
     DVREN__OUT_VARIANCE = 6,
-    DVREN__OUT_COUNT = 7
+    DVREN__OUT_SURFACE_ID = 7,
+    DVREN__OUT_COUNT = 8
 };
 
 static int dvren__output_index(uint32_t bit)
@@ -4353,7 +4512,7 @@ static int dvren__output_index(uint32_t bit)
 DVREN_API const char* dvren_output_name(uint32_t output)
 {
     static const char* const names[DVREN__OUT_COUNT] = {"rgb", "alpha", "depth", "transmittance", "hit", "samples",
-                                                                 "variance"};
+                                                                 "variance", "surface_id"};
     int i = dvren__output_index(output);
     return i < 0 ? NULL : names[i];
 }
@@ -4406,7 +4565,7 @@ DVREN_API dvren_status dvren_framebuffer_create_outputs(dvren_context* ctx, cons
         shape[1] = fb->width;
         shape[2] = 3;
         if (i == DVREN__OUT_HIT) dt = DVREN_DTYPE_U8;
-        if (i == DVREN__OUT_SAMPLES) dt = DVREN_DTYPE_U32;
+        if (i == DVREN__OUT_SAMPLES || i == DVREN__OUT_SURFACE_ID) dt = DVREN_DTYPE_U32;
         DVREN__CHECK(dvren_tensor_create(ctx, dt, i == DVREN__OUT_RGB ? 3u : 2u, shape, &fb->out[i]));
         DVREN__CHECK(ctx->be->mem_place(ctx, fb->out[i].data, dvren__tensor_bytes(&fb->out[i]), &fb->addr[i]));
     }
@@ -4505,11 +4664,16 @@ static void dvren__march_budget(const dvren_scene* sc, const dvren_plan_desc* d,
 {
     const dvren_instance_info* fi = &sc->stage[0]->info;
     float described = sc->stage[2]->info.min_transmittance;
-    int abi11 = (sc->stage[2]->rec->abi_version & 0xFFFFu) < 2u;
+    int abi11 = (sc->stage[2]->rec->abi_version & 0xFFFFu) < 2u, i;
     A->budget.samples_per_ray = d->samples_per_ray;
     A->budget.voxel_world = fi->voxel_world;
     A->budget.step_world = d->step_world;
     A->budget.step_default = 0.5f * fi->voxel_world;
+    for (i = 0; i < 3; ++i) {
+        A->budget.bounds_min[i] = fi->bounds_min[i];
+        A->budget.bounds_max[i] = fi->bounds_max[i];
+        A->budget.voxel_size[i] = fi->voxel_size[i] > 0.0f ? fi->voxel_size[i] : fi->voxel_world;
+    }
     if (d->min_transmittance > 0.0f) A->min_transmittance = d->min_transmittance;
     else if (d->min_transmittance < 0.0f) A->min_transmittance = 0.0f;
     else if (described > 0.0f) A->min_transmittance = described;
@@ -4530,13 +4694,20 @@ static void dvren__spp_text(const dvren_march_args* A, char* buf, size_t cap)
 /* Fills the plain-data arguments of the march template: the scene, the
  * plan (with its budget maps where launches read them), and the ray batch
  * staged where the backend reads it. */
-static dvren_status dvren__march_args(const dvren_scene* sc, const dvren_plan* plan, dvren_march_args* A)
+static dvren_status dvren__march_args(dvren_scene* sc, const dvren_plan* plan, dvren_march_args* A)
 {
     const dvren_plan_desc* d = &plan->desc;
     const dvren_instance_info* fi = &sc->stage[0]->info;
     const dvren_instance_info* si = &sc->stage[1]->info;
     int i;
     memset(A, 0, sizeof *A);
+    /* live parameters changed since the blocks were bound (dvren_stage_update) */
+    for (i = 0; i < 3; ++i)
+        if (sc->generation[i] != sc->stage[i]->generation) {
+            dvren_status s = dvren__bind(sc->stage[i], sc->stage[i]->addr, sc->block[i]);
+            if (s != DVREN_OK) return s;
+            sc->generation[i] = sc->stage[i]->generation;
+        }
     A->field = sc->block[0];
     A->shader = sc->block[1];
     A->sampler = sc->block[2];
@@ -4594,6 +4765,7 @@ static dvren_fb_view dvren__fb_view(const dvren_framebuffer* fb, uint32_t output
     if (outputs & DVREN_OUTPUT_HIT) v.hit = (uint8_t*)fb->addr[DVREN__OUT_HIT];
     if (outputs & DVREN_OUTPUT_SAMPLES) v.samples = (uint32_t*)fb->addr[DVREN__OUT_SAMPLES];
     if (outputs & DVREN_OUTPUT_VARIANCE) v.variance = (float*)fb->addr[DVREN__OUT_VARIANCE];
+    if (outputs & DVREN_OUTPUT_SURFACE_ID) v.surface_id = (uint32_t*)fb->addr[DVREN__OUT_SURFACE_ID];
     return v;
 }
 
@@ -4853,11 +5025,11 @@ DVREN_API dvren_status dvren_render_backward(dvren_scene* sc, const dvren_plan* 
             if (s != DVREN_OK) return s;
         }
     }
+    s = dvren__march_args(sc, plan, &A); /* first: it binds the blocks again after a dvren_stage_update */
+    if (s != DVREN_OK) return s;
     /* the backward blocks: the forward's, plus where the gradients go */
     for (i = 0; i < 3; ++i) memcpy(sc->bblock[i], sc->block[i], sc->block_size[i]);
     s = dvren__bind_grads(sc, sc->bblock, det ? DVREN_GRAD_FIXED : DVREN_GRAD_F32, NULL);
-    if (s != DVREN_OK) return s;
-    s = dvren__march_args(sc, plan, &A);
     if (s != DVREN_OK) return s;
     A.field = sc->bblock[0];
     A.shader = sc->bblock[1];
@@ -4927,6 +5099,10 @@ static dvren_status dvren__f64_begin(dvren_scene* sc, const dvren_plan* plan, do
     if (!c->field_eval || (g64 && !c->field_eval_bwd)) missing = sc->stage[0]->rec->desc->name;
     else if (!c->density || !c->color || (g64 && (!c->density_bwd || !c->color_bwd))) missing = sc->stage[1]->rec->desc->name;
     else if (!c->begin || !c->next) missing = sc->stage[2]->rec->desc->name;
+    /* surfaces (ABI 1.3): a float64 path without them would render another image */
+    else if (sc->cpu.surface && !c->surface) missing = sc->stage[2]->rec->desc->name;
+    else if (sc->cpu.surface_color && (!c->surface_color || (g64 && !c->surface_color_bwd)))
+        missing = sc->stage[1]->rec->desc->name;
     if (g64 && (plan->spp_map.data || plan->step_map.data))
         return dvren_set_error(ctx, DVREN_ERROR_UNSUPPORTED, module, "use a plan without spp_map and step_map",
                                "the plan has a per-pixel budget, which renders forward only");
@@ -6773,8 +6949,10 @@ typedef long long int64_t;
 
 /* Largest channel count a field may produce per sample (ABI constant). */
 #define DVREN_MAX_CHANNELS 16
-/* Size of a sampler's per-ray state, in 32-bit words (ABI constant). */
-#define DVREN_SAMPLER_STATE_WORDS 12
+/* Size of a sampler's per-ray state, in 32-bit words (ABI constant; 12
+ * before ABI 1.3. It only grows: a sampler built with fewer words uses a
+ * prefix of the state the host provides). */
+#define DVREN_SAMPLER_STATE_WORDS 16
 
 /* ---- precision ---------------------------------------------------------------
  * Per-sample code computes in dvren_real, a float unless DVREN_PREC_BITS is
@@ -7198,6 +7376,11 @@ typedef struct dvren_march_budget {
     uint32_t samples_per_ray; /* plan: samples per ray, or 0 */
     float voxel_world;        /* field: smallest voxel edge in world units (> 0) */
     float step_default;       /* ABI 1.2: the step when the plan gives neither (world units, > 0) */
+    /* ABI 1.3: the field's lattice, for samplers that walk its cells (dda):
+     * its box and its voxel (cell) edge per axis, world units; the cells
+     * number round((bounds_max - bounds_min) / voxel_size) per axis */
+    float bounds_min[3], bounds_max[3];
+    float voxel_size[3];
 } dvren_march_budget;
 
 /* Per-ray sampler state, in the precision of the march; its meaning belongs
@@ -7213,6 +7396,28 @@ typedef struct dvren__sstate_64 {
 typedef dvren__sstate_64 dvren_sampler_state_f64;
 #define dvren_sampler_state DVREN__RN(dvren__sstate)
 
+/* A surface sample (ABI 1.3; docs/blocks.md, "Surfaces in the march"): a
+ * sampler's surface() fills normal and id, the march sets t. normal: unit,
+ * world space, pointing back at the ray (dot(normal, dir) <= 0); t: the
+ * distance along the unit ray direction from the ray's origin (world
+ * units); id: the sampler's name for the element hit (dda: the cell's
+ * linear index x + X (y + Y z)). Members are only ever appended. */
+typedef struct dvren__surface_32 {
+    dvren_float3 normal;
+    float t;
+    uint32_t id;
+} dvren__surface_32;
+typedef struct dvren__surface_64 {
+    dvren_double3 normal;
+    double t;
+    uint32_t id;
+} dvren__surface_64;
+typedef dvren__surface_32 dvren_surface;
+typedef dvren__surface_64 dvren_surface_f64;
+#define dvren_surface_hit DVREN__RN(dvren__surface)
+/* id of "no surface" (DVREN_OUTPUT_SURFACE_ID where a ray hit none) */
+#define DVREN_NO_SURFACE 0xFFFFFFFFu
+
 /* ---- framebuffer ------------------------------------------------------------------ */
 /* Output selection bits (dvren_plan_desc.outputs). */
 #define DVREN_OUTPUT_RGB 0x01u           /* float32 (H, W, 3): composited radiance + T * background */
@@ -7222,7 +7427,8 @@ typedef dvren__sstate_64 dvren_sampler_state_f64;
 #define DVREN_OUTPUT_HIT 0x10u           /* uint8 (H, W): 1 where a ray entered the field's box */
 #define DVREN_OUTPUT_SAMPLES 0x20u       /* uint32 (H, W): samples taken, summed over spp */
 #define DVREN_OUTPUT_VARIANCE 0x40u      /* float32 (H, W): variance of the pixel's luminance estimate (below) */
-#define DVREN_OUTPUT_ALL 0x7Fu
+#define DVREN_OUTPUT_SURFACE_ID 0x80u    /* uint32 (H, W): id of the first surface (dvren_surface) the pixel's rays hit, in ray order; else DVREN_NO_SURFACE */
+#define DVREN_OUTPUT_ALL 0xFFu
 /* DVREN_OUTPUT_VARIANCE: the sample variance of the luminance Y (Rec. 709:
  * 0.2126 R + 0.7152 G + 0.0722 B) of the pixel's n rays divided by n, the
  * variance of the pixel's mean (0 when n = 1): where it is large more rays
@@ -7241,6 +7447,7 @@ typedef struct dvren_fb_view {
     uint32_t* samples;
     uint32_t width, height;
     float* variance;
+    uint32_t* surface_id;
 } dvren_fb_view;
 
 /* ---- gradients ------------------------------------------------------------------
@@ -7451,10 +7658,23 @@ DVREN_FN void dvren__grad_add4_32(dvren_grad_ref g, uint64_t i, float a, float b
  *   DVREN_SHADER_COLOR(P, ch, grad, dir, rgb)   void; *rgb = emitted radiance
  *   DVREN_SAMPLER_BEGIN(P, budget, o, d, t0, t1, rng, state)   void
  *   DVREN_SAMPLER_NEXT(P, state, t, dt)         int; 0 when the ray is done
+ *   DVREN_SAMPLER_SURFACE(P, budget, state, o, d, hit, where)   int; 1: the sample is a surface candidate
+ *   DVREN_SHADER_SURFACE_COLOR(P, ch, hit, dir, rgb)            void; *rgb = the surface's radiance
  * and, for the backward pass (only where DVREN_MARCH_BACKWARD is defined):
  *   DVREN_FIELD_EVAL_BWD(P, p, dL_dout)         void; adds to the field's gradients
  *   DVREN_SHADER_DENSITY_BWD(P, ch, dt, dL_dsigma, dL_dch)        void; dL_dch +=
  *   DVREN_SHADER_COLOR_BWD(P, ch, grad, dir, dL_drgb, dL_dch, dL_dgrad)  void; dL_dch +=, *dL_dgrad =
+ *   DVREN_SHADER_SURFACE_COLOR_BWD(P, ch, hit, dir, dL_drgb, dL_dch)    void; dL_dch +=
+ *
+ * Surfaces (plugin ABI 1.3; docs/blocks.md, "Surfaces in the march"): when
+ * the sampler's surface() marks a sample, the field is evaluated at the
+ * point `where` it gives, and if the shader's density there is > 0 the
+ * sample is an opaque surface at distance t: weight w = T, then T = 0 and
+ * the ray ends; its colour comes from the shader's surface colour. The
+ * surface's geometry (t, normal, which samples are solid) is discrete and
+ * gets no gradient; its colour's cotangent w dL/dC flows to the field's
+ * channels at `where`. A binding without surfaces defines
+ * DVREN_SAMPLER_SURFACE as 0.
  *
  * Precision: the per-precision part of this file is compiled in the
  * precision DVREN_PREC_BITS in force where it is included (dvren_real is
@@ -7604,6 +7824,7 @@ typedef struct DVREN__RN(dvren__ray_result) {
     dvren_real weight;
     uint32_t hit;
     uint32_t samples;
+    uint32_t id; /* the surface hit (dvren_surface.id), DVREN_NO_SURFACE when none */
 } DVREN__RN(dvren__ray_result);
 #define dvren_ray_result DVREN__RN(dvren__ray_result)
 #define dvren_field_gradient DVREN__RN(dvren__field_gradient)
@@ -7676,6 +7897,7 @@ DVREN_FN dvren_ray_result dvren_march_ray(DVREN_STAGES_PARAM const dvren_march_a
     R.weight = (dvren_real)0;
     R.hit = 0;
     R.samples = 0;
+    R.id = DVREN_NO_SURFACE;
     if (!dvren_ray_box(o, d, A->bmin, A->bmax, &t0, &t1)) return R;
     R.hit = 1;
     DVREN_SAMPLER_BEGIN(A->sampler, B, o, d, t0, t1, rng, &st);
@@ -7683,6 +7905,10 @@ DVREN_FN dvren_ray_result dvren_march_ray(DVREN_STAGES_PARAM const dvren_march_a
         dvren_vec3 p = dvren_madd3(o, d, t);
         dvren_real sigma, tr, w;
         dvren_vec3 c, grad;
+        dvren_surface_hit sh;
+        int surf;
+        sh.id = DVREN_NO_SURFACE;
+        surf = DVREN_SAMPLER_SURFACE(A->sampler, B, &st, o, d, &sh, &p);
         R.samples++;
         if (DVREN__LAZY(A)) {
             ch[DVREN__DENSITY_CHANNEL(A)] = DVREN_FIELD_EVAL_CHANNEL(A->field, p, DVREN__DENSITY_CHANNEL(A));
@@ -7693,6 +7919,17 @@ DVREN_FN dvren_ray_result dvren_march_ray(DVREN_STAGES_PARAM const dvren_march_a
             DVREN_FIELD_EVAL(A->field, p, ch);
             sigma = DVREN_SHADER_DENSITY(A->shader, ch, dt);
             if (!(sigma > (dvren_real)0)) continue; /* empty space (and NaN) emits and absorbs nothing */
+        }
+        if (surf) { /* an opaque surface: opacity 1, the ray ends here */
+            sh.t = t;
+            DVREN_SHADER_SURFACE_COLOR(A->shader, ch, &sh, d, &c);
+            w = R.transmittance;
+            R.rgb = dvren_madd3(R.rgb, c, w);
+            R.depth_w += w * t;
+            R.weight += w;
+            R.transmittance = (dvren_real)0;
+            R.id = sh.id;
+            break;
         }
         grad = dvren_v3((dvren_real)0, (dvren_real)0, (dvren_real)0);
         if (DVREN__NEEDS_GRADIENT(A)) grad = dvren_field_gradient(DVREN_STAGES_ARG A, p, A->gradient_step);
@@ -7729,6 +7966,7 @@ typedef struct DVREN__RN(dvren__pixel_sum) {
     dvren_vec3 rgb;
     dvren_real trans, depth_w, weight, luma, luma2;
     uint32_t hit, samples;
+    uint32_t id; /* the first surface its rays hit, in order */
 } DVREN__RN(dvren__pixel_sum);
 
 DVREN_FN void dvren_pixel_sum_zero(dvren_pixel_sum* P)
@@ -7736,6 +7974,7 @@ DVREN_FN void dvren_pixel_sum_zero(dvren_pixel_sum* P)
     P->rgb = dvren_v3((dvren_real)0, (dvren_real)0, (dvren_real)0);
     P->trans = P->depth_w = P->weight = P->luma = P->luma2 = (dvren_real)0;
     P->hit = P->samples = 0u;
+    P->id = DVREN_NO_SURFACE;
 }
 
 DVREN_FN void dvren_pixel_sum_add(dvren_pixel_sum* P, const dvren_ray_result* R)
@@ -7749,6 +7988,7 @@ DVREN_FN void dvren_pixel_sum_add(dvren_pixel_sum* P, const dvren_ray_result* R)
     P->luma2 += y * y;
     P->hit |= R->hit;
     P->samples += R->samples;
+    if (P->id == DVREN_NO_SURFACE) P->id = R->id;
 }
 
 /* The averages of a pixel's n rays: out[0..2] rgb, out[3] alpha 1 - T,
@@ -7804,6 +8044,7 @@ DVREN_FN void dvren_pixel_write(const dvren_march_args* A, uint32_t pix, const d
     if (A->fb.hit) A->fb.hit[pix] = (uint8_t)P->hit;
     if (A->fb.samples) A->fb.samples[pix] = P->samples;
     if (A->fb.variance) A->fb.variance[pix] = (float)o[6];
+    if (A->fb.surface_id) A->fb.surface_id[pix] = P->id;
 }
 
 /* Render pixel (x, y) of the plan into every output of A->fb that is not null. */
@@ -7882,6 +8123,25 @@ DVREN_FN void dvren_backward_ray(DVREN_STAGES_PARAM const dvren_march_args* A, d
         dvren_vec3 p = dvren_madd3(o, d, t);
         dvren_real sigma, tr, w, Tn, dtau;
         dvren_vec3 col, grad, dgrad;
+        dvren_surface_hit sh;
+        int surf;
+        sh.id = DVREN_NO_SURFACE;
+        surf = DVREN_SAMPLER_SURFACE(A->sampler, &A->budget, &st, o, d, &sh, &p);
+        if (surf) { /* the forward's test; its geometry gets no gradient */
+            if (DVREN__LAZY(A)) {
+                ch[DVREN__DENSITY_CHANNEL(A)] = DVREN_FIELD_EVAL_CHANNEL(A->field, p, DVREN__DENSITY_CHANNEL(A));
+                sigma = DVREN_SHADER_DENSITY(A->shader, ch, dt);
+                if (!(sigma > (dvren_real)0)) continue;
+            }
+            DVREN_FIELD_EVAL(A->field, p, ch);
+            sigma = DVREN_SHADER_DENSITY(A->shader, ch, dt);
+            if (!(sigma > (dvren_real)0)) continue;
+            sh.t = t;
+            for (c = 0; c < n; ++c) dch[c] = (dvren_real)0;
+            DVREN_SHADER_SURFACE_COLOR_BWD(A->shader, ch, &sh, d, dvren_scale3(gC, T), dch);
+            DVREN_FIELD_EVAL_BWD(A->field, p, dch);
+            break;
+        }
         if (DVREN__SKIP_EMPTY(A) && DVREN__LAZY(A)) {
             ch[DVREN__DENSITY_CHANNEL(A)] = DVREN_FIELD_EVAL_CHANNEL(A->field, p, DVREN__DENSITY_CHANNEL(A));
             sigma = DVREN_SHADER_DENSITY(A->shader, ch, dt);
@@ -7962,6 +8222,7 @@ DVREN_FN void dvren_backward_pixel(DVREN_STAGES_PARAM const dvren_march_args* A,
         R.depth_w = R.weight = (dvren_real)0;
         R.hit = 1u;
         R.samples = 0u;
+        R.id = DVREN_NO_SURFACE;
         dvren_pixel_ray(A, x, y, 0u, 1u, &o, &d);
         dvren_backward_ray(DVREN_STAGES_ARG A, o, d, &srng, &R, dvren_v3p(A->fwd_rgb + 3 * pix), gC, gT, gD, D, W);
         return;

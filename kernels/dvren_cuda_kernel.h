@@ -58,7 +58,8 @@ extern "C" __global__ void __launch_bounds__(DVREN_CUDA_BLOCK_X * DVREN_CUDA_BLO
 typedef struct dvren_ray_record {
     float rgb[3]; /* with the background term */
     float transmittance, depth_w, weight;
-    uint32_t hit, samples;
+    uint32_t samples_hit; /* samples | hit << 31 */
+    uint32_t id;          /* the surface hit, DVREN_NO_SURFACE when none */
 } dvren_ray_record;
 static_assert(sizeof(dvren_ray_record) == 32, "dvren_ray_record is 32 bytes (dvren_cuda.h allocates so)");
 
@@ -90,8 +91,8 @@ extern "C" __global__ void __launch_bounds__(DVREN_RAYS_THREADS)
     o->transmittance = R.transmittance;
     o->depth_w = R.depth_w;
     o->weight = R.weight;
-    o->hit = R.hit;
-    o->samples = R.samples;
+    o->samples_hit = R.samples | (R.hit << 31);
+    o->id = R.id;
 }
 
 extern "C" __global__ void __launch_bounds__(DVREN_RAYS_THREADS)
@@ -113,8 +114,9 @@ extern "C" __global__ void __launch_bounds__(DVREN_RAYS_THREADS)
         R.transmittance = q[s].transmittance;
         R.depth_w = q[s].depth_w;
         R.weight = q[s].weight;
-        R.hit = q[s].hit;
-        R.samples = q[s].samples;
+        R.hit = q[s].samples_hit >> 31;
+        R.samples = q[s].samples_hit & 0x7FFFFFFFu;
+        R.id = q[s].id;
         dvren_pixel_sum_add(&P, &R);
     }
     dvren_pixel_write(&A, p, &P, n);

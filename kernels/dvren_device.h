@@ -43,8 +43,10 @@ typedef long long int64_t;
 
 /* Largest channel count a field may produce per sample (ABI constant). */
 #define DVREN_MAX_CHANNELS 16
-/* Size of a sampler's per-ray state, in 32-bit words (ABI constant). */
-#define DVREN_SAMPLER_STATE_WORDS 12
+/* Size of a sampler's per-ray state, in 32-bit words (ABI constant; 12
+ * before ABI 1.3. It only grows: a sampler built with fewer words uses a
+ * prefix of the state the host provides). */
+#define DVREN_SAMPLER_STATE_WORDS 16
 
 /* ---- precision ---------------------------------------------------------------
  * Per-sample code computes in dvren_real, a float unless DVREN_PREC_BITS is
@@ -468,6 +470,11 @@ typedef struct dvren_march_budget {
     uint32_t samples_per_ray; /* plan: samples per ray, or 0 */
     float voxel_world;        /* field: smallest voxel edge in world units (> 0) */
     float step_default;       /* ABI 1.2: the step when the plan gives neither (world units, > 0) */
+    /* ABI 1.3: the field's lattice, for samplers that walk its cells (dda):
+     * its box and its voxel (cell) edge per axis, world units; the cells
+     * number round((bounds_max - bounds_min) / voxel_size) per axis */
+    float bounds_min[3], bounds_max[3];
+    float voxel_size[3];
 } dvren_march_budget;
 
 /* Per-ray sampler state, in the precision of the march; its meaning belongs
@@ -483,6 +490,28 @@ typedef struct dvren__sstate_64 {
 typedef dvren__sstate_64 dvren_sampler_state_f64;
 #define dvren_sampler_state DVREN__RN(dvren__sstate)
 
+/* A surface sample (ABI 1.3; docs/blocks.md, "Surfaces in the march"): a
+ * sampler's surface() fills normal and id, the march sets t. normal: unit,
+ * world space, pointing back at the ray (dot(normal, dir) <= 0); t: the
+ * distance along the unit ray direction from the ray's origin (world
+ * units); id: the sampler's name for the element hit (dda: the cell's
+ * linear index x + X (y + Y z)). Members are only ever appended. */
+typedef struct dvren__surface_32 {
+    dvren_float3 normal;
+    float t;
+    uint32_t id;
+} dvren__surface_32;
+typedef struct dvren__surface_64 {
+    dvren_double3 normal;
+    double t;
+    uint32_t id;
+} dvren__surface_64;
+typedef dvren__surface_32 dvren_surface;
+typedef dvren__surface_64 dvren_surface_f64;
+#define dvren_surface_hit DVREN__RN(dvren__surface)
+/* id of "no surface" (DVREN_OUTPUT_SURFACE_ID where a ray hit none) */
+#define DVREN_NO_SURFACE 0xFFFFFFFFu
+
 /* ---- framebuffer ------------------------------------------------------------------ */
 /* Output selection bits (dvren_plan_desc.outputs). */
 #define DVREN_OUTPUT_RGB 0x01u           /* float32 (H, W, 3): composited radiance + T * background */
@@ -492,7 +521,8 @@ typedef dvren__sstate_64 dvren_sampler_state_f64;
 #define DVREN_OUTPUT_HIT 0x10u           /* uint8 (H, W): 1 where a ray entered the field's box */
 #define DVREN_OUTPUT_SAMPLES 0x20u       /* uint32 (H, W): samples taken, summed over spp */
 #define DVREN_OUTPUT_VARIANCE 0x40u      /* float32 (H, W): variance of the pixel's luminance estimate (below) */
-#define DVREN_OUTPUT_ALL 0x7Fu
+#define DVREN_OUTPUT_SURFACE_ID 0x80u    /* uint32 (H, W): id of the first surface (dvren_surface) the pixel's rays hit, in ray order; else DVREN_NO_SURFACE */
+#define DVREN_OUTPUT_ALL 0xFFu
 /* DVREN_OUTPUT_VARIANCE: the sample variance of the luminance Y (Rec. 709:
  * 0.2126 R + 0.7152 G + 0.0722 B) of the pixel's n rays divided by n, the
  * variance of the pixel's mean (0 when n = 1): where it is large more rays
@@ -511,6 +541,7 @@ typedef struct dvren_fb_view {
     uint32_t* samples;
     uint32_t width, height;
     float* variance;
+    uint32_t* surface_id;
 } dvren_fb_view;
 
 /* ---- gradients ------------------------------------------------------------------

@@ -20,10 +20,23 @@
  *   DVREN_SHADER_COLOR(P, ch, grad, dir, rgb)   void; *rgb = emitted radiance
  *   DVREN_SAMPLER_BEGIN(P, budget, o, d, t0, t1, rng, state)   void
  *   DVREN_SAMPLER_NEXT(P, state, t, dt)         int; 0 when the ray is done
+ *   DVREN_SAMPLER_SURFACE(P, budget, state, o, d, hit, where)   int; 1: the sample is a surface candidate
+ *   DVREN_SHADER_SURFACE_COLOR(P, ch, hit, dir, rgb)            void; *rgb = the surface's radiance
  * and, for the backward pass (only where DVREN_MARCH_BACKWARD is defined):
  *   DVREN_FIELD_EVAL_BWD(P, p, dL_dout)         void; adds to the field's gradients
  *   DVREN_SHADER_DENSITY_BWD(P, ch, dt, dL_dsigma, dL_dch)        void; dL_dch +=
  *   DVREN_SHADER_COLOR_BWD(P, ch, grad, dir, dL_drgb, dL_dch, dL_dgrad)  void; dL_dch +=, *dL_dgrad =
+ *   DVREN_SHADER_SURFACE_COLOR_BWD(P, ch, hit, dir, dL_drgb, dL_dch)    void; dL_dch +=
+ *
+ * Surfaces (plugin ABI 1.3; docs/blocks.md, "Surfaces in the march"): when
+ * the sampler's surface() marks a sample, the field is evaluated at the
+ * point `where` it gives, and if the shader's density there is > 0 the
+ * sample is an opaque surface at distance t: weight w = T, then T = 0 and
+ * the ray ends; its colour comes from the shader's surface colour. The
+ * surface's geometry (t, normal, which samples are solid) is discrete and
+ * gets no gradient; its colour's cotangent w dL/dC flows to the field's
+ * channels at `where`. A binding without surfaces defines
+ * DVREN_SAMPLER_SURFACE as 0.
  *
  * Precision: the per-precision part of this file is compiled in the
  * precision DVREN_PREC_BITS in force where it is included (dvren_real is
@@ -173,6 +186,7 @@ typedef struct DVREN__RN(dvren__ray_result) {
     dvren_real weight;
     uint32_t hit;
     uint32_t samples;
+    uint32_t id; /* the surface hit (dvren_surface.id), DVREN_NO_SURFACE when none */
 } DVREN__RN(dvren__ray_result);
 #define dvren_ray_result DVREN__RN(dvren__ray_result)
 #define dvren_field_gradient DVREN__RN(dvren__field_gradient)
@@ -245,6 +259,7 @@ DVREN_FN dvren_ray_result dvren_march_ray(DVREN_STAGES_PARAM const dvren_march_a
     R.weight = (dvren_real)0;
     R.hit = 0;
     R.samples = 0;
+    R.id = DVREN_NO_SURFACE;
     if (!dvren_ray_box(o, d, A->bmin, A->bmax, &t0, &t1)) return R;
     R.hit = 1;
     DVREN_SAMPLER_BEGIN(A->sampler, B, o, d, t0, t1, rng, &st);
@@ -252,6 +267,10 @@ DVREN_FN dvren_ray_result dvren_march_ray(DVREN_STAGES_PARAM const dvren_march_a
         dvren_vec3 p = dvren_madd3(o, d, t);
         dvren_real sigma, tr, w;
         dvren_vec3 c, grad;
+        dvren_surface_hit sh;
+        int surf;
+        sh.id = DVREN_NO_SURFACE;
+        surf = DVREN_SAMPLER_SURFACE(A->sampler, B, &st, o, d, &sh, &p);
         R.samples++;
         if (DVREN__LAZY(A)) {
             ch[DVREN__DENSITY_CHANNEL(A)] = DVREN_FIELD_EVAL_CHANNEL(A->field, p, DVREN__DENSITY_CHANNEL(A));
@@ -262,6 +281,17 @@ DVREN_FN dvren_ray_result dvren_march_ray(DVREN_STAGES_PARAM const dvren_march_a
             DVREN_FIELD_EVAL(A->field, p, ch);
             sigma = DVREN_SHADER_DENSITY(A->shader, ch, dt);
             if (!(sigma > (dvren_real)0)) continue; /* empty space (and NaN) emits and absorbs nothing */
+        }
+        if (surf) { /* an opaque surface: opacity 1, the ray ends here */
+            sh.t = t;
+            DVREN_SHADER_SURFACE_COLOR(A->shader, ch, &sh, d, &c);
+            w = R.transmittance;
+            R.rgb = dvren_madd3(R.rgb, c, w);
+            R.depth_w += w * t;
+            R.weight += w;
+            R.transmittance = (dvren_real)0;
+            R.id = sh.id;
+            break;
         }
         grad = dvren_v3((dvren_real)0, (dvren_real)0, (dvren_real)0);
         if (DVREN__NEEDS_GRADIENT(A)) grad = dvren_field_gradient(DVREN_STAGES_ARG A, p, A->gradient_step);
@@ -298,6 +328,7 @@ typedef struct DVREN__RN(dvren__pixel_sum) {
     dvren_vec3 rgb;
     dvren_real trans, depth_w, weight, luma, luma2;
     uint32_t hit, samples;
+    uint32_t id; /* the first surface its rays hit, in order */
 } DVREN__RN(dvren__pixel_sum);
 
 DVREN_FN void dvren_pixel_sum_zero(dvren_pixel_sum* P)
@@ -305,6 +336,7 @@ DVREN_FN void dvren_pixel_sum_zero(dvren_pixel_sum* P)
     P->rgb = dvren_v3((dvren_real)0, (dvren_real)0, (dvren_real)0);
     P->trans = P->depth_w = P->weight = P->luma = P->luma2 = (dvren_real)0;
     P->hit = P->samples = 0u;
+    P->id = DVREN_NO_SURFACE;
 }
 
 DVREN_FN void dvren_pixel_sum_add(dvren_pixel_sum* P, const dvren_ray_result* R)
@@ -318,6 +350,7 @@ DVREN_FN void dvren_pixel_sum_add(dvren_pixel_sum* P, const dvren_ray_result* R)
     P->luma2 += y * y;
     P->hit |= R->hit;
     P->samples += R->samples;
+    if (P->id == DVREN_NO_SURFACE) P->id = R->id;
 }
 
 /* The averages of a pixel's n rays: out[0..2] rgb, out[3] alpha 1 - T,
@@ -373,6 +406,7 @@ DVREN_FN void dvren_pixel_write(const dvren_march_args* A, uint32_t pix, const d
     if (A->fb.hit) A->fb.hit[pix] = (uint8_t)P->hit;
     if (A->fb.samples) A->fb.samples[pix] = P->samples;
     if (A->fb.variance) A->fb.variance[pix] = (float)o[6];
+    if (A->fb.surface_id) A->fb.surface_id[pix] = P->id;
 }
 
 /* Render pixel (x, y) of the plan into every output of A->fb that is not null. */
@@ -451,6 +485,25 @@ DVREN_FN void dvren_backward_ray(DVREN_STAGES_PARAM const dvren_march_args* A, d
         dvren_vec3 p = dvren_madd3(o, d, t);
         dvren_real sigma, tr, w, Tn, dtau;
         dvren_vec3 col, grad, dgrad;
+        dvren_surface_hit sh;
+        int surf;
+        sh.id = DVREN_NO_SURFACE;
+        surf = DVREN_SAMPLER_SURFACE(A->sampler, &A->budget, &st, o, d, &sh, &p);
+        if (surf) { /* the forward's test; its geometry gets no gradient */
+            if (DVREN__LAZY(A)) {
+                ch[DVREN__DENSITY_CHANNEL(A)] = DVREN_FIELD_EVAL_CHANNEL(A->field, p, DVREN__DENSITY_CHANNEL(A));
+                sigma = DVREN_SHADER_DENSITY(A->shader, ch, dt);
+                if (!(sigma > (dvren_real)0)) continue;
+            }
+            DVREN_FIELD_EVAL(A->field, p, ch);
+            sigma = DVREN_SHADER_DENSITY(A->shader, ch, dt);
+            if (!(sigma > (dvren_real)0)) continue;
+            sh.t = t;
+            for (c = 0; c < n; ++c) dch[c] = (dvren_real)0;
+            DVREN_SHADER_SURFACE_COLOR_BWD(A->shader, ch, &sh, d, dvren_scale3(gC, T), dch);
+            DVREN_FIELD_EVAL_BWD(A->field, p, dch);
+            break;
+        }
         if (DVREN__SKIP_EMPTY(A) && DVREN__LAZY(A)) {
             ch[DVREN__DENSITY_CHANNEL(A)] = DVREN_FIELD_EVAL_CHANNEL(A->field, p, DVREN__DENSITY_CHANNEL(A));
             sigma = DVREN_SHADER_DENSITY(A->shader, ch, dt);
@@ -531,6 +584,7 @@ DVREN_FN void dvren_backward_pixel(DVREN_STAGES_PARAM const dvren_march_args* A,
         R.depth_w = R.weight = (dvren_real)0;
         R.hit = 1u;
         R.samples = 0u;
+        R.id = DVREN_NO_SURFACE;
         dvren_pixel_ray(A, x, y, 0u, 1u, &o, &d);
         dvren_backward_ray(DVREN_STAGES_ARG A, o, d, &srng, &R, dvren_v3p(A->fwd_rgb + 3 * pix), gC, gT, gD, D, W);
         return;
