@@ -54,8 +54,11 @@
 /* Largest grid edge and most materials a world may have. */
 #define DVREN_BLOCKS_MAX_EDGE 4096
 #define DVREN_BLOCKS_MAX_MATERIALS 256
-/* Largest cell count (X * Y * Z) of a grid: the cell index is uint32 */
+/* Largest cell count (X * Y * Z) of a grid: the cell index is uint32. It
+ * may be lowered before including (the fuzz target does), not raised. */
+#ifndef DVREN_BLOCKS_MAX_CELLS
 #define DVREN_BLOCKS_MAX_CELLS ((uint64_t)1 << 30)
+#endif
 /* Largest .json / .npy file the loaders read (bytes). */
 #ifndef DVREN_BLOCKS_MAX_FILE_BYTES
 #define DVREN_BLOCKS_MAX_FILE_BYTES ((size_t)1 << 31)
