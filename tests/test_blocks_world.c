@@ -234,6 +234,21 @@ TEST(edit_semantics)
     memset(l, 0, sizeof l);
     CHECK(dvren_blocks_place(&w, 2, 2, 0, l) == 0 && dvren_blocks_argmax(&w, 3) == 1, "all-equal logits: id 1");
 
+    /* logits read from the world's own rows, while placing grows the arrays (64 rows first) */
+    {
+        static const int32_t big[3] = {8, 8, 8};
+        dvren_blocks_world g;
+        uint32_t i;
+        CHECK(dvren_blocks_init(&g, big, NULL, 0) == 0, "%s", g.error);
+        CHECK(dvren_blocks_place_material(&g, 0, 0, 0, 4, 9.0f) == 0, "%s", g.error);
+        for (i = 1; i < 200; ++i)
+            CHECK(dvren_blocks_place(&g, (int32_t)(i % 8), (int32_t)(i / 8 % 8), (int32_t)(i / 64), g.logits + (size_t)(i - 1) * 8) == 0, "%s",
+                  g.error);
+        CHECK(g.block_count == 200 && g.block_cap >= 200 && dvren_blocks_argmax(&g, 199) == 4 && g.logits[199 * 8 + 3] == 9.0f,
+              "copied rows");
+        dvren_blocks_free(&g);
+    }
+
     /* removing A (k = 0): the last block D = (2, 2, 0) takes index 0 */
     CHECK(dvren_blocks_remove(&w, 1, 2, 1) == 0, "%s", w.error);
     CHECK(w.block_count == 3, "count %u", w.block_count);

@@ -101,8 +101,11 @@ typedef struct dvren_blocks_load_options {
 /* The default material table (docs/blocks.md), *count entries (8; count may be NULL). Static. */
 const dvren_blocks_material* dvren_blocks_default_materials(uint32_t* count);
 
-/* An empty world of size[3] cells with materials (NULL: the default table;
- * copied), scale 1, origin 0. *w is overwritten (not freed first). */
+/* An empty world of size[3] cells with materials (NULL: the default table,
+ * material_count ignored; else material_count entries, copied and checked:
+ * names as above, colours in [0, 1]), scale 1, origin 0. *w is overwritten
+ * (not freed first). Errors: a size outside the limits, a bad table, out of
+ * memory. */
 int dvren_blocks_init(dvren_blocks_world* w, const int32_t size[3], const dvren_blocks_material* materials,
                       uint32_t material_count);
 /* Loads by extension (case-insensitive): .json (world file), .npy (a uint8
@@ -404,6 +407,7 @@ int64_t dvren_blocks_at(const dvren_blocks_world* w, int32_t x, int32_t y, int32
 int dvren_blocks_place(dvren_blocks_world* w, int32_t x, int32_t y, int32_t z, const float* logits)
 {
     static const char* fn = "dvren_blocks_place";
+    float row[DVREN_BLOCKS_MAX_MATERIALS];
     uint32_t m, k;
     if (!w) return -1;
     if (!w->cell) return dvren__blocks_fail(w, fn, "world", "not initialised");
@@ -413,13 +417,15 @@ int dvren_blocks_place(dvren_blocks_world* w, int32_t x, int32_t y, int32_t z, c
                                   (long)w->size[0], (long)w->size[1], (long)w->size[2]);
     for (m = 0; m < w->material_count; ++m)
         if (!isfinite(logits[m])) return dvren__blocks_fail(w, fn, "logits", "logit %lu is not finite", (unsigned long)m);
+    /* a copy: logits may point into w->logits, which growing moves */
+    memcpy(row, logits, w->material_count * sizeof(float));
     k = w->cell[dvren__blocks_index(w, x, y, z)];
     if (k) {
-        memmove(w->logits + (size_t)(k - 1) * w->material_count, logits, w->material_count * sizeof(float));
+        memcpy(w->logits + (size_t)(k - 1) * w->material_count, row, w->material_count * sizeof(float));
         return 0;
     }
     if (dvren__blocks_reserve(w, fn, (uint64_t)w->block_count + 1)) return -1;
-    dvren__blocks_append(w, x, y, z, logits);
+    dvren__blocks_append(w, x, y, z, row);
     return 0;
 }
 
