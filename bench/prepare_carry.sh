@@ -16,7 +16,7 @@ C=.carry
 rm -rf $C
 mkdir -p $C/data $C/include/stb $C/include/cjson $C/include/OpenEXR $C/lib $C/src
 cp "$SHARED/peers/torch_dense_grid.py" $C/
-for d in ct_head mr_head hydrogen_atom iron_protein lego stent; do cp -r "$SHARED/data/$d" $C/data/; done
+for d in ct_head mr_head hydrogen_atom iron_protein lego stent voxels; do cp -r "$SHARED/data/$d" $C/data/; done
 cp /usr/include/stb/stb_image_write.h /usr/include/stb/stb_image.h $C/include/stb/
 # FFTW and OpenEXRCore: the headers the sources include, and each library
 # under its link name (lib*.so, for -l) and its soname (for the loader),

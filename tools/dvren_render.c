@@ -949,7 +949,7 @@ int main(int argc, char** argv)
     }
     if (npy) {
         uint32_t bit;
-        for (bit = 1; bit <= DVREN_OUTPUT_SAMPLES; bit <<= 1) {
+        for (bit = 1; bit & DVREN_OUTPUT_ALL; bit <<= 1) {
             dvren_tensor t;
             char path[DR_PATH];
             if (!(pd.outputs & bit)) continue;
@@ -960,7 +960,7 @@ int main(int argc, char** argv)
             }
             snprintf(written[nwritten++], DR_PATH, "%s", path);
         }
-        dvren_log(S.ctx, DVREN_LOG_INFO, DVREN_TAG_STEP, "wrote %s_{rgb,alpha,depth,transmittance,hit,samples}.npy", npy);
+        dvren_log(S.ctx, DVREN_LOG_INFO, DVREN_TAG_STEP, "wrote %s_<output>.npy for the plan's outputs", npy);
     }
     t_write = dvren__now_ms() - t_mark;
     if (o.profile) {

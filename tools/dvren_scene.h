@@ -890,10 +890,11 @@ static int dvs__plan(dvren_scenefile* sf, dvren_plan_desc* d)
             {
                 uint32_t bit, found = 0;
                 if (!cJSON_IsString(e)) return dvs__fail(sf, "plan.outputs", "expected names, got %s", dvs__type(e));
-                for (bit = 1; bit <= DVREN_OUTPUT_SAMPLES; bit <<= 1)
+                for (bit = 1; bit & DVREN_OUTPUT_ALL; bit <<= 1)
                     if (!strcmp(dvren_output_name(bit), e->valuestring)) found = bit;
                 if (!found)
-                    return dvs__fail(sf, "plan.outputs", "'%s' is not one of rgb, alpha, depth, transmittance, hit, samples",
+                    return dvs__fail(sf, "plan.outputs",
+                                     "'%s' is not one of rgb, alpha, depth, transmittance, hit, samples, variance, surface_id",
                                      e->valuestring);
                 d->outputs |= found;
             }
