@@ -30,6 +30,20 @@ static double doc_light(int f)
     return doc_shade[f] * (doc_ambient + doc_sun_color * (nl > 0 ? nl : 0));
 }
 
+/* Every stage a test makes is kept here and destroyed by pool_free() at
+ * the end of the test (th_render leaves the stages to the caller). */
+static dvren_stage* pool[64];
+static int npool;
+static dvren_stage* keep(dvren_stage* st)
+{
+    if (st && npool < 64) pool[npool++] = st;
+    return st;
+}
+static void pool_free(void)
+{
+    while (npool > 0) dvren_stage_destroy(pool[--npool]);
+}
+
 /* A block_world stage from rows of x y z + 8 logits. */
 static dvren_stage* mk_world(dvren_context* ctx, const float* rows, int64_t n, int sx, int sy, int sz, const char* mode,
                              double tau, double seed)
@@ -48,7 +62,7 @@ static dvren_stage* mk_world(dvren_context* ctx, const float* rows, int64_t n, i
     dvren_params_set_string(p, "mode", mode);
     dvren_params_set_number(p, "temperature", tau);
     dvren_params_set_number(p, "seed", seed);
-    st = th_stage(ctx, DVREN_PLUGIN_FIELD, "block_world", p);
+    st = keep(th_stage(ctx, DVREN_PLUGIN_FIELD, "block_world", p));
     return st;
 }
 
@@ -57,10 +71,10 @@ static dvren_stage* mk_terrain(dvren_context* ctx, double fog)
     dvren_params* p = NULL;
     dvren_params_create(ctx, &p);
     if (fog > 0) dvren_params_set_number(p, "fog_density", fog);
-    return th_stage(ctx, DVREN_PLUGIN_SHADER, "terrain", p);
+    return keep(th_stage(ctx, DVREN_PLUGIN_SHADER, "terrain", p));
 }
 
-static dvren_stage* mk_dda(dvren_context* ctx) { return th_stage(ctx, DVREN_PLUGIN_SAMPLER, "dda", NULL); }
+static dvren_stage* mk_dda(dvren_context* ctx) { return keep(th_stage(ctx, DVREN_PLUGIN_SAMPLER, "dda", NULL)); }
 
 /* A plan looking straight down -y (orthographic) at the square [0, side]^2 of x, z. */
 static void plan_top(dvren_plan_desc* pd, uint32_t n, float side)
@@ -123,6 +137,7 @@ TEST(top_face_is_exact)
         }
     CHECK(covered == 256, "%d", covered);
     dvren_framebuffer_destroy(fb);
+    pool_free();
     dvren_context_destroy(ctx);
 }
 
@@ -167,6 +182,7 @@ TEST(thin_plate_is_never_missed)
     CHECK(checked > 9000 && grazing < 50, "%d checked, %d grazing", checked, grazing);
     free(rows);
     dvren_framebuffer_destroy(fb);
+    pool_free();
     dvren_context_destroy(ctx);
 }
 
@@ -231,6 +247,7 @@ TEST(mixing_matches_the_formulas)
         CHECK(centre_colour(ctx, l, "gumbel", 0.7, seed, got2), "%s", dvren_last_error(ctx));
         CHECK(!memcmp(got, got2, sizeof got), "gumbel seed %d is not deterministic", seed);
     }
+    pool_free();
     dvren_context_destroy(ctx);
 }
 
@@ -256,6 +273,7 @@ TEST(side_face_and_fog)
         CHECK(fabs(rgb[c] - want) < 2e-6, "channel %d: %g, want %g", c, rgb[c], want);
     }
     dvren_framebuffer_destroy(fb);
+    pool_free();
     dvren_context_destroy(ctx);
 }
 
@@ -330,6 +348,7 @@ TEST(gradients_to_the_logits_pass_gradcheck)
         dvren_plan_destroy(plan);
         dvren_scene_destroy(sc);
     }
+    pool_free();
     dvren_context_destroy(ctx);
 }
 
@@ -386,6 +405,7 @@ TEST(hard_mode_is_straight_through)
         nonzero += gs[i] != 0.0f;
     }
     CHECK(nonzero > 40, "%d non-zero gradients", nonzero);
+    pool_free();
     dvren_context_destroy(ctx);
 }
 
@@ -443,6 +463,7 @@ TEST(live_parameters_change_the_next_render)
     dvren_framebuffer_destroy(fb);
     dvren_plan_destroy(plan);
     dvren_scene_destroy(sc);
+    pool_free();
     dvren_context_destroy(ctx);
 }
 
@@ -459,7 +480,7 @@ TEST(volume_sampler_sees_the_same_blocks)
     plan_slant(&pd, 48);
     a = th_render(ctx, mk_world(ctx, rows, n, 5, 4, 5, "softmax", 1, 0), mk_terrain(ctx, 0), mk_dda(ctx), &pd, 0);
     th_march(&pd, 0, 0.02, 0);
-    b = th_render(ctx, mk_world(ctx, rows, n, 5, 4, 5, "softmax", 1, 0), mk_terrain(ctx, 0), th_uniform_sampler(ctx, 0),
+    b = th_render(ctx, mk_world(ctx, rows, n, 5, 4, 5, "softmax", 1, 0), mk_terrain(ctx, 0), keep(th_uniform_sampler(ctx, 0)),
                   &pd, 0);
     CHECK(a && b, "%s", dvren_last_error(ctx));
     aa = th_out(a, DVREN_OUTPUT_ALPHA);
@@ -468,6 +489,7 @@ TEST(volume_sampler_sees_the_same_blocks)
     CHECK(agree >= 48 * 48 * 97 / 100, "coverage agrees on %d of %d pixels", agree, 48 * 48);
     dvren_framebuffer_destroy(a);
     dvren_framebuffer_destroy(b);
+    pool_free();
     dvren_context_destroy(ctx);
 }
 
@@ -517,6 +539,7 @@ TEST(bad_worlds_are_refused)
           "NaN logit: %s", dvren_last_error(ctx));
     dvren_params_destroy(p);
     CHECK(!st, "no stage on error");
+    pool_free();
     dvren_context_destroy(ctx);
 }
 
@@ -539,7 +562,7 @@ TEST(real_vox_model_renders)
     pd.width = pd.height = 64;
     dvren_camera_look_at(eye, at, up, 0.7f, &pd.camera);
     pd.outputs = DVREN_OUTPUT_RGB | DVREN_OUTPUT_SURFACE_ID;
-    fb = th_render(ctx, th_stage(ctx, DVREN_PLUGIN_FIELD, "block_world", p), mk_terrain(ctx, 0), mk_dda(ctx), &pd, 0);
+    fb = th_render(ctx, keep(th_stage(ctx, DVREN_PLUGIN_FIELD, "block_world", p)), mk_terrain(ctx, 0), mk_dda(ctx), &pd, 0);
     CHECK(fb, "%s", dvren_last_error(ctx));
     CHECK_OK(ctx, dvren_framebuffer_output(fb, DVREN_OUTPUT_SURFACE_ID, &idt));
     for (i = 0; i < 64 * 64; ++i) {
@@ -550,6 +573,7 @@ TEST(real_vox_model_renders)
     }
     CHECK(seen > 300, "%d pixels see the model", seen);
     dvren_framebuffer_destroy(fb);
+    pool_free();
     dvren_context_destroy(ctx);
 }
 
@@ -570,7 +594,7 @@ TEST(nvrtc_compiles_block_world_kernels)
         memset(&sd, 0, sizeof sd);
         sd.field = mk_world(ctx, rows, n, 5, 4, 5, "gumbel", 0.7, 1);
         sd.shader = mk_terrain(ctx, 0.01);
-        sd.sampler = si ? th_uniform_sampler(ctx, 1) : mk_dda(ctx);
+        sd.sampler = si ? keep(th_uniform_sampler(ctx, 1)) : mk_dda(ctx);
         sd.flags = DVREN_SCENE_DIFFERENTIABLE;
         CHECK_OK(ctx, dvren_scene_create(ctx, &sd, &sc));
         for (ai = 0; ai < 2; ++ai) {
@@ -580,22 +604,28 @@ TEST(nvrtc_compiles_block_world_kernels)
         }
         dvren_scene_destroy(sc);
     }
+    pool_free();
     dvren_context_destroy(ctx);
 }
 
 int main(int argc, char** argv)
 {
     th_init(argc, argv);
-    RUN(top_face_is_exact);
-    RUN(thin_plate_is_never_missed);
-    RUN(mixing_matches_the_formulas);
-    RUN(side_face_and_fog);
-    RUN(gradients_to_the_logits_pass_gradcheck);
-    RUN(hard_mode_is_straight_through);
-    RUN(live_parameters_change_the_next_render);
-    RUN(volume_sampler_sees_the_same_blocks);
-    RUN(bad_worlds_are_refused);
-    RUN(real_vox_model_renders);
-    RUN(nvrtc_compiles_block_world_kernels);
+#define RUN_B(name) \
+    do {            \
+        RUN(name);  \
+        pool_free(); \
+    } while (0)
+    RUN_B(top_face_is_exact);
+    RUN_B(thin_plate_is_never_missed);
+    RUN_B(mixing_matches_the_formulas);
+    RUN_B(side_face_and_fog);
+    RUN_B(gradients_to_the_logits_pass_gradcheck);
+    RUN_B(hard_mode_is_straight_through);
+    RUN_B(live_parameters_change_the_next_render);
+    RUN_B(volume_sampler_sees_the_same_blocks);
+    RUN_B(bad_worlds_are_refused);
+    RUN_B(real_vox_model_renders);
+    RUN_B(nvrtc_compiles_block_world_kernels);
     return th_done();
 }
