@@ -29,6 +29,15 @@
  * computed here. The images go to $DVREN_BLOCKS_MESA_OUT when set (kept),
  * else to the run's scratch folder.
  *
+ * The residual is explained, not only bounded: every pixel where the images
+ * differ (coverage, or an error over 1e-3) must lie within 0.03 px of an
+ * edge, by an exact ray cast in double through every block's box (the rays
+ * through the centre moved by 0.001 .. 0.03 px meet another face or block);
+ * for the pixels where coverage differs the test also says which renderer
+ * the exact cast agrees with. llvmpipe snaps vertices to 1/256 px, so these
+ * are pixels whose centre lies within a few thousandths of a pixel of an
+ * edge.
+ *
  * The check can fail: controls that render Mesa wrongly on purpose (the
  * camera half a pixel off, the temperature 1 instead of 0.7, fog with
  * exp2 instead of exp) must fail the thresholds, here and in dvren_compare.
