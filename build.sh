@@ -144,6 +144,8 @@ build_all() {
   # the fit example is also the tool dvren_fit
   $CC $BASE_CFLAGS examples/fit_volume.c $B/obj/stb.o -o $B/fit_volume -lcjson $LIBS
   cp $B/fit_volume $B/dvren_fit
+  # material recovery on block worlds (docs/blocks.md, "Material optimisation")
+  $CC $BASE_CFLAGS examples/fit_blocks.c $B/obj/stb.o -o $B/fit_blocks -lcjson $LIBS
   $CC $BASE_CFLAGS bench/cpu_render.c -o $B/cpu_render -lcjson $LIBS
   # the foveation benchmark (bench/foveate.sh runs it on the GPU machine); built here so that it keeps compiling
   $CC $BASE_CFLAGS bench/foveate.c $B/obj/stb.o -o $B/foveate -lcjson $LIBS
@@ -155,7 +157,7 @@ build_all() {
   else
     say "no ${DVREN_PYTHON:-python3}: the Python package is not built"
   fi
-  say "built: $B/dvren_render (= $B/dvren_gradcheck), $B/dvren_foveate, $B/minimal, $B/fit_volume (= $B/dvren_fit), $B/cpu_render, plugins in $B/plugins/, the Python package in $B/python/"
+  say "built: $B/dvren_render (= $B/dvren_gradcheck), $B/dvren_foveate, $B/minimal, $B/fit_volume (= $B/dvren_fit), $B/fit_blocks, $B/cpu_render, plugins in $B/plugins/, the Python package in $B/python/"
 }
 
 case "${1:-all}" in
