@@ -1010,6 +1010,19 @@ cleanup:
 
 static dvren_status dvren__cu_train_compose(dvren__text* t);
 
+/* $DVREN_CUDA_DUMP set to a folder: the composed kernel source is written
+ * there as `name` (for reading it, or compiling it with nvcc -Xptxas -v). */
+static void dvren__cu_dump(dvren_context* ctx, const dvren__text* t, const char* name)
+{
+    const char* dump = getenv("DVREN_CUDA_DUMP");
+    if (dump && *dump) {
+        char dp[DVREN__PATH_CAP];
+        snprintf(dp, sizeof dp, "%s/%s", dump, name);
+        if (dvren_file_write_atomic(ctx, dp, t->s, t->n) == DVREN_OK)
+            dvren_log(ctx, DVREN_LOG_INFO, DVREN_TAG_STEP, "kernel source written to %s", dp);
+    }
+}
+
 DVREN_CUDA_API dvren_status dvren_cuda_compile_check(dvren_scene* sc, uint32_t arch, char* log, size_t log_cap)
 {
     dvren__text t;
@@ -1029,7 +1042,21 @@ DVREN_CUDA_API dvren_status dvren_cuda_compile_check(dvren_scene* sc, uint32_t a
     memset(&t, 0, sizeof t);
     t.ctx = sc->ctx;
     status = dvren__cu_compose(sc, &t, bs, 8, 16);
-    if (status == DVREN_OK) status = dvren__cu_nvrtc(sc->ctx, sc, t.s, arch, 0, NULL, &bin, &n, log, log_cap, NULL);
+    if (status == DVREN_OK) {
+        char name[64];
+        snprintf(name, sizeof name, "dvren_check_sm%u.cu", (unsigned)arch);
+        dvren__cu_dump(sc->ctx, &t, name);
+        status = dvren__cu_nvrtc(sc->ctx, sc, t.s, arch, 0, NULL, &bin, &n, log, log_cap, NULL);
+        if (status == DVREN_OK && getenv("DVREN_CUDA_DUMP") && *getenv("DVREN_CUDA_DUMP")) {
+            /* and the cubin (cuobjdump -res-usage: registers, local memory) */
+            dvren__text c;
+            memset(&c, 0, sizeof c);
+            c.s = bin;
+            c.n = n;
+            snprintf(name, sizeof name, "dvren_check_sm%u.cubin", (unsigned)arch);
+            dvren__cu_dump(sc->ctx, &c, name);
+        }
+    }
     if (bin) dvren__free(sc->ctx, bin, n + 1);
     bin = NULL;
     dvren__text_free(&t);
@@ -1171,13 +1198,9 @@ static dvren_status dvren__cu_module_build(dvren_context* ctx, dvren_scene* sc, 
     dvren_status status = DVREN_OK;
     int hit = 0;
     {
-        const char* dump = getenv("DVREN_CUDA_DUMP");
-        if (dump && *dump) {
-            char dp[DVREN__PATH_CAP];
-            snprintf(dp, sizeof dp, "%s/dvren_%016llx.cu", dump, (unsigned long long)key[0]);
-            if (dvren_file_write_atomic(ctx, dp, t->s, t->n) == DVREN_OK)
-                dvren_log(ctx, DVREN_LOG_INFO, DVREN_TAG_STEP, "kernel source written to %s", dp);
-        }
+        char name[64];
+        snprintf(name, sizeof name, "dvren_%016llx.cu", (unsigned long long)key[0]);
+        dvren__cu_dump(ctx, t, name);
     }
     if (S->info.cache_dir[0]) {
         dvren__cu_cache_path(S, key, S->target_ptx, path, sizeof path);

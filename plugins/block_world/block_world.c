@@ -113,9 +113,9 @@ static dvren_status block_world_from_tensors(const dvren_host* h, const dvren_pa
                 mats[i].bottom[k] = r[6 + k];
             }
             for (k = 0; k < 9; ++k)
-                if (!(r[k] >= 0.0f && r[k] <= 1.0e6f)) {
+                if (!(r[k] >= 0.0f && r[k] <= 1.0f)) {
                     s = h->fail(h, DVREN_ERROR_INVALID_ARGUMENT, NULL,
-                                "parameter 'material_table': row %u column %u is %g (colours are finite and >= 0)",
+                                "parameter 'material_table': row %u column %u is %g (colours are linear RGB in [0, 1])",
                                 (unsigned)i, (unsigned)k, (double)r[k]);
                     goto done;
                 }

@@ -106,13 +106,22 @@ DVREN_FN int DVREN_PNAME(dda_next)(const void* P_, dvren_sampler_state* s, dvren
         tn = s->f[6];
         flags |= DDA_STARTED;
     } else {
-        /* the nearest boundary: ties go to the lowest axis (x, then y, then z) */
+        /* the nearest boundary: ties go to the lowest axis (x, then y, then z). Each axis
+         * spelled out: an index computed at run time would put the state in local memory
+         * on the GPU */
         uint32_t a = s->f[0] <= s->f[1] ? (s->f[0] <= s->f[2] ? 0u : 2u) : (s->f[1] <= s->f[2] ? 1u : 2u);
-        tn = s->f[a];
+        tn = a == 0u ? s->f[0] : (a == 1u ? s->f[1] : s->f[2]);
         if (!(tn < s->f[7]) || s->u[4] == 0u) return 0; /* left the box (or NaN) */
         s->u[4] -= 1u;
-        s->u[a] += (flags >> a) & 1u ? 0xFFFFFFFFu : 1u;
-        s->f[a] += s->f[3 + a];
+#define DDA_STEP(k)                                                                                                    \
+    do {                                                                                                               \
+        s->u[k] += (flags >> (k)) & 1u ? 0xFFFFFFFFu : 1u;                                                             \
+        s->f[k] += s->f[3 + (k)];                                                                                      \
+    } while (0)
+        if (a == 0u) DDA_STEP(0);
+        else if (a == 1u) DDA_STEP(1);
+        else DDA_STEP(2);
+#undef DDA_STEP
         flags = (flags & ~(3u << 4)) | (a << 4);
     }
     s->u[3] = flags;

@@ -59,10 +59,37 @@ DVREN_FN uint32_t DVREN_PNAME(terrain_face)(dvren_vec3 n)
     return n.z < (dvren_real)0 ? 5u : 4u;
 }
 
-/* First channel of the face's colour (1 top, 7 bottom, 4 sides) and the
- * per-channel light factor k_c = face_shade[f] (ambient_c + sun_c max(0, n.L))
- * of face f, so that lit_c = k_c ch[first + c]. */
-DVREN_FN uint32_t DVREN_PNAME(terrain_light)(const terrain_block* P, uint32_t f, dvren_vec3* k)
+/* The face's colour from the channels: top (1..3) for f = 2, bottom
+ * (7..9) for f = 3, side (4..6) otherwise; constant indices (a run-time
+ * index would put the march's channel array in local memory on the GPU). */
+DVREN_FN dvren_vec3 DVREN_PNAME(terrain_base)(const dvren_real* ch, uint32_t f)
+{
+    if (f == 2u) return dvren_v3(ch[1], ch[2], ch[3]);
+    if (f == 3u) return dvren_v3(ch[7], ch[8], ch[9]);
+    return dvren_v3(ch[4], ch[5], ch[6]);
+}
+
+/* Adds g to the face's colour channels of dL_dch (the backward of terrain_base). */
+DVREN_FN void DVREN_PNAME(terrain_base_bwd)(dvren_real* dL_dch, uint32_t f, dvren_vec3 g)
+{
+    if (f == 2u) {
+        dL_dch[1] += g.x;
+        dL_dch[2] += g.y;
+        dL_dch[3] += g.z;
+    } else if (f == 3u) {
+        dL_dch[7] += g.x;
+        dL_dch[8] += g.y;
+        dL_dch[9] += g.z;
+    } else {
+        dL_dch[4] += g.x;
+        dL_dch[5] += g.y;
+        dL_dch[6] += g.z;
+    }
+}
+
+/* The per-channel light factor k_c = face_shade[f] (ambient_c + sun_c
+ * max(0, n.L)) of face f, so that lit_c = k_c base_c. */
+DVREN_FN void DVREN_PNAME(terrain_light)(const terrain_block* P, uint32_t f, dvren_vec3* k)
 {
     dvren_real nl, s = (dvren_real)P->face_shade[f];
     /* n . L for the axis-aligned normal of face f */
@@ -72,36 +99,35 @@ DVREN_FN uint32_t DVREN_PNAME(terrain_light)(const terrain_block* P, uint32_t f,
     *k = dvren_v3(s * ((dvren_real)P->ambient[0] + (dvren_real)P->sun_color[0] * nl),
                   s * ((dvren_real)P->ambient[1] + (dvren_real)P->sun_color[1] * nl),
                   s * ((dvren_real)P->ambient[2] + (dvren_real)P->sun_color[2] * nl));
-    return f == 2u ? 1u : (f == 3u ? 7u : 4u);
 }
 
 DVREN_FN void DVREN_PNAME(terrain_surface_color)(const void* P_, const dvren_real* ch, const dvren_surface_hit* hit,
                                                  dvren_vec3 dir, dvren_vec3* rgb)
 {
     const terrain_block* P = (const terrain_block*)P_;
-    dvren_vec3 k;
-    uint32_t c0 = DVREN_PNAME(terrain_light)(P, DVREN_PNAME(terrain_face)(hit->normal), &k);
+    uint32_t f = DVREN_PNAME(terrain_face)(hit->normal);
+    dvren_vec3 k, b = DVREN_PNAME(terrain_base)(ch, f);
     dvren_real fog = (dvren_real)0;
     (void)dir;
+    DVREN_PNAME(terrain_light)(P, f, &k);
     if (P->fog_density > 0.0f) fog = (dvren_real)1 - dvren_exp(-(dvren_real)P->fog_density * hit->t);
-    *rgb = dvren_v3(k.x * ch[c0] * ((dvren_real)1 - fog) + (dvren_real)P->fog_color[0] * fog,
-                    k.y * ch[c0 + 1] * ((dvren_real)1 - fog) + (dvren_real)P->fog_color[1] * fog,
-                    k.z * ch[c0 + 2] * ((dvren_real)1 - fog) + (dvren_real)P->fog_color[2] * fog);
+    *rgb = dvren_v3(k.x * b.x * ((dvren_real)1 - fog) + (dvren_real)P->fog_color[0] * fog,
+                    k.y * b.y * ((dvren_real)1 - fog) + (dvren_real)P->fog_color[1] * fog,
+                    k.z * b.z * ((dvren_real)1 - fog) + (dvren_real)P->fog_color[2] * fog);
 }
 
 DVREN_FN void DVREN_PNAME(terrain_surface_color_bwd)(const void* P_, const dvren_real* ch, const dvren_surface_hit* hit,
                                                      dvren_vec3 dir, dvren_vec3 dL_drgb, dvren_real* dL_dch)
 {
     const terrain_block* P = (const terrain_block*)P_;
+    uint32_t f = DVREN_PNAME(terrain_face)(hit->normal);
     dvren_vec3 k;
-    uint32_t c0 = DVREN_PNAME(terrain_light)(P, DVREN_PNAME(terrain_face)(hit->normal), &k);
     dvren_real keep = (dvren_real)1;
     (void)ch;
     (void)dir;
+    DVREN_PNAME(terrain_light)(P, f, &k);
     if (P->fog_density > 0.0f) keep = dvren_exp(-(dvren_real)P->fog_density * hit->t);
-    dL_dch[c0] += dL_drgb.x * k.x * keep;
-    dL_dch[c0 + 1] += dL_drgb.y * k.y * keep;
-    dL_dch[c0 + 2] += dL_drgb.z * k.z * keep;
+    DVREN_PNAME(terrain_base_bwd)(dL_dch, f, dvren_v3(dL_drgb.x * k.x * keep, dL_drgb.y * k.y * keep, dL_drgb.z * k.z * keep));
 }
 
 /* volume samplers: the face of -grad(occupancy) (the ray's own axis where the gradient is zero) */
@@ -116,21 +142,21 @@ DVREN_FN void DVREN_PNAME(terrain_color)(const void* P_, const dvren_real* ch, d
                                          dvren_vec3* rgb)
 {
     const terrain_block* P = (const terrain_block*)P_;
-    dvren_vec3 k;
-    uint32_t c0 = DVREN_PNAME(terrain_light)(P, DVREN_PNAME(terrain_volume_face)(grad, dir), &k);
-    *rgb = dvren_v3(k.x * ch[c0], k.y * ch[c0 + 1], k.z * ch[c0 + 2]);
+    uint32_t f = DVREN_PNAME(terrain_volume_face)(grad, dir);
+    dvren_vec3 k, b = DVREN_PNAME(terrain_base)(ch, f);
+    DVREN_PNAME(terrain_light)(P, f, &k);
+    *rgb = dvren_v3(k.x * b.x, k.y * b.y, k.z * b.z);
 }
 
 DVREN_FN void DVREN_PNAME(terrain_color_bwd)(const void* P_, const dvren_real* ch, dvren_vec3 grad, dvren_vec3 dir,
                                              dvren_vec3 dL_drgb, dvren_real* dL_dch, dvren_vec3* dL_dgrad)
 {
     const terrain_block* P = (const terrain_block*)P_;
+    uint32_t f = DVREN_PNAME(terrain_volume_face)(grad, dir);
     dvren_vec3 k;
-    uint32_t c0 = DVREN_PNAME(terrain_light)(P, DVREN_PNAME(terrain_volume_face)(grad, dir), &k);
     (void)ch;
-    dL_dch[c0] += dL_drgb.x * k.x;
-    dL_dch[c0 + 1] += dL_drgb.y * k.y;
-    dL_dch[c0 + 2] += dL_drgb.z * k.z;
+    DVREN_PNAME(terrain_light)(P, f, &k);
+    DVREN_PNAME(terrain_base_bwd)(dL_dch, f, dvren_v3(dL_drgb.x * k.x, dL_drgb.y * k.y, dL_drgb.z * k.z));
     /* the face is piecewise constant in the gradient */
     *dL_dgrad = dvren_v3((dvren_real)0, (dvren_real)0, (dvren_real)0);
 }
