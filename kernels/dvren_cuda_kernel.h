@@ -21,8 +21,15 @@
 #ifndef DVREN_CUDA_KERNEL_H
 #define DVREN_CUDA_KERNEL_H
 
+/* Thread blocks per SM the march kernels are compiled for: 1024 threads,
+ * so at most 64 registers per thread. Measured on the H200 (bench/RESULTS.md,
+ * issue 12): the block world's march 17% faster (96 registers, 31%
+ * occupancy before), the dense grid's 2-5% (80 before), with no spills. */
+#define DVREN__MIN_BLOCKS(threads) (1024 / (threads))
+
 #if !defined(DVREN_CUDA_TRAIN)
-extern "C" __global__ void __launch_bounds__(DVREN_CUDA_BLOCK_X * DVREN_CUDA_BLOCK_Y)
+extern "C" __global__ void __launch_bounds__(DVREN_CUDA_BLOCK_X * DVREN_CUDA_BLOCK_Y,
+                                             DVREN__MIN_BLOCKS(DVREN_CUDA_BLOCK_X * DVREN_CUDA_BLOCK_Y))
     dvren_forward(const __grid_constant__ dvren_march_args A, const __grid_constant__ dvren__blocks B)
 {
     uint32_t x = A.roi_x + blockIdx.x * DVREN_CUDA_BLOCK_X + threadIdx.x;
@@ -34,7 +41,8 @@ extern "C" __global__ void __launch_bounds__(DVREN_CUDA_BLOCK_X * DVREN_CUDA_BLO
 #if defined(DVREN_MARCH_BACKWARD)
 /* Backward of dvren_forward (differentiable scenes): one thread replays one
  * pixel's rays; B holds the blocks with the gradient buffers bound. */
-extern "C" __global__ void __launch_bounds__(DVREN_CUDA_BLOCK_X * DVREN_CUDA_BLOCK_Y)
+extern "C" __global__ void __launch_bounds__(DVREN_CUDA_BLOCK_X * DVREN_CUDA_BLOCK_Y,
+                                             DVREN__MIN_BLOCKS(DVREN_CUDA_BLOCK_X * DVREN_CUDA_BLOCK_Y))
     dvren_backward(const __grid_constant__ dvren_march_args A, const __grid_constant__ dvren__blocks B)
 {
     uint32_t x = A.roi_x + blockIdx.x * DVREN_CUDA_BLOCK_X + threadIdx.x;
@@ -64,7 +72,7 @@ typedef struct dvren_ray_record {
 static_assert(sizeof(dvren_ray_record) == 32, "dvren_ray_record is 32 bytes (dvren_cuda.h allocates so)");
 
 #define DVREN_RAYS_THREADS 128
-extern "C" __global__ void __launch_bounds__(DVREN_RAYS_THREADS)
+extern "C" __global__ void __launch_bounds__(DVREN_RAYS_THREADS, DVREN__MIN_BLOCKS(DVREN_RAYS_THREADS))
     dvren_forward_rays(const __grid_constant__ dvren_march_args A, const __grid_constant__ dvren__blocks B, uint32_t p0,
                        uint32_t p1, uint32_t r0, uint32_t r1, dvren_ray_record* rec)
 {
