@@ -52,10 +52,11 @@ __all__ = [
     "CancelledError", "InternalError", "TimeoutError", "Context", "Stage", "SaliencyModel", "Scene", "Parameter",
     "Camera", "Plan", "Framebuffer", "Tensor", "Optimizer", "SceneFile", "load_scene", "write_png",
     "load_nerf_views", "from_dlpack", "importance_postprocess", "importance_budget", "foveate", "OUTPUTS",
-    "FOVEATE_AVAILABLE", "ARTEFACTS",
+    "FOVEATE_AVAILABLE", "ARTEFACTS", "BlockWorld", "NO_SURFACE",
 ]
 
-OUTPUTS = tuple(_capi.OUTPUTS)  # ("rgb", "alpha", "depth", "transmittance", "hit", "samples", "variance")
+OUTPUTS = tuple(_capi.OUTPUTS)  # ("rgb", "alpha", "depth", "transmittance", "hit", "samples", "variance", "surface_id")
+NO_SURFACE = _capi.NO_SURFACE  # the "surface_id" of a pixel that sees no surface (DVREN_NO_SURFACE, 0xFFFFFFFF)
 _log = logging.getLogger("dvren")
 
 # ---------------------------------------------------------------- errors
@@ -745,6 +746,26 @@ class Stage(_Handle):
         return {"channels": i.channels, "bounds_min": tuple(i.bounds_min), "bounds_max": tuple(i.bounds_max),
                 "voxel_world": i.voxel_world, "voxel_size": tuple(i.voxel_size), "buffers": bufs}
 
+    def update(self, **params: Any) -> None:
+        """Changes live parameters of the stage after its creation
+        (dvren_stage_update), e.g. ``field.update(temperature=0.5,
+        mode="gumbel", seed=3)`` on a ``block_world`` field. Only the names
+        given change; scenes holding the stage render with the new values
+        from their next render or backward pass (buffers, trained values
+        and compiled kernels stay). Values as in :meth:`Context.stage`.
+        Errors (nothing changes): InvalidArgumentError (an unknown
+        parameter, one that is not live, a value the schema refuses,
+        naming the plugin and the parameter), UnsupportedError (the plugin
+        has no live parameters)."""
+        ctx = self._ctx
+        p, keep = _params(ctx, params)
+        try:
+            status = lib.dvren_stage_update(self._p, p)
+        finally:
+            lib.dvren_params_destroy(p)
+        del keep
+        _check(status, ctx)
+
     def sample(self, xyz: Any) -> np.ndarray:
         """Evaluates a field at world points xyz (n, 3) on the CPU: (n, channels) float32."""
         pts = np.ascontiguousarray(np.asarray(xyz, dtype=np.float32).reshape(-1, 3))
@@ -1119,7 +1140,9 @@ class Framebuffer(_Handle):
         3) float32; alpha, depth, transmittance (H, W) float32; hit (H, W)
         uint8; samples (H, W) uint32; variance (H, W) float32, the variance
         of the pixel's mean luminance (Rec. 709 Y) over its rays (0 with one
-        ray). Errors: NotFoundError."""
+        ray); surface_id (H, W) uint32, the id of the first surface the
+        pixel's rays hit (for a block world the cell index x + X (y + Y z),
+        docs/blocks.md), :data:`NO_SURFACE` where none. Errors: NotFoundError."""
         t = _capi.Tensor()
         bit = _output_bits(name)
         if self._ctx.device == "cuda":
@@ -1409,6 +1432,310 @@ class Optimizer(_Handle):
     @property
     def lr(self) -> float:
         return float(lib.dvren_optimizer_lr(self._p))
+
+
+# ---------------------------------------------------------------- block worlds
+
+
+def _blocks_raise(w: _capi.BlocksWorld, default: type) -> None:
+    """Raises the error that tools/dvren_blocks.h left in w.error
+    ("<file>: <field>: <problem>"): FileError for a file that cannot be
+    opened, read or written, OutOfMemoryError, else ``default``."""
+    text = w.error.decode("utf-8", "replace") or "dvren_blocks: failed"
+    if "out of memory" in text or "do not fit in memory" in text:
+        cls = OutOfMemoryError
+    elif ": file: " in text:
+        cls = FileError
+    else:
+        cls = default
+    codes = {FileError: -3, OutOfMemoryError: -2, FormatError: -4, InvalidArgumentError: -1}
+    raise cls(text, codes[cls])
+
+
+def _color3(v: Any, what: str) -> Tuple[float, float, float]:
+    try:
+        a = [float(x) for x in v]
+    except (TypeError, ValueError):
+        raise InvalidArgumentError("BlockWorld: %s: expected three numbers, got %r" % (what, v), -1) from None
+    if len(a) != 3:
+        raise InvalidArgumentError("BlockWorld: %s: expected three numbers, got %d" % (what, len(a)), -1)
+    return a[0], a[1], a[2]
+
+
+class BlockWorld:
+    """A block world in host memory (docs/blocks.md): a grid of X x Y x Z
+    cells (y up), each air or one block, block k with M material logits,
+    and the material table. The model, its loaders and its writer are
+    tools/dvren_blocks.h's, compiled into the package's library: the same
+    code the ``block_world`` field plugin and the ``dvren_blocks`` tool run.
+
+    ``BlockWorld(size=(64, 48, 64), materials=None)`` makes an empty world
+    (materials: a list of dicts as :attr:`materials` gives them; None: the
+    default table of 8); :meth:`load` reads a file. Render it with
+    ``ctx.field("block_world", **world.to_params())``.
+
+    Properties: ``size`` (X, Y, Z), ``scale`` (world units per cell edge),
+    ``origin`` (world position of cell (0, 0, 0)'s low corner),
+    ``materials`` (list of dicts: name, top, side, bottom, each colour
+    linear RGB in [0, 1]), ``positions`` ((N, 3) int32, block k's cell),
+    ``logits`` ((N, M) float32; assign a new (N, M) array to change
+    them: the arrays handed out are read-only copies), ``len(world)`` = N.
+    Block indices follow the file's order; :meth:`remove` moves the last
+    block into the removed one's index.
+
+    Errors: FileError (a file that cannot be read or written, naming it),
+    FormatError (a malformed file: "<file>: <field>: <problem>"),
+    InvalidArgumentError (a position outside the grid, air where a block
+    is expected, a material id out of range, logits of the wrong shape or
+    not finite, a bad size or material table), OutOfMemoryError."""
+
+    def __init__(self, size: Sequence[int] = (64, 48, 64), materials: Optional[Sequence[Mapping[str, Any]]] = None):
+        self._w = _capi.BlocksWorld()
+        try:
+            sz = [int(v) for v in size]
+            if len(sz) != 3 or any(v != float(x) for v, x in zip(sz, size)):
+                raise ValueError
+        except (TypeError, ValueError):
+            raise InvalidArgumentError("BlockWorld: size: expected three whole numbers (X, Y, Z), got %r"
+                                       % (size,), -1) from None
+        if any(not 1 <= v <= 4096 for v in sz):
+            # the header checks this too; int32 must not wrap before it does
+            raise InvalidArgumentError("BlockWorld: size: %r: each edge in 1..4096" % (tuple(sz),), -1)
+        table, count = None, 0
+        if materials is not None:
+            mats = list(materials)
+            count = len(mats)
+            if count == 0:
+                raise InvalidArgumentError("BlockWorld: materials: an empty table (1..256 materials)", -1)
+            table = (_capi.BlocksMaterial * count)()
+            for i, m in enumerate(mats):
+                try:
+                    name = m["name"].encode("utf-8")
+                    top, side, bottom = (_color3(m[k], "materials[%d].%s" % (i, k)) for k in ("top", "side", "bottom"))
+                except (KeyError, TypeError, AttributeError):
+                    raise InvalidArgumentError("BlockWorld: materials[%d]: expected a dict with name (str), top, "
+                                               "side, bottom (three numbers each)" % i, -1) from None
+                # at most 32 bytes: the header reports a longer or otherwise bad name itself
+                C.memmove(C.addressof(table[i]) + _capi.BlocksMaterial.name.offset, name, min(len(name), 32))
+                table[i].top, table[i].side, table[i].bottom = top, side, bottom
+        if lib.dvren_blocks_init(C.byref(self._w), (C.c_int32 * 3)(*sz), table, count) != 0:
+            _blocks_raise(self._w, InvalidArgumentError)
+
+    @classmethod
+    def load(cls, path: Union[str, os.PathLike], *, label_logit: Optional[float] = None,
+             materials: Optional[Union[str, os.PathLike]] = None) -> "BlockWorld":
+        """Reads a world file by its extension (dvren_blocks_load): .json
+        (dvren.blocks/1), .npy (a uint8 (X, Y, Z) label volume or a float
+        (N, 3 + M) block list), .vox (MagicaVoxel, z up in the file, y up
+        here). label_logit: the logit of a label's material (default 10);
+        materials: a JSON file {"materials": [...]} replacing the default
+        table of a file that brings none. Errors: FileError, FormatError."""
+        self = cls.__new__(cls)
+        self._w = _capi.BlocksWorld()
+        opt = _capi.BlocksLoadOptions()
+        if label_logit is not None:
+            if not (math.isfinite(float(label_logit)) and float(label_logit) > 0):
+                raise InvalidArgumentError("BlockWorld.load: label_logit %r: finite and > 0" % (label_logit,), -1)
+            opt.label_logit = float(label_logit)
+        opt.materials_path = _b(materials)
+        if lib.dvren_blocks_load(C.byref(self._w), _b(path), C.byref(opt)) != 0:
+            _blocks_raise(self._w, FormatError)
+        return self
+
+    def __del__(self):
+        w = getattr(self, "_w", None)
+        if w is not None:
+            lib.dvren_blocks_free(C.byref(w))
+
+    def _fail(self, default: type = InvalidArgumentError) -> None:
+        _blocks_raise(self._w, default)
+
+    # ---- what it holds
+
+    @property
+    def size(self) -> Tuple[int, int, int]:
+        return tuple(int(v) for v in self._w.size)
+
+    @property
+    def scale(self) -> float:
+        return float(self._w.scale)
+
+    @property
+    def origin(self) -> Tuple[float, float, float]:
+        return tuple(float(v) for v in self._w.origin)
+
+    @property
+    def material_count(self) -> int:
+        return int(self._w.material_count)
+
+    def __len__(self) -> int:
+        return int(self._w.block_count)
+
+    @property
+    def materials(self) -> list:
+        out = []
+        for i in range(self._w.material_count):
+            m = self._w.materials[i]
+            out.append({"name": m.name.decode("ascii", "replace"), "top": tuple(float(v) for v in m.top),
+                        "side": tuple(float(v) for v in m.side), "bottom": tuple(float(v) for v in m.bottom)})
+        return out
+
+    def _array(self, ptr, dtype, cols: int) -> np.ndarray:
+        n = int(self._w.block_count)
+        if n == 0:
+            a = np.zeros((0, cols), dtype=dtype)
+        else:
+            a = np.ctypeslib.as_array(ptr, shape=(n, cols)).astype(dtype, copy=True)
+        a.flags.writeable = False
+        return a
+
+    @property
+    def positions(self) -> np.ndarray:
+        """(N, 3) int32: block k's cell (x, y, z) (a read-only copy)."""
+        return self._array(self._w.pos, np.int32, 3)
+
+    @property
+    def logits(self) -> np.ndarray:
+        """(N, M) float32: block k's material logits (a read-only copy; assign an (N, M) array to change them)."""
+        return self._array(self._w.logits, np.float32, int(self._w.material_count))
+
+    @logits.setter
+    def logits(self, values: Any) -> None:
+        n, m = int(self._w.block_count), int(self._w.material_count)
+        try:
+            a = np.ascontiguousarray(np.asarray(values, dtype=np.float32))
+        except (TypeError, ValueError) as e:
+            raise InvalidArgumentError("BlockWorld.logits: not an array of numbers (%s)" % e, -1) from None
+        if a.shape != (n, m):
+            raise InvalidArgumentError("BlockWorld.logits: shape %s, expected (N, M) = (%d, %d)" % (a.shape, n, m), -1)
+        bad = np.flatnonzero(~np.isfinite(a.ravel()))
+        if bad.size:
+            raise InvalidArgumentError("BlockWorld.logits: block %d, logit %d is %r (logits are finite)"
+                                       % (bad[0] // m, bad[0] % m, float(a.ravel()[bad[0]])), -1)
+        if n:
+            C.memmove(self._w.logits, a.ctypes.data, a.nbytes)
+
+    # ---- editing
+
+    def _xyz(self, x: int, y: int, z: int, fn: str) -> Tuple[int, int, int]:
+        try:
+            v = tuple(int(c) for c in (x, y, z))
+            if any(a != b for a, b in zip(v, (x, y, z))):
+                raise ValueError
+        except (TypeError, ValueError):
+            raise InvalidArgumentError("BlockWorld.%s: position (%r, %r, %r): whole numbers" % (fn, x, y, z), -1) \
+                from None
+        if any(not -2 ** 31 <= c < 2 ** 31 for c in v):
+            raise InvalidArgumentError("BlockWorld.%s: position %r is outside the %d x %d x %d grid"
+                                       % ((fn, v) + self.size), -1)
+        return v
+
+    def at(self, x: int, y: int, z: int) -> Optional[int]:
+        """Index k of the block at cell (x, y, z); None for air or outside the grid."""
+        k = lib.dvren_blocks_at(C.byref(self._w), *self._xyz(x, y, z, "at"))
+        return None if k < 0 else int(k)
+
+    def place(self, x: int, y: int, z: int, material: Optional[Union[int, str]] = None, logits: Any = None, *,
+              logit: float = 10.0) -> int:
+        """Places a block at cell (x, y, z), replacing the logits of a block
+        already there (a new block gets index N); returns its index. Give
+        either material (an id 1..M or a material's name: logit ``logit``
+        for it, 0 for the others; dvren_blocks_place_material) or logits
+        (M numbers; dvren_blocks_place). Errors: InvalidArgumentError
+        (outside the grid, an unknown material, logits of the wrong length
+        or not finite)."""
+        xyz = self._xyz(x, y, z, "place")
+        if (material is None) == (logits is None):
+            raise InvalidArgumentError("BlockWorld.place: give either material (an id 1..M or a name) or logits "
+                                       "(M numbers)", -1)
+        if logits is not None:
+            m = int(self._w.material_count)
+            try:
+                a = np.ascontiguousarray(np.asarray(logits, dtype=np.float32).ravel())
+            except (TypeError, ValueError) as e:
+                raise InvalidArgumentError("BlockWorld.place: logits: %s" % e, -1) from None
+            if a.size != m:
+                raise InvalidArgumentError("BlockWorld.place: %d logits, expected M = %d" % (a.size, m), -1)
+            status = lib.dvren_blocks_place(C.byref(self._w), *xyz, a.ctypes.data_as(C.POINTER(C.c_float)))
+        else:
+            if isinstance(material, str):
+                names = [d["name"] for d in self.materials]
+                if material not in names:
+                    raise InvalidArgumentError("BlockWorld.place: no material named %r (materials: %s)"
+                                               % (material, ", ".join(names)), -1)
+                mid = names.index(material) + 1
+            elif isinstance(material, (int, np.integer)) and not isinstance(material, bool) and 0 <= material < 2 ** 32:
+                mid = int(material)
+            else:
+                raise InvalidArgumentError("BlockWorld.place: material %r: an id 1..%d or a name"
+                                           % (material, self._w.material_count), -1)
+            status = lib.dvren_blocks_place_material(C.byref(self._w), *xyz, mid, float(logit))
+        if status != 0:
+            self._fail()
+        return int(lib.dvren_blocks_at(C.byref(self._w), *xyz))
+
+    def remove(self, x: int, y: int, z: int) -> None:
+        """Removes the block at (x, y, z); the last block takes its index.
+        Errors: InvalidArgumentError (outside the grid, air there)."""
+        if lib.dvren_blocks_remove(C.byref(self._w), *self._xyz(x, y, z, "remove")) != 0:
+            self._fail()
+
+    # ---- derived
+
+    def argmax(self) -> np.ndarray:
+        """(N,) uint32: each block's material id 1..M, the argmax of its
+        logits (the lowest on ties; dvren_blocks_argmax)."""
+        out = np.zeros(len(self), dtype=np.uint32)
+        if out.size:
+            lib.dvpy_blocks_argmax(C.byref(self._w), out.ctypes.data_as(C.POINTER(C.c_uint32)))
+        return out
+
+    def visible_faces(self) -> Tuple[np.ndarray, np.ndarray]:
+        """The faces next to air or the grid's edge: (k, f), block indices
+        (uint32) and faces (uint8: 0 +x, 1 -x, 2 +y, 3 -y, 4 +z, 5 -z), in
+        order of k, then f."""
+        n = int(lib.dvren_blocks_visible_faces(C.byref(self._w), None, None, 0))
+        k = np.zeros(n, dtype=np.uint32)
+        f = np.zeros(n, dtype=np.uint8)
+        if n:
+            lib.dvren_blocks_visible_faces(C.byref(self._w), k.ctypes.data_as(C.POINTER(C.c_uint32)),
+                                           f.ctypes.data_as(C.POINTER(C.c_uint8)), n)
+        return k, f
+
+    def save(self, path: Union[str, os.PathLike]) -> None:
+        """Writes a dvren.blocks/1 JSON file atomically (dvren_blocks_save):
+        every float32 reads back bit for bit. Errors: FileError (nothing is
+        left behind)."""
+        if lib.dvren_blocks_save(C.byref(self._w), _b(path)) != 0:
+            self._fail(FileError)
+
+    def save_labels(self, path: Union[str, os.PathLike]) -> None:
+        """Writes the argmax label volume, uint8 (X, Y, Z), as a .npy
+        (dvren_blocks_save_labels). Errors: FileError, InvalidArgumentError
+        (a material id over 255)."""
+        if lib.dvren_blocks_save_labels(C.byref(self._w), _b(path)) != 0:
+            self._fail(InvalidArgumentError)
+
+    def to_params(self) -> Dict[str, Any]:
+        """The ``block_world`` field's parameters for this world, as tensors:
+        blocks ((N, 3 + M) float32: x, y, z, then the logits; left out for
+        an empty world), material_table ((M, 9) float32: top, side, bottom
+        RGB), size, scale, origin. ``ctx.field("block_world",
+        **world.to_params(), mode="hard")`` renders it; the field's
+        parameter "field.logits" is then (N, M) in this world's block order."""
+        m = int(self._w.material_count)
+        table = np.zeros((m, 9), dtype=np.float32)
+        for i in range(m):
+            mat = self._w.materials[i]
+            table[i, 0:3], table[i, 3:6], table[i, 6:9] = mat.top, mat.side, mat.bottom
+        p: Dict[str, Any] = {"material_table": table, "size": list(self.size), "scale": self.scale,
+                             "origin": list(self.origin)}
+        if len(self):
+            p["blocks"] = np.ascontiguousarray(np.concatenate([self.positions.astype(np.float32), self.logits], axis=1))
+        return p
+
+    def __repr__(self) -> str:
+        return "dvren.BlockWorld(size=%s, blocks=%d, materials=%d)" % (self.size, len(self), self.material_count)
 
 
 # ---------------------------------------------------------------- scene files

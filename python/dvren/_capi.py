@@ -39,7 +39,8 @@ TV_SQUARED = 0x1
 CAMERA_NONE = 0
 
 OUTPUTS = {"rgb": 0x01, "alpha": 0x02, "depth": 0x04, "transmittance": 0x08, "hit": 0x10, "samples": 0x20,
-           "variance": 0x40}
+           "variance": 0x40, "surface_id": 0x80}
+NO_SURFACE = 0xFFFFFFFF  # DVREN_NO_SURFACE: a pixel of the surface_id output whose rays hit no surface
 LOG_LEVELS = {"error": 0, "warn": 1, "info": 2, "debug": 3}
 MAX_DIMS = 4
 
@@ -206,6 +207,24 @@ class BudgetStats(C.Structure):
                 ("rays", C.c_uint64), ("mean_spp", C.c_double), ("effective_samples", C.c_double)]
 
 
+# ---- tools/dvren_blocks.h: the block world's host model (compiled into libdvren.so)
+
+
+class BlocksMaterial(C.Structure):
+    _fields_ = [("name", C.c_char * 32), ("top", C.c_float * 3), ("side", C.c_float * 3), ("bottom", C.c_float * 3)]
+
+
+class BlocksWorld(C.Structure):
+    _fields_ = [("size", C.c_int32 * 3), ("scale", C.c_float), ("origin", C.c_float * 3),
+                ("material_count", C.c_uint32), ("materials", C.POINTER(BlocksMaterial)),
+                ("block_count", C.c_uint32), ("block_cap", C.c_uint32), ("pos", C.POINTER(C.c_int32)),
+                ("logits", C.POINTER(C.c_float)), ("cell", C.POINTER(C.c_uint32)), ("error", C.c_char * 512)]
+
+
+class BlocksLoadOptions(C.Structure):
+    _fields_ = [("label_logit", C.c_float), ("materials_path", C.c_char_p)]
+
+
 # name in dvpy_sizeof -> ctypes struct (python/tests/test_capi.py checks them all)
 STRUCTS = {
     "dvren_tensor": Tensor, "dvren_camera": Camera, "dvren_rect": Rect, "dvren_plan_desc": PlanDesc,
@@ -217,7 +236,8 @@ STRUCTS = {
     "dvren_nerf_views": NerfViews, "dvren_instance_info": InstanceInfo, "dvren_buffer_desc": BufferDesc,
     "dvren_plugin_desc": PluginDesc, "dvren_param_desc": ParamDesc, "dvren_saliency_input": SaliencyInput,
     "dvren_importance_params": ImportanceParams, "dvren_budget_params": BudgetParams,
-    "dvren_budget_stats": BudgetStats,
+    "dvren_budget_stats": BudgetStats, "dvren_blocks_material": BlocksMaterial, "dvren_blocks_world": BlocksWorld,
+    "dvren_blocks_load_options": BlocksLoadOptions,
 }
 
 # ---- functions ----------------------------------------------------------------
@@ -225,6 +245,7 @@ STRUCTS = {
 _P = C.c_void_p
 _S = C.c_int  # dvren_status
 _PT = C.POINTER(Tensor)
+_PW = C.POINTER(BlocksWorld)
 
 # name: (restype, argtypes). Opaque handles are void pointers.
 _PROTOTYPES = {
@@ -256,6 +277,7 @@ _PROTOTYPES = {
     "dvren_param_summary": (C.c_int, [C.POINTER(ParamDesc), C.c_char_p, C.c_size_t]),
     "dvren_stage_create": (_S, [_P, C.c_int, C.c_char_p, _P, C.POINTER(_P)]),
     "dvren_stage_destroy": (None, [_P]),
+    "dvren_stage_update": (_S, [_P, _P]),
     "dvren_stage_info": (_S, [_P, C.POINTER(InstanceInfo)]),
     "dvren_stage_plugin": (C.POINTER(PluginDesc), [_P]),
     "dvren_field_sample": (_S, [_P, C.c_uint32, _P, _P]),
@@ -308,6 +330,17 @@ _PROTOTYPES = {
     "dvren_nerf_load": (C.c_int, [C.c_char_p, C.c_int, C.POINTER(NerfViews), C.POINTER(NerfReport), C.c_char_p,
                                   C.c_size_t]),
     "dvren_nerf_views_free": (None, [C.POINTER(NerfViews)]),
+    "dvren_blocks_init": (C.c_int, [_PW, C.POINTER(C.c_int32), C.POINTER(BlocksMaterial), C.c_uint32]),
+    "dvren_blocks_load": (C.c_int, [_PW, C.c_char_p, C.POINTER(BlocksLoadOptions)]),
+    "dvren_blocks_free": (None, [_PW]),
+    "dvren_blocks_at": (C.c_int64, [_PW, C.c_int32, C.c_int32, C.c_int32]),
+    "dvren_blocks_place": (C.c_int, [_PW, C.c_int32, C.c_int32, C.c_int32, C.POINTER(C.c_float)]),
+    "dvren_blocks_place_material": (C.c_int, [_PW, C.c_int32, C.c_int32, C.c_int32, C.c_uint32, C.c_float]),
+    "dvren_blocks_remove": (C.c_int, [_PW, C.c_int32, C.c_int32, C.c_int32]),
+    "dvren_blocks_save": (C.c_int, [_PW, C.c_char_p]),
+    "dvren_blocks_save_labels": (C.c_int, [_PW, C.c_char_p]),
+    "dvren_blocks_visible_faces": (C.c_uint64, [_PW, C.POINTER(C.c_uint32), C.POINTER(C.c_uint8), C.c_uint64]),
+    "dvpy_blocks_argmax": (None, [_PW, C.POINTER(C.c_uint32)]),
     "dvpy_version": (C.c_char_p, []),
     "dvpy_dlpack_init": (None, [C.c_void_p] * 6),
     "dvpy_dlpack_new": (C.c_void_p, [C.c_void_p, C.c_int32, C.POINTER(C.c_int64), C.POINTER(C.c_int64), C.c_uint8,

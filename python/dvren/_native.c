@@ -3,8 +3,10 @@
  * the scene-file reader (tools/dvren_scene.h), the PNG writer
  * (tools/dvren_image.h), the NeRF-synthetic loader (tools/dvren_nerf.h) and
  * the foveation pipeline (tools/dvren_foveate.h, with OpenEXR's C API: built
- * without it, and dvpy_foveate refusing, when DVPY_NO_FOVEATE is defined),
- * with every DVREN_API function exported for ctypes (python/dvren/_capi.py).
+ * without it, and dvpy_foveate refusing, when DVPY_NO_FOVEATE is defined)
+ * and the block world's host model (tools/dvren_blocks.h: dvren.BlockWorld),
+ * with every DVREN_API and dvren_blocks_* function exported for ctypes
+ * (python/dvren/_capi.py).
  *
  * The few dvpy_* functions below exist only where ctypes cannot reach the
  * C API directly: static tool functions, and the scene file, whose struct
@@ -20,6 +22,8 @@
 #define DVREN_NERF_IMPLEMENTATION
 #include "dvren_nerf.h"
 #include "dvren_image.h"
+#define DVREN_BLOCKS_IMPLEMENTATION
+#include "dvren_blocks.h"
 #ifndef DVPY_NO_FOVEATE
 #define DVREN_FOVEATE_IMPLEMENTATION
 #include "dvren_foveate.h"
@@ -73,6 +77,9 @@ DVPY_API size_t dvpy_sizeof(const char* name)
     DVPY_SIZE(dvren_importance_params)
     DVPY_SIZE(dvren_budget_params)
     DVPY_SIZE(dvren_budget_stats)
+    DVPY_SIZE(dvren_blocks_material)
+    DVPY_SIZE(dvren_blocks_world)
+    DVPY_SIZE(dvren_blocks_load_options)
     return 0;
 #undef DVPY_SIZE
 }
@@ -82,6 +89,14 @@ DVPY_API dvren_status dvpy_write_png(dvren_context* ctx, const char* path, const
                                      uint32_t width, uint32_t height, int bits)
 {
     return dvren_image_write_png(ctx, path, rgb, alpha, width, height, bits);
+}
+
+/* dvren_blocks_argmax of every block of w: out[k] for k < N (material ids
+ * 1..M), one call instead of N from Python. */
+DVPY_API void dvpy_blocks_argmax(const dvren_blocks_world* w, uint32_t* out)
+{
+    uint32_t k;
+    for (k = 0; k < w->block_count; ++k) out[k] = dvren_blocks_argmax(w, k);
 }
 
 /* ---- scene files (tools/dvren_scene.h), behind an opaque pointer */

@@ -41,7 +41,8 @@ def test_field_offsets_match_c(tmp_path):
     cc = shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
     if cc is None:
         pytest.skip("no C compiler to read the offsets")
-    lines = ['#include "dvren.h"', '#include "dvren_cuda.h"', '#include "tools/dvren_nerf.h"', "#include <stddef.h>",
+    lines = ['#include "dvren.h"', '#include "dvren_cuda.h"', '#include "tools/dvren_nerf.h"',
+             '#include "tools/dvren_blocks.h"', "#include <stddef.h>",
              "#include <stdio.h>", "int main(void) {"]
     expect = []
     for cname, st in sorted(_capi.STRUCTS.items()):
@@ -89,4 +90,4 @@ def test_constants_match_header():
     for name, val in (("F32", _capi.DTYPE_F32), ("F16", _capi.DTYPE_F16), ("U8", _capi.DTYPE_U8),
                       ("U16", _capi.DTYPE_U16), ("U32", _capi.DTYPE_U32)):
         assert define("DVREN_DTYPE_" + name) == val
-    assert dvren.OUTPUTS == ("rgb", "alpha", "depth", "transmittance", "hit", "samples", "variance")
+    assert dvren.OUTPUTS == ("rgb", "alpha", "depth", "transmittance", "hit", "samples", "variance", "surface_id")
