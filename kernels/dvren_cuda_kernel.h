@@ -21,11 +21,13 @@
 #ifndef DVREN_CUDA_KERNEL_H
 #define DVREN_CUDA_KERNEL_H
 
-/* Thread blocks per SM the march kernels are compiled for: 1024 threads,
- * so at most 64 registers per thread. Measured on the H200 (bench/RESULTS.md,
- * issue 12): the block world's march 17% faster (96 registers, 31%
- * occupancy before), the dense grid's 2-5% (80 before), with no spills. */
-#define DVREN__MIN_BLOCKS(threads) (1024 / (threads))
+/* Thread blocks per SM the march kernels are compiled for: 768 threads,
+ * so at most 80 registers per thread (65536 / 768, rounded down to the
+ * allocation unit). Measured on the H200 (bench/RESULTS.md, issue 12): the
+ * block world's march 17% faster (96 registers and 31% occupancy before);
+ * the dense grid's kernels had 80 already. 64 registers (1024 threads) was
+ * no faster and made the dense grid's kernel spill. */
+#define DVREN__MIN_BLOCKS(threads) (768 / (threads))
 
 #if !defined(DVREN_CUDA_TRAIN)
 extern "C" __global__ void __launch_bounds__(DVREN_CUDA_BLOCK_X * DVREN_CUDA_BLOCK_Y,

@@ -716,7 +716,7 @@ int main(int argc, char** argv)
     const char* png = NULL;
     const char* npy = NULL;
     const char* dev;
-    char written[8][DR_PATH];
+    char written[16][DR_PATH]; /* the PNG, one .npy per output (8), the replay record, the profile */
     int nwritten = 0, list = 0, rc = 1, k, differs = 0;
     cJSON* replay = NULL;        /* --replay: the record */
     char* replay_text = NULL;
