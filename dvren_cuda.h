@@ -835,9 +835,12 @@ static dvren_status dvren__cu_compose(dvren_scene* sc, dvren__text* t, uint32_t 
                     sc->stage[2]->rec->sampler.begin_name);
     dvren__text_fmt(t, "#define DVREN_SAMPLER_NEXT(P, st, t, dt) %s(S_->sampler, st, t, dt)\n",
                     sc->stage[2]->rec->sampler.next_name);
-    /* ABI 1.3 surfaces: a sampler without them gives none (the branch folds away) */
+    /* ABI 1.3 surfaces: a sampler without them gives none (the branch folds away); with
+     * them, the kernel is compiled for 768 threads per SM (kernels/dvren_cuda_kernel.h) */
     if (sc->stage[2]->rec->sampler.surface_name)
-        dvren__text_fmt(t, "#define DVREN_SAMPLER_SURFACE(P, b, st, o, d, h, w) %s(S_->sampler, b, st, o, d, h, w)\n",
+        dvren__text_fmt(t,
+                        "#define DVREN_SAMPLER_SURFACE(P, b, st, o, d, h, w) %s(S_->sampler, b, st, o, d, h, w)\n"
+                        "#define DVREN_JIT_MIN_THREADS_PER_SM 768\n",
                         sc->stage[2]->rec->sampler.surface_name);
     else
         dvren__text_str(t, "#define DVREN_SAMPLER_SURFACE(P, b, st, o, d, h, w) 0\n");
@@ -3629,17 +3632,21 @@ static const char* const dvren__cuda_src_kernel[] = {
 "#ifndef DVREN_CUDA_KERNEL_H\n",
 "#define DVREN_CUDA_KERNEL_H\n",
 "\n",
-"/* Thread blocks per SM the march kernels are compiled for: 768 threads,\n",
-" * so at most 80 registers per thread (65536 / 768, rounded down to the\n",
-" * allocation unit). Measured on the H200 (bench/RESULTS.md, issue 12): the\n",
-" * block world's march 17% faster (96 registers and 31% occupancy before);\n",
-" * the dense grid's kernels had 80 already. 64 registers (1024 threads) was\n",
-" * no faster and made the dense grid's kernel spill. */\n",
-"#define DVREN__MIN_BLOCKS(threads) (768 / (threads))\n",
+"/* Thread blocks per SM a march kernel is compiled for (__launch_bounds__'\n",
+" * second argument). The composer sets DVREN_JIT_MIN_THREADS_PER_SM for\n",
+" * scenes whose sampler gives surfaces (dda): their time goes into a tight\n",
+" * traversal loop where occupancy pays, so 768 threads per SM (at most 80\n",
+" * registers): the block world's march 17% faster on the H200 (96 registers\n",
+" * and 31% occupancy before; bench/RESULTS.md, issue 12). Volume marches\n",
+" * keep the compiler's choice: capped, a shaded dense grid spills. */\n",
+"#if defined(DVREN_JIT_MIN_THREADS_PER_SM)\n",
+"#define DVREN__LAUNCH_BOUNDS(threads) __launch_bounds__(threads, DVREN_JIT_MIN_THREADS_PER_SM / (threads))\n",
+"#else\n",
+"#define DVREN__LAUNCH_BOUNDS(threads) __launch_bounds__(threads)\n",
+"#endif\n",
 "\n",
 "#if !defined(DVREN_CUDA_TRAIN)\n",
-"extern \"C\" __global__ void __launch_bounds__(DVREN_CUDA_BLOCK_X * DVREN_CUDA_BLOCK_Y,\n",
-"                                             DVREN__MIN_BLOCKS(DVREN_CUDA_BLOCK_X * DVREN_CUDA_BLOCK_Y))\n",
+"extern \"C\" __global__ void DVREN__LAUNCH_BOUNDS(DVREN_CUDA_BLOCK_X * DVREN_CUDA_BLOCK_Y)\n",
 "    dvren_forward(const __grid_constant__ dvren_march_args A, const __grid_constant__ dvren__blocks B)\n",
 "{\n",
 "    uint32_t x = A.roi_x + blockIdx.x * DVREN_CUDA_BLOCK_X + threadIdx.x;\n",
@@ -3651,8 +3658,7 @@ static const char* const dvren__cuda_src_kernel[] = {
 "#if defined(DVREN_MARCH_BACKWARD)\n",
 "/* Backward of dvren_forward (differentiable scenes): one thread replays one\n",
 " * pixel's rays; B holds the blocks with the gradient buffers bound. */\n",
-"extern \"C\" __global__ void __launch_bounds__(DVREN_CUDA_BLOCK_X * DVREN_CUDA_BLOCK_Y,\n",
-"                                             DVREN__MIN_BLOCKS(DVREN_CUDA_BLOCK_X * DVREN_CUDA_BLOCK_Y))\n",
+"extern \"C\" __global__ void DVREN__LAUNCH_BOUNDS(DVREN_CUDA_BLOCK_X * DVREN_CUDA_BLOCK_Y)\n",
 "    dvren_backward(const __grid_constant__ dvren_march_args A, const __grid_constant__ dvren__blocks B)\n",
 "{\n",
 "    uint32_t x = A.roi_x + blockIdx.x * DVREN_CUDA_BLOCK_X + threadIdx.x;\n",
@@ -3682,7 +3688,7 @@ static const char* const dvren__cuda_src_kernel[] = {
 "static_assert(sizeof(dvren_ray_record) == 32, \"dvren_ray_record is 32 bytes (dvren_cuda.h allocates so)\");\n",
 "\n",
 "#define DVREN_RAYS_THREADS 128\n",
-"extern \"C\" __global__ void __launch_bounds__(DVREN_RAYS_THREADS, DVREN__MIN_BLOCKS(DVREN_RAYS_THREADS))\n",
+"extern \"C\" __global__ void DVREN__LAUNCH_BOUNDS(DVREN_RAYS_THREADS)\n",
 "    dvren_forward_rays(const __grid_constant__ dvren_march_args A, const __grid_constant__ dvren__blocks B, uint32_t p0,\n",
 "                       uint32_t p1, uint32_t r0, uint32_t r1, dvren_ray_record* rec)\n",
 "{\n",

@@ -21,17 +21,21 @@
 #ifndef DVREN_CUDA_KERNEL_H
 #define DVREN_CUDA_KERNEL_H
 
-/* Thread blocks per SM the march kernels are compiled for: 768 threads,
- * so at most 80 registers per thread (65536 / 768, rounded down to the
- * allocation unit). Measured on the H200 (bench/RESULTS.md, issue 12): the
- * block world's march 17% faster (96 registers and 31% occupancy before);
- * the dense grid's kernels had 80 already. 64 registers (1024 threads) was
- * no faster and made the dense grid's kernel spill. */
-#define DVREN__MIN_BLOCKS(threads) (768 / (threads))
+/* Thread blocks per SM a march kernel is compiled for (__launch_bounds__'
+ * second argument). The composer sets DVREN_JIT_MIN_THREADS_PER_SM for
+ * scenes whose sampler gives surfaces (dda): their time goes into a tight
+ * traversal loop where occupancy pays, so 768 threads per SM (at most 80
+ * registers): the block world's march 17% faster on the H200 (96 registers
+ * and 31% occupancy before; bench/RESULTS.md, issue 12). Volume marches
+ * keep the compiler's choice: capped, a shaded dense grid spills. */
+#if defined(DVREN_JIT_MIN_THREADS_PER_SM)
+#define DVREN__LAUNCH_BOUNDS(threads) __launch_bounds__(threads, DVREN_JIT_MIN_THREADS_PER_SM / (threads))
+#else
+#define DVREN__LAUNCH_BOUNDS(threads) __launch_bounds__(threads)
+#endif
 
 #if !defined(DVREN_CUDA_TRAIN)
-extern "C" __global__ void __launch_bounds__(DVREN_CUDA_BLOCK_X * DVREN_CUDA_BLOCK_Y,
-                                             DVREN__MIN_BLOCKS(DVREN_CUDA_BLOCK_X * DVREN_CUDA_BLOCK_Y))
+extern "C" __global__ void DVREN__LAUNCH_BOUNDS(DVREN_CUDA_BLOCK_X * DVREN_CUDA_BLOCK_Y)
     dvren_forward(const __grid_constant__ dvren_march_args A, const __grid_constant__ dvren__blocks B)
 {
     uint32_t x = A.roi_x + blockIdx.x * DVREN_CUDA_BLOCK_X + threadIdx.x;
@@ -43,8 +47,7 @@ extern "C" __global__ void __launch_bounds__(DVREN_CUDA_BLOCK_X * DVREN_CUDA_BLO
 #if defined(DVREN_MARCH_BACKWARD)
 /* Backward of dvren_forward (differentiable scenes): one thread replays one
  * pixel's rays; B holds the blocks with the gradient buffers bound. */
-extern "C" __global__ void __launch_bounds__(DVREN_CUDA_BLOCK_X * DVREN_CUDA_BLOCK_Y,
-                                             DVREN__MIN_BLOCKS(DVREN_CUDA_BLOCK_X * DVREN_CUDA_BLOCK_Y))
+extern "C" __global__ void DVREN__LAUNCH_BOUNDS(DVREN_CUDA_BLOCK_X * DVREN_CUDA_BLOCK_Y)
     dvren_backward(const __grid_constant__ dvren_march_args A, const __grid_constant__ dvren__blocks B)
 {
     uint32_t x = A.roi_x + blockIdx.x * DVREN_CUDA_BLOCK_X + threadIdx.x;
@@ -74,7 +77,7 @@ typedef struct dvren_ray_record {
 static_assert(sizeof(dvren_ray_record) == 32, "dvren_ray_record is 32 bytes (dvren_cuda.h allocates so)");
 
 #define DVREN_RAYS_THREADS 128
-extern "C" __global__ void __launch_bounds__(DVREN_RAYS_THREADS, DVREN__MIN_BLOCKS(DVREN_RAYS_THREADS))
+extern "C" __global__ void DVREN__LAUNCH_BOUNDS(DVREN_RAYS_THREADS)
     dvren_forward_rays(const __grid_constant__ dvren_march_args A, const __grid_constant__ dvren__blocks B, uint32_t p0,
                        uint32_t p1, uint32_t r0, uint32_t r1, dvren_ray_record* rec)
 {
