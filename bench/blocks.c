@@ -3,11 +3,16 @@
  * of the block_world + dda + terrain scene, against dvren's own dense-grid
  * march of the same world as a 4-channel grid (dense_grid + emission_absorption
  * in channels mode + uniform at half a voxel: the GPU figure) and, with
- * Mesa's software rasterizer on the same world (the CPU figure) is timed
- * by tests/test_blocks_mesa.c's bench mode on the development machine.
+ * --mesa (CPU) instead times Mesa's software rasterizer (llvmpipe through
+ * OSMesa, tests/mesa_ref.h) drawing the world's visible faces
+ * (tests/blocks_mesh.h: the mesh and GLSL shader of the reference check)
+ * against dvren's CPU render of the same world from the same OpenGL
+ * matrices (the CPU figure): Mesa's median clear + draw + glFinish (no
+ * context, shader or upload), dvren's median dvren_render; both on all
+ * the machine's cores (llvmpipe's threads, the context's threads).
  *
  *   build/bench_blocks [--device cpu|cuda] [--world terrain|FILE] [--sizes 512x512,1920x1080]
- *                      [--reps 20] [--threads 0] [--no-dense] [--parity]
+ *                      [--reps 20] [--threads 0] [--no-dense] [--parity] [--mesa]
  *
  * --parity (needs a GPU) instead checks the GPU against the CPU on the
  * world: Gumbel mode (seed 3, temperature 0.7) with fog, 320 x 240, the
@@ -26,6 +31,7 @@
  * backward into the logits (softmax mode; the dense grid: its voxels).
  * One line per figure on stdout as JSON, then a Markdown table. Exit
  * status 0 when it measured, 1 on an error, 2 on bad usage. */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime in mesa_ref.c */
 #define DVREN_IMPLEMENTATION
 #include "dvren.h"
 #define DVREN_CUDA_IMPLEMENTATION
@@ -33,6 +39,9 @@
 #define DVREN_BLOCKS_IMPLEMENTATION
 #include "dvren_blocks.h"
 #include "dvren_blocks_gen.h"
+#include "../tests/mesa_ref.c"
+#define BLOCKS_MESH_IMPLEMENTATION
+#include "../tests/blocks_mesh.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -333,10 +342,83 @@ static int bb_parity(const dvren_blocks_world* w, const dvren_plan_desc* pd)
     return ok ? 0 : 1;
 }
 
+/* --mesa: Mesa's draw time and dvren's CPU render time of the world at W x H (see the top). */
+static int bb_mesa(dvren_context* ctx, const dvren_blocks_world* w, int W, int H, int reps, bb_row* r)
+{
+    blocks_mesh bm;
+    blocks_shading sh;
+    mesa_ref_uniform u[BLOCKS_MESH_MAX_UNIFORMS];
+    mesa_ref_desc md;
+    mesa_ref_mesh mm;
+    dvren_plan_desc pd;
+    dvren_stage* st[3] = {NULL, NULL, NULL};
+    double c[3], eye[3], up[3] = {0, 1, 0}, diag, ms = 0;
+    float* rgba = (float*)malloc(sizeof(float) * 4 * (size_t)W * H);
+    char err[2048];
+    int k, rc;
+    if (!rgba) return 1;
+    for (k = 0; k < 3; ++k) c[k] = w->origin[k] + 0.5 * w->scale * w->size[k];
+    diag = w->scale * sqrt((double)w->size[0] * w->size[0] + (double)w->size[1] * w->size[1] + (double)w->size[2] * w->size[2]);
+    eye[0] = c[0] + 0.95 * diag;
+    eye[1] = c[1] + 0.75 * diag;
+    eye[2] = c[2] + 1.05 * diag;
+    if (blocks_mesh_build(w, BLOCKS_MESH_SOFTMAX, 1.0, 0, &bm, err, sizeof err) != 0) {
+        fprintf(stderr, "bench_blocks: %s\n", err);
+        return 1;
+    }
+    memset(&md, 0, sizeof md);
+    md.width = W;
+    md.height = H;
+    blocks_mesh_look_at(eye, c, up, md.view);
+    blocks_mesh_perspective(50.0 * 3.14159265358979 / 180.0, (double)W / H, 0.05 * diag, 4.0 * diag, 0, 0, md.projection);
+    md.vertex_shader = blocks_mesh_vertex_shader;
+    md.fragment_shader = blocks_mesh_fragment_shader;
+    md.clear_rgb[0] = 0.7f;
+    md.clear_rgb[1] = 0.8f;
+    md.clear_rgb[2] = 1.0f;
+    blocks_shading_default(&sh);
+    md.uniforms = u;
+    md.n_uniforms = blocks_mesh_uniforms(&sh, eye, u);
+    md.repeat = reps < 3 ? 3 : reps;
+    md.draw_ms = &ms;
+    memset(&mm, 0, sizeof mm);
+    mm.positions = bm.positions;
+    mm.normals = bm.normals;
+    mm.colors = bm.colors;
+    mm.n_vertices = bm.n_vertices;
+    mm.indices = bm.indices;
+    mm.n_indices = bm.n_indices;
+    rc = mesa_ref_render(&md, &mm, rgba, err, sizeof err);
+    blocks_mesh_free(&bm);
+    free(rgba);
+    if (rc != MESA_REF_OK) {
+        fprintf(stderr, "bench_blocks: Mesa: %s\n", err);
+        return 1;
+    }
+    memset(&pd, 0, sizeof pd);
+    pd.width = (uint32_t)W;
+    pd.height = (uint32_t)H;
+    pd.background[0] = 0.7f;
+    pd.background[1] = 0.8f;
+    pd.background[2] = 1.0f;
+    TRY(dvren_camera_from_matrices(md.view, md.projection, &pd.camera));
+    if (bb_block_stages(ctx, w, st, 0) != 0 || bb_time(ctx, st, &pd, 0, reps, 0, &r->fwd_ms)) return 1;
+    for (k = 0; k < 3; ++k) dvren_stage_destroy(st[k]);
+    r->fwdbwd_ms = ms; /* the table's second column holds Mesa's time in this mode */
+    r->w = W;
+    r->h = H;
+    snprintf(r->what, sizeof r->what, "dvren CPU vs Mesa llvmpipe");
+    printf("{\"bench\": \"blocks-mesa\", \"width\": %d, \"height\": %d, \"dvren_cpu_ms\": %.3f, \"mesa_ms\": %.3f, "
+           "\"renderer\": \"%s\", \"dvren_threads\": %u}\n",
+           W, H, r->fwd_ms, ms, mesa_ref_renderer(), (unsigned)dvren_context_threads(ctx));
+    fflush(stdout);
+    return 0;
+}
+
 int main(int argc, char** argv)
 {
     const char *device = "cpu", *world = "terrain", *sizes = "512x512,1920x1080";
-    int reps = 20, threads = 0, parity = 0, dense = 1, gpu, i, nrows = 0, k;
+    int reps = 20, threads = 0, parity = 0, dense = 1, mesa = 0, gpu, i, nrows = 0, k;
     dvren_context_desc cd;
     dvren_context* ctx = NULL;
     dvren_blocks_world w;
@@ -346,6 +428,7 @@ int main(int argc, char** argv)
         const char* a = argv[i];
         const char* v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--parity")) parity = 1;
+        else if (!strcmp(a, "--mesa")) mesa = 1;
         else if (!strcmp(a, "--no-dense")) dense = 0;
         else if (v && !strcmp(a, "--device")) device = v, ++i;
         else if (v && !strcmp(a, "--world")) world = v, ++i;
@@ -405,6 +488,14 @@ int main(int argc, char** argv)
             fprintf(stderr, "bench_blocks: --sizes: '%s' is not WxH\n", tok);
             return 2;
         }
+        if (mesa) {
+            if (gpu) {
+                fprintf(stderr, "bench_blocks: --mesa times the CPU (--device cpu)\n");
+                return 2;
+            }
+            if (bb_mesa(ctx, &w, W, H, reps, &rows[nrows++])) return 1;
+            continue;
+        }
         memset(&pd, 0, sizeof pd);
         pd.width = (uint32_t)W;
         pd.height = (uint32_t)H;
@@ -425,6 +516,15 @@ int main(int argc, char** argv)
             fflush(stdout);
             for (k = 0; k < 3; ++k) dvren_stage_destroy(st[k]);
         }
+    }
+    if (mesa) {
+        printf("\n| world | size | dvren CPU forward ms | Mesa llvmpipe draw ms | dvren / Mesa |\n| --- | --- | --- | --- | --- |\n");
+        for (i = 0; i < nrows; ++i)
+            printf("| %s | %dx%d | %.2f | %.2f | %.2fx |\n", world, rows[i].w, rows[i].h, rows[i].fwd_ms, rows[i].fwdbwd_ms,
+                   rows[i].fwd_ms / rows[i].fwdbwd_ms);
+        dvren_blocks_free(&w);
+        dvren_context_destroy(ctx);
+        return 0;
     }
     printf("\n| world | device | method | size | forward ms | fwd+bwd ms | Mrays/s | forward vs dda |\n"
            "| --- | --- | --- | --- | --- | --- | --- | --- |\n");

@@ -100,6 +100,13 @@ typedef struct mesa_ref_desc {
     int no_depth_test;           /* 0: depth test GL_LESS (default); 1: off, later triangles win */
     const mesa_ref_uniform* uniforms; /* n_uniforms extra uniforms, or NULL */
     int n_uniforms;
+    /* Timing (bench/blocks.c): repeat > 1 clears and draws the frame that
+     * many more times, each ended by glFinish, after the frame read back;
+     * *draw_ms (when draw_ms is not NULL) receives the median wall time of
+     * one clear + draw + glFinish in milliseconds (0 when repeat <= 1): the
+     * rasterizer's time, without the context, shaders, uploads and read-back. */
+    int repeat;
+    double* draw_ms;
 } mesa_ref_desc;
 
 /* Renders mesh under desc into rgba_out (caller-allocated, width * height *

@@ -43,7 +43,9 @@
  * exp2 instead of exp) must fail the thresholds, here and in dvren_compare.
  *
  * SKIPs: every test when OSMesa is missing (MESA_REF_UNAVAILABLE); the
- * .vox worlds when the data folder is missing.
+ * .vox worlds when the data folder is missing. DVREN_BLOCKS_MESA_WORLD=FILE
+ * adds your own world (any format dvren_blocks_load reads), in hard mode
+ * and in softmax at tau 1 (test user_world; it SKIPs when unset).
  *
  * tests/run.sh links the libraries named on the next line. */
 /* TEST_LIBS: -lcjson -lstb */
@@ -72,46 +74,18 @@ static char g_why[2048];
 
 /* ---- camera: OpenGL matrices (column-major), built in double ------------ */
 
+/* look_at and perspective: blocks_mesh_look_at / blocks_mesh_perspective
+ * (tests/blocks_mesh.h; bench/blocks.c uses them too) */
 static void look_at(const double eye[3], const double at[3], const double up[3], float m[16])
 {
-    double f[3], s[3], u[3], l;
-    int i;
-    for (i = 0; i < 3; ++i) f[i] = at[i] - eye[i];
-    l = sqrt(f[0] * f[0] + f[1] * f[1] + f[2] * f[2]);
-    for (i = 0; i < 3; ++i) f[i] /= l;
-    s[0] = f[1] * up[2] - f[2] * up[1];
-    s[1] = f[2] * up[0] - f[0] * up[2];
-    s[2] = f[0] * up[1] - f[1] * up[0];
-    l = sqrt(s[0] * s[0] + s[1] * s[1] + s[2] * s[2]);
-    for (i = 0; i < 3; ++i) s[i] /= l;
-    u[0] = s[1] * f[2] - s[2] * f[1];
-    u[1] = s[2] * f[0] - s[0] * f[2];
-    u[2] = s[0] * f[1] - s[1] * f[0];
-    memset(m, 0, 16 * sizeof(float));
-    for (i = 0; i < 3; ++i) {
-        m[4 * i + 0] = (float)s[i];
-        m[4 * i + 1] = (float)u[i];
-        m[4 * i + 2] = (float)-f[i];
-    }
-    m[12] = (float)-(s[0] * eye[0] + s[1] * eye[1] + s[2] * eye[2]);
-    m[13] = (float)-(u[0] * eye[0] + u[1] * eye[1] + u[2] * eye[2]);
-    m[14] = (float)(f[0] * eye[0] + f[1] * eye[1] + f[2] * eye[2]);
-    m[15] = 1.0f;
+    blocks_mesh_look_at(eye, at, up, m);
 }
 
 /* gluPerspective, with an optional shift of the image by (dx, dy) pixels
  * (the negative control: a half-pixel error in the pixel-centre convention). */
 static void perspective(double fov_y, double near_, double far_, double dx_px, double dy_px, float m[16])
 {
-    double t = 1.0 / tan(0.5 * fov_y);
-    memset(m, 0, 16 * sizeof(float));
-    m[0] = (float)t; /* aspect 1 */
-    m[5] = (float)t;
-    m[8] = (float)(-2.0 * dx_px / W); /* x_ndc += 2 dx / W (clip x += that * w, w = -z_eye) */
-    m[9] = (float)(-2.0 * dy_px / H);
-    m[10] = (float)((far_ + near_) / (near_ - far_));
-    m[11] = -1.0f;
-    m[14] = (float)(2.0 * far_ * near_ / (near_ - far_));
+    blocks_mesh_perspective(fov_y, 1.0, near_, far_, 2.0 * dx_px / W, 2.0 * dy_px / H, m);
 }
 
 /* The camera of a world: looking at its box's centre from direction dir
@@ -752,7 +726,7 @@ TEST(terrain_fog)
 
 static void vox_test(const char* rel, const char* name, const char* mode, double tau, const double dir[3])
 {
-    const char* path = th_data(rel);
+    const char* path = rel[0] == '/' || !strncmp(rel, "./", 2) ? rel : th_data(rel);
     dvren_blocks_world w;
     world_case wc;
     if (!path) SKIP("no %s under $DVREN_DATA", rel);
@@ -776,6 +750,20 @@ TEST(obj_house3)
 {
     static const double dir[3] = {1.3, 1.0, 0.9};
     vox_test("voxels/obj_house3.vox", "obj_house3", "softmax", 3.0, dir);
+}
+
+/* Your own world: DVREN_BLOCKS_MESA_WORLD=/abs/path/model.vox (or a
+ * .json / .npy world) runs the same check on it, in hard mode and in
+ * softmax at tau 1 (for a reviewer's world; SKIP when unset). */
+TEST(user_world)
+{
+    const char* path = getenv("DVREN_BLOCKS_MESA_WORLD");
+    char abs[4096];
+    if (!path || !*path) SKIP("set DVREN_BLOCKS_MESA_WORLD=/path/to/world.vox to check a world of yours");
+    snprintf(abs, sizeof abs, "%s%s", path[0] == '/' ? "" : "./", path);
+    vox_test(abs, "user_world_hard", "hard", 1.0, NULL);
+    if (th_current_failed || th_current_skipped) return;
+    vox_test(abs, "user_world_softmax", "softmax", 1.0, NULL);
 }
 
 /* ---- the check can fail --------------------------------------------------- */
@@ -929,6 +917,7 @@ int main(int argc, char** argv)
     RUN(terrain_fog);
     RUN(chr_cop1);
     RUN(obj_house3);
+    RUN(user_world);
     RUN(wrong_references_fail);
     dvren_blocks_free(&g_terrain);
     free(g_terrain_dvren[0]);
