@@ -124,29 +124,7 @@ if ! "$PY" "$TOP/w.py" gen "$D" 2>"$TOP/gen.err"; then
 fi
 
 # ---------------------------------------------------------------- helpers
-begin() {
-    CASE=$1
-    W=$(mktemp -d "$TOP/$1.XXXXXX")
-    PROBLEMS=""
-    OUT=$TOP/$1.stdout
-    ERR=$TOP/$1.stderr
-}
-problem() { PROBLEMS="${PROBLEMS:+$PROBLEMS; }$1"; }
-finish() {
-    if [ -z "$PROBLEMS" ]; then
-        echo "PASS $NAME/$CASE"
-    else
-        nfail=$((nfail + 1))
-        echo "FAIL $NAME/$CASE: $PROBLEMS"
-        head -n 4 "$ERR" 2>/dev/null | sed "s/^/    stderr: /"
-    fi
-}
-run() {
-    (cd "$W" && "$BIN" "$@") >"$OUT" 2>"$ERR"
-    RC=$?
-}
-# expect_rc N: the exit status must be N (and no crash)
-expect_rc() { [ "$RC" -eq "$1" ] || problem "exit status $RC, expected $1"; }
+. "$(dirname "$0")/shell_harness.sh" # begin, problem, finish, run, expect_rc
 # line KEY: the rest of the first output line starting with KEY
 line() { awk -v k="$1" '$1 == k { $1 = ""; sub(/^ /, ""); print; exit }' "$OUT"; }
 is() { [ "$(line "$1")" = "$2" ] || problem "$1 is '$(line "$1")', expected '$2'"; }

@@ -28,33 +28,9 @@ trap 'rm -rf "$TOP"' EXIT
 nfail=0
 
 # ---------------------------------------------------------------- helpers
-# begin CASE: a fresh working folder $W; problems found go into $PROBLEMS.
-begin() {
-    CASE=$1
-    W=$(mktemp -d "$TOP/$1.XXXXXX")
-    PROBLEMS=""
-    OUT=$TOP/$1.stdout
-    ERR=$TOP/$1.stderr
-}
-problem() { PROBLEMS="${PROBLEMS:+$PROBLEMS; }$1"; }
-finish() {
-    # no doubled prefix ("dvren_render: dvren_render: ...", "cuda: cuda: ...")
-    grep -qE '(^|\] |: )([A-Za-z_.]+): \2: ' "$ERR" 2>/dev/null && problem "a doubled prefix in: $(grep -m 1 -E '(^|\] |: )([A-Za-z_.]+): \2: ' "$ERR")"
-    if [ -z "$PROBLEMS" ]; then
-        echo "PASS $NAME/$CASE"
-    else
-        nfail=$((nfail + 1))
-        echo "FAIL $NAME/$CASE: $PROBLEMS"
-        { grep -m 4 "\[ERROR\]" "$ERR" || tail -n 4 "$ERR"; } 2>/dev/null | sed "s/^/    stderr: /"
-    fi
-}
+. "$(dirname "$0")/shell_harness.sh" # begin, problem, finish, run, expect_rc
 # Everything under the working folder, one path a line.
 snapshot() { (cd "$W" && find . -mindepth 1 | LC_ALL=C sort); }
-# run ARGS...: runs the program in $W; sets RC, keeps stdout and stderr.
-run() {
-    (cd "$W" && "$BIN" "$@") >"$OUT" 2>"$ERR"
-    RC=$?
-}
 # no_new_files BEFORE: nothing appeared in the working folder since snapshot BEFORE.
 no_new_files() {
     local after

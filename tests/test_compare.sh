@@ -133,29 +133,7 @@ n=$(wc -c <"$D/g16.png")
 head -c $((n / 2)) "$D/g16.png" >"$D/half.png"
 
 # ---------------------------------------------------------------- helpers
-begin() {
-    CASE=$1
-    W=$(mktemp -d "$TOP/$1.XXXXXX")
-    PROBLEMS=""
-    OUT=$TOP/$1.stdout
-    ERR=$TOP/$1.stderr
-}
-problem() { PROBLEMS="${PROBLEMS:+$PROBLEMS; }$1"; }
-finish() {
-    if [ -z "$PROBLEMS" ]; then
-        echo "PASS $NAME/$CASE"
-    else
-        nfail=$((nfail + 1))
-        echo "FAIL $NAME/$CASE: $PROBLEMS"
-        head -n 4 "$ERR" 2>/dev/null | sed "s/^/    stderr: /"
-    fi
-}
-run() {
-    (cd "$W" && "$BIN" "$@") >"$OUT" 2>"$ERR"
-    RC=$?
-}
-# expect_rc N: the exit status must be N (and no crash)
-expect_rc() { [ "$RC" -eq "$1" ] || problem "exit status $RC, expected $1"; }
+. "$(dirname "$0")/shell_harness.sh" # begin, problem, finish, run, expect_rc
 # val KEY: the value of "KEY value" in the output
 val() { awk -v k="$1" '$1 == k { print $2; exit }' "$OUT"; }
 # near KEY EXPECTED TOL: |value - expected| <= tol

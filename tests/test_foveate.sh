@@ -122,28 +122,7 @@ EOF
 SCENE=$TOP/scene.json
 
 # ---------------------------------------------------------------- helpers
-begin() {
-    CASE=$1
-    W=$(mktemp -d "$TOP/$1.XXXXXX")
-    PROBLEMS=""
-    OUT=$TOP/$1.stdout
-    ERR=$TOP/$1.stderr
-}
-problem() { PROBLEMS="${PROBLEMS:+$PROBLEMS; }$1"; }
-finish() {
-    if [ -z "$PROBLEMS" ]; then
-        echo "PASS $NAME/$CASE"
-    else
-        nfail=$((nfail + 1))
-        echo "FAIL $NAME/$CASE: $PROBLEMS"
-        { grep -m 4 "\[ERROR\]" "$ERR" || tail -n 4 "$ERR"; } 2>/dev/null | sed "s/^/    stderr: /"
-    fi
-}
-# run ARGS...: the program in $W; sets RC, keeps stdout and stderr
-run() {
-    (cd "$W" && "$BIN" "$@") >"$OUT" 2>"$ERR"
-    RC=$?
-}
+. "$(dirname "$0")/shell_harness.sh" # begin, problem, finish, run, expect_rc
 run_ok() {
     run "$@"
     [ "$RC" -eq 0 ] || problem "exit status $RC, expected 0"
