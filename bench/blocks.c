@@ -31,7 +31,6 @@
  * backward into the logits (softmax mode; the dense grid: its voxels).
  * One line per figure on stdout as JSON, then a Markdown table. Exit
  * status 0 when it measured, 1 on an error, 2 on bad usage. */
-#define _POSIX_C_SOURCE 200809L /* clock_gettime in mesa_ref.c */
 #define DVREN_IMPLEMENTATION
 #include "dvren.h"
 #define DVREN_CUDA_IMPLEMENTATION

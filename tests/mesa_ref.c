@@ -478,12 +478,12 @@ int mesa_ref_render(const mesa_ref_desc* desc, const mesa_ref_mesh* mesh, float*
         double* ms = (double*)malloc(sizeof(double) * (size_t)desc->repeat);
         int r, i2, j2;
         for (r = 0; ms && r < desc->repeat; ++r) {
-            struct timespec a, b;
-            clock_gettime(CLOCK_MONOTONIC, &a);
+            struct timespec a, b; /* C11's timespec_get: no POSIX feature macro needed by the includer */
+            timespec_get(&a, TIME_UTC);
             gl.glClear(MESA_REF__GL_COLOR_BUFFER_BIT | MESA_REF__GL_DEPTH_BUFFER_BIT);
             gl.glDrawElements(MESA_REF__GL_TRIANGLES, (mesa_ref__GLsizei)mesh->n_indices, MESA_REF__GL_UNSIGNED_INT, NULL);
             gl.glFinish();
-            clock_gettime(CLOCK_MONOTONIC, &b);
+            timespec_get(&b, TIME_UTC);
             ms[r] = (double)(b.tv_sec - a.tv_sec) * 1e3 + (double)(b.tv_nsec - a.tv_nsec) * 1e-6;
         }
         for (i2 = 1; ms && i2 < desc->repeat; ++i2) /* insertion sort: a handful of values */
