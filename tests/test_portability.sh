@@ -174,6 +174,10 @@ done
 #define DVREN_SAMPLER_BEGIN(P, budget, o, d, t0, t1, rng, state) \
     uniform_begin((P), (budget), (o), (d), (t0), (t1), (rng), (state))
 #define DVREN_SAMPLER_NEXT(P, state, t, dt) uniform_next((P), (state), (t), (dt))
+/* surfaces (ABI 1.3): the block world's entries, so that they compile here too */
+#define DVREN_SAMPLER_SURFACE(P, b, st, o, d, h, w) dda_surface((P), (b), (st), (o), (d), (h), (w))
+#define DVREN_SHADER_SURFACE_COLOR(P, ch, h, d, rgb) terrain_surface_color((P), (ch), (h), (d), (rgb))
+#define DVREN_SHADER_SURFACE_COLOR_BWD(P, ch, h, d, g, dch) terrain_surface_color_bwd((P), (ch), (h), (d), (g), (dch))
 #define DVREN_MARCH_BACKWARD
 #define DVREN_FIELD_EVAL_BWD(P, p, g) dense_grid_eval_bwd((P), (p), (g))
 #define DVREN_SHADER_DENSITY_BWD(P, ch, dt, g, dch) emission_absorption_density_dt_bwd((P), (ch), (dt), (g), (dch))
