@@ -368,8 +368,8 @@ static int bb_mesa(dvren_context* ctx, const dvren_blocks_world* w, int W, int H
     memset(&md, 0, sizeof md);
     md.width = W;
     md.height = H;
-    blocks_mesh_look_at(eye, c, up, md.view);
-    blocks_mesh_perspective(50.0 * 3.14159265358979 / 180.0, (double)W / H, 0.05 * diag, 4.0 * diag, 0, 0, md.projection);
+    mesa_ref_look_at(eye, c, up, md.view);
+    mesa_ref_perspective(50.0 * 3.14159265358979 / 180.0, (double)W / H, 0.05 * diag, 4.0 * diag, 0, 0, md.projection);
     md.vertex_shader = blocks_mesh_vertex_shader;
     md.fragment_shader = blocks_mesh_fragment_shader;
     md.clear_rgb[0] = 0.7f;

@@ -100,47 +100,6 @@ extern const char blocks_mesh_fragment_shader[];
 int blocks_mesh_build(const dvren_blocks_world* w, int mode, double temperature, uint64_t seed, blocks_mesh* out, char* err,
                       size_t err_size);
 /* Frees the arrays and zeroes *m (NULL is fine). */
-void blocks_mesh_look_at(const double eye[3], const double at[3], const double up[3], float m[16])
-{
-    double f[3], s[3], u[3], l;
-    int i;
-    for (i = 0; i < 3; ++i) f[i] = at[i] - eye[i];
-    l = sqrt(f[0] * f[0] + f[1] * f[1] + f[2] * f[2]);
-    for (i = 0; i < 3; ++i) f[i] /= l;
-    s[0] = f[1] * up[2] - f[2] * up[1];
-    s[1] = f[2] * up[0] - f[0] * up[2];
-    s[2] = f[0] * up[1] - f[1] * up[0];
-    l = sqrt(s[0] * s[0] + s[1] * s[1] + s[2] * s[2]);
-    for (i = 0; i < 3; ++i) s[i] /= l;
-    u[0] = s[1] * f[2] - s[2] * f[1];
-    u[1] = s[2] * f[0] - s[0] * f[2];
-    u[2] = s[0] * f[1] - s[1] * f[0];
-    memset(m, 0, 16 * sizeof(float));
-    for (i = 0; i < 3; ++i) {
-        m[4 * i + 0] = (float)s[i];
-        m[4 * i + 1] = (float)u[i];
-        m[4 * i + 2] = (float)-f[i];
-    }
-    m[12] = (float)-(s[0] * eye[0] + s[1] * eye[1] + s[2] * eye[2]);
-    m[13] = (float)-(u[0] * eye[0] + u[1] * eye[1] + u[2] * eye[2]);
-    m[14] = (float)(f[0] * eye[0] + f[1] * eye[1] + f[2] * eye[2]);
-    m[15] = 1.0f;
-}
-
-void blocks_mesh_perspective(double fov_y, double aspect, double near_, double far_, double dx_ndc, double dy_ndc,
-                             float m[16])
-{
-    double t = 1.0 / tan(0.5 * fov_y);
-    memset(m, 0, 16 * sizeof(float));
-    m[0] = (float)(t / aspect);
-    m[5] = (float)t;
-    m[8] = (float)-dx_ndc; /* x_ndc += dx (clip x += dx w, w = -z_eye) */
-    m[9] = (float)-dy_ndc;
-    m[10] = (float)((far_ + near_) / (near_ - far_));
-    m[11] = -1.0f;
-    m[14] = (float)(2.0 * far_ * near_ / (near_ - far_));
-}
-
 void blocks_mesh_free(blocks_mesh* m);
 /* The default parameters of docs/blocks.md's table. */
 void blocks_shading_default(blocks_shading* s);
@@ -150,15 +109,6 @@ int blocks_mesh_uniforms(const blocks_shading* s, const double eye[3], mesa_ref_
 /* Mixed colour of block k of w, face kind kind (0 top, 1 side, 2 bottom),
  * as blocks_mesh_build computes it (double). Returns 0, or -1 on a bad
  * mode, temperature or k. */
-/* OpenGL matrices (column-major, as mesa_ref and dvren_camera_from_matrices
- * take them), built in double: gluLookAt's view matrix, and gluPerspective's
- * projection (vertical field of view fov_y in radians, aspect = width /
- * height) with the image shifted by (dx, dy) in normalised device
- * coordinates (0, 0: none). */
-void blocks_mesh_look_at(const double eye[3], const double at[3], const double up[3], float m[16]);
-void blocks_mesh_perspective(double fov_y, double aspect, double near_, double far_, double dx_ndc, double dy_ndc,
-                             float m[16]);
-
 int blocks_mesh_mix(const dvren_blocks_world* w, uint32_t k, int kind, int mode, double temperature, uint64_t seed,
                     double rgb[3]);
 

@@ -308,6 +308,47 @@ static int mesa_ref__check(const mesa_ref_desc* d, const mesa_ref_mesh* m, const
     return 0;
 }
 
+void mesa_ref_look_at(const double eye[3], const double at[3], const double up[3], float m[16])
+{
+    double f[3], s[3], u[3], l;
+    int i;
+    for (i = 0; i < 3; ++i) f[i] = at[i] - eye[i];
+    l = sqrt(f[0] * f[0] + f[1] * f[1] + f[2] * f[2]);
+    for (i = 0; i < 3; ++i) f[i] /= l;
+    s[0] = f[1] * up[2] - f[2] * up[1];
+    s[1] = f[2] * up[0] - f[0] * up[2];
+    s[2] = f[0] * up[1] - f[1] * up[0];
+    l = sqrt(s[0] * s[0] + s[1] * s[1] + s[2] * s[2]);
+    for (i = 0; i < 3; ++i) s[i] /= l;
+    u[0] = s[1] * f[2] - s[2] * f[1];
+    u[1] = s[2] * f[0] - s[0] * f[2];
+    u[2] = s[0] * f[1] - s[1] * f[0];
+    memset(m, 0, 16 * sizeof(float));
+    for (i = 0; i < 3; ++i) {
+        m[4 * i + 0] = (float)s[i];
+        m[4 * i + 1] = (float)u[i];
+        m[4 * i + 2] = (float)-f[i];
+    }
+    m[12] = (float)-(s[0] * eye[0] + s[1] * eye[1] + s[2] * eye[2]);
+    m[13] = (float)-(u[0] * eye[0] + u[1] * eye[1] + u[2] * eye[2]);
+    m[14] = (float)(f[0] * eye[0] + f[1] * eye[1] + f[2] * eye[2]);
+    m[15] = 1.0f;
+}
+
+void mesa_ref_perspective(double fov_y, double aspect, double near_, double far_, double dx_ndc, double dy_ndc,
+                             float m[16])
+{
+    double t = 1.0 / tan(0.5 * fov_y);
+    memset(m, 0, 16 * sizeof(float));
+    m[0] = (float)(t / aspect);
+    m[5] = (float)t;
+    m[8] = (float)-dx_ndc; /* x_ndc += dx (clip x += dx w, w = -z_eye) */
+    m[9] = (float)-dy_ndc;
+    m[10] = (float)((far_ + near_) / (near_ - far_));
+    m[11] = -1.0f;
+    m[14] = (float)(2.0 * far_ * near_ / (near_ - far_));
+}
+
 int mesa_ref_render(const mesa_ref_desc* desc, const mesa_ref_mesh* mesh, float* rgba_out, char* err, size_t err_size)
 {
     static const int attribs[] = {MESA_REF__OSMESA_FORMAT, MESA_REF__OSMESA_RGBA,

@@ -109,6 +109,17 @@ typedef struct mesa_ref_desc {
     double* draw_ms;
 } mesa_ref_desc;
 
+/* OpenGL matrices, column-major (what desc.view / desc.projection and
+ * dvren_camera_from_matrices take), computed in double: gluLookAt's view
+ * matrix (world to eye; up need not be orthogonal to at - eye), and
+ * gluPerspective's projection (vertical field of view fov_y in radians,
+ * aspect = width / height, near_ < far_ > 0 in world units) with the
+ * image shifted by (dx_ndc, dy_ndc) in normalised device coordinates
+ * (0, 0: none; 2 / width is one pixel). */
+void mesa_ref_look_at(const double eye[3], const double at[3], const double up[3], float m[16]);
+void mesa_ref_perspective(double fov_y, double aspect, double near_, double far_, double dx_ndc, double dy_ndc,
+                          float m[16]);
+
 /* Renders mesh under desc into rgba_out (caller-allocated, width * height *
  * 4 floats, row 0 at the top; untouched unless MESA_REF_OK). err (err_size
  * bytes, may be NULL) receives a message that names the parameter and the

@@ -74,20 +74,6 @@ static char g_why[2048];
 
 /* ---- camera: OpenGL matrices (column-major), built in double ------------ */
 
-/* look_at and perspective: blocks_mesh_look_at / blocks_mesh_perspective
- * (tests/blocks_mesh.h; bench/blocks.c uses them too) */
-static void look_at(const double eye[3], const double at[3], const double up[3], float m[16])
-{
-    blocks_mesh_look_at(eye, at, up, m);
-}
-
-/* gluPerspective, with an optional shift of the image by (dx, dy) pixels
- * (the negative control: a half-pixel error in the pixel-centre convention). */
-static void perspective(double fov_y, double near_, double far_, double dx_px, double dy_px, float m[16])
-{
-    blocks_mesh_perspective(fov_y, 1.0, near_, far_, 2.0 * dx_px / W, 2.0 * dy_px / H, m);
-}
-
 /* The camera of a world: looking at its box's centre from direction dir
  * (towards the eye), far enough that the box's bounding sphere fits a
  * 40 degree view. */
@@ -114,8 +100,9 @@ static void frame_world(const dvren_blocks_world* w, const double dir[3], double
     for (i = 0; i < 3; ++i) v->eye[i] = c[i] + dist * dir[i] / l;
     near_ = 0.5 * (dist - r);
     far_ = dist + 1.5 * r;
-    look_at(v->eye, c, up, v->view);
-    perspective(fov, near_, far_, shift_px, shift_px, v->proj);
+    mesa_ref_look_at(v->eye, c, up, v->view);
+    /* shift_px: the image moved by that many pixels (the negative control's half-pixel error) */
+    mesa_ref_perspective(fov, 1.0, near_, far_, 2.0 * shift_px / W, 2.0 * shift_px / H, v->proj);
     for (i = 0; i < 3; ++i) v->forward[i] = -dir[i] / l;
     v->right[0] = v->forward[1] * up[2] - v->forward[2] * up[1];
     v->right[1] = v->forward[2] * up[0] - v->forward[0] * up[2];

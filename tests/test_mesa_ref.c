@@ -19,41 +19,14 @@ static char g_why[1024];
     } while (0)
 
 /* ---- column-major matrices, in double, then stored as float for GL and dvren */
+/* look_at and perspective: mesa_ref_look_at / mesa_ref_perspective (mesa_ref.h) */
 static void look_at(const double eye[3], const double target[3], const double up[3], float m[16])
 {
-    double f[3], s[3], u[3], l;
-    int i;
-    for (i = 0; i < 3; ++i) f[i] = target[i] - eye[i];
-    l = sqrt(f[0] * f[0] + f[1] * f[1] + f[2] * f[2]);
-    for (i = 0; i < 3; ++i) f[i] /= l;
-    s[0] = f[1] * up[2] - f[2] * up[1];
-    s[1] = f[2] * up[0] - f[0] * up[2];
-    s[2] = f[0] * up[1] - f[1] * up[0];
-    l = sqrt(s[0] * s[0] + s[1] * s[1] + s[2] * s[2]);
-    for (i = 0; i < 3; ++i) s[i] /= l;
-    u[0] = s[1] * f[2] - s[2] * f[1];
-    u[1] = s[2] * f[0] - s[0] * f[2];
-    u[2] = s[0] * f[1] - s[1] * f[0];
-    memset(m, 0, 16 * sizeof(float));
-    for (i = 0; i < 3; ++i) {
-        m[i * 4 + 0] = (float)s[i];
-        m[i * 4 + 1] = (float)u[i];
-        m[i * 4 + 2] = (float)-f[i];
-    }
-    m[12] = (float)-(s[0] * eye[0] + s[1] * eye[1] + s[2] * eye[2]);
-    m[13] = (float)-(u[0] * eye[0] + u[1] * eye[1] + u[2] * eye[2]);
-    m[14] = (float)(f[0] * eye[0] + f[1] * eye[1] + f[2] * eye[2]);
-    m[15] = 1.0f;
+    mesa_ref_look_at(eye, target, up, m);
 }
 static void perspective(double fov_y_rad, double aspect, double n, double f, float m[16])
 {
-    double t = 1.0 / tan(0.5 * fov_y_rad);
-    memset(m, 0, 16 * sizeof(float));
-    m[0] = (float)(t / aspect);
-    m[5] = (float)t;
-    m[10] = (float)((f + n) / (n - f));
-    m[11] = -1.0f;
-    m[14] = (float)(2.0 * f * n / (n - f));
+    mesa_ref_perspective(fov_y_rad, aspect, n, f, 0.0, 0.0, m);
 }
 static void ortho(double l, double r, double b, double t, double n, double f, float m[16])
 {
