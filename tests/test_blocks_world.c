@@ -19,6 +19,7 @@
 #define DVREN_IMPLEMENTATION
 #include "dvren.h"
 #include "harness.h"
+#include "vox_writer.h" /* the tests' small .vox writer */
 
 #define DVREN_BLOCKS_IMPLEMENTATION
 #include "dvren_blocks.h"
@@ -65,45 +66,11 @@ static const char* write_npy_raw(const char* name, int major, const char* dict, 
     return p;
 }
 
-/* ---- a small .vox writer (the test's own) */
-typedef struct vbuf {
-    unsigned char b[4096];
-    size_t n;
-} vbuf;
-static void vb_bytes(vbuf* v, const void* p, size_t n)
-{
-    if (v->n + n <= sizeof v->b) memcpy(v->b + v->n, p, n);
-    v->n += n;
-}
-static void vb_i32(vbuf* v, int32_t x)
-{
-    unsigned char q[4];
-    uint32_t u = (uint32_t)x;
-    q[0] = (unsigned char)(u & 0xff);
-    q[1] = (unsigned char)((u >> 8) & 0xff);
-    q[2] = (unsigned char)((u >> 16) & 0xff);
-    q[3] = (unsigned char)((u >> 24) & 0xff);
-    vb_bytes(v, q, 4);
-}
-static void vb_chunk(vbuf* v, const char* id, const vbuf* c)
-{
-    vb_bytes(v, id, 4);
-    vb_i32(v, (int32_t)c->n);
-    vb_i32(v, 0);
-    vb_bytes(v, c->b, c->n);
-}
 /* SIZE sx sy sz, then XYZI with n voxels (x, y, z, colour index) */
 static void vb_model(vbuf* kids, int sx, int sy, int sz, const unsigned char (*xyzc)[4], int n)
 {
-    vbuf c = {{0}, 0};
-    vb_i32(&c, sx);
-    vb_i32(&c, sy);
-    vb_i32(&c, sz);
-    vb_chunk(kids, "SIZE", &c);
-    c.n = 0;
-    vb_i32(&c, n);
-    vb_bytes(&c, xyzc, 4 * (size_t)n);
-    vb_chunk(kids, "XYZI", &c);
+    vb_size(kids, sx, sy, sz);
+    vb_xyzi(kids, &xyzc[0][0], n);
 }
 /* RGBA: entry e (colour index e + 1) is (e, 2e, 3e mod 256, 255), except
  * the few set by the caller afterwards */
@@ -120,12 +87,7 @@ static const char* write_vox(const char* name, const vbuf* kids)
 {
     vbuf f = {{0}, 0};
     const char* p = th_tmp(name);
-    vb_bytes(&f, "VOX ", 4);
-    vb_i32(&f, 150);
-    vb_bytes(&f, "MAIN", 4);
-    vb_i32(&f, 0);
-    vb_i32(&f, (int32_t)kids->n);
-    vb_bytes(&f, kids->b, kids->n);
+    vb_file(&f, kids);
     if (f.n > sizeof f.b || th_write_file(p, f.b, f.n)) return NULL;
     return p;
 }
