@@ -70,6 +70,7 @@ DVREN_FN void DVREN_PNAME(dda_begin)(const void* P_, const dvren_march_budget* B
     for (a = 0; a < 3; ++a) {
         dvren_real vs = (dvren_real)B->voxel_size[a], lo = (dvren_real)B->bounds_min[a];
         uint32_t n = DVREN_PNAME(dda_cells)(B, (int)a);
+        s->u[5 + a] = n; /* the cell counts, for the id */
         dvren_real pa = ov[a] + dv[a] * t0;
         dvren_real cf = dvren_floor((pa - lo) / vs);
         int32_t c = cf < (dvren_real)0 ? 0 : (cf > (dvren_real)(n - 1) ? (int32_t)(n - 1) : (int32_t)cf);
@@ -91,10 +92,7 @@ DVREN_FN void DVREN_PNAME(dda_begin)(const void* P_, const dvren_march_budget* B
     s->f[6] = t0;
     s->f[7] = t1;
     s->u[3] = flags;
-    s->u[4] = DVREN_PNAME(dda_cells)(B, 0) + DVREN_PNAME(dda_cells)(B, 1) + DVREN_PNAME(dda_cells)(B, 2) + 3u;
-    s->u[5] = DVREN_PNAME(dda_cells)(B, 0);
-    s->u[6] = DVREN_PNAME(dda_cells)(B, 1);
-    s->u[7] = DVREN_PNAME(dda_cells)(B, 2);
+    s->u[4] = s->u[5] + s->u[6] + s->u[7] + 3u;
 }
 
 DVREN_FN int DVREN_PNAME(dda_next)(const void* P_, dvren_sampler_state* s, dvren_real* t, dvren_real* dt)
