@@ -479,10 +479,13 @@ static int dr_check_plugin(dr_state* S, const char* name, const char* arch_list)
                     rc = 1;
                 } else {
                     /* the field's first default that the shader accepts (channel counts differ) */
-                    int choice, made;
+                    int choice, made, too_few_channels = 1;
                     memset(&sd, 0, sizeof sd);
                     for (choice = 0; !scene && (made = dr_default_stage(S, d[0], choice, &st[0])) != 2; ++choice) {
-                        if (made) break;
+                        if (made) { /* an error (printed): not a mismatch */
+                            too_few_channels = 0;
+                            break;
+                        }
                         sd.field = st[0];
                         sd.shader = st[1];
                         sd.sampler = st[2];
@@ -493,12 +496,15 @@ static int dr_check_plugin(dr_state* S, const char* name, const char* arch_list)
                             if (dvren_scene_create(S->ctx, &sd, &scene)) scene = NULL;
                         }
                         if (!scene) {
+                            /* a field with fewer channels than the shader reads is a mismatch, not a fault */
+                            dvren_instance_info fi, si;
+                            if (dvren_stage_info(st[0], &fi) || dvren_stage_info(st[1], &si) || si.channels_used <= fi.channels)
+                                too_few_channels = 0;
                             dvren_stage_destroy(st[0]);
                             st[0] = NULL;
                         }
                     }
-                    if (!scene && dvren_last_status(S->ctx) == DVREN_ERROR_INVALID_ARGUMENT &&
-                        strstr(dvren_last_error(S->ctx), "channels")) {
+                    if (!scene && choice > 0 && too_few_channels) {
                         /* not a fault: the field cannot give what the shader reads (terrain's 10 channels) */
                         printf("skipped %s + %s + %s: no default of %s has the channels %s reads\n", d[0]->name,
                                d[1]->name, d[2]->name, d[0]->name, d[1]->name);
