@@ -71,6 +71,7 @@
  *   >>autodiff   parameters and gradients, the backward pass, the gradient checker
  *   >>train      losses, total variation, optimizers, checkpoints
  *   >>foveate    saliency models (plugins), importance maps, per-pixel budgets
+ *   >>register   image registration (plugins): CFA planes, combined shifts
  *   >>files      atomic file writes, .npy
  *   (implementation, below the API, each section tagged "(implementation)"; and)
  *   >>backend    the hook table every device fills (memory and launches)
@@ -510,6 +511,7 @@ typedef enum dvren_plugin_kind {
     DVREN_PLUGIN_SAMPLER = 3,  /* which distances along a ray to sample */
     DVREN_PLUGIN_SALIENCY = 4, /* image -> importance map in [0, 1] (>>foveate) */
     DVREN_PLUGIN_STAGE = 5,    /* other pipeline stages (later issue) */
+    DVREN_PLUGIN_REGISTRATION = 6, /* reference + moving images -> shifts per colour plane (>>register) */
     DVREN_PLUGIN_KIND_FORCE_32 = 0x7FFFFFFF
 } dvren_plugin_kind;
 
@@ -1605,6 +1607,158 @@ DVREN_API dvren_status dvren_importance_resample(dvren_context* ctx, const float
 DVREN_API dvren_status dvren_importance_budget(dvren_context* ctx, const float* importance, uint32_t iw, uint32_t ih,
                                                uint32_t width, uint32_t height, const dvren_budget_params* params,
                                                uint32_t* spp_map, float* step_map, dvren_budget_stats* stats);
+
+/* ======================================================================== */
+/* >>register                                                               */
+/* ======================================================================== */
+/* Image registration (docs/registration.md): the translation between a
+ * reference image and N moving images of one size, measured on the
+ * colour-filter-array (CFA) mosaic of camera RAW data without demosaicing.
+ * A registration model is a plugin of kind DVREN_PLUGIN_REGISTRATION
+ * (plugins/phase_correlation: FFT phase correlation, Kuglin and Hines 1975,
+ * with the sub-pixel refinement of Guizar-Sicairos, Thurman and Fienup,
+ * "Efficient subpixel image registration algorithms", Opt. Lett. 33(2),
+ * 2008); it measures one shift per colour plane, and dvren_register
+ * combines the planes into one shift per image. File input (LibRaw, PNG,
+ * PPM, .npy) lives in tools/dvren_raw.h, not here: dvren.h needs neither
+ * LibRaw nor FFTW.
+ *
+ * Sign convention (scikit-image's phase_cross_correlation): the shift
+ * (dy, dx) registers the moving image with the reference,
+ *     reference(y, x) ~ moving(y - dy, x - dx),
+ * i.e. the peak of IFFT(F_ref conj(F_moving)). A moving image whose content
+ * moved down by 3 rows gives dy = -3. (OpenCV's phaseCorrelate returns the
+ * opposite sign, as (x, y).) */
+
+/* Colour-filter-array layouts. The Bayer names list the colours of the
+ * 2 x 2 cell from (0, 0) row by row (RGGB: R at (0, 0), B at (1, 1)). */
+typedef enum dvren_cfa {
+    DVREN_CFA_NONE = 0,   /* not a mosaic: each channel is a plane (grey 1, RGB 3) */
+    DVREN_CFA_RGGB = 1,
+    DVREN_CFA_BGGR = 2,
+    DVREN_CFA_GRBG = 3,
+    DVREN_CFA_GBRG = 4,
+    DVREN_CFA_XTRANS = 5, /* Fujifilm X-Trans, 6 x 6 (dvren_register_input.xtrans) */
+    DVREN_CFA_FORCE_32 = 0x7FFFFFFF
+} dvren_cfa;
+
+/* Most planes an image is split into: the 36 sites of the X-Trans cell. */
+#define DVREN_REGISTER_MAX_PLANES 36
+
+/* "NONE", "RGGB", "BGGR", "GRBG", "GBRG", "XTRANS" (or "invalid"). */
+DVREN_API const char* dvren_cfa_name(dvren_cfa cfa);
+/* Parses a pattern name, case-insensitive ("rggb", "xtrans", "x-trans",
+ * "none"). Errors: INVALID_ARGUMENT naming the text (ctx may be NULL). */
+DVREN_API dvren_status dvren_cfa_parse(dvren_context* ctx, const char* text, dvren_cfa* cfa);
+/* Fujifilm's X-Trans layout (X-Trans II/III, e.g. X-T2 as LibRaw reports
+ * it in xtrans[6][6]), colour of pixel (y % 6, x % 6): 0 red, 1 green,
+ * 2 blue. 20 greens, 8 reds, 8 blues; every row and column has all three. */
+DVREN_API void dvren_cfa_xtrans_default(uint8_t layout[36]);
+
+/* The planes of a mosaic: a CFA of period p (2 Bayer, 6 X-Trans, 1 none)
+ * splits an H x W mosaic into p^2 sub-lattices ("planes"), plane k holding
+ * the pixels (y, x) with y % p = k / p and x % p = k % p, of size
+ * (H / p) x (W / p) (rounded down: a last partial row or column of cells is
+ * left out). Every pixel of a plane has the same colour, so planes of the
+ * reference and of a moving image compare like with like, and a shift of s
+ * mosaic pixels is s / p plane pixels. Without a CFA the planes are the
+ * channels (or their mean: grey). */
+typedef struct dvren_register_layout {
+    uint32_t period;                            /* p: 1, 2 or 6 */
+    uint32_t plane_count;                       /* p^2, or the channels (1 or 3), or 1 (grey) */
+    uint32_t plane_width, plane_height;         /* W / p, H / p */
+    uint8_t colour[DVREN_REGISTER_MAX_PLANES];  /* per plane: 0 red, 1 green, 2 blue (3: grey) */
+} dvren_register_layout;
+
+/* What a registration model gets. All images have the same size, channel
+ * count and dtype. */
+typedef struct dvren_register_input {
+    uint32_t struct_size;
+    uint32_t width, height;      /* pixels, each >= 2 periods of the CFA (plane side >= 2), <= 65536 */
+    uint32_t channels;           /* 1 (a mosaic or grey) or 3 (RGB, interleaved); a CFA needs 1 */
+    dvren_dtype dtype;           /* U8, U16 or F32 */
+    dvren_memory memory;         /* where the images are: HOST (any context), or DEVICE on a CUDA context */
+    const void* reference;       /* (H, W, channels) row-major, row 0 at the top */
+    const void* const* moving;   /* count images like reference */
+    uint32_t count;              /* moving images, >= 1 */
+    dvren_cfa cfa;               /* the mosaic's layout (channels 1), or NONE */
+    uint8_t xtrans[36];          /* DVREN_CFA_XTRANS: colour of (y % 6, x % 6), 0 R 1 G 2 B; all zero: Fujifilm's */
+    uint32_t grey;               /* channels 3 and cfa NONE: 1 correlates the mean of the channels (one plane) */
+    uint64_t memory_limit;       /* working memory allowed, bytes (device memory on a GPU); 0: what is free.
+                                    Batches of moving images are sized to fit; too small for one: OUT_OF_MEMORY */
+    /* filled by dvren_register for the model (what the caller sets is ignored) */
+    dvren_register_layout layout;
+} dvren_register_input;
+
+/* What a model returns per moving image and plane: the plane's shift in
+ * plane pixels (the sign convention above) and its peak height, the
+ * normalised cross-power at the peak (1 for identical planes, about 0 for
+ * unrelated ones, negative where the best match is inverted). */
+typedef struct dvren_register_plane {
+    float dy, dx; /* plane pixels */
+    float peak;   /* normalised cross-power, -1..1 */
+    float noise;  /* standard deviation of the correlation surface away from the peak (same scale) */
+} dvren_register_plane;
+
+/* Per moving image, the combined result (dvren_register). */
+typedef struct dvren_register_result {
+    uint32_t struct_size;
+    double dy, dx;        /* mosaic pixels, the sign convention above */
+    double peak;          /* peak-weighted mean of the planes' peak heights that agree with (dy, dx) */
+    double confidence;    /* 0..1: (weight of the planes within one period of (dy, dx) / all weight) x
+                             (1 - the chance that noise alone reaches the peak); see docs/registration.md */
+    uint32_t channel_count;  /* 1 (grey, or one plane), 3 (R, G, B) */
+    double channel_dy[3], channel_dx[3], channel_peak[3]; /* per colour (index 0 R, 1 G, 2 B; grey in 0), mosaic pixels */
+    uint32_t plane_count;
+    dvren_register_plane planes[DVREN_REGISTER_MAX_PLANES]; /* as the model returned them (plane pixels) */
+    int32_t cfa_dy, cfa_dx; /* the nearest shift that keeps the CFA aligned: multiples of the period */
+    uint32_t cfa_aligned;   /* 1 when |dy - cfa_dy| and |dx - cfa_dx| are both <= 0.05 px */
+} dvren_register_result;
+
+/* How the work went (dvren_register's report, may be NULL). */
+typedef struct dvren_register_report {
+    uint32_t struct_size;
+    uint32_t batch_size;    /* moving images per batch (one batched FFT plan) */
+    uint32_t batches;       /* batches run */
+    uint64_t peak_bytes;    /* most working memory held at once (device memory on a GPU), bytes */
+    uint64_t limit_bytes;   /* the memory the batch size was chosen for */
+    double milliseconds;    /* wall time of the call */
+} dvren_register_report;
+
+/* "dvren.registration/1": align(host, instance, in, planes, report) writes
+ * in->count x in->layout.plane_count plane results (image-major) and fills
+ * report's batch_size, batches, peak_bytes and limit_bytes. in has been
+ * validated and its layout filled. On a CUDA context it works on the GPU
+ * (through "dvren.host.cuda/1") whatever in->memory is, and never on the
+ * CPU. Registration plugins implement "dvren.instance/1" too (describe()
+ * reports block_size 0; bind() is not called). */
+#define DVREN_IFACE_REGISTRATION "dvren.registration/1"
+typedef struct dvren_registration_iface {
+    uint32_t struct_size;
+    dvren_status (*align)(const dvren_host* host, void* instance, const dvren_register_input* in,
+                          dvren_register_plane* planes, dvren_register_report* report);
+} dvren_registration_iface;
+
+/* The plane layout of an input (from its width, height, channels, cfa and
+ * grey). Errors: INVALID_ARGUMENT naming the field (a CFA on an image of
+ * 3 channels, a plane side under 2, an unknown cfa). */
+DVREN_API dvren_status dvren_register_layout_of(dvren_context* ctx, const dvren_register_input* in,
+                                                dvren_register_layout* layout);
+
+/* Registers in->count moving images against in->reference with a
+ * registration model (a stage of kind DVREN_PLUGIN_REGISTRATION), on the
+ * model's context's device: results[count] (struct_size set by the
+ * callee). Per image, the planes' shifts (scaled by the period to mosaic
+ * pixels) are combined by the median weighted by peak height (planes whose
+ * peak is <= 0 get no weight; when none is positive, the plain median);
+ * per colour likewise among that colour's planes. Errors: INVALID_ARGUMENT
+ * naming the field (sizes, dtype, channels, cfa, a NULL image, device
+ * memory on a CPU context), OUT_OF_MEMORY (memory_limit too small for one
+ * image: the message gives what one image needs), the model's errors
+ * (UNSUPPORTED without cuFFT on a GPU, DEVICE). Never falls back to the
+ * CPU on a GPU context. */
+DVREN_API dvren_status dvren_register(dvren_stage* model, const dvren_register_input* in,
+                                      dvren_register_result* results, dvren_register_report* report);
 
 /* ======================================================================== */
 /* >>files                                                                  */
