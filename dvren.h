@@ -114,7 +114,7 @@
  * plugin may refuse a host (docs/plugins.md, "Versions"). Minor versions only
  * append fields at the end of structs (each begins with struct_size). */
 #define DVREN_ABI_MAJOR 1u
-#define DVREN_ABI_MINOR 3u
+#define DVREN_ABI_MINOR 4u
 #define DVREN_ABI_VERSION ((DVREN_ABI_MAJOR << 16) | DVREN_ABI_MINOR)
 
 #ifndef DVREN_API
@@ -1883,6 +1883,7 @@ typedef struct dvren__plugin_rec {
     dvren_shader_iface shader;
     dvren_sampler_iface sampler;
     dvren_saliency_iface saliency;
+    dvren_registration_iface registration;
 } dvren__plugin_rec;
 
 /* >>backend: the hooks through which the public functions run on a device.
@@ -3309,6 +3310,7 @@ DVREN_API const char* dvren_plugin_kind_name(dvren_plugin_kind kind)
     case DVREN_PLUGIN_SAMPLER: return "sampler";
     case DVREN_PLUGIN_SALIENCY: return "saliency";
     case DVREN_PLUGIN_STAGE: return "stage";
+    case DVREN_PLUGIN_REGISTRATION: return "registration";
     default: return "invalid";
     }
 }
@@ -3381,6 +3383,7 @@ static dvren_status dvren__plugin_validate(dvren_context* ctx, const char* path,
     case DVREN_PLUGIN_SHADER: kid = DVREN_IFACE_SHADER; break;
     case DVREN_PLUGIN_SAMPLER: kid = DVREN_IFACE_SAMPLER; break;
     case DVREN_PLUGIN_SALIENCY: kid = DVREN_IFACE_SALIENCY; break;
+    case DVREN_PLUGIN_REGISTRATION: kid = DVREN_IFACE_REGISTRATION; break;
     case DVREN_PLUGIN_STAGE: break;
     default:
         DVREN__FAIL(ctx, DVREN_ERROR_PLUGIN, path, NULL, "plugin '%s' has unknown kind %d", d->name, (int)d->kind);
@@ -3426,6 +3429,9 @@ static dvren_status dvren__plugin_validate(dvren_context* ctx, const char* path,
             } else if (d->kind == DVREN_PLUGIN_SALIENCY) {
                 DVREN__READ_IFACE(dvren_saliency_iface, kind_iface, rec->saliency);
                 ok = DVREN_HAS_FIELD(&rec->saliency, dvren_saliency_iface, compute) && rec->saliency.compute;
+            } else if (d->kind == DVREN_PLUGIN_REGISTRATION) {
+                DVREN__READ_IFACE(dvren_registration_iface, kind_iface, rec->registration);
+                ok = DVREN_HAS_FIELD(&rec->registration, dvren_registration_iface, align) && rec->registration.align;
             } else {
                 DVREN__READ_IFACE(dvren_sampler_iface, kind_iface, rec->sampler);
                 ok = DVREN_HAS_FIELD(&rec->sampler, dvren_sampler_iface, next) && rec->sampler.begin &&
@@ -3941,7 +3947,8 @@ static dvren_status dvren__info_check(dvren_context* ctx, const dvren__plugin_re
 {
     const char* n = r->desc->name;
     uint32_t i;
-    if ((in->block_size == 0 && r->desc->kind != DVREN_PLUGIN_SALIENCY) || in->block_size > DVREN_MAX_BLOCK_SIZE)
+    if ((in->block_size == 0 && r->desc->kind != DVREN_PLUGIN_SALIENCY && r->desc->kind != DVREN_PLUGIN_REGISTRATION) ||
+        in->block_size > DVREN_MAX_BLOCK_SIZE)
         return dvren_set_error(ctx, DVREN_ERROR_PLUGIN, n, NULL, "describe(): block_size %u is outside 1..%u",
                                (unsigned)in->block_size, (unsigned)DVREN_MAX_BLOCK_SIZE);
     if (in->buffer_count > DVREN_MAX_BUFFERS || (in->buffer_count && !in->buffers))
@@ -3998,9 +4005,9 @@ DVREN_API dvren_status dvren_stage_create(dvren_context* ctx, dvren_plugin_kind 
     if (!ctx || !name || !out) return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "stage", NULL, "NULL argument");
     *out = NULL;
     if (kind != DVREN_PLUGIN_FIELD && kind != DVREN_PLUGIN_SHADER && kind != DVREN_PLUGIN_SAMPLER &&
-        kind != DVREN_PLUGIN_SALIENCY)
+        kind != DVREN_PLUGIN_SALIENCY && kind != DVREN_PLUGIN_REGISTRATION)
         return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "stage", NULL,
-                               "kind %s has no instances (field, shader, sampler or saliency)",
+                               "kind %s has no instances (field, shader, sampler, saliency or registration)",
                                dvren_plugin_kind_name(kind));
     DVREN__CHECK(dvren_plugin_find(ctx, kind, name, &d));
     r = dvren__plugin_lookup(ctx, kind, name);
@@ -6910,6 +6917,317 @@ static const dvren_backend* dvren__cpu_backend(void)
         dvren__cpu_launch_loss, dvren__cpu_launch_tv, dvren__cpu_launch_adam, dvren__cpu_launch_sgd,
         dvren__cpu_launch_absmax, dvren__cpu_launch_fixed_finalize, NULL};
     return &be;
+}
+
+/* ======================================================================== */
+/* >>register (implementation)                                              */
+/* ======================================================================== */
+
+DVREN_API const char* dvren_cfa_name(dvren_cfa cfa)
+{
+    switch (cfa) {
+    case DVREN_CFA_NONE: return "NONE";
+    case DVREN_CFA_RGGB: return "RGGB";
+    case DVREN_CFA_BGGR: return "BGGR";
+    case DVREN_CFA_GRBG: return "GRBG";
+    case DVREN_CFA_GBRG: return "GBRG";
+    case DVREN_CFA_XTRANS: return "XTRANS";
+    default: return "invalid";
+    }
+}
+
+DVREN_API dvren_status dvren_cfa_parse(dvren_context* ctx, const char* text, dvren_cfa* cfa)
+{
+    static const char* const names[] = {"none", "rggb", "bggr", "grbg", "gbrg", "xtrans"};
+    char low[16];
+    size_t i, n;
+    if (!text || !cfa) return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "cfa", NULL, "NULL argument");
+    n = strlen(text);
+    if (n < sizeof low) {
+        for (i = 0; i <= n; ++i) low[i] = (char)((text[i] >= 'A' && text[i] <= 'Z') ? text[i] - 'A' + 'a' : text[i]);
+        if (strcmp(low, "x-trans") == 0) strcpy(low, "xtrans");
+        for (i = 0; i < sizeof names / sizeof names[0]; ++i)
+            if (strcmp(low, names[i]) == 0) {
+                *cfa = (dvren_cfa)i;
+                return DVREN_OK;
+            }
+    }
+    return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "cfa", "use none, RGGB, BGGR, GRBG, GBRG or xtrans",
+                           "unknown CFA pattern '%.40s'", text);
+}
+
+DVREN_API void dvren_cfa_xtrans_default(uint8_t layout[36])
+{
+    /* rows of the 6 x 6 cell: G B G G R G / R G R B G B / G B G G R G /
+     * G R G G B G / B G B R G R / G R G G B G */
+    static const char rows[] = "GBGGRGRGRBGBGBGGRGGRGGBGBGBRGRGRGGBG";
+    int i;
+    for (i = 0; i < 36; ++i) layout[i] = (uint8_t)(rows[i] == 'R' ? 0 : rows[i] == 'G' ? 1 : 2);
+}
+
+/* The colour (0 R, 1 G, 2 B) of Bayer site (y % 2, x % 2). */
+static uint8_t dvren__bayer_colour(dvren_cfa cfa, uint32_t k)
+{
+    static const char* const cells[] = {"RGGB", "BGGR", "GRBG", "GBRG"};
+    char c = cells[cfa - DVREN_CFA_RGGB][k];
+    return (uint8_t)(c == 'R' ? 0 : c == 'G' ? 1 : 2);
+}
+
+DVREN_API dvren_status dvren_register_layout_of(dvren_context* ctx, const dvren_register_input* in,
+                                                dvren_register_layout* L)
+{
+    uint32_t k, p;
+    uint8_t xt[36];
+    int all_zero = 1;
+    if (!in || !L) return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "register", NULL, "NULL argument");
+    memset(L, 0, sizeof *L);
+    if (in->channels != 1 && in->channels != 3)
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "register", "use 1 (a mosaic or grey) or 3 (RGB)",
+                               "input field 'channels' is %u", (unsigned)in->channels);
+    if ((uint32_t)in->cfa > (uint32_t)DVREN_CFA_XTRANS)
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "register", "see dvren_cfa",
+                               "input field 'cfa' is %u, not a known pattern", (unsigned)in->cfa);
+    if (in->cfa != DVREN_CFA_NONE && in->channels != 1)
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "register", "pass the mosaic as one channel",
+                               "input field 'cfa' is %s but the image has %u channels", dvren_cfa_name(in->cfa),
+                               (unsigned)in->channels);
+    p = in->cfa == DVREN_CFA_NONE ? 1u : in->cfa == DVREN_CFA_XTRANS ? 6u : 2u;
+    L->period = p;
+    L->plane_width = in->width / p;
+    L->plane_height = in->height / p;
+    if (L->plane_width < 2 || L->plane_height < 2 || in->width > 65536 || in->height > 65536)
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "register", NULL,
+                               "input fields 'width' x 'height' = %u x %u: each side must hold 2 CFA periods (%u) "
+                               "and be at most 65536",
+                               (unsigned)in->width, (unsigned)in->height, (unsigned)(2 * p));
+    if (in->cfa == DVREN_CFA_NONE) {
+        L->plane_count = in->channels == 3 && !in->grey ? 3u : 1u;
+        for (k = 0; k < L->plane_count; ++k) L->colour[k] = (uint8_t)(L->plane_count == 3 ? k : 3u);
+    } else if (in->cfa == DVREN_CFA_XTRANS) {
+        for (k = 0; k < 36; ++k) all_zero &= in->xtrans[k] == 0;
+        if (all_zero) dvren_cfa_xtrans_default(xt);
+        else memcpy(xt, in->xtrans, sizeof xt);
+        for (k = 0; k < 36; ++k)
+            if (xt[k] > 2)
+                return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "register", "use 0 (R), 1 (G) or 2 (B)",
+                                       "input field 'xtrans[%u]' is %u", (unsigned)k, (unsigned)xt[k]);
+        L->plane_count = 36;
+        memcpy(L->colour, xt, 36);
+    } else {
+        L->plane_count = 4;
+        for (k = 0; k < 4; ++k) L->colour[k] = dvren__bayer_colour(in->cfa, k);
+    }
+    return DVREN_OK;
+}
+
+/* One plane's estimate, in mosaic pixels, for the combination. */
+typedef struct dvren__reg_est {
+    double dy, dx, w;
+} dvren__reg_est;
+
+static int dvren__reg_cmp_dy(const void* a, const void* b)
+{
+    double x = ((const dvren__reg_est*)a)->dy, y = ((const dvren__reg_est*)b)->dy;
+    return (x > y) - (x < y);
+}
+static int dvren__reg_cmp_dx(const void* a, const void* b)
+{
+    double x = ((const dvren__reg_est*)a)->dx, y = ((const dvren__reg_est*)b)->dx;
+    return (x > y) - (x < y);
+}
+
+/* Weighted median of one axis (e sorted by it, n >= 1): the value where
+ * the cumulative weight first reaches half the total; exactly half at an
+ * element: the mean of it and the next. All weights 0: plain median. */
+static double dvren__reg_wmedian(dvren__reg_est* e, uint32_t n, int axis_x)
+{
+    double total = 0.0, cum = 0.0;
+    uint32_t i, uniform;
+    qsort(e, n, sizeof *e, axis_x ? dvren__reg_cmp_dx : dvren__reg_cmp_dy);
+    for (i = 0; i < n; ++i) total += e[i].w;
+    uniform = !(total > 0.0);
+    if (uniform) total = (double)n;
+    for (i = 0; i < n; ++i) {
+        double v = axis_x ? e[i].dx : e[i].dy;
+        cum += uniform ? 1.0 : e[i].w;
+        if (cum == 0.5 * total && i + 1 < n) return 0.5 * (v + (axis_x ? e[i + 1].dx : e[i + 1].dy));
+        if (cum >= 0.5 * total) return v;
+    }
+    return axis_x ? e[n - 1].dx : e[n - 1].dy;
+}
+
+/* Robust combination of n estimates: the weighted median per axis, then
+ * the weighted mean of the estimates within `tol` mosaic pixels of it on
+ * both axes (a one-step trimmed mean: the median's robustness, the mean's
+ * averaging of the agreeing planes' noise). Returns the inliers' share of
+ * the weight in *agree and their count in *inliers. */
+static void dvren__reg_combine(dvren__reg_est* e, uint32_t n, double tol, double* dy, double* dx, double* agree,
+                               uint32_t* inliers)
+{
+    double my = dvren__reg_wmedian(e, n, 0), mx = dvren__reg_wmedian(e, n, 1);
+    double sw = 0.0, sy = 0.0, sx = 0.0, total = 0.0;
+    uint32_t i, m = 0, uniform = 1;
+    for (i = 0; i < n; ++i)
+        if (e[i].w > 0.0) uniform = 0;
+    for (i = 0; i < n; ++i) {
+        double w = uniform ? 1.0 : e[i].w;
+        total += w;
+        if (fabs(e[i].dy - my) <= tol && fabs(e[i].dx - mx) <= tol) {
+            sw += w;
+            sy += w * e[i].dy;
+            sx += w * e[i].dx;
+            ++m;
+        }
+    }
+    *dy = sw > 0.0 ? sy / sw : my;
+    *dx = sw > 0.0 ? sx / sw : mx;
+    *agree = total > 0.0 ? sw / total : 0.0;
+    *inliers = m;
+}
+
+/* 1 - the chance that the maximum of m independent Gaussian values of
+ * standard deviation `noise` reaches `peak` (a union bound; 0 when that
+ * bound is 1 or the peak is not positive). */
+static double dvren__reg_significance(double peak, double noise, double m)
+{
+    double z, p;
+    if (!(peak > 0.0)) return 0.0;
+    if (!(noise > 0.0)) return 1.0;
+    z = peak / noise;
+    p = m * 0.5 * erfc(z / sqrt(2.0));
+    return p >= 1.0 ? 0.0 : 1.0 - p;
+}
+
+/* Combines one image's plane results into *res (see dvren_register). */
+static void dvren__reg_finish(const dvren_register_layout* L, const dvren_register_plane* pl, uint32_t method_upsample,
+                              dvren_register_result* res)
+{
+    dvren__reg_est e[DVREN_REGISTER_MAX_PLANES], c[DVREN_REGISTER_MAX_PLANES];
+    const double p = (double)L->period, tol = 0.5 * p > 0.5 ? 0.5 * p : 0.5;
+    double agree, best = 0.0, sw = 0.0, speak = 0.0, m = (double)L->plane_width * (double)L->plane_height;
+    uint32_t k, col, inliers, n;
+    (void)method_upsample;
+    memset(res, 0, sizeof *res);
+    res->struct_size = sizeof *res;
+    res->plane_count = L->plane_count;
+    for (k = 0; k < L->plane_count; ++k) {
+        res->planes[k] = pl[k];
+        e[k].dy = p * (double)pl[k].dy;
+        e[k].dx = p * (double)pl[k].dx;
+        e[k].w = pl[k].peak > 0.0f ? (double)pl[k].peak : 0.0;
+    }
+    memcpy(c, e, sizeof(dvren__reg_est) * L->plane_count);
+    dvren__reg_combine(c, L->plane_count, tol, &res->dy, &res->dx, &agree, &inliers);
+    /* peak: weight-averaged over the planes that agree; significance: the
+     * most significant of them */
+    for (k = 0; k < L->plane_count; ++k)
+        if (fabs(e[k].dy - res->dy) <= tol && fabs(e[k].dx - res->dx) <= tol) {
+            double w = e[k].w > 0.0 ? e[k].w : 0.0, s = dvren__reg_significance(pl[k].peak, pl[k].noise, m);
+            sw += w;
+            speak += w * (double)pl[k].peak;
+            if (s > best) best = s;
+        }
+    res->peak = sw > 0.0 ? speak / sw : (double)pl[0].peak;
+    res->confidence = agree * best;
+    /* per colour */
+    res->channel_count = L->colour[0] == 3 ? 1u : 3u;
+    for (col = 0; col < res->channel_count; ++col) {
+        double a, py = 0.0, pw = 0.0;
+        n = 0;
+        for (k = 0; k < L->plane_count; ++k)
+            if (L->colour[k] == col || res->channel_count == 1) {
+                c[n++] = e[k];
+                py += e[k].w * (double)pl[k].peak;
+                pw += e[k].w;
+            }
+        if (n == 0) continue;
+        dvren__reg_combine(c, n, tol, &res->channel_dy[col], &res->channel_dx[col], &a, &inliers);
+        res->channel_peak[col] = pw > 0.0 ? py / pw : 0.0;
+    }
+    res->cfa_dy = (int32_t)(p * floor(res->dy / p + 0.5));
+    res->cfa_dx = (int32_t)(p * floor(res->dx / p + 0.5));
+    res->cfa_aligned = fabs(res->dy - res->cfa_dy) <= 0.05 && fabs(res->dx - res->cfa_dx) <= 0.05;
+}
+
+DVREN_API dvren_status dvren_register(dvren_stage* model, const dvren_register_input* input,
+                                      dvren_register_result* results, dvren_register_report* report)
+{
+    dvren_context* ctx;
+    const dvren__plugin_rec* r;
+    dvren_register_input in;
+    dvren_register_report rep;
+    dvren_register_plane* planes = NULL;
+    size_t planes_bytes = 0;
+    double t0 = dvren__now_ms();
+    uint32_t i;
+    dvren_status status = DVREN_OK;
+    if (!model || !input || !results)
+        return dvren_set_error(model ? model->ctx : NULL, DVREN_ERROR_INVALID_ARGUMENT, "register", NULL,
+                               "NULL argument");
+    ctx = model->ctx;
+    r = model->rec;
+    if (r->desc->kind != DVREN_PLUGIN_REGISTRATION)
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "register",
+                               "create it with kind DVREN_PLUGIN_REGISTRATION", "stage '%s' is a %s, not a registration model",
+                               r->desc->name, dvren_plugin_kind_name(r->desc->kind));
+    if (input->struct_size < offsetof(dvren_register_input, memory_limit) + sizeof(input->memory_limit))
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "register", "set struct_size = sizeof(dvren_register_input)",
+                               "input: struct_size %u too small", (unsigned)input->struct_size);
+    memset(&in, 0, sizeof in);
+    memcpy(&in, input, input->struct_size < sizeof in ? input->struct_size : sizeof in);
+    in.struct_size = sizeof in;
+    if (in.dtype != DVREN_DTYPE_U8 && in.dtype != DVREN_DTYPE_U16 && in.dtype != DVREN_DTYPE_F32)
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "register", "use u8, u16 or f32",
+                               "input field 'dtype' is %s", dvren_dtype_name(in.dtype));
+    if (in.count < 1 || !in.moving)
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "register", NULL,
+                               "input field 'count' is %u and 'moving' is %s: at least one moving image is needed",
+                               (unsigned)in.count, in.moving ? "set" : "NULL");
+    if (!in.reference)
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "register", NULL, "input field 'reference' is NULL");
+    for (i = 0; i < in.count; ++i)
+        if (!in.moving[i])
+            return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "register", NULL,
+                                   "input field 'moving[%u]' is NULL", (unsigned)i);
+    if (in.memory != DVREN_MEMORY_HOST && in.memory != DVREN_MEMORY_DEVICE)
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "register", NULL, "input field 'memory' is %d",
+                               (int)in.memory);
+    if (in.memory == DVREN_MEMORY_DEVICE && ctx->be->memory == DVREN_MEMORY_HOST)
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "register", NULL,
+                               "the images are in device memory but the context computes on the CPU");
+    DVREN__CHECK(dvren_register_layout_of(ctx, &in, &in.layout));
+    planes_bytes = (size_t)in.count * in.layout.plane_count * sizeof *planes;
+    planes = (dvren_register_plane*)dvren__calloc(ctx, planes_bytes);
+    if (!planes) DVREN__FAIL(ctx, DVREN_ERROR_OUT_OF_MEMORY, "register", NULL, "out of memory");
+    memset(&rep, 0, sizeof rep);
+    rep.struct_size = sizeof rep;
+    ctx->last_error[0] = 0;
+    status = r->registration.align(&model->rec->host, model->instance, &in, planes, &rep);
+    if (status != DVREN_OK) {
+        if (!ctx->last_error[0])
+            dvren_set_error(ctx, status, r->desc->name, NULL, "align() failed with %s", dvren_status_string(status));
+        goto cleanup;
+    }
+    for (i = 0; i < in.count * in.layout.plane_count; ++i)
+        if (!isfinite(planes[i].dy) || !isfinite(planes[i].dx) || !isfinite(planes[i].peak) || !isfinite(planes[i].noise))
+            DVREN__FAIL(ctx, DVREN_ERROR_PLUGIN, r->desc->name, NULL,
+                        "model '%s' returned a non-finite shift or peak for image %u, plane %u", r->desc->name,
+                        (unsigned)(i / in.layout.plane_count), (unsigned)(i % in.layout.plane_count));
+    for (i = 0; i < in.count; ++i) dvren__reg_finish(&in.layout, planes + (size_t)i * in.layout.plane_count, 0, &results[i]);
+    rep.milliseconds = dvren__now_ms() - t0;
+    if (report) {
+        uint32_t sz = report->struct_size && report->struct_size < sizeof rep ? report->struct_size : (uint32_t)sizeof rep;
+        memcpy(report, &rep, sz);
+        report->struct_size = sz;
+    }
+    dvren_log(ctx, DVREN_LOG_INFO, DVREN_TAG_STEP,
+              "registration '%s': %u moving images of %ux%u (%s, %u planes), batches of %u (%u), %.1f ms (%s)",
+              r->desc->name, (unsigned)in.count, (unsigned)in.width, (unsigned)in.height, dvren_cfa_name(in.cfa),
+              (unsigned)in.layout.plane_count, (unsigned)rep.batch_size, (unsigned)rep.batches, rep.milliseconds,
+              ctx->be->name);
+cleanup:
+    if (planes) dvren__free(ctx, planes, planes_bytes);
+    return status;
 }
 
 /* ======================================================================== */
