@@ -86,45 +86,28 @@
  * files tried) and DEVICE when a cuFFT or driver call fails. Never a CPU
  * fallback on a GPU context.
  *
- * Devices. CPU: FFTW 3, single precision (libfftw3f, linked: see LIBS,
- * which also links with -z nodelete: FFTW keeps its planner's memory for
- * the life of the process, and unloading the plugin with a context would
- * unload FFTW and leak it once per context).
- * FFTW's planner is not thread-safe, so plans (FFTW_ESTIMATE: no
- * measurement, no wisdom; microseconds at 64 x 64) are made and destroyed
- * under a mutex of this plugin; executing them is thread-safe. Another
- * library of the same process that plans with FFTW at the same moment is
- * not covered by that mutex. GPU (the context is CUDA when the host offers
- * "dvren.host.cuda/1"): the steps run as the kernels of
- * spectral_residual_device.h, compiled by the host with NVRTC and launched
- * on the context's stream; the two FFTs are cuFFT's, loaded at run time
- * with dlopen (libcufft.so.12, .so.11, .so.13, then libcufft.so; or the
- * file named by $DVREN_CUFFT_LIBRARY), so that building the plugin needs no
- * CUDA toolkit, through the few prototypes declared below (cufftPlan1d,
- * cufftPlan2d, cufftSetStream, cufftExecC2C, cufftDestroy). cuFFT works in
- * the CUDA context current on the calling thread, which the host makes
- * dvren's (the device's primary context); its first call in a process
- * also starts the CUDA runtime inside cuFFT. A plan is made per call (the
- * working size is small) and the call synchronises the stream before it
- * frees its scratch memory and the plan.
+ * Devices. CPU: FFTW 3, single precision, plans (FFTW_ESTIMATE: no
+ * measurement, no wisdom; microseconds at 64 x 64) made under the planner
+ * lock of the FFT layer the FFT plugins share (tools/dvren_fft.h; LIBS
+ * links libfftw3f with -z nodelete, as that file explains). GPU (the
+ * context is CUDA when the host offers "dvren.host.cuda/1"): the steps run
+ * as the kernels of spectral_residual_device.h, compiled by the host with
+ * NVRTC and launched on the context's stream; the two FFTs are cuFFT's,
+ * loaded at run time by the same layer (no CUDA toolkit needed to build
+ * the plugin). A plan is made per call (the working size is small) and the
+ * call synchronises the stream before it frees its scratch memory and the
+ * plan.
  *
  * Threads: compute() may run on any thread, concurrently on different
  * instances; an instance holds only its parameters. */
 #include "dvren.h"
 #include "spectral_residual_device.h"
+#include "../../tools/dvren_fft.h"
 
-#include <fftw3.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#if defined(_WIN32)
-#include <windows.h>
-#else
-#include <dlfcn.h>
-#include <pthread.h>
-#endif
 
 static const dvren_param_desc spectral_residual_params[] = {
     DVREN_PARAM(.type = DVREN_PARAM_INT, .name = "width",
@@ -216,16 +199,6 @@ static double spectral_residual_scale(uint32_t src, uint32_t dst) { return 1.0 /
 
 /* ==== CPU: FFTW ==================================================================== */
 
-#if defined(_WIN32)
-static SRWLOCK spectral_residual_fftw_lock = SRWLOCK_INIT;
-static void spectral_residual_lock(void) { AcquireSRWLockExclusive(&spectral_residual_fftw_lock); }
-static void spectral_residual_unlock(void) { ReleaseSRWLockExclusive(&spectral_residual_fftw_lock); }
-#else
-static pthread_mutex_t spectral_residual_fftw_lock = PTHREAD_MUTEX_INITIALIZER;
-static void spectral_residual_lock(void) { pthread_mutex_lock(&spectral_residual_fftw_lock); }
-static void spectral_residual_unlock(void) { pthread_mutex_unlock(&spectral_residual_fftw_lock); }
-#endif
-
 static dvren_status spectral_residual_cpu(const dvren_host* h, const spectral_residual_instance* s,
                                           const dvren_saliency_input* in, float* map)
 {
@@ -247,12 +220,12 @@ static dvren_status spectral_residual_cpu(const dvren_host* h, const spectral_re
     /* in place, row-major (wh rows of ww); FFTW_ESTIMATE leaves the array
      * alone while planning. The host's allocations are 64-byte aligned, as
      * FFTW's SIMD code likes. */
-    spectral_residual_lock();
+    dvren_fft_lock();
     fwd = fftwf_plan_dft_2d((int)wh, (int)ww, (fftwf_complex*)spec, (fftwf_complex*)spec, FFTW_FORWARD,
                             FFTW_ESTIMATE);
     inv = fftwf_plan_dft_2d((int)wh, (int)ww, (fftwf_complex*)spec, (fftwf_complex*)spec, FFTW_BACKWARD,
                             FFTW_ESTIMATE);
-    spectral_residual_unlock();
+    dvren_fft_unlock();
     if (!fwd || !inv) {
         status = h->fail(h, DVREN_ERROR_INTERNAL, NULL, "FFTW could not plan a %ux%u transform", (unsigned)ww,
                          (unsigned)wh);
@@ -268,10 +241,10 @@ static dvren_status spectral_residual_cpu(const dvren_host* h, const spectral_re
     for (i = 0; i < W * H; ++i) spectral_residual_upsample(blur, ww, wh, W, ux, uy, max_blur, i, map);
 cleanup:
     if (fwd || inv) {
-        spectral_residual_lock();
+        dvren_fft_lock();
         if (fwd) fftwf_destroy_plan(fwd);
         if (inv) fftwf_destroy_plan(inv);
-        spectral_residual_unlock();
+        dvren_fft_unlock();
     }
     if (spec) h->free(h, spec, spec_bytes);
     if (logA) h->free(h, logA, real_bytes);
@@ -280,127 +253,6 @@ cleanup:
 }
 
 /* ==== GPU: cuFFT, loaded at run time ================================================ */
-
-/* The few cuFFT declarations used (cufft.h, CUDA 11-13; the ABI of these
- * calls has not changed): a plan is an int, results are ints (0: success),
- * cufftComplex is two floats, cudaStream_t is the driver's CUstream. */
-typedef int spectral_residual_cufft_handle;
-#define SPECTRAL_RESIDUAL_CUFFT_C2C 0x29
-#define SPECTRAL_RESIDUAL_CUFFT_FORWARD (-1)
-#define SPECTRAL_RESIDUAL_CUFFT_INVERSE 1
-
-static struct {
-    int loaded; /* 1 loaded, -1 failed */
-    char error[1024]; /* why loading failed */
-    void* lib;
-    int (*cufftPlan1d)(spectral_residual_cufft_handle* plan, int nx, int type, int batch);
-    int (*cufftPlan2d)(spectral_residual_cufft_handle* plan, int nx, int ny, int type);
-    int (*cufftExecC2C)(spectral_residual_cufft_handle plan, void* idata, void* odata, int direction);
-    int (*cufftSetStream)(spectral_residual_cufft_handle plan, void* stream);
-    int (*cufftDestroy)(spectral_residual_cufft_handle plan);
-} spectral_residual_cufft;
-
-/* dlsym into a function pointer (through a union: ISO C has no cast
- * between object and function pointers). */
-static void spectral_residual_sym(void* lib, const char* name, void* fn_ptr)
-{
-    union {
-        void* p;
-        void (*f)(void);
-    } u;
-#if defined(_WIN32)
-    u.f = (void (*)(void))GetProcAddress((HMODULE)lib, name);
-#else
-    u.p = dlsym(lib, name);
-#endif
-    memcpy(fn_ptr, &u.f, sizeof u.f);
-}
-
-static void spectral_residual_load_cufft(void)
-{
-    static const char* const names[] = {
-#if defined(_WIN32)
-        "cufft64_12.dll", "cufft64_11.dll", "cufft64_13.dll",
-#else
-        "libcufft.so.12", "libcufft.so.11", "libcufft.so.13", "libcufft.so",
-#endif
-    };
-    const char* env = getenv("DVREN_CUFFT_LIBRARY");
-    const char* const* list = names;
-    size_t count = sizeof names / sizeof names[0], k;
-    char tried[512] = "", last[512] = "";
-    if (env && *env) { /* the user's file alone */
-        list = &env;
-        count = 1;
-    }
-    for (k = 0; k < count && !spectral_residual_cufft.lib; ++k) {
-#if defined(_WIN32)
-        spectral_residual_cufft.lib = (void*)LoadLibraryA(list[k]);
-        if (!spectral_residual_cufft.lib)
-            snprintf(last, sizeof last, "LoadLibrary error %lu", (unsigned long)GetLastError());
-#else
-        spectral_residual_cufft.lib = dlopen(list[k], RTLD_NOW | RTLD_LOCAL);
-        if (!spectral_residual_cufft.lib) snprintf(last, sizeof last, "%s", dlerror());
-#endif
-        snprintf(tried + strlen(tried), sizeof tried - strlen(tried), "%s%s", tried[0] ? ", " : "", list[k]);
-    }
-    if (!spectral_residual_cufft.lib) {
-        snprintf(spectral_residual_cufft.error, sizeof spectral_residual_cufft.error,
-                 "cannot load cuFFT (tried %.400s): %.500s", tried, last);
-        spectral_residual_cufft.loaded = -1;
-        return;
-    }
-    spectral_residual_sym(spectral_residual_cufft.lib, "cufftPlan1d", &spectral_residual_cufft.cufftPlan1d);
-    spectral_residual_sym(spectral_residual_cufft.lib, "cufftPlan2d", &spectral_residual_cufft.cufftPlan2d);
-    spectral_residual_sym(spectral_residual_cufft.lib, "cufftExecC2C", &spectral_residual_cufft.cufftExecC2C);
-    spectral_residual_sym(spectral_residual_cufft.lib, "cufftSetStream", &spectral_residual_cufft.cufftSetStream);
-    spectral_residual_sym(spectral_residual_cufft.lib, "cufftDestroy", &spectral_residual_cufft.cufftDestroy);
-    if (!spectral_residual_cufft.cufftPlan1d || !spectral_residual_cufft.cufftPlan2d ||
-        !spectral_residual_cufft.cufftExecC2C ||
-        !spectral_residual_cufft.cufftSetStream || !spectral_residual_cufft.cufftDestroy) {
-        snprintf(spectral_residual_cufft.error, sizeof spectral_residual_cufft.error,
-                 "the cuFFT library %s lacks cufftPlan1d, cufftPlan2d, cufftExecC2C, cufftSetStream or cufftDestroy",
-                 tried);
-        spectral_residual_cufft.loaded = -1;
-        return;
-    }
-    spectral_residual_cufft.loaded = 1;
-}
-
-#if defined(_WIN32)
-static INIT_ONCE spectral_residual_cufft_once = INIT_ONCE_STATIC_INIT;
-static BOOL CALLBACK spectral_residual_cufft_once_fn(PINIT_ONCE o, PVOID p, PVOID* c)
-{
-    (void)o;
-    (void)p;
-    (void)c;
-    spectral_residual_load_cufft();
-    return TRUE;
-}
-#else
-static pthread_once_t spectral_residual_cufft_once = PTHREAD_ONCE_INIT;
-#endif
-
-/* Loads cuFFT once per process; UNSUPPORTED with the names tried when it
- * is missing. */
-static dvren_status spectral_residual_need_cufft(const dvren_host* h)
-{
-#if defined(_WIN32)
-    InitOnceExecuteOnce(&spectral_residual_cufft_once, spectral_residual_cufft_once_fn, NULL, NULL);
-#else
-    pthread_once(&spectral_residual_cufft_once, spectral_residual_load_cufft);
-#endif
-    if (spectral_residual_cufft.loaded == 1) return DVREN_OK;
-    return h->fail(h, DVREN_ERROR_UNSUPPORTED,
-                   "install the CUDA toolkit's cuFFT or set DVREN_CUFFT_LIBRARY to its file; or use a CPU context",
-                   "%s", spectral_residual_cufft.error);
-}
-
-static dvren_status spectral_residual_cufft_fail(const dvren_host* h, int r, const char* what)
-{
-    return h->fail(h, r == 2 ? DVREN_ERROR_OUT_OF_MEMORY : DVREN_ERROR_DEVICE, NULL, "%s failed: cufftResult %d", what,
-                   r);
-}
 
 /* One 1-D launch of kernel `name` over n elements. */
 static dvren_status spectral_residual_launch(const dvren_host* h, const dvren_host_cuda* cu, const char* name,
@@ -429,11 +281,12 @@ static dvren_status spectral_residual_gpu(const dvren_host* h, const dvren_host_
     void* scratch = NULL;
     float *spec, *logA, *blur, *max_blur;
     const float* rgb = in->rgb;
-    spectral_residual_cufft_handle plan = 0;
+    const dvren_cufft_api* fft = NULL;
+    dvren_cufft_handle plan = 0;
     int have_plan = 0, r;
     int (*sync)(void*) = NULL;
     dvren_status status;
-    status = spectral_residual_need_cufft(h);
+    status = dvren_fft_cufft(h, &fft);
     if (status != DVREN_OK) return status;
     {
         void* p = cu->driver_proc(h, "cuStreamSynchronize");
@@ -451,16 +304,16 @@ static dvren_status spectral_residual_gpu(const dvren_host* h, const dvren_host_
      * sides >= 2), and 1 x 1 none at all (the DFT of one value is itself). */
     if (n > 1) {
         r = ww > 1 && wh > 1
-                ? spectral_residual_cufft.cufftPlan2d(&plan, (int)wh, (int)ww, SPECTRAL_RESIDUAL_CUFFT_C2C)
-                : spectral_residual_cufft.cufftPlan1d(&plan, (int)n, SPECTRAL_RESIDUAL_CUFFT_C2C, 1);
+                ? fft->cufftPlan2d(&plan, (int)wh, (int)ww, DVREN_CUFFT_C2C)
+                : fft->cufftPlan1d(&plan, (int)n, DVREN_CUFFT_C2C, 1);
         if (r != 0) {
-            status = spectral_residual_cufft_fail(h, r, ww > 1 && wh > 1 ? "cufftPlan2d" : "cufftPlan1d");
+            status = dvren_fft_cufft_fail(h, r, ww > 1 && wh > 1 ? "cufftPlan2d" : "cufftPlan1d");
             goto cleanup;
         }
         have_plan = 1;
-        r = spectral_residual_cufft.cufftSetStream(plan, cu->stream);
+        r = fft->cufftSetStream(plan, cu->stream);
         if (r != 0) {
-            status = spectral_residual_cufft_fail(h, r, "cufftSetStream");
+            status = dvren_fft_cufft_fail(h, r, "cufftSetStream");
             goto cleanup;
         }
     }
@@ -469,9 +322,9 @@ static dvren_status spectral_residual_gpu(const dvren_host* h, const dvren_host_
         status = spectral_residual_launch(h, cu, "spectral_residual_k_gray", n, 0, a);
         if (status != DVREN_OK) goto cleanup;
     }
-    r = have_plan ? spectral_residual_cufft.cufftExecC2C(plan, spec, spec, SPECTRAL_RESIDUAL_CUFFT_FORWARD) : 0;
+    r = have_plan ? fft->cufftExecC2C(plan, spec, spec, DVREN_CUFFT_FORWARD) : 0;
     if (r != 0) {
-        status = spectral_residual_cufft_fail(h, r, "cufftExecC2C (forward)");
+        status = dvren_fft_cufft_fail(h, r, "cufftExecC2C (forward)");
         goto cleanup;
     }
     {
@@ -484,9 +337,9 @@ static dvren_status spectral_residual_gpu(const dvren_host* h, const dvren_host_
         status = spectral_residual_launch(h, cu, "spectral_residual_k_residual", n, 0, a);
         if (status != DVREN_OK) goto cleanup;
     }
-    r = have_plan ? spectral_residual_cufft.cufftExecC2C(plan, spec, spec, SPECTRAL_RESIDUAL_CUFFT_INVERSE) : 0;
+    r = have_plan ? fft->cufftExecC2C(plan, spec, spec, DVREN_CUFFT_INVERSE) : 0;
     if (r != 0) {
-        status = spectral_residual_cufft_fail(h, r, "cufftExecC2C (inverse)");
+        status = dvren_fft_cufft_fail(h, r, "cufftExecC2C (inverse)");
         goto cleanup;
     }
     {
@@ -511,7 +364,7 @@ cleanup:
     if (r != 0 && status == DVREN_OK)
         status = h->fail(h, r == 2 ? DVREN_ERROR_OUT_OF_MEMORY : DVREN_ERROR_DEVICE, NULL,
                          "cuStreamSynchronize failed: CUresult %d", r);
-    if (have_plan) spectral_residual_cufft.cufftDestroy(plan);
+    if (have_plan) fft->cufftDestroy(plan);
     cu->mem_free(h, scratch, bytes);
     return status;
 }
