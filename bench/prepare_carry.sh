@@ -5,7 +5,8 @@
 # data, and the sources of cJSON (Debian's source package, for dvren_render)
 # and stb_image_write.h and stb_image.h (Debian's libstb-dev), and the
 # headers and shared libraries of FFTW 3 (single precision, for the
-# spectral_residual plugin; Debian's libfftw3-dev) and of OpenEXR's C API
+# spectral_residual and phase_correlation plugins, with FFTW's threads
+# library; Debian's libfftw3-dev) and of OpenEXR's C API
 # (OpenEXRCore, for dvren_foveate; Debian's libopenexr-dev), which the GPU
 # machine may lack: $C/include and $C/lib, which bench/gpu_env.sh puts first
 # on the include, link and library paths. Name .carry in the call's carry.
@@ -16,7 +17,7 @@ C=.carry
 rm -rf $C
 mkdir -p $C/data $C/include/stb $C/include/cjson $C/include/OpenEXR $C/lib $C/src
 cp "$SHARED/peers/torch_dense_grid.py" $C/
-for d in ct_head mr_head hydrogen_atom iron_protein lego stent voxels; do cp -r "$SHARED/data/$d" $C/data/; done
+for d in ct_head mr_head hydrogen_atom iron_protein lego stent voxels registration; do cp -r "$SHARED/data/$d" $C/data/; done
 cp /usr/include/stb/stb_image_write.h /usr/include/stb/stb_image.h $C/include/stb/
 # FFTW and OpenEXRCore: the headers the sources include, and each library
 # under its link name (lib*.so, for -l) and its soname (for the loader),
@@ -25,7 +26,8 @@ cp /usr/include/stb/stb_image_write.h /usr/include/stb/stb_image.h $C/include/st
 L=/usr/lib/x86_64-linux-gnu
 cp /usr/include/fftw3.h $C/include/
 cp /usr/include/OpenEXR/openexr*.h /usr/include/OpenEXR/OpenEXRConfig.h $C/include/OpenEXR/
-for pair in libfftw3f.so:libfftw3f.so.3 libOpenEXRCore.so:libOpenEXRCore-3_1.so.30; do
+for pair in libfftw3f.so:libfftw3f.so.3 libfftw3f_threads.so:libfftw3f_threads.so.3 \
+  libOpenEXRCore.so:libOpenEXRCore-3_1.so.30; do
   soname=${pair#*:}
   [ -e $L/$soname ] || { echo "prepare_carry: $L/$soname is missing (apt-get install libfftw3-dev libopenexr-dev)" >&2; exit 1; }
   cp -L $L/$soname $C/lib/$soname
