@@ -52,7 +52,8 @@ __all__ = [
     "CancelledError", "InternalError", "TimeoutError", "Context", "Stage", "SaliencyModel", "Scene", "Parameter",
     "Camera", "Plan", "Framebuffer", "Tensor", "Optimizer", "SceneFile", "load_scene", "write_png",
     "load_nerf_views", "from_dlpack", "importance_postprocess", "importance_budget", "foveate", "OUTPUTS",
-    "FOVEATE_AVAILABLE", "ARTEFACTS", "BlockWorld", "NO_SURFACE",
+    "FOVEATE_AVAILABLE", "ARTEFACTS", "BlockWorld", "NO_SURFACE", "RegistrationModel", "RegistrationTable",
+    "register", "CFA_PATTERNS",
 ]
 
 OUTPUTS = tuple(_capi.OUTPUTS)  # ("rgb", "alpha", "depth", "transmittance", "hit", "samples", "variance", "surface_id")
@@ -619,6 +620,15 @@ class Context(_Handle):
         :class:`SaliencyModel` and :meth:`stage` for the parameters."""
         return SaliencyModel(self, "saliency", name, params)
 
+    def registration(self, name: str = "phase_correlation", **params: Any) -> "RegistrationModel":
+        """A registration model (a stage of kind "registration", dvren.h
+        >>register), e.g. ``ctx.registration(method="parabolic")``. The
+        "phase_correlation" plugin's parameters: method ("integer",
+        "parabolic", "upsampled"; default "upsampled"), upsample (default
+        100), window ("hann", "none"; default "hann"), epsilon. See
+        :class:`RegistrationModel` and :meth:`stage`."""
+        return RegistrationModel(self, "registration", name, params)
+
     def load_plugin(self, name_or_path: Union[str, os.PathLike]) -> None:
         """Loads a plugin library by path, or by name from the search path
         (dvren_plugin_load), and registers every plugin in it; loading one
@@ -629,15 +639,17 @@ class Context(_Handle):
         _check(lib.dvren_plugin_load(self._p, _b(name_or_path)), self)
 
     def stage(self, kind: str, name: str, **params: Any) -> "Stage":
-        """A stage of plugin ``name`` of kind "field", "shader", "sampler"
-        or "saliency" (then a :class:`SaliencyModel`).
+        """A stage of plugin ``name`` of kind "field", "shader", "sampler",
+        "saliency" (then a :class:`SaliencyModel`) or "registration" (then a
+        :class:`RegistrationModel`).
         Parameters map to the plugin's schema (``dvren_render --list-plugins``):
         bool -> bool, int/float -> number, str/PathLike -> string/enum/path,
         a sequence of numbers -> floats, a NumPy array (float32, float16,
         uint8, uint16, uint32; C-contiguous) -> tensor. Errors: NotFoundError
         (no such plugin), InvalidArgumentError (naming the parameter and
         what is wrong), FileError / FormatError (naming the file)."""
-        return (SaliencyModel if kind == "saliency" else Stage)(self, kind, name, params)
+        cls = {"saliency": SaliencyModel, "registration": RegistrationModel}.get(kind, Stage)
+        return cls(self, kind, name, params)
 
     def scene(self, field: "Stage", shader: "Stage", sampler: "Stage", *, differentiable: bool = False) -> "Scene":
         """See :class:`Scene`."""
@@ -664,7 +676,7 @@ def _plugin_dict(d, libname: Optional[bytes]) -> Dict[str, Any]:
 # ---------------------------------------------------------------- stages
 
 _KINDS = {"field": _capi.PLUGIN_FIELD, "shader": _capi.PLUGIN_SHADER, "sampler": _capi.PLUGIN_SAMPLER,
-          "saliency": _capi.PLUGIN_SALIENCY}
+          "saliency": _capi.PLUGIN_SALIENCY, "registration": _capi.PLUGIN_REGISTRATION}
 
 
 def _params(ctx: Context, params: Mapping[str, Any]):
@@ -880,6 +892,211 @@ class SaliencyModel(Stage):
 
     def __repr__(self) -> str:
         return "dvren.SaliencyModel(%r)" % self.name
+
+
+# ---------------------------------------------------------------- registration
+
+CFA_PATTERNS = ("none", "rggb", "bggr", "grbg", "gbrg", "xtrans")
+"""The colour-filter-array layouts :meth:`RegistrationModel.register` takes (dvren_cfa)."""
+
+# one row of RegistrationTable: dvren_register_result without the planes (NaN: no such colour)
+_REGISTER_DTYPE = np.dtype([("dy", "f8"), ("dx", "f8"), ("peak", "f8"), ("confidence", "f8"),
+                            ("dy_r", "f8"), ("dx_r", "f8"), ("dy_g", "f8"), ("dx_g", "f8"),
+                            ("dy_b", "f8"), ("dx_b", "f8"), ("peak_r", "f8"), ("peak_g", "f8"), ("peak_b", "f8"),
+                            ("cfa_dy", "i4"), ("cfa_dx", "i4"), ("cfa_aligned", "?")])
+
+
+class RegistrationTable(np.ndarray):
+    """The result of :meth:`RegistrationModel.register`: a structured NumPy
+    array, one record per moving image (in the order given), with fields
+    (shifts in pixels of the input image, the sign convention of dvren.h
+    >>register: ``reference(y, x) ~ moving(y - dy, x - dx)``, so content
+    that moved down by 3 rows gives dy = -3):
+
+    - ``dy``, ``dx`` (float64): the combined shift;
+    - ``peak``: the normalised cross-power at the peak (1 for identical
+      images, about 0 for unrelated ones); ``confidence`` in [0, 1];
+    - ``dy_r``, ``dx_r``, ``dy_g``, ``dx_g``, ``dy_b``, ``dx_b`` and
+      ``peak_r``, ``peak_g``, ``peak_b``: per colour (NaN when the images
+      have no colour planes: grey, one channel, ``grey=True``);
+    - ``cfa_dy``, ``cfa_dx`` (int32): the nearest shift that keeps the CFA
+      aligned (multiples of its period), ``cfa_aligned`` (bool): the shift
+      is within 0.05 px of it.
+
+    ``table.report`` is a dict: batch_size, batches, peak_bytes, limit_bytes
+    (bytes of working memory: device memory on a GPU), milliseconds, and the
+    layout (period, planes, plane_width, plane_height).
+    ``table.rows()`` gives the records as a list of dicts."""
+
+    report: Dict[str, Any]
+
+    def __array_finalize__(self, obj: Any) -> None:
+        self.report = getattr(obj, "report", {})
+
+    def rows(self) -> list:
+        """The records as dicts (Python numbers; None for the absent colours)."""
+        out = []
+        for rec in np.atleast_1d(np.asarray(self)):
+            d = {}
+            for k in _REGISTER_DTYPE.names:
+                v = rec[k].item()
+                d[k] = None if isinstance(v, float) and math.isnan(v) else v
+            out.append(d)
+        return out
+
+
+_REGISTER_DTYPES = ("uint8", "uint16", "float32")
+
+
+def _register_image(ctx: Context, what: str, v: Any):
+    """One image of a registration: (shape, dtype name, pointer, memory, keep)."""
+    if isinstance(v, np.ndarray) or not hasattr(v, "__dlpack__"):
+        try:
+            a = np.asarray(v)
+        except Exception as e:  # an object NumPy cannot read
+            raise InvalidArgumentError("register: %s: not an array (%s)" % (what, e), -1) from None
+        if a.dtype.kind == "f" and a.dtype != np.float32:
+            a = a.astype(np.float32)  # float64 and float16: as float32 (the model computes in float32)
+        if a.dtype.name not in _REGISTER_DTYPES:
+            raise InvalidArgumentError("register: %s: dtype %s, expected uint8, uint16 or float32"
+                                       % (what, a.dtype.name), -1)
+        a = np.ascontiguousarray(a)
+        return a.shape, a.dtype.name, a.ctypes.data, _capi.MEMORY_HOST, a
+    b = _Borrowed(ctx, v, name="register: %s" % what, dtypes=_REGISTER_DTYPES)
+    t = b.tensor
+    return tuple(int(t.shape[i]) for i in range(t.ndim)), _DT_NAME[t.dtype], t.data, t.memory, b
+
+
+def _cfa_value(ctx: Context, cfa: Any) -> int:
+    if isinstance(cfa, (int, np.integer)) and not isinstance(cfa, bool):
+        if not _capi.CFA_NONE <= int(cfa) <= _capi.CFA_XTRANS:
+            raise InvalidArgumentError("register: cfa %d: one of %s" % (cfa, ", ".join(CFA_PATTERNS)), -1)
+        return int(cfa)
+    if not isinstance(cfa, str):
+        raise InvalidArgumentError("register: cfa must be a pattern name (%s), got a %s"
+                                   % (", ".join(CFA_PATTERNS), type(cfa).__name__), -1)
+    out = C.c_int()
+    _check(lib.dvren_cfa_parse(ctx._p, cfa.encode("utf-8", "replace"), C.byref(out)), ctx)
+    return out.value
+
+
+class RegistrationModel(Stage):
+    """A registration model: a stage of kind "registration" (a plugin of
+    ABI "dvren.registration/1", dvren.h >>register), e.g.
+    ``ctx.registration("phase_correlation", method="upsampled")``: the
+    translation between a reference image and moving images of one size,
+    measured per colour plane of a CFA mosaic (no demosaicing) and combined
+    by the peak-weighted median (dvren_register). It runs on its context's
+    device: on a CUDA context the reference is transformed once and the
+    moving images go through batched FFTs, never on the CPU."""
+
+    def register(self, reference: Any, moving: Any, cfa: Union[str, int] = "none", grey: bool = False,
+                 memory_limit: int = 0, xtrans: Any = None) -> RegistrationTable:
+        """Registers each moving image against reference (dvren_register).
+
+        reference: (H, W) (grey or a CFA mosaic) or (H, W, 3) (RGB) array,
+        uint8, uint16 or float32 (other float dtypes are converted to
+        float32), row 0 at the top. moving: a list of arrays like reference,
+        one such array, or a stacked (N, H, W[, 3]) array. On a CUDA context
+        the images may be contiguous DLPack tensors (torch) on its GPU,
+        read in place (all images in one kind of memory).
+        cfa: the mosaic's layout, one of :data:`CFA_PATTERNS` (case does
+        not matter; "none": each channel is a plane); a CFA needs (H, W)
+        images. xtrans: for cfa "xtrans", the colour (0 R, 1 G, 2 B) of
+        pixel (y % 6, x % 6) as a (6, 6) array (None: Fujifilm's layout,
+        dvren_cfa_xtrans_default). grey: RGB images as one plane (the mean
+        of the channels). memory_limit: working memory allowed in bytes
+        (device memory on a GPU; 0: what is free); the moving images are
+        batched to fit.
+
+        Returns a :class:`RegistrationTable` (one record per moving image,
+        ``.report``). Errors: InvalidArgumentError (a shape, dtype,
+        pattern, device or size that does not fit, naming the image),
+        OutOfMemoryError (memory_limit too small for one image; the
+        message says what one needs), UnsupportedError / DeviceError (the
+        GPU's)."""
+        ctx = self._ctx
+        rshape, rdt, rptr, rmem, rkeep = _register_image(ctx, "reference", reference)
+        if len(rshape) not in (2, 3) or (len(rshape) == 3 and rshape[2] != 3):
+            raise InvalidArgumentError("register: reference: shape %s, expected (H, W) or (H, W, 3)" % (rshape,), -1)
+        if isinstance(moving, (list, tuple)):
+            items = list(moving)
+        elif isinstance(moving, np.ndarray) and moving.ndim == len(rshape) + 1:
+            items = list(moving)
+        else:
+            items = [moving]
+        if not items:
+            raise InvalidArgumentError("register: moving: no images (at least one)", -1)
+        keeps = [rkeep]
+        ptrs = (C.c_void_p * len(items))()
+        for i, m in enumerate(items):
+            what = "moving[%d]" % i
+            shape, dt, ptr, mem, keep = _register_image(ctx, what, m)
+            if shape != rshape:
+                raise InvalidArgumentError("register: %s: shape %s, but the reference is %s" % (what, shape, rshape), -1)
+            if dt != rdt:
+                raise InvalidArgumentError("register: %s: dtype %s, but the reference is %s" % (what, dt, rdt), -1)
+            if mem != rmem:
+                where = {_capi.MEMORY_HOST: "host", _capi.MEMORY_DEVICE: "device"}
+                raise InvalidArgumentError("register: the reference is in %s memory and %s in %s memory: give every "
+                                           "image on one device" % (where[rmem], what, where[mem]), -1)
+            ptrs[i] = ptr
+            keeps.append(keep)
+        if isinstance(memory_limit, bool) or not isinstance(memory_limit, (int, np.integer)) or memory_limit < 0:
+            raise InvalidArgumentError("register: memory_limit = %r: bytes, an int >= 0 (0: what is free)"
+                                       % (memory_limit,), -1)
+        d = _capi.RegisterInput()
+        d.struct_size = C.sizeof(d)
+        d.height, d.width = rshape[0], rshape[1]
+        d.channels = rshape[2] if len(rshape) == 3 else 1
+        d.dtype = _NAME_DT[rdt]
+        d.memory = rmem
+        d.reference = rptr
+        d.moving = ptrs
+        d.count = len(items)
+        d.cfa = _cfa_value(ctx, cfa)
+        if xtrans is not None:
+            if d.cfa != _capi.CFA_XTRANS:
+                raise InvalidArgumentError("register: xtrans is given but cfa is %s" % lib.dvren_cfa_name(d.cfa).decode(),
+                                           -1)
+            x = np.asarray(xtrans)
+            if x.shape != (6, 6) or x.dtype.kind not in "iu" or x.min() < 0 or x.max() > 2:
+                raise InvalidArgumentError("register: xtrans: expected a (6, 6) array of 0 (R), 1 (G), 2 (B), got %s %s"
+                                           % (x.dtype.name, x.shape), -1)
+            for k, v in enumerate(x.ravel().tolist()):
+                d.xtrans[k] = v
+        d.grey = 1 if grey else 0
+        d.memory_limit = int(memory_limit)
+        lay = _capi.RegisterLayout()  # the planes (dvren_register fills its own copy of the input's)
+        _check(lib.dvren_register_layout_of(ctx._p, C.byref(d), C.byref(lay)), ctx)
+        res = (_capi.RegisterResult * len(items))()
+        for r in res:
+            r.struct_size = C.sizeof(r)
+        rep = _capi.RegisterReport()
+        rep.struct_size = C.sizeof(rep)
+        status = lib.dvren_register(self._p, C.byref(d), res, C.byref(rep))
+        del keeps
+        _check(status, ctx)
+        out = np.zeros(len(items), dtype=_REGISTER_DTYPE)
+        for i, r in enumerate(res):
+            rec = out[i]
+            rec["dy"], rec["dx"], rec["peak"], rec["confidence"] = r.dy, r.dx, r.peak, r.confidence
+            for c, n in enumerate("rgb"):
+                have = r.channel_count == 3
+                rec["dy_" + n] = r.channel_dy[c] if have else math.nan
+                rec["dx_" + n] = r.channel_dx[c] if have else math.nan
+                rec["peak_" + n] = r.channel_peak[c] if have else math.nan
+            rec["cfa_dy"], rec["cfa_dx"], rec["cfa_aligned"] = r.cfa_dy, r.cfa_dx, bool(r.cfa_aligned)
+        table = out.view(RegistrationTable)
+        table.report = {"batch_size": int(rep.batch_size), "batches": int(rep.batches),
+                        "peak_bytes": int(rep.peak_bytes), "limit_bytes": int(rep.limit_bytes),
+                        "milliseconds": float(rep.milliseconds), "cfa": lib.dvren_cfa_name(d.cfa).decode().lower(),
+                        "period": int(lay.period), "planes": int(lay.plane_count),
+                        "plane_width": int(lay.plane_width), "plane_height": int(lay.plane_height)}
+        return table
+
+    def __repr__(self) -> str:
+        return "dvren.RegistrationModel(%r)" % self.name
 
 
 # ---------------------------------------------------------------- cameras
@@ -2155,3 +2372,22 @@ def foveate(scene: Union[str, os.PathLike, Mapping[str, Any]], out: Union[str, o
                          "effective_samples": float(st.effective_samples)}
     res["files"] = sorted(f for fs in ARTEFACTS.values() for f in fs if os.path.exists(os.path.join(out, f)))
     return res
+
+
+def register(reference: Any, moving: Any, device: str = "cpu", *, cfa: Union[str, int] = "none", grey: bool = False,
+             memory_limit: int = 0, xtrans: Any = None, threads: int = 0, model: str = "phase_correlation",
+             **params: Any) -> RegistrationTable:
+    """Registers moving images against a reference in one call: a
+    :class:`Context` on ``device`` ("cpu", "cuda", "cuda:N"; a GPU never
+    falls back to the CPU), the registration model ``model`` with
+    ``params`` (method, upsample, window, epsilon), then
+    :meth:`RegistrationModel.register` (reference, moving, cfa, grey,
+    memory_limit, xtrans), and everything closed again. For many calls,
+    keep a context and a model instead. Example::
+
+        t = dvren.register(ref, [m1, m2], cfa="grbg", method="upsampled")
+        t["dy"], t["dx"], t["cfa_aligned"], t.report["milliseconds"]
+    """
+    with Context(device, threads=threads) as ctx:
+        return ctx.registration(model, **params).register(reference, moving, cfa=cfa, grey=grey,
+                                                          memory_limit=memory_limit, xtrans=xtrans)

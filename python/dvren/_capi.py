@@ -31,6 +31,10 @@ DTYPE_F32, DTYPE_F16, DTYPE_U8, DTYPE_U16, DTYPE_U32 = 1, 2, 3, 4, 5
 MEMORY_HOST, MEMORY_DEVICE = 0, 1
 DEVICE_CPU, DEVICE_CUDA = 0, 1
 PLUGIN_FIELD, PLUGIN_SHADER, PLUGIN_SAMPLER, PLUGIN_SALIENCY = 1, 2, 3, 4
+PLUGIN_REGISTRATION = 6
+# dvren_cfa (dvren.h >>register): colour-filter-array layouts
+CFA_NONE, CFA_RGGB, CFA_BGGR, CFA_GRBG, CFA_GBRG, CFA_XTRANS = 0, 1, 2, 3, 4, 5
+REGISTER_MAX_PLANES = 36
 SCENE_DIFFERENTIABLE = 0x1
 BACKWARD_DETERMINISTIC = 0x1
 CONTEXT_LOG_JSON = 0x1
@@ -207,6 +211,39 @@ class BudgetStats(C.Structure):
                 ("rays", C.c_uint64), ("mean_spp", C.c_double), ("effective_samples", C.c_double)]
 
 
+# ---- >>register (dvren.h): image registration
+
+
+class RegisterLayout(C.Structure):
+    _fields_ = [("period", C.c_uint32), ("plane_count", C.c_uint32), ("plane_width", C.c_uint32),
+                ("plane_height", C.c_uint32), ("colour", C.c_uint8 * REGISTER_MAX_PLANES)]
+
+
+class RegisterInput(C.Structure):
+    _fields_ = [("struct_size", C.c_uint32), ("width", C.c_uint32), ("height", C.c_uint32), ("channels", C.c_uint32),
+                ("dtype", C.c_int), ("memory", C.c_int), ("reference", C.c_void_p),
+                ("moving", C.POINTER(C.c_void_p)), ("count", C.c_uint32), ("cfa", C.c_int),
+                ("xtrans", C.c_uint8 * 36), ("grey", C.c_uint32), ("memory_limit", C.c_uint64),
+                ("layout", RegisterLayout)]
+
+
+class RegisterPlane(C.Structure):
+    _fields_ = [("dy", C.c_float), ("dx", C.c_float), ("peak", C.c_float), ("noise", C.c_float)]
+
+
+class RegisterResult(C.Structure):
+    _fields_ = [("struct_size", C.c_uint32), ("dy", C.c_double), ("dx", C.c_double), ("peak", C.c_double),
+                ("confidence", C.c_double), ("channel_count", C.c_uint32), ("channel_dy", C.c_double * 3),
+                ("channel_dx", C.c_double * 3), ("channel_peak", C.c_double * 3), ("plane_count", C.c_uint32),
+                ("planes", RegisterPlane * REGISTER_MAX_PLANES), ("cfa_dy", C.c_int32), ("cfa_dx", C.c_int32),
+                ("cfa_aligned", C.c_uint32)]
+
+
+class RegisterReport(C.Structure):
+    _fields_ = [("struct_size", C.c_uint32), ("batch_size", C.c_uint32), ("batches", C.c_uint32),
+                ("peak_bytes", C.c_uint64), ("limit_bytes", C.c_uint64), ("milliseconds", C.c_double)]
+
+
 # ---- tools/dvren_blocks.h: the block world's host model (compiled into libdvren.so)
 
 
@@ -237,7 +274,9 @@ STRUCTS = {
     "dvren_plugin_desc": PluginDesc, "dvren_param_desc": ParamDesc, "dvren_saliency_input": SaliencyInput,
     "dvren_importance_params": ImportanceParams, "dvren_budget_params": BudgetParams,
     "dvren_budget_stats": BudgetStats, "dvren_blocks_material": BlocksMaterial, "dvren_blocks_world": BlocksWorld,
-    "dvren_blocks_load_options": BlocksLoadOptions,
+    "dvren_blocks_load_options": BlocksLoadOptions, "dvren_register_layout": RegisterLayout,
+    "dvren_register_input": RegisterInput, "dvren_register_plane": RegisterPlane,
+    "dvren_register_result": RegisterResult, "dvren_register_report": RegisterReport,
 }
 
 # ---- functions ----------------------------------------------------------------
@@ -327,6 +366,11 @@ _PROTOTYPES = {
     "dvren_budget_params_default": (BudgetParams, []),
     "dvren_importance_budget": (_S, [_P, _P, C.c_uint32, C.c_uint32, C.c_uint32, C.c_uint32, C.POINTER(BudgetParams),
                                      _P, _P, C.POINTER(BudgetStats)]),
+    "dvren_cfa_name": (C.c_char_p, [C.c_int]),
+    "dvren_cfa_parse": (_S, [_P, C.c_char_p, C.POINTER(C.c_int)]),
+    "dvren_cfa_xtrans_default": (None, [C.POINTER(C.c_uint8)]),
+    "dvren_register_layout_of": (_S, [_P, C.POINTER(RegisterInput), C.POINTER(RegisterLayout)]),
+    "dvren_register": (_S, [_P, C.POINTER(RegisterInput), C.POINTER(RegisterResult), C.POINTER(RegisterReport)]),
     "dvren_nerf_load": (C.c_int, [C.c_char_p, C.c_int, C.POINTER(NerfViews), C.POINTER(NerfReport), C.c_char_p,
                                   C.c_size_t]),
     "dvren_nerf_views_free": (None, [C.POINTER(NerfViews)]),

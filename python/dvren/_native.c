@@ -80,6 +80,11 @@ DVPY_API size_t dvpy_sizeof(const char* name)
     DVPY_SIZE(dvren_blocks_material)
     DVPY_SIZE(dvren_blocks_world)
     DVPY_SIZE(dvren_blocks_load_options)
+    DVPY_SIZE(dvren_register_layout)
+    DVPY_SIZE(dvren_register_input)
+    DVPY_SIZE(dvren_register_plane)
+    DVPY_SIZE(dvren_register_result)
+    DVPY_SIZE(dvren_register_report)
     return 0;
 #undef DVPY_SIZE
 }
