@@ -387,6 +387,10 @@ int main(int argc, char** argv)
         fprintf(stderr, "bench_register: --reps must be in 1..%d, --threads >= 0, --upsample >= 1\n", BR_MAX_REPS);
         return 2;
     }
+    if (strchr(o.label, '"') || strchr(o.label, '\\') || strlen(o.label) > 120) {
+        fprintf(stderr, "bench_register: --label: at most 120 characters, without '\"' or '\\'\n");
+        return 2;
+    }
     o.gpu = !strcmp(o.device, "cuda");
     if (!o.gpu && strcmp(o.device, "cpu")) {
         fprintf(stderr, "bench_register: --device cpu or cuda, not '%s'\n", o.device);

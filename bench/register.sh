@@ -15,11 +15,12 @@
 # is a JSON line in build-gpu/run/register.jsonl; the Markdown table
 # (register_peers.py report) comes last and goes to register.md. With the
 # device tool's $OUT, register.md, register.jsonl and register.log are
-# copied there.
+# copied there after every step (a run stopped by the tool's time limit
+# still brings back what it measured). About 5 minutes on an H200.
 #
 # Variables: REGISTER_SIZES (default 4000x3000,6000x4000,9504x6336: 12, 24
 # and 60 MP), REGISTER_REPS (timed runs after a warm-up, default 3),
-# REGISTER_CPU_BUDGET (seconds per CPU peer and size, default 30: beyond
+# REGISTER_CPU_BUDGET (seconds per CPU peer and size, default 20: beyond
 # it the time of the 8 images is extrapolated from those run, and the
 # table says so), REGISTER_MEMORY_LIMIT (bytes, default 4000000000, for the
 # largest size's batching row; 0 skips it), REGISTER_KEEP=1 keeps the
@@ -31,7 +32,7 @@ source "$(dirname "$0")/gpu_env.sh"
 say() { echo "[register $(date +%T)] $*" >&2; }
 SIZES=${REGISTER_SIZES:-4000x3000,6000x4000,9504x6336}
 REPS=${REGISTER_REPS:-3}
-CPU_BUDGET=${REGISTER_CPU_BUDGET:-30}
+CPU_BUDGET=${REGISTER_CPU_BUDGET:-20}
 LIMIT=${REGISTER_MEMORY_LIMIT:-4000000000}
 DEVICE=${REGISTER_DEVICE:-cuda}
 XP=${REGISTER_XP:-cupy}
@@ -42,6 +43,13 @@ JSONL=$R/register.jsonl
 : > $LOG
 : > $JSONL
 t_start=$(date +%s)
+# the results so far, to the device tool's folder
+publish() {
+  [ -n "${OUT:-}" ] || return 0
+  python3 bench/register_peers.py report $JSONL > $R/register.md 2>/dev/null
+  cp $R/register.md $JSONL $LOG "$OUT/" 2>/dev/null
+  return 0
+}
 
 { nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null || echo "no nvidia-smi"
   echo "commit ${DVREN_COMMIT:-$(git rev-parse --short HEAD 2>/dev/null || echo unknown)}"
@@ -74,14 +82,17 @@ for s in ${SIZES//,/ }; do
   say "$s: dvren ($DEVICE)"
   $B/bench_register --dir "$DATA/$s" --device $DEVICE --reps $REPS >> $JSONL 2>>$LOG ||
     { rc=1; say "bench_register: a row failed (its line has \"error\"; register.log)"; }
+  publish
   if [ "$s" = "$largest" ] && [ "$LIMIT" != 0 ]; then
     say "$s: dvren with memory_limit = $LIMIT bytes"
     $B/bench_register --dir "$DATA/$s" --device $DEVICE --reps $REPS --kind grey --method upsampled \
       --memory-limit $LIMIT --label "memory limit $((LIMIT / 1000000)) MB" >> $JSONL 2>>$LOG || rc=1
+    publish
   fi
   say "$s: peers (CuPy batched, OpenCV, scikit-image)"
   python3 bench/register_peers.py run --dir "$DATA/$s" --xp $XP --reps $REPS --cpu-budget $CPU_BUDGET \
     >> $JSONL 2>>$LOG || { rc=1; say "register_peers.py failed (register.log)"; }
+  publish
   if [ "$s" = "$largest" ] && [ "$LIMIT" != 0 ] && [ "$XP" = cupy ]; then
     python3 bench/register_peers.py run --dir "$DATA/$s" --xp $XP --reps $REPS --methods cupy --memory-limit $LIMIT \
       >> $JSONL 2>>$LOG || rc=1
@@ -90,7 +101,5 @@ done
 say "done in $(( $(date +%s) - t_start )) s"
 grep '"error"' $JSONL >&2
 python3 bench/register_peers.py report $JSONL | tee $R/register.md
-if [ -n "${OUT:-}" ]; then
-  cp $R/register.md $JSONL $LOG "$OUT/" 2>/dev/null
-fi
+publish
 exit $rc
