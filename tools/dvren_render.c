@@ -423,7 +423,7 @@ static int dr_default_stage(dr_state* S, const dvren_plugin_desc* d, int choice,
  * backward (a differentiable scene), for each architecture of the list.
  * A combination whose field has no default with the channels the shader
  * reads (dense_grid + terrain) is reported "skipped", not failed. A saliency
- * model's own kernels are compiled once per architecture.
+ * or registration model's own kernels are compiled once per architecture.
  * Needs NVRTC, no GPU. Prints one line per combination and architecture on
  * stdout; returns 0 when all compile cleanly, 1 otherwise. */
 static int dr_check_plugin(dr_state* S, const char* name, const char* arch_list)
@@ -447,7 +447,8 @@ static int dr_check_plugin(dr_state* S, const char* name, const char* arch_list)
     if (!n_arch) return dr_fail(S, "--arch", "no architecture given");
     dvren_plugin_load_all(S->ctx, &failed);
     if (dvren_plugin_find(S->ctx, DVREN_PLUGIN_INVALID, name, &target)) return dr_fail_lib(S, "--check-plugin");
-    if (target->kind == DVREN_PLUGIN_SALIENCY) { /* a model compiles its own kernels (dvren.host.cuda/1) */
+    if (target->kind == DVREN_PLUGIN_SALIENCY || target->kind == DVREN_PLUGIN_REGISTRATION) {
+        /* a model compiles its own kernels (dvren.host.cuda/1) */
         for (k = 0; k < n_arch; ++k) {
             dvren_status s = dvren_cuda_compile_plugin_check(S->ctx, target->kind, name, archs[k], log, sizeof log);
             if (s != DVREN_OK || log[0]) rc = 1;
