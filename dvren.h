@@ -1690,13 +1690,16 @@ typedef struct dvren_register_input {
     dvren_register_layout layout;
 } dvren_register_input;
 
-/* What a model returns per moving image and plane: the plane's shift in
- * plane pixels (the sign convention above) and its peak height, the
- * normalised cross-power at the peak (1 for identical planes, about 0 for
- * unrelated ones, negative where the best match is inverted). */
+/* What a model returns per moving image and plane: the plane's shift,
+ * scaled to mosaic pixels (the plane's own pixels times the period; the
+ * sign convention above), and its peak height: the correlation of the
+ * normalised cross-power spectrum at the shift, 1 at most (identical planes
+ * without window or regularisation), about 0 for unrelated planes. The
+ * peak is the largest value, not the largest magnitude: an inverted image
+ * (negative correlation) is not taken for a match. */
 typedef struct dvren_register_plane {
-    float dy, dx; /* plane pixels */
-    float peak;   /* normalised cross-power, -1..1 */
+    float dy, dx; /* mosaic pixels */
+    float peak;   /* normalised cross-power at the shift, <= 1 */
     float noise;  /* standard deviation of the correlation surface away from the peak (same scale) */
 } dvren_register_plane;
 
@@ -1710,7 +1713,7 @@ typedef struct dvren_register_result {
     uint32_t channel_count;  /* 1 (grey, or one plane), 3 (R, G, B) */
     double channel_dy[3], channel_dx[3], channel_peak[3]; /* per colour (index 0 R, 1 G, 2 B; grey in 0), mosaic pixels */
     uint32_t plane_count;
-    dvren_register_plane planes[DVREN_REGISTER_MAX_PLANES]; /* as the model returned them (plane pixels) */
+    dvren_register_plane planes[DVREN_REGISTER_MAX_PLANES]; /* as the model returned them (mosaic pixels) */
     int32_t cfa_dy, cfa_dx; /* the nearest shift that keeps the CFA aligned: multiples of the period */
     uint32_t cfa_aligned;   /* 1 when |dy - cfa_dy| and |dx - cfa_dx| are both <= 0.05 px */
 } dvren_register_result;
@@ -1726,7 +1729,8 @@ typedef struct dvren_register_report {
 } dvren_register_report;
 
 /* "dvren.registration/1": align(host, instance, in, planes, report) writes
- * in->count x in->layout.plane_count plane results (image-major) and fills
+ * in->count x in->layout.plane_count plane results (image-major; shifts in
+ * mosaic pixels) and fills
  * report's batch_size, batches, peak_bytes and limit_bytes. in has been
  * validated and its layout filled. On a CUDA context it works on the GPU
  * (through "dvren.host.cuda/1") whatever in->memory is, and never on the
@@ -7112,8 +7116,8 @@ static void dvren__reg_finish(const dvren_register_layout* L, const dvren_regist
     res->plane_count = L->plane_count;
     for (k = 0; k < L->plane_count; ++k) {
         res->planes[k] = pl[k];
-        e[k].dy = p * (double)pl[k].dy;
-        e[k].dx = p * (double)pl[k].dx;
+        e[k].dy = (double)pl[k].dy;
+        e[k].dx = (double)pl[k].dx;
         e[k].w = pl[k].peak > 0.0f ? (double)pl[k].peak : 0.0;
     }
     memcpy(c, e, sizeof(dvren__reg_est) * L->plane_count);

@@ -351,7 +351,6 @@ static int check_integer_results(const char* what, const char* method, const dvr
         const dvren_register_result* r = &res[k];
         for (a = 0; a < 2; ++a) {
             double truth = -t[2 * k + a], got = a ? r->dx : r->dy, e = got - truth;
-            int multiple = ((int)truth % p) == 0;
             double tol;
             if (!strcmp(method, "integer")) {
                 if (!(fabs(e) <= 1e-5)) { /* float32 plane shifts x p: -7/6 * 6 is -6.9999998 */
@@ -362,7 +361,10 @@ static int check_integer_results(const char* what, const char* method, const dvr
                 continue;
             }
             if (!strcmp(method, "upsampled")) tol = p / 100.0 + 1e-4;
-            else tol = multiple ? 0.02 * p : (p == 2 ? 0.1 : 0.25);
+            /* parabolic: the vertex of a parabola through the plane's samples is biased towards the plane's
+             * integers by up to about 1/8 plane px (plugins/phase_correlation), i.e. p / 8 mosaic px, on both axes
+             * (the other axis's aliasing moves it too) */
+            else tol = 0.125 * p;
             if (!(fabs(e) <= tol)) {
                 th_fail_at(__FILE__, __LINE__, "|error| <= tol", "%s, %s, shift %d: %s = %.6f, expected %.6f (error %.4f > %.4f)",
                            what, method, k, a ? "dx" : "dy", got, truth, e, tol);
@@ -473,9 +475,10 @@ TEST(integer_grey)
               "identical images, epsilon 0, no window: (%g, %g), peak %g, confidence %g", rp.dy, rp.dx, rp.peak, rp.confidence);
         CHECK(r.cfa_aligned == 1 && r.cfa_dy == 0 && r.cfa_dx == 0, "identical: cfa %d %d aligned %u", r.cfa_dy, r.cfa_dx,
               r.cfa_aligned);
-        CHECK(r.dy == 0.0 && r.dx == 0.0 && r.peak > 0.95 && r.peak <= 1.0 + 1e-6 && r.confidence > 0.5,
-              "identical images, defaults: (%g, %g), peak %g (dvren.h: 1 for identical planes), confidence %g", r.dy, r.dx,
-              r.peak, r.confidence);
+        /* dvren.h: 1 at most, 1 without window or regularisation; the
+         * regularisation (epsilon) gives the weak frequencies weights below 1 */
+        CHECK(r.dy == 0.0 && r.dx == 0.0 && r.peak > 0.3 && r.peak <= 1.0 + 1e-6 && r.confidence > 0.5,
+              "identical images, defaults: (%g, %g), peak %g, confidence %g", r.dy, r.dx, r.peak, r.confidence);
     }
     rs_free(&grey);
     rs_free(&rgb);
@@ -1015,20 +1018,19 @@ TEST(negative_inverted)
     for (k = 0; k < 2; ++k)
         printf("  negated image moved by (%g, %g): upsampled (%.3f, %.3f), peak %.3f\n", t[2 * k], t[2 * k + 1], res[k].dy,
                res[k].dx, res[k].peak);
+    /* dvren.h: the peak is the largest value, not the largest magnitude: an
+     * inverted image is not taken for a match, so no peak near the negative
+     * one's height (about -0.5 here) is claimed */
     for (k = 0; k < 2; ++k)
-        CHECK(fabs(err_y(&res[k], &t[2 * k])) <= 0.02 && fabs(err_x(&res[k], &t[2 * k])) <= 0.02 && res[k].peak < 0,
-              "negated image moved by (%g, %g): (%.4f, %.4f), peak %.4f; expected (%g, %g) with a negative peak", t[2 * k],
-              t[2 * k + 1], res[k].dy, res[k].dx, res[k].peak, -t[2 * k], -t[2 * k + 1]);
+        CHECK(res[k].peak < 0.2 && res[k].peak > -0.2,
+              "negated image moved by (%g, %g): (%.4f, %.4f), peak %.4f; expected no match (a small peak)", t[2 * k],
+              t[2 * k + 1], res[k].dy, res[k].dx, res[k].peak);
     mp[0] = &inv[2];
     mp[1] = &inv[3];
     CHECK_OK(ctx, reg(intm, &g200, mp, 2, DVREN_DTYPE_U16, NULL, res, NULL));
-    CHECK(res[1].dy == -4.0 && res[1].dx == 6.0 && res[1].peak < 0,
-          "inverted uint16 image moved by (4, -6), integer: (%g, %g), peak %g", res[1].dy, res[1].dx, res[1].peak);
-    CHECK_OK(ctx, reg(up, &g200, mp, 2, DVREN_DTYPE_U16, NULL, res, NULL));
     for (k = 0; k < 2; ++k)
-        CHECK(fabs(err_y(&res[k], &t[2 * k])) <= 0.02 && fabs(err_x(&res[k], &t[2 * k])) <= 0.02,
-              "inverted uint16 image moved by (%g, %g): (%.4f, %.4f), peak %.4f", t[2 * k], t[2 * k + 1], res[k].dy,
-              res[k].dx, res[k].peak);
+        CHECK(res[k].peak < 0.2 && res[k].peak > -0.2, "inverted uint16 image moved by (%g, %g), integer: (%g, %g), peak %g",
+              t[2 * k], t[2 * k + 1], res[k].dy, res[k].dx, res[k].peak);
     for (k = 0; k < 4; ++k) rs_free(&inv[k]);
     rs_free(&g200);
     rs_free(&grey);

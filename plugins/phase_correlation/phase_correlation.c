@@ -21,7 +21,7 @@
  *      moving images' planes in batches (one batched plan);
  *   4. the normalised cross-power R conj(M) / (|R conj(M)| + eps), eps =
  *      epsilon x RMS|R| x RMS|M| (parameter epsilon, relative, default
- *      1e-3): frequencies where both spectra are far below their typical
+ *      0.02): frequencies where both spectra are far below their typical
  *      amplitude (the high frequencies of smooth images, where only noise
  *      is left) weigh less than the unit phasor of plain phase correlation,
  *      which would give their noise full weight. The zero frequency is
@@ -35,11 +35,12 @@
  *      above n / 2 are negative shifts); the surface's RMS without the peak
  *      sample ("noise", for the confidence) (phase_corr_peak_finish);
  *   7. sub-pixel refinement, the parameter method:
- *      - integer: none;
+ *      - integer: none (on a mosaic, whole mosaic pixels: 1 / p plane
+ *        pixels, found on a grid of that step as below, then rounded);
  *      - parabolic: the vertex of the parabola through the peak and its two
  *        neighbours on each axis, clamped to +-0.5 (cheap; biased towards
- *        integers by up to about 0.1 px for the sharp peaks of phase
- *        correlation);
+ *        the plane's integers by up to about 1/8 plane pixel for the sharp
+ *        peaks of phase correlation: p / 8 mosaic pixels);
  *      - upsampled (default): the matrix-multiply DFT of Guizar-Sicairos,
  *        Thurman and Fienup ("Efficient subpixel image registration
  *        algorithms", Opt. Lett. 33(2), 156-158, 2008): the correlation
@@ -56,7 +57,7 @@
  *
  * Parameters: method (integer|parabolic|upsampled), upsample (1..1000,
  * default 100: the final step is 1 / upsample mosaic pixels), window
- * (hann|none), epsilon (0..1, default 1e-3; 0: plain phase correlation),
+ * (hann|none), epsilon (0..1, default 0.02; 0: plain phase correlation),
  * threads (FFTW's threads on the CPU, 0: one per processor).
  *
  * Memory and batches. Per call, the reference's spectra (planes x ph x
@@ -89,6 +90,9 @@
  * without cuFFT; DEVICE for a failed driver or cuFFT call; INTERNAL when
  * FFTW cannot plan. Threads: align() may run on any thread, concurrently
  * on different instances; an instance holds only its parameters. */
+#if !defined(_WIN32) && !defined(_POSIX_C_SOURCE)
+#define _POSIX_C_SOURCE 200809L /* clock_gettime, sysconf */
+#endif
 #include "dvren.h"
 #include "phase_correlation_device.h"
 #define DVREN_FFT_THREADS
@@ -99,6 +103,8 @@
 #include <stdlib.h>
 #include <string.h>
 #if !defined(_WIN32)
+#include <pthread.h>
+#include <time.h>
 #include <unistd.h>
 #endif
 
@@ -117,20 +123,32 @@ static const dvren_param_desc phase_corr_params[] = {
     DVREN_PARAM(.type = DVREN_PARAM_FLOAT, .name = "epsilon",
                 .doc = "regularisation of the cross-power normalisation, relative to the spectra's RMS amplitudes "
                        "(0: plain phase correlation)",
-                .unit = "", .default_number = 1e-3, .flags = DVREN_PARAM_HAS_MIN | DVREN_PARAM_HAS_MAX,
+                .unit = "", .default_number = 0.02, .flags = DVREN_PARAM_HAS_MIN | DVREN_PARAM_HAS_MAX,
                 .min_value = 0, .max_value = 1),
+    DVREN_PARAM(.type = DVREN_PARAM_FLOAT, .name = "band",
+                .doc = "fraction of each plane's Nyquist frequency the cross-power keeps (0: all; about 0.4 for "
+                       "mosaics whose planes alias strongly: no optical low-pass)",
+                .unit = "", .default_number = 0, .flags = DVREN_PARAM_HAS_MIN | DVREN_PARAM_HAS_MAX, .min_value = 0,
+                .max_value = 1),
     DVREN_PARAM(.type = DVREN_PARAM_INT, .name = "threads", .doc = "FFTW threads on the CPU (0: one per processor)",
                 .unit = "", .default_number = 0, .flags = DVREN_PARAM_HAS_MIN | DVREN_PARAM_HAS_MAX, .min_value = 0,
                 .max_value = 1024),
 };
 
-/* One instance: its parameters, resolved. */
+/* One instance: its parameters, resolved, and on a GPU the page-locked
+ * host buffers through which images in host memory reach the device (kept
+ * from call to call: allocating page-locked memory costs as much as the
+ * copies it speeds up). */
 typedef struct phase_corr_instance {
     uint32_t method;   /* 0 integer, 1 parabolic, 2 upsampled */
     uint32_t upsample; /* 1..1000 */
     uint32_t window;   /* 1 hann */
     uint32_t threads;  /* 0: one per processor */
     float epsilon;
+    float band;        /* 0: auto */
+    void* pinned[2];   /* two page-locked buffers of pinned_bytes (cuMemAllocHost), or NULL */
+    size_t pinned_bytes;
+    void* event[2];    /* CUevent: the copy out of pinned[i] is done */
 } phase_corr_instance;
 
 static dvren_status phase_corr_create(const dvren_host* h, const dvren_params* p, void** out)
@@ -145,11 +163,18 @@ static dvren_status phase_corr_create(const dvren_host* h, const dvren_params* p
     s->upsample = (uint32_t)h->param_number(p, "upsample");
     s->threads = (uint32_t)h->param_number(p, "threads");
     s->epsilon = (float)h->param_number(p, "epsilon");
+    s->band = (float)h->param_number(p, "band");
     *out = s;
     return DVREN_OK;
 }
 
-static void phase_corr_destroy(const dvren_host* h, void* inst) { h->free(h, inst, sizeof(phase_corr_instance)); }
+static void phase_corr_release_pinned(const dvren_host* h, phase_corr_instance* s);
+
+static void phase_corr_destroy(const dvren_host* h, void* inst)
+{
+    phase_corr_release_pinned(h, (phase_corr_instance*)inst);
+    h->free(h, inst, sizeof(phase_corr_instance));
+}
 
 static dvren_status phase_corr_describe(const dvren_host* h, void* inst, dvren_instance_info* info)
 {
@@ -169,6 +194,18 @@ static dvren_status phase_corr_bind(const dvren_host* h, void* inst, const void*
 }
 
 /* ==== shared by both devices ======================================================== */
+
+/* The band (parameter band). A CFA plane samples its colour every p
+ * pixels without a low-pass filter, so the scene's frequencies above the
+ * plane's Nyquist fold into its band, and that folded part does not move
+ * with the shift (its phase turns by another multiple of pi t); it is
+ * strongest near the plane's own Nyquist. On 1/f noise mosaicked without
+ * any optical blur (the worst case), Hann window and upsampled DFT, the
+ * error of the planes' mean shift falls from 0.39 px RMS (the whole band)
+ * to 0.10 px (band 0.4) and 0.04 px (band 0.2). On images behind a lens
+ * (and on real photographs) the whole band is better: fewer frequencies
+ * leave the window's edge effects more weight (docs/registration.md,
+ * "Mosaics"). Default: the whole band. */
 
 /* The geometry of a call. */
 static dvren_status phase_corr_geometry(const dvren_host* h, const phase_corr_instance* s,
@@ -190,6 +227,18 @@ static dvren_status phase_corr_geometry(const dvren_host* h, const phase_corr_in
     g->window = s->window;
     g->chunks = (uint32_t)(((uint64_t)g->pw * g->ph + PHASE_CORR_CHUNK - 1u) / PHASE_CORR_CHUNK);
     g->epsilon = s->epsilon;
+    {
+        double band = s->band > 0.0f ? (double)s->band : 1.0;
+        /* never the Nyquist row or column of an even side: its one bin stands for +-N/2, whose
+         * shifts differ, and a real image keeps only its cosine part */
+        g->kmax_y = (uint32_t)floor(band * (double)((g->ph - 1u) / 2u) + 1e-9);
+        g->kmax_x = (uint32_t)floor(band * (double)((g->pw - 1u) / 2u) + 1e-9);
+        if (g->kmax_y < 2u) g->kmax_y = 2u; /* the window drops |f| <= 1 */
+        if (g->kmax_x < 2u) g->kmax_x = 2u;
+        /* the inverse FFT sums the kept frequencies: dividing by their number makes identical planes
+         * peak at 1 (without regularisation) */
+        g->kept = (float)((2.0 * g->kmax_y + 1.0) * (2.0 * g->kmax_x + 1.0) - (g->window ? 9.0 : 1.0));
+    }
     if ((uint64_t)g->ph * g->rstride >= (1ull << 30))
         return h->fail(h, DVREN_ERROR_INVALID_ARGUMENT, "split the image",
                        "planes of %u x %u pixels are too large (2^30 floats or more)", (unsigned)g->pw,
@@ -209,6 +258,17 @@ static uint32_t phase_corr_steps(uint32_t up, float* step)
         step[n++] = (float)h;
     }
     return n;
+}
+
+/* The upsampling factor of the refinement, in plane pixels: upsample x
+ * period for the upsampled method; the period for the integer method on a
+ * mosaic (whole mosaic pixels are 1 / period plane pixels, which the
+ * plane's integer peak cannot resolve: the refinement finds them and the
+ * output rounds); 0 (none) otherwise. */
+static uint32_t phase_corr_refine_factor(const phase_corr_instance* s, const phase_corr_geom* g)
+{
+    if (s->method == 2u) return s->upsample * g->period;
+    return s->method == 0u && g->period > 1u ? g->period : 0u;
 }
 
 /* Bytes a call holds with batches of b images (besides FFT work areas). */
@@ -235,18 +295,22 @@ static dvren_status phase_corr_too_big(const dvren_host* h, const char* where, s
                                        uint64_t limit)
 {
     return h->fail(h, DVREN_ERROR_OUT_OF_MEMORY, "set a larger memory_limit, or free memory",
-                   "one moving image needs %.1f MB of %s memory (with the reference's), %.1f MB are available (%s)",
-                   (double)need / 1e6, where, (double)avail / 1e6,
+                   "one moving image needs %llu bytes (%.1f MB) of %s memory with the reference's, %llu bytes are "
+                   "available (%s)",
+                   (unsigned long long)need, (double)need / 1e6, where, (unsigned long long)avail,
                    limit ? "the input's memory_limit" : "free memory");
 }
 
-/* Copies plane results into the output (image-major). */
-static void phase_corr_output(const phase_corr_peak* peaks, uint32_t n, dvren_register_plane* out)
+/* Copies plane results into the output (image-major), in mosaic pixels;
+ * the integer method's as whole numbers. */
+static void phase_corr_output(const phase_corr_instance* s, const phase_corr_geom* g, const phase_corr_peak* peaks,
+                              uint32_t n, dvren_register_plane* out)
 {
     uint32_t i;
     for (i = 0; i < n; ++i) {
-        out[i].dy = peaks[i].dy;
-        out[i].dx = peaks[i].dx;
+        double dy = (double)peaks[i].dy * g->period, dx = (double)peaks[i].dx * g->period;
+        out[i].dy = (float)(s->method == 0u ? floor(dy + 0.5) : dy);
+        out[i].dx = (float)(s->method == 0u ? floor(dx + 0.5) : dx);
         out[i].peak = peaks[i].peak;
         out[i].noise = peaks[i].noise;
     }
@@ -327,7 +391,7 @@ static void phase_corr_cpu_refine(const phase_corr_instance* s, const phase_corr
 {
     const size_t off = (size_t)g->ph * g->rstride;
     float steps[8], acc[2 * PHASE_CORR_GRID], values[PHASE_CORR_GRID * PHASE_CORR_GRID];
-    uint32_t nsteps = phase_corr_steps(s->upsample * g->period, steps), i, e, k, row, j, st,
+    uint32_t nsteps = phase_corr_steps(phase_corr_refine_factor(s, g), steps), i, e, k, row, j, st,
              count = g->pw * g->ph;
     for (i = 0; i < n; ++i) {
         const float* c = corr + i * off;
@@ -343,7 +407,7 @@ static void phase_corr_cpu_refine(const phase_corr_instance* s, const phase_corr
             }
         }
         phase_corr_peak_finish(c, g, best, at, q, s->method, &peaks[i]);
-        if (s->method != 2u) continue;
+        if (!phase_corr_refine_factor(s, g)) continue;
         k = i % g->planes;
         for (st = 0; st < nsteps; ++st) {
             float eps = g->epsilon * amp_ref[k] * amp_mov[i];
@@ -436,7 +500,7 @@ static dvren_status phase_corr_cpu(const dvren_host* h, const phase_corr_instanc
         }
         fftwf_execute(finv);
         phase_corr_cpu_refine(s, &g, ref, mov, cross, amp_ref, amp_mov, n, T, peaks);
-        phase_corr_output(peaks, n, out + (size_t)first * P);
+        phase_corr_output(s, &g, peaks, n, out + (size_t)first * P);
         rep->batches++;
     }
     rep->batch_size = b;
@@ -468,6 +532,13 @@ typedef struct phase_corr_gpu {
     int (*memcpy_dtoh)(void* dst, const void* src, size_t bytes, void* stream);
     int (*sync)(void* stream);
     int (*mem_info)(size_t* free_bytes, size_t* total_bytes);
+    int (*event_record)(void* event, void* stream);
+    int (*event_sync)(void* event);
+    int recorded[2];    /* event[i] of the instance was recorded in this call */
+    uint32_t uploads;   /* images copied so far (alternating the two slots) */
+    int copy_threads;   /* threads of the copies into page-locked memory */
+    int profile;        /* $DVREN_PHASE_CORR_PROFILE: synchronise and time each step */
+    double prof[7], t_mark;
     void* buf[16];
     size_t size[16];
     uint32_t nbuf;
@@ -475,6 +546,124 @@ typedef struct phase_corr_gpu {
     dvren_cufft_handle plan[3]; /* reference R2C, batch R2C, batch C2R */
     int have_plan[3];
 } phase_corr_gpu;
+
+/* ---- copies of images in host memory ---- */
+
+/* A part of a parallel memcpy. */
+typedef struct phase_corr_copy_job {
+    char* dst;
+    const char* src;
+    size_t n;
+} phase_corr_copy_job;
+
+#if !defined(_WIN32)
+static void* phase_corr_copy_part(void* p)
+{
+    phase_corr_copy_job* j = (phase_corr_copy_job*)p;
+    memcpy(j->dst, j->src, j->n);
+    return NULL;
+}
+#endif
+
+/* memcpy on up to `threads` threads (one memcpy stream is limited to a few
+ * GB/s: the copy into page-locked memory runs at the memory's speed only
+ * with several). */
+static void phase_corr_parallel_copy(void* dst, const void* src, size_t n, int threads)
+{
+#if !defined(_WIN32)
+    phase_corr_copy_job job[16];
+    pthread_t tid[16];
+    int started[16], k;
+    size_t part;
+    if (threads > 16) threads = 16;
+    if (threads <= 1 || n < ((size_t)4 << 20)) {
+        memcpy(dst, src, n);
+        return;
+    }
+    part = (n / (size_t)threads + 63u) & ~(size_t)63u;
+    for (k = 0; k < threads; ++k) {
+        size_t at = (size_t)k * part, len = at >= n ? 0 : (n - at < part ? n - at : part);
+        job[k].dst = (char*)dst + at;
+        job[k].src = (const char*)src + at;
+        job[k].n = len;
+        started[k] = k > 0 && len > 0 && pthread_create(&tid[k], NULL, phase_corr_copy_part, &job[k]) == 0;
+    }
+    for (k = 0; k < threads; ++k)
+        if (!started[k] && job[k].n) memcpy(job[k].dst, job[k].src, job[k].n); /* this thread's part, or a failed start */
+    for (k = 1; k < threads; ++k)
+        if (started[k]) pthread_join(tid[k], NULL);
+#else
+    (void)threads;
+    memcpy(dst, src, n);
+#endif
+}
+
+/* The driver's calls for page-locked memory and events, by name. */
+static void phase_corr_gpu_proc(const dvren_host* h, const dvren_host_cuda* cu, const char* name, void* fn, size_t sz);
+
+static void phase_corr_release_pinned(const dvren_host* h, phase_corr_instance* s)
+{
+    const dvren_host_cuda* cu = (const dvren_host_cuda*)h->get_interface(h, DVREN_HOST_CUDA);
+    int (*free_host)(void*) = NULL;
+    int (*event_destroy)(void*) = NULL;
+    int i;
+    if (!cu) return;
+    phase_corr_gpu_proc(h, cu, "cuMemFreeHost", &free_host, sizeof free_host);
+    phase_corr_gpu_proc(h, cu, "cuEventDestroy", &event_destroy, sizeof event_destroy);
+    for (i = 0; i < 2; ++i) {
+        if (s->event[i] && event_destroy) event_destroy(s->event[i]);
+        if (s->pinned[i] && free_host) free_host(s->pinned[i]);
+        s->event[i] = s->pinned[i] = NULL;
+    }
+    s->pinned_bytes = 0;
+}
+
+/* Two page-locked buffers of at least `bytes` (kept by the instance); when
+ * the driver cannot give them, none (the copies then read the caller's
+ * memory directly, more slowly; a log line says so). */
+static void phase_corr_need_pinned(const dvren_host* h, const dvren_host_cuda* cu, phase_corr_instance* s, size_t bytes)
+{
+    int (*alloc_host)(void**, size_t) = NULL;
+    int (*event_create)(void**, unsigned) = NULL;
+    int i, ok = 1;
+    if (s->pinned[0] && s->pinned_bytes >= bytes) return;
+    phase_corr_release_pinned(h, s);
+    phase_corr_gpu_proc(h, cu, "cuMemAllocHost", &alloc_host, sizeof alloc_host);
+    phase_corr_gpu_proc(h, cu, "cuEventCreate", &event_create, sizeof event_create);
+    for (i = 0; i < 2 && ok; ++i)
+        ok = alloc_host && event_create && alloc_host(&s->pinned[i], bytes) == 0 &&
+             event_create(&s->event[i], 2u /* CU_EVENT_DISABLE_TIMING */) == 0;
+    if (!ok) {
+        phase_corr_release_pinned(h, s);
+        h->log(h, DVREN_LOG_INFO, "[step]", "no page-locked memory of %.1f MB: images are copied from pageable memory",
+               (double)bytes / 1e6);
+        return;
+    }
+    s->pinned_bytes = bytes;
+}
+
+static double phase_corr_now_ms(void)
+{
+#if !defined(_WIN32)
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec * 1e-6;
+#else
+    return 0.0;
+#endif
+}
+
+/* With $DVREN_PHASE_CORR_PROFILE set: waits for the stream and adds the
+ * time since the last mark to step k. */
+static void phase_corr_mark(phase_corr_gpu* G, int k)
+{
+    double t;
+    if (!G->profile) return;
+    G->sync(G->cu->stream);
+    t = phase_corr_now_ms();
+    if (k >= 0) G->prof[k] += t - G->t_mark;
+    G->t_mark = t;
+}
 
 static dvren_status phase_corr_gpu_alloc(phase_corr_gpu* G, size_t bytes, void** ptr)
 {
@@ -568,7 +757,35 @@ static size_t phase_corr_gpu_estimate(const phase_corr_gpu* G, const phase_corr_
         }                                                      \
     } while (0)
 
-static dvren_status phase_corr_gpu_run(const dvren_host* h, const dvren_host_cuda* cu, const phase_corr_instance* s,
+/* Puts image `src` (host memory, `bytes`) into one of the two device
+ * staging slots (dev: 2 x bytes), through the instance's page-locked
+ * buffers when it has them: the copy into page-locked memory (on several
+ * threads) of one image overlaps the device's copy and work of the one
+ * before. *img: the slot. */
+static dvren_status phase_corr_upload(phase_corr_gpu* G, phase_corr_instance* s, const void* src, size_t bytes,
+                                      char* dev, const void** img)
+{
+    const dvren_host* h = G->h;
+    uint32_t slot = G->uploads++ & 1u;
+    char* dst = dev + slot * bytes;
+    int r;
+    if (s->pinned[0]) {
+        if (G->recorded[slot] && (r = G->event_sync(s->event[slot])) != 0)
+            return h->fail(h, DVREN_ERROR_DEVICE, NULL, "cuEventSynchronize failed: CUresult %d", r);
+        phase_corr_parallel_copy(s->pinned[slot], src, bytes, G->copy_threads);
+        r = G->memcpy_htod(dst, s->pinned[slot], bytes, G->cu->stream);
+        if (r == 0) r = G->event_record(s->event[slot], G->cu->stream);
+        G->recorded[slot] = r == 0;
+    } else
+        r = G->memcpy_htod(dst, src, bytes, G->cu->stream);
+    if (r != 0)
+        return h->fail(h, r == 2 ? DVREN_ERROR_OUT_OF_MEMORY : DVREN_ERROR_DEVICE, NULL,
+                       "copying an image to the device failed: CUresult %d", r);
+    *img = dst;
+    return DVREN_OK;
+}
+
+static dvren_status phase_corr_gpu_run(const dvren_host* h, const dvren_host_cuda* cu, phase_corr_instance* s,
                                        const dvren_register_input* in, dvren_register_plane* out,
                                        dvren_register_report* rep)
 {
@@ -600,14 +817,19 @@ static dvren_status phase_corr_gpu_run(const dvren_host* h, const dvren_host_cud
     phase_corr_gpu_proc(h, cu, "cuMemcpyDtoHAsync", &G.memcpy_dtoh, sizeof G.memcpy_dtoh);
     phase_corr_gpu_proc(h, cu, "cuStreamSynchronize", &G.sync, sizeof G.sync);
     phase_corr_gpu_proc(h, cu, "cuMemGetInfo", &G.mem_info, sizeof G.mem_info);
-    if (!G.memcpy_htod || !G.memcpy_dtoh || !G.sync || !G.mem_info)
+    phase_corr_gpu_proc(h, cu, "cuEventRecord", &G.event_record, sizeof G.event_record);
+    phase_corr_gpu_proc(h, cu, "cuEventSynchronize", &G.event_sync, sizeof G.event_sync);
+    if (!G.memcpy_htod || !G.memcpy_dtoh || !G.sync || !G.mem_info || !G.event_record || !G.event_sync)
         return h->fail(h, DVREN_ERROR_DEVICE, NULL,
-                       "the CUDA driver lacks cuMemcpyHtoDAsync, cuMemcpyDtoHAsync, cuStreamSynchronize or cuMemGetInfo");
+                       "the CUDA driver lacks cuMemcpyHtoDAsync, cuMemcpyDtoHAsync, cuStreamSynchronize, cuMemGetInfo, "
+                       "cuEventRecord or cuEventSynchronize");
+    G.copy_threads = phase_corr_cpu_threads(0) < 8 ? phase_corr_cpu_threads(0) : 8;
+    G.profile = getenv("DVREN_PHASE_CORR_PROFILE") != NULL;
     P = g.planes;
     staging = in->memory == DVREN_MEMORY_HOST
                   ? (size_t)in->width * in->height * in->channels * phase_corr_dtype_size(&g)
                   : 0u;
-    z = phase_corr_memory(&g, staging);
+    z = phase_corr_memory(&g, 2u * staging); /* two staging slots */
     if (G.mem_info(&free_b, &total_b) != 0)
         return h->fail(h, DVREN_ERROR_DEVICE, NULL, "cuMemGetInfo failed");
     avail = free_b / 10u * 9u;
@@ -631,7 +853,7 @@ static dvren_status phase_corr_gpu_run(const dvren_host* h, const dvren_host_cud
         size_t one = phase_corr_gpu_estimate(&G, &g, (uint32_t)P);
         return phase_corr_too_big(h, "device", z.fixed + z.per_image + one, avail, in->memory_limit);
     }
-    nsteps = phase_corr_steps(s->upsample * g.period, steps);
+    nsteps = phase_corr_refine_factor(s, &g) ? phase_corr_steps(phase_corr_refine_factor(s, &g), steps) : 0u;
     /* buffers */
     PHASE_CORR_TRY(phase_corr_gpu_alloc(&G, P * z.surface, (void**)&ref));
     PHASE_CORR_TRY(phase_corr_gpu_alloc(&G, (size_t)b * P * z.surface, (void**)&mov));
@@ -644,7 +866,9 @@ static dvren_status phase_corr_gpu_run(const dvren_host* h, const dvren_host_cud
     PHASE_CORR_TRY(phase_corr_gpu_alloc(&G, (size_t)b * P * g.chunks * sizeof(uint32_t), (void**)&index));
     PHASE_CORR_TRY(phase_corr_gpu_alloc(&G, (size_t)b * P * g.chunks * sizeof(double), (void**)&sumsq));
     PHASE_CORR_TRY(phase_corr_gpu_alloc(&G, (size_t)b * P * sizeof(phase_corr_peak), (void**)&peaks));
-    PHASE_CORR_TRY(phase_corr_gpu_alloc(&G, staging, &stage));
+    PHASE_CORR_TRY(phase_corr_gpu_alloc(&G, 2u * staging, &stage));
+    if (staging) phase_corr_need_pinned(h, cu, s, staging);
+    phase_corr_mark(&G, -1);
     amp_mov = amp_ref + P;
     /* plans and their shared work area (they run one after another on the stream) */
     PHASE_CORR_TRY(phase_corr_gpu_plan(&G, &g, 0, (uint32_t)P, 0, &w));
@@ -672,10 +896,7 @@ static dvren_status phase_corr_gpu_run(const dvren_host* h, const dvren_host_cud
         const void* img = in->reference;
         float* wx = win + g.ph;
         uint32_t np = (uint32_t)P;
-        if (stage) {
-            PHASE_CORR_CU(G.memcpy_htod(stage, in->reference, staging, cu->stream), "cuMemcpyHtoDAsync");
-            img = stage;
-        }
+        if (stage) PHASE_CORR_TRY(phase_corr_upload(&G, s, in->reference, staging, (char*)stage, &img));
         {
             void* a[] = {(void*)&img, &g, &win, &wx, &ref, &part};
             PHASE_CORR_TRY(phase_corr_launch(&G, "phase_corr_k_extract", g.chunks, np, PHASE_CORR_BLOCK, a));
@@ -685,6 +906,7 @@ static dvren_status phase_corr_gpu_run(const dvren_host* h, const dvren_host_cud
             PHASE_CORR_TRY(phase_corr_launch(&G, "phase_corr_k_amplitude", 1, 1, 64, a));
         }
         PHASE_CORR_FFT(G.fft->cufftExecR2C(G.plan[0], ref, ref), "cufftExecR2C (reference)");
+        phase_corr_mark(&G, 0);
     }
     for (first = 0; first < in->count; first += nb) {
         uint32_t count_now = in->count - first < b ? in->count - first : b, n, np = (uint32_t)P, st;
@@ -704,10 +926,7 @@ static dvren_status phase_corr_gpu_run(const dvren_host* h, const dvren_host_cud
             float* wx = win + g.ph;
             float* dst = mov + (size_t)i * P * g.ph * g.rstride;
             float* amp = amp_mov + (size_t)i * P;
-            if (stage) {
-                PHASE_CORR_CU(G.memcpy_htod(stage, img, staging, cu->stream), "cuMemcpyHtoDAsync");
-                img = stage;
-            }
+            if (stage) PHASE_CORR_TRY(phase_corr_upload(&G, s, img, staging, (char*)stage, &img));
             {
                 void* a[] = {(void*)&img, &g, &win, &wx, &dst, &part};
                 PHASE_CORR_TRY(phase_corr_launch(&G, "phase_corr_k_extract", g.chunks, np, PHASE_CORR_BLOCK, a));
@@ -717,13 +936,16 @@ static dvren_status phase_corr_gpu_run(const dvren_host* h, const dvren_host_cud
                 PHASE_CORR_TRY(phase_corr_launch(&G, "phase_corr_k_amplitude", 1, 1, 64, a));
             }
         }
+        phase_corr_mark(&G, 1);
         PHASE_CORR_FFT(G.fft->cufftExecR2C(G.plan[1], mov, mov), "cufftExecR2C (moving)");
+        phase_corr_mark(&G, 2);
         {
             void* a[] = {&ref, &mov, &g, &amp_ref, &amp_mov, &cross};
             PHASE_CORR_TRY(phase_corr_launch(&G, "phase_corr_k_cross", (g.ph * g.cw + PHASE_CORR_BLOCK - 1u) / PHASE_CORR_BLOCK,
                                              n, PHASE_CORR_BLOCK, a));
         }
         PHASE_CORR_FFT(G.fft->cufftExecC2R(G.plan[2], cross, cross), "cufftExecC2R");
+        phase_corr_mark(&G, 3);
         {
             void* a[] = {&cross, &g, &best, &index, &sumsq};
             PHASE_CORR_TRY(phase_corr_launch(&G, "phase_corr_k_max", g.chunks, n, PHASE_CORR_BLOCK, a));
@@ -732,7 +954,8 @@ static dvren_status phase_corr_gpu_run(const dvren_host* h, const dvren_host_cud
             void* a[] = {&cross, &g, &n, &best, &index, &sumsq, &method, &peaks};
             PHASE_CORR_TRY(phase_corr_launch(&G, "phase_corr_k_peak", (n + 63u) / 64u, 1, 64, a));
         }
-        for (st = 0; method == 2u && st < nsteps; ++st) {
+        phase_corr_mark(&G, 4);
+        for (st = 0; st < nsteps; ++st) {
             float hs = steps[st];
             {
                 void* a[] = {&ref, &mov, &g, &amp_ref, &amp_mov, &peaks, &hs, &T};
@@ -744,15 +967,23 @@ static dvren_status phase_corr_gpu_run(const dvren_host* h, const dvren_host_cud
                                                  ((PHASE_CORR_GRID * PHASE_CORR_GRID + 31u) / 32u) * 32u, a));
             }
         }
+        phase_corr_mark(&G, 5);
         PHASE_CORR_CU(G.memcpy_dtoh(host_peaks, peaks, (size_t)n * sizeof(phase_corr_peak), cu->stream),
                       "cuMemcpyDtoHAsync");
         PHASE_CORR_CU(G.sync(cu->stream), "cuStreamSynchronize");
-        phase_corr_output(host_peaks, n, out + (size_t)first * P);
+        phase_corr_output(s, &g, host_peaks, n, out + (size_t)first * P);
         rep->batches++;
     }
     rep->batch_size = b;
     rep->peak_bytes = G.peak;
     rep->limit_bytes = avail;
+    phase_corr_mark(&G, 6);
+    if (G.profile)
+        h->log(h, DVREN_LOG_INFO, "[timer]",
+               "reference %.2f ms, uploads+extract %.2f, forward FFT %.2f, cross-power+inverse FFT %.2f, peak %.2f, "
+               "upsampled DFT %.2f, results %.2f (%s copies)",
+               G.prof[0], G.prof[1], G.prof[2], G.prof[3], G.prof[4], G.prof[5], G.prof[6],
+               s->pinned[0] ? "page-locked" : "pageable");
 cleanup:
     /* the work is queued on the stream: let it finish before the plans and
      * the memory go back */
@@ -775,7 +1006,7 @@ cleanup:
 static dvren_status phase_corr_align(const dvren_host* h, void* inst, const dvren_register_input* in,
                                      dvren_register_plane* planes, dvren_register_report* report)
 {
-    const phase_corr_instance* s = (const phase_corr_instance*)inst;
+    phase_corr_instance* s = (phase_corr_instance*)inst;
     const dvren_host_cuda* cu = (const dvren_host_cuda*)h->get_interface(h, DVREN_HOST_CUDA);
     if (!in || !planes || !report) return h->fail(h, DVREN_ERROR_INVALID_ARGUMENT, NULL, "NULL argument");
     if (cu) {

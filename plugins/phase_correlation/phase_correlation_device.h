@@ -45,6 +45,8 @@ typedef struct phase_corr_geom {
     uint32_t cw, rstride;             /* complex width pw / 2 + 1; real row stride 2 cw (floats) */
     uint32_t window;                  /* 1: Hann window (and the 3 x 3 lowest frequencies dropped) */
     uint32_t chunks;                  /* reduction chunks per surface: ceil(ph pw / PHASE_CORR_CHUNK) */
+    uint32_t kmax_y, kmax_x;          /* highest |frequency| kept per axis (the band: at most (n - 1) / 2) */
+    float kept;                       /* frequencies kept, of the full spectrum: the peak's normaliser */
     float epsilon;                    /* relative regularisation of the cross-power normalisation */
 } phase_corr_geom;
 
@@ -107,14 +109,19 @@ DVREN_FN double phase_corr_amplitude(double sum, double sumsq, uint32_t n)
     return e > 0.0 ? sqrt(e) : 0.0;
 }
 
+/* An index (a peak's row or column, a frequency) to a signed value, with
+ * scikit-image's wrap-around: indices above n / 2 are negative. */
+DVREN_FN int32_t phase_corr_signed(uint32_t i, uint32_t n) { return i > n / 2u ? (int32_t)i - (int32_t)n : (int32_t)i; }
+
 /* Step 3, per frequency j = row cw + col of a surface: the normalised
- * cross-power R conj(M) / (|R conj(M)| + eps) / (ph pw), where eps =
+ * cross-power R conj(M) / (|R conj(M)| + eps) / kept, where eps =
  * epsilon x (RMS amplitude of R) x (RMS amplitude of M) (so epsilon is
  * relative and the result does not depend on the images' scale);
  * frequencies whose product is far below the typical one (smooth images'
  * high frequencies, which hold only noise) get weights below 1 instead of
  * a unit phasor of random phase. The zero frequency is dropped, and with
- * the window the 3 x 3 lowest (where the window's own spectrum lies).
+ * the window the 3 x 3 lowest (where the window's own spectrum lies), and
+ * the frequencies outside the band (|fy| > kmax_y or fx > kmax_x).
  * Writes (re, im) to out[0], out[1]. */
 DVREN_FN void phase_corr_cross(const float* ref, const float* mov, const phase_corr_geom* g, float eps, uint32_t j,
                                float* out)
@@ -122,16 +129,14 @@ DVREN_FN void phase_corr_cross(const float* ref, const float* mov, const phase_c
     uint32_t row = j / g->cw, col = j % g->cw;
     float rr = ref[2u * j], ri = ref[2u * j + 1u], mr = mov[2u * j], mi = mov[2u * j + 1u];
     float xr = rr * mr + ri * mi, xi = ri * mr - rr * mi;
-    float scale = 1.0f / ((sqrtf(xr * xr + xi * xi) + eps) * (float)g->pw * (float)g->ph);
+    float scale = 1.0f / ((sqrtf(xr * xr + xi * xi) + eps) * g->kept);
+    int32_t fy = phase_corr_signed(row, g->ph);
     int low = g->window ? (col <= 1u && (row <= 1u || row + 1u == g->ph)) : (row == 0u && col == 0u);
-    if (low || !(scale < 3.0e38f)) scale = 0.0f;
+    if (low || !(scale < 3.0e38f) || col > g->kmax_x || (uint32_t)(fy < 0 ? -fy : fy) > g->kmax_y) scale = 0.0f;
     out[0] = xr * scale;
     out[1] = xi * scale;
 }
 
-/* Integer peak index (row or column) to a signed shift, with scikit-image's
- * wrap-around: indices above n / 2 are negative shifts. */
-DVREN_FN int32_t phase_corr_signed(uint32_t i, uint32_t n) { return i > n / 2u ? (int32_t)i - (int32_t)n : (int32_t)i; }
 
 /* The correlation at plane pixel (y, x) of a surface, indices wrapped. */
 DVREN_FN float phase_corr_at(const float* surface, const phase_corr_geom* g, int32_t y, int32_t x)
@@ -157,10 +162,7 @@ DVREN_FN float phase_corr_parabola(float a, float b, float c)
 /* Step 5, per surface, after the maximum (value best at index e = y pw + x,
  * sum of squares sumsq over the surface): the integer shift, the noise
  * level, and (method 1) the parabolic refinement on each axis; the centre
- * of the first upsampling grid is the integer shift. Method 0 (integer)
- * on a mosaic of period p > 1 gives whole mosaic pixels, multiples of
- * 1 / p plane pixels: the parabolic estimate rounded to them (the integer
- * peak of a plane cannot tell an odd mosaic shift from its neighbours). */
+ * of the first upsampling grid is the integer shift. */
 DVREN_FN void phase_corr_peak_finish(const float* surface, const phase_corr_geom* g, float best, uint32_t e,
                                      double sumsq, uint32_t method, phase_corr_peak* out)
 {
@@ -172,15 +174,11 @@ DVREN_FN void phase_corr_peak_finish(const float* surface, const phase_corr_geom
     out->noise = (float)(rest > 0.0 && n > 1.0 ? sqrt(rest / (n - 1.0)) : 0.0);
     out->dy = (float)out->iy;
     out->dx = (float)out->ix;
-    if (method == 1u || (method == 0u && g->period > 1u)) {
+    if (method == 1u) {
         out->dy += phase_corr_parabola(phase_corr_at(surface, g, (int32_t)y - 1, (int32_t)x), best,
                                        phase_corr_at(surface, g, (int32_t)y + 1, (int32_t)x));
         out->dx += phase_corr_parabola(phase_corr_at(surface, g, (int32_t)y, (int32_t)x - 1), best,
                                        phase_corr_at(surface, g, (int32_t)y, (int32_t)x + 1));
-    }
-    if (method == 0u && g->period > 1u) { /* integer mosaic pixels: 1 / period plane pixels */
-        out->dy = floorf(out->dy * (float)g->period + 0.5f) / (float)g->period;
-        out->dx = floorf(out->dx * (float)g->period + 0.5f) / (float)g->period;
     }
     out->cy = (float)out->iy;
     out->cx = (float)out->ix;
@@ -203,31 +201,23 @@ DVREN_FN void phase_corr_phasor(double f, float* c, float* s)
  *   tx_j = cx + (j - (G - 1) / 2) h,  j = 0..G-1, G = PHASE_CORR_GRID,
  * with C the normalised cross-power (recomputed from the two spectra: the
  * inverse FFT overwrote it) and w = 2 for the columns that stand for a
- * pair of frequencies +-col of the full spectrum, 1 for column 0; the
- * Nyquist column (even pw) counts its two signs half each: the real part
- * of C cos(pi tx). acc holds G complex values (re, im). The phasors
- * advance by a rotation per grid step. */
+ * pair of frequencies +-col of the full spectrum, 1 for column 0 (the
+ * Nyquist column is never in the band). acc holds G complex values (re,
+ * im). The phasors advance by a rotation per grid step. */
 DVREN_FN void phase_corr_dft_row(const float* ref, const float* mov, const phase_corr_geom* g, float eps, uint32_t row,
                                  uint32_t c0, uint32_t dc, float cx, float h, float* acc)
 {
     uint32_t col, j;
     double x0 = (double)cx - 0.5 * (double)(PHASE_CORR_GRID - 1) * (double)h;
-    for (col = c0; col < g->cw; col += dc) {
+    int32_t fy = phase_corr_signed(row, g->ph);
+    if ((uint32_t)(fy < 0 ? -fy : fy) > g->kmax_y) return; /* outside the band: all zero */
+    for (col = c0; col < g->cw && col <= g->kmax_x; col += dc) {
         float C[2], pr, pi, sr, si, w = 2.0f;
-        int nyquist = (g->pw % 2u == 0u) && col == g->pw / 2u;
         phase_corr_cross(ref, mov, g, eps, row * g->cw + col, C);
         if (C[0] == 0.0f && C[1] == 0.0f) continue;
         if (col == 0u) w = 1.0f;
         phase_corr_phasor((double)col * x0 / (double)g->pw, &pr, &pi);
         phase_corr_phasor((double)col * (double)h / (double)g->pw, &sr, &si);
-        if (nyquist) { /* the symmetric pair: C cos(angle), no sine part */
-            for (j = 0; j < PHASE_CORR_GRID; ++j) {
-                float ang = (float)(6.283185307179586 * 0.5 * (x0 + (double)j * (double)h));
-                acc[2u * j] += C[0] * cosf(ang);
-                acc[2u * j + 1u] += C[1] * cosf(ang);
-            }
-            continue;
-        }
         for (j = 0; j < PHASE_CORR_GRID; ++j) {
             float t;
             acc[2u * j] += w * (C[0] * pr - C[1] * pi);
@@ -243,8 +233,7 @@ DVREN_FN void phase_corr_dft_row(const float* ref, const float* mov, const phase
  * ty = cy + (jy - (G - 1) / 2) h (G = PHASE_CORR_GRID), from the rows' sums T (ph rows of
  * PHASE_CORR_GRID complex values):
  *   Re sum over rows of T(row, jx) exp(2 pi i fy ty / ph),
- * fy the row's signed frequency (the Nyquist row of an even ph half at
- * each sign: its cosine). */
+ * fy the row's signed frequency (rows outside the band are zero). */
 DVREN_FN float phase_corr_dft_point(const float* T, const phase_corr_geom* g, float cy, float h, uint32_t jy,
                                     uint32_t jx)
 {
@@ -254,11 +243,7 @@ DVREN_FN float phase_corr_dft_point(const float* T, const phase_corr_geom* g, fl
     for (row = 0; row < g->ph; ++row) {
         const float* t = T + 2u * ((uint64_t)row * PHASE_CORR_GRID + jx);
         float c, s;
-        if (g->ph % 2u == 0u && row == g->ph / 2u) {
-            phase_corr_phasor(0.5 * ty, &c, &s);
-            sum += t[0] * c;
-            continue;
-        }
+        if (t[0] == 0.0f && t[1] == 0.0f) continue;
         phase_corr_phasor((double)phase_corr_signed(row, g->ph) * ty / (double)g->ph, &c, &s);
         sum += t[0] * c - t[1] * s;
     }
