@@ -37,6 +37,7 @@ PKGS=(
   "zlib1g-dev:/usr/include/zlib.h"
   "libfftw3-dev:/usr/include/fftw3.h"
   "libopenexr-dev:/usr/include/OpenEXR/openexr.h"
+  "libraw-dev:/usr/include/libraw/libraw.h"
 )
 TEST_PKGS=(
   "gcc-mingw-w64-x86-64:/usr/bin/x86_64-w64-mingw32-gcc"

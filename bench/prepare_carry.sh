@@ -7,15 +7,17 @@
 # headers and shared libraries of FFTW 3 (single precision, for the
 # spectral_residual and phase_correlation plugins, with FFTW's threads
 # library; Debian's libfftw3-dev) and of OpenEXR's C API
-# (OpenEXRCore, for dvren_foveate; Debian's libopenexr-dev), which the GPU
-# machine may lack: $C/include and $C/lib, which bench/gpu_env.sh puts first
-# on the include, link and library paths. Name .carry in the call's carry.
+# (OpenEXRCore, for dvren_foveate; Debian's libopenexr-dev) and of LibRaw
+# (the thread-safe libraw_r, for the RAW loaders of tools/dvren_raw.h;
+# Debian's libraw-dev), which the GPU machine may lack: $C/include and
+# $C/lib, which bench/gpu_env.sh puts first on the include, link and library
+# paths. Name .carry in the call's carry.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SHARED=${SHARED:-../shared}
 C=.carry
 rm -rf $C
-mkdir -p $C/data $C/include/stb $C/include/cjson $C/include/OpenEXR $C/lib $C/src
+mkdir -p $C/data $C/include/stb $C/include/cjson $C/include/OpenEXR $C/include/libraw $C/lib $C/src
 cp "$SHARED/peers/torch_dense_grid.py" $C/
 for d in ct_head mr_head hydrogen_atom iron_protein lego stent voxels registration; do cp -r "$SHARED/data/$d" $C/data/; done
 cp /usr/include/stb/stb_image_write.h /usr/include/stb/stb_image.h $C/include/stb/
@@ -33,6 +35,16 @@ for pair in libfftw3f.so:libfftw3f.so.3 libfftw3f_threads.so:libfftw3f_threads.s
   cp -L $L/$soname $C/lib/$soname
   cp -L $L/$soname $C/lib/${pair%%:*}
 done
+# LibRaw (0.20, about 1 MiB): libraw_r needs (objdump -p: NEEDED) libjpeg.so.62
+# and liblcms2.so.2, which a minimal Ubuntu with CUDA may lack, so they come
+# too (for the loader only: nothing links them by name); its other needs,
+# libstdc++, libgcc_s and libgomp (OpenMP), come with the GPU machine's
+# compiler, and libc and libm are everywhere
+cp /usr/include/libraw/*.h $C/include/libraw/
+[ -e $L/libraw_r.so.20 ] || { echo "prepare_carry: $L/libraw_r.so.20 is missing (apt-get install libraw-dev)" >&2; exit 1; }
+cp -L $L/libraw_r.so.20 $C/lib/libraw_r.so.20
+cp -L $L/libraw_r.so.20 $C/lib/libraw_r.so
+for soname in libjpeg.so.62 liblcms2.so.2; do cp -L $L/$soname $C/lib/$soname; done
 tarball=$(ls build*/third_party/cjson/cjson_*.orig.tar.gz 2>/dev/null | head -n 1 || true)
 if [ -z "$tarball" ]; then
   # the same private deb-src fetch as tests/test_portability.sh

@@ -31,7 +31,8 @@
  * DVREN_NPY_MAX_HEADER; a header that is not exactly such a dict (a missing,
  * repeated or unknown key, a value of the wrong kind, anything but spaces
  * and one final '\n' after the '}'); a dtype other than little-endian
- * float32 ('<f4'), float64 ('<f8') or uint8 ('|u1', '<u1'); Fortran order;
+ * float32 ('<f4'), float64 ('<f8'), uint8 ('|u1', '<u1') or uint16 ('<u2');
+ * Fortran order;
  * more than DVREN_NPY_MAX_DIMS dimensions, a negative or non-decimal
  * dimension, an element count whose bytes overflow 64 bits;
  * (dvren_npy_check_data) fewer or more data bytes than count x item_size.
@@ -52,6 +53,7 @@ typedef enum dvren_npy_dtype {
     DVREN_NPY_U8 = 1,  /* '|u1' or '<u1' */
     DVREN_NPY_F32 = 2, /* '<f4' */
     DVREN_NPY_F64 = 3, /* '<f8' */
+    DVREN_NPY_U16 = 4, /* '<u2' (camera mosaics, tools/dvren_raw.h) */
     DVREN_NPY_DTYPE_FORCE32 = 0x7fffffff
 } dvren_npy_dtype;
 
@@ -59,7 +61,7 @@ typedef enum dvren_npy_dtype {
 typedef struct dvren_npy_array {
     int major, minor;          /* format version: 1.0, 2.0 or 3.0 */
     dvren_npy_dtype dtype;
-    size_t item_size;          /* bytes per element: 1, 4, 8 */
+    size_t item_size;          /* bytes per element: 1, 2, 4, 8 */
     char descr[8];             /* the dtype string as written: "<f4", "|u1", ... */
     uint32_t ndim;             /* 0 (a scalar) .. DVREN_NPY_MAX_DIMS */
     uint64_t shape[DVREN_NPY_MAX_DIMS]; /* shape[0 .. ndim-1]; the rest 0 */
@@ -81,7 +83,7 @@ int dvren_npy_parse_header(dvren_npy_array* a, const void* bytes, size_t size, c
  * data follow the header, else -1 with a->error set. */
 int dvren_npy_check_data(dvren_npy_array* a);
 /* Element i (0 .. count-1, C order) converted to double (exact for all
- * three dtypes). i is not checked. */
+ * four dtypes). i is not checked. */
 double dvren_npy_get(const dvren_npy_array* a, uint64_t i);
 
 #endif /* DVREN_NPY_H */
@@ -278,8 +280,11 @@ int dvren_npy_parse_header(dvren_npy_array* a, const void* bytes, size_t size, c
     } else if (!strcmp(a->descr, "|u1") || !strcmp(a->descr, "<u1")) {
         a->dtype = DVREN_NPY_U8;
         a->item_size = 1;
+    } else if (!strcmp(a->descr, "<u2")) {
+        a->dtype = DVREN_NPY_U16;
+        a->item_size = 2;
     } else {
-        return dvren__npy_fail(a, "descr", "dtype '%s' is not read (little-endian '<f4', '<f8', '|u1')", a->descr);
+        return dvren__npy_fail(a, "descr", "dtype '%s' is not read (little-endian '<f4', '<f8', '|u1', '<u2')", a->descr);
     }
     if (fortran) return dvren__npy_fail(a, "fortran_order", "Fortran order is not read (write the array in C order)");
     a->count = 1;
@@ -313,6 +318,7 @@ double dvren_npy_get(const dvren_npy_array* a, uint64_t i)
 {
     const unsigned char* p = a->data + i * a->item_size;
     if (a->dtype == DVREN_NPY_U8) return (double)p[0];
+    if (a->dtype == DVREN_NPY_U16) return (double)((unsigned)p[0] | ((unsigned)p[1] << 8));
     if (a->dtype == DVREN_NPY_F32) {
         uint32_t u = (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
         float f;
