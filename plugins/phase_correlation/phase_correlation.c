@@ -46,14 +46,17 @@
  *        algorithms", Opt. Lett. 33(2), 156-158, 2008): the correlation
  *        evaluated exactly (the band-limited interpolation of the samples,
  *        from the cross-power spectrum) on a 31 x 31 grid around the peak,
- *        first at a step of 0.1 plane pixels (+-1.5 px), then at steps 20
- *        times finer around the best point, down to 1 / (upsample x period)
- *        plane pixels: 1 / upsample mosaic pixels (upsample 100: 1/100 px).
+ *        first at a step of 0.1 plane pixels (+-1.5 px) from the lowest
+ *        half of the band per axis (enough to place the peak; 1/4 of the
+ *        work), then at steps up to 10 times finer around the best
+ *        point from the whole band, down to 1 / (upsample x period) plane
+ *        pixels: 1 / upsample mosaic pixels (upsample 100: 1/100 px).
  *        scikit-image evaluates one 1.5 px window at the final step; this
  *        coarse-to-fine search reaches the same grid point wherever the
  *        peak is unimodal within 0.1 px, at a cost of about 31 x the
- *        spectrum's size per stage instead of 150 x (phase_corr_dft_row,
- *        phase_corr_dft_point, phase_corr_grid_pick).
+ *        spectrum's size per full stage instead of 150 x
+ *        (phase_corr_stage_geom, phase_corr_dft_row, phase_corr_dft_point,
+ *        phase_corr_grid_pick).
  *
  * Parameters: method (integer|parabolic|upsampled), upsample (1..1000,
  * default 100: the final step is 1 / upsample mosaic pixels), window
@@ -149,6 +152,13 @@ typedef struct phase_corr_instance {
     void* pinned[2];   /* two page-locked buffers of pinned_bytes (cuMemAllocHost), or NULL */
     size_t pinned_bytes;
     void* event[2];    /* CUevent: the copy out of pinned[i] is done */
+    /* cuFFT plans kept from call to call (making one costs milliseconds):
+     * reference R2C, batch R2C, batch C2R, each for the key (ph, pw,
+     * transforms) it was made for, and the work area it needs */
+    int plan[3];
+    int have_plan[3];
+    uint32_t plan_key[3][3];
+    size_t plan_work[3];
 } phase_corr_instance;
 
 static dvren_status phase_corr_create(const dvren_host* h, const dvren_params* p, void** out)
@@ -172,7 +182,11 @@ static void phase_corr_release_pinned(const dvren_host* h, phase_corr_instance* 
 
 static void phase_corr_destroy(const dvren_host* h, void* inst)
 {
-    phase_corr_release_pinned(h, (phase_corr_instance*)inst);
+    phase_corr_instance* s = (phase_corr_instance*)inst;
+    int i;
+    for (i = 0; i < 3; ++i) /* a plan exists only where cuFFT was loaded */
+        if (s->have_plan[i]) dvren_fft_cufft_table.cufftDestroy(s->plan[i]);
+    phase_corr_release_pinned(h, s);
     h->free(h, inst, sizeof(phase_corr_instance));
 }
 
@@ -247,17 +261,32 @@ static dvren_status phase_corr_geometry(const dvren_host* h, const phase_corr_in
 }
 
 /* Steps of the upsampled refinement, plane pixels (at most 8): 0.1 (or
- * 1 / up when coarser), then each 20 times finer down to 1 / up. */
+ * 1 / up when coarser), then each 10 times finer down to 1 / up (a grid
+ * of 31 points then covers +-1.5 steps of the one before). */
 static uint32_t phase_corr_steps(uint32_t up, float* step)
 {
     double last = 1.0 / (double)up, h = up >= 10u ? 0.1 : last;
     uint32_t n = 0;
     step[n++] = (float)h;
     while (h > last * (1.0 + 1e-9) && n < 8u) {
-        h = h / 20.0 > last ? h / 20.0 : last;
+        h = h / 10.0 > last ? h / 10.0 : last;
         step[n++] = (float)h;
     }
     return n;
+}
+
+/* The geometry of refinement stage `st` of n: the first of several looks
+ * only at the lower half of the band per axis (1/4 of the work): it only
+ * has to place the peak within the next stage's grid (+-1.5 of its own
+ * steps), which the low frequencies do; the others use them all. */
+static phase_corr_geom phase_corr_stage_geom(const phase_corr_geom* g, uint32_t st, uint32_t n)
+{
+    phase_corr_geom s = *g;
+    if (n > 1u && st == 0u) {
+        s.kmax_y = g->kmax_y / 2u > 2u ? g->kmax_y / 2u : (g->kmax_y < 2u ? g->kmax_y : 2u);
+        s.kmax_x = g->kmax_x / 2u > 2u ? g->kmax_x / 2u : (g->kmax_x < 2u ? g->kmax_x : 2u);
+    }
+    return s;
 }
 
 /* The upsampling factor of the refinement, in plane pixels: upsample x
@@ -411,13 +440,14 @@ static void phase_corr_cpu_refine(const phase_corr_instance* s, const phase_corr
         k = i % g->planes;
         for (st = 0; st < nsteps; ++st) {
             float eps = g->epsilon * amp_ref[k] * amp_mov[i];
+            phase_corr_geom gs = phase_corr_stage_geom(g, st, nsteps);
             for (row = 0; row < g->ph; ++row) {
                 memset(acc, 0, sizeof acc);
-                phase_corr_dft_row(ref + k * off, mov + i * off, g, eps, row, 0, 1, peaks[i].cx, steps[st], acc);
+                phase_corr_dft_row(ref + k * off, mov + i * off, &gs, eps, row, 0, 1, peaks[i].cx, steps[st], acc);
                 memcpy(T + (size_t)row * 2u * PHASE_CORR_GRID, acc, sizeof acc);
             }
             for (j = 0; j < PHASE_CORR_GRID * PHASE_CORR_GRID; ++j)
-                values[j] = phase_corr_dft_point(T, g, peaks[i].cy, steps[st], j / PHASE_CORR_GRID, j % PHASE_CORR_GRID);
+                values[j] = phase_corr_dft_point(T, &gs, peaks[i].cy, steps[st], j / PHASE_CORR_GRID, j % PHASE_CORR_GRID);
             phase_corr_grid_pick(values, steps[st], &peaks[i]);
         }
     }
@@ -543,8 +573,7 @@ typedef struct phase_corr_gpu {
     size_t size[16];
     uint32_t nbuf;
     size_t held, peak;
-    dvren_cufft_handle plan[3]; /* reference R2C, batch R2C, batch C2R */
-    int have_plan[3];
+    phase_corr_instance* inst; /* its plans */
 } phase_corr_gpu;
 
 /* ---- copies of images in host memory ---- */
@@ -696,28 +725,39 @@ static dvren_status phase_corr_launch(phase_corr_gpu* G, const char* name, uint3
     return G->cu->launch(G->h, fn, grid, block, 0, args);
 }
 
-/* cuFFT plan `which` for `howmany` surfaces (R2C or C2R), no work area of
- * its own; *work: the size it needs. */
+/* cuFFT plan `which` (0 reference R2C, 1 batch R2C, 2 batch C2R; the
+ * direction follows) for `howmany` surfaces, no work area of its own: the
+ * instance's when it was made for the same sizes, else a new one; *work:
+ * the size it needs. */
 static dvren_status phase_corr_gpu_plan(phase_corr_gpu* G, const phase_corr_geom* g, int which, uint32_t howmany,
-                                        int inverse, size_t* work)
+                                        size_t* work)
 {
     int n[2] = {(int)g->ph, (int)g->pw}, rn[2] = {(int)g->ph, (int)g->rstride}, cn[2] = {(int)g->ph, (int)g->cw};
     int rdist = (int)(g->ph * g->rstride), cdist = (int)(g->ph * g->cw), r;
-    if (G->have_plan[which]) {
-        G->fft->cufftDestroy(G->plan[which]);
-        G->have_plan[which] = 0;
+    phase_corr_instance* s = G->inst;
+    uint32_t key[3] = {g->ph, g->pw, howmany};
+    if (s->have_plan[which] && !memcmp(s->plan_key[which], key, sizeof key)) {
+        *work = s->plan_work[which];
+    } else {
+        if (s->have_plan[which]) {
+            G->fft->cufftDestroy(s->plan[which]);
+            s->have_plan[which] = 0;
+        }
+        r = G->fft->cufftCreate(&s->plan[which]);
+        if (r != 0) return dvren_fft_cufft_fail(G->h, r, "cufftCreate");
+        s->have_plan[which] = 1;
+        memset(s->plan_key[which], 0, sizeof key); /* not usable until made */
+        r = G->fft->cufftSetAutoAllocation(s->plan[which], 0);
+        if (r != 0) return dvren_fft_cufft_fail(G->h, r, "cufftSetAutoAllocation");
+        r = which == 2 ? G->fft->cufftMakePlanMany(s->plan[which], 2, n, cn, 1, cdist, rn, 1, rdist, DVREN_CUFFT_C2R,
+                                                   (int)howmany, work)
+                       : G->fft->cufftMakePlanMany(s->plan[which], 2, n, rn, 1, rdist, cn, 1, cdist, DVREN_CUFFT_R2C,
+                                                   (int)howmany, work);
+        if (r != 0) return dvren_fft_cufft_fail(G->h, r, "cufftMakePlanMany");
+        memcpy(s->plan_key[which], key, sizeof key);
+        s->plan_work[which] = *work;
     }
-    r = G->fft->cufftCreate(&G->plan[which]);
-    if (r != 0) return dvren_fft_cufft_fail(G->h, r, "cufftCreate");
-    G->have_plan[which] = 1;
-    r = G->fft->cufftSetAutoAllocation(G->plan[which], 0);
-    if (r != 0) return dvren_fft_cufft_fail(G->h, r, "cufftSetAutoAllocation");
-    r = inverse ? G->fft->cufftMakePlanMany(G->plan[which], 2, n, cn, 1, cdist, rn, 1, rdist, DVREN_CUFFT_C2R,
-                                            (int)howmany, work)
-                : G->fft->cufftMakePlanMany(G->plan[which], 2, n, rn, 1, rdist, cn, 1, cdist, DVREN_CUFFT_R2C,
-                                            (int)howmany, work);
-    if (r != 0) return dvren_fft_cufft_fail(G->h, r, "cufftMakePlanMany");
-    r = G->fft->cufftSetStream(G->plan[which], G->cu->stream);
+    r = G->fft->cufftSetStream(s->plan[which], G->cu->stream);
     if (r != 0) return dvren_fft_cufft_fail(G->h, r, "cufftSetStream");
     return DVREN_OK;
 }
@@ -809,6 +849,7 @@ static dvren_status phase_corr_gpu_run(const dvren_host* h, const dvren_host_cud
     memset(&G, 0, sizeof G);
     G.h = h;
     G.cu = cu;
+    G.inst = s;
     status = phase_corr_geometry(h, s, in, &g);
     if (status != DVREN_OK) return status;
     status = dvren_fft_cufft(h, &G.fft);
@@ -871,14 +912,14 @@ static dvren_status phase_corr_gpu_run(const dvren_host* h, const dvren_host_cud
     phase_corr_mark(&G, -1);
     amp_mov = amp_ref + P;
     /* plans and their shared work area (they run one after another on the stream) */
-    PHASE_CORR_TRY(phase_corr_gpu_plan(&G, &g, 0, (uint32_t)P, 0, &w));
+    PHASE_CORR_TRY(phase_corr_gpu_plan(&G, &g, 0, (uint32_t)P, &w));
     work = w;
-    PHASE_CORR_TRY(phase_corr_gpu_plan(&G, &g, 1, b * (uint32_t)P, 0, &w));
+    PHASE_CORR_TRY(phase_corr_gpu_plan(&G, &g, 1, b * (uint32_t)P, &w));
     if (w > work) work = w;
-    PHASE_CORR_TRY(phase_corr_gpu_plan(&G, &g, 2, b * (uint32_t)P, 1, &w));
+    PHASE_CORR_TRY(phase_corr_gpu_plan(&G, &g, 2, b * (uint32_t)P, &w));
     if (w > work) work = w;
     PHASE_CORR_TRY(phase_corr_gpu_alloc(&G, work, &area));
-    for (i = 0; i < 3; ++i) PHASE_CORR_FFT(G.fft->cufftSetWorkArea(G.plan[i], area), "cufftSetWorkArea");
+    for (i = 0; i < 3; ++i) PHASE_CORR_FFT(G.fft->cufftSetWorkArea(s->plan[i], area), "cufftSetWorkArea");
     /* the window */
     wh_bytes = ((size_t)g.ph + g.pw) * sizeof(float);
     host_peaks_bytes = (size_t)b * P * sizeof(phase_corr_peak);
@@ -905,19 +946,19 @@ static dvren_status phase_corr_gpu_run(const dvren_host* h, const dvren_host_cud
             void* a[] = {&part, &g, &np, &amp_ref};
             PHASE_CORR_TRY(phase_corr_launch(&G, "phase_corr_k_amplitude", 1, 1, 64, a));
         }
-        PHASE_CORR_FFT(G.fft->cufftExecR2C(G.plan[0], ref, ref), "cufftExecR2C (reference)");
+        PHASE_CORR_FFT(G.fft->cufftExecR2C(s->plan[0], ref, ref), "cufftExecR2C (reference)");
         phase_corr_mark(&G, 0);
     }
     for (first = 0; first < in->count; first += nb) {
         uint32_t count_now = in->count - first < b ? in->count - first : b, n, np = (uint32_t)P, st;
         if (count_now != b && count_now != nb) { /* the last, smaller batch */
-            PHASE_CORR_TRY(phase_corr_gpu_plan(&G, &g, 1, count_now * np, 0, &w));
-            PHASE_CORR_TRY(phase_corr_gpu_plan(&G, &g, 2, count_now * np, 1, &w));
+            PHASE_CORR_TRY(phase_corr_gpu_plan(&G, &g, 1, count_now * np, &w));
+            PHASE_CORR_TRY(phase_corr_gpu_plan(&G, &g, 2, count_now * np, &w));
             if (w > work) {
                 status = h->fail(h, DVREN_ERROR_INTERNAL, NULL, "cuFFT wants a larger work area for fewer transforms");
                 goto cleanup;
             }
-            for (i = 1; i < 3; ++i) PHASE_CORR_FFT(G.fft->cufftSetWorkArea(G.plan[i], area), "cufftSetWorkArea");
+            for (i = 1; i < 3; ++i) PHASE_CORR_FFT(G.fft->cufftSetWorkArea(s->plan[i], area), "cufftSetWorkArea");
         }
         nb = count_now;
         n = nb * np;
@@ -937,14 +978,14 @@ static dvren_status phase_corr_gpu_run(const dvren_host* h, const dvren_host_cud
             }
         }
         phase_corr_mark(&G, 1);
-        PHASE_CORR_FFT(G.fft->cufftExecR2C(G.plan[1], mov, mov), "cufftExecR2C (moving)");
+        PHASE_CORR_FFT(G.fft->cufftExecR2C(s->plan[1], mov, mov), "cufftExecR2C (moving)");
         phase_corr_mark(&G, 2);
         {
             void* a[] = {&ref, &mov, &g, &amp_ref, &amp_mov, &cross};
             PHASE_CORR_TRY(phase_corr_launch(&G, "phase_corr_k_cross", (g.ph * g.cw + PHASE_CORR_BLOCK - 1u) / PHASE_CORR_BLOCK,
                                              n, PHASE_CORR_BLOCK, a));
         }
-        PHASE_CORR_FFT(G.fft->cufftExecC2R(G.plan[2], cross, cross), "cufftExecC2R");
+        PHASE_CORR_FFT(G.fft->cufftExecC2R(s->plan[2], cross, cross), "cufftExecC2R");
         phase_corr_mark(&G, 3);
         {
             void* a[] = {&cross, &g, &best, &index, &sumsq};
@@ -957,12 +998,13 @@ static dvren_status phase_corr_gpu_run(const dvren_host* h, const dvren_host_cud
         phase_corr_mark(&G, 4);
         for (st = 0; st < nsteps; ++st) {
             float hs = steps[st];
+            phase_corr_geom gs = phase_corr_stage_geom(&g, st, nsteps);
             {
-                void* a[] = {&ref, &mov, &g, &amp_ref, &amp_mov, &peaks, &hs, &T};
+                void* a[] = {&ref, &mov, &gs, &amp_ref, &amp_mov, &peaks, &hs, &T};
                 PHASE_CORR_TRY(phase_corr_launch(&G, "phase_corr_k_dft_rows", g.ph, n, PHASE_CORR_ROW_BLOCK, a));
             }
             {
-                void* a[] = {&T, &g, &hs, &peaks};
+                void* a[] = {&T, &gs, &hs, &peaks};
                 PHASE_CORR_TRY(phase_corr_launch(&G, "phase_corr_k_dft_grid", n, 1,
                                                  ((PHASE_CORR_GRID * PHASE_CORR_GRID + 31u) / 32u) * 32u, a));
             }
@@ -993,8 +1035,6 @@ cleanup:
             status = h->fail(h, r == 2 ? DVREN_ERROR_OUT_OF_MEMORY : DVREN_ERROR_DEVICE, NULL,
                              "cuStreamSynchronize failed: CUresult %d", r);
     }
-    for (i = 0; i < 3; ++i)
-        if (G.have_plan[i]) G.fft->cufftDestroy(G.plan[i]);
     for (i = 0; i < G.nbuf; ++i) cu->mem_free(h, G.buf[i], G.size[i]);
     if (wh) h->free(h, wh, wh_bytes);
     if (host_peaks) h->free(h, host_peaks, host_peaks_bytes);
