@@ -30,22 +30,37 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+static const char* const fz_ext[5] = {"png", "npy", "pgm", "ppm", "nef"};
+static char fz_dir[64];
+
+/* the private folder goes when the fuzzer exits */
+static void fz_cleanup(void)
+{
+    char path[128];
+    int k;
+    for (k = 0; k < 5; ++k) {
+        snprintf(path, sizeof path, "%s/fz.%s", fz_dir, fz_ext[k]);
+        remove(path);
+    }
+    rmdir(fz_dir);
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size)
 {
-    static const char* const ext[5] = {"png", "npy", "pgm", "ppm", "nef"};
-    static char dir[64];
     char path[128];
     dvren_raw_image im;
     dvren_status s;
     FILE* f;
     if (size < 1) return 0;
-    if (!dir[0]) {
-        snprintf(dir, sizeof dir, "/tmp/fuzz_raw_image.XXXXXX");
-        if (!mkdtemp(dir)) __builtin_trap();
+    if (!fz_dir[0]) {
+        snprintf(fz_dir, sizeof fz_dir, "/tmp/fuzz_raw_image.XXXXXX");
+        if (!mkdtemp(fz_dir)) __builtin_trap();
+        atexit(fz_cleanup);
     }
-    snprintf(path, sizeof path, "%s/fz.%s", dir, ext[data[0] % 5]);
+    snprintf(path, sizeof path, "%s/fz.%s", fz_dir, fz_ext[data[0] % 5]);
     f = fopen(path, "wb");
     if (!f) __builtin_trap();
     if (size > 1 && fwrite(data + 1, 1, size - 1, f) != size - 1) __builtin_trap();
