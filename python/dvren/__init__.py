@@ -625,7 +625,8 @@ class Context(_Handle):
         >>register), e.g. ``ctx.registration(method="parabolic")``. The
         "phase_correlation" plugin's parameters: method ("integer",
         "parabolic", "upsampled"; default "upsampled"), upsample (default
-        100), window ("hann", "none"; default "hann"), epsilon. See
+        100), window ("hann", "none"; default "hann"), epsilon (default
+        0.02), band (default 0: all frequencies), threads (FFTW's). See
         :class:`RegistrationModel` and :meth:`stage`."""
         return RegistrationModel(self, "registration", name, params)
 
@@ -2380,14 +2381,18 @@ def register(reference: Any, moving: Any, device: str = "cpu", *, cfa: Union[str
     """Registers moving images against a reference in one call: a
     :class:`Context` on ``device`` ("cpu", "cuda", "cuda:N"; a GPU never
     falls back to the CPU), the registration model ``model`` with
-    ``params`` (method, upsample, window, epsilon), then
+    ``params`` (method, upsample, window, epsilon, band, threads), then
     :meth:`RegistrationModel.register` (reference, moving, cfa, grey,
-    memory_limit, xtrans), and everything closed again. For many calls,
+    memory_limit, xtrans), and everything closed again. threads: the
+    context's CPU threads and, unless params give them, the model's FFTW
+    threads (0: one per processor). For many calls,
     keep a context and a model instead. Example::
 
         t = dvren.register(ref, [m1, m2], cfa="grbg", method="upsampled")
         t["dy"], t["dx"], t["cfa_aligned"], t.report["milliseconds"]
     """
+    if threads:
+        params.setdefault("threads", threads)  # the plugin's FFTW threads too
     with Context(device, threads=threads) as ctx:
         return ctx.registration(model, **params).register(reference, moving, cfa=cfa, grey=grey,
                                                           memory_limit=memory_limit, xtrans=xtrans)

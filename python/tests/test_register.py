@@ -255,6 +255,8 @@ def test_memory_limit_batches(ctx, frame10):
 def test_convenience_register(frame10):
     t = dvren.register(frame10, [np.roll(frame10, (2, 9), (0, 1))], method="integer", grey=True)
     assert (t["dy"][0], t["dx"][0]) == (-2, -9)
+    t = dvren.register(frame10[..., 1], np.roll(frame10[..., 1], (-3, 4), (0, 1)), threads=1, band=0.5)
+    np.testing.assert_allclose([t["dy"][0], t["dx"][0]], [3, -4], atol=0.02)
 
 
 def test_cuda_never_falls_back(frame10):
