@@ -153,6 +153,8 @@ build_all() {
   $CC $BASE_CFLAGS bench/foveate.c $B/obj/stb.o -o $B/foveate -lcjson $LIBS
   # the block-world benchmark (bench/blocks.sh runs it on the GPU machine; --mesa here)
   $CC $BASE_CFLAGS bench/blocks.c -o $B/bench_blocks -lcjson $LIBS
+  # the registration benchmark (bench/register.sh runs it on the GPU machine; --device cpu here)
+  $CC $BASE_CFLAGS bench/register.c -o $B/bench_register $LIBS
   for p in "${PLUGINS[@]}"; do [ ! -f plugins/$p/${p}_device.h ] || cp plugins/$p/${p}_device.h $B/plugins/; done
   # the Python package (libdvren.so, its plugins, python/dvren/*.py): ./build.sh python says how to use it
   if command -v "${DVREN_PYTHON:-python3}" >/dev/null; then

@@ -1752,10 +1752,12 @@ DVREN_API dvren_status dvren_register_layout_of(dvren_context* ctx, const dvren_
 /* Registers in->count moving images against in->reference with a
  * registration model (a stage of kind DVREN_PLUGIN_REGISTRATION), on the
  * model's context's device: results[count] (struct_size set by the
- * callee). Per image, the planes' shifts (scaled by the period to mosaic
- * pixels) are combined by the median weighted by peak height (planes whose
- * peak is <= 0 get no weight; when none is positive, the plain median);
- * per colour likewise among that colour's planes. Errors: INVALID_ARGUMENT
+ * callee). Per image, the planes' shifts (mosaic pixels) are combined
+ * robustly: the median weighted by peak height per axis (planes whose peak
+ * is <= 0 get no weight; when none is positive, the plain median), then
+ * the peak-weighted mean of the planes within max(0.5, period / 2) px of
+ * it on both axes (whole-pixel estimates keep the median); per colour
+ * likewise among that colour's planes. Errors: INVALID_ARGUMENT
  * naming the field (sizes, dtype, channels, cfa, a NULL image, device
  * memory on a CPU context), OUT_OF_MEMORY (memory_limit too small for one
  * image: the message gives what one image needs), the model's errors
@@ -7063,16 +7065,20 @@ static double dvren__reg_wmedian(dvren__reg_est* e, uint32_t n, int axis_x)
 /* Robust combination of n estimates: the weighted median per axis, then
  * the weighted mean of the estimates within `tol` mosaic pixels of it on
  * both axes (a one-step trimmed mean: the median's robustness, the mean's
- * averaging of the agreeing planes' noise). Returns the inliers' share of
+ * averaging of the agreeing planes' noise); when every estimate is a whole
+ * number (the integer method), the weighted median itself (rounded down
+ * where it falls between two). Returns the inliers' share of
  * the weight in *agree and their count in *inliers. */
 static void dvren__reg_combine(dvren__reg_est* e, uint32_t n, double tol, double* dy, double* dx, double* agree,
                                uint32_t* inliers)
 {
     double my = dvren__reg_wmedian(e, n, 0), mx = dvren__reg_wmedian(e, n, 1);
     double sw = 0.0, sy = 0.0, sx = 0.0, total = 0.0;
-    uint32_t i, m = 0, uniform = 1;
-    for (i = 0; i < n; ++i)
+    uint32_t i, m = 0, uniform = 1, integral = 1;
+    for (i = 0; i < n; ++i) {
         if (e[i].w > 0.0) uniform = 0;
+        if (e[i].dy != floor(e[i].dy) || e[i].dx != floor(e[i].dx)) integral = 0;
+    }
     for (i = 0; i < n; ++i) {
         double w = uniform ? 1.0 : e[i].w;
         total += w;
@@ -7083,8 +7089,9 @@ static void dvren__reg_combine(dvren__reg_est* e, uint32_t n, double tol, double
             ++m;
         }
     }
-    *dy = sw > 0.0 ? sy / sw : my;
-    *dx = sw > 0.0 ? sx / sw : mx;
+    /* whole-pixel estimates (the integer method) stay whole: their median */
+    *dy = integral ? floor(my) : sw > 0.0 ? sy / sw : my;
+    *dx = integral ? floor(mx) : sw > 0.0 ? sx / sw : mx;
     *agree = total > 0.0 ? sw / total : 0.0;
     *inliers = m;
 }
