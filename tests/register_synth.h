@@ -63,9 +63,8 @@
  * Noise: rs_noise adds N(0, sigma^2) per pixel from a seeded generator
  * (SplitMix64 + Box-Muller), so runs are repeatable.
  *
- * Files: rs_read_ppm (binary P6 / P5 with '#' comments in the header,
- * maxval <= 65535) and, when stb_image.h was included first,
- * rs_read_png16 (16-bit grey PNG through stbi_load_16; link -lstb).
+ * Files: rs_read_image, through tools/dvren_raw.h when it was included
+ * first (PPM, 16-bit PNG, ...; link -lraw_r -lstb).
  *
  * Every function returns 0 on success, -1 on failure (allocation, a bad
  * file); images own their pixels (rs_free). */
@@ -412,82 +411,30 @@ static inline float* rs_to_f32(const rs_image* im)
 
 /* ---- files ----------------------------------------------------------------- */
 
-/* Next header token of a PNM file (skips white space and '#' comments to
- * the end of their line); -1 at the end or on a non-digit. */
-static inline long rs__pnm_int(FILE* f)
+#ifdef DVREN_RAW_H
+/* Any image tools/dvren_raw.h reads (PPM/PGM, PNG, .npy, camera RAW), values
+ * as stored (0..maxval, counts), through dvren's own loader: its reading is
+ * tested on its own (tests/test_raw.c), the synthesis here starts from what
+ * it returns. */
+static inline int rs_read_image(const char* path, rs_image* out)
 {
-    int ch = fgetc(f);
-    long v = 0;
-    for (;;) {
-        while (ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n') ch = fgetc(f);
-        if (ch != '#') break;
-        while (ch != '\n' && ch != EOF) ch = fgetc(f);
-    }
-    if (ch < '0' || ch > '9') return -1;
-    while (ch >= '0' && ch <= '9') {
-        v = v * 10 + (ch - '0');
-        if (v > 1000000) return -1;
-        ch = fgetc(f);
-    }
-    /* exactly one white-space character ends the header's last token */
-    return v;
-}
-/* Binary PPM (P6, 3 channels) or PGM (P5, 1 channel), maxval <= 65535
- * (two bytes big-endian above 255), values as read (0..maxval). */
-static inline int rs_read_ppm(const char* path, rs_image* out)
-{
-    FILE* f = fopen(path, "rb");
-    char magic[2];
-    long w, h, maxval;
-    int c, bytes;
+    dvren_raw_image img;
+    float* f = NULL;
     size_t n, i;
-    unsigned char* raw;
+    int st = -1;
     memset(out, 0, sizeof *out);
-    if (!f) return -1;
-    if (fread(magic, 1, 2, f) != 2 || magic[0] != 'P' || (magic[1] != '6' && magic[1] != '5')) {
-        fclose(f);
-        return -1;
+    if (dvren_raw_load(NULL, path, &img) != DVREN_OK) return -1;
+    n = (size_t)img.width * img.height * img.channels;
+    f = (float*)malloc(n * sizeof *f);
+    if (f && dvren_raw_to_float(&img, f) == n && rs_alloc(out, (int)img.height, (int)img.width, (int)img.channels) == 0) {
+        for (i = 0; i < n; ++i) out->v[i] = (double)f[i];
+        st = 0;
     }
-    c = magic[1] == '6' ? 3 : 1;
-    w = rs__pnm_int(f);
-    h = rs__pnm_int(f);
-    maxval = rs__pnm_int(f);
-    if (w <= 0 || h <= 0 || maxval <= 0 || maxval > 65535) {
-        fclose(f);
-        return -1;
-    }
-    bytes = maxval > 255 ? 2 : 1;
-    n = (size_t)w * h * c;
-    raw = (unsigned char*)malloc(n * bytes);
-    if (!raw || fread(raw, bytes, n, f) != n || rs_alloc(out, (int)h, (int)w, c)) {
-        free(raw);
-        fclose(f);
-        rs_free(out);
-        return -1;
-    }
-    for (i = 0; i < n; ++i) out->v[i] = bytes == 2 ? (double)(raw[2 * i] << 8 | raw[2 * i + 1]) : (double)raw[i];
-    free(raw);
-    fclose(f);
-    return 0;
-}
-
-#ifdef STBI_VERSION
-/* A 16-bit grey PNG (one channel, values as stored) through stb_image. */
-static inline int rs_read_png16(const char* path, rs_image* out)
-{
-    int w = 0, h = 0, n = 0;
-    size_t i;
-    stbi_us* px = stbi_load_16(path, &w, &h, &n, 1);
-    memset(out, 0, sizeof *out);
-    if (!px) return -1;
-    if (rs_alloc(out, h, w, 1)) {
-        stbi_image_free(px);
-        return -1;
-    }
-    for (i = 0; i < (size_t)w * h; ++i) out->v[i] = px[i];
-    stbi_image_free(px);
-    return 0;
+    free(f);
+    dvren_raw_free(&img);
+    return st;
 }
 #endif
+
 
 #endif

@@ -7,8 +7,8 @@
 # Run from the repository root after ./build.sh: bash tests/test_align_cli.sh.
 # The inputs are made at run time by a Python script using only the
 # standard library (it decodes the real PPM frames and the 16-bit PNG
-# mosaic itself, rolls them circularly by whole pixels, and writes PPM,
-# PNG, .npy and the manifests byte by byte), so the expected shifts come
+# mosaic with tests/image_io.py, rolls them circularly by whole pixels, and
+# writes PPM, PNG, .npy and the manifests byte by byte), so the expected shifts come
 # from the rolls, not from dvren. A roll of the content by (sy, sx) pixels
 # (np.roll's sense: down and right) registers as (dy, dx) = (-sy, -sx)
 # (docs/registration.md, sign convention). Prints one "PASS|FAIL|SKIP
@@ -46,68 +46,11 @@ mkdir -p "$D"
 nfail=0
 
 # ---------------------------------------------------------------- images
-# g.py gen REG DIR: writes the inputs (below); g.py rows OUT: the rows of a
-# CSV or JSON output as "file key=value ..." lines (JSON null -> "", true -> 1).
+# g.py gen TESTS REG DIR: writes the inputs (below), decoding the real images
+# with TESTS/image_io.py (this folder's); g.py rows OUT: the rows of a CSV or
+# JSON output as "file key=value ..." lines (JSON null -> "", true -> 1).
 cat >"$TOP/g.py" <<'PY'
 import json, struct, sys, zlib
-
-def read_ppm(path):
-    """Binary PPM/PGM (P6/P5, maxval < 256), '#' comments in the header."""
-    b = open(path, "rb").read()
-    fields, p = [], 0
-    while len(fields) < 4:
-        while b[p:p + 1].isspace():
-            p += 1
-        if b[p:p + 1] == b"#":
-            p = b.index(b"\n", p) + 1
-            continue
-        q = p
-        while not b[q:q + 1].isspace():
-            q += 1
-        fields.append(b[p:q])
-        p = q
-    p += 1  # the one whitespace byte after maxval
-    magic, w, h, maxval = fields[0], int(fields[1]), int(fields[2]), int(fields[3])
-    c = 3 if magic == b"P6" else 1
-    assert magic in (b"P5", b"P6") and maxval < 256
-    return w, h, c, b[p:p + w * h * c]
-
-def read_png(path):
-    """A non-interlaced grey or RGB PNG of 8 or 16 bits: (w, h, c, bytes per
-    sample, raster bytes, big-endian as in the file)."""
-    b = open(path, "rb").read()
-    assert b[:8] == b"\x89PNG\r\n\x1a\n"
-    p, idat = 8, b""
-    while p < len(b):
-        n, t = struct.unpack(">I4s", b[p:p + 8])
-        if t == b"IHDR":
-            w, h, depth, ctype, _, _, inter = struct.unpack(">IIBBBBB", b[p + 8:p + 21])
-        elif t == b"IDAT":
-            idat += b[p + 8:p + 8 + n]
-        p += 12 + n
-    assert inter == 0 and depth in (8, 16) and ctype in (0, 2)
-    c = 3 if ctype == 2 else 1
-    bps = depth // 8
-    bpp, stride = c * bps, w * c * bps
-    raw = zlib.decompress(idat)
-    out, prev = bytearray(), bytearray(stride)
-    for y in range(h):
-        f = raw[y * (stride + 1)]
-        line = bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
-        for i in range(stride):
-            a = line[i - bpp] if i >= bpp else 0
-            up = prev[i]
-            ul = prev[i - bpp] if i >= bpp else 0
-            if f == 1: line[i] = (line[i] + a) & 255
-            elif f == 2: line[i] = (line[i] + up) & 255
-            elif f == 3: line[i] = (line[i] + (a + up) // 2) & 255
-            elif f == 4:
-                pa, pb, pc = abs(up - ul), abs(a - ul), abs(a + up - 2 * ul)
-                pr = a if pa <= pb and pa <= pc else up if pb <= pc else ul
-                line[i] = (line[i] + pr) & 255
-        out += line
-        prev = line
-    return w, h, c, bps, bytes(out)
 
 def roll(raster, w, h, px, sy, sx):
     """np.roll(image, (sy, sx), axis=(0, 1)) of a (h, w) raster of px-byte pixels."""
@@ -144,9 +87,9 @@ def be16_to_le(raster):
 XTRANS = ["GBGGRG", "RGRBGB", "GBGGRG", "GRGGBG", "BGBRGR", "GRGGBG"]
 
 def gen(reg, d):
-    w, h, c, f10 = read_ppm(reg + "/frame10.ppm")
-    assert (w, h, c) == (640, 480, 3)
-    _, _, _, f11 = read_ppm(reg + "/frame11.ppm")
+    w, h, c, maxval, f10 = read_pnm(reg + "/frame10.ppm")
+    assert (w, h, c, maxval) == (640, 480, 3, 255)
+    _, _, _, _, f11 = read_pnm(reg + "/frame11.ppm")
     # RGB frames rolled by whole pixels: PPM, .npy and PNG, all uint8 (H, W, 3)
     write_ppm(d + "/r1.ppm", w, h, roll(f10, w, h, 3, 5, -7))
     write_npy(d + "/r2.npy", "|u1", (h, w, 3), roll(f10, w, h, 3, -12, 3))
@@ -158,8 +101,8 @@ def gen(reg, d):
     # a frame of another size: the top 240 rows
     write_ppm(d + "/half.ppm", w, h // 2, f10[:w * (h // 2) * 3])
     # the real GRBG mosaic (16-bit grey PNG), rolled by even and odd amounts: PNG and .npy (uint16)
-    bw, bh, bc, bps, bay = read_png(reg + "/bayer_small.png")
-    assert (bw, bh, bc, bps) == (256, 344, 1, 2)
+    bw, bh, bc, maxval, bay = read_png(reg + "/bayer_small.png")  # 16-bit samples big-endian, as in the file
+    assert (bw, bh, bc, maxval) == (256, 344, 1, 65535)
     write_npy(d + "/b0.npy", "<u2", (bh, bw), be16_to_le(bay))
     write_png(d + "/b_even.png", bw, bh, 1, 2, roll(bay, bw, bh, 2, 4, -6))
     write_npy(d + "/b_even.npy", "<u2", (bh, bw), be16_to_le(roll(bay, bw, bh, 2, -10, 8)))
@@ -189,15 +132,17 @@ def rows(path):
         for r in csv.DictReader(open(path, newline="")):
             print(r["file"], *("%s=%s" % (k, v) for k, v in r.items() if k not in ("scene", "file")))
 
-if sys.argv[1] == "gen":
-    gen(sys.argv[2], sys.argv[3])
+if sys.argv[1] == "gen":  # gen TESTS REG DIR: TESTS is the repository's tests/ folder
+    sys.path.insert(0, sys.argv[2])
+    from image_io import read_png, read_pnm  # tests/image_io.py: PPM and PNG in pure Python
+    gen(sys.argv[3], sys.argv[4])
 elif sys.argv[1] == "rows":
     rows(sys.argv[2])
 elif sys.argv[1] == "json":  # json FILE EXPR: prints eval(EXPR) with j the parsed file
     j = json.load(open(sys.argv[2]))
     print(eval(sys.argv[3]))
 PY
-if ! "$PY" "$TOP/g.py" gen "$REG" "$D" 2>"$TOP/gen.err"; then
+if ! "$PY" "$TOP/g.py" gen "$ROOT/tests" "$REG" "$D" 2>"$TOP/gen.err"; then
     echo "FAIL $NAME/setup: making the test images failed: $(head -c 300 "$TOP/gen.err")"
     exit 1
 fi
@@ -545,7 +490,7 @@ expect_rc 1
 stderr_has "j5\.json:3: not valid JSON" "the line of the syntax error"
 run "$D/nothere.json" -o out.csv
 expect_rc 1
-stderr_has "nothere\.json: cannot open the manifest" "the missing manifest"
+stderr_has "nothere\.json: the manifest: cannot open" "the missing manifest"
 no_files
 finish
 

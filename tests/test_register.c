@@ -85,12 +85,13 @@
  *
  * Run time: the sanitizer pass (DVREN_SANITIZED=1, set by tests/run.sh)
  * uses 8 random shifts instead of 20 and fewer elsewhere. */
-/* TEST_LIBS: -lfftw3 -lstb */
+/* TEST_LIBS: -lfftw3 -lraw_r -lstb -lz */
 #define DVREN_IMPLEMENTATION
 #include "dvren.h"
 #include "harness.h"
 
-#include <stb/stb_image.h>
+#define DVREN_RAW_IMPLEMENTATION
+#include "dvren_raw.h"
 
 #include "register_synth.h"
 
@@ -214,7 +215,7 @@ static int load_frame(const char* name, rs_image* out)
     const char* path;
     snprintf(rel, sizeof rel, "registration/%s", name);
     path = th_data(rel);
-    return path && rs_read_ppm(path, out) == 0 ? 0 : -1;
+    return path && rs_read_image(path, out) == 0 ? 0 : -1;
 }
 /* The central h x w window of a frame (modest sizes keep the test fast). */
 static int load_frame_crop(const char* name, int h, int w, rs_image* out)
@@ -229,7 +230,7 @@ static int load_frame_crop(const char* name, int h, int w, rs_image* out)
 static int load_bayer(rs_image* out)
 {
     const char* path = th_data("registration/bayer_small.png");
-    return path && rs_read_png16(path, out) == 0 ? 0 : -1;
+    return path && rs_read_image(path, out) == 0 ? 0 : -1;
 }
 static const char* data_dir(void) { return getenv("DVREN_DATA") ? getenv("DVREN_DATA") : "../shared/data"; }
 

@@ -120,14 +120,6 @@ static void da_usage(FILE* f)
             "exit status: 0 done, 1 failed (bad file or manifest, no GPU, output not written), 2 bad usage\n");
 }
 
-static int da_ends_with(const char* s, const char* ext)
-{
-    size_t n = strlen(s), e = strlen(ext), i;
-    if (n <= e) return 0;
-    for (i = 0; i < e; ++i)
-        if (tolower((unsigned char)s[n - e + i]) != ext[i]) return 0;
-    return 1;
-}
 
 /* An argument that is an option ("-o", "--x"; "-" alone is a file name). */
 static int da_is_option(const char* a) { return a[0] == '-' && a[1]; }
@@ -216,8 +208,8 @@ static int da_parse(int argc, char** argv, da_options* o)
         ++i;
         if (!strcmp(a, "-o")) {
             o->out = v;
-            if (da_ends_with(v, ".json")) o->json = 1;
-            else if (!da_ends_with(v, ".csv")) {
+            if (dvren_io_ends_with(v, ".json")) o->json = 1;
+            else if (!dvren_io_ends_with(v, ".csv")) {
                 fprintf(stderr, "dvren_align: -o '%s': the output must be a .csv or .json file\n", v);
                 return -1;
             }
@@ -288,7 +280,7 @@ static int da_parse(int argc, char** argv, da_options* o)
         fprintf(stderr, "dvren_align: no input: give a manifest (.csv or .json) or --ref REFERENCE MOVING... (see --help)\n");
         return -1;
     }
-    if (o->manifest && !da_ends_with(o->manifest, ".csv") && !da_ends_with(o->manifest, ".json")) {
+    if (o->manifest && !dvren_io_ends_with(o->manifest, ".csv") && !dvren_io_ends_with(o->manifest, ".json")) {
         fprintf(stderr, "dvren_align: the manifest '%s' must be a .csv or .json file (images go after --ref)\n", o->manifest);
         return -1;
     }
@@ -395,39 +387,6 @@ static da_file* da_scene_add(da_scene* s)
     }
     memset(&s->moving[s->count], 0, sizeof s->moving[0]);
     return &s->moving[s->count++];
-}
-
-/* Reads a whole file (NUL-terminated). Returns NULL with the reason said. */
-static char* da_read_text(const char* path, size_t* size)
-{
-    FILE* f = fopen(path, "rb");
-    char* buf = NULL;
-    long n;
-    if (!f) {
-        fprintf(stderr, "dvren_align: %s: cannot open the manifest (%s)\n", path, strerror(errno));
-        return NULL;
-    }
-    if (fseek(f, 0, SEEK_END) || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET)) {
-        fprintf(stderr, "dvren_align: %s: cannot read the manifest (%s)\n", path, strerror(errno));
-        fclose(f);
-        return NULL;
-    }
-    if (n > DA_MAX_MANIFEST) {
-        fprintf(stderr, "dvren_align: %s: the manifest is %ld bytes, more than the %ld allowed\n", path, n, DA_MAX_MANIFEST);
-        fclose(f);
-        return NULL;
-    }
-    buf = (char*)malloc((size_t)n + 1);
-    if (!buf || fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        fprintf(stderr, "dvren_align: %s: %s\n", path, buf ? "cannot read the manifest" : "out of memory");
-        free(buf);
-        fclose(f);
-        return NULL;
-    }
-    fclose(f);
-    buf[n] = 0;
-    *size = (size_t)n;
-    return buf;
 }
 
 /* CSV (RFC 4180): fields separated by commas, optionally in double quotes
@@ -707,9 +666,15 @@ static int da_load_manifest(da_job* j, const char* path)
         fprintf(stderr, "dvren_align: out of memory\n");
         return -1;
     }
-    text = da_read_text(path, &size);
-    if (!text) return -1;
-    rc = da_ends_with(path, ".json") ? da_load_json(j, path, text, size) : da_load_csv(j, path, text, size);
+    {
+        char err[256];
+        text = dvren_io_read_file(path, (size_t)DA_MAX_MANIFEST, &size, err, sizeof err);
+        if (!text) {
+            fprintf(stderr, "dvren_align: %s: the manifest: %s\n", path, err);
+            return -1;
+        }
+    }
+    rc = dvren_io_ends_with(path, ".json") ? da_load_json(j, path, text, size) : da_load_csv(j, path, text, size);
     free(text);
     return rc;
 }

@@ -65,19 +65,6 @@ static void db_usage(FILE* f)
             "             2 bad usage\n");
 }
 
-/* 1 when s ends with ext (ASCII, case-insensitive). */
-static int db_ends_with(const char* s, const char* ext)
-{
-    size_t n = strlen(s), e = strlen(ext), i;
-    if (n <= e) return 0;
-    for (i = 0; i < e; ++i) {
-        char c = s[n - e + i];
-        if (c >= 'A' && c <= 'Z') c = (char)(c - 'A' + 'a');
-        if (c != ext[i]) return 0;
-    }
-    return 1;
-}
-
 /* A whole decimal integer in int32's range. */
 static int db_int(const char* what, const char* s, int32_t* out)
 {
@@ -185,7 +172,7 @@ static int db_parse(int argc, char** argv, db_options* o)
                 fprintf(stderr, "dvren_blocks %s: no output: give -o OUT%s\n", o->cmd, cmds[c].ext);
                 return -1;
             }
-            if (cmds[c].ext && !db_ends_with(o->out, cmds[c].ext)) {
+            if (cmds[c].ext && !dvren_io_ends_with(o->out, cmds[c].ext)) {
                 fprintf(stderr, "dvren_blocks %s: the output '%s' must be a %s file\n", o->cmd, o->out, cmds[c].ext);
                 return -1;
             }

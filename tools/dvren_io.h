@@ -39,6 +39,10 @@ void dvren_io_buf_free(dvren_io_buf* b);
  * the caller names the file) into err. Free the result with free(). */
 char* dvren_io_read_file(const char* path, size_t max_bytes, size_t* size, char* err, size_t err_cap);
 
+/* 1 when path ends with ext (".json"; ASCII, case-insensitive, a name
+ * longer than the extension), else 0. */
+int dvren_io_ends_with(const char* path, const char* ext);
+
 #endif /* DVREN_IO_H */
 
 /* ---- stop here if you only want the API ----------------------------------- */
@@ -79,6 +83,19 @@ void dvren_io_buf_free(dvren_io_buf* b)
 {
     free(b->data);
     memset(b, 0, sizeof *b);
+}
+
+int dvren_io_ends_with(const char* path, const char* ext)
+{
+    size_t n = strlen(path), e = strlen(ext), i;
+    if (n <= e) return 0;
+    for (i = 0; i < e; ++i) {
+        char a = path[n - e + i], b = ext[i];
+        if (a >= 'A' && a <= 'Z') a = (char)(a - 'A' + 'a');
+        if (b >= 'A' && b <= 'Z') b = (char)(b - 'A' + 'a');
+        if (a != b) return 0;
+    }
+    return 1;
 }
 
 char* dvren_io_read_file(const char* path, size_t max_bytes, size_t* size, char* err, size_t err_cap)
