@@ -64,6 +64,11 @@ import time
 
 import numpy as np
 
+# the PPM reader the tests share (tests/image_io.py, pure Python): the whole
+# repository travels to the GPU machine, so it is found next door
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "tests"))
+from image_io import read_pnm  # noqa: E402
+
 MARGIN = 96        # canvas margin, pixels
 TAPER = 48         # the frame fades to its mean over the canvas's outer TAPER pixels
 MAX_SHIFT = 32.0   # |t| per axis
@@ -85,25 +90,13 @@ def array_module(name):
 
 def read_ppm(path):
     """A binary PPM (P6, maxval 255): (h, w, 3) float64 in [0, 1]."""
-    with open(path, "rb") as f:
-        data = f.read()
-    fields, pos = [], 0
-    while len(fields) < 4:
-        while data[pos:pos + 1].isspace():
-            pos += 1
-        if data[pos:pos + 1] == b"#":
-            pos = data.index(b"\n", pos) + 1
-            continue
-        end = pos
-        while not data[end:end + 1].isspace():
-            end += 1
-        fields.append(data[pos:end])
-        pos = end
-    if fields[0] != b"P6" or int(fields[3]) != 255:
+    try:
+        w, h, c, maxval, samples = read_pnm(path)
+    except ValueError as e:
+        sys.exit(f"register_gen: {e}")
+    if c != 3 or maxval != 255:
         sys.exit(f"register_gen: {path}: not a binary 8-bit PPM (P6, maxval 255)")
-    w, h = int(fields[1]), int(fields[2])
-    pix = np.frombuffer(data, np.uint8, w * h * 3, pos + 1)
-    return pix.reshape(h, w, 3).astype(np.float64) / 255.0
+    return np.frombuffer(samples, np.uint8).reshape(h, w, 3).astype(np.float64) / 255.0
 
 
 def resize_bilinear(xp, img, H, W):

@@ -6,21 +6,23 @@ dvren.register over dvren_register (dvren.h >>register) and the
 Expected shifts come from how the test images are made, never from dvren:
 np.roll moves the content by whole pixels (a roll by (sy, sx) registers as
 (dy, dx) = (-sy, -sx): reference(y, x) ~ moving(y - dy, x - dx)), a
-Fourier phase ramp by a fraction of a pixel. The real images are decoded
-here (the PPM frames, and the 16-bit PNG mosaic with zlib), and the frame
-pair's shift is the data README's fact. Also: the table's fields and
+Fourier phase ramp by a fraction of a pixel. The real images (the PPM
+frames, the 16-bit PNG mosaic) are decoded by tests/image_io.py, pure
+Python, and the frame pair's shift is the data README's fact. Also: the table's fields and
 report, every input dtype and layout, smaller batches under a memory
 limit, and the errors."""
 import math
-import struct
-import zlib
+import sys
 
 import numpy as np
 import pytest
 
 import dvren
 
-from helpers import require_data
+from helpers import ROOT, require_data
+
+sys.path.insert(0, str(ROOT / "tests"))
+from image_io import read_png, read_pnm  # noqa: E402  (tests/image_io.py: the shared pure-Python readers)
 
 # Fujifilm's X-Trans cell as dvren.h documents dvren_cfa_xtrans_default: colour of (y % 6, x % 6), 0 R 1 G 2 B
 XTRANS = np.array([["RGB".index(c) for c in row] for row in
@@ -29,61 +31,16 @@ XTRANS = np.array([["RGB".index(c) for c in row] for row in
 
 def read_ppm(path):
     """A binary PPM (P6, maxval < 256; '#' comments in the header) as (H, W, 3) uint8."""
-    b = path.read_bytes()
-    fields, p = [], 0
-    while len(fields) < 4:
-        while b[p:p + 1].isspace():
-            p += 1
-        if b[p:p + 1] == b"#":
-            p = b.index(b"\n", p) + 1
-            continue
-        q = p
-        while not b[q:q + 1].isspace():
-            q += 1
-        fields.append(b[p:q])
-        p = q
-    w, h, maxval = int(fields[1]), int(fields[2]), int(fields[3])
-    assert fields[0] == b"P6" and maxval < 256
-    return np.frombuffer(b, np.uint8, w * h * 3, p + 1).reshape(h, w, 3)
+    w, h, c, maxval, samples = read_pnm(path)
+    assert c == 3 and maxval < 256
+    return np.frombuffer(samples, np.uint8).reshape(h, w, 3)
 
 
 def read_png16(path):
-    """A non-interlaced 16-bit grey PNG as (H, W) uint16 (zlib, the five row filters)."""
-    b = path.read_bytes()
-    assert b[:8] == b"\x89PNG\r\n\x1a\n"
-    p, idat = 8, b""
-    while p < len(b):
-        n, t = struct.unpack(">I4s", b[p:p + 8])
-        if t == b"IHDR":
-            w, h, depth, ctype, _, _, inter = struct.unpack(">IIBBBBB", b[p + 8:p + 21])
-        elif t == b"IDAT":
-            idat += b[p + 8:p + 8 + n]
-        p += 12 + n
-    assert (depth, ctype, inter) == (16, 0, 0)
-    raw = np.frombuffer(zlib.decompress(idat), np.uint8).reshape(h, 2 * w + 1)
-    out = np.zeros((h, 2 * w), np.int32)
-    prev = np.zeros(2 * w, np.int32)
-    for y in range(h):
-        f, line = raw[y, 0], raw[y, 1:].astype(np.int32)
-        if f == 2:
-            line = (line + prev) & 255
-        elif f in (1, 3, 4):
-            line = list(line)
-            for i in range(2 * w):
-                a = line[i - 2] if i >= 2 else 0
-                up, ul = int(prev[i]), int(prev[i - 2]) if i >= 2 else 0
-                if f == 1:
-                    pr = a
-                elif f == 3:
-                    pr = (a + up) // 2
-                else:
-                    pa, pb, pc = abs(up - ul), abs(a - ul), abs(a + up - 2 * ul)
-                    pr = a if pa <= pb and pa <= pc else up if pb <= pc else ul
-                line[i] = (line[i] + pr) & 255
-            line = np.array(line, np.int32)
-        out[y] = line
-        prev = line
-    return (out[:, 0::2] * 256 + out[:, 1::2]).astype(np.uint16)
+    """A non-interlaced 16-bit grey PNG as (H, W) uint16."""
+    w, h, c, maxval, samples = read_png(path)
+    assert (c, maxval) == (1, 65535)
+    return np.frombuffer(samples, ">u2").reshape(h, w).astype(np.uint16)
 
 
 def fourier_shift(img, sy, sx):
