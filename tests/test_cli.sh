@@ -340,7 +340,7 @@ begin list_plugins
 run_ok --list-plugins
 for p in dense_grid emission_absorption uniform; do stdout_has "$p" "the plugin $p"; done
 grep -qE '^\[|\[(env|step|timer)\]' "$OUT" && problem "stdout has log lines: $(grep -m 1 -E '^\[' "$OUT")"
-grep -qvE '^(field|shader|sampler|saliency) +[a-z0-9_]+ |^         ' "$OUT" && problem "stdout has a line that is not a plugin: $(grep -m 1 -vE '^(field|shader|sampler|saliency) +[a-z0-9_]+ |^         ' "$OUT")"
+grep -qvE '^(field|shader|sampler|saliency|registration) +[a-z0-9_]+ |^         ' "$OUT" && problem "stdout has a line that is not a plugin: $(grep -m 1 -vE '^(field|shader|sampler|saliency|registration) +[a-z0-9_]+ |^         ' "$OUT")"
 finish
 
 begin help
