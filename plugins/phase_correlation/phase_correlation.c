@@ -864,7 +864,7 @@ static dvren_status phase_corr_gpu_run(const dvren_host* h, const dvren_host_cud
         return h->fail(h, DVREN_ERROR_DEVICE, NULL,
                        "the CUDA driver lacks cuMemcpyHtoDAsync, cuMemcpyDtoHAsync, cuStreamSynchronize, cuMemGetInfo, "
                        "cuEventRecord or cuEventSynchronize");
-    G.copy_threads = phase_corr_cpu_threads(0) < 8 ? phase_corr_cpu_threads(0) : 8;
+    G.copy_threads = phase_corr_cpu_threads(0) < 16 ? phase_corr_cpu_threads(0) : 16;
     G.profile = getenv("DVREN_PHASE_CORR_PROFILE") != NULL;
     P = g.planes;
     staging = in->memory == DVREN_MEMORY_HOST

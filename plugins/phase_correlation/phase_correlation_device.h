@@ -203,21 +203,39 @@ DVREN_FN void phase_corr_phasor(double f, float* c, float* s)
  * inverse FFT overwrote it) and w = 2 for the columns that stand for a
  * pair of frequencies +-col of the full spectrum, 1 for column 0 (the
  * Nyquist column is never in the band). acc holds G complex values (re,
- * im). The phasors advance by a rotation per grid step. */
+ * im). The phasors advance by a rotation per grid step, and from column
+ * to column (recomputed exactly every 16 columns). */
 DVREN_FN void phase_corr_dft_row(const float* ref, const float* mov, const phase_corr_geom* g, float eps, uint32_t row,
                                  uint32_t c0, uint32_t dc, float cx, float h, float* acc)
 {
-    uint32_t col, j;
+    uint32_t col, j, it;
     double x0 = (double)cx - 0.5 * (double)(PHASE_CORR_GRID - 1) * (double)h;
     int32_t fy = phase_corr_signed(row, g->ph);
+    float br = 1.0f, bi = 0.0f, tr = 1.0f, ti = 0.0f, dbr, dbi, dtr, dti;
     if ((uint32_t)(fy < 0 ? -fy : fy) > g->kmax_y) return; /* outside the band: all zero */
-    for (col = c0; col < g->cw && col <= g->kmax_x; col += dc) {
+    /* the phasors of the next column (col + dc): this column's times these */
+    phase_corr_phasor((double)dc * x0 / (double)g->pw, &dbr, &dbi);
+    phase_corr_phasor((double)dc * (double)h / (double)g->pw, &dtr, &dti);
+    for (col = c0, it = 0; col < g->cw && col <= g->kmax_x; col += dc, ++it) {
         float C[2], pr, pi, sr, si, w = 2.0f;
+        if ((it & 15u) == 0u) { /* exact every 16 columns, so that rounding does not build up */
+            phase_corr_phasor((double)col * x0 / (double)g->pw, &br, &bi);
+            phase_corr_phasor((double)col * (double)h / (double)g->pw, &tr, &ti);
+        } else {
+            float u = br * dbr - bi * dbi;
+            bi = br * dbi + bi * dbr;
+            br = u;
+            u = tr * dtr - ti * dti;
+            ti = tr * dti + ti * dtr;
+            tr = u;
+        }
         phase_corr_cross(ref, mov, g, eps, row * g->cw + col, C);
         if (C[0] == 0.0f && C[1] == 0.0f) continue;
         if (col == 0u) w = 1.0f;
-        phase_corr_phasor((double)col * x0 / (double)g->pw, &pr, &pi);
-        phase_corr_phasor((double)col * (double)h / (double)g->pw, &sr, &si);
+        pr = br;
+        pi = bi;
+        sr = tr;
+        si = ti;
         for (j = 0; j < PHASE_CORR_GRID; ++j) {
             float t;
             acc[2u * j] += w * (C[0] * pr - C[1] * pi);
