@@ -7110,14 +7110,13 @@ static double dvren__reg_significance(double peak, double noise, double m)
 }
 
 /* Combines one image's plane results into *res (see dvren_register). */
-static void dvren__reg_finish(const dvren_register_layout* L, const dvren_register_plane* pl, uint32_t method_upsample,
+static void dvren__reg_finish(const dvren_register_layout* L, const dvren_register_plane* pl,
                               dvren_register_result* res)
 {
     dvren__reg_est e[DVREN_REGISTER_MAX_PLANES], c[DVREN_REGISTER_MAX_PLANES];
     const double p = (double)L->period, tol = 0.5 * p > 0.5 ? 0.5 * p : 0.5;
     double agree, best = 0.0, sw = 0.0, speak = 0.0, m = (double)L->plane_width * (double)L->plane_height;
     uint32_t k, col, inliers, n;
-    (void)method_upsample;
     memset(res, 0, sizeof *res);
     res->struct_size = sizeof *res;
     res->plane_count = L->plane_count;
@@ -7224,7 +7223,7 @@ DVREN_API dvren_status dvren_register(dvren_stage* model, const dvren_register_i
             DVREN__FAIL(ctx, DVREN_ERROR_PLUGIN, r->desc->name, NULL,
                         "model '%s' returned a non-finite shift or peak for image %u, plane %u", r->desc->name,
                         (unsigned)(i / in.layout.plane_count), (unsigned)(i % in.layout.plane_count));
-    for (i = 0; i < in.count; ++i) dvren__reg_finish(&in.layout, planes + (size_t)i * in.layout.plane_count, 0, &results[i]);
+    for (i = 0; i < in.count; ++i) dvren__reg_finish(&in.layout, planes + (size_t)i * in.layout.plane_count, &results[i]);
     rep.milliseconds = dvren__now_ms() - t0;
     if (report) {
         uint32_t sz = report->struct_size && report->struct_size < sizeof rep ? report->struct_size : (uint32_t)sizeof rep;
