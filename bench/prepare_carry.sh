@@ -2,7 +2,10 @@
 # bench/prepare_carry.sh - run on the development machine before a GPU call.
 # Fills .carry/ (git-ignored) with what the GPU machine lacks and cannot
 # fetch (it has no network): the PyTorch peer script, a subset of the real
-# data, and the sources of cJSON (Debian's source package, for dvren_render)
+# data (gaussians/test_garden.npz among it, for bench/splats.sh), the wheels
+# of gsplat 1.5.3 and of its pure-Python needs in $C/wheels (bench/splats.sh
+# installs gsplat, and each need only where the machine's Python lacks it),
+# and the sources of cJSON (Debian's source package, for dvren_render)
 # and stb_image_write.h and stb_image.h (Debian's libstb-dev), and the
 # headers and shared libraries of FFTW 3 (single precision, for the
 # spectral_residual and phase_correlation plugins, with FFTW's threads
@@ -19,7 +22,7 @@ C=.carry
 rm -rf $C
 mkdir -p $C/data $C/include/stb $C/include/cjson $C/include/OpenEXR $C/include/libraw $C/lib $C/src
 cp "$SHARED/peers/torch_dense_grid.py" $C/
-for d in ct_head mr_head hydrogen_atom iron_protein lego stent voxels registration; do cp -r "$SHARED/data/$d" $C/data/; done
+for d in ct_head mr_head hydrogen_atom iron_protein lego stent voxels registration gaussians; do cp -r "$SHARED/data/$d" $C/data/; done
 cp /usr/include/stb/stb_image_write.h /usr/include/stb/stb_image.h $C/include/stb/
 # FFTW and OpenEXRCore: the headers the sources include, and each library
 # under its link name (lib*.so, for -l) and its soname (for the loader),
@@ -45,6 +48,21 @@ cp /usr/include/libraw/*.h $C/include/libraw/
 cp -L $L/libraw_r.so.20 $C/lib/libraw_r.so.20
 cp -L $L/libraw_r.so.20 $C/lib/libraw_r.so
 for soname in libjpeg.so.62 liblcms2.so.2; do cp -L $L/$soname $C/lib/$soname; done
+# Wheels for bench/splats.sh (about 9 MB): gsplat 1.5.3 (pure Python; its CUDA
+# sources compile on first use on the GPU machine) and its requirements
+# (METADATA Requires-Dist: ninja, numpy, jaxtyping, rich>=12, torch; its code
+# also imports packaging and typing_extensions) less numpy and torch, with
+# rich's own (markdown-it-py, mdurl, pygments) and jaxtyping's (wadler-lindig).
+# All are py3-none-any except ninja (py3-none-manylinux2014_x86_64: a
+# binary, for any CPython 3 on x86-64 Linux). The GPU machine's image has all
+# of them today; they come in case it stops having one. Pinned for Python 3.12
+# (the GPU machine's; markdown-it-py 4 and jaxtyping 0.3 need >= 3.10).
+mkdir -p $C/wheels
+python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+  --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 -d $C/wheels \
+  gsplat==1.5.3 ninja==1.13.2 rich==15.0.0 markdown-it-py==4.3.0 mdurl==0.1.2 pygments==2.21.0 \
+  jaxtyping==0.3.11 wadler-lindig==0.1.8 packaging==26.4 typing-extensions==4.16.0 ||
+  { echo "prepare_carry: pip download of gsplat's wheels failed (network?)" >&2; exit 1; }
 tarball=$(ls build*/third_party/cjson/cjson_*.orig.tar.gz 2>/dev/null | head -n 1 || true)
 if [ -z "$tarball" ]; then
   # the same private deb-src fetch as tests/test_portability.sh
