@@ -31,7 +31,8 @@
  * DVREN_NPY_MAX_HEADER; a header that is not exactly such a dict (a missing,
  * repeated or unknown key, a value of the wrong kind, anything but spaces
  * and one final '\n' after the '}'); a dtype other than little-endian
- * float32 ('<f4'), float64 ('<f8'), uint8 ('|u1', '<u1') or uint16 ('<u2');
+ * float32 ('<f4'), float64 ('<f8'), uint8 ('|u1', '<u1'), uint16 ('<u2'),
+ * or int64 ('<i8');
  * Fortran order;
  * more than DVREN_NPY_MAX_DIMS dimensions, a negative or non-decimal
  * dimension, an element count whose bytes overflow 64 bits;
@@ -54,6 +55,7 @@ typedef enum dvren_npy_dtype {
     DVREN_NPY_F32 = 2, /* '<f4' */
     DVREN_NPY_F64 = 3, /* '<f8' */
     DVREN_NPY_U16 = 4, /* '<u2' (camera mosaics, tools/dvren_raw.h) */
+    DVREN_NPY_I64 = 5, /* '<i8' (NumPy's default integer: gsplat's width/height, tools/dvren_splat_npz.h) */
     DVREN_NPY_DTYPE_FORCE32 = 0x7fffffff
 } dvren_npy_dtype;
 
@@ -83,7 +85,7 @@ int dvren_npy_parse_header(dvren_npy_array* a, const void* bytes, size_t size, c
  * data follow the header, else -1 with a->error set. */
 int dvren_npy_check_data(dvren_npy_array* a);
 /* Element i (0 .. count-1, C order) converted to double (exact for all
- * four dtypes). i is not checked. */
+ * dtypes but int64 beyond 2^53, which rounds). i is not checked. */
 double dvren_npy_get(const dvren_npy_array* a, uint64_t i);
 
 #endif /* DVREN_NPY_H */
@@ -283,8 +285,12 @@ int dvren_npy_parse_header(dvren_npy_array* a, const void* bytes, size_t size, c
     } else if (!strcmp(a->descr, "<u2")) {
         a->dtype = DVREN_NPY_U16;
         a->item_size = 2;
+    } else if (!strcmp(a->descr, "<i8")) {
+        a->dtype = DVREN_NPY_I64;
+        a->item_size = 8;
     } else {
-        return dvren__npy_fail(a, "descr", "dtype '%s' is not read (little-endian '<f4', '<f8', '|u1', '<u2')", a->descr);
+        return dvren__npy_fail(a, "descr", "dtype '%s' is not read (little-endian '<f4', '<f8', '|u1', '<u2', '<i8')",
+                               a->descr);
     }
     if (fortran) return dvren__npy_fail(a, "fortran_order", "Fortran order is not read (write the array in C order)");
     a->count = 1;
@@ -324,6 +330,13 @@ double dvren_npy_get(const dvren_npy_array* a, uint64_t i)
         float f;
         memcpy(&f, &u, 4);
         return (double)f;
+    } else if (a->dtype == DVREN_NPY_I64) {
+        uint64_t u = 0;
+        int64_t i64;
+        int k;
+        for (k = 7; k >= 0; --k) u = (u << 8) | p[k];
+        memcpy(&i64, &u, 8);
+        return (double)i64;
     } else {
         uint64_t u = 0;
         double d;

@@ -27,6 +27,10 @@
 #include <string.h>
 #include <zlib.h>
 
+/* the zip records, shared with the tools (tools/dvren_npz.h) */
+#define DVREN_NPZ_IMPLEMENTATION
+#include "tools/dvren_npz.h"
+
 #define DG_PATH 4096
 #define DG_HEADER_MAX (1u << 20) /* text headers larger than this are not headers */
 /* Byte skips and header sizes above 2^53 are no real file's (and a double
@@ -1251,14 +1255,6 @@ done:
 
 /* ---- .npz ------------------------------------------------------------------------ */
 
-/* Little-endian fields of zip records. */
-static uint32_t dg_le16(const unsigned char* p) { return (uint32_t)p[0] | ((uint32_t)p[1] << 8); }
-static uint32_t dg_le32(const unsigned char* p) { return dg_le16(p) | (dg_le16(p + 2) << 16); }
-static unsigned long long dg_le64(const unsigned char* p)
-{
-    return (unsigned long long)dg_le32(p) | ((unsigned long long)dg_le32(p + 4) << 32);
-}
-
 /* One zip member's data as a stream: stored bytes, or raw deflate through
  * zlib, read in chunks from the open file, with the CRC-32 of what came out. */
 typedef struct dg_member {
@@ -1333,97 +1329,23 @@ static int dg_member_end(dg_member* m)
     }
 }
 
-/* Finds the member named `want` (with or without ".npy"; NULL: the first
- * .npy member) in the central directory cd (cd_size bytes, `entries`
- * records). Fills the member's name, method, flags, CRC, sizes and local
- * header offset; returns 0, or -1 when absent (*bad: the directory is malformed). */
-typedef struct dg_zip_entry {
-    char name[256];
-    uint32_t method, flags, crc;
-    unsigned long long csize, usize, offset;
-} dg_zip_entry;
-
-static int dg_zip_find(const unsigned char* cd, size_t cd_size, uint32_t entries, const char* want, dg_zip_entry* e,
-                       int* bad)
-{
-    size_t pos = 0, k;
-    uint32_t i;
-    *bad = 0;
-    for (i = 0; i < entries; ++i) {
-        size_t nlen, xlen, clen;
-        const unsigned char* r = cd + pos;
-        const unsigned char* x;
-        char* name = e->name;
-        int match;
-        if (cd_size - pos < 46 || dg_le32(r) != 0x02014b50u) return *bad = 1, -1;
-        nlen = dg_le16(r + 28);
-        xlen = dg_le16(r + 30);
-        clen = dg_le16(r + 32);
-        if (cd_size - pos - 46 < nlen + xlen + clen) return *bad = 1, -1;
-        if (nlen >= sizeof e->name) { /* no .npy member we would pick has such a name */
-            pos += 46 + nlen + xlen + clen;
-            continue;
-        }
-        memcpy(name, r + 46, nlen);
-        name[nlen] = 0;
-        if (memchr(name, 0, nlen)) { /* a NUL inside the name: compare none of it */
-            pos += 46 + nlen + xlen + clen;
-            continue;
-        }
-        if (want)
-            match = !strcmp(name, want) || (nlen == strlen(want) + 4 && !strncmp(name, want, strlen(want)) &&
-                                            dg_ends_with(name, ".npy"));
-        else
-            match = dg_ends_with(name, ".npy");
-        if (match) {
-            e->flags = dg_le16(r + 8);
-            e->method = dg_le16(r + 10);
-            e->crc = dg_le32(r + 16);
-            e->csize = dg_le32(r + 20);
-            e->usize = dg_le32(r + 24);
-            e->offset = dg_le32(r + 42);
-            /* zip64 extended information (id 1): the 64-bit values of the
-             * fields that hold 0xFFFFFFFF, in this order */
-            for (x = r + 46 + nlen, k = 0; k + 4 <= xlen;) {
-                uint32_t id = dg_le16(x + k), sz = dg_le16(x + k + 2);
-                const unsigned char* d = x + k + 4;
-                if (k + 4 + sz > xlen) return *bad = 1, -1;
-                if (id == 1) {
-                    unsigned long long* f[3] = {&e->usize, &e->csize, &e->offset};
-                    uint32_t used = 0;
-                    int j;
-                    for (j = 0; j < 3; ++j)
-                        if (*f[j] == 0xFFFFFFFFull) {
-                            if (used + 8 > sz) return *bad = 1, -1;
-                            *f[j] = dg_le64(d + used);
-                            used += 8;
-                        }
-                }
-                k += 4 + sz;
-            }
-            return 0;
-        }
-        pos += 46 + nlen + xlen + clen;
-    }
-    return -1;
-}
-
 static dvren_status dg_load_npz(const dvren_host* h, const dvren_params* p, const char* path, dg_volume* v)
 {
     const char* want = h->param_string(p, "array");
     FILE* f = fopen(path, "rb");
     long long size;
-    size_t tail_n = 0, i, hoff = 0, hlen = 0, n;
+    size_t tail_n = 0, hoff = 0, hlen = 0, n;
     unsigned char* tail = NULL;
     unsigned char* cd = NULL;
     unsigned char pre[12], loc[30];
     char* hdr = NULL;
     char label[DG_PATH + 300], what[160];
-    unsigned long long cd_size = 0, cd_off = 0, eocd = 0, data_off;
-    uint32_t entries = 0;
+    unsigned long long cd_size = 0;
+    uint64_t data_off = 0;
+    dvren_zip_eocd eo;
     dg_member* m = NULL;
-    dg_zip_entry e;
-    int found = 0, bad;
+    dvren_zip_entry e;
+    int bad, r;
     dvren_status s = DVREN_OK;
     if (!f) return h->fail(h, DVREN_ERROR_IO, NULL, "cannot open '%s': %s", path, strerror(errno));
     size = dg_file_size(f);
@@ -1437,37 +1359,29 @@ static dvren_status dg_load_npz(const dvren_host* h, const dvren_params* p, cons
         goto done;
     }
     if (dg_seek(f, size - (long long)tail_n) != 0 || fread(tail, 1, tail_n, f) != tail_n) goto not_zip;
-    for (i = tail_n - 22 + 1; i-- > 0;)
-        if (dg_le32(tail + i) == 0x06054b50u) {
-            const unsigned char* r = tail + i;
-            entries = dg_le16(r + 10);
-            cd_size = dg_le32(r + 12);
-            cd_off = dg_le32(r + 16);
-            eocd = (unsigned long long)size - tail_n + i;
-            found = 1;
-            break;
-        }
-    if (!found) goto not_zip;
-    if (entries == 0xFFFFu || cd_size == 0xFFFFFFFFull || cd_off == 0xFFFFFFFFull) {
+    r = dvren_zip_find_eocd(tail, tail_n, (uint64_t)size, &eo);
+    if (r == DVREN_ZIP_NOT_ZIP) goto not_zip;
+    if (r == DVREN_ZIP_ZIP64) {
         s = h->fail(h, DVREN_ERROR_FORMAT, "save fewer or smaller arrays per file",
                     "'%s': zip64 archives (over 4 GiB or 65535 members) are not supported", path);
         goto done;
     }
-    if (cd_off > eocd || cd_size > eocd - cd_off) {
+    if (r != DVREN_ZIP_OK) {
         s = h->fail(h, DVREN_ERROR_FORMAT, NULL, "'%s': the zip central directory lies outside the file", path);
         goto done;
     }
+    cd_size = eo.cd_size;
     /* cd_size < the file's size: the allocation is bounded by what is there */
     cd = (unsigned char*)h->alloc(h, cd_size ? (size_t)cd_size : 1);
     if (!cd) {
         s = h->fail(h, DVREN_ERROR_OUT_OF_MEMORY, NULL, "out of memory");
         goto done;
     }
-    if (dg_seek(f, (long long)cd_off) != 0 || fread(cd, 1, (size_t)cd_size, f) != cd_size) {
+    if (dg_seek(f, (long long)eo.cd_offset) != 0 || fread(cd, 1, (size_t)cd_size, f) != cd_size) {
         s = h->fail(h, DVREN_ERROR_IO, NULL, "reading '%s' failed", path);
         goto done;
     }
-    if (dg_zip_find(cd, (size_t)cd_size, entries, want, &e, &bad) != 0) {
+    if (dvren_zip_find(cd, (size_t)cd_size, eo.entries, want, &e, &bad) != 0) {
         if (bad)
             s = h->fail(h, DVREN_ERROR_FORMAT, NULL, "'%s': the zip central directory is corrupt", path);
         else if (want)
@@ -1490,13 +1404,15 @@ static dvren_status dg_load_npz(const dvren_host* h, const dvren_params* p, cons
         goto done;
     }
     /* the local header repeats the name and has its own extra field */
-    if (e.offset > (unsigned long long)size || (unsigned long long)size - e.offset < 30 ||
-        dg_seek(f, (long long)e.offset) != 0 || fread(loc, 1, 30, f) != 30 || dg_le32(loc) != 0x04034b50u) {
+    n = 0;
+    if (e.offset <= (unsigned long long)size && (unsigned long long)size - e.offset >= 30 && dg_seek(f, (long long)e.offset) == 0)
+        n = fread(loc, 1, 30, f);
+    r = dvren_zip_data_offset(loc, n, &e, (uint64_t)size, &data_off);
+    if (r == -1) {
         s = h->fail(h, DVREN_ERROR_FORMAT, NULL, "'%s': the zip local header is missing or corrupt", label);
         goto done;
     }
-    data_off = e.offset + 30 + dg_le16(loc + 26) + dg_le16(loc + 28);
-    if (data_off > (unsigned long long)size || e.csize > (unsigned long long)size - data_off) {
+    if (r != 0) {
         s = h->fail(h, DVREN_ERROR_FORMAT, NULL, "'%s': the member's %.0f compressed bytes run past the end of the file",
                     label, (double)e.csize);
         goto done;
