@@ -95,7 +95,8 @@ gen_into() { # output-dir: writes the generated headers there
   # one copy of each in dvren.h's >>generated section (the march is read twice: float32, float64)
   embed dvren.h device kernels/dvren_device.h > "$1/dvren.h.1"
   embed "$1/dvren.h.1" march kernels/dvren_march.h > "$1/dvren.h.2"
-  embed "$1/dvren.h.2" train kernels/dvren_train.h > "$1/dvren.h"
+  embed "$1/dvren.h.2" train kernels/dvren_train.h > "$1/dvren.h.3"
+  embed "$1/dvren.h.3" splat kernels/dvren_splat.h > "$1/dvren.h"
   embed_strings dvren_cuda.h "cuda-src device" kernels/dvren_device.h dvren__cuda_src_device > "$1/c.1"
   embed_strings "$1/c.1" "cuda-src march" kernels/dvren_march.h dvren__cuda_src_march > "$1/c.2"
   embed_strings "$1/c.2" "cuda-src kernel" kernels/dvren_cuda_kernel.h dvren__cuda_src_kernel > "$1/c.3"

@@ -431,6 +431,16 @@ DVREN_API dvren_status dvren_camera_orthographic(const float eye[3], const float
  * start at the eye, orthographic ones on the near plane. Errors:
  * INVALID_ARGUMENT (singular view or projection*view, non-finite values). */
 DVREN_API dvren_status dvren_camera_from_matrices(const float view[16], const float projection[16], dvren_camera* out);
+/* Pinhole camera from OpenCV's conventions, as COLMAP, 3DGS and gsplat
+ * store them: viewmat the row-major 4x4 world-to-camera matrix [R t; 0 0 0
+ * 1] (camera x right, y down, z forward; R a rotation), K the row-major 3x3
+ * intrinsics [fx 0 cx; 0 fy cy; 0 0 1] in pixels of the plan's image (pixel
+ * centres at +0.5, as in OpenCV's and gsplat's projection x = fx X/Z + cx).
+ * Model DVREN_CAMERA_INTRINSICS: volume renders cast the matching rays, and
+ * splat renders project with it directly. Errors: INVALID_ARGUMENT
+ * (non-finite values, R not a rotation to 1e-3, last row not 0 0 0 1, fx
+ * or fy <= 0, skew K[1] != 0, K's last row not 0 0 1). */
+DVREN_API dvren_status dvren_camera_from_opencv(const float viewmat[16], const float K[9], dvren_camera* out);
 
 /* ======================================================================== */
 /* >>params                                                                 */
@@ -1767,6 +1777,105 @@ DVREN_API dvren_status dvren_register(dvren_stage* model, const dvren_register_i
                                       dvren_register_result* results, dvren_register_report* report);
 
 /* ======================================================================== */
+/* >>splats                                                                 */
+/* ======================================================================== */
+/* 3D Gaussian splats (docs/splats.md): the second renderer beside the ray
+ * march. It rasterises depth-sorted, EWA-projected Gaussians as 3D Gaussian
+ * Splatting (Kerbl et al., SIGGRAPH 2023) and gsplat do; the equations are
+ * in kernels/dvren_splat.h. Same context, plans, cameras and framebuffers
+ * as volume renders; CPU and GPU from one source; forward deterministic.
+ * File formats (PLY, gsplat's .npz) live in tools/dvren_splat_ply.h and
+ * tools/dvren_splat_npz.h. */
+
+/* The parameters of N Gaussians, as 3DGS trains them (raw, before the
+ * activations). Every tensor float32, contiguous, all in host memory or all
+ * in the context's device memory (a GPU context also takes host tensors and
+ * uploads them per call):
+ *   means          (N, 3)  world positions
+ *   log_scales     (N, 3)  log of the standard deviations along the axes (world units after exp)
+ *   quats          (N, 4)  rotation quaternion w x y z, any non-zero norm (normalised inside)
+ *   opacity_logits (N)     logit of the opacity (sigmoid gives it)
+ *   sh             (N, K, 3) real SH coefficients, K = (sh_degree + 1)^2, colour innermost
+ *                          (gsplat's layout; 3DGS's f_dc are sh[:, 0, :], f_rest the rest transposed)
+ * A gradient set (dvren_splat_backward) has the same shapes. */
+typedef struct dvren_splat_params {
+    uint32_t count;     /* N, 0 .. 2^31 / 64 */
+    uint32_t sh_degree; /* 0 .. 3 */
+    dvren_tensor means, log_scales, quats, opacity_logits, sh;
+} dvren_splat_params;
+
+/* Settings of a splat renderer; zero fields take the default beside them. */
+typedef struct dvren_splat_options {
+    float near_z;    /* Gaussians with camera z below are culled (world units); 0: 0.01 */
+    float far_z;     /* ... and above; 0: 1e10 */
+    float eps2d;     /* low-pass dilation of the 2-D covariance (pixel^2); 0: 0.3; negative: none */
+    float alpha_max; /* cap of a Gaussian's alpha, in (0, 1); 0: 0.99 as 3DGS (gsplat: 0.999) */
+} dvren_splat_options;
+
+/* What the last render did (dvren_splat_stats). */
+typedef struct dvren_splat_stats {
+    uint32_t visible;        /* Gaussians that survived culling */
+    uint64_t intersections;  /* (Gaussian, tile) pairs sorted */
+    uint64_t workspace_bytes;/* the renderer's buffers in the backend's memory */
+} dvren_splat_stats;
+
+typedef struct dvren_splat_renderer dvren_splat_renderer;
+/* A splat renderer on ctx's device: its settings and its workspace (the
+ * projected Gaussians, tile lists and per-pixel state of the last render,
+ * which dvren_splat_backward replays). options may be NULL. Errors:
+ * INVALID_ARGUMENT (a setting out of range, named), OUT_OF_MEMORY. */
+DVREN_API dvren_status dvren_splat_renderer_create(dvren_context* ctx, const dvren_splat_options* options,
+                                                   dvren_splat_renderer** out);
+DVREN_API void dvren_splat_renderer_destroy(dvren_splat_renderer* r);
+
+/* Renders the Gaussians p with plan's camera into fb. The plan's camera is
+ * DVREN_CAMERA_INTRINSICS (dvren_camera_from_opencv) or DVREN_CAMERA_PINHOLE
+ * (then fx = fy = height / (2 tan(fov_y / 2)), principal point at the
+ * centre); its roi must be the whole image, spp 1, no ray batch or budget
+ * maps. Outputs (plan->outputs): RGB (+ T * background), ALPHA (1 - T),
+ * TRANSMITTANCE (T), DEPTH (expected camera z, sum z_i w_i / alpha, 0 where
+ * alpha = 0: gsplat's "ED"; note that volume renders' depth is a ray
+ * distance), MEDIAN_DEPTH, SAMPLES (the Gaussians composited in the pixel).
+ * plan->min_transmittance is the stop threshold (0: 1e-4). layer (may be
+ * NULL): a framebuffer with RGB, ALPHA and DEPTH of a volume render of the
+ * same plan, composited among the splats at its depth (docs/splats.md,
+ * "Mixed scenes"); its depth (a ray distance) is turned into camera z.
+ * Bitwise deterministic for a device, for any thread count. Errors:
+ * INVALID_ARGUMENT (a tensor of the wrong shape, dtype, memory or layout,
+ * naming it; a plan this renderer cannot draw; non-finite camera),
+ * UNSUPPORTED (an orthographic or matrix camera), OUT_OF_MEMORY, DEVICE. */
+DVREN_API dvren_status dvren_splat_render(dvren_splat_renderer* r, const dvren_splat_params* p, const dvren_plan* plan,
+                                          dvren_framebuffer* fb, const dvren_framebuffer* layer);
+
+/* Gradients of a scalar loss with respect to the parameters of the last
+ * render's Gaussians (p must be those parameters, unchanged): cot holds
+ * dL/d(output) for any of RGB, ALPHA, DEPTH (absent outputs: zero), made
+ * with dvren_framebuffer_create_outputs from the same plan. grads receives
+ * d L / d (means, log_scales, quats, opacity_logits, sh) (overwritten; any
+ * tensor with data NULL is skipped); same shapes as p, in host memory or
+ * the context's device memory. Culled Gaussians get zero. The sum over
+ * pixels runs in a fixed order: gradients are bitwise the same run after
+ * run on a device. Errors: INVALID_ARGUMENT (no render before, other
+ * count, a tensor of the wrong shape), UNSUPPORTED (the render had a
+ * layer), OUT_OF_MEMORY, DEVICE. */
+DVREN_API dvren_status dvren_splat_backward(dvren_splat_renderer* r, const dvren_splat_params* p,
+                                            const dvren_framebuffer* cot, dvren_splat_params* grads);
+
+/* Counts of the last render. Errors: INVALID_ARGUMENT (NULL). */
+DVREN_API dvren_status dvren_splat_stats_get(const dvren_splat_renderer* r, dvren_splat_stats* out);
+
+/* Rotation of real spherical harmonics (the basis of kernels/dvren_splat.h,
+ * which 3DGS uses): for the row-major rotation matrix R (det 1) and degree
+ * l in 1..3 writes the (2l+1) x (2l+1) row-major matrix D with
+ *   sum_m D[k][m] b_l,m(n) = b_l,k(R^T n) for every unit n,
+ * so the coefficients f of a Gaussian rotated by R become f'_m = sum_k
+ * D[k][m] f_k (its colour seen along R n equals the old one along n).
+ * Computed by solving the basis at 2l+1 fixed directions (exact up to
+ * float64 rounding). Errors: INVALID_ARGUMENT (degree, R not a rotation to
+ * 1e-5). */
+DVREN_API dvren_status dvren_sh_rotation(const double R[9], uint32_t degree, double* D);
+
+/* ======================================================================== */
 /* >>files                                                                  */
 /* ======================================================================== */
 
@@ -1856,6 +1965,12 @@ extern ssize_t readlink(const char* path, char* buf, size_t size);
         status = (expr);                  \
         if (status != DVREN_OK) goto cleanup; \
     } while (0)
+/* The same for functions without cleanup: return the failing status. */
+#define DVREN__TRY(expr)                      \
+    do {                                      \
+        dvren_status try_ = (expr);           \
+        if (try_ != DVREN_OK) return try_;    \
+    } while (0)
 #define DVREN__FAIL(ctx, st, module, hint, ...)                                  \
     do {                                                                          \
         status = dvren_set_error((ctx), (st), (module), (hint), __VA_ARGS__);    \
@@ -1908,6 +2023,8 @@ struct dvren_framebuffer;
 struct dvren_plan;
 struct dvren_march_args;
 struct dvren_optimizer;
+struct dvren_splat_renderer;
+struct dvren__splat_job;
 struct dvren_backend {
     uint32_t struct_size;
     const char* name;
@@ -1968,6 +2085,13 @@ struct dvren_backend {
     /* a host service by id that this device offers plugins (CUDA:
      * "dvren.host.cuda/1"), or NULL; the CPU offers none */
     const void* (*host_interface)(dvren_context* ctx, const char* id);
+    /* ---- splats (>>splats) ------------------------------------------------ */
+    /* The splat pipeline of kernels/dvren_splat.h over a renderer's
+     * workspace: forward (project, bin, sort each tile by depth, composite)
+     * fills J->fb and the per-pixel state; backward (replay into per-entry
+     * slots, each Gaussian's fixed-order sum, projection backward) fills
+     * J's gradients. NULL: this device has no splat renderer (UNSUPPORTED). */
+    dvren_status (*launch_splats)(struct dvren_splat_renderer* r, const struct dvren__splat_job* J, int backward);
 };
 
 struct dvren_context {
@@ -2681,6 +2805,57 @@ DVREN_API dvren_status dvren_camera_from_matrices(const float view[16], const fl
         out->forward[i] = (float)-iv[2 * 4 + i];
         out->eye[i] = (float)iv[3 * 4 + i];
     }
+    return DVREN_OK;
+}
+
+DVREN_API dvren_status dvren_camera_from_opencv(const float viewmat[16], const float K[9], dvren_camera* out)
+{
+    double R[9], det, e;
+    int i, j;
+    if (!viewmat || !K || !out) return dvren_set_error(NULL, DVREN_ERROR_INVALID_ARGUMENT, "camera", NULL, "NULL argument");
+    for (i = 0; i < 16; ++i)
+        if (!isfinite(viewmat[i]))
+            return dvren_set_error(NULL, DVREN_ERROR_INVALID_ARGUMENT, "camera", NULL, "viewmat[%d] is not finite", i);
+    for (i = 0; i < 9; ++i)
+        if (!isfinite(K[i]))
+            return dvren_set_error(NULL, DVREN_ERROR_INVALID_ARGUMENT, "camera", NULL, "K[%d] is not finite", i);
+    if (viewmat[12] != 0.0f || viewmat[13] != 0.0f || viewmat[14] != 0.0f || viewmat[15] != 1.0f)
+        return dvren_set_error(NULL, DVREN_ERROR_INVALID_ARGUMENT, "camera", "row-major [R t; 0 0 0 1]",
+                               "viewmat's last row is (%g, %g, %g, %g), not (0, 0, 0, 1)", (double)viewmat[12],
+                               (double)viewmat[13], (double)viewmat[14], (double)viewmat[15]);
+    if (!(K[0] > 0.0f) || !(K[4] > 0.0f) || K[1] != 0.0f || K[3] != 0.0f || K[6] != 0.0f || K[7] != 0.0f ||
+        K[8] != 1.0f)
+        return dvren_set_error(NULL, DVREN_ERROR_INVALID_ARGUMENT, "camera", "row-major [fx 0 cx; 0 fy cy; 0 0 1]",
+                               "K = [%g %g %g; %g %g %g; %g %g %g] is not a pinhole intrinsic matrix with fx, fy > 0",
+                               (double)K[0], (double)K[1], (double)K[2], (double)K[3], (double)K[4], (double)K[5],
+                               (double)K[6], (double)K[7], (double)K[8]);
+    for (i = 0; i < 3; ++i)
+        for (j = 0; j < 3; ++j) R[3 * i + j] = viewmat[4 * i + j];
+    det = R[0] * (R[4] * R[8] - R[5] * R[7]) - R[1] * (R[3] * R[8] - R[5] * R[6]) + R[2] * (R[3] * R[7] - R[4] * R[6]);
+    e = fabs(det - 1.0);
+    for (i = 0; i < 3; ++i)
+        for (j = 0; j < 3; ++j) {
+            double d = R[3 * i] * R[3 * j] + R[3 * i + 1] * R[3 * j + 1] + R[3 * i + 2] * R[3 * j + 2] - (i == j);
+            if (fabs(d) > e) e = fabs(d);
+        }
+    if (e > 1e-3)
+        return dvren_set_error(NULL, DVREN_ERROR_INVALID_ARGUMENT, "camera", NULL,
+                               "viewmat's 3x3 block is not a rotation (error %.3g, det %.6g)", e, det);
+    memset(out, 0, sizeof *out);
+    out->model = DVREN_CAMERA_INTRINSICS;
+    out->perspective = 1u;
+    for (i = 0; i < 3; ++i) {
+        /* rows of R are the camera's axes in world space: x right, y down, z forward */
+        out->right[i] = (float)R[i];
+        out->up[i] = (float)-R[3 + i];
+        out->forward[i] = (float)R[6 + i];
+        /* eye = -R^T t */
+        out->eye[i] = (float)-(R[i] * viewmat[3] + R[3 + i] * viewmat[7] + R[6 + i] * viewmat[11]);
+    }
+    out->fx = K[0];
+    out->fy = K[4];
+    out->cx = K[2];
+    out->cy = K[5];
     return DVREN_OK;
 }
 
@@ -4238,6 +4413,18 @@ typedef struct dvren__cpu_stages_64 {
 #endif
 #undef DVREN__GEN_MARCH
 
+/* the splat rasteriser (kernels/dvren_splat.h; its copy is in >>generated
+ * at the end of this file), in float32 for rendering and float64 for the
+ * SH rotation and gradient checks */
+#define DVREN__GEN_SPLAT
+#include DVREN_HEADER_FILE
+#undef DVREN_PREC_BITS
+#define DVREN_PREC_BITS 64
+#include DVREN_HEADER_FILE
+#undef DVREN_PREC_BITS
+#define DVREN_PREC_BITS 32
+#undef DVREN__GEN_SPLAT
+
 /* the element functions of the training operations (kernels/dvren_train.h;
  * its copy is in >>generated at the end of this file) */
 #define DVREN__GEN_TRAIN
@@ -4300,8 +4487,8 @@ struct dvren_plan {
 struct dvren_framebuffer {
     dvren_context* ctx;
     uint32_t width, height, outputs;
-    dvren_tensor out[8]; /* host outputs, indexed by dvren__output_index (bit position of DVREN_OUTPUT_*) */
-    void* addr[8];       /* where launches write them (mem_place: out[i].data itself on the CPU) */
+    dvren_tensor out[9]; /* host outputs, indexed by dvren__output_index (bit position of DVREN_OUTPUT_*) */
+    void* addr[9];       /* where launches write them (mem_place: out[i].data itself on the CPU) */
     uint32_t stale;      /* outputs whose host copy may be older than addr's (read back on demand) */
 };
 
@@ -4602,7 +4789,7 @@ DVREN_API dvren_status dvren_plan_create(dvren_context* ctx, const dvren_plan_de
         if (!dvren__reachable(ctx, r))
             return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "plan", NULL,
                                    "rays are in device memory but the context renders on the CPU");
-    } else if (d.camera.model < DVREN_CAMERA_PINHOLE || d.camera.model > DVREN_CAMERA_MATRIX) {
+    } else if (d.camera.model < DVREN_CAMERA_PINHOLE || d.camera.model > DVREN_CAMERA_INTRINSICS) {
         return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "plan", "make one with dvren_camera_look_at()",
                                "camera is not set (model %u)", (unsigned)d.camera.model);
     }
@@ -4664,7 +4851,8 @@ enum {
     DVREN__OUT_SAMPLES = 5,
     DVREN__OUT_VARIANCE = 6,
     DVREN__OUT_SURFACE_ID = 7,
-    DVREN__OUT_COUNT = 8
+    DVREN__OUT_MEDIAN_DEPTH = 8,
+    DVREN__OUT_COUNT = 9
 };
 
 static int dvren__output_index(uint32_t bit)
@@ -4679,7 +4867,7 @@ static int dvren__output_index(uint32_t bit)
 DVREN_API const char* dvren_output_name(uint32_t output)
 {
     static const char* const names[DVREN__OUT_COUNT] = {"rgb", "alpha", "depth", "transmittance", "hit", "samples",
-                                                                 "variance", "surface_id"};
+                                                                 "variance", "surface_id", "median_depth"};
     int i = dvren__output_index(output);
     return i < 0 ? NULL : names[i];
 }
@@ -4933,6 +5121,7 @@ static dvren_fb_view dvren__fb_view(const dvren_framebuffer* fb, uint32_t output
     if (outputs & DVREN_OUTPUT_SAMPLES) v.samples = (uint32_t*)fb->addr[DVREN__OUT_SAMPLES];
     if (outputs & DVREN_OUTPUT_VARIANCE) v.variance = (float*)fb->addr[DVREN__OUT_VARIANCE];
     if (outputs & DVREN_OUTPUT_SURFACE_ID) v.surface_id = (uint32_t*)fb->addr[DVREN__OUT_SURFACE_ID];
+    if (outputs & DVREN_OUTPUT_MEDIAN_DEPTH) v.median_depth = (float*)fb->addr[DVREN__OUT_MEDIAN_DEPTH];
     return v;
 }
 
@@ -6578,6 +6767,485 @@ cleanup:
 }
 
 /* ======================================================================== */
+/* >>splats (implementation)                                                */
+/* ======================================================================== */
+/* The splat renderer's device-neutral half: validation, the view (camera
+ * and settings as kernels/dvren_splat.h reads them), the workspace, and the
+ * public functions. The pipeline itself is a backend hook (launch_splats):
+ * the CPU's in >>cpu, CUDA's in dvren_cuda.h. Both follow the same steps
+ * and the same workspace layout (below), so their results agree. */
+
+/* Workspace slots, each a buffer in the backend's memory grown on demand
+ * (n = Gaussians, m = (Gaussian, tile) pairs, t = tiles, p = pixels). */
+enum {
+    DVREN__SW_PROJ,     /* n dvren__splat_proj_32: projected Gaussians */
+    DVREN__SW_OFFSETS,  /* n + 1 u32: exclusive prefix sum of each Gaussian's tile count */
+    DVREN__SW_ETILE,    /* m u32: tile of pair e (in emission order: Gaussian, then tile row-major) */
+    DVREN__SW_EDEPTH,   /* m u32: depth bits of pair e */
+    DVREN__SW_EGID,     /* m u32: Gaussian of pair e */
+    DVREN__SW_SKEY,     /* m u32: depth bits, sorted (tile, depth, e) */
+    DVREN__SW_SVAL,     /* m u32: pair index e, sorted */
+    DVREN__SW_SKEY2,    /* m u32: sort scratch */
+    DVREN__SW_SVAL2,    /* m u32: sort scratch */
+    DVREN__SW_GIDS,     /* m u32: Gaussian of sorted entry k */
+    DVREN__SW_RANGES,   /* 2 t u32: each tile's [start, end) in the sorted entries */
+    DVREN__SW_PIX_T,    /* p f32: final transmittance */
+    DVREN__SW_PIX_LAST, /* p u32: one past the last entry composited */
+    DVREN__SW_PIX_DACC, /* p f32: sum z_i w_i */
+    DVREN__SW_SLOTS,    /* 10 m f32: backward: each sorted entry's gradient slot */
+    DVREN__SW_INV,      /* m u32: backward: sorted position of pair e */
+    DVREN__SW_GRADS,    /* backward: gradients bound for host tensors on a device context */
+    DVREN__SW_SCRATCH,  /* the backend's own (CUDA: scan and sort temporaries) */
+    DVREN__SW_COUNT
+};
+
+struct dvren_splat_renderer {
+    dvren_context* ctx;
+    dvren_splat_options opt;
+    void* ws[DVREN__SW_COUNT];
+    size_t ws_bytes[DVREN__SW_COUNT];
+    /* the last render (set by the public function and the backend) */
+    dvren_splat_view view;
+    uint32_t rendered, had_layer, count, sh_degree;
+    uint32_t visible;
+    uint64_t intersections;
+    void* be_state; /* a backend's own state (CUDA: its module); freed by be_free */
+    void (*be_free)(struct dvren_splat_renderer* r);
+};
+
+/* One launch of the pipeline: where the backend reads and writes (its memory). */
+typedef struct dvren__splat_job {
+    dvren_splat_view view;
+    const float *means, *log_scales, *quats, *logits, *sh;
+    dvren_fb_view fb;                                         /* forward outputs (NULL: not wanted) */
+    const float *cot_rgb, *cot_alpha, *cot_depth;              /* backward cotangents (NULL: zero) */
+    float *g_means, *g_log_scales, *g_quats, *g_logits, *g_sh; /* backward outputs (NULL: not wanted) */
+    uint32_t threads;                                          /* CPU threads (0: the context's) */
+} dvren__splat_job;
+
+/* A workspace slot of at least `bytes` (contents undefined after growth). */
+static dvren_status dvren__splat_ws(dvren_splat_renderer* r, int slot, size_t bytes, void** out)
+{
+    dvren_context* ctx = r->ctx;
+    if (bytes == 0) bytes = 4;
+    if (r->ws_bytes[slot] < bytes) {
+        size_t grow = bytes + bytes / 4;
+        if (r->ws[slot]) ctx->be->mem_free(ctx, r->ws[slot], r->ws_bytes[slot]);
+        r->ws[slot] = NULL;
+        r->ws_bytes[slot] = 0;
+        DVREN__TRY(ctx->be->mem_alloc(ctx, grow, &r->ws[slot]));
+        r->ws_bytes[slot] = grow;
+    }
+    *out = r->ws[slot];
+    return DVREN_OK;
+}
+
+DVREN_API dvren_status dvren_splat_renderer_create(dvren_context* ctx, const dvren_splat_options* options,
+                                                   dvren_splat_renderer** out)
+{
+    dvren_splat_options o;
+    dvren_splat_renderer* r;
+    if (!ctx || !out) return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "splats", NULL, "NULL argument");
+    *out = NULL;
+    memset(&o, 0, sizeof o);
+    if (options) o = *options;
+    if (o.near_z == 0.0f) o.near_z = 0.01f;
+    if (o.far_z == 0.0f) o.far_z = 1e10f;
+    if (o.eps2d == 0.0f) o.eps2d = 0.3f;
+    if (o.eps2d < 0.0f) o.eps2d = 0.0f;
+    if (o.alpha_max == 0.0f) o.alpha_max = 0.99f;
+    if (!(o.near_z > 0.0f) || !(o.far_z > o.near_z) || !isfinite(o.near_z))
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "splats", NULL,
+                               "near_z = %g, far_z = %g: need 0 < near_z < far_z", (double)o.near_z, (double)o.far_z);
+    if (!isfinite(o.eps2d))
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "splats", NULL, "eps2d is not finite");
+    if (!(o.alpha_max > (float)DVREN_SPLAT_ALPHA_MIN) || !(o.alpha_max < 1.0f))
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "splats", NULL,
+                               "alpha_max = %g must lie in (1/255, 1)", (double)o.alpha_max);
+    r = (dvren_splat_renderer*)dvren__calloc(ctx, sizeof *r);
+    if (!r) return dvren_set_error(ctx, DVREN_ERROR_OUT_OF_MEMORY, "splats", NULL, "out of memory");
+    r->ctx = ctx;
+    r->opt = o;
+    *out = r;
+    return DVREN_OK;
+}
+
+DVREN_API void dvren_splat_renderer_destroy(dvren_splat_renderer* r)
+{
+    int i;
+    if (!r) return;
+    if (r->be_free) r->be_free(r);
+    for (i = 0; i < DVREN__SW_COUNT; ++i)
+        if (r->ws[i]) r->ctx->be->mem_free(r->ctx, r->ws[i], r->ws_bytes[i]);
+    dvren__free(r->ctx, r, sizeof *r);
+}
+
+DVREN_API dvren_status dvren_splat_stats_get(const dvren_splat_renderer* r, dvren_splat_stats* out)
+{
+    int i;
+    if (!r || !out) return dvren_set_error(r ? r->ctx : NULL, DVREN_ERROR_INVALID_ARGUMENT, "splats", NULL, "NULL argument");
+    memset(out, 0, sizeof *out);
+    out->visible = r->visible;
+    out->intersections = r->intersections;
+    for (i = 0; i < DVREN__SW_COUNT; ++i) out->workspace_bytes += r->ws_bytes[i];
+    return DVREN_OK;
+}
+
+/* Checks one parameter tensor: float32, contiguous, n * per elements,
+ * first dimension n, reachable from the context; host data finite. */
+static dvren_status dvren__splat_check_tensor(dvren_context* ctx, const dvren_tensor* t, const char* set, const char* name,
+                                              uint32_t n, uint64_t per, const char* shape)
+{
+    if (n == 0) return DVREN_OK;
+    if (!t->data || t->dtype != DVREN_DTYPE_F32 || !dvren_tensor_is_contiguous(t) ||
+        (uint64_t)dvren_tensor_numel(t) != (uint64_t)n * per || t->shape[0] != (int64_t)n)
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "splats", NULL,
+                               "%s.%s must be a contiguous float32 tensor of shape %s with N = %u (got %s, %lld elements, "
+                               "first dimension %lld)",
+                               set, name, shape, (unsigned)n, dvren_dtype_name(t->dtype),
+                               (long long)dvren_tensor_numel(t), (long long)(t->ndim ? t->shape[0] : 0));
+    if (!dvren__reachable(ctx, t))
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "splats", NULL,
+                               "%s.%s is in device memory but the context renders on the CPU", set, name);
+    return DVREN_OK;
+}
+
+static dvren_status dvren__splat_check_params(dvren_context* ctx, const dvren_splat_params* p, const char* set, int values)
+{
+    uint64_t K;
+    const dvren_tensor* ts[5];
+    static const char* const names[5] = {"means", "log_scales", "quats", "opacity_logits", "sh"};
+    uint64_t per[5];
+    static const char* const shapes[5] = {"(N, 3)", "(N, 3)", "(N, 4)", "(N)", "(N, (degree + 1)^2, 3)"};
+    int i;
+    if (p->sh_degree > DVREN_SPLAT_MAX_DEGREE)
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "splats", NULL, "%s.sh_degree = %u > 3", set,
+                               (unsigned)p->sh_degree);
+    if (p->count > (1u << 25))
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "splats", NULL, "%s.count = %u > 2^25 Gaussians", set,
+                               (unsigned)p->count);
+    K = (uint64_t)(p->sh_degree + 1u) * (p->sh_degree + 1u);
+    ts[0] = &p->means;
+    ts[1] = &p->log_scales;
+    ts[2] = &p->quats;
+    ts[3] = &p->opacity_logits;
+    ts[4] = &p->sh;
+    per[0] = 3;
+    per[1] = 3;
+    per[2] = 4;
+    per[3] = 1;
+    per[4] = 3 * K;
+    for (i = 0; i < 5; ++i) {
+        if (!values && !ts[i]->data) continue; /* a gradient not wanted */
+        DVREN__TRY(dvren__splat_check_tensor(ctx, ts[i], set, names[i], p->count, per[i], shapes[i]));
+        if (values && ts[i]->memory == DVREN_MEMORY_HOST) {
+            const float* v = (const float*)ts[i]->data;
+            uint64_t j, n = (uint64_t)p->count * per[i];
+            for (j = 0; j < n; ++j)
+                if (!isfinite(v[j]))
+                    return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "splats", NULL,
+                                           "%s.%s of Gaussian %llu is not finite (%g)", set, names[i],
+                                           (unsigned long long)(j / per[i]), (double)v[j]);
+        }
+    }
+    return DVREN_OK;
+}
+
+/* The view of a plan: its camera as the rasteriser's pinhole. */
+static dvren_status dvren__splat_view(dvren_splat_renderer* r, const dvren_plan_desc* d, uint32_t count,
+                                      uint32_t sh_degree, dvren_splat_view* v)
+{
+    dvren_context* ctx = r->ctx;
+    const dvren_camera* c = &d->camera;
+    int i;
+    memset(v, 0, sizeof *v);
+    if (d->rays || d->spp_map || d->step_map)
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "splats", "use a camera plan",
+                               "splat renders take neither ray batches nor budget maps");
+    if (d->spp > 1)
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "splats", NULL,
+                               "spp = %u: splat renders are one sample per pixel (pixel centres)", (unsigned)d->spp);
+    if (d->roi.x != 0 || d->roi.y != 0 || d->roi.w != d->width || d->roi.h != d->height)
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "splats", NULL,
+                               "roi (%u, %u, %u x %u): splat renders draw the whole %u x %u image", (unsigned)d->roi.x,
+                               (unsigned)d->roi.y, (unsigned)d->roi.w, (unsigned)d->roi.h, (unsigned)d->width,
+                               (unsigned)d->height);
+    if (c->model != DVREN_CAMERA_PINHOLE && c->model != DVREN_CAMERA_INTRINSICS)
+        return dvren_set_error(ctx, DVREN_ERROR_UNSUPPORTED, "splats",
+                               "use dvren_camera_from_opencv or dvren_camera_look_at",
+                               "camera model %u: splats are projected by pinhole cameras only", (unsigned)c->model);
+    for (i = 0; i < 3; ++i) {
+        v->W[i] = c->right[i];
+        v->W[3 + i] = -c->up[i];
+        v->W[6 + i] = c->forward[i];
+        v->eye[i] = c->eye[i];
+    }
+    for (i = 0; i < 3; ++i)
+        v->w[i] = -(v->W[3 * i] * c->eye[0] + v->W[3 * i + 1] * c->eye[1] + v->W[3 * i + 2] * c->eye[2]);
+    if (c->model == DVREN_CAMERA_INTRINSICS) {
+        v->fx = c->fx;
+        v->fy = c->fy;
+        v->cx = c->cx;
+        v->cy = c->cy;
+    } else {
+        v->fy = 0.5f * (float)d->height / c->tan_half_fov_y;
+        v->fx = v->fy;
+        v->cx = 0.5f * (float)d->width;
+        v->cy = 0.5f * (float)d->height;
+    }
+    if (!(v->fx > 0.0f) || !(v->fy > 0.0f) || !isfinite(v->fx) || !isfinite(v->fy) || !isfinite(v->cx) ||
+        !isfinite(v->cy) || !dvren__finite3(v->eye))
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "splats", NULL,
+                               "camera: fx %g, fy %g, cx %g, cy %g, eye not all finite and positive", (double)v->fx,
+                               (double)v->fy, (double)v->cx, (double)v->cy);
+    v->width = d->width;
+    v->height = d->height;
+    v->tiles_x = (d->width + DVREN_SPLAT_TILE - 1) / DVREN_SPLAT_TILE;
+    v->tiles_y = (d->height + DVREN_SPLAT_TILE - 1) / DVREN_SPLAT_TILE;
+    v->near_z = r->opt.near_z;
+    v->far_z = r->opt.far_z;
+    v->eps2d = r->opt.eps2d;
+    v->alpha_max = r->opt.alpha_max;
+    v->min_transmittance = d->min_transmittance == 0.0f ? DVREN_DEFAULT_MIN_TRANSMITTANCE
+                                                        : (d->min_transmittance < 0.0f ? 0.0f : d->min_transmittance);
+    for (i = 0; i < 3; ++i) v->background[i] = d->background[i];
+    v->sh_degree = sh_degree;
+    v->count = count;
+    return DVREN_OK;
+}
+
+/* Where the backend reads the five parameter tensors. */
+static dvren_status dvren__splat_stage(dvren_context* ctx, const dvren_splat_params* p, dvren__splat_job* J)
+{
+    const dvren_tensor* in[5];
+    const void* addr[5];
+    in[0] = &p->means;
+    in[1] = &p->log_scales;
+    in[2] = &p->quats;
+    in[3] = &p->opacity_logits;
+    in[4] = &p->sh;
+    if (p->count == 0) return DVREN_OK;
+    DVREN__TRY(ctx->be->mem_stage(ctx, 5, in, addr));
+    J->means = (const float*)addr[0];
+    J->log_scales = (const float*)addr[1];
+    J->quats = (const float*)addr[2];
+    J->logits = (const float*)addr[3];
+    J->sh = (const float*)addr[4];
+    return DVREN_OK;
+}
+
+DVREN_API dvren_status dvren_splat_render(dvren_splat_renderer* r, const dvren_splat_params* p, const dvren_plan* plan,
+                                          dvren_framebuffer* fb, const dvren_framebuffer* layer)
+{
+    dvren_context* ctx;
+    const dvren_plan_desc* d;
+    dvren__splat_job J;
+    dvren_status s;
+    if (!r || !p || !plan || !fb)
+        return dvren_set_error(r ? r->ctx : NULL, DVREN_ERROR_INVALID_ARGUMENT, "splats", NULL, "NULL argument");
+    ctx = r->ctx;
+    d = &plan->desc;
+    r->rendered = 0;
+    if (fb->ctx != ctx || plan->ctx != ctx || (layer && layer->ctx != ctx))
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "splats", NULL,
+                               "the plan or a framebuffer was made by another context");
+    if (fb->width != d->width || fb->height != d->height || (fb->outputs & d->outputs) != d->outputs)
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "splats", "create the framebuffer from this plan",
+                               "framebuffer (%u x %u, outputs 0x%x) does not fit the plan (%u x %u, outputs 0x%x)",
+                               (unsigned)fb->width, (unsigned)fb->height, (unsigned)fb->outputs, (unsigned)d->width,
+                               (unsigned)d->height, (unsigned)d->outputs);
+    if (d->outputs & (DVREN_OUTPUT_HIT | DVREN_OUTPUT_VARIANCE | DVREN_OUTPUT_SURFACE_ID))
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "splats", NULL,
+                               "outputs 0x%x: splat renders make rgb, alpha, transmittance, depth, median_depth and samples",
+                               (unsigned)d->outputs);
+    DVREN__TRY(dvren__splat_check_params(ctx, p, "params", 1));
+    memset(&J, 0, sizeof J);
+    DVREN__TRY(dvren__splat_view(r, d, p->count, p->sh_degree, &J.view));
+    if (layer) {
+        const uint32_t need = DVREN_OUTPUT_RGB | DVREN_OUTPUT_ALPHA | DVREN_OUTPUT_DEPTH;
+        if (layer->width != d->width || layer->height != d->height || (layer->outputs & need) != need)
+            return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "splats", "render the volume with the same plan size",
+                                   "layer must be %u x %u with rgb, alpha and depth (is %u x %u, outputs 0x%x)",
+                                   (unsigned)d->width, (unsigned)d->height, (unsigned)layer->width,
+                                   (unsigned)layer->height, (unsigned)layer->outputs);
+        J.view.layer_rgb = (const float*)layer->addr[DVREN__OUT_RGB];
+        J.view.layer_alpha = (const float*)layer->addr[DVREN__OUT_ALPHA];
+        J.view.layer_depth = (const float*)layer->addr[DVREN__OUT_DEPTH];
+    }
+    if (!ctx->be->launch_splats)
+        return dvren_set_error(ctx, DVREN_ERROR_UNSUPPORTED, "splats", NULL, "the %s backend has no splat renderer",
+                               ctx->be->name);
+    DVREN__TRY(dvren__splat_stage(ctx, p, &J));
+    J.fb = dvren__fb_view(fb, d->outputs);
+    s = ctx->be->launch_splats(r, &J, 0);
+    if (s != DVREN_OK) return s;
+    fb->stale |= d->outputs;
+    r->view = J.view;
+    r->rendered = 1;
+    r->had_layer = layer != NULL;
+    r->count = p->count;
+    r->sh_degree = p->sh_degree;
+    return DVREN_OK;
+}
+
+DVREN_API dvren_status dvren_splat_backward(dvren_splat_renderer* r, const dvren_splat_params* p,
+                                            const dvren_framebuffer* cot, dvren_splat_params* grads)
+{
+    dvren_context* ctx;
+    dvren__splat_job J;
+    dvren_tensor* gt[5];
+    float** gdst[5];
+    size_t goff[5], gbytes[5], total = 0;
+    void* gws = NULL;
+    int i, staged = 0;
+    uint64_t K;
+    if (!r || !p || !cot || !grads)
+        return dvren_set_error(r ? r->ctx : NULL, DVREN_ERROR_INVALID_ARGUMENT, "splats", NULL, "NULL argument");
+    ctx = r->ctx;
+    if (!r->rendered)
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "splats", "call dvren_splat_render first",
+                               "no render to differentiate");
+    if (r->had_layer)
+        return dvren_set_error(ctx, DVREN_ERROR_UNSUPPORTED, "splats", NULL,
+                               "the last render had a volume layer: mixed renders are forward only");
+    if (p->count != r->count || p->sh_degree != r->sh_degree || grads->count != p->count ||
+        grads->sh_degree != p->sh_degree)
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "splats", "pass the parameters of the last render",
+                               "params (%u Gaussians, degree %u) or grads (%u, %u) differ from the last render (%u, %u)",
+                               (unsigned)p->count, (unsigned)p->sh_degree, (unsigned)grads->count,
+                               (unsigned)grads->sh_degree, (unsigned)r->count, (unsigned)r->sh_degree);
+    if (cot->ctx != ctx || cot->width != r->view.width || cot->height != r->view.height)
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "splats", NULL,
+                               "cotangents must be a %u x %u framebuffer of this context", (unsigned)r->view.width,
+                               (unsigned)r->view.height);
+    DVREN__TRY(dvren__splat_check_params(ctx, p, "params", 1));
+    DVREN__TRY(dvren__splat_check_params(ctx, grads, "grads", 0));
+    memset(&J, 0, sizeof J);
+    J.view = r->view;
+    DVREN__TRY(dvren__splat_stage(ctx, p, &J));
+    if (cot->outputs & DVREN_OUTPUT_RGB) J.cot_rgb = (const float*)cot->addr[DVREN__OUT_RGB];
+    if (cot->outputs & DVREN_OUTPUT_ALPHA) J.cot_alpha = (const float*)cot->addr[DVREN__OUT_ALPHA];
+    if (cot->outputs & DVREN_OUTPUT_DEPTH) J.cot_depth = (const float*)cot->addr[DVREN__OUT_DEPTH];
+    /* gradients: written in place when they live where the backend writes,
+     * else into the workspace and copied out */
+    K = (uint64_t)(p->sh_degree + 1u) * (p->sh_degree + 1u);
+    gt[0] = &grads->means;
+    gt[1] = &grads->log_scales;
+    gt[2] = &grads->quats;
+    gt[3] = &grads->opacity_logits;
+    gt[4] = &grads->sh;
+    gdst[0] = &J.g_means;
+    gdst[1] = &J.g_log_scales;
+    gdst[2] = &J.g_quats;
+    gdst[3] = &J.g_logits;
+    gdst[4] = &J.g_sh;
+    gbytes[0] = (size_t)p->count * 12u;
+    gbytes[1] = (size_t)p->count * 12u;
+    gbytes[2] = (size_t)p->count * 16u;
+    gbytes[3] = (size_t)p->count * 4u;
+    gbytes[4] = (size_t)p->count * 12u * (size_t)K;
+    for (i = 0; i < 5; ++i) {
+        goff[i] = total;
+        if (gt[i]->data && gt[i]->memory != ctx->be->memory) {
+            total += gbytes[i];
+            staged = 1;
+        }
+    }
+    if (staged) DVREN__TRY(dvren__splat_ws(r, DVREN__SW_GRADS, total, &gws));
+    for (i = 0; i < 5; ++i) {
+        if (!gt[i]->data || p->count == 0) continue;
+        *gdst[i] = gt[i]->memory == ctx->be->memory ? (float*)gt[i]->data : (float*)((char*)gws + goff[i]);
+    }
+    DVREN__TRY(ctx->be->launch_splats(r, &J, 1));
+    for (i = 0; i < 5; ++i)
+        if (gt[i]->data && p->count && gt[i]->memory != ctx->be->memory)
+            DVREN__TRY(ctx->be->mem_copy(ctx, gt[i]->data, gt[i]->memory, (char*)gws + goff[i], ctx->be->memory, gbytes[i]));
+    return DVREN_OK;
+}
+
+/* Solves A X = B for X (A n x n, B n x m, both row-major, overwritten;
+ * X in B) by Gaussian elimination with partial pivoting; 0 if singular. */
+static int dvren__solve(double* A, double* B, int n, int m)
+{
+    int i, j, k;
+    for (k = 0; k < n; ++k) {
+        int piv = k;
+        for (i = k + 1; i < n; ++i)
+            if (fabs(A[i * n + k]) > fabs(A[piv * n + k])) piv = i;
+        if (fabs(A[piv * n + k]) < 1e-300) return 0;
+        if (piv != k) {
+            for (j = 0; j < n; ++j) {
+                double t = A[k * n + j];
+                A[k * n + j] = A[piv * n + j];
+                A[piv * n + j] = t;
+            }
+            for (j = 0; j < m; ++j) {
+                double t = B[k * m + j];
+                B[k * m + j] = B[piv * m + j];
+                B[piv * m + j] = t;
+            }
+        }
+        for (i = 0; i < n; ++i) {
+            double f;
+            if (i == k) continue;
+            f = A[i * n + k] / A[k * n + k];
+            for (j = k; j < n; ++j) A[i * n + j] -= f * A[k * n + j];
+            for (j = 0; j < m; ++j) B[i * m + j] -= f * B[k * m + j];
+        }
+    }
+    for (k = 0; k < n; ++k)
+        for (j = 0; j < m; ++j) B[k * m + j] /= A[k * n + k];
+    return 1;
+}
+
+DVREN_API dvren_status dvren_sh_rotation(const double R[9], uint32_t degree, double* D)
+{
+    /* least squares over 64 directions of a Fibonacci sphere: B D^T = Y,
+     * B[j][m] = b_m(n_j), Y[j][k] = b_k(R^T n_j), via the normal equations */
+    enum { NDIR = 64 };
+    double BtB[49], BtY[49], e;
+    uint32_t off, n, j, a, c;
+    int i, k;
+    if (!R || !D) return dvren_set_error(NULL, DVREN_ERROR_INVALID_ARGUMENT, "sh_rotation", NULL, "NULL argument");
+    if (degree < 1 || degree > DVREN_SPLAT_MAX_DEGREE)
+        return dvren_set_error(NULL, DVREN_ERROR_INVALID_ARGUMENT, "sh_rotation", NULL, "degree %u is not 1, 2 or 3",
+                               (unsigned)degree);
+    e = fabs(R[0] * (R[4] * R[8] - R[5] * R[7]) - R[1] * (R[3] * R[8] - R[5] * R[6]) + R[2] * (R[3] * R[7] - R[4] * R[6]) - 1.0);
+    for (i = 0; i < 3; ++i)
+        for (k = 0; k < 3; ++k) {
+            double d = R[3 * i] * R[3 * k] + R[3 * i + 1] * R[3 * k + 1] + R[3 * i + 2] * R[3 * k + 2] - (i == k);
+            if (!(fabs(d) <= e)) e = fabs(d);
+        }
+    if (!(e <= 1e-5))
+        return dvren_set_error(NULL, DVREN_ERROR_INVALID_ARGUMENT, "sh_rotation", NULL,
+                               "R is not a rotation (error %.3g)", e);
+    off = degree * degree;
+    n = 2 * degree + 1;
+    memset(BtB, 0, sizeof BtB);
+    memset(BtY, 0, sizeof BtY);
+    for (j = 0; j < NDIR; ++j) {
+        double b[16], y[16], nn[3], m[3];
+        double z = 1.0 - (2.0 * j + 1.0) / NDIR, rr = sqrt(1.0 - z * z), phi = 2.39996322972865332 * j;
+        nn[0] = rr * cos(phi);
+        nn[1] = rr * sin(phi);
+        nn[2] = z;
+        for (i = 0; i < 3; ++i) m[i] = R[i] * nn[0] + R[3 + i] * nn[1] + R[6 + i] * nn[2]; /* R^T n */
+        dvren__splat_sh_basis_64(degree, nn[0], nn[1], nn[2], b);
+        dvren__splat_sh_basis_64(degree, m[0], m[1], m[2], y);
+        for (a = 0; a < n; ++a)
+            for (c = 0; c < n; ++c) {
+                BtB[a * n + c] += b[off + a] * b[off + c];
+                BtY[a * n + c] += b[off + a] * y[off + c];
+            }
+    }
+    if (!dvren__solve(BtB, BtY, (int)n, (int)n)) /* BtY now holds D^T */
+        return dvren_set_error(NULL, DVREN_ERROR_INVALID_ARGUMENT, "sh_rotation", NULL, "singular basis system");
+    for (a = 0; a < n; ++a)
+        for (c = 0; c < n; ++c) D[a * n + c] = BtY[c * n + a];
+    return DVREN_OK;
+}
+
+/* ======================================================================== */
 /* >>cpu        the CPU backend                                             */
 /* ======================================================================== */
 /* Everything the CPU executes: memory is the host's (buffers are borrowed
@@ -6912,6 +7580,348 @@ static dvren_status dvren__cpu_launch_fixed_finalize(dvren_context* ctx, int64_t
     return DVREN_OK;
 }
 
+/* ---- parallel loops ----------------------------------------------------------
+ * fn(user, i) for i in [0, n), items taken in chunks from a shared counter
+ * by `threads` threads (0: the context's), the calling thread included.
+ * Every item writes only its own results, so the outcome does not depend
+ * on the thread count. */
+typedef void (*dvren__item_fn)(void* user, uint32_t i);
+typedef struct dvren__for_job {
+    dvren__item_fn fn;
+    void* user;
+    uint32_t n, chunk;
+    volatile uint32_t next;
+} dvren__for_job;
+
+static void dvren__cpu_for_items(dvren__for_job* job)
+{
+    for (;;) {
+        uint32_t c = dvren__atomic_inc(&job->next), i, i0, i1;
+        if ((uint64_t)c * job->chunk >= job->n) return;
+        i0 = c * job->chunk;
+        i1 = job->n - i0 < job->chunk ? job->n : i0 + job->chunk;
+        for (i = i0; i < i1; ++i) job->fn(job->user, i);
+    }
+}
+
+#if !defined(DVREN_NO_THREADS)
+#if defined(_WIN32)
+static DWORD WINAPI dvren__cpu_for_worker(LPVOID arg)
+{
+    dvren__cpu_for_items((dvren__for_job*)arg);
+    return 0;
+}
+#else
+static void* dvren__cpu_for_worker(void* arg)
+{
+    dvren__cpu_for_items((dvren__for_job*)arg);
+    return NULL;
+}
+#endif
+#endif
+
+static void dvren__cpu_for(dvren_context* ctx, uint32_t threads, uint32_t n, uint32_t chunk, dvren__item_fn fn, void* user)
+{
+    dvren__for_job job;
+    uint32_t nthreads, i, started = 0, chunks;
+#if !defined(DVREN_NO_THREADS)
+#if defined(_WIN32)
+    HANDLE th[256];
+#else
+    pthread_t th[256];
+#endif
+#endif
+    if (n == 0) return;
+    job.fn = fn;
+    job.user = user;
+    job.n = n;
+    job.chunk = chunk ? chunk : 1;
+    job.next = 0;
+    chunks = (n + job.chunk - 1) / job.chunk;
+    nthreads = threads ? threads : ctx->threads;
+    if (nthreads > chunks) nthreads = chunks;
+    if (nthreads > 256) nthreads = 256;
+    if (nthreads < 1) nthreads = 1;
+#if !defined(DVREN_NO_THREADS)
+    for (i = 1; i < nthreads; ++i) {
+#if defined(_WIN32)
+        th[started] = CreateThread(NULL, 0, dvren__cpu_for_worker, &job, 0, NULL);
+        if (!th[started]) break;
+#else
+        if (pthread_create(&th[started], NULL, dvren__cpu_for_worker, &job) != 0) break;
+#endif
+        started++;
+    }
+#endif
+    dvren__cpu_for_items(&job);
+#if !defined(DVREN_NO_THREADS)
+    for (i = 0; i < started; ++i) {
+#if defined(_WIN32)
+        WaitForSingleObject(th[i], INFINITE);
+        CloseHandle(th[i]);
+#else
+        pthread_join(th[i], NULL);
+#endif
+    }
+#else
+    (void)i;
+    (void)started;
+#endif
+}
+
+/* ---- the splat pipeline (>>splats; kernels/dvren_splat.h) ------------------------------
+ * forward: project each Gaussian and count its tiles; prefix sum; emit
+ * (tile, depth, Gaussian) per pair in Gaussian order; a counting sort by
+ * tile (stable) then a stable merge sort of each tile's depths: entries
+ * are ordered by (tile, depth, Gaussian); composite each tile's pixels.
+ * backward: each tile replays its pixels into its entries' slots; each
+ * Gaussian sums its pairs' slots in emission order and runs the projection
+ * backward. */
+typedef struct dvren__cpu_splat {
+    const dvren__splat_job* J;
+    dvren__splat_proj_32* proj;
+    uint32_t *offsets, *etile, *edepth, *egid, *skey, *sval, *skey2, *sval2, *gids, *ranges, *last, *inv;
+    float *pT, *pdacc, *slots;
+    uint32_t K;
+} dvren__cpu_splat;
+
+static void dvren__cpu_splat_project(void* u, uint32_t i)
+{
+    dvren__cpu_splat* S = (dvren__cpu_splat*)u;
+    const dvren__splat_job* J = S->J;
+    uint32_t x0, y0, x1, y1, n = 0;
+    if (dvren__splat_project_32(&J->view, J->means + 3 * (size_t)i, J->log_scales + 3 * (size_t)i,
+                                J->quats + 4 * (size_t)i, J->logits[i], J->sh + 3 * (size_t)S->K * i, &S->proj[i]))
+        n = dvren__splat_tile_rect_32(&J->view, &S->proj[i], &x0, &y0, &x1, &y1);
+    S->offsets[i] = n;
+}
+
+static void dvren__cpu_splat_emit(void* u, uint32_t i)
+{
+    dvren__cpu_splat* S = (dvren__cpu_splat*)u;
+    uint32_t x0, y0, x1, y1, x, y, e = S->offsets[i], bits;
+    if (S->offsets[i + 1] == e) return;
+    dvren__splat_tile_rect_32(&S->J->view, &S->proj[i], &x0, &y0, &x1, &y1);
+    bits = dvren__float_to_bits(S->proj[i].depth); /* depth > 0: its bits order like the value */
+    for (y = y0; y < y1; ++y)
+        for (x = x0; x < x1; ++x, ++e) {
+            S->etile[e] = y * S->J->view.tiles_x + x;
+            S->edepth[e] = bits;
+            S->egid[e] = i;
+        }
+}
+
+/* Stable sort of one tile's entries by depth bits: insertion sort for short
+ * lists, bottom-up merge sort with the scratch arrays otherwise. */
+static void dvren__cpu_splat_sort_tile(void* u, uint32_t t)
+{
+    dvren__cpu_splat* S = (dvren__cpu_splat*)u;
+    uint32_t s = S->ranges[2 * t], e = S->ranges[2 * t + 1], n = e - s, w, i;
+    uint32_t *k = S->skey + s, *v = S->sval + s, *k2 = S->skey2 + s, *v2 = S->sval2 + s;
+    if (n < 2) return;
+    if (n <= 32) {
+        for (i = 1; i < n; ++i) {
+            uint32_t kk = k[i], vv = v[i], j = i;
+            while (j > 0 && k[j - 1] > kk) {
+                k[j] = k[j - 1];
+                v[j] = v[j - 1];
+                --j;
+            }
+            k[j] = kk;
+            v[j] = vv;
+        }
+        return;
+    }
+    for (w = 1; w < n; w *= 2) {
+        uint32_t lo;
+        for (lo = 0; lo < n; lo += 2 * w) {
+            uint32_t mid = lo + w < n ? lo + w : n, hi = lo + 2 * w < n ? lo + 2 * w : n, a = lo, b = mid, o = lo;
+            while (a < mid && b < hi) {
+                if (k[b] < k[a]) {
+                    k2[o] = k[b];
+                    v2[o++] = v[b++];
+                } else {
+                    k2[o] = k[a];
+                    v2[o++] = v[a++];
+                }
+            }
+            while (a < mid) {
+                k2[o] = k[a];
+                v2[o++] = v[a++];
+            }
+            while (b < hi) {
+                k2[o] = k[b];
+                v2[o++] = v[b++];
+            }
+        }
+        { uint32_t* t2 = k; k = k2; k2 = t2; t2 = v; v = v2; v2 = t2; }
+    }
+    if (k != S->skey + s) {
+        memcpy(S->skey + s, k, (size_t)n * 4);
+        memcpy(S->sval + s, v, (size_t)n * 4);
+    }
+}
+
+static void dvren__cpu_splat_raster(void* u, uint32_t t)
+{
+    dvren__cpu_splat* S = (dvren__cpu_splat*)u;
+    const dvren__splat_job* J = S->J;
+    const dvren_splat_view* V = &J->view;
+    const dvren_fb_view* fb = &J->fb;
+    uint32_t tx = t % V->tiles_x, ty = t / V->tiles_x, x, y, s = S->ranges[2 * t], e = S->ranges[2 * t + 1];
+    uint32_t x1 = (tx + 1) * DVREN_SPLAT_TILE < V->width ? (tx + 1) * DVREN_SPLAT_TILE : V->width;
+    uint32_t y1 = (ty + 1) * DVREN_SPLAT_TILE < V->height ? (ty + 1) * DVREN_SPLAT_TILE : V->height;
+    for (y = ty * DVREN_SPLAT_TILE; y < y1; ++y)
+        for (x = tx * DVREN_SPLAT_TILE; x < x1; ++x) {
+            dvren__splat_px_32 o;
+            size_t pix = (size_t)y * V->width + x;
+            float a;
+            dvren__splat_pixel_32(V, S->proj, S->gids, s, e, x, y, &o);
+            a = 1.0f - o.T;
+            if (fb->rgb) {
+                fb->rgb[3 * pix] = o.rgb[0];
+                fb->rgb[3 * pix + 1] = o.rgb[1];
+                fb->rgb[3 * pix + 2] = o.rgb[2];
+            }
+            if (fb->alpha) fb->alpha[pix] = a;
+            if (fb->transmittance) fb->transmittance[pix] = o.T;
+            if (fb->depth) fb->depth[pix] = a > 0.0f ? o.depth_acc / a : 0.0f;
+            if (fb->median_depth) fb->median_depth[pix] = o.median;
+            if (fb->samples) fb->samples[pix] = o.count;
+            S->pT[pix] = o.T;
+            S->pdacc[pix] = o.depth_acc;
+            S->last[pix] = o.last;
+        }
+}
+
+static void dvren__cpu_splat_replay(void* u, uint32_t t)
+{
+    dvren__cpu_splat* S = (dvren__cpu_splat*)u;
+    const dvren__splat_job* J = S->J;
+    const dvren_splat_view* V = &J->view;
+    uint32_t tx = t % V->tiles_x, ty = t / V->tiles_x, x, y, s = S->ranges[2 * t];
+    uint32_t x1 = (tx + 1) * DVREN_SPLAT_TILE < V->width ? (tx + 1) * DVREN_SPLAT_TILE : V->width;
+    uint32_t y1 = (ty + 1) * DVREN_SPLAT_TILE < V->height ? (ty + 1) * DVREN_SPLAT_TILE : V->height;
+    if (S->ranges[2 * t + 1] == s) return;
+    for (y = ty * DVREN_SPLAT_TILE; y < y1; ++y)
+        for (x = tx * DVREN_SPLAT_TILE; x < x1; ++x) {
+            size_t pix = (size_t)y * V->width + x;
+            float vrgb[3] = {0.0f, 0.0f, 0.0f}, va = 0.0f, vd = 0.0f;
+            if (J->cot_rgb) {
+                vrgb[0] = J->cot_rgb[3 * pix];
+                vrgb[1] = J->cot_rgb[3 * pix + 1];
+                vrgb[2] = J->cot_rgb[3 * pix + 2];
+            }
+            if (J->cot_alpha) va = J->cot_alpha[pix];
+            if (J->cot_depth) vd = J->cot_depth[pix];
+            dvren__splat_pixel_bwd_32(V, S->proj, S->gids, s, S->last[pix], x, y, S->pT[pix], S->pdacc[pix], vrgb, va,
+                                      vd, S->slots + (size_t)s * DVREN_SPLAT_GRAD_FLOATS);
+        }
+}
+
+static void dvren__cpu_splat_gather(void* u, uint32_t i)
+{
+    dvren__cpu_splat* S = (dvren__cpu_splat*)u;
+    const dvren__splat_job* J = S->J;
+    float gp[DVREN_SPLAT_GRAD_FLOATS];
+    uint32_t e, c, K = S->K;
+    if (J->g_means) memset(J->g_means + 3 * (size_t)i, 0, 12);
+    if (J->g_log_scales) memset(J->g_log_scales + 3 * (size_t)i, 0, 12);
+    if (J->g_quats) memset(J->g_quats + 4 * (size_t)i, 0, 16);
+    if (J->g_logits) J->g_logits[i] = 0.0f;
+    if (J->g_sh) memset(J->g_sh + 3 * (size_t)K * i, 0, 12 * (size_t)K);
+    if (S->offsets[i + 1] == S->offsets[i]) return; /* culled, or on no tile */
+    memset(gp, 0, sizeof gp);
+    for (e = S->offsets[i]; e < S->offsets[i + 1]; ++e) {
+        const float* s = S->slots + (size_t)S->inv[e] * DVREN_SPLAT_GRAD_FLOATS;
+        for (c = 0; c < DVREN_SPLAT_GRAD_FLOATS; ++c) gp[c] += s[c];
+    }
+    dvren__splat_project_bwd_32(&J->view, J->means + 3 * (size_t)i, J->log_scales + 3 * (size_t)i,
+                                J->quats + 4 * (size_t)i, J->logits[i], J->sh + 3 * (size_t)K * i, gp,
+                                J->g_means ? J->g_means + 3 * (size_t)i : NULL,
+                                J->g_log_scales ? J->g_log_scales + 3 * (size_t)i : NULL,
+                                J->g_quats ? J->g_quats + 4 * (size_t)i : NULL, J->g_logits ? J->g_logits + i : NULL,
+                                J->g_sh ? J->g_sh + 3 * (size_t)K * i : NULL);
+}
+
+static dvren_status dvren__cpu_launch_splats(dvren_splat_renderer* r, const dvren__splat_job* J, int backward)
+{
+    dvren_context* ctx = r->ctx;
+    const dvren_splat_view* V = &J->view;
+    uint32_t n = V->count, tiles = V->tiles_x * V->tiles_y, i, t;
+    size_t pixels = (size_t)V->width * V->height;
+    uint64_t m;
+    dvren__cpu_splat S;
+    void* p;
+    memset(&S, 0, sizeof S);
+    S.J = J;
+    S.K = (V->sh_degree + 1u) * (V->sh_degree + 1u);
+#define DVREN__WS(slot, bytes, dst)                                                                                    \
+    do {                                                                                                               \
+        DVREN__TRY(dvren__splat_ws(r, (slot), (bytes), &p));                                                         \
+        (dst) = p;                                                                                                     \
+    } while (0)
+    DVREN__WS(DVREN__SW_PROJ, (size_t)n * sizeof(dvren__splat_proj_32), S.proj);
+    DVREN__WS(DVREN__SW_OFFSETS, ((size_t)n + 1) * 4, S.offsets);
+    DVREN__WS(DVREN__SW_RANGES, (size_t)tiles * 8, S.ranges);
+    DVREN__WS(DVREN__SW_PIX_T, pixels * 4, S.pT);
+    DVREN__WS(DVREN__SW_PIX_DACC, pixels * 4, S.pdacc);
+    DVREN__WS(DVREN__SW_PIX_LAST, pixels * 4, S.last);
+    if (!backward) {
+        dvren__cpu_for(ctx, J->threads, n, 1024, dvren__cpu_splat_project, &S);
+        /* exclusive prefix sum of the tile counts */
+        for (m = 0, i = 0; i < n; ++i) {
+            uint32_t c = S.offsets[i];
+            S.offsets[i] = (uint32_t)m;
+            m += c;
+            if (m > 0xFFFFFFF0ull)
+                return dvren_set_error(ctx, DVREN_ERROR_OUT_OF_MEMORY, "splats", "render smaller or fewer Gaussians",
+                                       "more than 2^32 (Gaussian, tile) pairs");
+        }
+        S.offsets[n] = (uint32_t)m;
+        r->intersections = m;
+        DVREN__WS(DVREN__SW_ETILE, (size_t)m * 4, S.etile);
+        DVREN__WS(DVREN__SW_EDEPTH, (size_t)m * 4, S.edepth);
+        DVREN__WS(DVREN__SW_EGID, (size_t)m * 4, S.egid);
+        DVREN__WS(DVREN__SW_SKEY, (size_t)m * 4, S.skey);
+        DVREN__WS(DVREN__SW_SVAL, (size_t)m * 4, S.sval);
+        DVREN__WS(DVREN__SW_SKEY2, (size_t)m * 4, S.skey2);
+        DVREN__WS(DVREN__SW_SVAL2, (size_t)m * 4, S.sval2);
+        DVREN__WS(DVREN__SW_GIDS, (size_t)m * 4, S.gids);
+        dvren__cpu_for(ctx, J->threads, n, 1024, dvren__cpu_splat_emit, &S);
+        for (r->visible = 0, i = 0; i < n; ++i) r->visible += S.proj[i].rx > 0;
+        /* counting sort by tile (stable: pairs keep Gaussian order) */
+        memset(S.ranges, 0, (size_t)tiles * 8);
+        for (i = 0; i < (uint32_t)m; ++i) S.ranges[2 * S.etile[i] + 1]++;
+        for (m = 0, t = 0; t < tiles; ++t) {
+            uint32_t c = S.ranges[2 * t + 1];
+            S.ranges[2 * t] = (uint32_t)m;
+            S.ranges[2 * t + 1] = (uint32_t)m;
+            m += c;
+        }
+        for (i = 0; i < (uint32_t)m; ++i) {
+            uint32_t k = S.ranges[2 * S.etile[i] + 1]++;
+            S.skey[k] = S.edepth[i];
+            S.sval[k] = i;
+        }
+        dvren__cpu_for(ctx, J->threads, tiles, 16, dvren__cpu_splat_sort_tile, &S);
+        for (i = 0; i < (uint32_t)m; ++i) S.gids[i] = S.egid[S.sval[i]];
+        dvren__cpu_for(ctx, J->threads, tiles, 4, dvren__cpu_splat_raster, &S);
+        return DVREN_OK;
+    }
+    m = r->intersections;
+    DVREN__WS(DVREN__SW_SVAL, (size_t)m * 4, S.sval);
+    DVREN__WS(DVREN__SW_GIDS, (size_t)m * 4, S.gids);
+    DVREN__WS(DVREN__SW_SLOTS, (size_t)m * 4 * DVREN_SPLAT_GRAD_FLOATS, S.slots);
+    DVREN__WS(DVREN__SW_INV, (size_t)m * 4, S.inv);
+    memset(S.slots, 0, (size_t)m * 4 * DVREN_SPLAT_GRAD_FLOATS);
+    dvren__cpu_for(ctx, J->threads, tiles, 4, dvren__cpu_splat_replay, &S);
+    for (i = 0; i < (uint32_t)m; ++i) S.inv[S.sval[i]] = i;
+    dvren__cpu_for(ctx, J->threads, n, 1024, dvren__cpu_splat_gather, &S);
+#undef DVREN__WS
+    return DVREN_OK;
+}
+
 static const dvren_backend* dvren__cpu_backend(void)
 {
     static const dvren_backend be = {
@@ -6921,7 +7931,7 @@ static const dvren_backend* dvren__cpu_backend(void)
         dvren__cpu_mem_place, dvren__cpu_mem_unplace, dvren__cpu_mem_stage, dvren__cpu_mem_available,
         dvren__cpu_scene_init, dvren__cpu_scene_shutdown, dvren__cpu_launch_march,
         dvren__cpu_launch_loss, dvren__cpu_launch_tv, dvren__cpu_launch_adam, dvren__cpu_launch_sgd,
-        dvren__cpu_launch_absmax, dvren__cpu_launch_fixed_finalize, NULL};
+        dvren__cpu_launch_absmax, dvren__cpu_launch_fixed_finalize, NULL, dvren__cpu_launch_splats};
     return &be;
 }
 
@@ -7381,7 +8391,7 @@ DVREN_API dvren_status dvren_tensor_save_npy(dvren_context* ctx, const dvren_ten
 /* >>generated  copies of kernels/ (./build.sh gen writes them: do not edit) */
 /* ======================================================================== */
 /* Read from above by including this file again with one of the selectors
- * DVREN__GEN_DEVICE, DVREN__GEN_MARCH, DVREN__GEN_TRAIN defined, so that the
+ * DVREN__GEN_DEVICE, DVREN__GEN_MARCH, DVREN__GEN_TRAIN, DVREN__GEN_SPLAT defined, so that the
  * header works without the kernels/ folder and the hand-written code comes
  * first. The test embedded_kernels fails when a copy is stale. */
 #if defined(DVREN__GEN_DEVICE)
@@ -7757,6 +8767,7 @@ DVREN_FN uint16_t dvren_float_to_half(float f)
 #define DVREN_CAMERA_PINHOLE 1u      /* perspective from eye, basis, tan(fov_y/2) */
 #define DVREN_CAMERA_ORTHOGRAPHIC 2u /* parallel rays along forward */
 #define DVREN_CAMERA_MATRIX 3u       /* inverse of projection*view (OpenGL clip space) */
+#define DVREN_CAMERA_INTRINSICS 4u   /* pinhole from eye, basis and fx, fy, cx, cy in pixels (OpenCV's K) */
 
 typedef struct dvren_camera {
     uint32_t model;          /* DVREN_CAMERA_* */
@@ -7768,6 +8779,7 @@ typedef struct dvren_camera {
     float tan_half_fov_y;    /* PINHOLE: tan(vertical field of view / 2) */
     float ortho_height;      /* ORTHOGRAPHIC: world units spanned by the image height */
     float inv_view_proj[16]; /* MATRIX: inverse(P*V), column-major (OpenGL) */
+    float fx, fy, cx, cy;    /* INTRINSICS: focal lengths and principal point in pixels of the plan's image */
 } dvren_camera;
 
 /* Ray through image position (px, py) in pixels (top-left origin, y down) of a
@@ -7799,6 +8811,11 @@ typedef struct dvren_camera {
             R hh = (R)0.5 * (R)c->ortho_height, hw = hh * width / height;                                              \
             *origin = dvren__madd3##S(dvren__madd3##S(e, r, nx * hw), u, ny * hh);                                     \
             *dir = f;                                                                                                  \
+        } else if (c->model == DVREN_CAMERA_INTRINSICS) {                                                              \
+            /* OpenCV's pinhole: camera x = right, y = -up (down), z = forward */                                     \
+            *origin = e;                                                                                               \
+            *dir = dvren__normalize3##S(dvren__madd3##S(dvren__madd3##S(f, r, (px - (R)c->cx) / (R)c->fx), u,          \
+                                                        -(py - (R)c->cy) / (R)c->fy));                                 \
         } else if (c->model == DVREN_CAMERA_MATRIX) {                                                                  \
             V pn = dvren__unproject##S(c->inv_view_proj, nx, ny, (R)-1);                                               \
             V pf = dvren__unproject##S(c->inv_view_proj, nx, ny, (R)1);                                                \
@@ -7910,7 +8927,8 @@ typedef dvren__surface_64 dvren_surface_f64;
 #define DVREN_OUTPUT_SAMPLES 0x20u       /* uint32 (H, W): samples taken, summed over spp */
 #define DVREN_OUTPUT_VARIANCE 0x40u      /* float32 (H, W): variance of the pixel's luminance estimate (below) */
 #define DVREN_OUTPUT_SURFACE_ID 0x80u    /* uint32 (H, W): id of the first surface (dvren_surface) the pixel's rays hit, in ray order; else DVREN_NO_SURFACE */
-#define DVREN_OUTPUT_ALL 0xFFu
+#define DVREN_OUTPUT_MEDIAN_DEPTH 0x100u /* float32 (H, W): camera z of the Gaussian after which T <= 0.5, else 0 (splat renders; the ray march leaves it 0) */
+#define DVREN_OUTPUT_ALL 0x1FFu
 /* DVREN_OUTPUT_VARIANCE: the sample variance of the luminance Y (Rec. 709:
  * 0.2126 R + 0.7152 G + 0.0722 B) of the pixel's n rays divided by n, the
  * variance of the pixel's mean (0 when n = 1): where it is large more rays
@@ -7930,6 +8948,7 @@ typedef struct dvren_fb_view {
     uint32_t width, height;
     float* variance;
     uint32_t* surface_id;
+    float* median_depth; /* splat renders only */
 } dvren_fb_view;
 
 /* ---- gradients ------------------------------------------------------------------
@@ -8852,3 +9871,679 @@ DVREN_FN void dvren_sgd_elem(float* x, float* buf, float g, float lr, float mome
 #endif /* DVREN_TRAIN_H */
 /* >>train end */
 #endif /* DVREN__GEN_TRAIN */
+
+#if defined(DVREN__GEN_SPLAT)
+/* >>splat begin (generated from kernels/dvren_splat.h by ./build.sh gen: do not edit) */
+/* kernels/dvren_splat.h - the 3D Gaussian splat rasteriser of dvren
+ * (single source: compiled by the C compiler into dvren.h's CPU path and by
+ * NVRTC into the GPU's splat kernels; docs/splats.md, "Rendering").
+ *
+ * The image formation of 3D Gaussian Splatting (Kerbl, Kopanas, Leimkuehler,
+ * Drettakis, SIGGRAPH 2023) as gsplat implements it (Ye et al., "gsplat: an
+ * open-source library for Gaussian splatting", JMLR 2025):
+ *
+ *   Gaussian i: mean mu (world), covariance Sigma = M M^T with
+ *     M = R(q / |q|) diag(exp(log_scale)), opacity o = sigmoid(logit), colour
+ *     from real spherical harmonics of degree 0..3 evaluated at the unit
+ *     direction from the camera centre to mu, + 0.5, clamped at 0.
+ *   EWA projection (Zwicker, Pfister, van Baar, Gross, "EWA splatting", IEEE
+ *     TVCG 2002, eq. 31-34): camera-space mean t = W mu + w (OpenCV camera:
+ *     x right, y down, z forward), Sigma' = J W Sigma W^T J^T with J the
+ *     Jacobian of the pinhole projection at t, whose x/z and y/z are clamped
+ *     to 1.3 times the half field of view (as 3DGS and gsplat do), plus the
+ *     low-pass dilation eps2d I (0.3 pixel^2). Conic Q = Sigma'^-1.
+ *   Culling: z outside [near, far], det(Sigma') <= 0, o < 1/255, or the
+ *     screen box (radius ceil(e sqrt(Sigma'_xx)), ceil(e sqrt(Sigma'_yy)),
+ *     e = min(3.33, sqrt(2 ln(255 o))), Hanson et al. 2024's opacity-aware
+ *     bound as gsplat uses it) entirely outside the image.
+ *   Binning: each visible Gaussian goes to every 16 x 16 tile its box
+ *     overlaps; each tile's list is sorted by depth z (ties: Gaussian index).
+ *   Per pixel p (centre at +0.5), front to back over its tile's list:
+ *     sigma_i = 0.5 d^T Q d (d = mean2d - p),
+ *     alpha_i = min(alpha_max, o exp(-sigma_i)), skipped when sigma_i < 0 or
+ *     alpha_i < 1/255; the pixel stops (exclusive) when T (1 - alpha_i)
+ *     <= min_transmittance (1e-4);
+ *     C = sum_i c_i alpha_i T_i + T background,   T_i = prod_{j<i}(1 - alpha_j)
+ *     alpha = 1 - T, depth = sum_i z_i alpha_i T_i / alpha (0 where alpha
+ *     is 0), median depth = z of the first Gaussian after which T <= 0.5,
+ *     count = the Gaussians composited.
+ *
+ * Backward (by replay, from the stored final T and the last list entry of
+ * each pixel, back to front: T_i = T_{i+1} / (1 - alpha_i)): the pixel's
+ * cotangents of rgb, alpha and depth give each list entry's gradient with
+ * respect to its projected quantities (mean2d, conic, opacity, colour,
+ * depth), written to that entry's slot (no atomics: a tile owns its
+ * entries; the host sums each Gaussian's entries in a fixed order); then
+ * per Gaussian, dvren_splat_project_bwd carries them to the parameters:
+ * means, log-scales, quaternions, opacity logits, SH coefficients.
+ * Non-differentiable and given no gradient: the culling, the box, the
+ * 1/255 skip, the stop at min_transmittance, the median depth and count.
+ *
+ * Layouts (float32 storage; the float64 copy is the gradient checker's):
+ *   means (N, 3), log_scales (N, 3), quats (N, 4) w x y z, opacity logits
+ *   (N), sh (N, K, 3) with K = (degree + 1)^2, coefficient-major, colour
+ *   innermost (gsplat's layout; PLY's f_dc / f_rest are reordered by the
+ *   host).
+ *
+ * dvren.h carries a generated copy (">>splat begin/end") and reads it in
+ * float32 and float64; edit this file and run `./build.sh gen`. */
+#ifndef DVREN_SPLAT_H
+#define DVREN_SPLAT_H
+
+#define DVREN_SPLAT_TILE 16u                 /* tile edge in pixels */
+#define DVREN_SPLAT_MAX_DEGREE 3u            /* spherical harmonics up to degree 3 */
+#define DVREN_SPLAT_MAX_COEFFS 16u           /* (3 + 1)^2 */
+#define DVREN_SPLAT_ALPHA_MIN (1.0f / 255.0f) /* alphas below are skipped */
+#define DVREN_SPLAT_EXTEND 3.33f             /* box half-size in standard deviations (at most) */
+#define DVREN_SPLAT_GRAD_FLOATS 10u          /* per list entry: mean2d xy, conic abc, opacity, rgb, depth */
+
+/* The camera and settings as the rasteriser sees them (host fills it from
+ * the plan's camera and the render options). */
+typedef struct dvren_splat_view {
+    float W[9];               /* world to camera rotation, row-major (camera x right, y down, z forward) */
+    float w[3];               /* world to camera translation: t = W mu + w */
+    float eye[3];             /* camera centre in world (-W^T w) */
+    float fx, fy, cx, cy;     /* pinhole intrinsics in pixels (pixel centres at +0.5) */
+    uint32_t width, height;   /* image size in pixels */
+    uint32_t tiles_x, tiles_y;
+    float near_z, far_z;      /* camera-z range kept (world units) */
+    float eps2d;              /* low-pass dilation added to the 2-D covariance's diagonal (pixel^2) */
+    float alpha_max;          /* cap of alpha (0.99 in 3DGS, 0.999 in gsplat) */
+    float min_transmittance;  /* a pixel stops before T would fall to this or below */
+    float background[3];      /* added as T * background */
+    uint32_t sh_degree;       /* 0 .. 3 */
+    uint32_t count;           /* Gaussians */
+    /* mixed scenes: an image layer (a volume render) composited at its depth
+     * (docs/splats.md, "Mixed scenes"); layer_rgb NULL when there is none */
+    const float* layer_rgb;   /* (H, W, 3) premultiplied radiance */
+    const float* layer_alpha; /* (H, W) */
+    const float* layer_depth; /* (H, W) expected ray distance from the eye (the volume's depth output) */
+} dvren_splat_view;
+
+/* Camera-space position of mu: t = W mu + w. */
+DVREN_FN void dvren_splat_to_camera(const dvren_splat_view* v, float x, float y, float z, float* t)
+{
+    t[0] = v->W[0] * x + v->W[1] * y + v->W[2] * z + v->w[0];
+    t[1] = v->W[3] * x + v->W[4] * y + v->W[5] * z + v->w[1];
+    t[2] = v->W[6] * x + v->W[7] * y + v->W[8] * z + v->w[2];
+}
+
+#endif /* DVREN_SPLAT_H */
+
+/* ---- per precision ---------------------------------------------------------------- */
+#undef DVREN__SPLAT_EMIT
+#if DVREN_PREC_BITS == 64
+#if !defined(DVREN__SPLAT_64)
+#define DVREN__SPLAT_64
+#define DVREN__SPLAT_EMIT
+#endif
+#else
+#if !defined(DVREN__SPLAT_32)
+#define DVREN__SPLAT_32
+#define DVREN__SPLAT_EMIT
+#endif
+#endif
+#if defined(DVREN__SPLAT_EMIT)
+#undef DVREN__SPLAT_EMIT
+
+/* ---- spherical harmonics ------------------------------------------------------------
+ * The real SH basis of 3DGS and gsplat (Sloan, "Stupid spherical harmonics
+ * tricks", GDC 2008, with the signs 3DGS uses), at a unit direction n:
+ *   l = 0: C0
+ *   l = 1: -C1 y, C1 z, -C1 x
+ *   l = 2: C20 xy, C21 yz, C22 (2zz - xx - yy), C23 xz, C24 (xx - yy)
+ *   l = 3: C30 y(3xx - yy), C31 xyz, C32 y(4zz - xx - yy),
+ *          C33 z(2zz - 3xx - 3yy), C34 x(4zz - xx - yy), C35 z(xx - yy),
+ *          C36 x(xx - 3yy)
+ * dvren_splat_sh_basis writes the (degree + 1)^2 values b[k]. */
+#define dvren_splat_sh_basis DVREN__RN(dvren__splat_sh_basis)
+#define dvren_splat_sh_basis_grad DVREN__RN(dvren__splat_sh_basis_grad)
+DVREN_FN void dvren_splat_sh_basis(uint32_t degree, dvren_real x, dvren_real y, dvren_real z, dvren_real* b)
+{
+    const dvren_real C1 = (dvren_real)0.4886025119029199;
+    dvren_real xx = x * x, yy = y * y, zz = z * z;
+    b[0] = (dvren_real)0.28209479177387814;
+    if (degree < 1) return;
+    b[1] = -C1 * y;
+    b[2] = C1 * z;
+    b[3] = -C1 * x;
+    if (degree < 2) return;
+    b[4] = (dvren_real)1.0925484305920792 * x * y;
+    b[5] = (dvren_real)-1.0925484305920792 * y * z;
+    b[6] = (dvren_real)0.31539156525252005 * ((dvren_real)2 * zz - xx - yy);
+    b[7] = (dvren_real)-1.0925484305920792 * x * z;
+    b[8] = (dvren_real)0.5462742152960396 * (xx - yy);
+    if (degree < 3) return;
+    b[9] = (dvren_real)-0.5900435899266435 * y * ((dvren_real)3 * xx - yy);
+    b[10] = (dvren_real)2.890611442640554 * x * y * z;
+    b[11] = (dvren_real)-0.4570457994644658 * y * ((dvren_real)4 * zz - xx - yy);
+    b[12] = (dvren_real)0.3731763325901154 * z * ((dvren_real)2 * zz - (dvren_real)3 * xx - (dvren_real)3 * yy);
+    b[13] = (dvren_real)-0.4570457994644658 * x * ((dvren_real)4 * zz - xx - yy);
+    b[14] = (dvren_real)1.445305721320277 * z * (xx - yy);
+    b[15] = (dvren_real)-0.5900435899266435 * x * (xx - (dvren_real)3 * yy);
+}
+
+/* g += sum_k w[k] d b[k] / d n (n = (x, y, z), the partial derivatives of
+ * the polynomials above, n not constrained to the sphere). */
+DVREN_FN void dvren_splat_sh_basis_grad(uint32_t degree, dvren_real x, dvren_real y, dvren_real z, const dvren_real* w,
+                                        dvren_real* g)
+{
+    const dvren_real C1 = (dvren_real)0.4886025119029199;
+    const dvren_real C20 = (dvren_real)1.0925484305920792, C21 = (dvren_real)-1.0925484305920792;
+    const dvren_real C22 = (dvren_real)0.31539156525252005, C23 = (dvren_real)-1.0925484305920792;
+    const dvren_real C24 = (dvren_real)0.5462742152960396;
+    const dvren_real C30 = (dvren_real)-0.5900435899266435, C31 = (dvren_real)2.890611442640554;
+    const dvren_real C32 = (dvren_real)-0.4570457994644658, C33 = (dvren_real)0.3731763325901154;
+    const dvren_real C34 = (dvren_real)-0.4570457994644658, C35 = (dvren_real)1.445305721320277;
+    const dvren_real C36 = (dvren_real)-0.5900435899266435;
+    dvren_real xx = x * x, yy = y * y, zz = z * z;
+    if (degree < 1) return;
+    g[0] += -C1 * w[3];
+    g[1] += -C1 * w[1];
+    g[2] += C1 * w[2];
+    if (degree < 2) return;
+    g[0] += C20 * y * w[4] - (dvren_real)2 * C22 * x * w[6] + C23 * z * w[7] + (dvren_real)2 * C24 * x * w[8];
+    g[1] += C20 * x * w[4] + C21 * z * w[5] - (dvren_real)2 * C22 * y * w[6] - (dvren_real)2 * C24 * y * w[8];
+    g[2] += C21 * y * w[5] + (dvren_real)4 * C22 * z * w[6] + C23 * x * w[7];
+    if (degree < 3) return;
+    g[0] += (dvren_real)6 * C30 * x * y * w[9] + C31 * y * z * w[10] - (dvren_real)2 * C32 * x * y * w[11] -
+            (dvren_real)6 * C33 * x * z * w[12] + C34 * ((dvren_real)4 * zz - (dvren_real)3 * xx - yy) * w[13] +
+            (dvren_real)2 * C35 * x * z * w[14] + C36 * ((dvren_real)3 * xx - (dvren_real)3 * yy) * w[15];
+    g[1] += C30 * ((dvren_real)3 * xx - (dvren_real)3 * yy) * w[9] + C31 * x * z * w[10] +
+            C32 * ((dvren_real)4 * zz - xx - (dvren_real)3 * yy) * w[11] - (dvren_real)6 * C33 * y * z * w[12] -
+            (dvren_real)2 * C34 * x * y * w[13] - (dvren_real)2 * C35 * y * z * w[14] -
+            (dvren_real)6 * C36 * x * y * w[15];
+    g[2] += C31 * x * y * w[10] + (dvren_real)8 * C32 * y * z * w[11] +
+            C33 * ((dvren_real)6 * zz - (dvren_real)3 * xx - (dvren_real)3 * yy) * w[12] +
+            (dvren_real)8 * C34 * x * z * w[13] + C35 * (xx - yy) * w[14];
+}
+
+/* ---- projection ---------------------------------------------------------------------- */
+
+/* One projected Gaussian. rx == 0: culled (nothing else is valid). */
+typedef struct DVREN__RN(dvren__splat_proj) {
+    dvren_real x, y;       /* mean in pixels */
+    dvren_real ca, cb, cc; /* conic Q = [ca cb; cb cc] (1 / pixel^2) */
+    dvren_real opacity;    /* sigmoid of the logit */
+    dvren_real depth;      /* camera z */
+    dvren_real rgb[3];     /* SH colour (+0.5, clamped at 0) */
+    int32_t rx, ry;        /* box half-size in pixels */
+} DVREN__RN(dvren__splat_proj);
+#define dvren_splat_proj DVREN__RN(dvren__splat_proj)
+#define dvren_splat_rotation DVREN__RN(dvren__splat_rotation)
+#define dvren_splat_project DVREN__RN(dvren__splat_project)
+#define dvren_splat_project_bwd DVREN__RN(dvren__splat_project_bwd)
+#define dvren_splat_tile_rect DVREN__RN(dvren__splat_tile_rect)
+
+/* Rotation matrix (row-major) of the quaternion q = (w, x, y, z) / |q|;
+ * returns |q| (0: degenerate, r untouched). */
+DVREN_FN dvren_real dvren_splat_rotation(const dvren_real* q, dvren_real* r)
+{
+    dvren_real n = dvren_sqrt(q[0] * q[0] + q[1] * q[1] + q[2] * q[2] + q[3] * q[3]);
+    dvren_real w, x, y, z;
+    if (!(n > (dvren_real)0)) return (dvren_real)0;
+    w = q[0] / n;
+    x = q[1] / n;
+    y = q[2] / n;
+    z = q[3] / n;
+    r[0] = (dvren_real)1 - (dvren_real)2 * (y * y + z * z);
+    r[1] = (dvren_real)2 * (x * y - w * z);
+    r[2] = (dvren_real)2 * (x * z + w * y);
+    r[3] = (dvren_real)2 * (x * y + w * z);
+    r[4] = (dvren_real)1 - (dvren_real)2 * (x * x + z * z);
+    r[5] = (dvren_real)2 * (y * z - w * x);
+    r[6] = (dvren_real)2 * (x * z - w * y);
+    r[7] = (dvren_real)2 * (y * z + w * x);
+    r[8] = (dvren_real)1 - (dvren_real)2 * (x * x + y * y);
+    return n;
+}
+
+/* The pieces of the projection that forward and backward share. */
+typedef struct DVREN__RN(dvren__splat_geo) {
+    dvren_real t[3];       /* camera-space mean */
+    dvren_real rq[9];      /* rotation of the normalised quaternion */
+    dvren_real s[3];       /* scales */
+    dvren_real qn;         /* |q| */
+    dvren_real cov_c[9];   /* W Sigma W^T */
+    dvren_real J[6];       /* 2 x 3, row-major */
+    dvren_real lim[2];     /* clamped x/z, y/z used in J */
+    int32_t clamped[2];    /* 1 where the clamp was active */
+    dvren_real a, b, c;    /* dilated 2-D covariance */
+    dvren_real det;
+} DVREN__RN(dvren__splat_geo);
+#define dvren__splat_geo_r DVREN__RN(dvren__splat_geo)
+#define dvren__splat_geometry DVREN__RN(dvren__splat_geometry)
+
+/* Camera-space mean, covariance and its 2-D projection; 0 when culled by
+ * depth or a degenerate quaternion. */
+DVREN_FN int dvren__splat_geometry(const dvren_splat_view* v, const dvren_real* mean, const dvren_real* log_scale,
+                                   const dvren_real* quat, dvren__splat_geo_r* g)
+{
+    dvren_real M[9], S[9], WS[9];
+    dvren_real tanx, tany, lxp, lxn, lyp, lyn, rz, u, vv;
+    int i, j, k;
+    for (i = 0; i < 3; ++i)
+        g->t[i] = (dvren_real)v->W[3 * i] * mean[0] + (dvren_real)v->W[3 * i + 1] * mean[1] +
+                  (dvren_real)v->W[3 * i + 2] * mean[2] + (dvren_real)v->w[i];
+    if (!(g->t[2] >= (dvren_real)v->near_z) || g->t[2] > (dvren_real)v->far_z) return 0;
+    g->qn = dvren_splat_rotation(quat, g->rq);
+    if (!(g->qn > (dvren_real)0)) return 0;
+    for (i = 0; i < 3; ++i) g->s[i] = dvren_exp(log_scale[i]);
+    /* M = R diag(s); Sigma = M M^T */
+    for (i = 0; i < 3; ++i)
+        for (j = 0; j < 3; ++j) M[3 * i + j] = g->rq[3 * i + j] * g->s[j];
+    for (i = 0; i < 3; ++i)
+        for (j = 0; j < 3; ++j) S[3 * i + j] = M[3 * i] * M[3 * j] + M[3 * i + 1] * M[3 * j + 1] + M[3 * i + 2] * M[3 * j + 2];
+    /* cov_c = W S W^T */
+    for (i = 0; i < 3; ++i)
+        for (j = 0; j < 3; ++j) {
+            dvren_real acc = (dvren_real)0;
+            for (k = 0; k < 3; ++k) acc += (dvren_real)v->W[3 * i + k] * S[3 * k + j];
+            WS[3 * i + j] = acc;
+        }
+    for (i = 0; i < 3; ++i)
+        for (j = 0; j < 3; ++j) {
+            dvren_real acc = (dvren_real)0;
+            for (k = 0; k < 3; ++k) acc += WS[3 * i + k] * (dvren_real)v->W[3 * j + k];
+            g->cov_c[3 * i + j] = acc;
+        }
+    /* the pinhole Jacobian at t, x/z and y/z clamped to 1.3 x the half field of view */
+    tanx = (dvren_real)0.5 * (dvren_real)v->width / (dvren_real)v->fx;
+    tany = (dvren_real)0.5 * (dvren_real)v->height / (dvren_real)v->fy;
+    lxp = ((dvren_real)v->width - (dvren_real)v->cx) / (dvren_real)v->fx + (dvren_real)0.3 * tanx;
+    lxn = (dvren_real)v->cx / (dvren_real)v->fx + (dvren_real)0.3 * tanx;
+    lyp = ((dvren_real)v->height - (dvren_real)v->cy) / (dvren_real)v->fy + (dvren_real)0.3 * tany;
+    lyn = (dvren_real)v->cy / (dvren_real)v->fy + (dvren_real)0.3 * tany;
+    rz = (dvren_real)1 / g->t[2];
+    u = g->t[0] * rz;
+    vv = g->t[1] * rz;
+    g->clamped[0] = u > lxp || u < -lxn;
+    g->clamped[1] = vv > lyp || vv < -lyn;
+    g->lim[0] = dvren_min(lxp, dvren_max(-lxn, u));
+    g->lim[1] = dvren_min(lyp, dvren_max(-lyn, vv));
+    g->J[0] = (dvren_real)v->fx * rz;
+    g->J[1] = (dvren_real)0;
+    g->J[2] = -(dvren_real)v->fx * g->lim[0] * rz;
+    g->J[3] = (dvren_real)0;
+    g->J[4] = (dvren_real)v->fy * rz;
+    g->J[5] = -(dvren_real)v->fy * g->lim[1] * rz;
+    /* Sigma' = J cov_c J^T + eps2d I */
+    {
+        dvren_real JC[6];
+        for (i = 0; i < 2; ++i)
+            for (j = 0; j < 3; ++j)
+                JC[3 * i + j] = g->J[3 * i] * g->cov_c[j] + g->J[3 * i + 1] * g->cov_c[3 + j] +
+                                g->J[3 * i + 2] * g->cov_c[6 + j];
+        g->a = JC[0] * g->J[0] + JC[1] * g->J[1] + JC[2] * g->J[2] + (dvren_real)v->eps2d;
+        g->b = JC[0] * g->J[3] + JC[1] * g->J[4] + JC[2] * g->J[5];
+        g->c = JC[3] * g->J[3] + JC[4] * g->J[4] + JC[5] * g->J[5] + (dvren_real)v->eps2d;
+    }
+    g->det = g->a * g->c - g->b * g->b;
+    return 1;
+}
+
+/* Projects Gaussian i: mean (3), log_scale (3), quat (4), logit, sh (K x 3,
+ * K = (view->sh_degree + 1)^2). Returns 1 when it is visible (out filled),
+ * else 0 with out->rx = out->ry = 0. */
+DVREN_FN int dvren_splat_project(const dvren_splat_view* v, const dvren_real* mean, const dvren_real* log_scale,
+                                 const dvren_real* quat, dvren_real logit, const dvren_real* sh, dvren_splat_proj* out)
+{
+    dvren__splat_geo_r g;
+    dvren_real o, ext, rx, ry, d[3], dn, b[DVREN_SPLAT_MAX_COEFFS];
+    uint32_t K = (v->sh_degree + 1u) * (v->sh_degree + 1u), k, ch;
+    out->rx = 0;
+    out->ry = 0;
+    if (!dvren__splat_geometry(v, mean, log_scale, quat, &g)) return 0;
+    if (!(g.det > (dvren_real)0)) return 0;
+    o = dvren_sigmoid(logit);
+    if (o < (dvren_real)DVREN_SPLAT_ALPHA_MIN) return 0;
+    ext = (dvren_real)sqrtf(2.0f * logf((float)o * 255.0f));
+    if (ext > (dvren_real)DVREN_SPLAT_EXTEND) ext = (dvren_real)DVREN_SPLAT_EXTEND;
+    rx = dvren_ceil(ext * dvren_sqrt(g.a));
+    ry = dvren_ceil(ext * dvren_sqrt(g.c));
+    if (rx <= (dvren_real)0 && ry <= (dvren_real)0) return 0;
+    out->x = (dvren_real)v->fx * g.t[0] / g.t[2] + (dvren_real)v->cx;
+    out->y = (dvren_real)v->fy * g.t[1] / g.t[2] + (dvren_real)v->cy;
+    if (out->x + rx <= (dvren_real)0 || out->x - rx >= (dvren_real)v->width || out->y + ry <= (dvren_real)0 ||
+        out->y - ry >= (dvren_real)v->height)
+        return 0;
+    out->ca = g.c / g.det;
+    out->cb = -g.b / g.det;
+    out->cc = g.a / g.det;
+    out->opacity = o;
+    out->depth = g.t[2];
+    /* colour: SH at the unit direction from the camera centre to the mean */
+    d[0] = mean[0] - (dvren_real)v->eye[0];
+    d[1] = mean[1] - (dvren_real)v->eye[1];
+    d[2] = mean[2] - (dvren_real)v->eye[2];
+    dn = dvren_sqrt(d[0] * d[0] + d[1] * d[1] + d[2] * d[2]);
+    if (dn > (dvren_real)0) {
+        d[0] /= dn;
+        d[1] /= dn;
+        d[2] /= dn;
+    }
+    dvren_splat_sh_basis(v->sh_degree, d[0], d[1], d[2], b);
+    for (ch = 0; ch < 3; ++ch) {
+        dvren_real acc = (dvren_real)0;
+        for (k = 0; k < K; ++k) acc += b[k] * sh[3 * k + ch];
+        acc += (dvren_real)0.5;
+        out->rgb[ch] = acc > (dvren_real)0 ? acc : (dvren_real)0;
+    }
+    out->rx = (int32_t)rx;
+    out->ry = (int32_t)ry;
+    return 1;
+}
+
+/* Tiles [x0, x1) x [y0, y1) that a visible projected Gaussian overlaps
+ * (gsplat's rule: floor / ceil of (mean -+ radius) / 16, clamped to the
+ * grid); returns their number. */
+DVREN_FN uint32_t dvren_splat_tile_rect(const dvren_splat_view* v, const dvren_splat_proj* p, uint32_t* x0, uint32_t* y0,
+                                        uint32_t* x1, uint32_t* y1)
+{
+    float ts = (float)DVREN_SPLAT_TILE;
+    float tx = (float)p->x / ts, ty = (float)p->y / ts, rx = (float)p->rx / ts, ry = (float)p->ry / ts;
+    float a = floorf(tx - rx), b = floorf(ty - ry), c = ceilf(tx + rx), d = ceilf(ty + ry);
+    float gx = (float)v->tiles_x, gy = (float)v->tiles_y;
+    a = a < 0.0f ? 0.0f : (a > gx ? gx : a);
+    b = b < 0.0f ? 0.0f : (b > gy ? gy : b);
+    c = c < 0.0f ? 0.0f : (c > gx ? gx : c);
+    d = d < 0.0f ? 0.0f : (d > gy ? gy : d);
+    *x0 = (uint32_t)a;
+    *y0 = (uint32_t)b;
+    *x1 = (uint32_t)c;
+    *y1 = (uint32_t)d;
+    if (*x1 <= *x0 || *y1 <= *y0) return 0u;
+    return (*x1 - *x0) * (*y1 - *y0);
+}
+
+/* Backward of dvren_splat_project for one visible Gaussian: from gp, the
+ * sums of its list entries' slots (DVREN_SPLAT_GRAD_FLOATS: d/d mean2d x, y,
+ * conic a, b, c, opacity, rgb 0..2, depth), adds the gradients of the
+ * parameters to g_mean (3), g_log_scale (3), g_quat (4), *g_logit, g_sh (K x
+ * 3); any of them may be NULL. */
+DVREN_FN void dvren_splat_project_bwd(const dvren_splat_view* v, const dvren_real* mean, const dvren_real* log_scale,
+                                      const dvren_real* quat, dvren_real logit, const dvren_real* sh, const dvren_real* gp,
+                                      dvren_real* g_mean, dvren_real* g_log_scale, dvren_real* g_quat,
+                                      dvren_real* g_logit, dvren_real* g_sh)
+{
+    dvren__splat_geo_r g;
+    dvren_real vt[3] = {(dvren_real)0, (dvren_real)0, (dvren_real)0};
+    dvren_real vmean[3] = {(dvren_real)0, (dvren_real)0, (dvren_real)0};
+    dvren_real Q[4], G[4], H[4], G2[4], vJ[6], vC[9], vS[9], vM[9], vR[9], M[9];
+    dvren_real rz, rz2, o, d[3], dn, n[3], b[DVREN_SPLAT_MAX_COEFFS], vpre[3];
+    uint32_t K = (v->sh_degree + 1u) * (v->sh_degree + 1u), k, ch;
+    int i, j, m;
+    if (!dvren__splat_geometry(v, mean, log_scale, quat, &g)) return;
+    rz = (dvren_real)1 / g.t[2];
+    rz2 = rz * rz;
+    /* opacity */
+    o = dvren_sigmoid(logit);
+    if (g_logit) *g_logit += gp[5] * o * ((dvren_real)1 - o);
+    /* colour -> SH coefficients and the view direction */
+    d[0] = mean[0] - (dvren_real)v->eye[0];
+    d[1] = mean[1] - (dvren_real)v->eye[1];
+    d[2] = mean[2] - (dvren_real)v->eye[2];
+    dn = dvren_sqrt(d[0] * d[0] + d[1] * d[1] + d[2] * d[2]);
+    for (i = 0; i < 3; ++i) n[i] = dn > (dvren_real)0 ? d[i] / dn : d[i];
+    dvren_splat_sh_basis(v->sh_degree, n[0], n[1], n[2], b);
+    for (ch = 0; ch < 3; ++ch) {
+        dvren_real acc = (dvren_real)0.5;
+        for (k = 0; k < K; ++k) acc += b[k] * sh[3 * k + ch];
+        vpre[ch] = acc > (dvren_real)0 ? gp[6 + ch] : (dvren_real)0;
+    }
+    if (g_sh)
+        for (k = 0; k < K; ++k)
+            for (ch = 0; ch < 3; ++ch) g_sh[3 * k + ch] += b[k] * vpre[ch];
+    if (v->sh_degree > 0 && dn > (dvren_real)0) {
+        dvren_real wk[DVREN_SPLAT_MAX_COEFFS], gn[3] = {(dvren_real)0, (dvren_real)0, (dvren_real)0}, nd;
+        for (k = 0; k < K; ++k) wk[k] = vpre[0] * sh[3 * k] + vpre[1] * sh[3 * k + 1] + vpre[2] * sh[3 * k + 2];
+        dvren_splat_sh_basis_grad(v->sh_degree, n[0], n[1], n[2], wk, gn);
+        nd = gn[0] * n[0] + gn[1] * n[1] + gn[2] * n[2];
+        for (i = 0; i < 3; ++i) vmean[i] += (gn[i] - n[i] * nd) / dn;
+    }
+    /* conic Q = Sigma'^-1: dL/dSigma' = -Q G Q, G the symmetric gradient of Q */
+    Q[0] = g.c / g.det;
+    Q[1] = -g.b / g.det;
+    Q[2] = Q[1];
+    Q[3] = g.a / g.det;
+    G[0] = gp[2];
+    G[1] = (dvren_real)0.5 * gp[3];
+    G[2] = G[1];
+    G[3] = gp[4];
+    H[0] = Q[0] * G[0] + Q[1] * G[2];
+    H[1] = Q[0] * G[1] + Q[1] * G[3];
+    H[2] = Q[2] * G[0] + Q[3] * G[2];
+    H[3] = Q[2] * G[1] + Q[3] * G[3];
+    G2[0] = -(H[0] * Q[0] + H[1] * Q[2]);
+    G2[1] = -(H[0] * Q[1] + H[1] * Q[3]);
+    G2[2] = -(H[2] * Q[0] + H[3] * Q[2]);
+    G2[3] = -(H[2] * Q[1] + H[3] * Q[3]);
+    /* Sigma' = J C J^T: dC = J^T G2 J, dJ = 2 G2 J C */
+    for (i = 0; i < 3; ++i)
+        for (j = 0; j < 3; ++j) {
+            dvren_real acc = (dvren_real)0;
+            int r, s;
+            for (r = 0; r < 2; ++r)
+                for (s = 0; s < 2; ++s) acc += g.J[3 * r + i] * G2[2 * r + s] * g.J[3 * s + j];
+            vC[3 * i + j] = acc;
+        }
+    for (i = 0; i < 2; ++i)
+        for (j = 0; j < 3; ++j) {
+            dvren_real acc = (dvren_real)0;
+            int s;
+            for (s = 0; s < 2; ++s)
+                for (m = 0; m < 3; ++m) acc += G2[2 * i + s] * g.J[3 * s + m] * g.cov_c[3 * m + j];
+            vJ[3 * i + j] = (dvren_real)2 * acc;
+        }
+    /* J00 = fx rz, J02 = -fx lx rz, J11 = fy rz, J12 = -fy ly rz (lx = clamp(x/z)) */
+    {
+        dvren_real vrz = vJ[0] * (dvren_real)v->fx + vJ[4] * (dvren_real)v->fy - vJ[2] * (dvren_real)v->fx * g.lim[0] -
+                         vJ[5] * (dvren_real)v->fy * g.lim[1];
+        dvren_real vlx = -vJ[2] * (dvren_real)v->fx * rz, vly = -vJ[5] * (dvren_real)v->fy * rz;
+        vt[2] += -vrz * rz2;
+        /* lx = x rz where not clamped */
+        if (!g.clamped[0]) {
+            vt[0] += vlx * rz;
+            vt[2] += -vlx * g.t[0] * rz2;
+        }
+        if (!g.clamped[1]) {
+            vt[1] += vly * rz;
+            vt[2] += -vly * g.t[1] * rz2;
+        }
+    }
+    /* mean2d = (fx x rz + cx, fy y rz + cy); depth = z */
+    vt[0] += gp[0] * (dvren_real)v->fx * rz;
+    vt[1] += gp[1] * (dvren_real)v->fy * rz;
+    vt[2] += -gp[0] * (dvren_real)v->fx * g.t[0] * rz2 - gp[1] * (dvren_real)v->fy * g.t[1] * rz2 + gp[9];
+    for (i = 0; i < 3; ++i)
+        vmean[i] += (dvren_real)v->W[i] * vt[0] + (dvren_real)v->W[3 + i] * vt[1] + (dvren_real)v->W[6 + i] * vt[2];
+    if (g_mean)
+        for (i = 0; i < 3; ++i) g_mean[i] += vmean[i];
+    /* cov_c = W S W^T: dS = W^T dC W */
+    for (i = 0; i < 3; ++i)
+        for (j = 0; j < 3; ++j) {
+            dvren_real acc = (dvren_real)0;
+            int r, s;
+            for (r = 0; r < 3; ++r)
+                for (s = 0; s < 3; ++s) acc += (dvren_real)v->W[3 * r + i] * vC[3 * r + s] * (dvren_real)v->W[3 * s + j];
+            vS[3 * i + j] = acc;
+        }
+    /* S = M M^T, M = R diag(s): dM = 2 dS M */
+    for (i = 0; i < 3; ++i)
+        for (j = 0; j < 3; ++j) M[3 * i + j] = g.rq[3 * i + j] * g.s[j];
+    for (i = 0; i < 3; ++i)
+        for (j = 0; j < 3; ++j)
+            vM[3 * i + j] = (dvren_real)2 * (vS[3 * i] * M[j] + vS[3 * i + 1] * M[3 + j] + vS[3 * i + 2] * M[6 + j]);
+    if (g_log_scale)
+        for (j = 0; j < 3; ++j)
+            g_log_scale[j] += (vM[j] * g.rq[j] + vM[3 + j] * g.rq[3 + j] + vM[6 + j] * g.rq[6 + j]) * g.s[j];
+    if (g_quat) {
+        dvren_real w = quat[0] / g.qn, x = quat[1] / g.qn, y = quat[2] / g.qn, z = quat[3] / g.qn, vq[4], dot;
+        for (i = 0; i < 3; ++i)
+            for (j = 0; j < 3; ++j) vR[3 * i + j] = vM[3 * i + j] * g.s[j];
+        vq[0] = (dvren_real)2 * (-z * vR[1] + y * vR[2] + z * vR[3] - x * vR[5] - y * vR[6] + x * vR[7]);
+        vq[1] = (dvren_real)2 * (y * vR[1] + z * vR[2] + y * vR[3] - (dvren_real)2 * x * vR[4] - w * vR[5] + z * vR[6] +
+                                 w * vR[7] - (dvren_real)2 * x * vR[8]);
+        vq[2] = (dvren_real)2 * (-(dvren_real)2 * y * vR[0] + x * vR[1] + w * vR[2] + x * vR[3] + z * vR[5] - w * vR[6] +
+                                 z * vR[7] - (dvren_real)2 * y * vR[8]);
+        vq[3] = (dvren_real)2 * (-(dvren_real)2 * z * vR[0] - w * vR[1] + x * vR[2] + w * vR[3] -
+                                 (dvren_real)2 * z * vR[4] + y * vR[5] + x * vR[6] + y * vR[7]);
+        /* through the normalisation q / |q| */
+        dot = vq[0] * w + vq[1] * x + vq[2] * y + vq[3] * z;
+        g_quat[0] += (vq[0] - w * dot) / g.qn;
+        g_quat[1] += (vq[1] - x * dot) / g.qn;
+        g_quat[2] += (vq[2] - y * dot) / g.qn;
+        g_quat[3] += (vq[3] - z * dot) / g.qn;
+    }
+}
+
+/* ---- compositing ------------------------------------------------------------------- */
+
+/* One pixel's forward result. last: one past the list position of the last
+ * Gaussian composited (the backward pass starts there). */
+typedef struct DVREN__RN(dvren__splat_px) {
+    dvren_real rgb[3];
+    dvren_real T;         /* final transmittance */
+    dvren_real depth_acc; /* sum z_i w_i */
+    dvren_real median;    /* median depth, 0 when T never fell to 0.5 */
+    uint32_t count, last;
+} DVREN__RN(dvren__splat_px);
+#define dvren_splat_px DVREN__RN(dvren__splat_px)
+#define dvren_splat_alpha DVREN__RN(dvren__splat_alpha)
+#define dvren_splat_pixel DVREN__RN(dvren__splat_pixel)
+#define dvren_splat_pixel_bwd DVREN__RN(dvren__splat_pixel_bwd)
+
+/* alpha of a projected Gaussian at pixel centre (px, py); 0 when skipped
+ * (sigma < 0 or alpha < 1/255). *vis = exp(-sigma) for the backward pass. */
+DVREN_FN dvren_real dvren_splat_alpha(const dvren_splat_view* v, const dvren_splat_proj* p, dvren_real px, dvren_real py,
+                                      dvren_real* vis)
+{
+    dvren_real dx = p->x - px, dy = p->y - py;
+    dvren_real sigma = (dvren_real)0.5 * (p->ca * dx * dx + p->cc * dy * dy) + p->cb * dx * dy;
+    dvren_real a;
+    if (sigma < (dvren_real)0) return (dvren_real)0;
+    *vis = dvren_exp(-sigma);
+    a = dvren_min((dvren_real)v->alpha_max, p->opacity * *vis);
+    return a < (dvren_real)DVREN_SPLAT_ALPHA_MIN ? (dvren_real)0 : a;
+}
+
+/* Composites list entries [start, end) of the pixel's tile (gids[k]: the
+ * Gaussian, P: the projected Gaussians) at pixel (x, y), front to back. */
+DVREN_FN void dvren_splat_pixel(const dvren_splat_view* v, const dvren_splat_proj* P, const uint32_t* gids, uint32_t start,
+                                uint32_t end, uint32_t x, uint32_t y, dvren_splat_px* out)
+{
+    dvren_real px = (dvren_real)x + (dvren_real)0.5, py = (dvren_real)y + (dvren_real)0.5, T = (dvren_real)1;
+    dvren_real lz = (dvren_real)0, la = (dvren_real)0;
+    int layer = 0;
+    uint32_t k, pix = y * v->width + x;
+    out->rgb[0] = out->rgb[1] = out->rgb[2] = (dvren_real)0;
+    out->depth_acc = (dvren_real)0;
+    out->median = (dvren_real)0;
+    out->count = 0u;
+    out->last = start;
+    if (v->layer_rgb) {
+        /* the layer's depth is a ray distance from the eye: camera z = t / |(u, v, 1)| */
+        dvren_real u = (px - (dvren_real)v->cx) / (dvren_real)v->fx, w = (py - (dvren_real)v->cy) / (dvren_real)v->fy;
+        la = (dvren_real)v->layer_alpha[pix];
+        lz = (dvren_real)v->layer_depth[pix] / dvren_sqrt(u * u + w * w + (dvren_real)1);
+        layer = la > (dvren_real)0;
+    }
+    for (k = start; k < end; ++k) {
+        const dvren_splat_proj* p = &P[gids[k]];
+        dvren_real vis, a, nT, w;
+        if (layer && p->depth > lz) {
+            /* the image layer lies in front of this Gaussian: composite it first */
+            out->rgb[0] += T * (dvren_real)v->layer_rgb[3 * pix];
+            out->rgb[1] += T * (dvren_real)v->layer_rgb[3 * pix + 1];
+            out->rgb[2] += T * (dvren_real)v->layer_rgb[3 * pix + 2];
+            out->depth_acc += T * la * lz;
+            T *= (dvren_real)1 - la;
+            layer = 0;
+            if (T <= (dvren_real)v->min_transmittance) break;
+        }
+        a = dvren_splat_alpha(v, p, px, py, &vis);
+        if (a <= (dvren_real)0) continue;
+        nT = T * ((dvren_real)1 - a);
+        if (nT <= (dvren_real)v->min_transmittance) break;
+        w = a * T;
+        out->rgb[0] += p->rgb[0] * w;
+        out->rgb[1] += p->rgb[1] * w;
+        out->rgb[2] += p->rgb[2] * w;
+        out->depth_acc += p->depth * w;
+        if (T > (dvren_real)0.5 && nT <= (dvren_real)0.5) out->median = p->depth;
+        out->count++;
+        out->last = k + 1u;
+        T = nT;
+    }
+    if (layer) {
+        out->rgb[0] += T * (dvren_real)v->layer_rgb[3 * pix];
+        out->rgb[1] += T * (dvren_real)v->layer_rgb[3 * pix + 1];
+        out->rgb[2] += T * (dvren_real)v->layer_rgb[3 * pix + 2];
+        out->depth_acc += T * la * lz;
+        T *= (dvren_real)1 - la;
+    }
+    out->rgb[0] += T * (dvren_real)v->background[0];
+    out->rgb[1] += T * (dvren_real)v->background[1];
+    out->rgb[2] += T * (dvren_real)v->background[2];
+    out->T = T;
+}
+
+/* Backward of dvren_splat_pixel (no image layer): from the pixel's final
+ * transmittance T, its last list position and its depth_acc, and the
+ * cotangents of its rgb (3), alpha (= 1 - T) and expected depth (depth_acc
+ * / alpha), adds each composited entry k's gradient to slots[(k - start) *
+ * DVREN_SPLAT_GRAD_FLOATS ...] (mean2d x, y, conic a, b, c, opacity, rgb,
+ * depth). */
+DVREN_FN void dvren_splat_pixel_bwd(const dvren_splat_view* v, const dvren_splat_proj* P, const uint32_t* gids,
+                                    uint32_t start, uint32_t last, uint32_t x, uint32_t y, dvren_real T_final,
+                                    dvren_real depth_acc, const dvren_real* v_rgb, dvren_real v_alpha, dvren_real v_depth,
+                                    dvren_real* slots)
+{
+    dvren_real px = (dvren_real)x + (dvren_real)0.5, py = (dvren_real)y + (dvren_real)0.5;
+    dvren_real T = T_final, A = (dvren_real)1 - T_final, v_dacc = (dvren_real)0;
+    dvren_real Sc[3], Sz = (dvren_real)0;
+    uint32_t k;
+    /* depth = depth_acc / A: both depend on every alpha */
+    if (A > (dvren_real)0 && v_depth != (dvren_real)0) {
+        v_dacc = v_depth / A;
+        v_alpha -= v_depth * depth_acc / (A * A);
+    }
+    /* behind entry i: the later entries' colour plus T_final background */
+    Sc[0] = T_final * (dvren_real)v->background[0];
+    Sc[1] = T_final * (dvren_real)v->background[1];
+    Sc[2] = T_final * (dvren_real)v->background[2];
+    for (k = last; k-- > start;) {
+        const dvren_splat_proj* p = &P[gids[k]];
+        dvren_real vis, a, Ti, w, va, om, dx, dy, vsig, *s;
+        int ch;
+        a = dvren_splat_alpha(v, p, px, py, &vis);
+        if (a <= (dvren_real)0) continue;
+        om = (dvren_real)1 - a;
+        Ti = T / om;
+        w = a * Ti;
+        s = slots + (size_t)(k - start) * DVREN_SPLAT_GRAD_FLOATS;
+        va = v_alpha * T_final / om + v_dacc * (p->depth * Ti - Sz / om);
+        for (ch = 0; ch < 3; ++ch) {
+            va += v_rgb[ch] * (p->rgb[ch] * Ti - Sc[ch] / om);
+            s[6 + ch] += v_rgb[ch] * w;
+            Sc[ch] += p->rgb[ch] * w;
+        }
+        s[9] += v_dacc * w;
+        Sz += p->depth * w;
+        T = Ti;
+        if (p->opacity * vis > (dvren_real)v->alpha_max) continue; /* clamped: no gradient */
+        s[5] += va * vis;
+        vsig = -va * p->opacity * vis;
+        dx = p->x - px;
+        dy = p->y - py;
+        s[0] += vsig * (p->ca * dx + p->cb * dy);
+        s[1] += vsig * (p->cb * dx + p->cc * dy);
+        s[2] += (dvren_real)0.5 * vsig * dx * dx;
+        s[3] += vsig * dx * dy;
+        s[4] += (dvren_real)0.5 * vsig * dy * dy;
+    }
+}
+
+#endif /* per precision */
+/* >>splat end */
+#endif /* DVREN__GEN_SPLAT */

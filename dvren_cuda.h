@@ -2251,7 +2251,8 @@ DVREN_CUDA_API const dvren_backend* dvren_cuda_backend(void)
         dvren__cu_mem_place, dvren__cu_mem_unplace, dvren__cu_mem_stage, dvren__cu_mem_available,
         dvren__cu_scene_init, dvren__cu_scene_shutdown, dvren__cu_launch_march,
         dvren__cu_launch_loss, dvren__cu_launch_tv, dvren__cu_launch_adam, dvren__cu_launch_sgd,
-        dvren__cu_launch_absmax, dvren__cu_launch_fixed_finalize, dvren__cu_host_interface};
+        dvren__cu_launch_absmax, dvren__cu_launch_fixed_finalize, dvren__cu_host_interface,
+        NULL /* launch_splats: not yet on CUDA */};
     return &be;
 }
 
@@ -2636,6 +2637,7 @@ static const char* const dvren__cuda_src_device[] = {
 "#define DVREN_CAMERA_PINHOLE 1u      /* perspective from eye, basis, tan(fov_y/2) */\n",
 "#define DVREN_CAMERA_ORTHOGRAPHIC 2u /* parallel rays along forward */\n",
 "#define DVREN_CAMERA_MATRIX 3u       /* inverse of projection*view (OpenGL clip space) */\n",
+"#define DVREN_CAMERA_INTRINSICS 4u   /* pinhole from eye, basis and fx, fy, cx, cy in pixels (OpenCV's K) */\n",
 "\n",
 "typedef struct dvren_camera {\n",
 "    uint32_t model;          /* DVREN_CAMERA_* */\n",
@@ -2647,6 +2649,7 @@ static const char* const dvren__cuda_src_device[] = {
 "    float tan_half_fov_y;    /* PINHOLE: tan(vertical field of view / 2) */\n",
 "    float ortho_height;      /* ORTHOGRAPHIC: world units spanned by the image height */\n",
 "    float inv_view_proj[16]; /* MATRIX: inverse(P*V), column-major (OpenGL) */\n",
+"    float fx, fy, cx, cy;    /* INTRINSICS: focal lengths and principal point in pixels of the plan's image */\n",
 "} dvren_camera;\n",
 "\n",
 "/* Ray through image position (px, py) in pixels (top-left origin, y down) of a\n",
@@ -2678,6 +2681,11 @@ static const char* const dvren__cuda_src_device[] = {
 "            R hh = (R)0.5 * (R)c->ortho_height, hw = hh * width / height;                                              \\\n",
 "            *origin = dvren__madd3##S(dvren__madd3##S(e, r, nx * hw), u, ny * hh);                                     \\\n",
 "            *dir = f;                                                                                                  \\\n",
+"        } else if (c->model == DVREN_CAMERA_INTRINSICS) {                                                              \\\n",
+"            /* OpenCV's pinhole: camera x = right, y = -up (down), z = forward */                                     \\\n",
+"            *origin = e;                                                                                               \\\n",
+"            *dir = dvren__normalize3##S(dvren__madd3##S(dvren__madd3##S(f, r, (px - (R)c->cx) / (R)c->fx), u,          \\\n",
+"                                                        -(py - (R)c->cy) / (R)c->fy));                                 \\\n",
 "        } else if (c->model == DVREN_CAMERA_MATRIX) {                                                                  \\\n",
 "            V pn = dvren__unproject##S(c->inv_view_proj, nx, ny, (R)-1);                                               \\\n",
 "            V pf = dvren__unproject##S(c->inv_view_proj, nx, ny, (R)1);                                                \\\n",
@@ -2789,7 +2797,8 @@ static const char* const dvren__cuda_src_device[] = {
 "#define DVREN_OUTPUT_SAMPLES 0x20u       /* uint32 (H, W): samples taken, summed over spp */\n",
 "#define DVREN_OUTPUT_VARIANCE 0x40u      /* float32 (H, W): variance of the pixel's luminance estimate (below) */\n",
 "#define DVREN_OUTPUT_SURFACE_ID 0x80u    /* uint32 (H, W): id of the first surface (dvren_surface) the pixel's rays hit, in ray order; else DVREN_NO_SURFACE */\n",
-"#define DVREN_OUTPUT_ALL 0xFFu\n",
+"#define DVREN_OUTPUT_MEDIAN_DEPTH 0x100u /* float32 (H, W): camera z of the Gaussian after which T <= 0.5, else 0 (splat renders; the ray march leaves it 0) */\n",
+"#define DVREN_OUTPUT_ALL 0x1FFu\n",
 "/* DVREN_OUTPUT_VARIANCE: the sample variance of the luminance Y (Rec. 709:\n",
 " * 0.2126 R + 0.7152 G + 0.0722 B) of the pixel's n rays divided by n, the\n",
 " * variance of the pixel's mean (0 when n = 1): where it is large more rays\n",
@@ -2809,6 +2818,7 @@ static const char* const dvren__cuda_src_device[] = {
 "    uint32_t width, height;\n",
 "    float* variance;\n",
 "    uint32_t* surface_id;\n",
+"    float* median_depth; /* splat renders only */\n",
 "} dvren_fb_view;\n",
 "\n",
 "/* ---- gradients ------------------------------------------------------------------\n",

@@ -369,6 +369,7 @@ DVREN_FN uint16_t dvren_float_to_half(float f)
 #define DVREN_CAMERA_PINHOLE 1u      /* perspective from eye, basis, tan(fov_y/2) */
 #define DVREN_CAMERA_ORTHOGRAPHIC 2u /* parallel rays along forward */
 #define DVREN_CAMERA_MATRIX 3u       /* inverse of projection*view (OpenGL clip space) */
+#define DVREN_CAMERA_INTRINSICS 4u   /* pinhole from eye, basis and fx, fy, cx, cy in pixels (OpenCV's K) */
 
 typedef struct dvren_camera {
     uint32_t model;          /* DVREN_CAMERA_* */
@@ -380,6 +381,7 @@ typedef struct dvren_camera {
     float tan_half_fov_y;    /* PINHOLE: tan(vertical field of view / 2) */
     float ortho_height;      /* ORTHOGRAPHIC: world units spanned by the image height */
     float inv_view_proj[16]; /* MATRIX: inverse(P*V), column-major (OpenGL) */
+    float fx, fy, cx, cy;    /* INTRINSICS: focal lengths and principal point in pixels of the plan's image */
 } dvren_camera;
 
 /* Ray through image position (px, py) in pixels (top-left origin, y down) of a
@@ -411,6 +413,11 @@ typedef struct dvren_camera {
             R hh = (R)0.5 * (R)c->ortho_height, hw = hh * width / height;                                              \
             *origin = dvren__madd3##S(dvren__madd3##S(e, r, nx * hw), u, ny * hh);                                     \
             *dir = f;                                                                                                  \
+        } else if (c->model == DVREN_CAMERA_INTRINSICS) {                                                              \
+            /* OpenCV's pinhole: camera x = right, y = -up (down), z = forward */                                     \
+            *origin = e;                                                                                               \
+            *dir = dvren__normalize3##S(dvren__madd3##S(dvren__madd3##S(f, r, (px - (R)c->cx) / (R)c->fx), u,          \
+                                                        -(py - (R)c->cy) / (R)c->fy));                                 \
         } else if (c->model == DVREN_CAMERA_MATRIX) {                                                                  \
             V pn = dvren__unproject##S(c->inv_view_proj, nx, ny, (R)-1);                                               \
             V pf = dvren__unproject##S(c->inv_view_proj, nx, ny, (R)1);                                                \
@@ -522,7 +529,8 @@ typedef dvren__surface_64 dvren_surface_f64;
 #define DVREN_OUTPUT_SAMPLES 0x20u       /* uint32 (H, W): samples taken, summed over spp */
 #define DVREN_OUTPUT_VARIANCE 0x40u      /* float32 (H, W): variance of the pixel's luminance estimate (below) */
 #define DVREN_OUTPUT_SURFACE_ID 0x80u    /* uint32 (H, W): id of the first surface (dvren_surface) the pixel's rays hit, in ray order; else DVREN_NO_SURFACE */
-#define DVREN_OUTPUT_ALL 0xFFu
+#define DVREN_OUTPUT_MEDIAN_DEPTH 0x100u /* float32 (H, W): camera z of the Gaussian after which T <= 0.5, else 0 (splat renders; the ray march leaves it 0) */
+#define DVREN_OUTPUT_ALL 0x1FFu
 /* DVREN_OUTPUT_VARIANCE: the sample variance of the luminance Y (Rec. 709:
  * 0.2126 R + 0.7152 G + 0.0722 B) of the pixel's n rays divided by n, the
  * variance of the pixel's mean (0 when n = 1): where it is large more rays
@@ -542,6 +550,7 @@ typedef struct dvren_fb_view {
     uint32_t width, height;
     float* variance;
     uint32_t* surface_id;
+    float* median_depth; /* splat renders only */
 } dvren_fb_view;
 
 /* ---- gradients ------------------------------------------------------------------

@@ -855,7 +855,7 @@ int main(int argc, char** argv)
     npy = o.npy ? o.npy : sf.npy;
     if (o.png_bits == 8) o.png_bits = sf.png_bits;
     if (sf.png_alpha) o.png_alpha = 1;
-    if (npy) pd.outputs = DVREN_OUTPUT_ALL; /* .npy dumps take every output */
+    if (npy) pd.outputs = DVREN_OUTPUT_ALL & ~DVREN_OUTPUT_MEDIAN_DEPTH; /* .npy dumps take every output the march writes */
     if (o.profile) pd.outputs |= DVREN_OUTPUT_SAMPLES; /* the profile counts them */
     if (o.replay && !o.png && !o.npy) png = npy = NULL; /* a replay compares; it writes only what it is asked to */
     if (o.record && !png && !npy) {

@@ -43,7 +43,7 @@ TV_SQUARED = 0x1
 CAMERA_NONE = 0
 
 OUTPUTS = {"rgb": 0x01, "alpha": 0x02, "depth": 0x04, "transmittance": 0x08, "hit": 0x10, "samples": 0x20,
-           "variance": 0x40, "surface_id": 0x80}
+           "variance": 0x40, "surface_id": 0x80, "median_depth": 0x100}
 NO_SURFACE = 0xFFFFFFFF  # DVREN_NO_SURFACE: a pixel of the surface_id output whose rays hit no surface
 LOG_LEVELS = {"error": 0, "warn": 1, "info": 2, "debug": 3}
 MAX_DIMS = 4
@@ -60,7 +60,8 @@ class Tensor(C.Structure):
 class Camera(C.Structure):
     _fields_ = [("model", C.c_uint32), ("perspective", C.c_uint32), ("eye", C.c_float * 3),
                 ("forward", C.c_float * 3), ("right", C.c_float * 3), ("up", C.c_float * 3),
-                ("tan_half_fov_y", C.c_float), ("ortho_height", C.c_float), ("inv_view_proj", C.c_float * 16)]
+                ("tan_half_fov_y", C.c_float), ("ortho_height", C.c_float), ("inv_view_proj", C.c_float * 16),
+                ("fx", C.c_float), ("fy", C.c_float), ("cx", C.c_float), ("cy", C.c_float)]
 
 
 class Rect(C.Structure):

@@ -90,4 +90,5 @@ def test_constants_match_header():
     for name, val in (("F32", _capi.DTYPE_F32), ("F16", _capi.DTYPE_F16), ("U8", _capi.DTYPE_U8),
                       ("U16", _capi.DTYPE_U16), ("U32", _capi.DTYPE_U32)):
         assert define("DVREN_DTYPE_" + name) == val
-    assert dvren.OUTPUTS == ("rgb", "alpha", "depth", "transmittance", "hit", "samples", "variance", "surface_id")
+    assert dvren.OUTPUTS == ("rgb", "alpha", "depth", "transmittance", "hit", "samples", "variance", "surface_id",
+                             "median_depth")

@@ -291,9 +291,11 @@ def test_output_dtypes_and_shapes(ctx, blob):
     out = blob.render(plan)
     want = {"rgb": ((H, W, 3), np.float32), "alpha": ((H, W), np.float32), "depth": ((H, W), np.float32),
             "transmittance": ((H, W), np.float32), "hit": ((H, W), np.uint8), "samples": ((H, W), np.uint32),
-            "variance": ((H, W), np.float32), "surface_id": ((H, W), np.uint32)}
+            "variance": ((H, W), np.float32), "surface_id": ((H, W), np.uint32),
+            "median_depth": ((H, W), np.float32)}
     assert set(out) == set(want)
     assert np.all(out["surface_id"] == dvren.NO_SURFACE)  # a volume has no surfaces (docs/blocks.md)
+    assert np.all(out["median_depth"] == 0)  # made by splat renders only (docs/splats.md)
     for name, (shape, dtype) in want.items():
         assert isinstance(out[name], np.ndarray), name
         assert out[name].shape == shape and out[name].dtype == dtype, (name, out[name].shape, out[name].dtype)
