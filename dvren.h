@@ -1392,6 +1392,17 @@ DVREN_API dvren_status dvren_optimizer_step(dvren_optimizer* opt);
 /* Steps taken so far, and the learning rate the next step uses. */
 DVREN_API uint64_t dvren_optimizer_steps(const dvren_optimizer* opt);
 DVREN_API double dvren_optimizer_lr(const dvren_optimizer* opt);
+/* The same update for one tensor outside a scene (splat parameters,
+ * dvren_splat_backward's gradients): x -= the step-th (0-based) Adam or SGD
+ * update from g, with the caller's zero-initialised moments m (and v for
+ * ADAM; SGD's momentum buffer is m), learning rate desc->lr * lr_decay^(step
+ * / decay_steps) * lr_scale. x, m, v, g: contiguous float32 tensors of one
+ * element count in the context's memory (host, or device on a GPU
+ * context). Errors: INVALID_ARGUMENT (naming the tensor, desc out of
+ * range), DEVICE. */
+DVREN_API dvren_status dvren_optimizer_update_tensor(dvren_context* ctx, const dvren_optimizer_desc* desc, uint64_t step,
+                                                     float lr_scale, dvren_tensor* x, dvren_tensor* m, dvren_tensor* v,
+                                                     const dvren_tensor* g);
 
 #if !defined(DVREN_NO_CHECKPOINT)
 /* Checkpoints: the scene's parameter values and, when opt is not NULL, the
@@ -6030,6 +6041,65 @@ DVREN_API double dvren_optimizer_lr(const dvren_optimizer* opt)
     return (double)opt->desc.lr * pow((double)opt->desc.lr_decay, (double)opt->steps / (double)opt->desc.decay_steps);
 }
 
+/* One update of n elements x from g with the moments m (and v): the
+ * backend's fused Adam or SGD element loop (kernels/dvren_train.h). */
+static dvren_status dvren__optimizer_apply(dvren_context* ctx, const dvren_optimizer_desc* d, float lr, float bc1,
+                                           float sbc2, float* x, float* m, float* v, const float* g, uint64_t n)
+{
+    if (d->kind == DVREN_OPTIMIZER_ADAM) {
+        float h[7];
+        h[0] = lr;
+        h[1] = d->beta1;
+        h[2] = d->beta2;
+        h[3] = d->eps;
+        h[4] = d->weight_decay;
+        h[5] = bc1;
+        h[6] = sbc2;
+        return ctx->be->launch_adam(ctx, x, m, v, g, n, h);
+    } else {
+        float h[3];
+        h[0] = lr;
+        h[1] = d->momentum;
+        h[2] = d->weight_decay;
+        return ctx->be->launch_sgd(ctx, x, m, g, n, h);
+    }
+}
+
+DVREN_API dvren_status dvren_optimizer_update_tensor(dvren_context* ctx, const dvren_optimizer_desc* desc, uint64_t step,
+                                                     float lr_scale, dvren_tensor* x, dvren_tensor* m, dvren_tensor* v,
+                                                     const dvren_tensor* g)
+{
+    const dvren_tensor* ts[4];
+    static const char* const names[4] = {"x", "m", "v", "g"};
+    int64_t n;
+    double lr, t;
+    int i;
+    if (!ctx || !desc || !x || !m || !g || (desc->kind == DVREN_OPTIMIZER_ADAM && !v))
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "optimizer", NULL, "NULL argument");
+    DVREN__TRY(dvren__optimizer_check(ctx, desc));
+    if (!(lr_scale >= 0.0f) || !isfinite(lr_scale))
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "optimizer", NULL, "lr_scale = %g (>= 0)",
+                               (double)lr_scale);
+    ts[0] = x;
+    ts[1] = m;
+    ts[2] = desc->kind == DVREN_OPTIMIZER_ADAM ? v : x;
+    ts[3] = g;
+    n = dvren_tensor_numel(x);
+    for (i = 0; i < 4; ++i)
+        if (!ts[i]->data || ts[i]->dtype != DVREN_DTYPE_F32 || !dvren_tensor_is_contiguous(ts[i]) ||
+            dvren_tensor_numel(ts[i]) != n || ts[i]->memory != ctx->be->memory)
+            return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "optimizer", NULL,
+                                   "%s must be a contiguous float32 tensor of %lld elements in the context's %s memory",
+                                   names[i], (long long)n, ctx->be->memory == DVREN_MEMORY_HOST ? "host" : "device");
+    if (n == 0 || lr_scale == 0.0f) return DVREN_OK;
+    t = (double)(step + 1);
+    lr = (double)desc->lr * pow((double)desc->lr_decay, (double)step / (double)desc->decay_steps) * lr_scale;
+    return dvren__optimizer_apply(ctx, desc, (float)lr, (float)(1.0 - pow((double)desc->beta1, t)),
+                                  (float)sqrt(1.0 - pow((double)desc->beta2, t)), (float*)x->data, (float*)m->data,
+                                  desc->kind == DVREN_OPTIMIZER_ADAM ? (float*)v->data : NULL, (const float*)g->data,
+                                  (uint64_t)n);
+}
+
 DVREN_API dvren_status dvren_optimizer_step(dvren_optimizer* opt)
 {
     const dvren_optimizer_desc* d;
@@ -6050,23 +6120,8 @@ DVREN_API dvren_status dvren_optimizer_step(dvren_optimizer* opt)
         float lr = opt->lr_now * opt->lr_scale[i];
         dvren_status s;
         if (lr == 0.0f || !P->trainable || P->pub.numel == 0) continue;
-        if (d->kind == DVREN_OPTIMIZER_ADAM) {
-            float h[7];
-            h[0] = lr;
-            h[1] = d->beta1;
-            h[2] = d->beta2;
-            h[3] = d->eps;
-            h[4] = d->weight_decay;
-            h[5] = opt->bc1;
-            h[6] = opt->sbc2;
-            s = sc->ctx->be->launch_adam(sc->ctx, x, (float*)opt->m[i], (float*)opt->v[i], g, P->pub.numel, h);
-        } else {
-            float h[3];
-            h[0] = lr;
-            h[1] = d->momentum;
-            h[2] = d->weight_decay;
-            s = sc->ctx->be->launch_sgd(sc->ctx, x, (float*)opt->m[i], g, P->pub.numel, h);
-        }
+        s = dvren__optimizer_apply(sc->ctx, d, lr, opt->bc1, opt->sbc2, x, (float*)opt->m[i], (float*)opt->v[i], g,
+                                   P->pub.numel);
         if (s != DVREN_OK) return s;
     }
     opt->steps++;
