@@ -171,6 +171,29 @@ DVREN_API dvren_status dvren_splat_ply_save(dvren_context* ctx, const char* path
 /* Frees the arrays and zeroes *s (NULL is fine). */
 DVREN_API void dvren_splats_free(dvren_splats* s);
 
+/* Conversion to the renderer's parameters (dvren.h, dvren_splat_params):
+ * makes owned, contiguous host f32 tensors (dvren_tensor_create on ctx)
+ * means (N,3), log_scales (N,3), quats (N,4) w x y z, opacity_logits (N)
+ * and sh (N, (deg+1)^2, 3), coefficient-major, colour innermost (gsplat's
+ * layout): sh[i][0][c] = f_dc[i][c], sh[i][1+k][c] = f_rest[i][c K + k]
+ * (3DGS's f_rest is channel-major, the transpose). Values are copied
+ * unchanged (quaternions not normalised); normals and extras are not
+ * carried. Free with dvren_splats_params_free. Errors: INVALID_ARGUMENT
+ * (NULL, count 0 or above 2^31 / 64 as the renderer requires, a
+ * rest_per_channel that does not match sh_degree), OUT_OF_MEMORY. On
+ * failure *out is left empty. */
+DVREN_API dvren_status dvren_splats_to_params(dvren_context* ctx, const dvren_splats* s, dvren_splat_params* out);
+/* The inverse: Gaussians in the PLY layout from renderer parameters (host
+ * f32 tensors of the shapes above, any strides), normals zero (present),
+ * no extras, the standard property order (dvren_splats_create). Errors:
+ * INVALID_ARGUMENT naming the tensor (NULL data, device memory, wrong
+ * dtype or shape, sh_degree above 3), OUT_OF_MEMORY. On failure *out is
+ * left empty. */
+DVREN_API dvren_status dvren_splats_from_params(dvren_context* ctx, const dvren_splat_params* p, dvren_splats* out);
+/* Destroys the five tensors made by dvren_splats_to_params and zeroes *p
+ * (NULL is fine). */
+DVREN_API void dvren_splats_params_free(dvren_context* ctx, dvren_splat_params* p);
+
 #endif /* DVREN_SPLAT_PLY_H */
 
 #ifdef DVREN_SPLAT_PLY_IMPLEMENTATION
@@ -836,6 +859,140 @@ DVREN_API dvren_status dvren_splat_ply_save(dvren_context* ctx, const char* path
     free(data);
     return st;
 }
+
+DVREN_API void dvren_splats_params_free(dvren_context* ctx, dvren_splat_params* p)
+{
+    if (!p) return;
+    dvren_tensor_destroy(ctx, &p->means);
+    dvren_tensor_destroy(ctx, &p->log_scales);
+    dvren_tensor_destroy(ctx, &p->quats);
+    dvren_tensor_destroy(ctx, &p->opacity_logits);
+    dvren_tensor_destroy(ctx, &p->sh);
+    memset(p, 0, sizeof *p);
+}
+
+DVREN_API dvren_status dvren_splats_to_params(dvren_context* ctx, const dvren_splats* s, dvren_splat_params* out)
+{
+    size_t i, n;
+    uint32_t K, k, c;
+    int64_t s3[2], s4[2], s1[1], ssh[3];
+    float *m, *ls, *q, *op, *sh;
+    dvren_status st;
+    if (!out) return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "splat_ply", NULL, "to_params: out is NULL");
+    memset(out, 0, sizeof *out);
+    if (!ctx || !s) return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "splat_ply", NULL, "to_params: NULL argument");
+    n = s->count;
+    if (n == 0 || n > ((size_t)1 << 31) / 64)
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "splat_ply", NULL,
+                               "to_params: count %.0f is outside 1..2^31/64", (double)n);
+    if (s->sh_degree < 0 || s->sh_degree > 3 ||
+        s->rest_per_channel != (uint32_t)((s->sh_degree + 1) * (s->sh_degree + 1) - 1) ||
+        s->rest_count != 3 * s->rest_per_channel)
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "splat_ply", NULL,
+                               "to_params: sh_degree %d with rest_per_channel %u / rest_count %u", s->sh_degree,
+                               (unsigned)s->rest_per_channel, (unsigned)s->rest_count);
+    if (!s->means || !s->f_dc || !s->opacity || !s->scale || !s->rot || (s->rest_count && !s->f_rest))
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "splat_ply", NULL, "to_params: an array is NULL");
+    K = s->rest_per_channel + 1;
+    s3[0] = s4[0] = s1[0] = ssh[0] = (int64_t)n;
+    s3[1] = 3;
+    s4[1] = 4;
+    ssh[1] = K;
+    ssh[2] = 3;
+    out->count = (uint32_t)n;
+    out->sh_degree = (uint32_t)s->sh_degree;
+    if ((st = dvren_tensor_create(ctx, DVREN_DTYPE_F32, 2, s3, &out->means)) != DVREN_OK ||
+        (st = dvren_tensor_create(ctx, DVREN_DTYPE_F32, 2, s3, &out->log_scales)) != DVREN_OK ||
+        (st = dvren_tensor_create(ctx, DVREN_DTYPE_F32, 2, s4, &out->quats)) != DVREN_OK ||
+        (st = dvren_tensor_create(ctx, DVREN_DTYPE_F32, 1, s1, &out->opacity_logits)) != DVREN_OK ||
+        (st = dvren_tensor_create(ctx, DVREN_DTYPE_F32, 3, ssh, &out->sh)) != DVREN_OK) {
+        dvren_splats_params_free(ctx, out);
+        return st;
+    }
+    m = (float*)out->means.data;
+    ls = (float*)out->log_scales.data;
+    q = (float*)out->quats.data;
+    op = (float*)out->opacity_logits.data;
+    sh = (float*)out->sh.data;
+    memcpy(m, s->means, n * 3 * sizeof(float));
+    memcpy(ls, s->scale, n * 3 * sizeof(float));
+    memcpy(q, s->rot, n * 4 * sizeof(float));
+    memcpy(op, s->opacity, n * sizeof(float));
+    for (i = 0; i < n; ++i)
+        for (c = 0; c < 3; ++c) {
+            sh[(i * K) * 3 + c] = s->f_dc[3 * i + c];
+            for (k = 1; k < K; ++k)
+                sh[(i * K + k) * 3 + c] = s->f_rest[i * s->rest_count + c * s->rest_per_channel + (k - 1)];
+        }
+    return DVREN_OK;
+}
+
+/* 0 when t is a host f32 tensor of the expected shape; otherwise -1, the error set naming it. */
+static int dvren__ply_param_check(dvren_context* ctx, const dvren_tensor* t, const char* name, uint32_t ndim,
+                                  int64_t d0, int64_t d1, int64_t d2)
+{
+    int64_t want[3];
+    uint32_t i;
+    want[0] = d0;
+    want[1] = d1;
+    want[2] = d2;
+    if (!t->data || t->memory != DVREN_MEMORY_HOST || t->dtype != DVREN_DTYPE_F32 || t->ndim != ndim) {
+        dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "splat_ply", NULL,
+                        "from_params: %s must be a host f32 tensor of %u dimensions", name, (unsigned)ndim);
+        return -1;
+    }
+    for (i = 0; i < ndim; ++i)
+        if (t->shape[i] != want[i] || t->strides[i] < 0) {
+            dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "splat_ply", NULL,
+                            "from_params: %s has shape[%u] = %.0f, expected %.0f", name, (unsigned)i,
+                            (double)t->shape[i], (double)want[i]);
+            return -1;
+        }
+    return 0;
+}
+
+#define DVREN__PLY_AT2(t, i, j) (((const float*)(t).data)[(int64_t)(i) * (t).strides[0] + (int64_t)(j) * (t).strides[1]])
+
+DVREN_API dvren_status dvren_splats_from_params(dvren_context* ctx, const dvren_splat_params* p, dvren_splats* out)
+{
+    size_t i, n;
+    uint32_t K, k, c;
+    dvren_status st;
+    if (!out) return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "splat_ply", NULL, "from_params: out is NULL");
+    memset(out, 0, sizeof *out);
+    if (!p) return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "splat_ply", NULL, "from_params: params is NULL");
+    if (p->sh_degree > 3)
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "splat_ply", NULL,
+                               "from_params: sh_degree %u is outside 0..3", (unsigned)p->sh_degree);
+    n = p->count;
+    K = (p->sh_degree + 1) * (p->sh_degree + 1);
+    if (n > 0 && (dvren__ply_param_check(ctx, &p->means, "means", 2, (int64_t)n, 3, 0) ||
+                  dvren__ply_param_check(ctx, &p->log_scales, "log_scales", 2, (int64_t)n, 3, 0) ||
+                  dvren__ply_param_check(ctx, &p->quats, "quats", 2, (int64_t)n, 4, 0) ||
+                  dvren__ply_param_check(ctx, &p->opacity_logits, "opacity_logits", 1, (int64_t)n, 0, 0) ||
+                  dvren__ply_param_check(ctx, &p->sh, "sh", 3, (int64_t)n, K, 3)))
+        return DVREN_ERROR_INVALID_ARGUMENT;
+    st = dvren_splats_create(ctx, n, (int)p->sh_degree, out);
+    if (st != DVREN_OK) return st;
+    for (i = 0; i < n; ++i) {
+        for (c = 0; c < 3; ++c) {
+            const dvren_tensor* t = &p->sh;
+            out->means[3 * i + c] = DVREN__PLY_AT2(p->means, i, c);
+            out->scale[3 * i + c] = DVREN__PLY_AT2(p->log_scales, i, c);
+            for (k = 0; k < K; ++k) {
+                float v = ((const float*)t->data)[(int64_t)i * t->strides[0] + (int64_t)k * t->strides[1] +
+                                                  (int64_t)c * t->strides[2]];
+                if (k == 0) out->f_dc[3 * i + c] = v;
+                else out->f_rest[i * out->rest_count + c * out->rest_per_channel + (k - 1)] = v;
+            }
+        }
+        for (c = 0; c < 4; ++c) out->rot[4 * i + c] = DVREN__PLY_AT2(p->quats, i, c);
+        out->opacity[i] = ((const float*)p->opacity_logits.data)[(int64_t)i * p->opacity_logits.strides[0]];
+    }
+    return DVREN_OK;
+}
+
+#undef DVREN__PLY_AT2
 
 #endif /* DVREN_SPLAT_PLY_IMPLEMENTATION_ONCE */
 #endif /* DVREN_SPLAT_PLY_IMPLEMENTATION */
