@@ -53,7 +53,7 @@ __all__ = [
     "Camera", "Plan", "Framebuffer", "Tensor", "Optimizer", "SceneFile", "load_scene", "write_png",
     "load_nerf_views", "from_dlpack", "importance_postprocess", "importance_budget", "foveate", "OUTPUTS",
     "FOVEATE_AVAILABLE", "ARTEFACTS", "BlockWorld", "NO_SURFACE", "RegistrationModel", "RegistrationTable",
-    "register", "CFA_PATTERNS",
+    "register", "CFA_PATTERNS", "SplatRenderer", "sh_rotation", "load_splats", "SPLAT_TENSORS",
 ]
 
 OUTPUTS = tuple(_capi.OUTPUTS)  # ("rgb", "alpha", "depth", "transmittance", "hit", "samples", "variance", "surface_id")
@@ -656,6 +656,11 @@ class Context(_Handle):
         """See :class:`Scene`."""
         return Scene(field, shader, sampler, differentiable=differentiable)
 
+    def splat_renderer(self, near: float = 0.01, far: float = 1e10, eps2d: float = 0.3,
+                       alpha_max: float = 0.99) -> "SplatRenderer":
+        """A 3D Gaussian splat renderer on this context: see :class:`SplatRenderer`."""
+        return SplatRenderer(self, near=near, far=far, eps2d=eps2d, alpha_max=alpha_max)
+
     def plan(self, width: int, height: int, camera: Optional["Camera"] = None, **kw: Any) -> "Plan":
         """See :class:`Plan`."""
         return Plan(self, width, height, camera, **kw)
@@ -1156,6 +1161,24 @@ class Camera:
                                               C.byref(c)))
         return cls(c)
 
+    @classmethod
+    def from_opencv(cls, viewmat: Any, K: Any) -> "Camera":
+        """From OpenCV's (COLMAP's, 3DGS's, gsplat's) conventions
+        (dvren_camera_from_opencv): viewmat the 4x4 world-to-camera matrix
+        [R t; 0 0 0 1] (camera x right, y down, z forward), K the 3x3
+        intrinsics [fx 0 cx; 0 fy cy; 0 0 1] in pixels of the plan's image
+        (x = fx X / Z + cx, pixel centres at +0.5); both indexed [row,
+        column]. Splat renders project with it; volume renders cast the
+        matching rays. Errors: InvalidArgumentError (shapes, non-finite
+        values, R not a rotation, fx or fy <= 0, skew, bad last rows)."""
+        v = np.asarray(viewmat, dtype=np.float32)
+        k = np.asarray(K, dtype=np.float32)
+        if v.shape != (4, 4) or k.shape != (3, 3):
+            raise InvalidArgumentError("camera: viewmat must be 4x4 and K 3x3, got %s and %s" % (v.shape, k.shape), -1)
+        c = _capi.Camera()
+        _check(lib.dvren_camera_from_opencv((C.c_float * 16)(*v.ravel()), (C.c_float * 9)(*k.ravel()), C.byref(c)))
+        return cls(c)
+
     @property
     def eye(self) -> Tuple[float, float, float]:
         return tuple(self._c.eye)
@@ -1650,6 +1673,252 @@ class Optimizer(_Handle):
     @property
     def lr(self) -> float:
         return float(lib.dvren_optimizer_lr(self._p))
+
+
+# ---------------------------------------------------------------- 3D Gaussian splats
+
+SPLAT_TENSORS = _capi.SPLAT_TENSORS  # ("means", "log_scales", "quats", "opacity_logits", "sh")
+_SPLAT_DIFF = ("rgb", "alpha", "depth", "transmittance")  # outputs a gradient flows through
+_SH_K = {1: 0, 4: 1, 9: 2, 16: 3}  # coefficients per colour -> SH degree
+
+
+def _splat_degree(what: str, shape: Tuple[int, ...]) -> int:
+    """The SH degree of an sh tensor of shape (N, K, 3), K = (degree + 1)^2."""
+    if len(shape) != 3 or shape[2] != 3 or shape[1] not in _SH_K:
+        raise InvalidArgumentError("%s: sh has shape %s, expected (N, K, 3) with K = (degree + 1)^2 = 1, 4, 9 or 16 "
+                                   "(colour innermost, gsplat's layout)" % (what, tuple(shape)), -1)
+    return _SH_K[shape[1]]
+
+
+def _splat_set(ctx: Context, what: str, tensors: Sequence[Any], writable: bool = False
+               ) -> Tuple[_capi.SplatParams, list]:
+    """A dvren_splat_params over the five tensors (NumPy arrays or DLPack
+    tensors, borrowed without a copy; None: data NULL) and what keeps them alive."""
+    p = _capi.SplatParams()
+    keep = []
+    for name, v in zip(SPLAT_TENSORS, tensors):
+        if v is None:
+            continue
+        b = _Borrowed(ctx, v, name="%s: %s" % (what, name), writable=writable)
+        keep.append(b)
+        setattr(p, name, b.tensor)
+    return p, keep
+
+
+class SplatRenderer(_Handle):
+    """The 3D Gaussian splat renderer (dvren_splat_renderer, dvren.h
+    >>splats; docs/splats.md): depth-sorted, EWA-projected Gaussians
+    composited front to back as 3D Gaussian Splatting (Kerbl et al. 2023)
+    and gsplat do, with an exact backward pass. Make one with
+    :meth:`Context.splat_renderer`.
+
+    Settings: near / far (world units): Gaussians whose camera z is outside
+    are culled; eps2d (pixel^2): the low-pass dilation added to every
+    projected 2-D covariance (<= 0: none); alpha_max in (0, 1): the cap of
+    one Gaussian's alpha (3DGS's 0.99; gsplat uses 0.999).
+
+    The parameters of N Gaussians, raw (before the activations), float32,
+    C-contiguous, NumPy arrays or DLPack tensors (on a CUDA context, device
+    tensors are read in place): means (N, 3) world positions; log_scales
+    (N, 3) log standard deviations; quats (N, 4) w x y z (any non-zero
+    norm); opacity_logits (N) (sigmoid gives the opacity); sh (N, K, 3)
+    real SH coefficients, K = (degree + 1)^2 with degree 0..3. The renderer
+    keeps the state of its last render (projected Gaussians, tile lists),
+    which :meth:`backward` replays. Errors: InvalidArgumentError (a setting
+    out of range, naming it; a tensor of the wrong dtype, shape or device,
+    naming it), UnsupportedError (a camera splats cannot use; a GPU backend
+    without splats), OutOfMemoryError, DeviceError."""
+
+    _kind = "splat renderer"
+
+    def __init__(self, ctx: Context, *, near: float = 0.01, far: float = 1e10, eps2d: float = 0.3,
+                 alpha_max: float = 0.99):
+        o = _capi.SplatOptions()
+        for key, v in (("near", near), ("far", far), ("eps2d", eps2d), ("alpha_max", alpha_max)):
+            _setting("splat_renderer", key, v, False, "a number")
+        o.near_z, o.far_z = float(near), float(far)
+        o.eps2d = float(eps2d) if eps2d > 0 else -1.0  # C's 0 means the default; Python's 0 means none
+        o.alpha_max = float(alpha_max)
+        if not (o.near_z > 0):
+            raise InvalidArgumentError("splat_renderer: near = %r: the cull distance must be > 0 (world units)"
+                                       % near, -1)
+        if not (0 < o.alpha_max < 1):
+            raise InvalidArgumentError("splat_renderer: alpha_max = %r: must be in (0, 1)" % alpha_max, -1)
+        out = C.c_void_p()
+        _check(lib.dvren_splat_renderer_create(ctx._p, C.byref(o), C.byref(out)), ctx)
+        super().__init__(ctx, out.value, lib.dvren_splat_renderer_destroy, (ctx,))
+        self.near, self.far, self.eps2d, self.alpha_max = float(near), float(far), float(eps2d), float(alpha_max)
+        self._last: Optional[Dict[str, Any]] = None  # the last render: plan, parameters (kept alive), sizes
+        self.renders = 0  # renders done: a caller tells whether the state is still that of its render
+
+    @property
+    def context(self) -> Context:
+        return self._ctx
+
+    def render(self, means: Any, log_scales: Any, quats: Any, opacity_logits: Any, sh: Any, plan: Plan, *,
+               outputs: Union[str, Iterable[str], None] = None, out: Optional[Framebuffer] = None,
+               layer: Optional[Framebuffer] = None) -> Dict[str, Union[np.ndarray, Tensor]]:
+        """Renders the Gaussians with plan's camera (dvren_splat_render):
+        a camera from :meth:`Camera.from_opencv` or :meth:`Camera.look_at`;
+        the whole image, spp 1, no rays or budget maps. Returns the outputs
+        named in ``outputs`` (default: the plan's) as NumPy arrays on the
+        CPU, :class:`Tensor` (DLPack) on the GPU, views of ``out`` (a new
+        framebuffer of the plan when None): rgb (H, W, 3) (+ T times the
+        plan's background), alpha (H, W) (1 - T), transmittance T, depth
+        (the expected camera z, sum z_i w_i / alpha; 0 where alpha = 0),
+        median_depth, samples (uint32: the Gaussians composited). The plan
+        may select no other outputs. layer: a framebuffer with rgb, alpha
+        and depth of a volume render of the same plan, composited among the
+        splats at its depth (such a render has no backward). Forward
+        bitwise deterministic on a device."""
+        ctx = self._ctx
+        what = "splat_render"
+        names = plan.outputs if outputs is None else _output_names(_output_bits(outputs))
+        missing = [n for n in names if n not in plan.outputs]
+        if missing:
+            raise InvalidArgumentError("%s: the plan does not select %s (it has %s)"
+                                       % (what, ", ".join(missing), ", ".join(plan.outputs)), -1)
+        if plan._ctx is not ctx:
+            raise InvalidArgumentError("%s: the plan was made by another context" % what, -1)
+        ts = (means, log_scales, quats, opacity_logits, sh)
+        p, keep = _splat_set(ctx, what, ts)
+        for n, b in zip(SPLAT_TENSORS, keep):
+            if b.tensor.ndim < 1:
+                raise InvalidArgumentError("%s: %s is a scalar, expected (N, ...)" % (what, n), -1)
+        p.count = int(keep[0].tensor.shape[0])
+        p.sh_degree = _splat_degree(what, tuple(keep[4].tensor.shape[:keep[4].tensor.ndim]))
+        fb = out if out is not None else Framebuffer(plan)
+        self._last = None
+        self.renders += 1
+        _check(lib.dvren_splat_render(self._p, C.byref(p), plan._p, fb._p, layer._p if layer is not None else None),
+               ctx)
+        self._last = {"plan": plan, "params": p, "keep": keep, "count": int(p.count), "degree": int(p.sh_degree)}
+        return {n: fb.output(n) for n in names}
+
+    def backward(self, cotangents: Mapping[str, Any], *, grads: Optional[Mapping[str, Any]] = None,
+                 wants: Iterable[str] = SPLAT_TENSORS) -> Dict[str, Any]:
+        """Gradients of a scalar loss L with respect to the parameters of
+        the last render (dvren_splat_backward), given cotangents dL/d(output):
+        "rgb" (H, W, 3), "alpha", "depth", "transmittance" (H, W) (float32
+        NumPy arrays or DLPack tensors; a transmittance cotangent enters as
+        minus one on alpha, T = 1 - alpha; absent outputs count as zero).
+        Returns {name: gradient} for the names in ``wants`` (of
+        :data:`SPLAT_TENSORS`), each of its parameter's shape: new float32
+        NumPy arrays, or the writable arrays/tensors given in ``grads``
+        (overwritten; on a CUDA context device tensors are written in
+        place). Culled Gaussians get zero. The sum over pixels runs in a
+        fixed order: bitwise reproducible on a device. Errors:
+        InvalidArgumentError (no render before, a cotangent of another
+        output or shape), UnsupportedError (the render had a layer)."""
+        ctx = self._ctx
+        what = "splat_backward"
+        last = self._last
+        if last is None:
+            raise InvalidArgumentError("%s: no render to differentiate (call render() first; a failed render "
+                                       "leaves none)" % what, -1)
+        plan = last["plan"]
+        wants = tuple(wants)
+        for n in wants:
+            if n not in SPLAT_TENSORS:
+                raise InvalidArgumentError("%s: no parameter %r (the parameters: %s)"
+                                           % (what, n, ", ".join(SPLAT_TENSORS)), -1)
+        cot = {}
+        for n, v in cotangents.items():
+            if n not in _SPLAT_DIFF:
+                raise InvalidArgumentError("%s: no gradient flows through %r (only %s)"
+                                           % (what, n, ", ".join(_SPLAT_DIFF)), -1)
+            if v is not None:
+                cot[n] = v
+        if "transmittance" in cot:  # T = 1 - alpha
+            t = cot.pop("transmittance")
+            cot["alpha"] = -t if cot.get("alpha") is None else cot["alpha"] - t
+        shapes = {"means": (last["count"], 3), "log_scales": (last["count"], 3), "quats": (last["count"], 4),
+                  "opacity_logits": (last["count"],), "sh": (last["count"], (last["degree"] + 1) ** 2, 3)}
+        result: Dict[str, Any] = {}
+        for n in wants:
+            if grads is not None and grads.get(n) is not None:
+                result[n] = grads[n]
+            else:
+                result[n] = np.zeros(shapes[n], dtype=np.float32)
+        if not cot or not result:
+            for n, g in result.items():  # a loss that does not see the render: zero gradients
+                if not isinstance(g, np.ndarray):
+                    g[...] = 0  # a given tensor (torch, CuPy) is zeroed in place
+            return result
+        names = tuple(n for n in ("rgb", "alpha", "depth") if n in cot)
+        key = ("splat_cotangents",) + names
+        g = plan._scratch.get(key)
+        if g is None or g._ptr is None:
+            g = plan._scratch[key] = Framebuffer(plan, names)
+        for n in names:
+            g.write(n, cot[n])
+        gp, keep = _splat_set(ctx, what + ": grads", [result.get(n) for n in SPLAT_TENSORS], writable=True)
+        gp.count, gp.sh_degree = last["count"], last["degree"]
+        _check(lib.dvren_splat_backward(self._p, C.byref(last["params"]), g._p, C.byref(gp)), ctx)
+        del keep
+        return result
+
+    @property
+    def stats(self) -> Dict[str, int]:
+        """Counts of the last render (dvren_splat_stats): visible (Gaussians
+        that survived culling), intersections ((Gaussian, tile) pairs
+        sorted), workspace_bytes (the renderer's buffers)."""
+        st = _capi.SplatStats()
+        _check(lib.dvren_splat_stats_get(self._p, C.byref(st)), self._ctx)
+        return {"visible": int(st.visible), "intersections": int(st.intersections),
+                "workspace_bytes": int(st.workspace_bytes)}
+
+    def __repr__(self) -> str:
+        return "dvren.SplatRenderer(near=%g, far=%g, eps2d=%g, alpha_max=%g)" % (self.near, self.far, self.eps2d,
+                                                                                self.alpha_max)
+
+
+def sh_rotation(R: Any, degree: int) -> np.ndarray:
+    """The (2l+1, 2l+1) float64 matrix D that rotates the real SH
+    coefficients of band l = degree (1..3) of a Gaussian rotated by R
+    (dvren_sh_rotation): sum_m D[k, m] b_l,m(n) = b_l,k(R^T n), so the
+    coefficients f (sh[i, l*l:(l+1)*(l+1), c]) become f' = D^T f, i.e.
+    ``sh[i, l*l:(l+1)**2] = D.T @ sh[i, l*l:(l+1)**2]``. R: 3x3 rotation
+    (det 1), indexed [row, column]. Errors: InvalidArgumentError (degree,
+    R not a rotation to 1e-5)."""
+    r = np.ascontiguousarray(np.asarray(R, dtype=np.float64))
+    if r.shape != (3, 3):
+        raise InvalidArgumentError("sh_rotation: R must be 3x3, got %s" % (r.shape,), -1)
+    d = _setting("sh_rotation", "degree", degree, True, "the SH band, 1..3")
+    if not 1 <= d <= 3:
+        raise InvalidArgumentError("sh_rotation: degree = %d: the SH band, 1..3" % d, -1)
+    out = np.zeros((2 * d + 1, 2 * d + 1))
+    c = _host_context(None)
+    _check(lib.dvren_sh_rotation(r.ctypes.data_as(C.POINTER(C.c_double)), d,
+                                 out.ctypes.data_as(C.POINTER(C.c_double))), c)
+    return out
+
+
+def load_splats(path: Union[str, os.PathLike], *, lenient: bool = False, ctx: Optional[Context] = None
+                ) -> Dict[str, Any]:
+    """Reads a 3D Gaussian Splatting PLY file (tools/dvren_splat_ply.h;
+    docs/splats.md, "PLY files") into the renderer's layout: a dict of
+    float32 NumPy arrays means (N, 3), log_scales (N, 3), quats (N, 4) w x y
+    z, opacity_logits (N), sh (N, K, 3) (sh[:, 0] the file's f_dc, sh[:, 1:]
+    its channel-major f_rest transposed), and sh_degree (int); pass them to
+    :meth:`SplatRenderer.render` as ``**{k: d[k] for k in SPLAT_TENSORS}``.
+    lenient: accept bytes after the last vertex (a warning instead of an
+    error). Errors: FileError (the path), FormatError / UnsupportedError
+    (the file's content, naming the header line, property or vertex)."""
+    c = _host_context(ctx)
+    h, n, deg = C.c_void_p(), C.c_uint64(), C.c_uint32()
+    _check(lib.dvpy_splats_load(c._p, _b(path), _capi.SPLAT_PLY_LENIENT if lenient else 0, C.byref(h), C.byref(n),
+                                C.byref(deg)), c)
+    try:
+        N, K = int(n.value), (int(deg.value) + 1) ** 2
+        res = {"means": np.empty((N, 3), np.float32), "log_scales": np.empty((N, 3), np.float32),
+               "quats": np.empty((N, 4), np.float32), "opacity_logits": np.empty((N,), np.float32),
+               "sh": np.empty((N, K, 3), np.float32)}
+        lib.dvpy_splats_copy(h, *[res[k].ctypes.data for k in SPLAT_TENSORS])
+    finally:
+        lib.dvpy_splats_free(h)
+    res["sh_degree"] = int(deg.value)
+    return res
 
 
 # ---------------------------------------------------------------- block worlds

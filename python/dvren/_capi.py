@@ -245,6 +245,26 @@ class RegisterReport(C.Structure):
                 ("peak_bytes", C.c_uint64), ("limit_bytes", C.c_uint64), ("milliseconds", C.c_double)]
 
 
+# ---- >>splats (dvren.h): the 3D Gaussian splat renderer
+
+
+class SplatParams(C.Structure):
+    _fields_ = [("count", C.c_uint32), ("sh_degree", C.c_uint32), ("means", Tensor), ("log_scales", Tensor),
+                ("quats", Tensor), ("opacity_logits", Tensor), ("sh", Tensor)]
+
+
+class SplatOptions(C.Structure):
+    _fields_ = [("near_z", C.c_float), ("far_z", C.c_float), ("eps2d", C.c_float), ("alpha_max", C.c_float)]
+
+
+class SplatStats(C.Structure):
+    _fields_ = [("visible", C.c_uint32), ("intersections", C.c_uint64), ("workspace_bytes", C.c_uint64)]
+
+
+SPLAT_TENSORS = ("means", "log_scales", "quats", "opacity_logits", "sh")
+SPLAT_PLY_LENIENT = 1  # DVREN_SPLAT_PLY_LENIENT (tools/dvren_splat_ply.h)
+
+
 # ---- tools/dvren_blocks.h: the block world's host model (compiled into libdvren.so)
 
 
@@ -278,6 +298,7 @@ STRUCTS = {
     "dvren_blocks_load_options": BlocksLoadOptions, "dvren_register_layout": RegisterLayout,
     "dvren_register_input": RegisterInput, "dvren_register_plane": RegisterPlane,
     "dvren_register_result": RegisterResult, "dvren_register_report": RegisterReport,
+    "dvren_splat_params": SplatParams, "dvren_splat_options": SplatOptions, "dvren_splat_stats": SplatStats,
 }
 
 # ---- functions ----------------------------------------------------------------
@@ -300,6 +321,7 @@ _PROTOTYPES = {
     "dvren_camera_look_at": (_S, [C.c_float * 3, C.c_float * 3, C.c_float * 3, C.c_float, C.POINTER(Camera)]),
     "dvren_camera_orthographic": (_S, [C.c_float * 3, C.c_float * 3, C.c_float * 3, C.c_float, C.POINTER(Camera)]),
     "dvren_camera_from_matrices": (_S, [C.c_float * 16, C.c_float * 16, C.POINTER(Camera)]),
+    "dvren_camera_from_opencv": (_S, [C.c_float * 16, C.c_float * 9, C.POINTER(Camera)]),
     "dvren_params_create": (_S, [_P, C.POINTER(_P)]),
     "dvren_params_destroy": (None, [_P]),
     "dvren_params_set_number": (_S, [_P, C.c_char_p, C.c_double]),
@@ -372,6 +394,16 @@ _PROTOTYPES = {
     "dvren_cfa_xtrans_default": (None, [C.POINTER(C.c_uint8)]),
     "dvren_register_layout_of": (_S, [_P, C.POINTER(RegisterInput), C.POINTER(RegisterLayout)]),
     "dvren_register": (_S, [_P, C.POINTER(RegisterInput), C.POINTER(RegisterResult), C.POINTER(RegisterReport)]),
+    "dvren_splat_renderer_create": (_S, [_P, C.POINTER(SplatOptions), C.POINTER(_P)]),
+    "dvren_splat_renderer_destroy": (None, [_P]),
+    "dvren_splat_render": (_S, [_P, C.POINTER(SplatParams), _P, _P, _P]),
+    "dvren_splat_backward": (_S, [_P, C.POINTER(SplatParams), _P, C.POINTER(SplatParams)]),
+    "dvren_splat_stats_get": (_S, [_P, C.POINTER(SplatStats)]),
+    "dvren_sh_rotation": (_S, [C.POINTER(C.c_double), C.c_uint32, C.POINTER(C.c_double)]),
+    "dvpy_splats_load": (_S, [_P, C.c_char_p, C.c_uint, C.POINTER(_P), C.POINTER(C.c_uint64),
+                              C.POINTER(C.c_uint32)]),
+    "dvpy_splats_copy": (None, [_P, _P, _P, _P, _P, _P]),
+    "dvpy_splats_free": (None, [_P]),
     "dvren_nerf_load": (C.c_int, [C.c_char_p, C.c_int, C.POINTER(NerfViews), C.POINTER(NerfReport), C.c_char_p,
                                   C.c_size_t]),
     "dvren_nerf_views_free": (None, [C.POINTER(NerfViews)]),

@@ -4,7 +4,8 @@
  * (tools/dvren_image.h), the NeRF-synthetic loader (tools/dvren_nerf.h) and
  * the foveation pipeline (tools/dvren_foveate.h, with OpenEXR's C API: built
  * without it, and dvpy_foveate refusing, when DVPY_NO_FOVEATE is defined)
- * and the block world's host model (tools/dvren_blocks.h: dvren.BlockWorld),
+ * and the block world's host model (tools/dvren_blocks.h: dvren.BlockWorld)
+ * and the 3DGS PLY reader (tools/dvren_splat_ply.h: dvren.load_splats),
  * with every DVREN_API and dvren_blocks_* function exported for ctypes
  * (python/dvren/_capi.py).
  *
@@ -24,6 +25,8 @@
 #include "dvren_image.h"
 #define DVREN_BLOCKS_IMPLEMENTATION
 #include "dvren_blocks.h"
+#define DVREN_SPLAT_PLY_IMPLEMENTATION
+#include "dvren_splat_ply.h"
 #ifndef DVPY_NO_FOVEATE
 #define DVREN_FOVEATE_IMPLEMENTATION
 #include "dvren_foveate.h"
@@ -85,6 +88,9 @@ DVPY_API size_t dvpy_sizeof(const char* name)
     DVPY_SIZE(dvren_register_plane)
     DVPY_SIZE(dvren_register_result)
     DVPY_SIZE(dvren_register_report)
+    DVPY_SIZE(dvren_splat_params)
+    DVPY_SIZE(dvren_splat_options)
+    DVPY_SIZE(dvren_splat_stats)
     return 0;
 #undef DVPY_SIZE
 }
@@ -158,6 +164,62 @@ DVPY_API void dvpy_scenefile_take(dvren_scenefile* sf, dvren_stage** field, dvre
     *sampler = sf->sampler;
     sf->field = sf->shader = sf->sampler = NULL;
     *plan = sf->plan;
+}
+
+/* ---- 3DGS PLY files (tools/dvren_splat_ply.h), for dvren.load_splats() */
+
+/* Reads a 3DGS PLY (flags: DVREN_SPLAT_PLY_LENIENT or 0) into a new
+ * dvren_splats (*out; NULL on failure, the error in ctx's last error);
+ * *count and *degree give the sizes of dvpy_splats_copy's arrays. */
+DVPY_API dvren_status dvpy_splats_load(dvren_context* ctx, const char* path, unsigned flags, dvren_splats** out,
+                                       uint64_t* count, uint32_t* degree)
+{
+    dvren_splats* s = (dvren_splats*)calloc(1, sizeof *s);
+    dvren_status st;
+    *out = NULL;
+    *count = 0;
+    *degree = 0;
+    if (!s) return dvren_set_error(ctx, DVREN_ERROR_OUT_OF_MEMORY, "splat_ply", NULL, "out of memory");
+    st = dvren_splat_ply_load(ctx, path, flags, s);
+    if (st != DVREN_OK) {
+        free(s);
+        return st;
+    }
+    *out = s;
+    *count = (uint64_t)s->count;
+    *degree = (uint32_t)s->sh_degree;
+    return DVREN_OK;
+}
+
+/* Copies s into the renderer's layout (dvren_splat_params): means (N, 3),
+ * log_scales (N, 3), quats (N, 4) w x y z, opacity_logits (N), sh (N, K, 3)
+ * with K = (degree + 1)^2, sh[i][0][c] = f_dc[i][c] and sh[i][1 + k][c] =
+ * f_rest[i][c K' + k] (K' = K - 1: the PLY's channel-major f_rest
+ * transposed). The caller's arrays hold exactly those sizes. */
+DVPY_API void dvpy_splats_copy(const dvren_splats* s, float* means, float* log_scales, float* quats,
+                               float* opacity_logits, float* sh)
+{
+    size_t i, n = s->count;
+    uint32_t c, k, rest = s->rest_per_channel, K = rest + 1u;
+    if (n == 0) return;
+    memcpy(means, s->means, n * 3 * sizeof(float));
+    memcpy(log_scales, s->scale, n * 3 * sizeof(float));
+    memcpy(quats, s->rot, n * 4 * sizeof(float));
+    memcpy(opacity_logits, s->opacity, n * sizeof(float));
+    for (i = 0; i < n; ++i) {
+        float* g = sh + i * (size_t)K * 3u;
+        for (c = 0; c < 3; ++c) {
+            g[c] = s->f_dc[i * 3 + c];
+            for (k = 0; k < rest; ++k) g[(1u + k) * 3u + c] = s->f_rest[i * s->rest_count + c * rest + k];
+        }
+    }
+}
+
+DVPY_API void dvpy_splats_free(dvren_splats* s)
+{
+    if (!s) return;
+    dvren_splats_free(s);
+    free(s);
 }
 
 /* ---- the foveation pipeline (tools/dvren_foveate.h), for dvren.foveate() */
