@@ -100,8 +100,10 @@ gen_into() { # output-dir: writes the generated headers there
   embed_strings dvren_cuda.h "cuda-src device" kernels/dvren_device.h dvren__cuda_src_device > "$1/c.1"
   embed_strings "$1/c.1" "cuda-src march" kernels/dvren_march.h dvren__cuda_src_march > "$1/c.2"
   embed_strings "$1/c.2" "cuda-src kernel" kernels/dvren_cuda_kernel.h dvren__cuda_src_kernel > "$1/c.3"
-  embed_strings "$1/c.3" "cuda-src train" kernels/dvren_train.h dvren__cuda_src_train > "$1/dvren_cuda.h"
-  rm -f "$1/dvren.h.1" "$1/dvren.h.2" "$1/dvren.h.3" "$1/c.1" "$1/c.2" "$1/c.3"
+  embed_strings "$1/c.3" "cuda-src train" kernels/dvren_train.h dvren__cuda_src_train > "$1/c.4"
+  embed_strings "$1/c.4" "cuda-src splat" kernels/dvren_splat.h dvren__cuda_src_splat > "$1/c.5"
+  embed_strings "$1/c.5" "cuda-src splat-kernel" kernels/dvren_cuda_splat.h dvren__cuda_src_splat_kernel > "$1/dvren_cuda.h"
+  rm -f "$1/dvren.h.1" "$1/dvren.h.2" "$1/dvren.h.3" "$1/c.1" "$1/c.2" "$1/c.3" "$1/c.4" "$1/c.5"
 }
 do_gen() { # [--check]: only report whether the headers are stale (exit 1 if so)
   local t f rc=0; t=$(mktemp -d)
@@ -149,6 +151,8 @@ build_all() {
   cp $B/fit_volume $B/dvren_fit
   # material recovery on block worlds (docs/blocks.md, "Material optimisation")
   $CC $BASE_CFLAGS examples/fit_blocks.c $B/obj/stb.o -o $B/fit_blocks -lcjson $LIBS
+  # Gaussian splats fitted to views with Adam (docs/splats.md, "Fitting")
+  $CC $BASE_CFLAGS examples/fit_splats.c $B/obj/stb.o -o $B/fit_splats $LIBS
   $CC $BASE_CFLAGS bench/cpu_render.c -o $B/cpu_render -lcjson $LIBS
   # the foveation benchmark (bench/foveate.sh runs it on the GPU machine); built here so that it keeps compiling
   $CC $BASE_CFLAGS bench/foveate.c $B/obj/stb.o -o $B/foveate -lcjson $LIBS
