@@ -728,6 +728,75 @@ TEST(bad_input)
     dvren_context_destroy(ctx);
 }
 
+TEST(volume_layer_composited_by_depth)
+{
+    dvren_context* ctx = th_ctx();
+    dvren_camera cam;
+    dvren_splat_renderer* r = NULL;
+    dvren_framebuffer *fb = NULL, *layer = NULL;
+    dvren_plan* plan;
+    hsplats h;
+    const double red[3] = {1, 0, 0};
+    float lrgb[16 * 16 * 3], la[16 * 16], ld[16 * 16];
+    int64_t s3[3] = {16, 16, 3}, s2[2] = {16, 16};
+    dvren_tensor t;
+    size_t i, px = 8 * 16 + 8;
+    double a;
+    int pass;
+    cam_identity(50.0f, 8.5f, 8.5f, &cam); /* pixel (8, 8)'s ray is the optical axis: ray distance = camera z */
+    plan = mkplan(ctx, 16, 16, &cam, DVREN_OUTPUT_RGB | DVREN_OUTPUT_ALPHA | DVREN_OUTPUT_DEPTH);
+    CHECK_OK(ctx, dvren_splat_renderer_create(ctx, NULL, &r));
+    CHECK_OK(ctx, dvren_framebuffer_create(ctx, plan, &fb));
+    CHECK_OK(ctx, dvren_framebuffer_create(ctx, plan, &layer));
+    /* a half-transparent green layer (premultiplied 0.5 green, alpha 0.5) at ray distance 3 */
+    for (i = 0; i < 256; ++i) {
+        lrgb[3 * i] = 0, lrgb[3 * i + 1] = 0.5f, lrgb[3 * i + 2] = 0;
+        la[i] = 0.5f;
+        ld[i] = 3.0f;
+    }
+    dvren_tensor_wrap(lrgb, DVREN_DTYPE_F32, 3, s3, NULL, &t);
+    CHECK_OK(ctx, dvren_framebuffer_write(layer, DVREN_OUTPUT_RGB, &t));
+    dvren_tensor_wrap(la, DVREN_DTYPE_F32, 2, s2, NULL, &t);
+    CHECK_OK(ctx, dvren_framebuffer_write(layer, DVREN_OUTPUT_ALPHA, &t));
+    dvren_tensor_wrap(ld, DVREN_DTYPE_F32, 2, s2, NULL, &t);
+    CHECK_OK(ctx, dvren_framebuffer_write(layer, DVREN_OUTPUT_DEPTH, &t));
+    hs_init(&h, 1, 0);
+    a = ewa_alpha(0, 0, 2, 0.1, 0.8, 50, 8.5, 8.5, 8.5, 8.5, 0.99);
+    for (pass = 0; pass < 2; ++pass) {
+        /* pass 0: the red Gaussian at z 2, in front of the layer; pass 1: at z 4, behind it */
+        double z = pass ? 4.0 : 2.0, ap = pass ? ewa_alpha(0, 0, 4, 0.1, 0.8, 50, 8.5, 8.5, 8.5, 8.5, 0.99) : a;
+        double er = pass ? 0.5 * ap : ap, eg = pass ? 0.5 : (1 - ap) * 0.5, A = 1 - (1 - ap) * 0.5;
+        double ed = pass ? (0.5 * 3 + 0.5 * ap * 4) / A : (ap * 2 + (1 - ap) * 0.5 * 3) / A;
+        const float *img, *al, *dp;
+        hs_set(&h, 0, 0, 0, z, 0.1, 0.8, red);
+        CHECK_OK(ctx, dvren_splat_render(r, &h.p, plan, fb, layer));
+        img = th_out(fb, DVREN_OUTPUT_RGB);
+        al = th_out(fb, DVREN_OUTPUT_ALPHA);
+        dp = th_out(fb, DVREN_OUTPUT_DEPTH);
+        CHECK(fabs(img[3 * px] - er) < 1e-5 && fabs(img[3 * px + 1] - eg) < 1e-5, "pass %d: rgb (%g, %g), expected (%g, %g)",
+              pass, img[3 * px], img[3 * px + 1], er, eg);
+        CHECK(fabs(al[px] - A) < 1e-5 && fabs(dp[px] - ed) < 1e-4, "pass %d: alpha %g depth %g, expected %g %g", pass,
+              al[px], dp[px], A, ed);
+    }
+    /* a mixed render is forward only */
+    {
+        dvren_framebuffer* cot = NULL;
+        hsplats g;
+        hs_init(&g, 1, 0);
+        CHECK_OK(ctx, dvren_framebuffer_create_outputs(ctx, plan, DVREN_OUTPUT_RGB, &cot));
+        CHECK(dvren_splat_backward(r, &h.p, cot, &g.p) == DVREN_ERROR_UNSUPPORTED, "backward of a mixed render: %s",
+              dvren_last_error(ctx));
+        dvren_framebuffer_destroy(cot);
+        hs_free(&g);
+    }
+    dvren_framebuffer_destroy(fb);
+    dvren_framebuffer_destroy(layer);
+    dvren_plan_destroy(plan);
+    dvren_splat_renderer_destroy(r);
+    hs_free(&h);
+    dvren_context_destroy(ctx);
+}
+
 int main(int argc, char** argv)
 {
     th_init(argc, argv);
@@ -739,5 +808,6 @@ int main(int argc, char** argv)
     RUN(gradients_match_float64_finite_differences);
     RUN(sh_rotation_matrices);
     RUN(bad_input);
+    RUN(volume_layer_composited_by_depth);
     return th_done();
 }
