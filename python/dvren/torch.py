@@ -45,7 +45,7 @@ import torch
 
 import dvren
 
-__all__ = ["context", "render", "Renderer", "parameter_tensor"]
+__all__ = ["context", "render", "Renderer", "parameter_tensor", "render_splats"]
 
 _DIFF_OUTPUTS = ("rgb", "alpha", "depth", "transmittance")
 
@@ -242,3 +242,126 @@ class Renderer(torch.nn.Module):
         outs = render(self.scene, plan, *[getattr(self, a) for _, a in self._names], outputs=outputs,
                       deterministic=deterministic)
         return dict(zip(tuple(outputs), outs))
+
+
+# ---------------------------------------------------------------- 3D Gaussian splats
+
+_SPLAT_DIFF = ("rgb", "alpha", "depth", "transmittance")
+_SPLAT_OUTPUTS = ("rgb", "alpha", "depth", "transmittance", "median_depth", "samples")
+_default_contexts: Dict[str, dvren.Context] = {}
+_default_renderers: Dict[Tuple[Any, ...], dvren.SplatRenderer] = {}
+
+
+def _splat_context(device: torch.device) -> dvren.Context:
+    """The module's own context for a torch device (made once)."""
+    key = str(device) if device.type == "cpu" else "cuda:%d" % (
+        device.index if device.index is not None else torch.cuda.current_device())
+    c = _default_contexts.get(key)
+    if c is None or c._ptr is None:
+        c = _default_contexts[key] = context(key)
+    return c
+
+
+class _RenderSplats(torch.autograd.Function):
+    @staticmethod
+    def forward(fctx, renderer: dvren.SplatRenderer, plan: dvren.Plan, outputs: Tuple[str, ...],
+                *params: torch.Tensor):
+        ctx = renderer.context
+        if ctx.device == "cuda":
+            _follow_stream(ctx)
+        fb = dvren.Framebuffer(plan)
+        res = renderer.render(*[p.detach() for p in params], plan, outputs=outputs, out=fb)
+        fctx.renderer, fctx.plan, fctx.outputs = renderer, plan, outputs
+        fctx.render_id = renderer.renders
+        fctx.save_for_backward(*params)
+        outs = tuple(_to_torch(res[o]) for o in outputs)
+        fctx.mark_non_differentiable(*[t for o, t in zip(outputs, outs) if o not in _SPLAT_DIFF])
+        return outs
+
+    @staticmethod
+    def backward(fctx, *grads: Optional[torch.Tensor]):
+        renderer, plan = fctx.renderer, fctx.plan
+        need = fctx.needs_input_grad[3:]
+        cot = {o: g.detach().float().contiguous() for o, g in zip(fctx.outputs, grads)
+               if g is not None and o in _SPLAT_DIFF}
+        if not cot or not any(need):
+            return (None, None, None) + tuple(None for _ in need)
+        params = fctx.saved_tensors
+        ctx = renderer.context
+        if ctx.device == "cuda":
+            _follow_stream(ctx)
+        if renderer.renders != fctx.render_id:
+            # the renderer drew something else since: replay this render first (same inputs, same state)
+            renderer.render(*[p.detach() for p in params], plan, outputs=(), out=dvren.Framebuffer(plan))
+            fctx.render_id = renderer.renders
+        wants = [n for n, w in zip(dvren.SPLAT_TENSORS, need) if w]
+        out = {n: torch.empty_like(p) for n, p, w in zip(dvren.SPLAT_TENSORS, params, need) if w}
+        renderer.backward(cot, grads=out, wants=wants)
+        return (None, None, None) + tuple(out.get(n) for n in dvren.SPLAT_TENSORS)
+
+
+def render_splats(means: torch.Tensor, log_scales: torch.Tensor, quats: torch.Tensor, opacity_logits: torch.Tensor,
+                  sh: torch.Tensor, camera: dvren.Camera, width: int, height: int, *,
+                  outputs: Sequence[str] = ("rgb", "alpha"), background: Sequence[float] = (0.0, 0.0, 0.0),
+                  min_transmittance: float = 0.0, renderer: Optional[dvren.SplatRenderer] = None,
+                  **settings: float) -> Dict[str, torch.Tensor]:
+    """Renders N 3D Gaussians (dvren.SplatRenderer, docs/splats.md) as a
+    differentiable function of their parameters: means (N, 3), log_scales
+    (N, 3), quats (N, 4) w x y z, opacity_logits (N), sh (N, K, 3) with K =
+    (degree + 1)^2 (gsplat's layout), all on one device. camera: a
+    dvren.Camera (:meth:`dvren.Camera.from_opencv` or ``look_at``); width,
+    height: the image in pixels. Returns {name: tensor} for ``outputs``:
+    rgb (H, W, 3), alpha, depth (expected camera z), transmittance (H, W)
+    (differentiable), median_depth (H, W) and samples (H, W) (not).
+
+    Tensors of any real dtype are rounded to float32 (the renderer's
+    precision; gradients come back in the inputs' dtype through torch's
+    cast). CPU tensors render on a CPU context, CUDA tensors on a CUDA
+    context through DLPack without copies, on torch's current stream.
+    renderer: the dvren.SplatRenderer to use (its context decides the
+    device; default: one per device and settings, kept by this module);
+    settings: near, far, eps2d, alpha_max for the default one. The backward
+    pass is dvren_splat_backward (exact, deterministic), replaying this
+    render when the renderer drew something else in between. Errors:
+    dvren.InvalidArgumentError naming the tensor (not a real dtype, wrong
+    shape, another device than the renderer's, non-finite values),
+    dvren.UnsupportedError (a camera splats cannot use)."""
+    ts = {"means": means, "log_scales": log_scales, "quats": quats, "opacity_logits": opacity_logits, "sh": sh}
+    for n, t in ts.items():
+        if not isinstance(t, torch.Tensor):
+            raise dvren.InvalidArgumentError("render_splats: %s is a %s, expected a torch.Tensor"
+                                             % (n, type(t).__name__), -1)
+        if not t.is_floating_point():
+            raise dvren.InvalidArgumentError("render_splats: %s has dtype %s, expected a real dtype (float32)"
+                                             % (n, t.dtype), -1)
+    dev = means.device
+    for n, t in ts.items():
+        if t.device != dev:
+            raise dvren.InvalidArgumentError("render_splats: %s is on %s, means on %s: all on one device"
+                                             % (n, t.device, dev), -1)
+    if renderer is None:
+        ctx = _splat_context(dev)
+        key = (id(ctx),) + tuple(sorted(settings.items()))
+        renderer = _default_renderers.get(key)
+        if renderer is None or renderer._ptr is None:
+            renderer = _default_renderers[key] = ctx.splat_renderer(**settings)
+    elif settings:
+        raise dvren.InvalidArgumentError("render_splats: settings %s go to the default renderer, not to one given"
+                                         % ", ".join(settings), -1)
+    ctx = renderer.context
+    want = _torch_device(ctx)
+    if dev.type != want.type or (dev.type == "cuda" and dev.index not in (None, want.index)):
+        raise dvren.InvalidArgumentError("render_splats: means is on %s, the renderer draws on %s" % (dev, want), -1)
+    outputs = tuple(outputs)
+    for o in outputs:
+        if o not in _SPLAT_OUTPUTS:
+            raise dvren.InvalidArgumentError("render_splats: output %r: splats make %s"
+                                             % (o, ", ".join(_SPLAT_OUTPUTS)), -1)
+    if not isinstance(camera, dvren.Camera):
+        raise dvren.InvalidArgumentError("render_splats: camera is a %s, expected a dvren.Camera"
+                                         % type(camera).__name__, -1)
+    plan = ctx.plan(width, height, camera, outputs=outputs, background=background,
+                    min_transmittance=min_transmittance)
+    vals = [t.to(torch.float32).contiguous() for t in ts.values()]
+    outs = _RenderSplats.apply(renderer, plan, outputs, *vals)
+    return dict(zip(outputs, outs))
