@@ -10,6 +10,10 @@
  *
  *   dvren_render scene.json --gradcheck [--width 24 --height 24 --seed N]
  *   dvren_gradcheck scene.json [...]   (the same program under that name)
+ *   dvren_render --splats scene.ply|scene.npz [camera] -o out.png
+ * renders 3D Gaussian splats instead (docs/splats.md, "Command line"):
+ * a gsplat .npz scene with its own cameras, a 3DGS .ply with one given on
+ * the command line (--look-at/--fov or --viewmat/--K).
  * checks the gradient of the scene's plugin combination instead of
  * rendering it (dvren_gradcheck in dvren.h: float64 analytic gradient
  * against central finite differences, and the device's float32 backward
@@ -28,8 +32,11 @@
 #define DVREN_SCENE_IMPLEMENTATION
 #include "dvren_scene.h"
 #include "dvren_image.h"
+#define DVREN_SPLAT_NPZ_IMPLEMENTATION /* and the PLY reader (tools/dvren_splat_ply.h) */
+#include "dvren_splat_npz.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -268,10 +275,394 @@ static void dr_usage(FILE* f, int gradcheck)
           "      --replay FILE.json  render a recorded render again and report whether rgb is bitwise the same\n"
           "                          (exit 0: the same, 3: it differs)\n"
           "      --log-json          log lines as JSON objects (time_ms, level, tag, message)\n"
+          "Gaussian splats (docs/splats.md, \"Command line\"), instead of a scene:\n"
+          "      --splats FILE       a 3DGS .ply, or a gsplat test scene .npz (its cameras, cropped to [-2,2]^3;\n"
+          "                          scales, rotations and opacities drawn from --seed, default 0)\n"
+          "      --camera K          the .npz file's camera K (default 0); --all-cameras: every one, out_<K>.png\n"
+          "      --grid R            an .npz scene as gsplat's scene_grid R x R copies (odd; default 1)\n"
+          "      --look-at ex,ey,ez,tx,ty,tz --fov DEG [--up x,y,z]   a pinhole camera (up default 0,1,0)\n"
+          "      --viewmat 16 numbers --K 9 numbers   an OpenCV camera (row-major world-to-camera, intrinsics)\n"
+          "                          (a .ply needs one of the two, and --width --height; on an .npz they replace\n"
+          "                          the file's cameras; --width/--height alone rescale the file's K)\n"
+          "      --alpha-max A       cap of a Gaussian's alpha (default 0.99 as 3DGS; gsplat uses 0.999)\n"
+          "      --sh-degree-max D   use SH bands up to D (0..3) of the file's\n"
+          "      --lenient           a .ply's bytes after the last vertex are ignored (with a warning)\n"
+          "      -o out.png | out.npy   the image (PNG, --alpha/--png16 apply) or rgb as float32 (H, W, 3);\n"
+          "                          --npy PREFIX writes PREFIX_rgb.npy, PREFIX_alpha.npy, PREFIX_depth.npy\n"
           "  -q, --quiet             errors only\n"
           "  -h, --help\n"
           "Scene format: docs/scenes.md. Plugins are found on $DVREN_PLUGIN_PATH, then beside this program.\n",
           f);
+}
+
+/* ---- splat scenes (--splats FILE.ply|FILE.npz; docs/splats.md, "Command line") ---- */
+
+/* Splat mode's options (the rest of dr_options applies: -o, --npy,
+ * --width/--height, --device, --threads, --seed, --png16, --alpha, -q). */
+typedef struct dr_splat_opts {
+    const char* path;       /* --splats */
+    int camera, have_camera;/* --camera K: the .npz file's camera */
+    int all_cameras;        /* --all-cameras */
+    float alpha_max;        /* --alpha-max (0: the renderer's default, 0.99) */
+    int sh_degree_max;      /* --sh-degree-max (-1: the file's) */
+    int lenient;            /* --lenient: a PLY's trailing bytes are ignored */
+    int grid;               /* --grid R: gsplat's scene_grid copies of an .npz scene (0: 1) */
+    int have_look_at, have_viewmat, have_K, have_up;
+    float look_at[6], up[3], fov_deg; /* --look-at ex,ey,ez,tx,ty,tz --up x,y,z --fov deg */
+    float viewmat[16], K[9];          /* --viewmat 16 numbers, --K 9 numbers (row-major, comma-separated) */
+} dr_splat_opts;
+
+/* Reads exactly n comma-separated finite numbers from s. 0, or -1. */
+static int dr_parse_floats(const char* s, float* out, int n)
+{
+    int i;
+    for (i = 0; i < n; ++i) {
+        char* e;
+        double v = strtod(s, &e);
+        if (e == s || !isfinite(v)) return -1;
+        out[i] = (float)v;
+        s = e;
+        while (*s == ' ') ++s;
+        if (i + 1 < n) {
+            if (*s != ',') return -1;
+            ++s;
+        }
+    }
+    return *s ? -1 : 0;
+}
+
+/* 1 when the option at argv[*i] is a splat option (taken, with its value);
+ * 0 when it is not one; -1 (printed) on a bad value. */
+static int dr_splat_arg(int argc, char** argv, int* i, dr_splat_opts* so)
+{
+    const char* a = argv[*i];
+    const char* v = NULL;
+    static const char* const valued[] = {"--splats", "--camera", "--alpha-max", "--sh-degree-max", "--look-at",
+                                         "--up", "--fov", "--viewmat", "--K", "--grid"};
+    size_t k;
+    if (!strcmp(a, "--all-cameras")) return so->all_cameras = 1;
+    if (!strcmp(a, "--lenient")) return so->lenient = 1;
+    for (k = 0; k < sizeof valued / sizeof *valued; ++k)
+        if (!strcmp(a, valued[k])) break;
+    if (k == sizeof valued / sizeof *valued) return 0;
+    if (*i + 1 >= argc) {
+        fprintf(stderr, "[ERROR] dvren_render: %s needs a value\n", a);
+        return -1;
+    }
+    v = argv[++*i];
+    if (!strcmp(a, "--splats")) {
+        so->path = v;
+    } else if (!strcmp(a, "--camera") || !strcmp(a, "--sh-degree-max") || !strcmp(a, "--grid")) {
+        char* e;
+        long x = strtol(v, &e, 10);
+        long hi = !strcmp(a, "--sh-degree-max") ? 3 : !strcmp(a, "--grid") ? (long)DVREN_SPLAT_NPZ_MAX_GRID : 0x7FFFFFFF;
+        if (*e || e == v || x < 0 || x > hi || (!strcmp(a, "--grid") && x % 2 == 0)) {
+            fprintf(stderr, "[ERROR] dvren_render: %s needs %s, got '%s'\n", a,
+                    !strcmp(a, "--sh-degree-max") ? "an integer in 0..3"
+                    : !strcmp(a, "--grid")        ? "an odd positive integer (gsplat's scene_grid)"
+                                                  : "a non-negative integer",
+                    v);
+            return -1;
+        }
+        if (!strcmp(a, "--camera")) so->camera = (int)x, so->have_camera = 1;
+        else if (!strcmp(a, "--grid")) so->grid = (int)x;
+        else so->sh_degree_max = (int)x;
+    } else if (!strcmp(a, "--alpha-max") || !strcmp(a, "--fov")) {
+        float x = 0.0f;
+        int bad = dr_parse_floats(v, &x, 1) != 0;
+        if (!strcmp(a, "--alpha-max")) {
+            bad = bad || !(x > 1.0f / 255.0f && x < 1.0f);
+            so->alpha_max = x;
+        } else {
+            bad = bad || !(x > 0.0f && x < 180.0f);
+            so->fov_deg = x;
+        }
+        if (bad) {
+            fprintf(stderr, "[ERROR] dvren_render: %s needs a number in %s, got '%s'\n", a,
+                    !strcmp(a, "--fov") ? "(0, 180) (degrees, vertical)" : "(1/255, 1)", v);
+            return -1;
+        }
+    } else {
+        int n = !strcmp(a, "--look-at") ? 6 : !strcmp(a, "--up") ? 3 : !strcmp(a, "--viewmat") ? 16 : 9;
+        float* dst = n == 6 ? so->look_at : n == 3 ? so->up : n == 16 ? so->viewmat : so->K;
+        if (dr_parse_floats(v, dst, n)) {
+            fprintf(stderr, "[ERROR] dvren_render: %s needs %d comma-separated numbers%s, got '%s'\n", a, n,
+                    n == 6 ? " (eye x,y,z then target x,y,z)" : n == 16 ? " (row-major world-to-camera, OpenCV axes)"
+                    : n == 9 ? " (row-major fx,0,cx,0,fy,cy,0,0,1)" : "", v);
+            return -1;
+        }
+        if (n == 6) so->have_look_at = 1;
+        else if (n == 3) so->have_up = 1;
+        else if (n == 16) so->have_viewmat = 1;
+        else so->have_K = 1;
+    }
+    return 1;
+}
+
+/* The path of camera c's file: "out.png" -> "out_<c>.png" when all
+ * cameras are written, else path itself. */
+static void dr_splat_name(char* dst, size_t cap, const char* path, int c, int many, const char* suffix)
+{
+    const char* dot = strrchr(path, '.');
+    const char* slash = strrchr(path, '/');
+    if (!many) {
+        snprintf(dst, cap, "%s%s", path, suffix);
+        return;
+    }
+    if (!dot || (slash && dot < slash) || suffix[0]) dot = path + strlen(path);
+    snprintf(dst, cap, "%.*s_%d%s%s", (int)(dot - path), path, c, dot, suffix);
+}
+
+static int dr_ends_with(const char* s, const char* end)
+{
+    size_t n = strlen(s), m = strlen(end);
+    return n >= m && !strcmp(s + n - m, end);
+}
+
+/* dvren_render --splats: loads the Gaussians, renders the chosen cameras
+ * (one image each) and writes them; all or nothing, as for volume scenes. */
+static int dr_splat_main(const dr_options* o, const dr_splat_opts* so)
+{
+    dr_state S;
+    dvren_context_desc cd;
+    dvren_splats sp;
+    dvren_splat_npz_scene sc;
+    dvren_splat_params prm;
+    dvren_splat_renderer* rdr = NULL;
+    dvren_splat_options ropt;
+    const char* dev = o->device ? o->device : "cpu";
+    const char* file = so->path;
+    int is_npz = dr_ends_with(file, ".npz") || dr_ends_with(file, ".NPZ");
+    int is_ply = dr_ends_with(file, ".ply") || dr_ends_with(file, ".PLY");
+    int explicit_cam = so->have_look_at || so->have_viewmat || so->have_K;
+    int rc = 1, c, c0, c1, nwritten = 0, k, png_out, npy_out;
+    char (*written)[DR_PATH] = NULL;
+    memset(&S, 0, sizeof S);
+    memset(&sp, 0, sizeof sp);
+    memset(&sc, 0, sizeof sc);
+    memset(&prm, 0, sizeof prm);
+    S.scene_name = file;
+
+    /* the command line, checked before anything is read */
+    if (o->scene) return dr_fail(&S, NULL, "give either a scene file ('%s') or --splats, not both", o->scene);
+    if (!is_npz && !is_ply)
+        return dr_fail(&S, "--splats", "'%s' is neither a .ply (3DGS) nor an .npz (gsplat test scene) file", file);
+    if (o->gradcheck || o->replay || o->record || o->profile || o->spp)
+        return dr_fail(&S, NULL, "--gradcheck, --replay, --record, --profile and --spp are for volume scenes, not --splats");
+    if (so->have_look_at && (so->have_viewmat || so->have_K))
+        return dr_fail(&S, "camera", "give either --look-at or --viewmat and --K, not both");
+    if (so->have_viewmat != so->have_K)
+        return dr_fail(&S, "camera", "--viewmat and --K go together (a world-to-camera matrix and the intrinsics)");
+    if (so->have_look_at && !so->fov_deg)
+        return dr_fail(&S, "camera", "--look-at needs --fov (the vertical field of view in degrees)");
+    if ((so->fov_deg || so->have_up) && !so->have_look_at)
+        return dr_fail(&S, "camera", "--fov and --up belong to --look-at");
+    if (is_ply && !explicit_cam)
+        return dr_fail(&S, "camera", "a .ply holds no camera: give --look-at ex,ey,ez,tx,ty,tz --fov DEG, or "
+                                     "--viewmat (16 numbers) --K (9 numbers), with --width and --height");
+    if (is_ply && (!o->width || !o->height))
+        return dr_fail(&S, "camera", "a .ply holds no image size: give --width and --height");
+    if (is_ply && (so->have_camera || so->all_cameras || so->grid))
+        return dr_fail(&S, "camera", "--camera, --all-cameras and --grid choose among an .npz scene's cameras; a .ply has none");
+    if (explicit_cam && (so->have_camera || so->all_cameras))
+        return dr_fail(&S, "camera", "--camera and --all-cameras choose the file's cameras; not with --look-at or --viewmat");
+    if (is_ply && o->have_seed)
+        return dr_fail(&S, "--seed", "a .ply holds every attribute; --seed fills an .npz scene's scales, rotations and opacities");
+    if (so->lenient && !is_ply) return dr_fail(&S, "--lenient", "applies to .ply files only");
+    if (!o->png && !o->npy) return dr_fail(&S, "output", "nothing to write: give -o out.png, -o out.npy or --npy PREFIX");
+    png_out = o->png && !dr_ends_with(o->png, ".npy");
+    npy_out = o->png && dr_ends_with(o->png, ".npy");
+    if (o->png && !png_out && !npy_out) return dr_fail(&S, "-o", "'%s': the output must end in .png or .npy", o->png);
+    if (png_out && !dr_ends_with(o->png, ".png") && !dr_ends_with(o->png, ".PNG"))
+        return dr_fail(&S, "-o", "'%s': the output must end in .png or .npy", o->png);
+    if (o->png && dr_check_out_dir(&S, o->png, "-o")) return 1;
+    if (o->npy && dr_check_out_dir(&S, o->npy, "--npy")) return 1;
+
+    /* the device: CUDA gets CUDA or an error, never the CPU */
+    memset(&cd, 0, sizeof cd);
+    cd.log = o->quiet ? NULL : dr_log;
+    cd.log_level = DVREN_LOG_INFO;
+    cd.flags = o->log_json ? DVREN_CONTEXT_LOG_JSON : 0u;
+    if (o->have_threads) cd.threads = (uint32_t)o->threads;
+    if (!strcmp(dev, "cuda")) {
+        cd.device = DVREN_DEVICE_CUDA;
+        cd.backend = dvren_cuda_backend();
+        cd.device_index = (uint32_t)o->gpu_index;
+        cd.device_name = o->gpu_name;
+        cd.min_compute_capability = (uint32_t)o->min_cc;
+    } else if (strcmp(dev, "cpu") != 0) {
+        return dr_fail(&S, "--device", "'%s' is not one of cpu, cuda", dev);
+    }
+    if (dvren_context_create(&cd, &S.ctx)) return dr_fail(&S, "--device", "%s", dvren_last_error(NULL));
+
+    /* the Gaussians */
+    if (is_npz) {
+        dvren_splat_npz_options no;
+        memset(&no, 0, sizeof no);
+        no.grid = (uint32_t)so->grid;
+        no.seed = o->have_seed ? (uint64_t)o->seed : 0; /* 0: the documented default seed */
+        if (dvren_splat_npz_load(S.ctx, file, &no, &sc)) {
+            fprintf(stderr, "[ERROR] %s\n", dvren_last_error(S.ctx)); /* it names the file, member and field */
+            goto done;
+        }
+        sp = sc.splats; /* owned by sc */
+    } else if (dvren_splat_ply_load(S.ctx, file, so->lenient ? DVREN_SPLAT_PLY_LENIENT : 0u, &sp)) {
+        const char* m = dvren_last_error(S.ctx);
+        fprintf(stderr, "[ERROR] %s%s\n", m, strstr(m, "after the last vertex") ? " (hint: --lenient ignores them)" : "");
+        goto done;
+    }
+    /* --sh-degree-max: the first (d+1)^2 - 1 rest coefficients of each channel, in place */
+    if (sp.sh_degree > so->sh_degree_max && so->sh_degree_max >= 0) {
+        uint32_t K1 = (uint32_t)((so->sh_degree_max + 1) * (so->sh_degree_max + 1) - 1), ch, kk;
+        size_t i;
+        for (i = 0; i < sp.count; ++i)
+            for (ch = 0; ch < 3; ++ch)
+                for (kk = 0; kk < K1; ++kk)
+                    sp.f_rest[i * 3 * K1 + ch * K1 + kk] = sp.f_rest[i * sp.rest_count + ch * sp.rest_per_channel + kk];
+        sp.sh_degree = so->sh_degree_max;
+        sp.rest_per_channel = K1;
+        sp.rest_count = 3 * K1;
+    }
+    if (dvren_splats_to_params(S.ctx, &sp, &prm)) {
+        dr_fail(&S, NULL, "%s", dvren_last_error(S.ctx));
+        goto done;
+    }
+    memset(&ropt, 0, sizeof ropt);
+    ropt.alpha_max = so->alpha_max;
+    if (dvren_splat_renderer_create(S.ctx, &ropt, &rdr)) {
+        dr_fail(&S, "--alpha-max", "%s", dvren_last_error(S.ctx));
+        goto done;
+    }
+
+    /* the cameras */
+    c0 = 0;
+    c1 = 1;
+    if (is_npz && !explicit_cam) {
+        if (so->have_camera && (size_t)so->camera >= sc.camera_count) {
+            dr_fail(&S, "--camera", "camera %d does not exist: the file has %lu camera%s (0..%lu)", so->camera,
+                    (unsigned long)sc.camera_count, sc.camera_count == 1 ? "" : "s", (unsigned long)sc.camera_count - 1);
+            goto done;
+        }
+        c0 = so->camera;
+        c1 = so->all_cameras ? (int)sc.camera_count : c0 + 1;
+        if (so->all_cameras) c0 = 0;
+    }
+    written = (char(*)[DR_PATH])calloc((size_t)(c1 - c0) * 5 + 1, DR_PATH);
+    if (!written) {
+        dr_fail(&S, NULL, "out of memory");
+        goto done;
+    }
+    for (c = c0; c < c1; ++c) {
+        dvren_plan_desc pd;
+        dvren_plan* plan = NULL;
+        dvren_framebuffer* fb = NULL;
+        dvren_splat_stats st;
+        char path[DR_PATH];
+        double t0;
+        int bad = 0, many = so->all_cameras;
+        memset(&pd, 0, sizeof pd);
+        pd.outputs = DVREN_OUTPUT_RGB | DVREN_OUTPUT_ALPHA | (o->npy ? DVREN_OUTPUT_DEPTH : 0u);
+        pd.width = (uint32_t)(o->width ? o->width : (int)sc.width);
+        pd.height = (uint32_t)(o->height ? o->height : (int)sc.height);
+        if (so->have_look_at) {
+            static const float yup[3] = {0, 1, 0};
+            if (dvren_camera_look_at(so->look_at, so->look_at + 3, so->have_up ? so->up : yup,
+                                     (float)(so->fov_deg * 3.14159265358979323846 / 180.0), &pd.camera)) {
+                dr_fail(&S, "--look-at", "%s", dvren_last_error(NULL));
+                goto done;
+            }
+        } else {
+            float V[16], Km[9];
+            if (so->have_viewmat) {
+                memcpy(V, so->viewmat, sizeof V);
+                memcpy(Km, so->K, sizeof Km);
+            } else {
+                /* the file's camera; another image size scales K's rows as gsplat's profiler does */
+                memcpy(V, sc.cameras[c].viewmat, sizeof V);
+                memcpy(Km, sc.cameras[c].K, sizeof Km);
+                for (k = 0; k < 3; ++k) {
+                    Km[k] *= (float)pd.width / (float)sc.width;
+                    Km[3 + k] *= (float)pd.height / (float)sc.height;
+                }
+            }
+            if (dvren_camera_from_opencv(V, Km, &pd.camera)) {
+                dr_fail(&S, so->have_viewmat ? "--viewmat/--K" : "viewmats/Ks", "%s", dvren_last_error(NULL));
+                goto done;
+            }
+        }
+        if (dr_check_memory(&S, &pd, png_out ? (o->png_alpha ? 4 : 3) : 0, o->png_bits, o->npy != NULL)) goto done;
+        if (dvren_plan_create(S.ctx, &pd, &plan) || dvren_framebuffer_create(S.ctx, plan, &fb)) {
+            dr_fail_lib(&S, "plan");
+            bad = 1;
+        }
+        t0 = dvren__now_ms();
+        if (!bad && (dvren_splat_render(rdr, &prm, plan, fb, NULL) || dvren_synchronize(S.ctx))) {
+            dr_fail_lib(&S, NULL);
+            bad = 1;
+        }
+        if (!bad && dvren_splat_stats_get(rdr, &st) == DVREN_OK)
+            dvren_log(S.ctx, DVREN_LOG_INFO, DVREN_TAG_STEP,
+                      "camera %d: %u x %u, %u of %lu Gaussians visible, %llu tile intersections, %.1f ms", c,
+                      (unsigned)pd.width, (unsigned)pd.height, (unsigned)st.visible, (unsigned long)sp.count,
+                      (unsigned long long)st.intersections, dvren__now_ms() - t0);
+        if (!bad) {
+            dvren_tensor rgb, alpha;
+            if (dvren_framebuffer_output(fb, DVREN_OUTPUT_RGB, &rgb) || dvren_framebuffer_output(fb, DVREN_OUTPUT_ALPHA, &alpha)) {
+                dr_fail_lib(&S, NULL);
+                bad = 1;
+            } else if (png_out) {
+                dr_splat_name(path, sizeof path, o->png, c, many, "");
+                if (dvren_image_write_png(S.ctx, path, (const float*)rgb.data, o->png_alpha ? (const float*)alpha.data : NULL,
+                                          pd.width, pd.height, o->png_bits)) {
+                    dr_fail_lib(&S, "-o");
+                    bad = 1;
+                } else {
+                    snprintf(written[nwritten++], DR_PATH, "%s", path);
+                    dvren_log(S.ctx, DVREN_LOG_INFO, DVREN_TAG_STEP, "wrote %s", path);
+                }
+            } else if (npy_out) {
+                dr_splat_name(path, sizeof path, o->png, c, many, "");
+                if (dvren_tensor_save_npy(S.ctx, &rgb, path)) {
+                    dr_fail_lib(&S, "-o");
+                    bad = 1;
+                } else {
+                    snprintf(written[nwritten++], DR_PATH, "%s", path);
+                    dvren_log(S.ctx, DVREN_LOG_INFO, DVREN_TAG_STEP, "wrote %s (rgb, float32 (H, W, 3))", path);
+                }
+            }
+        }
+        if (!bad && o->npy) {
+            /* PREFIX_<output>.npy as for volume scenes; PREFIX_<c>_<output>.npy for --all-cameras */
+            static const uint32_t outs[3] = {DVREN_OUTPUT_RGB, DVREN_OUTPUT_ALPHA, DVREN_OUTPUT_DEPTH};
+            char suffix[32];
+            for (k = 0; k < 3 && !bad; ++k) {
+                dvren_tensor t;
+                snprintf(suffix, sizeof suffix, "_%s.npy", dvren_output_name(outs[k]));
+                dr_splat_name(path, sizeof path, o->npy, c, many, suffix);
+                if (dvren_framebuffer_output(fb, outs[k], &t) || dvren_tensor_save_npy(S.ctx, &t, path)) {
+                    dr_fail_lib(&S, "--npy");
+                    bad = 1;
+                } else {
+                    snprintf(written[nwritten++], DR_PATH, "%s", path);
+                }
+            }
+        }
+        dvren_framebuffer_destroy(fb);
+        dvren_plan_destroy(plan);
+        if (bad) goto done;
+    }
+    rc = 0;
+done:
+    /* all or nothing: a failed run removes what it wrote */
+    if (rc != 0)
+        for (k = 0; k < nwritten; ++k) remove(written[k]);
+    free(written);
+    dvren_splat_renderer_destroy(rdr);
+    dvren_splats_params_free(S.ctx, &prm);
+    if (is_npz) dvren_splat_npz_scene_free(&sc);
+    else dvren_splats_free(&sp);
+    dvren_context_destroy(S.ctx);
+    return rc;
 }
 
 static void dr_describe(const dvren_plugin_desc* d)
@@ -287,9 +678,9 @@ static void dr_describe(const dvren_plugin_desc* d)
     }
 }
 
-static int dr_parse_args(int argc, char** argv, dr_options* o, const char** list_or_describe, int* list)
+static int dr_parse_args(int argc, char** argv, dr_options* o, const char** list_or_describe, int* list, dr_splat_opts* so)
 {
-    int i;
+    int i, taken;
     const char *base = argv[0], *c;
     memset(o, 0, sizeof *o);
     o->png_bits = 8;
@@ -359,6 +750,8 @@ static int dr_parse_args(int argc, char** argv, dr_options* o, const char** list
             else if (!strcmp(a, "--gpu-index")) o->gpu_index = (int)x, o->have_gpu_index = 1;
             else if (!strcmp(a, "--min-cc")) o->min_cc = (int)x;
             else { o->seed = x; o->have_seed = 1; }
+        } else if (a[0] == '-' && (taken = dr_splat_arg(argc, argv, &i, so)) != 0) {
+            if (taken < 0) return 2;
         } else if (a[0] == '-') {
             fprintf(stderr, "[ERROR] %s: unknown option '%s' (see --help)\n", o->prog, a);
             return 2;
@@ -711,6 +1104,7 @@ static cJSON* dr_replay_record(dr_state* S, const dvren_scenefile* sf, const dvr
 int main(int argc, char** argv)
 {
     dr_options o;
+    dr_splat_opts so;
     dr_state S;
     dvren_context_desc cd;
     dvren_scenefile sf;
@@ -734,7 +1128,16 @@ int main(int argc, char** argv)
 
     memset(&S, 0, sizeof S);
     memset(&sf, 0, sizeof sf);
-    if ((rc = dr_parse_args(argc, argv, &o, &describe, &list)) != 0) return rc;
+    memset(&so, 0, sizeof so);
+    so.sh_degree_max = -1;
+    if ((rc = dr_parse_args(argc, argv, &o, &describe, &list, &so)) != 0) return rc;
+    if (so.path && !list && !describe && !o.check_plugin) return dr_splat_main(&o, &so);
+    if (so.all_cameras || so.have_camera || so.lenient || so.alpha_max != 0.0f || so.sh_degree_max >= 0 || so.grid ||
+        so.have_look_at || so.have_viewmat || so.have_K || so.have_up || so.fov_deg != 0.0f) {
+        fprintf(stderr, "[ERROR] %s: --camera, --all-cameras, --lenient, --alpha-max, --sh-degree-max, --grid, --look-at, "
+                        "--up, --fov, --viewmat and --K need --splats FILE\n", o.prog);
+        return 2;
+    }
     S.scene_name = o.prog;
     rc = 1;
     memset(&cd, 0, sizeof cd);
