@@ -33,7 +33,7 @@
 # (build-gpu/run/splats.md). With the device tool's $OUT, splats.md,
 # splats.jsonl and splats.log are copied there after every step.
 #
-# The interface bench_splats (bench/splats.c, NOT WRITTEN YET) must have:
+# The interface of bench_splats (bench/splats.c; its header has the details):
 #   build-gpu/bench_splats --workload NAME --data .carry/data/gaussians/test_garden.npz
 #       --seed S --params DIR --out DIR --iters N --warmup W --device cuda
 #   - writes NAME's parameter folder into --params (layout and workload
@@ -133,8 +133,8 @@ publish
 [ "${SPLATS_COMPILE_ONLY:-0}" = 1 ] && { say "SPLATS_COMPILE_ONLY=1: done in $(( $(date +%s) - t_start )) s"; exit 0; }
 
 rc=0
-# (3) dvren's side. PLACEHOLDER: bench/splats.c is not written yet; adjust the
-# build line (libraries) when it is. Without it, gsplat runs alone.
+# (3) dvren's side: bench/splats.c, header-only (dvren.h, dvren_cuda.h, tools/dvren_splat_npz.h: no
+# zlib, no cJSON). Without it, gsplat runs alone.
 rm -f $B/bench_splats
 if [ -f bench/splats.c ]; then
   say "build bench_splats"
@@ -148,7 +148,7 @@ for w in ${WORKLOADS//,/ }; do
   mkdir -p $W/params $W/dvren $W/gsplat
   if [ -x $B/bench_splats ]; then
     say "$w: dvren"
-    # PLACEHOLDER call: the interface described in this file's header
+    # the interface described in this file's header
     $B/bench_splats --workload $w --data $GARDEN --seed $SEED --params $W/params --out $W/dvren \
       --iters $ITERS --warmup $WARMUP --device cuda >> $JSONL 2>>$LOG ||
       { rc=1; say "$w: bench_splats failed (its line has \"error\"; splats.log)"; }
