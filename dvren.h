@@ -1864,11 +1864,12 @@ DVREN_API dvren_status dvren_splat_render(dvren_splat_renderer* r, const dvren_s
  * with dvren_framebuffer_create_outputs from the same plan. grads receives
  * d L / d (means, log_scales, quats, opacity_logits, sh) (overwritten; any
  * tensor with data NULL is skipped); same shapes as p, in host memory or
- * the context's device memory. Culled Gaussians get zero. The sum over
- * pixels runs in a fixed order: gradients are bitwise the same run after
- * run on a device. Errors: INVALID_ARGUMENT (no render before, other
- * count, a tensor of the wrong shape), UNSUPPORTED (the render had a
- * layer), OUT_OF_MEMORY, DEVICE. */
+ * the context's device memory. Culled Gaussians get zero. On the CPU the
+ * sum over pixels runs in a fixed order: gradients are bitwise the same run
+ * after run; on CUDA a tile's pixels add into its entries with float
+ * atomics, so the last bits vary (docs/splats.md, "GPU"). Errors:
+ * INVALID_ARGUMENT (no render before, other count, a tensor of the wrong
+ * shape), UNSUPPORTED (the render had a layer), OUT_OF_MEMORY, DEVICE. */
 DVREN_API dvren_status dvren_splat_backward(dvren_splat_renderer* r, const dvren_splat_params* p,
                                             const dvren_framebuffer* cot, dvren_splat_params* grads);
 
@@ -6827,8 +6828,9 @@ cleanup:
 /* The splat renderer's device-neutral half: validation, the view (camera
  * and settings as kernels/dvren_splat.h reads them), the workspace, and the
  * public functions. The pipeline itself is a backend hook (launch_splats):
- * the CPU's in >>cpu, CUDA's in dvren_cuda.h. Both follow the same steps
- * and the same workspace layout (below), so their results agree. */
+ * the CPU's in >>cpu, CUDA's in dvren_cuda.h (the splat module,
+ * kernels/dvren_cuda_splat.h). Both follow the same steps and the same
+ * workspace layout (below), so their results agree. */
 
 /* Workspace slots, each a buffer in the backend's memory grown on demand
  * (n = Gaussians, m = (Gaussian, tile) pairs, t = tiles, p = pixels). */
@@ -6840,8 +6842,8 @@ enum {
     DVREN__SW_EGID,     /* m u32: Gaussian of pair e */
     DVREN__SW_SKEY,     /* m u32: depth bits, sorted (tile, depth, e) */
     DVREN__SW_SVAL,     /* m u32: pair index e, sorted */
-    DVREN__SW_SKEY2,    /* m u32: sort scratch */
-    DVREN__SW_SVAL2,    /* m u32: sort scratch */
+    DVREN__SW_SKEY2,    /* m u32: sort scratch (the CPU's merge sort) */
+    DVREN__SW_SVAL2,    /* m u32: sort scratch (the CPU's merge sort) */
     DVREN__SW_GIDS,     /* m u32: Gaussian of sorted entry k */
     DVREN__SW_RANGES,   /* 2 t u32: each tile's [start, end) in the sorted entries */
     DVREN__SW_PIX_T,    /* p f32: final transmittance */
@@ -6850,7 +6852,7 @@ enum {
     DVREN__SW_SLOTS,    /* 10 m f32: backward: each sorted entry's gradient slot */
     DVREN__SW_INV,      /* m u32: backward: sorted position of pair e */
     DVREN__SW_GRADS,    /* backward: gradients bound for host tensors on a device context */
-    DVREN__SW_SCRATCH,  /* the backend's own (CUDA: scan and sort temporaries) */
+    DVREN__SW_SCRATCH,  /* the backend's own (CUDA: pair count, scan block sums, tile histogram and cursors) */
     DVREN__SW_COUNT
 };
 
@@ -9967,8 +9969,11 @@ DVREN_FN void dvren_sgd_elem(float* x, float* buf, float g, float lr, float mome
  * each pixel, back to front: T_i = T_{i+1} / (1 - alpha_i)): the pixel's
  * cotangents of rgb, alpha and depth give each list entry's gradient with
  * respect to its projected quantities (mean2d, conic, opacity, colour,
- * depth), written to that entry's slot (no atomics: a tile owns its
- * entries; the host sums each Gaussian's entries in a fixed order); then
+ * depth), added to that entry's slot (DVREN_SPLAT_SLOT_ADD: a plain add on
+ * the CPU, where one thread owns a tile's pixels; a float atomic on the GPU,
+ * where a tile's pixels run in parallel, so there the sum over a tile's
+ * pixels is not bitwise reproducible; the host sums each Gaussian's entries
+ * in a fixed order); then
  * per Gaussian, dvren_splat_project_bwd carries them to the parameters:
  * means, log-scales, quaternions, opacity logits, SH coefficients.
  * Non-differentiable and given no gradient: the culling, the box, the
@@ -9981,7 +9986,9 @@ DVREN_FN void dvren_sgd_elem(float* x, float* buf, float g, float lr, float mome
  *   host).
  *
  * dvren.h carries a generated copy (">>splat begin/end") and reads it in
- * float32 and float64; edit this file and run `./build.sh gen`. */
+ * float32 and float64; dvren_cuda.h carries one as strings (">>cuda-src
+ * splat") that NVRTC compiles in float32 into the splat module with
+ * kernels/dvren_cuda_splat.h; edit this file and run `./build.sh gen`. */
 #ifndef DVREN_SPLAT_H
 #define DVREN_SPLAT_H
 
@@ -9991,6 +9998,17 @@ DVREN_FN void dvren_sgd_elem(float* x, float* buf, float g, float lr, float mome
 #define DVREN_SPLAT_ALPHA_MIN (1.0f / 255.0f) /* alphas below are skipped */
 #define DVREN_SPLAT_EXTEND 3.33f             /* box half-size in standard deviations (at most) */
 #define DVREN_SPLAT_GRAD_FLOATS 10u          /* per list entry: mean2d xy, conic abc, opacity, rgb, depth */
+
+/* Adds v to the gradient slot float *p (dvren_splat_pixel_bwd): plain on
+ * the CPU (a tile's pixels run on one thread, in order); atomicAdd under
+ * NVRTC, where the threads of a tile's pixels share its entries' slots
+ * (float atomics: the order of a slot's adds, hence its last bits, varies
+ * from run to run). */
+#if DVREN_ON_GPU
+#define DVREN_SPLAT_SLOT_ADD(p, v) atomicAdd((p), (v))
+#else
+#define DVREN_SPLAT_SLOT_ADD(p, v) (*(p) += (v))
+#endif
 
 /* The camera and settings as the rasteriser sees them (host fills it from
  * the plan's camera and the render options). */
@@ -10548,7 +10566,7 @@ DVREN_FN void dvren_splat_pixel(const dvren_splat_view* v, const dvren_splat_pro
  * cotangents of its rgb (3), alpha (= 1 - T) and expected depth (depth_acc
  * / alpha), adds each composited entry k's gradient to slots[(k - start) *
  * DVREN_SPLAT_GRAD_FLOATS ...] (mean2d x, y, conic a, b, c, opacity, rgb,
- * depth). */
+ * depth) through DVREN_SPLAT_SLOT_ADD. */
 DVREN_FN void dvren_splat_pixel_bwd(const dvren_splat_view* v, const dvren_splat_proj* P, const uint32_t* gids,
                                     uint32_t start, uint32_t last, uint32_t x, uint32_t y, dvren_real T_final,
                                     dvren_real depth_acc, const dvren_real* v_rgb, dvren_real v_alpha, dvren_real v_depth,
@@ -10580,22 +10598,22 @@ DVREN_FN void dvren_splat_pixel_bwd(const dvren_splat_view* v, const dvren_splat
         va = v_alpha * T_final / om + v_dacc * (p->depth * Ti - Sz / om);
         for (ch = 0; ch < 3; ++ch) {
             va += v_rgb[ch] * (p->rgb[ch] * Ti - Sc[ch] / om);
-            s[6 + ch] += v_rgb[ch] * w;
+            DVREN_SPLAT_SLOT_ADD(&s[6 + ch], v_rgb[ch] * w);
             Sc[ch] += p->rgb[ch] * w;
         }
-        s[9] += v_dacc * w;
+        DVREN_SPLAT_SLOT_ADD(&s[9], v_dacc * w);
         Sz += p->depth * w;
         T = Ti;
         if (p->opacity * vis > (dvren_real)v->alpha_max) continue; /* clamped: no gradient */
-        s[5] += va * vis;
+        DVREN_SPLAT_SLOT_ADD(&s[5], va * vis);
         vsig = -va * p->opacity * vis;
         dx = p->x - px;
         dy = p->y - py;
-        s[0] += vsig * (p->ca * dx + p->cb * dy);
-        s[1] += vsig * (p->cb * dx + p->cc * dy);
-        s[2] += (dvren_real)0.5 * vsig * dx * dx;
-        s[3] += vsig * dx * dy;
-        s[4] += (dvren_real)0.5 * vsig * dy * dy;
+        DVREN_SPLAT_SLOT_ADD(&s[0], vsig * (p->ca * dx + p->cb * dy));
+        DVREN_SPLAT_SLOT_ADD(&s[1], vsig * (p->cb * dx + p->cc * dy));
+        DVREN_SPLAT_SLOT_ADD(&s[2], (dvren_real)0.5 * vsig * dx * dx);
+        DVREN_SPLAT_SLOT_ADD(&s[3], vsig * dx * dy);
+        DVREN_SPLAT_SLOT_ADD(&s[4], (dvren_real)0.5 * vsig * dy * dy);
     }
 }
 

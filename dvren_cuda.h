@@ -26,6 +26,9 @@
  * Everything else is dvren.h's API: stages, scenes, plans and framebuffers
  * made from this context live on the GPU; dvren_render() launches the fused
  * kernel asynchronously; dvren_framebuffer_output() waits and copies back.
+ * Splat renderers (dvren_splat_render) made from this context run on the
+ * GPU too, through a second module built at first use (kernels/
+ * dvren_cuda_splat.h; docs/splats.md, "GPU").
  *
  * CONFIGURATION
  *     DVREN_CUDA_IMPLEMENTATION  compile the implementation (after dvren.h's)
@@ -123,6 +126,14 @@ DVREN_CUDA_API dvren_status dvren_cuda_compile_check(dvren_scene* scene, uint32_
  * NVRTC, or no device source), COMPILE, IO as above. */
 DVREN_CUDA_API dvren_status dvren_cuda_compile_plugin_check(dvren_context* ctx, dvren_plugin_kind kind, const char* name,
                                                             uint32_t arch, char* log, size_t log_cap);
+
+/* Compiles the splat module (kernels/dvren_splat.h and
+ * kernels/dvren_cuda_splat.h, what dvren_splat_render builds at first use
+ * on a CUDA context) for sm_<arch> without a GPU: the check of
+ * dvren_cuda_compile_check for the splat renderer. ctx may be any context
+ * (a CPU one); the NVRTC log goes to log. Errors: COMPILE, UNSUPPORTED
+ * (NVRTC missing or not knowing arch). */
+DVREN_CUDA_API dvren_status dvren_cuda_compile_splat_check(dvren_context* ctx, uint32_t arch, char* log, size_t log_cap);
 
 /* Device tensors (memory = DVREN_MEMORY_DEVICE; data is the device
  * address), from the context's caching pool, zero-filled, contiguous,
@@ -560,6 +571,10 @@ typedef struct dvren__cu_state {
     /* training module (losses, TV, optimizers), built at first use */
     dvren__cu_module train;
     dvren__cu_function f_loss, f_tv, f_adam, f_sgd, f_fixed, f_absmax;
+    /* splat module (kernels/dvren_cuda_splat.h), built at first use: its
+     * kernels, indexed by DVREN__CU_SPLAT_* (13 of them) */
+    dvren__cu_module splat;
+    dvren__cu_function f_splat[16];
     dvren__cu_ptr partial;          /* DVREN__CU_PARTIALS doubles of block sums */
     dvren__cu_ptr flag;             /* one uint32 (absmax) */
     dvren__cu_ptr scratch;          /* host targets and rays uploaded per call */
@@ -725,12 +740,14 @@ DVREN_CUDA_API dvren_status dvren_cuda_copy(dvren_context* ctx, dvren_tensor* ds
 
 /* The texts NVRTC compiles: kernels/ as C string arrays, generated into the
  * >>generated section at the end of this file (./build.sh gen). */
-enum { DVREN__SRC_DEVICE, DVREN__SRC_MARCH, DVREN__SRC_KERNEL, DVREN__SRC_TRAIN };
+enum { DVREN__SRC_DEVICE, DVREN__SRC_MARCH, DVREN__SRC_KERNEL, DVREN__SRC_TRAIN, DVREN__SRC_SPLAT, DVREN__SRC_SPLAT_KERNEL };
 static const char* const* dvren__cuda_src(int which);
 #define dvren__cuda_src_device dvren__cuda_src(DVREN__SRC_DEVICE)
 #define dvren__cuda_src_march dvren__cuda_src(DVREN__SRC_MARCH)
 #define dvren__cuda_src_kernel dvren__cuda_src(DVREN__SRC_KERNEL)
 #define dvren__cuda_src_train dvren__cuda_src(DVREN__SRC_TRAIN)
+#define dvren__cuda_src_splat dvren__cuda_src(DVREN__SRC_SPLAT)
+#define dvren__cuda_src_splat_kernel dvren__cuda_src(DVREN__SRC_SPLAT_KERNEL)
 
 #define DVREN__CUDA_MAX_OPTIONS 16
 
@@ -1473,6 +1490,7 @@ static void dvren__cu_shutdown(dvren_context* ctx)
     for (i = 0; i < S->npmods; ++i) dvren__cu.cuModuleUnload(S->pmods[i].module);
     dvren__free(ctx, S->pmods, (size_t)S->pmod_cap * sizeof(dvren__cu_pmod));
     if (S->train) dvren__cu.cuModuleUnload(S->train);
+    if (S->splat) dvren__cu.cuModuleUnload(S->splat);
     dvren__free(ctx, S->kernels, (size_t)S->kernel_cap * sizeof(dvren__cu_kernel));
     while (S->live) { /* objects not destroyed by the user: give their memory back */
         dvren__cu_block* b = S->live;
@@ -2019,6 +2037,350 @@ static dvren_status dvren__cu_launch_fixed_finalize(dvren_context* ctx, int64_t*
     return dvren__cu_train_run(ctx, &dvren__cu_st(ctx)->f_fixed, n, params, NULL);
 }
 
+/* ---- the splat module (kernels/dvren_splat.h + kernels/dvren_cuda_splat.h) ----
+ * The CUDA side of dvren.h's launch_splats hook: the CPU pipeline of >>cpu
+ * (dvren__cpu_launch_splats) step by step, with the same workspace slots
+ * (DVREN__SW_*), each step a kernel of kernels/dvren_cuda_splat.h whose
+ * arithmetic is a call into kernels/dvren_splat.h. The forward is bitwise
+ * deterministic (the pair order is fully determined, every pixel is one
+ * thread's sequential loop); the backward's slot sums use float atomics
+ * (docs/splats.md, "GPU"). */
+
+enum {
+    DVREN__CU_SPLAT_PROJECT,
+    DVREN__CU_SPLAT_SCAN_BLOCKS,
+    DVREN__CU_SPLAT_SCAN_SUMS,
+    DVREN__CU_SPLAT_SCAN_ADD,
+    DVREN__CU_SPLAT_EMIT,
+    DVREN__CU_SPLAT_RANGES,
+    DVREN__CU_SPLAT_SCATTER,
+    DVREN__CU_SPLAT_SORT,
+    DVREN__CU_SPLAT_GIDS,
+    DVREN__CU_SPLAT_RASTER,
+    DVREN__CU_SPLAT_REPLAY,
+    DVREN__CU_SPLAT_INV,
+    DVREN__CU_SPLAT_GATHER,
+    DVREN__CU_SPLAT_COUNT
+};
+static const char* const dvren__cu_splat_names[DVREN__CU_SPLAT_COUNT] = {
+    "dvren_splat_project", "dvren_splat_scan_blocks", "dvren_splat_scan_sums", "dvren_splat_scan_add",
+    "dvren_splat_emit",    "dvren_splat_ranges",      "dvren_splat_scatter",   "dvren_splat_sort",
+    "dvren_splat_gids",    "dvren_splat_raster",      "dvren_splat_replay",    "dvren_splat_inv",
+    "dvren_splat_gather"};
+/* launch shapes: kernels/dvren_cuda_splat.h's DVREN__SPLAT_* */
+#define DVREN__CU_SPLAT_THREADS 256u
+#define DVREN__CU_SPLAT_SCAN_BLOCK 2048u
+#define DVREN__CU_SPLAT_SUM_THREADS 1024u
+#define DVREN__CU_SPLAT_SORT_THREADS 512u
+
+/* The splat module's text: the device vocabulary, the rasteriser in
+ * float32, layout checks of what crosses the launches, the entry points. */
+static dvren_status dvren__cu_splat_compose(dvren__text* t)
+{
+    dvren__text_str(t, "// dvren splat module\n#define DVREN_JIT 1\n#line 1 \"dvren_device.h\"\n");
+    dvren__text_lines(t, dvren__cuda_src_device);
+    dvren__text_str(t, "#line 1 \"dvren_splat.h\"\n");
+    dvren__text_lines(t, dvren__cuda_src_splat);
+    dvren__text_fmt(t,
+                    "#line 1 \"dvren_binding\"\n"
+                    "static_assert(sizeof(dvren_splat_view) == %u && sizeof(dvren__splat_proj_32) == %u && "
+                    "sizeof(dvren__splat_px_32) == %u && sizeof(dvren_fb_view) == %u, "
+                    "\"the splat structs differ between host and NVRTC\");\n",
+                    (unsigned)sizeof(dvren_splat_view), (unsigned)sizeof(dvren__splat_proj_32),
+                    (unsigned)sizeof(dvren__splat_px_32), (unsigned)sizeof(dvren_fb_view));
+    dvren__text_str(t, "#line 1 \"dvren_cuda_splat.h\"\n");
+    dvren__text_lines(t, dvren__cuda_src_splat_kernel);
+    if (t->failed) return dvren_set_error(t->ctx, DVREN_ERROR_OUT_OF_MEMORY, "cuda", NULL, "out of memory");
+    return DVREN_OK;
+}
+
+DVREN_CUDA_API dvren_status dvren_cuda_compile_splat_check(dvren_context* ctx, uint32_t arch, char* log, size_t log_cap)
+{
+    dvren__text t;
+    char* bin = NULL;
+    size_t n = 0;
+    int i, known = 0;
+    dvren_status status;
+    if (!ctx) return dvren_set_error(NULL, DVREN_ERROR_INVALID_ARGUMENT, "cuda", NULL, "NULL context");
+    if (log && log_cap) log[0] = 0;
+    status = dvren__cu_need_nvrtc(ctx);
+    if (status != DVREN_OK) return status;
+    for (i = 0; i < dvren__cu.narchs; ++i) known |= (uint32_t)dvren__cu.archs[i] == arch;
+    if (!known)
+        return dvren_set_error(ctx, DVREN_ERROR_UNSUPPORTED, "cuda", NULL, "NVRTC %d.%d cannot compile for sm_%u",
+                               dvren__cu.nvrtc_major, dvren__cu.nvrtc_minor, (unsigned)arch);
+    memset(&t, 0, sizeof t);
+    t.ctx = ctx;
+    status = dvren__cu_splat_compose(&t);
+    if (status == DVREN_OK) {
+        char name[64];
+        snprintf(name, sizeof name, "dvren_splat_check_sm%u.cu", (unsigned)arch);
+        dvren__cu_dump(ctx, &t, name);
+        status = dvren__cu_nvrtc(ctx, NULL, t.s, arch, 0, NULL, &bin, &n, log, log_cap, NULL);
+    }
+    if (bin) dvren__free(ctx, bin, n + 1);
+    dvren__text_free(&t);
+    return status;
+}
+
+/* Builds the context's splat module at first use (disk cache, else NVRTC). */
+static dvren_status dvren__cu_splat_ready(dvren_context* ctx)
+{
+    dvren__cu_state* S = dvren__cu_st(ctx);
+    dvren__text t;
+    uint64_t key[2];
+    dvren_cuda_kernel_stats st;
+    dvren_status status = DVREN_OK;
+    int i;
+    if (S->splat) return DVREN_OK;
+    memset(&t, 0, sizeof t);
+    t.ctx = ctx;
+    dvren__cu.cuCtxSetCurrent(S->cuctx);
+    DVREN__CHECK(dvren__cu_splat_compose(&t));
+    dvren__cu_key(S, &t, key);
+    DVREN__CHECK(dvren__cu_module_build(ctx, NULL, &t, key, &S->splat, &st));
+    for (i = 0; i < DVREN__CU_SPLAT_COUNT; ++i) {
+        char what[96];
+        snprintf(what, sizeof what, "cuModuleGetFunction(%s)", dvren__cu_splat_names[i]);
+        DVREN__CHECK(dvren__cu_check(ctx, dvren__cu.cuModuleGetFunction(&S->f_splat[i], S->splat, dvren__cu_splat_names[i]),
+                                     what));
+    }
+    dvren_log(ctx, DVREN_LOG_INFO, DVREN_TAG_TIMER, "splat module for %s: %s, compile %.1f ms, load %.1f ms", st.target,
+              st.cache_hit ? "disk cache hit" : "compiled", st.compile_ms, st.load_ms);
+cleanup:
+    if (status != DVREN_OK && S->splat) {
+        dvren__cu.cuModuleUnload(S->splat);
+        S->splat = NULL;
+    }
+    dvren__text_free(&t);
+    return status;
+}
+
+/* One launch of splat kernel `which` on the context's stream; a failure
+ * names the kernel. */
+static dvren_status dvren__cu_splat_launch(dvren_context* ctx, int which, uint32_t grid, uint32_t bx, uint32_t by,
+                                           void** params)
+{
+    dvren__cu_state* S = dvren__cu_st(ctx);
+    char what[96];
+    dvren__cu_result r;
+    if (grid == 0) return DVREN_OK;
+    r = dvren__cu.cuLaunchKernel(S->f_splat[which], grid, 1, 1, bx, by, 1, 0, S->stream, params, NULL);
+    if (r == DVREN__CU_SUCCESS) return DVREN_OK;
+    snprintf(what, sizeof what, "cuLaunchKernel(%s, %u blocks)", dvren__cu_splat_names[which], (unsigned)grid);
+    return dvren__cu_check(ctx, r, what);
+}
+
+static uint32_t dvren__cu_splat_grid(uint64_t n, uint32_t per)
+{
+    return (uint32_t)((n + per - 1) / per);
+}
+
+/* Exclusive prefix sum of data[0..n) in place, data[n] = the total (also
+ * left in *total, device u64). sums: room for ceil(n / 2048) u64. */
+static dvren_status dvren__cu_splat_scan(dvren_context* ctx, dvren__cu_ptr data, uint32_t n, dvren__cu_ptr sums,
+                                         dvren__cu_ptr total)
+{
+    uint32_t nb = dvren__cu_splat_grid(n, DVREN__CU_SPLAT_SCAN_BLOCK);
+    void* p[4];
+    if (nb == 0) nb = 1;
+    p[0] = &data;
+    p[1] = &n;
+    p[2] = &sums;
+    DVREN__TRY(dvren__cu_splat_launch(ctx, DVREN__CU_SPLAT_SCAN_BLOCKS, nb, DVREN__CU_SPLAT_THREADS, 1, p));
+    p[0] = &sums;
+    p[1] = &nb;
+    p[2] = &total;
+    DVREN__TRY(dvren__cu_splat_launch(ctx, DVREN__CU_SPLAT_SCAN_SUMS, 1, DVREN__CU_SPLAT_SUM_THREADS, 1, p));
+    p[0] = &data;
+    p[1] = &n;
+    p[2] = &sums;
+    p[3] = &total;
+    return dvren__cu_splat_launch(ctx, DVREN__CU_SPLAT_SCAN_ADD, n ? dvren__cu_splat_grid(n, DVREN__CU_SPLAT_THREADS) : 1,
+                                  DVREN__CU_SPLAT_THREADS, 1, p);
+}
+
+/* dvren_backend.launch_splats on CUDA: J's pointers are device addresses
+ * (mem_stage uploaded host tensors; framebuffers, cotangents and gradients
+ * are in device memory). Queued on the context's stream; the forward reads
+ * back the pair count (one small copy) to size the pair arrays. */
+static dvren_status dvren__cu_launch_splats(dvren_splat_renderer* r, const dvren__splat_job* J, int backward)
+{
+    dvren_context* ctx = r->ctx;
+    dvren__cu_state* S = dvren__cu_st(ctx);
+    const dvren_splat_view* V = &J->view;
+    uint32_t n = V->count, tiles = V->tiles_x * V->tiles_y, m32;
+    size_t pixels = (size_t)V->width * V->height;
+    uint64_t m;
+    const float *means = J->means, *log_scales = J->log_scales, *quats = J->quats, *logits = J->logits, *sh = J->sh;
+    void *proj, *offsets, *ranges, *pT, *pdacc, *last, *etile, *edepth, *egid, *skey, *sval, *gids, *slots, *inv,
+        *scratch;
+    dvren__cu_ptr info, sums, tcount, cursor;
+    size_t nb_max, o_sums, o_tcount, o_cursor, scratch_bytes;
+    void* p[16];
+    dvren_status status = DVREN_OK;
+    DVREN__CHECK(dvren__cu_splat_ready(ctx));
+    dvren__cu.cuCtxSetCurrent(S->cuctx);
+    DVREN__CHECK(dvren__splat_ws(r, DVREN__SW_PROJ, (size_t)n * sizeof(dvren__splat_proj_32), &proj));
+    DVREN__CHECK(dvren__splat_ws(r, DVREN__SW_OFFSETS, ((size_t)n + 1) * 4, &offsets));
+    DVREN__CHECK(dvren__splat_ws(r, DVREN__SW_RANGES, (size_t)tiles * 8, &ranges));
+    DVREN__CHECK(dvren__splat_ws(r, DVREN__SW_PIX_T, pixels * 4, &pT));
+    DVREN__CHECK(dvren__splat_ws(r, DVREN__SW_PIX_DACC, pixels * 4, &pdacc));
+    DVREN__CHECK(dvren__splat_ws(r, DVREN__SW_PIX_LAST, pixels * 4, &last));
+    if (!backward) {
+        dvren_splat_view view = *V;
+        dvren_fb_view fb = J->fb;
+        unsigned char back[16];
+        uint64_t total = 0;
+        uint32_t visible = 0;
+        /* scratch: [0, 16) the pair total (u64) and the visible count (u32);
+         * the scan's block sums (u64) and its total; the tile histogram and
+         * cursors (u32) */
+        nb_max = ((n > tiles ? (size_t)n : (size_t)tiles) + DVREN__CU_SPLAT_SCAN_BLOCK - 1) / DVREN__CU_SPLAT_SCAN_BLOCK + 2;
+        o_sums = 256;
+        o_tcount = o_sums + ((nb_max * 8 + 255) & ~(size_t)255);
+        o_cursor = o_tcount + ((((size_t)tiles + 1) * 4 + 255) & ~(size_t)255);
+        scratch_bytes = o_cursor + (size_t)tiles * 4;
+        DVREN__CHECK(dvren__splat_ws(r, DVREN__SW_SCRATCH, scratch_bytes, &scratch));
+        info = (dvren__cu_ptr)(uintptr_t)scratch;
+        sums = info + o_sums;
+        tcount = info + o_tcount;
+        cursor = info + o_cursor;
+        DVREN__CU(ctx, cuMemsetD8Async(info, 0, 16, S->stream));
+        /* 1. project, count tiles */
+        p[0] = &view;
+        p[1] = &means;
+        p[2] = &log_scales;
+        p[3] = &quats;
+        p[4] = &logits;
+        p[5] = &sh;
+        p[6] = &proj;
+        p[7] = &offsets;
+        {
+            dvren__cu_ptr vis = info + 8;
+            p[8] = &vis;
+            DVREN__CHECK(dvren__cu_splat_launch(ctx, DVREN__CU_SPLAT_PROJECT, dvren__cu_splat_grid(n, DVREN__CU_SPLAT_THREADS),
+                                                DVREN__CU_SPLAT_THREADS, 1, p));
+        }
+        /* 2. offsets; the pair count back to the host */
+        DVREN__CHECK(dvren__cu_splat_scan(ctx, (dvren__cu_ptr)(uintptr_t)offsets, n, sums, info));
+        DVREN__CU(ctx, cuMemcpyDtoHAsync(back, info, 16, S->stream));
+        DVREN__CU(ctx, cuStreamSynchronize(S->stream));
+        memcpy(&total, back, 8);
+        memcpy(&visible, back + 8, 4);
+        if (total > 0xFFFFFFF0ull)
+            DVREN__FAIL(ctx, DVREN_ERROR_OUT_OF_MEMORY, "splats", "render smaller or fewer Gaussians",
+                        "more than 2^32 (Gaussian, tile) pairs");
+        m = total;
+        m32 = (uint32_t)m;
+        r->intersections = m;
+        r->visible = visible;
+        DVREN__CHECK(dvren__splat_ws(r, DVREN__SW_ETILE, (size_t)m * 4, &etile));
+        DVREN__CHECK(dvren__splat_ws(r, DVREN__SW_EDEPTH, (size_t)m * 4, &edepth));
+        DVREN__CHECK(dvren__splat_ws(r, DVREN__SW_EGID, (size_t)m * 4, &egid));
+        DVREN__CHECK(dvren__splat_ws(r, DVREN__SW_SKEY, (size_t)m * 4, &skey));
+        DVREN__CHECK(dvren__splat_ws(r, DVREN__SW_SVAL, (size_t)m * 4, &sval));
+        DVREN__CHECK(dvren__splat_ws(r, DVREN__SW_GIDS, (size_t)m * 4, &gids));
+        /* 3. emit the pairs; histogram per tile */
+        DVREN__CU(ctx, cuMemsetD8Async(tcount, 0, ((size_t)tiles + 1) * 4, S->stream));
+        p[0] = &view;
+        p[1] = &proj;
+        p[2] = &offsets;
+        p[3] = &etile;
+        p[4] = &edepth;
+        p[5] = &egid;
+        p[6] = &tcount;
+        DVREN__CHECK(dvren__cu_splat_launch(ctx, DVREN__CU_SPLAT_EMIT, dvren__cu_splat_grid(n, DVREN__CU_SPLAT_THREADS),
+                                            DVREN__CU_SPLAT_THREADS, 1, p));
+        /* 4. segments per tile, scatter, sort each by (depth bits, e) */
+        DVREN__CHECK(dvren__cu_splat_scan(ctx, tcount, tiles, sums, info + 16));
+        p[0] = &tcount;
+        p[1] = &tiles;
+        p[2] = &ranges;
+        p[3] = &cursor;
+        DVREN__CHECK(dvren__cu_splat_launch(ctx, DVREN__CU_SPLAT_RANGES, dvren__cu_splat_grid(tiles, DVREN__CU_SPLAT_THREADS),
+                                            DVREN__CU_SPLAT_THREADS, 1, p));
+        p[0] = &etile;
+        p[1] = &edepth;
+        p[2] = &m32;
+        p[3] = &cursor;
+        p[4] = &skey;
+        p[5] = &sval;
+        DVREN__CHECK(dvren__cu_splat_launch(ctx, DVREN__CU_SPLAT_SCATTER, dvren__cu_splat_grid(m, DVREN__CU_SPLAT_THREADS),
+                                            DVREN__CU_SPLAT_THREADS, 1, p));
+        p[0] = &ranges;
+        p[1] = &skey;
+        p[2] = &sval;
+        DVREN__CHECK(dvren__cu_splat_launch(ctx, DVREN__CU_SPLAT_SORT, m ? tiles : 0, DVREN__CU_SPLAT_SORT_THREADS, 1, p));
+        p[0] = &sval;
+        p[1] = &egid;
+        p[2] = &m32;
+        p[3] = &gids;
+        DVREN__CHECK(dvren__cu_splat_launch(ctx, DVREN__CU_SPLAT_GIDS, dvren__cu_splat_grid(m, DVREN__CU_SPLAT_THREADS),
+                                            DVREN__CU_SPLAT_THREADS, 1, p));
+        /* 5. composite every tile's pixels */
+        p[0] = &view;
+        p[1] = &fb;
+        p[2] = &proj;
+        p[3] = &gids;
+        p[4] = &ranges;
+        p[5] = &pT;
+        p[6] = &pdacc;
+        p[7] = &last;
+        DVREN__CHECK(dvren__cu_splat_launch(ctx, DVREN__CU_SPLAT_RASTER, tiles, DVREN_SPLAT_TILE, DVREN_SPLAT_TILE, p));
+        return DVREN_OK;
+    }
+    {
+        dvren_splat_view view = *V;
+        const float *cot_rgb = J->cot_rgb, *cot_alpha = J->cot_alpha, *cot_depth = J->cot_depth;
+        float *g_means = J->g_means, *g_log_scales = J->g_log_scales, *g_quats = J->g_quats, *g_logits = J->g_logits,
+              *g_sh = J->g_sh;
+        m = r->intersections;
+        m32 = (uint32_t)m;
+        DVREN__CHECK(dvren__splat_ws(r, DVREN__SW_SVAL, (size_t)m * 4, &sval));
+        DVREN__CHECK(dvren__splat_ws(r, DVREN__SW_GIDS, (size_t)m * 4, &gids));
+        DVREN__CHECK(dvren__splat_ws(r, DVREN__SW_SLOTS, (size_t)m * 4 * DVREN_SPLAT_GRAD_FLOATS, &slots));
+        DVREN__CHECK(dvren__splat_ws(r, DVREN__SW_INV, (size_t)m * 4, &inv));
+        DVREN__CU(ctx, cuMemsetD8Async((dvren__cu_ptr)(uintptr_t)slots, 0, (size_t)m * 4 * DVREN_SPLAT_GRAD_FLOATS,
+                                       S->stream));
+        p[0] = &view;
+        p[1] = &proj;
+        p[2] = &gids;
+        p[3] = &ranges;
+        p[4] = &pT;
+        p[5] = &pdacc;
+        p[6] = &last;
+        p[7] = &cot_rgb;
+        p[8] = &cot_alpha;
+        p[9] = &cot_depth;
+        p[10] = &slots;
+        DVREN__CHECK(dvren__cu_splat_launch(ctx, DVREN__CU_SPLAT_REPLAY, m ? tiles : 0, DVREN_SPLAT_TILE, DVREN_SPLAT_TILE, p));
+        p[0] = &sval;
+        p[1] = &m32;
+        p[2] = &inv;
+        DVREN__CHECK(dvren__cu_splat_launch(ctx, DVREN__CU_SPLAT_INV, dvren__cu_splat_grid(m, DVREN__CU_SPLAT_THREADS),
+                                            DVREN__CU_SPLAT_THREADS, 1, p));
+        p[0] = &view;
+        p[1] = &means;
+        p[2] = &log_scales;
+        p[3] = &quats;
+        p[4] = &logits;
+        p[5] = &sh;
+        p[6] = &offsets;
+        p[7] = &inv;
+        p[8] = &slots;
+        p[9] = &g_means;
+        p[10] = &g_log_scales;
+        p[11] = &g_quats;
+        p[12] = &g_logits;
+        p[13] = &g_sh;
+        DVREN__CHECK(dvren__cu_splat_launch(ctx, DVREN__CU_SPLAT_GATHER, dvren__cu_splat_grid(n, DVREN__CU_SPLAT_THREADS),
+                                            DVREN__CU_SPLAT_THREADS, 1, p));
+    }
+cleanup:
+    return status;
+}
+
 DVREN_CUDA_API dvren_status dvren_cuda_timer_begin(dvren_context* ctx)
 {
     dvren__cu_state* S;
@@ -2252,7 +2614,7 @@ DVREN_CUDA_API const dvren_backend* dvren_cuda_backend(void)
         dvren__cu_scene_init, dvren__cu_scene_shutdown, dvren__cu_launch_march,
         dvren__cu_launch_loss, dvren__cu_launch_tv, dvren__cu_launch_adam, dvren__cu_launch_sgd,
         dvren__cu_launch_absmax, dvren__cu_launch_fixed_finalize, dvren__cu_host_interface,
-        NULL /* launch_splats: not yet on CUDA */};
+        dvren__cu_launch_splats};
     return &be;
 }
 
@@ -2264,6 +2626,8 @@ DVREN_CUDA_API const dvren_backend* dvren_cuda_backend(void)
 #undef dvren__cuda_src_march
 #undef dvren__cuda_src_kernel
 #undef dvren__cuda_src_train
+#undef dvren__cuda_src_splat
+#undef dvren__cuda_src_splat_kernel
 /* >>cuda-src device begin (generated from kernels/dvren_device.h by ./build.sh gen: do not edit) */
 static const char* const dvren__cuda_src_device[] = {
 "/* kernels/dvren_device.h - the device vocabulary of dvren (single source).\n",
@@ -3982,6 +4346,1069 @@ static const char* const dvren__cuda_src_train[] = {
 "#endif /* DVREN_TRAIN_H */\n",
 0};
 /* >>cuda-src train end */
+/* >>cuda-src splat begin (generated from kernels/dvren_splat.h by ./build.sh gen: do not edit) */
+static const char* const dvren__cuda_src_splat[] = {
+"/* kernels/dvren_splat.h - the 3D Gaussian splat rasteriser of dvren\n",
+" * (single source: compiled by the C compiler into dvren.h's CPU path and by\n",
+" * NVRTC into the GPU's splat kernels; docs/splats.md, \"Rendering\").\n",
+" *\n",
+" * The image formation of 3D Gaussian Splatting (Kerbl, Kopanas, Leimkuehler,\n",
+" * Drettakis, SIGGRAPH 2023) as gsplat implements it (Ye et al., \"gsplat: an\n",
+" * open-source library for Gaussian splatting\", JMLR 2025):\n",
+" *\n",
+" *   Gaussian i: mean mu (world), covariance Sigma = M M^T with\n",
+" *     M = R(q / |q|) diag(exp(log_scale)), opacity o = sigmoid(logit), colour\n",
+" *     from real spherical harmonics of degree 0..3 evaluated at the unit\n",
+" *     direction from the camera centre to mu, + 0.5, clamped at 0.\n",
+" *   EWA projection (Zwicker, Pfister, van Baar, Gross, \"EWA splatting\", IEEE\n",
+" *     TVCG 2002, eq. 31-34): camera-space mean t = W mu + w (OpenCV camera:\n",
+" *     x right, y down, z forward), Sigma' = J W Sigma W^T J^T with J the\n",
+" *     Jacobian of the pinhole projection at t, whose x/z and y/z are clamped\n",
+" *     to 1.3 times the half field of view (as 3DGS and gsplat do), plus the\n",
+" *     low-pass dilation eps2d I (0.3 pixel^2). Conic Q = Sigma'^-1.\n",
+" *   Culling: z outside [near, far], det(Sigma') <= 0, o < 1/255, or the\n",
+" *     screen box (radius ceil(e sqrt(Sigma'_xx)), ceil(e sqrt(Sigma'_yy)),\n",
+" *     e = min(3.33, sqrt(2 ln(255 o))), Hanson et al. 2024's opacity-aware\n",
+" *     bound as gsplat uses it) entirely outside the image.\n",
+" *   Binning: each visible Gaussian goes to every 16 x 16 tile its box\n",
+" *     overlaps; each tile's list is sorted by depth z (ties: Gaussian index).\n",
+" *   Per pixel p (centre at +0.5), front to back over its tile's list:\n",
+" *     sigma_i = 0.5 d^T Q d (d = mean2d - p),\n",
+" *     alpha_i = min(alpha_max, o exp(-sigma_i)), skipped when sigma_i < 0 or\n",
+" *     alpha_i < 1/255; the pixel stops (exclusive) when T (1 - alpha_i)\n",
+" *     <= min_transmittance (1e-4);\n",
+" *     C = sum_i c_i alpha_i T_i + T background,   T_i = prod_{j<i}(1 - alpha_j)\n",
+" *     alpha = 1 - T, depth = sum_i z_i alpha_i T_i / alpha (0 where alpha\n",
+" *     is 0), median depth = z of the first Gaussian after which T <= 0.5,\n",
+" *     count = the Gaussians composited.\n",
+" *\n",
+" * Backward (by replay, from the stored final T and the last list entry of\n",
+" * each pixel, back to front: T_i = T_{i+1} / (1 - alpha_i)): the pixel's\n",
+" * cotangents of rgb, alpha and depth give each list entry's gradient with\n",
+" * respect to its projected quantities (mean2d, conic, opacity, colour,\n",
+" * depth), added to that entry's slot (DVREN_SPLAT_SLOT_ADD: a plain add on\n",
+" * the CPU, where one thread owns a tile's pixels; a float atomic on the GPU,\n",
+" * where a tile's pixels run in parallel, so there the sum over a tile's\n",
+" * pixels is not bitwise reproducible; the host sums each Gaussian's entries\n",
+" * in a fixed order); then\n",
+" * per Gaussian, dvren_splat_project_bwd carries them to the parameters:\n",
+" * means, log-scales, quaternions, opacity logits, SH coefficients.\n",
+" * Non-differentiable and given no gradient: the culling, the box, the\n",
+" * 1/255 skip, the stop at min_transmittance, the median depth and count.\n",
+" *\n",
+" * Layouts (float32 storage; the float64 copy is the gradient checker's):\n",
+" *   means (N, 3), log_scales (N, 3), quats (N, 4) w x y z, opacity logits\n",
+" *   (N), sh (N, K, 3) with K = (degree + 1)^2, coefficient-major, colour\n",
+" *   innermost (gsplat's layout; PLY's f_dc / f_rest are reordered by the\n",
+" *   host).\n",
+" *\n",
+" * dvren.h carries a generated copy (\">>splat begin/end\") and reads it in\n",
+" * float32 and float64; dvren_cuda.h carries one as strings (\">>cuda-src\n",
+" * splat\") that NVRTC compiles in float32 into the splat module with\n",
+" * kernels/dvren_cuda_splat.h; edit this file and run `./build.sh gen`. */\n",
+"#ifndef DVREN_SPLAT_H\n",
+"#define DVREN_SPLAT_H\n",
+"\n",
+"#define DVREN_SPLAT_TILE 16u                 /* tile edge in pixels */\n",
+"#define DVREN_SPLAT_MAX_DEGREE 3u            /* spherical harmonics up to degree 3 */\n",
+"#define DVREN_SPLAT_MAX_COEFFS 16u           /* (3 + 1)^2 */\n",
+"#define DVREN_SPLAT_ALPHA_MIN (1.0f / 255.0f) /* alphas below are skipped */\n",
+"#define DVREN_SPLAT_EXTEND 3.33f             /* box half-size in standard deviations (at most) */\n",
+"#define DVREN_SPLAT_GRAD_FLOATS 10u          /* per list entry: mean2d xy, conic abc, opacity, rgb, depth */\n",
+"\n",
+"/* Adds v to the gradient slot float *p (dvren_splat_pixel_bwd): plain on\n",
+" * the CPU (a tile's pixels run on one thread, in order); atomicAdd under\n",
+" * NVRTC, where the threads of a tile's pixels share its entries' slots\n",
+" * (float atomics: the order of a slot's adds, hence its last bits, varies\n",
+" * from run to run). */\n",
+"#if DVREN_ON_GPU\n",
+"#define DVREN_SPLAT_SLOT_ADD(p, v) atomicAdd((p), (v))\n",
+"#else\n",
+"#define DVREN_SPLAT_SLOT_ADD(p, v) (*(p) += (v))\n",
+"#endif\n",
+"\n",
+"/* The camera and settings as the rasteriser sees them (host fills it from\n",
+" * the plan's camera and the render options). */\n",
+"typedef struct dvren_splat_view {\n",
+"    float W[9];               /* world to camera rotation, row-major (camera x right, y down, z forward) */\n",
+"    float w[3];               /* world to camera translation: t = W mu + w */\n",
+"    float eye[3];             /* camera centre in world (-W^T w) */\n",
+"    float fx, fy, cx, cy;     /* pinhole intrinsics in pixels (pixel centres at +0.5) */\n",
+"    uint32_t width, height;   /* image size in pixels */\n",
+"    uint32_t tiles_x, tiles_y;\n",
+"    float near_z, far_z;      /* camera-z range kept (world units) */\n",
+"    float eps2d;              /* low-pass dilation added to the 2-D covariance's diagonal (pixel^2) */\n",
+"    float alpha_max;          /* cap of alpha (0.99 in 3DGS, 0.999 in gsplat) */\n",
+"    float min_transmittance;  /* a pixel stops before T would fall to this or below */\n",
+"    float background[3];      /* added as T * background */\n",
+"    uint32_t sh_degree;       /* 0 .. 3 */\n",
+"    uint32_t count;           /* Gaussians */\n",
+"    /* mixed scenes: an image layer (a volume render) composited at its depth\n",
+"     * (docs/splats.md, \"Mixed scenes\"); layer_rgb NULL when there is none */\n",
+"    const float* layer_rgb;   /* (H, W, 3) premultiplied radiance */\n",
+"    const float* layer_alpha; /* (H, W) */\n",
+"    const float* layer_depth; /* (H, W) expected ray distance from the eye (the volume's depth output) */\n",
+"} dvren_splat_view;\n",
+"\n",
+"/* Camera-space position of mu: t = W mu + w. */\n",
+"DVREN_FN void dvren_splat_to_camera(const dvren_splat_view* v, float x, float y, float z, float* t)\n",
+"{\n",
+"    t[0] = v->W[0] * x + v->W[1] * y + v->W[2] * z + v->w[0];\n",
+"    t[1] = v->W[3] * x + v->W[4] * y + v->W[5] * z + v->w[1];\n",
+"    t[2] = v->W[6] * x + v->W[7] * y + v->W[8] * z + v->w[2];\n",
+"}\n",
+"\n",
+"#endif /* DVREN_SPLAT_H */\n",
+"\n",
+"/* ---- per precision ---------------------------------------------------------------- */\n",
+"#undef DVREN__SPLAT_EMIT\n",
+"#if DVREN_PREC_BITS == 64\n",
+"#if !defined(DVREN__SPLAT_64)\n",
+"#define DVREN__SPLAT_64\n",
+"#define DVREN__SPLAT_EMIT\n",
+"#endif\n",
+"#else\n",
+"#if !defined(DVREN__SPLAT_32)\n",
+"#define DVREN__SPLAT_32\n",
+"#define DVREN__SPLAT_EMIT\n",
+"#endif\n",
+"#endif\n",
+"#if defined(DVREN__SPLAT_EMIT)\n",
+"#undef DVREN__SPLAT_EMIT\n",
+"\n",
+"/* ---- spherical harmonics ------------------------------------------------------------\n",
+" * The real SH basis of 3DGS and gsplat (Sloan, \"Stupid spherical harmonics\n",
+" * tricks\", GDC 2008, with the signs 3DGS uses), at a unit direction n:\n",
+" *   l = 0: C0\n",
+" *   l = 1: -C1 y, C1 z, -C1 x\n",
+" *   l = 2: C20 xy, C21 yz, C22 (2zz - xx - yy), C23 xz, C24 (xx - yy)\n",
+" *   l = 3: C30 y(3xx - yy), C31 xyz, C32 y(4zz - xx - yy),\n",
+" *          C33 z(2zz - 3xx - 3yy), C34 x(4zz - xx - yy), C35 z(xx - yy),\n",
+" *          C36 x(xx - 3yy)\n",
+" * dvren_splat_sh_basis writes the (degree + 1)^2 values b[k]. */\n",
+"#define dvren_splat_sh_basis DVREN__RN(dvren__splat_sh_basis)\n",
+"#define dvren_splat_sh_basis_grad DVREN__RN(dvren__splat_sh_basis_grad)\n",
+"DVREN_FN void dvren_splat_sh_basis(uint32_t degree, dvren_real x, dvren_real y, dvren_real z, dvren_real* b)\n",
+"{\n",
+"    const dvren_real C1 = (dvren_real)0.4886025119029199;\n",
+"    dvren_real xx = x * x, yy = y * y, zz = z * z;\n",
+"    b[0] = (dvren_real)0.28209479177387814;\n",
+"    if (degree < 1) return;\n",
+"    b[1] = -C1 * y;\n",
+"    b[2] = C1 * z;\n",
+"    b[3] = -C1 * x;\n",
+"    if (degree < 2) return;\n",
+"    b[4] = (dvren_real)1.0925484305920792 * x * y;\n",
+"    b[5] = (dvren_real)-1.0925484305920792 * y * z;\n",
+"    b[6] = (dvren_real)0.31539156525252005 * ((dvren_real)2 * zz - xx - yy);\n",
+"    b[7] = (dvren_real)-1.0925484305920792 * x * z;\n",
+"    b[8] = (dvren_real)0.5462742152960396 * (xx - yy);\n",
+"    if (degree < 3) return;\n",
+"    b[9] = (dvren_real)-0.5900435899266435 * y * ((dvren_real)3 * xx - yy);\n",
+"    b[10] = (dvren_real)2.890611442640554 * x * y * z;\n",
+"    b[11] = (dvren_real)-0.4570457994644658 * y * ((dvren_real)4 * zz - xx - yy);\n",
+"    b[12] = (dvren_real)0.3731763325901154 * z * ((dvren_real)2 * zz - (dvren_real)3 * xx - (dvren_real)3 * yy);\n",
+"    b[13] = (dvren_real)-0.4570457994644658 * x * ((dvren_real)4 * zz - xx - yy);\n",
+"    b[14] = (dvren_real)1.445305721320277 * z * (xx - yy);\n",
+"    b[15] = (dvren_real)-0.5900435899266435 * x * (xx - (dvren_real)3 * yy);\n",
+"}\n",
+"\n",
+"/* g += sum_k w[k] d b[k] / d n (n = (x, y, z), the partial derivatives of\n",
+" * the polynomials above, n not constrained to the sphere). */\n",
+"DVREN_FN void dvren_splat_sh_basis_grad(uint32_t degree, dvren_real x, dvren_real y, dvren_real z, const dvren_real* w,\n",
+"                                        dvren_real* g)\n",
+"{\n",
+"    const dvren_real C1 = (dvren_real)0.4886025119029199;\n",
+"    const dvren_real C20 = (dvren_real)1.0925484305920792, C21 = (dvren_real)-1.0925484305920792;\n",
+"    const dvren_real C22 = (dvren_real)0.31539156525252005, C23 = (dvren_real)-1.0925484305920792;\n",
+"    const dvren_real C24 = (dvren_real)0.5462742152960396;\n",
+"    const dvren_real C30 = (dvren_real)-0.5900435899266435, C31 = (dvren_real)2.890611442640554;\n",
+"    const dvren_real C32 = (dvren_real)-0.4570457994644658, C33 = (dvren_real)0.3731763325901154;\n",
+"    const dvren_real C34 = (dvren_real)-0.4570457994644658, C35 = (dvren_real)1.445305721320277;\n",
+"    const dvren_real C36 = (dvren_real)-0.5900435899266435;\n",
+"    dvren_real xx = x * x, yy = y * y, zz = z * z;\n",
+"    if (degree < 1) return;\n",
+"    g[0] += -C1 * w[3];\n",
+"    g[1] += -C1 * w[1];\n",
+"    g[2] += C1 * w[2];\n",
+"    if (degree < 2) return;\n",
+"    g[0] += C20 * y * w[4] - (dvren_real)2 * C22 * x * w[6] + C23 * z * w[7] + (dvren_real)2 * C24 * x * w[8];\n",
+"    g[1] += C20 * x * w[4] + C21 * z * w[5] - (dvren_real)2 * C22 * y * w[6] - (dvren_real)2 * C24 * y * w[8];\n",
+"    g[2] += C21 * y * w[5] + (dvren_real)4 * C22 * z * w[6] + C23 * x * w[7];\n",
+"    if (degree < 3) return;\n",
+"    g[0] += (dvren_real)6 * C30 * x * y * w[9] + C31 * y * z * w[10] - (dvren_real)2 * C32 * x * y * w[11] -\n",
+"            (dvren_real)6 * C33 * x * z * w[12] + C34 * ((dvren_real)4 * zz - (dvren_real)3 * xx - yy) * w[13] +\n",
+"            (dvren_real)2 * C35 * x * z * w[14] + C36 * ((dvren_real)3 * xx - (dvren_real)3 * yy) * w[15];\n",
+"    g[1] += C30 * ((dvren_real)3 * xx - (dvren_real)3 * yy) * w[9] + C31 * x * z * w[10] +\n",
+"            C32 * ((dvren_real)4 * zz - xx - (dvren_real)3 * yy) * w[11] - (dvren_real)6 * C33 * y * z * w[12] -\n",
+"            (dvren_real)2 * C34 * x * y * w[13] - (dvren_real)2 * C35 * y * z * w[14] -\n",
+"            (dvren_real)6 * C36 * x * y * w[15];\n",
+"    g[2] += C31 * x * y * w[10] + (dvren_real)8 * C32 * y * z * w[11] +\n",
+"            C33 * ((dvren_real)6 * zz - (dvren_real)3 * xx - (dvren_real)3 * yy) * w[12] +\n",
+"            (dvren_real)8 * C34 * x * z * w[13] + C35 * (xx - yy) * w[14];\n",
+"}\n",
+"\n",
+"/* ---- projection ---------------------------------------------------------------------- */\n",
+"\n",
+"/* One projected Gaussian. rx == 0: culled (nothing else is valid). */\n",
+"typedef struct DVREN__RN(dvren__splat_proj) {\n",
+"    dvren_real x, y;       /* mean in pixels */\n",
+"    dvren_real ca, cb, cc; /* conic Q = [ca cb; cb cc] (1 / pixel^2) */\n",
+"    dvren_real opacity;    /* sigmoid of the logit */\n",
+"    dvren_real depth;      /* camera z */\n",
+"    dvren_real rgb[3];     /* SH colour (+0.5, clamped at 0) */\n",
+"    int32_t rx, ry;        /* box half-size in pixels */\n",
+"} DVREN__RN(dvren__splat_proj);\n",
+"#define dvren_splat_proj DVREN__RN(dvren__splat_proj)\n",
+"#define dvren_splat_rotation DVREN__RN(dvren__splat_rotation)\n",
+"#define dvren_splat_project DVREN__RN(dvren__splat_project)\n",
+"#define dvren_splat_project_bwd DVREN__RN(dvren__splat_project_bwd)\n",
+"#define dvren_splat_tile_rect DVREN__RN(dvren__splat_tile_rect)\n",
+"\n",
+"/* Rotation matrix (row-major) of the quaternion q = (w, x, y, z) / |q|;\n",
+" * returns |q| (0: degenerate, r untouched). */\n",
+"DVREN_FN dvren_real dvren_splat_rotation(const dvren_real* q, dvren_real* r)\n",
+"{\n",
+"    dvren_real n = dvren_sqrt(q[0] * q[0] + q[1] * q[1] + q[2] * q[2] + q[3] * q[3]);\n",
+"    dvren_real w, x, y, z;\n",
+"    if (!(n > (dvren_real)0)) return (dvren_real)0;\n",
+"    w = q[0] / n;\n",
+"    x = q[1] / n;\n",
+"    y = q[2] / n;\n",
+"    z = q[3] / n;\n",
+"    r[0] = (dvren_real)1 - (dvren_real)2 * (y * y + z * z);\n",
+"    r[1] = (dvren_real)2 * (x * y - w * z);\n",
+"    r[2] = (dvren_real)2 * (x * z + w * y);\n",
+"    r[3] = (dvren_real)2 * (x * y + w * z);\n",
+"    r[4] = (dvren_real)1 - (dvren_real)2 * (x * x + z * z);\n",
+"    r[5] = (dvren_real)2 * (y * z - w * x);\n",
+"    r[6] = (dvren_real)2 * (x * z - w * y);\n",
+"    r[7] = (dvren_real)2 * (y * z + w * x);\n",
+"    r[8] = (dvren_real)1 - (dvren_real)2 * (x * x + y * y);\n",
+"    return n;\n",
+"}\n",
+"\n",
+"/* The pieces of the projection that forward and backward share. */\n",
+"typedef struct DVREN__RN(dvren__splat_geo) {\n",
+"    dvren_real t[3];       /* camera-space mean */\n",
+"    dvren_real rq[9];      /* rotation of the normalised quaternion */\n",
+"    dvren_real s[3];       /* scales */\n",
+"    dvren_real qn;         /* |q| */\n",
+"    dvren_real cov_c[9];   /* W Sigma W^T */\n",
+"    dvren_real J[6];       /* 2 x 3, row-major */\n",
+"    dvren_real lim[2];     /* clamped x/z, y/z used in J */\n",
+"    int32_t clamped[2];    /* 1 where the clamp was active */\n",
+"    dvren_real a, b, c;    /* dilated 2-D covariance */\n",
+"    dvren_real det;\n",
+"} DVREN__RN(dvren__splat_geo);\n",
+"#define dvren__splat_geo_r DVREN__RN(dvren__splat_geo)\n",
+"#define dvren__splat_geometry DVREN__RN(dvren__splat_geometry)\n",
+"\n",
+"/* Camera-space mean, covariance and its 2-D projection; 0 when culled by\n",
+" * depth or a degenerate quaternion. */\n",
+"DVREN_FN int dvren__splat_geometry(const dvren_splat_view* v, const dvren_real* mean, const dvren_real* log_scale,\n",
+"                                   const dvren_real* quat, dvren__splat_geo_r* g)\n",
+"{\n",
+"    dvren_real M[9], S[9], WS[9];\n",
+"    dvren_real tanx, tany, lxp, lxn, lyp, lyn, rz, u, vv;\n",
+"    int i, j, k;\n",
+"    for (i = 0; i < 3; ++i)\n",
+"        g->t[i] = (dvren_real)v->W[3 * i] * mean[0] + (dvren_real)v->W[3 * i + 1] * mean[1] +\n",
+"                  (dvren_real)v->W[3 * i + 2] * mean[2] + (dvren_real)v->w[i];\n",
+"    if (!(g->t[2] >= (dvren_real)v->near_z) || g->t[2] > (dvren_real)v->far_z) return 0;\n",
+"    g->qn = dvren_splat_rotation(quat, g->rq);\n",
+"    if (!(g->qn > (dvren_real)0)) return 0;\n",
+"    for (i = 0; i < 3; ++i) g->s[i] = dvren_exp(log_scale[i]);\n",
+"    /* M = R diag(s); Sigma = M M^T */\n",
+"    for (i = 0; i < 3; ++i)\n",
+"        for (j = 0; j < 3; ++j) M[3 * i + j] = g->rq[3 * i + j] * g->s[j];\n",
+"    for (i = 0; i < 3; ++i)\n",
+"        for (j = 0; j < 3; ++j) S[3 * i + j] = M[3 * i] * M[3 * j] + M[3 * i + 1] * M[3 * j + 1] + M[3 * i + 2] * M[3 * j + 2];\n",
+"    /* cov_c = W S W^T */\n",
+"    for (i = 0; i < 3; ++i)\n",
+"        for (j = 0; j < 3; ++j) {\n",
+"            dvren_real acc = (dvren_real)0;\n",
+"            for (k = 0; k < 3; ++k) acc += (dvren_real)v->W[3 * i + k] * S[3 * k + j];\n",
+"            WS[3 * i + j] = acc;\n",
+"        }\n",
+"    for (i = 0; i < 3; ++i)\n",
+"        for (j = 0; j < 3; ++j) {\n",
+"            dvren_real acc = (dvren_real)0;\n",
+"            for (k = 0; k < 3; ++k) acc += WS[3 * i + k] * (dvren_real)v->W[3 * j + k];\n",
+"            g->cov_c[3 * i + j] = acc;\n",
+"        }\n",
+"    /* the pinhole Jacobian at t, x/z and y/z clamped to 1.3 x the half field of view */\n",
+"    tanx = (dvren_real)0.5 * (dvren_real)v->width / (dvren_real)v->fx;\n",
+"    tany = (dvren_real)0.5 * (dvren_real)v->height / (dvren_real)v->fy;\n",
+"    lxp = ((dvren_real)v->width - (dvren_real)v->cx) / (dvren_real)v->fx + (dvren_real)0.3 * tanx;\n",
+"    lxn = (dvren_real)v->cx / (dvren_real)v->fx + (dvren_real)0.3 * tanx;\n",
+"    lyp = ((dvren_real)v->height - (dvren_real)v->cy) / (dvren_real)v->fy + (dvren_real)0.3 * tany;\n",
+"    lyn = (dvren_real)v->cy / (dvren_real)v->fy + (dvren_real)0.3 * tany;\n",
+"    rz = (dvren_real)1 / g->t[2];\n",
+"    u = g->t[0] * rz;\n",
+"    vv = g->t[1] * rz;\n",
+"    g->clamped[0] = u > lxp || u < -lxn;\n",
+"    g->clamped[1] = vv > lyp || vv < -lyn;\n",
+"    g->lim[0] = dvren_min(lxp, dvren_max(-lxn, u));\n",
+"    g->lim[1] = dvren_min(lyp, dvren_max(-lyn, vv));\n",
+"    g->J[0] = (dvren_real)v->fx * rz;\n",
+"    g->J[1] = (dvren_real)0;\n",
+"    g->J[2] = -(dvren_real)v->fx * g->lim[0] * rz;\n",
+"    g->J[3] = (dvren_real)0;\n",
+"    g->J[4] = (dvren_real)v->fy * rz;\n",
+"    g->J[5] = -(dvren_real)v->fy * g->lim[1] * rz;\n",
+"    /* Sigma' = J cov_c J^T + eps2d I */\n",
+"    {\n",
+"        dvren_real JC[6];\n",
+"        for (i = 0; i < 2; ++i)\n",
+"            for (j = 0; j < 3; ++j)\n",
+"                JC[3 * i + j] = g->J[3 * i] * g->cov_c[j] + g->J[3 * i + 1] * g->cov_c[3 + j] +\n",
+"                                g->J[3 * i + 2] * g->cov_c[6 + j];\n",
+"        g->a = JC[0] * g->J[0] + JC[1] * g->J[1] + JC[2] * g->J[2] + (dvren_real)v->eps2d;\n",
+"        g->b = JC[0] * g->J[3] + JC[1] * g->J[4] + JC[2] * g->J[5];\n",
+"        g->c = JC[3] * g->J[3] + JC[4] * g->J[4] + JC[5] * g->J[5] + (dvren_real)v->eps2d;\n",
+"    }\n",
+"    g->det = g->a * g->c - g->b * g->b;\n",
+"    return 1;\n",
+"}\n",
+"\n",
+"/* Projects Gaussian i: mean (3), log_scale (3), quat (4), logit, sh (K x 3,\n",
+" * K = (view->sh_degree + 1)^2). Returns 1 when it is visible (out filled),\n",
+" * else 0 with out->rx = out->ry = 0. */\n",
+"DVREN_FN int dvren_splat_project(const dvren_splat_view* v, const dvren_real* mean, const dvren_real* log_scale,\n",
+"                                 const dvren_real* quat, dvren_real logit, const dvren_real* sh, dvren_splat_proj* out)\n",
+"{\n",
+"    dvren__splat_geo_r g;\n",
+"    dvren_real o, ext, rx, ry, d[3], dn, b[DVREN_SPLAT_MAX_COEFFS];\n",
+"    uint32_t K = (v->sh_degree + 1u) * (v->sh_degree + 1u), k, ch;\n",
+"    out->rx = 0;\n",
+"    out->ry = 0;\n",
+"    if (!dvren__splat_geometry(v, mean, log_scale, quat, &g)) return 0;\n",
+"    if (!(g.det > (dvren_real)0)) return 0;\n",
+"    o = dvren_sigmoid(logit);\n",
+"    if (o < (dvren_real)DVREN_SPLAT_ALPHA_MIN) return 0;\n",
+"    ext = (dvren_real)sqrtf(2.0f * logf((float)o * 255.0f));\n",
+"    if (ext > (dvren_real)DVREN_SPLAT_EXTEND) ext = (dvren_real)DVREN_SPLAT_EXTEND;\n",
+"    rx = dvren_ceil(ext * dvren_sqrt(g.a));\n",
+"    ry = dvren_ceil(ext * dvren_sqrt(g.c));\n",
+"    if (rx <= (dvren_real)0 && ry <= (dvren_real)0) return 0;\n",
+"    out->x = (dvren_real)v->fx * g.t[0] / g.t[2] + (dvren_real)v->cx;\n",
+"    out->y = (dvren_real)v->fy * g.t[1] / g.t[2] + (dvren_real)v->cy;\n",
+"    if (out->x + rx <= (dvren_real)0 || out->x - rx >= (dvren_real)v->width || out->y + ry <= (dvren_real)0 ||\n",
+"        out->y - ry >= (dvren_real)v->height)\n",
+"        return 0;\n",
+"    out->ca = g.c / g.det;\n",
+"    out->cb = -g.b / g.det;\n",
+"    out->cc = g.a / g.det;\n",
+"    out->opacity = o;\n",
+"    out->depth = g.t[2];\n",
+"    /* colour: SH at the unit direction from the camera centre to the mean */\n",
+"    d[0] = mean[0] - (dvren_real)v->eye[0];\n",
+"    d[1] = mean[1] - (dvren_real)v->eye[1];\n",
+"    d[2] = mean[2] - (dvren_real)v->eye[2];\n",
+"    dn = dvren_sqrt(d[0] * d[0] + d[1] * d[1] + d[2] * d[2]);\n",
+"    if (dn > (dvren_real)0) {\n",
+"        d[0] /= dn;\n",
+"        d[1] /= dn;\n",
+"        d[2] /= dn;\n",
+"    }\n",
+"    dvren_splat_sh_basis(v->sh_degree, d[0], d[1], d[2], b);\n",
+"    for (ch = 0; ch < 3; ++ch) {\n",
+"        dvren_real acc = (dvren_real)0;\n",
+"        for (k = 0; k < K; ++k) acc += b[k] * sh[3 * k + ch];\n",
+"        acc += (dvren_real)0.5;\n",
+"        out->rgb[ch] = acc > (dvren_real)0 ? acc : (dvren_real)0;\n",
+"    }\n",
+"    out->rx = (int32_t)rx;\n",
+"    out->ry = (int32_t)ry;\n",
+"    return 1;\n",
+"}\n",
+"\n",
+"/* Tiles [x0, x1) x [y0, y1) that a visible projected Gaussian overlaps\n",
+" * (gsplat's rule: floor / ceil of (mean -+ radius) / 16, clamped to the\n",
+" * grid); returns their number. */\n",
+"DVREN_FN uint32_t dvren_splat_tile_rect(const dvren_splat_view* v, const dvren_splat_proj* p, uint32_t* x0, uint32_t* y0,\n",
+"                                        uint32_t* x1, uint32_t* y1)\n",
+"{\n",
+"    float ts = (float)DVREN_SPLAT_TILE;\n",
+"    float tx = (float)p->x / ts, ty = (float)p->y / ts, rx = (float)p->rx / ts, ry = (float)p->ry / ts;\n",
+"    float a = floorf(tx - rx), b = floorf(ty - ry), c = ceilf(tx + rx), d = ceilf(ty + ry);\n",
+"    float gx = (float)v->tiles_x, gy = (float)v->tiles_y;\n",
+"    a = a < 0.0f ? 0.0f : (a > gx ? gx : a);\n",
+"    b = b < 0.0f ? 0.0f : (b > gy ? gy : b);\n",
+"    c = c < 0.0f ? 0.0f : (c > gx ? gx : c);\n",
+"    d = d < 0.0f ? 0.0f : (d > gy ? gy : d);\n",
+"    *x0 = (uint32_t)a;\n",
+"    *y0 = (uint32_t)b;\n",
+"    *x1 = (uint32_t)c;\n",
+"    *y1 = (uint32_t)d;\n",
+"    if (*x1 <= *x0 || *y1 <= *y0) return 0u;\n",
+"    return (*x1 - *x0) * (*y1 - *y0);\n",
+"}\n",
+"\n",
+"/* Backward of dvren_splat_project for one visible Gaussian: from gp, the\n",
+" * sums of its list entries' slots (DVREN_SPLAT_GRAD_FLOATS: d/d mean2d x, y,\n",
+" * conic a, b, c, opacity, rgb 0..2, depth), adds the gradients of the\n",
+" * parameters to g_mean (3), g_log_scale (3), g_quat (4), *g_logit, g_sh (K x\n",
+" * 3); any of them may be NULL. */\n",
+"DVREN_FN void dvren_splat_project_bwd(const dvren_splat_view* v, const dvren_real* mean, const dvren_real* log_scale,\n",
+"                                      const dvren_real* quat, dvren_real logit, const dvren_real* sh, const dvren_real* gp,\n",
+"                                      dvren_real* g_mean, dvren_real* g_log_scale, dvren_real* g_quat,\n",
+"                                      dvren_real* g_logit, dvren_real* g_sh)\n",
+"{\n",
+"    dvren__splat_geo_r g;\n",
+"    dvren_real vt[3] = {(dvren_real)0, (dvren_real)0, (dvren_real)0};\n",
+"    dvren_real vmean[3] = {(dvren_real)0, (dvren_real)0, (dvren_real)0};\n",
+"    dvren_real Q[4], G[4], H[4], G2[4], vJ[6], vC[9], vS[9], vM[9], vR[9], M[9];\n",
+"    dvren_real rz, rz2, o, d[3], dn, n[3], b[DVREN_SPLAT_MAX_COEFFS], vpre[3];\n",
+"    uint32_t K = (v->sh_degree + 1u) * (v->sh_degree + 1u), k, ch;\n",
+"    int i, j, m;\n",
+"    if (!dvren__splat_geometry(v, mean, log_scale, quat, &g)) return;\n",
+"    rz = (dvren_real)1 / g.t[2];\n",
+"    rz2 = rz * rz;\n",
+"    /* opacity */\n",
+"    o = dvren_sigmoid(logit);\n",
+"    if (g_logit) *g_logit += gp[5] * o * ((dvren_real)1 - o);\n",
+"    /* colour -> SH coefficients and the view direction */\n",
+"    d[0] = mean[0] - (dvren_real)v->eye[0];\n",
+"    d[1] = mean[1] - (dvren_real)v->eye[1];\n",
+"    d[2] = mean[2] - (dvren_real)v->eye[2];\n",
+"    dn = dvren_sqrt(d[0] * d[0] + d[1] * d[1] + d[2] * d[2]);\n",
+"    for (i = 0; i < 3; ++i) n[i] = dn > (dvren_real)0 ? d[i] / dn : d[i];\n",
+"    dvren_splat_sh_basis(v->sh_degree, n[0], n[1], n[2], b);\n",
+"    for (ch = 0; ch < 3; ++ch) {\n",
+"        dvren_real acc = (dvren_real)0.5;\n",
+"        for (k = 0; k < K; ++k) acc += b[k] * sh[3 * k + ch];\n",
+"        vpre[ch] = acc > (dvren_real)0 ? gp[6 + ch] : (dvren_real)0;\n",
+"    }\n",
+"    if (g_sh)\n",
+"        for (k = 0; k < K; ++k)\n",
+"            for (ch = 0; ch < 3; ++ch) g_sh[3 * k + ch] += b[k] * vpre[ch];\n",
+"    if (v->sh_degree > 0 && dn > (dvren_real)0) {\n",
+"        dvren_real wk[DVREN_SPLAT_MAX_COEFFS], gn[3] = {(dvren_real)0, (dvren_real)0, (dvren_real)0}, nd;\n",
+"        for (k = 0; k < K; ++k) wk[k] = vpre[0] * sh[3 * k] + vpre[1] * sh[3 * k + 1] + vpre[2] * sh[3 * k + 2];\n",
+"        dvren_splat_sh_basis_grad(v->sh_degree, n[0], n[1], n[2], wk, gn);\n",
+"        nd = gn[0] * n[0] + gn[1] * n[1] + gn[2] * n[2];\n",
+"        for (i = 0; i < 3; ++i) vmean[i] += (gn[i] - n[i] * nd) / dn;\n",
+"    }\n",
+"    /* conic Q = Sigma'^-1: dL/dSigma' = -Q G Q, G the symmetric gradient of Q */\n",
+"    Q[0] = g.c / g.det;\n",
+"    Q[1] = -g.b / g.det;\n",
+"    Q[2] = Q[1];\n",
+"    Q[3] = g.a / g.det;\n",
+"    G[0] = gp[2];\n",
+"    G[1] = (dvren_real)0.5 * gp[3];\n",
+"    G[2] = G[1];\n",
+"    G[3] = gp[4];\n",
+"    H[0] = Q[0] * G[0] + Q[1] * G[2];\n",
+"    H[1] = Q[0] * G[1] + Q[1] * G[3];\n",
+"    H[2] = Q[2] * G[0] + Q[3] * G[2];\n",
+"    H[3] = Q[2] * G[1] + Q[3] * G[3];\n",
+"    G2[0] = -(H[0] * Q[0] + H[1] * Q[2]);\n",
+"    G2[1] = -(H[0] * Q[1] + H[1] * Q[3]);\n",
+"    G2[2] = -(H[2] * Q[0] + H[3] * Q[2]);\n",
+"    G2[3] = -(H[2] * Q[1] + H[3] * Q[3]);\n",
+"    /* Sigma' = J C J^T: dC = J^T G2 J, dJ = 2 G2 J C */\n",
+"    for (i = 0; i < 3; ++i)\n",
+"        for (j = 0; j < 3; ++j) {\n",
+"            dvren_real acc = (dvren_real)0;\n",
+"            int r, s;\n",
+"            for (r = 0; r < 2; ++r)\n",
+"                for (s = 0; s < 2; ++s) acc += g.J[3 * r + i] * G2[2 * r + s] * g.J[3 * s + j];\n",
+"            vC[3 * i + j] = acc;\n",
+"        }\n",
+"    for (i = 0; i < 2; ++i)\n",
+"        for (j = 0; j < 3; ++j) {\n",
+"            dvren_real acc = (dvren_real)0;\n",
+"            int s;\n",
+"            for (s = 0; s < 2; ++s)\n",
+"                for (m = 0; m < 3; ++m) acc += G2[2 * i + s] * g.J[3 * s + m] * g.cov_c[3 * m + j];\n",
+"            vJ[3 * i + j] = (dvren_real)2 * acc;\n",
+"        }\n",
+"    /* J00 = fx rz, J02 = -fx lx rz, J11 = fy rz, J12 = -fy ly rz (lx = clamp(x/z)) */\n",
+"    {\n",
+"        dvren_real vrz = vJ[0] * (dvren_real)v->fx + vJ[4] * (dvren_real)v->fy - vJ[2] * (dvren_real)v->fx * g.lim[0] -\n",
+"                         vJ[5] * (dvren_real)v->fy * g.lim[1];\n",
+"        dvren_real vlx = -vJ[2] * (dvren_real)v->fx * rz, vly = -vJ[5] * (dvren_real)v->fy * rz;\n",
+"        vt[2] += -vrz * rz2;\n",
+"        /* lx = x rz where not clamped */\n",
+"        if (!g.clamped[0]) {\n",
+"            vt[0] += vlx * rz;\n",
+"            vt[2] += -vlx * g.t[0] * rz2;\n",
+"        }\n",
+"        if (!g.clamped[1]) {\n",
+"            vt[1] += vly * rz;\n",
+"            vt[2] += -vly * g.t[1] * rz2;\n",
+"        }\n",
+"    }\n",
+"    /* mean2d = (fx x rz + cx, fy y rz + cy); depth = z */\n",
+"    vt[0] += gp[0] * (dvren_real)v->fx * rz;\n",
+"    vt[1] += gp[1] * (dvren_real)v->fy * rz;\n",
+"    vt[2] += -gp[0] * (dvren_real)v->fx * g.t[0] * rz2 - gp[1] * (dvren_real)v->fy * g.t[1] * rz2 + gp[9];\n",
+"    for (i = 0; i < 3; ++i)\n",
+"        vmean[i] += (dvren_real)v->W[i] * vt[0] + (dvren_real)v->W[3 + i] * vt[1] + (dvren_real)v->W[6 + i] * vt[2];\n",
+"    if (g_mean)\n",
+"        for (i = 0; i < 3; ++i) g_mean[i] += vmean[i];\n",
+"    /* cov_c = W S W^T: dS = W^T dC W */\n",
+"    for (i = 0; i < 3; ++i)\n",
+"        for (j = 0; j < 3; ++j) {\n",
+"            dvren_real acc = (dvren_real)0;\n",
+"            int r, s;\n",
+"            for (r = 0; r < 3; ++r)\n",
+"                for (s = 0; s < 3; ++s) acc += (dvren_real)v->W[3 * r + i] * vC[3 * r + s] * (dvren_real)v->W[3 * s + j];\n",
+"            vS[3 * i + j] = acc;\n",
+"        }\n",
+"    /* S = M M^T, M = R diag(s): dM = 2 dS M */\n",
+"    for (i = 0; i < 3; ++i)\n",
+"        for (j = 0; j < 3; ++j) M[3 * i + j] = g.rq[3 * i + j] * g.s[j];\n",
+"    for (i = 0; i < 3; ++i)\n",
+"        for (j = 0; j < 3; ++j)\n",
+"            vM[3 * i + j] = (dvren_real)2 * (vS[3 * i] * M[j] + vS[3 * i + 1] * M[3 + j] + vS[3 * i + 2] * M[6 + j]);\n",
+"    if (g_log_scale)\n",
+"        for (j = 0; j < 3; ++j)\n",
+"            g_log_scale[j] += (vM[j] * g.rq[j] + vM[3 + j] * g.rq[3 + j] + vM[6 + j] * g.rq[6 + j]) * g.s[j];\n",
+"    if (g_quat) {\n",
+"        dvren_real w = quat[0] / g.qn, x = quat[1] / g.qn, y = quat[2] / g.qn, z = quat[3] / g.qn, vq[4], dot;\n",
+"        for (i = 0; i < 3; ++i)\n",
+"            for (j = 0; j < 3; ++j) vR[3 * i + j] = vM[3 * i + j] * g.s[j];\n",
+"        vq[0] = (dvren_real)2 * (-z * vR[1] + y * vR[2] + z * vR[3] - x * vR[5] - y * vR[6] + x * vR[7]);\n",
+"        vq[1] = (dvren_real)2 * (y * vR[1] + z * vR[2] + y * vR[3] - (dvren_real)2 * x * vR[4] - w * vR[5] + z * vR[6] +\n",
+"                                 w * vR[7] - (dvren_real)2 * x * vR[8]);\n",
+"        vq[2] = (dvren_real)2 * (-(dvren_real)2 * y * vR[0] + x * vR[1] + w * vR[2] + x * vR[3] + z * vR[5] - w * vR[6] +\n",
+"                                 z * vR[7] - (dvren_real)2 * y * vR[8]);\n",
+"        vq[3] = (dvren_real)2 * (-(dvren_real)2 * z * vR[0] - w * vR[1] + x * vR[2] + w * vR[3] -\n",
+"                                 (dvren_real)2 * z * vR[4] + y * vR[5] + x * vR[6] + y * vR[7]);\n",
+"        /* through the normalisation q / |q| */\n",
+"        dot = vq[0] * w + vq[1] * x + vq[2] * y + vq[3] * z;\n",
+"        g_quat[0] += (vq[0] - w * dot) / g.qn;\n",
+"        g_quat[1] += (vq[1] - x * dot) / g.qn;\n",
+"        g_quat[2] += (vq[2] - y * dot) / g.qn;\n",
+"        g_quat[3] += (vq[3] - z * dot) / g.qn;\n",
+"    }\n",
+"}\n",
+"\n",
+"/* ---- compositing ------------------------------------------------------------------- */\n",
+"\n",
+"/* One pixel's forward result. last: one past the list position of the last\n",
+" * Gaussian composited (the backward pass starts there). */\n",
+"typedef struct DVREN__RN(dvren__splat_px) {\n",
+"    dvren_real rgb[3];\n",
+"    dvren_real T;         /* final transmittance */\n",
+"    dvren_real depth_acc; /* sum z_i w_i */\n",
+"    dvren_real median;    /* median depth, 0 when T never fell to 0.5 */\n",
+"    uint32_t count, last;\n",
+"} DVREN__RN(dvren__splat_px);\n",
+"#define dvren_splat_px DVREN__RN(dvren__splat_px)\n",
+"#define dvren_splat_alpha DVREN__RN(dvren__splat_alpha)\n",
+"#define dvren_splat_pixel DVREN__RN(dvren__splat_pixel)\n",
+"#define dvren_splat_pixel_bwd DVREN__RN(dvren__splat_pixel_bwd)\n",
+"\n",
+"/* alpha of a projected Gaussian at pixel centre (px, py); 0 when skipped\n",
+" * (sigma < 0 or alpha < 1/255). *vis = exp(-sigma) for the backward pass. */\n",
+"DVREN_FN dvren_real dvren_splat_alpha(const dvren_splat_view* v, const dvren_splat_proj* p, dvren_real px, dvren_real py,\n",
+"                                      dvren_real* vis)\n",
+"{\n",
+"    dvren_real dx = p->x - px, dy = p->y - py;\n",
+"    dvren_real sigma = (dvren_real)0.5 * (p->ca * dx * dx + p->cc * dy * dy) + p->cb * dx * dy;\n",
+"    dvren_real a;\n",
+"    if (sigma < (dvren_real)0) return (dvren_real)0;\n",
+"    *vis = dvren_exp(-sigma);\n",
+"    a = dvren_min((dvren_real)v->alpha_max, p->opacity * *vis);\n",
+"    return a < (dvren_real)DVREN_SPLAT_ALPHA_MIN ? (dvren_real)0 : a;\n",
+"}\n",
+"\n",
+"/* Composites list entries [start, end) of the pixel's tile (gids[k]: the\n",
+" * Gaussian, P: the projected Gaussians) at pixel (x, y), front to back. */\n",
+"DVREN_FN void dvren_splat_pixel(const dvren_splat_view* v, const dvren_splat_proj* P, const uint32_t* gids, uint32_t start,\n",
+"                                uint32_t end, uint32_t x, uint32_t y, dvren_splat_px* out)\n",
+"{\n",
+"    dvren_real px = (dvren_real)x + (dvren_real)0.5, py = (dvren_real)y + (dvren_real)0.5, T = (dvren_real)1;\n",
+"    dvren_real lz = (dvren_real)0, la = (dvren_real)0;\n",
+"    int layer = 0;\n",
+"    uint32_t k, pix = y * v->width + x;\n",
+"    out->rgb[0] = out->rgb[1] = out->rgb[2] = (dvren_real)0;\n",
+"    out->depth_acc = (dvren_real)0;\n",
+"    out->median = (dvren_real)0;\n",
+"    out->count = 0u;\n",
+"    out->last = start;\n",
+"    if (v->layer_rgb) {\n",
+"        /* the layer's depth is a ray distance from the eye: camera z = t / |(u, v, 1)| */\n",
+"        dvren_real u = (px - (dvren_real)v->cx) / (dvren_real)v->fx, w = (py - (dvren_real)v->cy) / (dvren_real)v->fy;\n",
+"        la = (dvren_real)v->layer_alpha[pix];\n",
+"        lz = (dvren_real)v->layer_depth[pix] / dvren_sqrt(u * u + w * w + (dvren_real)1);\n",
+"        layer = la > (dvren_real)0;\n",
+"    }\n",
+"    for (k = start; k < end; ++k) {\n",
+"        const dvren_splat_proj* p = &P[gids[k]];\n",
+"        dvren_real vis, a, nT, w;\n",
+"        if (layer && p->depth > lz) {\n",
+"            /* the image layer lies in front of this Gaussian: composite it first */\n",
+"            out->rgb[0] += T * (dvren_real)v->layer_rgb[3 * pix];\n",
+"            out->rgb[1] += T * (dvren_real)v->layer_rgb[3 * pix + 1];\n",
+"            out->rgb[2] += T * (dvren_real)v->layer_rgb[3 * pix + 2];\n",
+"            out->depth_acc += T * la * lz;\n",
+"            T *= (dvren_real)1 - la;\n",
+"            layer = 0;\n",
+"            if (T <= (dvren_real)v->min_transmittance) break;\n",
+"        }\n",
+"        a = dvren_splat_alpha(v, p, px, py, &vis);\n",
+"        if (a <= (dvren_real)0) continue;\n",
+"        nT = T * ((dvren_real)1 - a);\n",
+"        if (nT <= (dvren_real)v->min_transmittance) break;\n",
+"        w = a * T;\n",
+"        out->rgb[0] += p->rgb[0] * w;\n",
+"        out->rgb[1] += p->rgb[1] * w;\n",
+"        out->rgb[2] += p->rgb[2] * w;\n",
+"        out->depth_acc += p->depth * w;\n",
+"        if (T > (dvren_real)0.5 && nT <= (dvren_real)0.5) out->median = p->depth;\n",
+"        out->count++;\n",
+"        out->last = k + 1u;\n",
+"        T = nT;\n",
+"    }\n",
+"    if (layer) {\n",
+"        out->rgb[0] += T * (dvren_real)v->layer_rgb[3 * pix];\n",
+"        out->rgb[1] += T * (dvren_real)v->layer_rgb[3 * pix + 1];\n",
+"        out->rgb[2] += T * (dvren_real)v->layer_rgb[3 * pix + 2];\n",
+"        out->depth_acc += T * la * lz;\n",
+"        T *= (dvren_real)1 - la;\n",
+"    }\n",
+"    out->rgb[0] += T * (dvren_real)v->background[0];\n",
+"    out->rgb[1] += T * (dvren_real)v->background[1];\n",
+"    out->rgb[2] += T * (dvren_real)v->background[2];\n",
+"    out->T = T;\n",
+"}\n",
+"\n",
+"/* Backward of dvren_splat_pixel (no image layer): from the pixel's final\n",
+" * transmittance T, its last list position and its depth_acc, and the\n",
+" * cotangents of its rgb (3), alpha (= 1 - T) and expected depth (depth_acc\n",
+" * / alpha), adds each composited entry k's gradient to slots[(k - start) *\n",
+" * DVREN_SPLAT_GRAD_FLOATS ...] (mean2d x, y, conic a, b, c, opacity, rgb,\n",
+" * depth) through DVREN_SPLAT_SLOT_ADD. */\n",
+"DVREN_FN void dvren_splat_pixel_bwd(const dvren_splat_view* v, const dvren_splat_proj* P, const uint32_t* gids,\n",
+"                                    uint32_t start, uint32_t last, uint32_t x, uint32_t y, dvren_real T_final,\n",
+"                                    dvren_real depth_acc, const dvren_real* v_rgb, dvren_real v_alpha, dvren_real v_depth,\n",
+"                                    dvren_real* slots)\n",
+"{\n",
+"    dvren_real px = (dvren_real)x + (dvren_real)0.5, py = (dvren_real)y + (dvren_real)0.5;\n",
+"    dvren_real T = T_final, A = (dvren_real)1 - T_final, v_dacc = (dvren_real)0;\n",
+"    dvren_real Sc[3], Sz = (dvren_real)0;\n",
+"    uint32_t k;\n",
+"    /* depth = depth_acc / A: both depend on every alpha */\n",
+"    if (A > (dvren_real)0 && v_depth != (dvren_real)0) {\n",
+"        v_dacc = v_depth / A;\n",
+"        v_alpha -= v_depth * depth_acc / (A * A);\n",
+"    }\n",
+"    /* behind entry i: the later entries' colour plus T_final background */\n",
+"    Sc[0] = T_final * (dvren_real)v->background[0];\n",
+"    Sc[1] = T_final * (dvren_real)v->background[1];\n",
+"    Sc[2] = T_final * (dvren_real)v->background[2];\n",
+"    for (k = last; k-- > start;) {\n",
+"        const dvren_splat_proj* p = &P[gids[k]];\n",
+"        dvren_real vis, a, Ti, w, va, om, dx, dy, vsig, *s;\n",
+"        int ch;\n",
+"        a = dvren_splat_alpha(v, p, px, py, &vis);\n",
+"        if (a <= (dvren_real)0) continue;\n",
+"        om = (dvren_real)1 - a;\n",
+"        Ti = T / om;\n",
+"        w = a * Ti;\n",
+"        s = slots + (size_t)(k - start) * DVREN_SPLAT_GRAD_FLOATS;\n",
+"        va = v_alpha * T_final / om + v_dacc * (p->depth * Ti - Sz / om);\n",
+"        for (ch = 0; ch < 3; ++ch) {\n",
+"            va += v_rgb[ch] * (p->rgb[ch] * Ti - Sc[ch] / om);\n",
+"            DVREN_SPLAT_SLOT_ADD(&s[6 + ch], v_rgb[ch] * w);\n",
+"            Sc[ch] += p->rgb[ch] * w;\n",
+"        }\n",
+"        DVREN_SPLAT_SLOT_ADD(&s[9], v_dacc * w);\n",
+"        Sz += p->depth * w;\n",
+"        T = Ti;\n",
+"        if (p->opacity * vis > (dvren_real)v->alpha_max) continue; /* clamped: no gradient */\n",
+"        DVREN_SPLAT_SLOT_ADD(&s[5], va * vis);\n",
+"        vsig = -va * p->opacity * vis;\n",
+"        dx = p->x - px;\n",
+"        dy = p->y - py;\n",
+"        DVREN_SPLAT_SLOT_ADD(&s[0], vsig * (p->ca * dx + p->cb * dy));\n",
+"        DVREN_SPLAT_SLOT_ADD(&s[1], vsig * (p->cb * dx + p->cc * dy));\n",
+"        DVREN_SPLAT_SLOT_ADD(&s[2], (dvren_real)0.5 * vsig * dx * dx);\n",
+"        DVREN_SPLAT_SLOT_ADD(&s[3], vsig * dx * dy);\n",
+"        DVREN_SPLAT_SLOT_ADD(&s[4], (dvren_real)0.5 * vsig * dy * dy);\n",
+"    }\n",
+"}\n",
+"\n",
+"#endif /* per precision */\n",
+0};
+/* >>cuda-src splat end */
+/* >>cuda-src splat-kernel begin (generated from kernels/dvren_cuda_splat.h by ./build.sh gen: do not edit) */
+static const char* const dvren__cuda_src_splat_kernel[] = {
+"/* kernels/dvren_cuda_splat.h - GPU entry points of dvren's splat renderer.\n",
+" *\n",
+" * GPU only (not single source): dvren_cuda.h composes the context's \"splat\n",
+" * module\" from kernels/dvren_device.h, kernels/dvren_splat.h (float32) and\n",
+" * this file and compiles it with NVRTC at first use (docs/splats.md, \"GPU\").\n",
+" * Every piece of arithmetic on the Gaussians and pixels is a call into\n",
+" * kernels/dvren_splat.h, the same code the CPU runs (dvren.h, >>cpu,\n",
+" * dvren__cpu_launch_splats); these kernels only spread it over threads and\n",
+" * order the (Gaussian, tile) pairs. The steps, launched by\n",
+" * dvren__cu_launch_splats in this order on the context's stream:\n",
+" *\n",
+" *   forward\n",
+" *     dvren_splat_project    one thread per Gaussian: proj[i], its tile count\n",
+" *                            in offsets[i], visible count (rx > 0)\n",
+" *     dvren_splat_scan_*     exclusive prefix sum of offsets (three kernels:\n",
+" *                            per-block scans, the block sums, the adds); the\n",
+" *                            host reads the total back (the pair count m)\n",
+" *     dvren_splat_emit       one thread per Gaussian: pair e = offsets[i] + j\n",
+" *                            for the j-th tile of its rectangle, row-major:\n",
+" *                            (tile, depth bits, Gaussian); a histogram of\n",
+" *                            the pairs per tile (atomicAdd)\n",
+" *     dvren_splat_scan_*     of the histogram: each tile's segment\n",
+" *     dvren_splat_ranges     ranges[2t], ranges[2t + 1] and the scatter cursors\n",
+" *     dvren_splat_scatter    each pair to its tile's segment (atomicAdd on the\n",
+" *                            cursor: the order inside a segment is arbitrary)\n",
+" *     dvren_splat_sort       one block per tile: sorts its segment by the\n",
+" *                            64-bit key (depth bits << 32 | e), a bitonic\n",
+" *                            network in shared memory (<= 2048 entries) or in\n",
+" *                            global memory. Keys are unique (e is), so the\n",
+" *                            order is fully determined: it is the CPU's stable\n",
+" *                            sort by (tile, depth) of the pairs in emission\n",
+" *                            order, i.e. by (tile, depth, e)\n",
+" *     dvren_splat_gids       gids[k] = egid[sval[k]]\n",
+" *     dvren_splat_raster     one 16 x 16 block per tile, one thread per\n",
+" *                            pixel: dvren_splat_pixel over the tile's entries\n",
+" *   backward\n",
+" *     dvren_splat_replay     one thread per pixel: dvren_splat_pixel_bwd into\n",
+" *                            the tile's entries' slots (float atomics,\n",
+" *                            DVREN_SPLAT_SLOT_ADD)\n",
+" *     dvren_splat_inv        inv[sval[k]] = k\n",
+" *     dvren_splat_gather     one thread per Gaussian: sums its pairs' slots in\n",
+" *                            emission order, then dvren_splat_project_bwd\n",
+" *\n",
+" * The sorting network is the bitonic sort whose comparators all put the\n",
+" * smaller key first (each merge begins with the \"flip\" comparator i <->\n",
+" * 2 h - 1 - i of a block of 2 h, then half-cleaners i <-> i + j): a segment\n",
+" * of n entries is sorted as if padded to a power of two with keys larger\n",
+" * than any, and a comparator that reaches past n never swaps, so it is\n",
+" * skipped and no padding is stored.\n",
+" *\n",
+" * dvren_cuda.h carries a generated copy of this file (\">>cuda-src\n",
+" * splat-kernel\"); edit this file and run `./build.sh gen`. */\n",
+"#ifndef DVREN_CUDA_SPLAT_H\n",
+"#define DVREN_CUDA_SPLAT_H\n",
+"\n",
+"#define DVREN__SPLAT_THREADS 256u     /* threads of the one-dimensional kernels */\n",
+"#define DVREN__SPLAT_SCAN_ITEMS 8u    /* elements per thread of a per-block scan */\n",
+"#define DVREN__SPLAT_SCAN_BLOCK 2048u /* DVREN__SPLAT_THREADS * DVREN__SPLAT_SCAN_ITEMS */\n",
+"#define DVREN__SPLAT_SUM_THREADS 1024u\n",
+"#define DVREN__SPLAT_SORT_THREADS 512u\n",
+"#define DVREN__SPLAT_SORT_SHARED 2048u /* longest segment sorted in shared memory */\n",
+"\n",
+"/* ---- scan: exclusive prefix sum of n u32 counts, in place; data[n] = total -------- */\n",
+"\n",
+"/* Inclusive scan of one value per thread over the block (Hillis-Steele). */\n",
+"__device__ __forceinline__ uint64_t dvren__splat_block_scan(uint64_t v, uint64_t* s, uint32_t threads)\n",
+"{\n",
+"    uint32_t t = threadIdx.x, d;\n",
+"    s[t] = v;\n",
+"    __syncthreads();\n",
+"    for (d = 1u; d < threads; d <<= 1) {\n",
+"        uint64_t add = t >= d ? s[t - d] : 0ull;\n",
+"        __syncthreads();\n",
+"        s[t] += add;\n",
+"        __syncthreads();\n",
+"    }\n",
+"    return s[t];\n",
+"}\n",
+"\n",
+"/* Each block scans DVREN__SPLAT_SCAN_BLOCK elements (exclusive, in place,\n",
+" * relative to the block) and writes its total to sums[block]. */\n",
+"extern \"C\" __global__ void __launch_bounds__(DVREN__SPLAT_THREADS)\n",
+"    dvren_splat_scan_blocks(uint32_t* data, uint32_t n, unsigned long long* sums)\n",
+"{\n",
+"    __shared__ uint64_t s[DVREN__SPLAT_THREADS];\n",
+"    uint64_t base = (uint64_t)blockIdx.x * DVREN__SPLAT_SCAN_BLOCK + (uint64_t)threadIdx.x * DVREN__SPLAT_SCAN_ITEMS;\n",
+"    uint32_t v[DVREN__SPLAT_SCAN_ITEMS], j;\n",
+"    uint64_t mine = 0ull, incl, run;\n",
+"    for (j = 0; j < DVREN__SPLAT_SCAN_ITEMS; ++j) {\n",
+"        v[j] = base + j < n ? data[base + j] : 0u;\n",
+"        mine += v[j];\n",
+"    }\n",
+"    incl = dvren__splat_block_scan(mine, s, DVREN__SPLAT_THREADS);\n",
+"    run = incl - mine;\n",
+"    for (j = 0; j < DVREN__SPLAT_SCAN_ITEMS; ++j) {\n",
+"        if (base + j < n) data[base + j] = (uint32_t)run; /* the final offset fits when the total does */\n",
+"        run += v[j];\n",
+"    }\n",
+"    if (threadIdx.x == DVREN__SPLAT_THREADS - 1u) sums[blockIdx.x] = incl;\n",
+"}\n",
+"\n",
+"/* One block: exclusive scan of the nb block sums in place; *total = their sum. */\n",
+"extern \"C\" __global__ void __launch_bounds__(DVREN__SPLAT_SUM_THREADS)\n",
+"    dvren_splat_scan_sums(unsigned long long* sums, uint32_t nb, unsigned long long* total)\n",
+"{\n",
+"    __shared__ uint64_t s[DVREN__SPLAT_SUM_THREADS];\n",
+"    uint64_t carry = 0ull;\n",
+"    uint32_t c;\n",
+"    for (c = 0; c < nb; c += DVREN__SPLAT_SUM_THREADS) {\n",
+"        uint32_t i = c + threadIdx.x;\n",
+"        uint64_t v = i < nb ? sums[i] : 0ull, incl = dvren__splat_block_scan(v, s, DVREN__SPLAT_SUM_THREADS);\n",
+"        if (i < nb) sums[i] = carry + incl - v;\n",
+"        carry += s[DVREN__SPLAT_SUM_THREADS - 1u];\n",
+"        __syncthreads();\n",
+"    }\n",
+"    if (threadIdx.x == 0) *total = carry;\n",
+"}\n",
+"\n",
+"/* data[i] += its block's offset; data[n] = the total (saturated to u32: the\n",
+" * host refuses totals above 2^32 - 16 before anything reads it). */\n",
+"extern \"C\" __global__ void __launch_bounds__(DVREN__SPLAT_THREADS)\n",
+"    dvren_splat_scan_add(uint32_t* data, uint32_t n, const unsigned long long* sums, const unsigned long long* total)\n",
+"{\n",
+"    uint64_t i = (uint64_t)blockIdx.x * blockDim.x + threadIdx.x;\n",
+"    if (i < n) data[i] += (uint32_t)sums[i / DVREN__SPLAT_SCAN_BLOCK];\n",
+"    if (i == 0) data[n] = *total > 0xFFFFFFFFull ? 0xFFFFFFFFu : (uint32_t)*total;\n",
+"}\n",
+"\n",
+"/* ---- forward --------------------------------------------------------------------- */\n",
+"\n",
+"/* Gaussian i: proj[i] and its tile count in offsets[i] (the CPU's\n",
+" * dvren__cpu_splat_project); *visible counts the projections with rx > 0. */\n",
+"extern \"C\" __global__ void __launch_bounds__(DVREN__SPLAT_THREADS)\n",
+"    dvren_splat_project(const __grid_constant__ dvren_splat_view V, const float* means, const float* log_scales,\n",
+"                        const float* quats, const float* logits, const float* sh, dvren__splat_proj_32* proj,\n",
+"                        uint32_t* offsets, uint32_t* visible)\n",
+"{\n",
+"    uint32_t i = blockIdx.x * blockDim.x + threadIdx.x, K = (V.sh_degree + 1u) * (V.sh_degree + 1u);\n",
+"    uint32_t x0, y0, x1, y1, n = 0u;\n",
+"    if (i >= V.count) return;\n",
+"    if (dvren__splat_project_32(&V, means + 3 * (size_t)i, log_scales + 3 * (size_t)i, quats + 4 * (size_t)i, logits[i],\n",
+"                                sh + 3 * (size_t)K * i, &proj[i]))\n",
+"        n = dvren__splat_tile_rect_32(&V, &proj[i], &x0, &y0, &x1, &y1);\n",
+"    offsets[i] = n;\n",
+"    if (proj[i].rx > 0) atomicAdd(visible, 1u);\n",
+"}\n",
+"\n",
+"/* Gaussian i's pairs, in emission order (the CPU's dvren__cpu_splat_emit),\n",
+" * and the histogram of pairs per tile (tcount, zeroed before). */\n",
+"extern \"C\" __global__ void __launch_bounds__(DVREN__SPLAT_THREADS)\n",
+"    dvren_splat_emit(const __grid_constant__ dvren_splat_view V, const dvren__splat_proj_32* proj,\n",
+"                     const uint32_t* offsets, uint32_t* etile, uint32_t* edepth, uint32_t* egid, uint32_t* tcount)\n",
+"{\n",
+"    uint32_t i = blockIdx.x * blockDim.x + threadIdx.x, x0, y0, x1, y1, x, y, e, bits;\n",
+"    if (i >= V.count) return;\n",
+"    e = offsets[i];\n",
+"    if (offsets[i + 1] == e) return;\n",
+"    dvren__splat_tile_rect_32(&V, &proj[i], &x0, &y0, &x1, &y1);\n",
+"    bits = dvren__float_to_bits(proj[i].depth); /* depth > 0: its bits order like the value */\n",
+"    for (y = y0; y < y1; ++y)\n",
+"        for (x = x0; x < x1; ++x, ++e) {\n",
+"            uint32_t t = y * V.tiles_x + x;\n",
+"            etile[e] = t;\n",
+"            edepth[e] = bits;\n",
+"            egid[e] = i;\n",
+"            atomicAdd(&tcount[t], 1u);\n",
+"        }\n",
+"}\n",
+"\n",
+"/* Tile t's segment [tstart[t], tstart[t + 1]) of the sorted entries. */\n",
+"extern \"C\" __global__ void __launch_bounds__(DVREN__SPLAT_THREADS)\n",
+"    dvren_splat_ranges(const uint32_t* tstart, uint32_t tiles, uint32_t* ranges, uint32_t* cursor)\n",
+"{\n",
+"    uint32_t t = blockIdx.x * blockDim.x + threadIdx.x;\n",
+"    if (t >= tiles) return;\n",
+"    ranges[2 * t] = tstart[t];\n",
+"    ranges[2 * t + 1] = tstart[t + 1];\n",
+"    cursor[t] = tstart[t];\n",
+"}\n",
+"\n",
+"/* Pair e into its tile's segment (any order inside it: sorted next). */\n",
+"extern \"C\" __global__ void __launch_bounds__(DVREN__SPLAT_THREADS)\n",
+"    dvren_splat_scatter(const uint32_t* etile, const uint32_t* edepth, uint32_t m, uint32_t* cursor, uint32_t* skey,\n",
+"                        uint32_t* sval)\n",
+"{\n",
+"    uint32_t e = blockIdx.x * blockDim.x + threadIdx.x, k;\n",
+"    if (e >= m) return;\n",
+"    k = atomicAdd(&cursor[etile[e]], 1u);\n",
+"    skey[k] = edepth[e];\n",
+"    sval[k] = e;\n",
+"}\n",
+"\n",
+"/* Comparator (i, l), i < l: the smaller 64-bit key (depth bits, e) first. */\n",
+"__device__ __forceinline__ void dvren__splat_cmp_shared(uint64_t* s, uint32_t i, uint32_t l)\n",
+"{\n",
+"    uint64_t a = s[i], b = s[l];\n",
+"    if (b < a) {\n",
+"        s[i] = b;\n",
+"        s[l] = a;\n",
+"    }\n",
+"}\n",
+"__device__ __forceinline__ void dvren__splat_cmp_global(uint32_t* key, uint32_t* val, uint32_t i, uint32_t l)\n",
+"{\n",
+"    uint64_t a = ((uint64_t)key[i] << 32) | val[i], b = ((uint64_t)key[l] << 32) | val[l];\n",
+"    if (b < a) {\n",
+"        key[i] = (uint32_t)(b >> 32);\n",
+"        val[i] = (uint32_t)b;\n",
+"        key[l] = (uint32_t)(a >> 32);\n",
+"        val[l] = (uint32_t)a;\n",
+"    }\n",
+"}\n",
+"\n",
+"/* The bitonic network over n entries (padded virtually to P = 2^k >= n). */\n",
+"template <bool SHARED>\n",
+"__device__ __forceinline__ void dvren__splat_bitonic(uint64_t* s, uint32_t* key, uint32_t* val, uint32_t n)\n",
+"{\n",
+"    uint32_t P = 1u, k, j, q;\n",
+"    while (P < n) P <<= 1;\n",
+"    for (k = 2u; k <= P; k <<= 1) {\n",
+"        uint32_t h = k >> 1;\n",
+"        for (q = threadIdx.x; q < P / 2u; q += blockDim.x) {\n",
+"            uint32_t b = q / h, r = q % h, i = b * k + r, l = b * k + k - 1u - r;\n",
+"            if (l < n) {\n",
+"                if (SHARED) dvren__splat_cmp_shared(s, i, l);\n",
+"                else dvren__splat_cmp_global(key, val, i, l);\n",
+"            }\n",
+"        }\n",
+"        __syncthreads();\n",
+"        for (j = k >> 2; j > 0u; j >>= 1) {\n",
+"            for (q = threadIdx.x; q < P / 2u; q += blockDim.x) {\n",
+"                uint32_t i = 2u * j * (q / j) + q % j, l = i + j;\n",
+"                if (l < n) {\n",
+"                    if (SHARED) dvren__splat_cmp_shared(s, i, l);\n",
+"                    else dvren__splat_cmp_global(key, val, i, l);\n",
+"                }\n",
+"            }\n",
+"            __syncthreads();\n",
+"        }\n",
+"    }\n",
+"}\n",
+"\n",
+"/* Block t sorts tile t's segment of (skey, sval) by (depth bits, e). */\n",
+"extern \"C\" __global__ void __launch_bounds__(DVREN__SPLAT_SORT_THREADS)\n",
+"    dvren_splat_sort(const uint32_t* ranges, uint32_t* skey, uint32_t* sval)\n",
+"{\n",
+"    __shared__ uint64_t s[DVREN__SPLAT_SORT_SHARED];\n",
+"    uint32_t start = ranges[2 * blockIdx.x], n = ranges[2 * blockIdx.x + 1] - start, i;\n",
+"    uint32_t *key = skey + start, *val = sval + start;\n",
+"    if (n < 2u) return;\n",
+"    if (n <= DVREN__SPLAT_SORT_SHARED) {\n",
+"        for (i = threadIdx.x; i < n; i += blockDim.x) s[i] = ((uint64_t)key[i] << 32) | val[i];\n",
+"        __syncthreads();\n",
+"        dvren__splat_bitonic<true>(s, key, val, n);\n",
+"        for (i = threadIdx.x; i < n; i += blockDim.x) {\n",
+"            key[i] = (uint32_t)(s[i] >> 32);\n",
+"            val[i] = (uint32_t)s[i];\n",
+"        }\n",
+"    } else {\n",
+"        dvren__splat_bitonic<false>(s, key, val, n);\n",
+"    }\n",
+"}\n",
+"\n",
+"extern \"C\" __global__ void __launch_bounds__(DVREN__SPLAT_THREADS)\n",
+"    dvren_splat_gids(const uint32_t* sval, const uint32_t* egid, uint32_t m, uint32_t* gids)\n",
+"{\n",
+"    uint32_t k = blockIdx.x * blockDim.x + threadIdx.x;\n",
+"    if (k < m) gids[k] = egid[sval[k]];\n",
+"}\n",
+"\n",
+"/* Block t: tile t's pixels, one thread each (the CPU's dvren__cpu_splat_raster). */\n",
+"extern \"C\" __global__ void __launch_bounds__(DVREN_SPLAT_TILE * DVREN_SPLAT_TILE)\n",
+"    dvren_splat_raster(const __grid_constant__ dvren_splat_view V, const __grid_constant__ dvren_fb_view fb,\n",
+"                       const dvren__splat_proj_32* proj, const uint32_t* gids, const uint32_t* ranges, float* pT,\n",
+"                       float* pdacc, uint32_t* last)\n",
+"{\n",
+"    uint32_t t = blockIdx.x, tx = t % V.tiles_x, ty = t / V.tiles_x;\n",
+"    uint32_t x = tx * DVREN_SPLAT_TILE + threadIdx.x, y = ty * DVREN_SPLAT_TILE + threadIdx.y;\n",
+"    dvren__splat_px_32 o;\n",
+"    size_t pix;\n",
+"    float a;\n",
+"    if (x >= V.width || y >= V.height) return;\n",
+"    pix = (size_t)y * V.width + x;\n",
+"    dvren__splat_pixel_32(&V, proj, gids, ranges[2 * t], ranges[2 * t + 1], x, y, &o);\n",
+"    a = 1.0f - o.T;\n",
+"    if (fb.rgb) {\n",
+"        fb.rgb[3 * pix] = o.rgb[0];\n",
+"        fb.rgb[3 * pix + 1] = o.rgb[1];\n",
+"        fb.rgb[3 * pix + 2] = o.rgb[2];\n",
+"    }\n",
+"    if (fb.alpha) fb.alpha[pix] = a;\n",
+"    if (fb.transmittance) fb.transmittance[pix] = o.T;\n",
+"    if (fb.depth) fb.depth[pix] = a > 0.0f ? o.depth_acc / a : 0.0f;\n",
+"    if (fb.median_depth) fb.median_depth[pix] = o.median;\n",
+"    if (fb.samples) fb.samples[pix] = o.count;\n",
+"    pT[pix] = o.T;\n",
+"    pdacc[pix] = o.depth_acc;\n",
+"    last[pix] = o.last;\n",
+"}\n",
+"\n",
+"/* ---- backward -------------------------------------------------------------------- */\n",
+"\n",
+"/* Block t: tile t's pixels replay into the slots of its entries (the CPU's\n",
+" * dvren__cpu_splat_replay; the adds are atomic, DVREN_SPLAT_SLOT_ADD). */\n",
+"extern \"C\" __global__ void __launch_bounds__(DVREN_SPLAT_TILE * DVREN_SPLAT_TILE)\n",
+"    dvren_splat_replay(const __grid_constant__ dvren_splat_view V, const dvren__splat_proj_32* proj,\n",
+"                       const uint32_t* gids, const uint32_t* ranges, const float* pT, const float* pdacc,\n",
+"                       const uint32_t* last, const float* cot_rgb, const float* cot_alpha, const float* cot_depth,\n",
+"                       float* slots)\n",
+"{\n",
+"    uint32_t t = blockIdx.x, tx = t % V.tiles_x, ty = t / V.tiles_x, s = ranges[2 * t];\n",
+"    uint32_t x = tx * DVREN_SPLAT_TILE + threadIdx.x, y = ty * DVREN_SPLAT_TILE + threadIdx.y;\n",
+"    float vrgb[3] = {0.0f, 0.0f, 0.0f}, va = 0.0f, vd = 0.0f;\n",
+"    size_t pix;\n",
+"    if (ranges[2 * t + 1] == s || x >= V.width || y >= V.height) return;\n",
+"    pix = (size_t)y * V.width + x;\n",
+"    if (cot_rgb) {\n",
+"        vrgb[0] = cot_rgb[3 * pix];\n",
+"        vrgb[1] = cot_rgb[3 * pix + 1];\n",
+"        vrgb[2] = cot_rgb[3 * pix + 2];\n",
+"    }\n",
+"    if (cot_alpha) va = cot_alpha[pix];\n",
+"    if (cot_depth) vd = cot_depth[pix];\n",
+"    dvren__splat_pixel_bwd_32(&V, proj, gids, s, last[pix], x, y, pT[pix], pdacc[pix], vrgb, va, vd,\n",
+"                              slots + (size_t)s * DVREN_SPLAT_GRAD_FLOATS);\n",
+"}\n",
+"\n",
+"extern \"C\" __global__ void __launch_bounds__(DVREN__SPLAT_THREADS)\n",
+"    dvren_splat_inv(const uint32_t* sval, uint32_t m, uint32_t* inv)\n",
+"{\n",
+"    uint32_t k = blockIdx.x * blockDim.x + threadIdx.x;\n",
+"    if (k < m) inv[sval[k]] = k;\n",
+"}\n",
+"\n",
+"/* Gaussian i: the sum of its pairs' slots in emission order, then the\n",
+" * projection's backward into the gradients (zero for a Gaussian on no\n",
+" * tile); the CPU's dvren__cpu_splat_gather. */\n",
+"extern \"C\" __global__ void __launch_bounds__(DVREN__SPLAT_THREADS)\n",
+"    dvren_splat_gather(const __grid_constant__ dvren_splat_view V, const float* means, const float* log_scales,\n",
+"                       const float* quats, const float* logits, const float* sh, const uint32_t* offsets,\n",
+"                       const uint32_t* inv, const float* slots, float* g_means, float* g_log_scales, float* g_quats,\n",
+"                       float* g_logits, float* g_sh)\n",
+"{\n",
+"    uint32_t i = blockIdx.x * blockDim.x + threadIdx.x, K = (V.sh_degree + 1u) * (V.sh_degree + 1u), e, c;\n",
+"    float gp[DVREN_SPLAT_GRAD_FLOATS];\n",
+"    if (i >= V.count) return;\n",
+"    for (c = 0; c < 3u; ++c) {\n",
+"        if (g_means) g_means[3 * (size_t)i + c] = 0.0f;\n",
+"        if (g_log_scales) g_log_scales[3 * (size_t)i + c] = 0.0f;\n",
+"    }\n",
+"    for (c = 0; c < 4u; ++c)\n",
+"        if (g_quats) g_quats[4 * (size_t)i + c] = 0.0f;\n",
+"    if (g_logits) g_logits[i] = 0.0f;\n",
+"    if (g_sh)\n",
+"        for (c = 0; c < 3u * K; ++c) g_sh[3 * (size_t)K * i + c] = 0.0f;\n",
+"    if (offsets[i + 1] == offsets[i]) return; /* culled, or on no tile */\n",
+"    for (c = 0; c < DVREN_SPLAT_GRAD_FLOATS; ++c) gp[c] = 0.0f;\n",
+"    for (e = offsets[i]; e < offsets[i + 1]; ++e) {\n",
+"        const float* s = slots + (size_t)inv[e] * DVREN_SPLAT_GRAD_FLOATS;\n",
+"        for (c = 0; c < DVREN_SPLAT_GRAD_FLOATS; ++c) gp[c] += s[c];\n",
+"    }\n",
+"    dvren__splat_project_bwd_32(&V, means + 3 * (size_t)i, log_scales + 3 * (size_t)i, quats + 4 * (size_t)i, logits[i],\n",
+"                                sh + 3 * (size_t)K * i, gp, g_means ? g_means + 3 * (size_t)i : 0,\n",
+"                                g_log_scales ? g_log_scales + 3 * (size_t)i : 0,\n",
+"                                g_quats ? g_quats + 4 * (size_t)i : 0, g_logits ? g_logits + i : 0,\n",
+"                                g_sh ? g_sh + 3 * (size_t)K * i : 0);\n",
+"}\n",
+"\n",
+"#endif /* DVREN_CUDA_SPLAT_H */\n",
+0};
+/* >>cuda-src splat-kernel end */
 
 static const char* const* dvren__cuda_src(int which)
 {
@@ -3989,6 +5416,8 @@ static const char* const* dvren__cuda_src(int which)
     case DVREN__SRC_DEVICE: return dvren__cuda_src_device;
     case DVREN__SRC_MARCH: return dvren__cuda_src_march;
     case DVREN__SRC_KERNEL: return dvren__cuda_src_kernel;
+    case DVREN__SRC_SPLAT: return dvren__cuda_src_splat;
+    case DVREN__SRC_SPLAT_KERNEL: return dvren__cuda_src_splat_kernel;
     default: return dvren__cuda_src_train;
     }
 }

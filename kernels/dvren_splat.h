@@ -36,8 +36,11 @@
  * each pixel, back to front: T_i = T_{i+1} / (1 - alpha_i)): the pixel's
  * cotangents of rgb, alpha and depth give each list entry's gradient with
  * respect to its projected quantities (mean2d, conic, opacity, colour,
- * depth), written to that entry's slot (no atomics: a tile owns its
- * entries; the host sums each Gaussian's entries in a fixed order); then
+ * depth), added to that entry's slot (DVREN_SPLAT_SLOT_ADD: a plain add on
+ * the CPU, where one thread owns a tile's pixels; a float atomic on the GPU,
+ * where a tile's pixels run in parallel, so there the sum over a tile's
+ * pixels is not bitwise reproducible; the host sums each Gaussian's entries
+ * in a fixed order); then
  * per Gaussian, dvren_splat_project_bwd carries them to the parameters:
  * means, log-scales, quaternions, opacity logits, SH coefficients.
  * Non-differentiable and given no gradient: the culling, the box, the
@@ -50,7 +53,9 @@
  *   host).
  *
  * dvren.h carries a generated copy (">>splat begin/end") and reads it in
- * float32 and float64; edit this file and run `./build.sh gen`. */
+ * float32 and float64; dvren_cuda.h carries one as strings (">>cuda-src
+ * splat") that NVRTC compiles in float32 into the splat module with
+ * kernels/dvren_cuda_splat.h; edit this file and run `./build.sh gen`. */
 #ifndef DVREN_SPLAT_H
 #define DVREN_SPLAT_H
 
@@ -60,6 +65,17 @@
 #define DVREN_SPLAT_ALPHA_MIN (1.0f / 255.0f) /* alphas below are skipped */
 #define DVREN_SPLAT_EXTEND 3.33f             /* box half-size in standard deviations (at most) */
 #define DVREN_SPLAT_GRAD_FLOATS 10u          /* per list entry: mean2d xy, conic abc, opacity, rgb, depth */
+
+/* Adds v to the gradient slot float *p (dvren_splat_pixel_bwd): plain on
+ * the CPU (a tile's pixels run on one thread, in order); atomicAdd under
+ * NVRTC, where the threads of a tile's pixels share its entries' slots
+ * (float atomics: the order of a slot's adds, hence its last bits, varies
+ * from run to run). */
+#if DVREN_ON_GPU
+#define DVREN_SPLAT_SLOT_ADD(p, v) atomicAdd((p), (v))
+#else
+#define DVREN_SPLAT_SLOT_ADD(p, v) (*(p) += (v))
+#endif
 
 /* The camera and settings as the rasteriser sees them (host fills it from
  * the plan's camera and the render options). */
@@ -617,7 +633,7 @@ DVREN_FN void dvren_splat_pixel(const dvren_splat_view* v, const dvren_splat_pro
  * cotangents of its rgb (3), alpha (= 1 - T) and expected depth (depth_acc
  * / alpha), adds each composited entry k's gradient to slots[(k - start) *
  * DVREN_SPLAT_GRAD_FLOATS ...] (mean2d x, y, conic a, b, c, opacity, rgb,
- * depth). */
+ * depth) through DVREN_SPLAT_SLOT_ADD. */
 DVREN_FN void dvren_splat_pixel_bwd(const dvren_splat_view* v, const dvren_splat_proj* P, const uint32_t* gids,
                                     uint32_t start, uint32_t last, uint32_t x, uint32_t y, dvren_real T_final,
                                     dvren_real depth_acc, const dvren_real* v_rgb, dvren_real v_alpha, dvren_real v_depth,
@@ -649,22 +665,22 @@ DVREN_FN void dvren_splat_pixel_bwd(const dvren_splat_view* v, const dvren_splat
         va = v_alpha * T_final / om + v_dacc * (p->depth * Ti - Sz / om);
         for (ch = 0; ch < 3; ++ch) {
             va += v_rgb[ch] * (p->rgb[ch] * Ti - Sc[ch] / om);
-            s[6 + ch] += v_rgb[ch] * w;
+            DVREN_SPLAT_SLOT_ADD(&s[6 + ch], v_rgb[ch] * w);
             Sc[ch] += p->rgb[ch] * w;
         }
-        s[9] += v_dacc * w;
+        DVREN_SPLAT_SLOT_ADD(&s[9], v_dacc * w);
         Sz += p->depth * w;
         T = Ti;
         if (p->opacity * vis > (dvren_real)v->alpha_max) continue; /* clamped: no gradient */
-        s[5] += va * vis;
+        DVREN_SPLAT_SLOT_ADD(&s[5], va * vis);
         vsig = -va * p->opacity * vis;
         dx = p->x - px;
         dy = p->y - py;
-        s[0] += vsig * (p->ca * dx + p->cb * dy);
-        s[1] += vsig * (p->cb * dx + p->cc * dy);
-        s[2] += (dvren_real)0.5 * vsig * dx * dx;
-        s[3] += vsig * dx * dy;
-        s[4] += (dvren_real)0.5 * vsig * dy * dy;
+        DVREN_SPLAT_SLOT_ADD(&s[0], vsig * (p->ca * dx + p->cb * dy));
+        DVREN_SPLAT_SLOT_ADD(&s[1], vsig * (p->cb * dx + p->cc * dy));
+        DVREN_SPLAT_SLOT_ADD(&s[2], (dvren_real)0.5 * vsig * dx * dx);
+        DVREN_SPLAT_SLOT_ADD(&s[3], vsig * dx * dy);
+        DVREN_SPLAT_SLOT_ADD(&s[4], (dvren_real)0.5 * vsig * dy * dy);
     }
 }
 
