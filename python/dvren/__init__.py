@@ -1914,7 +1914,7 @@ def load_splats(path: Union[str, os.PathLike], *, lenient: bool = False, ctx: Op
         res = {"means": np.empty((N, 3), np.float32), "log_scales": np.empty((N, 3), np.float32),
                "quats": np.empty((N, 4), np.float32), "opacity_logits": np.empty((N,), np.float32),
                "sh": np.empty((N, K, 3), np.float32)}
-        lib.dvpy_splats_copy(h, *[res[k].ctypes.data for k in SPLAT_TENSORS])
+        _check(lib.dvpy_splats_copy(c._p, h, *[res[k].ctypes.data for k in SPLAT_TENSORS]), c)
     finally:
         lib.dvpy_splats_free(h)
     res["sh_degree"] = int(deg.value)

@@ -402,7 +402,7 @@ _PROTOTYPES = {
     "dvren_sh_rotation": (_S, [C.POINTER(C.c_double), C.c_uint32, C.POINTER(C.c_double)]),
     "dvpy_splats_load": (_S, [_P, C.c_char_p, C.c_uint, C.POINTER(_P), C.POINTER(C.c_uint64),
                               C.POINTER(C.c_uint32)]),
-    "dvpy_splats_copy": (None, [_P, _P, _P, _P, _P, _P]),
+    "dvpy_splats_copy": (_S, [_P, _P, _P, _P, _P, _P, _P]),
     "dvpy_splats_free": (None, [_P]),
     "dvren_nerf_load": (C.c_int, [C.c_char_p, C.c_int, C.POINTER(NerfViews), C.POINTER(NerfReport), C.c_char_p,
                                   C.c_size_t]),

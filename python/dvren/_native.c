@@ -191,28 +191,28 @@ DVPY_API dvren_status dvpy_splats_load(dvren_context* ctx, const char* path, uns
     return DVREN_OK;
 }
 
-/* Copies s into the renderer's layout (dvren_splat_params): means (N, 3),
- * log_scales (N, 3), quats (N, 4) w x y z, opacity_logits (N), sh (N, K, 3)
- * with K = (degree + 1)^2, sh[i][0][c] = f_dc[i][c] and sh[i][1 + k][c] =
- * f_rest[i][c K' + k] (K' = K - 1: the PLY's channel-major f_rest
- * transposed). The caller's arrays hold exactly those sizes. */
-DVPY_API void dvpy_splats_copy(const dvren_splats* s, float* means, float* log_scales, float* quats,
-                               float* opacity_logits, float* sh)
+/* Copies s into the renderer's layout through dvren_splats_to_params
+ * (tools/dvren_splat_ply.h): means (N, 3), log_scales (N, 3), quats (N, 4)
+ * w x y z, opacity_logits (N), sh (N, K, 3), K = (degree + 1)^2. The
+ * caller's arrays hold exactly those sizes. Errors: those of
+ * dvren_splats_to_params. */
+DVPY_API dvren_status dvpy_splats_copy(dvren_context* ctx, const dvren_splats* s, float* means, float* log_scales,
+                                       float* quats, float* opacity_logits, float* sh)
 {
-    size_t i, n = s->count;
-    uint32_t c, k, rest = s->rest_per_channel, K = rest + 1u;
-    if (n == 0) return;
-    memcpy(means, s->means, n * 3 * sizeof(float));
-    memcpy(log_scales, s->scale, n * 3 * sizeof(float));
-    memcpy(quats, s->rot, n * 4 * sizeof(float));
-    memcpy(opacity_logits, s->opacity, n * sizeof(float));
-    for (i = 0; i < n; ++i) {
-        float* g = sh + i * (size_t)K * 3u;
-        for (c = 0; c < 3; ++c) {
-            g[c] = s->f_dc[i * 3 + c];
-            for (k = 0; k < rest; ++k) g[(1u + k) * 3u + c] = s->f_rest[i * s->rest_count + c * rest + k];
-        }
-    }
+    dvren_splat_params p;
+    dvren_status st;
+    size_t n = s->count, K;
+    if (n == 0) return DVREN_OK;
+    st = dvren_splats_to_params(ctx, s, &p);
+    if (st != DVREN_OK) return st;
+    K = (size_t)(p.sh_degree + 1u) * (p.sh_degree + 1u);
+    memcpy(means, p.means.data, n * 3 * sizeof(float));
+    memcpy(log_scales, p.log_scales.data, n * 3 * sizeof(float));
+    memcpy(quats, p.quats.data, n * 4 * sizeof(float));
+    memcpy(opacity_logits, p.opacity_logits.data, n * sizeof(float));
+    memcpy(sh, p.sh.data, n * K * 3 * sizeof(float));
+    dvren_splats_params_free(ctx, &p);
+    return DVREN_OK;
 }
 
 DVPY_API void dvpy_splats_free(dvren_splats* s)
