@@ -2063,7 +2063,7 @@ enum {
     DVREN__CU_SPLAT_COUNT
 };
 static const char* const dvren__cu_splat_names[DVREN__CU_SPLAT_COUNT] = {
-    "dvren_splat_project", "dvren_splat_scan_blocks", "dvren_splat_scan_sums", "dvren_splat_scan_add",
+    "dvren_splat_project_kernel", "dvren_splat_scan_blocks", "dvren_splat_scan_sums", "dvren_splat_scan_add",
     "dvren_splat_emit",    "dvren_splat_ranges",      "dvren_splat_scatter",   "dvren_splat_sort",
     "dvren_splat_gids",    "dvren_splat_raster",      "dvren_splat_replay",    "dvren_splat_inv",
     "dvren_splat_gather"};
@@ -5172,7 +5172,7 @@ static const char* const dvren__cuda_src_splat_kernel[] = {
 "/* Gaussian i: proj[i] and its tile count in offsets[i] (the CPU's\n",
 " * dvren__cpu_splat_project); *visible counts the projections with rx > 0. */\n",
 "extern \"C\" __global__ void __launch_bounds__(DVREN__SPLAT_THREADS)\n",
-"    dvren_splat_project(const __grid_constant__ dvren_splat_view V, const float* means, const float* log_scales,\n",
+"    dvren_splat_project_kernel(const __grid_constant__ dvren_splat_view V, const float* means, const float* log_scales,\n",
 "                        const float* quats, const float* logits, const float* sh, dvren__splat_proj_32* proj,\n",
 "                        uint32_t* offsets, uint32_t* visible)\n",
 "{\n",

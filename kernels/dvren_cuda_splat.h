@@ -131,7 +131,7 @@ extern "C" __global__ void __launch_bounds__(DVREN__SPLAT_THREADS)
 /* Gaussian i: proj[i] and its tile count in offsets[i] (the CPU's
  * dvren__cpu_splat_project); *visible counts the projections with rx > 0. */
 extern "C" __global__ void __launch_bounds__(DVREN__SPLAT_THREADS)
-    dvren_splat_project(const __grid_constant__ dvren_splat_view V, const float* means, const float* log_scales,
+    dvren_splat_project_kernel(const __grid_constant__ dvren_splat_view V, const float* means, const float* log_scales,
                         const float* quats, const float* logits, const float* sh, dvren__splat_proj_32* proj,
                         uint32_t* offsets, uint32_t* visible)
 {
