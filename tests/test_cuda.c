@@ -685,7 +685,8 @@ TEST(gpu_bad_source_leaves_context_usable)
 /* ---- the splat renderer (dvren_splat_render / _backward on CUDA) -------------------- */
 
 /* NVRTC compiles the splat module (kernels/dvren_splat.h +
- * kernels/dvren_cuda_splat.h) for sm_86 and sm_90 with an empty log. */
+ * kernels/dvren_cuda_splat.h) for sm_86 and sm_90 with an empty log, and
+ * its PTX exports every kernel dvren_cuda.h looks up, by that name. */
 TEST(nvrtc_compiles_splat_module)
 {
     static const unsigned archs[2] = {86, 90};
@@ -698,6 +699,24 @@ TEST(nvrtc_compiles_splat_module)
         dvren_status s = dvren_cuda_compile_splat_check(ctx, archs[ai], log, sizeof log);
         CHECK(s == DVREN_OK, "splat module for sm_%u: %s\n%s", archs[ai], dvren_last_error(ctx), log);
         CHECK(log[0] == 0, "splat module for sm_%u: NVRTC warns:\n%s", archs[ai], log);
+    }
+    /* every kernel the host asks for is an entry point under that name (a
+     * name that a macro of kernels/dvren_splat.h rewrites would not be) */
+    {
+        dvren__text t;
+        char* ptx = NULL;
+        size_t n = 0;
+        memset(&t, 0, sizeof t);
+        t.ctx = ctx;
+        CHECK_OK(ctx, dvren__cu_splat_compose(&t));
+        CHECK_OK(ctx, dvren__cu_nvrtc(ctx, NULL, t.s, 90, 1, NULL, &ptx, &n, log, sizeof log, NULL));
+        for (ai = 0; ai < DVREN__CU_SPLAT_COUNT; ++ai) {
+            char entry[128];
+            snprintf(entry, sizeof entry, ".entry %s(", dvren__cu_splat_names[ai]);
+            CHECK(strstr(ptx, entry), "the PTX has no entry point %s", dvren__cu_splat_names[ai]);
+        }
+        dvren__free(ctx, ptx, n + 1);
+        dvren__text_free(&t);
     }
     CHECK(dvren_cuda_compile_splat_check(ctx, 1, log, sizeof log) == DVREN_ERROR_UNSUPPORTED, "sm_1 is refused");
     CHECK(dvren_cuda_compile_splat_check(NULL, 90, log, sizeof log) == DVREN_ERROR_INVALID_ARGUMENT, "NULL context");
