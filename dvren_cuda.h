@@ -241,8 +241,10 @@ typedef struct dvren__nvrtc_program_st* dvren__nvrtc_program;
 #define DVREN__CU_ATTR_MULTIPROCESSOR_COUNT 16
 #define DVREN__CU_ATTR_CC_MAJOR 75
 #define DVREN__CU_ATTR_CC_MINOR 76
+#define DVREN__CU_ATTR_MAX_SHARED_OPTIN 97 /* CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN */
 #define DVREN__CU_FUNC_LOCAL_SIZE_BYTES 3
 #define DVREN__CU_FUNC_NUM_REGS 4
+#define DVREN__CU_FUNC_MAX_DYNAMIC_SHARED 8 /* CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES */
 #define DVREN__CU_STREAM_NON_BLOCKING 1
 #define DVREN__CU_EVENT_DISABLE_TIMING 2
 
@@ -277,6 +279,7 @@ typedef struct dvren__nvrtc_program_st* dvren__nvrtc_program;
     X(cuModuleGetFunction, "cuModuleGetFunction", "cuModuleGetFunction",                                           \
       (dvren__cu_function * f, dvren__cu_module m, const char* name))                                               \
     X(cuFuncGetAttribute, "cuFuncGetAttribute", "cuFuncGetAttribute", (int* v, int attr, dvren__cu_function f))    \
+    X(cuFuncSetAttribute, "cuFuncSetAttribute", "cuFuncSetAttribute", (dvren__cu_function f, int attr, int v))     \
     X(cuLaunchKernel, "cuLaunchKernel", "cuLaunchKernel",                                                          \
       (dvren__cu_function f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz,          \
        unsigned shared, dvren__cu_stream s, void** params, void** extra))                                           \
@@ -575,6 +578,7 @@ typedef struct dvren__cu_state {
      * kernels, indexed by DVREN__CU_SPLAT_* (13 of them) */
     dvren__cu_module splat;
     dvren__cu_function f_splat[16];
+    uint32_t splat_sort_cap; /* longest tile segment dvren_splat_sort sorts in shared memory */
     dvren__cu_ptr partial;          /* DVREN__CU_PARTIALS doubles of block sums */
     dvren__cu_ptr flag;             /* one uint32 (absmax) */
     dvren__cu_ptr scratch;          /* host targets and rays uploaded per call */
@@ -2051,22 +2055,18 @@ enum {
     DVREN__CU_SPLAT_SCAN_BLOCKS,
     DVREN__CU_SPLAT_SCAN_SUMS,
     DVREN__CU_SPLAT_SCAN_ADD,
-    DVREN__CU_SPLAT_EMIT,
     DVREN__CU_SPLAT_RANGES,
-    DVREN__CU_SPLAT_SCATTER,
+    DVREN__CU_SPLAT_EMIT,
     DVREN__CU_SPLAT_SORT,
-    DVREN__CU_SPLAT_GIDS,
     DVREN__CU_SPLAT_RASTER,
     DVREN__CU_SPLAT_REPLAY,
-    DVREN__CU_SPLAT_INV,
     DVREN__CU_SPLAT_GATHER,
     DVREN__CU_SPLAT_COUNT
 };
 static const char* const dvren__cu_splat_names[DVREN__CU_SPLAT_COUNT] = {
     "dvren_splat_project_kernel", "dvren_splat_scan_blocks", "dvren_splat_scan_sums", "dvren_splat_scan_add",
-    "dvren_splat_emit",    "dvren_splat_ranges",      "dvren_splat_scatter",   "dvren_splat_sort",
-    "dvren_splat_gids",    "dvren_splat_raster",      "dvren_splat_replay",    "dvren_splat_inv",
-    "dvren_splat_gather"};
+    "dvren_splat_ranges",         "dvren_splat_emit",        "dvren_splat_sort",      "dvren_splat_raster",
+    "dvren_splat_replay",         "dvren_splat_gather"};
 /* launch shapes: kernels/dvren_cuda_splat.h's DVREN__SPLAT_* */
 #define DVREN__CU_SPLAT_THREADS 256u
 #define DVREN__CU_SPLAT_SCAN_BLOCK 2048u
@@ -2145,6 +2145,14 @@ static dvren_status dvren__cu_splat_ready(dvren_context* ctx)
         DVREN__CHECK(dvren__cu_check(ctx, dvren__cu.cuModuleGetFunction(&S->f_splat[i], S->splat, dvren__cu_splat_names[i]),
                                      what));
     }
+    /* the tile sort's dynamic shared memory: up to the device's opt-in limit (96 KiB or more: 12,288 keys) */
+    {
+        int optin = 0;
+        dvren__cu.cuDeviceGetAttribute(&optin, DVREN__CU_ATTR_MAX_SHARED_OPTIN, S->device);
+        S->splat_sort_cap = optin >= 98304 ? 12288u : 6144u;
+        DVREN__CU(ctx, cuFuncSetAttribute(S->f_splat[DVREN__CU_SPLAT_SORT], DVREN__CU_FUNC_MAX_DYNAMIC_SHARED,
+                                          (int)(S->splat_sort_cap * 8u)));
+    }
     dvren_log(ctx, DVREN_LOG_INFO, DVREN_TAG_TIMER, "splat module for %s: %s, compile %.1f ms, load %.1f ms", st.target,
               st.cache_hit ? "disk cache hit" : "compiled", st.compile_ms, st.load_ms);
 cleanup:
@@ -2158,17 +2166,23 @@ cleanup:
 
 /* One launch of splat kernel `which` on the context's stream; a failure
  * names the kernel. */
-static dvren_status dvren__cu_splat_launch(dvren_context* ctx, int which, uint32_t grid, uint32_t bx, uint32_t by,
-                                           void** params)
+static dvren_status dvren__cu_splat_launch_shared(dvren_context* ctx, int which, uint32_t grid, uint32_t bx, uint32_t by,
+                                                  uint32_t shared, void** params)
 {
     dvren__cu_state* S = dvren__cu_st(ctx);
     char what[96];
     dvren__cu_result r;
     if (grid == 0) return DVREN_OK;
-    r = dvren__cu.cuLaunchKernel(S->f_splat[which], grid, 1, 1, bx, by, 1, 0, S->stream, params, NULL);
+    r = dvren__cu.cuLaunchKernel(S->f_splat[which], grid, 1, 1, bx, by, 1, shared, S->stream, params, NULL);
     if (r == DVREN__CU_SUCCESS) return DVREN_OK;
     snprintf(what, sizeof what, "cuLaunchKernel(%s, %u blocks)", dvren__cu_splat_names[which], (unsigned)grid);
     return dvren__cu_check(ctx, r, what);
+}
+
+static dvren_status dvren__cu_splat_launch(dvren_context* ctx, int which, uint32_t grid, uint32_t bx, uint32_t by,
+                                           void** params)
+{
+    return dvren__cu_splat_launch_shared(ctx, which, grid, bx, by, 0u, params);
 }
 
 static uint32_t dvren__cu_splat_grid(uint64_t n, uint32_t per)
@@ -2209,12 +2223,11 @@ static dvren_status dvren__cu_launch_splats(dvren_splat_renderer* r, const dvren
     dvren_context* ctx = r->ctx;
     dvren__cu_state* S = dvren__cu_st(ctx);
     const dvren_splat_view* V = &J->view;
-    uint32_t n = V->count, tiles = V->tiles_x * V->tiles_y, m32;
+    uint32_t n = V->count, tiles = V->tiles_x * V->tiles_y;
     size_t pixels = (size_t)V->width * V->height;
     uint64_t m;
     const float *means = J->means, *log_scales = J->log_scales, *quats = J->quats, *logits = J->logits, *sh = J->sh;
-    void *proj, *offsets, *ranges, *pT, *pdacc, *last, *etile, *edepth, *egid, *skey, *sval, *gids, *slots, *inv,
-        *scratch;
+    void *proj, *ranges, *pT, *pdacc, *last, *skey, *sval, *gacc, *scratch;
     dvren__cu_ptr info, sums, tcount, cursor;
     size_t nb_max, o_sums, o_tcount, o_cursor, scratch_bytes;
     void* p[16];
@@ -2222,7 +2235,6 @@ static dvren_status dvren__cu_launch_splats(dvren_splat_renderer* r, const dvren
     DVREN__CHECK(dvren__cu_splat_ready(ctx));
     dvren__cu.cuCtxSetCurrent(S->cuctx);
     DVREN__CHECK(dvren__splat_ws(r, DVREN__SW_PROJ, (size_t)n * sizeof(dvren__splat_proj_32), &proj));
-    DVREN__CHECK(dvren__splat_ws(r, DVREN__SW_OFFSETS, ((size_t)n + 1) * 4, &offsets));
     DVREN__CHECK(dvren__splat_ws(r, DVREN__SW_RANGES, (size_t)tiles * 8, &ranges));
     DVREN__CHECK(dvren__splat_ws(r, DVREN__SW_PIX_T, pixels * 4, &pT));
     DVREN__CHECK(dvren__splat_ws(r, DVREN__SW_PIX_DACC, pixels * 4, &pdacc));
@@ -2232,11 +2244,11 @@ static dvren_status dvren__cu_launch_splats(dvren_splat_renderer* r, const dvren
         dvren_fb_view fb = J->fb;
         unsigned char back[16];
         uint64_t total = 0;
-        uint32_t visible = 0;
+        uint32_t visible = 0, cap = S->splat_sort_cap;
         /* scratch: [0, 16) the pair total (u64) and the visible count (u32);
-         * the scan's block sums (u64) and its total; the tile histogram and
-         * cursors (u32) */
-        nb_max = ((n > tiles ? (size_t)n : (size_t)tiles) + DVREN__CU_SPLAT_SCAN_BLOCK - 1) / DVREN__CU_SPLAT_SCAN_BLOCK + 2;
+         * the scan's block sums (u64); the tile histogram (then the tile
+         * starts, tiles + 1 u32) and the emission cursors (u32) */
+        nb_max = ((size_t)tiles + 1 + DVREN__CU_SPLAT_SCAN_BLOCK - 1) / DVREN__CU_SPLAT_SCAN_BLOCK + 2;
         o_sums = 256;
         o_tcount = o_sums + ((nb_max * 8 + 255) & ~(size_t)255);
         o_cursor = o_tcount + ((((size_t)tiles + 1) * 4 + 255) & ~(size_t)255);
@@ -2247,7 +2259,8 @@ static dvren_status dvren__cu_launch_splats(dvren_splat_renderer* r, const dvren
         tcount = info + o_tcount;
         cursor = info + o_cursor;
         DVREN__CU(ctx, cuMemsetD8Async(info, 0, 16, S->stream));
-        /* 1. project, count tiles */
+        DVREN__CU(ctx, cuMemsetD8Async(tcount, 0, ((size_t)tiles + 1) * 4, S->stream));
+        /* 1. project; count the pairs of each tile */
         p[0] = &view;
         p[1] = &means;
         p[2] = &log_scales;
@@ -2255,15 +2268,15 @@ static dvren_status dvren__cu_launch_splats(dvren_splat_renderer* r, const dvren
         p[4] = &logits;
         p[5] = &sh;
         p[6] = &proj;
-        p[7] = &offsets;
+        p[7] = &tcount;
         {
             dvren__cu_ptr vis = info + 8;
             p[8] = &vis;
             DVREN__CHECK(dvren__cu_splat_launch(ctx, DVREN__CU_SPLAT_PROJECT, dvren__cu_splat_grid(n, DVREN__CU_SPLAT_THREADS),
                                                 DVREN__CU_SPLAT_THREADS, 1, p));
         }
-        /* 2. offsets; the pair count back to the host */
-        DVREN__CHECK(dvren__cu_splat_scan(ctx, (dvren__cu_ptr)(uintptr_t)offsets, n, sums, info));
+        /* 2. each tile's segment; the pair count back to the host */
+        DVREN__CHECK(dvren__cu_splat_scan(ctx, tcount, tiles, sums, info));
         DVREN__CU(ctx, cuMemcpyDtoHAsync(back, info, 16, S->stream));
         DVREN__CU(ctx, cuStreamSynchronize(S->stream));
         memcpy(&total, back, 8);
@@ -2272,57 +2285,37 @@ static dvren_status dvren__cu_launch_splats(dvren_splat_renderer* r, const dvren
             DVREN__FAIL(ctx, DVREN_ERROR_OUT_OF_MEMORY, "splats", "render smaller or fewer Gaussians",
                         "more than 2^32 (Gaussian, tile) pairs");
         m = total;
-        m32 = (uint32_t)m;
         r->intersections = m;
         r->visible = visible;
-        DVREN__CHECK(dvren__splat_ws(r, DVREN__SW_ETILE, (size_t)m * 4, &etile));
-        DVREN__CHECK(dvren__splat_ws(r, DVREN__SW_EDEPTH, (size_t)m * 4, &edepth));
-        DVREN__CHECK(dvren__splat_ws(r, DVREN__SW_EGID, (size_t)m * 4, &egid));
         DVREN__CHECK(dvren__splat_ws(r, DVREN__SW_SKEY, (size_t)m * 4, &skey));
         DVREN__CHECK(dvren__splat_ws(r, DVREN__SW_SVAL, (size_t)m * 4, &sval));
-        DVREN__CHECK(dvren__splat_ws(r, DVREN__SW_GIDS, (size_t)m * 4, &gids));
-        /* 3. emit the pairs; histogram per tile */
-        DVREN__CU(ctx, cuMemsetD8Async(tcount, 0, ((size_t)tiles + 1) * 4, S->stream));
-        p[0] = &view;
-        p[1] = &proj;
-        p[2] = &offsets;
-        p[3] = &etile;
-        p[4] = &edepth;
-        p[5] = &egid;
-        p[6] = &tcount;
-        DVREN__CHECK(dvren__cu_splat_launch(ctx, DVREN__CU_SPLAT_EMIT, dvren__cu_splat_grid(n, DVREN__CU_SPLAT_THREADS),
-                                            DVREN__CU_SPLAT_THREADS, 1, p));
-        /* 4. segments per tile, scatter, sort each by (depth bits, e) */
-        DVREN__CHECK(dvren__cu_splat_scan(ctx, tcount, tiles, sums, info + 16));
         p[0] = &tcount;
         p[1] = &tiles;
         p[2] = &ranges;
         p[3] = &cursor;
         DVREN__CHECK(dvren__cu_splat_launch(ctx, DVREN__CU_SPLAT_RANGES, dvren__cu_splat_grid(tiles, DVREN__CU_SPLAT_THREADS),
                                             DVREN__CU_SPLAT_THREADS, 1, p));
-        p[0] = &etile;
-        p[1] = &edepth;
-        p[2] = &m32;
-        p[3] = &cursor;
-        p[4] = &skey;
-        p[5] = &sval;
-        DVREN__CHECK(dvren__cu_splat_launch(ctx, DVREN__CU_SPLAT_SCATTER, dvren__cu_splat_grid(m, DVREN__CU_SPLAT_THREADS),
+        /* 3. the pairs into their tiles' segments */
+        p[0] = &view;
+        p[1] = &proj;
+        p[2] = &cursor;
+        p[3] = &skey;
+        p[4] = &sval;
+        DVREN__CHECK(dvren__cu_splat_launch(ctx, DVREN__CU_SPLAT_EMIT, dvren__cu_splat_grid(n, DVREN__CU_SPLAT_THREADS),
                                             DVREN__CU_SPLAT_THREADS, 1, p));
+        /* 4. sort each segment by (depth bits, Gaussian): in shared memory up
+         * to splat_sort_cap entries, else in place in global memory */
         p[0] = &ranges;
         p[1] = &skey;
         p[2] = &sval;
-        DVREN__CHECK(dvren__cu_splat_launch(ctx, DVREN__CU_SPLAT_SORT, m ? tiles : 0, DVREN__CU_SPLAT_SORT_THREADS, 1, p));
-        p[0] = &sval;
-        p[1] = &egid;
-        p[2] = &m32;
-        p[3] = &gids;
-        DVREN__CHECK(dvren__cu_splat_launch(ctx, DVREN__CU_SPLAT_GIDS, dvren__cu_splat_grid(m, DVREN__CU_SPLAT_THREADS),
-                                            DVREN__CU_SPLAT_THREADS, 1, p));
-        /* 5. composite every tile's pixels */
+        p[3] = &cap;
+        DVREN__CHECK(dvren__cu_splat_launch_shared(ctx, DVREN__CU_SPLAT_SORT, m ? tiles : 0, DVREN__CU_SPLAT_SORT_THREADS, 1,
+                                                   cap * 8u, p));
+        /* 5. composite every tile's pixels (sval: the Gaussian of each sorted entry) */
         p[0] = &view;
         p[1] = &fb;
         p[2] = &proj;
-        p[3] = &gids;
+        p[3] = &sval;
         p[4] = &ranges;
         p[5] = &pT;
         p[6] = &pdacc;
@@ -2336,16 +2329,13 @@ static dvren_status dvren__cu_launch_splats(dvren_splat_renderer* r, const dvren
         float *g_means = J->g_means, *g_log_scales = J->g_log_scales, *g_quats = J->g_quats, *g_logits = J->g_logits,
               *g_sh = J->g_sh;
         m = r->intersections;
-        m32 = (uint32_t)m;
         DVREN__CHECK(dvren__splat_ws(r, DVREN__SW_SVAL, (size_t)m * 4, &sval));
-        DVREN__CHECK(dvren__splat_ws(r, DVREN__SW_GIDS, (size_t)m * 4, &gids));
-        DVREN__CHECK(dvren__splat_ws(r, DVREN__SW_SLOTS, (size_t)m * 4 * DVREN_SPLAT_GRAD_FLOATS, &slots));
-        DVREN__CHECK(dvren__splat_ws(r, DVREN__SW_INV, (size_t)m * 4, &inv));
-        DVREN__CU(ctx, cuMemsetD8Async((dvren__cu_ptr)(uintptr_t)slots, 0, (size_t)m * 4 * DVREN_SPLAT_GRAD_FLOATS,
-                                       S->stream));
+        /* each Gaussian's 10 sums (the CPU's per-pair slots are not needed: the warps add into them) */
+        DVREN__CHECK(dvren__splat_ws(r, DVREN__SW_SLOTS, (size_t)n * 4 * DVREN_SPLAT_GRAD_FLOATS, &gacc));
+        DVREN__CU(ctx, cuMemsetD8Async((dvren__cu_ptr)(uintptr_t)gacc, 0, (size_t)n * 4 * DVREN_SPLAT_GRAD_FLOATS, S->stream));
         p[0] = &view;
         p[1] = &proj;
-        p[2] = &gids;
+        p[2] = &sval;
         p[3] = &ranges;
         p[4] = &pT;
         p[5] = &pdacc;
@@ -2353,27 +2343,21 @@ static dvren_status dvren__cu_launch_splats(dvren_splat_renderer* r, const dvren
         p[7] = &cot_rgb;
         p[8] = &cot_alpha;
         p[9] = &cot_depth;
-        p[10] = &slots;
+        p[10] = &gacc;
         DVREN__CHECK(dvren__cu_splat_launch(ctx, DVREN__CU_SPLAT_REPLAY, m ? tiles : 0, DVREN_SPLAT_TILE, DVREN_SPLAT_TILE, p));
-        p[0] = &sval;
-        p[1] = &m32;
-        p[2] = &inv;
-        DVREN__CHECK(dvren__cu_splat_launch(ctx, DVREN__CU_SPLAT_INV, dvren__cu_splat_grid(m, DVREN__CU_SPLAT_THREADS),
-                                            DVREN__CU_SPLAT_THREADS, 1, p));
         p[0] = &view;
         p[1] = &means;
         p[2] = &log_scales;
         p[3] = &quats;
         p[4] = &logits;
         p[5] = &sh;
-        p[6] = &offsets;
-        p[7] = &inv;
-        p[8] = &slots;
-        p[9] = &g_means;
-        p[10] = &g_log_scales;
-        p[11] = &g_quats;
-        p[12] = &g_logits;
-        p[13] = &g_sh;
+        p[6] = &proj;
+        p[7] = &gacc;
+        p[8] = &g_means;
+        p[9] = &g_log_scales;
+        p[10] = &g_quats;
+        p[11] = &g_logits;
+        p[12] = &g_sh;
         DVREN__CHECK(dvren__cu_splat_launch(ctx, DVREN__CU_SPLAT_GATHER, dvren__cu_splat_grid(n, DVREN__CU_SPLAT_THREADS),
                                             DVREN__CU_SPLAT_THREADS, 1, p));
     }
@@ -4386,11 +4370,11 @@ static const char* const dvren__cuda_src_splat[] = {
 " * each pixel, back to front: T_i = T_{i+1} / (1 - alpha_i)): the pixel's\n",
 " * cotangents of rgb, alpha and depth give each list entry's gradient with\n",
 " * respect to its projected quantities (mean2d, conic, opacity, colour,\n",
-" * depth), added to that entry's slot (DVREN_SPLAT_SLOT_ADD: a plain add on\n",
-" * the CPU, where one thread owns a tile's pixels; a float atomic on the GPU,\n",
-" * where a tile's pixels run in parallel, so there the sum over a tile's\n",
-" * pixels is not bitwise reproducible; the host sums each Gaussian's entries\n",
-" * in a fixed order); then\n",
+" * depth) (dvren_splat_bwd_step); the CPU adds them to that entry's slot\n",
+" * (one thread owns a tile's pixels) and then sums each Gaussian's entries in\n",
+" * a fixed order, the GPU reduces them over each warp and adds them to the\n",
+" * Gaussian's sums with float atomics (so its last bits vary from run to\n",
+" * run); then\n",
 " * per Gaussian, dvren_splat_project_bwd carries them to the parameters:\n",
 " * means, log-scales, quaternions, opacity logits, SH coefficients.\n",
 " * Non-differentiable and given no gradient: the culling, the box, the\n",
@@ -4416,16 +4400,6 @@ static const char* const dvren__cuda_src_splat[] = {
 "#define DVREN_SPLAT_EXTEND 3.33f             /* box half-size in standard deviations (at most) */\n",
 "#define DVREN_SPLAT_GRAD_FLOATS 10u          /* per list entry: mean2d xy, conic abc, opacity, rgb, depth */\n",
 "\n",
-"/* Adds v to the gradient slot float *p (dvren_splat_pixel_bwd): plain on\n",
-" * the CPU (a tile's pixels run on one thread, in order); atomicAdd under\n",
-" * NVRTC, where the threads of a tile's pixels share its entries' slots\n",
-" * (float atomics: the order of a slot's adds, hence its last bits, varies\n",
-" * from run to run). */\n",
-"#if DVREN_ON_GPU\n",
-"#define DVREN_SPLAT_SLOT_ADD(p, v) atomicAdd((p), (v))\n",
-"#else\n",
-"#define DVREN_SPLAT_SLOT_ADD(p, v) (*(p) += (v))\n",
-"#endif\n",
 "\n",
 "/* The camera and settings as the rasteriser sees them (host fills it from\n",
 " * the plan's camera and the render options). */\n",
@@ -4889,18 +4863,29 @@ static const char* const dvren__cuda_src_splat[] = {
 "\n",
 "/* ---- compositing ------------------------------------------------------------------- */\n",
 "\n",
-"/* One pixel's forward result. last: one past the list position of the last\n",
-" * Gaussian composited (the backward pass starts there). */\n",
+"/* One pixel's forward state and result. last: one past the list position\n",
+" * of the last Gaussian composited (the backward pass starts there). */\n",
 "typedef struct DVREN__RN(dvren__splat_px) {\n",
 "    dvren_real rgb[3];\n",
-"    dvren_real T;         /* final transmittance */\n",
+"    dvren_real T;         /* transmittance (final after dvren_splat_px_end) */\n",
 "    dvren_real depth_acc; /* sum z_i w_i */\n",
 "    dvren_real median;    /* median depth, 0 when T never fell to 0.5 */\n",
 "    uint32_t count, last;\n",
+"    /* the pixel's centre and its image layer (mixed scenes) while compositing */\n",
+"    dvren_real px, py, lz, la;\n",
+"    uint32_t pix;\n",
+"    int32_t layer;\n",
 "} DVREN__RN(dvren__splat_px);\n",
 "#define dvren_splat_px DVREN__RN(dvren__splat_px)\n",
 "#define dvren_splat_alpha DVREN__RN(dvren__splat_alpha)\n",
+"#define dvren_splat_px_begin DVREN__RN(dvren__splat_px_begin)\n",
+"#define dvren_splat_px_step DVREN__RN(dvren__splat_px_step)\n",
+"#define dvren_splat_px_end DVREN__RN(dvren__splat_px_end)\n",
 "#define dvren_splat_pixel DVREN__RN(dvren__splat_pixel)\n",
+"#define dvren__splat_layer DVREN__RN(dvren__splat_layer_)\n",
+"#define dvren_splat_bwd_state DVREN__RN(dvren__splat_bwd_state)\n",
+"#define dvren_splat_bwd_begin DVREN__RN(dvren__splat_bwd_begin)\n",
+"#define dvren_splat_bwd_step DVREN__RN(dvren__splat_bwd_step)\n",
 "#define dvren_splat_pixel_bwd DVREN__RN(dvren__splat_pixel_bwd)\n",
 "\n",
 "/* alpha of a projected Gaussian at pixel centre (px, py); 0 when skipped\n",
@@ -4917,121 +4902,181 @@ static const char* const dvren__cuda_src_splat[] = {
 "    return a < (dvren_real)DVREN_SPLAT_ALPHA_MIN ? (dvren_real)0 : a;\n",
 "}\n",
 "\n",
+"/* Starts pixel (x, y) of a list beginning at position start. */\n",
+"DVREN_FN void dvren_splat_px_begin(const dvren_splat_view* v, uint32_t x, uint32_t y, uint32_t start, dvren_splat_px* o)\n",
+"{\n",
+"    o->px = (dvren_real)x + (dvren_real)0.5;\n",
+"    o->py = (dvren_real)y + (dvren_real)0.5;\n",
+"    o->pix = y * v->width + x;\n",
+"    o->T = (dvren_real)1;\n",
+"    o->rgb[0] = o->rgb[1] = o->rgb[2] = (dvren_real)0;\n",
+"    o->depth_acc = (dvren_real)0;\n",
+"    o->median = (dvren_real)0;\n",
+"    o->count = 0u;\n",
+"    o->last = start;\n",
+"    o->lz = (dvren_real)0;\n",
+"    o->la = (dvren_real)0;\n",
+"    o->layer = 0;\n",
+"    if (v->layer_rgb) {\n",
+"        /* the layer's depth is a ray distance from the eye: camera z = t / |(u, v, 1)| */\n",
+"        dvren_real u = (o->px - (dvren_real)v->cx) / (dvren_real)v->fx, w = (o->py - (dvren_real)v->cy) / (dvren_real)v->fy;\n",
+"        o->la = (dvren_real)v->layer_alpha[o->pix];\n",
+"        o->lz = (dvren_real)v->layer_depth[o->pix] / dvren_sqrt(u * u + w * w + (dvren_real)1);\n",
+"        o->layer = o->la > (dvren_real)0;\n",
+"    }\n",
+"}\n",
+"\n",
+"/* Composites the pixel's image layer (once). */\n",
+"DVREN_FN void dvren__splat_layer(const dvren_splat_view* v, dvren_splat_px* o)\n",
+"{\n",
+"    o->rgb[0] += o->T * (dvren_real)v->layer_rgb[3 * o->pix];\n",
+"    o->rgb[1] += o->T * (dvren_real)v->layer_rgb[3 * o->pix + 1];\n",
+"    o->rgb[2] += o->T * (dvren_real)v->layer_rgb[3 * o->pix + 2];\n",
+"    o->depth_acc += o->T * o->la * o->lz;\n",
+"    o->T *= (dvren_real)1 - o->la;\n",
+"    o->layer = 0;\n",
+"}\n",
+"\n",
+"/* Composites list entry k (projected Gaussian p) into the pixel, front to\n",
+" * back. Returns 1 when the pixel is done (it stops before T would fall to\n",
+" * min_transmittance or below; that entry is not composited), else 0. */\n",
+"DVREN_FN int dvren_splat_px_step(const dvren_splat_view* v, const dvren_splat_proj* p, uint32_t k, dvren_splat_px* o)\n",
+"{\n",
+"    dvren_real vis, a, nT, w;\n",
+"    if (o->layer && p->depth > o->lz) {\n",
+"        /* the image layer lies in front of this Gaussian: composite it first */\n",
+"        dvren__splat_layer(v, o);\n",
+"        if (o->T <= (dvren_real)v->min_transmittance) return 1;\n",
+"    }\n",
+"    a = dvren_splat_alpha(v, p, o->px, o->py, &vis);\n",
+"    if (a <= (dvren_real)0) return 0;\n",
+"    nT = o->T * ((dvren_real)1 - a);\n",
+"    if (nT <= (dvren_real)v->min_transmittance) return 1;\n",
+"    w = a * o->T;\n",
+"    o->rgb[0] += p->rgb[0] * w;\n",
+"    o->rgb[1] += p->rgb[1] * w;\n",
+"    o->rgb[2] += p->rgb[2] * w;\n",
+"    o->depth_acc += p->depth * w;\n",
+"    if (o->T > (dvren_real)0.5 && nT <= (dvren_real)0.5) o->median = p->depth;\n",
+"    o->count++;\n",
+"    o->last = k + 1u;\n",
+"    o->T = nT;\n",
+"    return 0;\n",
+"}\n",
+"\n",
+"/* Ends the pixel: the layer if still pending, then the background. */\n",
+"DVREN_FN void dvren_splat_px_end(const dvren_splat_view* v, dvren_splat_px* o)\n",
+"{\n",
+"    if (o->layer) dvren__splat_layer(v, o);\n",
+"    o->rgb[0] += o->T * (dvren_real)v->background[0];\n",
+"    o->rgb[1] += o->T * (dvren_real)v->background[1];\n",
+"    o->rgb[2] += o->T * (dvren_real)v->background[2];\n",
+"}\n",
+"\n",
 "/* Composites list entries [start, end) of the pixel's tile (gids[k]: the\n",
 " * Gaussian, P: the projected Gaussians) at pixel (x, y), front to back. */\n",
 "DVREN_FN void dvren_splat_pixel(const dvren_splat_view* v, const dvren_splat_proj* P, const uint32_t* gids, uint32_t start,\n",
 "                                uint32_t end, uint32_t x, uint32_t y, dvren_splat_px* out)\n",
 "{\n",
-"    dvren_real px = (dvren_real)x + (dvren_real)0.5, py = (dvren_real)y + (dvren_real)0.5, T = (dvren_real)1;\n",
-"    dvren_real lz = (dvren_real)0, la = (dvren_real)0;\n",
-"    int layer = 0;\n",
-"    uint32_t k, pix = y * v->width + x;\n",
-"    out->rgb[0] = out->rgb[1] = out->rgb[2] = (dvren_real)0;\n",
-"    out->depth_acc = (dvren_real)0;\n",
-"    out->median = (dvren_real)0;\n",
-"    out->count = 0u;\n",
-"    out->last = start;\n",
-"    if (v->layer_rgb) {\n",
-"        /* the layer's depth is a ray distance from the eye: camera z = t / |(u, v, 1)| */\n",
-"        dvren_real u = (px - (dvren_real)v->cx) / (dvren_real)v->fx, w = (py - (dvren_real)v->cy) / (dvren_real)v->fy;\n",
-"        la = (dvren_real)v->layer_alpha[pix];\n",
-"        lz = (dvren_real)v->layer_depth[pix] / dvren_sqrt(u * u + w * w + (dvren_real)1);\n",
-"        layer = la > (dvren_real)0;\n",
-"    }\n",
-"    for (k = start; k < end; ++k) {\n",
-"        const dvren_splat_proj* p = &P[gids[k]];\n",
-"        dvren_real vis, a, nT, w;\n",
-"        if (layer && p->depth > lz) {\n",
-"            /* the image layer lies in front of this Gaussian: composite it first */\n",
-"            out->rgb[0] += T * (dvren_real)v->layer_rgb[3 * pix];\n",
-"            out->rgb[1] += T * (dvren_real)v->layer_rgb[3 * pix + 1];\n",
-"            out->rgb[2] += T * (dvren_real)v->layer_rgb[3 * pix + 2];\n",
-"            out->depth_acc += T * la * lz;\n",
-"            T *= (dvren_real)1 - la;\n",
-"            layer = 0;\n",
-"            if (T <= (dvren_real)v->min_transmittance) break;\n",
-"        }\n",
-"        a = dvren_splat_alpha(v, p, px, py, &vis);\n",
-"        if (a <= (dvren_real)0) continue;\n",
-"        nT = T * ((dvren_real)1 - a);\n",
-"        if (nT <= (dvren_real)v->min_transmittance) break;\n",
-"        w = a * T;\n",
-"        out->rgb[0] += p->rgb[0] * w;\n",
-"        out->rgb[1] += p->rgb[1] * w;\n",
-"        out->rgb[2] += p->rgb[2] * w;\n",
-"        out->depth_acc += p->depth * w;\n",
-"        if (T > (dvren_real)0.5 && nT <= (dvren_real)0.5) out->median = p->depth;\n",
-"        out->count++;\n",
-"        out->last = k + 1u;\n",
-"        T = nT;\n",
-"    }\n",
-"    if (layer) {\n",
-"        out->rgb[0] += T * (dvren_real)v->layer_rgb[3 * pix];\n",
-"        out->rgb[1] += T * (dvren_real)v->layer_rgb[3 * pix + 1];\n",
-"        out->rgb[2] += T * (dvren_real)v->layer_rgb[3 * pix + 2];\n",
-"        out->depth_acc += T * la * lz;\n",
-"        T *= (dvren_real)1 - la;\n",
-"    }\n",
-"    out->rgb[0] += T * (dvren_real)v->background[0];\n",
-"    out->rgb[1] += T * (dvren_real)v->background[1];\n",
-"    out->rgb[2] += T * (dvren_real)v->background[2];\n",
-"    out->T = T;\n",
+"    uint32_t k;\n",
+"    dvren_splat_px_begin(v, x, y, start, out);\n",
+"    for (k = start; k < end; ++k)\n",
+"        if (dvren_splat_px_step(v, &P[gids[k]], k, out)) break;\n",
+"    dvren_splat_px_end(v, out);\n",
 "}\n",
 "\n",
-"/* Backward of dvren_splat_pixel (no image layer): from the pixel's final\n",
-" * transmittance T, its last list position and its depth_acc, and the\n",
-" * cotangents of its rgb (3), alpha (= 1 - T) and expected depth (depth_acc\n",
-" * / alpha), adds each composited entry k's gradient to slots[(k - start) *\n",
-" * DVREN_SPLAT_GRAD_FLOATS ...] (mean2d x, y, conic a, b, c, opacity, rgb,\n",
-" * depth) through DVREN_SPLAT_SLOT_ADD. */\n",
+"/* One pixel's backward state, back to front. */\n",
+"typedef struct DVREN__RN(dvren__splat_bwd_state) {\n",
+"    dvren_real px, py;\n",
+"    dvren_real T, T_final;\n",
+"    dvren_real v_rgb[3], v_alpha, v_dacc;\n",
+"    dvren_real Sc[3], Sz; /* behind the current entry: the later entries' colour (+ T_final background) and depth */\n",
+"} DVREN__RN(dvren__splat_bwd_state);\n",
+"\n",
+"/* Starts the backward of pixel (x, y) from its final transmittance, its\n",
+" * depth_acc and the cotangents of its rgb (3), alpha (= 1 - T) and expected\n",
+" * depth (depth_acc / alpha). */\n",
+"DVREN_FN void dvren_splat_bwd_begin(const dvren_splat_view* v, uint32_t x, uint32_t y, dvren_real T_final,\n",
+"                                    dvren_real depth_acc, const dvren_real* v_rgb, dvren_real v_alpha, dvren_real v_depth,\n",
+"                                    dvren_splat_bwd_state* b)\n",
+"{\n",
+"    dvren_real A = (dvren_real)1 - T_final;\n",
+"    int ch;\n",
+"    b->px = (dvren_real)x + (dvren_real)0.5;\n",
+"    b->py = (dvren_real)y + (dvren_real)0.5;\n",
+"    b->T = T_final;\n",
+"    b->T_final = T_final;\n",
+"    b->v_dacc = (dvren_real)0;\n",
+"    /* depth = depth_acc / A: both depend on every alpha */\n",
+"    if (A > (dvren_real)0 && v_depth != (dvren_real)0) {\n",
+"        b->v_dacc = v_depth / A;\n",
+"        v_alpha -= v_depth * depth_acc / (A * A);\n",
+"    }\n",
+"    b->v_alpha = v_alpha;\n",
+"    for (ch = 0; ch < 3; ++ch) {\n",
+"        b->v_rgb[ch] = v_rgb[ch];\n",
+"        b->Sc[ch] = T_final * (dvren_real)v->background[ch];\n",
+"    }\n",
+"    b->Sz = (dvren_real)0;\n",
+"}\n",
+"\n",
+"/* The gradient of one composited entry (projected Gaussian p), going back\n",
+" * to front: g[0..9] = d/d (mean2d x, y, conic a, b, c, opacity, rgb, depth).\n",
+" * Returns 0 (g untouched) for an entry the forward skipped. */\n",
+"DVREN_FN int dvren_splat_bwd_step(const dvren_splat_view* v, const dvren_splat_proj* p, dvren_splat_bwd_state* b,\n",
+"                                  dvren_real* g)\n",
+"{\n",
+"    dvren_real vis, a, Ti, w, va, om, dx, dy, vsig;\n",
+"    int ch;\n",
+"    a = dvren_splat_alpha(v, p, b->px, b->py, &vis);\n",
+"    if (a <= (dvren_real)0) return 0;\n",
+"    om = (dvren_real)1 - a;\n",
+"    Ti = b->T / om;\n",
+"    w = a * Ti;\n",
+"    va = b->v_alpha * b->T_final / om + b->v_dacc * (p->depth * Ti - b->Sz / om);\n",
+"    for (ch = 0; ch < 3; ++ch) {\n",
+"        va += b->v_rgb[ch] * (p->rgb[ch] * Ti - b->Sc[ch] / om);\n",
+"        g[6 + ch] = b->v_rgb[ch] * w;\n",
+"        b->Sc[ch] += p->rgb[ch] * w;\n",
+"    }\n",
+"    g[9] = b->v_dacc * w;\n",
+"    b->Sz += p->depth * w;\n",
+"    b->T = Ti;\n",
+"    if (p->opacity * vis > (dvren_real)v->alpha_max) {\n",
+"        /* clamped: no gradient through alpha */\n",
+"        g[0] = g[1] = g[2] = g[3] = g[4] = g[5] = (dvren_real)0;\n",
+"        return 1;\n",
+"    }\n",
+"    g[5] = va * vis;\n",
+"    vsig = -va * p->opacity * vis;\n",
+"    dx = p->x - b->px;\n",
+"    dy = p->y - b->py;\n",
+"    g[0] = vsig * (p->ca * dx + p->cb * dy);\n",
+"    g[1] = vsig * (p->cb * dx + p->cc * dy);\n",
+"    g[2] = (dvren_real)0.5 * vsig * dx * dx;\n",
+"    g[3] = vsig * dx * dy;\n",
+"    g[4] = (dvren_real)0.5 * vsig * dy * dy;\n",
+"    return 1;\n",
+"}\n",
+"\n",
+"/* Backward of dvren_splat_pixel (no image layer) for entries [start, last)\n",
+" * back to front: adds each composited entry k's gradient to\n",
+" * slots[(k - start) * DVREN_SPLAT_GRAD_FLOATS ...] (one thread owns them:\n",
+" * the CPU's tiles). */\n",
 "DVREN_FN void dvren_splat_pixel_bwd(const dvren_splat_view* v, const dvren_splat_proj* P, const uint32_t* gids,\n",
 "                                    uint32_t start, uint32_t last, uint32_t x, uint32_t y, dvren_real T_final,\n",
 "                                    dvren_real depth_acc, const dvren_real* v_rgb, dvren_real v_alpha, dvren_real v_depth,\n",
 "                                    dvren_real* slots)\n",
 "{\n",
-"    dvren_real px = (dvren_real)x + (dvren_real)0.5, py = (dvren_real)y + (dvren_real)0.5;\n",
-"    dvren_real T = T_final, A = (dvren_real)1 - T_final, v_dacc = (dvren_real)0;\n",
-"    dvren_real Sc[3], Sz = (dvren_real)0;\n",
-"    uint32_t k;\n",
-"    /* depth = depth_acc / A: both depend on every alpha */\n",
-"    if (A > (dvren_real)0 && v_depth != (dvren_real)0) {\n",
-"        v_dacc = v_depth / A;\n",
-"        v_alpha -= v_depth * depth_acc / (A * A);\n",
-"    }\n",
-"    /* behind entry i: the later entries' colour plus T_final background */\n",
-"    Sc[0] = T_final * (dvren_real)v->background[0];\n",
-"    Sc[1] = T_final * (dvren_real)v->background[1];\n",
-"    Sc[2] = T_final * (dvren_real)v->background[2];\n",
-"    for (k = last; k-- > start;) {\n",
-"        const dvren_splat_proj* p = &P[gids[k]];\n",
-"        dvren_real vis, a, Ti, w, va, om, dx, dy, vsig, *s;\n",
-"        int ch;\n",
-"        a = dvren_splat_alpha(v, p, px, py, &vis);\n",
-"        if (a <= (dvren_real)0) continue;\n",
-"        om = (dvren_real)1 - a;\n",
-"        Ti = T / om;\n",
-"        w = a * Ti;\n",
-"        s = slots + (size_t)(k - start) * DVREN_SPLAT_GRAD_FLOATS;\n",
-"        va = v_alpha * T_final / om + v_dacc * (p->depth * Ti - Sz / om);\n",
-"        for (ch = 0; ch < 3; ++ch) {\n",
-"            va += v_rgb[ch] * (p->rgb[ch] * Ti - Sc[ch] / om);\n",
-"            DVREN_SPLAT_SLOT_ADD(&s[6 + ch], v_rgb[ch] * w);\n",
-"            Sc[ch] += p->rgb[ch] * w;\n",
+"    dvren_splat_bwd_state b;\n",
+"    dvren_real g[DVREN_SPLAT_GRAD_FLOATS];\n",
+"    uint32_t k, c;\n",
+"    dvren_splat_bwd_begin(v, x, y, T_final, depth_acc, v_rgb, v_alpha, v_depth, &b);\n",
+"    for (k = last; k-- > start;)\n",
+"        if (dvren_splat_bwd_step(v, &P[gids[k]], &b, g)) {\n",
+"            dvren_real* s = slots + (size_t)(k - start) * DVREN_SPLAT_GRAD_FLOATS;\n",
+"            for (c = 0; c < DVREN_SPLAT_GRAD_FLOATS; ++c) s[c] += g[c];\n",
 "        }\n",
-"        DVREN_SPLAT_SLOT_ADD(&s[9], v_dacc * w);\n",
-"        Sz += p->depth * w;\n",
-"        T = Ti;\n",
-"        if (p->opacity * vis > (dvren_real)v->alpha_max) continue; /* clamped: no gradient */\n",
-"        DVREN_SPLAT_SLOT_ADD(&s[5], va * vis);\n",
-"        vsig = -va * p->opacity * vis;\n",
-"        dx = p->x - px;\n",
-"        dy = p->y - py;\n",
-"        DVREN_SPLAT_SLOT_ADD(&s[0], vsig * (p->ca * dx + p->cb * dy));\n",
-"        DVREN_SPLAT_SLOT_ADD(&s[1], vsig * (p->cb * dx + p->cc * dy));\n",
-"        DVREN_SPLAT_SLOT_ADD(&s[2], (dvren_real)0.5 * vsig * dx * dx);\n",
-"        DVREN_SPLAT_SLOT_ADD(&s[3], vsig * dx * dy);\n",
-"        DVREN_SPLAT_SLOT_ADD(&s[4], (dvren_real)0.5 * vsig * dy * dy);\n",
-"    }\n",
 "}\n",
 "\n",
 "#endif /* per precision */\n",
@@ -5051,36 +5096,33 @@ static const char* const dvren__cuda_src_splat_kernel[] = {
 " * dvren__cu_launch_splats in this order on the context's stream:\n",
 " *\n",
 " *   forward\n",
-" *     dvren_splat_project    one thread per Gaussian: proj[i], its tile count\n",
-" *                            in offsets[i], visible count (rx > 0)\n",
-" *     dvren_splat_scan_*     exclusive prefix sum of offsets (three kernels:\n",
-" *                            per-block scans, the block sums, the adds); the\n",
-" *                            host reads the total back (the pair count m)\n",
-" *     dvren_splat_emit       one thread per Gaussian: pair e = offsets[i] + j\n",
-" *                            for the j-th tile of its rectangle, row-major:\n",
-" *                            (tile, depth bits, Gaussian); a histogram of\n",
-" *                            the pairs per tile (atomicAdd)\n",
-" *     dvren_splat_scan_*     of the histogram: each tile's segment\n",
-" *     dvren_splat_ranges     ranges[2t], ranges[2t + 1] and the scatter cursors\n",
-" *     dvren_splat_scatter    each pair to its tile's segment (atomicAdd on the\n",
-" *                            cursor: the order inside a segment is arbitrary)\n",
+" *     dvren_splat_project_kernel  one thread per Gaussian: proj[i]; a histogram\n",
+" *                            of the pairs per tile (atomicAdd); the visible count\n",
+" *     dvren_splat_scan_*     exclusive prefix sum of the histogram (three\n",
+" *                            kernels: per-block scans, the block sums, the\n",
+" *                            adds): each tile's segment; the host reads the\n",
+" *                            total back (the pair count m)\n",
+" *     dvren_splat_ranges     ranges[2t], ranges[2t + 1] and the emission cursors\n",
+" *     dvren_splat_emit       one thread per Gaussian: into each of its tiles'\n",
+" *                            segments (atomicAdd on the cursor, so any order\n",
+" *                            inside a segment) its depth bits and index\n",
 " *     dvren_splat_sort       one block per tile: sorts its segment by the\n",
-" *                            64-bit key (depth bits << 32 | e), a bitonic\n",
-" *                            network in shared memory (<= 2048 entries) or in\n",
-" *                            global memory. Keys are unique (e is), so the\n",
-" *                            order is fully determined: it is the CPU's stable\n",
-" *                            sort by (tile, depth) of the pairs in emission\n",
-" *                            order, i.e. by (tile, depth, e)\n",
-" *     dvren_splat_gids       gids[k] = egid[sval[k]]\n",
-" *     dvren_splat_raster     one 16 x 16 block per tile, one thread per\n",
-" *                            pixel: dvren_splat_pixel over the tile's entries\n",
+" *                            64-bit key (depth bits << 32 | Gaussian), a\n",
+" *                            bitonic network in dynamic shared memory or in\n",
+" *                            global memory. Keys are unique (a Gaussian is in\n",
+" *                            a tile once), so the order is fully determined:\n",
+" *                            the CPU's stable sort by (tile, depth) of the\n",
+" *                            pairs in Gaussian order. Only 8 bytes per pair\n",
+" *     dvren_splat_raster     one 16 x 16 block per tile, one thread per pixel,\n",
+" *                            entries staged 256 at a time in shared memory:\n",
+" *                            dvren_splat_px_begin / _step / _end\n",
 " *   backward\n",
-" *     dvren_splat_replay     one thread per pixel: dvren_splat_pixel_bwd into\n",
-" *                            the tile's entries' slots (float atomics,\n",
-" *                            DVREN_SPLAT_SLOT_ADD)\n",
-" *     dvren_splat_inv        inv[sval[k]] = k\n",
-" *     dvren_splat_gather     one thread per Gaussian: sums its pairs' slots in\n",
-" *                            emission order, then dvren_splat_project_bwd\n",
+" *     dvren_splat_replay     one thread per pixel, back to front over shared\n",
+" *                            batches, dvren_splat_bwd_step; each warp sums an\n",
+" *                            entry's gradient over its pixels (shuffles) and\n",
+" *                            adds it to the Gaussian's 10 sums (float atomics)\n",
+" *     dvren_splat_gather     one thread per Gaussian: dvren_splat_project_bwd\n",
+" *                            from its sums\n",
 " *\n",
 " * The sorting network is the bitonic sort whose comparators all put the\n",
 " * smaller key first (each merge begins with the \"flip\" comparator i <->\n",
@@ -5169,46 +5211,33 @@ static const char* const dvren__cuda_src_splat_kernel[] = {
 "\n",
 "/* ---- forward --------------------------------------------------------------------- */\n",
 "\n",
-"/* Gaussian i: proj[i] and its tile count in offsets[i] (the CPU's\n",
-" * dvren__cpu_splat_project); *visible counts the projections with rx > 0. */\n",
+"/* Gaussian i: proj[i]; each tile of its rectangle counts it (tcount, zeroed\n",
+" * before); *visible counts the projections with rx > 0 (one atomic per\n",
+" * warp). */\n",
 "extern \"C\" __global__ void __launch_bounds__(DVREN__SPLAT_THREADS)\n",
 "    dvren_splat_project_kernel(const __grid_constant__ dvren_splat_view V, const float* means, const float* log_scales,\n",
-"                        const float* quats, const float* logits, const float* sh, dvren__splat_proj_32* proj,\n",
-"                        uint32_t* offsets, uint32_t* visible)\n",
+"                               const float* quats, const float* logits, const float* sh, dvren__splat_proj_32* proj,\n",
+"                               uint32_t* tcount, uint32_t* visible)\n",
 "{\n",
 "    uint32_t i = blockIdx.x * blockDim.x + threadIdx.x, K = (V.sh_degree + 1u) * (V.sh_degree + 1u);\n",
-"    uint32_t x0, y0, x1, y1, n = 0u;\n",
-"    if (i >= V.count) return;\n",
-"    if (dvren__splat_project_32(&V, means + 3 * (size_t)i, log_scales + 3 * (size_t)i, quats + 4 * (size_t)i, logits[i],\n",
-"                                sh + 3 * (size_t)K * i, &proj[i]))\n",
-"        n = dvren__splat_tile_rect_32(&V, &proj[i], &x0, &y0, &x1, &y1);\n",
-"    offsets[i] = n;\n",
-"    if (proj[i].rx > 0) atomicAdd(visible, 1u);\n",
-"}\n",
-"\n",
-"/* Gaussian i's pairs, in emission order (the CPU's dvren__cpu_splat_emit),\n",
-" * and the histogram of pairs per tile (tcount, zeroed before). */\n",
-"extern \"C\" __global__ void __launch_bounds__(DVREN__SPLAT_THREADS)\n",
-"    dvren_splat_emit(const __grid_constant__ dvren_splat_view V, const dvren__splat_proj_32* proj,\n",
-"                     const uint32_t* offsets, uint32_t* etile, uint32_t* edepth, uint32_t* egid, uint32_t* tcount)\n",
-"{\n",
-"    uint32_t i = blockIdx.x * blockDim.x + threadIdx.x, x0, y0, x1, y1, x, y, e, bits;\n",
-"    if (i >= V.count) return;\n",
-"    e = offsets[i];\n",
-"    if (offsets[i + 1] == e) return;\n",
-"    dvren__splat_tile_rect_32(&V, &proj[i], &x0, &y0, &x1, &y1);\n",
-"    bits = dvren__float_to_bits(proj[i].depth); /* depth > 0: its bits order like the value */\n",
-"    for (y = y0; y < y1; ++y)\n",
-"        for (x = x0; x < x1; ++x, ++e) {\n",
-"            uint32_t t = y * V.tiles_x + x;\n",
-"            etile[e] = t;\n",
-"            edepth[e] = bits;\n",
-"            egid[e] = i;\n",
-"            atomicAdd(&tcount[t], 1u);\n",
+"    uint32_t x0, y0, x1, y1, x, y, seen = 0u, ballot;\n",
+"    if (i < V.count) {\n",
+"        dvren__splat_proj_32 P;\n",
+"        if (dvren__splat_project_32(&V, means + 3 * (size_t)i, log_scales + 3 * (size_t)i, quats + 4 * (size_t)i,\n",
+"                                    logits[i], sh + 3 * (size_t)K * i, &P)) {\n",
+"            seen = 1u;\n",
+"            if (dvren__splat_tile_rect_32(&V, &P, &x0, &y0, &x1, &y1))\n",
+"                for (y = y0; y < y1; ++y)\n",
+"                    for (x = x0; x < x1; ++x) atomicAdd(&tcount[y * V.tiles_x + x], 1u);\n",
 "        }\n",
+"        proj[i] = P;\n",
+"    }\n",
+"    ballot = __ballot_sync(0xFFFFFFFFu, seen);\n",
+"    if ((threadIdx.x & 31u) == 0u && ballot) atomicAdd(visible, (uint32_t)__popc(ballot));\n",
 "}\n",
 "\n",
-"/* Tile t's segment [tstart[t], tstart[t + 1]) of the sorted entries. */\n",
+"/* Tile t's segment [tstart[t], tstart[t + 1]) of the sorted entries; the\n",
+" * emission cursors start there. */\n",
 "extern \"C\" __global__ void __launch_bounds__(DVREN__SPLAT_THREADS)\n",
 "    dvren_splat_ranges(const uint32_t* tstart, uint32_t tiles, uint32_t* ranges, uint32_t* cursor)\n",
 "{\n",
@@ -5219,19 +5248,28 @@ static const char* const dvren__cuda_src_splat_kernel[] = {
 "    cursor[t] = tstart[t];\n",
 "}\n",
 "\n",
-"/* Pair e into its tile's segment (any order inside it: sorted next). */\n",
+"/* Gaussian i into each of its tiles' segments (any order inside a segment:\n",
+" * sorted next): skey = its depth bits (depth > 0, so the bits order like\n",
+" * the values), sval = i. */\n",
 "extern \"C\" __global__ void __launch_bounds__(DVREN__SPLAT_THREADS)\n",
-"    dvren_splat_scatter(const uint32_t* etile, const uint32_t* edepth, uint32_t m, uint32_t* cursor, uint32_t* skey,\n",
-"                        uint32_t* sval)\n",
+"    dvren_splat_emit(const __grid_constant__ dvren_splat_view V, const dvren__splat_proj_32* proj, uint32_t* cursor,\n",
+"                     uint32_t* skey, uint32_t* sval)\n",
 "{\n",
-"    uint32_t e = blockIdx.x * blockDim.x + threadIdx.x, k;\n",
-"    if (e >= m) return;\n",
-"    k = atomicAdd(&cursor[etile[e]], 1u);\n",
-"    skey[k] = edepth[e];\n",
-"    sval[k] = e;\n",
+"    uint32_t i = blockIdx.x * blockDim.x + threadIdx.x, x0, y0, x1, y1, x, y, bits;\n",
+"    dvren__splat_proj_32 P;\n",
+"    if (i >= V.count) return;\n",
+"    P = proj[i];\n",
+"    if (P.rx <= 0 || !dvren__splat_tile_rect_32(&V, &P, &x0, &y0, &x1, &y1)) return;\n",
+"    bits = dvren__float_to_bits(P.depth);\n",
+"    for (y = y0; y < y1; ++y)\n",
+"        for (x = x0; x < x1; ++x) {\n",
+"            uint32_t k = atomicAdd(&cursor[y * V.tiles_x + x], 1u);\n",
+"            skey[k] = bits;\n",
+"            sval[k] = i;\n",
+"        }\n",
 "}\n",
 "\n",
-"/* Comparator (i, l), i < l: the smaller 64-bit key (depth bits, e) first. */\n",
+"/* Comparator (i, l), i < l: the smaller 64-bit key (depth bits, Gaussian) first. */\n",
 "__device__ __forceinline__ void dvren__splat_cmp_shared(uint64_t* s, uint32_t i, uint32_t l)\n",
 "{\n",
 "    uint64_t a = s[i], b = s[l];\n",
@@ -5280,48 +5318,57 @@ static const char* const dvren__cuda_src_splat_kernel[] = {
 "    }\n",
 "}\n",
 "\n",
-"/* Block t sorts tile t's segment of (skey, sval) by (depth bits, e). */\n",
+"/* Block t sorts tile t's segment of (skey, sval) by (depth bits, Gaussian):\n",
+" * keys are unique (a Gaussian is in a tile once), so the order is fully\n",
+" * determined and equals the CPU's stable sort by depth of the pairs in\n",
+" * Gaussian order. Segments of up to cap entries are sorted in the dynamic\n",
+" * shared memory (cap 64-bit keys), longer ones in global memory. */\n",
 "extern \"C\" __global__ void __launch_bounds__(DVREN__SPLAT_SORT_THREADS)\n",
-"    dvren_splat_sort(const uint32_t* ranges, uint32_t* skey, uint32_t* sval)\n",
+"    dvren_splat_sort(const uint32_t* ranges, uint32_t* skey, uint32_t* sval, uint32_t cap)\n",
 "{\n",
-"    __shared__ uint64_t s[DVREN__SPLAT_SORT_SHARED];\n",
+"    extern __shared__ uint64_t dvren__splat_sort_s[];\n",
+"    uint64_t* s = dvren__splat_sort_s;\n",
 "    uint32_t start = ranges[2 * blockIdx.x], n = ranges[2 * blockIdx.x + 1] - start, i;\n",
 "    uint32_t *key = skey + start, *val = sval + start;\n",
 "    if (n < 2u) return;\n",
-"    if (n <= DVREN__SPLAT_SORT_SHARED) {\n",
+"    if (n <= cap) {\n",
 "        for (i = threadIdx.x; i < n; i += blockDim.x) s[i] = ((uint64_t)key[i] << 32) | val[i];\n",
 "        __syncthreads();\n",
 "        dvren__splat_bitonic<true>(s, key, val, n);\n",
-"        for (i = threadIdx.x; i < n; i += blockDim.x) {\n",
-"            key[i] = (uint32_t)(s[i] >> 32);\n",
-"            val[i] = (uint32_t)s[i];\n",
-"        }\n",
+"        for (i = threadIdx.x; i < n; i += blockDim.x) val[i] = (uint32_t)s[i];\n",
 "    } else {\n",
 "        dvren__splat_bitonic<false>(s, key, val, n);\n",
 "    }\n",
 "}\n",
 "\n",
-"extern \"C\" __global__ void __launch_bounds__(DVREN__SPLAT_THREADS)\n",
-"    dvren_splat_gids(const uint32_t* sval, const uint32_t* egid, uint32_t m, uint32_t* gids)\n",
-"{\n",
-"    uint32_t k = blockIdx.x * blockDim.x + threadIdx.x;\n",
-"    if (k < m) gids[k] = egid[sval[k]];\n",
-"}\n",
-"\n",
-"/* Block t: tile t's pixels, one thread each (the CPU's dvren__cpu_splat_raster). */\n",
+"/* Block t: tile t's pixels, one thread each, over its entries in batches of\n",
+" * 256 projected Gaussians staged in shared memory; each entry composited by\n",
+" * dvren_splat_px_step, the CPU's arithmetic in the CPU's order. The block\n",
+" * stops loading once all its pixels are done. */\n",
 "extern \"C\" __global__ void __launch_bounds__(DVREN_SPLAT_TILE * DVREN_SPLAT_TILE)\n",
 "    dvren_splat_raster(const __grid_constant__ dvren_splat_view V, const __grid_constant__ dvren_fb_view fb,\n",
 "                       const dvren__splat_proj_32* proj, const uint32_t* gids, const uint32_t* ranges, float* pT,\n",
 "                       float* pdacc, uint32_t* last)\n",
 "{\n",
-"    uint32_t t = blockIdx.x, tx = t % V.tiles_x, ty = t / V.tiles_x;\n",
+"    __shared__ dvren__splat_proj_32 batch[DVREN_SPLAT_TILE * DVREN_SPLAT_TILE];\n",
+"    uint32_t t = blockIdx.x, tx = t % V.tiles_x, ty = t / V.tiles_x, tr = threadIdx.y * DVREN_SPLAT_TILE + threadIdx.x;\n",
 "    uint32_t x = tx * DVREN_SPLAT_TILE + threadIdx.x, y = ty * DVREN_SPLAT_TILE + threadIdx.y;\n",
+"    uint32_t start = ranges[2 * t], end = ranges[2 * t + 1], b0, j;\n",
+"    int inside = x < V.width && y < V.height, done = !inside;\n",
 "    dvren__splat_px_32 o;\n",
 "    size_t pix;\n",
 "    float a;\n",
-"    if (x >= V.width || y >= V.height) return;\n",
+"    dvren__splat_px_begin_32(&V, inside ? x : 0u, inside ? y : 0u, start, &o);\n",
+"    for (b0 = start; b0 < end; b0 += DVREN_SPLAT_TILE * DVREN_SPLAT_TILE) {\n",
+"        uint32_t nb = end - b0 < DVREN_SPLAT_TILE * DVREN_SPLAT_TILE ? end - b0 : DVREN_SPLAT_TILE * DVREN_SPLAT_TILE;\n",
+"        if (__syncthreads_count(done) == DVREN_SPLAT_TILE * DVREN_SPLAT_TILE) break;\n",
+"        if (tr < nb) batch[tr] = proj[gids[b0 + tr]];\n",
+"        __syncthreads();\n",
+"        for (j = 0; j < nb && !done; ++j) done = dvren__splat_px_step_32(&V, &batch[j], b0 + j, &o);\n",
+"    }\n",
+"    if (!inside) return;\n",
+"    dvren__splat_px_end_32(&V, &o);\n",
 "    pix = (size_t)y * V.width + x;\n",
-"    dvren__splat_pixel_32(&V, proj, gids, ranges[2 * t], ranges[2 * t + 1], x, y, &o);\n",
 "    a = 1.0f - o.T;\n",
 "    if (fb.rgb) {\n",
 "        fb.rgb[3 * pix] = o.rgb[0];\n",
@@ -5340,48 +5387,85 @@ static const char* const dvren__cuda_src_splat_kernel[] = {
 "\n",
 "/* ---- backward -------------------------------------------------------------------- */\n",
 "\n",
-"/* Block t: tile t's pixels replay into the slots of its entries (the CPU's\n",
-" * dvren__cpu_splat_replay; the adds are atomic, DVREN_SPLAT_SLOT_ADD). */\n",
+"/* Block t: tile t's pixels replay its entries back to front in batches\n",
+" * staged in shared memory, every thread through every entry below the\n",
+" * block's largest `last` (warp-uniform), each with dvren_splat_bwd_step\n",
+" * where the entry is one of its own; each warp sums an entry's gradient\n",
+" * over its 32 pixels and adds it to the Gaussian's 10 sums in gacc (float\n",
+" * atomics: their order varies, so the last bits do). */\n",
 "extern \"C\" __global__ void __launch_bounds__(DVREN_SPLAT_TILE * DVREN_SPLAT_TILE)\n",
 "    dvren_splat_replay(const __grid_constant__ dvren_splat_view V, const dvren__splat_proj_32* proj,\n",
 "                       const uint32_t* gids, const uint32_t* ranges, const float* pT, const float* pdacc,\n",
 "                       const uint32_t* last, const float* cot_rgb, const float* cot_alpha, const float* cot_depth,\n",
-"                       float* slots)\n",
+"                       float* gacc)\n",
 "{\n",
-"    uint32_t t = blockIdx.x, tx = t % V.tiles_x, ty = t / V.tiles_x, s = ranges[2 * t];\n",
+"    __shared__ dvren__splat_proj_32 batch[DVREN_SPLAT_TILE * DVREN_SPLAT_TILE];\n",
+"    __shared__ uint32_t bid[DVREN_SPLAT_TILE * DVREN_SPLAT_TILE];\n",
+"    __shared__ uint32_t top;\n",
+"    uint32_t t = blockIdx.x, tx = t % V.tiles_x, ty = t / V.tiles_x, tr = threadIdx.y * DVREN_SPLAT_TILE + threadIdx.x;\n",
 "    uint32_t x = tx * DVREN_SPLAT_TILE + threadIdx.x, y = ty * DVREN_SPLAT_TILE + threadIdx.y;\n",
-"    float vrgb[3] = {0.0f, 0.0f, 0.0f}, va = 0.0f, vd = 0.0f;\n",
-"    size_t pix;\n",
-"    if (ranges[2 * t + 1] == s || x >= V.width || y >= V.height) return;\n",
-"    pix = (size_t)y * V.width + x;\n",
-"    if (cot_rgb) {\n",
-"        vrgb[0] = cot_rgb[3 * pix];\n",
-"        vrgb[1] = cot_rgb[3 * pix + 1];\n",
-"        vrgb[2] = cot_rgb[3 * pix + 2];\n",
+"    uint32_t start = ranges[2 * t], mylast = start, b1, lane = tr & 31u, q;\n",
+"    int inside = x < V.width && y < V.height;\n",
+"    float vrgb[3] = {0.0f, 0.0f, 0.0f}, va = 0.0f, vd = 0.0f, Tf = 1.0f, dacc = 0.0f;\n",
+"    dvren__splat_bwd_state_32 st;\n",
+"    if (ranges[2 * t + 1] == start) return; /* the whole block: no entries */\n",
+"    if (inside) {\n",
+"        size_t pix = (size_t)y * V.width + x;\n",
+"        if (cot_rgb) {\n",
+"            vrgb[0] = cot_rgb[3 * pix];\n",
+"            vrgb[1] = cot_rgb[3 * pix + 1];\n",
+"            vrgb[2] = cot_rgb[3 * pix + 2];\n",
+"        }\n",
+"        if (cot_alpha) va = cot_alpha[pix];\n",
+"        if (cot_depth) vd = cot_depth[pix];\n",
+"        Tf = pT[pix];\n",
+"        dacc = pdacc[pix];\n",
+"        mylast = last[pix];\n",
 "    }\n",
-"    if (cot_alpha) va = cot_alpha[pix];\n",
-"    if (cot_depth) vd = cot_depth[pix];\n",
-"    dvren__splat_pixel_bwd_32(&V, proj, gids, s, last[pix], x, y, pT[pix], pdacc[pix], vrgb, va, vd,\n",
-"                              slots + (size_t)s * DVREN_SPLAT_GRAD_FLOATS);\n",
+"    dvren__splat_bwd_begin_32(&V, inside ? x : 0u, inside ? y : 0u, Tf, dacc, vrgb, va, vd, &st);\n",
+"    if (tr == 0) top = start;\n",
+"    __syncthreads();\n",
+"    atomicMax(&top, mylast);\n",
+"    __syncthreads();\n",
+"    for (b1 = top; b1 > start;) {\n",
+"        uint32_t nb = b1 - start < DVREN_SPLAT_TILE * DVREN_SPLAT_TILE ? b1 - start : DVREN_SPLAT_TILE * DVREN_SPLAT_TILE;\n",
+"        uint32_t b0 = b1 - nb;\n",
+"        int j;\n",
+"        __syncthreads();\n",
+"        if (tr < nb) {\n",
+"            uint32_t g = gids[b0 + tr];\n",
+"            bid[tr] = g;\n",
+"            batch[tr] = proj[g];\n",
+"        }\n",
+"        __syncthreads();\n",
+"        for (j = (int)nb - 1; j >= 0; --j) {\n",
+"            float g[DVREN_SPLAT_GRAD_FLOATS];\n",
+"            int c = 0;\n",
+"            if (b0 + (uint32_t)j < mylast) c = dvren__splat_bwd_step_32(&V, &batch[j], &st, g);\n",
+"            if (!__any_sync(0xFFFFFFFFu, c)) continue;\n",
+"            for (q = 0; q < DVREN_SPLAT_GRAD_FLOATS; ++q) {\n",
+"                float v = c ? g[q] : 0.0f;\n",
+"                v += __shfl_down_sync(0xFFFFFFFFu, v, 16);\n",
+"                v += __shfl_down_sync(0xFFFFFFFFu, v, 8);\n",
+"                v += __shfl_down_sync(0xFFFFFFFFu, v, 4);\n",
+"                v += __shfl_down_sync(0xFFFFFFFFu, v, 2);\n",
+"                v += __shfl_down_sync(0xFFFFFFFFu, v, 1);\n",
+"                if (lane == 0u && v != 0.0f) atomicAdd(&gacc[(size_t)bid[j] * DVREN_SPLAT_GRAD_FLOATS + q], v);\n",
+"            }\n",
+"        }\n",
+"        b1 = b0;\n",
+"    }\n",
 "}\n",
 "\n",
-"extern \"C\" __global__ void __launch_bounds__(DVREN__SPLAT_THREADS)\n",
-"    dvren_splat_inv(const uint32_t* sval, uint32_t m, uint32_t* inv)\n",
-"{\n",
-"    uint32_t k = blockIdx.x * blockDim.x + threadIdx.x;\n",
-"    if (k < m) inv[sval[k]] = k;\n",
-"}\n",
-"\n",
-"/* Gaussian i: the sum of its pairs' slots in emission order, then the\n",
-" * projection's backward into the gradients (zero for a Gaussian on no\n",
-" * tile); the CPU's dvren__cpu_splat_gather. */\n",
+"/* Gaussian i: the projection's backward from its sums gacc[i] into the\n",
+" * gradients (zero for a culled Gaussian). */\n",
 "extern \"C\" __global__ void __launch_bounds__(DVREN__SPLAT_THREADS)\n",
 "    dvren_splat_gather(const __grid_constant__ dvren_splat_view V, const float* means, const float* log_scales,\n",
-"                       const float* quats, const float* logits, const float* sh, const uint32_t* offsets,\n",
-"                       const uint32_t* inv, const float* slots, float* g_means, float* g_log_scales, float* g_quats,\n",
-"                       float* g_logits, float* g_sh)\n",
+"                       const float* quats, const float* logits, const float* sh, const dvren__splat_proj_32* proj,\n",
+"                       const float* gacc, float* g_means, float* g_log_scales, float* g_quats, float* g_logits,\n",
+"                       float* g_sh)\n",
 "{\n",
-"    uint32_t i = blockIdx.x * blockDim.x + threadIdx.x, K = (V.sh_degree + 1u) * (V.sh_degree + 1u), e, c;\n",
+"    uint32_t i = blockIdx.x * blockDim.x + threadIdx.x, K = (V.sh_degree + 1u) * (V.sh_degree + 1u), c;\n",
 "    float gp[DVREN_SPLAT_GRAD_FLOATS];\n",
 "    if (i >= V.count) return;\n",
 "    for (c = 0; c < 3u; ++c) {\n",
@@ -5393,17 +5477,13 @@ static const char* const dvren__cuda_src_splat_kernel[] = {
 "    if (g_logits) g_logits[i] = 0.0f;\n",
 "    if (g_sh)\n",
 "        for (c = 0; c < 3u * K; ++c) g_sh[3 * (size_t)K * i + c] = 0.0f;\n",
-"    if (offsets[i + 1] == offsets[i]) return; /* culled, or on no tile */\n",
-"    for (c = 0; c < DVREN_SPLAT_GRAD_FLOATS; ++c) gp[c] = 0.0f;\n",
-"    for (e = offsets[i]; e < offsets[i + 1]; ++e) {\n",
-"        const float* s = slots + (size_t)inv[e] * DVREN_SPLAT_GRAD_FLOATS;\n",
-"        for (c = 0; c < DVREN_SPLAT_GRAD_FLOATS; ++c) gp[c] += s[c];\n",
-"    }\n",
+"    if (proj[i].rx <= 0) return;\n",
+"    for (c = 0; c < DVREN_SPLAT_GRAD_FLOATS; ++c) gp[c] = gacc[(size_t)i * DVREN_SPLAT_GRAD_FLOATS + c];\n",
 "    dvren__splat_project_bwd_32(&V, means + 3 * (size_t)i, log_scales + 3 * (size_t)i, quats + 4 * (size_t)i, logits[i],\n",
-"                                sh + 3 * (size_t)K * i, gp, g_means ? g_means + 3 * (size_t)i : 0,\n",
-"                                g_log_scales ? g_log_scales + 3 * (size_t)i : 0,\n",
-"                                g_quats ? g_quats + 4 * (size_t)i : 0, g_logits ? g_logits + i : 0,\n",
-"                                g_sh ? g_sh + 3 * (size_t)K * i : 0);\n",
+"                                sh + 3 * (size_t)K * i, gp, g_means ? g_means + 3 * (size_t)i : NULL,\n",
+"                                g_log_scales ? g_log_scales + 3 * (size_t)i : NULL,\n",
+"                                g_quats ? g_quats + 4 * (size_t)i : NULL, g_logits ? g_logits + i : NULL,\n",
+"                                g_sh ? g_sh + 3 * (size_t)K * i : NULL);\n",
 "}\n",
 "\n",
 "#endif /* DVREN_CUDA_SPLAT_H */\n",

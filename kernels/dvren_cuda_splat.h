@@ -10,36 +10,33 @@
  * dvren__cu_launch_splats in this order on the context's stream:
  *
  *   forward
- *     dvren_splat_project    one thread per Gaussian: proj[i], its tile count
- *                            in offsets[i], visible count (rx > 0)
- *     dvren_splat_scan_*     exclusive prefix sum of offsets (three kernels:
- *                            per-block scans, the block sums, the adds); the
- *                            host reads the total back (the pair count m)
- *     dvren_splat_emit       one thread per Gaussian: pair e = offsets[i] + j
- *                            for the j-th tile of its rectangle, row-major:
- *                            (tile, depth bits, Gaussian); a histogram of
- *                            the pairs per tile (atomicAdd)
- *     dvren_splat_scan_*     of the histogram: each tile's segment
- *     dvren_splat_ranges     ranges[2t], ranges[2t + 1] and the scatter cursors
- *     dvren_splat_scatter    each pair to its tile's segment (atomicAdd on the
- *                            cursor: the order inside a segment is arbitrary)
+ *     dvren_splat_project_kernel  one thread per Gaussian: proj[i]; a histogram
+ *                            of the pairs per tile (atomicAdd); the visible count
+ *     dvren_splat_scan_*     exclusive prefix sum of the histogram (three
+ *                            kernels: per-block scans, the block sums, the
+ *                            adds): each tile's segment; the host reads the
+ *                            total back (the pair count m)
+ *     dvren_splat_ranges     ranges[2t], ranges[2t + 1] and the emission cursors
+ *     dvren_splat_emit       one thread per Gaussian: into each of its tiles'
+ *                            segments (atomicAdd on the cursor, so any order
+ *                            inside a segment) its depth bits and index
  *     dvren_splat_sort       one block per tile: sorts its segment by the
- *                            64-bit key (depth bits << 32 | e), a bitonic
- *                            network in shared memory (<= 2048 entries) or in
- *                            global memory. Keys are unique (e is), so the
- *                            order is fully determined: it is the CPU's stable
- *                            sort by (tile, depth) of the pairs in emission
- *                            order, i.e. by (tile, depth, e)
- *     dvren_splat_gids       gids[k] = egid[sval[k]]
- *     dvren_splat_raster     one 16 x 16 block per tile, one thread per
- *                            pixel: dvren_splat_pixel over the tile's entries
+ *                            64-bit key (depth bits << 32 | Gaussian), a
+ *                            bitonic network in dynamic shared memory or in
+ *                            global memory. Keys are unique (a Gaussian is in
+ *                            a tile once), so the order is fully determined:
+ *                            the CPU's stable sort by (tile, depth) of the
+ *                            pairs in Gaussian order. Only 8 bytes per pair
+ *     dvren_splat_raster     one 16 x 16 block per tile, one thread per pixel,
+ *                            entries staged 256 at a time in shared memory:
+ *                            dvren_splat_px_begin / _step / _end
  *   backward
- *     dvren_splat_replay     one thread per pixel: dvren_splat_pixel_bwd into
- *                            the tile's entries' slots (float atomics,
- *                            DVREN_SPLAT_SLOT_ADD)
- *     dvren_splat_inv        inv[sval[k]] = k
- *     dvren_splat_gather     one thread per Gaussian: sums its pairs' slots in
- *                            emission order, then dvren_splat_project_bwd
+ *     dvren_splat_replay     one thread per pixel, back to front over shared
+ *                            batches, dvren_splat_bwd_step; each warp sums an
+ *                            entry's gradient over its pixels (shuffles) and
+ *                            adds it to the Gaussian's 10 sums (float atomics)
+ *     dvren_splat_gather     one thread per Gaussian: dvren_splat_project_bwd
+ *                            from its sums
  *
  * The sorting network is the bitonic sort whose comparators all put the
  * smaller key first (each merge begins with the "flip" comparator i <->
@@ -128,46 +125,33 @@ extern "C" __global__ void __launch_bounds__(DVREN__SPLAT_THREADS)
 
 /* ---- forward --------------------------------------------------------------------- */
 
-/* Gaussian i: proj[i] and its tile count in offsets[i] (the CPU's
- * dvren__cpu_splat_project); *visible counts the projections with rx > 0. */
+/* Gaussian i: proj[i]; each tile of its rectangle counts it (tcount, zeroed
+ * before); *visible counts the projections with rx > 0 (one atomic per
+ * warp). */
 extern "C" __global__ void __launch_bounds__(DVREN__SPLAT_THREADS)
     dvren_splat_project_kernel(const __grid_constant__ dvren_splat_view V, const float* means, const float* log_scales,
-                        const float* quats, const float* logits, const float* sh, dvren__splat_proj_32* proj,
-                        uint32_t* offsets, uint32_t* visible)
+                               const float* quats, const float* logits, const float* sh, dvren__splat_proj_32* proj,
+                               uint32_t* tcount, uint32_t* visible)
 {
     uint32_t i = blockIdx.x * blockDim.x + threadIdx.x, K = (V.sh_degree + 1u) * (V.sh_degree + 1u);
-    uint32_t x0, y0, x1, y1, n = 0u;
-    if (i >= V.count) return;
-    if (dvren__splat_project_32(&V, means + 3 * (size_t)i, log_scales + 3 * (size_t)i, quats + 4 * (size_t)i, logits[i],
-                                sh + 3 * (size_t)K * i, &proj[i]))
-        n = dvren__splat_tile_rect_32(&V, &proj[i], &x0, &y0, &x1, &y1);
-    offsets[i] = n;
-    if (proj[i].rx > 0) atomicAdd(visible, 1u);
-}
-
-/* Gaussian i's pairs, in emission order (the CPU's dvren__cpu_splat_emit),
- * and the histogram of pairs per tile (tcount, zeroed before). */
-extern "C" __global__ void __launch_bounds__(DVREN__SPLAT_THREADS)
-    dvren_splat_emit(const __grid_constant__ dvren_splat_view V, const dvren__splat_proj_32* proj,
-                     const uint32_t* offsets, uint32_t* etile, uint32_t* edepth, uint32_t* egid, uint32_t* tcount)
-{
-    uint32_t i = blockIdx.x * blockDim.x + threadIdx.x, x0, y0, x1, y1, x, y, e, bits;
-    if (i >= V.count) return;
-    e = offsets[i];
-    if (offsets[i + 1] == e) return;
-    dvren__splat_tile_rect_32(&V, &proj[i], &x0, &y0, &x1, &y1);
-    bits = dvren__float_to_bits(proj[i].depth); /* depth > 0: its bits order like the value */
-    for (y = y0; y < y1; ++y)
-        for (x = x0; x < x1; ++x, ++e) {
-            uint32_t t = y * V.tiles_x + x;
-            etile[e] = t;
-            edepth[e] = bits;
-            egid[e] = i;
-            atomicAdd(&tcount[t], 1u);
+    uint32_t x0, y0, x1, y1, x, y, seen = 0u, ballot;
+    if (i < V.count) {
+        dvren__splat_proj_32 P;
+        if (dvren__splat_project_32(&V, means + 3 * (size_t)i, log_scales + 3 * (size_t)i, quats + 4 * (size_t)i,
+                                    logits[i], sh + 3 * (size_t)K * i, &P)) {
+            seen = 1u;
+            if (dvren__splat_tile_rect_32(&V, &P, &x0, &y0, &x1, &y1))
+                for (y = y0; y < y1; ++y)
+                    for (x = x0; x < x1; ++x) atomicAdd(&tcount[y * V.tiles_x + x], 1u);
         }
+        proj[i] = P;
+    }
+    ballot = __ballot_sync(0xFFFFFFFFu, seen);
+    if ((threadIdx.x & 31u) == 0u && ballot) atomicAdd(visible, (uint32_t)__popc(ballot));
 }
 
-/* Tile t's segment [tstart[t], tstart[t + 1]) of the sorted entries. */
+/* Tile t's segment [tstart[t], tstart[t + 1]) of the sorted entries; the
+ * emission cursors start there. */
 extern "C" __global__ void __launch_bounds__(DVREN__SPLAT_THREADS)
     dvren_splat_ranges(const uint32_t* tstart, uint32_t tiles, uint32_t* ranges, uint32_t* cursor)
 {
@@ -178,19 +162,28 @@ extern "C" __global__ void __launch_bounds__(DVREN__SPLAT_THREADS)
     cursor[t] = tstart[t];
 }
 
-/* Pair e into its tile's segment (any order inside it: sorted next). */
+/* Gaussian i into each of its tiles' segments (any order inside a segment:
+ * sorted next): skey = its depth bits (depth > 0, so the bits order like
+ * the values), sval = i. */
 extern "C" __global__ void __launch_bounds__(DVREN__SPLAT_THREADS)
-    dvren_splat_scatter(const uint32_t* etile, const uint32_t* edepth, uint32_t m, uint32_t* cursor, uint32_t* skey,
-                        uint32_t* sval)
+    dvren_splat_emit(const __grid_constant__ dvren_splat_view V, const dvren__splat_proj_32* proj, uint32_t* cursor,
+                     uint32_t* skey, uint32_t* sval)
 {
-    uint32_t e = blockIdx.x * blockDim.x + threadIdx.x, k;
-    if (e >= m) return;
-    k = atomicAdd(&cursor[etile[e]], 1u);
-    skey[k] = edepth[e];
-    sval[k] = e;
+    uint32_t i = blockIdx.x * blockDim.x + threadIdx.x, x0, y0, x1, y1, x, y, bits;
+    dvren__splat_proj_32 P;
+    if (i >= V.count) return;
+    P = proj[i];
+    if (P.rx <= 0 || !dvren__splat_tile_rect_32(&V, &P, &x0, &y0, &x1, &y1)) return;
+    bits = dvren__float_to_bits(P.depth);
+    for (y = y0; y < y1; ++y)
+        for (x = x0; x < x1; ++x) {
+            uint32_t k = atomicAdd(&cursor[y * V.tiles_x + x], 1u);
+            skey[k] = bits;
+            sval[k] = i;
+        }
 }
 
-/* Comparator (i, l), i < l: the smaller 64-bit key (depth bits, e) first. */
+/* Comparator (i, l), i < l: the smaller 64-bit key (depth bits, Gaussian) first. */
 __device__ __forceinline__ void dvren__splat_cmp_shared(uint64_t* s, uint32_t i, uint32_t l)
 {
     uint64_t a = s[i], b = s[l];
@@ -239,48 +232,57 @@ __device__ __forceinline__ void dvren__splat_bitonic(uint64_t* s, uint32_t* key,
     }
 }
 
-/* Block t sorts tile t's segment of (skey, sval) by (depth bits, e). */
+/* Block t sorts tile t's segment of (skey, sval) by (depth bits, Gaussian):
+ * keys are unique (a Gaussian is in a tile once), so the order is fully
+ * determined and equals the CPU's stable sort by depth of the pairs in
+ * Gaussian order. Segments of up to cap entries are sorted in the dynamic
+ * shared memory (cap 64-bit keys), longer ones in global memory. */
 extern "C" __global__ void __launch_bounds__(DVREN__SPLAT_SORT_THREADS)
-    dvren_splat_sort(const uint32_t* ranges, uint32_t* skey, uint32_t* sval)
+    dvren_splat_sort(const uint32_t* ranges, uint32_t* skey, uint32_t* sval, uint32_t cap)
 {
-    __shared__ uint64_t s[DVREN__SPLAT_SORT_SHARED];
+    extern __shared__ uint64_t dvren__splat_sort_s[];
+    uint64_t* s = dvren__splat_sort_s;
     uint32_t start = ranges[2 * blockIdx.x], n = ranges[2 * blockIdx.x + 1] - start, i;
     uint32_t *key = skey + start, *val = sval + start;
     if (n < 2u) return;
-    if (n <= DVREN__SPLAT_SORT_SHARED) {
+    if (n <= cap) {
         for (i = threadIdx.x; i < n; i += blockDim.x) s[i] = ((uint64_t)key[i] << 32) | val[i];
         __syncthreads();
         dvren__splat_bitonic<true>(s, key, val, n);
-        for (i = threadIdx.x; i < n; i += blockDim.x) {
-            key[i] = (uint32_t)(s[i] >> 32);
-            val[i] = (uint32_t)s[i];
-        }
+        for (i = threadIdx.x; i < n; i += blockDim.x) val[i] = (uint32_t)s[i];
     } else {
         dvren__splat_bitonic<false>(s, key, val, n);
     }
 }
 
-extern "C" __global__ void __launch_bounds__(DVREN__SPLAT_THREADS)
-    dvren_splat_gids(const uint32_t* sval, const uint32_t* egid, uint32_t m, uint32_t* gids)
-{
-    uint32_t k = blockIdx.x * blockDim.x + threadIdx.x;
-    if (k < m) gids[k] = egid[sval[k]];
-}
-
-/* Block t: tile t's pixels, one thread each (the CPU's dvren__cpu_splat_raster). */
+/* Block t: tile t's pixels, one thread each, over its entries in batches of
+ * 256 projected Gaussians staged in shared memory; each entry composited by
+ * dvren_splat_px_step, the CPU's arithmetic in the CPU's order. The block
+ * stops loading once all its pixels are done. */
 extern "C" __global__ void __launch_bounds__(DVREN_SPLAT_TILE * DVREN_SPLAT_TILE)
     dvren_splat_raster(const __grid_constant__ dvren_splat_view V, const __grid_constant__ dvren_fb_view fb,
                        const dvren__splat_proj_32* proj, const uint32_t* gids, const uint32_t* ranges, float* pT,
                        float* pdacc, uint32_t* last)
 {
-    uint32_t t = blockIdx.x, tx = t % V.tiles_x, ty = t / V.tiles_x;
+    __shared__ dvren__splat_proj_32 batch[DVREN_SPLAT_TILE * DVREN_SPLAT_TILE];
+    uint32_t t = blockIdx.x, tx = t % V.tiles_x, ty = t / V.tiles_x, tr = threadIdx.y * DVREN_SPLAT_TILE + threadIdx.x;
     uint32_t x = tx * DVREN_SPLAT_TILE + threadIdx.x, y = ty * DVREN_SPLAT_TILE + threadIdx.y;
+    uint32_t start = ranges[2 * t], end = ranges[2 * t + 1], b0, j;
+    int inside = x < V.width && y < V.height, done = !inside;
     dvren__splat_px_32 o;
     size_t pix;
     float a;
-    if (x >= V.width || y >= V.height) return;
+    dvren__splat_px_begin_32(&V, inside ? x : 0u, inside ? y : 0u, start, &o);
+    for (b0 = start; b0 < end; b0 += DVREN_SPLAT_TILE * DVREN_SPLAT_TILE) {
+        uint32_t nb = end - b0 < DVREN_SPLAT_TILE * DVREN_SPLAT_TILE ? end - b0 : DVREN_SPLAT_TILE * DVREN_SPLAT_TILE;
+        if (__syncthreads_count(done) == DVREN_SPLAT_TILE * DVREN_SPLAT_TILE) break;
+        if (tr < nb) batch[tr] = proj[gids[b0 + tr]];
+        __syncthreads();
+        for (j = 0; j < nb && !done; ++j) done = dvren__splat_px_step_32(&V, &batch[j], b0 + j, &o);
+    }
+    if (!inside) return;
+    dvren__splat_px_end_32(&V, &o);
     pix = (size_t)y * V.width + x;
-    dvren__splat_pixel_32(&V, proj, gids, ranges[2 * t], ranges[2 * t + 1], x, y, &o);
     a = 1.0f - o.T;
     if (fb.rgb) {
         fb.rgb[3 * pix] = o.rgb[0];
@@ -299,48 +301,85 @@ extern "C" __global__ void __launch_bounds__(DVREN_SPLAT_TILE * DVREN_SPLAT_TILE
 
 /* ---- backward -------------------------------------------------------------------- */
 
-/* Block t: tile t's pixels replay into the slots of its entries (the CPU's
- * dvren__cpu_splat_replay; the adds are atomic, DVREN_SPLAT_SLOT_ADD). */
+/* Block t: tile t's pixels replay its entries back to front in batches
+ * staged in shared memory, every thread through every entry below the
+ * block's largest `last` (warp-uniform), each with dvren_splat_bwd_step
+ * where the entry is one of its own; each warp sums an entry's gradient
+ * over its 32 pixels and adds it to the Gaussian's 10 sums in gacc (float
+ * atomics: their order varies, so the last bits do). */
 extern "C" __global__ void __launch_bounds__(DVREN_SPLAT_TILE * DVREN_SPLAT_TILE)
     dvren_splat_replay(const __grid_constant__ dvren_splat_view V, const dvren__splat_proj_32* proj,
                        const uint32_t* gids, const uint32_t* ranges, const float* pT, const float* pdacc,
                        const uint32_t* last, const float* cot_rgb, const float* cot_alpha, const float* cot_depth,
-                       float* slots)
+                       float* gacc)
 {
-    uint32_t t = blockIdx.x, tx = t % V.tiles_x, ty = t / V.tiles_x, s = ranges[2 * t];
+    __shared__ dvren__splat_proj_32 batch[DVREN_SPLAT_TILE * DVREN_SPLAT_TILE];
+    __shared__ uint32_t bid[DVREN_SPLAT_TILE * DVREN_SPLAT_TILE];
+    __shared__ uint32_t top;
+    uint32_t t = blockIdx.x, tx = t % V.tiles_x, ty = t / V.tiles_x, tr = threadIdx.y * DVREN_SPLAT_TILE + threadIdx.x;
     uint32_t x = tx * DVREN_SPLAT_TILE + threadIdx.x, y = ty * DVREN_SPLAT_TILE + threadIdx.y;
-    float vrgb[3] = {0.0f, 0.0f, 0.0f}, va = 0.0f, vd = 0.0f;
-    size_t pix;
-    if (ranges[2 * t + 1] == s || x >= V.width || y >= V.height) return;
-    pix = (size_t)y * V.width + x;
-    if (cot_rgb) {
-        vrgb[0] = cot_rgb[3 * pix];
-        vrgb[1] = cot_rgb[3 * pix + 1];
-        vrgb[2] = cot_rgb[3 * pix + 2];
+    uint32_t start = ranges[2 * t], mylast = start, b1, lane = tr & 31u, q;
+    int inside = x < V.width && y < V.height;
+    float vrgb[3] = {0.0f, 0.0f, 0.0f}, va = 0.0f, vd = 0.0f, Tf = 1.0f, dacc = 0.0f;
+    dvren__splat_bwd_state_32 st;
+    if (ranges[2 * t + 1] == start) return; /* the whole block: no entries */
+    if (inside) {
+        size_t pix = (size_t)y * V.width + x;
+        if (cot_rgb) {
+            vrgb[0] = cot_rgb[3 * pix];
+            vrgb[1] = cot_rgb[3 * pix + 1];
+            vrgb[2] = cot_rgb[3 * pix + 2];
+        }
+        if (cot_alpha) va = cot_alpha[pix];
+        if (cot_depth) vd = cot_depth[pix];
+        Tf = pT[pix];
+        dacc = pdacc[pix];
+        mylast = last[pix];
     }
-    if (cot_alpha) va = cot_alpha[pix];
-    if (cot_depth) vd = cot_depth[pix];
-    dvren__splat_pixel_bwd_32(&V, proj, gids, s, last[pix], x, y, pT[pix], pdacc[pix], vrgb, va, vd,
-                              slots + (size_t)s * DVREN_SPLAT_GRAD_FLOATS);
+    dvren__splat_bwd_begin_32(&V, inside ? x : 0u, inside ? y : 0u, Tf, dacc, vrgb, va, vd, &st);
+    if (tr == 0) top = start;
+    __syncthreads();
+    atomicMax(&top, mylast);
+    __syncthreads();
+    for (b1 = top; b1 > start;) {
+        uint32_t nb = b1 - start < DVREN_SPLAT_TILE * DVREN_SPLAT_TILE ? b1 - start : DVREN_SPLAT_TILE * DVREN_SPLAT_TILE;
+        uint32_t b0 = b1 - nb;
+        int j;
+        __syncthreads();
+        if (tr < nb) {
+            uint32_t g = gids[b0 + tr];
+            bid[tr] = g;
+            batch[tr] = proj[g];
+        }
+        __syncthreads();
+        for (j = (int)nb - 1; j >= 0; --j) {
+            float g[DVREN_SPLAT_GRAD_FLOATS];
+            int c = 0;
+            if (b0 + (uint32_t)j < mylast) c = dvren__splat_bwd_step_32(&V, &batch[j], &st, g);
+            if (!__any_sync(0xFFFFFFFFu, c)) continue;
+            for (q = 0; q < DVREN_SPLAT_GRAD_FLOATS; ++q) {
+                float v = c ? g[q] : 0.0f;
+                v += __shfl_down_sync(0xFFFFFFFFu, v, 16);
+                v += __shfl_down_sync(0xFFFFFFFFu, v, 8);
+                v += __shfl_down_sync(0xFFFFFFFFu, v, 4);
+                v += __shfl_down_sync(0xFFFFFFFFu, v, 2);
+                v += __shfl_down_sync(0xFFFFFFFFu, v, 1);
+                if (lane == 0u && v != 0.0f) atomicAdd(&gacc[(size_t)bid[j] * DVREN_SPLAT_GRAD_FLOATS + q], v);
+            }
+        }
+        b1 = b0;
+    }
 }
 
-extern "C" __global__ void __launch_bounds__(DVREN__SPLAT_THREADS)
-    dvren_splat_inv(const uint32_t* sval, uint32_t m, uint32_t* inv)
-{
-    uint32_t k = blockIdx.x * blockDim.x + threadIdx.x;
-    if (k < m) inv[sval[k]] = k;
-}
-
-/* Gaussian i: the sum of its pairs' slots in emission order, then the
- * projection's backward into the gradients (zero for a Gaussian on no
- * tile); the CPU's dvren__cpu_splat_gather. */
+/* Gaussian i: the projection's backward from its sums gacc[i] into the
+ * gradients (zero for a culled Gaussian). */
 extern "C" __global__ void __launch_bounds__(DVREN__SPLAT_THREADS)
     dvren_splat_gather(const __grid_constant__ dvren_splat_view V, const float* means, const float* log_scales,
-                       const float* quats, const float* logits, const float* sh, const uint32_t* offsets,
-                       const uint32_t* inv, const float* slots, float* g_means, float* g_log_scales, float* g_quats,
-                       float* g_logits, float* g_sh)
+                       const float* quats, const float* logits, const float* sh, const dvren__splat_proj_32* proj,
+                       const float* gacc, float* g_means, float* g_log_scales, float* g_quats, float* g_logits,
+                       float* g_sh)
 {
-    uint32_t i = blockIdx.x * blockDim.x + threadIdx.x, K = (V.sh_degree + 1u) * (V.sh_degree + 1u), e, c;
+    uint32_t i = blockIdx.x * blockDim.x + threadIdx.x, K = (V.sh_degree + 1u) * (V.sh_degree + 1u), c;
     float gp[DVREN_SPLAT_GRAD_FLOATS];
     if (i >= V.count) return;
     for (c = 0; c < 3u; ++c) {
@@ -352,17 +391,13 @@ extern "C" __global__ void __launch_bounds__(DVREN__SPLAT_THREADS)
     if (g_logits) g_logits[i] = 0.0f;
     if (g_sh)
         for (c = 0; c < 3u * K; ++c) g_sh[3 * (size_t)K * i + c] = 0.0f;
-    if (offsets[i + 1] == offsets[i]) return; /* culled, or on no tile */
-    for (c = 0; c < DVREN_SPLAT_GRAD_FLOATS; ++c) gp[c] = 0.0f;
-    for (e = offsets[i]; e < offsets[i + 1]; ++e) {
-        const float* s = slots + (size_t)inv[e] * DVREN_SPLAT_GRAD_FLOATS;
-        for (c = 0; c < DVREN_SPLAT_GRAD_FLOATS; ++c) gp[c] += s[c];
-    }
+    if (proj[i].rx <= 0) return;
+    for (c = 0; c < DVREN_SPLAT_GRAD_FLOATS; ++c) gp[c] = gacc[(size_t)i * DVREN_SPLAT_GRAD_FLOATS + c];
     dvren__splat_project_bwd_32(&V, means + 3 * (size_t)i, log_scales + 3 * (size_t)i, quats + 4 * (size_t)i, logits[i],
-                                sh + 3 * (size_t)K * i, gp, g_means ? g_means + 3 * (size_t)i : 0,
-                                g_log_scales ? g_log_scales + 3 * (size_t)i : 0,
-                                g_quats ? g_quats + 4 * (size_t)i : 0, g_logits ? g_logits + i : 0,
-                                g_sh ? g_sh + 3 * (size_t)K * i : 0);
+                                sh + 3 * (size_t)K * i, gp, g_means ? g_means + 3 * (size_t)i : NULL,
+                                g_log_scales ? g_log_scales + 3 * (size_t)i : NULL,
+                                g_quats ? g_quats + 4 * (size_t)i : NULL, g_logits ? g_logits + i : NULL,
+                                g_sh ? g_sh + 3 * (size_t)K * i : NULL);
 }
 
 #endif /* DVREN_CUDA_SPLAT_H */

@@ -36,11 +36,11 @@
  * each pixel, back to front: T_i = T_{i+1} / (1 - alpha_i)): the pixel's
  * cotangents of rgb, alpha and depth give each list entry's gradient with
  * respect to its projected quantities (mean2d, conic, opacity, colour,
- * depth), added to that entry's slot (DVREN_SPLAT_SLOT_ADD: a plain add on
- * the CPU, where one thread owns a tile's pixels; a float atomic on the GPU,
- * where a tile's pixels run in parallel, so there the sum over a tile's
- * pixels is not bitwise reproducible; the host sums each Gaussian's entries
- * in a fixed order); then
+ * depth) (dvren_splat_bwd_step); the CPU adds them to that entry's slot
+ * (one thread owns a tile's pixels) and then sums each Gaussian's entries in
+ * a fixed order, the GPU reduces them over each warp and adds them to the
+ * Gaussian's sums with float atomics (so its last bits vary from run to
+ * run); then
  * per Gaussian, dvren_splat_project_bwd carries them to the parameters:
  * means, log-scales, quaternions, opacity logits, SH coefficients.
  * Non-differentiable and given no gradient: the culling, the box, the
@@ -66,16 +66,6 @@
 #define DVREN_SPLAT_EXTEND 3.33f             /* box half-size in standard deviations (at most) */
 #define DVREN_SPLAT_GRAD_FLOATS 10u          /* per list entry: mean2d xy, conic abc, opacity, rgb, depth */
 
-/* Adds v to the gradient slot float *p (dvren_splat_pixel_bwd): plain on
- * the CPU (a tile's pixels run on one thread, in order); atomicAdd under
- * NVRTC, where the threads of a tile's pixels share its entries' slots
- * (float atomics: the order of a slot's adds, hence its last bits, varies
- * from run to run). */
-#if DVREN_ON_GPU
-#define DVREN_SPLAT_SLOT_ADD(p, v) atomicAdd((p), (v))
-#else
-#define DVREN_SPLAT_SLOT_ADD(p, v) (*(p) += (v))
-#endif
 
 /* The camera and settings as the rasteriser sees them (host fills it from
  * the plan's camera and the render options). */
@@ -539,18 +529,29 @@ DVREN_FN void dvren_splat_project_bwd(const dvren_splat_view* v, const dvren_rea
 
 /* ---- compositing ------------------------------------------------------------------- */
 
-/* One pixel's forward result. last: one past the list position of the last
- * Gaussian composited (the backward pass starts there). */
+/* One pixel's forward state and result. last: one past the list position
+ * of the last Gaussian composited (the backward pass starts there). */
 typedef struct DVREN__RN(dvren__splat_px) {
     dvren_real rgb[3];
-    dvren_real T;         /* final transmittance */
+    dvren_real T;         /* transmittance (final after dvren_splat_px_end) */
     dvren_real depth_acc; /* sum z_i w_i */
     dvren_real median;    /* median depth, 0 when T never fell to 0.5 */
     uint32_t count, last;
+    /* the pixel's centre and its image layer (mixed scenes) while compositing */
+    dvren_real px, py, lz, la;
+    uint32_t pix;
+    int32_t layer;
 } DVREN__RN(dvren__splat_px);
 #define dvren_splat_px DVREN__RN(dvren__splat_px)
 #define dvren_splat_alpha DVREN__RN(dvren__splat_alpha)
+#define dvren_splat_px_begin DVREN__RN(dvren__splat_px_begin)
+#define dvren_splat_px_step DVREN__RN(dvren__splat_px_step)
+#define dvren_splat_px_end DVREN__RN(dvren__splat_px_end)
 #define dvren_splat_pixel DVREN__RN(dvren__splat_pixel)
+#define dvren__splat_layer DVREN__RN(dvren__splat_layer_)
+#define dvren_splat_bwd_state DVREN__RN(dvren__splat_bwd_state)
+#define dvren_splat_bwd_begin DVREN__RN(dvren__splat_bwd_begin)
+#define dvren_splat_bwd_step DVREN__RN(dvren__splat_bwd_step)
 #define dvren_splat_pixel_bwd DVREN__RN(dvren__splat_pixel_bwd)
 
 /* alpha of a projected Gaussian at pixel centre (px, py); 0 when skipped
@@ -567,121 +568,181 @@ DVREN_FN dvren_real dvren_splat_alpha(const dvren_splat_view* v, const dvren_spl
     return a < (dvren_real)DVREN_SPLAT_ALPHA_MIN ? (dvren_real)0 : a;
 }
 
+/* Starts pixel (x, y) of a list beginning at position start. */
+DVREN_FN void dvren_splat_px_begin(const dvren_splat_view* v, uint32_t x, uint32_t y, uint32_t start, dvren_splat_px* o)
+{
+    o->px = (dvren_real)x + (dvren_real)0.5;
+    o->py = (dvren_real)y + (dvren_real)0.5;
+    o->pix = y * v->width + x;
+    o->T = (dvren_real)1;
+    o->rgb[0] = o->rgb[1] = o->rgb[2] = (dvren_real)0;
+    o->depth_acc = (dvren_real)0;
+    o->median = (dvren_real)0;
+    o->count = 0u;
+    o->last = start;
+    o->lz = (dvren_real)0;
+    o->la = (dvren_real)0;
+    o->layer = 0;
+    if (v->layer_rgb) {
+        /* the layer's depth is a ray distance from the eye: camera z = t / |(u, v, 1)| */
+        dvren_real u = (o->px - (dvren_real)v->cx) / (dvren_real)v->fx, w = (o->py - (dvren_real)v->cy) / (dvren_real)v->fy;
+        o->la = (dvren_real)v->layer_alpha[o->pix];
+        o->lz = (dvren_real)v->layer_depth[o->pix] / dvren_sqrt(u * u + w * w + (dvren_real)1);
+        o->layer = o->la > (dvren_real)0;
+    }
+}
+
+/* Composites the pixel's image layer (once). */
+DVREN_FN void dvren__splat_layer(const dvren_splat_view* v, dvren_splat_px* o)
+{
+    o->rgb[0] += o->T * (dvren_real)v->layer_rgb[3 * o->pix];
+    o->rgb[1] += o->T * (dvren_real)v->layer_rgb[3 * o->pix + 1];
+    o->rgb[2] += o->T * (dvren_real)v->layer_rgb[3 * o->pix + 2];
+    o->depth_acc += o->T * o->la * o->lz;
+    o->T *= (dvren_real)1 - o->la;
+    o->layer = 0;
+}
+
+/* Composites list entry k (projected Gaussian p) into the pixel, front to
+ * back. Returns 1 when the pixel is done (it stops before T would fall to
+ * min_transmittance or below; that entry is not composited), else 0. */
+DVREN_FN int dvren_splat_px_step(const dvren_splat_view* v, const dvren_splat_proj* p, uint32_t k, dvren_splat_px* o)
+{
+    dvren_real vis, a, nT, w;
+    if (o->layer && p->depth > o->lz) {
+        /* the image layer lies in front of this Gaussian: composite it first */
+        dvren__splat_layer(v, o);
+        if (o->T <= (dvren_real)v->min_transmittance) return 1;
+    }
+    a = dvren_splat_alpha(v, p, o->px, o->py, &vis);
+    if (a <= (dvren_real)0) return 0;
+    nT = o->T * ((dvren_real)1 - a);
+    if (nT <= (dvren_real)v->min_transmittance) return 1;
+    w = a * o->T;
+    o->rgb[0] += p->rgb[0] * w;
+    o->rgb[1] += p->rgb[1] * w;
+    o->rgb[2] += p->rgb[2] * w;
+    o->depth_acc += p->depth * w;
+    if (o->T > (dvren_real)0.5 && nT <= (dvren_real)0.5) o->median = p->depth;
+    o->count++;
+    o->last = k + 1u;
+    o->T = nT;
+    return 0;
+}
+
+/* Ends the pixel: the layer if still pending, then the background. */
+DVREN_FN void dvren_splat_px_end(const dvren_splat_view* v, dvren_splat_px* o)
+{
+    if (o->layer) dvren__splat_layer(v, o);
+    o->rgb[0] += o->T * (dvren_real)v->background[0];
+    o->rgb[1] += o->T * (dvren_real)v->background[1];
+    o->rgb[2] += o->T * (dvren_real)v->background[2];
+}
+
 /* Composites list entries [start, end) of the pixel's tile (gids[k]: the
  * Gaussian, P: the projected Gaussians) at pixel (x, y), front to back. */
 DVREN_FN void dvren_splat_pixel(const dvren_splat_view* v, const dvren_splat_proj* P, const uint32_t* gids, uint32_t start,
                                 uint32_t end, uint32_t x, uint32_t y, dvren_splat_px* out)
 {
-    dvren_real px = (dvren_real)x + (dvren_real)0.5, py = (dvren_real)y + (dvren_real)0.5, T = (dvren_real)1;
-    dvren_real lz = (dvren_real)0, la = (dvren_real)0;
-    int layer = 0;
-    uint32_t k, pix = y * v->width + x;
-    out->rgb[0] = out->rgb[1] = out->rgb[2] = (dvren_real)0;
-    out->depth_acc = (dvren_real)0;
-    out->median = (dvren_real)0;
-    out->count = 0u;
-    out->last = start;
-    if (v->layer_rgb) {
-        /* the layer's depth is a ray distance from the eye: camera z = t / |(u, v, 1)| */
-        dvren_real u = (px - (dvren_real)v->cx) / (dvren_real)v->fx, w = (py - (dvren_real)v->cy) / (dvren_real)v->fy;
-        la = (dvren_real)v->layer_alpha[pix];
-        lz = (dvren_real)v->layer_depth[pix] / dvren_sqrt(u * u + w * w + (dvren_real)1);
-        layer = la > (dvren_real)0;
-    }
-    for (k = start; k < end; ++k) {
-        const dvren_splat_proj* p = &P[gids[k]];
-        dvren_real vis, a, nT, w;
-        if (layer && p->depth > lz) {
-            /* the image layer lies in front of this Gaussian: composite it first */
-            out->rgb[0] += T * (dvren_real)v->layer_rgb[3 * pix];
-            out->rgb[1] += T * (dvren_real)v->layer_rgb[3 * pix + 1];
-            out->rgb[2] += T * (dvren_real)v->layer_rgb[3 * pix + 2];
-            out->depth_acc += T * la * lz;
-            T *= (dvren_real)1 - la;
-            layer = 0;
-            if (T <= (dvren_real)v->min_transmittance) break;
-        }
-        a = dvren_splat_alpha(v, p, px, py, &vis);
-        if (a <= (dvren_real)0) continue;
-        nT = T * ((dvren_real)1 - a);
-        if (nT <= (dvren_real)v->min_transmittance) break;
-        w = a * T;
-        out->rgb[0] += p->rgb[0] * w;
-        out->rgb[1] += p->rgb[1] * w;
-        out->rgb[2] += p->rgb[2] * w;
-        out->depth_acc += p->depth * w;
-        if (T > (dvren_real)0.5 && nT <= (dvren_real)0.5) out->median = p->depth;
-        out->count++;
-        out->last = k + 1u;
-        T = nT;
-    }
-    if (layer) {
-        out->rgb[0] += T * (dvren_real)v->layer_rgb[3 * pix];
-        out->rgb[1] += T * (dvren_real)v->layer_rgb[3 * pix + 1];
-        out->rgb[2] += T * (dvren_real)v->layer_rgb[3 * pix + 2];
-        out->depth_acc += T * la * lz;
-        T *= (dvren_real)1 - la;
-    }
-    out->rgb[0] += T * (dvren_real)v->background[0];
-    out->rgb[1] += T * (dvren_real)v->background[1];
-    out->rgb[2] += T * (dvren_real)v->background[2];
-    out->T = T;
+    uint32_t k;
+    dvren_splat_px_begin(v, x, y, start, out);
+    for (k = start; k < end; ++k)
+        if (dvren_splat_px_step(v, &P[gids[k]], k, out)) break;
+    dvren_splat_px_end(v, out);
 }
 
-/* Backward of dvren_splat_pixel (no image layer): from the pixel's final
- * transmittance T, its last list position and its depth_acc, and the
- * cotangents of its rgb (3), alpha (= 1 - T) and expected depth (depth_acc
- * / alpha), adds each composited entry k's gradient to slots[(k - start) *
- * DVREN_SPLAT_GRAD_FLOATS ...] (mean2d x, y, conic a, b, c, opacity, rgb,
- * depth) through DVREN_SPLAT_SLOT_ADD. */
+/* One pixel's backward state, back to front. */
+typedef struct DVREN__RN(dvren__splat_bwd_state) {
+    dvren_real px, py;
+    dvren_real T, T_final;
+    dvren_real v_rgb[3], v_alpha, v_dacc;
+    dvren_real Sc[3], Sz; /* behind the current entry: the later entries' colour (+ T_final background) and depth */
+} DVREN__RN(dvren__splat_bwd_state);
+
+/* Starts the backward of pixel (x, y) from its final transmittance, its
+ * depth_acc and the cotangents of its rgb (3), alpha (= 1 - T) and expected
+ * depth (depth_acc / alpha). */
+DVREN_FN void dvren_splat_bwd_begin(const dvren_splat_view* v, uint32_t x, uint32_t y, dvren_real T_final,
+                                    dvren_real depth_acc, const dvren_real* v_rgb, dvren_real v_alpha, dvren_real v_depth,
+                                    dvren_splat_bwd_state* b)
+{
+    dvren_real A = (dvren_real)1 - T_final;
+    int ch;
+    b->px = (dvren_real)x + (dvren_real)0.5;
+    b->py = (dvren_real)y + (dvren_real)0.5;
+    b->T = T_final;
+    b->T_final = T_final;
+    b->v_dacc = (dvren_real)0;
+    /* depth = depth_acc / A: both depend on every alpha */
+    if (A > (dvren_real)0 && v_depth != (dvren_real)0) {
+        b->v_dacc = v_depth / A;
+        v_alpha -= v_depth * depth_acc / (A * A);
+    }
+    b->v_alpha = v_alpha;
+    for (ch = 0; ch < 3; ++ch) {
+        b->v_rgb[ch] = v_rgb[ch];
+        b->Sc[ch] = T_final * (dvren_real)v->background[ch];
+    }
+    b->Sz = (dvren_real)0;
+}
+
+/* The gradient of one composited entry (projected Gaussian p), going back
+ * to front: g[0..9] = d/d (mean2d x, y, conic a, b, c, opacity, rgb, depth).
+ * Returns 0 (g untouched) for an entry the forward skipped. */
+DVREN_FN int dvren_splat_bwd_step(const dvren_splat_view* v, const dvren_splat_proj* p, dvren_splat_bwd_state* b,
+                                  dvren_real* g)
+{
+    dvren_real vis, a, Ti, w, va, om, dx, dy, vsig;
+    int ch;
+    a = dvren_splat_alpha(v, p, b->px, b->py, &vis);
+    if (a <= (dvren_real)0) return 0;
+    om = (dvren_real)1 - a;
+    Ti = b->T / om;
+    w = a * Ti;
+    va = b->v_alpha * b->T_final / om + b->v_dacc * (p->depth * Ti - b->Sz / om);
+    for (ch = 0; ch < 3; ++ch) {
+        va += b->v_rgb[ch] * (p->rgb[ch] * Ti - b->Sc[ch] / om);
+        g[6 + ch] = b->v_rgb[ch] * w;
+        b->Sc[ch] += p->rgb[ch] * w;
+    }
+    g[9] = b->v_dacc * w;
+    b->Sz += p->depth * w;
+    b->T = Ti;
+    if (p->opacity * vis > (dvren_real)v->alpha_max) {
+        /* clamped: no gradient through alpha */
+        g[0] = g[1] = g[2] = g[3] = g[4] = g[5] = (dvren_real)0;
+        return 1;
+    }
+    g[5] = va * vis;
+    vsig = -va * p->opacity * vis;
+    dx = p->x - b->px;
+    dy = p->y - b->py;
+    g[0] = vsig * (p->ca * dx + p->cb * dy);
+    g[1] = vsig * (p->cb * dx + p->cc * dy);
+    g[2] = (dvren_real)0.5 * vsig * dx * dx;
+    g[3] = vsig * dx * dy;
+    g[4] = (dvren_real)0.5 * vsig * dy * dy;
+    return 1;
+}
+
+/* Backward of dvren_splat_pixel (no image layer) for entries [start, last)
+ * back to front: adds each composited entry k's gradient to
+ * slots[(k - start) * DVREN_SPLAT_GRAD_FLOATS ...] (one thread owns them:
+ * the CPU's tiles). */
 DVREN_FN void dvren_splat_pixel_bwd(const dvren_splat_view* v, const dvren_splat_proj* P, const uint32_t* gids,
                                     uint32_t start, uint32_t last, uint32_t x, uint32_t y, dvren_real T_final,
                                     dvren_real depth_acc, const dvren_real* v_rgb, dvren_real v_alpha, dvren_real v_depth,
                                     dvren_real* slots)
 {
-    dvren_real px = (dvren_real)x + (dvren_real)0.5, py = (dvren_real)y + (dvren_real)0.5;
-    dvren_real T = T_final, A = (dvren_real)1 - T_final, v_dacc = (dvren_real)0;
-    dvren_real Sc[3], Sz = (dvren_real)0;
-    uint32_t k;
-    /* depth = depth_acc / A: both depend on every alpha */
-    if (A > (dvren_real)0 && v_depth != (dvren_real)0) {
-        v_dacc = v_depth / A;
-        v_alpha -= v_depth * depth_acc / (A * A);
-    }
-    /* behind entry i: the later entries' colour plus T_final background */
-    Sc[0] = T_final * (dvren_real)v->background[0];
-    Sc[1] = T_final * (dvren_real)v->background[1];
-    Sc[2] = T_final * (dvren_real)v->background[2];
-    for (k = last; k-- > start;) {
-        const dvren_splat_proj* p = &P[gids[k]];
-        dvren_real vis, a, Ti, w, va, om, dx, dy, vsig, *s;
-        int ch;
-        a = dvren_splat_alpha(v, p, px, py, &vis);
-        if (a <= (dvren_real)0) continue;
-        om = (dvren_real)1 - a;
-        Ti = T / om;
-        w = a * Ti;
-        s = slots + (size_t)(k - start) * DVREN_SPLAT_GRAD_FLOATS;
-        va = v_alpha * T_final / om + v_dacc * (p->depth * Ti - Sz / om);
-        for (ch = 0; ch < 3; ++ch) {
-            va += v_rgb[ch] * (p->rgb[ch] * Ti - Sc[ch] / om);
-            DVREN_SPLAT_SLOT_ADD(&s[6 + ch], v_rgb[ch] * w);
-            Sc[ch] += p->rgb[ch] * w;
+    dvren_splat_bwd_state b;
+    dvren_real g[DVREN_SPLAT_GRAD_FLOATS];
+    uint32_t k, c;
+    dvren_splat_bwd_begin(v, x, y, T_final, depth_acc, v_rgb, v_alpha, v_depth, &b);
+    for (k = last; k-- > start;)
+        if (dvren_splat_bwd_step(v, &P[gids[k]], &b, g)) {
+            dvren_real* s = slots + (size_t)(k - start) * DVREN_SPLAT_GRAD_FLOATS;
+            for (c = 0; c < DVREN_SPLAT_GRAD_FLOATS; ++c) s[c] += g[c];
         }
-        DVREN_SPLAT_SLOT_ADD(&s[9], v_dacc * w);
-        Sz += p->depth * w;
-        T = Ti;
-        if (p->opacity * vis > (dvren_real)v->alpha_max) continue; /* clamped: no gradient */
-        DVREN_SPLAT_SLOT_ADD(&s[5], va * vis);
-        vsig = -va * p->opacity * vis;
-        dx = p->x - px;
-        dy = p->y - py;
-        DVREN_SPLAT_SLOT_ADD(&s[0], vsig * (p->ca * dx + p->cb * dy));
-        DVREN_SPLAT_SLOT_ADD(&s[1], vsig * (p->cb * dx + p->cc * dy));
-        DVREN_SPLAT_SLOT_ADD(&s[2], (dvren_real)0.5 * vsig * dx * dx);
-        DVREN_SPLAT_SLOT_ADD(&s[3], vsig * dx * dy);
-        DVREN_SPLAT_SLOT_ADD(&s[4], (dvren_real)0.5 * vsig * dy * dy);
-    }
 }
 
 #endif /* per precision */
