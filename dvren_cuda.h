@@ -157,8 +157,13 @@ typedef struct dvren_cuda_memory {
     uint64_t driver_allocs;   /* cuMemAlloc calls so far */
     uint64_t device_free;     /* the driver's view of the whole device */
     uint64_t device_total;
+    uint64_t peak_in_use;     /* largest in_use since the context began or dvren_cuda_memory_reset_peak
+                                 (what torch.cuda.max_memory_allocated reports for PyTorch's allocator) */
 } dvren_cuda_memory;
 DVREN_CUDA_API dvren_status dvren_cuda_memory_stats(dvren_context* ctx, dvren_cuda_memory* stats);
+/* Starts peak_in_use (and peak) over from the present in_use (and cached).
+ * Errors: INVALID_ARGUMENT (not a CUDA context). */
+DVREN_CUDA_API dvren_status dvren_cuda_memory_reset_peak(dvren_context* ctx);
 /* Returns the cached blocks to the driver. */
 DVREN_CUDA_API dvren_status dvren_cuda_memory_trim(dvren_context* ctx);
 
@@ -568,7 +573,7 @@ typedef struct dvren__cu_state {
     int target_ptx;
     dvren__cu_block* free_list;
     dvren__cu_block* live; /* blocks in use, to find their size at free */
-    uint64_t in_use, cached, peak, driver_allocs;
+    uint64_t in_use, cached, peak, driver_allocs, peak_in_use;
     dvren__cu_kernel* kernels; /* modules loaded by this context */
     uint32_t nkernels, kernel_cap;
     /* training module (losses, TV, optimizers), built at first use */
@@ -579,6 +584,8 @@ typedef struct dvren__cu_state {
     dvren__cu_module splat;
     dvren__cu_function f_splat[16];
     uint32_t splat_sort_cap; /* longest tile segment dvren_splat_sort sorts in shared memory */
+    int splat_prof_on;       /* $DVREN_SPLAT_PROFILE: per-step timing (dvren__cu_splat_mark) */
+    double splat_prof[8], splat_prof_t;
     dvren__cu_ptr partial;          /* DVREN__CU_PARTIALS doubles of block sums */
     dvren__cu_ptr flag;             /* one uint32 (absmax) */
     dvren__cu_ptr scratch;          /* host targets and rays uploaded per call */
@@ -639,6 +646,7 @@ found:
     S->live = b;
     S->in_use += n;
     if (S->in_use + S->cached > S->peak) S->peak = S->in_use + S->cached;
+    if (S->in_use > S->peak_in_use) S->peak_in_use = S->in_use;
     *out = b->ptr;
     return DVREN_OK;
 }
@@ -677,6 +685,17 @@ DVREN_CUDA_API dvren_status dvren_cuda_memory_trim(dvren_context* ctx)
     return DVREN_OK;
 }
 
+DVREN_CUDA_API dvren_status dvren_cuda_memory_reset_peak(dvren_context* ctx)
+{
+    dvren__cu_state* S;
+    if (!ctx || !ctx->be || ctx->be->device != DVREN_DEVICE_CUDA)
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "cuda", NULL, "not a CUDA context");
+    S = dvren__cu_st(ctx);
+    S->peak_in_use = S->in_use;
+    S->peak = S->in_use + S->cached;
+    return DVREN_OK;
+}
+
 DVREN_CUDA_API dvren_status dvren_cuda_memory_stats(dvren_context* ctx, dvren_cuda_memory* m)
 {
     dvren__cu_state* S;
@@ -688,6 +707,7 @@ DVREN_CUDA_API dvren_status dvren_cuda_memory_stats(dvren_context* ctx, dvren_cu
     m->in_use = S->in_use;
     m->cached = S->cached;
     m->peak = S->peak;
+    m->peak_in_use = S->peak_in_use;
     m->driver_allocs = S->driver_allocs;
     dvren__cu.cuCtxSetCurrent(S->cuctx);
     if (dvren__cu.cuMemGetInfo(&fr, &tot) == DVREN__CU_SUCCESS) {
@@ -2067,6 +2087,8 @@ static const char* const dvren__cu_splat_names[DVREN__CU_SPLAT_COUNT] = {
     "dvren_splat_project_kernel", "dvren_splat_scan_blocks", "dvren_splat_scan_sums", "dvren_splat_scan_add",
     "dvren_splat_ranges",         "dvren_splat_emit",        "dvren_splat_sort",      "dvren_splat_raster",
     "dvren_splat_replay",         "dvren_splat_gather"};
+/* segments up to this many entries are sorted by the small-memory launch */
+#define DVREN__CU_SPLAT_SORT_SMALL 1024u
 /* launch shapes: kernels/dvren_cuda_splat.h's DVREN__SPLAT_* */
 #define DVREN__CU_SPLAT_THREADS 256u
 #define DVREN__CU_SPLAT_SCAN_BLOCK 2048u
@@ -2150,6 +2172,7 @@ static dvren_status dvren__cu_splat_ready(dvren_context* ctx)
         int optin = 0;
         dvren__cu.cuDeviceGetAttribute(&optin, DVREN__CU_ATTR_MAX_SHARED_OPTIN, S->device);
         S->splat_sort_cap = optin >= 98304 ? 12288u : 6144u;
+        S->splat_prof_on = getenv("DVREN_SPLAT_PROFILE") != NULL;
         DVREN__CU(ctx, cuFuncSetAttribute(S->f_splat[DVREN__CU_SPLAT_SORT], DVREN__CU_FUNC_MAX_DYNAMIC_SHARED,
                                           (int)(S->splat_sort_cap * 8u)));
     }
@@ -2218,6 +2241,29 @@ static dvren_status dvren__cu_splat_scan(dvren_context* ctx, dvren__cu_ptr data,
  * (mem_stage uploaded host tensors; framebuffers, cotangents and gradients
  * are in device memory). Queued on the context's stream; the forward reads
  * back the pair count (one small copy) to size the pair arrays. */
+/* With $DVREN_SPLAT_PROFILE set (read when the splat module is built): the
+ * stream is synchronised after each step of the pipeline and the step's
+ * milliseconds are added to the context's tally (0 project, 1 scan and
+ * read-back, 2 emit, 3 sort, 4 raster, 5 replay, 6 gather; 7 counts the
+ * frames), logged as a [timer] line after every forward and backward. */
+static void dvren__cu_splat_mark(dvren_context* ctx, int step)
+{
+    dvren__cu_state* S = dvren__cu_st(ctx);
+    double t;
+    if (!S->splat_prof_on) return;
+    dvren__cu.cuStreamSynchronize(S->stream);
+    t = dvren__now_ms();
+    if (step >= 0) S->splat_prof[step] += t - S->splat_prof_t;
+    S->splat_prof_t = t;
+    if (step == 4) S->splat_prof[7] += 1.0;
+    if (step == 4 || step == 6)
+        dvren_log(ctx, DVREN_LOG_INFO, DVREN_TAG_TIMER,
+                  "splats (ms summed over %.0f frames): project %.3f, scan %.3f, emit %.3f, sort %.3f, raster %.3f, "
+                  "replay %.3f, gather %.3f",
+                  S->splat_prof[7], S->splat_prof[0], S->splat_prof[1], S->splat_prof[2], S->splat_prof[3],
+                  S->splat_prof[4], S->splat_prof[5], S->splat_prof[6]);
+}
+
 static dvren_status dvren__cu_launch_splats(dvren_splat_renderer* r, const dvren__splat_job* J, int backward)
 {
     dvren_context* ctx = r->ctx;
@@ -2260,6 +2306,7 @@ static dvren_status dvren__cu_launch_splats(dvren_splat_renderer* r, const dvren
         cursor = info + o_cursor;
         DVREN__CU(ctx, cuMemsetD8Async(info, 0, 16, S->stream));
         DVREN__CU(ctx, cuMemsetD8Async(tcount, 0, ((size_t)tiles + 1) * 4, S->stream));
+        dvren__cu_splat_mark(ctx, -1);
         /* 1. project; count the pairs of each tile */
         p[0] = &view;
         p[1] = &means;
@@ -2275,6 +2322,7 @@ static dvren_status dvren__cu_launch_splats(dvren_splat_renderer* r, const dvren
             DVREN__CHECK(dvren__cu_splat_launch(ctx, DVREN__CU_SPLAT_PROJECT, dvren__cu_splat_grid(n, DVREN__CU_SPLAT_THREADS),
                                                 DVREN__CU_SPLAT_THREADS, 1, p));
         }
+        dvren__cu_splat_mark(ctx, 0);
         /* 2. each tile's segment; the pair count back to the host */
         DVREN__CHECK(dvren__cu_splat_scan(ctx, tcount, tiles, sums, info));
         DVREN__CU(ctx, cuMemcpyDtoHAsync(back, info, 16, S->stream));
@@ -2287,6 +2335,7 @@ static dvren_status dvren__cu_launch_splats(dvren_splat_renderer* r, const dvren
         m = total;
         r->intersections = m;
         r->visible = visible;
+        dvren__cu_splat_mark(ctx, 1);
         DVREN__CHECK(dvren__splat_ws(r, DVREN__SW_SKEY, (size_t)m * 4, &skey));
         DVREN__CHECK(dvren__splat_ws(r, DVREN__SW_SVAL, (size_t)m * 4, &sval));
         p[0] = &tcount;
@@ -2303,14 +2352,26 @@ static dvren_status dvren__cu_launch_splats(dvren_splat_renderer* r, const dvren
         p[4] = &sval;
         DVREN__CHECK(dvren__cu_splat_launch(ctx, DVREN__CU_SPLAT_EMIT, dvren__cu_splat_grid(n, DVREN__CU_SPLAT_THREADS),
                                             DVREN__CU_SPLAT_THREADS, 1, p));
+        dvren__cu_splat_mark(ctx, 2);
         /* 4. sort each segment by (depth bits, Gaussian): in shared memory up
          * to splat_sort_cap entries, else in place in global memory */
-        p[0] = &ranges;
-        p[1] = &skey;
-        p[2] = &sval;
-        p[3] = &cap;
-        DVREN__CHECK(dvren__cu_splat_launch_shared(ctx, DVREN__CU_SPLAT_SORT, m ? tiles : 0, DVREN__CU_SPLAT_SORT_THREADS, 1,
-                                                   cap * 8u, p));
+        {
+            uint32_t lo = 1u, small = DVREN__CU_SPLAT_SORT_SMALL, no = 0u, yes = 1u;
+            p[0] = &ranges;
+            p[1] = &skey;
+            p[2] = &sval;
+            p[3] = &lo;
+            p[4] = &small;
+            p[5] = &no;
+            DVREN__CHECK(dvren__cu_splat_launch_shared(ctx, DVREN__CU_SPLAT_SORT, m ? tiles : 0, DVREN__CU_SPLAT_SORT_THREADS,
+                                                       1, small * 8u, p));
+            p[3] = &small;
+            p[4] = &cap;
+            p[5] = &yes;
+            DVREN__CHECK(dvren__cu_splat_launch_shared(ctx, DVREN__CU_SPLAT_SORT, m ? tiles : 0, DVREN__CU_SPLAT_SORT_THREADS,
+                                                       1, cap * 8u, p));
+        }
+        dvren__cu_splat_mark(ctx, 3);
         /* 5. composite every tile's pixels (sval: the Gaussian of each sorted entry) */
         p[0] = &view;
         p[1] = &fb;
@@ -2321,6 +2382,7 @@ static dvren_status dvren__cu_launch_splats(dvren_splat_renderer* r, const dvren
         p[6] = &pdacc;
         p[7] = &last;
         DVREN__CHECK(dvren__cu_splat_launch(ctx, DVREN__CU_SPLAT_RASTER, tiles, DVREN_SPLAT_TILE, DVREN_SPLAT_TILE, p));
+        dvren__cu_splat_mark(ctx, 4);
         return DVREN_OK;
     }
     {
@@ -2333,6 +2395,7 @@ static dvren_status dvren__cu_launch_splats(dvren_splat_renderer* r, const dvren
         /* each Gaussian's 10 sums (the CPU's per-pair slots are not needed: the warps add into them) */
         DVREN__CHECK(dvren__splat_ws(r, DVREN__SW_SLOTS, (size_t)n * 4 * DVREN_SPLAT_GRAD_FLOATS, &gacc));
         DVREN__CU(ctx, cuMemsetD8Async((dvren__cu_ptr)(uintptr_t)gacc, 0, (size_t)n * 4 * DVREN_SPLAT_GRAD_FLOATS, S->stream));
+        dvren__cu_splat_mark(ctx, -1);
         p[0] = &view;
         p[1] = &proj;
         p[2] = &sval;
@@ -2345,6 +2408,7 @@ static dvren_status dvren__cu_launch_splats(dvren_splat_renderer* r, const dvren
         p[9] = &cot_depth;
         p[10] = &gacc;
         DVREN__CHECK(dvren__cu_splat_launch(ctx, DVREN__CU_SPLAT_REPLAY, m ? tiles : 0, DVREN_SPLAT_TILE, DVREN_SPLAT_TILE, p));
+        dvren__cu_splat_mark(ctx, 5);
         p[0] = &view;
         p[1] = &means;
         p[2] = &log_scales;
@@ -2360,6 +2424,7 @@ static dvren_status dvren__cu_launch_splats(dvren_splat_renderer* r, const dvren
         p[12] = &g_sh;
         DVREN__CHECK(dvren__cu_splat_launch(ctx, DVREN__CU_SPLAT_GATHER, dvren__cu_splat_grid(n, DVREN__CU_SPLAT_THREADS),
                                             DVREN__CU_SPLAT_THREADS, 1, p));
+        dvren__cu_splat_mark(ctx, 6);
     }
 cleanup:
     return status;
@@ -5321,16 +5386,19 @@ static const char* const dvren__cuda_src_splat_kernel[] = {
 "/* Block t sorts tile t's segment of (skey, sval) by (depth bits, Gaussian):\n",
 " * keys are unique (a Gaussian is in a tile once), so the order is fully\n",
 " * determined and equals the CPU's stable sort by depth of the pairs in\n",
-" * Gaussian order. Segments of up to cap entries are sorted in the dynamic\n",
-" * shared memory (cap 64-bit keys), longer ones in global memory. */\n",
+" * Gaussian order. One launch per size class, so that short segments get\n",
+" * small shared memory and many blocks per SM: this launch sorts the\n",
+" * segments of lo < n <= cap entries in the dynamic shared memory (cap\n",
+" * 64-bit keys) and, with big != 0, those above cap in global memory; the\n",
+" * other blocks return at once. */\n",
 "extern \"C\" __global__ void __launch_bounds__(DVREN__SPLAT_SORT_THREADS)\n",
-"    dvren_splat_sort(const uint32_t* ranges, uint32_t* skey, uint32_t* sval, uint32_t cap)\n",
+"    dvren_splat_sort(const uint32_t* ranges, uint32_t* skey, uint32_t* sval, uint32_t lo, uint32_t cap, uint32_t big)\n",
 "{\n",
 "    extern __shared__ uint64_t dvren__splat_sort_s[];\n",
 "    uint64_t* s = dvren__splat_sort_s;\n",
 "    uint32_t start = ranges[2 * blockIdx.x], n = ranges[2 * blockIdx.x + 1] - start, i;\n",
 "    uint32_t *key = skey + start, *val = sval + start;\n",
-"    if (n < 2u) return;\n",
+"    if (n < 2u || n <= lo || (n > cap && !big)) return;\n",
 "    if (n <= cap) {\n",
 "        for (i = threadIdx.x; i < n; i += blockDim.x) s[i] = ((uint64_t)key[i] << 32) | val[i];\n",
 "        __syncthreads();\n",

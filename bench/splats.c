@@ -42,14 +42,13 @@
  * Forward+backward: per camera dvren_splat_render then dvren_splat_backward
  * with the camera's cotangent framebuffer (filled once, before the timing).
  *
- * Memory. On a GPU: "peak_*_bytes" is the CUDA backend's pool peak
- * (dvren_cuda_memory: in_use + cached, the largest so far) read after the
- * phase (the forward phase runs first, so its figure is the peak of
- * everything up to then: inputs, framebuffers, workspace), and
- * "resident_*_bytes" the pool's in_use before the phase (the inputs,
- * framebuffers, and for forward+backward the cotangents and gradients).
- * gsplat's figures count torch's allocated bytes, not its cache: dvren's
- * pool peak counts cached blocks too, so it is an upper bound. On the CPU
+ * Memory. On a GPU: "peak_*_bytes" is the most the CUDA pool held in use
+ * during the phase (dvren_cuda_memory.peak_in_use after
+ * dvren_cuda_memory_reset_peak: inputs, framebuffers, cotangents,
+ * gradients and the renderer's workspace; the pool's cache of free blocks
+ * is not counted), the measure of gsplat's torch.cuda.max_memory_allocated
+ * after reset_peak_memory_stats; "resident_*_bytes" the pool's in_use before
+ * the phase. On the CPU
  * the figures are computed: inputs + framebuffers (+ cotangents and
  * gradients) as resident, plus dvren_splat_stats_get's workspace_bytes as
  * the peak.
@@ -186,6 +185,10 @@ int main(int argc, char** argv)
 
     memset(&cd, 0, sizeof cd);
     cd.threads = (uint32_t)o.threads;
+    if (getenv("DVREN_SPLAT_PROFILE")) { /* the per-step [timer] lines of the CUDA pipeline, on stderr */
+        cd.log = dvren_log_to_file;
+        cd.log_user = stderr;
+    }
     if (gpu) {
         cd.device = DVREN_DEVICE_CUDA;
         cd.backend = dvren_cuda_backend();
@@ -374,6 +377,7 @@ int main(int argc, char** argv)
         int it;
         if (gpu) {
             BS_TRY(dvren_cuda_memory_stats(ctx, &m));
+            BS_TRY(dvren_cuda_memory_reset_peak(ctx));
             if (k) res_fb = (double)m.in_use;
             else res_f = (double)m.in_use;
         }
@@ -388,8 +392,8 @@ int main(int argc, char** argv)
         }
         if (gpu) {
             BS_TRY(dvren_cuda_memory_stats(ctx, &m));
-            if (k) peak_fb = (double)m.peak;
-            else peak_f = (double)m.peak;
+            if (k) peak_fb = (double)m.peak_in_use;
+            else peak_f = (double)m.peak_in_use;
         } else {
             dvren_splat_stats st;
             BS_TRY(dvren_splat_stats_get(r, &st));
@@ -420,7 +424,7 @@ int main(int argc, char** argv)
                "\"iters\": %d, \"warmup\": %d, \"alpha_max\": 0.999, \"threads\": %u, \"memory\": \"%s\"}\n",
                o.workload, absout, o.device, (unsigned)N, (unsigned)C, (unsigned)W, (unsigned)H, fwd_med, fwd_min, fb_med,
                fb_min, peak_f, peak_fb, res_f, res_fb, o.iters, o.warmup, (unsigned)dvren_context_threads(ctx),
-               gpu ? "CUDA pool: peak in_use + cached so far; resident = in_use before the phase"
+               gpu ? "CUDA pool: peak in_use during the phase (torch.cuda.max_memory_allocated's measure); resident = in_use before the phase"
                    : "computed: inputs + framebuffers (+ cotangents, gradients) + splat workspace");
     }
     rc = 0;

@@ -235,16 +235,19 @@ __device__ __forceinline__ void dvren__splat_bitonic(uint64_t* s, uint32_t* key,
 /* Block t sorts tile t's segment of (skey, sval) by (depth bits, Gaussian):
  * keys are unique (a Gaussian is in a tile once), so the order is fully
  * determined and equals the CPU's stable sort by depth of the pairs in
- * Gaussian order. Segments of up to cap entries are sorted in the dynamic
- * shared memory (cap 64-bit keys), longer ones in global memory. */
+ * Gaussian order. One launch per size class, so that short segments get
+ * small shared memory and many blocks per SM: this launch sorts the
+ * segments of lo < n <= cap entries in the dynamic shared memory (cap
+ * 64-bit keys) and, with big != 0, those above cap in global memory; the
+ * other blocks return at once. */
 extern "C" __global__ void __launch_bounds__(DVREN__SPLAT_SORT_THREADS)
-    dvren_splat_sort(const uint32_t* ranges, uint32_t* skey, uint32_t* sval, uint32_t cap)
+    dvren_splat_sort(const uint32_t* ranges, uint32_t* skey, uint32_t* sval, uint32_t lo, uint32_t cap, uint32_t big)
 {
     extern __shared__ uint64_t dvren__splat_sort_s[];
     uint64_t* s = dvren__splat_sort_s;
     uint32_t start = ranges[2 * blockIdx.x], n = ranges[2 * blockIdx.x + 1] - start, i;
     uint32_t *key = skey + start, *val = sval + start;
-    if (n < 2u) return;
+    if (n < 2u || n <= lo || (n > cap && !big)) return;
     if (n <= cap) {
         for (i = threadIdx.x; i < n; i += blockDim.x) s[i] = ((uint64_t)key[i] << 32) | val[i];
         __syncthreads();

@@ -147,7 +147,8 @@ class CudaInfo(C.Structure):
 
 class CudaMemory(C.Structure):
     _fields_ = [("in_use", C.c_uint64), ("cached", C.c_uint64), ("peak", C.c_uint64),
-                ("driver_allocs", C.c_uint64), ("device_free", C.c_uint64), ("device_total", C.c_uint64)]
+                ("driver_allocs", C.c_uint64), ("device_free", C.c_uint64), ("device_total", C.c_uint64),
+                ("peak_in_use", C.c_uint64)]
 
 
 class NerfViews(C.Structure):
