@@ -10625,16 +10625,16 @@ DVREN_FN void dvren_splat_bwd_begin(const dvren_splat_view* v, uint32_t x, uint3
 DVREN_FN int dvren_splat_bwd_step(const dvren_splat_view* v, const dvren_splat_proj* p, dvren_splat_bwd_state* b,
                                   dvren_real* g)
 {
-    dvren_real vis, a, Ti, w, va, om, dx, dy, vsig;
+    dvren_real vis, a, Ti, w, va, ra, dx, dy, vsig;
     int ch;
     a = dvren_splat_alpha(v, p, b->px, b->py, &vis);
     if (a <= (dvren_real)0) return 0;
-    om = (dvren_real)1 - a;
-    Ti = b->T / om;
+    ra = (dvren_real)1 / ((dvren_real)1 - a); /* one division per entry, then products */
+    Ti = b->T * ra;
     w = a * Ti;
-    va = b->v_alpha * b->T_final / om + b->v_dacc * (p->depth * Ti - b->Sz / om);
+    va = b->v_alpha * b->T_final * ra + b->v_dacc * (p->depth * Ti - b->Sz * ra);
     for (ch = 0; ch < 3; ++ch) {
-        va += b->v_rgb[ch] * (p->rgb[ch] * Ti - b->Sc[ch] / om);
+        va += b->v_rgb[ch] * (p->rgb[ch] * Ti - b->Sc[ch] * ra);
         g[6 + ch] = b->v_rgb[ch] * w;
         b->Sc[ch] += p->rgb[ch] * w;
     }
