@@ -10352,7 +10352,7 @@ DVREN_FN void dvren_splat_project_bwd(const dvren_splat_view* v, const dvren_rea
     for (ch = 0; ch < 3; ++ch) {
         dvren_real acc = (dvren_real)0.5;
         for (k = 0; k < K; ++k) acc += b[k] * sh[3 * k + ch];
-        vpre[ch] = acc > (dvren_real)0 ? gp[6 + ch] : (dvren_real)0;
+        vpre[ch] = acc >= (dvren_real)0 ? gp[6 + ch] : (dvren_real)0; /* torch.clamp_min passes the gradient at the bound */
     }
     if (g_sh)
         for (k = 0; k < K; ++k)

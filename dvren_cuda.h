@@ -4818,7 +4818,7 @@ static const char* const dvren__cuda_src_splat[] = {
 "    for (ch = 0; ch < 3; ++ch) {\n",
 "        dvren_real acc = (dvren_real)0.5;\n",
 "        for (k = 0; k < K; ++k) acc += b[k] * sh[3 * k + ch];\n",
-"        vpre[ch] = acc > (dvren_real)0 ? gp[6 + ch] : (dvren_real)0;\n",
+"        vpre[ch] = acc >= (dvren_real)0 ? gp[6 + ch] : (dvren_real)0; /* torch.clamp_min passes the gradient at the bound */\n",
 "    }\n",
 "    if (g_sh)\n",
 "        for (k = 0; k < K; ++k)\n",

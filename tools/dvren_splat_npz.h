@@ -204,6 +204,18 @@ DVREN_API dvren_status dvren_splat_npz_save_params(dvren_context* ctx, const cha
 #include <stdlib.h>
 #include <string.h>
 
+/* The degree-0 SH coefficient of colour c in [0, 1]: (c - 0.5) / C0 in
+ * float32, moved towards zero by an ulp where the renderer's float32
+ * 0.5 + C0 f would fall below 0 (a black channel): it stays on the
+ * non-negative side of the SH colour's clamp at 0, where the gradient
+ * passes (as it does for gsplat's post-activation colours). */
+static float dvren__snpz_dc(double c)
+{
+    float f = (float)((c - 0.5) / DVREN_SPLAT_SH_C0);
+    while (c >= 0.0 && (float)((float)DVREN_SPLAT_SH_C0 * f) + 0.5f < 0.0f) f = nextafterf(f, 0.0f);
+    return f;
+}
+
 static dvren_status dvren__snpz_fail(dvren_context* ctx, dvren_splat_npz_scene* out, const char* name, dvren_status st,
                                      const char* member, const char* fmt, ...) DVREN_PRINTF(6, 7);
 static dvren_status dvren__snpz_fail(dvren_context* ctx, dvren_splat_npz_scene* out, const char* name, dvren_status st,
@@ -444,7 +456,7 @@ DVREN_API dvren_status dvren_splat_npz_parse(dvren_context* ctx, const void* dat
             for (k = 0; k < 3; ++k) {
                 out->splats.means[3 * idx + (size_t)k] = dvren__snpz_f32(&am, 3 * i + (size_t)k) + off[k];
                 out->splats.f_dc[3 * idx + (size_t)k] =
-                    (float)((dvren_npy_get(&ac, 3 * i + (size_t)k) / 255.0 - 0.5) / DVREN_SPLAT_SH_C0);
+                    dvren__snpz_dc(dvren_npy_get(&ac, 3 * i + (size_t)k) / 255.0);
             }
             ++idx;
         }
