@@ -35,6 +35,7 @@
 #include "dvren_splat_compose.h"
 
 #include <cjson/cJSON.h>
+#include "dvren_json.h"
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -61,36 +62,13 @@ static int dcp_fail(const char* field, const char* fmt, ...)
     return 1;
 }
 
-static const char* dcp_type(const cJSON* j)
-{
-    if (!j) return "nothing";
-    if (cJSON_IsNumber(j)) return "a number";
-    if (cJSON_IsString(j)) return "a string";
-    if (cJSON_IsBool(j)) return "a boolean";
-    if (cJSON_IsArray(j)) return "an array";
-    if (cJSON_IsObject(j)) return "an object";
-    if (cJSON_IsNull(j)) return "null";
-    return "an invalid value";
-}
 
 /* Every key of obj in the NULL-terminated allowed list. */
 static int dcp_keys(const cJSON* obj, const char* where, const char* const* allowed)
 {
-    const cJSON* it;
-    cJSON_ArrayForEach(it, obj)
-    {
-        const char* const* a;
-        int ok = 0;
-        for (a = allowed; *a && !ok; ++a) ok = it->string && strcmp(*a, it->string) == 0;
-        if (!ok) {
-            char known[256] = "";
-            size_t n = 0;
-            for (a = allowed; *a && n < sizeof known - 64; ++a)
-                n += (size_t)snprintf(known + n, sizeof known - n, "%s%s", a == allowed ? "" : ", ", *a);
-            return dcp_fail(where, "unknown key '%s' (known: %s)", it->string ? it->string : "", known);
-        }
-    }
-    return 0;
+    char known[256];
+    const char* bad = dvren_json_unknown_key(obj, allowed, known, sizeof known);
+    return bad ? dcp_fail(where, "unknown key '%s' (known: %s)", bad, known) : 0;
 }
 
 /* An array of exactly n finite numbers. */
@@ -99,12 +77,12 @@ static int dcp_vec(const cJSON* j, const char* where, int n, double* out)
     const cJSON* e;
     int k = 0;
     if (!cJSON_IsArray(j) || cJSON_GetArraySize(j) != n)
-        return dcp_fail(where, "must be an array of %d numbers, got %s%s", n, dcp_type(j),
+        return dcp_fail(where, "must be an array of %d numbers, got %s%s", n, dvren_json_type(j),
                         cJSON_IsArray(j) ? " of another length" : "");
     cJSON_ArrayForEach(e, j)
     {
         if (!cJSON_IsNumber(e) || !isfinite(e->valuedouble))
-            return dcp_fail(where, "[%d] must be a finite number, got %s", k, dcp_type(e));
+            return dcp_fail(where, "[%d] must be a finite number, got %s", k, dvren_json_type(e));
         out[k++] = e->valuedouble;
     }
     return 0;
@@ -118,7 +96,7 @@ static int dcp_rotation(dvren_context* ctx, const cJSON* r, const char* where, d
     const cJSON* j;
     double v[4];
     if (!cJSON_IsObject(r))
-        return dcp_fail(where, "must be an object with one of quaternion, axis_angle_deg, euler_deg; got %s", dcp_type(r));
+        return dcp_fail(where, "must be an object with one of quaternion, axis_angle_deg, euler_deg; got %s", dvren_json_type(r));
     if (dcp_keys(r, where, keys)) return 1;
     if (cJSON_GetArraySize(r) != 1)
         return dcp_fail(where, "give exactly one of quaternion, axis_angle_deg, euler_deg (got %d keys)",
@@ -157,17 +135,17 @@ static int dcp_object(dvren_context* ctx, const cJSON* o, int i, const char* dir
     const char* name = NULL;
     dvren_splat_transform T = dvren_splat_transform_identity();
     snprintf(where, sizeof where, "objects[%d]", i);
-    if (!cJSON_IsObject(o)) return dcp_fail(where, "must be an object, got %s", dcp_type(o));
+    if (!cJSON_IsObject(o)) return dcp_fail(where, "must be an object, got %s", dvren_json_type(o));
     if (dcp_keys(o, where, keys)) return 1;
     if ((j = cJSON_GetObjectItemCaseSensitive(o, "name")) != NULL) {
-        if (!cJSON_IsString(j)) return dcp_fail(where, "'name' must be a string, got %s", dcp_type(j));
+        if (!cJSON_IsString(j)) return dcp_fail(where, "'name' must be a string, got %s", dvren_json_type(j));
         name = j->valuestring;
     }
     if (name) snprintf(where, sizeof where, "objects[%d] (\"%.40s\")", i, name);
     j = cJSON_GetObjectItemCaseSensitive(o, "file");
     snprintf(f, sizeof f, "%s.file", where);
     if (!j) return dcp_fail(f, "missing: give the object's PLY file");
-    if (!cJSON_IsString(j) || !j->valuestring[0]) return dcp_fail(f, "must be a non-empty string, got %s", dcp_type(j));
+    if (!cJSON_IsString(j) || !j->valuestring[0]) return dcp_fail(f, "must be a non-empty string, got %s", dvren_json_type(j));
     if (j->valuestring[0] == '/' || !dir[0]) {
         if (strlen(j->valuestring) >= sizeof path) return dcp_fail(f, "path too long");
         snprintf(path, sizeof path, "%s", j->valuestring);
@@ -175,7 +153,7 @@ static int dcp_object(dvren_context* ctx, const cJSON* o, int i, const char* dir
         return dcp_fail(f, "path too long");
     if ((j = cJSON_GetObjectItemCaseSensitive(o, "scale")) != NULL) {
         snprintf(f, sizeof f, "%s.scale", where);
-        if (!cJSON_IsNumber(j)) return dcp_fail(f, "must be a number, got %s", dcp_type(j));
+        if (!cJSON_IsNumber(j)) return dcp_fail(f, "must be a number, got %s", dvren_json_type(j));
         if (!isfinite(j->valuedouble) || !(j->valuedouble > 0))
             return dcp_fail(f, "%g must be a finite number > 0 (a uniform scale; mirrors are not supported)",
                             j->valuedouble);
@@ -282,7 +260,7 @@ int main(int argc, char** argv)
     {
         static const char* const keys[] = {"objects", NULL};
         if (!cJSON_IsObject(root)) {
-            dcp_fail(NULL, "the top level must be an object {\"objects\": [...]}, got %s", dcp_type(root));
+            dcp_fail(NULL, "the top level must be an object {\"objects\": [...]}, got %s", dvren_json_type(root));
             goto done;
         }
         if (dcp_keys(root, "(top level)", keys)) goto done;
@@ -293,7 +271,7 @@ int main(int argc, char** argv)
         goto done;
     }
     if (!cJSON_IsArray(objs) || cJSON_GetArraySize(objs) < 1) {
-        dcp_fail("objects", "must be a non-empty array, got %s", dcp_type(objs));
+        dcp_fail("objects", "must be a non-empty array, got %s", dvren_json_type(objs));
         goto done;
     }
     n = cJSON_GetArraySize(objs);

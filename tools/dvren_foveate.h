@@ -369,17 +369,6 @@ static int dvfv__err(char* err, size_t cap, const char* fmt, ...)
     return 1;
 }
 
-static const char* dvfv__type(const cJSON* j)
-{
-    if (cJSON_IsNumber(j)) return "a number";
-    if (cJSON_IsString(j)) return "a string";
-    if (cJSON_IsBool(j)) return "a boolean";
-    if (cJSON_IsArray(j)) return "an array";
-    if (cJSON_IsObject(j)) return "an object";
-    if (cJSON_IsNull(j)) return "null";
-    return "an invalid value";
-}
-
 /* The config keys, each with its flag (for messages and --help). */
 static const char* const dvfv__keys[] = {"out",  "preview_size", "preview_spp", "preview_seed", "models",
                                          "combine", "lo", "hi", "gamma", "close", "blur", "overlay", "min_spp",
@@ -391,7 +380,7 @@ static int dvfv__num(const cJSON* obj, const char* key, const char* scene, doubl
     const cJSON* j = cJSON_GetObjectItemCaseSensitive(obj, key);
     if (!j) return 0;
     if (!cJSON_IsNumber(j) || !isfinite(j->valuedouble))
-        return dvfv__err(err, cap, "%s: foveate.%s: must be a finite number, got %s", scene, key, dvfv__type(j));
+        return dvfv__err(err, cap, "%s: foveate.%s: must be a finite number, got %s", scene, key, dvren_json_type(j));
     *out = j->valuedouble;
     return 0;
 }
@@ -413,7 +402,7 @@ static int dvfv__bool(const cJSON* obj, const char* key, const char* scene, int*
 {
     const cJSON* j = cJSON_GetObjectItemCaseSensitive(obj, key);
     if (!j) return 0;
-    if (!cJSON_IsBool(j)) return dvfv__err(err, cap, "%s: foveate.%s: must be true or false, got %s", scene, key, dvfv__type(j));
+    if (!cJSON_IsBool(j)) return dvfv__err(err, cap, "%s: foveate.%s: must be true or false, got %s", scene, key, dvren_json_type(j));
     *out = cJSON_IsTrue(j) ? 1 : 0;
     return 0;
 }
@@ -421,29 +410,20 @@ static int dvfv__bool(const cJSON* obj, const char* key, const char* scene, int*
 int dvren_foveate_config_from_json(dvren_foveate_config* cfg, const cJSON* obj, const char* scene, char* err,
                                    size_t cap)
 {
-    const cJSON *it, *j;
+    const cJSON* j;
     double v;
     if (!scene) scene = "scene";
     if (!obj) return 0;
-    if (!cJSON_IsObject(obj)) return dvfv__err(err, cap, "%s: foveate: must be an object, got %s", scene, dvfv__type(obj));
-    cJSON_ArrayForEach(it, obj)
+    if (!cJSON_IsObject(obj)) return dvfv__err(err, cap, "%s: foveate: must be an object, got %s", scene, dvren_json_type(obj));
     {
-        const char* const* k;
-        int ok = 0;
-        for (k = dvfv__keys; *k && !ok; ++k) ok = it->string && !strcmp(*k, it->string);
-        if (!ok) {
-            char known[768] = "";
-            size_t n = 0;
-            for (k = dvfv__keys; *k && n < sizeof known - 32; ++k)
-                n += (size_t)snprintf(known + n, sizeof known - n, "%s%s", k == dvfv__keys ? "" : ", ", *k);
-            return dvfv__err(err, cap, "%s: foveate: unknown key '%s' (known: %s)", scene, it->string ? it->string : "",
-                             known);
-        }
+        char known[768];
+        const char* bad = dvren_json_unknown_key(obj, dvfv__keys, known, sizeof known);
+        if (bad) return dvfv__err(err, cap, "%s: foveate: unknown key '%s' (known: %s)", scene, bad, known);
     }
     j = cJSON_GetObjectItemCaseSensitive(obj, "out");
     if (j) {
         if (!cJSON_IsString(j) || !j->valuestring[0])
-            return dvfv__err(err, cap, "%s: foveate.out: must be a folder name, got %s", scene, dvfv__type(j));
+            return dvfv__err(err, cap, "%s: foveate.out: must be a folder name, got %s", scene, dvren_json_type(j));
         if (strlen(j->valuestring) >= sizeof cfg->out - 64) return dvfv__err(err, cap, "%s: foveate.out: too long", scene);
         snprintf(cfg->out, sizeof cfg->out, "%s", j->valuestring);
     }
@@ -462,7 +442,7 @@ int dvren_foveate_config_from_json(dvren_foveate_config* cfg, const cJSON* obj, 
         uint32_t n = 0;
         if (!cJSON_IsArray(j) || cJSON_GetArraySize(j) < 1)
             return dvfv__err(err, cap, "%s: foveate.models: must be a non-empty array of model names or "
-                                       "{\"name\", \"weight\", \"params\"} objects, got %s", scene, dvfv__type(j));
+                                       "{\"name\", \"weight\", \"params\"} objects, got %s", scene, dvren_json_type(j));
         if (cJSON_GetArraySize(j) > DVREN_FOVEATE_MAX_MODELS)
             return dvfv__err(err, cap, "%s: foveate.models: at most %d models, got %d", scene, DVREN_FOVEATE_MAX_MODELS,
                              cJSON_GetArraySize(j));
@@ -488,23 +468,23 @@ int dvren_foveate_config_from_json(dvren_foveate_config* cfg, const cJSON* obj, 
                 }
                 if (!cJSON_IsString(nm))
                     return dvfv__err(err, cap, "%s: foveate.models[%u]: 'name' must be a string (a saliency plugin), got %s",
-                                     scene, (unsigned)n, nm ? dvfv__type(nm) : "nothing");
+                                     scene, (unsigned)n, nm ? dvren_json_type(nm) : "nothing");
                 if (strlen(nm->valuestring) >= sizeof m->name)
                     return dvfv__err(err, cap, "%s: foveate.models[%u]: name too long", scene, (unsigned)n);
                 snprintf(m->name, sizeof m->name, "%s", nm->valuestring);
                 if (w) {
                     if (!cJSON_IsNumber(w) || !isfinite(w->valuedouble))
                         return dvfv__err(err, cap, "%s: foveate.models[%u].weight: must be a finite number, got %s", scene,
-                                         (unsigned)n, dvfv__type(w));
+                                         (unsigned)n, dvren_json_type(w));
                     m->weight = (float)w->valuedouble;
                 }
                 if (p && !cJSON_IsObject(p))
                     return dvfv__err(err, cap, "%s: foveate.models[%u].params: must be an object, got %s", scene,
-                                     (unsigned)n, dvfv__type(p));
+                                     (unsigned)n, dvren_json_type(p));
                 m->params = p;
             } else {
                 return dvfv__err(err, cap, "%s: foveate.models[%u]: must be a name or an object, got %s", scene,
-                                 (unsigned)n, dvfv__type(e));
+                                 (unsigned)n, dvren_json_type(e));
             }
             ++n;
         }
@@ -514,7 +494,7 @@ int dvren_foveate_config_from_json(dvren_foveate_config* cfg, const cJSON* obj, 
     if (j) {
         if (!cJSON_IsString(j) || (strcmp(j->valuestring, "product") && strcmp(j->valuestring, "sum")))
             return dvfv__err(err, cap, "%s: foveate.combine: must be \"product\" or \"sum\", got %s%s%s%s", scene,
-                             dvfv__type(j), cJSON_IsString(j) ? " '" : "", cJSON_IsString(j) ? j->valuestring : "",
+                             dvren_json_type(j), cJSON_IsString(j) ? " '" : "", cJSON_IsString(j) ? j->valuestring : "",
                              cJSON_IsString(j) ? "'" : "");
         cfg->combine = strcmp(j->valuestring, "sum") ? DVREN_FOVEATE_PRODUCT : DVREN_FOVEATE_SUM;
     }

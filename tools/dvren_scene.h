@@ -38,6 +38,7 @@
 #include "dvren.h"
 #include "dvren_io.h"
 #include <cjson/cJSON.h>
+#include "dvren_json.h"
 
 #define DVREN_SCENEFILE_PATH 4096
 #define DVREN_SCENEFILE_MAX_BYTES ((size_t)64 << 20) /* larger scene files are refused */
@@ -160,43 +161,20 @@ static int dvs__fail_lib(dvren_scenefile* sf, const char* key)
     return dvs__fail(sf, key, "%s", m);
 }
 
-static const char* dvs__type(const cJSON* j)
-{
-    if (!j) return "nothing";
-    if (cJSON_IsNumber(j)) return "a number";
-    if (cJSON_IsString(j)) return "a string";
-    if (cJSON_IsBool(j)) return "a boolean";
-    if (cJSON_IsArray(j)) return "an array";
-    if (cJSON_IsObject(j)) return "an object";
-    if (cJSON_IsNull(j)) return "null";
-    return "an invalid value";
-}
 
 /* Every key of obj must be in the NULL-terminated list allowed. */
 static int dvs__keys(dvren_scenefile* sf, const cJSON* obj, const char* where, const char* const* allowed)
 {
-    const cJSON* it;
-    cJSON_ArrayForEach(it, obj)
-    {
-        const char* const* a;
-        int ok = 0;
-        for (a = allowed; *a && !ok; ++a) ok = it->string && strcmp(*a, it->string) == 0;
-        if (!ok) {
-            char known[512] = "";
-            size_t n = 0;
-            for (a = allowed; *a && n < sizeof known - 64; ++a)
-                n += (size_t)snprintf(known + n, sizeof known - n, "%s%s", a == allowed ? "" : ", ", *a);
-            return dvs__fail(sf, where, "unknown key '%s' (known: %s)", it->string ? it->string : "", known);
-        }
-    }
-    return 0;
+    char known[512];
+    const char* bad = dvren_json_unknown_key(obj, allowed, known, sizeof known);
+    return bad ? dvs__fail(sf, where, "unknown key '%s' (known: %s)", bad, known) : 0;
 }
 
 static int dvs__number(dvren_scenefile* sf, const cJSON* obj, const char* name, const char* where, double* out)
 {
     const cJSON* j = cJSON_GetObjectItemCaseSensitive(obj, name);
     if (!j) return 0;
-    if (!cJSON_IsNumber(j)) return dvs__fail(sf, where, "'%s' must be a number, got %s", name, dvs__type(j));
+    if (!cJSON_IsNumber(j)) return dvs__fail(sf, where, "'%s' must be a number, got %s", name, dvren_json_type(j));
     if (!isfinite(j->valuedouble)) return dvs__fail(sf, where, "'%s' must be a finite number, got %g", name, j->valuedouble);
     *out = j->valuedouble;
     return 0;
@@ -210,7 +188,7 @@ static int dvs__int(dvren_scenefile* sf, const cJSON* obj, const char* name, con
     const cJSON* j = cJSON_GetObjectItemCaseSensitive(obj, name);
     double v;
     if (!j) return 0;
-    if (!cJSON_IsNumber(j)) return dvs__fail(sf, where, "'%s' must be a number, an integer in %.0f..%.0f, got %s", name, lo, hi, dvs__type(j));
+    if (!cJSON_IsNumber(j)) return dvs__fail(sf, where, "'%s' must be a number, an integer in %.0f..%.0f, got %s", name, lo, hi, dvren_json_type(j));
     v = j->valuedouble;
     if (!(v >= lo && v <= hi) || floor(v) != v)
         return dvs__fail(sf, where, "'%s' must be an integer in %.0f..%.0f, got %g", name, lo, hi, v);
@@ -236,11 +214,11 @@ static int dvs__vec(dvren_scenefile* sf, const cJSON* obj, const char* name, con
     int k = 0;
     if (!j) return 0;
     if (!cJSON_IsArray(j) || cJSON_GetArraySize(j) != n)
-        return dvs__fail(sf, where, "'%s' must be an array of %d numbers, got %s", name, n, dvs__type(j));
+        return dvs__fail(sf, where, "'%s' must be an array of %d numbers, got %s", name, n, dvren_json_type(j));
     cJSON_ArrayForEach(e, j)
     {
         if (!cJSON_IsNumber(e) || !isfinite(e->valuedouble))
-            return dvs__fail(sf, where, "'%s'[%d] must be a finite number, got %s", name, k, dvs__type(e));
+            return dvs__fail(sf, where, "'%s'[%d] must be a finite number, got %s", name, k, dvren_json_type(e));
         out[k++] = e->valuedouble;
     }
     return 0;
@@ -260,7 +238,7 @@ static int dvs__string(dvren_scenefile* sf, const cJSON* obj, const char* name, 
 {
     const cJSON* j = cJSON_GetObjectItemCaseSensitive(obj, name);
     if (!j) return 0;
-    if (!cJSON_IsString(j)) return dvs__fail(sf, where, "'%s' must be a string, got %s", name, dvs__type(j));
+    if (!cJSON_IsString(j)) return dvs__fail(sf, where, "'%s' must be a string, got %s", name, dvren_json_type(j));
     *out = j->valuestring;
     return 0;
 }
@@ -365,7 +343,7 @@ static int dvs__read(dvren_scenefile* sf, const char* name, const cJSON* root, c
     sf->device = "cpu";
     sf->png_bits = 8;
     if (dir) snprintf(sf->dir, sizeof sf->dir, "%s", dir);
-    if (!cJSON_IsObject(root)) return dvs__fail(sf, NULL, "the scene must be a JSON object, got %s", dvs__type(root));
+    if (!cJSON_IsObject(root)) return dvs__fail(sf, NULL, "the scene must be a JSON object, got %s", dvren_json_type(root));
     if (!sf->root) sf->root = (cJSON*)root; /* borrowed */
     if (dvs__keys(sf, root, "scene", dvs__top_keys) || dvs__string(sf, root, "description", "scene", &desc) ||
         dvs__string(sf, root, "device", "scene", &sf->device))
@@ -374,7 +352,7 @@ static int dvs__read(dvren_scenefile* sf, const char* name, const cJSON* root, c
         return dvs__fail(sf, "device", "'%s' is not one of cpu, cuda", sf->device);
     j = cJSON_GetObjectItemCaseSensitive(root, "gpu");
     if (j) {
-        if (!cJSON_IsObject(j)) return dvs__fail(sf, "gpu", "must be an object, got %s", dvs__type(j));
+        if (!cJSON_IsObject(j)) return dvs__fail(sf, "gpu", "must be an object, got %s", dvren_json_type(j));
         if (dvs__keys(sf, j, "gpu", gpu_keys) || dvs__u32(sf, j, "index", "gpu", 0, 1024, &sf->gpu_index) ||
             dvs__u32(sf, j, "min_compute_capability", "gpu", 0, 1000, &sf->gpu_min_cc) ||
             dvs__string(sf, j, "name", "gpu", &sf->gpu_name))
@@ -383,12 +361,12 @@ static int dvs__read(dvren_scenefile* sf, const char* name, const cJSON* root, c
     if (dvs__u32(sf, root, "threads", "scene", 0, 1024, &sf->threads)) return 1;
     /* "foveate": dvren_foveate's configuration, read (and its keys checked) by tools/dvren_foveate.h */
     j = cJSON_GetObjectItemCaseSensitive(root, "foveate");
-    if (j && !cJSON_IsObject(j)) return dvs__fail(sf, "foveate", "must be an object, got %s", dvs__type(j));
+    if (j && !cJSON_IsObject(j)) return dvs__fail(sf, "foveate", "must be an object, got %s", dvren_json_type(j));
     sf->foveate = j;
     sf->has_threads = cJSON_GetObjectItemCaseSensitive(root, "threads") != NULL;
     j = cJSON_GetObjectItemCaseSensitive(root, "output");
     if (j) {
-        if (!cJSON_IsObject(j)) return dvs__fail(sf, "output", "must be an object, got %s", dvs__type(j));
+        if (!cJSON_IsObject(j)) return dvs__fail(sf, "output", "must be an object, got %s", dvren_json_type(j));
         if (dvs__keys(sf, j, "output", out_keys) || dvs__string(sf, j, "png", "output", &sf->png) ||
             dvs__string(sf, j, "npy", "output", &sf->npy))
             return 1;
@@ -397,7 +375,7 @@ static int dvs__read(dvren_scenefile* sf, const char* name, const cJSON* root, c
             return dvs__fail(sf, "output", "'png_bits' must be 8 or 16");
         if (x) sf->png_bits = x->valuedouble == 16 ? 16 : 8;
         x = cJSON_GetObjectItemCaseSensitive(j, "png_alpha");
-        if (x && !cJSON_IsBool(x)) return dvs__fail(sf, "output", "'png_alpha' must be true or false, got %s", dvs__type(x));
+        if (x && !cJSON_IsBool(x)) return dvs__fail(sf, "output", "'png_alpha' must be true or false, got %s", dvren_json_type(x));
         sf->png_alpha = x && cJSON_IsTrue(x);
     }
     return 0;
@@ -482,7 +460,7 @@ static int dvs__params(dvren_scenefile* sf, const dvren_plugin_desc* pl, const c
     const cJSON* it;
     char key[256];
     if (!jp) return 0;
-    if (!cJSON_IsObject(jp)) return dvs__fail(sf, where, "'params' must be an object, got %s", dvs__type(jp));
+    if (!cJSON_IsObject(jp)) return dvs__fail(sf, where, "'params' must be an object, got %s", dvren_json_type(jp));
     cJSON_ArrayForEach(it, jp)
     {
         const dvren_param_desc* d = NULL;
@@ -501,11 +479,11 @@ static int dvs__params(dvren_scenefile* sf, const dvren_plugin_desc* pl, const c
         switch (d->type) {
         case DVREN_PARAM_FLOAT:
         case DVREN_PARAM_INT:
-            if (!cJSON_IsNumber(it)) return dvs__fail(sf, key, "expected a number, got %s", dvs__type(it));
+            if (!cJSON_IsNumber(it)) return dvs__fail(sf, key, "expected a number, got %s", dvren_json_type(it));
             if (DVS_LIB(sf, dvren_params_set_number(out, d->name, it->valuedouble))) return dvs__fail_lib(sf, key);
             break;
         case DVREN_PARAM_BOOL:
-            if (!cJSON_IsBool(it)) return dvs__fail(sf, key, "expected true or false, got %s", dvs__type(it));
+            if (!cJSON_IsBool(it)) return dvs__fail(sf, key, "expected true or false, got %s", dvren_json_type(it));
             if (DVS_LIB(sf, dvren_params_set_bool(out, d->name, cJSON_IsTrue(it)))) return dvs__fail_lib(sf, key);
             break;
         case DVREN_PARAM_STRING:
@@ -513,7 +491,7 @@ static int dvs__params(dvren_scenefile* sf, const dvren_plugin_desc* pl, const c
         case DVREN_PARAM_PATH: {
             char path[DVREN_SCENEFILE_PATH];
             const char* v = it->valuestring;
-            if (!cJSON_IsString(it)) return dvs__fail(sf, key, "expected a string, got %s", dvs__type(it));
+            if (!cJSON_IsString(it)) return dvs__fail(sf, key, "expected a string, got %s", dvren_json_type(it));
             if (d->type == DVREN_PARAM_PATH) {
                 if (dvs__path(sf, v, key, path, sizeof path)) return 1;
                 v = path;
@@ -526,7 +504,7 @@ static int dvs__params(dvren_scenefile* sf, const dvren_plugin_desc* pl, const c
             double vals[4096];
             uint32_t n = 0;
             const cJSON* e;
-            if (!cJSON_IsArray(it)) return dvs__fail(sf, key, "expected an array of numbers, got %s", dvs__type(it));
+            if (!cJSON_IsArray(it)) return dvs__fail(sf, key, "expected an array of numbers, got %s", dvren_json_type(it));
             cJSON_ArrayForEach(e, it)
             {
                 if (cJSON_IsNumber(e)) {
@@ -539,12 +517,12 @@ static int dvs__params(dvren_scenefile* sf, const dvren_plugin_desc* pl, const c
                                          cJSON_GetArraySize(e));
                     cJSON_ArrayForEach(f, e)
                     {
-                        if (!cJSON_IsNumber(f)) return dvs__fail(sf, key, "expected numbers, got %s", dvs__type(f));
+                        if (!cJSON_IsNumber(f)) return dvs__fail(sf, key, "expected numbers, got %s", dvren_json_type(f));
                         if (n >= 4096) return dvs__fail(sf, key, "more than 4096 numbers");
                         vals[n++] = f->valuedouble;
                     }
                 } else {
-                    return dvs__fail(sf, key, "expected numbers, got %s", dvs__type(e));
+                    return dvs__fail(sf, key, "expected numbers, got %s", dvren_json_type(e));
                 }
             }
             if (DVS_LIB(sf, dvren_params_set_numbers(out, d->name, vals, n))) return dvs__fail_lib(sf, key);
@@ -706,7 +684,7 @@ static int dvs__stage(dvren_scenefile* sf, const char* slot, dvren_plugin_kind k
     if (!j) {
         if (!def) return dvs__fail(sf, slot, "missing: this block is required (give {\"plugin\": name, \"params\": {...}})");
     } else {
-        if (!cJSON_IsObject(j)) return dvs__fail(sf, slot, "must be an object, got %s", dvs__type(j));
+        if (!cJSON_IsObject(j)) return dvs__fail(sf, slot, "must be an object, got %s", dvren_json_type(j));
         if (dvs__keys(sf, j, slot, kind == DVREN_PLUGIN_SHADER ? shader_keys : keys) ||
             dvs__string(sf, j, "plugin", slot, &name) || dvs__string(sf, j, "preset", slot, &preset))
             return 1;
@@ -811,7 +789,7 @@ static int dvs__camera(dvren_scenefile* sf, dvren_camera* cam)
         type = "auto";
         j = NULL;
     } else {
-        if (!cJSON_IsObject(j)) return dvs__fail(sf, "camera", "must be an object or \"auto\", got %s", dvs__type(j));
+        if (!cJSON_IsObject(j)) return dvs__fail(sf, "camera", "must be an object or \"auto\", got %s", dvren_json_type(j));
         if (dvs__keys(sf, j, "camera", keys) || dvs__string(sf, j, "type", "camera", &type) ||
             dvs__vecf(sf, j, "eye", "camera", 3, eye) || dvs__vecf(sf, j, "target", "camera", 3, target) ||
             dvs__vecf(sf, j, "up", "camera", 3, up) || dvs__number(sf, j, "fov_y_deg", "camera", &fov) ||
@@ -855,7 +833,7 @@ static int dvs__plan(dvren_scenefile* sf, dvren_plan_desc* d)
     d->width = d->height = 512;
     if (j) {
         const cJSON* outs;
-        if (!cJSON_IsObject(j)) return dvs__fail(sf, "plan", "must be an object, got %s", dvs__type(j));
+        if (!cJSON_IsObject(j)) return dvs__fail(sf, "plan", "must be an object, got %s", dvren_json_type(j));
         if (dvs__keys(sf, j, "plan", keys) || dvs__u32(sf, j, "width", "plan", 1, 32768, &d->width) ||
             dvs__u32(sf, j, "height", "plan", 1, 32768, &d->height) || dvs__u32(sf, j, "spp", "plan", 1, 65536, &d->spp) ||
             dvs__u32(sf, j, "samples_per_ray", "plan", 0, 1u << 20, &d->samples_per_ray) ||
@@ -885,11 +863,11 @@ static int dvs__plan(dvren_scenefile* sf, dvren_plan_desc* d)
         outs = cJSON_GetObjectItemCaseSensitive(j, "outputs");
         if (outs) {
             const cJSON* e;
-            if (!cJSON_IsArray(outs)) return dvs__fail(sf, "plan", "'outputs' must be an array of names, got %s", dvs__type(outs));
+            if (!cJSON_IsArray(outs)) return dvs__fail(sf, "plan", "'outputs' must be an array of names, got %s", dvren_json_type(outs));
             cJSON_ArrayForEach(e, outs)
             {
                 uint32_t bit, found = 0;
-                if (!cJSON_IsString(e)) return dvs__fail(sf, "plan.outputs", "expected names, got %s", dvs__type(e));
+                if (!cJSON_IsString(e)) return dvs__fail(sf, "plan.outputs", "expected names, got %s", dvren_json_type(e));
                 for (bit = 1; bit & DVREN_OUTPUT_ALL; bit <<= 1)
                     if (!strcmp(dvren_output_name(bit), e->valuestring)) found = bit;
                 if (!found)
@@ -917,11 +895,11 @@ int dvren_scenefile_build(dvren_scenefile* sf, dvren_context* ctx)
     sf->ctx = ctx;
     if (!sf->root) return dvs__fail(sf, NULL, "no scene was read");
     jp = cJSON_GetObjectItemCaseSensitive(sf->root, "plugins");
-    if (jp && !cJSON_IsArray(jp)) return dvs__fail(sf, "plugins", "must be an array of library paths or names, got %s", dvs__type(jp));
+    if (jp && !cJSON_IsArray(jp)) return dvs__fail(sf, "plugins", "must be an array of library paths or names, got %s", dvren_json_type(jp));
     cJSON_ArrayForEach(e, jp)
     {
         char path[DVREN_SCENEFILE_PATH];
-        if (!cJSON_IsString(e)) return dvs__fail(sf, "plugins", "expected strings, got %s", dvs__type(e));
+        if (!cJSON_IsString(e)) return dvs__fail(sf, "plugins", "expected strings, got %s", dvren_json_type(e));
         if (dvs__is_library_path(e->valuestring)) {
             if (dvs__path(sf, e->valuestring, "plugins", path, sizeof path)) return 1;
         } else {
