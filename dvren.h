@@ -7321,9 +7321,6 @@ typedef struct dvren__tile_job {
     int backward; /* 1: dvren_backward_pixel instead of dvren_render_pixel */
     uint32_t threads_used;
     uint32_t tiles_x, tiles;
-    volatile uint32_t next_tile;
-    volatile uint32_t done_tiles;
-    volatile uint32_t cancel;
 } dvren__tile_job;
 
 static uint32_t dvren__atomic_inc(volatile uint32_t* p)
@@ -7353,26 +7350,35 @@ static void dvren__atomic_store(volatile uint32_t* p, uint32_t v)
 #endif
 }
 
-/* Renders tiles until none are left. */
-static void dvren__cpu_tiles(dvren__tile_job* job, dvren_progress_fn progress, void* user)
+/* ---- parallel loops ----------------------------------------------------------
+ * fn(user, i) for i in [0, n), items taken in chunks from a shared counter
+ * by `threads` threads (0: the context's), the calling thread included; it
+ * alone calls progress(done chunks, all chunks) after each chunk it
+ * finishes, and a nonzero answer stops every thread before its next chunk.
+ * Every item writes only its own results, so the outcome does not depend
+ * on the thread count. */
+typedef void (*dvren__item_fn)(void* user, uint32_t i);
+typedef struct dvren__for_job {
+    dvren__item_fn fn;
+    void* user;
+    uint32_t n, chunk, chunks;
+    volatile uint32_t next, done, cancel;
+    dvren_progress_fn progress;
+    void* progress_user;
+} dvren__for_job;
+
+static void dvren__cpu_for_items(dvren__for_job* job, int caller)
 {
-    const dvren_march_args* A = job->args;
     for (;;) {
-        uint32_t t, x, y, x0, y0, x1, y1;
+        uint32_t c, i, i0, i1;
         if (dvren__atomic_load(&job->cancel)) return;
-        t = dvren__atomic_inc(&job->next_tile);
-        if (t >= job->tiles) return;
-        x0 = A->roi_x + (t % job->tiles_x) * DVREN__TILE;
-        y0 = A->roi_y + (t / job->tiles_x) * DVREN__TILE;
-        x1 = x0 + DVREN__TILE < A->roi_x + A->roi_w ? x0 + DVREN__TILE : A->roi_x + A->roi_w;
-        y1 = y0 + DVREN__TILE < A->roi_y + A->roi_h ? y0 + DVREN__TILE : A->roi_y + A->roi_h;
-        for (y = y0; y < y1; ++y)
-            for (x = x0; x < x1; ++x) {
-                if (job->backward) dvren_backward_pixel(job->stages, A, x, y);
-                else dvren_render_pixel(job->stages, A, x, y);
-            }
-        dvren__atomic_inc(&job->done_tiles);
-        if (progress && progress(user, dvren__atomic_load(&job->done_tiles), job->tiles))
+        c = dvren__atomic_inc(&job->next);
+        if (c >= job->chunks) return;
+        i0 = c * job->chunk;
+        i1 = job->n - i0 < job->chunk ? job->n : i0 + job->chunk;
+        for (i = i0; i < i1; ++i) job->fn(job->user, i);
+        dvren__atomic_inc(&job->done);
+        if (caller && job->progress && job->progress(job->progress_user, dvren__atomic_load(&job->done), job->chunks))
             dvren__atomic_store(&job->cancel, 1u);
     }
 }
@@ -7381,24 +7387,24 @@ static void dvren__cpu_tiles(dvren__tile_job* job, dvren_progress_fn progress, v
 #if defined(_WIN32)
 static DWORD WINAPI dvren__cpu_worker(LPVOID arg)
 {
-    dvren__cpu_tiles((dvren__tile_job*)arg, NULL, NULL);
+    dvren__cpu_for_items((dvren__for_job*)arg, 0);
     return 0;
 }
 #else
 static void* dvren__cpu_worker(void* arg)
 {
-    dvren__cpu_tiles((dvren__tile_job*)arg, NULL, NULL);
+    dvren__cpu_for_items((dvren__for_job*)arg, 0);
     return NULL;
 }
 #endif
 #endif
 
-/* Runs a job's tiles on `threads` threads (0: the context's), the calling
- * thread included (it reports progress). */
-static dvren_status dvren__cpu_run_tiles(dvren_context* ctx, dvren__tile_job* job, uint32_t threads,
-                                         dvren_progress_fn progress, void* user)
+/* Runs the loop; returns the threads used, *cancelled (may be NULL) 1 when
+ * progress stopped it. */
+static uint32_t dvren__cpu_for(dvren_context* ctx, uint32_t threads, uint32_t n, uint32_t chunk, dvren__item_fn fn,
+                               void* user, dvren_progress_fn progress, void* progress_user, int* cancelled)
 {
-    const dvren_march_args* A = job->args;
+    dvren__for_job job;
     uint32_t nthreads, i, started = 0;
 #if !defined(DVREN_NO_THREADS)
 #if defined(_WIN32)
@@ -7407,27 +7413,34 @@ static dvren_status dvren__cpu_run_tiles(dvren_context* ctx, dvren__tile_job* jo
     pthread_t th[1024];
 #endif
 #endif
-    job->tiles_x = (A->roi_w + DVREN__TILE - 1) / DVREN__TILE;
-    job->tiles = job->tiles_x * ((A->roi_h + DVREN__TILE - 1) / DVREN__TILE);
+    if (cancelled) *cancelled = 0;
+    if (n == 0) return 1;
+    memset(&job, 0, sizeof job);
+    job.fn = fn;
+    job.user = user;
+    job.n = n;
+    job.chunk = chunk ? chunk : 1;
+    job.chunks = (uint32_t)(((uint64_t)n + job.chunk - 1) / job.chunk);
+    job.progress = progress;
+    job.progress_user = progress_user;
     nthreads = threads ? threads : ctx->threads;
-    if (nthreads > job->tiles) nthreads = job->tiles;
-    if (nthreads < 1) nthreads = 1;
+    if (nthreads > job.chunks) nthreads = job.chunks;
     if (nthreads > 1024) nthreads = 1024;
+    if (nthreads < 1) nthreads = 1;
 #if defined(DVREN_NO_THREADS)
     nthreads = 1;
-#endif
-#if !defined(DVREN_NO_THREADS)
+#else
     for (i = 1; i < nthreads; ++i) {
 #if defined(_WIN32)
-        th[started] = CreateThread(NULL, 0, dvren__cpu_worker, job, 0, NULL);
+        th[started] = CreateThread(NULL, 0, dvren__cpu_worker, &job, 0, NULL);
         if (!th[started]) break;
 #else
-        if (pthread_create(&th[started], NULL, dvren__cpu_worker, job) != 0) break;
+        if (pthread_create(&th[started], NULL, dvren__cpu_worker, &job) != 0) break;
 #endif
         started++;
     }
 #endif
-    dvren__cpu_tiles(job, progress, user);
+    dvren__cpu_for_items(&job, 1);
 #if !defined(DVREN_NO_THREADS)
     for (i = 0; i < started; ++i) {
 #if defined(_WIN32)
@@ -7437,9 +7450,41 @@ static dvren_status dvren__cpu_run_tiles(dvren_context* ctx, dvren__tile_job* jo
         pthread_join(th[i], NULL);
 #endif
     }
+#else
+    (void)i;
 #endif
-    job->threads_used = started + 1;
-    if (job->cancel) return dvren_set_error(ctx, DVREN_ERROR_CANCELLED, "render", NULL, "cancelled by the progress callback");
+    if (cancelled) *cancelled = job.cancel != 0u;
+    return started + 1;
+}
+
+/* One 16 x 16 tile of the march (dvren__cpu_run_tiles). */
+static void dvren__cpu_tile(void* u, uint32_t t)
+{
+    const dvren__tile_job* job = (const dvren__tile_job*)u;
+    const dvren_march_args* A = job->args;
+    uint32_t x, y, x0, y0, x1, y1;
+    x0 = A->roi_x + (t % job->tiles_x) * DVREN__TILE;
+    y0 = A->roi_y + (t / job->tiles_x) * DVREN__TILE;
+    x1 = x0 + DVREN__TILE < A->roi_x + A->roi_w ? x0 + DVREN__TILE : A->roi_x + A->roi_w;
+    y1 = y0 + DVREN__TILE < A->roi_y + A->roi_h ? y0 + DVREN__TILE : A->roi_y + A->roi_h;
+    for (y = y0; y < y1; ++y)
+        for (x = x0; x < x1; ++x) {
+            if (job->backward) dvren_backward_pixel(job->stages, A, x, y);
+            else dvren_render_pixel(job->stages, A, x, y);
+        }
+}
+
+/* Runs a job's tiles on `threads` threads (0: the context's), the calling
+ * thread included (it reports progress). */
+static dvren_status dvren__cpu_run_tiles(dvren_context* ctx, dvren__tile_job* job, uint32_t threads,
+                                         dvren_progress_fn progress, void* user)
+{
+    const dvren_march_args* A = job->args;
+    int cancelled = 0;
+    job->tiles_x = (A->roi_w + DVREN__TILE - 1) / DVREN__TILE;
+    job->tiles = job->tiles_x * ((A->roi_h + DVREN__TILE - 1) / DVREN__TILE);
+    job->threads_used = dvren__cpu_for(ctx, threads, job->tiles, 1, dvren__cpu_tile, job, progress, user, &cancelled);
+    if (cancelled) return dvren_set_error(ctx, DVREN_ERROR_CANCELLED, "render", NULL, "cancelled by the progress callback");
     return DVREN_OK;
 }
 
@@ -7635,95 +7680,6 @@ static dvren_status dvren__cpu_launch_fixed_finalize(dvren_context* ctx, int64_t
         fixed[j] = 0;
     }
     return DVREN_OK;
-}
-
-/* ---- parallel loops ----------------------------------------------------------
- * fn(user, i) for i in [0, n), items taken in chunks from a shared counter
- * by `threads` threads (0: the context's), the calling thread included.
- * Every item writes only its own results, so the outcome does not depend
- * on the thread count. */
-typedef void (*dvren__item_fn)(void* user, uint32_t i);
-typedef struct dvren__for_job {
-    dvren__item_fn fn;
-    void* user;
-    uint32_t n, chunk;
-    volatile uint32_t next;
-} dvren__for_job;
-
-static void dvren__cpu_for_items(dvren__for_job* job)
-{
-    for (;;) {
-        uint32_t c = dvren__atomic_inc(&job->next), i, i0, i1;
-        if ((uint64_t)c * job->chunk >= job->n) return;
-        i0 = c * job->chunk;
-        i1 = job->n - i0 < job->chunk ? job->n : i0 + job->chunk;
-        for (i = i0; i < i1; ++i) job->fn(job->user, i);
-    }
-}
-
-#if !defined(DVREN_NO_THREADS)
-#if defined(_WIN32)
-static DWORD WINAPI dvren__cpu_for_worker(LPVOID arg)
-{
-    dvren__cpu_for_items((dvren__for_job*)arg);
-    return 0;
-}
-#else
-static void* dvren__cpu_for_worker(void* arg)
-{
-    dvren__cpu_for_items((dvren__for_job*)arg);
-    return NULL;
-}
-#endif
-#endif
-
-static void dvren__cpu_for(dvren_context* ctx, uint32_t threads, uint32_t n, uint32_t chunk, dvren__item_fn fn, void* user)
-{
-    dvren__for_job job;
-    uint32_t nthreads, i, started = 0, chunks;
-#if !defined(DVREN_NO_THREADS)
-#if defined(_WIN32)
-    HANDLE th[256];
-#else
-    pthread_t th[256];
-#endif
-#endif
-    if (n == 0) return;
-    job.fn = fn;
-    job.user = user;
-    job.n = n;
-    job.chunk = chunk ? chunk : 1;
-    job.next = 0;
-    chunks = (n + job.chunk - 1) / job.chunk;
-    nthreads = threads ? threads : ctx->threads;
-    if (nthreads > chunks) nthreads = chunks;
-    if (nthreads > 256) nthreads = 256;
-    if (nthreads < 1) nthreads = 1;
-#if !defined(DVREN_NO_THREADS)
-    for (i = 1; i < nthreads; ++i) {
-#if defined(_WIN32)
-        th[started] = CreateThread(NULL, 0, dvren__cpu_for_worker, &job, 0, NULL);
-        if (!th[started]) break;
-#else
-        if (pthread_create(&th[started], NULL, dvren__cpu_for_worker, &job) != 0) break;
-#endif
-        started++;
-    }
-#endif
-    dvren__cpu_for_items(&job);
-#if !defined(DVREN_NO_THREADS)
-    for (i = 0; i < started; ++i) {
-#if defined(_WIN32)
-        WaitForSingleObject(th[i], INFINITE);
-        CloseHandle(th[i]);
-#else
-        pthread_join(th[i], NULL);
-#endif
-    }
-#else
-    (void)i;
-    (void)started;
-#endif
 }
 
 /* ---- the splat pipeline (>>splats; kernels/dvren_splat.h) ------------------------------
@@ -7925,7 +7881,7 @@ static dvren_status dvren__cpu_launch_splats(dvren_splat_renderer* r, const dvre
     DVREN__WS(DVREN__SW_PIX_DACC, pixels * 4, float, S.pdacc);
     DVREN__WS(DVREN__SW_PIX_LAST, pixels * 4, uint32_t, S.last);
     if (!backward) {
-        dvren__cpu_for(ctx, J->threads, n, 1024, dvren__cpu_splat_project, &S);
+        dvren__cpu_for(ctx, J->threads, n, 1024, dvren__cpu_splat_project, &S, NULL, NULL, NULL);
         /* exclusive prefix sum of the tile counts */
         for (m = 0, i = 0; i < n; ++i) {
             uint32_t c = S.offsets[i];
@@ -7945,7 +7901,7 @@ static dvren_status dvren__cpu_launch_splats(dvren_splat_renderer* r, const dvre
         DVREN__WS(DVREN__SW_SKEY2, (size_t)m * 4, uint32_t, S.skey2);
         DVREN__WS(DVREN__SW_SVAL2, (size_t)m * 4, uint32_t, S.sval2);
         DVREN__WS(DVREN__SW_GIDS, (size_t)m * 4, uint32_t, S.gids);
-        dvren__cpu_for(ctx, J->threads, n, 1024, dvren__cpu_splat_emit, &S);
+        dvren__cpu_for(ctx, J->threads, n, 1024, dvren__cpu_splat_emit, &S, NULL, NULL, NULL);
         for (r->visible = 0, i = 0; i < n; ++i) r->visible += S.proj[i].rx > 0;
         /* counting sort by tile (stable: pairs keep Gaussian order) */
         memset(S.ranges, 0, (size_t)tiles * 8);
@@ -7961,9 +7917,9 @@ static dvren_status dvren__cpu_launch_splats(dvren_splat_renderer* r, const dvre
             S.skey[k] = S.edepth[i];
             S.sval[k] = i;
         }
-        dvren__cpu_for(ctx, J->threads, tiles, 16, dvren__cpu_splat_sort_tile, &S);
+        dvren__cpu_for(ctx, J->threads, tiles, 16, dvren__cpu_splat_sort_tile, &S, NULL, NULL, NULL);
         for (i = 0; i < (uint32_t)m; ++i) S.gids[i] = S.egid[S.sval[i]];
-        dvren__cpu_for(ctx, J->threads, tiles, 4, dvren__cpu_splat_raster, &S);
+        dvren__cpu_for(ctx, J->threads, tiles, 4, dvren__cpu_splat_raster, &S, NULL, NULL, NULL);
         return DVREN_OK;
     }
     m = r->intersections;
@@ -7972,9 +7928,9 @@ static dvren_status dvren__cpu_launch_splats(dvren_splat_renderer* r, const dvre
     DVREN__WS(DVREN__SW_SLOTS, (size_t)m * 4 * DVREN_SPLAT_GRAD_FLOATS, float, S.slots);
     DVREN__WS(DVREN__SW_INV, (size_t)m * 4, uint32_t, S.inv);
     memset(S.slots, 0, (size_t)m * 4 * DVREN_SPLAT_GRAD_FLOATS);
-    dvren__cpu_for(ctx, J->threads, tiles, 4, dvren__cpu_splat_replay, &S);
+    dvren__cpu_for(ctx, J->threads, tiles, 4, dvren__cpu_splat_replay, &S, NULL, NULL, NULL);
     for (i = 0; i < (uint32_t)m; ++i) S.inv[S.sval[i]] = i;
-    dvren__cpu_for(ctx, J->threads, n, 1024, dvren__cpu_splat_gather, &S);
+    dvren__cpu_for(ctx, J->threads, n, 1024, dvren__cpu_splat_gather, &S, NULL, NULL, NULL);
 #undef DVREN__WS
     return DVREN_OK;
 }
