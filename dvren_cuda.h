@@ -1876,37 +1876,66 @@ static dvren_status dvren__cu_train_compose(dvren__text* t)
     return DVREN_OK;
 }
 
-/* Builds the context's training module at first use. */
-static dvren_status dvren__cu_train_ready(dvren_context* ctx)
+/* Builds a module of fixed kernels at first use (the training module, the
+ * splat module): its text from compose, through the disk cache (else
+ * NVRTC), then its count kernels looked up by name into *f[i]; logs the
+ * build as "<what> for <target>: ...". On failure the module is unloaded
+ * and *module left NULL. */
+static dvren_status dvren__cu_fixed_module(dvren_context* ctx, const char* what, dvren_status (*compose)(dvren__text*),
+                                           dvren__cu_module* module, const char* const* names, dvren__cu_function* const* f,
+                                           int count)
 {
     dvren__cu_state* S = dvren__cu_st(ctx);
     dvren__text t;
     uint64_t key[2];
     dvren_cuda_kernel_stats st;
     dvren_status status = DVREN_OK;
-    if (S->train) return DVREN_OK;
+    int i;
     memset(&t, 0, sizeof t);
     t.ctx = ctx;
     dvren__cu.cuCtxSetCurrent(S->cuctx);
-    DVREN__CHECK(dvren__cu_train_compose(&t));
+    DVREN__CHECK(compose(&t));
     dvren__cu_key(S, &t, key);
-    DVREN__CHECK(dvren__cu_module_build(ctx, NULL, &t, key, &S->train, &st));
-    DVREN__CU(ctx, cuModuleGetFunction(&S->f_loss, S->train, "dvren_loss_kernel"));
-    DVREN__CU(ctx, cuModuleGetFunction(&S->f_tv, S->train, "dvren_tv_kernel"));
-    DVREN__CU(ctx, cuModuleGetFunction(&S->f_adam, S->train, "dvren_adam_kernel"));
-    DVREN__CU(ctx, cuModuleGetFunction(&S->f_sgd, S->train, "dvren_sgd_kernel"));
-    DVREN__CU(ctx, cuModuleGetFunction(&S->f_fixed, S->train, "dvren_fixed_finalize"));
-    DVREN__CU(ctx, cuModuleGetFunction(&S->f_absmax, S->train, "dvren_absmax_kernel"));
+    DVREN__CHECK(dvren__cu_module_build(ctx, NULL, &t, key, module, &st));
+    for (i = 0; i < count; ++i) {
+        char call[96];
+        snprintf(call, sizeof call, "cuModuleGetFunction(%s)", names[i]);
+        DVREN__CHECK(dvren__cu_check(ctx, dvren__cu.cuModuleGetFunction(f[i], *module, names[i]), call));
+    }
+    dvren_log(ctx, DVREN_LOG_INFO, DVREN_TAG_TIMER, "%s for %s: %s, compile %.1f ms, load %.1f ms", what, st.target,
+              st.cache_hit ? "disk cache hit" : "compiled", st.compile_ms, st.load_ms);
+cleanup:
+    if (status != DVREN_OK && *module) {
+        dvren__cu.cuModuleUnload(*module);
+        *module = NULL;
+    }
+    dvren__text_free(&t);
+    return status;
+}
+
+/* Builds the context's training module at first use. */
+static dvren_status dvren__cu_train_ready(dvren_context* ctx)
+{
+    dvren__cu_state* S = dvren__cu_st(ctx);
+    static const char* const names[6] = {"dvren_loss_kernel", "dvren_sgd_kernel",     "dvren_adam_kernel",
+                                         "dvren_tv_kernel",   "dvren_fixed_finalize", "dvren_absmax_kernel"};
+    dvren__cu_function* f[6];
+    dvren_status status = DVREN_OK;
+    if (S->train) return DVREN_OK;
+    f[0] = &S->f_loss;
+    f[1] = &S->f_sgd;
+    f[2] = &S->f_adam;
+    f[3] = &S->f_tv;
+    f[4] = &S->f_fixed;
+    f[5] = &S->f_absmax;
+    DVREN__CHECK(dvren__cu_fixed_module(ctx, "training module", dvren__cu_train_compose, &S->train, names, f, 6));
     if (!S->partial) DVREN__CHECK(dvren__cu_alloc(ctx, DVREN__CU_PARTIALS * sizeof(double), &S->partial));
     if (!S->flag) DVREN__CHECK(dvren__cu_alloc(ctx, 256, &S->flag));
-    dvren_log(ctx, DVREN_LOG_INFO, DVREN_TAG_TIMER, "training module for %s: %s, compile %.1f ms, load %.1f ms", st.target,
-              st.cache_hit ? "disk cache hit" : "compiled", st.compile_ms, st.load_ms);
 cleanup:
     if (status != DVREN_OK && S->train) {
         dvren__cu.cuModuleUnload(S->train);
         S->train = NULL;
     }
-    dvren__text_free(&t);
     return status;
 }
 
@@ -2149,41 +2178,24 @@ DVREN_CUDA_API dvren_status dvren_cuda_compile_splat_check(dvren_context* ctx, u
 static dvren_status dvren__cu_splat_ready(dvren_context* ctx)
 {
     dvren__cu_state* S = dvren__cu_st(ctx);
-    dvren__text t;
-    uint64_t key[2];
-    dvren_cuda_kernel_stats st;
+    dvren__cu_function* f[DVREN__CU_SPLAT_COUNT];
     dvren_status status = DVREN_OK;
-    int i;
+    int i, optin = 0;
     if (S->splat) return DVREN_OK;
-    memset(&t, 0, sizeof t);
-    t.ctx = ctx;
-    dvren__cu.cuCtxSetCurrent(S->cuctx);
-    DVREN__CHECK(dvren__cu_splat_compose(&t));
-    dvren__cu_key(S, &t, key);
-    DVREN__CHECK(dvren__cu_module_build(ctx, NULL, &t, key, &S->splat, &st));
-    for (i = 0; i < DVREN__CU_SPLAT_COUNT; ++i) {
-        char what[96];
-        snprintf(what, sizeof what, "cuModuleGetFunction(%s)", dvren__cu_splat_names[i]);
-        DVREN__CHECK(dvren__cu_check(ctx, dvren__cu.cuModuleGetFunction(&S->f_splat[i], S->splat, dvren__cu_splat_names[i]),
-                                     what));
-    }
+    for (i = 0; i < DVREN__CU_SPLAT_COUNT; ++i) f[i] = &S->f_splat[i];
+    DVREN__CHECK(dvren__cu_fixed_module(ctx, "splat module", dvren__cu_splat_compose, &S->splat, dvren__cu_splat_names, f,
+                                        DVREN__CU_SPLAT_COUNT));
     /* the tile sort's dynamic shared memory: up to the device's opt-in limit (96 KiB or more: 12,288 keys) */
-    {
-        int optin = 0;
-        dvren__cu.cuDeviceGetAttribute(&optin, DVREN__CU_ATTR_MAX_SHARED_OPTIN, S->device);
-        S->splat_sort_cap = optin >= 98304 ? 12288u : 6144u;
-        S->splat_prof_on = getenv("DVREN_SPLAT_PROFILE") != NULL;
-        DVREN__CU(ctx, cuFuncSetAttribute(S->f_splat[DVREN__CU_SPLAT_SORT], DVREN__CU_FUNC_MAX_DYNAMIC_SHARED,
-                                          (int)(S->splat_sort_cap * 8u)));
-    }
-    dvren_log(ctx, DVREN_LOG_INFO, DVREN_TAG_TIMER, "splat module for %s: %s, compile %.1f ms, load %.1f ms", st.target,
-              st.cache_hit ? "disk cache hit" : "compiled", st.compile_ms, st.load_ms);
+    dvren__cu.cuDeviceGetAttribute(&optin, DVREN__CU_ATTR_MAX_SHARED_OPTIN, S->device);
+    S->splat_sort_cap = optin >= 98304 ? 12288u : 6144u;
+    S->splat_prof_on = getenv("DVREN_SPLAT_PROFILE") != NULL;
+    DVREN__CU(ctx, cuFuncSetAttribute(S->f_splat[DVREN__CU_SPLAT_SORT], DVREN__CU_FUNC_MAX_DYNAMIC_SHARED,
+                                      (int)(S->splat_sort_cap * 8u)));
 cleanup:
     if (status != DVREN_OK && S->splat) {
         dvren__cu.cuModuleUnload(S->splat);
         S->splat = NULL;
     }
-    dvren__text_free(&t);
     return status;
 }
 
