@@ -241,6 +241,35 @@ run_fails --camera 1 -o g.png
 stderr_has "need --splats" "that --camera needs --splats"
 finish
 
+# --volume: a volume scene (a Marschner-Lobb blob placed in the garden, written here) drawn from the
+# same camera and composited among the splats by depth; the image differs from the splats alone in
+# the blob's part of the frame and nowhere else; a missing or bad volume scene is an error naming --volume
+begin volume_layer
+cat > "$TOP/blob.json" <<'JSON'
+{"field": {"plugin": "dense_grid", "params": {"generator": "marschner_lobb", "dims": [24, 24, 24],
+           "bbox": [-0.6, -0.2, -0.6, 0.6, 1.0, 0.6]}},
+ "shader": {"plugin": "emission_absorption", "params": {"sigma_scale": 12,
+           "tf_opacity": [[0, 0], [0.5, 0], [0.6, 0.6], [1, 1]], "tf_color": [[0, 1, 0.3, 0.1], [1, 1, 0.8, 0.2]]}},
+ "sampler": {"plugin": "uniform", "params": {}},
+ "camera": {"type": "perspective", "eye": [2, 2, 2], "target": [0, 0, 0], "up": [0, 0, 1], "fov_y_deg": 40},
+ "plan": {"width": 32, "height": 32}}
+JSON
+run_ok --splats "$GARDEN" --width 162 --height 105 -q -o plain.png
+run_ok --splats "$GARDEN" --width 162 --height 105 --volume "$TOP/blob.json" -q -o mixed.png
+if [ -f "$W/plain.png" ] && [ -f "$W/mixed.png" ] && [ -n "$PY" ]; then
+    "$PY" -c "import sys; sys.path.insert(0, sys.argv[3]); from image_io import read_png
+w, h, c, m, a = read_png(sys.argv[1]); _, _, _, _, b = read_png(sys.argv[2])
+d = [y for y in range(h) if any(abs(a[(y * w + x) * c + k] - b[(y * w + x) * c + k]) > 2 for x in range(w) for k in range(3))]
+n = sum(1 for i in range(w * h) if any(abs(a[i * c + k] - b[i * c + k]) > 2 for k in range(3)))
+sys.exit(0 if 0.01 * w * h < n < 0.5 * w * h and min(d) > h // 3 else 'changed pixels %d of %d, rows %s..%s' % (n, w * h, min(d or [-1]), max(d or [-1])))" \
+        "$W/plain.png" "$W/mixed.png" "$ROOT/tests" 2>"$TOP/mix.err" || problem "$(tail -n 1 "$TOP/mix.err")"
+else
+    [ -f "$W/mixed.png" ] || problem "no mixed.png"
+fi
+run_fails --splats "$GARDEN" --volume "$TOP/missing.json" -q -o m2.png
+stderr_has "volume.*missing.json" "the missing volume scene"
+finish
+
 # a GPU request is a GPU or an error, never the CPU
 begin cuda_without_gpu
 if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then

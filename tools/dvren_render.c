@@ -287,6 +287,8 @@ static void dr_usage(FILE* f, int gradcheck)
           "      --alpha-max A       cap of a Gaussian's alpha (default 0.99 as 3DGS; gsplat uses 0.999)\n"
           "      --sh-degree-max D   use SH bands up to D (0..3) of the file's\n"
           "      --lenient           a .ply's bytes after the last vertex are ignored (with a warning)\n"
+          "      --volume SCENE.json a volume scene drawn from the same camera and composited among the\n"
+          "                          splats by depth (docs/splats.md, \"Mixed scenes\")\n"
           "      -o out.png | out.npy   the image (PNG, --alpha/--png16 apply) or rgb as float32 (H, W, 3);\n"
           "                          --npy PREFIX writes PREFIX_rgb.npy, PREFIX_alpha.npy, PREFIX_depth.npy\n"
           "  -q, --quiet             errors only\n"
@@ -310,6 +312,7 @@ typedef struct dr_splat_opts {
     int have_look_at, have_viewmat, have_K, have_up;
     float look_at[6], up[3], fov_deg; /* --look-at ex,ey,ez,tx,ty,tz --up x,y,z --fov deg */
     float viewmat[16], K[9];          /* --viewmat 16 numbers, --K 9 numbers (row-major, comma-separated) */
+    const char* volume;     /* --volume SCENE.json: a volume composited among the splats by depth */
 } dr_splat_opts;
 
 /* Reads exactly n comma-separated finite numbers from s. 0, or -1. */
@@ -338,7 +341,7 @@ static int dr_splat_arg(int argc, char** argv, int* i, dr_splat_opts* so)
     const char* a = argv[*i];
     const char* v = NULL;
     static const char* const valued[] = {"--splats", "--camera", "--alpha-max", "--sh-degree-max", "--look-at",
-                                         "--up", "--fov", "--viewmat", "--K", "--grid"};
+                                         "--up", "--fov", "--viewmat", "--K", "--grid", "--volume"};
     size_t k;
     if (!strcmp(a, "--all-cameras")) return so->all_cameras = 1;
     if (!strcmp(a, "--lenient")) return so->lenient = 1;
@@ -352,6 +355,8 @@ static int dr_splat_arg(int argc, char** argv, int* i, dr_splat_opts* so)
     v = argv[++*i];
     if (!strcmp(a, "--splats")) {
         so->path = v;
+    } else if (!strcmp(a, "--volume")) {
+        so->volume = v;
     } else if (!strcmp(a, "--camera") || !strcmp(a, "--sh-degree-max") || !strcmp(a, "--grid")) {
         char* e;
         long x = strtol(v, &e, 10);
@@ -437,6 +442,9 @@ static int dr_splat_main(const dr_options* o, const dr_splat_opts* so)
     int explicit_cam = so->have_look_at || so->have_viewmat || so->have_K;
     int rc = 1, c, c0, c1, nwritten = 0, k, png_out, npy_out;
     char (*written)[DR_PATH] = NULL;
+    dvren_scenefile vsf;     /* --volume: its scene file, stages and scene */
+    dvren_scene* vscene = NULL;
+    memset(&vsf, 0, sizeof vsf);
     memset(&S, 0, sizeof S);
     memset(&sp, 0, sizeof sp);
     memset(&sc, 0, sizeof sc);
@@ -533,6 +541,22 @@ static int dr_splat_main(const dr_options* o, const dr_splat_opts* so)
         dr_fail(&S, "--alpha-max", "%s", dvren_last_error(S.ctx));
         goto done;
     }
+    if (so->volume) {
+        /* the volume scene's stages and march settings; its camera and size give way to the splats' */
+        dvren_scene_desc sd;
+        if (dvren_scenefile_load(&vsf, so->volume) || dvren_scenefile_build(&vsf, S.ctx)) {
+            dr_fail(&S, "--volume", "%s", vsf.error);
+            goto done;
+        }
+        memset(&sd, 0, sizeof sd);
+        sd.field = vsf.field;
+        sd.shader = vsf.shader;
+        sd.sampler = vsf.sampler;
+        if (dvren_scene_create(S.ctx, &sd, &vscene)) {
+            dr_fail(&S, "--volume", "%s", dvren_last_error(S.ctx));
+            goto done;
+        }
+    }
 
     /* the cameras */
     c0 = 0;
@@ -554,8 +578,8 @@ static int dr_splat_main(const dr_options* o, const dr_splat_opts* so)
     }
     for (c = c0; c < c1; ++c) {
         dvren_plan_desc pd;
-        dvren_plan* plan = NULL;
-        dvren_framebuffer* fb = NULL;
+        dvren_plan *plan = NULL, *vplan = NULL;
+        dvren_framebuffer *fb = NULL, *layer = NULL;
         dvren_splat_stats st;
         char path[DR_PATH];
         double t0;
@@ -596,7 +620,22 @@ static int dr_splat_main(const dr_options* o, const dr_splat_opts* so)
             bad = 1;
         }
         t0 = dvren__now_ms();
-        if (!bad && (dvren_splat_render(rdr, &prm, plan, fb, NULL) || dvren_synchronize(S.ctx))) {
+        if (!bad && vscene) {
+            /* the volume from the same camera and size, composited among the splats by depth */
+            dvren_plan_desc vd = vsf.plan;
+            vd.width = pd.width;
+            vd.height = pd.height;
+            vd.camera = pd.camera;
+            vd.roi.x = vd.roi.y = vd.roi.w = vd.roi.h = 0;
+            vd.outputs = DVREN_OUTPUT_RGB | DVREN_OUTPUT_ALPHA | DVREN_OUTPUT_DEPTH;
+            vd.background[0] = vd.background[1] = vd.background[2] = 0.0f; /* the splats' plan adds the background */
+            if (dvren_plan_create(S.ctx, &vd, &vplan) || dvren_framebuffer_create(S.ctx, vplan, &layer) ||
+                dvren_render(vscene, vplan, layer, NULL)) {
+                dr_fail(&S, "--volume", "%s", dvren_last_error(S.ctx));
+                bad = 1;
+            }
+        }
+        if (!bad && (dvren_splat_render(rdr, &prm, plan, fb, layer) || dvren_synchronize(S.ctx))) {
             dr_fail_lib(&S, NULL);
             bad = 1;
         }
@@ -648,7 +687,9 @@ static int dr_splat_main(const dr_options* o, const dr_splat_opts* so)
             }
         }
         dvren_framebuffer_destroy(fb);
+        dvren_framebuffer_destroy(layer);
         dvren_plan_destroy(plan);
+        dvren_plan_destroy(vplan);
         if (bad) goto done;
     }
     rc = 0;
@@ -657,6 +698,8 @@ done:
     if (rc != 0)
         for (k = 0; k < nwritten; ++k) remove(written[k]);
     free(written);
+    dvren_scene_destroy(vscene);
+    dvren_scenefile_free(&vsf);
     dvren_splat_renderer_destroy(rdr);
     dvren_splats_params_free(S.ctx, &prm);
     if (is_npz) dvren_splat_npz_scene_free(&sc);
