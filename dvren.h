@@ -72,6 +72,7 @@
  *   >>train      losses, total variation, optimizers, checkpoints
  *   >>foveate    saliency models (plugins), importance maps, per-pixel budgets
  *   >>register   image registration (plugins): CFA planes, combined shifts
+ *   >>meshes     marching cubes: meshes out of sampled fields
  *   >>files      atomic file writes, .npy
  *   (implementation, below the API, each section tagged "(implementation)"; and)
  *   >>backend    the hook table every device fills (memory and launches)
@@ -1886,6 +1887,126 @@ DVREN_API dvren_status dvren_splat_stats_get(const dvren_splat_renderer* r, dvre
  * float64 rounding). Errors: INVALID_ARGUMENT (degree, R not a rotation to
  * 1e-5). */
 DVREN_API dvren_status dvren_sh_rotation(const double R[9], uint32_t degree, double* D);
+
+/* ======================================================================== */
+/* >>meshes                                                                 */
+/* ======================================================================== */
+/* Surfaces out of fields (docs/meshes.md): marching cubes on a regular grid
+ * of samples, CPU and GPU from one source (kernels/dvren_mc.h), giving an
+ * indexed triangle mesh with shared vertices. File formats (OBJ, PLY, GLB)
+ * and scene composition live in tools/dvren_mesh_io.h and tools/dvren_mesh.c. */
+
+/* An indexed triangle mesh in host memory, owned by whoever filled it
+ * (dvren_mesh_alloc / dvren_marching_cubes) and released with
+ * dvren_mesh_free through the same context's allocator.
+ *   positions (vertex_count, 3) float32, x y z in world units;
+ *   normals   (vertex_count, 3) float32 unit vectors pointing out of the
+ *             surface (towards lower field values), or NULL;
+ *   colors    (vertex_count, 3) float32 RGB, linear, in [0, 1], or NULL;
+ *   triangles (triangle_count, 3) uint32 vertex indices, counter-clockwise
+ *             seen from outside (the normals' side), as glTF 2.0 wants.
+ * Every vertex is used by at least one triangle after marching cubes; a
+ * vertex lies on exactly one grid edge, so no two vertices coincide except
+ * where the field equals the level at a grid point (docs/meshes.md). */
+typedef struct dvren_mesh {
+    uint32_t vertex_count, triangle_count;
+    float* positions;
+    float* normals;
+    float* colors;
+    uint32_t* triangles;
+} dvren_mesh;
+
+#define DVREN_MESH_NORMALS 0x1u
+#define DVREN_MESH_COLORS 0x2u
+
+/* Allocates a zero-filled mesh of V vertices and T triangles (positions and
+ * triangles always; normals and colors when flags has DVREN_MESH_NORMALS /
+ * DVREN_MESH_COLORS). V or T may be 0 (the arrays are then NULL). Any
+ * previous content of *out is overwritten, not freed. Errors:
+ * INVALID_ARGUMENT (NULL, V or T above 2^31), OUT_OF_MEMORY (out untouched). */
+DVREN_API dvren_status dvren_mesh_alloc(dvren_context* ctx, uint32_t vertex_count, uint32_t triangle_count,
+                                        uint32_t flags, dvren_mesh* out);
+/* Frees the arrays of a mesh filled by dvren_mesh_alloc or
+ * dvren_marching_cubes with ctx, and zeroes *mesh. NULL is a no-op. */
+DVREN_API void dvren_mesh_free(dvren_context* ctx, dvren_mesh* mesh);
+
+/* Marching cubes options (dvren_marching_cubes).
+ *   level    iso-level in the grid's units (finite);
+ *   origin   world position (x, y, z) of sample [0][0][0];
+ *   spacing  world distance (x, y, z) between neighbouring samples, > 0;
+ *   flags    DVREN_MC_INSIDE_BELOW: the inside is where value < level
+ *            (default: value > level, a density's solid); DVREN_MC_NO_NORMALS:
+ *            leave mesh->normals NULL.
+ * A zeroed struct is valid except for spacing. */
+#define DVREN_MC_INSIDE_BELOW 0x1u
+#define DVREN_MC_NO_NORMALS 0x2u
+typedef struct dvren_mc_options {
+    float level;
+    float origin[3];
+    float spacing[3];
+    uint32_t flags;
+} dvren_mc_options;
+
+/* What one dvren_marching_cubes call did. ms_device: the extraction's
+ * launches (classify, scans, vertex and triangle emission, including the
+ * vertex dedup), measured with device events on a GPU and the wall clock on
+ * the CPU; ms_total: the whole call, the copy of the mesh into host memory
+ * included. */
+typedef struct dvren_mc_stats {
+    double ms_device, ms_total;
+    uint64_t active_cells; /* cells the surface crosses */
+} dvren_mc_stats;
+
+/* Marching cubes (Lorensen and Cline, SIGGRAPH 1987) with the ambiguities
+ * resolved consistently so that the mesh is manifold and closed wherever the
+ * surface is: each cube face's two ambiguous configurations are told apart
+ * by the asymptotic decider (Nielson and Hamann, Vis 1991: the bilinear
+ * interpolant's saddle value), which both cubes sharing the face compute
+ * from the same four values; the contour segments on the cube's six faces
+ * are then chained into closed loops, each triangulated as a fan
+ * (docs/meshes.md, "Marching cubes"; kernels/dvren_mc.h).
+ *   grid: float32 samples, shape (Z, Y, X) or (Z, Y, X, 1), contiguous, x
+ *         fastest, each dimension >= 2; host memory, or device memory of a
+ *         CUDA context (then the extraction runs on the GPU and only the
+ *         mesh is copied back). Non-finite samples count as outside.
+ *   Vertices: one per grid edge whose end samples lie on both sides of the
+ *   level, at the linear zero crossing, in the order of their edge (sample
+ *   index z*Y*X + y*X + x, then the axis x, y, z); triangles in cell order.
+ *   The CPU and the GPU give identical meshes (bit for bit).
+ *   Normals: minus the field's gradient (central differences of the grid,
+ *   one-sided at its border, divided by the spacing), interpolated along
+ *   the edge and normalised; (0, 0, 0) where that gradient vanishes.
+ * *out is overwritten (free it with dvren_mesh_free); stats may be NULL.
+ * Errors: INVALID_ARGUMENT (naming the field: dtype, shape, layout, level,
+ * spacing), UNSUPPORTED (more than 2^31 vertices or triangles), OUT_OF_MEMORY,
+ * DEVICE. On error *out is empty. */
+DVREN_API dvren_status dvren_marching_cubes(dvren_context* ctx, const dvren_tensor* grid, const dvren_mc_options* opt,
+                                            dvren_mesh* out, dvren_mc_stats* stats);
+
+/* Samples a scene's field on a regular grid of res[0] x res[1] x res[2]
+ * points (x, y, z) spanning box_min..box_max inclusive (res >= 2 each), for
+ * dvren_marching_cubes (origin box_min, spacing (box_max - box_min) / (res - 1)).
+ * channel >= 0: that field channel; DVREN_SAMPLE_DENSITY: the shader's
+ * density sigma (1/world unit) of the channels. box_min == box_max == 0:
+ * the field's bounds (dvren_instance_info.bounds_min/max). Runs on the host
+ * with the plugins' CPU code (the trained values are read back first on a
+ * GPU context), in the context's threads. *out becomes an owning host f32
+ * tensor (Z, Y, X). Errors: INVALID_ARGUMENT (res, box, channel >= the
+ * field's channels), OUT_OF_MEMORY. */
+#define DVREN_SAMPLE_DENSITY (-1)
+typedef struct dvren_grid_sample_desc {
+    uint32_t res[3];
+    float box_min[3], box_max[3];
+    int32_t channel;
+} dvren_grid_sample_desc;
+DVREN_API dvren_status dvren_scene_sample_grid(dvren_scene* scene, const dvren_grid_sample_desc* desc, dvren_tensor* out);
+
+/* Colours a mesh from a scene's shader: at each vertex the field's channels
+ * are evaluated and the shader's colour() is called with the vertex normal
+ * as the gradient direction and the view direction -normal (looking at the
+ * surface head-on), clamped to [0, 1]. Allocates mesh->colors when NULL.
+ * Errors: INVALID_ARGUMENT (NULL, a mesh without positions), OUT_OF_MEMORY. */
+DVREN_API dvren_status dvren_mesh_shade(dvren_scene* scene, dvren_mesh* mesh);
 
 /* ======================================================================== */
 /* >>files                                                                  */
