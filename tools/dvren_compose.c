@@ -36,6 +36,7 @@
 
 #include <cjson/cJSON.h>
 #include "dvren_json.h"
+#include "dvren_transform_json.h"
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -71,61 +72,6 @@ static int dcp_keys(const cJSON* obj, const char* where, const char* const* allo
     return bad ? dcp_fail(where, "unknown key '%s' (known: %s)", bad, known) : 0;
 }
 
-/* An array of exactly n finite numbers. */
-static int dcp_vec(const cJSON* j, const char* where, int n, double* out)
-{
-    const cJSON* e;
-    int k = 0;
-    if (!cJSON_IsArray(j) || cJSON_GetArraySize(j) != n)
-        return dcp_fail(where, "must be an array of %d numbers, got %s%s", n, dvren_json_type(j),
-                        cJSON_IsArray(j) ? " of another length" : "");
-    cJSON_ArrayForEach(e, j)
-    {
-        if (!cJSON_IsNumber(e) || !isfinite(e->valuedouble))
-            return dcp_fail(where, "[%d] must be a finite number, got %s", k, dvren_json_type(e));
-        out[k++] = e->valuedouble;
-    }
-    return 0;
-}
-
-/* The rotation object of objects[i] into q (w x y z, unnormalised). */
-static int dcp_rotation(dvren_context* ctx, const cJSON* r, const char* where, double q[4])
-{
-    static const char* const keys[] = {"quaternion", "axis_angle_deg", "euler_deg", NULL};
-    char f[160];
-    const cJSON* j;
-    double v[4];
-    if (!cJSON_IsObject(r))
-        return dcp_fail(where, "must be an object with one of quaternion, axis_angle_deg, euler_deg; got %s", dvren_json_type(r));
-    if (dcp_keys(r, where, keys)) return 1;
-    if (cJSON_GetArraySize(r) != 1)
-        return dcp_fail(where, "give exactly one of quaternion, axis_angle_deg, euler_deg (got %d keys)",
-                        cJSON_GetArraySize(r));
-    if ((j = cJSON_GetObjectItemCaseSensitive(r, "quaternion")) != NULL) {
-        double len;
-        snprintf(f, sizeof f, "%s.quaternion", where);
-        if (dcp_vec(j, f, 4, v)) return 1;
-        len = sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2] + v[3] * v[3]);
-        if (!(len > 1e-12) || !isfinite(len))
-            return dcp_fail(f, "[%g, %g, %g, %g] has length %g: a rotation quaternion w x y z must not be zero", v[0],
-                            v[1], v[2], v[3], len);
-        memcpy(q, v, sizeof v);
-        return 0;
-    }
-    if ((j = cJSON_GetObjectItemCaseSensitive(r, "axis_angle_deg")) != NULL) {
-        snprintf(f, sizeof f, "%s.axis_angle_deg", where);
-        if (dcp_vec(j, f, 4, v)) return 1;
-        if (dvren_splat_rotation_axis_angle(ctx, v, v[3], q) != DVREN_OK)
-            return dcp_fail(f, "%s", dvren_last_error(ctx));
-        return 0;
-    }
-    j = cJSON_GetObjectItemCaseSensitive(r, "euler_deg");
-    snprintf(f, sizeof f, "%s.euler_deg", where);
-    if (dcp_vec(j, f, 3, v)) return 1;
-    if (dvren_splat_rotation_euler_xyz(ctx, v, q) != DVREN_OK) return dcp_fail(f, "%s", dvren_last_error(ctx));
-    return 0;
-}
-
 /* Reads one object: its file loaded into *s and moved by its transform. */
 static int dcp_object(dvren_context* ctx, const cJSON* o, int i, const char* dir, unsigned flags, dvren_splats* s)
 {
@@ -151,21 +97,10 @@ static int dcp_object(dvren_context* ctx, const cJSON* o, int i, const char* dir
         snprintf(path, sizeof path, "%s", j->valuestring);
     } else if ((size_t)snprintf(path, sizeof path, "%s%s", dir, j->valuestring) >= sizeof path)
         return dcp_fail(f, "path too long");
-    if ((j = cJSON_GetObjectItemCaseSensitive(o, "scale")) != NULL) {
-        snprintf(f, sizeof f, "%s.scale", where);
-        if (!cJSON_IsNumber(j)) return dcp_fail(f, "must be a number, got %s", dvren_json_type(j));
-        if (!isfinite(j->valuedouble) || !(j->valuedouble > 0))
-            return dcp_fail(f, "%g must be a finite number > 0 (a uniform scale; mirrors are not supported)",
-                            j->valuedouble);
-        T.scale = j->valuedouble;
-    }
-    if ((j = cJSON_GetObjectItemCaseSensitive(o, "rotation")) != NULL) {
-        snprintf(f, sizeof f, "%s.rotation", where);
-        if (dcp_rotation(ctx, j, f, T.rotation)) return 1;
-    }
-    if ((j = cJSON_GetObjectItemCaseSensitive(o, "translation")) != NULL) {
-        snprintf(f, sizeof f, "%s.translation", where);
-        if (dcp_vec(j, f, 3, T.translation)) return 1;
+    {
+        /* scale, rotation, translation: the parser the mesh composer shares (tools/dvren_transform_json.h) */
+        char why[1024];
+        if (dvren_transform_json_read(ctx, o, where, &T, why, sizeof why)) return dcp_fail(NULL, "%s", why);
     }
     snprintf(f, sizeof f, "%s.file", where);
     if (dvren_splat_ply_load(ctx, path, flags, s) != DVREN_OK)
