@@ -80,7 +80,7 @@ static inline int dvren_transform_json_rotation(dvren_context* ctx, const cJSON*
                                          size_t cap)
 {
     static const char* const keys[] = {"quaternion", "axis_angle_deg", "euler_deg", NULL};
-    char f[320], known[128]; /* longer than the caller's where (read: 256) plus a key */
+    char f[320], known[128]; /* (where is cut at 290 bytes: messages stay bounded) */
     const char* bad;
     const cJSON* j;
     double v[4];
@@ -94,7 +94,7 @@ static inline int dvren_transform_json_rotation(dvren_context* ctx, const cJSON*
                               cJSON_GetArraySize(r));
     if ((j = cJSON_GetObjectItemCaseSensitive(r, "quaternion")) != NULL) {
         double len;
-        snprintf(f, sizeof f, "%s.quaternion", where);
+        snprintf(f, sizeof f, "%.290s.quaternion", where);
         if (dvren_transform_json_vec(j, f, 4, v, err, cap)) return 1;
         len = sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2] + v[3] * v[3]);
         if (!(len > 1e-12) || !isfinite(len))
@@ -104,14 +104,14 @@ static inline int dvren_transform_json_rotation(dvren_context* ctx, const cJSON*
         return 0;
     }
     if ((j = cJSON_GetObjectItemCaseSensitive(r, "axis_angle_deg")) != NULL) {
-        snprintf(f, sizeof f, "%s.axis_angle_deg", where);
+        snprintf(f, sizeof f, "%.290s.axis_angle_deg", where);
         if (dvren_transform_json_vec(j, f, 4, v, err, cap)) return 1;
         if (dvren_splat_rotation_axis_angle(ctx, v, v[3], q) != DVREN_OK)
             return dvren__tj_fail(err, cap, f, "%s", dvren_last_error(ctx));
         return 0;
     }
     j = cJSON_GetObjectItemCaseSensitive(r, "euler_deg");
-    snprintf(f, sizeof f, "%s.euler_deg", where);
+    snprintf(f, sizeof f, "%.290s.euler_deg", where);
     if (dvren_transform_json_vec(j, f, 3, v, err, cap)) return 1;
     if (dvren_splat_rotation_euler_xyz(ctx, v, q) != DVREN_OK) return dvren__tj_fail(err, cap, f, "%s", dvren_last_error(ctx));
     return 0;
@@ -125,7 +125,7 @@ static inline int dvren_transform_json_read(dvren_context* ctx, const cJSON* obj
     const cJSON* j;
     *T = dvren_splat_transform_identity();
     if ((j = cJSON_GetObjectItemCaseSensitive(obj, "scale")) != NULL) {
-        snprintf(f, sizeof f, "%s.scale", where);
+        snprintf(f, sizeof f, "%.200s.scale", where);
         if (!cJSON_IsNumber(j)) return dvren__tj_fail(err, cap, f, "must be a number, got %s", dvren_json_type(j));
         if (!isfinite(j->valuedouble) || !(j->valuedouble > 0))
             return dvren__tj_fail(err, cap, f, "%g must be a finite number > 0 (a uniform scale; mirrors are not supported)",
@@ -133,11 +133,11 @@ static inline int dvren_transform_json_read(dvren_context* ctx, const cJSON* obj
         T->scale = j->valuedouble;
     }
     if ((j = cJSON_GetObjectItemCaseSensitive(obj, "rotation")) != NULL) {
-        snprintf(f, sizeof f, "%s.rotation", where);
+        snprintf(f, sizeof f, "%.200s.rotation", where);
         if (dvren_transform_json_rotation(ctx, j, f, T->rotation, err, cap)) return 1;
     }
     if ((j = cJSON_GetObjectItemCaseSensitive(obj, "translation")) != NULL) {
-        snprintf(f, sizeof f, "%s.translation", where);
+        snprintf(f, sizeof f, "%.200s.translation", where);
         if (dvren_transform_json_vec(j, f, 3, T->translation, err, cap)) return 1;
     }
     return 0;
