@@ -27,7 +27,10 @@
  *       dvren_compose does)
  *   dvren_mesh blocks world.{json,npy,vox} -o out.{obj,ply,glb} [--name N]
  *       a block world's visible faces, one quad each, coloured by each
- *       block's material (docs/blocks.md, "hard" mode; tools/dvren_blocks_mesh.h)
+ *       block's material (docs/blocks.md, "hard" mode; tools/dvren_blocks_mesh.h);
+ *       the input may also be a scene file whose field is block_world
+ *       (examples/blocks_house.json): its world, materials, label_logit,
+ *       scale and origin parameters are used
  *
  * A volume file given to extract (or as a composition's "volume") is read
  * by the dense_grid plugin with "storage": "f32", so that its buffer holds
@@ -495,7 +498,7 @@ static void dm_usage(FILE* f)
           "         --y-up                      the data is Y-up (GLB: no Z-up-to-Y-up root node)\n"
           "       dvren_mesh convert in.{obj,ply,glb} out.{obj,ply,glb} [--y-up]\n"
           "       dvren_mesh compose scene.json -o out.glb [--splats out.ply] [--device cpu|cuda]\n"
-          "       dvren_mesh blocks world.{json,npy,vox} -o out.{obj,ply,glb} [--name N]\n"
+          "       dvren_mesh blocks world.{json,npy,vox}|scene.json -o out.{obj,ply,glb} [--name N]\n"
           "see docs/meshes.md\n",
           f);
 }
@@ -842,6 +845,115 @@ done:
     return rc;
 }
 
+/* A JSON file with a "field" (a scene file, docs/scenes.md) rather than a
+ * dvren.blocks/1 world. */
+static int dm_is_scene_file(const char* path)
+{
+    size_t n = 0;
+    char* text;
+    cJSON* root;
+    int scene = 0;
+    char err[256];
+    if (!dm_has_suffix(path, ".json")) return 0;
+    if (!(text = dvren_io_read_file(path, DVREN_SCENEFILE_MAX_BYTES, &n, err, sizeof err))) return 0; /* the loader will say why */
+    root = cJSON_ParseWithLength(text, n);
+    scene = cJSON_IsObject(root) && cJSON_GetObjectItemCaseSensitive(root, "field") != NULL;
+    cJSON_Delete(root);
+    free(text);
+    return scene;
+}
+
+/* The world of the blocks command: a world file (.json, .npy, .vox:
+ * dvren_blocks_load), or a scene file whose field is block_world, whose
+ * parameters world, materials, label_logit, scale and origin are used
+ * (paths as the scene reader resolves them: ${DVREN_DATA}, relative to the
+ * scene's folder); the scene's mode is not: the mesh is the hard mode's. */
+static int dm_blocks_world(const char* in, dvren_blocks_world* w)
+{
+    dvren_scenefile sf;
+    const cJSON *field, *plugin, *params, *j;
+    char world[DVREN_SCENEFILE_PATH], materials[DVREN_SCENEFILE_PATH];
+    dvren_blocks_load_options lo;
+    int rc = 1, a;
+    if (!dm_is_scene_file(in)) {
+        if (dvren_blocks_load(w, in, NULL) != 0) return dm_fail(NULL, NULL, "%s", w->error);
+        return 0;
+    }
+    memset(&sf, 0, sizeof sf);
+    memset(&lo, 0, sizeof lo);
+    if (dvren_scenefile_load(&sf, in)) {
+        dm_fail(NULL, NULL, "%s", sf.error);
+        goto done;
+    }
+    field = cJSON_GetObjectItemCaseSensitive(sf.root, "field");
+    plugin = cJSON_GetObjectItemCaseSensitive(field, "plugin");
+    params = cJSON_GetObjectItemCaseSensitive(field, "params");
+    if (!cJSON_IsString(plugin) || strcmp(plugin->valuestring, "block_world") != 0) {
+        dm_fail(in, "field.plugin", "is %s%s%s: the blocks command takes a block_world field (or a world file)",
+                cJSON_IsString(plugin) ? "'" : dvren_json_type(plugin), cJSON_IsString(plugin) ? plugin->valuestring : "",
+                cJSON_IsString(plugin) ? "'" : "");
+        goto done;
+    }
+    j = cJSON_GetObjectItemCaseSensitive(params, "world");
+    if (!cJSON_IsString(j)) {
+        dm_fail(in, "field.params.world", "must be the world's file (a string), got %s", dvren_json_type(j));
+        goto done;
+    }
+    /* the scene reader's own path rule (tools/dvren_scene.h, compiled into this file) */
+    if (dvs__path(&sf, j->valuestring, "field.params.world", world, sizeof world)) {
+        dm_fail(NULL, NULL, "%s", sf.error);
+        goto done;
+    }
+    if ((j = cJSON_GetObjectItemCaseSensitive(params, "materials")) != NULL) {
+        if (!cJSON_IsString(j)) {
+            dm_fail(in, "field.params.materials", "must be a file (a string), got %s", dvren_json_type(j));
+            goto done;
+        }
+        if (dvs__path(&sf, j->valuestring, "field.params.materials", materials, sizeof materials)) {
+            dm_fail(NULL, NULL, "%s", sf.error);
+            goto done;
+        }
+        lo.materials_path = materials;
+    }
+    if ((j = cJSON_GetObjectItemCaseSensitive(params, "label_logit")) != NULL) {
+        if (!cJSON_IsNumber(j) || !(j->valuedouble > 0) || !isfinite(j->valuedouble)) {
+            dm_fail(in, "field.params.label_logit", "must be a finite number > 0");
+            goto done;
+        }
+        lo.label_logit = (float)j->valuedouble;
+    }
+    if (dvren_blocks_load(w, world, &lo) != 0) {
+        dm_fail(in, "field.params.world", "%s", w->error);
+        goto done;
+    }
+    if ((j = cJSON_GetObjectItemCaseSensitive(params, "scale")) != NULL) {
+        if (!cJSON_IsNumber(j) || !(j->valuedouble > 0) || !isfinite((float)j->valuedouble)) {
+            dm_fail(in, "field.params.scale", "must be a finite number > 0");
+            goto done;
+        }
+        w->scale = (float)j->valuedouble;
+    }
+    if ((j = cJSON_GetObjectItemCaseSensitive(params, "origin")) != NULL) {
+        if (!cJSON_IsArray(j) || cJSON_GetArraySize(j) != 3) {
+            dm_fail(in, "field.params.origin", "must be an array of 3 numbers, got %s", dvren_json_type(j));
+            goto done;
+        }
+        for (a = 0; a < 3; ++a) {
+            const cJSON* e = cJSON_GetArrayItem(j, a);
+            if (!cJSON_IsNumber(e) || !isfinite(e->valuedouble)) {
+                dm_fail(in, "field.params.origin", "[%d] must be a finite number", a);
+                goto done;
+            }
+            w->origin[a] = (float)e->valuedouble;
+        }
+    }
+    rc = 0;
+done:
+    if (rc) dvren_blocks_free(w);
+    dvren_scenefile_free(&sf);
+    return rc;
+}
+
 static int cmd_blocks(int argc, char** argv)
 {
     const char *in = NULL, *out = NULL, *name = NULL;
@@ -879,10 +991,7 @@ static int cmd_blocks(int argc, char** argv)
         name = base;
     }
     if (dm_context("cpu", &ctx)) return 1;
-    if (dvren_blocks_load(&w, in, NULL) != 0) {
-        dm_fail(NULL, NULL, "%s", w.error);
-        goto done;
-    }
+    if (dm_blocks_world(in, &w)) goto done;
     if (dvren_blocks_mesh_build(ctx, &w, &m) != DVREN_OK) {
         dm_fail(in, NULL, "%s", dvren_last_error(ctx));
         goto done;
