@@ -15,9 +15,54 @@
 # Debian's libraw-dev), which the GPU machine may lack: $C/include and
 # $C/lib, which bench/gpu_env.sh puts first on the include, link and library
 # paths. Name .carry in the call's carry.
+#
+# `bash bench/prepare_carry.sh meshes` instead fills only the two folders
+# of bench/meshes.sh (warp-lang is too large for one call's carry, 64 MiB):
+# warp-lang 1.19.0's wheel (py3-none-manylinux_2_28_x86_64, 149 MB; its
+# only requirement, numpy, is on the GPU machine) is unpacked without what
+# the CUDA path does not use (bin/warp-clang.so, warp's CPU compiler, which
+# warp loads only when present; examples/ and tests/), packed as one
+# .tar.xz (about 84 MB) and split into two halves:
+#   .carry_meshes/   data/ct_head, warp part 1, warp.sha256 (the manifest)
+#   .carry_meshes2/  warp part 2, warp.sha256
+# each under 64 MiB: one call carries each (bench/meshes.sh's header);
+# .carry itself is not touched. scikit-image is in the GPU machine's image.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SHARED=${SHARED:-../shared}
+if [ "${1:-}" = meshes ]; then
+  WARP_VERSION=1.19.0
+  M1=.carry_meshes M2=.carry_meshes2
+  t=$(mktemp -d)
+  trap 'rm -rf "$t"' EXIT
+  python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+    --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
+    -d $t warp-lang==$WARP_VERSION ||
+    { echo "prepare_carry: pip download of warp-lang==$WARP_VERSION failed (network?)" >&2; exit 1; }
+  whl=$(ls $t/warp_lang-$WARP_VERSION-*.whl)
+  mkdir -p $t/x
+  (cd $t/x && python3 -c 'import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extractall(".")' "$whl")
+  [ -f $t/x/warp/bin/warp.so ] || { echo "prepare_carry: $whl has no warp/bin/warp.so" >&2; exit 1; }
+  rm -rf $t/x/warp/bin/warp-clang.so $t/x/warp/examples $t/x/warp/tests
+  echo "warp-lang $WARP_VERSION from $(basename "$whl"), less bin/warp-clang.so, examples/, tests/" > $t/x/warp/CARRIED
+  name=warp-lang-$WARP_VERSION-slim.tar.xz
+  echo "prepare_carry: packing $name (xz, a few minutes)" >&2
+  tar -C $t/x -cf - warp | xz -6 -T0 > $t/$name
+  rm -rf $M1 $M2
+  mkdir -p $M1/data $M2
+  cp -r "$SHARED/data/ct_head" $M1/data/
+  half=$(( ($(stat -c %s $t/$name) + 1) / 2 ))
+  split -b $half -d -a 1 $t/$name $t/$name.part
+  mv $t/$name.part0 $M1/
+  mv $t/$name.part1 $M2/
+  # manifest: the archive's sha256 and size, then each part's
+  { echo "$(sha256sum < $t/$name | cut -d' ' -f1) $(stat -c %s $t/$name) $name"
+    for f in $M1/$name.part0 $M2/$name.part1; do echo "$(sha256sum < $f | cut -d' ' -f1) $(stat -c %s $f) $(basename $f)"; done
+  } > $M1/warp.sha256
+  cp $M1/warp.sha256 $M2/
+  du -sh $M1 $M2
+  exit 0
+fi
 C=.carry
 rm -rf $C
 mkdir -p $C/data $C/include/stb $C/include/cjson $C/include/OpenEXR $C/include/libraw $C/lib $C/src
