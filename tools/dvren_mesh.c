@@ -172,7 +172,7 @@ static int dm_context(const char* device, dvren_context** ctx)
         return dm_fail(NULL, "--device", "'%s' is not one of cpu, cuda", device);
     }
     if (dvren_context_create(&cd, ctx) != DVREN_OK)
-        return dm_fail(NULL, "--device", "%s: %s%s", device ? device : "cpu", dvren_last_error(NULL),
+        return dm_fail(NULL, "--device", "%s%s", dvren_last_error(NULL),
                        device && !strcmp(device, "cuda") ? " (no fallback to the CPU: use --device cpu)" : "");
     return 0;
 }
@@ -200,15 +200,18 @@ static int dm_fill_color(dvren_context* ctx, dvren_mesh* m, const float rgb[3])
 
 /* The scene of a volume file: dense_grid with its values as float32 in
  * the file's spacing (fit "physical": centred on the origin; the caller
- * moves voxel 0 to the origin). */
+ * moves voxel 0 to the origin), and emission_absorption with the "auto"
+ * preset (docs/scenes.md: a transfer function on channel 0's value range),
+ * whose density --density and whose colours --colors take. */
 static cJSON* dm_volume_scene(const char* path)
 {
     cJSON* root = cJSON_CreateObject();
     cJSON* field = cJSON_AddObjectToObject(root, "field");
-    cJSON* params;
+    cJSON *params, *shader;
     if (!field || !cJSON_AddStringToObject(field, "plugin", "dense_grid") ||
         !(params = cJSON_AddObjectToObject(field, "params")) || !cJSON_AddStringToObject(params, "file", path) ||
-        !cJSON_AddStringToObject(params, "storage", "f32") || !cJSON_AddStringToObject(params, "fit", "physical")) {
+        !cJSON_AddStringToObject(params, "storage", "f32") || !cJSON_AddStringToObject(params, "fit", "physical") ||
+        !(shader = cJSON_AddObjectToObject(root, "shader")) || !cJSON_AddStringToObject(shader, "preset", "auto")) {
         cJSON_Delete(root);
         return NULL;
     }
@@ -236,7 +239,7 @@ static int dm_extract(dvren_context* ctx, const dvren_mesh_source* s, dvren_mesh
     memset(out, 0, sizeof *out);
     /* the scene reader names its file in its messages: the source's place goes first */
     if (s->file && s->file[0])
-        snprintf(name, sizeof name, "%s: %s.%s: %s", s->file, s->where, is_volume ? "volume" : "scene", s->path);
+        snprintf(name, sizeof name, "%s: %s.%s", s->file, s->where, is_volume ? "volume" : "scene");
     else
         snprintf(name, sizeof name, "%s", s->path);
     if (is_volume) {
