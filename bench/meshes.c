@@ -3,8 +3,8 @@
  * and scikit-image, bench/meshes_peer.py, which reads the same grids).
  *
  *   build-gpu/bench_meshes --inputs DIR [--grids a,b] [--device cpu,cuda]
- *       [--iters 10] [--warmup 3] [--cpu-iters 5] [--threads 0]
- *       [--one-thread-iters 3]
+ *       [--iters 10] [--warmup 3] [--cpu-iters 3] [--threads 0]
+ *       [--one-thread-iters 2] [--cpu-no-normals 0] [--budget-s 30]
  *
  * The grids: DIR/inputs.json, written by `bench/meshes_peer.py inputs`
  * (its header defines them), lists each grid's .npy file (float32, (Z, Y,
@@ -15,15 +15,18 @@
  *
  * Per grid and device, dvren_marching_cubes(grid, {level, origin, spacing})
  * (inside = value > level, the default) is called --warmup times untimed,
- * then --iters times (--cpu-iters on the CPU), each followed by
- * dvren_mesh_free, in two variants: with normals (the default) and with
- * DVREN_MC_NO_NORMALS (warp-lang computes none). Reported: the medians and
+ * then --iters times (--cpu-iters on the CPU, after at most one warm-up
+ * call), stopping early once the timed calls of a variant pass --budget-s
+ * seconds (at least one), each call followed by dvren_mesh_free; on the GPU
+ * in two variants: with normals (the default) and with DVREN_MC_NO_NORMALS
+ * (warp-lang computes none); on the CPU with normals (scikit-image computes
+ * them), and without too when --cpu-no-normals 1. Reported: the medians and
  * the fastest of the stats' ms_device (the extraction's launches, vertex
  * dedup included: device events on a GPU, the wall clock on the CPU) and
  * ms_total (the whole call, the mesh copied to host memory), and of the
  * wall clock around the call. The CPU context has --threads workers (0:
  * all cores); with --one-thread-iters > 0 a second CPU context of one
- * thread is timed as well (scikit-image runs on one). On a CUDA context the
+ * thread is timed as well, without warm-up (scikit-image runs on one). On a CUDA context the
  * grid lives in device memory, uploaded once before the timing.
  *
  * The mesh checks (bench/meshes_peer.py's header; the same definitions for
@@ -318,7 +321,7 @@ typedef struct bm_run {
 /* Times one variant; prints its line. keep: the last mesh is left in *keep
  * (else freed). Returns 0, or -1 after printing the error line. */
 static int bm_time(bm_run* r, const bm_grid* g, const int64_t shape[3], int normals, int iters, int warmup,
-                   dvren_mesh* keep)
+                   double budget_ms, dvren_mesh* keep)
 {
     dvren_mc_options o;
     dvren_mc_stats st;
@@ -326,9 +329,10 @@ static int bm_time(bm_run* r, const bm_grid* g, const int64_t shape[3], int norm
     double td[BM_MAX_ITERS], tt[BM_MAX_ITERS], tw[BM_MAX_ITERS], md, mdn, mt, mtn, mw, mwn;
     bm_checks c;
     float lo[3] = {0, 0, 0}, hi[3] = {0, 0, 0};
-    int it, k;
+    int it, k, done = 0;
     uint32_t v;
     char dev[32];
+    double spent = 0;
     snprintf(dev, sizeof dev, "%s%s%s", r->device, *r->label ? "/" : "", r->label);
     memset(&o, 0, sizeof o);
     o.level = g->level;
@@ -352,11 +356,14 @@ static int bm_time(bm_run* r, const bm_grid* g, const int64_t shape[3], int norm
             tw[it] = dvren__now_ms() - t0;
             td[it] = st.ms_device;
             tt[it] = st.ms_total;
+            done = it + 1;
+            spent += tw[it];
+            if (spent > budget_ms) break; /* --budget-s: at least one timed call */
         }
     }
-    md = bm_median(td, iters, &mdn);
-    mt = bm_median(tt, iters, &mtn);
-    mw = bm_median(tw, iters, &mwn);
+    md = bm_median(td, done, &mdn);
+    mt = bm_median(tt, done, &mtn);
+    mw = bm_median(tw, done, &mwn);
     if (bm_check_mesh(&m, &c)) {
         bm_error(dev, g->name, "out of memory (edge checks)");
         dvren_mesh_free(r->ctx, &m);
@@ -377,7 +384,7 @@ static int bm_time(bm_run* r, const bm_grid* g, const int64_t shape[3], int norm
            "\"euler\": %lld, \"bounds\": [[%.9g, %.9g, %.9g], [%.9g, %.9g, %.9g]]}\n",
            r->device, r->label, (unsigned)(strcmp(r->device, "cpu") ? 0u : dvren_context_threads(r->ctx)), g->name,
            (long long)shape[0], (long long)shape[1], (long long)shape[2], (double)g->level, normals ? "true" : "false",
-           md, mdn, mt, mtn, mw, mwn, iters, warmup, (unsigned)m.vertex_count, (unsigned)m.triangle_count,
+           md, mdn, mt, mtn, mw, mwn, done, warmup, (unsigned)m.vertex_count, (unsigned)m.triangle_count,
            (unsigned long long)st.active_cells, md > 0 ? m.triangle_count / (md * 1e-3) : 0.0,
            mt > 0 ? m.triangle_count / (mt * 1e-3) : 0.0, (unsigned long long)c.degenerate,
            (unsigned long long)c.boundary, (unsigned long long)c.nonmanifold, (unsigned long long)c.misoriented,
@@ -415,14 +422,16 @@ static void bm_compare(const char* grid, const dvren_mesh* a, const dvren_mesh* 
 static int bm_usage(void)
 {
     fprintf(stderr, "usage: bench_meshes --inputs DIR [--grids a,b] [--device cpu,cuda] [--iters 10] [--warmup 3]\n"
-                    "                    [--cpu-iters 5] [--threads 0] [--one-thread-iters 3]\n");
+                    "                    [--cpu-iters 3] [--threads 0] [--one-thread-iters 2] [--cpu-no-normals 0|1]\n"
+                    "                    [--budget-s 30]\n");
     return 2;
 }
 
 int main(int argc, char** argv)
 {
     const char *inputs = NULL, *only = "", *devices = "cpu,cuda";
-    int iters = 10, warmup = 3, cpu_iters = 5, one_iters = 3, threads = 0, i, gi, want_cpu, want_gpu;
+    int iters = 10, warmup = 3, cpu_iters = 3, one_iters = 2, threads = 0, cpu_no_normals = 0, i, gi, want_cpu, want_gpu;
+    double budget_ms = 30000;
     bm_grid grids[BM_MAX_GRIDS];
     int ngrids;
     char err[8192];
@@ -442,10 +451,12 @@ int main(int argc, char** argv)
         else if (!strcmp(a, "--cpu-iters")) cpu_iters = atoi(v);
         else if (!strcmp(a, "--one-thread-iters")) one_iters = atoi(v);
         else if (!strcmp(a, "--threads")) threads = atoi(v);
+        else if (!strcmp(a, "--cpu-no-normals")) cpu_no_normals = atoi(v);
+        else if (!strcmp(a, "--budget-s")) budget_ms = 1000.0 * atof(v);
         else return bm_usage();
     }
     if (!inputs || iters < 1 || iters > BM_MAX_ITERS || cpu_iters < 1 || cpu_iters > BM_MAX_ITERS || one_iters < 0 ||
-        one_iters > BM_MAX_ITERS || warmup < 0 || threads < 0 || threads > 1024)
+        one_iters > BM_MAX_ITERS || warmup < 0 || threads < 0 || threads > 1024 || !(budget_ms > 0))
         return bm_usage();
     want_cpu = strstr(devices, "cpu") != NULL;
     want_gpu = strstr(devices, "cuda") != NULL;
@@ -458,17 +469,17 @@ int main(int argc, char** argv)
     if (want_cpu) {
         memset(&cd, 0, sizeof cd);
         cd.threads = (uint32_t)threads;
-        if (dvren_context_create(&cd, &cpu) != DVREN_OK) bm_error("cpu", "-", dvren_last_error(NULL));
+        if (dvren_context_create(&cd, &cpu) != DVREN_OK) bm_error("cpu", *only ? only : "-", dvren_last_error(NULL));
         if (one_iters > 0) {
             cd.threads = 1;
-            if (dvren_context_create(&cd, &cpu1) != DVREN_OK) bm_error("cpu/1", "-", dvren_last_error(NULL));
+            if (dvren_context_create(&cd, &cpu1) != DVREN_OK) bm_error("cpu/1", *only ? only : "-", dvren_last_error(NULL));
         }
     }
     if (want_gpu) {
         memset(&cd, 0, sizeof cd);
         cd.device = DVREN_DEVICE_CUDA;
         cd.backend = dvren_cuda_backend();
-        if (dvren_context_create(&cd, &gpu) != DVREN_OK) bm_error("cuda", "-", dvren_last_error(NULL));
+        if (dvren_context_create(&cd, &gpu) != DVREN_OK) bm_error("cuda", *only ? only : "-", dvren_last_error(NULL));
     }
 
     for (gi = 0; gi < ngrids; ++gi) {
@@ -493,12 +504,12 @@ int main(int argc, char** argv)
             if (dvren_tensor_wrap(host, DVREN_DTYPE_F32, 3, shape, NULL, &r.grid) != DVREN_OK)
                 bm_error("cpu", g->name, dvren_last_error(NULL));
             else {
-                have_c = !bm_time(&r, g, shape, 1, cpu_iters, warmup > 1 ? 1 : warmup, &mc);
-                bm_time(&r, g, shape, 0, cpu_iters, warmup > 1 ? 1 : warmup, NULL);
+                have_c = !bm_time(&r, g, shape, 1, cpu_iters, warmup > 1 ? 1 : warmup, budget_ms, &mc);
+                if (cpu_no_normals) bm_time(&r, g, shape, 0, cpu_iters, warmup > 1 ? 1 : warmup, budget_ms, NULL);
                 if (cpu1) {
                     r.ctx = cpu1;
                     r.label = "1";
-                    bm_time(&r, g, shape, 1, one_iters, 0, NULL);
+                    bm_time(&r, g, shape, 1, one_iters, 0, budget_ms, NULL);
                 }
             }
         }
@@ -514,8 +525,8 @@ int main(int argc, char** argv)
                 dvren_cuda_copy(gpu, &r.grid, &h) != DVREN_OK || dvren_synchronize(gpu) != DVREN_OK)
                 bm_error("cuda", g->name, dvren_last_error(gpu));
             else {
-                have_g = !bm_time(&r, g, shape, 1, iters, warmup, &mg);
-                bm_time(&r, g, shape, 0, iters, warmup, NULL);
+                have_g = !bm_time(&r, g, shape, 1, iters, warmup, budget_ms, &mg);
+                bm_time(&r, g, shape, 0, iters, warmup, budget_ms, NULL);
             }
             dvren_tensor_destroy(gpu, &r.grid);
         }

@@ -36,7 +36,10 @@
 #
 # Variables: MESHES_SIZES (default 256,512), MESHES_ITERS (GPU timed calls,
 # default 10), MESHES_WARMUP (default 3), MESHES_CPU_ITERS (dvren CPU, default
-# 5), MESHES_ONE_THREAD_ITERS (dvren on one CPU thread, default 3; 0: skip),
+# 3), MESHES_ONE_THREAD_ITERS (dvren on one CPU thread, default 2; 0: skip),
+# MESHES_ONE_THREAD_MAX (the one-thread runs only for N up to it, default
+# 256), MESHES_DVREN_BUDGET_S (seconds of timed dvren calls per variant
+# before it stops early, default 30),
 # MESHES_SKIMAGE_ITERS (default 3), MESHES_SKIMAGE_BUDGET_S (seconds of timed
 # scikit-image calls per grid before it stops early, default 40),
 # MESHES_NO_WARP=1, DVREN_COMMIT (for the log).
@@ -51,8 +54,10 @@ export DVREN_CACHE_DIR=$B/kcache PYTHONUNBUFFERED=1 WARP_CACHE_PATH=$B/warp_cach
 SIZES=${MESHES_SIZES:-256,512}
 ITERS=${MESHES_ITERS:-10}
 WARMUP=${MESHES_WARMUP:-3}
-CPU_ITERS=${MESHES_CPU_ITERS:-5}
-ONE_ITERS=${MESHES_ONE_THREAD_ITERS:-3}
+CPU_ITERS=${MESHES_CPU_ITERS:-3}
+ONE_ITERS=${MESHES_ONE_THREAD_ITERS:-2}
+ONE_MAX=${MESHES_ONE_THREAD_MAX:-256}
+DV_BUDGET=${MESHES_DVREN_BUDGET_S:-30}
 SK_ITERS=${MESHES_SKIMAGE_ITERS:-3}
 SK_BUDGET=${MESHES_SKIMAGE_BUDGET_S:-40}
 WV=1.19.0
@@ -141,9 +146,12 @@ GRIDS=$(python3 -c 'import json, sys; print(",".join(g["name"] for g in json.loa
 # (4) dvren, warp, scikit-image; grid by grid, so a time limit still leaves whole grids
 for g in ${GRIDS//,/ }; do
   if [ -x $B/bench_meshes ]; then
-    say "$g: dvren (GPU, CPU)"
+    say "$g: dvren (CPU, then GPU)"
+    n=${g//[!0-9]/}
+    one=$ONE_ITERS
+    [ "$n" -le "$ONE_MAX" ] || one=0
     $B/bench_meshes --inputs $IN --grids $g --iters $ITERS --warmup $WARMUP --cpu-iters $CPU_ITERS \
-      --one-thread-iters $ONE_ITERS >> $JSONL 2>>$LOG || { rc=1; say "$g: bench_meshes failed (its line has \"error\"; meshes.log)"; }
+      --one-thread-iters $one --budget-s $DV_BUDGET >> $JSONL 2>>$LOG || { rc=1; say "$g: bench_meshes failed (its line has \"error\"; meshes.log)"; }
     publish
   fi
   if [ "${MESHES_NO_WARP:-0}" != 1 ]; then

@@ -261,8 +261,22 @@ def load_inputs(folder, names):
     return grids
 
 
+JSON_OUT = sys.stdout
+
+
+def json_channel():
+    """Keeps the JSON lines alone on stdout: they go to a copy of fd 1, and
+    fd 1 becomes stderr, so that what a library prints there (warp's banner
+    and module-load lines, from Python or C) lands in the log instead."""
+    global JSON_OUT
+    sys.stdout.flush()
+    JSON_OUT = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)
+
+
 def emit(rec):
-    print(json.dumps(rec), flush=True)
+    JSON_OUT.write(json.dumps(rec) + "\n")
+    JSON_OUT.flush()
 
 
 def stats(t):
@@ -417,7 +431,7 @@ def cmd_report(a):
     out = []
     out.append("| grid | dvren GPU ms (device / total) | warp ms (device / + copy) | warp / dvren (device, total) "
                "| dvren CPU ms (all cores / 1 thread) | skimage ms | skimage / dvren (all cores, 1 thread) "
-               "| triangles dvren / warp / skimage | G tri/s dvren GPU / warp | boundary/non-manifold edges dvren / warp / skimage "
+               "| triangles dvren / warp / skimage | M tri/s dvren GPU / warp / dvren CPU / skimage | boundary/non-manifold edges dvren / warp / skimage "
                "| CPU = GPU |")
     out.append("| --- " * 11 + "|")
     for g in grids:
@@ -442,7 +456,7 @@ def cmd_report(a):
             r2 += f", {ratio(sk['ms'], dc1['ms_total'])}"
         d_any = dgn or dg or dc
         tris = " / ".join("-" if r is None else str(r["triangles"]) for r in (d_any, w, sk))
-        gtps = " / ".join("-" if r is None else f"{r['tri_per_s'] / 1e9:.2f}" for r in (dg, w))
+        gtps = " / ".join("-" if r is None else f"{r['tri_per_s'] / 1e6:.1f}" for r in (dg, w, dc, sk))
         edges = " / ".join(be(r) for r in (d_any, w, sk))
         out.append(f"| {g} | {gpu_ms} | {warp_ms} | {r1} | {cpu_ms} | {sk_ms} | {r2} | {tris} | {gtps} | {edges} | {ident_s} |")
     errors = [r for r in recs if "error" in r]
@@ -488,6 +502,8 @@ def main():
     a = ap.parse_args()
     if a.cmd in ("warp", "skimage") and (a.iters < 1 or a.warmup < 0):
         fail_usage("--iters >= 1, --warmup >= 0")
+    if a.cmd in ("warp", "skimage"):
+        json_channel()
     if a.cmd == "inputs":
         return cmd_inputs(a) or 0
     if a.cmd == "warp":
