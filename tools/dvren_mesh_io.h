@@ -78,9 +78,10 @@
  * fewer than 3 corners, a line longer than DVREN_MESH_IO_MAX_LINE.
  *
  * PLY reading. ascii, binary_little_endian and binary_big_endian. Element
- * "vertex": x y z (float or double) required; nx ny nz (float or double,
- * all three or none) and red green blue (all three or none: uchar, taken
- * as value / 255, or float/double, taken as is) optional; any other
+ * "vertex": x y z required (float or double as usual; any scalar type is
+ * taken, converted to float); nx ny nz (all three or none) and red green
+ * blue (all three or none: uchar, taken as value / 255, ushort as value /
+ * 65535, or float/double, taken as is and clamped to [0, 1]) optional; any other
  * property (alpha, quality, lists, ...) skipped. Element "face": a list
  * property "vertex_indices" (or "vertex_index"), counts uchar/char/ushort/
  * short/uint/int, indices int/uint (or any integer type); polygons of n >= 3
@@ -138,7 +139,7 @@
 #ifndef DVREN_MESH_IO_MAX_BYTES
 #define DVREN_MESH_IO_MAX_BYTES ((uint64_t)1 << 32)
 #endif
-/* OBJ lines longer than this (bytes) are refused; PLY header lines too. */
+/* OBJ lines longer than this (bytes) are refused (PLY header lines: 511). */
 #ifndef DVREN_MESH_IO_MAX_LINE
 #define DVREN_MESH_IO_MAX_LINE 65536
 #endif
@@ -1168,7 +1169,7 @@ DVREN_API dvren_status dvren_mesh_ply_parse(dvren_context* ctx, const void* data
         char line[512], w0[64], w1[64], w2[64], w3[64], w4[64], extra[8];
         size_t en = pos, len;
         int nw;
-        while (en < size && en - pos < sizeof line && b[en] != '\n') ++en;
+        while (en < size && en - pos < sizeof line - 1 && b[en] != '\n') ++en;
         ++line_no;
         snprintf(field, sizeof field, "header line %.0f", (double)line_no);
         if (en >= size) DVREN__PLY_FAIL(DVREN_ERROR_FORMAT, "header", "no \"end_header\" line (the header ends at byte %.0f)", (double)size);
