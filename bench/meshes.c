@@ -531,8 +531,8 @@ int main(int argc, char** argv)
             dvren_tensor_destroy(gpu, &r.grid);
         }
         if (have_c && have_g) bm_compare(g->name, &mc, &mg);
-        dvren_mesh_free(cpu, &mc);
-        dvren_mesh_free(gpu, &mg);
+        if (have_c) dvren_mesh_free(cpu, &mc);
+        if (have_g) dvren_mesh_free(gpu, &mg);
         free(host);
     }
     dvren_context_destroy(gpu);
