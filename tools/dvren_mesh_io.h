@@ -718,14 +718,26 @@ DVREN_API dvren_status dvren_mesh_obj_encode(dvren_context* ctx, const dvren_mes
             const float* n = mesh->normals + 3 * i;
             dvren__mio_printf(&b, "vn %.9g %.9g %.9g\n", n[0], n[1], n[2]);
         }
-    for (i = 0; i < mesh->triangle_count && !b.failed; ++i) {
-        const uint32_t* t = mesh->triangles + 3 * i;
-        uint64_t a = (uint64_t)t[0] + 1, c = (uint64_t)t[1] + 1, d = (uint64_t)t[2] + 1;
-        if (mesh->normals)
-            dvren__mio_printf(&b, "f %.0f//%.0f %.0f//%.0f %.0f//%.0f\n", (double)a, (double)a, (double)c, (double)c,
-                              (double)d, (double)d);
-        else
-            dvren__mio_printf(&b, "f %.0f %.0f %.0f\n", (double)a, (double)c, (double)d);
+    for (i = 0; i < mesh->triangle_count && dvren__mio_reserve(&b, 80); ++i) {
+        /* integers by hand: printf's number formatting dominated the writer's time */
+        char* o = (char*)b.p + b.n;
+        int k;
+        *o++ = 'f';
+        for (k = 0; k < 3; ++k) {
+            int rep;
+            for (rep = 0; rep < (mesh->normals ? 2 : 1); ++rep) {
+                char digits[12];
+                int nd = 0;
+                uint32_t v = mesh->triangles[3 * i + (uint64_t)k] + 1; /* < 2^31 + 1: no overflow */
+                do digits[nd++] = (char)('0' + v % 10), v /= 10;
+                while (v);
+                if (rep) *o++ = '/', *o++ = '/';
+                else *o++ = ' ';
+                while (nd) *o++ = digits[--nd];
+            }
+        }
+        *o++ = '\n';
+        b.n = (size_t)((unsigned char*)o - b.p);
     }
     dvren__mio_put(&b, "", 1); /* a terminating NUL, not counted in *size */
     if (b.failed) {
@@ -1164,6 +1176,12 @@ DVREN_API dvren_status dvren_mesh_ply_parse(dvren_context* ctx, const void* data
         st = dvren__mio_fail(ctx, name, (st_), (fld), __VA_ARGS__);     \
         goto cleanup;                                                   \
     } while (0)
+    /* in the body: the field names the record and property (made only on failure) */
+#define DVREN__PLY_FAILR(st_, fld, ...)                                                                \
+    do {                                                                                               \
+        snprintf(field, sizeof field, "element %s[%.0f].%s", el[e].name, (double)r, P->name);          \
+        DVREN__PLY_FAIL((st_), (fld), __VA_ARGS__);                                                    \
+    } while (0)
     /* ---- header ---- */
     while (!ended) {
         char line[512], w0[64], w1[64], w2[64], w3[64], w4[64], extra[8];
@@ -1297,21 +1315,20 @@ DVREN_API dvren_status dvren_mesh_ply_parse(dvren_context* ctx, const void* data
                     const dvren__mio_ply_prop* P = &el[e].props[j];
                     double v;
                     int rc;
-                    snprintf(field, sizeof field, "element %s[%.0f].%s", el[e].name, (double)r, P->name);
                     if (!P->count_type) {
                         rc = dvren__mio_ply_value(&cur, P->type, &v, tok);
                         if (rc == 1) {
                             dvren_mesh_free(ctx, &tmp);
-                            DVREN__PLY_FAIL(DVREN_ERROR_FORMAT, field, "truncated: the data ends here");
+                            DVREN__PLY_FAILR(DVREN_ERROR_FORMAT, field, "truncated: the data ends here");
                         }
                         if (rc == 2) {
                             dvren_mesh_free(ctx, &tmp);
-                            DVREN__PLY_FAIL(DVREN_ERROR_FORMAT, field, "'%s' is not a %s", tok, P->type >= 7 ? "number" : "integer of its type");
+                            DVREN__PLY_FAILR(DVREN_ERROR_FORMAT, field, "'%s' is not a %s", tok, P->type >= 7 ? "number" : "integer of its type");
                         }
                         if ((int)e == vert && P->role >= 0) {
                             if (!isfinite(v) || (P->role < 6 && !isfinite((float)v))) {
                                 dvren_mesh_free(ctx, &tmp);
-                                DVREN__PLY_FAIL(DVREN_ERROR_FORMAT, field, "is not finite");
+                                DVREN__PLY_FAILR(DVREN_ERROR_FORMAT, field, "is not finite");
                             }
                             if (P->role < 3) tmp.positions[3 * r + (uint64_t)P->role] = (float)v;
                             else if (P->role < 6) tmp.normals[3 * r + (uint64_t)(P->role - 3)] = (float)v;
@@ -1326,25 +1343,25 @@ DVREN_API dvren_status dvren_mesh_ply_parse(dvren_context* ctx, const void* data
                         rc = dvren__mio_ply_value(&cur, P->count_type, &cnt, tok);
                         if (rc || cnt < 0) {
                             dvren_mesh_free(ctx, &tmp);
-                            if (rc == 1) DVREN__PLY_FAIL(DVREN_ERROR_FORMAT, field, "truncated: the data ends at the list's count");
-                            DVREN__PLY_FAIL(DVREN_ERROR_FORMAT, field, "a bad list count '%s'", rc ? tok : "negative");
+                            if (rc == 1) DVREN__PLY_FAILR(DVREN_ERROR_FORMAT, field, "truncated: the data ends at the list's count");
+                            DVREN__PLY_FAILR(DVREN_ERROR_FORMAT, field, "a bad list count '%s'", rc ? tok : "negative");
                         }
                         n = (uint64_t)cnt;
                         if (!cur.ascii && n * dvren__mio_ply_size[P->type] > cur.size - cur.pos) {
                             dvren_mesh_free(ctx, &tmp);
-                            DVREN__PLY_FAIL(DVREN_ERROR_FORMAT, field, "truncated: a list of %.0f items needs %.0f bytes, %.0f are left",
+                            DVREN__PLY_FAILR(DVREN_ERROR_FORMAT, field, "truncated: a list of %.0f items needs %.0f bytes, %.0f are left",
                                             (double)n, (double)(n * dvren__mio_ply_size[P->type]), (double)(cur.size - cur.pos));
                         }
                         if (P->role == 9) {
                             if (n < 3) {
                                 dvren_mesh_free(ctx, &tmp);
-                                DVREN__PLY_FAIL(DVREN_ERROR_FORMAT, field, "a face of %.0f corners (at least 3)", (double)n);
+                                DVREN__PLY_FAILR(DVREN_ERROR_FORMAT, field, "a face of %.0f corners (at least 3)", (double)n);
                             }
                             if (n > poly_cap) {
                                 uint32_t* q = (uint32_t*)realloc(poly, (size_t)n * sizeof(uint32_t));
                                 if (!q) {
                                     dvren_mesh_free(ctx, &tmp);
-                                    DVREN__PLY_FAIL(DVREN_ERROR_OUT_OF_MEMORY, field, "out of memory");
+                                    DVREN__PLY_FAILR(DVREN_ERROR_OUT_OF_MEMORY, field, "out of memory");
                                 }
                                 poly = q;
                                 poly_cap = (size_t)n;
@@ -1354,14 +1371,14 @@ DVREN_API dvren_status dvren_mesh_ply_parse(dvren_context* ctx, const void* data
                             rc = dvren__mio_ply_value(&cur, P->type, &v, tok);
                             if (rc) {
                                 dvren_mesh_free(ctx, &tmp);
-                                if (rc == 1) DVREN__PLY_FAIL(DVREN_ERROR_FORMAT, field, "truncated: the data ends at item %.0f of %.0f", (double)k, (double)n);
-                                DVREN__PLY_FAIL(DVREN_ERROR_FORMAT, field, "item %.0f: '%s' is not a %s", (double)k, tok,
+                                if (rc == 1) DVREN__PLY_FAILR(DVREN_ERROR_FORMAT, field, "truncated: the data ends at item %.0f of %.0f", (double)k, (double)n);
+                                DVREN__PLY_FAILR(DVREN_ERROR_FORMAT, field, "item %.0f: '%s' is not a %s", (double)k, tok,
                                                 P->type >= 7 ? "number" : "integer of its type");
                             }
                             if (P->role == 9) {
                                 if (!(v >= 0 && v < (double)V)) {
                                     dvren_mesh_free(ctx, &tmp);
-                                    DVREN__PLY_FAIL(DVREN_ERROR_FORMAT, field, "index %.0f is outside 0..%.0f (the vertex count is %u)", v,
+                                    DVREN__PLY_FAILR(DVREN_ERROR_FORMAT, field, "index %.0f is outside 0..%.0f (the vertex count is %u)", v,
                                                     (double)V - 1, V);
                                 }
                                 poly[k] = (uint32_t)v;
@@ -1371,7 +1388,7 @@ DVREN_API dvren_status dvren_mesh_ply_parse(dvren_context* ctx, const void* data
                             for (k = 1; k + 1 < n; ++k) {
                                 if (tris.n / 3 >= ((size_t)1 << 31) || !dvren__mio_uv_push3(&tris, poly[0], poly[k], poly[k + 1])) {
                                     dvren_mesh_free(ctx, &tmp);
-                                    DVREN__PLY_FAIL(DVREN_ERROR_OUT_OF_MEMORY, field, "out of memory (or more than 2^31 triangles)");
+                                    DVREN__PLY_FAILR(DVREN_ERROR_OUT_OF_MEMORY, field, "out of memory (or more than 2^31 triangles)");
                                 }
                             }
                     }
@@ -1399,6 +1416,7 @@ DVREN_API dvren_status dvren_mesh_ply_parse(dvren_context* ctx, const void* data
         dvren_mesh_free(ctx, &tmp);
     }
 #undef DVREN__PLY_FAIL
+#undef DVREN__PLY_FAILR
 cleanup:
     free(el);
     free(poly);
