@@ -35,9 +35,10 @@
  * and a direction bit, sorted (LSD radix sort): an edge used by one
  * triangle is a boundary edge, by three or more non-manifold, by two in the
  * same direction misoriented; euler = V - E + F.
- * CPU against GPU: the counts and every byte of positions, normals and
- * triangles compared (the meshes of the with-normals variant), and the
- * largest position difference in world units when they differ.
+ * CPU against GPU (and all CPU threads against one): the counts and every
+ * byte of positions, normals and triangles compared (the meshes of the
+ * with-normals variant), and the largest position difference in world
+ * units when they differ.
  *
  * Prints JSON lines on stdout, one per (grid, device, variant):
  *   {"impl": "dvren", "device": "cuda"|"cpu", "threads_label": ""|"1",
@@ -50,7 +51,9 @@
  *    "euler", "bounds": [[x, y, z], [x, y, z]]}
  * and per grid {"impl": "dvren", "check": "cpu_vs_gpu", "grid", "identical",
  *    "same_counts", "positions_equal", "normals_equal", "triangles_equal",
- *    "max_position_diff"}.
+ *    "max_position_diff", "a_vertices", "b_vertices", "a_triangles",
+ *    "b_triangles"} (a: the CPU's mesh), and the same with "check":
+ *    "cpu_vs_cpu1" (all cores against one thread) where one thread ran.
  * A failure is {"impl": "dvren", "device", "grid", "error": "..."} and exit
  * status 1 at the end (the other grids and devices still run); bad usage:
  * exit status 2. */
@@ -396,7 +399,7 @@ static int bm_time(bm_run* r, const bm_grid* g, const int64_t shape[3], int norm
     return 0;
 }
 
-static void bm_compare(const char* grid, const dvren_mesh* a, const dvren_mesh* b)
+static void bm_compare(const char* grid, const char* check, const dvren_mesh* a, const dvren_mesh* b)
 {
     int same = a->vertex_count == b->vertex_count && a->triangle_count == b->triangle_count;
     size_t nv = (size_t)a->vertex_count * 3, nt = (size_t)a->triangle_count * 3, i;
@@ -410,10 +413,10 @@ static void bm_compare(const char* grid, const dvren_mesh* a, const dvren_mesh* 
             double d = fabs((double)a->positions[i] - (double)b->positions[i]);
             if (d > dmax) dmax = d;
         }
-    printf("{\"impl\": \"dvren\", \"check\": \"cpu_vs_gpu\", \"grid\": \"%s\", \"identical\": %s, \"same_counts\": %s, "
+    printf("{\"impl\": \"dvren\", \"check\": \"%s\", \"grid\": \"%s\", \"identical\": %s, \"same_counts\": %s, "
            "\"positions_equal\": %s, \"normals_equal\": %s, \"triangles_equal\": %s, \"max_position_diff\": %.9g, "
-           "\"cpu_vertices\": %u, \"gpu_vertices\": %u, \"cpu_triangles\": %u, \"gpu_triangles\": %u}\n",
-           grid, same && pe && ne && te ? "true" : "false", same ? "true" : "false", pe ? "true" : "false",
+           "\"a_vertices\": %u, \"b_vertices\": %u, \"a_triangles\": %u, \"b_triangles\": %u}\n",
+           check, grid, same && pe && ne && te ? "true" : "false", same ? "true" : "false", pe ? "true" : "false",
            ne ? "true" : "false", te ? "true" : "false", dmax, (unsigned)a->vertex_count, (unsigned)b->vertex_count,
            (unsigned)a->triangle_count, (unsigned)b->triangle_count);
     fflush(stdout);
@@ -486,9 +489,10 @@ int main(int argc, char** argv)
         const bm_grid* g = &grids[gi];
         int64_t shape[3];
         float* host = bm_load_npy(g->file, shape, err, sizeof err);
-        dvren_mesh mc, mg;
-        int have_c = 0, have_g = 0;
+        dvren_mesh mc, mg, m1;
+        int have_c = 0, have_g = 0, have_1 = 0;
         memset(&mc, 0, sizeof mc);
+        memset(&m1, 0, sizeof m1);
         memset(&mg, 0, sizeof mg);
         if (!host) {
             bm_error("-", g->name, err);
@@ -509,7 +513,9 @@ int main(int argc, char** argv)
                 if (cpu1) {
                     r.ctx = cpu1;
                     r.label = "1";
-                    bm_time(&r, g, shape, 1, one_iters, 0, budget_ms, NULL);
+                    have_1 = !bm_time(&r, g, shape, 1, one_iters, 0, budget_ms, &m1);
+                    if (have_c && have_1) bm_compare(g->name, "cpu_vs_cpu1", &mc, &m1);
+                    if (have_1) dvren_mesh_free(cpu1, &m1);
                 }
             }
         }
@@ -530,7 +536,7 @@ int main(int argc, char** argv)
             }
             dvren_tensor_destroy(gpu, &r.grid);
         }
-        if (have_c && have_g) bm_compare(g->name, &mc, &mg);
+        if (have_c && have_g) bm_compare(g->name, "cpu_vs_gpu", &mc, &mg);
         if (have_c) dvren_mesh_free(cpu, &mc);
         if (have_g) dvren_mesh_free(gpu, &mg);
         free(host);

@@ -475,6 +475,15 @@ def cmd_report(a):
                 parts.append(f"{name} V {r['vertices']} F {r['triangles']} euler {r['euler']} "
                              f"degenerate {r['degenerate_triangles']} misoriented {r['misoriented_edges']}")
         notes.append(f"- {g}: " + "; ".join(parts))
+    c1 = [r for r in recs if r.get("check") == "cpu_vs_cpu1"]
+    if c1:
+        notes.append("- dvren CPU, all cores against one thread, bit for bit: "
+                     + ", ".join(f"{r['grid']} {'identical' if r.get('identical') else 'DIFFERENT'}" for r in c1))
+    for r in recs:
+        if r.get("check") == "cpu_vs_gpu" and not r.get("identical"):
+            notes.append(f"- dvren CPU vs GPU on {r['grid']}: counts equal {r.get('same_counts')}, positions "
+                         f"{r.get('positions_equal')}, normals {r.get('normals_equal')}, triangles "
+                         f"{r.get('triangles_equal')}, max position difference {r.get('max_position_diff')}")
     for r in errors:
         notes.append(f"- ERROR {r.get('impl', '?')} {r.get('device', '')} {r.get('grid', '')}: {r['error']}")
     print("\n".join(out + notes))
