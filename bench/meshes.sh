@@ -23,9 +23,10 @@
 # build-gpu/warp_parts/ and checked (sha256); when all are there, joined,
 # checked again and unpacked into build-gpu/pysite_warp (PYTHONPATH; warp's
 # only requirement, numpy, is the machine's). scikit-image is in the
-# machine's image (checked). (2) build-gpu/bench_meshes from bench/meshes.c
-# (dvren.h, dvren_cuda.h, tools/dvren_io.h and dvren_npy.h: no carried
-# library). (3) the inputs: `bench/meshes_peer.py inputs` writes ct<N> and
+# machine's image; where it does not import, the wheels carried in
+# .carry_meshes2/wheels are installed into build-gpu/pysite_sk.
+# (2) build-gpu/bench_meshes from bench/meshes.c (dvren.h, dvren_cuda.h,
+# tools/dvren_io.h and dvren_npy.h: no carried library). (3) the inputs: `bench/meshes_peer.py inputs` writes ct<N> and
 # gyroid<N> (.npy float32 and inputs.json; meshes_peer.py's header defines
 # them) for N in MESHES_SIZES into build-gpu/run/meshes/inputs. (4) dvren
 # (bench_meshes: GPU and CPU, CPU-vs-GPU identity), then warp, then
@@ -76,7 +77,9 @@ publish() {
 }
 : > $LOG
 
-# (1) warp-lang from the carried halves; scikit-image from the image
+# (1) warp-lang from the carried halves; scikit-image from the image (its
+# fallback wheels kept first: a call that stops at a missing warp half still keeps them)
+if [ -d .carry_meshes2/wheels ]; then mkdir -p $B/sk_wheels && cp .carry_meshes2/wheels/*.whl $B/sk_wheels/ 2>/dev/null; fi
 if [ "${MESHES_NO_WARP:-0}" != 1 ] && [ ! -f $SITE/.installed-$WV ]; then
   mkdir -p $PARTS
   for d in .carry_meshes .carry_meshes2; do
@@ -114,7 +117,16 @@ if [ "${MESHES_NO_WARP:-0}" != 1 ]; then
   export PYTHONPATH=$SITE${PYTHONPATH:+:$PYTHONPATH}
   python3 -c 'import warp' 2>>$LOG || { say "warp-lang does not import from $SITE (meshes.log)"; tail -5 $LOG; exit 1; }
 fi
-python3 -c 'import skimage.measure' 2>>$LOG || { say "python3 lacks scikit-image (the GPU image had it): carry its wheel, or see meshes.log"; exit 2; }
+if ! python3 -c 'import skimage.measure' 2>>$LOG; then
+  # the image had it; else the wheels of .carry_meshes2/wheels (kept in build-gpu/sk_wheels between calls)
+  w=$(ls $B/sk_wheels/scikit_image-*.whl 2>/dev/null | head -n 1)
+  [ -n "$w" ] || { say "python3 lacks scikit-image and no wheel came (carry .carry_meshes2; meshes.log)"; exit 2; }
+  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target $B/pysite_sk $B/sk_wheels/*.whl >>$LOG 2>&1 ||
+    { say "pip could not install $w (meshes.log)"; exit 1; }
+  export PYTHONPATH=$B/pysite_sk${PYTHONPATH:+:$PYTHONPATH}
+  python3 -c 'import skimage.measure' 2>>$LOG || { say "scikit-image from $w does not import (meshes.log: a missing need?)"; tail -5 $LOG >&2; exit 2; }
+  say "scikit-image installed from $(basename "$w") into $B/pysite_sk"
+fi
 
 { nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null || echo "no nvidia-smi"
   echo "commit ${DVREN_COMMIT:-$(git rev-parse --short HEAD 2>/dev/null || echo unknown)}"

@@ -24,9 +24,13 @@
 # warp loads only when present; examples/ and tests/), packed as one
 # .tar.xz (about 84 MB) and split into two halves:
 #   .carry_meshes/   data/ct_head, warp part 1, warp.sha256 (the manifest)
-#   .carry_meshes2/  warp part 2, warp.sha256
+#   .carry_meshes2/  warp part 2, warp.sha256, wheels/ (scikit-image 0.26.0
+#                    cp312 and lazy-loader 0.6, 14 MB: the GPU machine's image
+#                    has scikit-image; bench/meshes.sh installs these only
+#                    where it does not import; its other needs, numpy, scipy,
+#                    networkx, pillow, imageio, tifffile, packaging, are there)
 # each under 64 MiB: one call carries each (bench/meshes.sh's header);
-# .carry itself is not touched. scikit-image is in the GPU machine's image.
+# .carry itself is not touched.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SHARED=${SHARED:-../shared}
@@ -60,6 +64,11 @@ if [ "${1:-}" = meshes ]; then
     for f in $M1/$name.part0 $M2/$name.part1; do echo "$(sha256sum < $f | cut -d' ' -f1) $(stat -c %s $f) $(basename $f)"; done
   } > $M1/warp.sha256
   cp $M1/warp.sha256 $M2/
+  mkdir -p $M2/wheels
+  python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+    --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
+    -d $M2/wheels scikit-image==0.26.0 lazy-loader==0.6 ||
+    { echo "prepare_carry: pip download of scikit-image's wheels failed (network?)" >&2; exit 1; }
   du -sh $M1 $M2
   exit 0
 fi
