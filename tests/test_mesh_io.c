@@ -171,6 +171,14 @@ TEST(obj_reader_forms)
     CHECK_OK(g_ctx, dvren_mesh_obj_parse(g_ctx, c, strlen(c), "c.obj", &m));
     CHECK(m.vertex_count == 3 && m.normals && m.normals[5] == -1 && m.normals[6] == 1 && !m.colors, "c");
     dvren_mesh_free(g_ctx, &m);
+    /* colours written as 0..255 are scaled; negative ones clamped */
+    {
+        static const char d[] = "v 0 0 0 255 0 51\nv 1 0 0 0 -3 255\nv 0 1 0 1 1 1\nf 1 2 3\n";
+        CHECK_OK(g_ctx, dvren_mesh_obj_parse(g_ctx, d, strlen(d), "d.obj", &m));
+        CHECK(m.colors && m.colors[0] == 1 && m.colors[2] == (float)(51 / 255.0) && m.colors[4] == 0 && m.colors[6] == (float)(1 / 255.0),
+              "0..255 colours: %g %g %g %g", m.colors[0], m.colors[2], m.colors[4], m.colors[6]);
+        dvren_mesh_free(g_ctx, &m);
+    }
     /* empty text: an empty mesh */
     CHECK_OK(g_ctx, dvren_mesh_obj_parse(g_ctx, "", 0, "e.obj", &m));
     CHECK(MESH_EMPTY(m), "empty");

@@ -63,7 +63,9 @@
  * "s", "usemtl", "mtllib", "l", "p" and any other keyword are skipped; "#"
  * starts a comment. "v" takes 3 numbers (x y z), 4 (w ignored), 6 (x y z
  * r g b) or 7 (x y z r g b a, alpha ignored); colours are kept only when
- * every v has them. Faces take the forms v, v/vt, v//vn and v/vt/vn (mixed
+ * every v has them, taken as given in [0, 1], or, when some exceed 1 and
+ * none exceeds 255 (files written as 0..255), divided by 255; then
+ * clamped to [0, 1]. Faces take the forms v, v/vt, v//vn and v/vt/vn (mixed
  * freely), negative indices, and polygons of n >= 3 corners, split as a fan
  * (v0 v1 v2), (v0 v2 v3), ... An index must name an element defined on an
  * earlier line (0 is never valid). Normals: OBJ gives each face corner its
@@ -957,7 +959,15 @@ DVREN_API dvren_status dvren_mesh_obj_parse(dvren_context* ctx, const void* data
         st = dvren__mio_alloc(ctx, name, v_count, tris.n / 3, keep_normals, keep_colors, out);
         if (st != DVREN_OK) goto cleanup;
         if (v_count) memcpy(out->positions, vs.p, vs.n * sizeof(float));
-        if (keep_colors) memcpy(out->colors, cs.p, cs.n * sizeof(float));
+        if (keep_colors) {
+            /* some exporters write 0..255: then every value is scaled by 1/255; the rest is clamped to [0, 1] */
+            float mx = 0;
+            for (i = 0; i < cs.n; ++i) mx = cs.p[i] > mx ? cs.p[i] : mx;
+            for (i = 0; i < cs.n; ++i) {
+                float c = mx > 1 && mx <= 255 ? (float)(cs.p[i] / 255.0) : cs.p[i];
+                out->colors[i] = c < 0 ? 0 : c > 1 ? 1 : c;
+            }
+        }
         if (keep_normals)
             for (i = 0; i < v_count * 3 && i < ns.n; ++i) out->normals[i] = ns.p[i];
         if (tris.n) memcpy(out->triangles, tris.p, tris.n * sizeof(uint32_t));
