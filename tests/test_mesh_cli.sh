@@ -298,6 +298,22 @@ mean=$(m splat_mean "$W/out/c.ply" 2>&1)
 [ "$mean" = "1.00000 4.00000 3.00000" ] || problem "the merged splat's mean is '$mean', expected 1 4 3"
 finish
 
+begin compose_scene_colors
+# a scene-file object with the shader's colours: the GLB's mesh has COLOR_0
+cat >"$W/scene.json" <<EOF
+{"field": {"plugin": "dense_grid", "params": {"file": "$TOP/sphere.npy"}}, "shader": {"preset": "auto"}}
+EOF
+cat >"$W/c.json" <<'EOF'
+{"objects": [{"name": "ball", "scene": "scene.json", "level": 0, "colors": true, "res": [20, 20, 20]}]}
+EOF
+run compose c.json -o c.glb
+expect_rc 0
+j=$("$PY" -c 'import json, struct, sys
+d = open(sys.argv[1], "rb").read(); n = struct.unpack_from("<I", d, 12)[0]; j = json.loads(d[20:20 + n])
+print(sorted(j["meshes"][0]["primitives"][0]["attributes"]))' "$W/c.glb" 2>&1)
+[ "$j" = "['COLOR_0', 'NORMAL', 'POSITION']" ] || problem "attributes $j, expected COLOR_0, NORMAL, POSITION"
+finish
+
 begin convert_round_trip
 run extract "$TOP/sphere.npy" --level 0 -o a.ply
 want=$(m counts "$W/a.ply" 2>&1)

@@ -323,7 +323,14 @@ static int dm_extract(dvren_context* ctx, const dvren_mesh_source* s, dvren_mesh
                 double vs = info.voxel_size[a] > 0 ? info.voxel_size[a] : info.voxel_world;
                 double cells = vs > 0 ? ((double)gd.box_max[a] - gd.box_min[a]) / vs : 63.0;
                 double r = floor(cells + 0.5) + 1.0;
-                gd.res[a] = r < 2 ? 2u : r > 1024 ? 1024u : (uint32_t)r;
+                if (!(r <= 2048)) {
+                    dm_src_fail(s, "res", "--res",
+                                "the field's own grid has %.0f samples along axis %d (box %g, voxel %g): give a grid of "
+                                "at most 2048 per axis",
+                                r, a, (double)gd.box_max[a] - gd.box_min[a], vs);
+                    goto done;
+                }
+                gd.res[a] = r < 2 ? 2u : (uint32_t)r;
             }
         }
         if (!(gd.box_max[0] > gd.box_min[0] && gd.box_max[1] > gd.box_min[1] && gd.box_max[2] > gd.box_min[2])) {
