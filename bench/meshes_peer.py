@@ -50,10 +50,12 @@ normals. Timed: --warmup untimed calls (the first compiles its kernels with
 NVRTC into WARP_CACHE_PATH), then --iters calls of surface(field, level),
 each timed on the wall clock from before the call to after
 wp.synchronize_device() ("ms"; the two counts it reads back to the host
-inside the call are part of it), and the same followed by copying verts
-and indices to host NumPy arrays ("ms_with_copy", dvren's ms_total
-measures the mesh in host memory too). The field is uploaded once,
-outside the timing. Median and fastest.
+inside the call are part of it), with CUDA events recorded on warp's
+stream before and after the call ("ms_events", the GPU-side span, as
+dvren's ms_device), and on the wall clock with verts and indices copied
+to host NumPy arrays after it ("ms_with_copy", as dvren's ms_total: the
+mesh in host memory). The field is uploaded once, outside the timing.
+Median and fastest.
 
 == skimage: scikit-image's marching cubes on the CPU ==
 skimage.measure.marching_cubes(volume (Z, Y, X), level, spacing=(sz, sy,
@@ -78,7 +80,8 @@ mesh has 0, 0, 0.
 == Output ==
 warp and skimage print ONE JSON line per grid on stdout: {"impl": "warp" |
 "skimage", "device": "cuda" | "cpu", "grid", "shape", "level", "ms",
-"ms_min", ("ms_with_copy", "ms_with_copy_min": warp), "iters", "warmup",
+"ms_min", ("ms_with_copy", "ms_with_copy_min", "ms_events", "ms_events_min":
+warp), "iters", "warmup",
 "vertices", "triangles", "tri_per_s" (triangles / median ms),
 "degenerate_triangles", "boundary_edges", "nonmanifold_edges",
 "misoriented_edges", "edges", "euler", "version"}; a failure is a line
@@ -312,11 +315,19 @@ def cmd_warp(a):
             field = wp.array(xyz, dtype=wp.float32, device=dev)
             del xyz
             mc = mc_class(nx, ny, nz, lower, upper)
+            cuda = dev.startswith("cuda")
+            if cuda:
+                e0 = wp.Event(dev, enable_timing=True)
+                e1 = wp.Event(dev, enable_timing=True)
             wp.synchronize_device(dev)
-            t, tc = [], []
+            t, tc, te = [], [], []
             for it in range(a.warmup + a.iters):
                 t0 = time.perf_counter()
+                if cuda:
+                    wp.get_stream(dev).record_event(e0)
                 mc.surface(field, float(g["level"]))
+                if cuda:
+                    wp.get_stream(dev).record_event(e1)
                 wp.synchronize_device(dev)
                 t1 = time.perf_counter()
                 verts = mc.verts.numpy()
@@ -325,11 +336,15 @@ def cmd_warp(a):
                 if it >= a.warmup:
                     t.append((t1 - t0) * 1e3)
                     tc.append((t2 - t0) * 1e3)
+                    if cuda:
+                        te.append(wp.get_event_elapsed_time(e0, e1))
             ms, ms_min = stats(t)
             msc, msc_min = stats(tc)
+            mse, mse_min = stats(te) if te else (None, None)
             tri = tris.reshape(-1, 3)
             rec = {"impl": "warp", "device": "cuda" if dev.startswith("cuda") else dev, "grid": g["name"], "shape": g["shape"], "level": g["level"],
                    "ms": ms, "ms_min": ms_min, "ms_with_copy": msc, "ms_with_copy_min": msc_min,
+                   "ms_events": mse, "ms_events_min": mse_min,
                    "iters": a.iters, "warmup": a.warmup, "vertices": int(verts.shape[0]),
                    "triangles": int(tri.shape[0]), "tri_per_s": tri.shape[0] / (ms * 1e-3),
                    "version": wp.config.version, "class": mc_class.__name__}
@@ -446,8 +461,9 @@ def cmd_report(a):
         gpu_ms = "-" if dg is None else f"{fmt_ms(dg['ms_device'])} / {fmt_ms(dg['ms_total'])}"
         if dgn is not None and dg is not dgn:
             gpu_ms += f" (normals: {fmt_ms(dgn['ms_device'])} / {fmt_ms(dgn['ms_total'])})"
-        warp_ms = "-" if w is None else f"{fmt_ms(w['ms'])} / {fmt_ms(w['ms_with_copy'])}"
-        r1 = "-" if (w is None or dg is None) else f"{ratio(w['ms'], dg['ms_device'])}, {ratio(w['ms_with_copy'], dg['ms_total'])}"
+        w_dev = None if w is None else (w.get("ms_events") or w["ms"])
+        warp_ms = "-" if w is None else f"{fmt_ms(w_dev)} / {fmt_ms(w['ms_with_copy'])}"
+        r1 = "-" if (w is None or dg is None) else f"{ratio(w_dev, dg['ms_device'])}, {ratio(w['ms_with_copy'], dg['ms_total'])}"
         cpu_ms = "-" if dc is None else fmt_ms(dc["ms_total"])
         cpu_ms += "" if dc1 is None else f" / {fmt_ms(dc1['ms_total'])}"
         sk_ms = "-" if sk is None else fmt_ms(sk["ms"])
@@ -462,8 +478,9 @@ def cmd_report(a):
     errors = [r for r in recs if "error" in r]
     notes = ["", "dvren GPU ms without normals (warp computes none) where measured, with normals in brackets; "
              "dvren's device ms = its extraction launches incl. vertex dedup (device events), total = the call "
-             "with the mesh copied to host memory; warp's device ms = surface() to wp.synchronize_device(), "
-             "+ copy = with verts and indices copied to NumPy. dvren CPU and skimage compute normals. "
+             "with the mesh copied to host memory; warp's device ms = CUDA events around surface() (its wall "
+             "clock to wp.synchronize_device() where events are missing), + copy = the wall clock with verts and "
+             "indices copied to NumPy. dvren CPU and skimage compute normals. "
              "Ratios > 1: dvren faster. Medians."]
     for g in grids:
         d_any = get(g, "dvren", "cuda") or get(g, "dvren", "cpu")
