@@ -15,8 +15,10 @@
 # The order of the two calls does not matter. Once warp is installed (a warm
 # machine), later runs need only .carry_meshes. MESHES_NO_WARP=1 runs dvren and
 # scikit-image alone (one call, .carry_meshes or .carry). A fresh machine has
-# lost the parts: both calls again. Expect about 2 minutes for the second call
-# at the default sizes (warp's first kernel compile included).
+# lost the parts: both calls again. The first call takes seconds; expect 4 to
+# 6 minutes for the second at the default sizes (warp's first kernel compile,
+# the 512^3 grids on the CPU: about 40 s per grid each for dvren and
+# scikit-image); give it timeout_s 600. Results are published grid by grid.
 #
 # Steps. (1) warp-lang: the halves named in warp.sha256 (the manifest of
 # bench/prepare_carry.sh meshes) are copied from .carry_meshes*/ into
@@ -26,9 +28,10 @@
 # machine's image; where it does not import, the wheels carried in
 # .carry_meshes2/wheels are installed into build-gpu/pysite_sk.
 # (2) build-gpu/bench_meshes from bench/meshes.c (dvren.h, dvren_cuda.h,
-# tools/dvren_io.h and dvren_npy.h: no carried library). (3) the inputs: `bench/meshes_peer.py inputs` writes ct<N> and
-# gyroid<N> (.npy float32 and inputs.json; meshes_peer.py's header defines
-# them) for N in MESHES_SIZES into build-gpu/run/meshes/inputs. (4) dvren
+# tools/dvren_io.h and dvren_npy.h: no carried library). (3) the inputs:
+# `bench/meshes_peer.py inputs` writes ct<N> and gyroid<N> (.npy float32 and
+# inputs.json; meshes_peer.py's header defines them) for N in MESHES_SIZES
+# into build-gpu/run/meshes/inputs. (4) dvren
 # (bench_meshes: GPU and CPU, CPU-vs-GPU identity), then warp, then
 # scikit-image, each appending JSON lines to build-gpu/run/meshes.jsonl.
 # (5) the table: `bench/meshes_peer.py report` -> build-gpu/run/meshes.md,
