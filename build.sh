@@ -96,14 +96,18 @@ gen_into() { # output-dir: writes the generated headers there
   embed dvren.h device kernels/dvren_device.h > "$1/dvren.h.1"
   embed "$1/dvren.h.1" march kernels/dvren_march.h > "$1/dvren.h.2"
   embed "$1/dvren.h.2" train kernels/dvren_train.h > "$1/dvren.h.3"
-  embed "$1/dvren.h.3" splat kernels/dvren_splat.h > "$1/dvren.h"
+  embed "$1/dvren.h.3" splat kernels/dvren_splat.h > "$1/dvren.h.4"
+  embed "$1/dvren.h.4" mc kernels/dvren_mc.h > "$1/dvren.h"
   embed_strings dvren_cuda.h "cuda-src device" kernels/dvren_device.h dvren__cuda_src_device > "$1/c.1"
   embed_strings "$1/c.1" "cuda-src march" kernels/dvren_march.h dvren__cuda_src_march > "$1/c.2"
   embed_strings "$1/c.2" "cuda-src kernel" kernels/dvren_cuda_kernel.h dvren__cuda_src_kernel > "$1/c.3"
   embed_strings "$1/c.3" "cuda-src train" kernels/dvren_train.h dvren__cuda_src_train > "$1/c.4"
   embed_strings "$1/c.4" "cuda-src splat" kernels/dvren_splat.h dvren__cuda_src_splat > "$1/c.5"
-  embed_strings "$1/c.5" "cuda-src splat-kernel" kernels/dvren_cuda_splat.h dvren__cuda_src_splat_kernel > "$1/dvren_cuda.h"
-  rm -f "$1/dvren.h.1" "$1/dvren.h.2" "$1/dvren.h.3" "$1/c.1" "$1/c.2" "$1/c.3" "$1/c.4" "$1/c.5"
+  embed_strings "$1/c.5" "cuda-src splat-kernel" kernels/dvren_cuda_splat.h dvren__cuda_src_splat_kernel > "$1/c.5b"
+  embed_strings "$1/c.5b" "cuda-src scan" kernels/dvren_cuda_scan.h dvren__cuda_src_scan > "$1/c.6"
+  embed_strings "$1/c.6" "cuda-src mc" kernels/dvren_mc.h dvren__cuda_src_mc > "$1/c.7"
+  embed_strings "$1/c.7" "cuda-src mc-kernel" kernels/dvren_cuda_mc.h dvren__cuda_src_mc_kernel > "$1/dvren_cuda.h"
+  rm -f "$1/dvren.h.1" "$1/dvren.h.2" "$1/dvren.h.3" "$1/dvren.h.4" "$1/c.1" "$1/c.2" "$1/c.3" "$1/c.4" "$1/c.5" "$1/c.5b" "$1/c.6" "$1/c.7"
 }
 do_gen() { # [--check]: only report whether the headers are stale (exit 1 if so)
   local t f rc=0; t=$(mktemp -d)

@@ -2158,6 +2158,7 @@ struct dvren_march_args;
 struct dvren_optimizer;
 struct dvren_splat_renderer;
 struct dvren__splat_job;
+struct dvren_mc_grid;
 struct dvren_backend {
     uint32_t struct_size;
     const char* name;
@@ -2225,6 +2226,14 @@ struct dvren_backend {
      * slots, each Gaussian's fixed-order sum, projection backward) fills
      * J's gradients. NULL: this device has no splat renderer (UNSUPPORTED). */
     dvren_status (*launch_splats)(struct dvren_splat_renderer* r, const struct dvren__splat_job* J, int backward);
+    /* ---- meshes (>>meshes) ------------------------------------------------- */
+    /* Marching cubes of kernels/dvren_mc.h over G (G->g where launches read:
+     * mem_stage's address): counts per slice or block, offsets, then vertices
+     * (with normals when `normals`) and triangles in the order dvren.h
+     * documents, into *out (a host mesh made with dvren_mesh_alloc);
+     * stats->ms_device and active_cells. NULL: UNSUPPORTED. */
+    dvren_status (*launch_mc)(dvren_context* ctx, const struct dvren_mc_grid* G, int normals, dvren_mesh* out,
+                              dvren_mc_stats* stats);
 };
 
 struct dvren_context {
@@ -4558,6 +4567,12 @@ typedef struct dvren__cpu_stages_64 {
 #define DVREN_PREC_BITS 32
 #undef DVREN__GEN_SPLAT
 
+/* marching cubes (kernels/dvren_mc.h; its copy is in >>generated at the end
+ * of this file), float32 only */
+#define DVREN__GEN_MC
+#include DVREN_HEADER_FILE
+#undef DVREN__GEN_MC
+
 /* the element functions of the training operations (kernels/dvren_train.h;
  * its copy is in >>generated at the end of this file) */
 #define DVREN__GEN_TRAIN
@@ -5561,12 +5576,47 @@ typedef struct dvren__f64 {
     void* block[3];      /* the stages' blocks bound to their host buffers */
 } dvren__f64;
 
-static void dvren__f64_end(dvren__f64* F)
+/* The stages' parameter blocks bound to their host buffers, for host code
+ * running the plugins' CPU functions whatever the context's device (the
+ * float64 path, dvren_scene_sample_grid, dvren_mesh_shade): the values the
+ * renderer reads are copied into those buffers first (a no-op where they
+ * are the host buffers). dvren__host_blocks_free releases block[]. */
+static void dvren__host_blocks_free(dvren_scene* sc, void** block)
 {
     uint32_t k;
     for (k = 0; k < 3; ++k)
-        if (F->block[k]) dvren__free(F->sc->ctx, F->block[k], F->sc->stage[k]->info.block_size);
-    memset(F->block, 0, sizeof F->block);
+        if (block[k]) dvren__free(sc->ctx, block[k], sc->stage[k]->info.block_size);
+    memset(block, 0, 3 * sizeof *block);
+}
+
+static dvren_status dvren__host_blocks(dvren_scene* sc, const char* module, void** block)
+{
+    dvren_context* ctx = sc->ctx;
+    dvren_status status = DVREN_OK;
+    uint32_t i, k;
+    memset(block, 0, 3 * sizeof *block);
+    for (i = 0; i < sc->nparams; ++i) {
+        dvren__param* P = &sc->param[i];
+        float* host = (float*)dvren__buffer_at(&P->pub.stage->info, P->pub.buffer)->tensor.data;
+        int64_t n = (int64_t)P->pub.numel;
+        dvren_tensor t;
+        if (host == P->pub.value.data) continue;
+        DVREN__CHECK(dvren_tensor_wrap(host, DVREN_DTYPE_F32, 1, &n, NULL, &t));
+        DVREN__CHECK(dvren_scene_param_read(sc, i, DVREN_PARAM_VALUE, &t));
+    }
+    for (k = 0; k < 3; ++k) {
+        block[k] = dvren__calloc(ctx, sc->stage[k]->info.block_size);
+        if (!block[k]) DVREN__FAIL(ctx, DVREN_ERROR_OUT_OF_MEMORY, module, NULL, "out of memory");
+        DVREN__CHECK(dvren__bind(sc->stage[k], NULL, block[k]));
+    }
+cleanup:
+    if (status != DVREN_OK) dvren__host_blocks_free(sc, block);
+    return status;
+}
+
+static void dvren__f64_end(dvren__f64* F)
+{
+    dvren__host_blocks_free(F->sc, F->block);
 }
 
 /* Prepares the float64 march of the plan pd over sc: checks the plugins'
@@ -5582,7 +5632,6 @@ static dvren_status dvren__f64_begin(dvren_scene* sc, const dvren_plan* plan, do
     const dvren__cpu_stages_64* c = &sc->cpu64;
     const char* missing = NULL;
     dvren_status status = DVREN_OK;
-    uint32_t i, k;
     memset(F, 0, sizeof *F);
     F->sc = sc;
     if (!c->field_eval || (g64 && !c->field_eval_bwd)) missing = sc->stage[0]->rec->desc->name;
@@ -5601,20 +5650,7 @@ static dvren_status dvren__f64_begin(dvren_scene* sc, const dvren_plan* plan, do
     if (pd->rays && pd->rays->memory != DVREN_MEMORY_HOST)
         return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, module, "give the plan a host rays tensor",
                                "the plan's rays must be in host memory");
-    for (i = 0; i < sc->nparams; ++i) {
-        dvren__param* P = &sc->param[i];
-        float* host = (float*)dvren__buffer_at(&P->pub.stage->info, P->pub.buffer)->tensor.data;
-        int64_t n = (int64_t)P->pub.numel;
-        dvren_tensor t;
-        if (host == P->pub.value.data) continue;
-        DVREN__CHECK(dvren_tensor_wrap(host, DVREN_DTYPE_F32, 1, &n, NULL, &t));
-        DVREN__CHECK(dvren_scene_param_read(sc, i, DVREN_PARAM_VALUE, &t));
-    }
-    for (k = 0; k < 3; ++k) {
-        F->block[k] = dvren__calloc(ctx, sc->stage[k]->info.block_size);
-        if (!F->block[k]) DVREN__FAIL(ctx, DVREN_ERROR_OUT_OF_MEMORY, module, NULL, "out of memory");
-        DVREN__CHECK(dvren__bind(sc->stage[k], NULL, F->block[k]));
-    }
+    DVREN__CHECK(dvren__host_blocks(sc, module, F->block));
     if (g64) DVREN__CHECK(dvren__bind_grads(sc, F->block, DVREN_GRAD_F64, g64));
     DVREN__CHECK(dvren__march_args(sc, plan, &F->A));
     /* this march runs on the host */
@@ -8056,6 +8092,161 @@ static dvren_status dvren__cpu_launch_splats(dvren_splat_renderer* r, const dvre
     return DVREN_OK;
 }
 
+/* ---- marching cubes (launch_mc) ------------------------------------------------------------
+ * Two passes over z slices (kernels/dvren_mc.h): counts per slice (the
+ * vertices of the slice's samples' own edges, the triangles of its cells),
+ * offsets by a prefix sum, then each slice writes its vertices and its
+ * cells' triangles at its offsets. A cell's edges belong to samples of its
+ * slice and the next: each slice task numbers both (first vertex of each
+ * sample, with its edge bits: dvren_mc_edge_owner's packing). The order
+ * does not depend on the thread count. */
+typedef struct dvren__cpu_mc {
+    dvren_context* ctx;
+    const dvren_mc_grid* G;
+    uint64_t* nv; /* per slice: vertices, then their first index */
+    uint64_t* nt; /* per slice: triangles, then their first index */
+    uint64_t* na; /* per slice: active cells */
+    uint64_t* nc; /* per slice: centre vertices, then their first index (after every edge's) */
+    dvren_mesh* out;
+    int normals;
+    volatile uint32_t failed;
+} dvren__cpu_mc;
+
+static void dvren__cpu_mc_count(void* user, uint32_t z)
+{
+    dvren__cpu_mc* M = (dvren__cpu_mc*)user;
+    const dvren_mc_grid* G = M->G;
+    uint64_t v = 0, t = 0, act = 0, c = 0;
+    uint32_t x, y, nc;
+    float f[8];
+    for (y = 0; y < G->ny; ++y)
+        for (x = 0; x < G->nx; ++x) {
+            v += dvren_mc_popc3(dvren_mc_point_edges(G, x, y, z));
+            if (x + 1 < G->nx && y + 1 < G->ny && z + 1 < G->nz) {
+                uint32_t k = dvren_mc_cell_triangles(f, dvren_mc_cell_load(G, x, y, z, f), NULL, &nc, NULL, NULL);
+                t += k;
+                act += k > 0;
+                c += nc;
+            }
+        }
+    M->nv[z] = v;
+    M->nt[z] = t;
+    M->na[z] = act;
+    M->nc[z] = c;
+}
+
+/* first vertex of each sample of slice z (bits 0..28) and its edge bits (29..31) */
+static void dvren__cpu_mc_number(const dvren_mc_grid* G, uint32_t z, uint64_t first, uint32_t* vb)
+{
+    uint32_t x, y, i = 0;
+    for (y = 0; y < G->ny; ++y)
+        for (x = 0; x < G->nx; ++x, ++i) {
+            uint32_t m = dvren_mc_point_edges(G, x, y, z);
+            vb[i] = (uint32_t)first | (m << 29);
+            first += dvren_mc_popc3(m);
+        }
+}
+
+static void dvren__cpu_mc_emit(void* user, uint32_t z)
+{
+    dvren__cpu_mc* M = (dvren__cpu_mc*)user;
+    const dvren_mc_grid* G = M->G;
+    dvren_mesh* out = M->out;
+    size_t plane = (size_t)G->nx * G->ny;
+    uint32_t* vb = (uint32_t*)dvren__calloc(M->ctx, 2 * plane * sizeof(uint32_t));
+    uint64_t tri = M->nt[z], center = M->nc[z];
+    uint32_t x, y, i = 0, nc, cn;
+    float f[8];
+    uint8_t local[3 * DVREN_MC_MAX_CELL_TRIANGLES], cloop[12];
+    if (!vb) {
+        dvren__atomic_store(&M->failed, 1u);
+        return;
+    }
+    dvren__cpu_mc_number(G, z, M->nv[z], vb);
+    for (y = 0; y < G->ny; ++y)
+        for (x = 0; x < G->nx; ++x, ++i) {
+            uint32_t m = vb[i] >> 29, a, k = vb[i] & 0x1FFFFFFFu;
+            for (a = 0; a < 3; ++a)
+                if ((m >> a) & 1u) {
+                    dvren_mc_vertex(G, x, y, z, a, out->positions + 3 * (size_t)k,
+                                    M->normals ? out->normals + 3 * (size_t)k : NULL);
+                    ++k;
+                }
+        }
+    if (z + 1 < G->nz) {
+        dvren__cpu_mc_number(G, z + 1, M->nv[z + 1], vb + plane);
+        for (y = 0; y + 1 < G->ny; ++y)
+            for (x = 0; x + 1 < G->nx; ++x) {
+                uint32_t n = dvren_mc_cell_triangles(f, dvren_mc_cell_load(G, x, y, z, f), local, &nc, cloop, &cn), j;
+                if (nc)
+                    dvren_mc_center(G, x, y, z, cloop, cn, out->positions + 3 * center,
+                                    M->normals ? out->normals + 3 * center : NULL);
+                for (j = 0; j < 3 * n; ++j) {
+                    uint32_t e = local[j], o, a, w;
+                    if (e == DVREN_MC_CENTER) {
+                        out->triangles[3 * tri + j] = (uint32_t)center;
+                        continue;
+                    }
+                    o = dvren_mc_edge_owner(e);
+                    a = e >> 2;
+                    w = vb[((o >> 2) & 1u) * plane + (size_t)(y + ((o >> 1) & 1u)) * G->nx + x + (o & 1u)];
+                    out->triangles[3 * tri + j] = (w & 0x1FFFFFFFu) + dvren_mc_popc3((w >> 29) & ((1u << a) - 1u));
+                }
+                tri += n;
+                center += nc;
+            }
+    }
+    dvren__free(M->ctx, vb, 2 * plane * sizeof(uint32_t));
+}
+
+static dvren_status dvren__cpu_launch_mc(dvren_context* ctx, const dvren_mc_grid* G, int normals, dvren_mesh* out,
+                                         dvren_mc_stats* stats)
+{
+    dvren__cpu_mc M;
+    uint64_t v = 0, t = 0, a = 0, c = 0, tmp;
+    uint32_t z;
+    double t0 = dvren__now_ms();
+    dvren_status status = DVREN_OK;
+    memset(&M, 0, sizeof M);
+    M.ctx = ctx;
+    M.G = G;
+    M.out = out;
+    M.normals = normals;
+    M.nv = (uint64_t*)dvren__calloc(ctx, (size_t)G->nz * 4 * sizeof(uint64_t));
+    if (!M.nv) return dvren_set_error(ctx, DVREN_ERROR_OUT_OF_MEMORY, "marching_cubes", NULL, "out of memory");
+    M.nt = M.nv + G->nz;
+    M.na = M.nt + G->nz;
+    M.nc = M.na + G->nz;
+    dvren__cpu_for(ctx, 0, G->nz, 1, dvren__cpu_mc_count, &M, NULL, NULL, NULL);
+    for (z = 0; z < G->nz; ++z) {
+        tmp = M.nv[z];
+        M.nv[z] = v;
+        v += tmp;
+        tmp = M.nt[z];
+        M.nt[z] = t;
+        t += tmp;
+        a += M.na[z];
+    }
+    for (z = 0; z < G->nz; ++z) { /* centre vertices after the edges' */
+        tmp = M.nc[z];
+        M.nc[z] = v + c;
+        c += tmp;
+    }
+    v += c;
+    if (v >= DVREN_MC_MAX_VERTICES || t > 0x7FFFFFFFu)
+        DVREN__FAIL(ctx, DVREN_ERROR_UNSUPPORTED, "marching_cubes", "extract the surface in blocks",
+                    "%llu vertices and %llu triangles: at most 2^29 and 2^31 - 1", (unsigned long long)v,
+                    (unsigned long long)t);
+    DVREN__CHECK(dvren_mesh_alloc(ctx, (uint32_t)v, (uint32_t)t, normals ? DVREN_MESH_NORMALS : 0u, out));
+    dvren__cpu_for(ctx, 0, G->nz, 1, dvren__cpu_mc_emit, &M, NULL, NULL, NULL);
+    if (M.failed) DVREN__FAIL(ctx, DVREN_ERROR_OUT_OF_MEMORY, "marching_cubes", NULL, "out of memory");
+    stats->active_cells = a;
+    stats->ms_device = dvren__now_ms() - t0;
+cleanup:
+    dvren__free(ctx, M.nv, (size_t)G->nz * 4 * sizeof(uint64_t));
+    return status;
+}
+
 static const dvren_backend* dvren__cpu_backend(void)
 {
     static const dvren_backend be = {
@@ -8065,7 +8256,8 @@ static const dvren_backend* dvren__cpu_backend(void)
         dvren__cpu_mem_place, dvren__cpu_mem_unplace, dvren__cpu_mem_stage, dvren__cpu_mem_available,
         dvren__cpu_scene_init, dvren__cpu_scene_shutdown, dvren__cpu_launch_march,
         dvren__cpu_launch_loss, dvren__cpu_launch_tv, dvren__cpu_launch_adam, dvren__cpu_launch_sgd,
-        dvren__cpu_launch_absmax, dvren__cpu_launch_fixed_finalize, NULL, dvren__cpu_launch_splats};
+        dvren__cpu_launch_absmax, dvren__cpu_launch_fixed_finalize, NULL, dvren__cpu_launch_splats,
+        dvren__cpu_launch_mc};
     return &be;
 }
 
@@ -8385,6 +8577,291 @@ cleanup:
 }
 
 /* ======================================================================== */
+/* >>meshes (implementation)                                                */
+/* ======================================================================== */
+/* The extraction itself is a backend hook (launch_mc: the CPU's in >>cpu,
+ * CUDA's in dvren_cuda.h), both running kernels/dvren_mc.h; here are the
+ * public functions' checks, the mesh's memory, and the host-side sampling
+ * and shading through the plugins' CPU code. */
+
+DVREN_API dvren_status dvren_mesh_alloc(dvren_context* ctx, uint32_t vertex_count, uint32_t triangle_count,
+                                        uint32_t flags, dvren_mesh* out)
+{
+    dvren_mesh m;
+    size_t v3 = (size_t)vertex_count * 3 * sizeof(float);
+    if (!ctx || !out) return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "mesh", NULL, "NULL argument");
+    if (vertex_count > 0x80000000u || triangle_count > 0x80000000u)
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "mesh", NULL,
+                               "%u vertices and %u triangles: at most 2^31 each", (unsigned)vertex_count,
+                               (unsigned)triangle_count);
+    memset(&m, 0, sizeof m);
+    m.vertex_count = vertex_count;
+    m.triangle_count = triangle_count;
+    if (vertex_count) {
+        m.positions = (float*)dvren__calloc(ctx, v3);
+        if (flags & DVREN_MESH_NORMALS) m.normals = (float*)dvren__calloc(ctx, v3);
+        if (flags & DVREN_MESH_COLORS) m.colors = (float*)dvren__calloc(ctx, v3);
+    }
+    if (triangle_count) m.triangles = (uint32_t*)dvren__calloc(ctx, (size_t)triangle_count * 3 * sizeof(uint32_t));
+    if ((vertex_count && (!m.positions || ((flags & DVREN_MESH_NORMALS) && !m.normals) ||
+                          ((flags & DVREN_MESH_COLORS) && !m.colors))) ||
+        (triangle_count && !m.triangles)) {
+        dvren_mesh_free(ctx, &m);
+        return dvren_set_error(ctx, DVREN_ERROR_OUT_OF_MEMORY, "mesh", NULL,
+                               "out of memory for %u vertices and %u triangles", (unsigned)vertex_count,
+                               (unsigned)triangle_count);
+    }
+    *out = m;
+    return DVREN_OK;
+}
+
+DVREN_API void dvren_mesh_free(dvren_context* ctx, dvren_mesh* mesh)
+{
+    size_t v3;
+    if (!mesh) return;
+    v3 = (size_t)mesh->vertex_count * 3 * sizeof(float);
+    if (ctx) {
+        if (mesh->positions) dvren__free(ctx, mesh->positions, v3);
+        if (mesh->normals) dvren__free(ctx, mesh->normals, v3);
+        if (mesh->colors) dvren__free(ctx, mesh->colors, v3);
+        if (mesh->triangles) dvren__free(ctx, mesh->triangles, (size_t)mesh->triangle_count * 3 * sizeof(uint32_t));
+    }
+    memset(mesh, 0, sizeof *mesh);
+}
+
+DVREN_API dvren_status dvren_marching_cubes(dvren_context* ctx, const dvren_tensor* grid, const dvren_mc_options* opt,
+                                            dvren_mesh* out, dvren_mc_stats* stats)
+{
+    dvren_mc_grid G;
+    dvren_mc_stats st;
+    const void* addr = NULL;
+    double t0;
+    uint64_t n;
+    uint32_t i;
+    dvren_status status;
+    if (out) memset(out, 0, sizeof *out);
+    if (stats) memset(stats, 0, sizeof *stats);
+    if (!ctx || !grid || !opt || !out)
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "marching_cubes", NULL, "NULL argument");
+    t0 = dvren__now_ms();
+    if (grid->dtype != DVREN_DTYPE_F32)
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "marching_cubes", "convert the samples to float32",
+                               "grid: dtype %s, expected f32", dvren_dtype_name(grid->dtype));
+    if (!(grid->ndim == 3 || (grid->ndim == 4 && grid->shape[3] == 1)) || !grid->data)
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "marching_cubes", NULL,
+                               "grid: shape must be (Z, Y, X) or (Z, Y, X, 1) with data (ndim %u)", (unsigned)grid->ndim);
+    for (i = 0; i < 3; ++i)
+        if (grid->shape[i] < 2 || grid->shape[i] > 0x7FFFFFFF)
+            return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "marching_cubes", NULL,
+                                   "grid: dimension %u is %lld samples (at least 2: a cell needs two along each axis)",
+                                   (unsigned)i, (long long)grid->shape[i]);
+    if (!dvren_tensor_is_contiguous(grid))
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "marching_cubes", NULL,
+                               "grid: must be contiguous, x fastest");
+    if (!dvren__reachable(ctx, grid))
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "marching_cubes", NULL,
+                               "grid: device memory, but this context runs on %s", ctx->be->name);
+    n = (uint64_t)grid->shape[0] * (uint64_t)grid->shape[1] * (uint64_t)grid->shape[2];
+    if (n > 0x7FFFFFFFu)
+        return dvren_set_error(ctx, DVREN_ERROR_UNSUPPORTED, "marching_cubes", "split the grid into blocks",
+                               "grid: %llu samples, at most 2^31 - 1", (unsigned long long)n);
+    if (!isfinite(opt->level))
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "marching_cubes", NULL, "level: %g is not finite",
+                               (double)opt->level);
+    for (i = 0; i < 3; ++i) {
+        if (!(opt->spacing[i] > 0.0f) || !isfinite(opt->spacing[i]))
+            return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "marching_cubes", NULL,
+                                   "spacing[%u]: %g, must be finite and > 0", (unsigned)i, (double)opt->spacing[i]);
+        if (!isfinite(opt->origin[i]))
+            return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "marching_cubes", NULL,
+                                   "origin[%u]: %g is not finite", (unsigned)i, (double)opt->origin[i]);
+    }
+    if (opt->flags & ~(DVREN_MC_INSIDE_BELOW | DVREN_MC_NO_NORMALS))
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "marching_cubes", NULL, "flags: unknown bits 0x%x",
+                               (unsigned)(opt->flags & ~(DVREN_MC_INSIDE_BELOW | DVREN_MC_NO_NORMALS)));
+    if (!ctx->be->launch_mc)
+        return dvren_set_error(ctx, DVREN_ERROR_UNSUPPORTED, "marching_cubes", NULL, "the %s backend has no marching cubes",
+                               ctx->be->name);
+    DVREN__TRY(ctx->be->mem_stage(ctx, 1, &grid, &addr));
+    memset(&G, 0, sizeof G);
+    G.g = (const float*)addr;
+    G.nx = (uint32_t)grid->shape[2];
+    G.ny = (uint32_t)grid->shape[1];
+    G.nz = (uint32_t)grid->shape[0];
+    G.level = opt->level;
+    G.sign = (opt->flags & DVREN_MC_INSIDE_BELOW) ? -1.0f : 1.0f;
+    for (i = 0; i < 3; ++i) {
+        G.origin[i] = opt->origin[i];
+        G.spacing[i] = opt->spacing[i];
+    }
+    memset(&st, 0, sizeof st);
+    status = ctx->be->launch_mc(ctx, &G, !(opt->flags & DVREN_MC_NO_NORMALS), out, &st);
+    if (status != DVREN_OK) {
+        dvren_mesh_free(ctx, out);
+        return status;
+    }
+    st.ms_total = dvren__now_ms() - t0;
+    dvren_log(ctx, DVREN_LOG_INFO, DVREN_TAG_TIMER,
+              "marching cubes %ux%ux%u on %s: %u vertices, %u triangles, %.3f ms (device %.3f ms)", (unsigned)G.nx,
+              (unsigned)G.ny, (unsigned)G.nz, ctx->be->name, (unsigned)out->vertex_count,
+              (unsigned)out->triangle_count, st.ms_total, st.ms_device);
+    if (stats) *stats = st;
+    return DVREN_OK;
+}
+
+/* ---- host sampling and shading --------------------------------------------------------- */
+
+typedef struct dvren__mesh_host {
+    dvren_scene* sc;
+    void* block[3];
+    const dvren_grid_sample_desc* desc;
+    float box_min[3], box_max[3];
+    float* out;
+    dvren_mesh* mesh;
+} dvren__mesh_host;
+
+/* one z slice of dvren_scene_sample_grid */
+static void dvren__sample_slice(void* user, uint32_t z)
+{
+    const dvren__mesh_host* H = (const dvren__mesh_host*)user;
+    const dvren_grid_sample_desc* d = H->desc;
+    const dvren__cpu_stages_32* c = &H->sc->cpu;
+    float ch[DVREN_MAX_CHANNELS];
+    uint32_t x, y, a;
+    for (y = 0; y < d->res[1]; ++y)
+        for (x = 0; x < d->res[0]; ++x) {
+            uint32_t idx[3];
+            dvren_float3 p;
+            float q[3];
+            idx[0] = x;
+            idx[1] = y;
+            idx[2] = z;
+            for (a = 0; a < 3; ++a)
+                q[a] = (float)((double)H->box_min[a] +
+                               ((double)H->box_max[a] - (double)H->box_min[a]) * idx[a] / (double)(d->res[a] - 1));
+            p.x = q[0];
+            p.y = q[1];
+            p.z = q[2];
+            memset(ch, 0, sizeof ch);
+            c->field_eval(H->block[0], p, ch);
+            H->out[((size_t)z * d->res[1] + y) * d->res[0] + x] =
+                d->channel == DVREN_SAMPLE_DENSITY ? c->density(H->block[1], ch) : ch[d->channel];
+        }
+}
+
+DVREN_API dvren_status dvren_scene_sample_grid(dvren_scene* sc, const dvren_grid_sample_desc* desc, dvren_tensor* out)
+{
+    dvren__mesh_host H;
+    dvren_context* ctx;
+    const dvren_instance_info* fi;
+    int64_t shape[3];
+    uint32_t a;
+    int box_given = 0;
+    dvren_status status = DVREN_OK;
+    if (out) memset(out, 0, sizeof *out);
+    if (!sc || !desc || !out)
+        return dvren_set_error(sc ? sc->ctx : NULL, DVREN_ERROR_INVALID_ARGUMENT, "sample_grid", NULL, "NULL argument");
+    ctx = sc->ctx;
+    fi = &sc->stage[0]->info;
+    memset(&H, 0, sizeof H);
+    for (a = 0; a < 3; ++a) {
+        if (desc->res[a] < 2 || desc->res[a] > 65536)
+            return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "sample_grid", NULL,
+                                   "res[%u]: %u points, expected 2..65536", (unsigned)a, (unsigned)desc->res[a]);
+        box_given |= desc->box_min[a] != 0.0f || desc->box_max[a] != 0.0f;
+    }
+    if ((uint64_t)desc->res[0] * desc->res[1] * desc->res[2] > 0x7FFFFFFFu)
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "sample_grid", NULL, "res: %u x %u x %u points, at most 2^31 - 1",
+                               (unsigned)desc->res[0], (unsigned)desc->res[1], (unsigned)desc->res[2]);
+    for (a = 0; a < 3; ++a) {
+        H.box_min[a] = box_given ? desc->box_min[a] : fi->bounds_min[a];
+        H.box_max[a] = box_given ? desc->box_max[a] : fi->bounds_max[a];
+        if (!(H.box_min[a] < H.box_max[a]) || !isfinite(H.box_min[a]) || !isfinite(H.box_max[a]))
+            return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "sample_grid", NULL,
+                                   "box: axis %u from %g to %g (finite, min < max)", (unsigned)a, (double)H.box_min[a],
+                                   (double)H.box_max[a]);
+    }
+    if (desc->channel != DVREN_SAMPLE_DENSITY && (desc->channel < 0 || (uint32_t)desc->channel >= fi->channels))
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "sample_grid", NULL,
+                               "channel: %d, the field '%s' has channels 0..%u (or DVREN_SAMPLE_DENSITY, -1)",
+                               (int)desc->channel, sc->stage[0]->rec->desc->name, (unsigned)fi->channels - 1);
+    shape[0] = desc->res[2];
+    shape[1] = desc->res[1];
+    shape[2] = desc->res[0];
+    DVREN__TRY(dvren_tensor_create(ctx, DVREN_DTYPE_F32, 3, shape, out));
+    H.sc = sc;
+    H.desc = desc;
+    H.out = (float*)out->data;
+    DVREN__CHECK(dvren__host_blocks(sc, "sample_grid", H.block));
+    dvren__cpu_for(ctx, 0, desc->res[2], 1, dvren__sample_slice, &H, NULL, NULL, NULL);
+cleanup:
+    dvren__host_blocks_free(sc, H.block);
+    if (status != DVREN_OK) dvren_tensor_destroy(ctx, out);
+    return status;
+}
+
+/* a range of 1024 vertices of dvren_mesh_shade */
+static void dvren__shade_vertices(void* user, uint32_t chunk)
+{
+    const dvren__mesh_host* H = (const dvren__mesh_host*)user;
+    const dvren__cpu_stages_32* c = &H->sc->cpu;
+    dvren_mesh* m = H->mesh;
+    float ch[DVREN_MAX_CHANNELS];
+    uint32_t v, v1 = chunk * 1024u + 1024u < m->vertex_count ? chunk * 1024u + 1024u : m->vertex_count, j;
+    for (v = chunk * 1024u; v < v1; ++v) {
+        dvren_float3 p, grad, dir, rgb;
+        float col[3];
+        p.x = m->positions[3 * (size_t)v];
+        p.y = m->positions[3 * (size_t)v + 1];
+        p.z = m->positions[3 * (size_t)v + 2];
+        grad.x = grad.y = grad.z = 0.0f;
+        if (m->normals) {
+            dir.x = -m->normals[3 * (size_t)v];
+            dir.y = -m->normals[3 * (size_t)v + 1];
+            dir.z = -m->normals[3 * (size_t)v + 2];
+        } else {
+            dir.x = dir.y = 0.0f;
+            dir.z = -1.0f;
+        }
+        rgb.x = rgb.y = rgb.z = 0.0f;
+        memset(ch, 0, sizeof ch);
+        c->field_eval(H->block[0], p, ch);
+        c->color(H->block[1], ch, grad, dir, &rgb);
+        col[0] = rgb.x;
+        col[1] = rgb.y;
+        col[2] = rgb.z;
+        for (j = 0; j < 3; ++j)
+            m->colors[3 * (size_t)v + j] = col[j] > 0.0f ? (col[j] < 1.0f ? col[j] : 1.0f) : 0.0f; /* NaN -> 0 */
+    }
+}
+
+DVREN_API dvren_status dvren_mesh_shade(dvren_scene* sc, dvren_mesh* mesh)
+{
+    dvren__mesh_host H;
+    dvren_context* ctx;
+    dvren_status status = DVREN_OK;
+    if (!sc || !mesh)
+        return dvren_set_error(sc ? sc->ctx : NULL, DVREN_ERROR_INVALID_ARGUMENT, "mesh_shade", NULL, "NULL argument");
+    ctx = sc->ctx;
+    if (mesh->vertex_count && !mesh->positions)
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "mesh_shade", NULL, "mesh: %u vertices without positions",
+                               (unsigned)mesh->vertex_count);
+    if (!mesh->vertex_count) return DVREN_OK;
+    if (!mesh->colors) {
+        mesh->colors = (float*)dvren__calloc(ctx, (size_t)mesh->vertex_count * 3 * sizeof(float));
+        if (!mesh->colors) return dvren_set_error(ctx, DVREN_ERROR_OUT_OF_MEMORY, "mesh_shade", NULL, "out of memory");
+    }
+    memset(&H, 0, sizeof H);
+    H.sc = sc;
+    H.mesh = mesh;
+    DVREN__CHECK(dvren__host_blocks(sc, "mesh_shade", H.block));
+    dvren__cpu_for(ctx, 0, (mesh->vertex_count + 1023u) / 1024u, 1, dvren__shade_vertices, &H, NULL, NULL, NULL);
+cleanup:
+    dvren__host_blocks_free(sc, H.block);
+    return status;
+}
+
+/* ======================================================================== */
 /* >>files (implementation)                                                 */
 /* ======================================================================== */
 
@@ -8525,7 +9002,7 @@ DVREN_API dvren_status dvren_tensor_save_npy(dvren_context* ctx, const dvren_ten
 /* >>generated  copies of kernels/ (./build.sh gen writes them: do not edit) */
 /* ======================================================================== */
 /* Read from above by including this file again with one of the selectors
- * DVREN__GEN_DEVICE, DVREN__GEN_MARCH, DVREN__GEN_TRAIN, DVREN__GEN_SPLAT defined, so that the
+ * DVREN__GEN_DEVICE, DVREN__GEN_MARCH, DVREN__GEN_TRAIN, DVREN__GEN_SPLAT, DVREN__GEN_MC defined, so that the
  * header works without the kernels/ folder and the hand-written code comes
  * first. The test embedded_kernels fails when a copy is stale. */
 #if defined(DVREN__GEN_DEVICE)
@@ -10758,3 +11235,343 @@ DVREN_FN void dvren_splat_pixel_bwd(const dvren_splat_view* v, const dvren_splat
 #endif /* per precision */
 /* >>splat end */
 #endif /* DVREN__GEN_SPLAT */
+#if defined(DVREN__GEN_MC)
+/* >>mc begin (generated from kernels/dvren_mc.h by ./build.sh gen: do not edit) */
+/* kernels/dvren_mc.h - marching cubes of dvren (single source).
+ *
+ * The per-cell and per-edge arithmetic of dvren_marching_cubes (dvren.h,
+ * >>meshes), compiled by the host compiler for the CPU (dvren.h, >>cpu) and
+ * by NVRTC for the GPU (kernels/dvren_cuda_mc.h), under the rules of
+ * kernels/dvren_device.h (no globals, no tables in memory: the cube's
+ * corner and edge numbering is computed). The CPU and the GPU run these
+ * same functions on the same float32 samples and give the same mesh bit for
+ * bit: decisions are comparisons of exact values (the asymptotic decider in
+ * float64, where the product of two floats is exact), and the arithmetic of
+ * positions and normals goes through DVREN__MC_MUL / DVREN__MC_ADD, which
+ * NVRTC may not fuse into FMAs (__fmul_rn, __fadd_rn).
+ *
+ * The grid: samples g[(z * ny + y) * nx + x], x fastest; sample (x, y, z)
+ * sits at origin + spacing * (x, y, z). Cell (x, y, z) is the cube of the
+ * samples (x..x+1, y..y+1, z..z+1); its corner i is sample (x + (i & 1),
+ * y + ((i >> 1) & 1), z + ((i >> 2) & 1)). Its 12 edges: e = 4 * axis + k,
+ * axis 0 (x), 1 (y), 2 (z), k numbering the other two coordinates' bits
+ * (lower axis first): x-edges 0:(0,1) 1:(2,3) 2:(4,5) 3:(6,7); y-edges
+ * 4:(0,2) 5:(1,3) 6:(4,6) 7:(5,7); z-edges 8:(0,4) 9:(1,5) 10:(2,6)
+ * 11:(3,7). A grid edge is owned by its lower sample, which owns up to
+ * three (+x, +y, +z): the vertex of a crossed edge is created once, by its
+ * owner (docs/meshes.md, "Vertices").
+ *
+ * The method (docs/meshes.md, "Marching cubes"): f = s (value - level),
+ * s = +1 (the inside is above the level) or -1; a corner is inside when
+ * f > 0 (NaN is outside). On each of the cube's six faces the crossed edges
+ * are joined by contour segments: two crossings give one segment; four (an
+ * ambiguous face, the inside corners on one diagonal) give two, joining the
+ * inside corners when the face's bilinear interpolant has its saddle inside
+ * (asymptotic decider, Nielson and Hamann, "The asymptotic decider", IEEE
+ * Visualization 1991: saddle value (a c - b d) / (a + c - b - d), with a, c
+ * the inside corners' f, the denominator positive), and separating them
+ * otherwise. Two cubes sharing a face see the same four values and draw the
+ * same segments, so the surface has no cracks (the holes of Lorensen and
+ * Cline's original table). Segments are directed (from the crossing where,
+ * going round the face counter-clockwise seen from outside the cube, one
+ * leaves the inside, to the next crossing where one enters it); every
+ * crossed edge starts one segment and ends one, so the segments form closed
+ * loops, each triangulated as a fan (dvren_mc_cell_triangles says from
+ * where), oriented so that triangles are counter-clockwise seen from outside
+ * the surface. A cell has at most 12 crossed edges and 12 triangles. */
+#ifndef DVREN_MC_H
+#define DVREN_MC_H
+
+#if defined(__CUDACC_RTC__)
+#define DVREN__MC_MUL(a, b) __fmul_rn((a), (b))
+#define DVREN__MC_ADD(a, b) __fadd_rn((a), (b))
+#else
+#define DVREN__MC_MUL(a, b) ((a) * (b))
+#define DVREN__MC_ADD(a, b) ((a) + (b))
+#endif
+
+/* most triangles one cell can give (12 crossed edges in one loop around a
+ * centre vertex) */
+#define DVREN_MC_MAX_CELL_TRIANGLES 12
+/* vertex indices are kept below 2^29 (the GPU packs three edge bits above) */
+#define DVREN_MC_MAX_VERTICES 536870912u
+
+/* The grid and the level, as both devices pass them. */
+typedef struct dvren_mc_grid {
+    const float* g;
+    uint32_t nx, ny, nz;
+    float level;
+    float sign; /* +1: inside is value > level; -1: inside is value < level */
+    float origin[3], spacing[3];
+} dvren_mc_grid;
+
+DVREN_FN float dvren_mc_value(const dvren_mc_grid* G, uint32_t x, uint32_t y, uint32_t z)
+{
+    return G->g[((uint64_t)z * G->ny + y) * G->nx + x];
+}
+
+/* f of a sample: s (value - level); inside when > 0 */
+DVREN_FN float dvren_mc_f(const dvren_mc_grid* G, uint32_t x, uint32_t y, uint32_t z)
+{
+    return DVREN__MC_MUL(dvren_mc_value(G, x, y, z) - G->level, G->sign);
+}
+
+/* corners (a, b) of cell edge e */
+DVREN_FN uint32_t dvren_mc_edge_corner(uint32_t e, uint32_t end)
+{
+    uint32_t axis = e >> 2, k = e & 3u, a;
+    if (axis == 0) a = ((k & 1u) << 1) | ((k >> 1) << 2);
+    else if (axis == 1) a = (k & 1u) | ((k >> 1) << 2);
+    else a = (k & 1u) | ((k >> 1) << 1);
+    return end ? a | (1u << axis) : a;
+}
+
+/* the cell edge joining corners a and b (which differ in one bit) */
+DVREN_FN uint32_t dvren_mc_edge_of(uint32_t a, uint32_t b)
+{
+    uint32_t d = a ^ b, lo = a < b ? a : b;
+    if (d == 1u) return ((lo >> 1) & 1u) | (((lo >> 2) & 1u) << 1);
+    if (d == 2u) return 4u + ((lo & 1u) | (((lo >> 2) & 1u) << 1));
+    return 8u + ((lo & 1u) | (((lo >> 1) & 1u) << 1));
+}
+
+/* corner k (0..3) of face f (0 -x, 1 +x, 2 -y, 3 +y, 4 -z, 5 +z), counter-
+ * clockwise seen from outside the cube (packed 3 bits per corner) */
+DVREN_FN uint32_t dvren_mc_face_corner(uint32_t f, uint32_t k)
+{
+    uint32_t packed;
+    switch (f) {
+    case 0: packed = 0u | (4u << 3) | (6u << 6) | (2u << 9); break;
+    case 1: packed = 1u | (3u << 3) | (7u << 6) | (5u << 9); break;
+    case 2: packed = 0u | (1u << 3) | (5u << 6) | (4u << 9); break;
+    case 3: packed = 2u | (6u << 3) | (7u << 6) | (3u << 9); break;
+    case 4: packed = 0u | (2u << 3) | (3u << 6) | (1u << 9); break;
+    default: packed = 4u | (5u << 3) | (7u << 6) | (6u << 9); break;
+    }
+    return (packed >> (3u * k)) & 7u;
+}
+
+/* Loads cell (x, y, z)'s eight f values (x < nx - 1, y < ny - 1, z < nz - 1)
+ * and returns its inside mask (bit i: corner i inside). */
+DVREN_FN uint32_t dvren_mc_cell_load(const dvren_mc_grid* G, uint32_t x, uint32_t y, uint32_t z, float* f)
+{
+    uint32_t i, in = 0;
+    for (i = 0; i < 8; ++i) {
+        f[i] = dvren_mc_f(G, x + (i & 1u), y + ((i >> 1) & 1u), z + ((i >> 2) & 1u));
+        if (f[i] > 0.0f) in |= 1u << i;
+    }
+    return in;
+}
+
+/* bits f of the two cube faces (0 -x, 1 +x, 2 -y, 3 +y, 4 -z, 5 +z) that
+ * hold cell edge e */
+DVREN_FN uint32_t dvren_mc_edge_faces(uint32_t e)
+{
+    uint32_t axis = e >> 2, a = dvren_mc_edge_corner(e, 0), m = 0, b;
+    for (b = 0; b < 3; ++b)
+        if (b != axis) m |= 1u << (2u * b + ((a >> b) & 1u));
+    return m;
+}
+
+/* The cell's triangles from its corner values f and inside mask: returns
+ * their count and, when tri is not NULL, writes 3 local vertices per
+ * triangle: a cell edge 0..11, or DVREN_MC_CENTER for the cell's centre
+ * vertex. *ncenter (may be NULL) becomes 1 when the cell has one; then
+ * center_loop (may be NULL) receives its loop's edges and *center_n their
+ * count.
+ *
+ * A loop of n > 3 crossings is a fan from its first vertex that has no
+ * diagonal to a vertex sharing a cube face with it (except its loop
+ * neighbours): two vertices on one face are joined only by that face's
+ * segments, so the neighbouring cube, which sees the same face, never
+ * draws the same edge (a diagonal in the face would be an edge of four
+ * triangles). Loops without such an apex (8, 9 or 12 crossings: some
+ * configurations of Lorensen's cases 13 and of tunnels) get a vertex at
+ * the mean of their crossings, as the marching cubes 33 tables do (Chernyaev
+ * 1995; Lewiner et al. 2003), and a fan of n triangles around it. At most
+ * one loop of a cell has 8 or more crossings. */
+#define DVREN_MC_CENTER 12u
+DVREN_FN uint32_t dvren_mc_cell_triangles(const float* f, uint32_t in, uint8_t* tri, uint32_t* ncenter,
+                                          uint8_t* center_loop, uint32_t* center_n)
+{
+    int32_t next[12];
+    uint32_t e, face, k, loop[12], ntri = 0, seen = 0;
+    if (ncenter) *ncenter = 0;
+    if (in == 0u || in == 255u) return 0;
+    for (e = 0; e < 12; ++e) next[e] = -1;
+    for (face = 0; face < 6; ++face) {
+        uint32_t c[4], s[4], ncross = 0;
+        for (k = 0; k < 4; ++k) {
+            c[k] = dvren_mc_face_corner(face, k);
+            s[k] = (in >> c[k]) & 1u;
+        }
+        for (k = 0; k < 4; ++k) ncross += s[k] != s[(k + 1) & 3u];
+        if (ncross == 2) {
+            /* one segment: from the edge leaving the inside to the edge entering it */
+            int32_t from = -1, to = -1;
+            for (k = 0; k < 4; ++k) {
+                uint32_t k1 = (k + 1) & 3u;
+                if (s[k] && !s[k1]) from = (int32_t)dvren_mc_edge_of(c[k], c[k1]);
+                if (!s[k] && s[k1]) to = (int32_t)dvren_mc_edge_of(c[k], c[k1]);
+            }
+            next[from] = to;
+        } else if (ncross == 4) {
+            /* the inside corners are c[i0] and c[i0 + 2]: joined when the
+             * saddle is inside, a c > b d (exact in float64) */
+            uint32_t i0 = s[0] ? 0u : 1u;
+            double a = (double)f[c[i0]], cc = (double)f[c[i0 + 2]];
+            double b = (double)f[c[(i0 + 1) & 3u]], d = (double)f[c[(i0 + 3) & 3u]];
+            int joined = a * cc > b * d;
+            for (k = i0; k < 4; k += 2) {
+                /* leaving the inside on edge (c[k], c[k+1]); the segment ends on
+                 * edge (c[k+1], c[k+2]) (cutting off the outside corner c[k+1]:
+                 * inside joined) or on edge (c[k-1], c[k]) (cutting off c[k]) */
+                uint32_t k1 = (k + 1) & 3u, k2 = (k + 2) & 3u, km = (k + 3) & 3u;
+                uint32_t from = dvren_mc_edge_of(c[k], c[k1]);
+                next[from] = (int32_t)(joined ? dvren_mc_edge_of(c[k1], c[k2]) : dvren_mc_edge_of(c[km], c[k]));
+            }
+        }
+    }
+    for (e = 0; e < 12; ++e) {
+        uint32_t n = 0, cur = e, i, j, apex = 12;
+        if (next[e] < 0 || ((seen >> e) & 1u)) continue;
+        while (n < 12 && !((seen >> cur) & 1u) && next[cur] >= 0) {
+            seen |= 1u << cur;
+            loop[n++] = cur;
+            cur = (uint32_t)next[cur];
+        }
+        for (i = 0; i < n && apex == 12; ++i) {
+            uint32_t fi = dvren_mc_edge_faces(loop[i]), ok = 1;
+            for (j = 0; j < n && ok; ++j)
+                if (j != i && j != (i + 1) % n && j != (i + n - 1) % n && (fi & dvren_mc_edge_faces(loop[j]))) ok = 0;
+            if (ok) apex = i;
+        }
+        if (apex < 12) {
+            /* a fan from the apex, reversed: the loop runs clockwise seen from outside */
+            for (i = 1; i + 1 < n; ++i) {
+                if (tri) {
+                    tri[3 * ntri + 0] = (uint8_t)loop[apex];
+                    tri[3 * ntri + 1] = (uint8_t)loop[(apex + i + 1) % n];
+                    tri[3 * ntri + 2] = (uint8_t)loop[(apex + i) % n];
+                }
+                ++ntri;
+            }
+        } else {
+            if (ncenter) *ncenter = 1;
+            if (center_loop)
+                for (i = 0; i < n; ++i) center_loop[i] = (uint8_t)loop[i];
+            if (center_n) *center_n = n;
+            for (i = 0; i < n; ++i) {
+                if (tri) {
+                    tri[3 * ntri + 0] = (uint8_t)DVREN_MC_CENTER;
+                    tri[3 * ntri + 1] = (uint8_t)loop[(i + 1) % n];
+                    tri[3 * ntri + 2] = (uint8_t)loop[i];
+                }
+                ++ntri;
+            }
+        }
+    }
+    return ntri;
+}
+
+/* Bits 0..2: which of sample (x, y, z)'s own edges (+x, +y, +z, those
+ * inside the grid) the surface crosses. */
+DVREN_FN uint32_t dvren_mc_point_edges(const dvren_mc_grid* G, uint32_t x, uint32_t y, uint32_t z)
+{
+    uint32_t m = 0, in0 = dvren_mc_f(G, x, y, z) > 0.0f;
+    if (x + 1 < G->nx && (uint32_t)(dvren_mc_f(G, x + 1, y, z) > 0.0f) != in0) m |= 1u;
+    if (y + 1 < G->ny && (uint32_t)(dvren_mc_f(G, x, y + 1, z) > 0.0f) != in0) m |= 2u;
+    if (z + 1 < G->nz && (uint32_t)(dvren_mc_f(G, x, y, z + 1) > 0.0f) != in0) m |= 4u;
+    return m;
+}
+
+DVREN_FN uint32_t dvren_mc_popc3(uint32_t m)
+{
+    return (m & 1u) + ((m >> 1) & 1u) + ((m >> 2) & 1u);
+}
+
+/* Sample (x, y, z)'s and its neighbours' values along axis a of the
+ * gradient, in value units per index step: central differences, one-sided
+ * at the grid's border (0 along an axis of one sample). */
+DVREN_FN float dvren_mc_grad(const dvren_mc_grid* G, uint32_t x, uint32_t y, uint32_t z, uint32_t a)
+{
+    uint32_t n = a == 0 ? G->nx : a == 1 ? G->ny : G->nz;
+    uint32_t i = a == 0 ? x : a == 1 ? y : z, lo = i > 0 ? i - 1 : i, hi = i + 1 < n ? i + 1 : i;
+    float vlo, vhi;
+    if (hi == lo) return 0.0f;
+    vlo = dvren_mc_value(G, a == 0 ? lo : x, a == 1 ? lo : y, a == 2 ? lo : z);
+    vhi = dvren_mc_value(G, a == 0 ? hi : x, a == 1 ? hi : y, a == 2 ? hi : z);
+    return (vhi - vlo) / (float)(hi - lo);
+}
+
+/* The vertex on sample (x, y, z)'s edge along axis a (crossed): its world
+ * position pos[3] and, when nrm is not NULL, its unit outward normal
+ * (minus s times the value gradient, interpolated along the edge and
+ * scaled by 1/spacing; (0, 0, 0) where it vanishes). */
+DVREN_FN void dvren_mc_vertex(const dvren_mc_grid* G, uint32_t x, uint32_t y, uint32_t z, uint32_t a, float* pos,
+                              float* nrm)
+{
+    uint32_t x1 = x + (a == 0), y1 = y + (a == 1), z1 = z + (a == 2), j;
+    float f0 = dvren_mc_f(G, x, y, z), f1 = dvren_mc_f(G, x1, y1, z1);
+    float t = f0 / (f0 - f1);
+    float idx[3];
+    if (!(t >= 0.0f && t <= 1.0f)) t = 0.5f; /* non-finite samples */
+    idx[0] = (float)x;
+    idx[1] = (float)y;
+    idx[2] = (float)z;
+    idx[a] = DVREN__MC_ADD(idx[a], t);
+    for (j = 0; j < 3; ++j) pos[j] = DVREN__MC_ADD(G->origin[j], DVREN__MC_MUL(G->spacing[j], idx[j]));
+    if (nrm) {
+        float n[3], len2 = 0.0f;
+        for (j = 0; j < 3; ++j) {
+            float g0 = dvren_mc_grad(G, x, y, z, j), g1 = dvren_mc_grad(G, x1, y1, z1, j);
+            float g = DVREN__MC_ADD(g0, DVREN__MC_MUL(t, g1 - g0));
+            n[j] = DVREN__MC_MUL(-G->sign, g / G->spacing[j]);
+            len2 = DVREN__MC_ADD(len2, DVREN__MC_MUL(n[j], n[j]));
+        }
+        if (len2 > 0.0f && len2 <= 3.0e38f) {
+            float len = sqrtf(len2);
+            for (j = 0; j < 3; ++j) nrm[j] = n[j] / len;
+        } else {
+            for (j = 0; j < 3; ++j) nrm[j] = 0.0f;
+        }
+    }
+}
+
+/* The centre vertex of a cell (dvren_mc_cell_triangles' DVREN_MC_CENTER):
+ * the mean of its loop's n vertices (positions and normals, the normal
+ * normalised again), summed in loop order. */
+DVREN_FN void dvren_mc_center(const dvren_mc_grid* G, uint32_t x, uint32_t y, uint32_t z, const uint8_t* loop, uint32_t n,
+                              float* pos, float* nrm)
+{
+    float p[3], q[3], sp[3] = {0.0f, 0.0f, 0.0f}, sn[3] = {0.0f, 0.0f, 0.0f}, len2 = 0.0f;
+    uint32_t i, j;
+    for (i = 0; i < n; ++i) {
+        uint32_t e = loop[i], o = dvren_mc_edge_corner(e, 0);
+        dvren_mc_vertex(G, x + (o & 1u), y + ((o >> 1) & 1u), z + ((o >> 2) & 1u), e >> 2, p, nrm ? q : NULL);
+        for (j = 0; j < 3; ++j) {
+            sp[j] = DVREN__MC_ADD(sp[j], p[j]);
+            if (nrm) sn[j] = DVREN__MC_ADD(sn[j], q[j]);
+        }
+    }
+    for (j = 0; j < 3; ++j) pos[j] = sp[j] / (float)n;
+    if (!nrm) return;
+    for (j = 0; j < 3; ++j) len2 = DVREN__MC_ADD(len2, DVREN__MC_MUL(sn[j], sn[j]));
+    if (len2 > 0.0f && len2 <= 3.0e38f) {
+        float len = sqrtf(len2);
+        for (j = 0; j < 3; ++j) nrm[j] = sn[j] / len;
+    } else {
+        for (j = 0; j < 3; ++j) nrm[j] = 0.0f;
+    }
+}
+
+/* The grid point owning cell edge e of cell (x, y, z), as its offset
+ * (bit 0: +x, bit 1: +y, bit 2: +z) from the cell's sample, and the axis. */
+DVREN_FN uint32_t dvren_mc_edge_owner(uint32_t e)
+{
+    return dvren_mc_edge_corner(e, 0);
+}
+
+#endif /* DVREN_MC_H */
+/* >>mc end */
+#endif /* DVREN__GEN_MC */

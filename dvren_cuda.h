@@ -134,6 +134,14 @@ DVREN_CUDA_API dvren_status dvren_cuda_compile_plugin_check(dvren_context* ctx, 
  * (a CPU one); the NVRTC log goes to log. Errors: COMPILE, UNSUPPORTED
  * (NVRTC missing or not knowing arch). */
 DVREN_CUDA_API dvren_status dvren_cuda_compile_splat_check(dvren_context* ctx, uint32_t arch, char* log, size_t log_cap);
+/* The same for any of the fixed modules that dvren builds at first use on a
+ * CUDA context: module "splat" (dvren_splat_render), "mc"
+ * (dvren_marching_cubes: kernels/dvren_mc.h, kernels/dvren_cuda_scan.h,
+ * kernels/dvren_cuda_mc.h) or "training" (losses, TV, optimizers).
+ * dvren_cuda_compile_splat_check(ctx, ...) is this with "splat". Errors:
+ * INVALID_ARGUMENT (NULL, an unknown module), COMPILE, UNSUPPORTED. */
+DVREN_CUDA_API dvren_status dvren_cuda_compile_module_check(dvren_context* ctx, const char* module, uint32_t arch, char* log,
+                                                            size_t log_cap);
 
 /* Device tensors (memory = DVREN_MEMORY_DEVICE; data is the device
  * address), from the context's caching pool, zero-filled, contiguous,
@@ -586,6 +594,10 @@ typedef struct dvren__cu_state {
     uint32_t splat_sort_cap; /* longest tile segment dvren_splat_sort sorts in shared memory */
     int splat_prof_on;       /* $DVREN_SPLAT_PROFILE: per-step timing (dvren__cu_splat_mark) */
     double splat_prof[8], splat_prof_t;
+    /* marching-cubes module (kernels/dvren_cuda_mc.h), built at first use:
+     * its kernels, indexed by DVREN__CU_MC_* */
+    dvren__cu_module mc;
+    dvren__cu_function f_mc[8];
     dvren__cu_ptr partial;          /* DVREN__CU_PARTIALS doubles of block sums */
     dvren__cu_ptr flag;             /* one uint32 (absmax) */
     dvren__cu_ptr scratch;          /* host targets and rays uploaded per call */
@@ -764,7 +776,17 @@ DVREN_CUDA_API dvren_status dvren_cuda_copy(dvren_context* ctx, dvren_tensor* ds
 
 /* The texts NVRTC compiles: kernels/ as C string arrays, generated into the
  * >>generated section at the end of this file (./build.sh gen). */
-enum { DVREN__SRC_DEVICE, DVREN__SRC_MARCH, DVREN__SRC_KERNEL, DVREN__SRC_TRAIN, DVREN__SRC_SPLAT, DVREN__SRC_SPLAT_KERNEL };
+enum {
+    DVREN__SRC_DEVICE,
+    DVREN__SRC_MARCH,
+    DVREN__SRC_KERNEL,
+    DVREN__SRC_TRAIN,
+    DVREN__SRC_SPLAT,
+    DVREN__SRC_SPLAT_KERNEL,
+    DVREN__SRC_SCAN,
+    DVREN__SRC_MC,
+    DVREN__SRC_MC_KERNEL
+};
 static const char* const* dvren__cuda_src(int which);
 #define dvren__cuda_src_device dvren__cuda_src(DVREN__SRC_DEVICE)
 #define dvren__cuda_src_march dvren__cuda_src(DVREN__SRC_MARCH)
@@ -772,6 +794,9 @@ static const char* const* dvren__cuda_src(int which);
 #define dvren__cuda_src_train dvren__cuda_src(DVREN__SRC_TRAIN)
 #define dvren__cuda_src_splat dvren__cuda_src(DVREN__SRC_SPLAT)
 #define dvren__cuda_src_splat_kernel dvren__cuda_src(DVREN__SRC_SPLAT_KERNEL)
+#define dvren__cuda_src_scan dvren__cuda_src(DVREN__SRC_SCAN)
+#define dvren__cuda_src_mc dvren__cuda_src(DVREN__SRC_MC)
+#define dvren__cuda_src_mc_kernel dvren__cuda_src(DVREN__SRC_MC_KERNEL)
 
 #define DVREN__CUDA_MAX_OPTIONS 16
 
@@ -1515,6 +1540,7 @@ static void dvren__cu_shutdown(dvren_context* ctx)
     dvren__free(ctx, S->pmods, (size_t)S->pmod_cap * sizeof(dvren__cu_pmod));
     if (S->train) dvren__cu.cuModuleUnload(S->train);
     if (S->splat) dvren__cu.cuModuleUnload(S->splat);
+    if (S->mc) dvren__cu.cuModuleUnload(S->mc);
     dvren__free(ctx, S->kernels, (size_t)S->kernel_cap * sizeof(dvren__cu_kernel));
     while (S->live) { /* objects not destroyed by the user: give their memory back */
         dvren__cu_block* b = S->live;
@@ -2113,15 +2139,13 @@ enum {
     DVREN__CU_SPLAT_COUNT
 };
 static const char* const dvren__cu_splat_names[DVREN__CU_SPLAT_COUNT] = {
-    "dvren_splat_project_kernel", "dvren_splat_scan_blocks", "dvren_splat_scan_sums", "dvren_splat_scan_add",
+    "dvren_splat_project_kernel", "dvren_scan_blocks", "dvren_scan_sums", "dvren_scan_add",
     "dvren_splat_ranges",         "dvren_splat_emit",        "dvren_splat_sort",      "dvren_splat_raster",
     "dvren_splat_replay",         "dvren_splat_gather"};
 /* segments up to this many entries are sorted by the small-memory launch */
 #define DVREN__CU_SPLAT_SORT_SMALL 1024u
 /* launch shapes: kernels/dvren_cuda_splat.h's DVREN__SPLAT_* */
 #define DVREN__CU_SPLAT_THREADS 256u
-#define DVREN__CU_SPLAT_SCAN_BLOCK 2048u
-#define DVREN__CU_SPLAT_SUM_THREADS 1024u
 #define DVREN__CU_SPLAT_SORT_THREADS 512u
 
 /* The splat module's text: the device vocabulary, the rasteriser in
@@ -2139,6 +2163,8 @@ static dvren_status dvren__cu_splat_compose(dvren__text* t)
                     "\"the splat structs differ between host and NVRTC\");\n",
                     (unsigned)sizeof(dvren_splat_view), (unsigned)sizeof(dvren__splat_proj_32),
                     (unsigned)sizeof(dvren__splat_px_32), (unsigned)sizeof(dvren_fb_view));
+    dvren__text_str(t, "#line 1 \"dvren_cuda_scan.h\"\n");
+    dvren__text_lines(t, dvren__cuda_src_scan);
     dvren__text_str(t, "#line 1 \"dvren_cuda_splat.h\"\n");
     dvren__text_lines(t, dvren__cuda_src_splat_kernel);
     if (t->failed) return dvren_set_error(t->ctx, DVREN_ERROR_OUT_OF_MEMORY, "cuda", NULL, "out of memory");
@@ -2147,31 +2173,7 @@ static dvren_status dvren__cu_splat_compose(dvren__text* t)
 
 DVREN_CUDA_API dvren_status dvren_cuda_compile_splat_check(dvren_context* ctx, uint32_t arch, char* log, size_t log_cap)
 {
-    dvren__text t;
-    char* bin = NULL;
-    size_t n = 0;
-    int i, known = 0;
-    dvren_status status;
-    if (!ctx) return dvren_set_error(NULL, DVREN_ERROR_INVALID_ARGUMENT, "cuda", NULL, "NULL context");
-    if (log && log_cap) log[0] = 0;
-    status = dvren__cu_need_nvrtc(ctx);
-    if (status != DVREN_OK) return status;
-    for (i = 0; i < dvren__cu.narchs; ++i) known |= (uint32_t)dvren__cu.archs[i] == arch;
-    if (!known)
-        return dvren_set_error(ctx, DVREN_ERROR_UNSUPPORTED, "cuda", NULL, "NVRTC %d.%d cannot compile for sm_%u",
-                               dvren__cu.nvrtc_major, dvren__cu.nvrtc_minor, (unsigned)arch);
-    memset(&t, 0, sizeof t);
-    t.ctx = ctx;
-    status = dvren__cu_splat_compose(&t);
-    if (status == DVREN_OK) {
-        char name[64];
-        snprintf(name, sizeof name, "dvren_splat_check_sm%u.cu", (unsigned)arch);
-        dvren__cu_dump(ctx, &t, name);
-        status = dvren__cu_nvrtc(ctx, NULL, t.s, arch, 0, NULL, &bin, &n, log, log_cap, NULL);
-    }
-    if (bin) dvren__free(ctx, bin, n + 1);
-    dvren__text_free(&t);
-    return status;
+    return dvren_cuda_compile_module_check(ctx, "splat", arch, log, log_cap);
 }
 
 /* Builds the context's splat module at first use (disk cache, else NVRTC). */
@@ -2199,19 +2201,54 @@ cleanup:
     return status;
 }
 
-/* One launch of splat kernel `which` on the context's stream; a failure
- * names the kernel. */
-static dvren_status dvren__cu_splat_launch_shared(dvren_context* ctx, int which, uint32_t grid, uint32_t bx, uint32_t by,
-                                                  uint32_t shared, void** params)
+/* One launch of kernel f (called name) of a fixed module on the context's
+ * stream, a one-dimensional grid of (bx, by) blocks; a failure names the
+ * kernel. grid 0 launches nothing. */
+static dvren_status dvren__cu_launch_fn(dvren_context* ctx, dvren__cu_function f, const char* name, uint32_t grid,
+                                        uint32_t bx, uint32_t by, uint32_t shared, void** params)
 {
     dvren__cu_state* S = dvren__cu_st(ctx);
     char what[96];
     dvren__cu_result r;
     if (grid == 0) return DVREN_OK;
-    r = dvren__cu.cuLaunchKernel(S->f_splat[which], grid, 1, 1, bx, by, 1, shared, S->stream, params, NULL);
+    r = dvren__cu.cuLaunchKernel(f, grid, 1, 1, bx, by, 1, shared, S->stream, params, NULL);
     if (r == DVREN__CU_SUCCESS) return DVREN_OK;
-    snprintf(what, sizeof what, "cuLaunchKernel(%s, %u blocks)", dvren__cu_splat_names[which], (unsigned)grid);
+    snprintf(what, sizeof what, "cuLaunchKernel(%s, %u blocks)", name, (unsigned)grid);
     return dvren__cu_check(ctx, r, what);
+}
+
+/* Exclusive prefix sum of data[0..n) (u32, device) in place, data[n] = the
+ * total, also left in *total (device u64); sums: room for ceil(n / 2048)
+ * u64. f: the module's dvren_scan_blocks, _sums, _add
+ * (kernels/dvren_cuda_scan.h). */
+#define DVREN__CU_SCAN_BLOCK 2048u
+static dvren_status dvren__cu_scan(dvren_context* ctx, dvren__cu_function const* f, dvren__cu_ptr data, uint32_t n,
+                                   dvren__cu_ptr sums, dvren__cu_ptr total)
+{
+    uint32_t nb = (uint32_t)(((uint64_t)n + DVREN__CU_SCAN_BLOCK - 1) / DVREN__CU_SCAN_BLOCK);
+    void* p[4];
+    if (nb == 0) nb = 1;
+    p[0] = &data;
+    p[1] = &n;
+    p[2] = &sums;
+    DVREN__TRY(dvren__cu_launch_fn(ctx, f[0], "dvren_scan_blocks", nb, 256u, 1, 0, p));
+    p[0] = &sums;
+    p[1] = &nb;
+    p[2] = &total;
+    DVREN__TRY(dvren__cu_launch_fn(ctx, f[1], "dvren_scan_sums", 1, 1024u, 1, 0, p));
+    p[0] = &data;
+    p[1] = &n;
+    p[2] = &sums;
+    p[3] = &total;
+    return dvren__cu_launch_fn(ctx, f[2], "dvren_scan_add", n ? (uint32_t)(((uint64_t)n + 255u) / 256u) : 1, 256u, 1, 0, p);
+}
+
+/* One launch of splat kernel `which`. */
+static dvren_status dvren__cu_splat_launch_shared(dvren_context* ctx, int which, uint32_t grid, uint32_t bx, uint32_t by,
+                                                  uint32_t shared, void** params)
+{
+    return dvren__cu_launch_fn(ctx, dvren__cu_st(ctx)->f_splat[which], dvren__cu_splat_names[which], grid, bx, by, shared,
+                               params);
 }
 
 static dvren_status dvren__cu_splat_launch(dvren_context* ctx, int which, uint32_t grid, uint32_t bx, uint32_t by,
@@ -2225,28 +2262,138 @@ static uint32_t dvren__cu_splat_grid(uint64_t n, uint32_t per)
     return (uint32_t)((n + per - 1) / per);
 }
 
-/* Exclusive prefix sum of data[0..n) in place, data[n] = the total (also
- * left in *total, device u64). sums: room for ceil(n / 2048) u64. */
-static dvren_status dvren__cu_splat_scan(dvren_context* ctx, dvren__cu_ptr data, uint32_t n, dvren__cu_ptr sums,
-                                         dvren__cu_ptr total)
+/* ---- the marching-cubes module (kernels/dvren_mc.h + kernels/dvren_cuda_mc.h) ----
+ * The CUDA side of dvren.h's launch_mc hook: the CPU's two passes
+ * (dvren__cpu_launch_mc) with blocks of 256 samples in place of z slices,
+ * so that the mesh is the CPU's bit for bit (kernels/dvren_cuda_mc.h). */
+
+enum {
+    DVREN__CU_MC_COUNT,
+    DVREN__CU_MC_VERTICES,
+    DVREN__CU_MC_TRIANGLES,
+    DVREN__CU_MC_SCAN_BLOCKS,
+    DVREN__CU_MC_SCAN_SUMS,
+    DVREN__CU_MC_SCAN_ADD,
+    DVREN__CU_MC_NFUNC
+};
+static const char* const dvren__cu_mc_names[DVREN__CU_MC_NFUNC] = {"dvren_mc_count",  "dvren_mc_vertices",
+                                                                   "dvren_mc_triangles", "dvren_scan_blocks",
+                                                                   "dvren_scan_sums",  "dvren_scan_add"};
+#define DVREN__CU_MC_THREADS 256u
+
+static dvren_status dvren__cu_mc_compose(dvren__text* t)
 {
-    uint32_t nb = dvren__cu_splat_grid(n, DVREN__CU_SPLAT_SCAN_BLOCK);
-    void* p[4];
-    if (nb == 0) nb = 1;
-    p[0] = &data;
+    dvren__text_str(t, "// dvren marching-cubes module\n#define DVREN_JIT 1\n#line 1 \"dvren_device.h\"\n");
+    dvren__text_lines(t, dvren__cuda_src_device);
+    dvren__text_str(t, "#line 1 \"dvren_mc.h\"\n");
+    dvren__text_lines(t, dvren__cuda_src_mc);
+    dvren__text_fmt(t,
+                    "#line 1 \"dvren_binding\"\n"
+                    "static_assert(sizeof(dvren_mc_grid) == %u, \"dvren_mc_grid differs between host and NVRTC\");\n",
+                    (unsigned)sizeof(dvren_mc_grid));
+    dvren__text_str(t, "#line 1 \"dvren_cuda_scan.h\"\n");
+    dvren__text_lines(t, dvren__cuda_src_scan);
+    dvren__text_str(t, "#line 1 \"dvren_cuda_mc.h\"\n");
+    dvren__text_lines(t, dvren__cuda_src_mc_kernel);
+    if (t->failed) return dvren_set_error(t->ctx, DVREN_ERROR_OUT_OF_MEMORY, "cuda", NULL, "out of memory");
+    return DVREN_OK;
+}
+
+/* dvren_backend.launch_mc on CUDA: G->g is a device address. The counts'
+ * totals are read back (one small copy) to size the mesh; the mesh is
+ * built in device memory and copied into the host mesh. */
+static dvren_status dvren__cu_launch_mc(dvren_context* ctx, const dvren_mc_grid* G, int normals, dvren_mesh* out,
+                                        dvren_mc_stats* stats)
+{
+    dvren__cu_state* S = dvren__cu_st(ctx);
+    dvren_mc_grid grid = *G;
+    uint64_t n = (uint64_t)G->nx * G->ny * G->nz, back[4] = {0, 0, 0, 0}, v, t;
+    uint32_t nb = (uint32_t)((n + DVREN__CU_MC_THREADS - 1) / DVREN__CU_MC_THREADS), ve, k;
+    size_t nsum = ((size_t)nb + 1 + DVREN__CU_SCAN_BLOCK - 1) / DVREN__CU_SCAN_BLOCK + 2, o_cnt = ((size_t)nb + 1) * 4;
+    dvren__cu_ptr counts = 0, sums = 0, totals = 0, vb = 0, pos = 0, nrm = 0, tri = 0, bv, bt, bc, active;
+    dvren__cu_function* f[DVREN__CU_MC_NFUNC];
+    void* p[10];
+    float ms = 0.0f;
+    dvren_status status = DVREN_OK;
+    if (!S->mc) {
+        for (k = 0; k < DVREN__CU_MC_NFUNC; ++k) f[k] = &S->f_mc[k];
+        DVREN__TRY(dvren__cu_fixed_module(ctx, "marching-cubes module", dvren__cu_mc_compose, &S->mc, dvren__cu_mc_names, f,
+                                          DVREN__CU_MC_NFUNC));
+    }
+    dvren__cu.cuCtxSetCurrent(S->cuctx);
+    /* counts: three arrays of nb + 1 u32 (vertices, triangles, centres); totals: 4 u64 */
+    o_cnt = (o_cnt + 255) & ~(size_t)255;
+    DVREN__CHECK(dvren__cu_alloc(ctx, 3 * o_cnt, &counts));
+    DVREN__CHECK(dvren__cu_alloc(ctx, 3 * nsum * 8, &sums));
+    DVREN__CHECK(dvren__cu_alloc(ctx, 64, &totals));
+    DVREN__CHECK(dvren__cu_alloc(ctx, (size_t)n * 4, &vb));
+    bv = counts;
+    bt = counts + o_cnt;
+    bc = counts + 2 * o_cnt;
+    active = totals + 24;
+    DVREN__CU(ctx, cuEventRecord(S->timer[0], S->stream));
+    DVREN__CU(ctx, cuMemsetD8Async(totals, 0, 64, S->stream));
+    p[0] = &grid;
     p[1] = &n;
-    p[2] = &sums;
-    DVREN__TRY(dvren__cu_splat_launch(ctx, DVREN__CU_SPLAT_SCAN_BLOCKS, nb, DVREN__CU_SPLAT_THREADS, 1, p));
-    p[0] = &sums;
-    p[1] = &nb;
-    p[2] = &total;
-    DVREN__TRY(dvren__cu_splat_launch(ctx, DVREN__CU_SPLAT_SCAN_SUMS, 1, DVREN__CU_SPLAT_SUM_THREADS, 1, p));
-    p[0] = &data;
-    p[1] = &n;
-    p[2] = &sums;
-    p[3] = &total;
-    return dvren__cu_splat_launch(ctx, DVREN__CU_SPLAT_SCAN_ADD, n ? dvren__cu_splat_grid(n, DVREN__CU_SPLAT_THREADS) : 1,
-                                  DVREN__CU_SPLAT_THREADS, 1, p);
+    p[2] = &bv;
+    p[3] = &bt;
+    p[4] = &bc;
+    p[5] = &active;
+    DVREN__CHECK(dvren__cu_launch_fn(ctx, S->f_mc[DVREN__CU_MC_COUNT], dvren__cu_mc_names[DVREN__CU_MC_COUNT], nb,
+                                     DVREN__CU_MC_THREADS, 1, 0, p));
+    for (k = 0; k < 3; ++k)
+        DVREN__CHECK(dvren__cu_scan(ctx, S->f_mc + DVREN__CU_MC_SCAN_BLOCKS, counts + k * o_cnt, nb, sums + k * nsum * 8,
+                                    totals + 8 * k));
+    DVREN__CU(ctx, cuMemcpyDtoHAsync(back, totals, 32, S->stream));
+    DVREN__CU(ctx, cuStreamSynchronize(S->stream));
+    ve = (uint32_t)back[0];
+    v = back[0] + back[2];
+    t = back[1];
+    if (v >= DVREN_MC_MAX_VERTICES || t > 0x7FFFFFFFu)
+        DVREN__FAIL(ctx, DVREN_ERROR_UNSUPPORTED, "marching_cubes", "extract the surface in blocks",
+                    "%llu vertices and %llu triangles: at most 2^29 and 2^31 - 1", (unsigned long long)v,
+                    (unsigned long long)t);
+    if (v) {
+        DVREN__CHECK(dvren__cu_alloc(ctx, (size_t)v * 12, &pos));
+        if (normals) DVREN__CHECK(dvren__cu_alloc(ctx, (size_t)v * 12, &nrm));
+    }
+    if (t) DVREN__CHECK(dvren__cu_alloc(ctx, (size_t)t * 12, &tri));
+    p[2] = &bv;
+    p[3] = &vb;
+    p[4] = &pos;
+    p[5] = &nrm;
+    DVREN__CHECK(dvren__cu_launch_fn(ctx, S->f_mc[DVREN__CU_MC_VERTICES], dvren__cu_mc_names[DVREN__CU_MC_VERTICES], nb,
+                                     DVREN__CU_MC_THREADS, 1, 0, p));
+    p[2] = &bt;
+    p[3] = &bc;
+    p[4] = &vb;
+    p[5] = &ve;
+    p[6] = &tri;
+    p[7] = &pos;
+    p[8] = &nrm;
+    DVREN__CHECK(dvren__cu_launch_fn(ctx, S->f_mc[DVREN__CU_MC_TRIANGLES], dvren__cu_mc_names[DVREN__CU_MC_TRIANGLES], nb,
+                                     DVREN__CU_MC_THREADS, 1, 0, p));
+    DVREN__CU(ctx, cuEventRecord(S->timer[1], S->stream));
+    DVREN__CHECK(dvren_mesh_alloc(ctx, (uint32_t)v, (uint32_t)t, normals ? DVREN_MESH_NORMALS : 0u, out));
+    if (v) {
+        DVREN__CU(ctx, cuMemcpyDtoHAsync(out->positions, pos, (size_t)v * 12, S->stream));
+        if (normals) DVREN__CU(ctx, cuMemcpyDtoHAsync(out->normals, nrm, (size_t)v * 12, S->stream));
+    }
+    if (t) DVREN__CU(ctx, cuMemcpyDtoHAsync(out->triangles, tri, (size_t)t * 12, S->stream));
+    DVREN__CU(ctx, cuMemcpyDtoHAsync(back + 3, active, 8, S->stream));
+    DVREN__CU(ctx, cuStreamSynchronize(S->stream));
+    DVREN__CU(ctx, cuEventElapsedTime(&ms, S->timer[0], S->timer[1]));
+    stats->ms_device = ms;
+    stats->active_cells = back[3];
+cleanup:
+    dvren__cu_release(ctx, counts);
+    dvren__cu_release(ctx, sums);
+    dvren__cu_release(ctx, totals);
+    dvren__cu_release(ctx, vb);
+    dvren__cu_release(ctx, pos);
+    dvren__cu_release(ctx, nrm);
+    dvren__cu_release(ctx, tri);
+    return status;
 }
 
 /* dvren_backend.launch_splats on CUDA: J's pointers are device addresses
@@ -2306,7 +2453,7 @@ static dvren_status dvren__cu_launch_splats(dvren_splat_renderer* r, const dvren
         /* scratch: [0, 16) the pair total (u64) and the visible count (u32);
          * the scan's block sums (u64); the tile histogram (then the tile
          * starts, tiles + 1 u32) and the emission cursors (u32) */
-        nb_max = ((size_t)tiles + 1 + DVREN__CU_SPLAT_SCAN_BLOCK - 1) / DVREN__CU_SPLAT_SCAN_BLOCK + 2;
+        nb_max = ((size_t)tiles + 1 + DVREN__CU_SCAN_BLOCK - 1) / DVREN__CU_SCAN_BLOCK + 2;
         o_sums = 256;
         o_tcount = o_sums + ((nb_max * 8 + 255) & ~(size_t)255);
         o_cursor = o_tcount + ((((size_t)tiles + 1) * 4 + 255) & ~(size_t)255);
@@ -2336,7 +2483,7 @@ static dvren_status dvren__cu_launch_splats(dvren_splat_renderer* r, const dvren
         }
         dvren__cu_splat_mark(ctx, 0);
         /* 2. each tile's segment; the pair count back to the host */
-        DVREN__CHECK(dvren__cu_splat_scan(ctx, tcount, tiles, sums, info));
+        DVREN__CHECK(dvren__cu_scan(ctx, S->f_splat + DVREN__CU_SPLAT_SCAN_BLOCKS, tcount, tiles, sums, info));
         DVREN__CU(ctx, cuMemcpyDtoHAsync(back, info, 16, S->stream));
         DVREN__CU(ctx, cuStreamSynchronize(S->stream));
         memcpy(&total, back, 8);
@@ -2548,6 +2695,49 @@ static dvren_status dvren__cu_plugin_compose(dvren_context* ctx, const dvren__pl
     return DVREN_OK;
 }
 
+/* NVRTC is there and knows sm_<arch> (the compile checks). */
+static dvren_status dvren__cu_arch_check(dvren_context* ctx, uint32_t arch)
+{
+    int i, known = 0;
+    DVREN__TRY(dvren__cu_need_nvrtc(ctx));
+    for (i = 0; i < dvren__cu.narchs; ++i) known |= (uint32_t)dvren__cu.archs[i] == arch;
+    if (!known)
+        return dvren_set_error(ctx, DVREN_ERROR_UNSUPPORTED, "cuda", NULL, "NVRTC %d.%d cannot compile for sm_%u",
+                               dvren__cu.nvrtc_major, dvren__cu.nvrtc_minor, (unsigned)arch);
+    return DVREN_OK;
+}
+
+DVREN_CUDA_API dvren_status dvren_cuda_compile_module_check(dvren_context* ctx, const char* module, uint32_t arch, char* log,
+                                                            size_t log_cap)
+{
+    dvren_status (*compose)(dvren__text*) = NULL;
+    dvren__text t;
+    char* bin = NULL;
+    size_t n = 0;
+    dvren_status status;
+    if (!ctx || !module) return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "cuda", NULL, "NULL argument");
+    if (log && log_cap) log[0] = 0;
+    if (!strcmp(module, "splat")) compose = dvren__cu_splat_compose;
+    else if (!strcmp(module, "mc")) compose = dvren__cu_mc_compose;
+    else if (!strcmp(module, "training")) compose = dvren__cu_train_compose;
+    else
+        return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "cuda", NULL,
+                               "module '%s': expected splat, mc or training", module);
+    DVREN__TRY(dvren__cu_arch_check(ctx, arch));
+    memset(&t, 0, sizeof t);
+    t.ctx = ctx;
+    status = compose(&t);
+    if (status == DVREN_OK) {
+        char name[64];
+        snprintf(name, sizeof name, "dvren_%s_check_sm%u.cu", module, (unsigned)arch);
+        dvren__cu_dump(ctx, &t, name);
+        status = dvren__cu_nvrtc(ctx, NULL, t.s, arch, 0, NULL, &bin, &n, log, log_cap, NULL);
+    }
+    if (bin) dvren__free(ctx, bin, n + 1);
+    dvren__text_free(&t);
+    return status;
+}
+
 DVREN_CUDA_API dvren_status dvren_cuda_compile_plugin_check(dvren_context* ctx, dvren_plugin_kind kind, const char* name,
                                                             uint32_t arch, char* log, size_t log_cap)
 {
@@ -2555,7 +2745,6 @@ DVREN_CUDA_API dvren_status dvren_cuda_compile_plugin_check(dvren_context* ctx, 
     dvren__text t;
     char* bin = NULL;
     size_t n = 0;
-    int i, known = 0;
     dvren_status status;
     if (!ctx || !name) return dvren_set_error(ctx, DVREN_ERROR_INVALID_ARGUMENT, "cuda", NULL, "NULL argument");
     if (log && log_cap) log[0] = 0;
@@ -2563,12 +2752,7 @@ DVREN_CUDA_API dvren_status dvren_cuda_compile_plugin_check(dvren_context* ctx, 
     if (!r)
         return dvren_set_error(ctx, DVREN_ERROR_NOT_FOUND, "cuda", "load it first (dvren_plugin_load)",
                                "no %s plugin '%s' is loaded", dvren_plugin_kind_name(kind), name);
-    status = dvren__cu_need_nvrtc(ctx);
-    if (status != DVREN_OK) return status;
-    for (i = 0; i < dvren__cu.narchs; ++i) known |= (uint32_t)dvren__cu.archs[i] == arch;
-    if (!known)
-        return dvren_set_error(ctx, DVREN_ERROR_UNSUPPORTED, "cuda", NULL, "NVRTC %d.%d cannot compile for sm_%u",
-                               dvren__cu.nvrtc_major, dvren__cu.nvrtc_minor, (unsigned)arch);
+    DVREN__TRY(dvren__cu_arch_check(ctx, arch));
     memset(&t, 0, sizeof t);
     t.ctx = ctx;
     status = dvren__cu_plugin_compose(ctx, r, &t);
@@ -2675,7 +2859,7 @@ DVREN_CUDA_API const dvren_backend* dvren_cuda_backend(void)
         dvren__cu_scene_init, dvren__cu_scene_shutdown, dvren__cu_launch_march,
         dvren__cu_launch_loss, dvren__cu_launch_tv, dvren__cu_launch_adam, dvren__cu_launch_sgd,
         dvren__cu_launch_absmax, dvren__cu_launch_fixed_finalize, dvren__cu_host_interface,
-        dvren__cu_launch_splats};
+        dvren__cu_launch_splats, dvren__cu_launch_mc};
     return &be;
 }
 
@@ -2689,6 +2873,9 @@ DVREN_CUDA_API const dvren_backend* dvren_cuda_backend(void)
 #undef dvren__cuda_src_train
 #undef dvren__cuda_src_splat
 #undef dvren__cuda_src_splat_kernel
+#undef dvren__cuda_src_scan
+#undef dvren__cuda_src_mc
+#undef dvren__cuda_src_mc_kernel
 /* >>cuda-src device begin (generated from kernels/dvren_device.h by ./build.sh gen: do not edit) */
 static const char* const dvren__cuda_src_device[] = {
 "/* kernels/dvren_device.h - the device vocabulary of dvren (single source).\n",
@@ -5175,10 +5362,10 @@ static const char* const dvren__cuda_src_splat_kernel[] = {
 " *   forward\n",
 " *     dvren_splat_project_kernel  one thread per Gaussian: proj[i]; a histogram\n",
 " *                            of the pairs per tile (atomicAdd); the visible count\n",
-" *     dvren_splat_scan_*     exclusive prefix sum of the histogram (three\n",
-" *                            kernels: per-block scans, the block sums, the\n",
-" *                            adds): each tile's segment; the host reads the\n",
-" *                            total back (the pair count m)\n",
+" *     dvren_scan_*           exclusive prefix sum of the histogram\n",
+" *                            (kernels/dvren_cuda_scan.h): each tile's\n",
+" *                            segment; the host reads the total back (the\n",
+" *                            pair count m)\n",
 " *     dvren_splat_ranges     ranges[2t], ranges[2t + 1] and the emission cursors\n",
 " *     dvren_splat_emit       one thread per Gaussian: into each of its tiles'\n",
 " *                            segments (atomicAdd on the cursor, so any order\n",
@@ -5214,77 +5401,8 @@ static const char* const dvren__cuda_src_splat_kernel[] = {
 "#define DVREN_CUDA_SPLAT_H\n",
 "\n",
 "#define DVREN__SPLAT_THREADS 256u     /* threads of the one-dimensional kernels */\n",
-"#define DVREN__SPLAT_SCAN_ITEMS 8u    /* elements per thread of a per-block scan */\n",
-"#define DVREN__SPLAT_SCAN_BLOCK 2048u /* DVREN__SPLAT_THREADS * DVREN__SPLAT_SCAN_ITEMS */\n",
-"#define DVREN__SPLAT_SUM_THREADS 1024u\n",
 "#define DVREN__SPLAT_SORT_THREADS 512u\n",
 "#define DVREN__SPLAT_SORT_SHARED 2048u /* longest segment sorted in shared memory */\n",
-"\n",
-"/* ---- scan: exclusive prefix sum of n u32 counts, in place; data[n] = total -------- */\n",
-"\n",
-"/* Inclusive scan of one value per thread over the block (Hillis-Steele). */\n",
-"__device__ __forceinline__ uint64_t dvren__splat_block_scan(uint64_t v, uint64_t* s, uint32_t threads)\n",
-"{\n",
-"    uint32_t t = threadIdx.x, d;\n",
-"    s[t] = v;\n",
-"    __syncthreads();\n",
-"    for (d = 1u; d < threads; d <<= 1) {\n",
-"        uint64_t add = t >= d ? s[t - d] : 0ull;\n",
-"        __syncthreads();\n",
-"        s[t] += add;\n",
-"        __syncthreads();\n",
-"    }\n",
-"    return s[t];\n",
-"}\n",
-"\n",
-"/* Each block scans DVREN__SPLAT_SCAN_BLOCK elements (exclusive, in place,\n",
-" * relative to the block) and writes its total to sums[block]. */\n",
-"extern \"C\" __global__ void __launch_bounds__(DVREN__SPLAT_THREADS)\n",
-"    dvren_splat_scan_blocks(uint32_t* data, uint32_t n, unsigned long long* sums)\n",
-"{\n",
-"    __shared__ uint64_t s[DVREN__SPLAT_THREADS];\n",
-"    uint64_t base = (uint64_t)blockIdx.x * DVREN__SPLAT_SCAN_BLOCK + (uint64_t)threadIdx.x * DVREN__SPLAT_SCAN_ITEMS;\n",
-"    uint32_t v[DVREN__SPLAT_SCAN_ITEMS], j;\n",
-"    uint64_t mine = 0ull, incl, run;\n",
-"    for (j = 0; j < DVREN__SPLAT_SCAN_ITEMS; ++j) {\n",
-"        v[j] = base + j < n ? data[base + j] : 0u;\n",
-"        mine += v[j];\n",
-"    }\n",
-"    incl = dvren__splat_block_scan(mine, s, DVREN__SPLAT_THREADS);\n",
-"    run = incl - mine;\n",
-"    for (j = 0; j < DVREN__SPLAT_SCAN_ITEMS; ++j) {\n",
-"        if (base + j < n) data[base + j] = (uint32_t)run; /* the final offset fits when the total does */\n",
-"        run += v[j];\n",
-"    }\n",
-"    if (threadIdx.x == DVREN__SPLAT_THREADS - 1u) sums[blockIdx.x] = incl;\n",
-"}\n",
-"\n",
-"/* One block: exclusive scan of the nb block sums in place; *total = their sum. */\n",
-"extern \"C\" __global__ void __launch_bounds__(DVREN__SPLAT_SUM_THREADS)\n",
-"    dvren_splat_scan_sums(unsigned long long* sums, uint32_t nb, unsigned long long* total)\n",
-"{\n",
-"    __shared__ uint64_t s[DVREN__SPLAT_SUM_THREADS];\n",
-"    uint64_t carry = 0ull;\n",
-"    uint32_t c;\n",
-"    for (c = 0; c < nb; c += DVREN__SPLAT_SUM_THREADS) {\n",
-"        uint32_t i = c + threadIdx.x;\n",
-"        uint64_t v = i < nb ? sums[i] : 0ull, incl = dvren__splat_block_scan(v, s, DVREN__SPLAT_SUM_THREADS);\n",
-"        if (i < nb) sums[i] = carry + incl - v;\n",
-"        carry += s[DVREN__SPLAT_SUM_THREADS - 1u];\n",
-"        __syncthreads();\n",
-"    }\n",
-"    if (threadIdx.x == 0) *total = carry;\n",
-"}\n",
-"\n",
-"/* data[i] += its block's offset; data[n] = the total (saturated to u32: the\n",
-" * host refuses totals above 2^32 - 16 before anything reads it). */\n",
-"extern \"C\" __global__ void __launch_bounds__(DVREN__SPLAT_THREADS)\n",
-"    dvren_splat_scan_add(uint32_t* data, uint32_t n, const unsigned long long* sums, const unsigned long long* total)\n",
-"{\n",
-"    uint64_t i = (uint64_t)blockIdx.x * blockDim.x + threadIdx.x;\n",
-"    if (i < n) data[i] += (uint32_t)sums[i / DVREN__SPLAT_SCAN_BLOCK];\n",
-"    if (i == 0) data[n] = *total > 0xFFFFFFFFull ? 0xFFFFFFFFu : (uint32_t)*total;\n",
-"}\n",
 "\n",
 "/* ---- forward --------------------------------------------------------------------- */\n",
 "\n",
@@ -5569,6 +5687,583 @@ static const char* const dvren__cuda_src_splat_kernel[] = {
 "#endif /* DVREN_CUDA_SPLAT_H */\n",
 0};
 /* >>cuda-src splat-kernel end */
+/* >>cuda-src scan begin (generated from kernels/dvren_cuda_scan.h by ./build.sh gen: do not edit) */
+static const char* const dvren__cuda_src_scan[] = {
+"/* kernels/dvren_cuda_scan.h - exclusive prefix sums on the GPU.\n",
+" *\n",
+" * GPU only: dvren_cuda.h puts this file into every fixed module that needs\n",
+" * a scan (the splat module, the marching-cubes module) and launches it\n",
+" * through dvren__cu_scan: the exclusive prefix sum of n u32 counts, in\n",
+" * place, with data[n] = the total, in three kernels: per-block scans\n",
+" * (DVREN__SCAN_BLOCK elements each, their totals to sums[]), one block\n",
+" * scanning the block sums, and the adds. Totals are summed in 64 bits; the\n",
+" * caller refuses totals that do not fit in 32 before reading offsets.\n",
+" * Deterministic (integer sums).\n",
+" *\n",
+" * dvren_cuda.h carries a generated copy of this file (\">>cuda-src scan\");\n",
+" * edit this file and run `./build.sh gen`. */\n",
+"#ifndef DVREN_CUDA_SCAN_H\n",
+"#define DVREN_CUDA_SCAN_H\n",
+"\n",
+"#define DVREN__SCAN_THREADS 256u\n",
+"#define DVREN__SCAN_ITEMS 8u    /* elements per thread of a per-block scan */\n",
+"#define DVREN__SCAN_BLOCK 2048u /* DVREN__SCAN_THREADS * DVREN__SCAN_ITEMS */\n",
+"#define DVREN__SCAN_SUM_THREADS 1024u\n",
+"\n",
+"/* Inclusive scan of one value per thread over the block (Hillis-Steele). */\n",
+"__device__ __forceinline__ uint64_t dvren__block_scan(uint64_t v, uint64_t* s, uint32_t threads)\n",
+"{\n",
+"    uint32_t t = threadIdx.x, d;\n",
+"    s[t] = v;\n",
+"    __syncthreads();\n",
+"    for (d = 1u; d < threads; d <<= 1) {\n",
+"        uint64_t add = t >= d ? s[t - d] : 0ull;\n",
+"        __syncthreads();\n",
+"        s[t] += add;\n",
+"        __syncthreads();\n",
+"    }\n",
+"    return s[t];\n",
+"}\n",
+"\n",
+"/* Each block scans DVREN__SCAN_BLOCK elements (exclusive, in place,\n",
+" * relative to the block) and writes its total to sums[block]. */\n",
+"extern \"C\" __global__ void __launch_bounds__(DVREN__SCAN_THREADS)\n",
+"    dvren_scan_blocks(uint32_t* data, uint32_t n, unsigned long long* sums)\n",
+"{\n",
+"    __shared__ uint64_t s[DVREN__SCAN_THREADS];\n",
+"    uint64_t base = (uint64_t)blockIdx.x * DVREN__SCAN_BLOCK + (uint64_t)threadIdx.x * DVREN__SCAN_ITEMS;\n",
+"    uint32_t v[DVREN__SCAN_ITEMS], j;\n",
+"    uint64_t mine = 0ull, incl, run;\n",
+"    for (j = 0; j < DVREN__SCAN_ITEMS; ++j) {\n",
+"        v[j] = base + j < n ? data[base + j] : 0u;\n",
+"        mine += v[j];\n",
+"    }\n",
+"    incl = dvren__block_scan(mine, s, DVREN__SCAN_THREADS);\n",
+"    run = incl - mine;\n",
+"    for (j = 0; j < DVREN__SCAN_ITEMS; ++j) {\n",
+"        if (base + j < n) data[base + j] = (uint32_t)run; /* the final offset fits when the total does */\n",
+"        run += v[j];\n",
+"    }\n",
+"    if (threadIdx.x == DVREN__SCAN_THREADS - 1u) sums[blockIdx.x] = incl;\n",
+"}\n",
+"\n",
+"/* One block: exclusive scan of the nb block sums in place; *total = their sum. */\n",
+"extern \"C\" __global__ void __launch_bounds__(DVREN__SCAN_SUM_THREADS)\n",
+"    dvren_scan_sums(unsigned long long* sums, uint32_t nb, unsigned long long* total)\n",
+"{\n",
+"    __shared__ uint64_t s[DVREN__SCAN_SUM_THREADS];\n",
+"    uint64_t carry = 0ull;\n",
+"    uint32_t c;\n",
+"    for (c = 0; c < nb; c += DVREN__SCAN_SUM_THREADS) {\n",
+"        uint32_t i = c + threadIdx.x;\n",
+"        uint64_t v = i < nb ? sums[i] : 0ull, incl = dvren__block_scan(v, s, DVREN__SCAN_SUM_THREADS);\n",
+"        if (i < nb) sums[i] = carry + incl - v;\n",
+"        carry += s[DVREN__SCAN_SUM_THREADS - 1u];\n",
+"        __syncthreads();\n",
+"    }\n",
+"    if (threadIdx.x == 0) *total = carry;\n",
+"}\n",
+"\n",
+"/* data[i] += its block's offset; data[n] = the total (saturated to u32: the\n",
+" * host refuses totals above 2^32 - 16 before anything reads it). */\n",
+"extern \"C\" __global__ void __launch_bounds__(DVREN__SCAN_THREADS)\n",
+"    dvren_scan_add(uint32_t* data, uint32_t n, const unsigned long long* sums, const unsigned long long* total)\n",
+"{\n",
+"    uint64_t i = (uint64_t)blockIdx.x * blockDim.x + threadIdx.x;\n",
+"    if (i < n) data[i] += (uint32_t)sums[i / DVREN__SCAN_BLOCK];\n",
+"    if (i == 0) data[n] = *total > 0xFFFFFFFFull ? 0xFFFFFFFFu : (uint32_t)*total;\n",
+"}\n",
+"\n",
+"#endif /* DVREN_CUDA_SCAN_H */\n",
+0};
+/* >>cuda-src scan end */
+/* >>cuda-src mc begin (generated from kernels/dvren_mc.h by ./build.sh gen: do not edit) */
+static const char* const dvren__cuda_src_mc[] = {
+"/* kernels/dvren_mc.h - marching cubes of dvren (single source).\n",
+" *\n",
+" * The per-cell and per-edge arithmetic of dvren_marching_cubes (dvren.h,\n",
+" * >>meshes), compiled by the host compiler for the CPU (dvren.h, >>cpu) and\n",
+" * by NVRTC for the GPU (kernels/dvren_cuda_mc.h), under the rules of\n",
+" * kernels/dvren_device.h (no globals, no tables in memory: the cube's\n",
+" * corner and edge numbering is computed). The CPU and the GPU run these\n",
+" * same functions on the same float32 samples and give the same mesh bit for\n",
+" * bit: decisions are comparisons of exact values (the asymptotic decider in\n",
+" * float64, where the product of two floats is exact), and the arithmetic of\n",
+" * positions and normals goes through DVREN__MC_MUL / DVREN__MC_ADD, which\n",
+" * NVRTC may not fuse into FMAs (__fmul_rn, __fadd_rn).\n",
+" *\n",
+" * The grid: samples g[(z * ny + y) * nx + x], x fastest; sample (x, y, z)\n",
+" * sits at origin + spacing * (x, y, z). Cell (x, y, z) is the cube of the\n",
+" * samples (x..x+1, y..y+1, z..z+1); its corner i is sample (x + (i & 1),\n",
+" * y + ((i >> 1) & 1), z + ((i >> 2) & 1)). Its 12 edges: e = 4 * axis + k,\n",
+" * axis 0 (x), 1 (y), 2 (z), k numbering the other two coordinates' bits\n",
+" * (lower axis first): x-edges 0:(0,1) 1:(2,3) 2:(4,5) 3:(6,7); y-edges\n",
+" * 4:(0,2) 5:(1,3) 6:(4,6) 7:(5,7); z-edges 8:(0,4) 9:(1,5) 10:(2,6)\n",
+" * 11:(3,7). A grid edge is owned by its lower sample, which owns up to\n",
+" * three (+x, +y, +z): the vertex of a crossed edge is created once, by its\n",
+" * owner (docs/meshes.md, \"Vertices\").\n",
+" *\n",
+" * The method (docs/meshes.md, \"Marching cubes\"): f = s (value - level),\n",
+" * s = +1 (the inside is above the level) or -1; a corner is inside when\n",
+" * f > 0 (NaN is outside). On each of the cube's six faces the crossed edges\n",
+" * are joined by contour segments: two crossings give one segment; four (an\n",
+" * ambiguous face, the inside corners on one diagonal) give two, joining the\n",
+" * inside corners when the face's bilinear interpolant has its saddle inside\n",
+" * (asymptotic decider, Nielson and Hamann, \"The asymptotic decider\", IEEE\n",
+" * Visualization 1991: saddle value (a c - b d) / (a + c - b - d), with a, c\n",
+" * the inside corners' f, the denominator positive), and separating them\n",
+" * otherwise. Two cubes sharing a face see the same four values and draw the\n",
+" * same segments, so the surface has no cracks (the holes of Lorensen and\n",
+" * Cline's original table). Segments are directed (from the crossing where,\n",
+" * going round the face counter-clockwise seen from outside the cube, one\n",
+" * leaves the inside, to the next crossing where one enters it); every\n",
+" * crossed edge starts one segment and ends one, so the segments form closed\n",
+" * loops, each triangulated as a fan (dvren_mc_cell_triangles says from\n",
+" * where), oriented so that triangles are counter-clockwise seen from outside\n",
+" * the surface. A cell has at most 12 crossed edges and 12 triangles. */\n",
+"#ifndef DVREN_MC_H\n",
+"#define DVREN_MC_H\n",
+"\n",
+"#if defined(__CUDACC_RTC__)\n",
+"#define DVREN__MC_MUL(a, b) __fmul_rn((a), (b))\n",
+"#define DVREN__MC_ADD(a, b) __fadd_rn((a), (b))\n",
+"#else\n",
+"#define DVREN__MC_MUL(a, b) ((a) * (b))\n",
+"#define DVREN__MC_ADD(a, b) ((a) + (b))\n",
+"#endif\n",
+"\n",
+"/* most triangles one cell can give (12 crossed edges in one loop around a\n",
+" * centre vertex) */\n",
+"#define DVREN_MC_MAX_CELL_TRIANGLES 12\n",
+"/* vertex indices are kept below 2^29 (the GPU packs three edge bits above) */\n",
+"#define DVREN_MC_MAX_VERTICES 536870912u\n",
+"\n",
+"/* The grid and the level, as both devices pass them. */\n",
+"typedef struct dvren_mc_grid {\n",
+"    const float* g;\n",
+"    uint32_t nx, ny, nz;\n",
+"    float level;\n",
+"    float sign; /* +1: inside is value > level; -1: inside is value < level */\n",
+"    float origin[3], spacing[3];\n",
+"} dvren_mc_grid;\n",
+"\n",
+"DVREN_FN float dvren_mc_value(const dvren_mc_grid* G, uint32_t x, uint32_t y, uint32_t z)\n",
+"{\n",
+"    return G->g[((uint64_t)z * G->ny + y) * G->nx + x];\n",
+"}\n",
+"\n",
+"/* f of a sample: s (value - level); inside when > 0 */\n",
+"DVREN_FN float dvren_mc_f(const dvren_mc_grid* G, uint32_t x, uint32_t y, uint32_t z)\n",
+"{\n",
+"    return DVREN__MC_MUL(dvren_mc_value(G, x, y, z) - G->level, G->sign);\n",
+"}\n",
+"\n",
+"/* corners (a, b) of cell edge e */\n",
+"DVREN_FN uint32_t dvren_mc_edge_corner(uint32_t e, uint32_t end)\n",
+"{\n",
+"    uint32_t axis = e >> 2, k = e & 3u, a;\n",
+"    if (axis == 0) a = ((k & 1u) << 1) | ((k >> 1) << 2);\n",
+"    else if (axis == 1) a = (k & 1u) | ((k >> 1) << 2);\n",
+"    else a = (k & 1u) | ((k >> 1) << 1);\n",
+"    return end ? a | (1u << axis) : a;\n",
+"}\n",
+"\n",
+"/* the cell edge joining corners a and b (which differ in one bit) */\n",
+"DVREN_FN uint32_t dvren_mc_edge_of(uint32_t a, uint32_t b)\n",
+"{\n",
+"    uint32_t d = a ^ b, lo = a < b ? a : b;\n",
+"    if (d == 1u) return ((lo >> 1) & 1u) | (((lo >> 2) & 1u) << 1);\n",
+"    if (d == 2u) return 4u + ((lo & 1u) | (((lo >> 2) & 1u) << 1));\n",
+"    return 8u + ((lo & 1u) | (((lo >> 1) & 1u) << 1));\n",
+"}\n",
+"\n",
+"/* corner k (0..3) of face f (0 -x, 1 +x, 2 -y, 3 +y, 4 -z, 5 +z), counter-\n",
+" * clockwise seen from outside the cube (packed 3 bits per corner) */\n",
+"DVREN_FN uint32_t dvren_mc_face_corner(uint32_t f, uint32_t k)\n",
+"{\n",
+"    uint32_t packed;\n",
+"    switch (f) {\n",
+"    case 0: packed = 0u | (4u << 3) | (6u << 6) | (2u << 9); break;\n",
+"    case 1: packed = 1u | (3u << 3) | (7u << 6) | (5u << 9); break;\n",
+"    case 2: packed = 0u | (1u << 3) | (5u << 6) | (4u << 9); break;\n",
+"    case 3: packed = 2u | (6u << 3) | (7u << 6) | (3u << 9); break;\n",
+"    case 4: packed = 0u | (2u << 3) | (3u << 6) | (1u << 9); break;\n",
+"    default: packed = 4u | (5u << 3) | (7u << 6) | (6u << 9); break;\n",
+"    }\n",
+"    return (packed >> (3u * k)) & 7u;\n",
+"}\n",
+"\n",
+"/* Loads cell (x, y, z)'s eight f values (x < nx - 1, y < ny - 1, z < nz - 1)\n",
+" * and returns its inside mask (bit i: corner i inside). */\n",
+"DVREN_FN uint32_t dvren_mc_cell_load(const dvren_mc_grid* G, uint32_t x, uint32_t y, uint32_t z, float* f)\n",
+"{\n",
+"    uint32_t i, in = 0;\n",
+"    for (i = 0; i < 8; ++i) {\n",
+"        f[i] = dvren_mc_f(G, x + (i & 1u), y + ((i >> 1) & 1u), z + ((i >> 2) & 1u));\n",
+"        if (f[i] > 0.0f) in |= 1u << i;\n",
+"    }\n",
+"    return in;\n",
+"}\n",
+"\n",
+"/* bits f of the two cube faces (0 -x, 1 +x, 2 -y, 3 +y, 4 -z, 5 +z) that\n",
+" * hold cell edge e */\n",
+"DVREN_FN uint32_t dvren_mc_edge_faces(uint32_t e)\n",
+"{\n",
+"    uint32_t axis = e >> 2, a = dvren_mc_edge_corner(e, 0), m = 0, b;\n",
+"    for (b = 0; b < 3; ++b)\n",
+"        if (b != axis) m |= 1u << (2u * b + ((a >> b) & 1u));\n",
+"    return m;\n",
+"}\n",
+"\n",
+"/* The cell's triangles from its corner values f and inside mask: returns\n",
+" * their count and, when tri is not NULL, writes 3 local vertices per\n",
+" * triangle: a cell edge 0..11, or DVREN_MC_CENTER for the cell's centre\n",
+" * vertex. *ncenter (may be NULL) becomes 1 when the cell has one; then\n",
+" * center_loop (may be NULL) receives its loop's edges and *center_n their\n",
+" * count.\n",
+" *\n",
+" * A loop of n > 3 crossings is a fan from its first vertex that has no\n",
+" * diagonal to a vertex sharing a cube face with it (except its loop\n",
+" * neighbours): two vertices on one face are joined only by that face's\n",
+" * segments, so the neighbouring cube, which sees the same face, never\n",
+" * draws the same edge (a diagonal in the face would be an edge of four\n",
+" * triangles). Loops without such an apex (8, 9 or 12 crossings: some\n",
+" * configurations of Lorensen's cases 13 and of tunnels) get a vertex at\n",
+" * the mean of their crossings, as the marching cubes 33 tables do (Chernyaev\n",
+" * 1995; Lewiner et al. 2003), and a fan of n triangles around it. At most\n",
+" * one loop of a cell has 8 or more crossings. */\n",
+"#define DVREN_MC_CENTER 12u\n",
+"DVREN_FN uint32_t dvren_mc_cell_triangles(const float* f, uint32_t in, uint8_t* tri, uint32_t* ncenter,\n",
+"                                          uint8_t* center_loop, uint32_t* center_n)\n",
+"{\n",
+"    int32_t next[12];\n",
+"    uint32_t e, face, k, loop[12], ntri = 0, seen = 0;\n",
+"    if (ncenter) *ncenter = 0;\n",
+"    if (in == 0u || in == 255u) return 0;\n",
+"    for (e = 0; e < 12; ++e) next[e] = -1;\n",
+"    for (face = 0; face < 6; ++face) {\n",
+"        uint32_t c[4], s[4], ncross = 0;\n",
+"        for (k = 0; k < 4; ++k) {\n",
+"            c[k] = dvren_mc_face_corner(face, k);\n",
+"            s[k] = (in >> c[k]) & 1u;\n",
+"        }\n",
+"        for (k = 0; k < 4; ++k) ncross += s[k] != s[(k + 1) & 3u];\n",
+"        if (ncross == 2) {\n",
+"            /* one segment: from the edge leaving the inside to the edge entering it */\n",
+"            int32_t from = -1, to = -1;\n",
+"            for (k = 0; k < 4; ++k) {\n",
+"                uint32_t k1 = (k + 1) & 3u;\n",
+"                if (s[k] && !s[k1]) from = (int32_t)dvren_mc_edge_of(c[k], c[k1]);\n",
+"                if (!s[k] && s[k1]) to = (int32_t)dvren_mc_edge_of(c[k], c[k1]);\n",
+"            }\n",
+"            next[from] = to;\n",
+"        } else if (ncross == 4) {\n",
+"            /* the inside corners are c[i0] and c[i0 + 2]: joined when the\n",
+"             * saddle is inside, a c > b d (exact in float64) */\n",
+"            uint32_t i0 = s[0] ? 0u : 1u;\n",
+"            double a = (double)f[c[i0]], cc = (double)f[c[i0 + 2]];\n",
+"            double b = (double)f[c[(i0 + 1) & 3u]], d = (double)f[c[(i0 + 3) & 3u]];\n",
+"            int joined = a * cc > b * d;\n",
+"            for (k = i0; k < 4; k += 2) {\n",
+"                /* leaving the inside on edge (c[k], c[k+1]); the segment ends on\n",
+"                 * edge (c[k+1], c[k+2]) (cutting off the outside corner c[k+1]:\n",
+"                 * inside joined) or on edge (c[k-1], c[k]) (cutting off c[k]) */\n",
+"                uint32_t k1 = (k + 1) & 3u, k2 = (k + 2) & 3u, km = (k + 3) & 3u;\n",
+"                uint32_t from = dvren_mc_edge_of(c[k], c[k1]);\n",
+"                next[from] = (int32_t)(joined ? dvren_mc_edge_of(c[k1], c[k2]) : dvren_mc_edge_of(c[km], c[k]));\n",
+"            }\n",
+"        }\n",
+"    }\n",
+"    for (e = 0; e < 12; ++e) {\n",
+"        uint32_t n = 0, cur = e, i, j, apex = 12;\n",
+"        if (next[e] < 0 || ((seen >> e) & 1u)) continue;\n",
+"        while (n < 12 && !((seen >> cur) & 1u) && next[cur] >= 0) {\n",
+"            seen |= 1u << cur;\n",
+"            loop[n++] = cur;\n",
+"            cur = (uint32_t)next[cur];\n",
+"        }\n",
+"        for (i = 0; i < n && apex == 12; ++i) {\n",
+"            uint32_t fi = dvren_mc_edge_faces(loop[i]), ok = 1;\n",
+"            for (j = 0; j < n && ok; ++j)\n",
+"                if (j != i && j != (i + 1) % n && j != (i + n - 1) % n && (fi & dvren_mc_edge_faces(loop[j]))) ok = 0;\n",
+"            if (ok) apex = i;\n",
+"        }\n",
+"        if (apex < 12) {\n",
+"            /* a fan from the apex, reversed: the loop runs clockwise seen from outside */\n",
+"            for (i = 1; i + 1 < n; ++i) {\n",
+"                if (tri) {\n",
+"                    tri[3 * ntri + 0] = (uint8_t)loop[apex];\n",
+"                    tri[3 * ntri + 1] = (uint8_t)loop[(apex + i + 1) % n];\n",
+"                    tri[3 * ntri + 2] = (uint8_t)loop[(apex + i) % n];\n",
+"                }\n",
+"                ++ntri;\n",
+"            }\n",
+"        } else {\n",
+"            if (ncenter) *ncenter = 1;\n",
+"            if (center_loop)\n",
+"                for (i = 0; i < n; ++i) center_loop[i] = (uint8_t)loop[i];\n",
+"            if (center_n) *center_n = n;\n",
+"            for (i = 0; i < n; ++i) {\n",
+"                if (tri) {\n",
+"                    tri[3 * ntri + 0] = (uint8_t)DVREN_MC_CENTER;\n",
+"                    tri[3 * ntri + 1] = (uint8_t)loop[(i + 1) % n];\n",
+"                    tri[3 * ntri + 2] = (uint8_t)loop[i];\n",
+"                }\n",
+"                ++ntri;\n",
+"            }\n",
+"        }\n",
+"    }\n",
+"    return ntri;\n",
+"}\n",
+"\n",
+"/* Bits 0..2: which of sample (x, y, z)'s own edges (+x, +y, +z, those\n",
+" * inside the grid) the surface crosses. */\n",
+"DVREN_FN uint32_t dvren_mc_point_edges(const dvren_mc_grid* G, uint32_t x, uint32_t y, uint32_t z)\n",
+"{\n",
+"    uint32_t m = 0, in0 = dvren_mc_f(G, x, y, z) > 0.0f;\n",
+"    if (x + 1 < G->nx && (uint32_t)(dvren_mc_f(G, x + 1, y, z) > 0.0f) != in0) m |= 1u;\n",
+"    if (y + 1 < G->ny && (uint32_t)(dvren_mc_f(G, x, y + 1, z) > 0.0f) != in0) m |= 2u;\n",
+"    if (z + 1 < G->nz && (uint32_t)(dvren_mc_f(G, x, y, z + 1) > 0.0f) != in0) m |= 4u;\n",
+"    return m;\n",
+"}\n",
+"\n",
+"DVREN_FN uint32_t dvren_mc_popc3(uint32_t m)\n",
+"{\n",
+"    return (m & 1u) + ((m >> 1) & 1u) + ((m >> 2) & 1u);\n",
+"}\n",
+"\n",
+"/* Sample (x, y, z)'s and its neighbours' values along axis a of the\n",
+" * gradient, in value units per index step: central differences, one-sided\n",
+" * at the grid's border (0 along an axis of one sample). */\n",
+"DVREN_FN float dvren_mc_grad(const dvren_mc_grid* G, uint32_t x, uint32_t y, uint32_t z, uint32_t a)\n",
+"{\n",
+"    uint32_t n = a == 0 ? G->nx : a == 1 ? G->ny : G->nz;\n",
+"    uint32_t i = a == 0 ? x : a == 1 ? y : z, lo = i > 0 ? i - 1 : i, hi = i + 1 < n ? i + 1 : i;\n",
+"    float vlo, vhi;\n",
+"    if (hi == lo) return 0.0f;\n",
+"    vlo = dvren_mc_value(G, a == 0 ? lo : x, a == 1 ? lo : y, a == 2 ? lo : z);\n",
+"    vhi = dvren_mc_value(G, a == 0 ? hi : x, a == 1 ? hi : y, a == 2 ? hi : z);\n",
+"    return (vhi - vlo) / (float)(hi - lo);\n",
+"}\n",
+"\n",
+"/* The vertex on sample (x, y, z)'s edge along axis a (crossed): its world\n",
+" * position pos[3] and, when nrm is not NULL, its unit outward normal\n",
+" * (minus s times the value gradient, interpolated along the edge and\n",
+" * scaled by 1/spacing; (0, 0, 0) where it vanishes). */\n",
+"DVREN_FN void dvren_mc_vertex(const dvren_mc_grid* G, uint32_t x, uint32_t y, uint32_t z, uint32_t a, float* pos,\n",
+"                              float* nrm)\n",
+"{\n",
+"    uint32_t x1 = x + (a == 0), y1 = y + (a == 1), z1 = z + (a == 2), j;\n",
+"    float f0 = dvren_mc_f(G, x, y, z), f1 = dvren_mc_f(G, x1, y1, z1);\n",
+"    float t = f0 / (f0 - f1);\n",
+"    float idx[3];\n",
+"    if (!(t >= 0.0f && t <= 1.0f)) t = 0.5f; /* non-finite samples */\n",
+"    idx[0] = (float)x;\n",
+"    idx[1] = (float)y;\n",
+"    idx[2] = (float)z;\n",
+"    idx[a] = DVREN__MC_ADD(idx[a], t);\n",
+"    for (j = 0; j < 3; ++j) pos[j] = DVREN__MC_ADD(G->origin[j], DVREN__MC_MUL(G->spacing[j], idx[j]));\n",
+"    if (nrm) {\n",
+"        float n[3], len2 = 0.0f;\n",
+"        for (j = 0; j < 3; ++j) {\n",
+"            float g0 = dvren_mc_grad(G, x, y, z, j), g1 = dvren_mc_grad(G, x1, y1, z1, j);\n",
+"            float g = DVREN__MC_ADD(g0, DVREN__MC_MUL(t, g1 - g0));\n",
+"            n[j] = DVREN__MC_MUL(-G->sign, g / G->spacing[j]);\n",
+"            len2 = DVREN__MC_ADD(len2, DVREN__MC_MUL(n[j], n[j]));\n",
+"        }\n",
+"        if (len2 > 0.0f && len2 <= 3.0e38f) {\n",
+"            float len = sqrtf(len2);\n",
+"            for (j = 0; j < 3; ++j) nrm[j] = n[j] / len;\n",
+"        } else {\n",
+"            for (j = 0; j < 3; ++j) nrm[j] = 0.0f;\n",
+"        }\n",
+"    }\n",
+"}\n",
+"\n",
+"/* The centre vertex of a cell (dvren_mc_cell_triangles' DVREN_MC_CENTER):\n",
+" * the mean of its loop's n vertices (positions and normals, the normal\n",
+" * normalised again), summed in loop order. */\n",
+"DVREN_FN void dvren_mc_center(const dvren_mc_grid* G, uint32_t x, uint32_t y, uint32_t z, const uint8_t* loop, uint32_t n,\n",
+"                              float* pos, float* nrm)\n",
+"{\n",
+"    float p[3], q[3], sp[3] = {0.0f, 0.0f, 0.0f}, sn[3] = {0.0f, 0.0f, 0.0f}, len2 = 0.0f;\n",
+"    uint32_t i, j;\n",
+"    for (i = 0; i < n; ++i) {\n",
+"        uint32_t e = loop[i], o = dvren_mc_edge_corner(e, 0);\n",
+"        dvren_mc_vertex(G, x + (o & 1u), y + ((o >> 1) & 1u), z + ((o >> 2) & 1u), e >> 2, p, nrm ? q : NULL);\n",
+"        for (j = 0; j < 3; ++j) {\n",
+"            sp[j] = DVREN__MC_ADD(sp[j], p[j]);\n",
+"            if (nrm) sn[j] = DVREN__MC_ADD(sn[j], q[j]);\n",
+"        }\n",
+"    }\n",
+"    for (j = 0; j < 3; ++j) pos[j] = sp[j] / (float)n;\n",
+"    if (!nrm) return;\n",
+"    for (j = 0; j < 3; ++j) len2 = DVREN__MC_ADD(len2, DVREN__MC_MUL(sn[j], sn[j]));\n",
+"    if (len2 > 0.0f && len2 <= 3.0e38f) {\n",
+"        float len = sqrtf(len2);\n",
+"        for (j = 0; j < 3; ++j) nrm[j] = sn[j] / len;\n",
+"    } else {\n",
+"        for (j = 0; j < 3; ++j) nrm[j] = 0.0f;\n",
+"    }\n",
+"}\n",
+"\n",
+"/* The grid point owning cell edge e of cell (x, y, z), as its offset\n",
+" * (bit 0: +x, bit 1: +y, bit 2: +z) from the cell's sample, and the axis. */\n",
+"DVREN_FN uint32_t dvren_mc_edge_owner(uint32_t e)\n",
+"{\n",
+"    return dvren_mc_edge_corner(e, 0);\n",
+"}\n",
+"\n",
+"#endif /* DVREN_MC_H */\n",
+0};
+/* >>cuda-src mc end */
+/* >>cuda-src mc-kernel begin (generated from kernels/dvren_cuda_mc.h by ./build.sh gen: do not edit) */
+static const char* const dvren__cuda_src_mc_kernel[] = {
+"/* kernels/dvren_cuda_mc.h - GPU entry points of dvren's marching cubes.\n",
+" *\n",
+" * GPU only (not single source): dvren_cuda.h composes the context's\n",
+" * \"marching-cubes module\" from kernels/dvren_device.h, kernels/dvren_mc.h,\n",
+" * kernels/dvren_cuda_scan.h and this file, and compiles it with NVRTC at\n",
+" * first use. Every decision and every number of the mesh comes from\n",
+" * kernels/dvren_mc.h, the code the CPU runs (dvren.h, >>cpu,\n",
+" * dvren__cpu_launch_mc); these kernels spread it over threads and number\n",
+" * the results in the CPU's order: one thread per grid sample i (x fastest),\n",
+" * blocks of DVREN__MC_THREADS consecutive samples, so the order of blocks,\n",
+" * then of threads in a block, is the samples' order.\n",
+" *\n",
+" *   dvren_mc_count      per block: the vertices of its samples' own edges,\n",
+" *                       the triangles and centre vertices of their cells,\n",
+" *                       the active cells (one atomicAdd per block)\n",
+" *   dvren_scan_*        the per-block counts to offsets (three scans), the\n",
+" *                       totals read back by the host to size the mesh\n",
+" *   dvren_mc_vertices   each sample: its first vertex's index (block offset\n",
+" *                       plus the exclusive scan in the block) with its edge\n",
+" *                       bits into vb[i] (the vertex dedup: a cell finds the\n",
+" *                       vertex of each of its edges there), and the vertices\n",
+" *   dvren_mc_triangles  each cell: its triangles through vb, its centre\n",
+" *                       vertex after all the edges' vertices\n",
+" *\n",
+" * dvren_cuda.h carries a generated copy of this file (\">>cuda-src\n",
+" * mc-kernel\"); edit this file and run `./build.sh gen`. */\n",
+"#ifndef DVREN_CUDA_MC_H\n",
+"#define DVREN_CUDA_MC_H\n",
+"\n",
+"#define DVREN__MC_THREADS 256u\n",
+"\n",
+"/* Exclusive scan of v over the block (warp shuffles, then the warps'\n",
+" * totals); *total gets the block's sum. */\n",
+"__device__ __forceinline__ uint32_t dvren__mc_block_exclusive(uint32_t v, uint32_t* total)\n",
+"{\n",
+"    __shared__ uint32_t warp_sum[DVREN__MC_THREADS / 32u];\n",
+"    uint32_t lane = threadIdx.x & 31u, w = threadIdx.x >> 5, x = v, d, i, base = 0u, all = 0u;\n",
+"    for (d = 1u; d < 32u; d <<= 1) {\n",
+"        uint32_t y = __shfl_up_sync(0xFFFFFFFFu, x, d);\n",
+"        if (lane >= d) x += y;\n",
+"    }\n",
+"    if (lane == 31u) warp_sum[w] = x;\n",
+"    __syncthreads();\n",
+"    for (i = 0; i < DVREN__MC_THREADS / 32u; ++i) {\n",
+"        if (i < w) base += warp_sum[i];\n",
+"        all += warp_sum[i];\n",
+"    }\n",
+"    __syncthreads();\n",
+"    if (total) *total = all;\n",
+"    return base + x - v;\n",
+"}\n",
+"\n",
+"__device__ __forceinline__ void dvren__mc_xyz(const dvren_mc_grid& G, uint64_t i, uint32_t* x, uint32_t* y, uint32_t* z)\n",
+"{\n",
+"    uint64_t plane = (uint64_t)G.nx * G.ny;\n",
+"    *z = (uint32_t)(i / plane);\n",
+"    i -= (uint64_t)*z * plane;\n",
+"    *y = (uint32_t)(i / G.nx);\n",
+"    *x = (uint32_t)(i - (uint64_t)*y * G.nx);\n",
+"}\n",
+"\n",
+"extern \"C\" __global__ void __launch_bounds__(DVREN__MC_THREADS)\n",
+"    dvren_mc_count(const __grid_constant__ dvren_mc_grid G, uint64_t n, uint32_t* bv, uint32_t* bt, uint32_t* bc,\n",
+"                   unsigned long long* active)\n",
+"{\n",
+"    uint64_t i = (uint64_t)blockIdx.x * DVREN__MC_THREADS + threadIdx.x;\n",
+"    uint32_t v = 0u, t = 0u, c = 0u, a, sv, st, sc, sa;\n",
+"    if (i < n) {\n",
+"        uint32_t x, y, z;\n",
+"        dvren__mc_xyz(G, i, &x, &y, &z);\n",
+"        v = dvren_mc_popc3(dvren_mc_point_edges(&G, x, y, z));\n",
+"        if (x + 1u < G.nx && y + 1u < G.ny && z + 1u < G.nz) {\n",
+"            float f[8];\n",
+"            t = dvren_mc_cell_triangles(f, dvren_mc_cell_load(&G, x, y, z, f), NULL, &c, NULL, NULL);\n",
+"        }\n",
+"    }\n",
+"    a = t > 0u;\n",
+"    dvren__mc_block_exclusive(v, &sv);\n",
+"    dvren__mc_block_exclusive(t, &st);\n",
+"    dvren__mc_block_exclusive(c, &sc);\n",
+"    dvren__mc_block_exclusive(a, &sa);\n",
+"    if (threadIdx.x == 0) {\n",
+"        bv[blockIdx.x] = sv;\n",
+"        bt[blockIdx.x] = st;\n",
+"        bc[blockIdx.x] = sc;\n",
+"        if (sa) atomicAdd(active, (unsigned long long)sa);\n",
+"    }\n",
+"}\n",
+"\n",
+"extern \"C\" __global__ void __launch_bounds__(DVREN__MC_THREADS)\n",
+"    dvren_mc_vertices(const __grid_constant__ dvren_mc_grid G, uint64_t n, const uint32_t* bv, uint32_t* vb, float* pos,\n",
+"                      float* nrm)\n",
+"{\n",
+"    uint64_t i = (uint64_t)blockIdx.x * DVREN__MC_THREADS + threadIdx.x;\n",
+"    uint32_t m = 0u, x = 0u, y = 0u, z = 0u, k, a;\n",
+"    if (i < n) {\n",
+"        dvren__mc_xyz(G, i, &x, &y, &z);\n",
+"        m = dvren_mc_point_edges(&G, x, y, z);\n",
+"    }\n",
+"    k = bv[blockIdx.x] + dvren__mc_block_exclusive(dvren_mc_popc3(m), NULL);\n",
+"    if (i >= n) return;\n",
+"    vb[i] = k | (m << 29);\n",
+"    for (a = 0; a < 3u; ++a)\n",
+"        if ((m >> a) & 1u) {\n",
+"            dvren_mc_vertex(&G, x, y, z, a, pos + 3 * (size_t)k, nrm ? nrm + 3 * (size_t)k : NULL);\n",
+"            ++k;\n",
+"        }\n",
+"}\n",
+"\n",
+"extern \"C\" __global__ void __launch_bounds__(DVREN__MC_THREADS)\n",
+"    dvren_mc_triangles(const __grid_constant__ dvren_mc_grid G, uint64_t n, const uint32_t* bt, const uint32_t* bc,\n",
+"                       const uint32_t* vb, uint32_t edge_vertices, uint32_t* tri, float* pos, float* nrm)\n",
+"{\n",
+"    uint64_t i = (uint64_t)blockIdx.x * DVREN__MC_THREADS + threadIdx.x;\n",
+"    uint32_t x = 0u, y = 0u, z = 0u, nt = 0u, nc = 0u, cn = 0u, t0, c0, j;\n",
+"    uint8_t local[3 * DVREN_MC_MAX_CELL_TRIANGLES], cloop[12];\n",
+"    if (i < n) {\n",
+"        dvren__mc_xyz(G, i, &x, &y, &z);\n",
+"        if (x + 1u < G.nx && y + 1u < G.ny && z + 1u < G.nz) {\n",
+"            float f[8];\n",
+"            nt = dvren_mc_cell_triangles(f, dvren_mc_cell_load(&G, x, y, z, f), local, &nc, cloop, &cn);\n",
+"        }\n",
+"    }\n",
+"    t0 = bt[blockIdx.x] + dvren__mc_block_exclusive(nt, NULL);\n",
+"    c0 = edge_vertices + bc[blockIdx.x] + dvren__mc_block_exclusive(nc, NULL);\n",
+"    if (nt == 0u) return;\n",
+"    if (nc) dvren_mc_center(&G, x, y, z, cloop, cn, pos + 3 * (size_t)c0, nrm ? nrm + 3 * (size_t)c0 : NULL);\n",
+"    for (j = 0; j < 3u * nt; ++j) {\n",
+"        uint32_t e = local[j], o, a, w;\n",
+"        uint64_t q;\n",
+"        if (e == DVREN_MC_CENTER) {\n",
+"            tri[3 * (size_t)t0 + j] = c0;\n",
+"            continue;\n",
+"        }\n",
+"        o = dvren_mc_edge_owner(e);\n",
+"        a = e >> 2;\n",
+"        q = i + (o & 1u) + (uint64_t)((o >> 1) & 1u) * G.nx + (uint64_t)((o >> 2) & 1u) * G.nx * G.ny;\n",
+"        w = vb[q];\n",
+"        tri[3 * (size_t)t0 + j] = (w & 0x1FFFFFFFu) + dvren_mc_popc3((w >> 29) & ((1u << a) - 1u));\n",
+"    }\n",
+"}\n",
+"\n",
+"#endif /* DVREN_CUDA_MC_H */\n",
+0};
+/* >>cuda-src mc-kernel end */
 
 static const char* const* dvren__cuda_src(int which)
 {
@@ -5578,6 +6273,9 @@ static const char* const* dvren__cuda_src(int which)
     case DVREN__SRC_KERNEL: return dvren__cuda_src_kernel;
     case DVREN__SRC_SPLAT: return dvren__cuda_src_splat;
     case DVREN__SRC_SPLAT_KERNEL: return dvren__cuda_src_splat_kernel;
+    case DVREN__SRC_SCAN: return dvren__cuda_src_scan;
+    case DVREN__SRC_MC: return dvren__cuda_src_mc;
+    case DVREN__SRC_MC_KERNEL: return dvren__cuda_src_mc_kernel;
     default: return dvren__cuda_src_train;
     }
 }

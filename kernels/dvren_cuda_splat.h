@@ -12,10 +12,10 @@
  *   forward
  *     dvren_splat_project_kernel  one thread per Gaussian: proj[i]; a histogram
  *                            of the pairs per tile (atomicAdd); the visible count
- *     dvren_splat_scan_*     exclusive prefix sum of the histogram (three
- *                            kernels: per-block scans, the block sums, the
- *                            adds): each tile's segment; the host reads the
- *                            total back (the pair count m)
+ *     dvren_scan_*           exclusive prefix sum of the histogram
+ *                            (kernels/dvren_cuda_scan.h): each tile's
+ *                            segment; the host reads the total back (the
+ *                            pair count m)
  *     dvren_splat_ranges     ranges[2t], ranges[2t + 1] and the emission cursors
  *     dvren_splat_emit       one thread per Gaussian: into each of its tiles'
  *                            segments (atomicAdd on the cursor, so any order
@@ -51,77 +51,8 @@
 #define DVREN_CUDA_SPLAT_H
 
 #define DVREN__SPLAT_THREADS 256u     /* threads of the one-dimensional kernels */
-#define DVREN__SPLAT_SCAN_ITEMS 8u    /* elements per thread of a per-block scan */
-#define DVREN__SPLAT_SCAN_BLOCK 2048u /* DVREN__SPLAT_THREADS * DVREN__SPLAT_SCAN_ITEMS */
-#define DVREN__SPLAT_SUM_THREADS 1024u
 #define DVREN__SPLAT_SORT_THREADS 512u
 #define DVREN__SPLAT_SORT_SHARED 2048u /* longest segment sorted in shared memory */
-
-/* ---- scan: exclusive prefix sum of n u32 counts, in place; data[n] = total -------- */
-
-/* Inclusive scan of one value per thread over the block (Hillis-Steele). */
-__device__ __forceinline__ uint64_t dvren__splat_block_scan(uint64_t v, uint64_t* s, uint32_t threads)
-{
-    uint32_t t = threadIdx.x, d;
-    s[t] = v;
-    __syncthreads();
-    for (d = 1u; d < threads; d <<= 1) {
-        uint64_t add = t >= d ? s[t - d] : 0ull;
-        __syncthreads();
-        s[t] += add;
-        __syncthreads();
-    }
-    return s[t];
-}
-
-/* Each block scans DVREN__SPLAT_SCAN_BLOCK elements (exclusive, in place,
- * relative to the block) and writes its total to sums[block]. */
-extern "C" __global__ void __launch_bounds__(DVREN__SPLAT_THREADS)
-    dvren_splat_scan_blocks(uint32_t* data, uint32_t n, unsigned long long* sums)
-{
-    __shared__ uint64_t s[DVREN__SPLAT_THREADS];
-    uint64_t base = (uint64_t)blockIdx.x * DVREN__SPLAT_SCAN_BLOCK + (uint64_t)threadIdx.x * DVREN__SPLAT_SCAN_ITEMS;
-    uint32_t v[DVREN__SPLAT_SCAN_ITEMS], j;
-    uint64_t mine = 0ull, incl, run;
-    for (j = 0; j < DVREN__SPLAT_SCAN_ITEMS; ++j) {
-        v[j] = base + j < n ? data[base + j] : 0u;
-        mine += v[j];
-    }
-    incl = dvren__splat_block_scan(mine, s, DVREN__SPLAT_THREADS);
-    run = incl - mine;
-    for (j = 0; j < DVREN__SPLAT_SCAN_ITEMS; ++j) {
-        if (base + j < n) data[base + j] = (uint32_t)run; /* the final offset fits when the total does */
-        run += v[j];
-    }
-    if (threadIdx.x == DVREN__SPLAT_THREADS - 1u) sums[blockIdx.x] = incl;
-}
-
-/* One block: exclusive scan of the nb block sums in place; *total = their sum. */
-extern "C" __global__ void __launch_bounds__(DVREN__SPLAT_SUM_THREADS)
-    dvren_splat_scan_sums(unsigned long long* sums, uint32_t nb, unsigned long long* total)
-{
-    __shared__ uint64_t s[DVREN__SPLAT_SUM_THREADS];
-    uint64_t carry = 0ull;
-    uint32_t c;
-    for (c = 0; c < nb; c += DVREN__SPLAT_SUM_THREADS) {
-        uint32_t i = c + threadIdx.x;
-        uint64_t v = i < nb ? sums[i] : 0ull, incl = dvren__splat_block_scan(v, s, DVREN__SPLAT_SUM_THREADS);
-        if (i < nb) sums[i] = carry + incl - v;
-        carry += s[DVREN__SPLAT_SUM_THREADS - 1u];
-        __syncthreads();
-    }
-    if (threadIdx.x == 0) *total = carry;
-}
-
-/* data[i] += its block's offset; data[n] = the total (saturated to u32: the
- * host refuses totals above 2^32 - 16 before anything reads it). */
-extern "C" __global__ void __launch_bounds__(DVREN__SPLAT_THREADS)
-    dvren_splat_scan_add(uint32_t* data, uint32_t n, const unsigned long long* sums, const unsigned long long* total)
-{
-    uint64_t i = (uint64_t)blockIdx.x * blockDim.x + threadIdx.x;
-    if (i < n) data[i] += (uint32_t)sums[i / DVREN__SPLAT_SCAN_BLOCK];
-    if (i == 0) data[n] = *total > 0xFFFFFFFFull ? 0xFFFFFFFFu : (uint32_t)*total;
-}
 
 /* ---- forward --------------------------------------------------------------------- */
 

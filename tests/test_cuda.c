@@ -940,6 +940,129 @@ TEST(gpu_splat_parity)
     dvren_context_destroy(gpu);
 }
 
+/* ---- marching cubes ------------------------------------------------------------------ */
+
+TEST(nvrtc_compiles_mc_module)
+{
+    static const unsigned archs[2] = {86, 90};
+    char why[DVREN__ERROR_CAP], log[16384];
+    dvren_context* ctx;
+    int ai;
+    if (!nvrtc_here(why, sizeof why)) SKIP("NVRTC not found, marching-cubes module not compiled: %s", why);
+    ctx = th_ctx();
+    for (ai = 0; ai < 2; ++ai) {
+        dvren_status s = dvren_cuda_compile_module_check(ctx, "mc", archs[ai], log, sizeof log);
+        CHECK(s == DVREN_OK, "mc module for sm_%u: %s\n%s", archs[ai], dvren_last_error(ctx), log);
+        CHECK(log[0] == 0, "mc module for sm_%u: NVRTC warns:\n%s", archs[ai], log);
+    }
+    {
+        dvren__text t;
+        char* ptx = NULL;
+        size_t n = 0;
+        memset(&t, 0, sizeof t);
+        t.ctx = ctx;
+        CHECK_OK(ctx, dvren__cu_mc_compose(&t));
+        /* with contraction allowed (a user's DVREN_CUDA_NVRTC_OPTIONS), still no fused multiply-add */
+        CHECK_OK(ctx, dvren__cu_nvrtc(ctx, NULL, t.s, 90, 1, "--fmad=true", &ptx, &n, log, sizeof log, NULL));
+        for (ai = 0; ai < DVREN__CU_MC_NFUNC; ++ai) {
+            char entry[128];
+            snprintf(entry, sizeof entry, ".entry %s(", dvren__cu_mc_names[ai]);
+            CHECK(strstr(ptx, entry), "the PTX has no entry point %s", dvren__cu_mc_names[ai]);
+        }
+        /* the CPU computes vertices without fused multiply-adds: so must the GPU */
+        CHECK(!strstr(ptx, "fma.rn.f32") && !strstr(ptx, "\tmul.f32") && !strstr(ptx, "\tadd.f32"),
+              "the marching-cubes PTX has a float fma or a contractible mul.f32 / add.f32");
+        dvren__free(ctx, ptx, n + 1);
+        dvren__text_free(&t);
+    }
+    CHECK(dvren_cuda_compile_module_check(ctx, "nope", 90, log, sizeof log) == DVREN_ERROR_INVALID_ARGUMENT &&
+              strstr(dvren_last_error(ctx), "nope"),
+          "unknown module: %s", dvren_last_error(ctx));
+    dvren_context_destroy(ctx);
+}
+
+/* CPU and GPU meshes are identical bit for bit: a smooth field (a gyroid
+ * inside a ball: many cells, tunnels), random fields (ambiguous faces,
+ * centre vertices), and the CT head when the data is there; host and device
+ * grid tensors. */
+static float* mc_field(int kind, uint32_t n, uint64_t seed)
+{
+    float* g = (float*)malloc((size_t)n * n * n * sizeof(float));
+    uint32_t x, y, z;
+    uint64_t st = seed;
+    for (z = 0; z < n; ++z)
+        for (y = 0; y < n; ++y)
+            for (x = 0; x < n; ++x) {
+                double px = 6.0 * x / (n - 1) - 3.0, py = 6.0 * y / (n - 1) - 3.0, pz = 6.0 * z / (n - 1) - 3.0;
+                float v;
+                if (kind == 0) {
+                    v = (float)(sin(px * 2.1) * cos(py * 2.1) + sin(py * 2.1) * cos(pz * 2.1) + sin(pz * 2.1) * cos(px * 2.1));
+                } else {
+                    st = st * 6364136223846793005ull + 1442695040888963407ull;
+                    v = (float)((double)(st >> 11) / 9007199254740992.0 - 0.5);
+                }
+                g[((size_t)z * n + y) * n + x] = v;
+            }
+    return g;
+}
+
+static int mesh_equal(const dvren_mesh* a, const dvren_mesh* b)
+{
+    return a->vertex_count == b->vertex_count && a->triangle_count == b->triangle_count &&
+           !memcmp(a->positions, b->positions, (size_t)a->vertex_count * 12) &&
+           (!a->normals || !memcmp(a->normals, b->normals, (size_t)a->vertex_count * 12)) &&
+           !memcmp(a->triangles, b->triangles, (size_t)a->triangle_count * 12);
+}
+
+TEST(gpu_mc_parity)
+{
+    static const struct { int kind; uint32_t n; uint32_t flags; } cases[4] = {
+        {0, 97, 0}, {1, 40, 0}, {1, 33, DVREN_MC_INSIDE_BELOW}, {0, 64, DVREN_MC_NO_NORMALS}};
+    dvren_context* cpu;
+    int ci;
+    NEED_GPU(gpu, NULL);
+    cpu = th_ctx();
+    for (ci = 0; ci < 4; ++ci) {
+        uint32_t n = cases[ci].n;
+        float* g = mc_field(cases[ci].kind, n, 99 + (uint64_t)ci);
+        int64_t shape[3];
+        dvren_tensor th, td;
+        dvren_mc_options o;
+        dvren_mesh a, b, c;
+        dvren_mc_stats sa, sb;
+        shape[0] = shape[1] = shape[2] = n;
+        dvren_tensor_wrap(g, DVREN_DTYPE_F32, 3, shape, NULL, &th);
+        memset(&o, 0, sizeof o);
+        o.level = cases[ci].kind == 0 ? 0.1f : 0.0f;
+        o.origin[0] = -3.0f;
+        o.origin[1] = -2.5f;
+        o.origin[2] = 1.0f;
+        o.spacing[0] = 0.05f;
+        o.spacing[1] = 0.07f;
+        o.spacing[2] = 0.03f;
+        o.flags = cases[ci].flags;
+        CHECK_OK(cpu, dvren_marching_cubes(cpu, &th, &o, &a, &sa));
+        CHECK_OK(gpu, dvren_marching_cubes(gpu, &th, &o, &b, &sb));
+        CHECK(a.triangle_count > 0 && mesh_equal(&a, &b),
+              "case %d: CPU %u vertices %u triangles, GPU %u %u: the meshes differ", ci, (unsigned)a.vertex_count,
+              (unsigned)a.triangle_count, (unsigned)b.vertex_count, (unsigned)b.triangle_count);
+        CHECK(sa.active_cells == sb.active_cells, "active cells %llu vs %llu", (unsigned long long)sa.active_cells,
+              (unsigned long long)sb.active_cells);
+        /* a device tensor gives the same */
+        CHECK_OK(gpu, dvren_cuda_tensor_create(gpu, DVREN_DTYPE_F32, 3, shape, &td));
+        CHECK_OK(gpu, dvren_cuda_copy(gpu, &td, &th));
+        CHECK_OK(gpu, dvren_marching_cubes(gpu, &td, &o, &c, NULL));
+        CHECK(mesh_equal(&a, &c), "case %d: device tensor input differs", ci);
+        dvren_tensor_destroy(gpu, &td);
+        dvren_mesh_free(cpu, &a);
+        dvren_mesh_free(gpu, &b);
+        dvren_mesh_free(gpu, &c);
+        free(g);
+    }
+    dvren_context_destroy(cpu);
+    dvren_context_destroy(gpu);
+}
+
 int main(int argc, char** argv)
 {
     th_init(argc, argv);
@@ -956,5 +1079,7 @@ int main(int argc, char** argv)
     RUN(gpu_bad_source_leaves_context_usable);
     RUN(nvrtc_compiles_splat_module);
     RUN(gpu_splat_parity);
+    RUN(nvrtc_compiles_mc_module);
+    RUN(gpu_mc_parity);
     return th_done();
 }
