@@ -58,7 +58,8 @@ PLUGIN_FLAGS = ["-shared", "-fPIC", "-fvisibility=hidden", "-Wl,--no-undefined"]
 # What the build reads from the repository (the first one missing is named).
 REQUIRED = ["dvren.h", "dvren_cuda.h", "python/dvren/_native.c", "tools/stb_impl.c",
             "tools/dvren_scene.h", "tools/dvren_nerf.h", "tools/dvren_image.h", "tools/dvren_foveate.h",
-            "tools/dvren_exr.h", "tools/dvren_blocks.h", "tools/dvren_splat_ply.h", "tools/dvren_json.h", "plugins"]
+            "tools/dvren_exr.h", "tools/dvren_blocks.h", "tools/dvren_splat_ply.h", "tools/dvren_json.h", "tools/dvren_mesh_io.h",
+            "plugins"]
 # Debian packages whose headers the build includes (OpenEXR's: the pipeline, optional).
 PACKAGES = "libcjson-dev libstb-dev zlib1g-dev libopenexr-dev"
 # the foveation pipeline's EXR writer: OpenEXR's C API (tools/dvren_exr.h)

@@ -53,7 +53,8 @@ __all__ = [
     "Camera", "Plan", "Framebuffer", "Tensor", "Optimizer", "SceneFile", "load_scene", "write_png",
     "load_nerf_views", "from_dlpack", "importance_postprocess", "importance_budget", "foveate", "OUTPUTS",
     "FOVEATE_AVAILABLE", "ARTEFACTS", "BlockWorld", "NO_SURFACE", "RegistrationModel", "RegistrationTable",
-    "register", "CFA_PATTERNS", "SplatRenderer", "sh_rotation", "load_splats", "SPLAT_TENSORS",
+    "register", "CFA_PATTERNS", "SplatRenderer", "sh_rotation", "load_splats", "SPLAT_TENSORS", "Mesh",
+    "marching_cubes", "load_mesh", "save_glb", "load_glb",
 ]
 
 OUTPUTS = tuple(_capi.OUTPUTS)  # ("rgb", "alpha", "depth", "transmittance", "hit", "samples", "variance", "surface_id")
@@ -1636,6 +1637,94 @@ class Scene(_Handle):
         _check(lib.dvren_checkpoint_load(self._p, optimizer._p if optimizer else None, _b(path), None, 0, None),
                self._ctx)
 
+    # ---- meshes (dvren.h >>meshes)
+    def sample_grid(self, res: Union[int, Sequence[int]], box_min: Optional[Sequence[float]] = None,
+                    box_max: Optional[Sequence[float]] = None, *, channel: Union[int, str] = "density"
+                    ) -> np.ndarray:
+        """The scene's field sampled on a regular grid (dvren_scene_sample_grid):
+        res (x, y, z) points, >= 2 each (an int: the same on every axis),
+        spanning box_min..box_max inclusive (world units; None for both: the
+        field's bounds, ``field.info["bounds_min"/"bounds_max"]``). channel:
+        a field channel (an int >= 0), or "density": the shader's density
+        sigma (1/world unit). Returns a new float32 array (Z, Y, X) (res
+        reversed) for :func:`marching_cubes` with origin=box_min and
+        spacing=(box_max - box_min) / (res - 1); :meth:`extract_mesh` does
+        both. Runs on the host with the plugins' CPU code (a GPU scene's
+        trained values are read back first). Errors: InvalidArgumentError
+        (res, box, channel; the C library's message)."""
+        what = "sample_grid"
+        r = (res,) * 3 if isinstance(res, (int, np.integer)) and not isinstance(res, bool) else res
+        try:
+            r = tuple(r)
+        except TypeError:
+            r = ()
+        if len(r) != 3:
+            raise InvalidArgumentError("%s: res = %r: an int or three (x, y, z)" % (what, res), -1)
+        r = tuple(_setting(what, "res", v, True, "whole numbers >= 2 (x, y, z)") for v in r)
+        if (box_min is None) != (box_max is None):
+            raise InvalidArgumentError("%s: give both box_min and box_max, or neither (the field's bounds)" % what,
+                                       -1)
+        d = _capi.GridSampleDesc()
+        d.res[:] = r
+        if box_min is not None:
+            d.box_min[:] = _vec3(what + ": box_min", box_min)
+            d.box_max[:] = _vec3(what + ": box_max", box_max)
+        if isinstance(channel, str):
+            if channel != "density":
+                raise InvalidArgumentError("%s: channel = %r: a field channel (int >= 0) or 'density'"
+                                           % (what, channel), -1)
+            d.channel = _capi.SAMPLE_DENSITY
+        else:
+            d.channel = _setting(what, "channel", channel, True, "a field channel (int >= 0) or 'density'")
+        ctx = self._ctx
+        t = _capi.Tensor()
+        _check(lib.dvren_scene_sample_grid(self._p, C.byref(d), C.byref(t)), ctx)
+        try:
+            shape = tuple(int(t.shape[i]) for i in range(t.ndim))
+            out = np.empty(shape, np.float32)
+            C.memmove(out.ctypes.data, t.data, out.nbytes)
+        finally:
+            lib.dvren_tensor_destroy(ctx._p, C.byref(t))
+        return out.reshape(shape[:3])
+
+    def extract_mesh(self, level: float, res: Union[int, Sequence[int]], box_min: Optional[Sequence[float]] = None,
+                     box_max: Optional[Sequence[float]] = None, *, channel: Union[int, str] = "density",
+                     colors: bool = False, inside_below: bool = False, normals: bool = True) -> "Mesh":
+        """The iso-surface of the scene's field: :meth:`sample_grid` (res,
+        box, channel) then :func:`marching_cubes` at level with the grid's
+        origin and spacing, on the scene's context (a host grid: the CPU
+        path), and with colors=True :meth:`shade_mesh`. Returns a :class:`Mesh`."""
+        grid = self.sample_grid(res, box_min, box_max, channel=channel)
+        if box_min is None:
+            info = self.field.info
+            box_min, box_max = info["bounds_min"], info["bounds_max"]
+        lo = np.asarray(_vec3("extract_mesh: box_min", box_min), np.float64)
+        hi = np.asarray(_vec3("extract_mesh: box_max", box_max), np.float64)
+        n = np.asarray(grid.shape[::-1], np.float64)
+        mesh = _mc_run(self._ctx, grid, level, tuple((hi - lo) / (n - 1)), tuple(lo), inside_below, normals)
+        if colors:
+            self.shade_mesh(mesh)
+        return mesh
+
+    def shade_mesh(self, mesh: "Mesh") -> np.ndarray:
+        """Colours a mesh from the scene's shader (dvren_mesh_shade): at each
+        vertex the field's channels are evaluated and the shader's colour
+        is taken with the vertex normal as the gradient direction, seen
+        head-on, clamped to [0, 1]. Sets and returns ``mesh.colors``, a new
+        (V, 3) float32 array (linear RGB). Errors: InvalidArgumentError."""
+        if not isinstance(mesh, Mesh):
+            raise InvalidArgumentError("shade_mesh: a dvren.Mesh, got a %s" % type(mesh).__name__, -1)
+        colors = np.zeros((len(mesh.vertices), 3), np.float32)
+        old = mesh.colors
+        mesh.colors = colors  # C writes into it (it allocates only when colors is NULL)
+        try:
+            m = mesh._c()
+            _check(lib.dvren_mesh_shade(self._p, C.byref(m)), self._ctx)
+        except BaseException:
+            mesh.colors = old
+            raise
+        return colors
+
     def __repr__(self) -> str:
         return "dvren.Scene(%s, %s, %s%s)" % (self.field.name, self.shader.name, self.sampler.name,
                                               ", differentiable" if self.differentiable else "")
@@ -1919,6 +2008,329 @@ def load_splats(path: Union[str, os.PathLike], *, lenient: bool = False, ctx: Op
         lib.dvpy_splats_free(h)
     res["sh_degree"] = int(deg.value)
     return res
+
+
+# ---------------------------------------------------------------- meshes (dvren.h >>meshes)
+
+
+def _rows(what: str, v: Any, dtype: Any, kinds: str) -> np.ndarray:
+    """v as a C-contiguous (N, 3) array of dtype; InvalidArgumentError naming what."""
+    try:
+        a = np.asarray(v)
+    except Exception as e:
+        raise InvalidArgumentError("%s: not an array (%s)" % (what, e), -1) from None
+    if a.dtype.kind not in kinds:
+        raise InvalidArgumentError("%s: dtype %s, expected %s" % (what, a.dtype.name, np.dtype(dtype).name), -1)
+    if a.ndim != 2 or a.shape[1] != 3:
+        raise InvalidArgumentError("%s: shape %s, expected (N, 3)" % (what, a.shape), -1)
+    return np.ascontiguousarray(a, dtype=dtype)
+
+
+class Mesh:
+    """An indexed triangle mesh in NumPy memory (dvren.h's dvren_mesh):
+
+    - ``vertices`` (V, 3) float32: x y z in world units;
+    - ``faces`` (T, 3) uint32 (the C type; scikit-image gives int32, and
+      NumPy indexes with either: ``vertices[faces]`` is (T, 3, 3)): vertex
+      indices, counter-clockwise seen from outside, as glTF 2.0 wants;
+    - ``normals`` (V, 3) float32 unit vectors pointing out of the surface
+      (towards lower field values), or None;
+    - ``colors`` (V, 3) float32 linear RGB in [0, 1], or None;
+    - ``stats``: what made it; :func:`marching_cubes` gives ``ms_device``,
+      ``ms_total`` (milliseconds) and ``active_cells``; {} otherwise.
+
+    The arrays are the mesh's own (copies of the C library's, which is
+    freed before the call returns). ``Mesh(vertices, faces, normals=None,
+    colors=None)`` makes one from arrays of any real dtype (converted;
+    faces must index the vertices), e.g. to colour it with
+    :meth:`Scene.shade_mesh`. Errors: InvalidArgumentError naming the array."""
+
+    def __init__(self, vertices: Any, faces: Any, normals: Any = None, colors: Any = None):
+        v = _rows("Mesh: vertices", vertices, np.float32, "fiu")
+        f = _rows("Mesh: faces", faces, np.int64, "iu")
+        if len(v) > 0x7FFFFFFF or len(f) > 0x7FFFFFFF:
+            raise InvalidArgumentError("Mesh: %d vertices, %d faces: at most 2^31 - 1 each" % (len(v), len(f)), -1)
+        if f.size and (f.min() < 0 or f.max() >= len(v)):
+            bad = int(np.flatnonzero((f < 0).any(axis=1) | (f >= len(v)).any(axis=1))[0])
+            raise InvalidArgumentError("Mesh: faces[%d] = %s: indices must be in 0..%d (the vertices)"
+                                       % (bad, f[bad].tolist(), len(v) - 1), -1)
+        self.vertices = v
+        self.faces = f.astype(np.uint32)
+        self.normals = None if normals is None else _rows("Mesh: normals", normals, np.float32, "fiu")
+        self.colors = None if colors is None else _rows("Mesh: colors", colors, np.float32, "fiu")
+        for name in ("normals", "colors"):
+            a = getattr(self, name)
+            if a is not None and len(a) != len(v):
+                raise InvalidArgumentError("Mesh: %s has %d rows, the vertices %d" % (name, len(a), len(v)), -1)
+        self.stats: Dict[str, Any] = {}
+
+    @classmethod
+    def _from_c(cls, m: _capi.Mesh, stats: Dict[str, Any]) -> "Mesh":
+        """Copies a C mesh into NumPy arrays (the caller frees m)."""
+        V, T = int(m.vertex_count), int(m.triangle_count)
+
+        def copy(ptr, rows: int, dtype) -> Optional[np.ndarray]:
+            if not ptr:
+                return None
+            if rows == 0:
+                return np.zeros((0, 3), dtype)
+            return np.ctypeslib.as_array(ptr, shape=(rows, 3)).copy()
+
+        self = cls.__new__(cls)
+        self.vertices = copy(m.positions, V, np.float32)
+        if self.vertices is None:
+            self.vertices = np.zeros((0, 3), np.float32)
+        self.faces = copy(m.triangles, T, np.uint32)
+        if self.faces is None:
+            self.faces = np.zeros((0, 3), np.uint32)
+        self.normals = copy(m.normals, V, np.float32)
+        self.colors = copy(m.colors, V, np.float32)
+        self.stats = stats
+        return self
+
+    def _c(self) -> _capi.Mesh:
+        """A dvren_mesh over this mesh's arrays (borrowed: keep self alive while C reads it)."""
+        for name in ("vertices", "faces", "normals", "colors"):
+            a = getattr(self, name)
+            want = np.uint32 if name == "faces" else np.float32
+            if a is not None and (not isinstance(a, np.ndarray) or a.dtype != want or a.ndim != 2
+                                  or a.shape[1] != 3 or not a.flags.c_contiguous):
+                raise InvalidArgumentError("Mesh: %s was replaced by something else than a C-contiguous (N, 3) %s "
+                                           "array" % (name, np.dtype(want).name), -1)
+        m = _capi.Mesh()
+        m.vertex_count, m.triangle_count = len(self.vertices), len(self.faces)
+        fp = C.POINTER(C.c_float)
+        if len(self.vertices):
+            m.positions = self.vertices.ctypes.data_as(fp)
+            if self.normals is not None:
+                m.normals = self.normals.ctypes.data_as(fp)
+            if self.colors is not None:
+                m.colors = self.colors.ctypes.data_as(fp)
+        if len(self.faces):
+            m.triangles = self.faces.ctypes.data_as(C.POINTER(C.c_uint32))
+        return m
+
+    @property
+    def vertex_count(self) -> int:
+        return len(self.vertices)
+
+    @property
+    def face_count(self) -> int:
+        return len(self.faces)
+
+    def save(self, path: Union[str, os.PathLike], *, z_up: bool = True, ctx: Optional[Context] = None) -> None:
+        """Writes the mesh to path in the format of its extension
+        (tools/dvren_mesh_io.h's dvren_mesh_save): ``.obj`` (Wavefront OBJ,
+        with normals and vertex colours, every float exact), ``.ply``
+        (binary PLY: normals, colours as 8-bit) or ``.glb`` (glTF 2.0
+        binary, one node named after the file). z_up (GLB only): the mesh
+        is Z-up, as dvren's volumes are (z the slice axis), and the file
+        gets a root node turning it to glTF's +Y up (the vertex data stays
+        as it is); False writes it as given. Written atomically: a failed
+        write leaves no file. Errors: InvalidArgumentError (an unknown
+        extension, a non-finite value or bad index, naming it), FileError."""
+        c = _host_context(ctx)
+        m = self._c()
+        _check(lib.dvren_mesh_save(c._p, _b(path), C.byref(m), _capi.MESH_IO_Z_UP if z_up else 0), c)
+
+    def __repr__(self) -> str:
+        extra = "".join(", " + n for n in ("normals", "colors") if getattr(self, n) is not None)
+        return "dvren.Mesh(%d vertices, %d faces%s)" % (len(self.vertices), len(self.faces), extra)
+
+
+def load_mesh(path: Union[str, os.PathLike], *, z_up: bool = True, ctx: Optional[Context] = None) -> Mesh:
+    """Reads an OBJ, PLY or GLB file by its extension (tools/dvren_mesh_io.h's
+    dvren_mesh_load) into a :class:`Mesh` (polygons split into triangles;
+    normals and colours when the file has them for every vertex). A GLB
+    gives the union of its objects, each moved by its node transforms;
+    z_up: return dvren's Z-up frame (the file's +Y up turned back, see
+    :meth:`Mesh.save`). Errors: FileError (the path), FormatError (the
+    content, naming the line, element or accessor), UnsupportedError."""
+    c = _host_context(ctx)
+    m = _capi.Mesh()
+    status = lib.dvren_mesh_load(c._p, _b(path), _capi.MESH_IO_Z_UP if z_up else 0, C.byref(m))
+    try:
+        _check(status, c)
+        return Mesh._from_c(m, {})
+    finally:
+        lib.dvren_mesh_free(c._p, C.byref(m))
+
+
+def save_glb(path: Union[str, os.PathLike], objects: Union[Mapping[str, Mesh], Sequence[Any]], *, z_up: bool = True,
+             ctx: Optional[Context] = None) -> None:
+    """Writes several meshes as one GLB (glTF 2.0 binary; tools/dvren_mesh_io.h's
+    dvren_mesh_glb_save), one node per object: objects is {name: Mesh}, or
+    a sequence of Mesh or of dicts with ``mesh`` and optional ``name``,
+    ``translation`` (x, y, z, world units), ``rotation`` (a unit quaternion
+    x y z w) and ``scale`` (x, y, z): the node's transform T * R * S.
+    z_up: as in :meth:`Mesh.save` (one root node over the objects).
+    Atomic. Errors: InvalidArgumentError (naming the object or value), FileError."""
+    what = "save_glb"
+    items = list(objects.items()) if isinstance(objects, Mapping) else list(enumerate(objects))
+    if not items:
+        raise InvalidArgumentError("%s: no objects to write" % what, -1)
+    arr = (_capi.MeshObject * len(items))()
+    keep = []
+    for i, (key, o) in enumerate(items):
+        spec = {"mesh": o} if isinstance(o, Mesh) else dict(o) if isinstance(o, Mapping) else None
+        if spec is None or not isinstance(spec.get("mesh"), Mesh):
+            raise InvalidArgumentError("%s: objects[%r]: a dvren.Mesh or a dict with 'mesh', got a %s"
+                                       % (what, key, type(o).__name__), -1)
+        unknown = set(spec) - {"mesh", "name", "translation", "rotation", "scale"}
+        if unknown:
+            raise InvalidArgumentError("%s: objects[%r]: unknown key(s) %s (mesh, name, translation, rotation, scale)"
+                                       % (what, key, ", ".join(sorted(map(repr, unknown)))), -1)
+        name = spec.get("name", key if isinstance(key, str) else None)
+        cm = spec["mesh"]._c()
+        keep += [spec["mesh"], cm]
+        arr[i].mesh = C.pointer(cm)
+        if name is not None:
+            keep.append(_b(str(name)))
+            arr[i].name = keep[-1]
+        for field, n in (("translation", 3), ("rotation", 4), ("scale", 3)):
+            if spec.get(field) is not None:
+                try:
+                    vals = [float(x) for x in spec[field]]
+                except Exception:
+                    vals = []
+                if len(vals) != n:
+                    raise InvalidArgumentError("%s: objects[%r]: %s = %r: expected %d numbers"
+                                               % (what, key, field, spec[field], n), -1)
+                getattr(arr[i], field)[:] = vals
+    c = _host_context(ctx)
+    _check(lib.dvren_mesh_glb_save(c._p, _b(path), arr, len(items), _capi.MESH_IO_Z_UP if z_up else 0), c)
+    del keep
+
+
+def load_glb(path: Union[str, os.PathLike], *, z_up: bool = True, ctx: Optional[Context] = None) -> list:
+    """The objects of a GLB file (tools/dvren_mesh_io.h's dvren_mesh_glb_load),
+    in the scene's depth-first order: a list of dicts with ``name``,
+    ``mesh`` (a :class:`Mesh` in the node's own frame), ``translation``,
+    ``rotation`` (x y z w), ``scale``, ``has_matrix`` (the node gave a
+    matrix instead), ``local`` and ``world`` (4x4 float64 arrays indexed
+    [row, column]: the node's transform and its product with its
+    ancestors'; with z_up, dvren's Z-up world). Errors: FileError,
+    FormatError, UnsupportedError (naming the part of the file)."""
+    c = _host_context(ctx)
+    g = _capi.MeshGlb()
+    status = lib.dvren_mesh_glb_load(c._p, _b(path), _capi.MESH_IO_Z_UP if z_up else 0, C.byref(g))
+    try:
+        _check(status, c)
+        out = []
+        for i in range(g.count):
+            o = g.objects[i]
+            out.append({"name": (o.name or b"").decode("utf-8", "replace"), "mesh": Mesh._from_c(o.mesh, {}),
+                        "translation": tuple(o.translation), "rotation": tuple(o.rotation), "scale": tuple(o.scale),
+                        "has_matrix": bool(o.has_matrix),
+                        "local": np.array(o.local[:], np.float64).reshape(4, 4).T.copy(),
+                        "world": np.array(o.world[:], np.float64).reshape(4, 4).T.copy()})
+        return out
+    finally:
+        lib.dvren_mesh_glb_free(c._p, C.byref(g))
+
+
+def _mc_volume(ctx: Context, what: str, volume: Any) -> "_Borrowed":
+    """The volume of marching_cubes as a dvren tensor: host arrays of any
+    real dtype become contiguous float32 (a copy only when needed); a
+    DLPack tensor in device memory is read in place (float32, contiguous,
+    on ctx's GPU)."""
+    if not isinstance(volume, np.ndarray) and hasattr(volume, "__dlpack__") and hasattr(volume, "__dlpack_device__"):
+        if int(volume.__dlpack_device__()[0]) not in (_dlpack.CPU, _dlpack.CUDA_HOST):
+            b = _Borrowed(ctx, volume, name=what)
+            n = b.tensor.ndim
+            if n not in (3, 4):
+                raise InvalidArgumentError("%s: shape %s, expected (Z, Y, X) or (Z, Y, X, 1)"
+                                           % (what, tuple(b.tensor.shape[:n])), -1)
+            return b
+        volume = np.from_dlpack(volume)
+    try:
+        a = np.asarray(volume)
+    except Exception as e:
+        raise InvalidArgumentError("%s: not an array (%s)" % (what, e), -1) from None
+    if a.dtype.kind not in "fiu":
+        raise InvalidArgumentError("%s: dtype %s, expected float32 (or a real dtype, converted to float32)"
+                                   % (what, a.dtype.name), -1)
+    if a.ndim not in (3, 4):
+        raise InvalidArgumentError("%s: shape %s, expected (Z, Y, X) or (Z, Y, X, 1)" % (what, a.shape), -1)
+    return _Borrowed(ctx, np.ascontiguousarray(a, dtype=np.float32), name=what)
+
+
+def _vec3(what: str, v: Any) -> Tuple[float, float, float]:
+    """Three real numbers (world units) as float32-representable floats."""
+    try:
+        t = tuple(float(x) for x in v)
+        ok = len(t) == 3 and all(not isinstance(x, (bool, np.bool_)) for x in v)
+    except Exception:
+        ok = False
+    if not ok:
+        raise InvalidArgumentError("%s = %r: expected three numbers (x, y, z)" % (what, v), -1)
+    return t
+
+
+def _mc_run(ctx: Context, volume: Any, level: Any, spacing: Any, origin: Any, inside_below: bool,
+            normals: bool) -> Mesh:
+    what = "marching_cubes"
+    lev = _setting(what, "level", level, False, "a number (the iso-level, in the volume's units)")
+    if math.isfinite(lev) and abs(lev) > float(np.finfo(np.float32).max):
+        raise InvalidArgumentError("%s: level = %r: outside float32's range" % (what, level), -1)
+    o = _capi.McOptions()
+    o.level = lev
+    o.origin[:] = _vec3(what + ": origin", origin)
+    o.spacing[:] = _vec3(what + ": spacing", spacing)
+    o.flags = (_capi.MC_INSIDE_BELOW if inside_below else 0) | (0 if normals else _capi.MC_NO_NORMALS)
+    b = _mc_volume(ctx, what + ": volume", volume)
+    m, st = _capi.Mesh(), _capi.McStats()
+    p = ctx._p
+    status = lib.dvren_marching_cubes(p, C.byref(b.tensor), C.byref(o), C.byref(m), C.byref(st))
+    try:
+        _check(status, ctx)
+        return Mesh._from_c(m, {"ms_device": float(st.ms_device), "ms_total": float(st.ms_total),
+                                "active_cells": int(st.active_cells)})
+    finally:
+        lib.dvren_mesh_free(p, C.byref(m))  # the arrays are copied: no C memory outlives the call
+
+
+def marching_cubes(volume: Any, level: float, *, spacing: Sequence[float] = (1.0, 1.0, 1.0),
+                   origin: Sequence[float] = (0.0, 0.0, 0.0), inside_below: bool = False, normals: bool = True,
+                   ctx: Optional[Context] = None, device: Optional[str] = None) -> Mesh:
+    """The iso-surface of a sampled field at ``level`` (dvren_marching_cubes,
+    dvren.h >>meshes; docs/meshes.md): marching cubes with each cube face's
+    ambiguity resolved by the asymptotic decider, so the mesh is manifold
+    and closed wherever the surface is. Returns a :class:`Mesh`.
+
+    volume: (Z, Y, X) or (Z, Y, X, 1) samples, x fastest, each side >= 2:
+    a NumPy array or anything convertible, of any real dtype (converted to
+    float32: a float64 field is rounded), or on a CUDA context a float32
+    contiguous DLPack tensor on its GPU (torch, CuPy), read in place. On a
+    CUDA context the extraction runs on the GPU (a host array is copied
+    there first). Non-finite samples count as outside. level: the iso-level in the volume's units (finite).
+    spacing (> 0), origin: world distance between neighbouring samples and
+    world position of sample [0, 0, 0], both (x, y, z). inside_below: the
+    solid is where value < level (default: value > level, a density).
+    normals: compute the normals (minus the field's gradient). The context:
+    ``ctx``, else a new one on ``device`` (default "cpu"; "cuda" runs on the
+    GPU or raises, never on the CPU), closed after the call.
+
+    Vertices are (x, y, z) world positions, one per grid edge the surface
+    crosses (no duplicates), in edge order; faces are uint32, in cell
+    order; the CPU and the GPU give identical meshes. ``mesh.stats``:
+    ms_device, ms_total, active_cells. Errors: InvalidArgumentError naming
+    the argument (a dtype or shape, spacing <= 0, a level that is not
+    finite; the C library's message for what it checks),
+    UnsupportedError (more than 2^31 vertices or triangles),
+    OutOfMemoryError, DeviceError, NoDeviceError (device)."""
+    if ctx is not None:
+        if not isinstance(ctx, Context):
+            raise InvalidArgumentError("marching_cubes: ctx: a dvren.Context, got a %s" % type(ctx).__name__, -1)
+        if device is not None:
+            kind, _, index = str(device).partition(":")
+            want = "cpu" if kind == "cpu" else "cuda:%s" % (index or "0")
+            if want != ctx.device_str:
+                raise InvalidArgumentError("marching_cubes: device %r, but ctx is on %s (give one of them)"
+                                           % (device, ctx.device_str), -1)
+        return _mc_run(ctx, volume, level, spacing, origin, inside_below, normals)
+    with Context(device or "cpu") as c:
+        return _mc_run(c, volume, level, spacing, origin, inside_below, normals)
 
 
 # ---------------------------------------------------------------- block worlds

@@ -266,6 +266,54 @@ SPLAT_TENSORS = ("means", "log_scales", "quats", "opacity_logits", "sh")
 SPLAT_PLY_LENIENT = 1  # DVREN_SPLAT_PLY_LENIENT (tools/dvren_splat_ply.h)
 
 
+# ---- >>meshes (dvren.h): marching cubes, meshes out of sampled fields
+
+
+class Mesh(C.Structure):
+    _fields_ = [("vertex_count", C.c_uint32), ("triangle_count", C.c_uint32), ("positions", C.POINTER(C.c_float)),
+                ("normals", C.POINTER(C.c_float)), ("colors", C.POINTER(C.c_float)),
+                ("triangles", C.POINTER(C.c_uint32))]
+
+
+class McOptions(C.Structure):
+    _fields_ = [("level", C.c_float), ("origin", C.c_float * 3), ("spacing", C.c_float * 3), ("flags", C.c_uint32)]
+
+
+class McStats(C.Structure):
+    _fields_ = [("ms_device", C.c_double), ("ms_total", C.c_double), ("active_cells", C.c_uint64)]
+
+
+class GridSampleDesc(C.Structure):
+    _fields_ = [("res", C.c_uint32 * 3), ("box_min", C.c_float * 3), ("box_max", C.c_float * 3),
+                ("channel", C.c_int32)]
+
+
+MESH_NORMALS, MESH_COLORS = 0x1, 0x2  # DVREN_MESH_*
+MC_INSIDE_BELOW, MC_NO_NORMALS = 0x1, 0x2  # DVREN_MC_*
+SAMPLE_DENSITY = -1  # DVREN_SAMPLE_DENSITY
+
+
+# ---- tools/dvren_mesh_io.h: OBJ, PLY and GLB files (compiled into libdvren.so)
+
+
+class MeshObject(C.Structure):
+    _fields_ = [("name", C.c_char_p), ("mesh", C.POINTER(Mesh)), ("translation", C.c_double * 3),
+                ("rotation", C.c_double * 4), ("scale", C.c_double * 3)]
+
+
+class MeshGlbObject(C.Structure):
+    _fields_ = [("name", C.c_char_p), ("mesh", Mesh), ("has_matrix", C.c_int), ("translation", C.c_double * 3),
+                ("rotation", C.c_double * 4), ("scale", C.c_double * 3), ("local", C.c_double * 16),
+                ("world", C.c_double * 16)]
+
+
+class MeshGlb(C.Structure):
+    _fields_ = [("count", C.c_uint32), ("objects", C.POINTER(MeshGlbObject))]
+
+
+MESH_IO_Z_UP = 0x1  # DVREN_MESH_IO_Z_UP
+
+
 # ---- tools/dvren_blocks.h: the block world's host model (compiled into libdvren.so)
 
 
@@ -300,6 +348,9 @@ STRUCTS = {
     "dvren_register_input": RegisterInput, "dvren_register_plane": RegisterPlane,
     "dvren_register_result": RegisterResult, "dvren_register_report": RegisterReport,
     "dvren_splat_params": SplatParams, "dvren_splat_options": SplatOptions, "dvren_splat_stats": SplatStats,
+    "dvren_mesh": Mesh, "dvren_mc_options": McOptions, "dvren_mc_stats": McStats,
+    "dvren_grid_sample_desc": GridSampleDesc, "dvren_mesh_object": MeshObject,
+    "dvren_mesh_glb_object": MeshGlbObject, "dvren_mesh_glb": MeshGlb,
 }
 
 # ---- functions ----------------------------------------------------------------
@@ -401,6 +452,16 @@ _PROTOTYPES = {
     "dvren_splat_backward": (_S, [_P, C.POINTER(SplatParams), _P, C.POINTER(SplatParams)]),
     "dvren_splat_stats_get": (_S, [_P, C.POINTER(SplatStats)]),
     "dvren_sh_rotation": (_S, [C.POINTER(C.c_double), C.c_uint32, C.POINTER(C.c_double)]),
+    "dvren_mesh_alloc": (_S, [_P, C.c_uint32, C.c_uint32, C.c_uint32, C.POINTER(Mesh)]),
+    "dvren_mesh_free": (None, [_P, C.POINTER(Mesh)]),
+    "dvren_marching_cubes": (_S, [_P, _PT, C.POINTER(McOptions), C.POINTER(Mesh), C.POINTER(McStats)]),
+    "dvren_scene_sample_grid": (_S, [_P, C.POINTER(GridSampleDesc), _PT]),
+    "dvren_mesh_shade": (_S, [_P, C.POINTER(Mesh)]),
+    "dvren_mesh_save": (_S, [_P, C.c_char_p, C.POINTER(Mesh), C.c_uint32]),
+    "dvren_mesh_load": (_S, [_P, C.c_char_p, C.c_uint32, C.POINTER(Mesh)]),
+    "dvren_mesh_glb_save": (_S, [_P, C.c_char_p, C.POINTER(MeshObject), C.c_uint32, C.c_uint32]),
+    "dvren_mesh_glb_load": (_S, [_P, C.c_char_p, C.c_uint32, C.POINTER(MeshGlb)]),
+    "dvren_mesh_glb_free": (None, [_P, C.POINTER(MeshGlb)]),
     "dvpy_splats_load": (_S, [_P, C.c_char_p, C.c_uint, C.POINTER(_P), C.POINTER(C.c_uint64),
                               C.POINTER(C.c_uint32)]),
     "dvpy_splats_copy": (_S, [_P, _P, _P, _P, _P, _P, _P]),

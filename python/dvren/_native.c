@@ -5,7 +5,9 @@
  * the foveation pipeline (tools/dvren_foveate.h, with OpenEXR's C API: built
  * without it, and dvpy_foveate refusing, when DVPY_NO_FOVEATE is defined)
  * and the block world's host model (tools/dvren_blocks.h: dvren.BlockWorld)
- * and the 3DGS PLY reader (tools/dvren_splat_ply.h: dvren.load_splats),
+ * and the 3DGS PLY reader (tools/dvren_splat_ply.h: dvren.load_splats)
+ * and the mesh files (tools/dvren_mesh_io.h: OBJ, PLY, GLB; dvren.Mesh.save,
+ * dvren.load_mesh, dvren.save_glb, dvren.load_glb),
  * with every DVREN_API and dvren_blocks_* function exported for ctypes
  * (python/dvren/_capi.py).
  *
@@ -27,6 +29,8 @@
 #include "dvren_blocks.h"
 #define DVREN_SPLAT_PLY_IMPLEMENTATION
 #include "dvren_splat_ply.h"
+#define DVREN_MESH_IO_IMPLEMENTATION
+#include "dvren_mesh_io.h"
 #ifndef DVPY_NO_FOVEATE
 #define DVREN_FOVEATE_IMPLEMENTATION
 #include "dvren_foveate.h"
@@ -91,6 +95,13 @@ DVPY_API size_t dvpy_sizeof(const char* name)
     DVPY_SIZE(dvren_splat_params)
     DVPY_SIZE(dvren_splat_options)
     DVPY_SIZE(dvren_splat_stats)
+    DVPY_SIZE(dvren_mesh)
+    DVPY_SIZE(dvren_mc_options)
+    DVPY_SIZE(dvren_mc_stats)
+    DVPY_SIZE(dvren_grid_sample_desc)
+    DVPY_SIZE(dvren_mesh_object)
+    DVPY_SIZE(dvren_mesh_glb_object)
+    DVPY_SIZE(dvren_mesh_glb)
     return 0;
 #undef DVPY_SIZE
 }

@@ -42,7 +42,7 @@ def test_field_offsets_match_c(tmp_path):
     if cc is None:
         pytest.skip("no C compiler to read the offsets")
     lines = ['#include "dvren.h"', '#include "dvren_cuda.h"', '#include "tools/dvren_nerf.h"',
-             '#include "tools/dvren_blocks.h"', "#include <stddef.h>",
+             '#include "tools/dvren_blocks.h"', '#include "tools/dvren_mesh_io.h"', "#include <stddef.h>",
              "#include <stdio.h>", "int main(void) {"]
     expect = []
     for cname, st in sorted(_capi.STRUCTS.items()):
