@@ -46,9 +46,13 @@
 #if defined(__CUDACC_RTC__)
 #define DVREN__MC_MUL(a, b) __fmul_rn((a), (b))
 #define DVREN__MC_ADD(a, b) __fadd_rn((a), (b))
+#define DVREN__MC_DMUL(a, b) __dmul_rn((a), (b))
+#define DVREN__MC_DADD(a, b) __dadd_rn((a), (b))
 #else
 #define DVREN__MC_MUL(a, b) ((a) * (b))
 #define DVREN__MC_ADD(a, b) ((a) + (b))
+#define DVREN__MC_DMUL(a, b) ((a) * (b))
+#define DVREN__MC_DADD(a, b) ((a) + (b))
 #endif
 
 /* most triangles one cell can give (12 crossed edges in one loop around a
@@ -134,6 +138,163 @@ DVREN_FN uint32_t dvren_mc_edge_faces(uint32_t e)
     return m;
 }
 
+/* union-find over a few nodes (the roots of small sets) */
+DVREN_FN uint32_t dvren__mc_find(uint8_t* parent, uint32_t a)
+{
+    while (parent[a] != a) a = parent[a] = parent[parent[a]];
+    return a;
+}
+
+DVREN_FN void dvren__mc_union(uint8_t* parent, uint32_t a, uint32_t b)
+{
+    a = dvren__mc_find(parent, a);
+    b = dvren__mc_find(parent, b);
+    if (a < b) parent[b] = (uint8_t)a;
+    else if (b < a) parent[a] = (uint8_t)b;
+}
+
+/* Which of the cell's corners with s f > 0 are connected inside the cell
+ * through {s F > 0}, F the trilinear interpolant of the eight f: comp[i]
+ * (i = 0..7) becomes a label shared by connected corners (255 for the
+ * other corners). The cube is swept along z: a slice z = t is a bilinear square
+ * whose corner values p_i(t) = s (f_i + t (f_{i+4} - f_i)) are linear in t,
+ * so its positive set (components holding one or two of its corners, the
+ * diagonal joined by the asymptotic decider) changes only where a p_i
+ * vanishes or where D(t) = p_0 p_3 - p_1 p_2 does (a quadratic). Slices at
+ * t = 0, in the middle of each interval between events and at t = 1
+ * stand for them; a component continues into the next interval through each of
+ * its corners that stays positive there (docs/meshes.md, "Tunnels"). At
+ * t = 0 and 1 the slices are the cube's faces, decided as
+ * dvren_mc_cell_triangles decides them. Arithmetic in float64. */
+DVREN_FN void dvren_mc_cell_components(const float* f, double s, uint8_t* comp)
+{
+    double ev[8], tmp;
+    uint8_t parent[40];
+    uint32_t nev = 0, i, j, k, ns, pos_prev = 0;
+    double f0[4], g[4];
+    for (i = 0; i < 4; ++i) {
+        f0[i] = DVREN__MC_DMUL(s, (double)f[i]);
+        g[i] = DVREN__MC_DADD(DVREN__MC_DMUL(s, (double)f[i + 4]), -f0[i]);
+        if ((f0[i] > 0.0) != (DVREN__MC_DADD(f0[i], g[i]) > 0.0) && g[i] != 0.0) {
+            tmp = -f0[i] / g[i];
+            if (tmp > 0.0 && tmp < 1.0) ev[nev++] = tmp;
+        }
+    }
+    {
+        /* D(t) = A t^2 + B t + C */
+        double A = DVREN__MC_DADD(DVREN__MC_DMUL(g[0], g[3]), -DVREN__MC_DMUL(g[1], g[2]));
+        double B = DVREN__MC_DADD(DVREN__MC_DADD(DVREN__MC_DMUL(f0[0], g[3]), DVREN__MC_DMUL(f0[3], g[0])),
+                                  -DVREN__MC_DADD(DVREN__MC_DMUL(f0[1], g[2]), DVREN__MC_DMUL(f0[2], g[1])));
+        double C = DVREN__MC_DADD(DVREN__MC_DMUL(f0[0], f0[3]), -DVREN__MC_DMUL(f0[1], f0[2]));
+        if (A != 0.0) {
+            double disc = DVREN__MC_DADD(DVREN__MC_DMUL(B, B), -DVREN__MC_DMUL(4.0, DVREN__MC_DMUL(A, C)));
+            if (disc > 0.0) {
+                double r = sqrt(disc), t1 = (-B - r) / (2.0 * A), t2 = (-B + r) / (2.0 * A);
+                if (t1 > 0.0 && t1 < 1.0) ev[nev++] = t1;
+                if (t2 > 0.0 && t2 < 1.0) ev[nev++] = t2;
+            }
+        } else if (B != 0.0) {
+            tmp = -C / B;
+            if (tmp > 0.0 && tmp < 1.0) ev[nev++] = tmp;
+        }
+    }
+    for (i = 1; i < nev; ++i) /* insertion sort */
+        for (j = i; j > 0 && ev[j - 1] > ev[j]; --j) {
+            tmp = ev[j];
+            ev[j] = ev[j - 1];
+            ev[j - 1] = tmp;
+        }
+    ns = nev + 3; /* t = 0, the middles of the nev + 1 intervals, t = 1: at most 9 slices */
+    for (i = 0; i < 4 * ns; ++i) parent[i] = (uint8_t)i;
+    for (k = 0; k < ns; ++k) {
+        /* slice k in 1..nev+1: the middle of interval m = k - 1, [ev[m-1], ev[m]] */
+        double lo = k >= 2 && k <= nev + 1 ? ev[k - 2] : 0.0, hi = k >= 1 && k <= nev ? ev[k - 1] : 1.0, q[4];
+        double t = k == 0 ? 0.0 : k == ns - 1 ? 1.0 : 0.5 * (lo + hi);
+        uint32_t pos = 0;
+        for (i = 0; i < 4; ++i) {
+            q[i] = DVREN__MC_DADD(f0[i], DVREN__MC_DMUL(t, g[i]));
+            if (q[i] > 0.0) pos |= 1u << i;
+        }
+        /* the square's sides: 0-1, 1-3, 3-2, 2-0 (corner i at x = i & 1, y = i >> 1) */
+        if ((pos & 3u) == 3u) dvren__mc_union(parent, 4 * k + 0, 4 * k + 1);
+        if ((pos & 10u) == 10u) dvren__mc_union(parent, 4 * k + 1, 4 * k + 3);
+        if ((pos & 12u) == 12u) dvren__mc_union(parent, 4 * k + 3, 4 * k + 2);
+        if ((pos & 5u) == 5u) dvren__mc_union(parent, 4 * k + 2, 4 * k + 0);
+        {
+            double d = DVREN__MC_DADD(DVREN__MC_DMUL(q[0], q[3]), -DVREN__MC_DMUL(q[1], q[2]));
+            if (pos == 9u && d > 0.0) dvren__mc_union(parent, 4 * k + 0, 4 * k + 3);
+            if (pos == 6u && d < 0.0) dvren__mc_union(parent, 4 * k + 1, 4 * k + 2);
+        }
+        if (k > 0)
+            for (i = 0; i < 4; ++i)
+                if (((pos & pos_prev) >> i) & 1u) dvren__mc_union(parent, 4 * (k - 1) + i, 4 * k + i);
+        pos_prev = pos;
+        if (k == 0)
+            for (i = 0; i < 4; ++i) comp[i] = (uint8_t)((pos >> i) & 1u ? 0u : 255u);
+        if (k == ns - 1)
+            for (i = 0; i < 4; ++i) comp[i + 4] = (uint8_t)((pos >> i) & 1u ? 0u : 255u);
+    }
+    for (i = 0; i < 8; ++i)
+        if (comp[i] == 0u) comp[i] = (uint8_t)dvren__mc_find(parent, i < 4 ? i : 4 * (ns - 1) + (i - 4));
+}
+
+/* 1 when cell edges a and b (vertices of one cell) may be joined by a
+ * triangle edge that is not a contour segment: they share no cube face, so
+ * the edge runs through the cell's inside and no neighbouring cell draws it */
+DVREN_FN uint32_t dvren__mc_free_pair(uint32_t a, uint32_t b)
+{
+    return (dvren_mc_edge_faces(a) & dvren_mc_edge_faces(b)) == 0u;
+}
+
+/* A tube between loops A (na) and B (nb), both running in contour order: a
+ * strip of na + nb triangles whose rungs join vertices sharing no cube face;
+ * tried from each pair of starting vertices, stepping along the loop that
+ * lags (by position over length) unless its rung is not free. Returns the
+ * triangle count written to tri (0: no such strip). Triangles traverse both
+ * loops against their order, as the fans do. */
+DVREN_FN uint32_t dvren__mc_tube(const uint32_t* A, uint32_t na, const uint32_t* B, uint32_t nb, uint8_t* tri)
+{
+    uint32_t i0, j0;
+    for (i0 = 0; i0 < na; ++i0)
+        for (j0 = 0; j0 < nb; ++j0) {
+            uint32_t sa = 0, sb = 0, n = 0, lead_a = 0, lead_b = 0, ok = dvren__mc_free_pair(A[i0], B[j0]);
+            while (ok && (sa < na || sb < nb)) {
+                uint32_t a = A[(i0 + na - sa) % na], b = B[(j0 + sb) % nb];
+                uint32_t a1 = A[(i0 + na - sa - 1) % na], b1 = B[(j0 + sb + 1) % nb];
+                /* No rung twice: when A comes round to A[i0] the rungs (A[i0],
+                 * B[j0 .. j0 + lead_b]) of the start are taken (and the other
+                 * way round); the last step's rung is the first one. */
+                uint32_t can_a = sa < na && (sa + 1 < na || sb > lead_b) &&
+                                 (sa + 1 == na && sb == nb ? 1u : dvren__mc_free_pair(a1, b));
+                uint32_t can_b = sb < nb && (sb + 1 < nb || sa > lead_a) &&
+                                 (sb + 1 == nb && sa == na ? 1u : dvren__mc_free_pair(a, b1));
+                uint32_t step_a = can_a && (!can_b || (uint64_t)sa * nb <= (uint64_t)sb * na);
+                if (!can_a && !can_b) ok = 0;
+                else if (step_a) {
+                    if (tri) {
+                        tri[3 * n] = (uint8_t)a;
+                        tri[3 * n + 1] = (uint8_t)a1;
+                        tri[3 * n + 2] = (uint8_t)b;
+                    }
+                    lead_a += sb == 0;
+                    ++sa;
+                    ++n;
+                } else {
+                    if (tri) {
+                        tri[3 * n] = (uint8_t)b1;
+                        tri[3 * n + 1] = (uint8_t)b;
+                        tri[3 * n + 2] = (uint8_t)a;
+                    }
+                    lead_b += sa == 0;
+                    ++sb;
+                    ++n;
+                }
+            }
+            if (ok) return n;
+        }
+    return 0;
+}
+
 /* The cell's triangles from its corner values f and inside mask: returns
  * their count and, when tri is not NULL, writes 3 local vertices per
  * triangle: a cell edge 0..11, or DVREN_MC_CENTER for the cell's centre
@@ -141,22 +302,29 @@ DVREN_FN uint32_t dvren_mc_edge_faces(uint32_t e)
  * center_loop (may be NULL) receives its loop's edges and *center_n their
  * count.
  *
- * A loop of n > 3 crossings is a fan from its first vertex that has no
- * diagonal to a vertex sharing a cube face with it (except its loop
+ * Loops. Each loop of contour segments separates, on the cube's surface,
+ * an inside region from an outside one. Two loops whose inside regions are
+ * connected through the cell by the trilinear interpolant's inside, and
+ * whose outside regions by its outside (dvren_mc_cell_components), bound
+ * one piece of surface: a tube (MC33's tunnel cases 4.1.2, 6.1.2, 7.4.2, 10.1.2, 12.1.2,
+ * 13.5.2; docs/meshes.md, "Tunnels"), a strip between them. Every other
+ * loop is a disc.
+ *
+ * Discs. A loop of n > 3 crossings is a fan from its first vertex that has
+ * no diagonal to a vertex sharing a cube face with it (except its loop
  * neighbours): two vertices on one face are joined only by that face's
  * segments, so the neighbouring cube, which sees the same face, never
  * draws the same edge (a diagonal in the face would be an edge of four
- * triangles). Loops without such an apex (8, 9 or 12 crossings: some
- * configurations of Lorensen's cases 13 and of tunnels) get a vertex at
- * the mean of their crossings, as the marching cubes 33 tables do (Chernyaev
- * 1995; Lewiner et al. 2003), and a fan of n triangles around it. At most
- * one loop of a cell has 8 or more crossings. */
+ * triangles). Loops without such an apex (8, 9 or 12 crossings) get a
+ * vertex at the mean of their crossings, as the marching cubes 33 tables
+ * do (Chernyaev 1995; Lewiner et al. 2003), and a fan of n triangles
+ * around it. At most one loop of a cell has 8 or more crossings. */
 #define DVREN_MC_CENTER 12u
 DVREN_FN uint32_t dvren_mc_cell_triangles(const float* f, uint32_t in, uint8_t* tri, uint32_t* ncenter,
                                           uint8_t* center_loop, uint32_t* center_n)
 {
     int32_t next[12];
-    uint32_t e, face, k, loop[12], ntri = 0, seen = 0;
+    uint32_t e, face, k, lv[12], lstart[5], nl = 0, nv = 0, ntri = 0, seen = 0, l, tube_a = 4, tube_b = 4;
     if (ncenter) *ncenter = 0;
     if (in == 0u || in == 255u) return 0;
     for (e = 0; e < 12; ++e) next[e] = -1;
@@ -194,17 +362,53 @@ DVREN_FN uint32_t dvren_mc_cell_triangles(const float* f, uint32_t in, uint8_t* 
         }
     }
     for (e = 0; e < 12; ++e) {
-        uint32_t n = 0, cur = e, i, j, apex = 12;
+        uint32_t cur = e;
         if (next[e] < 0 || ((seen >> e) & 1u)) continue;
-        while (n < 12 && !((seen >> cur) & 1u) && next[cur] >= 0) {
+        lstart[nl++] = nv;
+        while (nv < 12 && !((seen >> cur) & 1u) && next[cur] >= 0) {
             seen |= 1u << cur;
-            loop[n++] = cur;
+            lv[nv++] = cur;
             cur = (uint32_t)next[cur];
         }
+    }
+    lstart[nl] = nv;
+    if (nl >= 2) {
+        /* tubes: loops with the same (inside component, outside component) */
+        uint8_t cin[8], cout[8];
+        uint32_t key[4];
+        dvren_mc_cell_components(f, 1.0, cin);
+        dvren_mc_cell_components(f, -1.0, cout);
+        for (l = 0; l < nl; ++l) {
+            uint32_t a = dvren_mc_edge_corner(lv[lstart[l]], 0), b = dvren_mc_edge_corner(lv[lstart[l]], 1);
+            uint32_t ci = (in >> a) & 1u ? a : b, co = ci == a ? b : a;
+            key[l] = cin[ci] == 255u || cout[co] == 255u ? 0xFFFF0000u + l : ((uint32_t)cin[ci] << 8) | cout[co];
+        }
+        for (l = 0; l < nl && tube_a == 4; ++l)
+            for (k = l + 1; k < nl; ++k)
+                if (key[l] == key[k]) {
+                    uint32_t m, others = 0;
+                    for (m = 0; m < nl; ++m) others += m != l && m != k && key[m] == key[l];
+                    if (!others) {
+                        tube_a = l;
+                        tube_b = k;
+                    }
+                    break;
+                }
+        if (tube_a < 4) {
+            uint32_t n = dvren__mc_tube(lv + lstart[tube_a], lstart[tube_a + 1] - lstart[tube_a], lv + lstart[tube_b],
+                                        lstart[tube_b + 1] - lstart[tube_b], tri);
+            if (n) ntri = n;
+            else tube_a = tube_b = 4;
+        }
+    }
+    for (l = 0; l < nl; ++l) {
+        const uint32_t* loop = lv + lstart[l];
+        uint32_t n = lstart[l + 1] - lstart[l], i, j, apex = 12;
+        if (l == tube_a || l == tube_b) continue;
         for (i = 0; i < n && apex == 12; ++i) {
-            uint32_t fi = dvren_mc_edge_faces(loop[i]), ok = 1;
+            uint32_t ok = 1;
             for (j = 0; j < n && ok; ++j)
-                if (j != i && j != (i + 1) % n && j != (i + n - 1) % n && (fi & dvren_mc_edge_faces(loop[j]))) ok = 0;
+                if (j != i && j != (i + 1) % n && j != (i + n - 1) % n && !dvren__mc_free_pair(loop[i], loop[j])) ok = 0;
             if (ok) apex = i;
         }
         if (apex < 12) {

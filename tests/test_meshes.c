@@ -562,6 +562,49 @@ TEST(scene_sample_and_shade)
     dvren_scene_destroy(sc);
 }
 
+/* The interior ambiguity (MC33's case 4): corners 0 and 7 of the cube
+ * inside, the other six outside. The trilinear interpolant at the cube's
+ * centre is (f0 + f7 + 6 b) / 8 (every weight 1/8); when it is positive
+ * the two corners are joined by a tunnel through the cell (one closed
+ * surface, Euler characteristic 2); with b = -1 the centre is -0.5 and the
+ * interpolant's inside is two pieces (4). The same with the signs swapped
+ * (a tunnel of the outside). */
+TEST(interior_tunnel)
+{
+    dvren_context* ctx = th_ctx();
+    int64_t shape[3] = {4, 4, 4};
+    float g[64];
+    dvren_tensor t;
+    dvren_mc_options o;
+    static const float b[2] = {-0.1f, -1.0f};
+    static const int euler[2] = {2, 4};
+    int k, i, sgn;
+    memset(&o, 0, sizeof o);
+    o.spacing[0] = o.spacing[1] = o.spacing[2] = 1.0f;
+    dvren_tensor_wrap(g, DVREN_DTYPE_F32, 3, shape, NULL, &t);
+    for (sgn = 0; sgn < 2; ++sgn)
+        for (k = 0; k < 2; ++k) {
+            dvren_mesh m;
+            topo tp;
+            double area, vol;
+            for (i = 0; i < 64; ++i) g[i] = sgn ? 1.0f : -1.0f; /* outside (or, swapped, inside) around the cube */
+            for (i = 0; i < 8; ++i) {
+                float v = (i == 0 || i == 7) ? 1.0f : b[k];
+                g[(1 + ((i >> 2) & 1)) * 16 + (1 + ((i >> 1) & 1)) * 4 + 1 + (i & 1)] = sgn ? -v : v;
+            }
+            CHECK_OK(ctx, dvren_marching_cubes(ctx, &t, &o, &m, NULL));
+            tp = mesh_topology(&m);
+            mesh_measure(&m, &area, &vol);
+            CHECK(tp.boundary == 0 && tp.nonmanifold == 0 && tp.misoriented == 0 && tp.degenerate == 0,
+                  "b = %g, swapped %d: %llu boundary, %llu non-manifold, %llu misoriented, %llu degenerate", (double)b[k], sgn,
+                  (unsigned long long)tp.boundary, (unsigned long long)tp.nonmanifold, (unsigned long long)tp.misoriented,
+                  (unsigned long long)tp.degenerate);
+            CHECK(tp.euler == euler[k], "b = %g, swapped %d: Euler characteristic %lld, expected %d", (double)b[k], sgn,
+                  (long long)tp.euler, euler[k]);
+            dvren_mesh_free(ctx, &m);
+        }
+}
+
 int main(int argc, char** argv)
 {
     th_init(argc, argv);
@@ -571,6 +614,7 @@ int main(int argc, char** argv)
     RUN(random_fields_closed_manifold);
     RUN(all_cube_configurations);
     RUN(asymptotic_decider);
+    RUN(interior_tunnel);
     RUN(inside_below_and_threads_bitwise);
     RUN(vertices_unique);
     RUN(nonfinite_samples);
