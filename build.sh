@@ -128,7 +128,7 @@ for p in plugins/*/; do p=${p%/}; p=${p#plugins/}; [ -f plugins/$p/$p.c ] && PLU
 # the libraries a plugin links: plugins/<name>/LIBS when present (dense_grid: -lz for .npz;
 # spectral_residual: FFTW), else libm; read there by tests/run.sh and python/build_native.py too
 plugin_libs() { if [ -f plugins/$1/LIBS ]; then cat plugins/$1/LIBS; else echo "-lm"; fi; }
-TOOLS=(dvren_render dvren_foveate dvren_compare dvren_blocks dvren_align dvren_compose)
+TOOLS=(dvren_render dvren_foveate dvren_compare dvren_blocks dvren_align dvren_compose dvren_mesh)
 # libraries a tool links besides cJSON and libc's (dvren_foveate writes EXR through OpenEXR's C API, OpenEXRCore;
 # dvren_align reads camera RAW files through LibRaw's thread-safe library, tools/dvren_raw.h)
 tool_libs() { case $1 in dvren_foveate) echo "-lOpenEXRCore" ;; dvren_align) echo "-lraw_r" ;; esac; }
