@@ -8093,13 +8093,17 @@ static dvren_status dvren__cpu_launch_splats(dvren_splat_renderer* r, const dvre
 }
 
 /* ---- marching cubes (launch_mc) ------------------------------------------------------------
- * Two passes over z slices (kernels/dvren_mc.h): counts per slice (the
- * vertices of the slice's samples' own edges, the triangles of its cells),
- * offsets by a prefix sum, then each slice writes its vertices and its
- * cells' triangles at its offsets. A cell's edges belong to samples of its
- * slice and the next: each slice task numbers both (first vertex of each
- * sample, with its edge bits: dvren_mc_edge_owner's packing). The order
- * does not depend on the thread count. */
+ * Two passes over slabs of DVREN__MC_SLAB z slices (kernels/dvren_mc.h),
+ * spread over the context's threads: counts per slice (the vertices of the
+ * slice's samples' own edges, the triangles and centre vertices of its
+ * cells), offsets by a prefix sum, then each slice writes its vertices and
+ * its cells' triangles at its offsets. A slab keeps the inside bits of the
+ * slices it is on (a cell is looked at only when its corners differ) and,
+ * while writing, the numbering of two slices: each sample's first vertex
+ * with its edge bits (the packing of kernels/dvren_cuda_mc.h), through
+ * which a cell finds the vertex of each of its edges. The order does not
+ * depend on the thread count. */
+#define DVREN__MC_SLAB 8u
 typedef struct dvren__cpu_mc {
     dvren_context* ctx;
     const dvren_mc_grid* G;
@@ -8112,91 +8116,169 @@ typedef struct dvren__cpu_mc {
     volatile uint32_t failed;
 } dvren__cpu_mc;
 
-static void dvren__cpu_mc_count(void* user, uint32_t z)
+/* inside bits of slice z (0 past the grid) */
+static void dvren__cpu_mc_bits(const dvren_mc_grid* G, uint32_t z, uint8_t* b)
+{
+    size_t i, plane = (size_t)G->nx * G->ny;
+    const float* v = G->g + (size_t)z * plane;
+    if (z >= G->nz) {
+        memset(b, 0, plane);
+        return;
+    }
+    if (G->sign > 0.0f)
+        for (i = 0; i < plane; ++i) b[i] = (uint8_t)(v[i] - G->level > 0.0f);
+    else
+        for (i = 0; i < plane; ++i) b[i] = (uint8_t)((v[i] - G->level) * G->sign > 0.0f);
+}
+
+/* edge bits of sample (x, y) of slice z from the bits of slices z (b0) and z + 1 (b1) */
+static uint32_t dvren__cpu_mc_edges(const dvren_mc_grid* G, const uint8_t* b0, const uint8_t* b1, uint32_t z, uint32_t x,
+                                    uint32_t y)
+{
+    size_t i = (size_t)y * G->nx + x;
+    uint32_t m = 0, in = b0[i];
+    if (x + 1 < G->nx && b0[i + 1] != in) m |= 1u;
+    if (y + 1 < G->ny && b0[i + G->nx] != in) m |= 2u;
+    if (z + 1 < G->nz && b1[i] != in) m |= 4u;
+    return m;
+}
+
+/* inside mask of cell (x, y) between slices with bits b0 and b1 */
+static uint32_t dvren__cpu_mc_mask(const dvren_mc_grid* G, const uint8_t* b0, const uint8_t* b1, uint32_t x, uint32_t y)
+{
+    size_t i = (size_t)y * G->nx + x, j = i + G->nx;
+    return (uint32_t)b0[i] | ((uint32_t)b0[i + 1] << 1) | ((uint32_t)b0[j] << 2) | ((uint32_t)b0[j + 1] << 3) |
+           ((uint32_t)b1[i] << 4) | ((uint32_t)b1[i + 1] << 5) | ((uint32_t)b1[j] << 6) | ((uint32_t)b1[j + 1] << 7);
+}
+
+static void dvren__cpu_mc_count(void* user, uint32_t slab)
 {
     dvren__cpu_mc* M = (dvren__cpu_mc*)user;
     const dvren_mc_grid* G = M->G;
-    uint64_t v = 0, t = 0, act = 0, c = 0;
-    uint32_t x, y, nc;
+    size_t plane = (size_t)G->nx * G->ny;
+    uint32_t z0 = slab * DVREN__MC_SLAB, z1 = z0 + DVREN__MC_SLAB < G->nz ? z0 + DVREN__MC_SLAB : G->nz, z, x, y;
+    uint8_t* b = (uint8_t*)dvren__alloc(M->ctx, 2 * plane);
     float f[8];
-    for (y = 0; y < G->ny; ++y)
-        for (x = 0; x < G->nx; ++x) {
-            v += dvren_mc_popc3(dvren_mc_point_edges(G, x, y, z));
-            if (x + 1 < G->nx && y + 1 < G->ny && z + 1 < G->nz) {
-                uint32_t k = dvren_mc_cell_triangles(f, dvren_mc_cell_load(G, x, y, z, f), NULL, &nc, NULL, NULL);
-                t += k;
-                act += k > 0;
-                c += nc;
+    if (!b) {
+        dvren__atomic_store(&M->failed, 1u);
+        return;
+    }
+    dvren__cpu_mc_bits(G, z0, b);
+    for (z = z0; z < z1; ++z) {
+        uint8_t *b0 = b + (size_t)((z - z0) & 1u) * plane, *b1 = b + (size_t)((z - z0 + 1) & 1u) * plane;
+        uint64_t v = 0, t = 0, act = 0, c = 0;
+        uint32_t nc;
+        dvren__cpu_mc_bits(G, z + 1, b1);
+        for (y = 0; y < G->ny; ++y)
+            for (x = 0; x < G->nx; ++x) {
+                v += dvren_mc_popc3(dvren__cpu_mc_edges(G, b0, b1, z, x, y));
+                if (x + 1 < G->nx && y + 1 < G->ny && z + 1 < G->nz) {
+                    uint32_t in = dvren__cpu_mc_mask(G, b0, b1, x, y), k;
+                    if (in == 0u || in == 255u) continue;
+                    k = dvren_mc_cell_triangles(f, dvren_mc_cell_load(G, x, y, z, f), NULL, &nc, NULL, NULL);
+                    t += k;
+                    act += k > 0;
+                    c += nc;
+                }
             }
-        }
-    M->nv[z] = v;
-    M->nt[z] = t;
-    M->na[z] = act;
-    M->nc[z] = c;
+        M->nv[z] = v;
+        M->nt[z] = t;
+        M->na[z] = act;
+        M->nc[z] = c;
+    }
+    dvren__free(M->ctx, b, 2 * plane);
 }
 
 /* first vertex of each sample of slice z (bits 0..28) and its edge bits (29..31) */
-static void dvren__cpu_mc_number(const dvren_mc_grid* G, uint32_t z, uint64_t first, uint32_t* vb)
+static void dvren__cpu_mc_number(const dvren_mc_grid* G, const uint8_t* b0, const uint8_t* b1, uint32_t z, uint64_t first,
+                                 uint32_t* vb)
 {
     uint32_t x, y, i = 0;
     for (y = 0; y < G->ny; ++y)
         for (x = 0; x < G->nx; ++x, ++i) {
-            uint32_t m = dvren_mc_point_edges(G, x, y, z);
+            uint32_t m = dvren__cpu_mc_edges(G, b0, b1, z, x, y);
             vb[i] = (uint32_t)first | (m << 29);
             first += dvren_mc_popc3(m);
         }
 }
 
-static void dvren__cpu_mc_emit(void* user, uint32_t z)
+static void dvren__cpu_mc_emit(void* user, uint32_t slab)
 {
     dvren__cpu_mc* M = (dvren__cpu_mc*)user;
     const dvren_mc_grid* G = M->G;
     dvren_mesh* out = M->out;
-    size_t plane = (size_t)G->nx * G->ny;
-    uint32_t* vb = (uint32_t*)dvren__calloc(M->ctx, 2 * plane * sizeof(uint32_t));
-    uint64_t tri = M->nt[z], center = M->nc[z];
-    uint32_t x, y, i = 0, nc, cn;
+    size_t plane = (size_t)G->nx * G->ny, bytes = 3 * plane + 2 * plane * sizeof(uint32_t);
+    uint32_t z0 = slab * DVREN__MC_SLAB, z1 = z0 + DVREN__MC_SLAB < G->nz ? z0 + DVREN__MC_SLAB : G->nz, z, x, y, nc, cn;
+    unsigned char* mem = (unsigned char*)dvren__alloc(M->ctx, bytes);
+    uint8_t *bits[3], *tb;
+    uint32_t *vb[2], *tv;
     float f[8];
     uint8_t local[3 * DVREN_MC_MAX_CELL_TRIANGLES], cloop[12];
-    if (!vb) {
+    if (!mem) {
         dvren__atomic_store(&M->failed, 1u);
         return;
     }
-    dvren__cpu_mc_number(G, z, M->nv[z], vb);
-    for (y = 0; y < G->ny; ++y)
-        for (x = 0; x < G->nx; ++x, ++i) {
-            uint32_t m = vb[i] >> 29, a, k = vb[i] & 0x1FFFFFFFu;
-            for (a = 0; a < 3; ++a)
-                if ((m >> a) & 1u) {
-                    dvren_mc_vertex(G, x, y, z, a, out->positions + 3 * (size_t)k,
-                                    M->normals ? out->normals + 3 * (size_t)k : NULL);
-                    ++k;
-                }
-        }
-    if (z + 1 < G->nz) {
-        dvren__cpu_mc_number(G, z + 1, M->nv[z + 1], vb + plane);
-        for (y = 0; y + 1 < G->ny; ++y)
-            for (x = 0; x + 1 < G->nx; ++x) {
-                uint32_t n = dvren_mc_cell_triangles(f, dvren_mc_cell_load(G, x, y, z, f), local, &nc, cloop, &cn), j;
-                if (nc)
-                    dvren_mc_center(G, x, y, z, cloop, cn, out->positions + 3 * center,
-                                    M->normals ? out->normals + 3 * center : NULL);
-                for (j = 0; j < 3 * n; ++j) {
-                    uint32_t e = local[j], o, a, w;
-                    if (e == DVREN_MC_CENTER) {
-                        out->triangles[3 * tri + j] = (uint32_t)center;
-                        continue;
+    vb[0] = (uint32_t*)(void*)mem;
+    vb[1] = vb[0] + plane;
+    bits[0] = mem + 2 * plane * sizeof(uint32_t);
+    bits[1] = bits[0] + plane;
+    bits[2] = bits[1] + plane;
+    dvren__cpu_mc_bits(G, z0, bits[0]);
+    dvren__cpu_mc_bits(G, z0 + 1, bits[1]);
+    dvren__cpu_mc_bits(G, z0 + 2, bits[2]);
+    dvren__cpu_mc_number(G, bits[0], bits[1], z0, M->nv[z0], vb[0]);
+    if (z0 + 1 < G->nz) dvren__cpu_mc_number(G, bits[1], bits[2], z0 + 1, M->nv[z0 + 1], vb[1]);
+    for (z = z0; z < z1; ++z) {
+        uint64_t tri = M->nt[z], center = M->nc[z];
+        uint32_t i = 0;
+        for (y = 0; y < G->ny; ++y)
+            for (x = 0; x < G->nx; ++x, ++i) {
+                uint32_t m = vb[0][i] >> 29, a, k = vb[0][i] & 0x1FFFFFFFu;
+                if (!m) continue;
+                for (a = 0; a < 3; ++a)
+                    if ((m >> a) & 1u) {
+                        dvren_mc_vertex(G, x, y, z, a, out->positions + 3 * (size_t)k,
+                                        M->normals ? out->normals + 3 * (size_t)k : NULL);
+                        ++k;
                     }
-                    o = dvren_mc_edge_owner(e);
-                    a = e >> 2;
-                    w = vb[((o >> 2) & 1u) * plane + (size_t)(y + ((o >> 1) & 1u)) * G->nx + x + (o & 1u)];
-                    out->triangles[3 * tri + j] = (w & 0x1FFFFFFFu) + dvren_mc_popc3((w >> 29) & ((1u << a) - 1u));
-                }
-                tri += n;
-                center += nc;
             }
+        if (z + 1 < G->nz)
+            for (y = 0; y + 1 < G->ny; ++y)
+                for (x = 0; x + 1 < G->nx; ++x) {
+                    uint32_t in = dvren__cpu_mc_mask(G, bits[0], bits[1], x, y), n, j;
+                    if (in == 0u || in == 255u) continue;
+                    n = dvren_mc_cell_triangles(f, dvren_mc_cell_load(G, x, y, z, f), local, &nc, cloop, &cn);
+                    if (nc)
+                        dvren_mc_center(G, x, y, z, cloop, cn, out->positions + 3 * center,
+                                        M->normals ? out->normals + 3 * center : NULL);
+                    for (j = 0; j < 3 * n; ++j) {
+                        uint32_t e = local[j], o, a, w;
+                        if (e == DVREN_MC_CENTER) {
+                            out->triangles[3 * tri + j] = (uint32_t)center;
+                            continue;
+                        }
+                        o = dvren_mc_edge_owner(e);
+                        a = e >> 2;
+                        w = vb[(o >> 2) & 1u][(size_t)(y + ((o >> 1) & 1u)) * G->nx + x + (o & 1u)];
+                        out->triangles[3 * tri + j] = (w & 0x1FFFFFFFu) + dvren_mc_popc3((w >> 29) & ((1u << a) - 1u));
+                    }
+                    tri += n;
+                    center += nc;
+                }
+        /* roll: slice z + 1 becomes the first; number z + 2 */
+        tb = bits[0];
+        bits[0] = bits[1];
+        bits[1] = bits[2];
+        bits[2] = tb;
+        tv = vb[0];
+        vb[0] = vb[1];
+        vb[1] = tv;
+        if (z + 1 < z1) {
+            dvren__cpu_mc_bits(G, z + 3, bits[2]);
+            if (z + 2 < G->nz) dvren__cpu_mc_number(G, bits[1], bits[2], z + 2, M->nv[z + 2], vb[1]);
+        }
     }
-    dvren__free(M->ctx, vb, 2 * plane * sizeof(uint32_t));
+    dvren__free(M->ctx, mem, bytes);
 }
 
 static dvren_status dvren__cpu_launch_mc(dvren_context* ctx, const dvren_mc_grid* G, int normals, dvren_mesh* out,
@@ -8217,7 +8299,8 @@ static dvren_status dvren__cpu_launch_mc(dvren_context* ctx, const dvren_mc_grid
     M.nt = M.nv + G->nz;
     M.na = M.nt + G->nz;
     M.nc = M.na + G->nz;
-    dvren__cpu_for(ctx, 0, G->nz, 1, dvren__cpu_mc_count, &M, NULL, NULL, NULL);
+    dvren__cpu_for(ctx, 0, (G->nz + DVREN__MC_SLAB - 1) / DVREN__MC_SLAB, 1, dvren__cpu_mc_count, &M, NULL, NULL, NULL);
+    if (M.failed) DVREN__FAIL(ctx, DVREN_ERROR_OUT_OF_MEMORY, "marching_cubes", NULL, "out of memory");
     for (z = 0; z < G->nz; ++z) {
         tmp = M.nv[z];
         M.nv[z] = v;
@@ -8238,7 +8321,7 @@ static dvren_status dvren__cpu_launch_mc(dvren_context* ctx, const dvren_mc_grid
                     "%llu vertices and %llu triangles: at most 2^29 and 2^31 - 1", (unsigned long long)v,
                     (unsigned long long)t);
     DVREN__CHECK(dvren_mesh_alloc(ctx, (uint32_t)v, (uint32_t)t, normals ? DVREN_MESH_NORMALS : 0u, out));
-    dvren__cpu_for(ctx, 0, G->nz, 1, dvren__cpu_mc_emit, &M, NULL, NULL, NULL);
+    dvren__cpu_for(ctx, 0, (G->nz + DVREN__MC_SLAB - 1) / DVREN__MC_SLAB, 1, dvren__cpu_mc_emit, &M, NULL, NULL, NULL);
     if (M.failed) DVREN__FAIL(ctx, DVREN_ERROR_OUT_OF_MEMORY, "marching_cubes", NULL, "out of memory");
     stats->active_cells = a;
     stats->ms_device = dvren__now_ms() - t0;
