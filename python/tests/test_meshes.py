@@ -649,17 +649,6 @@ def test_ct_head_against_scikit_image(tissue):
     assert np.all(np.any(on, axis=0)), "an edge used by one face inside the volume (a hole)"
 
 
-# TODO(lead, issue 15): kernels/dvren_mc.h at eedda5a has no interior
-# (tunnel) test: it separates the corners of every case-4 and case-6 cell,
-# and misses the 1 skin and 4 bone cells where the trilinear interpolant
-# joins them (chi 35 and -35 where 33 and -43 are right). Remove this mark
-# with the commit that adds the tunnels (strict: the test then reports
-# XPASS as a failure until the mark goes).
-_NO_TUNNELS_YET = pytest.mark.xfail(strict=True, reason="dvren's marching cubes has no interior (tunnel) test yet: "
-                                    "5 case-4/6 cells of the CT head need tunnels (see the TODO above the test)")
-
-
-@_NO_TUNNELS_YET
 @pytest.mark.parametrize("tissue", ["skin", "bone"])
 def test_ct_head_euler_characteristic(tissue):
     """The same topology as scikit-image: V - E + F (unique undirected
