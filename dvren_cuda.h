@@ -2202,19 +2202,26 @@ cleanup:
 }
 
 /* One launch of kernel f (called name) of a fixed module on the context's
- * stream, a one-dimensional grid of (bx, by) blocks; a failure names the
- * kernel. grid 0 launches nothing. */
+ * stream: a grid of gx * gy * gz blocks of (bx, by) threads; a failure
+ * names the kernel. An empty grid launches nothing. */
+static dvren_status dvren__cu_launch3(dvren_context* ctx, dvren__cu_function f, const char* name, uint32_t gx, uint32_t gy,
+                                      uint32_t gz, uint32_t bx, uint32_t by, uint32_t shared, void** params)
+{
+    dvren__cu_state* S = dvren__cu_st(ctx);
+    char what[128];
+    dvren__cu_result r;
+    if (gx == 0 || gy == 0 || gz == 0) return DVREN_OK;
+    r = dvren__cu.cuLaunchKernel(f, gx, gy, gz, bx, by, 1, shared, S->stream, params, NULL);
+    if (r == DVREN__CU_SUCCESS) return DVREN_OK;
+    snprintf(what, sizeof what, "cuLaunchKernel(%s, %u x %u x %u blocks)", name, (unsigned)gx, (unsigned)gy, (unsigned)gz);
+    return dvren__cu_check(ctx, r, what);
+}
+
+/* the same over a one-dimensional grid */
 static dvren_status dvren__cu_launch_fn(dvren_context* ctx, dvren__cu_function f, const char* name, uint32_t grid,
                                         uint32_t bx, uint32_t by, uint32_t shared, void** params)
 {
-    dvren__cu_state* S = dvren__cu_st(ctx);
-    char what[96];
-    dvren__cu_result r;
-    if (grid == 0) return DVREN_OK;
-    r = dvren__cu.cuLaunchKernel(f, grid, 1, 1, bx, by, 1, shared, S->stream, params, NULL);
-    if (r == DVREN__CU_SUCCESS) return DVREN_OK;
-    snprintf(what, sizeof what, "cuLaunchKernel(%s, %u blocks)", name, (unsigned)grid);
-    return dvren__cu_check(ctx, r, what);
+    return dvren__cu_launch3(ctx, f, name, grid, 1, 1, bx, by, shared, params);
 }
 
 /* Exclusive prefix sum of data[0..n) (u32, device) in place, data[n] = the
@@ -2308,13 +2315,25 @@ static dvren_status dvren__cu_launch_mc(dvren_context* ctx, const dvren_mc_grid*
     dvren__cu_state* S = dvren__cu_st(ctx);
     dvren_mc_grid grid = *G;
     uint64_t n = (uint64_t)G->nx * G->ny * G->nz, back[4] = {0, 0, 0, 0}, v, t;
-    uint32_t nb = (uint32_t)((n + DVREN__CU_MC_THREADS - 1) / DVREN__CU_MC_THREADS), ve, k;
-    size_t nsum = ((size_t)nb + 1 + DVREN__CU_SCAN_BLOCK - 1) / DVREN__CU_SCAN_BLOCK + 2, o_cnt = ((size_t)nb + 1) * 4;
+    /* kernels/dvren_cuda_mc.h's launch shape: rows of bx, by rows a block */
+    uint32_t bx = 1, by, gx, gy, nb, ve, k;
+    size_t nsum, o_cnt;
     dvren__cu_ptr counts = 0, sums = 0, totals = 0, vb = 0, pos = 0, nrm = 0, tri = 0, bv, bt, bc, active;
     dvren__cu_function* f[DVREN__CU_MC_NFUNC];
     void* p[10];
     float ms = 0.0f;
     dvren_status status = DVREN_OK;
+    while (bx < G->nx && bx < DVREN__CU_MC_THREADS) bx <<= 1;
+    by = DVREN__CU_MC_THREADS / bx;
+    gx = (G->nx + bx - 1) / bx;
+    gy = (G->ny + by - 1) / by;
+    nb = gx * gy * G->nz;
+    nsum = ((size_t)nb + 1 + DVREN__CU_SCAN_BLOCK - 1) / DVREN__CU_SCAN_BLOCK + 2;
+    o_cnt = ((size_t)nb + 1) * 4;
+    if (gy > 65535u || G->nz > 65535u)
+        return dvren_set_error(ctx, DVREN_ERROR_UNSUPPORTED, "marching_cubes", "extract the surface in blocks",
+                               "grid: %u x %u x %u samples; on the GPU at most 65535 slices and %u rows",
+                               (unsigned)G->nx, (unsigned)G->ny, (unsigned)G->nz, 65535u * by);
     if (!S->mc) {
         for (k = 0; k < DVREN__CU_MC_NFUNC; ++k) f[k] = &S->f_mc[k];
         DVREN__TRY(dvren__cu_fixed_module(ctx, "marching-cubes module", dvren__cu_mc_compose, &S->mc, dvren__cu_mc_names, f,
@@ -2334,13 +2353,12 @@ static dvren_status dvren__cu_launch_mc(dvren_context* ctx, const dvren_mc_grid*
     DVREN__CU(ctx, cuEventRecord(S->timer[0], S->stream));
     DVREN__CU(ctx, cuMemsetD8Async(totals, 0, 64, S->stream));
     p[0] = &grid;
-    p[1] = &n;
-    p[2] = &bv;
-    p[3] = &bt;
-    p[4] = &bc;
-    p[5] = &active;
-    DVREN__CHECK(dvren__cu_launch_fn(ctx, S->f_mc[DVREN__CU_MC_COUNT], dvren__cu_mc_names[DVREN__CU_MC_COUNT], nb,
-                                     DVREN__CU_MC_THREADS, 1, 0, p));
+    p[1] = &bv;
+    p[2] = &bt;
+    p[3] = &bc;
+    p[4] = &active;
+    DVREN__CHECK(dvren__cu_launch3(ctx, S->f_mc[DVREN__CU_MC_COUNT], dvren__cu_mc_names[DVREN__CU_MC_COUNT], gx, gy, G->nz,
+                                   bx, by, 0, p));
     for (k = 0; k < 3; ++k)
         DVREN__CHECK(dvren__cu_scan(ctx, S->f_mc + DVREN__CU_MC_SCAN_BLOCKS, counts + k * o_cnt, nb, sums + k * nsum * 8,
                                     totals + 8 * k));
@@ -2358,21 +2376,21 @@ static dvren_status dvren__cu_launch_mc(dvren_context* ctx, const dvren_mc_grid*
         if (normals) DVREN__CHECK(dvren__cu_alloc(ctx, (size_t)v * 12, &nrm));
     }
     if (t) DVREN__CHECK(dvren__cu_alloc(ctx, (size_t)t * 12, &tri));
-    p[2] = &bv;
+    p[1] = &bv;
+    p[2] = &vb;
+    p[3] = &pos;
+    p[4] = &nrm;
+    DVREN__CHECK(dvren__cu_launch3(ctx, S->f_mc[DVREN__CU_MC_VERTICES], dvren__cu_mc_names[DVREN__CU_MC_VERTICES], gx, gy,
+                                   G->nz, bx, by, 0, p));
+    p[1] = &bt;
+    p[2] = &bc;
     p[3] = &vb;
-    p[4] = &pos;
-    p[5] = &nrm;
-    DVREN__CHECK(dvren__cu_launch_fn(ctx, S->f_mc[DVREN__CU_MC_VERTICES], dvren__cu_mc_names[DVREN__CU_MC_VERTICES], nb,
-                                     DVREN__CU_MC_THREADS, 1, 0, p));
-    p[2] = &bt;
-    p[3] = &bc;
-    p[4] = &vb;
-    p[5] = &ve;
-    p[6] = &tri;
-    p[7] = &pos;
-    p[8] = &nrm;
-    DVREN__CHECK(dvren__cu_launch_fn(ctx, S->f_mc[DVREN__CU_MC_TRIANGLES], dvren__cu_mc_names[DVREN__CU_MC_TRIANGLES], nb,
-                                     DVREN__CU_MC_THREADS, 1, 0, p));
+    p[4] = &ve;
+    p[5] = &tri;
+    p[6] = &pos;
+    p[7] = &nrm;
+    DVREN__CHECK(dvren__cu_launch3(ctx, S->f_mc[DVREN__CU_MC_TRIANGLES], dvren__cu_mc_names[DVREN__CU_MC_TRIANGLES], gx, gy,
+                                   G->nz, bx, by, 0, p));
     DVREN__CU(ctx, cuEventRecord(S->timer[1], S->stream));
     DVREN__CHECK(dvren_mesh_alloc(ctx, (uint32_t)v, (uint32_t)t, normals ? DVREN_MESH_NORMALS : 0u, out));
     if (v) {
@@ -6354,12 +6372,28 @@ static const char* const dvren__cuda_src_mc_kernel[] = {
 "\n",
 "#define DVREN__MC_THREADS 256u\n",
 "\n",
+"/* Launch shape: blocks of bx * by = 256 threads, thread (tx, ty) of block\n",
+" * (bxi, byi, z) on sample (bxi * bx + tx, byi * by + ty, z); bx = 256 (and\n",
+" * by = 1) when a row has 256 samples or more, else the power of two that\n",
+" * holds a row, so that a block's samples are consecutive in sample order\n",
+" * and blocks (x fastest, then y, then z) follow it too: the order is the\n",
+" * CPU's without a division per thread. */\n",
+"__device__ __forceinline__ uint32_t dvren__mc_tid(void)\n",
+"{\n",
+"    return threadIdx.y * blockDim.x + threadIdx.x;\n",
+"}\n",
+"\n",
+"__device__ __forceinline__ uint32_t dvren__mc_bid(void)\n",
+"{\n",
+"    return (blockIdx.z * gridDim.y + blockIdx.y) * gridDim.x + blockIdx.x;\n",
+"}\n",
+"\n",
 "/* Exclusive scan of v over the block (warp shuffles, then the warps'\n",
 " * totals); *total gets the block's sum. */\n",
 "__device__ __forceinline__ uint32_t dvren__mc_block_exclusive(uint32_t v, uint32_t* total)\n",
 "{\n",
 "    __shared__ uint32_t warp_sum[DVREN__MC_THREADS / 32u];\n",
-"    uint32_t lane = threadIdx.x & 31u, w = threadIdx.x >> 5, x = v, d, i, base = 0u, all = 0u;\n",
+"    uint32_t t = dvren__mc_tid(), lane = t & 31u, w = t >> 5, x = v, d, i, base = 0u, all = 0u;\n",
 "    for (d = 1u; d < 32u; d <<= 1) {\n",
 "        uint32_t y = __shfl_up_sync(0xFFFFFFFFu, x, d);\n",
 "        if (lane >= d) x += y;\n",
@@ -6375,56 +6409,51 @@ static const char* const dvren__cuda_src_mc_kernel[] = {
 "    return base + x - v;\n",
 "}\n",
 "\n",
-"__device__ __forceinline__ void dvren__mc_xyz(const dvren_mc_grid& G, uint64_t i, uint32_t* x, uint32_t* y, uint32_t* z)\n",
+"/* this thread's sample; 0 when outside the grid */\n",
+"__device__ __forceinline__ int dvren__mc_sample(const dvren_mc_grid& G, uint32_t* x, uint32_t* y, uint32_t* z)\n",
 "{\n",
-"    uint64_t plane = (uint64_t)G.nx * G.ny;\n",
-"    *z = (uint32_t)(i / plane);\n",
-"    i -= (uint64_t)*z * plane;\n",
-"    *y = (uint32_t)(i / G.nx);\n",
-"    *x = (uint32_t)(i - (uint64_t)*y * G.nx);\n",
+"    *x = blockIdx.x * blockDim.x + threadIdx.x;\n",
+"    *y = blockIdx.y * blockDim.y + threadIdx.y;\n",
+"    *z = blockIdx.z;\n",
+"    return *x < G.nx && *y < G.ny;\n",
 "}\n",
 "\n",
+"/* Per block: vertices (10 bits), triangles (12 bits) and centre vertices\n",
+" * (9 bits) of its samples and cells, summed packed in one scan; the active\n",
+" * cells with one atomicAdd. */\n",
 "extern \"C\" __global__ void __launch_bounds__(DVREN__MC_THREADS)\n",
-"    dvren_mc_count(const __grid_constant__ dvren_mc_grid G, uint64_t n, uint32_t* bv, uint32_t* bt, uint32_t* bc,\n",
+"    dvren_mc_count(const __grid_constant__ dvren_mc_grid G, uint32_t* bv, uint32_t* bt, uint32_t* bc,\n",
 "                   unsigned long long* active)\n",
 "{\n",
-"    uint64_t i = (uint64_t)blockIdx.x * DVREN__MC_THREADS + threadIdx.x;\n",
-"    uint32_t v = 0u, t = 0u, c = 0u, a, sv, st, sc, sa;\n",
-"    if (i < n) {\n",
-"        uint32_t x, y, z;\n",
-"        dvren__mc_xyz(G, i, &x, &y, &z);\n",
+"    uint32_t x, y, z, v = 0u, t = 0u, c = 0u, sum, a;\n",
+"    if (dvren__mc_sample(G, &x, &y, &z)) {\n",
 "        v = dvren_mc_popc3(dvren_mc_point_edges(&G, x, y, z));\n",
 "        if (x + 1u < G.nx && y + 1u < G.ny && z + 1u < G.nz) {\n",
 "            float f[8];\n",
-"            t = dvren_mc_cell_triangles(f, dvren_mc_cell_load(&G, x, y, z, f), NULL, &c, NULL, NULL);\n",
+"            uint32_t in = dvren_mc_cell_load(&G, x, y, z, f);\n",
+"            if (in != 0u && in != 255u) t = dvren_mc_cell_triangles(f, in, NULL, &c, NULL, NULL);\n",
 "        }\n",
 "    }\n",
-"    a = t > 0u;\n",
-"    dvren__mc_block_exclusive(v, &sv);\n",
-"    dvren__mc_block_exclusive(t, &st);\n",
-"    dvren__mc_block_exclusive(c, &sc);\n",
-"    dvren__mc_block_exclusive(a, &sa);\n",
-"    if (threadIdx.x == 0) {\n",
-"        bv[blockIdx.x] = sv;\n",
-"        bt[blockIdx.x] = st;\n",
-"        bc[blockIdx.x] = sc;\n",
-"        if (sa) atomicAdd(active, (unsigned long long)sa);\n",
+"    dvren__mc_block_exclusive(v | (t << 10) | (c << 22), &sum);\n",
+"    a = __syncthreads_count(t > 0u);\n",
+"    if (dvren__mc_tid() == 0) {\n",
+"        uint32_t b = dvren__mc_bid();\n",
+"        bv[b] = sum & 1023u;\n",
+"        bt[b] = (sum >> 10) & 4095u;\n",
+"        bc[b] = sum >> 22;\n",
+"        if (a) atomicAdd(active, (unsigned long long)a);\n",
 "    }\n",
 "}\n",
 "\n",
 "extern \"C\" __global__ void __launch_bounds__(DVREN__MC_THREADS)\n",
-"    dvren_mc_vertices(const __grid_constant__ dvren_mc_grid G, uint64_t n, const uint32_t* bv, uint32_t* vb, float* pos,\n",
-"                      float* nrm)\n",
+"    dvren_mc_vertices(const __grid_constant__ dvren_mc_grid G, const uint32_t* bv, uint32_t* vb, float* pos, float* nrm)\n",
 "{\n",
-"    uint64_t i = (uint64_t)blockIdx.x * DVREN__MC_THREADS + threadIdx.x;\n",
-"    uint32_t m = 0u, x = 0u, y = 0u, z = 0u, k, a;\n",
-"    if (i < n) {\n",
-"        dvren__mc_xyz(G, i, &x, &y, &z);\n",
-"        m = dvren_mc_point_edges(&G, x, y, z);\n",
-"    }\n",
-"    k = bv[blockIdx.x] + dvren__mc_block_exclusive(dvren_mc_popc3(m), NULL);\n",
-"    if (i >= n) return;\n",
-"    vb[i] = k | (m << 29);\n",
+"    uint32_t m = 0u, x, y, z, k, a;\n",
+"    int in = dvren__mc_sample(G, &x, &y, &z);\n",
+"    if (in) m = dvren_mc_point_edges(&G, x, y, z);\n",
+"    k = bv[dvren__mc_bid()] + dvren__mc_block_exclusive(dvren_mc_popc3(m), NULL);\n",
+"    if (!in) return;\n",
+"    vb[((uint64_t)z * G.ny + y) * G.nx + x] = k | (m << 29);\n",
 "    for (a = 0; a < 3u; ++a)\n",
 "        if ((m >> a) & 1u) {\n",
 "            dvren_mc_vertex(&G, x, y, z, a, pos + 3 * (size_t)k, nrm ? nrm + 3 * (size_t)k : NULL);\n",
@@ -6433,34 +6462,31 @@ static const char* const dvren__cuda_src_mc_kernel[] = {
 "}\n",
 "\n",
 "extern \"C\" __global__ void __launch_bounds__(DVREN__MC_THREADS)\n",
-"    dvren_mc_triangles(const __grid_constant__ dvren_mc_grid G, uint64_t n, const uint32_t* bt, const uint32_t* bc,\n",
-"                       const uint32_t* vb, uint32_t edge_vertices, uint32_t* tri, float* pos, float* nrm)\n",
+"    dvren_mc_triangles(const __grid_constant__ dvren_mc_grid G, const uint32_t* bt, const uint32_t* bc, const uint32_t* vb,\n",
+"                       uint32_t edge_vertices, uint32_t* tri, float* pos, float* nrm)\n",
 "{\n",
-"    uint64_t i = (uint64_t)blockIdx.x * DVREN__MC_THREADS + threadIdx.x;\n",
-"    uint32_t x = 0u, y = 0u, z = 0u, nt = 0u, nc = 0u, cn = 0u, t0, c0, j;\n",
+"    uint32_t x, y, z, nt = 0u, nc = 0u, cn = 0u, b, pre, t0, c0, j;\n",
 "    uint8_t local[3 * DVREN_MC_MAX_CELL_TRIANGLES], cloop[12];\n",
-"    if (i < n) {\n",
-"        dvren__mc_xyz(G, i, &x, &y, &z);\n",
-"        if (x + 1u < G.nx && y + 1u < G.ny && z + 1u < G.nz) {\n",
-"            float f[8];\n",
-"            nt = dvren_mc_cell_triangles(f, dvren_mc_cell_load(&G, x, y, z, f), local, &nc, cloop, &cn);\n",
-"        }\n",
+"    if (dvren__mc_sample(G, &x, &y, &z) && x + 1u < G.nx && y + 1u < G.ny && z + 1u < G.nz) {\n",
+"        float f[8];\n",
+"        uint32_t in = dvren_mc_cell_load(&G, x, y, z, f);\n",
+"        if (in != 0u && in != 255u) nt = dvren_mc_cell_triangles(f, in, local, &nc, cloop, &cn);\n",
 "    }\n",
-"    t0 = bt[blockIdx.x] + dvren__mc_block_exclusive(nt, NULL);\n",
-"    c0 = edge_vertices + bc[blockIdx.x] + dvren__mc_block_exclusive(nc, NULL);\n",
+"    b = dvren__mc_bid();\n",
+"    pre = dvren__mc_block_exclusive(nt | (nc << 16), NULL);\n",
+"    t0 = bt[b] + (pre & 0xFFFFu);\n",
+"    c0 = edge_vertices + bc[b] + (pre >> 16);\n",
 "    if (nt == 0u) return;\n",
 "    if (nc) dvren_mc_center(&G, x, y, z, cloop, cn, pos + 3 * (size_t)c0, nrm ? nrm + 3 * (size_t)c0 : NULL);\n",
 "    for (j = 0; j < 3u * nt; ++j) {\n",
 "        uint32_t e = local[j], o, a, w;\n",
-"        uint64_t q;\n",
 "        if (e == DVREN_MC_CENTER) {\n",
 "            tri[3 * (size_t)t0 + j] = c0;\n",
 "            continue;\n",
 "        }\n",
 "        o = dvren_mc_edge_owner(e);\n",
 "        a = e >> 2;\n",
-"        q = i + (o & 1u) + (uint64_t)((o >> 1) & 1u) * G.nx + (uint64_t)((o >> 2) & 1u) * G.nx * G.ny;\n",
-"        w = vb[q];\n",
+"        w = vb[((uint64_t)(z + ((o >> 2) & 1u)) * G.ny + y + ((o >> 1) & 1u)) * G.nx + x + (o & 1u)];\n",
 "        tri[3 * (size_t)t0 + j] = (w & 0x1FFFFFFFu) + dvren_mc_popc3((w >> 29) & ((1u << a) - 1u));\n",
 "    }\n",
 "}\n",

@@ -29,12 +29,28 @@
 
 #define DVREN__MC_THREADS 256u
 
+/* Launch shape: blocks of bx * by = 256 threads, thread (tx, ty) of block
+ * (bxi, byi, z) on sample (bxi * bx + tx, byi * by + ty, z); bx = 256 (and
+ * by = 1) when a row has 256 samples or more, else the power of two that
+ * holds a row, so that a block's samples are consecutive in sample order
+ * and blocks (x fastest, then y, then z) follow it too: the order is the
+ * CPU's without a division per thread. */
+__device__ __forceinline__ uint32_t dvren__mc_tid(void)
+{
+    return threadIdx.y * blockDim.x + threadIdx.x;
+}
+
+__device__ __forceinline__ uint32_t dvren__mc_bid(void)
+{
+    return (blockIdx.z * gridDim.y + blockIdx.y) * gridDim.x + blockIdx.x;
+}
+
 /* Exclusive scan of v over the block (warp shuffles, then the warps'
  * totals); *total gets the block's sum. */
 __device__ __forceinline__ uint32_t dvren__mc_block_exclusive(uint32_t v, uint32_t* total)
 {
     __shared__ uint32_t warp_sum[DVREN__MC_THREADS / 32u];
-    uint32_t lane = threadIdx.x & 31u, w = threadIdx.x >> 5, x = v, d, i, base = 0u, all = 0u;
+    uint32_t t = dvren__mc_tid(), lane = t & 31u, w = t >> 5, x = v, d, i, base = 0u, all = 0u;
     for (d = 1u; d < 32u; d <<= 1) {
         uint32_t y = __shfl_up_sync(0xFFFFFFFFu, x, d);
         if (lane >= d) x += y;
@@ -50,56 +66,51 @@ __device__ __forceinline__ uint32_t dvren__mc_block_exclusive(uint32_t v, uint32
     return base + x - v;
 }
 
-__device__ __forceinline__ void dvren__mc_xyz(const dvren_mc_grid& G, uint64_t i, uint32_t* x, uint32_t* y, uint32_t* z)
+/* this thread's sample; 0 when outside the grid */
+__device__ __forceinline__ int dvren__mc_sample(const dvren_mc_grid& G, uint32_t* x, uint32_t* y, uint32_t* z)
 {
-    uint64_t plane = (uint64_t)G.nx * G.ny;
-    *z = (uint32_t)(i / plane);
-    i -= (uint64_t)*z * plane;
-    *y = (uint32_t)(i / G.nx);
-    *x = (uint32_t)(i - (uint64_t)*y * G.nx);
+    *x = blockIdx.x * blockDim.x + threadIdx.x;
+    *y = blockIdx.y * blockDim.y + threadIdx.y;
+    *z = blockIdx.z;
+    return *x < G.nx && *y < G.ny;
 }
 
+/* Per block: vertices (10 bits), triangles (12 bits) and centre vertices
+ * (9 bits) of its samples and cells, summed packed in one scan; the active
+ * cells with one atomicAdd. */
 extern "C" __global__ void __launch_bounds__(DVREN__MC_THREADS)
-    dvren_mc_count(const __grid_constant__ dvren_mc_grid G, uint64_t n, uint32_t* bv, uint32_t* bt, uint32_t* bc,
+    dvren_mc_count(const __grid_constant__ dvren_mc_grid G, uint32_t* bv, uint32_t* bt, uint32_t* bc,
                    unsigned long long* active)
 {
-    uint64_t i = (uint64_t)blockIdx.x * DVREN__MC_THREADS + threadIdx.x;
-    uint32_t v = 0u, t = 0u, c = 0u, a, sv, st, sc, sa;
-    if (i < n) {
-        uint32_t x, y, z;
-        dvren__mc_xyz(G, i, &x, &y, &z);
+    uint32_t x, y, z, v = 0u, t = 0u, c = 0u, sum, a;
+    if (dvren__mc_sample(G, &x, &y, &z)) {
         v = dvren_mc_popc3(dvren_mc_point_edges(&G, x, y, z));
         if (x + 1u < G.nx && y + 1u < G.ny && z + 1u < G.nz) {
             float f[8];
-            t = dvren_mc_cell_triangles(f, dvren_mc_cell_load(&G, x, y, z, f), NULL, &c, NULL, NULL);
+            uint32_t in = dvren_mc_cell_load(&G, x, y, z, f);
+            if (in != 0u && in != 255u) t = dvren_mc_cell_triangles(f, in, NULL, &c, NULL, NULL);
         }
     }
-    a = t > 0u;
-    dvren__mc_block_exclusive(v, &sv);
-    dvren__mc_block_exclusive(t, &st);
-    dvren__mc_block_exclusive(c, &sc);
-    dvren__mc_block_exclusive(a, &sa);
-    if (threadIdx.x == 0) {
-        bv[blockIdx.x] = sv;
-        bt[blockIdx.x] = st;
-        bc[blockIdx.x] = sc;
-        if (sa) atomicAdd(active, (unsigned long long)sa);
+    dvren__mc_block_exclusive(v | (t << 10) | (c << 22), &sum);
+    a = __syncthreads_count(t > 0u);
+    if (dvren__mc_tid() == 0) {
+        uint32_t b = dvren__mc_bid();
+        bv[b] = sum & 1023u;
+        bt[b] = (sum >> 10) & 4095u;
+        bc[b] = sum >> 22;
+        if (a) atomicAdd(active, (unsigned long long)a);
     }
 }
 
 extern "C" __global__ void __launch_bounds__(DVREN__MC_THREADS)
-    dvren_mc_vertices(const __grid_constant__ dvren_mc_grid G, uint64_t n, const uint32_t* bv, uint32_t* vb, float* pos,
-                      float* nrm)
+    dvren_mc_vertices(const __grid_constant__ dvren_mc_grid G, const uint32_t* bv, uint32_t* vb, float* pos, float* nrm)
 {
-    uint64_t i = (uint64_t)blockIdx.x * DVREN__MC_THREADS + threadIdx.x;
-    uint32_t m = 0u, x = 0u, y = 0u, z = 0u, k, a;
-    if (i < n) {
-        dvren__mc_xyz(G, i, &x, &y, &z);
-        m = dvren_mc_point_edges(&G, x, y, z);
-    }
-    k = bv[blockIdx.x] + dvren__mc_block_exclusive(dvren_mc_popc3(m), NULL);
-    if (i >= n) return;
-    vb[i] = k | (m << 29);
+    uint32_t m = 0u, x, y, z, k, a;
+    int in = dvren__mc_sample(G, &x, &y, &z);
+    if (in) m = dvren_mc_point_edges(&G, x, y, z);
+    k = bv[dvren__mc_bid()] + dvren__mc_block_exclusive(dvren_mc_popc3(m), NULL);
+    if (!in) return;
+    vb[((uint64_t)z * G.ny + y) * G.nx + x] = k | (m << 29);
     for (a = 0; a < 3u; ++a)
         if ((m >> a) & 1u) {
             dvren_mc_vertex(&G, x, y, z, a, pos + 3 * (size_t)k, nrm ? nrm + 3 * (size_t)k : NULL);
@@ -108,34 +119,31 @@ extern "C" __global__ void __launch_bounds__(DVREN__MC_THREADS)
 }
 
 extern "C" __global__ void __launch_bounds__(DVREN__MC_THREADS)
-    dvren_mc_triangles(const __grid_constant__ dvren_mc_grid G, uint64_t n, const uint32_t* bt, const uint32_t* bc,
-                       const uint32_t* vb, uint32_t edge_vertices, uint32_t* tri, float* pos, float* nrm)
+    dvren_mc_triangles(const __grid_constant__ dvren_mc_grid G, const uint32_t* bt, const uint32_t* bc, const uint32_t* vb,
+                       uint32_t edge_vertices, uint32_t* tri, float* pos, float* nrm)
 {
-    uint64_t i = (uint64_t)blockIdx.x * DVREN__MC_THREADS + threadIdx.x;
-    uint32_t x = 0u, y = 0u, z = 0u, nt = 0u, nc = 0u, cn = 0u, t0, c0, j;
+    uint32_t x, y, z, nt = 0u, nc = 0u, cn = 0u, b, pre, t0, c0, j;
     uint8_t local[3 * DVREN_MC_MAX_CELL_TRIANGLES], cloop[12];
-    if (i < n) {
-        dvren__mc_xyz(G, i, &x, &y, &z);
-        if (x + 1u < G.nx && y + 1u < G.ny && z + 1u < G.nz) {
-            float f[8];
-            nt = dvren_mc_cell_triangles(f, dvren_mc_cell_load(&G, x, y, z, f), local, &nc, cloop, &cn);
-        }
+    if (dvren__mc_sample(G, &x, &y, &z) && x + 1u < G.nx && y + 1u < G.ny && z + 1u < G.nz) {
+        float f[8];
+        uint32_t in = dvren_mc_cell_load(&G, x, y, z, f);
+        if (in != 0u && in != 255u) nt = dvren_mc_cell_triangles(f, in, local, &nc, cloop, &cn);
     }
-    t0 = bt[blockIdx.x] + dvren__mc_block_exclusive(nt, NULL);
-    c0 = edge_vertices + bc[blockIdx.x] + dvren__mc_block_exclusive(nc, NULL);
+    b = dvren__mc_bid();
+    pre = dvren__mc_block_exclusive(nt | (nc << 16), NULL);
+    t0 = bt[b] + (pre & 0xFFFFu);
+    c0 = edge_vertices + bc[b] + (pre >> 16);
     if (nt == 0u) return;
     if (nc) dvren_mc_center(&G, x, y, z, cloop, cn, pos + 3 * (size_t)c0, nrm ? nrm + 3 * (size_t)c0 : NULL);
     for (j = 0; j < 3u * nt; ++j) {
         uint32_t e = local[j], o, a, w;
-        uint64_t q;
         if (e == DVREN_MC_CENTER) {
             tri[3 * (size_t)t0 + j] = c0;
             continue;
         }
         o = dvren_mc_edge_owner(e);
         a = e >> 2;
-        q = i + (o & 1u) + (uint64_t)((o >> 1) & 1u) * G.nx + (uint64_t)((o >> 2) & 1u) * G.nx * G.ny;
-        w = vb[q];
+        w = vb[((uint64_t)(z + ((o >> 2) & 1u)) * G.ny + y + ((o >> 1) & 1u)) * G.nx + x + (o & 1u)];
         tri[3 * (size_t)t0 + j] = (w & 0x1FFFFFFFu) + dvren_mc_popc3((w >> 29) & ((1u << a) - 1u));
     }
 }

@@ -985,15 +985,15 @@ TEST(nvrtc_compiles_mc_module)
  * inside a ball: many cells, tunnels), random fields (ambiguous faces,
  * centre vertices), and the CT head when the data is there; host and device
  * grid tensors. */
-static float* mc_field(int kind, uint32_t n, uint64_t seed)
+static float* mc_field(int kind, const uint32_t* n, uint64_t seed)
 {
-    float* g = (float*)malloc((size_t)n * n * n * sizeof(float));
+    float* g = (float*)malloc((size_t)n[0] * n[1] * n[2] * sizeof(float));
     uint32_t x, y, z;
     uint64_t st = seed;
-    for (z = 0; z < n; ++z)
-        for (y = 0; y < n; ++y)
-            for (x = 0; x < n; ++x) {
-                double px = 6.0 * x / (n - 1) - 3.0, py = 6.0 * y / (n - 1) - 3.0, pz = 6.0 * z / (n - 1) - 3.0;
+    for (z = 0; z < n[2]; ++z)
+        for (y = 0; y < n[1]; ++y)
+            for (x = 0; x < n[0]; ++x) {
+                double px = 6.0 * x / (n[0] - 1) - 3.0, py = 6.0 * y / (n[1] - 1) - 3.0, pz = 6.0 * z / (n[2] - 1) - 3.0;
                 float v;
                 if (kind == 0) {
                     v = (float)(sin(px * 2.1) * cos(py * 2.1) + sin(py * 2.1) * cos(pz * 2.1) + sin(pz * 2.1) * cos(px * 2.1));
@@ -1001,7 +1001,7 @@ static float* mc_field(int kind, uint32_t n, uint64_t seed)
                     st = st * 6364136223846793005ull + 1442695040888963407ull;
                     v = (float)((double)(st >> 11) / 9007199254740992.0 - 0.5);
                 }
-                g[((size_t)z * n + y) * n + x] = v;
+                g[((size_t)z * n[1] + y) * n[0] + x] = v;
             }
     return g;
 }
@@ -1016,21 +1016,25 @@ static int mesh_equal(const dvren_mesh* a, const dvren_mesh* b)
 
 TEST(gpu_mc_parity)
 {
-    static const struct { int kind; uint32_t n; uint32_t flags; } cases[4] = {
-        {0, 97, 0}, {1, 40, 0}, {1, 33, DVREN_MC_INSIDE_BELOW}, {0, 64, DVREN_MC_NO_NORMALS}};
+    /* rows of 97, 40, 33, 64, 300 and 2 samples: every launch shape of kernels/dvren_cuda_mc.h */
+    static const struct { int kind; uint32_t n[3]; uint32_t flags; } cases[6] = {
+        {0, {97, 97, 97}, 0},       {1, {40, 40, 40}, 0},   {1, {33, 35, 31}, DVREN_MC_INSIDE_BELOW},
+        {0, {64, 64, 64}, DVREN_MC_NO_NORMALS}, {0, {300, 41, 17}, 0}, {1, {2, 500, 9}, 0}};
     dvren_context* cpu;
     int ci;
     NEED_GPU(gpu, NULL);
     cpu = th_ctx();
-    for (ci = 0; ci < 4; ++ci) {
-        uint32_t n = cases[ci].n;
+    for (ci = 0; ci < 6; ++ci) {
+        const uint32_t* n = cases[ci].n;
         float* g = mc_field(cases[ci].kind, n, 99 + (uint64_t)ci);
         int64_t shape[3];
         dvren_tensor th, td;
         dvren_mc_options o;
         dvren_mesh a, b, c;
         dvren_mc_stats sa, sb;
-        shape[0] = shape[1] = shape[2] = n;
+        shape[0] = n[2];
+        shape[1] = n[1];
+        shape[2] = n[0];
         dvren_tensor_wrap(g, DVREN_DTYPE_F32, 3, shape, NULL, &th);
         memset(&o, 0, sizeof o);
         o.level = cases[ci].kind == 0 ? 0.1f : 0.0f;
