@@ -11442,12 +11442,18 @@ DVREN_FN uint32_t dvren_mc_face_corner(uint32_t f, uint32_t k)
  * and returns its inside mask (bit i: corner i inside). */
 DVREN_FN uint32_t dvren_mc_cell_load(const dvren_mc_grid* G, uint32_t x, uint32_t y, uint32_t z, float* f)
 {
-    uint32_t i, in = 0;
-    for (i = 0; i < 8; ++i) {
-        f[i] = dvren_mc_f(G, x + (i & 1u), y + ((i >> 1) & 1u), z + ((i >> 2) & 1u));
-        if (f[i] > 0.0f) in |= 1u << i;
-    }
-    return in;
+    /* written out: constant indices keep f in registers on the GPU */
+    f[0] = dvren_mc_f(G, x, y, z);
+    f[1] = dvren_mc_f(G, x + 1u, y, z);
+    f[2] = dvren_mc_f(G, x, y + 1u, z);
+    f[3] = dvren_mc_f(G, x + 1u, y + 1u, z);
+    f[4] = dvren_mc_f(G, x, y, z + 1u);
+    f[5] = dvren_mc_f(G, x + 1u, y, z + 1u);
+    f[6] = dvren_mc_f(G, x, y + 1u, z + 1u);
+    f[7] = dvren_mc_f(G, x + 1u, y + 1u, z + 1u);
+    return (uint32_t)(f[0] > 0.0f) | ((uint32_t)(f[1] > 0.0f) << 1) | ((uint32_t)(f[2] > 0.0f) << 2) |
+           ((uint32_t)(f[3] > 0.0f) << 3) | ((uint32_t)(f[4] > 0.0f) << 4) | ((uint32_t)(f[5] > 0.0f) << 5) |
+           ((uint32_t)(f[6] > 0.0f) << 6) | ((uint32_t)(f[7] > 0.0f) << 7);
 }
 
 /* bits f of the two cube faces (0 -x, 1 +x, 2 -y, 3 +y, 4 -z, 5 +z) that
@@ -11568,21 +11574,35 @@ DVREN_FN uint32_t dvren__mc_free_pair(uint32_t a, uint32_t b)
     return (dvren_mc_edge_faces(a) & dvren_mc_edge_faces(b)) == 0u;
 }
 
-/* A tube between loops A (na) and B (nb), both running in contour order: a
- * strip of na + nb triangles whose rungs join vertices sharing no cube face;
- * tried from each pair of starting vertices, stepping along the loop that
- * lags (by position over length) unless its rung is not free. Returns the
+/* 4-bit fields of a 64-bit word: the per-cell state lives in registers
+ * (arrays indexed at run time would go to the GPU's local memory) */
+DVREN_FN uint32_t dvren__mc_nib(uint64_t w, uint32_t i)
+{
+    return (uint32_t)(w >> (4u * i)) & 15u;
+}
+
+DVREN_FN uint64_t dvren__mc_setnib(uint64_t w, uint32_t i, uint32_t v)
+{
+    return (w & ~((uint64_t)15u << (4u * i))) | ((uint64_t)v << (4u * i));
+}
+
+/* A tube between two loops, A (na vertices, nibbles a0 .. a0 + na - 1 of
+ * lv) and B (nb, from b0), both running in contour order: a strip of
+ * na + nb triangles whose rungs join vertices sharing no cube face; tried
+ * from each pair of starting vertices, stepping along the loop that lags
+ * (by position over length) unless its rung is not free. Returns the
  * triangle count written to tri (0: no such strip). Triangles traverse both
  * loops against their order, as the fans do. */
-DVREN_FN uint32_t dvren__mc_tube(const uint32_t* A, uint32_t na, const uint32_t* B, uint32_t nb, uint8_t* tri)
+DVREN_FN uint32_t dvren__mc_tube(uint64_t lv, uint32_t a0, uint32_t na, uint32_t b0, uint32_t nb, uint8_t* tri)
 {
     uint32_t i0, j0;
     for (i0 = 0; i0 < na; ++i0)
         for (j0 = 0; j0 < nb; ++j0) {
-            uint32_t sa = 0, sb = 0, n = 0, lead_a = 0, lead_b = 0, ok = dvren__mc_free_pair(A[i0], B[j0]);
+            uint32_t sa = 0, sb = 0, n = 0, lead_a = 0, lead_b = 0;
+            uint32_t ok = dvren__mc_free_pair(dvren__mc_nib(lv, a0 + i0), dvren__mc_nib(lv, b0 + j0));
             while (ok && (sa < na || sb < nb)) {
-                uint32_t a = A[(i0 + na - sa) % na], b = B[(j0 + sb) % nb];
-                uint32_t a1 = A[(i0 + na - sa - 1) % na], b1 = B[(j0 + sb + 1) % nb];
+                uint32_t a = dvren__mc_nib(lv, a0 + (i0 + na - sa) % na), b = dvren__mc_nib(lv, b0 + (j0 + sb) % nb);
+                uint32_t a1 = dvren__mc_nib(lv, a0 + (i0 + 2 * na - sa - 1) % na), b1 = dvren__mc_nib(lv, b0 + (j0 + sb + 1) % nb);
                 /* No rung twice: when A comes round to A[i0] the rungs (A[i0],
                  * B[j0 .. j0 + lead_b]) of the start are taken (and the other
                  * way round); the last step's rung is the first one. */
@@ -11645,71 +11665,84 @@ DVREN_FN uint32_t dvren__mc_tube(const uint32_t* A, uint32_t na, const uint32_t*
 DVREN_FN uint32_t dvren_mc_cell_triangles(const float* f, uint32_t in, uint8_t* tri, uint32_t* ncenter,
                                           uint8_t* center_loop, uint32_t* center_n)
 {
-    int32_t next[12];
-    uint32_t e, face, k, lv[12], lstart[5], nl = 0, nv = 0, ntri = 0, seen = 0, l, tube_a = 4, tube_b = 4;
+    /* next: the segment from each crossed edge (nibble e: the edge it ends
+     * on, 15 none); lv: the loops' edges one after another; lstart: where
+     * each of the nl loops starts in lv (5 bits each, the last = nv) */
+    uint64_t next = 0xFFFFFFFFFFFFull, lv = 0;
+    uint32_t e, face, k, lstart = 0, nl = 0, nv = 0, ntri = 0, seen = 0, l, tube_a = 4, tube_b = 4;
     if (ncenter) *ncenter = 0;
     if (in == 0u || in == 255u) return 0;
-    for (e = 0; e < 12; ++e) next[e] = -1;
     for (face = 0; face < 6; ++face) {
-        uint32_t c[4], s[4], ncross = 0;
+        uint32_t cw = 0, sw = 0, ncross = 0;
         for (k = 0; k < 4; ++k) {
-            c[k] = dvren_mc_face_corner(face, k);
-            s[k] = (in >> c[k]) & 1u;
+            uint32_t c = dvren_mc_face_corner(face, k);
+            cw |= c << (3u * k);
+            sw |= ((in >> c) & 1u) << k;
         }
-        for (k = 0; k < 4; ++k) ncross += s[k] != s[(k + 1) & 3u];
+        for (k = 0; k < 4; ++k) ncross += ((sw >> k) & 1u) != ((sw >> ((k + 1) & 3u)) & 1u);
+#define DVREN__MC_C(k) ((cw >> (3u * ((k) & 3u))) & 7u)
+#define DVREN__MC_S(k) ((sw >> ((k) & 3u)) & 1u)
         if (ncross == 2) {
             /* one segment: from the edge leaving the inside to the edge entering it */
-            int32_t from = -1, to = -1;
+            uint32_t from = 0, to = 0;
             for (k = 0; k < 4; ++k) {
-                uint32_t k1 = (k + 1) & 3u;
-                if (s[k] && !s[k1]) from = (int32_t)dvren_mc_edge_of(c[k], c[k1]);
-                if (!s[k] && s[k1]) to = (int32_t)dvren_mc_edge_of(c[k], c[k1]);
+                if (DVREN__MC_S(k) && !DVREN__MC_S(k + 1)) from = dvren_mc_edge_of(DVREN__MC_C(k), DVREN__MC_C(k + 1));
+                if (!DVREN__MC_S(k) && DVREN__MC_S(k + 1)) to = dvren_mc_edge_of(DVREN__MC_C(k), DVREN__MC_C(k + 1));
             }
-            next[from] = to;
+            next = dvren__mc_setnib(next, from, to);
         } else if (ncross == 4) {
             /* the inside corners are c[i0] and c[i0 + 2]: joined when the
              * saddle is inside, a c > b d (exact in float64) */
-            uint32_t i0 = s[0] ? 0u : 1u;
-            double a = (double)f[c[i0]], cc = (double)f[c[i0 + 2]];
-            double b = (double)f[c[(i0 + 1) & 3u]], d = (double)f[c[(i0 + 3) & 3u]];
+            uint32_t i0 = DVREN__MC_S(0) ? 0u : 1u;
+            double a = (double)f[DVREN__MC_C(i0)], cc = (double)f[DVREN__MC_C(i0 + 2)];
+            double b = (double)f[DVREN__MC_C(i0 + 1)], d = (double)f[DVREN__MC_C(i0 + 3)];
             int joined = a * cc > b * d;
             for (k = i0; k < 4; k += 2) {
                 /* leaving the inside on edge (c[k], c[k+1]); the segment ends on
                  * edge (c[k+1], c[k+2]) (cutting off the outside corner c[k+1]:
                  * inside joined) or on edge (c[k-1], c[k]) (cutting off c[k]) */
-                uint32_t k1 = (k + 1) & 3u, k2 = (k + 2) & 3u, km = (k + 3) & 3u;
-                uint32_t from = dvren_mc_edge_of(c[k], c[k1]);
-                next[from] = (int32_t)(joined ? dvren_mc_edge_of(c[k1], c[k2]) : dvren_mc_edge_of(c[km], c[k]));
+                uint32_t from = dvren_mc_edge_of(DVREN__MC_C(k), DVREN__MC_C(k + 1));
+                uint32_t to = joined ? dvren_mc_edge_of(DVREN__MC_C(k + 1), DVREN__MC_C(k + 2))
+                                     : dvren_mc_edge_of(DVREN__MC_C(k + 3), DVREN__MC_C(k));
+                next = dvren__mc_setnib(next, from, to);
             }
         }
+#undef DVREN__MC_C
+#undef DVREN__MC_S
     }
     for (e = 0; e < 12; ++e) {
         uint32_t cur = e;
-        if (next[e] < 0 || ((seen >> e) & 1u)) continue;
-        lstart[nl++] = nv;
-        while (nv < 12 && !((seen >> cur) & 1u) && next[cur] >= 0) {
+        if (dvren__mc_nib(next, e) == 15u || ((seen >> e) & 1u)) continue;
+        lstart |= nv << (5u * nl);
+        ++nl;
+        while (nv < 12 && !((seen >> cur) & 1u) && dvren__mc_nib(next, cur) != 15u) {
             seen |= 1u << cur;
-            lv[nv++] = cur;
-            cur = (uint32_t)next[cur];
+            lv = dvren__mc_setnib(lv, nv++, cur);
+            cur = dvren__mc_nib(next, cur);
         }
     }
-    lstart[nl] = nv;
+    lstart |= nv << (5u * nl);
+#define DVREN__MC_LS(l) ((lstart >> (5u * (l))) & 31u)
     if (nl >= 2) {
-        /* tubes: loops with the same (inside component, outside component) */
+        /* tubes: loops with the same (inside component, outside component);
+         * key l in bits 16 l .. 16 l + 15 */
         uint8_t cin[8], cout[8];
-        uint32_t key[4];
+        uint64_t key = 0;
         dvren_mc_cell_components(f, 1.0, cin);
         dvren_mc_cell_components(f, -1.0, cout);
         for (l = 0; l < nl; ++l) {
-            uint32_t a = dvren_mc_edge_corner(lv[lstart[l]], 0), b = dvren_mc_edge_corner(lv[lstart[l]], 1);
+            uint32_t e0 = dvren__mc_nib(lv, DVREN__MC_LS(l));
+            uint32_t a = dvren_mc_edge_corner(e0, 0), b = dvren_mc_edge_corner(e0, 1);
             uint32_t ci = (in >> a) & 1u ? a : b, co = ci == a ? b : a;
-            key[l] = cin[ci] == 255u || cout[co] == 255u ? 0xFFFF0000u + l : ((uint32_t)cin[ci] << 8) | cout[co];
+            uint32_t kl = cin[ci] == 255u || cout[co] == 255u ? 0xFF00u + l : ((uint32_t)cin[ci] << 8) | cout[co];
+            key |= (uint64_t)kl << (16u * l);
         }
         for (l = 0; l < nl && tube_a == 4; ++l)
             for (k = l + 1; k < nl; ++k)
-                if (key[l] == key[k]) {
+                if (((key >> (16u * l)) & 0xFFFFu) == ((key >> (16u * k)) & 0xFFFFu)) {
                     uint32_t m, others = 0;
-                    for (m = 0; m < nl; ++m) others += m != l && m != k && key[m] == key[l];
+                    for (m = 0; m < nl; ++m)
+                        others += m != l && m != k && ((key >> (16u * m)) & 0xFFFFu) == ((key >> (16u * l)) & 0xFFFFu);
                     if (!others) {
                         tube_a = l;
                         tube_b = k;
@@ -11717,47 +11750,48 @@ DVREN_FN uint32_t dvren_mc_cell_triangles(const float* f, uint32_t in, uint8_t* 
                     break;
                 }
         if (tube_a < 4) {
-            uint32_t n = dvren__mc_tube(lv + lstart[tube_a], lstart[tube_a + 1] - lstart[tube_a], lv + lstart[tube_b],
-                                        lstart[tube_b + 1] - lstart[tube_b], tri);
+            uint32_t n = dvren__mc_tube(lv, DVREN__MC_LS(tube_a), DVREN__MC_LS(tube_a + 1) - DVREN__MC_LS(tube_a),
+                                        DVREN__MC_LS(tube_b), DVREN__MC_LS(tube_b + 1) - DVREN__MC_LS(tube_b), tri);
             if (n) ntri = n;
             else tube_a = tube_b = 4;
         }
     }
     for (l = 0; l < nl; ++l) {
-        const uint32_t* loop = lv + lstart[l];
-        uint32_t n = lstart[l + 1] - lstart[l], i, j, apex = 12;
+        uint32_t s0 = DVREN__MC_LS(l), n = DVREN__MC_LS(l + 1) - s0, i, j, apex = 12;
         if (l == tube_a || l == tube_b) continue;
         for (i = 0; i < n && apex == 12; ++i) {
-            uint32_t ok = 1;
+            uint32_t ok = 1, fi = dvren_mc_edge_faces(dvren__mc_nib(lv, s0 + i));
             for (j = 0; j < n && ok; ++j)
-                if (j != i && j != (i + 1) % n && j != (i + n - 1) % n && !dvren__mc_free_pair(loop[i], loop[j])) ok = 0;
+                if (j != i && j != (i + 1) % n && j != (i + n - 1) % n && (fi & dvren_mc_edge_faces(dvren__mc_nib(lv, s0 + j))))
+                    ok = 0;
             if (ok) apex = i;
         }
         if (apex < 12) {
             /* a fan from the apex, reversed: the loop runs clockwise seen from outside */
             for (i = 1; i + 1 < n; ++i) {
                 if (tri) {
-                    tri[3 * ntri + 0] = (uint8_t)loop[apex];
-                    tri[3 * ntri + 1] = (uint8_t)loop[(apex + i + 1) % n];
-                    tri[3 * ntri + 2] = (uint8_t)loop[(apex + i) % n];
+                    tri[3 * ntri + 0] = (uint8_t)dvren__mc_nib(lv, s0 + apex);
+                    tri[3 * ntri + 1] = (uint8_t)dvren__mc_nib(lv, s0 + (apex + i + 1) % n);
+                    tri[3 * ntri + 2] = (uint8_t)dvren__mc_nib(lv, s0 + (apex + i) % n);
                 }
                 ++ntri;
             }
         } else {
             if (ncenter) *ncenter = 1;
             if (center_loop)
-                for (i = 0; i < n; ++i) center_loop[i] = (uint8_t)loop[i];
+                for (i = 0; i < n; ++i) center_loop[i] = (uint8_t)dvren__mc_nib(lv, s0 + i);
             if (center_n) *center_n = n;
             for (i = 0; i < n; ++i) {
                 if (tri) {
                     tri[3 * ntri + 0] = (uint8_t)DVREN_MC_CENTER;
-                    tri[3 * ntri + 1] = (uint8_t)loop[(i + 1) % n];
-                    tri[3 * ntri + 2] = (uint8_t)loop[i];
+                    tri[3 * ntri + 1] = (uint8_t)dvren__mc_nib(lv, s0 + (i + 1) % n);
+                    tri[3 * ntri + 2] = (uint8_t)dvren__mc_nib(lv, s0 + i);
                 }
                 ++ntri;
             }
         }
     }
+#undef DVREN__MC_LS
     return ntri;
 }
 

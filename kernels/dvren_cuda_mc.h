@@ -66,6 +66,24 @@ __device__ __forceinline__ uint32_t dvren__mc_block_exclusive(uint32_t v, uint32
     return base + x - v;
 }
 
+/* dvren_mc_cell_triangles on a copy of the corner values: the copy, which
+ * that function indexes at run time, lives in local memory; f stays in
+ * registers for the cells the surface does not cross (most of them) */
+__device__ __forceinline__ uint32_t dvren__mc_active(const float* f, uint32_t in, uint8_t* tri, uint32_t* ncenter,
+                                                  uint8_t* center_loop, uint32_t* center_n)
+{
+    float g[8];
+    g[0] = f[0];
+    g[1] = f[1];
+    g[2] = f[2];
+    g[3] = f[3];
+    g[4] = f[4];
+    g[5] = f[5];
+    g[6] = f[6];
+    g[7] = f[7];
+    return dvren_mc_cell_triangles(g, in, tri, ncenter, center_loop, center_n);
+}
+
 /* this thread's sample; 0 when outside the grid */
 __device__ __forceinline__ int dvren__mc_sample(const dvren_mc_grid& G, uint32_t* x, uint32_t* y, uint32_t* z)
 {
@@ -88,7 +106,7 @@ extern "C" __global__ void __launch_bounds__(DVREN__MC_THREADS)
         if (x + 1u < G.nx && y + 1u < G.ny && z + 1u < G.nz) {
             float f[8];
             uint32_t in = dvren_mc_cell_load(&G, x, y, z, f);
-            if (in != 0u && in != 255u) t = dvren_mc_cell_triangles(f, in, NULL, &c, NULL, NULL);
+            if (in != 0u && in != 255u) t = dvren__mc_active(f, in, NULL, &c, NULL, NULL);
         }
     }
     dvren__mc_block_exclusive(v | (t << 10) | (c << 22), &sum);
@@ -127,7 +145,7 @@ extern "C" __global__ void __launch_bounds__(DVREN__MC_THREADS)
     if (dvren__mc_sample(G, &x, &y, &z) && x + 1u < G.nx && y + 1u < G.ny && z + 1u < G.nz) {
         float f[8];
         uint32_t in = dvren_mc_cell_load(&G, x, y, z, f);
-        if (in != 0u && in != 255u) nt = dvren_mc_cell_triangles(f, in, local, &nc, cloop, &cn);
+        if (in != 0u && in != 255u) nt = dvren__mc_active(f, in, local, &nc, cloop, &cn);
     }
     b = dvren__mc_bid();
     pre = dvren__mc_block_exclusive(nt | (nc << 16), NULL);
