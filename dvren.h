@@ -5558,24 +5558,6 @@ DVREN_API dvren_status dvren_render_backward(dvren_scene* sc, const dvren_plan* 
     return s;
 }
 
-#if !defined(DVREN_NO_GRADCHECK)
-
-/* Uniform double in [0, 1) from the counter-based RNG: element k of stream s. */
-static double dvren__gc_uniform(uint64_t seed, uint32_t s, uint32_t k)
-{
-    dvren_rng r = dvren_rng_make((uint32_t)seed, (uint32_t)(seed >> 32), k, 0x6C7Bu, s);
-    uint32_t a = dvren_rng_u32(&r), b = dvren_rng_u32(&r);
-    return ((double)(a >> 5) * 67108864.0 + (double)(b >> 6)) * (1.0 / 9007199254740992.0);
-}
-
-/* ---- the float64 reference path ------------------------------------------------------- */
-
-typedef struct dvren__f64 {
-    dvren_scene* sc;
-    dvren_march_args A;  /* the float64 march over the plan, on the host, with the blocks below */
-    void* block[3];      /* the stages' blocks bound to their host buffers */
-} dvren__f64;
-
 /* The stages' parameter blocks bound to their host buffers, for host code
  * running the plugins' CPU functions whatever the context's device (the
  * float64 path, dvren_scene_sample_grid, dvren_mesh_shade): the values the
@@ -5613,6 +5595,24 @@ cleanup:
     if (status != DVREN_OK) dvren__host_blocks_free(sc, block);
     return status;
 }
+
+#if !defined(DVREN_NO_GRADCHECK)
+
+/* Uniform double in [0, 1) from the counter-based RNG: element k of stream s. */
+static double dvren__gc_uniform(uint64_t seed, uint32_t s, uint32_t k)
+{
+    dvren_rng r = dvren_rng_make((uint32_t)seed, (uint32_t)(seed >> 32), k, 0x6C7Bu, s);
+    uint32_t a = dvren_rng_u32(&r), b = dvren_rng_u32(&r);
+    return ((double)(a >> 5) * 67108864.0 + (double)(b >> 6)) * (1.0 / 9007199254740992.0);
+}
+
+/* ---- the float64 reference path ------------------------------------------------------- */
+
+typedef struct dvren__f64 {
+    dvren_scene* sc;
+    dvren_march_args A;  /* the float64 march over the plan, on the host, with the blocks below */
+    void* block[3];      /* the stages' blocks bound to their host buffers */
+} dvren__f64;
 
 static void dvren__f64_end(dvren__f64* F)
 {
