@@ -178,6 +178,7 @@ static void check_sphere(int n)
     dvren_mesh_free(ctx, &m);
     CHECK(m.positions == NULL && m.vertex_count == 0, "mesh_free zeroes");
     free(g);
+    dvren_context_destroy(ctx);
 }
 
 TEST(sphere_64) { check_sphere(64); }
@@ -211,6 +212,7 @@ TEST(torus_genus_one)
           a_ref, vol, v_ref);
     dvren_mesh_free(ctx, &m);
     free(g);
+    dvren_context_destroy(ctx);
 }
 
 /* Random fields: many ambiguous faces. The border samples are outside, so
@@ -260,6 +262,7 @@ TEST(random_fields_closed_manifold)
         dvren_mesh_free(ctx, &m);
         free(g);
     }
+    dvren_context_destroy(ctx);
 }
 
 /* Every one of the 256 inside masks of a single cube (the cube inside a
@@ -305,6 +308,7 @@ TEST(all_cube_configurations)
             dvren_mesh_free(ctx, &m);
         }
     CHECK(bad == 0, "%d of %d configurations are not closed manifolds", bad, 254 * 8);
+    dvren_context_destroy(ctx);
 }
 
 /* The asymptotic decider on one ambiguous face (corners 0 and 3 of the
@@ -337,6 +341,7 @@ TEST(asymptotic_decider)
               (double)(v[k][1] * v[k][2]), (long long)tp.euler, euler[k]);
         dvren_mesh_free(ctx, &m);
     }
+    dvren_context_destroy(ctx);
 }
 
 /* inside = value < level on the negated field gives the same f values,
@@ -378,6 +383,8 @@ TEST(inside_below_and_threads_bitwise)
     dvren_mesh_free(c1, &c);
     free(g);
     free(neg);
+    dvren_context_destroy(c1);
+    dvren_context_destroy(c7);
 }
 
 /* vertices are unique: one per crossed grid edge (no two equal positions
@@ -413,6 +420,7 @@ TEST(vertices_unique)
     free(key);
     dvren_mesh_free(ctx, &m);
     free(g);
+    dvren_context_destroy(ctx);
 }
 
 TEST(nonfinite_samples)
@@ -433,6 +441,7 @@ TEST(nonfinite_samples)
     CHECK(finite && m.triangle_count > 0, "non-finite positions or normals");
     dvren_mesh_free(ctx, &m);
     free(g);
+    dvren_context_destroy(ctx);
 }
 
 TEST(bad_input)
@@ -481,6 +490,7 @@ TEST(bad_input)
     CHECK(m.vertex_count == 0 && m.triangle_count == 0, "flat field: %u vertices", (unsigned)m.vertex_count);
     dvren_mesh_free(ctx, &m);
     CHECK(dvren_mesh_alloc(ctx, 0xFFFFFFFFu, 1, 0, &m) == DVREN_ERROR_INVALID_ARGUMENT, "mesh_alloc bounds");
+    dvren_context_destroy(ctx);
 }
 
 /* dvren_scene_sample_grid on a dense_grid field (node-centred over [-1,1]^3)
@@ -515,6 +525,10 @@ TEST(scene_sample_and_shade)
     sampler = th_uniform_sampler(ctx, 0);
     if (!field || !shader || !sampler) {
         CHECK(0, "stages: %s", dvren_last_error(ctx));
+        dvren_stage_destroy(field);
+        dvren_stage_destroy(shader);
+        dvren_stage_destroy(sampler);
+        dvren_context_destroy(ctx);
         return;
     }
     memset(&sd, 0, sizeof sd);
@@ -560,6 +574,10 @@ TEST(scene_sample_and_shade)
     CHECK(m.vertex_count > 0 && err < 1e-5f, "colours off by %g", (double)err);
     dvren_mesh_free(ctx, &m);
     dvren_scene_destroy(sc);
+    dvren_stage_destroy(field);
+    dvren_stage_destroy(shader);
+    dvren_stage_destroy(sampler);
+    dvren_context_destroy(ctx);
 }
 
 /* The interior ambiguity (MC33's case 4): corners 0 and 7 of the cube
@@ -603,6 +621,7 @@ TEST(interior_tunnel)
                   (long long)tp.euler, euler[k]);
             dvren_mesh_free(ctx, &m);
         }
+    dvren_context_destroy(ctx);
 }
 
 int main(int argc, char** argv)
